@@ -1,0 +1,9 @@
+"""The benefit rules as pure functions, and one data file per region and policy period.
+
+No I/O besides reading this package's own data files; no Kafka, no PostgreSQL. The same
+functions serve the live workers, the `onestop policy` calculator and audit replays.
+"""
+from .settle import Settled, route, settle
+from .payer import pay
+
+__all__ = ["Settled", "pay", "route", "settle"]

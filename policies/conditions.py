@@ -1,0 +1,72 @@
+"""Conditions on a claim (medical type, level, area, referral, dates) and on a person's categories."""
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from schemas.codes import Category, categories_named
+from schemas.events import DischargeClaim
+from schemas.policy import AREA_ORDER, Conditions, When
+
+AREA_ZH = {"county": "县域内", "pooled_city": "统筹区（市域）内", "province": "省内", "anywhere": "省外"}
+
+
+def area_of(claim: DischargeClaim) -> str:
+    """How close the place of treatment is: county, pooled_city, province or anywhere."""
+    insured, treated = claim.insuplc_admdvs, claim.mdtrtarea_admvs
+    if insured == treated:
+        return "county"
+    if insured[:4] == treated[:4]:
+        return "pooled_city"
+    if insured[:2] == treated[:2]:
+        return "province"
+    return "anywhere"
+
+
+def failures(conditions: Conditions, claim: DischargeClaim) -> list[str]:
+    """Each condition the claim does not meet, in words; empty when all hold."""
+    missing = []
+    if conditions.med_types is not None and claim.med_type not in conditions.med_types:
+        missing.append(f"medical type {claim.med_type.value} is not one of {[m.value for m in conditions.med_types]}")
+    if conditions.hosp_lv is not None and claim.hosp_lv not in conditions.hosp_lv:
+        missing.append(f"hospital level {claim.hosp_lv.value} is not one of {[h.value for h in conditions.hosp_lv]}")
+    if conditions.insutype is not None and claim.insutype not in conditions.insutype:
+        missing.append(f"insurance type {claim.insutype.value} is not one of {[i.value for i in conditions.insutype]}")
+    if conditions.area is not None:
+        area = area_of(claim)
+        if AREA_ORDER.index(area) > AREA_ORDER.index(conditions.area):
+            missing.append(f"treated {area} ({claim.mdtrtarea_admvs}), not within {conditions.area} of {claim.insuplc_admdvs}")
+    if conditions.referral is not None and claim.referral != conditions.referral:
+        missing.append("the stay was not referred" if conditions.referral else "the stay was referred")
+    if conditions.emergency_unable_to_pay is not None and claim.emergency_unable_to_pay != conditions.emergency_unable_to_pay:
+        missing.append("the claim is not flagged emergency_unable_to_pay")
+    if conditions.discharged_from is not None and claim.enddate < conditions.discharged_from:
+        missing.append(f"discharged {claim.enddate}, before {conditions.discharged_from}")
+    if conditions.discharged_to is not None and claim.enddate > conditions.discharged_to:
+        missing.append(f"discharged {claim.enddate}, after {conditions.discharged_to}")
+    return missing
+
+
+def when_failures(when: When | Conditions | None, claim: DischargeClaim) -> list[str]:
+    """Like ``failures``, with ``any_of``: at least one alternative must hold as well."""
+    if when is None:
+        return []
+    missing = failures(when, claim)
+    alternatives = getattr(when, "any_of", None)
+    if alternatives:
+        per_alternative = [failures(alt, claim) for alt in alternatives]
+        if all(per_alternative):
+            missing.append("none of the alternatives holds: " + "; or ".join(", ".join(f) for f in per_alternative))
+    return missing
+
+
+def holding(patterns: list[str] | None, held: Iterable[Category]) -> list[Category]:
+    """The person's categories that a tier's patterns name (all of them, for a tier open to everyone)."""
+    held = list(held)
+    if patterns is None:
+        return held
+    named = {c for p in patterns for c in categories_named(p)}
+    return [c for c in held if c in named]
+
+
+def open_to(patterns: list[str] | None, held: Iterable[Category]) -> bool:
+    return patterns is None or bool(holding(patterns, held))

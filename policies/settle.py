@@ -1,0 +1,54 @@
+"""A whole claim through a region's chain of payers, in order; the patient pays what is left."""
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass
+from decimal import Decimal
+
+from schemas.codes import Category
+from schemas.events import DischargeClaim, PaymentLine
+from schemas.money import ZERO
+from schemas.policy import PayerPolicy, Policy
+from schemas.totals import YearTotals
+
+from .conditions import open_to
+from .payer import pay
+
+
+@dataclass(frozen=True)
+class Settled:
+    """Every payer's line in payment order (zero lines say why a payer paid nothing), and new totals."""
+
+    claim: DischargeClaim
+    policy: Policy
+    lines: tuple[PaymentLine, ...]
+    totals: YearTotals
+
+    @property
+    def payments(self) -> list[PaymentLine]:
+        return [line for line in self.lines if line.amount != 0]
+
+    @property
+    def fund_pay_sumamt(self) -> Decimal:
+        return sum((line.amount for line in self.lines), start=ZERO)
+
+    @property
+    def psn_part_amt(self) -> Decimal:
+        return self.claim.medfee_sumamt - self.fund_pay_sumamt
+
+
+def route(policy: Policy, held: Collection[Category]) -> list[PayerPolicy]:
+    """The payers a person's claims travel through: those with a schedule open to one of their categories."""
+    return [p for p in policy.payers if any(open_to(t.categories, held) for r in p.rules for t in r.tiers)]
+
+
+def settle(claim: DischargeClaim, held: Collection[Category], totals: YearTotals, policy: Policy) -> Settled:
+    """Run ``claim`` through every payer of ``policy`` in order. ``totals`` is the person's year so far."""
+    lines: list[PaymentLine] = []
+    totals = dict(totals)
+    for payer in route(policy, held):
+        paid = pay(claim, held, lines, totals, policy, payer)
+        if paid.line is not None:
+            lines.append(paid.line)
+        totals.update(paid.accounts)
+    return Settled(claim, policy, tuple(lines), totals)

@@ -1,0 +1,4 @@
+"""Pydantic v2 models of everything on the wire and in the policy files, and the money type.
+
+Nothing here imports any other onestop package.
+"""

@@ -1,0 +1,138 @@
+"""Code lists of the contracts (CONTRACTS.md) and the domain (DOMAIN.md)."""
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import StringConstraints
+
+
+class InsuType(StrEnum):
+    resident = "390"  # 城乡居民基本医疗保险
+    employee = "310"  # 职工基本医疗保险
+
+
+class MedType(StrEnum):
+    inpatient = "21"  # 住院
+    chronic_outpatient = "14"  # 门诊慢特病
+    general_outpatient = "11"  # 普通门诊
+
+
+class HospitalLevel(StrEnum):
+    first = "1"
+    second = "2"
+    third = "3"
+
+
+class Category(StrEnum):
+    tekun = "tekun"  # 特困人员
+    orphan = "orphan"  # 孤儿
+    dibao = "dibao"  # 低保对象（类别不明）
+    dibao_rural_1 = "dibao_rural_1"
+    dibao_rural_2 = "dibao_rural_2"
+    dibao_rural_3 = "dibao_rural_3"
+    dibao_rural_4 = "dibao_rural_4"
+    dibao_urban_full = "dibao_urban_full"
+    dibao_urban_partial = "dibao_urban_partial"
+    dibao_edge = "dibao_edge"  # 低保边缘家庭成员
+    illness_impoverished = "illness_impoverished"  # 因病致贫重病患者
+    poverty_registered = "poverty_registered"  # 建档立卡贫困人口
+    returned_to_poverty = "returned_to_poverty"  # 农村返贫致贫人口
+    at_risk = "at_risk"  # 农村易返贫致贫人口
+    lifted_transition = "lifted_transition"  # 过渡期内已脱贫人口
+    severe_disability = "severe_disability"  # 重度残疾人
+    low_income_elderly = "low_income_elderly"
+    low_income_minor = "low_income_minor"
+    low_income_ill = "low_income_ill"
+    entitled_group = "entitled_group"  # 优抚对象
+    children_in_difficulty = "children_in_difficulty"  # 困境儿童
+    worker_in_difficulty = "worker_in_difficulty"  # 特困职工
+    retired_1960s = "retired_1960s"  # 60年代精减退职职工
+    low_income_severe_mental = "low_income_severe_mental"
+    low_income_serious_illness = "low_income_serious_illness"
+
+
+class Authority(StrEnum):
+    civil_affairs = "civil_affairs"
+    rural_revitalisation = "rural_revitalisation"
+    poverty_alleviation = "poverty_alleviation"
+    disabled_federation = "disabled_federation"
+    trade_union = "trade_union"
+    veterans_affairs = "veterans_affairs"
+    medical_insurance = "medical_insurance"
+
+
+class Payer(StrEnum):
+    basic = "basic"
+    critical = "critical"
+    tilt = "tilt"
+    supplementary = "supplementary"
+    emergency_relief = "emergency_relief"
+    assistance = "assistance"
+    secondary = "secondary"
+    re_assistance = "re_assistance"
+    poverty_relief = "poverty_relief"
+
+
+#: A six-digit administrative division code (行政区划代码).
+DivisionCode = Annotated[str, StringConstraints(pattern=r"^\d{6}$")]
+#: An ICD-10 code, e.g. "C34.9" or "K35".
+Icd10 = Annotated[str, StringConstraints(pattern=r"^[A-Z]\d{2}(\.[0-9A-Z]{1,4})?[+*]?$")]
+NonEmpty = Annotated[str, StringConstraints(min_length=1, strip_whitespace=True)]
+
+
+#: Names of groups of categories that policy files may use besides single codes.
+#: "dibao*" is every class of 低保 but not 低保边缘 (dibao_edge), which is a category of its own.
+CATEGORY_GROUPS: dict[str, tuple[Category, ...]] = {
+    "dibao*": (
+        Category.dibao,
+        Category.dibao_rural_1,
+        Category.dibao_rural_2,
+        Category.dibao_rural_3,
+        Category.dibao_rural_4,
+        Category.dibao_urban_full,
+        Category.dibao_urban_partial,
+    ),
+    "dibao_rural*": (Category.dibao_rural_1, Category.dibao_rural_2, Category.dibao_rural_3, Category.dibao_rural_4),
+    "dibao_urban*": (Category.dibao_urban_full, Category.dibao_urban_partial),
+    "low_income*": (Category.low_income_elderly, Category.low_income_minor, Category.low_income_ill),
+}
+
+CATEGORY_ZH: dict[Category, str] = {
+    Category.tekun: "特困人员",
+    Category.orphan: "孤儿",
+    Category.dibao: "低保对象",
+    Category.dibao_rural_1: "农村一类低保",
+    Category.dibao_rural_2: "农村二类低保",
+    Category.dibao_rural_3: "农村三类低保",
+    Category.dibao_rural_4: "农村四类低保",
+    Category.dibao_urban_full: "城市全额低保",
+    Category.dibao_urban_partial: "城市差额低保",
+    Category.dibao_edge: "低保边缘家庭成员",
+    Category.illness_impoverished: "因病致贫重病患者",
+    Category.poverty_registered: "建档立卡贫困人口",
+    Category.returned_to_poverty: "农村返贫致贫人口",
+    Category.at_risk: "农村易返贫致贫人口",
+    Category.lifted_transition: "过渡期内已脱贫人口",
+    Category.severe_disability: "重度残疾人",
+    Category.low_income_elderly: "低收入家庭60岁以上老人",
+    Category.low_income_minor: "低收入家庭未成年人",
+    Category.low_income_ill: "低收入家庭重病患者",
+    Category.entitled_group: "优抚对象",
+    Category.children_in_difficulty: "困境儿童",
+    Category.worker_in_difficulty: "特困职工",
+    Category.retired_1960s: "60年代精减退职职工",
+    Category.low_income_severe_mental: "低收入家庭重度精神病患者",
+    Category.low_income_serious_illness: "低收入家庭大重病患者",
+}
+
+
+def categories_named(pattern: str) -> tuple[Category, ...]:
+    """The categories a policy-file pattern stands for: a code, or a group of CATEGORY_GROUPS."""
+    if pattern in CATEGORY_GROUPS:
+        return CATEGORY_GROUPS[pattern]
+    try:
+        return (Category(pattern),)
+    except ValueError:
+        known = ", ".join([c.value for c in Category] + list(CATEGORY_GROUPS))
+        raise ValueError(f"unknown category {pattern!r}; known: {known}") from None

@@ -1,0 +1,164 @@
+"""The events on the wire (CONTRACTS.md). Field names are fixed there; add, never rename."""
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from .codes import Authority, Category, DivisionCode, HospitalLevel, Icd10, InsuType, MedType, NonEmpty, Payer
+from .money import ZERO, Money, SignedMoney
+
+
+class Event(BaseModel):
+    """Events ignore fields they do not know (producers may add fields freely)."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True, use_enum_values=False)
+    schema_: str | None = Field(default=None, alias="schema")
+
+
+class DischargeClaim(Event):
+    """`claims.discharged`: a hospital's bill at discharge, or an outpatient visit."""
+
+    claim_id: NonEmpty
+    psn_no: NonEmpty
+    insutype: InsuType
+    insuplc_admdvs: DivisionCode
+    mdtrtarea_admvs: DivisionCode
+    med_type: MedType
+    hosp_lv: HospitalLevel
+    referral: bool
+    emergency_unable_to_pay: bool = False
+    age: int | None = Field(default=None, ge=0, le=150)  # optional; the children's major diseases need it
+    begndate: date
+    enddate: date
+    dise_codg: Icd10
+    medfee_sumamt: Money
+    fulamt_ownpay_amt: Money
+    overlmt_selfpay: Money
+    preselfpay_amt: Money
+    inscp_scp_amt: Money
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "DischargeClaim":
+        if self.enddate < self.begndate:
+            raise ValueError(f"enddate {self.enddate} is before begndate {self.begndate}")
+        parts = self.fulamt_ownpay_amt + self.overlmt_selfpay + self.preselfpay_amt + self.inscp_scp_amt
+        if parts != self.medfee_sumamt:
+            raise ValueError(
+                "the parts of the bill do not add up to medfee_sumamt: "
+                f"fulamt_ownpay_amt + overlmt_selfpay + preselfpay_amt + inscp_scp_amt = {parts}, "
+                f"medfee_sumamt = {self.medfee_sumamt}"
+            )
+        return self
+
+    @property
+    def year(self) -> int:
+        """The policy year: the calendar year of discharge (PARAMETERS.md)."""
+        return self.enddate.year
+
+
+class EligibilityChange(Event):
+    """`eligibility.changes`: an authority grants or ends a category for a period."""
+
+    event_id: NonEmpty
+    psn_no: NonEmpty
+    category: Category
+    action: Literal["grant", "revoke"]
+    valid_from: date
+    valid_to: date | None = None
+    authority: Authority
+    recorded_at: datetime
+
+    @model_validator(mode="after")
+    def _period(self) -> "EligibilityChange":
+        if self.valid_to is not None and self.valid_to < self.valid_from:
+            raise ValueError(f"valid_to {self.valid_to} is before valid_from {self.valid_from}")
+        return self
+
+
+class CategoryHeld(BaseModel):
+    """One category of a person's identity snapshot, with who granted it."""
+
+    model_config = ConfigDict(frozen=True)
+    code: Category
+    valid_from: date
+    valid_to: date | None = None
+    authority: Authority | None = None
+    event_id: str | None = None
+
+    def in_force_during(self, begin: date, end: date) -> bool:
+        """Held on at least one day of [begin, end]."""
+        return self.valid_from <= end and (self.valid_to is None or self.valid_to >= begin)
+
+
+class PaymentLine(BaseModel):
+    """One payer's part of a settlement, with the arithmetic that produced it."""
+
+    model_config = ConfigDict(frozen=True)
+    payer: Payer
+    fund_pay_type: str
+    amount: SignedMoney
+    base: SignedMoney
+    rule: str
+    explanation: str
+    explanation_zh: str = ""
+    applied: str | None = None  # the category (tier) whose schedule was applied, if any
+    account: str | None = None
+    cumulative_before: Money | None = None  # the account's yearly base before this claim
+
+
+class PolicyRef(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    region: str
+    period: str
+    version: int
+
+
+class Settlement(Event):
+    """`settlements.completed`: one record per settled (or corrected) claim, for finance."""
+
+    settlement_id: NonEmpty
+    kind: Literal["settlement", "adjustment", "reversal"] = "settlement"
+    claim_id: NonEmpty
+    psn_no: NonEmpty
+    insuplc_admdvs: DivisionCode
+    policy: PolicyRef
+    identity: list[CategoryHeld]
+    medfee_sumamt: SignedMoney
+    payments: list[PaymentLine]
+    fund_pay_sumamt: SignedMoney
+    psn_part_amt: SignedMoney
+    settled_at: datetime
+
+    @model_validator(mode="after")
+    def _balances(self) -> "Settlement":
+        total = sum((line.amount for line in self.payments), start=ZERO)
+        if total != self.fund_pay_sumamt:
+            raise ValueError(f"fund_pay_sumamt {self.fund_pay_sumamt} is not the sum of payments {total}")
+        if self.kind == "settlement" and self.fund_pay_sumamt + self.psn_part_amt != self.medfee_sumamt:
+            raise ValueError("fund_pay_sumamt + psn_part_amt does not equal medfee_sumamt")
+        return self
+
+
+class Rejection(BaseModel):
+    """`claims.rejected` / `eligibility.rejected`: what came in, from where, and why not."""
+
+    original: str
+    topic: str
+    partition: int | None = None
+    offset: int | None = None
+    reason: str
+    rejected_at: datetime
+
+
+class HighCostAlert(BaseModel):
+    """`alerts.high_cost`: early warning (预警) to civil affairs / rural revitalisation."""
+
+    claim_id: str
+    psn_no: str
+    psn_part_amt: Money  # the personal in-scope share measured by the rule
+    threshold: Money
+    measured_after: list[Payer]
+    rule: str
+    categories: list[Category]

@@ -1,0 +1,87 @@
+"""Exact money: yuan as ``Decimal`` with two places (fen), never float.
+
+The one rounding rule of the project lives here: a computed payment is rounded to the fen,
+half up (四舍五入), once, when it becomes a payment.
+"""
+from __future__ import annotations
+
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import Annotated, Any
+
+from pydantic import BeforeValidator, PlainSerializer, WithJsonSchema
+
+FEN = Decimal("0.01")
+ZERO = Decimal("0.00")
+
+
+def round_to_fen(value: Decimal) -> Decimal:
+    """Round a computed amount to the fen, half up: the project's only rounding rule."""
+    return value.quantize(FEN, rounding=ROUND_HALF_UP)
+
+
+def format_yuan(value: Decimal) -> str:
+    """Two decimals, as amounts travel on the wire ("1234.50")."""
+    return f"{value.quantize(FEN):f}"
+
+
+def _parse_amount(value: Any, *, allow_negative: bool) -> Decimal:
+    if isinstance(value, bool) or isinstance(value, float):
+        raise ValueError(
+            "amounts must be JSON strings with at most two decimals, e.g. \"1234.50\" "
+            f"(got the number {value!r}; a binary float cannot hold fen exactly)"
+        )
+    if isinstance(value, int):
+        value = Decimal(value)
+    if isinstance(value, str):
+        try:
+            value = Decimal(value.strip())
+        except InvalidOperation:
+            raise ValueError(f"{value!r} is not an amount; write it like \"1234.50\"") from None
+    if not isinstance(value, Decimal):
+        raise ValueError(f"an amount must be a string like \"1234.50\", not {type(value).__name__}")
+    if not value.is_finite():
+        raise ValueError(f"{value} is not a finite amount")
+    if value.as_tuple().exponent < -2 and value != value.quantize(FEN):
+        raise ValueError(f"{value} has more than two decimals; amounts are exact to the fen")
+    if value < 0 and not allow_negative:
+        raise ValueError(f"{value} is negative; amounts on a bill are never below zero")
+    return value.quantize(FEN)
+
+
+def _amount(value: Any) -> Decimal:
+    return _parse_amount(value, allow_negative=False)
+
+
+def _signed_amount(value: Any) -> Decimal:
+    return _parse_amount(value, allow_negative=True)
+
+
+_AS_STRING = PlainSerializer(format_yuan, return_type=str, when_used="json")
+_SCHEMA = WithJsonSchema({"type": "string", "pattern": r"^-?\d+(\.\d{1,2})?$"})
+
+#: A non-negative amount in yuan, exact to the fen; a JSON string on the wire.
+Money = Annotated[Decimal, BeforeValidator(_amount), _AS_STRING, _SCHEMA]
+#: An amount that may be negative: the differences of adjustments and reversals.
+SignedMoney = Annotated[Decimal, BeforeValidator(_signed_amount), _AS_STRING, _SCHEMA]
+
+
+def _rate(value: Any) -> Decimal:
+    if isinstance(value, float) or isinstance(value, bool):
+        raise ValueError(f"write rates as strings or percentages like \"75%\", not the number {value!r}")
+    text = str(value).strip()
+    try:
+        rate = Decimal(text[:-1]) / 100 if text.endswith("%") else Decimal(text)
+    except InvalidOperation:
+        raise ValueError(f"{value!r} is not a rate; write \"75%\" or \"0.75\"") from None
+    if not Decimal(0) <= rate <= Decimal(1):
+        raise ValueError(f"{value!r} is not a rate between 0% and 100%")
+    return rate
+
+
+def format_rate(rate: Decimal) -> str:
+    percent = (rate * 100).normalize()
+    return f"{percent:f}%"
+
+
+#: A payment rate between 0 and 1, written in policy files as "75%" or "0.75".
+Rate = Annotated[Decimal, BeforeValidator(_rate), PlainSerializer(format_rate, return_type=str, when_used="json")]

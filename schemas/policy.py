@@ -1,0 +1,222 @@
+"""The policy-file format: one YAML file per region and policy period (policies/regions/).
+
+A policy lists its payers in the order they pay. Each payer has rules; a rule says which claims
+it covers (``when``), how its base is counted (per claim or cumulative in the year) and which
+schedules (tiers) it pays by, one per group of categories. Every rule and tier names its source:
+a seed document, or "assumed" with the reason, so `onestop policy show` can print it.
+"""
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from .codes import HospitalLevel, InsuType, MedType, Payer, categories_named
+from .money import Money, Rate
+
+#: How close the place of treatment is to the insured place, from the division codes:
+#: county = same 6 digits, pooled_city = same first 4, province = same first 2.
+Area = Literal["county", "pooled_city", "province", "anywhere"]
+AREA_ORDER: tuple[str, ...] = ("county", "pooled_city", "province", "anywhere")
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+def _check_category_pattern(pattern: str) -> str:
+    """Patterns are category codes or group names of CATEGORY_GROUPS ("dibao*": every class of 低保)."""
+    categories_named(pattern)
+    return pattern
+
+
+class Conditions(Strict):
+    """Claim conditions; every field given must hold. Absent fields do not restrict."""
+
+    med_types: list[MedType] | None = None
+    hosp_lv: list[HospitalLevel] | None = None
+    insutype: list[InsuType] | None = None
+    area: Area | None = Field(default=None, description="treated at least this close to the insured place")
+    referral: bool | None = None
+    emergency_unable_to_pay: bool | None = None
+    discharged_from: date | None = None
+    discharged_to: date | None = None
+
+
+class When(Conditions):
+    """Conditions, plus alternatives of which at least one must hold (e.g. level-1 or referred)."""
+
+    any_of: list[Conditions] | None = None
+
+
+class Segment(Strict):
+    """From this cumulative base on (to the next segment's start), pay ``rate``."""
+
+    from_: Money = Field(alias="from")
+    rate: Rate
+
+
+class Tier(Strict):
+    """One schedule of a rule, for the people holding one of ``categories`` (None: everyone)."""
+
+    label: str
+    categories: list[str] | None = None
+    when: Conditions | None = None
+    segments: list[Segment] | None = None
+    personal_share_ceiling: Rate | None = Field(
+        default=None, description="pay what brings the personal share down to this share of the whole bill"
+    )
+    qualifies_at: Money | None = Field(
+        default=None, description="pays nothing until the yearly base reaches this; then on the whole base"
+    )
+    annual_cap: Money | None = None
+    uncapped: bool = False
+    source: str | None = None
+
+    @field_validator("categories")
+    @classmethod
+    def _patterns(cls, value: list[str] | None) -> list[str] | None:
+        return None if value is None else [_check_category_pattern(p) for p in value]
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> "Tier":
+        if (self.segments is None) == (self.personal_share_ceiling is None):
+            raise ValueError(f"tier {self.label!r} needs exactly one of `segments` or `personal_share_ceiling`")
+        if self.segments is not None:
+            if not self.segments:
+                raise ValueError(f"tier {self.label!r} has an empty segment list")
+            starts = [s.from_ for s in self.segments]
+            if starts != sorted(set(starts)):
+                raise ValueError(f"tier {self.label!r}: segment starts must increase strictly, got {starts}")
+        if self.uncapped and self.annual_cap is not None:
+            raise ValueError(f"tier {self.label!r} cannot be both uncapped and capped")
+        return self
+
+    @property
+    def deductible(self) -> Decimal:
+        return self.segments[0].from_ if self.segments else Decimal(0)
+
+
+class Limits(Strict):
+    """Caps a rule applies besides its schedule."""
+
+    annual_cap: Money | None = None
+    major_disease_annual_cap: Money | None = Field(
+        default=None, description="the annual cap instead, when the claim's main diagnosis is a listed major disease"
+    )
+    per_claim: Money | None = None
+    per_day: Money | None = None
+    assisted_visits_per_month: int | None = Field(default=None, ge=1)
+
+
+class Deferral(Strict):
+    """Pay nothing at discharge while another account's yearly base (this claim included) is below a line."""
+
+    account: str
+    cumulative_base_below: Money
+    explanation: str
+    explanation_zh: str
+
+
+class Rule(Strict):
+    name: str
+    source: str
+    when: When = When()
+    scope: Literal["per_claim", "annual"]
+    base_of: str | None = Field(
+        default=None,
+        description="count base and yearly cumulative of this other account instead of this payer's remaining",
+    )
+    account: str | None = None
+    limits: Limits = Limits()
+    defer_while: Deferral | None = None
+    tiers: list[Tier]
+
+    @model_validator(mode="after")
+    def _sane(self) -> "Rule":
+        if not self.tiers:
+            raise ValueError(f"rule {self.name!r} has no tiers")
+        if self.base_of and self.scope != "annual":
+            raise ValueError(f"rule {self.name!r}: base_of needs scope annual")
+        return self
+
+
+class PayerPolicy(Strict):
+    payer: Payer
+    name_zh: str
+    fund_pay_type: str | dict[InsuType, str]
+    rules: list[Rule]
+
+    def fund_code(self, insutype: InsuType) -> str:
+        if isinstance(self.fund_pay_type, str):
+            return self.fund_pay_type
+        return self.fund_pay_type[insutype]
+
+    def account_of(self, rule: Rule) -> str:
+        return rule.account or self.payer.value
+
+
+class AlertRule(Strict):
+    """Early warning: a single stay leaving more than ``threshold`` of in-scope personal share."""
+
+    name: str
+    source: str
+    categories: list[str] | None = None
+    med_types: list[MedType] = [MedType.inpatient]
+    measured_after: list[Payer]
+    threshold: Money
+
+    @field_validator("categories")
+    @classmethod
+    def _patterns(cls, value: list[str] | None) -> list[str] | None:
+        return None if value is None else [_check_category_pattern(p) for p in value]
+
+
+class Policy(Strict):
+    region: str = Field(pattern=r"^[a-z_]+$")
+    name: str
+    name_zh: str
+    document: str
+    seed: str
+    pooled_city: str = Field(pattern=r"^\d{4}$")
+    period: str
+    version: int = Field(ge=1)
+    in_force_from: date
+    in_force_to: date | None = None
+    payers: list[PayerPolicy]
+    alerts: list[AlertRule] = []
+    readings: list[str] = Field(default=[], description="where the seed was unclear: the reading taken")
+
+    @model_validator(mode="after")
+    def _chain(self) -> "Policy":
+        names = [p.payer for p in self.payers]
+        if len(set(names)) != len(names):
+            raise ValueError(f"a payer appears twice in the chain: {[n.value for n in names]}")
+        accounts = {p.account_of(r) for p in self.payers for r in p.rules}
+        for payer in self.payers:
+            for rule in payer.rules:
+                for ref in (rule.base_of, rule.defer_while.account if rule.defer_while else None):
+                    if ref is not None and ref not in accounts:
+                        raise ValueError(f"rule {payer.payer.value}.{rule.name} refers to unknown account {ref!r}")
+        return self
+
+    @property
+    def ref(self) -> str:
+        return f"{self.region}/{self.period}/v{self.version}"
+
+    def in_force_on(self, day: date) -> bool:
+        return self.in_force_from <= day and (self.in_force_to is None or day <= self.in_force_to)
+
+
+class MajorDisease(Strict):
+    name_zh: str
+    name: str
+    icd10_prefixes: list[str]
+    max_age: int | None = None
+
+
+class MajorDiseaseList(Strict):
+    source: str
+    diseases: list[MajorDisease]

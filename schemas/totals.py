@@ -1,0 +1,33 @@
+"""A person's year-to-date totals, per account (a payer, or a separately capped part of one)."""
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+from pydantic import BaseModel, ConfigDict
+
+from .money import ZERO, Money
+
+
+class AccountTotals(BaseModel):
+    """What one account has counted and paid for one person in one year."""
+
+    model_config = ConfigDict(frozen=True)
+    base: Money = ZERO  # cumulative base this year (what the schedule runs over)
+    paid: Money = ZERO  # paid this year
+    paid_by_day: dict[date, Money] = {}  # only for rules with a daily limit
+    assisted_visits_by_month: dict[str, int] = {}  # "YYYY-MM" -> visits that were paid
+
+    def after(self, *, base: Decimal, paid: Decimal, day: date | None = None, count_visit: bool = False) -> "AccountTotals":
+        by_day = dict(self.paid_by_day)
+        visits = dict(self.assisted_visits_by_month)
+        if day is not None and paid:
+            by_day[day] = by_day.get(day, ZERO) + paid
+        if day is not None and count_visit and paid > 0:
+            month = day.strftime("%Y-%m")
+            visits[month] = visits.get(month, 0) + 1
+        return AccountTotals(base=self.base + base, paid=self.paid + paid, paid_by_day=by_day, assisted_visits_by_month=visits)
+
+
+#: account name -> totals, for one person and one year
+YearTotals = dict[str, AccountTotals]
