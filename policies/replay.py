@@ -3,7 +3,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
+from schemas.cases import Case
 from schemas.events import CategoryHeld, DischargeClaim
+from schemas.money import format_yuan
 from schemas.totals import YearTotals
 
 from .loader import policy_for
@@ -26,3 +28,18 @@ def settle_in_order(claims: Sequence[DischargeClaim], categories: Sequence[Categ
         by_year[claim.year] = result.totals
         settled.append(result)
     return settled
+
+
+def settle_case(case: Case) -> list[Settled]:
+    """A worked case's claims, settled in arrival order (its ``expect`` is ignored)."""
+    categories = [CategoryHeld(code=c.code, valid_from=c.valid_from, valid_to=c.valid_to) for c in case.person.categories]
+    return settle_in_order(case.claims, categories)
+
+
+def as_expected(settled: Settled) -> dict:
+    """A settlement in the shape of a case's ``expect`` entries (payers that pay nothing left out)."""
+    return {
+        "claim_id": settled.claim.claim_id,
+        "payments": {line.payer.value: format_yuan(line.amount) for line in settled.payments},
+        "personal": format_yuan(settled.psn_part_amt),
+    }

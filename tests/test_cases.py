@@ -1,0 +1,27 @@
+"""Every worked case of ../shared/cases, through the pure rules, agrees with its expectations to the fen."""
+from __future__ import annotations
+
+import pytest
+
+from policies.replay import as_expected, settle_case
+from schemas.money import format_yuan
+
+from .shared_cases import case_files, load_case
+
+
+@pytest.mark.parametrize("path", case_files(), ids=lambda p: p.stem)
+def test_case_agrees_to_the_fen(path):
+    case = load_case(path)
+    got = [as_expected(s) for s in settle_case(case)]
+    want = [
+        {"claim_id": e.claim_id, "payments": {k: format_yuan(v) for k, v in e.payments.items()}, "personal": format_yuan(e.personal)}
+        for e in case.expect
+    ]
+    assert got == want
+
+
+@pytest.mark.parametrize("path", case_files(), ids=lambda p: p.stem)
+def test_case_settlements_balance(path):
+    for settled in settle_case(load_case(path)):
+        assert settled.fund_pay_sumamt + settled.psn_part_amt == settled.claim.medfee_sumamt
+        assert all(line.amount >= 0 for line in settled.lines)

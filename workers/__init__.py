@@ -1,0 +1,1 @@
+"""Workers (intake, one per payer, eligibility, ledger), the PostgreSQL store and the CLI."""

@@ -1,0 +1,140 @@
+"""`onestop policy …`: the pure rules as a calculator, with no broker and no database."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+import orjson
+from pydantic import TypeAdapter, ValidationError
+
+from policies.loader import PolicyFileError, load_policies, policy_named
+from policies.replay import as_expected, settle_case
+from schemas.cases import Case
+from schemas.money import format_rate, format_yuan
+from schemas.policy import Conditions, Policy, Rule, Tier
+
+_CASES = TypeAdapter(Case | list[Case])
+
+
+def _read_cases(path: Path) -> tuple[list[Case], bool]:
+    try:
+        parsed = _CASES.validate_json(path.read_bytes())
+    except ValidationError as error:
+        raise click.ClickException(f"{path}: not a case file (../shared/cases/README.md):\n{error}") from None
+    return (parsed, True) if isinstance(parsed, list) else ([parsed], False)
+
+
+@click.group()
+def policy() -> None:
+    """Settle worked cases and show the policies, with the pure rules only."""
+
+
+@policy.command("settle")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def settle_command(file: Path) -> None:
+    """Settle a case file (or a JSON list of them) and print the payments in the shape of `expect`."""
+    cases, is_list = _read_cases(file)
+    results = [[as_expected(s) for s in settle_case(case)] for case in cases]
+    output = results if is_list else results[0]
+    sys.stdout.write(orjson.dumps(output, option=orjson.OPT_INDENT_2).decode() + "\n")
+
+
+@policy.command("explain")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def explain_command(file: Path) -> None:
+    """Print, per claim, each payment's arithmetic in Chinese and English."""
+    cases, _ = _read_cases(file)
+    for case in cases:
+        click.echo(f"# {case.name} — {case.person.psn_no}")
+        for settled in settle_case(case):
+            claim = settled.claim
+            click.echo(f"\n## {claim.claim_id}  {claim.begndate} – {claim.enddate}  "
+                       f"总额 total {format_yuan(claim.medfee_sumamt)}  政策范围内 in-scope {format_yuan(claim.inscp_scp_amt)}  "
+                       f"policy {settled.policy.ref}")
+            for line in settled.lines:
+                click.echo(f"- {line.payer.value} {format_yuan(line.amount)}  [{line.rule}]")
+                click.echo(f"    {line.explanation_zh}")
+                click.echo(f"    {line.explanation}")
+            click.echo(f"= 基金支付 funds {format_yuan(settled.fund_pay_sumamt)}; "
+                       f"个人负担 personal {format_yuan(settled.psn_part_amt)}")
+
+
+@policy.command("show")
+@click.argument("region")
+def show_command(region: str) -> None:
+    """Print a region's policies (name or pooled-city code) with the source of every value."""
+    try:
+        found = policy_named(region)
+    except PolicyFileError as error:
+        raise click.ClickException(str(error)) from None
+    if not found:
+        known = ", ".join(sorted({p.region for p in load_policies()}))
+        raise click.ClickException(f"no policy for {region!r}; known regions: {known}")
+    for item in found:
+        click.echo(describe(item))
+
+
+def describe(policy: Policy) -> str:
+    """A policy in words, every value with its source."""
+    out = [f"{policy.name_zh} {policy.name} — policy {policy.ref}, in force {policy.in_force_from} – {policy.in_force_to or 'open'}",
+           f"document: {policy.document} (seed {policy.seed}); pooled city {policy.pooled_city}",
+           "chain: " + " → ".join(p.payer.value for p in policy.payers)]
+    for payer in policy.payers:
+        funds = payer.fund_pay_type if isinstance(payer.fund_pay_type, str) else ", ".join(
+            f"{insutype.value}: {code}" for insutype, code in payer.fund_pay_type.items())
+        out.append(f"\n[{payer.payer.value}] {payer.name_zh}, fund {funds}")
+        for rule in payer.rules:
+            out.extend(_describe_rule(rule, payer.account_of(rule)))
+    for alert in policy.alerts:
+        out.append(f"\n[alert {alert.name}] {alert.categories or 'everyone else'}: in-scope personal share after "
+                   f"{', '.join(p.value for p in alert.measured_after)} above {format_yuan(alert.threshold)}  — source: {alert.source}")
+    if policy.readings:
+        out.append("\nreadings taken where the seed is silent or unclear:")
+        out.extend(f"  - {reading}" for reading in policy.readings)
+    return "\n".join(out)
+
+
+def _conditions(when: Conditions | None) -> str:
+    if when is None:
+        return "any claim"
+    fields = {k: v for k, v in when.model_dump(exclude_none=True, mode="json").items() if k != "any_of"}
+    text = ", ".join(f"{k}={v}" for k, v in fields.items()) or "any claim"
+    alternatives = getattr(when, "any_of", None)
+    if alternatives:
+        text += "; and one of: " + " | ".join(_conditions(a) for a in alternatives)
+    return text
+
+
+def _describe_rule(rule: Rule, account: str) -> list[str]:
+    limits = {k: v for k, v in rule.limits.model_dump(exclude_none=True, mode="json").items()}
+    lines = [f"  rule {rule.name} ({rule.scope}, account {account}) — source: {rule.source}",
+             f"    when: {_conditions(rule.when)}"]
+    if rule.base_of:
+        lines.append(f"    base and yearly cumulative: those of {rule.base_of}")
+    if limits:
+        lines.append(f"    limits: {limits}")
+    if rule.defer_while:
+        d = rule.defer_while
+        lines.append(f"    deferred while {d.account} yearly base < {format_yuan(d.cumulative_base_below)}: {d.explanation}")
+    lines.extend(_describe_tier(tier, rule) for tier in rule.tiers)
+    return lines
+
+
+def _describe_tier(tier: Tier, rule: Rule) -> str:
+    who = ", ".join(tier.categories) if tier.categories else "everyone"
+    if tier.personal_share_ceiling is not None:
+        what = f"personal share held to {format_rate(tier.personal_share_ceiling)} of the bill"
+    else:
+        what = "; ".join(f"from {format_yuan(s.from_)} {format_rate(s.rate)}" for s in tier.segments or [])
+    extras = []
+    if tier.when:
+        extras.append(f"when {_conditions(tier.when)}")
+    if tier.qualifies_at is not None:
+        extras.append(f"only once the yearly base reaches {format_yuan(tier.qualifies_at)}")
+    if tier.annual_cap is not None:
+        extras.append(f"annual cap {format_yuan(tier.annual_cap)}")
+    if tier.uncapped:
+        extras.append("no cap")
+    source = f"  — source: {tier.source}" if tier.source else "  (source: the rule's)"
+    return f"    · {tier.label} [{who}]: {what}{'; ' + '; '.join(extras) if extras else ''}{source}"
