@@ -162,3 +162,24 @@ class HighCostAlert(BaseModel):
     measured_after: list[Payer]
     rule: str
     categories: list[Category]
+
+
+class ClaimInFlight(BaseModel):
+    """A claim on its way along the payer chain (`claims.pay.<payer>`, `claims.ledger`).
+
+    Intake attaches the identity snapshot, the policy and the route once; each payer appends its
+    line. Every payer uses the same snapshot, and the settlement records it.
+    """
+
+    model_config = ConfigDict(frozen=True)
+    claim: DischargeClaim
+    identity: list[CategoryHeld]
+    policy: PolicyRef
+    route: list[Payer]
+    lines: list[PaymentLine] = []
+    received_at: datetime
+
+    def payer_after(self, payer: Payer) -> Payer | None:
+        """The payer that follows ``payer`` on this claim's route; None after the last."""
+        index = self.route.index(payer)
+        return self.route[index + 1] if index + 1 < len(self.route) else None
