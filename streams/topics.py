@@ -1,0 +1,42 @@
+"""Every topic of onestop (CONTRACTS.md). Every topic is keyed by the person (psn_no)."""
+from __future__ import annotations
+
+import os
+
+from schemas.codes import Payer
+
+DISCHARGED = "claims.discharged"
+REJECTED = "claims.rejected"
+LEDGER = "claims.ledger"  # after the last payer of a claim's route: the ledger step
+SETTLEMENTS = "settlements.completed"
+ELIGIBILITY = "eligibility.changes"
+ELIGIBILITY_REJECTED = "eligibility.rejected"
+ALERTS = "alerts.high_cost"
+
+#: Partitions of every topic; all events of one person land on one partition (key psn_no).
+PARTITIONS = int(os.environ.get("ONESTOP_PARTITIONS", "4"))
+
+DAY_MS = 24 * 3600 * 1000
+#: Topic configs, set at creation (this broker refuses AlterConfigs). Records of money that
+#: finance and auditors replay are kept for ten years; the hops between payers for a week.
+RETENTION_MS = {
+    DISCHARGED: 3650 * DAY_MS,
+    SETTLEMENTS: 3650 * DAY_MS,
+    REJECTED: 365 * DAY_MS,
+    ELIGIBILITY: 3650 * DAY_MS,
+    ELIGIBILITY_REJECTED: 365 * DAY_MS,
+    ALERTS: 365 * DAY_MS,
+}
+HOP_RETENTION_MS = 7 * DAY_MS
+
+
+def pay_topic(payer: Payer | str) -> str:
+    """The topic a payer's worker reads: `claims.pay.<payer>`."""
+    return f"claims.pay.{Payer(payer).value}"
+
+
+def all_topics() -> dict[str, dict[str, str]]:
+    """Every topic with its config, for creation."""
+    names = [DISCHARGED, REJECTED, LEDGER, SETTLEMENTS, ELIGIBILITY, ELIGIBILITY_REJECTED, ALERTS]
+    names += [pay_topic(p) for p in Payer]
+    return {name: {"retention.ms": str(RETENTION_MS.get(name, HOP_RETENTION_MS))} for name in names}
