@@ -61,11 +61,11 @@ def when_failures(when: When | Conditions | None, claim: DischargeClaim) -> list
 
 def holding(patterns: list[str] | None, held: Iterable[Category]) -> list[Category]:
     """The person's categories that a tier's patterns name (all of them, for a tier open to everyone)."""
-    held = list(held)
+    held = set(held)
     if patterns is None:
-        return held
-    named = {c for p in patterns for c in categories_named(p)}
-    return [c for c in held if c in named]
+        return sorted(held)
+    named = dict.fromkeys(c for p in patterns for c in categories_named(p))  # the tier's own order
+    return [c for c in named if c in held]
 
 
 def open_to(patterns: list[str] | None, held: Iterable[Category]) -> bool:

@@ -122,3 +122,12 @@ def policy_for(insuplc_admdvs: str, day: date, policies: Iterable[Policy] | None
 def policy_named(region: str, policies: Iterable[Policy] | None = None) -> list[Policy]:
     policies = load_policies() if policies is None else policies
     return [p for p in policies if p.region == region or p.pooled_city == region]
+
+
+def policy_by_ref(region: str, period: str, version: int, policies: Iterable[Policy] | None = None) -> Policy:
+    """The exact policy a claim was settled under (its region, period and version)."""
+    policies = load_policies() if policies is None else policies
+    for policy in policies:
+        if (policy.region, policy.period, policy.version) == (region, period, version):
+            return policy
+    raise NoPolicy(f"policy {region}/{period}/v{version} is not loaded")

@@ -108,6 +108,13 @@ def _candidate(
     else:
         low, high = before, before + base
         gross = _qualified(tier, high) - _qualified(tier, low)
+        if tier.qualifies_at is not None and low < tier.qualifies_at <= high:
+            # the line is crossed: the whole year's base counts, less what the account already
+            # paid on it under another schedule (就高不重复: no base is paid twice)
+            gross = max(ZERO, gross - account.paid)
+            if account.paid:
+                c.steps.append(f"less {y(account.paid)} already paid this year under another schedule")
+                c.steps_zh.append(f"扣除本年已按其他标准支付 {y(account.paid)}")
         c.steps.append(f"yearly base {y(low)} → {y(high)}")
         c.steps_zh.append(f"本年累计 {y(low)} → {y(high)}")
     arithmetic = " + ".join(pieces(segments, low, high)) or "0"

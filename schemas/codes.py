@@ -136,3 +136,16 @@ def categories_named(pattern: str) -> tuple[Category, ...]:
     except ValueError:
         known = ", ".join([c.value for c in Category] + list(CATEGORY_GROUPS))
         raise ValueError(f"unknown category {pattern!r}; known: {known}") from None
+
+
+#: Who issues each category (DOMAIN.md, "People and their categories").
+ISSUING_AUTHORITY: dict[Category, Authority] = {
+    **{c: Authority.civil_affairs for c in Category},
+    Category.poverty_registered: Authority.poverty_alleviation,
+    Category.returned_to_poverty: Authority.rural_revitalisation,
+    Category.at_risk: Authority.rural_revitalisation,
+    Category.lifted_transition: Authority.rural_revitalisation,
+    Category.severe_disability: Authority.disabled_federation,
+    Category.entitled_group: Authority.veterans_affairs,
+    Category.worker_in_difficulty: Authority.trade_union,
+}

@@ -6,6 +6,7 @@ after each fetch, adding up to 750 ms a hop (BROKER-NOTES.md). The transport her
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import faust
 from faust.transport.drivers import aiokafka as faust_aiokafka
@@ -38,8 +39,11 @@ class OnestopApp(faust.App):
 def make_app(worker: str, bootstrap: str, **settings) -> faust.App:
     """A Faust app for one worker: its own consumer group `onestop-<worker>`, money state kept
     out of Faust tables (PostgreSQL holds it), no web server, short session timeouts."""
+    home = Path(os.environ.get("ONESTOP_HOME", ".")).resolve() / ".onestop" / "faust"
+    home.mkdir(parents=True, exist_ok=True)
     options = dict(
         broker=f"kafka://{bootstrap}",
+        datadir=str(home / "{conf.name}-data"),
         store="memory://",
         web_enabled=False,
         topic_partitions=int(os.environ.get("ONESTOP_PARTITIONS", "4")),

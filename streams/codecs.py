@@ -14,7 +14,10 @@ class BadInput(ValueError):
 
 
 def encode(model: BaseModel) -> bytes:
-    return orjson.dumps(model.model_dump(mode="json", by_alias=True, exclude_none=False))
+    data = model.model_dump(mode="json", by_alias=True)
+    if data.get("schema", "") is None:
+        del data["schema"]  # absent means version 1 (CONTRACTS.md)
+    return orjson.dumps(data)
 
 
 def decode(model: type[M], raw: bytes | None) -> M:

@@ -1,0 +1,432 @@
+"""Bad inputs on the wire: each kind is rejected, and the error names the field and the problem.
+
+Also the money helpers: round_to_fen (half up, once) and format_yuan.
+"""
+from __future__ import annotations
+
+import json
+from datetime import date
+from decimal import Decimal
+
+import pytest
+from pydantic import BaseModel, ValidationError
+
+from schemas.codes import Authority, Category
+from schemas.events import DischargeClaim, EligibilityChange
+from schemas.money import Money, Rate, format_rate, format_yuan, round_to_fen
+
+# ---------------------------------------------------------------------------------------------
+# helpers
+
+GOOD_CLAIM = {
+    "claim_id": "C-1",
+    "psn_no": "P-1",
+    "insutype": "390",
+    "insuplc_admdvs": "511602",
+    "mdtrtarea_admvs": "511602",
+    "med_type": "21",
+    "hosp_lv": "2",
+    "referral": False,
+    "begndate": "2024-03-01",
+    "enddate": "2024-03-10",
+    "dise_codg": "C34.9",
+    # 100.00 + 0.00 + 50.00 + 850.00 = 1000.00
+    "medfee_sumamt": "1000.00",
+    "fulamt_ownpay_amt": "100.00",
+    "overlmt_selfpay": "0.00",
+    "preselfpay_amt": "50.00",
+    "inscp_scp_amt": "850.00",
+}
+
+GOOD_CHANGE = {
+    "event_id": "E-1",
+    "psn_no": "P-1",
+    "category": "tekun",
+    "action": "grant",
+    "valid_from": "2024-01-01",
+    "valid_to": "2024-12-31",
+    "authority": "civil_affairs",
+    "recorded_at": "2024-01-02T08:00:00+08:00",
+}
+
+MISSING = object()
+
+
+def _with(base: dict, **changes) -> dict:
+    data = dict(base)
+    for key, value in changes.items():
+        if value is MISSING:
+            data.pop(key)
+        else:
+            data[key] = value
+    return data
+
+
+def claim_errors(**changes) -> list[dict]:
+    with pytest.raises(ValidationError) as info:
+        DischargeClaim.model_validate(_with(GOOD_CLAIM, **changes))
+    return info.value.errors(include_url=False)
+
+
+def change_errors(**changes) -> list[dict]:
+    with pytest.raises(ValidationError) as info:
+        EligibilityChange.model_validate(_with(GOOD_CHANGE, **changes))
+    return info.value.errors(include_url=False)
+
+
+def only_error(errors: list[dict]) -> dict:
+    assert len(errors) == 1, errors
+    return errors[0]
+
+
+def assert_field_error(errors: list[dict], field: str, *words: str) -> None:
+    """Exactly one error, located at ``field``, whose message contains every one of ``words``."""
+    error = only_error(errors)
+    assert error["loc"] == (field,), error
+    for word in words:
+        assert word in error["msg"], (word, error["msg"])
+
+
+def assert_model_error(errors: list[dict], *words: str) -> None:
+    """A cross-field error (located at the model): the message names the fields and the problem."""
+    error = only_error(errors)
+    assert error["loc"] == (), error
+    for word in words:
+        assert word in error["msg"], (word, error["msg"])
+
+
+# ---------------------------------------------------------------------------------------------
+# the good inputs are accepted (so that each test below fails for its one reason only)
+
+
+def test_good_claim_is_accepted():
+    claim = DischargeClaim.model_validate(GOOD_CLAIM)
+    assert claim.inscp_scp_amt == Decimal("850.00")
+    assert claim.year == 2024
+
+
+def test_good_change_is_accepted():
+    change = EligibilityChange.model_validate(GOOD_CHANGE)
+    assert change.category is Category.tekun
+    assert change.authority is Authority.civil_affairs
+
+
+def test_claim_accepts_integer_and_exact_trailing_zero_amounts():
+    # JSON integers are exact; "850.000" is exactly 850.00 (no fen lost)
+    claim = DischargeClaim.model_validate(_with(GOOD_CLAIM, inscp_scp_amt="850.000", overlmt_selfpay=0))
+    assert claim.inscp_scp_amt == Decimal("850.00")
+    assert claim.overlmt_selfpay == Decimal("0.00")
+
+
+def test_claim_ignores_unknown_fields():
+    claim = DischargeClaim.model_validate(_with(GOOD_CLAIM, some_new_field="x"))
+    assert not hasattr(claim, "some_new_field")
+
+
+# ---------------------------------------------------------------------------------------------
+# DischargeClaim: amounts
+
+
+@pytest.mark.parametrize(
+    "field",
+    ["medfee_sumamt", "fulamt_ownpay_amt", "overlmt_selfpay", "preselfpay_amt", "inscp_scp_amt"],
+)
+def test_claim_negative_amount(field):
+    errors = claim_errors(**{field: "-0.01"})
+    # the negative amount is the only problem reported (the sum check does not run on bad fields)
+    assert_field_error(errors, field, "-0.01", "negative")
+
+
+def test_claim_more_than_two_decimals():
+    errors = claim_errors(inscp_scp_amt="849.995", preselfpay_amt="50.005")
+    assert len(errors) == 2, errors
+    by_field = {e["loc"]: e["msg"] for e in errors}
+    assert "849.995 has more than two decimals" in by_field[("inscp_scp_amt",)]
+    assert "50.005 has more than two decimals" in by_field[("preselfpay_amt",)]
+
+
+def test_claim_python_float_amount():
+    errors = claim_errors(medfee_sumamt=1000.0)
+    assert_field_error(errors, "medfee_sumamt", "JSON strings", "float", "1000.0")
+
+
+def test_claim_json_float_amount():
+    # on the wire: a JSON number with a fraction arrives as a float and is refused
+    text = json.dumps(_with(GOOD_CLAIM, inscp_scp_amt=850.5, fulamt_ownpay_amt="99.50"))
+    with pytest.raises(ValidationError) as info:
+        DischargeClaim.model_validate_json(text)
+    assert_field_error(info.value.errors(include_url=False), "inscp_scp_amt", "JSON strings", "850.5")
+
+
+def test_claim_amount_not_a_number():
+    errors = claim_errors(overlmt_selfpay="12,30")
+    assert_field_error(errors, "overlmt_selfpay", "'12,30' is not an amount")
+
+
+def test_claim_amount_not_finite():
+    errors = claim_errors(overlmt_selfpay="NaN")
+    assert_field_error(errors, "overlmt_selfpay", "not a finite amount")
+
+
+def test_claim_boolean_amount():
+    errors = claim_errors(overlmt_selfpay=True)
+    assert_field_error(errors, "overlmt_selfpay", "JSON strings")
+
+
+def test_claim_parts_do_not_add_up():
+    # 100.00 + 0.00 + 50.00 + 840.00 = 990.00, not 1000.00
+    errors = claim_errors(inscp_scp_amt="840.00")
+    assert_model_error(
+        errors,
+        "do not add up to medfee_sumamt",
+        "fulamt_ownpay_amt + overlmt_selfpay + preselfpay_amt + inscp_scp_amt = 990.00",
+        "medfee_sumamt = 1000.00",
+    )
+
+
+def test_claim_parts_off_by_one_fen():
+    # 100.00 + 0.00 + 50.00 + 850.01 = 1000.01
+    errors = claim_errors(inscp_scp_amt="850.01")
+    assert_model_error(errors, "do not add up", "= 1000.01", "medfee_sumamt = 1000.00")
+
+
+# ---------------------------------------------------------------------------------------------
+# DischargeClaim: dates
+
+
+def test_claim_enddate_before_begndate():
+    errors = claim_errors(begndate="2024-03-10", enddate="2024-03-09")
+    assert_model_error(errors, "enddate 2024-03-09 is before begndate 2024-03-10")
+
+
+def test_claim_same_day_visit_is_fine():
+    claim = DischargeClaim.model_validate(_with(GOOD_CLAIM, begndate="2024-03-10", enddate="2024-03-10"))
+    assert claim.begndate == claim.enddate == date(2024, 3, 10)
+
+
+def test_claim_impossible_date():
+    errors = claim_errors(enddate="2024-02-30")
+    error = only_error(errors)
+    assert error["loc"] == ("enddate",)
+    assert "date" in error["msg"]
+
+
+# ---------------------------------------------------------------------------------------------
+# DischargeClaim: codes
+
+
+def test_claim_unknown_med_type():
+    errors = claim_errors(med_type="99")
+    assert_field_error(errors, "med_type", "'21', '14' or '11'")
+
+
+def test_claim_unknown_insutype():
+    errors = claim_errors(insutype="320")
+    assert_field_error(errors, "insutype", "'390' or '310'")
+
+
+def test_claim_unknown_hospital_level():
+    errors = claim_errors(hosp_lv="4")
+    assert_field_error(errors, "hosp_lv", "'1', '2' or '3'")
+
+
+@pytest.mark.parametrize("field", ["insuplc_admdvs", "mdtrtarea_admvs"])
+@pytest.mark.parametrize("code", ["51160", "5116021", "51160a", "", " 511602"])
+def test_claim_division_code_not_six_digits(field, code):
+    errors = claim_errors(**{field: code})
+    assert_field_error(errors, field, "pattern", r"\d{6}")
+
+
+@pytest.mark.parametrize("code", ["c34.9", "C3", "34.9", "C34.", "C34.12345", "CC34"])
+def test_claim_bad_icd10(code):
+    errors = claim_errors(dise_codg=code)
+    assert_field_error(errors, "dise_codg", "pattern")
+
+
+@pytest.mark.parametrize("code", ["K35", "K35.8", "C34.901", "G63.2*", "A17.0+"])
+def test_claim_good_icd10(code):
+    assert DischargeClaim.model_validate(_with(GOOD_CLAIM, dise_codg=code)).dise_codg == code
+
+
+def test_claim_age_out_of_range():
+    errors = claim_errors(age=-1)
+    assert_field_error(errors, "age", "greater than or equal to 0")
+    errors = claim_errors(age=151)
+    assert_field_error(errors, "age", "less than or equal to 150")
+
+
+# ---------------------------------------------------------------------------------------------
+# DischargeClaim: missing fields
+
+
+@pytest.mark.parametrize(
+    "field",
+    [
+        "claim_id", "psn_no", "insutype", "insuplc_admdvs", "mdtrtarea_admvs", "med_type", "hosp_lv",
+        "referral", "begndate", "enddate", "dise_codg", "medfee_sumamt", "fulamt_ownpay_amt",
+        "overlmt_selfpay", "preselfpay_amt", "inscp_scp_amt",
+    ],
+)
+def test_claim_missing_field(field):
+    errors = claim_errors(**{field: MISSING})
+    assert_field_error(errors, field, "Field required")
+
+
+@pytest.mark.parametrize("field", ["claim_id", "psn_no"])
+def test_claim_blank_identifier(field):
+    errors = claim_errors(**{field: "   "})
+    assert_field_error(errors, field, "at least 1 character")
+
+
+def test_claim_optional_fields_default():
+    data = _with(GOOD_CLAIM)
+    claim = DischargeClaim.model_validate(data)
+    assert claim.emergency_unable_to_pay is False
+    assert claim.age is None
+
+
+# ---------------------------------------------------------------------------------------------
+# EligibilityChange
+
+
+def test_change_unknown_category():
+    errors = change_errors(category="poor")
+    assert_field_error(errors, "category", "Input should be", "'tekun'", "'dibao_edge'")
+
+
+def test_change_group_pattern_is_not_a_category():
+    # "dibao*" is a policy-file group name, never a category an authority grants
+    errors = change_errors(category="dibao*")
+    assert_field_error(errors, "category", "Input should be")
+
+
+def test_change_unknown_authority():
+    errors = change_errors(authority="police")
+    assert_field_error(errors, "authority", "'civil_affairs'", "'medical_insurance'")
+
+
+def test_change_unknown_action():
+    errors = change_errors(action="suspend")
+    assert_field_error(errors, "action", "'grant' or 'revoke'")
+
+
+def test_change_valid_to_before_valid_from():
+    errors = change_errors(valid_from="2024-06-01", valid_to="2024-05-31")
+    assert_model_error(errors, "valid_to 2024-05-31 is before valid_from 2024-06-01")
+
+
+def test_change_open_ended_is_fine():
+    change = EligibilityChange.model_validate(_with(GOOD_CHANGE, valid_to=None))
+    assert change.valid_to is None
+
+
+@pytest.mark.parametrize(
+    "field", ["event_id", "psn_no", "category", "action", "valid_from", "authority", "recorded_at"]
+)
+def test_change_missing_field(field):
+    errors = change_errors(**{field: MISSING})
+    assert_field_error(errors, field, "Field required")
+
+
+def test_change_bad_timestamp():
+    errors = change_errors(recorded_at="yesterday")
+    error = only_error(errors)
+    assert error["loc"] == ("recorded_at",)
+    assert "datetime" in error["msg"]
+
+
+def test_change_blank_event_id():
+    errors = change_errors(event_id="")
+    assert_field_error(errors, "event_id", "at least 1 character")
+
+
+def test_several_problems_all_reported():
+    errors = change_errors(category="poor", authority="police", event_id=MISSING)
+    assert {e["loc"] for e in errors} == {("category",), ("authority",), ("event_id",)}
+
+
+# ---------------------------------------------------------------------------------------------
+# Money and Rate
+
+
+@pytest.mark.parametrize(
+    "value, rounded",
+    [
+        ("0.005", "0.01"),  # half up, not half even
+        ("0.015", "0.02"),
+        ("0.025", "0.03"),  # half even would give 0.02
+        ("0.0049999", "0.00"),
+        ("1234.565", "1234.57"),
+        ("1234.5649", "1234.56"),
+        ("2.675", "2.68"),  # exact decimal, unlike the float 2.675
+        ("-0.005", "-0.01"),  # half away from zero for a negative adjustment
+        ("7", "7.00"),
+        ("99.999", "100.00"),
+    ],
+)
+def test_round_to_fen_half_up(value, rounded):
+    result = round_to_fen(Decimal(value))
+    assert result == Decimal(rounded)
+    assert str(result) == rounded  # exactly two places
+
+
+def test_round_to_fen_of_a_computed_payment():
+    # 55% × 1,234.57 = 679.0135 → 679.01;  65% × 0.07 = 0.0455 → 0.05
+    assert round_to_fen(Decimal("0.55") * Decimal("1234.57")) == Decimal("679.01")
+    assert round_to_fen(Decimal("0.65") * Decimal("0.07")) == Decimal("0.05")
+
+
+@pytest.mark.parametrize(
+    "value, text",
+    [
+        ("1234.5", "1234.50"),
+        ("0", "0.00"),
+        ("1E+3", "1000.00"),  # never scientific notation on the wire
+        ("0.10", "0.10"),
+        ("-12.3", "-12.30"),
+        ("300000", "300000.00"),
+    ],
+)
+def test_format_yuan(value, text):
+    assert format_yuan(Decimal(value)) == text
+
+
+class _Amounts(BaseModel):
+    amount: Money
+    rate: Rate
+
+
+def test_money_serialises_as_two_decimal_string():
+    model = _Amounts(amount="1234.5", rate="75%")
+    assert model.model_dump(mode="json") == {"amount": "1234.50", "rate": "75%"}
+    assert model.amount == Decimal("1234.50")
+
+
+@pytest.mark.parametrize("text, rate", [("75%", "0.75"), ("0.75", "0.75"), ("100%", "1"), ("0%", "0"), ("5%", "0.05")])
+def test_rate_accepts_percent_and_fraction(text, rate):
+    assert _Amounts(amount="0", rate=text).rate == Decimal(rate)
+
+
+@pytest.mark.parametrize("text", ["150%", "1.5", "-5%"])
+def test_rate_out_of_range(text):
+    with pytest.raises(ValidationError) as info:
+        _Amounts(amount="0", rate=text)
+    assert_field_error(info.value.errors(include_url=False), "rate", "between 0% and 100%", text)
+
+
+def test_rate_float_refused():
+    with pytest.raises(ValidationError) as info:
+        _Amounts(amount="0", rate=0.75)
+    assert_field_error(info.value.errors(include_url=False), "rate", "not the number 0.75")
+
+
+def test_rate_not_a_rate():
+    with pytest.raises(ValidationError) as info:
+        _Amounts(amount="0", rate="most")
+    assert_field_error(info.value.errors(include_url=False), "rate", "is not a rate")
+
+
+def test_format_rate():
+    assert format_rate(Decimal("0.75")) == "75%"
+    assert format_rate(Decimal("0.055")) == "5.5%"
+    assert format_rate(Decimal("1")) == "100%"
