@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import click
 
+from .pipeline_cli import COMMANDS
 from .policy_cli import policy
 
 
@@ -12,6 +13,8 @@ def main() -> None:
 
 
 main.add_command(policy)
+for command in COMMANDS:
+    main.add_command(command)
 
 if __name__ == "__main__":
     main()

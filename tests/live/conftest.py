@@ -8,10 +8,14 @@ need it, with the reason: these tests are never skipped.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
 
 import pytest
 
+from workers.pipeline import Workers, initialise_sync
+from workers.settings import Endpoints
+from workers.store import Store
 from workers.embedded import (
     KAFKA_ENV,
     EmbeddedBroker,
@@ -63,3 +67,34 @@ def database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield embedded.dsn
     finally:
         embedded.stop()
+
+
+@dataclass
+class Pipeline:
+    kafka: str
+    database: str
+    workers: Workers
+
+
+@pytest.fixture(scope="session")
+def pipeline(broker: str, database: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pipeline]:
+    """Topics, schema and every worker as its own process, as `onestop up` runs them."""
+    found = Endpoints(broker, database)
+    initialise_sync(found)
+    workers = Workers(found, tmp_path_factory.mktemp("worker-logs"), extra_env={"ONESTOP_HOME": str(tmp_path_factory.mktemp("home"))})
+    workers.start()
+    try:
+        yield Pipeline(broker, database, workers)
+    finally:
+        workers.stop()
+        crashed_logs = {p.name: p.read_text()[-2000:] for p in workers.log_dir.glob("*.log") if "Traceback" in p.read_text()}
+        assert not crashed_logs, f"workers logged tracebacks: {crashed_logs}"
+
+
+@pytest.fixture(scope="session")
+async def store(database: str) -> AsyncIterator[Store]:
+    opened = await Store.open(database, migrate=True)
+    try:
+        yield opened
+    finally:
+        await opened.close()

@@ -1,0 +1,31 @@
+# One image for every onestop service: `onestop init`, `onestop worker NAME`, `onestop check`.
+# Build: docker build -t onestop .   (see docker-compose.yml for the production shape)
+FROM python:3.11-slim
+
+ENV PYTHONUNBUFFERED=1 \
+    PYTHONDONTWRITEBYTECODE=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1
+
+# The runtime dependencies all ship as manylinux wheels, so no compiler is needed.
+# Only what `pip install .` packages is copied: no tests, no dev/test extras.
+WORKDIR /src
+COPY pyproject.toml README.md ./
+COPY schemas/ schemas/
+COPY policies/ policies/
+COPY streams/ streams/
+COPY workers/ workers/
+COPY bench/ bench/
+RUN pip install . \
+ && cd / && rm -rf /src
+
+# Non-root. Its home is the working directory, so anything a worker writes next to
+# itself (e.g. a Faust data directory) has somewhere writable to go.
+RUN groupadd --system --gid 10001 onestop \
+ && useradd --system --uid 10001 --gid onestop --create-home --home-dir /home/onestop \
+      --shell /usr/sbin/nologin onestop
+USER onestop:onestop
+WORKDIR /home/onestop
+
+ENTRYPOINT ["onestop"]
+CMD ["--help"]

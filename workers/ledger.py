@@ -1,0 +1,57 @@
+"""The ledger step: record each fully paid claim as a settlement, publish it for finance, warn on high costs."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from policies.alerts import alerts_for
+from policies.loader import policy_by_ref
+from schemas.events import ClaimInFlight, Settlement
+from schemas.money import ZERO
+from streams.codecs import BadInput, decode, encode
+from streams.topics import ALERTS, LEDGER, REJECTED, SETTLEMENTS
+
+from .stage import Context, Incoming, Outgoing, Stage
+
+
+def settlement_of(flight: ClaimInFlight, settled_at: datetime) -> Settlement:
+    claim = flight.claim
+    funds = sum((line.amount for line in flight.lines), start=ZERO)
+    return Settlement(
+        settlement_id=f"{claim.claim_id}/settlement", kind="settlement", claim_id=claim.claim_id, psn_no=claim.psn_no,
+        insuplc_admdvs=claim.insuplc_admdvs, policy=flight.policy, identity=flight.identity,
+        medfee_sumamt=claim.medfee_sumamt, payments=flight.lines, fund_pay_sumamt=funds,
+        psn_part_amt=claim.medfee_sumamt - funds, settled_at=settled_at,
+    )
+
+
+async def handle(context: Context, batch: list[Incoming]) -> list[Outgoing]:
+    out: list[Outgoing] = []
+    flights: list[ClaimInFlight] = []
+    for incoming in batch:
+        try:
+            flights.append(decode(ClaimInFlight, incoming.value))
+        except BadInput as problem:
+            out.append(await context.reject(REJECTED, incoming, f"not a paid claim for the ledger: {problem}"))
+    now = datetime.now(timezone.utc)
+    settlements = [settlement_of(f, now) for f in flights]
+    store = await context.store()
+    unpublished = await store.record_settlements(settlements)
+    for flight, settlement, publish in zip(flights, settlements, unpublished):
+        if not publish:
+            continue  # already published once: finance never sees a claim twice
+        key = settlement.psn_no.encode()
+        out.append(Outgoing(SETTLEMENTS, key, encode(settlement), record_id=settlement.settlement_id))
+        policy = policy_by_ref(flight.policy.region, flight.policy.period, flight.policy.version)
+        held = {c.code for c in flight.identity}
+        out.extend(Outgoing(ALERTS, key, encode(a)) for a in alerts_for(flight.claim, flight.lines, held, policy))
+    return out
+
+
+async def after_sent(context: Context, outgoing: list[Outgoing]) -> None:
+    """Once the broker has acknowledged them, mark the settlements published."""
+    published = [o.record_id for o in outgoing if o.topic == SETTLEMENTS and o.record_id]
+    if published:
+        await (await context.store()).mark_published(published)
+
+
+STAGE = Stage("ledger", LEDGER, handle, after_sent)

@@ -1,0 +1,46 @@
+"""A payer's worker: append this payer's line to each claim, recorded once in the ledger, and pass it on."""
+from __future__ import annotations
+
+from functools import partial
+
+from policies import pay
+from policies.loader import policy_by_ref
+from schemas.codes import Payer
+from schemas.events import ClaimInFlight
+from schemas.totals import YearTotals
+from streams.codecs import BadInput, decode, encode
+from streams.topics import LEDGER, REJECTED, pay_topic
+
+from .stage import Context, Incoming, Outgoing, Stage
+from .store import PayerWork
+
+
+def _compute(payer: Payer, work: PayerWork, totals: YearTotals):
+    flight: ClaimInFlight = work.item
+    policy = policy_by_ref(flight.policy.region, flight.policy.period, flight.policy.version)
+    rules = next(p for p in policy.payers if p.payer == payer)
+    held = {c.code for c in flight.identity}
+    return pay(flight.claim, held, [l for l in flight.lines if l.payer != payer], totals, policy, rules)
+
+
+async def handle(payer: Payer, context: Context, batch: list[Incoming]) -> list[Outgoing]:
+    out: list[Outgoing] = []
+    flights: list[ClaimInFlight] = []
+    for incoming in batch:
+        try:
+            flights.append(decode(ClaimInFlight, incoming.value))
+        except BadInput as problem:
+            out.append(await context.reject(REJECTED, incoming, f"not a claim in flight for {payer.value}: {problem}"))
+    store = await context.store()
+    work = [PayerWork(f.claim.claim_id, f.claim.psn_no, f.claim.year, f) for f in flights]
+    lines = await store.pay_batch(payer.value, work, partial(_compute, payer))
+    for flight, line in zip(flights, lines):
+        kept = [l for l in flight.lines if l.payer != payer]  # a redelivered hop carries no second line
+        flight = flight.model_copy(update={"lines": kept + ([line] if line is not None else [])})
+        after = flight.payer_after(payer)
+        out.append(Outgoing(pay_topic(after) if after else LEDGER, flight.claim.psn_no.encode(), encode(flight)))
+    return out
+
+
+def stage(payer: Payer) -> Stage:
+    return Stage(payer.value, pay_topic(payer), partial(handle, payer))
