@@ -38,7 +38,8 @@ def up(data_dir: Path | None) -> None:
     found = parts.start()
     workers = Workers(found, home() / "logs")
     stopping = []
-    signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
+    for signum in (signal.SIGINT, signal.SIGTERM):  # also when started in the background
+        signal.signal(signum, lambda *_: stopping.append(True))
     try:
         initialise_sync(found)
         write_runtime(found, os.getpid())
