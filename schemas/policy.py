@@ -174,6 +174,24 @@ class AlertRule(Strict):
         return None if value is None else [_check_category_pattern(p) for p in value]
 
 
+class Retroactive(Strict):
+    """On-application categories that also cover costs before the application (valid_from) date.
+
+    When such a category is granted, claims already settled in that earlier window are settled
+    again from ``from_payer`` to the end of the chain, and the differences paid as adjustments.
+    """
+
+    categories: list[str]
+    months_before: int = Field(ge=1, le=36)
+    from_payer: Payer
+    source: str
+
+    @field_validator("categories")
+    @classmethod
+    def _patterns(cls, value: list[str]) -> list[str]:
+        return [_check_category_pattern(p) for p in value]
+
+
 class Policy(Strict):
     region: str = Field(pattern=r"^[a-z_]+$")
     name: str
@@ -187,6 +205,7 @@ class Policy(Strict):
     in_force_to: date | None = None
     payers: list[PayerPolicy]
     alerts: list[AlertRule] = []
+    retroactive: list[Retroactive] = []
     readings: list[str] = Field(default=[], description="where the seed was unclear: the reading taken")
 
     @model_validator(mode="after")
@@ -200,6 +219,9 @@ class Policy(Strict):
                 for ref in (rule.base_of, rule.defer_while.account if rule.defer_while else None):
                     if ref is not None and ref not in accounts:
                         raise ValueError(f"rule {payer.payer.value}.{rule.name} refers to unknown account {ref!r}")
+        for retro in self.retroactive:
+            if retro.from_payer not in names:
+                raise ValueError(f"retroactive.from_payer {retro.from_payer.value} is not in the chain")
         return self
 
     @property

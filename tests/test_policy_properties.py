@@ -34,7 +34,8 @@ from hypothesis import strategies as st
 from policies.conditions import open_to
 from policies.diseases import major_disease_of
 from policies.loader import load_policies
-from policies.replay import in_force, settle_in_order
+from policies.identity import counting
+from policies.replay import settle_in_order
 from policies.schedule import covered
 from schemas.codes import Category, HospitalLevel, InsuType, MedType, Payer, categories_named
 from schemas.events import CategoryHeld, DischargeClaim
@@ -246,7 +247,7 @@ def check_not_above_best_schedule(settled: list, held: list[CategoryHeld], *, wi
     for result in settled:
         last_of_year[result.claim.year] = result
         claims_in_year[result.claim.year] += 1
-        held_in_year[result.claim.year] |= {c.code for c in in_force(held, result.claim)}
+        held_in_year[result.claim.year] |= {c.code for c in counting(held, result.claim, result.policy)}
     for year, result in last_of_year.items():
         policy = result.policy
         for payer in policy.payers:

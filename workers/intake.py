@@ -7,6 +7,7 @@ from datetime import datetime, timezone
 import orjson
 
 from policies import route
+from policies.identity import counting, lookup_until
 from policies.loader import NoPolicy, policy_for
 from schemas.events import ClaimInFlight, DischargeClaim
 from streams.codecs import BadInput, decode, encode
@@ -34,7 +35,8 @@ async def handle(context: Context, batch: list[Incoming]) -> list[Outgoing]:
     if not accepted:
         return out
     store = await context.store()
-    identities = await store.identities([(c.psn_no, c.begndate, c.enddate) for _, c, _ in accepted])
+    found = await store.identities([(c.psn_no, c.begndate, lookup_until(c, p)) for _, c, p in accepted])
+    identities = [counting(held, claim, policy) for held, (_, claim, policy) in zip(found, accepted)]
     now = datetime.now(timezone.utc)
     received = await store.receive_claims([
         ReceivedClaim(
