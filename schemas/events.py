@@ -124,6 +124,7 @@ class Settlement(Event):
     psn_no: NonEmpty
     insuplc_admdvs: DivisionCode
     policy: PolicyRef
+    year: int | None = None  # the policy year of the claim (its discharge year)
     identity: list[CategoryHeld]
     medfee_sumamt: SignedMoney
     payments: list[PaymentLine]

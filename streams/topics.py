@@ -12,6 +12,7 @@ SETTLEMENTS = "settlements.completed"
 ELIGIBILITY = "eligibility.changes"
 ELIGIBILITY_REJECTED = "eligibility.rejected"
 ALERTS = "alerts.high_cost"
+RESETTLE = "claims.resettle"  # grants that reach back in time: the person's claims to settle again
 
 #: Partitions of every topic; all events of one person land on one partition (key psn_no).
 PARTITIONS = int(os.environ.get("ONESTOP_PARTITIONS", "4"))
@@ -37,6 +38,6 @@ def pay_topic(payer: Payer | str) -> str:
 
 def all_topics() -> dict[str, dict[str, str]]:
     """Every topic with its config, for creation."""
-    names = [DISCHARGED, REJECTED, LEDGER, SETTLEMENTS, ELIGIBILITY, ELIGIBILITY_REJECTED, ALERTS]
+    names = [DISCHARGED, REJECTED, LEDGER, SETTLEMENTS, ELIGIBILITY, ELIGIBILITY_REJECTED, ALERTS, RESETTLE]
     names += [pay_topic(p) for p in Payer]
     return {name: {"retention.ms": str(RETENTION_MS.get(name, HOP_RETENTION_MS))} for name in names}

@@ -18,7 +18,7 @@ def settlement_of(flight: ClaimInFlight, settled_at: datetime) -> Settlement:
     funds = sum((line.amount for line in flight.lines), start=ZERO)
     return Settlement(
         settlement_id=f"{claim.claim_id}/settlement", kind="settlement", claim_id=claim.claim_id, psn_no=claim.psn_no,
-        insuplc_admdvs=claim.insuplc_admdvs, policy=flight.policy, identity=flight.identity,
+        insuplc_admdvs=claim.insuplc_admdvs, policy=flight.policy, year=claim.year, identity=flight.identity,
         medfee_sumamt=claim.medfee_sumamt, payments=flight.lines, fund_pay_sumamt=funds,
         psn_part_amt=claim.medfee_sumamt - funds, settled_at=settled_at,
     )

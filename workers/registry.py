@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from schemas.codes import Payer
 
-from . import eligibility, intake, ledger, payer
+from . import eligibility, intake, ledger, payer, resettlement
 from .stage import Stage
 
 WORKERS: dict[str, Stage] = {
@@ -11,4 +11,5 @@ WORKERS: dict[str, Stage] = {
     "eligibility": eligibility.STAGE,
     **{p.value: payer.stage(p) for p in Payer},
     "ledger": ledger.STAGE,
+    "resettlement": resettlement.STAGE,
 }

@@ -31,7 +31,7 @@ import asyncpg
 import orjson
 
 from policies.payer import Paid
-from schemas.events import CategoryHeld, EligibilityChange, PaymentLine, Settlement
+from schemas.events import CategoryHeld, DischargeClaim, EligibilityChange, PaymentLine, PolicyRef, Settlement
 from schemas.money import format_yuan
 from schemas.totals import AccountTotals, YearTotals
 
@@ -45,6 +45,24 @@ _ONE_DAY = timedelta(days=1)
 
 
 # --- the records the API speaks -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SettledClaim:
+    """A settled claim of a person as the ledger has it now, for settling it again."""
+
+    claim: DischargeClaim
+    identity: list[CategoryHeld]  # the latest used: the intake snapshot, or the last adjustment's
+    policy: PolicyRef
+    lines: list[PaymentLine]  # one per payer, its amount net of every adjustment so far
+
+
+@dataclass(frozen=True)
+class Resettlement:
+    """What a re-settlement decided: adjustment settlements and the redone accounts' new totals."""
+
+    adjustments: list[Settlement]
+    totals: dict[tuple[int, str], AccountTotals]  # (year, account) -> replaces the recorded row
 
 
 @dataclass(frozen=True)
@@ -323,6 +341,22 @@ FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::nume
 ORDER BY ord
 ON CONFLICT (settlement_id) DO NOTHING"""
 
+_SETTLED_CLAIMS_OF = """
+SELECT c.claim_id, c.payload, c.snapshot, s.record AS settlement
+FROM claims_received AS c JOIN settlements AS s ON s.claim_id = c.claim_id AND s.kind = 'settlement'
+WHERE c.psn_no = $1 ORDER BY s.seq"""
+
+_ADJUSTMENT_LINES_OF = """
+SELECT claim_id, payer, amount, line FROM payment_adjustments WHERE claim_id = ANY($1::text[]) ORDER BY seq"""
+
+_LATEST_ADJUSTED_IDENTITY = """
+SELECT DISTINCT ON (claim_id) claim_id, record -> 'identity' AS identity FROM settlements
+WHERE kind = 'adjustment' AND claim_id = ANY($1::text[]) ORDER BY claim_id, seq DESC"""
+
+_INSERT_ADJUSTMENT = """
+INSERT INTO payment_adjustments (adjustment_id, claim_id, payer, psn_no, year, account, amount, line, grant_event_id)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"""
+
 _INSERT_REJECTION = """
 INSERT INTO rejections (topic, reason, original, "partition", "offset") VALUES ($1, $2, $3, $4, $5)"""
 
@@ -335,7 +369,9 @@ SELECT (SELECT count(*) FROM claims_received) AS claims_received,
 
 _TOTALS_VS_PAYMENTS = """
 WITH p AS (
-    SELECT psn_no, year, account, sum(amount) AS amount FROM payments
+    SELECT psn_no, year, account, sum(amount) AS amount
+    FROM (SELECT psn_no, year, account, amount FROM payments
+          UNION ALL SELECT psn_no, year, account, amount FROM payment_adjustments) AS lines
     WHERE account IS NOT NULL GROUP BY psn_no, year, account
 )
 SELECT psn_no, year, account, coalesce(y.paid, 0) AS paid, coalesce(p.amount, 0) AS amount
@@ -502,6 +538,28 @@ class Store:
             if batch.changed:
                 await conn.executemany(_UPSERT_TOTALS, batch.totals_rows())
         return lines
+
+    async def resettle(
+        self, psn_no: str, grant_event_id: str, decide: Callable[[list[SettledClaim]], Resettlement]
+    ) -> list[Settlement]:
+        """Settle a person's claims again after a grant, once; returns adjustments still to publish.
+
+        One transaction, the person locked as for payments: if this grant was already handled,
+        nothing is recomputed; else ``decide`` gets the person's settled claims in settlement
+        order (net lines, latest identity) and its adjustments, their lines and the redone
+        accounts' totals are recorded together.
+        """
+        async with self._pool.acquire() as conn, conn.transaction():
+            await _lock_persons(conn, _PAYMENT_LOCKS, [psn_no])
+            if await conn.fetchval("SELECT 1 FROM resettlements WHERE grant_event_id = $1", grant_event_id):
+                return await _unpublished_adjustments(conn, grant_event_id)
+            decided = decide(await _settled_claims_of(conn, psn_no))
+            await conn.execute("INSERT INTO resettlements (grant_event_id, psn_no, claims_changed) VALUES ($1, $2, $3)",
+                               grant_event_id, psn_no, len(decided.adjustments))
+            await _record_adjustments(conn, psn_no, grant_event_id, decided)
+        if decided.adjustments:
+            await self.record_settlements(decided.adjustments)
+        return decided.adjustments
 
     # --- ledger ------------------------------------------------------------------------------
 
@@ -690,6 +748,58 @@ class _PayBatch:
 
     def totals_rows(self) -> list[tuple]:
         return [_totals_row(p, y, a, self.totals[(p, y)][a]) for p, y, a in sorted(self.changed)]
+
+
+async def _settled_claims_of(conn: asyncpg.Connection, psn_no: str) -> list[SettledClaim]:
+    rows = await conn.fetch(_SETTLED_CLAIMS_OF, psn_no)
+    ids = [row["claim_id"] for row in rows]
+    adjusted: dict[str, list[asyncpg.Record]] = {}
+    for row in await conn.fetch(_ADJUSTMENT_LINES_OF, ids):
+        adjusted.setdefault(row["claim_id"], []).append(row)
+    identities = {row["claim_id"]: row["identity"] for row in await conn.fetch(_LATEST_ADJUSTED_IDENTITY, ids)}
+    out = []
+    for row in rows:
+        settlement = Settlement.model_validate(row["settlement"])
+        identity = identities.get(row["claim_id"], row["snapshot"]["identity"])
+        out.append(SettledClaim(
+            claim=DischargeClaim.model_validate(row["payload"]),
+            identity=[CategoryHeld.model_validate(held) for held in identity],
+            policy=settlement.policy,
+            lines=_net_lines(settlement.payments, adjusted.get(row["claim_id"], [])),
+        ))
+    return out
+
+
+def _net_lines(paid: list[PaymentLine], adjustments: list[asyncpg.Record]) -> list[PaymentLine]:
+    """One line per payer, in payment order, its amount the original plus every adjustment."""
+    lines = {line.payer.value: line for line in paid}
+    for row in adjustments:
+        line = lines.get(row["payer"]) or PaymentLine.model_validate(row["line"]).model_copy(update={"amount": Decimal(0)})
+        lines[row["payer"]] = line.model_copy(update={"amount": line.amount + row["amount"]})
+    return list(lines.values())
+
+
+async def _record_adjustments(conn: asyncpg.Connection, psn_no: str, grant_event_id: str, decided: Resettlement) -> None:
+    rows = [
+        (s.settlement_id, s.claim_id, line.payer.value, s.psn_no, s.year, line.account,
+         line.amount, line.model_dump(mode="json"), grant_event_id)
+        for s in decided.adjustments for line in s.payments
+    ]
+    if rows:
+        await conn.executemany(_INSERT_ADJUSTMENT, rows)
+    if decided.totals:  # also when no payment changed: a yearly base may have
+        await conn.executemany(_UPSERT_TOTALS, [
+            _totals_row(psn_no, year, account, totals) for (year, account), totals in sorted(decided.totals.items())
+        ])
+
+
+async def _unpublished_adjustments(conn: asyncpg.Connection, grant_event_id: str) -> list[Settlement]:
+    rows = await conn.fetch(
+        """SELECT s.record FROM settlements AS s
+           WHERE s.kind = 'adjustment' AND NOT s.published
+             AND s.settlement_id IN (SELECT adjustment_id FROM payment_adjustments WHERE grant_event_id = $1)
+           ORDER BY s.seq""", grant_event_id)
+    return [Settlement.model_validate(row["record"]) for row in rows]
 
 
 def _settlement_columns(settlements: list[Settlement]) -> list[list]:
