@@ -1,8 +1,12 @@
 """Settlements as a caseworker reads them: one line per claim."""
 from __future__ import annotations
 
-from schemas.events import Settlement
+from datetime import datetime
+
+from schemas.codes import CATEGORY_ZH
+from schemas.events import CategoryHeld, EligibilityChange, Settlement
 from schemas.money import format_yuan
+from schemas.totals import YearTotals
 
 TABLE_HEADER = f"{'claim_id':<14} {'kind':<10} {'psn_no':<10} {'total':>12} {'funds':>12} {'personal':>12}  payments"
 
@@ -11,3 +15,23 @@ def table_row(settlement: Settlement) -> str:
     payments = ", ".join(f"{p.payer.value} {format_yuan(p.amount)}" for p in settlement.payments if p.amount)
     return (f"{settlement.claim_id:<14} {settlement.kind:<10} {settlement.psn_no:<10} {format_yuan(settlement.medfee_sumamt):>12} "
             f"{format_yuan(settlement.fund_pay_sumamt):>12} {format_yuan(settlement.psn_part_amt):>12}  {payments}")
+
+
+def mask(psn_no: str) -> str:
+    """Identity numbers are never shown or logged in clear: the last four characters only."""
+    return "*" * max(0, len(psn_no) - 4) + psn_no[-4:]
+
+
+def describe_person(psn_no: str, held: list[CategoryHeld], events: list[EligibilityChange],
+                    years: dict[int, YearTotals], as_known_at: datetime | None) -> str:
+    out = [f"person {mask(psn_no)}", "categories" + (f" as known at {as_known_at}" if as_known_at else "") + ":"]
+    out += [f"  {h.code.value:<28} {CATEGORY_ZH[h.code]:<12} {h.valid_from} – {h.valid_to or 'open'}   "
+            f"granted by {h.authority.value if h.authority else '?'} ({h.event_id})" for h in held] or ["  none"]
+    out.append("changes received (in the order applied):")
+    out += [f"  {e.recorded_at:%Y-%m-%d %H:%M} {e.authority.value:<20} {e.action:<6} {e.category.value:<28} "
+            f"{e.valid_from} – {e.valid_to or 'open'}  [{e.event_id}]" for e in events] or ["  none"]
+    for year, accounts in sorted(years.items()):
+        out.append(f"year {year} to date:")
+        out += [f"  {account:<28} yearly base {format_yuan(t.base):>12}   paid {format_yuan(t.paid):>12}"
+                for account, t in sorted(accounts.items())]
+    return "\n".join(out)

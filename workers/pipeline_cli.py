@@ -6,13 +6,20 @@ import os
 import signal
 import sys
 import time
+from datetime import datetime, timezone
 from pathlib import Path
 
 import click
 import orjson
 
+from schemas.codes import Authority
 from schemas.events import DischargeClaim, EligibilityChange, Settlement
+from streams.codecs import encode
 from streams.topics import DISCHARGED, ELIGIBILITY, SETTLEMENTS
+
+from .bulk_lists import BadList, changes_of, read_list
+from .display import describe_person
+from .store import Store
 
 from .demo import demo
 from .display import TABLE_HEADER, table_row
@@ -130,6 +137,61 @@ def eligibility_publish(file: Path) -> None:
     _publish_file(file, ELIGIBILITY, EligibilityChange)
 
 
+@eligibility.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--authority", required=True, type=click.Choice([a.value for a in Authority]))
+@click.option("--replace", is_flag=True, help="revoke the list's categories of everyone missing from it")
+@click.option("--effective", type=click.DateTime(["%Y-%m-%d"]), default=None, help="date the revocations take effect (default today)")
+def eligibility_import(file: Path, authority: str, replace: bool, effective: datetime | None) -> None:
+    """Turn an authority's CSV name list into eligibility changes and publish them."""
+    found = _endpoints()
+    try:
+        entries, digest = read_list(file)
+    except BadList as error:
+        raise click.ClickException(str(error)) from None
+    on = (effective or datetime.now()).date()
+    missing = asyncio.run(_missing_from(found, entries, Authority(authority), on)) if replace else []
+    changes, problems = changes_of(entries, digest, Authority(authority), datetime.now(timezone.utc), missing, on)
+    for problem in problems:
+        click.echo(f"  not imported: {problem}", err=True)
+    events = [encode(c) for c in changes]
+    with click.progressbar(length=len(events), label="publishing to eligibility.changes", file=sys.stderr) as bar:
+        asyncio.run(publish(found.kafka, ELIGIBILITY, events, EligibilityChange, bar))
+    grants = sum(c.action == "grant" for c in changes)
+    click.echo(f"{grants} grants and {len(changes) - grants} revocations published; {len(problems)} rows not imported")
+
+
+async def _missing_from(found: Endpoints, entries, authority: Authority, on) -> list[tuple[str, str]]:
+    listed = {(e.psn_no, e.category) for e in entries}
+    store = await Store.open(found.database, migrate=False)
+    try:
+        holding = await store.holders(authority.value, sorted({e.category for e in entries}), on)
+    finally:
+        await store.close()
+    return [pair for pair in holding if pair not in listed]
+
+
+@click.command()
+@click.argument("psn_no")
+@click.option("--as-known-at", type=click.DateTime(), default=None, help="the identity as this system knew it then")
+def person(psn_no: str, as_known_at: datetime | None) -> None:
+    """A person's categories over time and year-to-date totals per payer."""
+    found = _endpoints()
+
+    async def show() -> None:
+        store = await Store.open(found.database, migrate=False)
+        try:
+            held, events = await store.identity_history(psn_no)
+            if as_known_at is not None:
+                held = await store.identity_as_known(psn_no, as_known_at.replace(tzinfo=as_known_at.tzinfo or timezone.utc))
+            years = {year: await store.year_totals(psn_no, year) for year in await store.years_of(psn_no)}
+        finally:
+            await store.close()
+        click.echo(describe_person(psn_no, held, events, years, as_known_at))
+
+    asyncio.run(show())
+
+
 @click.command()
 @click.option("--follow", is_flag=True, help="keep printing new settlements")
 @click.option("--format", "fmt", type=click.Choice(["json", "table"]), default="table")
@@ -149,4 +211,4 @@ def settlements(follow: bool, fmt: str) -> None:
         pass
 
 
-COMMANDS = [up, worker, init, check, claims, eligibility, settlements, demo]
+COMMANDS = [up, worker, init, check, claims, eligibility, settlements, person, demo]

@@ -22,7 +22,7 @@ import logging
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from importlib import resources
 from typing import Any, Literal
@@ -509,6 +509,39 @@ class Store:
         held = sorted((_held(row) for row in periods), key=lambda h: (h.code.value, h.valid_from))
         ordered = sorted(events, key=lambda row: (row["recorded_at"], row["event_id"]))
         return held, [EligibilityChange.model_validate(row["event"]) for row in ordered]
+
+    async def identity_as_known(self, psn_no: str, known_at: datetime) -> list[CategoryHeld]:
+        """A person's periods from only the events this system had received by ``known_at``:
+        what a settlement made then could have used."""
+        async with self._pool.acquire() as conn:
+            rows = await conn.fetch(
+                "SELECT category, event_id, action, valid_from, valid_to, authority, recorded_at FROM identity_events "
+                "WHERE psn_no = $1 AND received_at <= $2", psn_no, known_at,
+            )
+        by_category: dict[str, list[asyncpg.Record]] = {}
+        for row in rows:
+            by_category.setdefault(row["category"], []).append(row)
+        held = [
+            CategoryHeld(code=category, valid_from=p.start, valid_to=p.end, authority=p.authority, event_id=p.event_id)
+            for category, events in by_category.items() for p in periods_from(events)
+        ]
+        return sorted(held, key=lambda h: (h.code.value, h.valid_from))
+
+    async def holders(self, authority: str, categories: list[str], on: date) -> list[tuple[str, str]]:
+        """(psn_no, category) of everyone holding one of ``categories`` from ``authority`` on ``on``."""
+        async with self._pool.acquire() as conn:
+            rows = await conn.fetch(
+                "SELECT DISTINCT psn_no, category FROM identity_periods WHERE authority = $1 AND category = ANY($2::text[]) "
+                "AND valid_from <= $3 AND (valid_to IS NULL OR valid_to >= $3) ORDER BY psn_no, category",
+                authority, categories, on,
+            )
+        return [(row["psn_no"], row["category"]) for row in rows]
+
+    async def years_of(self, psn_no: str) -> list[int]:
+        """The years a person has totals for."""
+        async with self._pool.acquire() as conn:
+            rows = await conn.fetch("SELECT DISTINCT year FROM year_totals WHERE psn_no = $1 ORDER BY year", psn_no)
+        return [row["year"] for row in rows]
 
     # --- payers ------------------------------------------------------------------------------
 

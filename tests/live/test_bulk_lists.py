@@ -1,0 +1,55 @@
+"""`onestop eligibility import` and `onestop person` against the running system."""
+from __future__ import annotations
+
+import asyncio
+from datetime import date
+
+from click.testing import CliRunner
+
+from workers.cli import main
+
+TIMEOUT = 120.0
+
+
+async def _periods(store, psn_no: str, count: int):
+    for _ in range(int(TIMEOUT * 4)):
+        held, events = await store.identity_history(psn_no)
+        if len(events) >= count:
+            return held
+        await asyncio.sleep(0.25)
+    raise AssertionError(f"{psn_no}: fewer than {count} changes recorded")
+
+
+async def test_a_yearly_list_grants_and_a_replacing_list_revokes_those_missing(pipeline, store, tmp_path, monkeypatch):
+    monkeypatch.setenv("ONESTOP_KAFKA", pipeline.kafka)
+    monkeypatch.setenv("ONESTOP_DATABASE_URL", pipeline.database)
+    runner = CliRunner()
+    first = tmp_path / "dibao-2023.csv"
+    first.write_text("psn_no,category,valid_from,valid_to\n"
+                     "PLIST1,dibao_rural_1,2023-01-01,\nPLIST2,dibao_rural_1,2023-01-01,\nPLIST3,dibao_rural_2,2023-01-01,\n"
+                     "PLIST4,not_a_category,2023-01-01,\n")
+    result = await asyncio.to_thread(runner.invoke, main, ["eligibility", "import", str(first), "--authority", "civil_affairs"])
+    assert result.exit_code == 0, result.output
+    assert "3 grants and 0 revocations published; 1 rows not imported" in result.output
+    assert "line 5: category" in result.output
+    await _periods(store, "PLIST3", 1)
+
+    second = tmp_path / "dibao-2023-07.csv"
+    second.write_text("psn_no,category,valid_from,valid_to\nPLIST1,dibao_rural_1,2023-01-01,\nPLIST3,dibao_rural_2,2023-01-01,\n")
+    args = ["eligibility", "import", str(second), "--authority", "civil_affairs", "--replace", "--effective", "2023-07-01"]
+    result = await asyncio.to_thread(runner.invoke, main, args)
+    assert result.exit_code == 0, result.output
+    assert "2 grants and 1 revocations published" in result.output
+    held = await _periods(store, "PLIST2", 2)
+    assert [(h.code.value, h.valid_from, h.valid_to) for h in held] == [("dibao_rural_1", date(2023, 1, 1), date(2023, 6, 30))]
+    assert [(h.valid_from, h.valid_to) for h in (await store.identity_history("PLIST1"))[0]] == [(date(2023, 1, 1), None)]
+
+    result = await asyncio.to_thread(runner.invoke, main, ["eligibility", "import", str(second), "--authority", "civil_affairs",
+                                                           "--replace", "--effective", "2023-07-01"])
+    await asyncio.sleep(2)
+    assert len((await store.identity_history("PLIST2"))[1]) == 2  # the same list again changes nothing
+
+    result = await asyncio.to_thread(runner.invoke, main, ["person", "PLIST2"])
+    assert result.exit_code == 0, result.output
+    assert "dibao_rural_1" in result.output and "农村一类低保" in result.output and "2023-06-30" in result.output
+    assert "revoke" in result.output and "PLIST2" not in result.output.splitlines()[0]
