@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from functools import cache
 
 from schemas.codes import Category, categories_named
 from schemas.events import DischargeClaim
@@ -59,14 +60,18 @@ def when_failures(when: When | Conditions | None, claim: DischargeClaim) -> list
     return missing
 
 
+@cache
+def _named(patterns: tuple[str, ...]) -> tuple[Category, ...]:
+    return tuple(dict.fromkeys(c for p in patterns for c in categories_named(p)))  # the tier's own order
+
+
 def holding(patterns: list[str] | None, held: Iterable[Category]) -> list[Category]:
     """The person's categories that a tier's patterns name (all of them, for a tier open to everyone)."""
     held = set(held)
     if patterns is None:
         return sorted(held)
-    named = dict.fromkeys(c for p in patterns for c in categories_named(p))  # the tier's own order
-    return [c for c in named if c in held]
+    return [c for c in _named(tuple(patterns)) if c in held]
 
 
 def open_to(patterns: list[str] | None, held: Iterable[Category]) -> bool:
-    return patterns is None or bool(holding(patterns, held))
+    return patterns is None or not set(_named(tuple(patterns))).isdisjoint(held)
