@@ -1,8 +1,9 @@
-"""The harness every worker runs in: a Faust app reading one topic in batches per partition.
+"""The harness every worker runs in: one topic read in batches, the handler's output sent.
 
 A worker supplies only ``handle(batch) -> outgoing``: receive, look up, call the rules, record,
 pass on. The harness sends what it returns and waits for the broker's acknowledgement before
-Faust may commit the batch's offsets: at-least-once, and the ledger makes effects exactly-once.
+the driver (drivers/: Faust by default) may commit the batch's offsets: at-least-once, and the
+ledger makes effects exactly-once.
 """
 from __future__ import annotations
 
@@ -14,10 +15,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 import asyncpg
-import faust
 
 from schemas.events import Rejection
-from streams.app import make_app
 from streams.codecs import as_text, encode
 
 from .store import Store
@@ -83,6 +82,8 @@ class Stage:
     source: str
     handle: Handler
     after_sent: AfterSent | None = None  # runs once the broker acknowledged a batch's output
+    batch_max: int = BATCH_MAX
+    batch_within: float = BATCH_WITHIN
 
 
 RETRY_AFTER = (0.1, 0.5, 1.0, 2.0, 5.0)
@@ -102,36 +103,25 @@ async def _until_done(stage: Stage, context: Context, batch: list[Incoming]) -> 
             await asyncio.sleep(wait)
 
 
-def build_app(stage: Stage, kafka: str, database: str) -> faust.App:
-    app = make_app(stage.name, kafka)
-    source = app.topic(stage.source, key_serializer="raw", value_serializer="raw")
-    context = Context(database)
-    sinks: dict[str, faust.TopicT] = {}
+SendOne = Callable[[str, bytes | None, bytes], Awaitable[Awaitable]]
 
-    def sink(name: str) -> faust.TopicT:
-        if name not in sinks:
-            sinks[name] = app.topic(name, key_serializer="raw", value_serializer="raw")
-        return sinks[name]
 
-    @app.agent(source, concurrency=1, name=f"onestop.{stage.name}")
-    async def run(stream):
-        async for events in stream.take_events(BATCH_MAX, within=BATCH_WITHIN):
-            batch = [Incoming(e.key, e.value, e.message.topic, e.message.partition, e.message.offset) for e in events]
-            outgoing = await _until_done(stage, context, batch)
-            pending = [await sink(o.topic).send(key=o.key, value=o.value) for o in outgoing]
-            await asyncio.gather(*pending)
-            if stage.after_sent is not None and outgoing:
-                await stage.after_sent(context, outgoing)
-
-    @app.on_before_shutdown.connect
-    def _close_store(app, **kwargs):  # noqa: ARG001 - faust's signal signature
-        asyncio.ensure_future(context.close())
-
-    return app
+async def handle_and_send(stage: Stage, context: Context, batch: list[Incoming], send: SendOne) -> None:
+    """Handle a batch and send its output; return only once the broker acknowledged every record,
+    so the driver may then mark the batch's offsets done."""
+    outgoing = await _until_done(stage, context, batch)
+    pending = [await send(o.topic, o.key, o.value) for o in outgoing]
+    await asyncio.gather(*pending)
+    if stage.after_sent is not None and outgoing:
+        await stage.after_sent(context, outgoing)
 
 
 def run_stage(stage: Stage, kafka: str, database: str, loglevel: str = "warning") -> None:
-    """Run one worker until SIGINT/SIGTERM; Faust stops it cleanly."""
-    app = build_app(stage, kafka, database)
-    worker = faust.Worker(app, loglevel=loglevel, quiet=True, redirect_stdouts=False)
-    worker.execute_from_commandline()
+    """Run one worker until SIGINT/SIGTERM with the driver ONESTOP_DRIVER names (faust by default)."""
+    from .drivers import driver_name
+
+    if driver_name() == "faust":
+        from .drivers.faust_driver import run
+    else:
+        from .drivers.kafka_driver import run
+    run(stage, kafka, database, loglevel)

@@ -68,24 +68,7 @@ def work_of(claim_id: str, psn_no: str, amount: str, day: date = date(2024, 3, 1
 
 # --- fixtures --------------------------------------------------------------------------------
 
-
-async def _created_database(server: str) -> str:
-    """A new, empty database on the server of ``server`` (a URL); its URL."""
-    name = f"store_{uuid.uuid4().hex[:10]}"
-    admin = await asyncpg.connect(server)
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    return urlunsplit(urlsplit(server)._replace(path=f"/{name}"))
-
-
-async def _drop_database(server: str, url: str) -> None:
-    admin = await asyncpg.connect(server)
-    try:
-        await admin.execute(f'DROP DATABASE "{urlsplit(url).path[1:]}" WITH (FORCE)')
-    finally:
-        await admin.close()
+from .databases import _created_database, _drop_database  # noqa: E402 - shared with other modules
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
