@@ -696,7 +696,7 @@ async def run(args: argparse.Namespace) -> dict:
         "source": source_state(root),
         "settings": {"claims": args.claims, "rates": rates, "seconds": args.seconds, "partitions": PARTITIONS,
                      "people": len(work.population), "hops_mean": round(work.hops_mean, 3), "hops": work.hops,
-                     "message_bytes": work.message_size, "drain_timeout": args.drain_timeout},
+                     "message_bytes": work.message_size, "drain_timeout": args.drain_timeout, "driver": args.driver},
     }
     temporary = Path(tempfile.mkdtemp(prefix="onestop-bench-"))
     parts = Parts(temporary / "parts")
@@ -736,7 +736,8 @@ async def run(args: argparse.Namespace) -> dict:
             return result
 
         # -- the pipeline ----------------------------------------------------------------------
-        workers = Workers(found, temporary / "logs", extra_env={"ONESTOP_HOME": str(temporary / "home")})
+        workers = Workers(found, temporary / "logs",
+                          extra_env={"ONESTOP_HOME": str(temporary / "home"), "ONESTOP_DRIVER": args.driver})
         workers.start()
         store = await Store.open(found.database, migrate=False)
         try:
@@ -951,6 +952,7 @@ def main() -> None:
     parser.add_argument("--profile-pool", type=int, default=8000, help="claims set aside for the profiling run")
     parser.add_argument("--start-timeout", type=float, default=120.0)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--driver", choices=["faust", "aiokafka"], default="faust", help="the workers' driver (ONESTOP_DRIVER)")
     parser.add_argument("--idle-seconds", type=float, default=5.0, help="seconds to measure the CPU used at rest")
     parser.add_argument("--hops", type=int, default=None, help="baseline hops (default: a typical claim's route)")
     parser.add_argument("--baseline-only", action="store_true", help="measure only the plain chain")
@@ -964,7 +966,7 @@ def main() -> None:
     text = report(result)
     print()
     print(text)
-    out = RESULTS / f"pipeline-{datetime.now().strftime('%Y-%m-%d')}.json"
+    out = RESULTS / f"pipeline-{args.driver}-{datetime.now().strftime('%Y-%m-%d')}.json"
     out.write_bytes(orjson.dumps({**result, "report": text.splitlines()}, option=orjson.OPT_INDENT_2))
     print(f"\nwritten {out.relative_to(Path.cwd()) if out.is_relative_to(Path.cwd()) else out} "
           f"(whole run {result['run_seconds']:.0f}s)")
