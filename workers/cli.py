@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import click
 
+from bench.chaos import chaos
+
 from .pipeline_cli import COMMANDS
 from .policy_cli import policy
 
@@ -13,6 +15,7 @@ def main() -> None:
 
 
 main.add_command(policy)
+main.add_command(chaos)
 for command in COMMANDS:
     main.add_command(command)
 

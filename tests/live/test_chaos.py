@@ -1,0 +1,21 @@
+"""`onestop chaos` in small: the same input settled without faults and with SIGKILLed workers and a
+PostgreSQL restart, through the same functions; every check of the full run must pass.
+
+The workers run with the environment's driver (ONESTOP_DRIVER, default faust).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from bench.chaos import Faults, run_chaos
+
+QUICK = Faults(kills=2, kill_every=(1.0, 4.0), down_for=(0.3, 1.5), pg_restart_at=0.3, pg_down_for=(2.0, 3.0),
+               slices=3, slice_pause=(0.3, 1.0))
+
+
+def test_a_small_chaos_run_passes_every_check(tmp_path: Path):
+    said: list[str] = []
+    checks, reference, fault = run_chaos(600, seed=11, faults=QUICK, work=tmp_path, say=said.append, timeout=300, stall=60)
+    report = "\n".join([*said, *(check.line() for check in checks)])
+    assert fault.faults is not None and len(fault.faults.kills) == 2 and len(fault.faults.pg_restarts) == 1, report
+    assert all(check.ok for check in checks), report
