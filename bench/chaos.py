@@ -5,14 +5,20 @@
    malformed events of every kind the schemas and intake refuse, each remembered with its kind.
    People get synthetic identity numbers (18 characters, deliberately with a wrong check
    character, so that no real number is ever generated) and names (``psn_name``, a field the
-   schemas ignore), so that a leak into a log can be searched for.
+   schemas ignore), so that a leak into a log can be searched for; claims get opaque claim_ids
+   (the generator's embed the person number) and grants opaque event_ids.
 2. A reference run: fresh embedded parts and workers, no faults.
 3. A fault run: fresh parts and workers, the same input published in slices while workers are
    SIGKILLed at random moments (and restarted after a short pause, as `onestop up` would), and
    PostgreSQL is stopped and started again once on the same data directory.
-4. The checks, one line each with PASS/FAIL: exactly once, balanced to the fen, every
-   malformed event rejected with its reason, the fault run's ledger identical to the
-   reference's, no identity number or name in clear in any worker log.
+4. The checks, one line each with PASS/FAIL: both runs finished, the faults happened and no
+   worker died of anything else, exactly once, balanced to the fen, every malformed event
+   rejected with its reason, the fault run's ledger identical to the reference's, no identity
+   number or name in clear in any worker log (nor in the broker's and PostgreSQL's).
+
+A run ends when every good claim is settled and every worker's consumer group has committed the
+end of its source topic, or after 90 s without progress (then the check says where the unsettled
+claims wait and which groups lag), so a lost or stuck message fails a check instead of hanging.
 """
 from __future__ import annotations
 

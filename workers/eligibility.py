@@ -6,20 +6,14 @@ from functools import cache
 from policies.loader import load_policies
 from schemas.codes import Category, categories_named
 from schemas.events import EligibilityChange
-from streams.codecs import BadInput, decode, encode
+from streams.codecs import encode
 from streams.topics import ELIGIBILITY, ELIGIBILITY_REJECTED, RESETTLE
 
 from .stage import Context, Incoming, Outgoing, Stage
 
 
 async def handle(context: Context, batch: list[Incoming]) -> list[Outgoing]:
-    out: list[Outgoing] = []
-    changes: list[EligibilityChange] = []
-    for incoming in batch:
-        try:
-            changes.append(decode(EligibilityChange, incoming.value))
-        except BadInput as problem:
-            out.append(await context.reject(ELIGIBILITY_REJECTED, incoming, str(problem)))
+    changes, out = await context.decode_all(EligibilityChange, batch, ELIGIBILITY_REJECTED)
     if changes:
         await (await context.store()).record_changes(changes)
     # every grant that reaches back goes on to be settled again, also when seen before: the

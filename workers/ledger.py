@@ -7,7 +7,7 @@ from policies.alerts import alerts_for
 from policies.loader import policy_by_ref
 from schemas.events import ClaimInFlight, Settlement
 from schemas.money import ZERO
-from streams.codecs import BadInput, decode, encode
+from streams.codecs import encode
 from streams.topics import ALERTS, LEDGER, REJECTED, SETTLEMENTS
 
 from .stage import Context, Incoming, Outgoing, Stage
@@ -25,20 +25,16 @@ def settlement_of(flight: ClaimInFlight, settled_at: datetime) -> Settlement:
 
 
 async def handle(context: Context, batch: list[Incoming]) -> list[Outgoing]:
-    out: list[Outgoing] = []
-    flights: list[ClaimInFlight] = []
-    for incoming in batch:
-        try:
-            flights.append(decode(ClaimInFlight, incoming.value))
-        except BadInput as problem:
-            out.append(await context.reject(REJECTED, incoming, f"not a paid claim for the ledger: {problem}"))
+    flights, out = await context.decode_all(ClaimInFlight, batch, REJECTED, "not a paid claim for the ledger: ")
     now = datetime.now(timezone.utc)
     settlements = [settlement_of(f, now) for f in flights]
     store = await context.store()
     unpublished = await store.record_settlements(settlements)
+    sending: set[str] = set()
     for flight, settlement, publish in zip(flights, settlements, unpublished):
-        if not publish:
-            continue  # already published once: finance never sees a claim twice
+        if not publish or settlement.settlement_id in sending:
+            continue  # published before, or twice in this batch: sent once
+        sending.add(settlement.settlement_id)
         key = settlement.psn_no.encode()
         out.append(Outgoing(SETTLEMENTS, key, encode(settlement), record_id=settlement.settlement_id))
         policy = policy_by_ref(flight.policy.region, flight.policy.period, flight.policy.version)

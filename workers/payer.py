@@ -8,7 +8,7 @@ from policies.loader import policy_by_ref
 from schemas.codes import Payer
 from schemas.events import ClaimInFlight
 from schemas.totals import YearTotals
-from streams.codecs import BadInput, decode, encode
+from streams.codecs import encode
 from streams.topics import LEDGER, REJECTED, pay_topic
 
 from .stage import Context, Incoming, Outgoing, Stage
@@ -24,13 +24,7 @@ def _compute(payer: Payer, work: PayerWork, totals: YearTotals):
 
 
 async def handle(payer: Payer, context: Context, batch: list[Incoming]) -> list[Outgoing]:
-    out: list[Outgoing] = []
-    flights: list[ClaimInFlight] = []
-    for incoming in batch:
-        try:
-            flights.append(decode(ClaimInFlight, incoming.value))
-        except BadInput as problem:
-            out.append(await context.reject(REJECTED, incoming, f"not a claim in flight for {payer.value}: {problem}"))
+    flights, out = await context.decode_all(ClaimInFlight, batch, REJECTED, f"not a claim in flight for {payer.value}: ")
     store = await context.store()
     work = [PayerWork(f.claim.claim_id, f.claim.psn_no, f.claim.year, f) for f in flights]
     lines = await store.pay_batch(payer.value, work, partial(_compute, payer))

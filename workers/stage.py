@@ -13,15 +13,18 @@ import os
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from typing import TypeVar
 
 import asyncpg
 
 from schemas.events import Rejection
-from streams.codecs import as_text, encode
+from streams.codecs import BadInput, as_text, decode, encode
 
 from .store import Store
 
 log = logging.getLogger("onestop.stage")
+M = TypeVar("M")
+T = TypeVar("T")
 
 BATCH_MAX = int(os.environ.get("ONESTOP_BATCH_MAX", "500"))
 BATCH_WITHIN = float(os.environ.get("ONESTOP_BATCH_WITHIN", "0.01"))
@@ -67,9 +70,27 @@ class Context:
         log.warning("rejected %s[%s]@%s: %s", incoming.topic, incoming.partition, incoming.offset, reason.split(":")[0])
         return Outgoing(topic, incoming.key, encode(rejection))
 
+    async def decode_all(self, model: type[M], batch: list[Incoming], reject_to: str, what: str = "") -> tuple[list[M], list[Outgoing]]:
+        """The batch's events that validate as ``model``, and the rejections of those that do not."""
+        good: list[M] = []
+        rejected: list[Outgoing] = []
+        for incoming in batch:
+            try:
+                good.append(decode(model, incoming.value))
+            except BadInput as problem:
+                rejected.append(await self.reject(reject_to, incoming, f"{what}{problem}"))
+        return good, rejected
+
     async def close(self) -> None:
         if self._store is not None:
             await self._store.close()
+
+    async def reset(self) -> None:
+        """Drop the pool (its connections may be broken); the next use opens a new one."""
+        async with self._opening:
+            store, self._store = self._store, None
+        if store is not None:
+            store.terminate()
 
 
 Handler = Callable[[Context, list[Incoming]], Awaitable[list[Outgoing]]]
@@ -87,19 +108,29 @@ class Stage:
 
 
 RETRY_AFTER = (0.1, 0.5, 1.0, 2.0, 5.0)
+#: The database is away or restarting: the work is retried on a new pool, never skipped.
+DATABASE_AWAY = (
+    OSError,
+    asyncio.TimeoutError,
+    asyncpg.PostgresConnectionError,  # includes ConnectionDoesNotExistError
+    asyncpg.InterfaceError,
+    asyncpg.exceptions.OperatorInterventionError,  # shutting down, starting up, admin shutdown
+    asyncpg.exceptions.InternalClientError,  # a connection left mid-operation by a lost server
+)
 
 
-async def _until_done(stage: Stage, context: Context, batch: list[Incoming]) -> list[Outgoing]:
-    """Handle a batch, retrying while the database is away: handlers are idempotent, and a
+async def _until_done(stage: Stage, context: Context, work: Callable[[], Awaitable[T]]) -> T:
+    """Run ``work`` until it succeeds, while the database is away: handlers are idempotent, and a
     batch is never skipped (its offsets are not committed until it is handled)."""
     attempt = 0
     while True:
         try:
-            return await stage.handle(context, batch)
-        except (OSError, asyncio.TimeoutError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError) as error:
+            return await work()
+        except DATABASE_AWAY as error:
             wait = RETRY_AFTER[min(attempt, len(RETRY_AFTER) - 1)]
-            log.warning("%s: database unavailable (%s); retrying the batch in %.1fs", stage.name, type(error).__name__, wait)
+            log.warning("%s: database unavailable (%s); retrying in %.1fs", stage.name, type(error).__name__, wait)
             attempt += 1
+            await context.reset()
             await asyncio.sleep(wait)
 
 
@@ -109,11 +140,11 @@ SendOne = Callable[[str, bytes | None, bytes], Awaitable[Awaitable]]
 async def handle_and_send(stage: Stage, context: Context, batch: list[Incoming], send: SendOne) -> None:
     """Handle a batch and send its output; return only once the broker acknowledged every record,
     so the driver may then mark the batch's offsets done."""
-    outgoing = await _until_done(stage, context, batch)
+    outgoing = await _until_done(stage, context, lambda: stage.handle(context, batch))
     pending = [await send(o.topic, o.key, o.value) for o in outgoing]
     await asyncio.gather(*pending)
     if stage.after_sent is not None and outgoing:
-        await stage.after_sent(context, outgoing)
+        await _until_done(stage, context, lambda: stage.after_sent(context, outgoing))
 
 
 def run_stage(stage: Stage, kafka: str, database: str, loglevel: str = "warning") -> None:

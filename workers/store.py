@@ -422,6 +422,10 @@ class Store:
         """Close the pool (waits for connections in use to be released)."""
         await self._pool.close()
 
+    def terminate(self) -> None:
+        """Close every connection at once, without waiting (after the server went away)."""
+        self._pool.terminate()
+
     async def __aenter__(self) -> "Store":
         return self
 

@@ -4,12 +4,16 @@ never commits offsets of work whose effects were not sent."""
 from __future__ import annotations
 
 import asyncio
+import logging
+import os
 
 import faust
 
 from streams.app import make_app
 
 from ..stage import Context, Incoming, Stage, handle_and_send
+
+log = logging.getLogger("onestop.driver")
 
 
 def build_app(stage: Stage, kafka: str, database: str) -> faust.App:
@@ -30,13 +34,27 @@ def build_app(stage: Stage, kafka: str, database: str) -> faust.App:
     async def run(stream):
         async for events in stream.take_events(stage.batch_max, within=stage.batch_within):
             batch = [Incoming(e.key, e.value, e.message.topic, e.message.partition, e.message.offset) for e in events]
-            await handle_and_send(stage, context, batch, send)
+            try:
+                await handle_and_send(stage, context, batch, send)
+            except BaseException as error:  # noqa: BLE001 - see _stop_dead
+                _stop_dead(stage, error)
 
     @app.on_before_shutdown.connect
     def _close_store(app, **kwargs):  # noqa: ARG001 - faust's signal signature
         asyncio.ensure_future(context.close())
 
     return app
+
+
+def _stop_dead(stage: Stage, error: BaseException) -> None:
+    """A batch that did not finish must not be acknowledged: Faust acks a take_events batch when
+    its loop leaves it (by error or cancellation) and would then commit those offsets, losing the
+    batch. So the process ends at once, committing nothing more; its supervisor (`onestop up`,
+    the container's restart policy) starts it again and the batch is delivered again."""
+    log.critical("%s: stopping at once so that the unfinished batch is delivered again: %s",
+                 stage.name, type(error).__name__)
+    logging.shutdown()
+    os._exit(70)
 
 
 def run(stage: Stage, kafka: str, database: str, loglevel: str) -> None:
