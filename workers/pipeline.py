@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -91,17 +92,23 @@ class Workers:
         return [name for name, p in self.processes.items() if p.poll() is not None]
 
     def stop(self, timeout: float = 20.0) -> None:
-        for process in self.processes.values():
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-        deadline = time.monotonic() + timeout
-        for process in self.processes.values():
-            try:
-                process.wait(max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        stop_processes(self.processes.values(), timeout)
         self.processes.clear()
+
+
+def stop_processes(processes: Iterable[subprocess.Popen], timeout: float) -> None:
+    """SIGTERM each, give them ``timeout`` seconds together to stop cleanly, then SIGKILL the rest."""
+    processes = list(processes)
+    for process in processes:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    for process in processes:
+        try:
+            process.wait(max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 def initialise_sync(found: Endpoints) -> None:
