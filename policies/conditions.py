@@ -3,12 +3,22 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from functools import cache
+from typing import NamedTuple
 
 from schemas.codes import Category, categories_named
 from schemas.events import DischargeClaim
 from schemas.policy import AREA_ORDER, Conditions, When
 
 AREA_ZH = {"county": "县域内", "pooled_city": "统筹区（市域）内", "province": "省内", "anywhere": "省外"}
+MED_TYPE_ZH = {"21": "住院", "14": "门诊慢特病", "11": "普通门诊"}
+INSUTYPE_ZH = {"390": "城乡居民医保", "310": "职工医保"}
+
+
+class Reason(NamedTuple):
+    """Why a condition does not hold, in English and in Chinese."""
+
+    en: str
+    zh: str
 
 
 def area_of(claim: DischargeClaim) -> str:
@@ -23,31 +33,46 @@ def area_of(claim: DischargeClaim) -> str:
     return "anywhere"
 
 
-def failures(conditions: Conditions, claim: DischargeClaim) -> list[str]:
+def _zh_list(values, names: dict[str, str]) -> str:
+    return "、".join(names.get(v.value, v.value) for v in values)
+
+
+def failures(conditions: Conditions, claim: DischargeClaim) -> list[Reason]:
     """Each condition the claim does not meet, in words; empty when all hold."""
     missing = []
     if conditions.med_types is not None and claim.med_type not in conditions.med_types:
-        missing.append(f"medical type {claim.med_type.value} is not one of {[m.value for m in conditions.med_types]}")
+        missing.append(Reason(
+            f"medical type {claim.med_type.value} is not one of {[m.value for m in conditions.med_types]}",
+            f"医疗类别{MED_TYPE_ZH[claim.med_type.value]}不在{_zh_list(conditions.med_types, MED_TYPE_ZH)}之列"))
     if conditions.hosp_lv is not None and claim.hosp_lv not in conditions.hosp_lv:
-        missing.append(f"hospital level {claim.hosp_lv.value} is not one of {[h.value for h in conditions.hosp_lv]}")
+        missing.append(Reason(
+            f"hospital level {claim.hosp_lv.value} is not one of {[h.value for h in conditions.hosp_lv]}",
+            f"医院等级{claim.hosp_lv.value}级不在{'、'.join(h.value + '级' for h in conditions.hosp_lv)}之列"))
     if conditions.insutype is not None and claim.insutype not in conditions.insutype:
-        missing.append(f"insurance type {claim.insutype.value} is not one of {[i.value for i in conditions.insutype]}")
+        missing.append(Reason(
+            f"insurance type {claim.insutype.value} is not one of {[i.value for i in conditions.insutype]}",
+            f"险种{INSUTYPE_ZH[claim.insutype.value]}不在{_zh_list(conditions.insutype, INSUTYPE_ZH)}之列"))
     if conditions.area is not None:
         area = area_of(claim)
         if AREA_ORDER.index(area) > AREA_ORDER.index(conditions.area):
-            missing.append(f"treated {area} ({claim.mdtrtarea_admvs}), not within {conditions.area} of {claim.insuplc_admdvs}")
+            missing.append(Reason(
+                f"treated {area} ({claim.mdtrtarea_admvs}), not within {conditions.area} of {claim.insuplc_admdvs}",
+                f"就医地{claim.mdtrtarea_admvs}属{AREA_ZH[area]}，不在参保地{claim.insuplc_admdvs}{AREA_ZH[conditions.area]}"))
     if conditions.referral is not None and claim.referral != conditions.referral:
-        missing.append("the stay was not referred" if conditions.referral else "the stay was referred")
+        missing.append(Reason("the stay was not referred", "未办理转诊") if conditions.referral
+                       else Reason("the stay was referred", "已办理转诊"))
     if conditions.emergency_unable_to_pay is not None and claim.emergency_unable_to_pay != conditions.emergency_unable_to_pay:
-        missing.append("the claim is not flagged emergency_unable_to_pay")
+        missing.append(Reason("the claim is not flagged emergency_unable_to_pay", "非急诊无力支付"))
     if conditions.discharged_from is not None and claim.enddate < conditions.discharged_from:
-        missing.append(f"discharged {claim.enddate}, before {conditions.discharged_from}")
+        missing.append(Reason(f"discharged {claim.enddate}, before {conditions.discharged_from}",
+                              f"出院日期{claim.enddate}早于{conditions.discharged_from}"))
     if conditions.discharged_to is not None and claim.enddate > conditions.discharged_to:
-        missing.append(f"discharged {claim.enddate}, after {conditions.discharged_to}")
+        missing.append(Reason(f"discharged {claim.enddate}, after {conditions.discharged_to}",
+                              f"出院日期{claim.enddate}晚于{conditions.discharged_to}"))
     return missing
 
 
-def when_failures(when: When | Conditions | None, claim: DischargeClaim) -> list[str]:
+def when_failures(when: When | Conditions | None, claim: DischargeClaim) -> list[Reason]:
     """Like ``failures``, with ``any_of``: at least one alternative must hold as well."""
     if when is None:
         return []
@@ -56,7 +81,9 @@ def when_failures(when: When | Conditions | None, claim: DischargeClaim) -> list
     if alternatives:
         per_alternative = [failures(alt, claim) for alt in alternatives]
         if all(per_alternative):
-            missing.append("none of the alternatives holds: " + "; or ".join(", ".join(f) for f in per_alternative))
+            missing.append(Reason(
+                "none of the alternatives holds: " + "; or ".join(", ".join(r.en for r in f) for f in per_alternative),
+                "以下条件均不满足：" + "；或".join("，".join(r.zh for r in f) for f in per_alternative)))
     return missing
 
 

@@ -1,13 +1,20 @@
 """One payer's payment on one claim: the mechanism of PARAMETERS.md, for every payer of every region.
 
     remaining  = in-scope amount − what the payers before this one paid on the claim
-    base       = remaining (or, with ``base_of``, the base another account counted for this claim)
+    base       = remaining; or (``base_after``) the in-scope amount less what the named payers
+                 paid on the claim; or (``base_of``) the base another account counted for it
     per claim:   gross = F(base)
     annual:      gross = F(B_before + base) − F(B_before)   (B: the account's yearly cumulative base)
+                 or, with ``deduct_paid_this_year``, F(B_before + base) − what the account paid this year
     payment    = gross, within what is left of each cap and limit, never more than remaining,
                  rounded to the fen (half up)
 
 Of the tiers the person qualifies for, the one that pays most is applied (就高不重复).
+
+A tier with ``qualifies_at`` pays nothing while the account's yearly base is below its line.
+Once the year reaches the line, the schedule applies to the whole year's base: the claim that
+reaches it pays on its own base and, for the year's earlier base, what that earns less what the
+account already paid on it (``Paid.reaches_back`` says so).
 """
 from __future__ import annotations
 
@@ -17,23 +24,41 @@ from decimal import Decimal
 
 from schemas.codes import CATEGORY_ZH, Category
 from schemas.events import DischargeClaim, PaymentLine
-from schemas.money import ZERO, format_rate, format_yuan, round_to_fen
+from schemas.money import ZERO, format_exact, format_rate, format_yuan, round_to_fen
 from schemas.policy import PayerPolicy, Policy, Rule, Tier
 from schemas.totals import AccountTotals, YearTotals
 
-from .conditions import holding, open_to, when_failures
+from .conditions import Reason, holding, open_to, when_failures
 from .diseases import major_disease_of
 from .schedule import covered, pieces
 
 y = format_yuan
+exact = format_exact
 
 
 @dataclass(frozen=True)
 class Paid:
-    """A payer's outcome: its payment line (None when it has no part in this claim) and new totals."""
+    """A payer's outcome: its payment line (None when it has no part in this claim) and new totals.
+
+    ``reaches_back``: this claim lifted the year over a qualifying line, so the year's earlier
+    claims are owed more under that schedule and must be settled again.
+    """
 
     line: PaymentLine | None
     accounts: YearTotals = field(default_factory=dict)
+    reaches_back: bool = False
+
+
+@dataclass
+class _Steps:
+    """The arithmetic of a payment, step by step, in English and in Chinese."""
+
+    en: list[str] = field(default_factory=list)
+    zh: list[str] = field(default_factory=list)
+
+    def add(self, en: str, zh: str) -> None:
+        self.en.append(en)
+        self.zh.append(zh)
 
 
 @dataclass
@@ -42,8 +67,13 @@ class _Candidate:
     amount: Decimal
     base: Decimal
     cumulative_before: Decimal | None
-    steps: list[str]
-    steps_zh: list[str]
+    steps: _Steps
+    reaches_back: bool = False
+
+
+def qualification_key(account: str, tier: Tier) -> str:
+    """How a qualifying tier is named in ``qualified``: ``<account>[<tier label>]``."""
+    return f"{account}[{tier.label}]"
 
 
 def _paid_before(prior: Sequence[PaymentLine]) -> Decimal:
@@ -54,6 +84,19 @@ def _line_of(prior: Sequence[PaymentLine], account: str) -> PaymentLine | None:
     return next((line for line in prior if line.account == account), None)
 
 
+def _account_name_zh(policy: Policy, account: str) -> str:
+    """The Chinese name of the payer an account belongs to (e.g. critical → 大病保险)."""
+    for payer in policy.payers:
+        if any(payer.account_of(rule) == account for rule in payer.rules):
+            return payer.name_zh
+    return account
+
+
+def _payer_names_zh(policy: Policy, payers) -> str:
+    names = {p.payer: p.name_zh for p in policy.payers}
+    return "、".join(names.get(p, p.value) for p in payers)
+
+
 def _tier_label(tier: Tier, held: Collection[Category]) -> str:
     named = holding(tier.categories, held) if tier.categories is not None else []
     return ", ".join(c.value for c in named) or tier.label
@@ -61,148 +104,207 @@ def _tier_label(tier: Tier, held: Collection[Category]) -> str:
 
 def _tier_label_zh(tier: Tier, held: Collection[Category]) -> str:
     named = holding(tier.categories, held) if tier.categories is not None else []
-    return "、".join(CATEGORY_ZH[c] for c in named) or tier.label
+    return "、".join(CATEGORY_ZH[c] for c in named) or tier.label_zh or tier.label
 
 
-def _annual_cap(rule: Rule, tier: Tier, claim: DischargeClaim) -> tuple[Decimal | None, str]:
+def _annual_cap(rule: Rule, tier: Tier, claim: DischargeClaim) -> tuple[Decimal | None, str, str]:
+    """The annual cap that applies, with its name in English and Chinese (None: no cap)."""
     if tier.uncapped:
-        return None, "no cap (上不封顶)"
+        return None, "no cap (上不封顶)", "上不封顶"
     if tier.annual_cap is not None:
-        return tier.annual_cap, "annual cap"
+        return tier.annual_cap, "annual cap", "年度限额"
     limits = rule.limits
     if limits.major_disease_annual_cap is not None:
         disease = major_disease_of(claim.dise_codg, claim.age)
         if disease is not None:
-            return limits.major_disease_annual_cap, f"annual cap for the major disease {disease.name} ({disease.name_zh})"
-    return limits.annual_cap, "annual cap"
+            return (limits.major_disease_annual_cap, f"annual cap for the major disease {disease.name} ({disease.name_zh})",
+                    f"重大疾病（{disease.name_zh}）年度限额")
+    return limits.annual_cap, "annual cap", "年度限额"
 
 
-def _limit(amount: Decimal, left: Decimal, what: str, what_zh: str, c: _Candidate) -> Decimal:
+def _limit(amount: Decimal, left: Decimal, what: str, what_zh: str, steps: _Steps) -> Decimal:
     left = max(ZERO, left)
     if amount > left:
-        c.steps.append(f"{what}: {y(left)} left, so {y(left)}")
-        c.steps_zh.append(f"{what_zh}：余 {y(left)}，按 {y(left)}")
+        steps.add(f"{what}: {y(left)} left, so {y(left)}", f"{what_zh}：余 {y(left)}，按 {y(left)}")
         return left
     return amount
 
 
-def _candidate(
-    tier: Tier, rule: Rule, claim: DischargeClaim, prior: Sequence[PaymentLine], account: AccountTotals, base_account: str | None
-) -> _Candidate:
-    remaining = max(ZERO, claim.inscp_scp_amt - _paid_before(prior))
-    if tier.personal_share_ceiling is not None:
-        return _ceiling_candidate(tier, claim, prior)
-    base, before = remaining, account.base
-    if base_account is not None:
-        source = _line_of(prior, base_account)
+def _base(rule: Rule, claim: DischargeClaim, prior: Sequence[PaymentLine], account: AccountTotals,
+          policy: Policy, steps: _Steps) -> tuple[Decimal, Decimal]:
+    """This claim's base for the rule and the account's yearly base before it."""
+    paid_before = _paid_before(prior)
+    if rule.base_of is not None:
+        source = _line_of(prior, rule.base_of)
         base = source.base if source else ZERO
         before = source.cumulative_before if source and source.cumulative_before is not None else ZERO
-    c = _Candidate(tier, ZERO, base, before if rule.scope == "annual" else None, [], [])
+        steps.add(f"base {y(base)}, as counted by {rule.base_of}",
+                  f"基数 {y(base)}（同{_account_name_zh(policy, rule.base_of)}本次计入基数）")
+        return base, before
+    if rule.base_after:
+        after = sum((line.amount for line in prior if line.payer in rule.base_after), start=ZERO)
+        base = max(ZERO, claim.inscp_scp_amt - after)
+        names = ", ".join(p.value for p in rule.base_after)
+        steps.add(f"base {y(base)} (in-scope {y(claim.inscp_scp_amt)} − paid by {names} {y(after)})",
+                  f"基数 {y(base)}（政策范围内 {y(claim.inscp_scp_amt)} − {_payer_names_zh(policy, rule.base_after)}已付 {y(after)}）")
+        return base, account.base
+    base = max(ZERO, claim.inscp_scp_amt - paid_before)
+    steps.add(f"base {y(base)} (in-scope {y(claim.inscp_scp_amt)} − paid before {y(paid_before)})",
+              f"基数 {y(base)}（政策范围内 {y(claim.inscp_scp_amt)} − 前序已付 {y(paid_before)}）")
+    return base, account.base
+
+
+def _candidate(tier: Tier, rule: Rule, claim: DischargeClaim, prior: Sequence[PaymentLine], account: AccountTotals,
+               policy: Policy, qualified: bool) -> _Candidate:
+    if tier.personal_share_ceiling is not None:
+        return _ceiling_candidate(tier, claim, prior)
+    steps = _Steps()
+    base, before = _base(rule, claim, prior, account, policy, steps)
+    c = _Candidate(tier, ZERO, base, before if rule.scope == "annual" else None, steps)
     segments = tier.segments or []
-    c.steps.append(f"base {y(base)} (in-scope {y(claim.inscp_scp_amt)} − paid before {y(_paid_before(prior))})"
-                   if base_account is None else f"base {y(base)}, as counted by {base_account}")
-    c.steps_zh.append(f"基数 {y(base)}（政策范围内 {y(claim.inscp_scp_amt)} − 前序已付 {y(_paid_before(prior))}）"
-                      if base_account is None else f"基数 {y(base)}（同{base_account}）")
     if rule.scope == "per_claim":
-        gross, low, high = covered(segments, base), ZERO, base
+        gross = covered(segments, base)
+        equation = _equation(pieces(segments, ZERO, base), gross)
     else:
         low, high = before, before + base
-        gross = _qualified(tier, high) - _qualified(tier, low)
-        if tier.qualifies_at is not None and low < tier.qualifies_at <= high:
-            # the line is crossed: the whole year's base counts, less what the account already
-            # paid on it under another schedule (就高不重复: no base is paid twice)
-            gross = max(ZERO, gross - account.paid)
-            if account.paid:
-                c.steps.append(f"less {y(account.paid)} already paid this year under another schedule")
-                c.steps_zh.append(f"扣除本年已按其他标准支付 {y(account.paid)}")
-        c.steps.append(f"yearly base {y(low)} → {y(high)}")
-        c.steps_zh.append(f"本年累计 {y(low)} → {y(high)}")
-    arithmetic = " + ".join(pieces(segments, low, high)) or "0"
-    if tier.qualifies_at is not None and rule.scope == "annual":
-        arithmetic = _qualifying_arithmetic(tier, low, high, arithmetic)
-    c.steps.append(f"deductible {y(tier.deductible)}; {arithmetic} = {y(round_to_fen(gross))}")
-    c.steps_zh.append(f"起付线 {y(tier.deductible)}；{arithmetic} = {y(round_to_fen(gross))}")
-    c.amount = _within_limits(gross, remaining, rule, tier, claim, account, c)
+        steps.add(f"yearly base {y(low)} → {y(high)}", f"本年累计 {y(low)} → {y(high)}")
+        line = tier.qualifies_at
+        if line is not None and not qualified and high < line:
+            steps.add(f"below the qualifying {y(line)}: 0.00", f"未达 {y(line)} 的救助资格线：0.00")
+            return c
+        if line is not None:
+            _qualifying_step(c, line, low, high, qualified)
+        if rule.deduct_paid_this_year:
+            gross = covered(segments, high) - account.paid
+            equation = _equation(pieces(segments, ZERO, high), gross, account.paid)
+        else:
+            gross = covered(segments, high) - covered(segments, low)
+            equation = _equation(pieces(segments, low, high), gross)
+    steps.add(f"deductible {y(tier.deductible)}; {equation.en}", f"起付线 {y(tier.deductible)}；{equation.zh}")
+    if c.reaches_back:
+        gross += _earlier_base_owed(tier, c.cumulative_before, account, steps)
+    if gross < 0:
+        steps.add("nothing more is owed", "无应付")
+        gross = ZERO
+    c.amount = _within_limits(gross, claim, prior, rule, tier, account, steps)
     return c
 
 
-def _qualified(tier: Tier, cumulative: Decimal) -> Decimal:
-    """F(B), which is zero while B is below the tier's qualifying line (then counts the whole base)."""
-    if tier.qualifies_at is not None and cumulative < tier.qualifies_at:
-        return ZERO
-    return covered(tier.segments or [], cumulative)
+def _qualifying_step(c: _Candidate, line: Decimal, low: Decimal, high: Decimal, qualified: bool) -> None:
+    """Say how the year met the qualifying line; flag a claim that lifts it over the line after others."""
+    if qualified and high < line:
+        c.steps.add(f"the year reaches the qualifying {y(line)} with later claims", f"本年累计其后达到资格线 {y(line)}")
+    elif low < line:
+        c.reaches_back = not qualified and low > 0
+        c.steps.add(f"the year reaches the qualifying {y(line)} with this claim", f"本次就医使本年累计达到资格线 {y(line)}")
 
 
-def _qualifying_arithmetic(tier: Tier, low: Decimal, high: Decimal, arithmetic: str) -> str:
-    line = tier.qualifies_at
-    if high < line:
-        return f"yearly base below the qualifying {y(line)}: 0"
-    if low < line:
-        return f"qualifying {y(line)} reached: " + " + ".join(pieces(tier.segments or [], ZERO, high))
-    return arithmetic
+def _earlier_base_owed(tier: Tier, low: Decimal, account: AccountTotals, steps: _Steps) -> Decimal:
+    """What the year's earlier base earns under a qualifying schedule the year has just reached,
+    less what the account already paid on it (under any schedule: no base is paid twice)."""
+    earlier = covered(tier.segments or [], low)
+    owed = earlier - account.paid
+    arithmetic = " + ".join(pieces(tier.segments or [], ZERO, low))
+    steps.add(f"the year's earlier base counts too, less what was paid on it: {arithmetic} − {y(account.paid)} = {exact(owed)}",
+              f"本年此前累计基数一并计算，扣除已支付：{arithmetic} − {y(account.paid)} = {exact(owed)}")
+    return max(ZERO, owed)
 
 
-def _within_limits(
-    gross: Decimal, remaining: Decimal, rule: Rule, tier: Tier, claim: DischargeClaim, account: AccountTotals, c: _Candidate
-) -> Decimal:
+def _equation(shown: list[str], gross: Decimal, paid_this_year: Decimal | None = None) -> Reason:
+    """The schedule's arithmetic as a true equation (exact, before rounding), in both languages."""
+    if not shown and not paid_this_year:
+        return Reason("nothing above it: 0.00", "未超过起付线：0.00")
+    arithmetic = " + ".join(shown) or "0.00"
+    if paid_this_year is None:
+        return Reason(f"{arithmetic} = {exact(gross)}", f"{arithmetic} = {exact(gross)}")
+    return Reason(f"{arithmetic} − {y(paid_this_year)} already paid this year = {exact(gross)}",
+                  f"{arithmetic} − 本年已付 {y(paid_this_year)} = {exact(gross)}")
+
+
+def _within_limits(gross: Decimal, claim: DischargeClaim, prior: Sequence[PaymentLine], rule: Rule, tier: Tier,
+                   account: AccountTotals, steps: _Steps) -> Decimal:
     amount = gross
-    cap, cap_name = _annual_cap(rule, tier, claim)
+    cap, cap_name, cap_name_zh = _annual_cap(rule, tier, claim)
     if cap is not None:
-        amount = _limit(amount, cap - account.paid, f"{cap_name} {y(cap)}", f"年度限额 {y(cap)}", c)
+        amount = _limit(amount, cap - account.paid, f"{cap_name} {y(cap)}", f"{cap_name_zh} {y(cap)}", steps)
     limits = rule.limits
     if limits.per_claim is not None:
-        amount = _limit(amount, limits.per_claim, f"at most {y(limits.per_claim)} a claim", f"单次最高 {y(limits.per_claim)}", c)
+        amount = _limit(amount, limits.per_claim, f"at most {y(limits.per_claim)} a claim", f"单次最高 {y(limits.per_claim)}", steps)
     if limits.per_day is not None:
         today = account.paid_by_day.get(claim.enddate, ZERO)
-        amount = _limit(amount, limits.per_day - today, f"at most {y(limits.per_day)} a day", f"每日最高 {y(limits.per_day)}", c)
+        amount = _limit(amount, limits.per_day - today, f"at most {y(limits.per_day)} a day", f"每日最高 {y(limits.per_day)}", steps)
     if limits.assisted_visits_per_month is not None:
         month = claim.enddate.strftime("%Y-%m")
         if account.assisted_visits_by_month.get(month, 0) >= limits.assisted_visits_per_month:
             amount = _limit(amount, ZERO, f"{limits.assisted_visits_per_month} assisted visits in {month} already",
-                            f"{month} 已救助 {limits.assisted_visits_per_month} 次", c)
-    amount = _limit(amount, remaining, "never more than the remaining in-scope amount", "不超过政策范围内剩余", c)
+                            f"{month} 已救助 {limits.assisted_visits_per_month} 次", steps)
+    remaining = max(ZERO, claim.inscp_scp_amt - _paid_before(prior))
+    amount = _limit(amount, remaining, "never more than the remaining in-scope amount", "不超过政策范围内剩余", steps)
     return round_to_fen(amount)
 
 
 def _ceiling_candidate(tier: Tier, claim: DischargeClaim, prior: Sequence[PaymentLine]) -> _Candidate:
+    """Pay what holds the personal share (out-of-scope parts included) to a share of the bill:
+    the payment is rounded as every payment is, so the share never ends above the ceiling."""
     share = claim.medfee_sumamt - _paid_before(prior)
-    ceiling = round_to_fen(claim.medfee_sumamt * tier.personal_share_ceiling)
-    amount = max(ZERO, share - ceiling)
+    ceiling = claim.medfee_sumamt * tier.personal_share_ceiling
+    owed = share - ceiling
+    amount = round_to_fen(max(ZERO, owed))
     rate = format_rate(tier.personal_share_ceiling)
-    steps = [f"personal share so far {y(share)} (whole bill {y(claim.medfee_sumamt)} − paid {y(_paid_before(prior))}); "
-             f"held to {rate} of the bill = {y(ceiling)}; pays {y(share)} − {y(ceiling)}"]
-    steps_zh = [f"个人负担 {y(share)}（医疗费总额 {y(claim.medfee_sumamt)} − 已付 {y(_paid_before(prior))}）；"
-                f"控制在总额的 {rate} = {y(ceiling)}；支付 {y(share)} − {y(ceiling)}"]
-    return _Candidate(tier, amount, share, None, steps, steps_zh)
+    steps = _Steps()
+    steps.add(f"personal share so far {y(share)} (whole bill {y(claim.medfee_sumamt)} − paid {y(_paid_before(prior))}); "
+              f"held to {rate} of the bill: {y(claim.medfee_sumamt)} × {rate} = {exact(ceiling)}; "
+              f"{y(share)} − {exact(ceiling)} = {exact(owed)}",
+              f"个人负担 {y(share)}（医疗费总额 {y(claim.medfee_sumamt)} − 已付 {y(_paid_before(prior))}）；"
+              f"控制在总额的 {rate}：{y(claim.medfee_sumamt)} × {rate} = {exact(ceiling)}；"
+              f"{y(share)} − {exact(ceiling)} = {exact(owed)}")
+    return _Candidate(tier, amount, share, None, steps)
 
 
-def _applicable(payer: PayerPolicy, claim: DischargeClaim, held: Collection[Category]) -> tuple[Rule | None, list[Tier], list[str]]:
+def _applicable(payer: PayerPolicy, claim: DischargeClaim, held: Collection[Category]) -> tuple[Rule | None, list[Tier], list[Reason]]:
     """The first rule whose conditions hold and some tier of which the person qualifies for."""
-    reasons: list[str] = []
+    reasons: list[Reason] = []
     for rule in payer.rules:
         tiers = [t for t in rule.tiers if open_to(t.categories, held)]
         if not tiers:
             continue
         missing = when_failures(rule.when, claim)
         if missing:
-            reasons.append(f"{rule.name}: " + "; ".join(missing))
+            reasons.append(Reason(f"{rule.name}: " + "; ".join(r.en for r in missing), "；".join(r.zh for r in missing)))
             continue
         tiers = [t for t in tiers if not when_failures(t.when, claim)]
         if tiers:
             return rule, tiers, reasons
-        reasons.append(f"{rule.name}: no schedule of the person's categories applies to this claim")
+        reasons.append(Reason(f"{rule.name}: no schedule of the person's categories applies to this claim",
+                              "本人所属类别无适用于本次就医的标准"))
     return None, [], reasons
 
 
-def _deferred(rule: Rule, prior: Sequence[PaymentLine]) -> str | None:
+def _deferred(rule: Rule, prior: Sequence[PaymentLine], policy: Policy) -> Reason | None:
+    """Why the payment waits (another account's yearly base below a line), or None."""
     deferral = rule.defer_while
     if deferral is None:
         return None
     line = _line_of(prior, deferral.account)
     cumulative = (line.cumulative_before or ZERO) + line.base if line else ZERO
     if cumulative < deferral.cumulative_base_below:
-        return f"{deferral.account} yearly base {y(cumulative)} < {y(deferral.cumulative_base_below)}"
+        below = f"{y(cumulative)} < {y(deferral.cumulative_base_below)}"
+        return Reason(f"{deferral.account} yearly base {below}",
+                      f"{_account_name_zh(policy, deferral.account)}本年累计 {below}")
     return None
+
+
+def _defer(rule: Rule, why: Reason, owed: Decimal, steps: _Steps) -> None:
+    deferral = rule.defer_while
+    line = y(deferral.cumulative_base_below)
+    if rule.deduct_paid_this_year:
+        where = (f"paid by a later claim of this year that lifts {deferral.account}'s yearly base to {line}, "
+                 "or at the year-end close")
+        where_zh = f"待本年度后续就医累计达到 {line} 时支付，或于年终清算时支付"
+    else:
+        where, where_zh = "paid at the year-end close", "于年终清算时支付"
+    steps.add(f"{deferral.explanation} ({why.en}): {y(owed)} deferred, {where}",
+              f"{deferral.explanation_zh}（{why.zh}）：{y(owed)} 暂缓支付，{where_zh}")
 
 
 def pay(
@@ -212,28 +314,34 @@ def pay(
     totals: YearTotals,
     policy: Policy,
     payer: PayerPolicy,
+    qualified: Collection[str] = (),
 ) -> Paid:
-    """The payment of ``payer`` on ``claim`` after the lines ``prior``, and its accounts' new totals."""
+    """The payment of ``payer`` on ``claim`` after the lines ``prior``, and its accounts' new totals.
+
+    ``qualified``: the qualifying tiers (``qualification_key``) the year as known now has
+    reached; they pay on every claim of the year, the earlier ones included.
+    """
     rule, tiers, reasons = _applicable(payer, claim, held)
     rule_id = f"{policy.ref}#{payer.payer.value}"
     if rule is None:
         if not any(open_to(t.categories, held) for r in payer.rules for t in r.tiers):
             return Paid(None)
-        why = "; ".join(reasons) or "no rule covers this claim"
-        return Paid(_zero_line(payer, claim, rule_id, f"{payer.payer.value} pays nothing: {why}", f"{payer.name_zh}不支付：{why}"))
+        why = "; ".join(r.en for r in reasons) or "no rule covers this claim"
+        why_zh = "；".join(r.zh for r in reasons) or "无适用规则"
+        return Paid(_zero_line(payer, claim, rule_id, f"{payer.payer.value} pays nothing: {why}", f"{payer.name_zh}不支付：{why_zh}"))
     account_name = payer.account_of(rule)
     account = totals.get(account_name, AccountTotals())
-    candidates = [_candidate(t, rule, claim, prior, account, rule.base_of) for t in tiers]
+    candidates = [_candidate(t, rule, claim, prior, account, policy, qualification_key(account_name, t) in qualified)
+                  for t in tiers]
     best = max(candidates, key=lambda c: c.amount)  # max keeps the first of equals: the listed order
-    amount, steps, steps_zh = best.amount, best.steps, best.steps_zh
-    deferred = _deferred(rule, prior)
+    amount, steps = best.amount, best.steps
+    deferred = _deferred(rule, prior, policy)
     if deferred is not None:
-        steps = steps + [f"{rule.defer_while.explanation} ({deferred}): pays 0.00 now"]
-        steps_zh = steps_zh + [f"{rule.defer_while.explanation_zh}（{deferred}）：本次支付 0.00"]
+        _defer(rule, deferred, amount, steps)
         amount = ZERO
     if len(candidates) > 1:
-        steps.append("most favourable of " + ", ".join(f"{_tier_label(c.tier, held)} {y(c.amount)}" for c in candidates))
-        steps_zh.append("就高不重复：" + "，".join(f"{_tier_label_zh(c.tier, held)} {y(c.amount)}" for c in candidates))
+        steps.add("most favourable of " + ", ".join(f"{_tier_label(c.tier, held)} {y(c.amount)}" for c in candidates),
+                  "就高不重复：" + "，".join(f"{_tier_label_zh(c.tier, held)} {y(c.amount)}" for c in candidates))
     label, label_zh = _tier_label(best.tier, held), _tier_label_zh(best.tier, held)
     line = PaymentLine(
         payer=payer.payer,
@@ -241,8 +349,8 @@ def pay(
         amount=amount,
         base=best.base,
         rule=f"{rule_id}.{rule.name}[{best.tier.label}]",
-        explanation=f"{payer.payer.value} ({rule.name}, {label}): " + "; ".join(steps) + f" → pays {y(amount)}",
-        explanation_zh=f"{payer.name_zh}（{rule.name}，{label_zh}）：" + "；".join(steps_zh) + f" → 支付 {y(amount)}",
+        explanation=f"{payer.payer.value} ({rule.name}, {label}): " + "; ".join(steps.en) + f" → pays {y(amount)}",
+        explanation_zh=f"{payer.name_zh}（{label_zh}）：" + "；".join(steps.zh) + f" → 支付 {y(amount)}",
         applied=label,
         account=account_name,
         cumulative_before=best.cumulative_before,
@@ -255,7 +363,7 @@ def pay(
         day=claim.enddate if limits.per_day is not None or limits.assisted_visits_per_month is not None else None,
         count_visit=limits.assisted_visits_per_month is not None,
     )
-    return Paid(line, {account_name: new})
+    return Paid(line, {account_name: new}, reaches_back=best.reaches_back)
 
 
 def _zero_line(payer: PayerPolicy, claim: DischargeClaim, rule_id: str, why: str, why_zh: str) -> PaymentLine:

@@ -9,7 +9,7 @@ from schemas.money import format_yuan
 from schemas.totals import YearTotals
 
 from .identity import counting
-from .loader import policy_for
+from .loader import NoPolicy, policy_for
 from .settle import Settled, settle
 
 
@@ -18,7 +18,10 @@ def settle_in_order(claims: Sequence[DischargeClaim], categories: Sequence[Categ
     by_year: dict[int, YearTotals] = {}
     settled = []
     for claim in claims:
-        policy = policy_for(claim.insuplc_admdvs, claim.enddate)
+        try:
+            policy = policy_for(claim.insuplc_admdvs, claim.enddate)
+        except NoPolicy as error:
+            raise NoPolicy(f"claim {claim.claim_id}: {error}") from None
         held = {c.code for c in counting(categories, claim, policy)}
         result = settle(claim, held, by_year.get(claim.year, {}), policy)
         by_year[claim.year] = result.totals

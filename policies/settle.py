@@ -23,6 +23,7 @@ class Settled:
     policy: Policy
     lines: tuple[PaymentLine, ...]
     totals: YearTotals
+    reaches_back: bool = False  # lifted the year over a qualifying line: settle its earlier claims again
 
     @property
     def payments(self) -> list[PaymentLine]:
@@ -42,13 +43,18 @@ def route(policy: Policy, held: Collection[Category]) -> list[PayerPolicy]:
     return [p for p in policy.payers if any(open_to(t.categories, held) for r in p.rules for t in r.tiers)]
 
 
-def settle(claim: DischargeClaim, held: Collection[Category], totals: YearTotals, policy: Policy) -> Settled:
-    """Run ``claim`` through every payer of ``policy`` in order. ``totals`` is the person's year so far."""
+def settle(
+    claim: DischargeClaim, held: Collection[Category], totals: YearTotals, policy: Policy, qualified: Collection[str] = ()
+) -> Settled:
+    """Run ``claim`` through every payer of ``policy`` in order. ``totals`` is the person's year so far;
+    ``qualified`` the qualifying tiers the year is known to reach (policies/year.py)."""
     lines: list[PaymentLine] = []
     totals = dict(totals)
+    reaches_back = False
     for payer in route(policy, held):
-        paid = pay(claim, held, lines, totals, policy, payer)
+        paid = pay(claim, held, lines, totals, policy, payer, qualified)
         if paid.line is not None:
             lines.append(paid.line)
         totals.update(paid.accounts)
-    return Settled(claim, policy, tuple(lines), totals)
+        reaches_back = reaches_back or paid.reaches_back
+    return Settled(claim, policy, tuple(lines), totals, reaches_back)

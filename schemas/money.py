@@ -25,6 +25,13 @@ def format_yuan(value: Decimal) -> str:
     return f"{value.quantize(FEN):f}"
 
 
+def format_exact(value: Decimal) -> str:
+    """An intermediate amount as computed: two decimals, or more when it has them (123.455)."""
+    if value == value.quantize(FEN):
+        return format_yuan(value)
+    return f"{value.normalize():f}"
+
+
 _PLAIN_AMOUNT = re.compile(r"\d{1,12}(\.\d{1,2})?")
 
 

@@ -62,6 +62,7 @@ class Tier(Strict):
     """One schedule of a rule, for the people holding one of ``categories`` (None: everyone)."""
 
     label: str
+    label_zh: str | None = Field(default=None, description="the label in Chinese, for the Chinese explanation")
     categories: list[str] | None = None
     when: Conditions | None = None
     segments: list[Segment] | None = None
@@ -69,7 +70,9 @@ class Tier(Strict):
         default=None, description="pay what brings the personal share down to this share of the whole bill"
     )
     qualifies_at: Money | None = Field(
-        default=None, description="pays nothing until the yearly base reaches this; then on the whole base"
+        default=None,
+        description="pays nothing while the account's yearly base is below this; once the year reaches it, "
+        "every claim of the year is paid by this schedule (the earlier ones by settling the year again)",
     )
     annual_cap: Money | None = None
     uncapped: bool = False
@@ -129,6 +132,16 @@ class Rule(Strict):
         default=None,
         description="count base and yearly cumulative of this other account instead of this payer's remaining",
     )
+    base_after: list[Payer] | None = Field(
+        default=None,
+        description="the base is the in-scope amount less what these payers paid on the claim (e.g. [basic]: "
+        "the OOP after basic insurance), counted on this account's own yearly base; never pays more than the remaining",
+    )
+    deduct_paid_this_year: bool = Field(
+        default=False,
+        description="pay F(yearly base after this claim) less what the account already paid this year, "
+        "so a claim also pays what earlier claims of the year were owed but did not get",
+    )
     account: str | None = None
     limits: Limits = Limits()
     defer_while: Deferral | None = None
@@ -140,6 +153,10 @@ class Rule(Strict):
             raise ValueError(f"rule {self.name!r} has no tiers")
         if self.base_of and self.scope != "annual":
             raise ValueError(f"rule {self.name!r}: base_of needs scope annual")
+        if self.base_of and self.base_after:
+            raise ValueError(f"rule {self.name!r}: give base_of or base_after, not both")
+        if self.deduct_paid_this_year and (self.scope != "annual" or self.base_of):
+            raise ValueError(f"rule {self.name!r}: deduct_paid_this_year needs scope annual on the rule's own base")
         return self
 
 

@@ -23,6 +23,7 @@ another schedule had already paid); it is fixed in policies/payer.py.
 """
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from datetime import date, timedelta
 from decimal import Decimal
@@ -269,6 +270,44 @@ def check_not_above_best_schedule(settled: list, held: list[CategoryHeld], *, wi
 
 
 # ---------------------------------------------------------------------------------------------
+# explanations: Chinese lines in Chinese, and every printed equation true
+
+_NUMBER = re.compile(r"-?\d+(?:\.\d+)?%?")
+_ARITHMETIC = re.compile(r"^[\d.%×()+−\- ]+$")
+
+
+def _value(expression: str) -> Decimal:
+    """The exact value of an explanation's arithmetic: numbers, percentages, ×, +, −, parentheses."""
+    python = _NUMBER.sub(lambda m: f"(Decimal('{m[0][:-1]}') / 100)" if m[0].endswith("%") else f"Decimal('{m[0]}')",
+                         expression.replace("−", "-"))
+    return eval(python.replace("×", "*"), {"__builtins__": {}, "Decimal": Decimal})  # noqa: S307 - our own digits only
+
+
+def false_equations(text: str) -> list[str]:
+    """Every "arithmetic = value" in an explanation whose two sides differ (words around it ignored)."""
+    wrong = []
+    for part in re.split(r"[;；:：]", text):
+        for left, right in re.findall(r"([\d.%×()+−\- ]+?)\s=\s(-?\d+(?:\.\d+)?)", part.replace("already paid this year", "").replace("本年已付", "")):
+            left = left.strip()
+            if any(op in left for op in "×+−") and _ARITHMETIC.match(left) and _value(left) != Decimal(right):
+                wrong.append(f"{left} = {right} (is {_value(left)})")
+    return wrong
+
+
+def check_explanations(line) -> None:
+    assert not re.search(r"[A-Za-z]", line.explanation_zh), f"English in the Chinese explanation: {line.explanation_zh}"
+    for text in (line.explanation, line.explanation_zh):
+        assert not false_equations(text), f"{false_equations(text)} in: {text}"
+
+
+def test_false_equations_are_found():
+    assert false_equations("deductible 0.00; 70% × (10000.00 − 0.00) = 1900.00") == ["70% × (10000.00 − 0.00) = 1900.00 (is 7000.000)"]
+    assert not false_equations("起付线 500.00；70% × (9900.00 − 500.00) − 本年已付 0.00 = 6580.00")
+    assert not false_equations("held to 10% of the bill: 1234.55 × 10% = 123.455; 617.27 − 123.455 = 493.815")
+    assert false_equations("617.27 − 123.46 = 493.815")
+
+
+# ---------------------------------------------------------------------------------------------
 # the checks
 
 
@@ -287,6 +326,7 @@ def check_history(claims: list[DischargeClaim], held: list[CategoryHeld]) -> lis
             amount = line.amount
             assert amount >= 0, f"{line.payer.value} pays {amount} < 0 on {claim.claim_id}: {line.explanation}"
             assert amount == amount.quantize(FEN), f"{amount} is not exact to the fen"
+            check_explanations(line)
             if line.payer is Payer.poverty_relief:
                 personal_left = claim.medfee_sumamt - paid_before
                 assert amount <= personal_left, f"poverty_relief pays {amount} > personal share {personal_left}"

@@ -404,6 +404,13 @@ MAJOR = payer_yaml(
         ("C92.0", 10, "2000.00"),  # leukaemia in a child (max age 14): major
         ("C92.0", 30, "1000.00"),  # ... in an adult: not a listed major disease
         ("C92.0", None, "1000.00"),  # ... age unknown: does not count as the children's disease
+        ("C18.7", None, "2000.00"),  # colorectal cancer is C18–C20 (PARAMETERS.md) ...
+        ("C19", None, "2000.00"),  # ... the rectosigmoid junction included
+        ("C20", None, "2000.00"),
+        ("C21.0", None, "1000.00"),  # anus: not listed
+        ("N18.5", None, "2000.00"),  # end-stage renal disease
+        ("N18.0", None, "2000.00"),  # ... and its older code
+        ("N18.4", None, "1000.00"),  # stage 4: not end-stage
     ],
 )
 def test_major_disease_cap(dise, age, expected):
@@ -415,6 +422,7 @@ def test_major_disease_cap(dise, age, expected):
 def test_major_disease_cap_is_named_in_the_explanation():
     (r,) = run(make_policy(MAJOR), [claim("5000.00", dise="C34.9")])
     assert "major disease lung cancer" in line(r, "assistance").explanation
+    assert "重大疾病（肺癌）年度限额 2000.00" in line(r, "assistance").explanation_zh
 
 
 def test_major_and_ordinary_claims_share_one_account():
@@ -759,11 +767,15 @@ def test_qualifies_at_pays_nothing_below_then_the_whole_base():
     )
     # A: yearly base 0 → 2,000 < 10,000: 0.00 (the base still counts)
     assert amount(r1, "assistance") == D("0.00")
-    assert "yearly base below the qualifying 10000.00: 0" in line(r1, "assistance").explanation
+    assert "below the qualifying 10000.00: 0.00" in line(r1, "assistance").explanation
     assert r1.totals["assistance"].base == D("2000.00")
-    # B: 2,000 → 10,000 reaches the line (含一万元): 70% × 10,000 − 0 = 7,000.00 (≤ 8,000 remaining)
+    # B: 2,000 → 10,000 reaches the line (含一万元): its own base 70% × (10,000 − 2,000) = 5,600, and the
+    #    earlier base 70% × 2,000 = 1,400 less the 0 already paid: 7,000.00 (≤ 8,000 remaining)
     assert amount(r2, "assistance") == D("7000.00")
-    assert "qualifying 10000.00 reached" in line(r2, "assistance").explanation
+    b = line(r2, "assistance").explanation
+    assert "the year reaches the qualifying 10000.00 with this claim" in b
+    assert "70% × (10000.00 − 2000.00) = 5600.00" in b
+    assert "the year's earlier base counts too, less what was paid on it: 70% × (2000.00 − 0.00) − 0.00 = 1400.00" in b
     # C: 10,000 → 11,000: 70% × 1,000 = 700.00
     assert amount(r3, "assistance") == D("700.00")
 
@@ -771,7 +783,7 @@ def test_qualifies_at_pays_nothing_below_then_the_whole_base():
 def test_qualifies_at_catch_up_is_limited_to_the_remaining():
     held = [Category.low_income_serious_illness]
     r1, r2 = run(make_policy(QUALIFYING), [claim("9000.00", claim_id="A"), claim("2000.00", claim_id="B")], held)
-    # A: 9,000 < 10,000: 0.00; B: 70% × 11,000 = 7,700, but only 2,000 in scope remains: 2,000.00
+    # A: 9,000 < 10,000: 0.00; B: 70% × 2,000 + 70% × 9,000 = 7,700, but only 2,000 in scope remains: 2,000.00
     assert amount(r1, "assistance") == D("0.00")
     assert amount(r2, "assistance") == D("2000.00")
 
@@ -820,9 +832,11 @@ def test_personal_share_ceiling_already_met_pays_zero():
 def test_personal_share_ceiling_rounding():
     (r,) = run(make_policy(CEILING), [claim("1234.55", hosp_lv="2")], [Category.poverty_registered])
     # basic: 50% × 1,234.55 = 617.275 → 617.28; share 1,234.55 − 617.28 = 617.27
-    # ceiling 10% × 1,234.55 = 123.455 → 123.46; relief 617.27 − 123.46 = 493.81
-    assert paid(r) == {"basic": D("617.28"), "poverty_relief": D("493.81")}
-    assert r.psn_part_amt == D("123.46")
+    # ceiling 10% × 1,234.55 = 123.455 (not rounded: the payment is); relief 617.27 − 123.455 = 493.815 → 493.82
+    assert paid(r) == {"basic": D("617.28"), "poverty_relief": D("493.82")}
+    # the patient pays 123.45, within 10% of the bill (123.455); rounding the ceiling left 123.46, above it
+    assert r.psn_part_amt == D("123.45")
+    assert "1234.55 × 10% = 123.455; 617.27 − 123.455 = 493.815" in line(r, "poverty_relief").explanation
 
 
 # ---------------------------------------------------------------------------------------------
@@ -859,13 +873,96 @@ def test_defer_while_below_then_pays_as_usual():
     # A: critical pays 0 (deductible 100,000) but counts 2,000; 2,000 < 3,000: assistance 0.00 now
     assert paid(r1) == {"critical": D("0.00"), "assistance": D("0.00")}
     a = line(r1, "assistance")
-    assert "paid at year end (critical yearly base 2000.00 < 3000.00): pays 0.00 now" in a.explanation
-    assert "年终结算" in a.explanation_zh
+    # it says how much waits (70% × 2,000 = 1,400.00) and where it will be paid
+    assert "paid at year end (critical yearly base 2000.00 < 3000.00): 1400.00 deferred, paid at the year-end close" in a.explanation
+    assert "年终结算" in a.explanation_zh and "1400.00 暂缓支付" in a.explanation_zh
     # ... and assistance's own yearly base still counts the claim
     assert r1.totals["assistance"] == AccountTotals(base=D("2000.00"), paid=D("0.00"))
     # B: critical's yearly base 3,500 ≥ 3,000: assistance F(3,500) − F(2,000) = 70% × 1,500 = 1,050.00
     assert amount(r2, "assistance") == D("1050.00")
     assert r2.totals["assistance"].base == D("3500.00")
+
+
+CUMULATIVE = DEFERRED.replace("  defer_while:", "  deduct_paid_this_year: true\n      defer_while:")
+
+
+def test_deduct_paid_this_year_pays_the_deferred_share_when_the_line_is_crossed():
+    r1, r2, r3 = run(make_policy(CUMULATIVE), [claim("2000.00", claim_id="A"), claim("1500.00", claim_id="B"),
+                                              claim("500.00", claim_id="C")], [Category.tekun])
+    # A: deferred (2,000 < 3,000): 0.00, 1,400.00 owed waits, and says it waits for a later claim or the close
+    assert amount(r1, "assistance") == D("0.00")
+    assert "paid by a later claim of this year that lifts critical's yearly base to 3000.00, or at the year-end close" \
+        in line(r1, "assistance").explanation
+    # B: 3,500 ≥ 3,000: F(3,500) − paid this year 0 = 70% × 3,500 = 2,450.00, of which 1,400 is A's share
+    #    — but never more than B's remaining 1,500.00
+    assert amount(r2, "assistance") == D("1500.00")
+    assert "70% × (3500.00 − 0.00) − 0.00 already paid this year = 2450.00" in line(r2, "assistance").explanation
+    # C: F(4,000) − 1,500 = 2,800 − 1,500 = 1,300, within C's remaining 500.00
+    assert amount(r3, "assistance") == D("500.00")
+
+
+def test_deduct_paid_this_year_never_recovers_within_a_claim():
+    policy = make_policy(payer_yaml("assistance", """
+        name: assistance
+        source: test
+        scope: annual
+        deduct_paid_this_year: true
+        tiers:
+          - {label: tekun, categories: [tekun], segments: [{from: 0, rate: "100%"}]}
+          - {label: dibao, categories: [dibao], segments: [{from: 1000, rate: "50%"}]}
+        """))
+    r1, r2 = run(policy, [claim("1000.00", claim_id="A"), claim("1000.00", claim_id="B")], [[Category.tekun], [Category.dibao]])
+    # A (tekun): 100% × 1,000 = 1,000.00; B (dibao only): 50% × (2,000 − 1,000) − 1,000 paid = −500: nothing, not negative
+    assert amount(r1, "assistance") == D("1000.00")
+    assert amount(r2, "assistance") == D("0.00")
+    assert "= -500.00; nothing more is owed" in line(r2, "assistance").explanation
+
+
+def test_base_after_counts_the_oop_after_the_named_payers_on_its_own_yearly_base():
+    policy = make_policy(BASIC + payer_yaml("critical", """
+        name: critical
+        source: test
+        scope: annual
+        tiers:
+          - {label: everyone, segments: [{from: 500, rate: "50%"}]}
+        """, fund='"390200"') + payer_yaml("supplementary", """
+        name: supplementary
+        source: test
+        scope: annual
+        base_after: [basic]
+        tiers:
+          - {label: dibao, categories: [dibao], segments: [{from: 300, rate: "40%"}]}
+        """, fund='"390300"'))
+    r1, r2 = run(policy, [claim("1000.00", claim_id="A", hosp_lv="1"), claim("2000.00", claim_id="B", hosp_lv="1")], [Category.dibao])
+    # A: basic 90% × (1,000 − 200) = 720; OOP after basic 280; critical 0 (below 500);
+    #    supplementary base 1,000 − 720 = 280 (not the remaining after critical), yearly 0 → 280 < 300: 0.00
+    assert paid(r1) == {"basic": D("720.00"), "critical": D("0.00"), "supplementary": D("0.00")}
+    assert line(r1, "supplementary").base == D("280.00")
+    # B: basic 90% × 1,800 = 1,620; OOP after basic 380; critical: yearly 280 → 660: 50% × 160 = 80.00;
+    #    supplementary: base 380 (after basic only), yearly 280 → 660: 40% × (660 − 300) = 144.00,
+    #    within the remaining 2,000 − 1,620 − 80 = 300
+    assert paid(r2) == {"basic": D("1620.00"), "critical": D("80.00"), "supplementary": D("144.00")}
+    assert r2.totals["supplementary"].base == D("660.00")
+
+
+def test_base_after_never_pays_more_than_the_remaining():
+    policy = make_policy(payer_yaml("critical", """
+        name: critical
+        source: test
+        scope: per_claim
+        tiers:
+          - {label: everyone, segments: [{from: 0, rate: "90%"}]}
+        """, fund='"390200"') + payer_yaml("supplementary", """
+        name: supplementary
+        source: test
+        scope: annual
+        base_after: [basic]
+        tiers:
+          - {label: dibao, categories: [dibao], segments: [{from: 0, rate: "50%"}]}
+        """, fund='"390300"'))
+    (r,) = run(policy, [claim("1000.00")], [Category.dibao])
+    # critical 900; supplementary base 1,000 (no basic line): 50% × 1,000 = 500, but 100 remain: 100.00
+    assert paid(r) == {"critical": D("900.00"), "supplementary": D("100.00")}
 
 
 def test_defer_while_ends_exactly_at_the_line():
@@ -1026,8 +1123,9 @@ def test_regression_qualifying_catch_up_pays_twice_for_base_already_paid():
     # A: registered poor 70% × 2,000 = 1,400.00 (serious illness: below its line, 0)
     assert amount(r1, "assistance") == D("1400.00")
     # B: the year's base is 10,000; the best any one schedule pays on it is 70% × 10,000 = 7,000,
-    # of which 1,400 is already paid: 5,600.00 (registered poor: 70% × 8,000 = 5,600 too).
-    # The engine pays 7,000.00 (serious illness: F(10,000) − 0), so the year totals 8,400.00.
+    # of which 1,400 is already paid: 5,600.00 (registered poor: 70% × 8,000 = 5,600 too; serious
+    # illness, the line reached: 70% × (10,000 − 2,000) = 5,600 too).
+    # The engine once paid 7,000.00 (serious illness: F(10,000) − 0), so the year totalled 8,400.00.
     assert amount(r2, "assistance") == D("5600.00")
     assert r2.totals["assistance"].paid <= D("7000.00")
 
@@ -1051,6 +1149,27 @@ def test_regression_qualifying_catch_up_taizhou_real_policy():
     assert amount(r2, "basic") == D("77400.00")
     assert amount(r2, "critical") == D("0.00")
     assert amount(r2, "assistance") == D("6160.00")
+
+
+def test_regression_serious_illness_after_dibao_takes_back_what_dibao_paid():
+    categories = [
+        CategoryHeld(code=Category.dibao, valid_from=date(2018, 1, 1), valid_to=date(2019, 4, 30)),
+        CategoryHeld(code=Category.low_income_serious_illness, valid_from=date(2019, 5, 1)),
+    ]
+    stays = [
+        claim("3000.00", claim_id="TZ-1", insured="321202", hosp_lv="1", day="2019-03-01"),
+        claim("100000.00", claim_id="TZ-2", insured="321202", hosp_lv="3", day="2019-06-01"),
+    ]
+    r1, r2 = settle_in_order(stays, categories)
+    # TZ-1 (dibao): basic 90% × (3,000 − 200) = 2,520; left 480; critical tilt (from 10,000): 0;
+    #   assistance 85% × 480 = 408.00
+    assert paid(r1) == {"basic": D("2520.00"), "critical": D("0.00"), "assistance": D("408.00")}
+    # TZ-2 (serious illness): basic 65% × (100,000 − 1,000) = 64,350; left 35,650;
+    #   critical tilt: yearly 480 → 36,130: 60% × (36,130 − 10,000) = 15,678.00; left 19,972;
+    #   assistance: the year reaches 10,000 (480 → 20,452): 70% × 19,972 = 13,980.40 on its own base; the
+    #   earlier 480 earns 70% × 480 = 336 < the 408 dibao paid on it: nothing more, nothing taken back.
+    #   (The engine once paid 70% × 20,452 − 408 = 13,908.40: it took back 72.00 of what dibao paid at 85%.)
+    assert paid(r2) == {"basic": D("64350.00"), "critical": D("15678.00"), "assistance": D("13980.40")}
 
 
 def test_regression_applied_label_depends_on_the_order_of_held_categories():

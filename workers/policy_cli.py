@@ -8,8 +8,8 @@ import click
 import orjson
 from pydantic import TypeAdapter, ValidationError
 
-from policies.loader import PolicyFileError, load_policies, policy_named
-from policies.replay import as_expected, settle_case
+from policies.loader import NoPolicy, PolicyFileError, load_policies, policy_named
+from policies.replay import as_expected, settle_case as _settle_case
 from schemas.cases import Case
 from schemas.money import format_rate, format_yuan
 from schemas.policy import Conditions, Policy, Rule, Tier
@@ -23,6 +23,14 @@ def _read_cases(path: Path) -> tuple[list[Case], bool]:
     except ValidationError as error:
         raise click.ClickException(f"{path}: not a case file (../shared/cases/README.md):\n{error}") from None
     return (parsed, True) if isinstance(parsed, list) else ([parsed], False)
+
+
+def settle_case(case: Case):
+    """A case's claims settled, or a clear error naming the case when a claim has no policy."""
+    try:
+        return _settle_case(case)
+    except NoPolicy as error:
+        raise click.ClickException(f"case {case.name}: {error}") from None
 
 
 @click.group()
