@@ -8,14 +8,16 @@ ENV PYTHONUNBUFFERED=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 
 # The runtime dependencies all ship as manylinux wheels, so no compiler is needed.
-# Only what `pip install .` packages is copied: no tests, no dev/test extras.
+# Only what `pip install .` packages is copied: no tests, no benchmarks, no dev/test extras.
 WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY schemas/ schemas/
 COPY policies/ policies/
 COPY streams/ streams/
+COPY store/ store/
 COPY workers/ workers/
-COPY bench/ bench/
+COPY runtime/ runtime/
+COPY cli/ cli/
 RUN pip install . \
  && cd / && rm -rf /src
 

@@ -32,7 +32,7 @@ from schemas.codes import ISSUING_AUTHORITY
 from schemas.events import CategoryHeld, ClaimInFlight, DischargeClaim, PolicyRef
 from streams.codecs import encode
 
-from workers.pipeline import stop_processes
+from runtime.supervisor import stop_processes
 
 from .generator import Person
 
@@ -184,12 +184,12 @@ class Chain:
         return [TOPIC.format(i) for i in range(self.hops + 1)]
 
     async def create_topics(self, partitions: int) -> None:
-        from workers.embedded import create_topics
+        from streams.admin import create_topics
 
         await create_topics(self.bootstrap, self.topics, partitions)
 
     async def delete_topics(self) -> None:
-        from workers.embedded import delete_topics
+        from streams.admin import delete_topics
 
         await delete_topics(self.bootstrap, self.topics)
 

@@ -42,16 +42,18 @@ from bench.generator import Person, year_of_claims
 from policies.loader import NoPolicy, policy_for
 from schemas.codes import ISSUING_AUTHORITY
 from schemas.events import DischargeClaim, EligibilityChange, Rejection, Settlement
+from schemas.personal import mask
 from streams.codecs import BadInput, decode, encode
 from streams.topics import DISCHARGED, ELIGIBILITY, ELIGIBILITY_REJECTED, REJECTED, SETTLEMENTS
 from workers.drivers import DRIVERS, driver_name
-from workers.embedded import EmbeddedBroker, EmbeddedPostgres
-from workers.follow import read_topic
-from workers.pipeline import Parts, Workers, initialise_sync
-from workers.publish import publish
+from runtime.embedded import EmbeddedBroker, EmbeddedPostgres
+from streams.reader import read_all
+from runtime.parts import Parts, initialise_sync
+from runtime.supervisor import WorkerProcesses
+from streams.publisher import publish
 from workers.registry import WORKERS
-from workers.settings import Endpoints
-from workers.store import Store
+from runtime.endpoints import Endpoints
+from store.postgres import PostgresStore
 
 # --- the input ------------------------------------------------------------------------------
 
@@ -233,11 +235,8 @@ def make_input(claims: int = 10_000, seed: int = 7, *, repeated: float = 0.10, m
     grants = []
     for person in people:
         for held in person.categories:
-            change = EligibilityChange(
-                event_id=f"ELG{len(grants):06d}", psn_no=person.psn_no, category=held.code, action="grant",
-                valid_from=held.valid_from, authority=ISSUING_AUTHORITY[held.code],
-                recorded_at=datetime(held.valid_from.year, 1, 1, 9, tzinfo=timezone.utc),
-            )
+            change = EligibilityChange.grant_of(person.psn_no, held, f"ELG{len(grants):06d}",
+                                                datetime(held.valid_from.year, 1, 1, 9, tzinfo=timezone.utc))
             grants.append(orjson.dumps({**orjson.loads(encode(change)), "psn_name": names[person.psn_no]}))
 
     good: dict[str, DischargeClaim] = {}
@@ -465,12 +464,8 @@ async def _consumer_lag(kafka: str) -> dict[str, int]:
         await consumer.stop()
 
 
-async def _read_all(kafka: str, topic: str) -> list[bytes]:
-    return [raw async for raw in read_topic(kafka, topic)]
-
-
 async def _rejections(kafka: str, topic: str) -> list[Rejection]:
-    return [Rejection.model_validate_json(raw) for raw in await _read_all(kafka, topic)]
+    return [Rejection.model_validate_json(raw) for raw in await read_all(kafka, topic)]
 
 
 async def _dump(store: Store, probe: _Probe) -> tuple[Ledger, list[Settlement]]:
@@ -511,7 +506,7 @@ def run_pipeline(made: ChaosInput, work: Path, faults: Faults | None = None, *, 
     have consumed everything, then dump the ledger and the topics, and stop everything."""
     began = time.monotonic()
     parts, found = _start_parts(work / "parts")
-    workers = Workers(found, work / "logs", extra_env={"ONESTOP_HOME": str(work / "home"), **(env or {})})
+    workers = WorkerProcesses(found, work / "logs", extra_env={"ONESTOP_HOME": str(work / "home"), **(env or {})})
     try:
         initialise_sync(found)
         workers.start()
@@ -530,7 +525,7 @@ async def _run(made: ChaosInput, parts: Parts, workers: Workers, faults: Faults 
     log = FaultLog() if faults is not None else None
     deadline = time.monotonic() + timeout
     unfinished: list[str] = []
-    store = await Store.open(found.database, migrate=False)
+    store = await PostgresStore.open(found.database, migrate=False)
     try:
         await publish(kafka, ELIGIBILITY, made.grants + [b.raw for b in made.bad_grants], EligibilityChange)
         while (await store.counts())["identity_events"] < len(made.grants):
@@ -596,7 +591,7 @@ async def _run(made: ChaosInput, parts: Parts, workers: Workers, faults: Faults 
         done.set()
         await asyncio.gather(*tasks, *helpers, return_exceptions=True)
 
-    store = await Store.open(found.database, migrate=False)
+    store = await PostgresStore.open(found.database, migrate=False)
     try:
         ledger, records = await _dump(store, probe)
         problems = await store.check_ledger()
@@ -604,7 +599,7 @@ async def _run(made: ChaosInput, parts: Parts, workers: Workers, faults: Faults 
     finally:
         await probe.close()
         await store.close()
-    topic = [Settlement.model_validate_json(raw) for raw in await _read_all(kafka, SETTLEMENTS)]
+    topic = [Settlement.model_validate_json(raw) for raw in await read_all(kafka, SETTLEMENTS)]
     rejected = await _rejections(kafka, REJECTED)
     eligibility_rejected = await _rejections(kafka, ELIGIBILITY_REJECTED)
     per_claim = Counter(s.claim_id for s in records if s.kind == "settlement")
@@ -702,10 +697,6 @@ class Check:
 
     def line(self) -> str:
         return f"{'PASS' if self.ok else 'FAIL'}  {self.name}: {self.detail}"
-
-
-def _mask(psn_no: str) -> str:
-    return f"{psn_no[:2]}***{psn_no[-2:]}" if len(psn_no) > 6 else "***"
 
 
 def _amounts(s: Settlement) -> tuple:
@@ -825,7 +816,7 @@ def check_same_ledger(reference: RunResult, fault: RunResult) -> Check:
     a, b = reference.ledger, fault.ledger
     n_pay, e_pay = _differences("payment", a.payments, b.payments, str)
     n_set, e_set = _differences("settlement", a.settlements, b.settlements, str)
-    n_tot, e_tot = _differences("year_totals", a.totals, b.totals, lambda k: f"{_mask(k[0])}/{k[1]}/{k[2]}")
+    n_tot, e_tot = _differences("year_totals", a.totals, b.totals, lambda k: f"{mask(k[0])}/{k[1]}/{k[2]}")
     ok = not (n_pay or n_set or n_tot) and a.payments and a.totals
     total_paid = sum(a.payments.values(), Decimal("0.00"))
     detail = (f"{len(b.payments)} payments (claim, payer) vs {len(a.payments)}: {n_pay} differ; "
@@ -848,7 +839,7 @@ def find_secrets(logs: Path | Iterable[Path], secrets: Iterable[str]) -> list[tu
         for number, line in enumerate(path.read_text(errors="replace").splitlines(), start=1):
             found = {line[i:i + n] for n in lengths for i in range(len(line) - n + 1)} & wanted
             for secret in sorted(found):
-                hits.append((path.name, number, _mask(secret) if len(secret) > 6 else secret[0] + "*" * (len(secret) - 1)))
+                hits.append((path.name, number, mask(secret) if len(secret) > 6 else secret[0] + "*" * (len(secret) - 1)))
     return hits
 
 
@@ -950,7 +941,7 @@ def run_chaos(claims: int, seed: int, faults: Faults, work: Path, say: Callable[
 @click.option("--keep/--no-keep", default=False,
               help="keep the temporary work directory when every check passes (a --work-dir is always kept)")
 @click.option("--timeout", default=600.0, show_default=True, help="seconds each run may take")
-@click.option("--driver", type=click.Choice(DRIVERS), default=None,
+@click.option("--driver", type=click.Choice(list(DRIVERS)), default=None,
               help="the workers' driver (ONESTOP_DRIVER; default: the environment's, else faust)")
 def chaos(claims: int, seed: int, kills: int | None, work_dir: Path | None, keep: bool, timeout: float,
           driver: str | None) -> None:

@@ -50,7 +50,8 @@ for _variable in ("ONESTOP_KAFKA", "ONESTOP_DATABASE_URL"):
 from schemas.codes import ISSUING_AUTHORITY, Payer  # noqa: E402
 from schemas.events import DischargeClaim, EligibilityChange  # noqa: E402
 from streams.codecs import encode  # noqa: E402
-from streams.topics import DISCHARGED, ELIGIBILITY, LEDGER, PARTITIONS, SETTLEMENTS, pay_topic  # noqa: E402
+from streams.topics import DISCHARGED, ELIGIBILITY, LEDGER, SETTLEMENTS, pay_topic  # noqa: E402
+from schemas.settings import settings  # noqa: E402
 
 from . import baseline  # noqa: E402
 from .generator import Person, year_of_claims  # noqa: E402
@@ -564,11 +565,8 @@ def source_state(root: Path) -> dict:
 
 def grants_for(population: list[Person]) -> list[bytes]:
     return [
-        encode(EligibilityChange(
-            event_id=baseline.grant_id(p.psn_no, held.code.value), psn_no=p.psn_no, category=held.code, action="grant",
-            valid_from=held.valid_from, authority=ISSUING_AUTHORITY[held.code],
-            recorded_at=datetime(2016, 1, 1, tzinfo=timezone.utc),
-        ))
+        encode(EligibilityChange.grant_of(p.psn_no, held, baseline.grant_id(p.psn_no, held.code.value),
+                                          datetime(2016, 1, 1, tzinfo=timezone.utc)))
         for p in population for held in p.categories
     ]
 
@@ -676,9 +674,10 @@ def _plan(work: Workload, seconds: float, as_messages) -> list[tuple[str, float 
 
 
 async def run(args: argparse.Namespace) -> dict:
-    from workers.pipeline import Parts, Workers, initialise
-    from workers.publish import publish
-    from workers.store import Store
+    from runtime.parts import Parts, initialise
+    from runtime.supervisor import WorkerProcesses
+    from streams.publisher import publish
+    from store.postgres import PostgresStore
 
     root = Path(__file__).resolve().parent.parent
     stamp = datetime.now().strftime("%Y-%m-%d")
@@ -694,7 +693,7 @@ async def run(args: argparse.Namespace) -> dict:
     result: dict = {
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "machine": machine(), "versions": versions(),
         "source": source_state(root),
-        "settings": {"claims": args.claims, "rates": rates, "seconds": args.seconds, "partitions": PARTITIONS,
+        "settings": {"claims": args.claims, "rates": rates, "seconds": args.seconds, "partitions": settings.partitions,
                      "people": len(work.population), "hops_mean": round(work.hops_mean, 3), "hops": work.hops,
                      "message_bytes": work.message_size, "drain_timeout": args.drain_timeout, "driver": args.driver},
     }
@@ -712,7 +711,7 @@ async def run(args: argparse.Namespace) -> dict:
 
         # -- the baseline first, alone on the machine ------------------------------------------
         chain = baseline.Chain(found.kafka, work.hops, temporary / "logs")
-        await chain.create_topics(PARTITIONS)
+        await chain.create_topics(settings.partitions)
         chain.start()
         took = await warm_up(found.kafka, chain.source, chain.sink,
                              _padded_as_messages(work.warm, work.message_size), args.start_timeout)
@@ -736,10 +735,10 @@ async def run(args: argparse.Namespace) -> dict:
             return result
 
         # -- the pipeline ----------------------------------------------------------------------
-        workers = Workers(found, temporary / "logs",
+        workers = WorkerProcesses(found, temporary / "logs",
                           extra_env={"ONESTOP_HOME": str(temporary / "home"), "ONESTOP_DRIVER": args.driver})
         workers.start()
-        store = await Store.open(found.database, migrate=False)
+        store = await PostgresStore.open(found.database, migrate=False)
         try:
             began = time.perf_counter()
             grants = grants_for(work.population)

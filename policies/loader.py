@@ -10,6 +10,7 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from schemas.events import PolicyRef
 from schemas.policy import PayerPolicy, Policy
 
 REGIONS_DIR = Path(str(resources.files("policies").joinpath("regions")))
@@ -131,3 +132,8 @@ def policy_by_ref(region: str, period: str, version: int, policies: Iterable[Pol
         if (policy.region, policy.period, policy.version) == (region, period, version):
             return policy
     raise NoPolicy(f"policy {region}/{period}/v{version} is not loaded")
+
+
+def policy_of(ref: PolicyRef) -> Policy:
+    """The policy a record names (its ``policy``: region, period and version)."""
+    return policy_by_ref(ref.region, ref.period, ref.version)

@@ -24,11 +24,6 @@ def covered(segments: Sequence[Segment], base: Decimal) -> Decimal:
     return total
 
 
-def covered_between(segments: Sequence[Segment], low: Decimal, high: Decimal) -> Decimal:
-    """F(high) − F(low): what the part of the base from ``low`` to ``high`` earns."""
-    return covered(segments, high) - covered(segments, low)
-
-
 def pieces(segments: Sequence[Segment], low: Decimal, high: Decimal) -> list[str]:
     """The arithmetic of F(high) − F(low), one "rate × (to − from)" per segment touched."""
     shown = []

@@ -1,12 +1,12 @@
 """The events on the wire (CONTRACTS.md). Field names are fixed there; add, never rename."""
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, time, timezone
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from .codes import Authority, Category, DivisionCode, HospitalLevel, Icd10, InsuType, MedType, NonEmpty, Payer
+from .codes import ISSUING_AUTHORITY, Authority, Category, DivisionCode, HospitalLevel, Icd10, InsuType, MedType, NonEmpty, Payer
 from .money import ZERO, Money, SignedMoney
 
 
@@ -69,6 +69,16 @@ class EligibilityChange(Event):
     valid_to: date | None = None
     authority: Authority
     recorded_at: datetime
+
+    @classmethod
+    def grant_of(cls, psn_no: str, held: "CategoryHeld", event_id: str, recorded_at: datetime | None = None) -> "EligibilityChange":
+        """The grant of a category a person holds, from the authority that issues it; recorded
+        (unless said otherwise) at 09:00 UTC on its first day."""
+        return cls(
+            event_id=event_id, psn_no=psn_no, category=held.code, action="grant", valid_from=held.valid_from,
+            valid_to=held.valid_to, authority=ISSUING_AUTHORITY[held.code],
+            recorded_at=recorded_at or datetime.combine(held.valid_from, time(9), tzinfo=timezone.utc),
+        )
 
     @model_validator(mode="after")
     def _period(self) -> "EligibilityChange":

@@ -1,1 +1,1 @@
-"""Topic names and settings, the Faust app factory, orjson codecs, the payer chain."""
+"""Kafka: topic names and settings, the Faust app factory, orjson codecs, topic administration, one topic reader, a publisher."""

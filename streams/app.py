@@ -5,20 +5,16 @@ after each fetch, adding up to 750 ms a hop (BROKER-NOTES.md). The transport her
 """
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import faust
 from faust.transport.drivers import aiokafka as faust_aiokafka
 
-#: How long a fetch may wait for data, in ms (faust's own is 1,500).
-FETCH_MAX_WAIT_MS = int(os.environ.get("ONESTOP_FETCH_MAX_WAIT_MS", "100"))
+from schemas.settings import settings
 
 
 class _QuickFetchThread(faust_aiokafka.AIOKafkaConsumerThread):
     def _create_worker_consumer(self, transport):
         consumer = super()._create_worker_consumer(transport)
-        consumer._fetch_max_wait_ms = FETCH_MAX_WAIT_MS  # read by aiokafka when it starts its fetcher
+        consumer._fetch_max_wait_ms = settings.fetch_max_wait_ms  # read by aiokafka when it starts its fetcher
         return consumer
 
 
@@ -36,26 +32,26 @@ class OnestopApp(faust.App):
         return _QuickFetchTransport(self.conf.broker_consumer, self)
 
 
-def make_app(worker: str, bootstrap: str, **settings) -> faust.App:
+def make_app(worker: str, bootstrap: str, **overrides) -> faust.App:
     """A Faust app for one worker: its own consumer group `onestop-<worker>`, money state kept
     out of Faust tables (PostgreSQL holds it), no web server, short session timeouts."""
-    home = Path(os.environ.get("ONESTOP_HOME", ".")).resolve() / ".onestop" / "faust"
+    home = settings.home / "faust"
     home.mkdir(parents=True, exist_ok=True)
     options = dict(
         broker=f"kafka://{bootstrap}",
         datadir=str(home / "{conf.name}-data"),
         store="memory://",
         web_enabled=False,
-        topic_partitions=int(os.environ.get("ONESTOP_PARTITIONS", "4")),
+        topic_partitions=settings.partitions,
         topic_allow_declare=False,
         consumer_auto_offset_reset="earliest",
-        broker_session_timeout=float(os.environ.get("ONESTOP_SESSION_TIMEOUT", "10")),
+        broker_session_timeout=settings.session_timeout,
         broker_heartbeat_interval=1.0,
-        broker_commit_interval=float(os.environ.get("ONESTOP_COMMIT_INTERVAL", "1.0")),
-        producer_linger_ms=int(os.environ.get("ONESTOP_LINGER_MS", "5")),
+        broker_commit_interval=settings.commit_interval,
+        producer_linger_ms=settings.linger_ms,
         producer_acks=-1,
         stream_wait_empty=False,
         agent_supervisor="mode.CrashingSupervisor",
     )
-    options.update(settings)
+    options.update(overrides)
     return OnestopApp(f"onestop-{worker}", **options)

@@ -1,8 +1,6 @@
 """Every topic of onestop (CONTRACTS.md). Every topic is keyed by the person (psn_no)."""
 from __future__ import annotations
 
-import os
-
 from schemas.codes import Payer
 
 DISCHARGED = "claims.discharged"
@@ -13,9 +11,6 @@ ELIGIBILITY = "eligibility.changes"
 ELIGIBILITY_REJECTED = "eligibility.rejected"
 ALERTS = "alerts.high_cost"
 RESETTLE = "claims.resettle"  # grants that reach back in time: the person's claims to settle again
-
-#: Partitions of every topic; all events of one person land on one partition (key psn_no).
-PARTITIONS = int(os.environ.get("ONESTOP_PARTITIONS", "4"))
 
 DAY_MS = 24 * 3600 * 1000
 #: Topic configs, set at creation (this broker refuses AlterConfigs). Records of money that

@@ -1,12 +1,12 @@
 """Where the worked cases are: ../shared/cases beside the repository, or ONESTOP_CASES."""
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from schemas.cases import Case
+from schemas.settings import value
 
-CASES_DIR = Path(os.environ.get("ONESTOP_CASES", Path(__file__).resolve().parents[2] / "shared" / "cases"))
+CASES_DIR = Path(value("ONESTOP_CASES") or Path(__file__).resolve().parents[2] / "shared" / "cases")
 
 
 def case_files() -> list[Path]:

@@ -7,8 +7,8 @@ import orjson
 
 from schemas.codes import Authority
 from schemas.events import DischargeClaim
-from workers.bulk_lists import changes_of, read_list
-from workers.publish import read_lines
+from cli.files import changes_of, read_list
+from cli.files import read_lines
 
 CLAIM = {
     "claim_id": "C1", "psn_no": "P1", "insutype": "390", "insuplc_admdvs": "620702", "mdtrtarea_admvs": "620702",

@@ -5,7 +5,7 @@ import json
 
 from click.testing import CliRunner
 
-from workers.policy_cli import policy
+from cli.policy import policy
 
 from .shared_cases import CASES_DIR
 

@@ -9,7 +9,7 @@ from schemas.events import EligibilityChange
 from streams.codecs import encode
 from streams.topics import ELIGIBILITY, ELIGIBILITY_REJECTED, RESETTLE
 
-from .stage import Context, Incoming, Outgoing, Stage
+from .harness import Context, Incoming, Outgoing, Worker
 
 
 async def handle(context: Context, batch: list[Incoming]) -> list[Outgoing]:
@@ -30,4 +30,4 @@ def reaching_back() -> frozenset[Category]:
                      for pattern in retro.categories for c in categories_named(pattern))
 
 
-STAGE = Stage("eligibility", ELIGIBILITY, handle)
+WORKER = Worker("eligibility", ELIGIBILITY, handle)

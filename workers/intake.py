@@ -13,8 +13,8 @@ from schemas.events import ClaimInFlight, DischargeClaim
 from streams.codecs import BadInput, decode, encode
 from streams.topics import DISCHARGED, LEDGER, REJECTED, pay_topic
 
-from .stage import Context, Incoming, Outgoing, Stage
-from .store import ReceivedClaim
+from .harness import Context, Incoming, Outgoing, Worker
+from store import ReceivedClaim
 
 
 def _digest(claim: DischargeClaim) -> str:
@@ -63,4 +63,4 @@ async def handle(context: Context, batch: list[Incoming]) -> list[Outgoing]:
     return out
 
 
-STAGE = Stage("intake", DISCHARGED, handle)
+WORKER = Worker("intake", DISCHARGED, handle)

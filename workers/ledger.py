@@ -4,13 +4,13 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 from policies.alerts import alerts_for
-from policies.loader import policy_by_ref
+from policies.loader import policy_of
 from schemas.events import ClaimInFlight, Settlement
 from schemas.money import ZERO
 from streams.codecs import encode
 from streams.topics import ALERTS, LEDGER, REJECTED, SETTLEMENTS
 
-from .stage import Context, Incoming, Outgoing, Stage
+from .harness import Context, Incoming, Outgoing, Worker
 
 
 def settlement_of(flight: ClaimInFlight, settled_at: datetime) -> Settlement:
@@ -37,7 +37,7 @@ async def handle(context: Context, batch: list[Incoming]) -> list[Outgoing]:
         sending.add(settlement.settlement_id)
         key = settlement.psn_no.encode()
         out.append(Outgoing(SETTLEMENTS, key, encode(settlement), record_id=settlement.settlement_id))
-        policy = policy_by_ref(flight.policy.region, flight.policy.period, flight.policy.version)
+        policy = policy_of(flight.policy)
         held = {c.code for c in flight.identity}
         out.extend(Outgoing(ALERTS, key, encode(a)) for a in alerts_for(flight.claim, flight.lines, held, policy))
     return out
@@ -50,4 +50,4 @@ async def after_sent(context: Context, outgoing: list[Outgoing]) -> None:
         await (await context.store()).mark_published(published)
 
 
-STAGE = Stage("ledger", LEDGER, handle, after_sent)
+WORKER = Worker("ledger", LEDGER, handle, after_sent)

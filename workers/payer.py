@@ -4,20 +4,20 @@ from __future__ import annotations
 from functools import partial
 
 from policies import pay
-from policies.loader import policy_by_ref
+from policies.loader import policy_of
 from schemas.codes import Payer
 from schemas.events import ClaimInFlight
 from schemas.totals import YearTotals
 from streams.codecs import encode
 from streams.topics import LEDGER, REJECTED, pay_topic
 
-from .stage import Context, Incoming, Outgoing, Stage
-from .store import PayerWork
+from .harness import Context, Incoming, Outgoing, Worker
+from store import PayerWork
 
 
 def _compute(payer: Payer, work: PayerWork, totals: YearTotals):
     flight: ClaimInFlight = work.item
-    policy = policy_by_ref(flight.policy.region, flight.policy.period, flight.policy.version)
+    policy = policy_of(flight.policy)
     rules = next(p for p in policy.payers if p.payer == payer)
     held = {c.code for c in flight.identity}
     return pay(flight.claim, held, [l for l in flight.lines if l.payer != payer], totals, policy, rules)
@@ -36,5 +36,5 @@ async def handle(payer: Payer, context: Context, batch: list[Incoming]) -> list[
     return out
 
 
-def stage(payer: Payer) -> Stage:
-    return Stage(payer.value, pay_topic(payer), partial(handle, payer))
+def worker(payer: Payer) -> Worker:
+    return Worker(payer.value, pay_topic(payer), partial(handle, payer))

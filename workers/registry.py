@@ -4,12 +4,12 @@ from __future__ import annotations
 from schemas.codes import Payer
 
 from . import eligibility, intake, ledger, payer, resettlement
-from .stage import Stage
+from .harness import Worker
 
-WORKERS: dict[str, Stage] = {
-    "intake": intake.STAGE,
-    "eligibility": eligibility.STAGE,
-    **{p.value: payer.stage(p) for p in Payer},
-    "ledger": ledger.STAGE,
-    "resettlement": resettlement.STAGE,
+WORKERS: dict[str, Worker] = {
+    "intake": intake.WORKER,
+    "eligibility": eligibility.WORKER,
+    **{p.value: payer.worker(p) for p in Payer},
+    "ledger": ledger.WORKER,
+    "resettlement": resettlement.WORKER,
 }

@@ -7,7 +7,7 @@ from functools import partial
 from itertools import groupby
 
 from policies.identity import counts_for
-from policies.loader import policy_by_ref
+from policies.loader import policy_of
 from policies.resettle import Recorded, Resettled, resettle_year
 from schemas.events import CategoryHeld, EligibilityChange, PolicyRef, Settlement
 from schemas.money import ZERO
@@ -15,8 +15,8 @@ from streams.codecs import BadInput, decode, encode
 from streams.topics import ELIGIBILITY_REJECTED, RESETTLE, SETTLEMENTS
 
 from .ledger import after_sent
-from .stage import Context, Incoming, Outgoing, Stage
-from .store import Resettlement, SettledClaim
+from .harness import Context, Incoming, Outgoing, Worker
+from store import Resettlement, SettledClaim
 
 
 def adjustment_of(changed: Resettled, policy: PolicyRef, grant_event_id: str, now: datetime) -> Settlement:
@@ -34,7 +34,7 @@ def decide(grant: CategoryHeld, now: datetime, settled: list[SettledClaim]) -> R
     adjustments, totals = [], {}
     for year, items in groupby(sorted(settled, key=lambda s: s.claim.year), key=lambda s: s.claim.year):
         items = list(items)
-        recorded = [Recorded(s.claim, s.identity, s.lines, policy_by_ref(s.policy.region, s.policy.period, s.policy.version))
+        recorded = [Recorded(s.claim, s.identity, s.lines, policy_of(s.policy))
                     for s in items]
         if not any(counts_for(grant, r.claim, r.policy) for r in recorded):
             continue
@@ -61,4 +61,4 @@ async def handle(context: Context, batch: list[Incoming]) -> list[Outgoing]:
     return out
 
 
-STAGE = Stage("resettlement", RESETTLE, handle, after_sent)
+WORKER = Worker("resettlement", RESETTLE, handle, after_sent)

@@ -1,7 +1,7 @@
 """Session fixtures for the real parts: a Kafka-protocol broker and PostgreSQL.
 
 `ONESTOP_KAFKA` / `ONESTOP_DATABASE_URL` point the tests at real ones; otherwise the
-embedded ones (workers/embedded.py) are started once per session in a temporary
+embedded ones (runtime/embedded.py) are started once per session in a temporary
 directory and stopped at its end. A part that cannot start fails the tests that
 need it, with the reason: these tests are never skipped.
 """
@@ -13,17 +13,12 @@ from dataclasses import dataclass
 
 import pytest
 
-from workers.pipeline import Workers, initialise_sync
-from workers.settings import Endpoints
-from workers.store import Store
-from workers.embedded import (
-    KAFKA_ENV,
-    EmbeddedBroker,
-    EmbeddedPostgres,
-    database_from_env,
-    kafka_answers,
-    kafka_from_env,
-)
+from runtime.parts import initialise_sync
+from runtime.supervisor import WorkerProcesses
+from runtime.endpoints import Endpoints
+from runtime.embedded import EmbeddedBroker, EmbeddedPostgres, kafka_answers
+from schemas.settings import settings
+from store.postgres import PostgresStore
 
 
 def _start_or_fail(part: EmbeddedBroker | EmbeddedPostgres, name: str) -> None:
@@ -40,10 +35,10 @@ def _start_or_fail(part: EmbeddedBroker | EmbeddedPostgres, name: str) -> None:
 @pytest.fixture(scope="session")
 def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """Bootstrap servers ("host:port") of a running broker."""
-    external = kafka_from_env()
+    external = settings.kafka
     if external is not None:
         if not kafka_answers(external, timeout=5.0):
-            pytest.fail(f"{KAFKA_ENV}={external!r} does not answer Kafka requests", pytrace=False)
+            pytest.fail(f"ONESTOP_KAFKA={external!r} does not answer Kafka requests", pytrace=False)
         yield external
         return
     embedded = EmbeddedBroker(tmp_path_factory.mktemp("broker"))
@@ -57,7 +52,7 @@ def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 @pytest.fixture(scope="session")
 def database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A postgresql:// URL of a running PostgreSQL."""
-    external = database_from_env()
+    external = settings.database_url
     if external is not None:
         yield external
         return
@@ -70,21 +65,21 @@ def database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 @dataclass
-class Pipeline:
+class LiveSystem:
     kafka: str
     database: str
-    workers: Workers
+    workers: WorkerProcesses
 
 
 @pytest.fixture(scope="session")
-def pipeline(broker: str, database: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pipeline]:
+def live_system(broker: str, database: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveSystem]:
     """Topics, schema and every worker as its own process, as `onestop up` runs them."""
     found = Endpoints(broker, database)
     initialise_sync(found)
-    workers = Workers(found, tmp_path_factory.mktemp("worker-logs"), extra_env={"ONESTOP_HOME": str(tmp_path_factory.mktemp("home"))})
+    workers = WorkerProcesses(found, tmp_path_factory.mktemp("worker-logs"), extra_env={"ONESTOP_HOME": str(tmp_path_factory.mktemp("home"))})
     workers.start()
     try:
-        yield Pipeline(broker, database, workers)
+        yield LiveSystem(broker, database, workers)
     finally:
         workers.stop()
         crashed_logs = {p.name: p.read_text()[-2000:] for p in workers.log_dir.glob("*.log") if "Traceback" in p.read_text()}
@@ -92,8 +87,8 @@ def pipeline(broker: str, database: str, tmp_path_factory: pytest.TempPathFactor
 
 
 @pytest.fixture(scope="session")
-async def store(database: str) -> AsyncIterator[Store]:
-    opened = await Store.open(database, migrate=True)
+async def store(database: str) -> AsyncIterator[PostgresStore]:
+    opened = await PostgresStore.open(database, migrate=True)
     try:
         yield opened
     finally:

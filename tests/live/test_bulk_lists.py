@@ -6,7 +6,7 @@ from datetime import date
 
 from click.testing import CliRunner
 
-from workers.cli import main
+from cli import main
 
 TIMEOUT = 120.0
 
@@ -20,9 +20,9 @@ async def _periods(store, psn_no: str, count: int):
     raise AssertionError(f"{psn_no}: fewer than {count} changes recorded")
 
 
-async def test_a_yearly_list_grants_and_a_replacing_list_revokes_those_missing(pipeline, store, tmp_path, monkeypatch):
-    monkeypatch.setenv("ONESTOP_KAFKA", pipeline.kafka)
-    monkeypatch.setenv("ONESTOP_DATABASE_URL", pipeline.database)
+async def test_a_yearly_list_grants_and_a_replacing_list_revokes_those_missing(live_system, store, tmp_path, monkeypatch):
+    monkeypatch.setenv("ONESTOP_KAFKA", live_system.kafka)
+    monkeypatch.setenv("ONESTOP_DATABASE_URL", live_system.database)
     runner = CliRunner()
     first = tmp_path / "dibao-2023.csv"
     first.write_text("psn_no,category,valid_from,valid_to\n"

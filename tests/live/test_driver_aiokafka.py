@@ -7,13 +7,16 @@ from __future__ import annotations
 
 import pytest_asyncio
 
-from workers.cases_io import events_of
-from workers.demo import agreement, identities_recorded, settled_claims
-from workers.embedded import EmbeddedBroker, kafka_from_env
-from workers.pipeline import Workers, initialise
-from workers.publish import publish
-from workers.settings import Endpoints
-from workers.store import Store
+from cli.files import events_of
+from cli.demo import agreement
+from store.waiting import identities_recorded, settled_claims
+from runtime.embedded import EmbeddedBroker
+from schemas.settings import settings
+from runtime.parts import initialise
+from runtime.supervisor import WorkerProcesses
+from streams.publisher import publish
+from runtime.endpoints import Endpoints
+from store.postgres import PostgresStore
 from schemas.events import DischargeClaim, EligibilityChange
 from streams.topics import DISCHARGED, ELIGIBILITY
 
@@ -23,11 +26,11 @@ from .databases import _created_database, _drop_database
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def plain_pipeline(broker, database, tmp_path_factory):
-    own_broker = None if kafka_from_env() else EmbeddedBroker(tmp_path_factory.mktemp("plain-broker")).start()
+    own_broker = None if settings.kafka else EmbeddedBroker(tmp_path_factory.mktemp("plain-broker")).start()
     url = await _created_database(database)
     found = Endpoints(own_broker.bootstrap if own_broker else broker, url)
     await initialise(found)
-    workers = Workers(found, tmp_path_factory.mktemp("plain-logs"),
+    workers = WorkerProcesses(found, tmp_path_factory.mktemp("plain-logs"),
                       extra_env={"ONESTOP_DRIVER": "aiokafka", "ONESTOP_HOME": str(tmp_path_factory.mktemp("plain-home"))})
     workers.start()
     try:
@@ -42,7 +45,7 @@ async def plain_pipeline(broker, database, tmp_path_factory):
 async def test_every_shared_case_settles_to_the_fen_on_the_aiokafka_driver(plain_pipeline):
     cases = [load_case(p) for p in case_files()]
     grants, claims = events_of(cases)
-    store = await Store.open(plain_pipeline.database, migrate=False)
+    store = await PostgresStore.open(plain_pipeline.database, migrate=False)
     try:
         await publish(plain_pipeline.kafka, ELIGIBILITY, grants, EligibilityChange)
         await identities_recorded(store, len(grants), 120)

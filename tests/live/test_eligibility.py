@@ -10,9 +10,9 @@ import orjson
 from schemas.events import DischargeClaim, EligibilityChange, HighCostAlert
 from streams.codecs import encode
 from streams.topics import ALERTS, DISCHARGED, ELIGIBILITY, SETTLEMENTS
-from workers.demo import identities_recorded, settled_claims
-from workers.follow import read_topic
-from workers.publish import publish
+from store.waiting import identities_recorded, settled_claims
+from streams.reader import read_topic
+from streams.publisher import publish
 
 TIMEOUT = 180.0
 
@@ -37,15 +37,15 @@ def zhangye_claim(claim_id: str, psn_no: str, in_scope: str, level: str, day: st
     return orjson.dumps(claim)
 
 
-async def _apply(pipeline, store, events: list[bytes]) -> None:
+async def _apply(live_system, store, events: list[bytes]) -> None:
     before = (await store.counts())["identity_events"]
     unique = len({orjson.loads(e)["event_id"] for e in events})
-    await publish(pipeline.kafka, ELIGIBILITY, events, EligibilityChange)
+    await publish(live_system.kafka, ELIGIBILITY, events, EligibilityChange)
     await identities_recorded(store, before + unique, TIMEOUT)
     await asyncio.sleep(0.5)  # the batch's periods are written in the same transaction as its events
 
 
-async def test_grants_revocations_duplicates_and_order_end_in_the_same_state(pipeline, store):
+async def test_grants_revocations_duplicates_and_order_end_in_the_same_state(live_system, store):
     events = [
         change("E1", "PELIG1", "dibao", "grant", "2022-01-01", recorded="2022-01-01T09:00:00"),
         change("E2", "PELIG1", "dibao", "grant", "2022-06-01", "2022-12-31", recorded="2022-05-20T09:00:00"),
@@ -53,7 +53,7 @@ async def test_grants_revocations_duplicates_and_order_end_in_the_same_state(pip
         change("E4", "PELIG1", "tekun", "grant", "2022-03-01", recorded="2022-02-25T09:00:00"),
     ]
     shuffled = [e.replace(b"PELIG1", b"PELIG2").replace(b'"E', b'"F') for e in (events[2], events[3], events[0], events[1])]
-    await _apply(pipeline, store, events + [events[0], events[2]] + shuffled)
+    await _apply(live_system, store, events + [events[0], events[2]] + shuffled)
     first, _ = await store.identity_history("PELIG1")
     second, history = await store.identity_history("PELIG2")
     periods = lambda held: sorted((h.code.value, h.valid_from, h.valid_to) for h in held)  # noqa: E731
@@ -66,18 +66,18 @@ async def test_grants_revocations_duplicates_and_order_end_in_the_same_state(pip
     assert (dibao.authority.value, dibao.event_id) == ("civil_affairs", "E1")
 
 
-async def test_a_retroactive_grant_pays_exactly_the_missing_assistance_once(pipeline, store):
+async def test_a_retroactive_grant_pays_exactly_the_missing_assistance_once(live_system, store):
     # the shared case zhangye-dibao-edge-two-stays, but the person applies (and is granted
     # dibao_edge) only after both stays were settled with insurance alone
     claims = [
         zhangye_claim("RETRO-a", "PRETRO", "8000.00", "2", "2022-08-03"),
         zhangye_claim("RETRO-b", "PRETRO", "26000.00", "3", "2022-10-20"),
     ]
-    await publish(pipeline.kafka, DISCHARGED, claims, DischargeClaim)
+    await publish(live_system.kafka, DISCHARGED, claims, DischargeClaim)
     first = await settled_claims(store, {"RETRO-a", "RETRO-b"}, TIMEOUT)
     assert {p.payer.value for s in first.values() for p in s.payments if p.amount} == {"basic", "critical"}
     grant = change("RETRO-G", "PRETRO", "dibao_edge", "grant", "2023-01-15", recorded="2023-01-15T09:00:00")
-    await _apply(pipeline, store, [grant])
+    await _apply(live_system, store, [grant])
     adjustment = await _adjustment(store, "RETRO-b/adjustment/RETRO-G")
     assert [(p.payer.value, p.amount) for p in adjustment.payments] == [("assistance", Decimal("3420.00"))]
     assert adjustment.psn_part_amt == Decimal("-3420.00") and adjustment.medfee_sumamt == 0
@@ -86,11 +86,11 @@ async def test_a_retroactive_grant_pays_exactly_the_missing_assistance_once(pipe
     assert (await store.year_totals("PRETRO", 2022))["assistance"].base == Decimal("7700.00")
     ledger_after_first = await _ledger_of(store, "PRETRO")
 
-    await publish(pipeline.kafka, ELIGIBILITY, [grant, grant], EligibilityChange)  # replayed twice
+    await publish(live_system.kafka, ELIGIBILITY, [grant, grant], EligibilityChange)  # replayed twice
     await asyncio.sleep(5)
     assert await _ledger_of(store, "PRETRO") == ledger_after_first
     assert await store.check_ledger() == []
-    on_topic = [r for r in [orjson.loads(raw) async for raw in read_topic(pipeline.kafka, SETTLEMENTS)] if r["psn_no"] == "PRETRO"]
+    on_topic = [r for r in [orjson.loads(raw) async for raw in read_topic(live_system.kafka, SETTLEMENTS)] if r["psn_no"] == "PRETRO"]
     assert sorted(r["settlement_id"] for r in on_topic) == ["RETRO-a/settlement", "RETRO-b/adjustment/RETRO-G", "RETRO-b/settlement"]
 
 
@@ -108,18 +108,18 @@ async def _ledger_of(store, psn_no: str):
     return settlements, await store.year_totals(psn_no, 2022)
 
 
-async def test_high_cost_stays_are_pushed_to_civil_affairs(pipeline, store):
-    await _apply(pipeline, store, [change("ALERT-G", "PALERT1", "dibao_rural_3", "grant", "2022-01-01")])
+async def test_high_cost_stays_are_pushed_to_civil_affairs(live_system, store):
+    await _apply(live_system, store, [change("ALERT-G", "PALERT1", "dibao_rural_3", "grant", "2022-01-01")])
     claims = [
         zhangye_claim("ALERT-1", "PALERT1", "200000.00", "3", "2022-08-01"),  # 7,286.25 left after assistance > 6,000
         zhangye_claim("ALERT-2", "PALERT2", "100000.00", "3", "2022-08-01"),  # 17,260.00 left after insurance > 10,000
         zhangye_claim("ALERT-3", "PALERT3", "20000.00", "3", "2022-08-01"),  # little left: no alert
     ]
-    await publish(pipeline.kafka, DISCHARGED, claims, DischargeClaim)
+    await publish(live_system.kafka, DISCHARGED, claims, DischargeClaim)
     await settled_claims(store, {"ALERT-1", "ALERT-2", "ALERT-3"}, TIMEOUT)
     alerts = {}
     for _ in range(30):
-        alerts = {a.claim_id: a for a in [HighCostAlert.model_validate_json(raw) async for raw in read_topic(pipeline.kafka, ALERTS)]
+        alerts = {a.claim_id: a for a in [HighCostAlert.model_validate_json(raw) async for raw in read_topic(live_system.kafka, ALERTS)]
                   if a.claim_id.startswith("ALERT-")}
         if len(alerts) >= 2:
             break

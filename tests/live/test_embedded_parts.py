@@ -10,7 +10,7 @@ import asyncpg
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-from workers.embedded import create_topics, delete_topics
+from streams.admin import create_topics, delete_topics
 
 MESSAGES = 100
 PERSONS = 10

@@ -11,28 +11,29 @@ from schemas.codes import ISSUING_AUTHORITY
 from schemas.events import DischargeClaim, EligibilityChange, Rejection
 from streams.codecs import encode
 from streams.topics import DISCHARGED, ELIGIBILITY, REJECTED
-from workers.cases_io import events_of
-from workers.demo import agreement, identities_recorded, settled_claims
-from workers.follow import read_topic
-from workers.publish import publish
-from workers.store import Store
+from cli.files import events_of
+from cli.demo import agreement
+from store.waiting import identities_recorded, settled_claims
+from streams.reader import read_topic
+from streams.publisher import publish
+from store.postgres import PostgresStore
 
 from ..shared_cases import case_files, load_case
 
 TIMEOUT = 180.0
 
 
-async def _publish_people_then_claims(pipeline, store, grants: list[bytes], claims: list[bytes]) -> None:
+async def _publish_people_then_claims(live_system, store, grants: list[bytes], claims: list[bytes]) -> None:
     before = (await store.counts())["identity_events"]
-    await publish(pipeline.kafka, ELIGIBILITY, grants, EligibilityChange)
+    await publish(live_system.kafka, ELIGIBILITY, grants, EligibilityChange)
     await identities_recorded(store, before + len(grants), TIMEOUT)
-    await publish(pipeline.kafka, DISCHARGED, claims, DischargeClaim)
+    await publish(live_system.kafka, DISCHARGED, claims, DischargeClaim)
 
 
-async def test_every_shared_case_settles_to_the_fen_through_the_topics(pipeline, store):
+async def test_every_shared_case_settles_to_the_fen_through_the_topics(live_system, store):
     cases = [load_case(p) for p in case_files()]
     grants, claims = events_of(cases)
-    await _publish_people_then_claims(pipeline, store, grants, claims)
+    await _publish_people_then_claims(live_system, store, grants, claims)
     settled = await settled_claims(store, {c.claim_id for case in cases for c in case.claims}, TIMEOUT)
     for case in cases:
         assert agreement(case, settled) == [], case.name
@@ -52,11 +53,11 @@ def _claim(claim_id: str, psn_no: str, **changes) -> dict:
     return claim
 
 
-async def test_the_same_claim_twice_is_settled_once(pipeline, store):
+async def test_the_same_claim_twice_is_settled_once(live_system, store):
     raw = orjson.dumps(_claim("DUP-1", "PDUP1"))
-    await publish(pipeline.kafka, DISCHARGED, [raw, raw], DischargeClaim)
+    await publish(live_system.kafka, DISCHARGED, [raw, raw], DischargeClaim)
     await settled_claims(store, {"DUP-1"}, TIMEOUT)
-    await publish(pipeline.kafka, DISCHARGED, [raw], DischargeClaim)  # and once more, later
+    await publish(live_system.kafka, DISCHARGED, [raw], DischargeClaim)  # and once more, later
     await asyncio.sleep(3)
     records = [s for _, s in await store.settlements(limit=1_000_000) if s.claim_id == "DUP-1"]
     assert len(records) == 1
@@ -84,13 +85,13 @@ EXPECTED_WORDS = {
 }
 
 
-async def test_bad_input_is_rejected_with_a_reason_while_good_claims_flow(pipeline, store):
+async def test_bad_input_is_rejected_with_a_reason_while_good_claims_flow(live_system, store):
     good = [orjson.dumps(_claim(f"GOOD-{i}", f"PGOOD{i}")) for i in range(3)]
     bad = [orjson.dumps(c) for c in BAD_CLAIMS.values()] + [b"{not json", b'["a list"]']
     mixed = [good[0], *bad[:6], good[1], *bad[6:], good[2]]
-    await publish(pipeline.kafka, DISCHARGED, mixed, DischargeClaim)
+    await publish(live_system.kafka, DISCHARGED, mixed, DischargeClaim)
     await settled_claims(store, {f"GOOD-{i}" for i in range(3)}, TIMEOUT)
-    reasons = await _rejections_of(pipeline.kafka, {raw.decode() for raw in bad}, len(bad))
+    reasons = await _rejections_of(live_system.kafka, {raw.decode() for raw in bad}, len(bad))
     for name, claim in BAD_CLAIMS.items():
         reason = reasons[orjson.dumps(claim).decode()]
         assert EXPECTED_WORDS[name] in reason, (name, reason)
@@ -111,23 +112,21 @@ async def _rejections_of(kafka: str, originals: set[str], count: int) -> dict[st
     raise AssertionError(f"only {len(found)} of {count} rejections arrived")
 
 
-async def test_a_worker_killed_and_restarted_mid_stream_pays_nothing_twice_and_loses_nothing(pipeline, store):
+async def test_a_worker_killed_and_restarted_mid_stream_pays_nothing_twice_and_loses_nothing(live_system, store):
     population, claims = year_of_claims(400, persons=80, seed=41)
     grants = [
-        encode(EligibilityChange(
-            event_id=f"kill-test/{p.psn_no}/{held.code.value}", psn_no=p.psn_no, category=held.code, action="grant",
-            valid_from=held.valid_from, authority=ISSUING_AUTHORITY[held.code], recorded_at=datetime(2017, 1, 1, tzinfo=timezone.utc),
-        ))
+        encode(EligibilityChange.grant_of(p.psn_no, held, f"kill-test/{p.psn_no}/{held.code.value}",
+                                          datetime(2017, 1, 1, tzinfo=timezone.utc)))
         for p in population for held in p.categories
     ]
     raw = [encode(c) for c in claims]
-    await _publish_people_then_claims(pipeline, store, grants, raw[:200])
+    await _publish_people_then_claims(live_system, store, grants, raw[:200])
     await asyncio.sleep(1.0)
     for name in ("critical", "assistance", "intake"):
-        pipeline.workers.kill(name)
-    await publish(pipeline.kafka, DISCHARGED, raw[200:], DischargeClaim)
+        live_system.workers.kill(name)
+    await publish(live_system.kafka, DISCHARGED, raw[200:], DischargeClaim)
     for name in ("critical", "assistance", "intake"):
-        pipeline.workers.start_one(name)
+        live_system.workers.start_one(name)
     settled = await settled_claims(store, {c.claim_id for c in claims}, TIMEOUT)
     assert await store.check_ledger() == []
     by_person = {p.psn_no: p for p in population}

@@ -25,7 +25,8 @@ from schemas.codes import Authority, Category, Payer
 from schemas.events import EligibilityChange, PaymentLine, PolicyRef, Settlement
 from schemas.money import ZERO, round_to_fen
 from schemas.totals import AccountTotals, YearTotals
-from workers.store import PayerWork, ReceivedClaim, Store, migrations
+from store import PayerWork, ReceivedClaim
+from store.postgres import PostgresStore, migrations
 
 ACCOUNT = "half"
 CAP = Decimal("10000.00")
@@ -81,7 +82,7 @@ async def own_database(database: str) -> AsyncIterator[str]:
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def store(own_database: str) -> AsyncIterator[Store]:
-    opened = await Store.open(own_database)
+    opened = await PostgresStore.open(own_database)
     try:
         yield opened
     finally:
@@ -105,8 +106,8 @@ async def test_migrating_again_applies_nothing(store: Store) -> None:
 
 
 async def test_two_stores_migrating_at_once_apply_each_version_once(fresh_dsn: str) -> None:
-    one = await Store.open(fresh_dsn, migrate=False)
-    two = await Store.open(fresh_dsn, migrate=False)
+    one = await PostgresStore.open(fresh_dsn, migrate=False)
+    two = await PostgresStore.open(fresh_dsn, migrate=False)
     try:
         first, second = await asyncio.gather(one.migrate(), two.migrate())
         every = [version for version, _, _ in migrations()]
@@ -242,7 +243,7 @@ async def test_every_arrival_order_gives_the_same_periods(store: Store) -> None:
 
 
 async def test_two_writers_of_one_person_at_once_give_the_same_periods(store: Store, own_database: str) -> None:
-    other = await Store.open(own_database, migrate=False)
+    other = await PostgresStore.open(own_database, migrate=False)
     try:
         for _ in range(10):
             psn = uid("psn")
@@ -340,7 +341,7 @@ async def test_no_line_records_nothing(store: Store) -> None:
 
 
 async def test_two_consumers_paying_the_same_work_at_once_pay_each_claim_once(store: Store, own_database: str) -> None:
-    other = await Store.open(own_database, migrate=False)
+    other = await PostgresStore.open(own_database, migrate=False)
     try:
         persons = [uid("psn") for _ in range(3)]
         work = [work_of(uid("claim"), persons[i % 3], f"{1000 + 137 * i}.25") for i in range(12)]

@@ -1,18 +1,29 @@
-"""How a worker's stage meets Kafka: the harness's drivers, chosen by ONESTOP_DRIVER.
+"""How a worker meets Kafka: drivers found by name in a registry, as faust chooses its stores.
 
 `faust` (the default, the design's): each worker a Faust app and consumer group. `aiokafka`: the
 same consumer group and guarantees on a plain aiokafka consumer loop, without Faust's overhead
-(bench/ measures both). A worker's handler does not know which one runs it.
+(bench/ measures both). A worker's handler does not know which one runs it. A new driver is a
+module with ``run(worker, kafka, database, loglevel)`` and one line here.
 """
 from __future__ import annotations
 
-import os
+from importlib import import_module
 
-DRIVERS = ("faust", "aiokafka")
+from schemas.settings import settings
+
+from ..harness import Worker
+
+#: driver name -> module (imported only when chosen)
+DRIVERS: dict[str, str] = {
+    "faust": "workers.drivers.faust_driver",
+    "aiokafka": "workers.drivers.kafka_driver",
+}
 
 
 def driver_name() -> str:
-    name = os.environ.get("ONESTOP_DRIVER", "faust")
-    if name not in DRIVERS:
-        raise ValueError(f"ONESTOP_DRIVER={name!r}: choose one of {', '.join(DRIVERS)}")
-    return name
+    return settings.driver
+
+
+def run(worker: Worker, kafka: str, database: str, loglevel: str = "warning") -> None:
+    """Run one worker until SIGINT/SIGTERM with the driver ONESTOP_DRIVER names (faust by default)."""
+    import_module(DRIVERS[driver_name()]).run(worker, kafka, database, loglevel)

@@ -1,4 +1,4 @@
-"""The Faust driver: one Faust app (consumer group onestop-<worker>) reading the stage's topic in
+"""The Faust driver: one Faust app (consumer group onestop-<worker>) reading the worker's topic in
 batches per partition; output is acknowledged by the broker before the batch is acked, so Faust
 never commits offsets of work whose effects were not sent."""
 from __future__ import annotations
@@ -11,14 +11,14 @@ import faust
 
 from streams.app import make_app
 
-from ..stage import Context, Incoming, Stage, handle_and_send
+from ..harness import Context, Incoming, Worker, handle_and_send
 
 log = logging.getLogger("onestop.driver")
 
 
-def build_app(stage: Stage, kafka: str, database: str) -> faust.App:
-    app = make_app(stage.name, kafka)
-    source = app.topic(stage.source, key_serializer="raw", value_serializer="raw")
+def build_app(worker: Worker, kafka: str, database: str) -> faust.App:
+    app = make_app(worker.name, kafka)
+    source = app.topic(worker.source, key_serializer="raw", value_serializer="raw")
     context = Context(database)
     sinks: dict[str, faust.TopicT] = {}
 
@@ -30,14 +30,14 @@ def build_app(stage: Stage, kafka: str, database: str) -> faust.App:
     async def send(topic: str, key: bytes | None, value: bytes):
         return await sink(topic).send(key=key, value=value)
 
-    @app.agent(source, concurrency=1, name=f"onestop.{stage.name}")
+    @app.agent(source, concurrency=1, name=f"onestop.{worker.name}")
     async def run(stream):
-        async for events in stream.take_events(stage.batch_max, within=stage.batch_within):
+        async for events in stream.take_events(worker.batch_max, within=worker.batch_within):
             batch = [Incoming(e.key, e.value, e.message.topic, e.message.partition, e.message.offset) for e in events]
             try:
-                await handle_and_send(stage, context, batch, send)
+                await handle_and_send(worker, context, batch, send)
             except BaseException as error:  # noqa: BLE001 - see _stop_dead
-                _stop_dead(stage, error)
+                _stop_dead(worker, error)
 
     @app.on_before_shutdown.connect
     def _close_store(app, **kwargs):  # noqa: ARG001 - faust's signal signature
@@ -46,18 +46,18 @@ def build_app(stage: Stage, kafka: str, database: str) -> faust.App:
     return app
 
 
-def _stop_dead(stage: Stage, error: BaseException) -> None:
+def _stop_dead(worker: Worker, error: BaseException) -> None:
     """A batch that did not finish must not be acknowledged: Faust acks a take_events batch when
     its loop leaves it (by error or cancellation) and would then commit those offsets, losing the
     batch. So the process ends at once, committing nothing more; its supervisor (`onestop up`,
     the container's restart policy) starts it again and the batch is delivered again."""
     log.critical("%s: stopping at once so that the unfinished batch is delivered again: %s",
-                 stage.name, type(error).__name__)
+                 worker.name, type(error).__name__)
     logging.shutdown()
     os._exit(70)
 
 
-def run(stage: Stage, kafka: str, database: str, loglevel: str) -> None:
-    worker = faust.Worker(build_app(stage, kafka, database), loglevel=loglevel, quiet=True, redirect_stdouts=False)
+def run(worker: Worker, kafka: str, database: str, loglevel: str) -> None:
+    worker = faust.Worker(build_app(worker, kafka, database), loglevel=loglevel, quiet=True, redirect_stdouts=False)
     worker.spinner = None  # its spinner turns the root logger to DEBUG: every debug call then builds a record
     worker.execute_from_commandline()

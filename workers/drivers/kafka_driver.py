@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import signal
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
 
-from ..stage import Context, Incoming, Stage, handle_and_send
+from schemas.settings import settings
+
+from ..harness import Context, Incoming, Worker, handle_and_send
 
 log = logging.getLogger("onestop.driver")
 
@@ -33,33 +34,33 @@ class _CommitOnRevoke(ConsumerRebalanceListener):
         pass
 
 
-async def serve(stage: Stage, kafka: str, database: str, stopping: asyncio.Event) -> None:
+async def serve(worker: Worker, kafka: str, database: str, stopping: asyncio.Event) -> None:
     context = Context(database)
     done: dict[TopicPartition, int] = {}
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=kafka, group_id=f"onestop-{stage.name}", client_id=f"onestop-{stage.name}",
+        bootstrap_servers=kafka, group_id=f"onestop-{worker.name}", client_id=f"onestop-{worker.name}",
         enable_auto_commit=False, auto_offset_reset="earliest",
-        fetch_max_wait_ms=int(os.environ.get("ONESTOP_FETCH_MAX_WAIT_MS", "100")),
-        session_timeout_ms=int(1000 * float(os.environ.get("ONESTOP_SESSION_TIMEOUT", "10"))),
-        heartbeat_interval_ms=1000, max_poll_records=stage.batch_max,
+        fetch_max_wait_ms=settings.fetch_max_wait_ms,
+        session_timeout_ms=int(1000 * settings.session_timeout),
+        heartbeat_interval_ms=1000, max_poll_records=worker.batch_max,
     )
-    producer = AIOKafkaProducer(bootstrap_servers=kafka, acks="all", linger_ms=int(os.environ.get("ONESTOP_LINGER_MS", "5")))
+    producer = AIOKafkaProducer(bootstrap_servers=kafka, acks="all", linger_ms=settings.linger_ms)
 
     async def send(topic: str, key: bytes | None, value: bytes):
         return await producer.send(topic, value=value, key=key)
 
     await producer.start()
-    consumer.subscribe([stage.source], listener=_CommitOnRevoke(stage.name, consumer, done))
+    consumer.subscribe([worker.source], listener=_CommitOnRevoke(worker.name, consumer, done))
     await consumer.start()
-    commit_every = float(os.environ.get("ONESTOP_COMMIT_INTERVAL", "1.0"))
+    commit_every = settings.commit_interval
     loop = asyncio.get_running_loop()
     last_commit = loop.time()
     try:
         while not stopping.is_set():
-            records = await consumer.getmany(timeout_ms=200, max_records=stage.batch_max)
+            records = await consumer.getmany(timeout_ms=200, max_records=worker.batch_max)
             batch = [Incoming(r.key, r.value, r.topic, r.partition, r.offset) for rs in records.values() for r in rs]
             if batch:
-                await handle_and_send(stage, context, batch, send)
+                await handle_and_send(worker, context, batch, send)
                 done.update({tp: rs[-1].offset + 1 for tp, rs in records.items()})
             if done and loop.time() - last_commit >= commit_every:
                 await consumer.commit(dict(done))
@@ -74,13 +75,13 @@ async def serve(stage: Stage, kafka: str, database: str, stopping: asyncio.Event
             await context.close()
 
 
-def run(stage: Stage, kafka: str, database: str, loglevel: str) -> None:
+def run(worker: Worker, kafka: str, database: str, loglevel: str) -> None:
     logging.basicConfig(level=getattr(logging, loglevel.upper(), logging.WARNING))
 
     async def main() -> None:
         stopping = asyncio.Event()
         for signum in (signal.SIGTERM, signal.SIGINT):
             asyncio.get_running_loop().add_signal_handler(signum, stopping.set)
-        await serve(stage, kafka, database, stopping)
+        await serve(worker, kafka, database, stopping)
 
     asyncio.run(main())

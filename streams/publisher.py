@@ -1,4 +1,4 @@
-"""Publishing files of events: JSON lines or CSV, keyed by psn_no, checked locally for the count.
+"""Publishing events to a topic, keyed by psn_no, each checked locally for the count.
 
 Every line is published as it is, good or bad: intake (or the eligibility worker) is the one
 place that rejects, so every rejection lands on its rejection topic with the reason. The local
@@ -6,41 +6,13 @@ check only counts what will be accepted and prints why the others will not.
 """
 from __future__ import annotations
 
-import csv
-from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import orjson
 from aiokafka import AIOKafkaProducer
 from pydantic import BaseModel
 
 from streams.codecs import BadInput, decode
-
-BOOLEAN_COLUMNS = {"referral", "emergency_unable_to_pay"}
-INTEGER_COLUMNS = {"age"}
-
-
-def _csv_value(column: str, text: str):
-    if column in BOOLEAN_COLUMNS:
-        return text.strip().lower() in {"true", "1", "yes", "y", "是"}
-    if column in INTEGER_COLUMNS:
-        return int(text) if text.strip().isdigit() else text
-    return text
-
-
-def read_lines(path: Path) -> Iterator[bytes]:
-    """Each event of a file as JSON bytes: a JSON-lines file, or a CSV with the contract's column names."""
-    if path.suffix.lower() == ".csv":
-        with path.open(newline="", encoding="utf-8-sig") as handle:
-            for row in csv.DictReader(handle):
-                yield orjson.dumps({k: _csv_value(k, v) for k, v in row.items() if k and v not in ("", None)})
-        return
-    with path.open("rb") as handle:
-        for line in handle:
-            if line.strip():
-                yield line.rstrip(b"\r\n")
-
 
 def _key(raw: bytes) -> bytes | None:
     try:

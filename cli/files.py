@@ -1,26 +1,50 @@
-"""Authorities' yearly name lists (CSV) as eligibility change events.
-
-    psn_no,category,valid_from,valid_to
-    P001,dibao_rural_1,2023-01-01,
-    P002,tekun,2023-01-01,2023-12-31
-
-With ``replace``, everyone holding one of the list's categories from that authority on the
-effective date who is missing from the new list gets a revocation from that date.
-Event ids derive from the list's content, so importing the same list twice changes nothing.
-"""
+"""Users' files: discharge events as JSON lines or CSV, authorities' yearly name lists (CSV), and
+the worked cases as the events a live system receives."""
 from __future__ import annotations
 
 import csv
 import hashlib
+from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, time, timezone
 from pathlib import Path
 
+import orjson
 from pydantic import ValidationError
 
-from schemas.codes import Authority
+from schemas.cases import Case
+from schemas.codes import ISSUING_AUTHORITY, Authority
 from schemas.events import EligibilityChange
-from streams.codecs import describe
+from streams.codecs import describe, encode
+
+# --- discharge events: JSON lines, or CSV with the contract's column names
+
+BOOLEAN_COLUMNS = {"referral", "emergency_unable_to_pay"}
+INTEGER_COLUMNS = {"age"}
+
+
+def _csv_value(column: str, text: str):
+    if column in BOOLEAN_COLUMNS:
+        return text.strip().lower() in {"true", "1", "yes", "y", "是"}
+    if column in INTEGER_COLUMNS:
+        return int(text) if text.strip().isdigit() else text
+    return text
+
+
+def read_lines(path: Path) -> Iterator[bytes]:
+    """Each event of a file as JSON bytes: a JSON-lines file, or a CSV with the contract's column names."""
+    if path.suffix.lower() == ".csv":
+        with path.open(newline="", encoding="utf-8-sig") as handle:
+            for row in csv.DictReader(handle):
+                yield orjson.dumps({k: _csv_value(k, v) for k, v in row.items() if k and v not in ("", None)})
+        return
+    with path.open("rb") as handle:
+        for line in handle:
+            if line.strip():
+                yield line.rstrip(b"\r\n")
+
+
+# --- authorities' yearly name lists
 
 COLUMNS = ("psn_no", "category", "valid_from", "valid_to")
 
@@ -68,3 +92,18 @@ def changes_of(entries: list[ListEntry], digest: str, authority: Authority, reco
             action="revoke", valid_from=effective, authority=authority, recorded_at=recorded_at,
         ))
     return changes, problems
+
+
+# --- worked cases as events
+
+def grants_of(case: Case) -> list[EligibilityChange]:
+    person = case.person
+    return [EligibilityChange.grant_of(person.psn_no, held, f"{case.name}/{person.psn_no}/{held.code.value}/{held.valid_from}")
+            for held in person.categories]
+
+
+def events_of(cases: list[Case]) -> tuple[list[bytes], list[bytes]]:
+    """(eligibility events, discharge events) of the cases, as JSON bytes, claims in arrival order."""
+    grants = [encode(g) for case in cases for g in grants_of(case)]
+    claims = [encode(c) for case in cases for c in case.claims]
+    return grants, claims

@@ -1,4 +1,4 @@
-"""Settlements as a caseworker reads them: one line per claim."""
+"""How the commands print: settlements one line per record, a person's categories and totals."""
 from __future__ import annotations
 
 from datetime import datetime
@@ -6,6 +6,7 @@ from datetime import datetime
 from schemas.codes import CATEGORY_ZH
 from schemas.events import CategoryHeld, EligibilityChange, Settlement
 from schemas.money import format_yuan
+from schemas.personal import mask
 from schemas.totals import YearTotals
 
 TABLE_HEADER = f"{'claim_id':<14} {'kind':<10} {'psn_no':<10} {'total':>12} {'funds':>12} {'personal':>12}  payments"
@@ -15,11 +16,6 @@ def table_row(settlement: Settlement) -> str:
     payments = ", ".join(f"{p.payer.value} {format_yuan(p.amount)}" for p in settlement.payments if p.amount)
     return (f"{settlement.claim_id:<14} {settlement.kind:<10} {settlement.psn_no:<10} {format_yuan(settlement.medfee_sumamt):>12} "
             f"{format_yuan(settlement.fund_pay_sumamt):>12} {format_yuan(settlement.psn_part_amt):>12}  {payments}")
-
-
-def mask(psn_no: str) -> str:
-    """Identity numbers are never shown or logged in clear: the last four characters only."""
-    return "*" * max(0, len(psn_no) - 4) + psn_no[-4:]
 
 
 def describe_person(psn_no: str, held: list[CategoryHeld], events: list[EligibilityChange],

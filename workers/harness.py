@@ -9,25 +9,19 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TypeVar
 
-import asyncpg
-
 from schemas.events import Rejection
+from schemas.settings import settings
+from store import DATABASE_AWAY, Store, open_store
 from streams.codecs import BadInput, as_text, decode, encode
 
-from .store import Store
-
-log = logging.getLogger("onestop.stage")
+log = logging.getLogger("onestop.worker")
 M = TypeVar("M")
 T = TypeVar("T")
-
-BATCH_MAX = int(os.environ.get("ONESTOP_BATCH_MAX", "500"))
-BATCH_WITHIN = float(os.environ.get("ONESTOP_BATCH_WITHIN", "0.01"))
 
 
 @dataclass(frozen=True)
@@ -44,7 +38,7 @@ class Outgoing:
     topic: str
     key: bytes | None
     value: bytes
-    record_id: str | None = None  # e.g. the settlement published, for the stage's after_sent
+    record_id: str | None = None  # e.g. the settlement published, for the worker's after_sent
 
 
 class Context:
@@ -58,7 +52,7 @@ class Context:
     async def store(self) -> Store:
         async with self._opening:
             if self._store is None:
-                self._store = await Store.open(self._dsn, migrate=False)
+                self._store = await open_store(self._dsn, migrate=False)
         return self._store
 
     async def reject(self, topic: str, incoming: Incoming, reason: str) -> Outgoing:
@@ -98,28 +92,21 @@ AfterSent = Callable[[Context, list[Outgoing]], Awaitable[None]]
 
 
 @dataclass(frozen=True)
-class Stage:
+class Worker:
+    """A worker: its name (and consumer group ``onestop-<name>``), the topic it reads, its handler."""
+
     name: str
     source: str
     handle: Handler
     after_sent: AfterSent | None = None  # runs once the broker acknowledged a batch's output
-    batch_max: int = BATCH_MAX
-    batch_within: float = BATCH_WITHIN
+    batch_max: int = field(default_factory=lambda: settings.batch_max)
+    batch_within: float = field(default_factory=lambda: settings.batch_within)
 
 
 RETRY_AFTER = (0.1, 0.5, 1.0, 2.0, 5.0)
-#: The database is away or restarting: the work is retried on a new pool, never skipped.
-DATABASE_AWAY = (
-    OSError,
-    asyncio.TimeoutError,
-    asyncpg.PostgresConnectionError,  # includes ConnectionDoesNotExistError
-    asyncpg.InterfaceError,
-    asyncpg.exceptions.OperatorInterventionError,  # shutting down, starting up, admin shutdown
-    asyncpg.exceptions.InternalClientError,  # a connection left mid-operation by a lost server
-)
 
 
-async def _until_done(stage: Stage, context: Context, work: Callable[[], Awaitable[T]]) -> T:
+async def _until_done(worker: Worker, context: Context, work: Callable[[], Awaitable[T]]) -> T:
     """Run ``work`` until it succeeds, while the database is away: handlers are idempotent, and a
     batch is never skipped (its offsets are not committed until it is handled)."""
     attempt = 0
@@ -128,7 +115,7 @@ async def _until_done(stage: Stage, context: Context, work: Callable[[], Awaitab
             return await work()
         except DATABASE_AWAY as error:
             wait = RETRY_AFTER[min(attempt, len(RETRY_AFTER) - 1)]
-            log.warning("%s: database unavailable (%s); retrying in %.1fs", stage.name, type(error).__name__, wait)
+            log.warning("%s: database unavailable (%s); retrying in %.1fs", worker.name, type(error).__name__, wait)
             attempt += 1
             await context.reset()
             await asyncio.sleep(wait)
@@ -137,22 +124,11 @@ async def _until_done(stage: Stage, context: Context, work: Callable[[], Awaitab
 SendOne = Callable[[str, bytes | None, bytes], Awaitable[Awaitable]]
 
 
-async def handle_and_send(stage: Stage, context: Context, batch: list[Incoming], send: SendOne) -> None:
+async def handle_and_send(worker: Worker, context: Context, batch: list[Incoming], send: SendOne) -> None:
     """Handle a batch and send its output; return only once the broker acknowledged every record,
     so the driver may then mark the batch's offsets done."""
-    outgoing = await _until_done(stage, context, lambda: stage.handle(context, batch))
+    outgoing = await _until_done(worker, context, lambda: worker.handle(context, batch))
     pending = [await send(o.topic, o.key, o.value) for o in outgoing]
     await asyncio.gather(*pending)
-    if stage.after_sent is not None and outgoing:
-        await _until_done(stage, context, lambda: stage.after_sent(context, outgoing))
-
-
-def run_stage(stage: Stage, kafka: str, database: str, loglevel: str = "warning") -> None:
-    """Run one worker until SIGINT/SIGTERM with the driver ONESTOP_DRIVER names (faust by default)."""
-    from .drivers import driver_name
-
-    if driver_name() == "faust":
-        from .drivers.faust_driver import run
-    else:
-        from .drivers.kafka_driver import run
-    run(stage, kafka, database, loglevel)
+    if worker.after_sent is not None and outgoing:
+        await _until_done(worker, context, lambda: worker.after_sent(context, outgoing))

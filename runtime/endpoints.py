@@ -5,17 +5,16 @@ ONESTOP_HOME) so that the other commands find its embedded broker and database b
 """
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import orjson
 
-from .embedded import database_from_env, kafka_from_env
+from schemas.settings import settings
 
 
 def home() -> Path:
-    return Path(os.environ.get("ONESTOP_HOME", ".")).resolve() / ".onestop"
+    return settings.home
 
 
 def runtime_file() -> Path:
@@ -34,7 +33,7 @@ class NotRunning(RuntimeError):
 
 def endpoints() -> Endpoints:
     """The environment's endpoints, else those of the `onestop up` running for this directory."""
-    kafka, database = kafka_from_env(), database_from_env()
+    kafka, database = settings.kafka, settings.database_url
     if kafka and database:
         return Endpoints(kafka, database)
     path = runtime_file()

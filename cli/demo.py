@@ -7,7 +7,6 @@ agrees with the case's expectation to the fen.
 from __future__ import annotations
 
 import asyncio
-import time
 from pathlib import Path
 
 import click
@@ -16,33 +15,15 @@ from schemas.cases import Case
 from schemas.events import DischargeClaim, EligibilityChange, Settlement
 from streams.topics import DISCHARGED, ELIGIBILITY
 
-from .cases_io import events_of
-from .display import TABLE_HEADER, table_row
-from .pipeline import Parts, Workers, initialise_sync
-from .publish import publish
-from .settings import NotRunning, endpoints, home
-from .store import Store
+from runtime.endpoints import NotRunning, endpoints, home
+from runtime.parts import Parts, initialise_sync
+from runtime.supervisor import WorkerProcesses
+from store import store_at
+from store.waiting import identities_recorded, settled_claims
+from streams.publisher import publish
 
-
-async def settled_claims(store: Store, claim_ids: set[str], timeout: float) -> dict[str, Settlement]:
-    """Wait until every claim has its settlement recorded; return them by claim_id."""
-    found: dict[str, Settlement] = {}
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = {s.claim_id: s for _, s in await store.settlements(limit=1_000_000) if s.claim_id in claim_ids}
-        if len(found) == len(claim_ids):
-            return found
-        await asyncio.sleep(0.25)
-    missing = sorted(claim_ids - set(found))
-    raise TimeoutError(f"{len(missing)} claims not settled within {timeout:.0f}s: {missing[:10]}")
-
-
-async def identities_recorded(store: Store, count: int, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while (await store.counts())["identity_events"] < count:
-        if time.monotonic() > deadline:
-            raise TimeoutError("eligibility changes were not recorded in time; see .onestop/logs/eligibility.log")
-        await asyncio.sleep(0.1)
+from .files import events_of
+from .formats import TABLE_HEADER, table_row
 
 
 def agreement(case: Case, settled: dict[str, Settlement]) -> list[str]:
@@ -59,15 +40,12 @@ def agreement(case: Case, settled: dict[str, Settlement]) -> list[str]:
 
 async def _run(kafka: str, database: str, cases: list[Case], timeout: float) -> bool:
     grants, claims = events_of(cases)
-    store = await Store.open(database, migrate=False)
-    try:
+    async with store_at(database) as store:
         before = (await store.counts())["identity_events"]
         await publish(kafka, ELIGIBILITY, grants, EligibilityChange)
         await identities_recorded(store, min(before + len(grants), len(grants)), timeout)
         await publish(kafka, DISCHARGED, claims, DischargeClaim)
         settled = await settled_claims(store, {c.claim_id for case in cases for c in case.claims}, timeout)
-    finally:
-        await store.close()
     click.echo(TABLE_HEADER)
     all_agree = True
     for case in cases:
@@ -91,7 +69,7 @@ def run_demo(cases_dir: Path, timeout: float = 180.0) -> bool:
         pass
     parts = Parts(home())
     found = parts.start()
-    workers = Workers(found, home() / "logs")
+    workers = WorkerProcesses(found, home() / "logs")
     try:
         initialise_sync(found)
         workers.start()

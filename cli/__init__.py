@@ -1,0 +1,29 @@
+"""The `onestop` command: the live system, the pure rules as a calculator, and the operators' checks."""
+from __future__ import annotations
+
+import click
+
+from . import inputs, system, views
+from .demo import demo
+from .policy import policy
+
+
+@click.group()
+def main() -> None:
+    """onestop: one-stop settlement of hospital bills for people in hardship."""
+
+
+@click.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True, "help_option_names": []})
+@click.pass_context
+def chaos(context: click.Context) -> None:
+    """Fault injection: settle a generated year with and without faults and compare (see --help)."""
+    try:
+        from bench.chaos import chaos as command  # the benchmarks load only when an operator asks for them
+    except ImportError:
+        raise click.ClickException("onestop chaos runs from a source checkout of onestop (bench/ is not installed here)") from None
+
+    command.main(args=context.args, prog_name="onestop chaos", standalone_mode=True)
+
+
+for command in (*system.COMMANDS, *inputs.COMMANDS, *views.COMMANDS, demo, policy, chaos):
+    main.add_command(command)

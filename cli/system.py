@@ -1,0 +1,94 @@
+"""`onestop up | worker | init | check`: starting the live system, or one worker of it."""
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import time
+from pathlib import Path
+
+import click
+
+from runtime.embedded import kafka_answers
+from runtime.endpoints import clear_runtime, home, write_runtime
+from runtime.parts import Parts, initialise_sync
+from runtime.supervisor import WorkerProcesses
+from schemas.settings import described
+from store import store_at
+from workers.registry import WORKERS
+
+from .common import endpoints_or_fail
+
+
+@click.command()
+@click.option("--data-dir", type=click.Path(path_type=Path), default=None, help="default: .onestop/ here")
+def up(data_dir: Path | None) -> None:
+    """Start the broker, PostgreSQL, topics, migrations and every worker; Ctrl-C stops them all."""
+    parts = Parts(data_dir or home())
+    found = parts.start()
+    workers = WorkerProcesses(found, home() / "logs")
+    stopping = []
+    for signum in (signal.SIGINT, signal.SIGTERM):  # also when started in the background
+        signal.signal(signum, lambda *_: stopping.append(True))
+    try:
+        initialise_sync(found)
+        write_runtime(found, os.getpid())
+        workers.start()
+        click.echo(f"onestop is up: kafka {found.kafka}; {len(WORKERS)} workers; logs in {home() / 'logs'}. Ctrl-C stops.")
+        while not stopping:
+            for name in workers.crashed():
+                click.echo(f"worker {name} stopped unexpectedly; restarting it", err=True)
+                workers.start_one(name)
+            time.sleep(1)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        click.echo("stopping workers…")
+        workers.stop()
+        parts.stop()
+        clear_runtime()
+        click.echo("stopped.")
+
+
+@click.command()
+@click.argument("name", type=click.Choice(list(WORKERS)))
+@click.option("--loglevel", default="warning")
+def worker(name: str, loglevel: str) -> None:
+    """Run one worker (its own Faust app and consumer group) until SIGINT / SIGTERM."""
+    from workers.drivers import run
+
+    found = endpoints_or_fail()
+    run(WORKERS[name], found.kafka, found.database, loglevel)
+
+
+@click.command()
+def init() -> None:
+    """Create every topic and migrate the database (ONESTOP_KAFKA / ONESTOP_DATABASE_URL)."""
+    initialise_sync(endpoints_or_fail())
+    click.echo("topics created, database migrated")
+
+
+@click.command()
+def check() -> None:
+    """Exit 0 when the broker and the database answer."""
+    found = endpoints_or_fail()
+    if not kafka_answers(found.kafka, timeout=5.0):
+        raise click.ClickException(f"the broker at {found.kafka} does not answer")
+
+    async def database() -> None:
+        async with store_at(found.database):
+            pass
+
+    asyncio.run(database())
+    click.echo("broker and database answer")
+
+
+@click.command("settings")
+def settings_command() -> None:
+    """Print every ONESTOP_* setting: its value now, its default and what it means."""
+    for name, now, default, meaning in described():
+        shown = now if now is not None else f"(default {default})" if default is not None else "(unset)"
+        click.echo(f"{name:<28} {shown:<32} {meaning}")
+
+
+COMMANDS = [up, worker, init, check, settings_command]

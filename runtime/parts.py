@@ -1,0 +1,56 @@
+"""The real parts a system needs, and getting them ready: the embedded broker and PostgreSQL
+unless ONESTOP_KAFKA / ONESTOP_DATABASE_URL name real ones; every topic created, the schema migrated."""
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from pathlib import Path
+
+from schemas.settings import settings
+from store import open_store
+from streams.admin import create_topics
+from streams.topics import all_topics
+
+from .embedded import EmbeddedBroker, EmbeddedPostgres
+from .endpoints import Endpoints
+
+
+async def initialise(found: Endpoints) -> None:
+    """Create every topic (config is only accepted at creation) and migrate the database."""
+    by_config: dict[tuple, list[str]] = {}
+    for name, config in all_topics().items():
+        by_config.setdefault(tuple(sorted(config.items())), []).append(name)
+    for config, names in by_config.items():
+        await create_topics(found.kafka, names, settings.partitions, config=dict(config))
+    store = await open_store(found.database, migrate=True)
+    await store.close()
+
+
+def initialise_sync(found: Endpoints) -> None:
+    asyncio.run(initialise(found))
+
+
+@dataclass
+class Parts:
+    """The embedded broker and database, unless ONESTOP_KAFKA / ONESTOP_DATABASE_URL name real ones."""
+
+    data_dir: Path
+    broker: EmbeddedBroker | None = None
+    postgres: EmbeddedPostgres | None = None
+
+    def start(self) -> Endpoints:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        kafka, database = settings.kafka, settings.database_url
+        if kafka is None:
+            self.broker = EmbeddedBroker(self.data_dir / "broker").start()
+            kafka = self.broker.bootstrap
+        if database is None:
+            self.postgres = EmbeddedPostgres(self.data_dir / "pgdata").start()
+            database = self.postgres.dsn
+        return Endpoints(kafka, database)
+
+    def stop(self) -> None:
+        if self.postgres is not None:
+            self.postgres.stop()
+        if self.broker is not None:
+            self.broker.stop()

@@ -1,0 +1,67 @@
+"""Worker processes: each worker its own process (its own consumer group), as it is deployed;
+started, watched, restarted and stopped together (`onestop up`, `onestop demo`, the tests)."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from workers.registry import WORKERS
+
+from .endpoints import Endpoints
+
+
+@dataclass
+class WorkerProcesses:
+    """Worker processes, each `python -m cli worker NAME`, logging to log_dir/NAME.log."""
+
+    found: Endpoints
+    log_dir: Path
+    extra_env: dict[str, str] = field(default_factory=dict)
+    processes: dict[str, subprocess.Popen] = field(default_factory=dict)
+
+    def start(self, names: list[str] | None = None) -> None:
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        for name in names or list(WORKERS):
+            self.start_one(name)
+
+    def start_one(self, name: str) -> None:
+        env = {**os.environ, **self.extra_env, "ONESTOP_KAFKA": self.found.kafka, "ONESTOP_DATABASE_URL": self.found.database}
+        log = open(self.log_dir / f"{name}.log", "ab")
+        self.processes[name] = subprocess.Popen(
+            [sys.executable, "-m", "cli", "worker", name], env=env, stdout=log, stderr=subprocess.STDOUT,
+        )
+        log.close()
+
+    def kill(self, name: str) -> None:
+        """SIGKILL, as a crash would: no clean leave, no final commit."""
+        process = self.processes[name]
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+
+    def crashed(self) -> list[str]:
+        return [name for name, p in self.processes.items() if p.poll() is not None]
+
+    def stop(self, timeout: float = 20.0) -> None:
+        stop_processes(self.processes.values(), timeout)
+        self.processes.clear()
+
+
+def stop_processes(processes: Iterable[subprocess.Popen], timeout: float) -> None:
+    """SIGTERM each, give them ``timeout`` seconds together to stop cleanly, then SIGKILL the rest."""
+    processes = list(processes)
+    for process in processes:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    for process in processes:
+        try:
+            process.wait(max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()

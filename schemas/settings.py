@@ -1,0 +1,90 @@
+"""Every ONESTOP_* setting, with its default and meaning, read from the environment in one place.
+
+Values are read when asked for, not at import, so a process (or a test) that sets a variable
+before starting a worker gets it. `onestop settings` prints them; the README lists them.
+"""
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    default: str | None
+    meaning: str
+    parse: Callable[[str], Any] = str
+
+
+def _choice(*allowed: str) -> Callable[[str], str]:
+    def parse(value: str) -> str:
+        if value not in allowed:
+            raise ValueError(f"choose one of {', '.join(allowed)}")
+        return value
+    return parse
+
+
+def _flag(value: str) -> bool:
+    if value.lower() not in {"0", "1", "true", "false", "yes", "no", "on", "off", ""}:
+        raise ValueError("write 1 or 0 (true / false)")
+    return value.lower() in {"1", "true", "yes", "on"}
+
+
+DEFINED: dict[str, Setting] = {s.name: s for s in (
+    Setting("ONESTOP_KAFKA", None, "bootstrap servers of a real Kafka cluster; unset: the embedded broker (or the running `onestop up`)"),
+    Setting("ONESTOP_DATABASE_URL", None, "postgresql:// URL of a real PostgreSQL; unset: the embedded one (or the running `onestop up`)"),
+    Setting("ONESTOP_HOME", ".", "the directory whose .onestop/ holds the embedded data, logs and runtime.json"),
+    Setting("ONESTOP_PARTITIONS", "4", "partitions of every topic, set when topics are created", int),
+    Setting("ONESTOP_DRIVER", "faust", "how a worker meets Kafka: faust or aiokafka (workers/drivers/)", _choice("faust", "aiokafka")),
+    Setting("ONESTOP_FETCH_MAX_WAIT_MS", "100", "how long a fetch may wait for data (Faust's own is 1,500 ms)", int),
+    Setting("ONESTOP_SESSION_TIMEOUT", "10", "consumer-group session timeout, seconds", float),
+    Setting("ONESTOP_COMMIT_INTERVAL", "1.0", "seconds between offset commits", float),
+    Setting("ONESTOP_LINGER_MS", "5", "how long a producer waits to fill a batch, ms", int),
+    Setting("ONESTOP_BATCH_MAX", "500", "most events a worker handles in one batch (one database transaction)", int),
+    Setting("ONESTOP_BATCH_WITHIN", "0.01", "seconds a worker waits to fill a batch", float),
+    Setting("ONESTOP_CASES", None, "tests: the folder of shared worked cases (unset: ../shared/cases beside the repository)"),
+)}
+
+
+def value(name: str) -> Any:
+    """The setting's value from the environment, else its default (None when it has none)."""
+    setting = DEFINED[name]
+    raw = os.environ.get(name, "").strip() or setting.default
+    if raw is None:
+        return None
+    try:
+        return setting.parse(raw)
+    except ValueError as error:
+        raise ValueError(f"{name}={raw!r}: {error} ({setting.meaning})") from None
+
+
+def described() -> list[tuple[str, str | None, str | None, str]]:
+    """(name, value set in the environment or None, default, meaning) of every setting."""
+    return [(name, os.environ.get(name), s.default, s.meaning) for name, s in DEFINED.items()]
+
+
+class _Settings:
+    """Attribute access to the settings: ``settings.partitions`` reads ONESTOP_PARTITIONS now."""
+
+    kafka = property(lambda self: value("ONESTOP_KAFKA"))
+    database_url = property(lambda self: value("ONESTOP_DATABASE_URL"))
+    partitions = property(lambda self: value("ONESTOP_PARTITIONS"))
+    driver = property(lambda self: value("ONESTOP_DRIVER"))
+    fetch_max_wait_ms = property(lambda self: value("ONESTOP_FETCH_MAX_WAIT_MS"))
+    session_timeout = property(lambda self: value("ONESTOP_SESSION_TIMEOUT"))
+    commit_interval = property(lambda self: value("ONESTOP_COMMIT_INTERVAL"))
+    linger_ms = property(lambda self: value("ONESTOP_LINGER_MS"))
+    batch_max = property(lambda self: value("ONESTOP_BATCH_MAX"))
+    batch_within = property(lambda self: value("ONESTOP_BATCH_WITHIN"))
+
+    @property
+    def home(self) -> Path:
+        """The project's own directory of runtime state: <ONESTOP_HOME>/.onestop."""
+        return Path(value("ONESTOP_HOME")).resolve() / ".onestop"
+
+
+settings = _Settings()

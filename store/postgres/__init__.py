@@ -1,0 +1,81 @@
+"""The PostgreSQL store of onestop (asyncpg): an idempotent ledger.
+
+In the style of the recorders of the ``eventsourcing`` library, every effect is written
+together with its bookkeeping in one transaction, under a unique key:
+
+- a claim is received once (``claims_received``, key ``claim_id``) — claims.py;
+- an eligibility change counts once (``identity_events``, key ``event_id``), and the periods
+  it adds up to are recomputed from all events of that person and category — identity.py;
+- a payer pays a claim once (``payments``, key ``(claim_id, payer)``), in the same transaction
+  as the update of the person's year-to-date totals (``year_totals``): a redelivered claim finds
+  its recorded line and re-emits it, it never pays twice — payments.py;
+- a grant that reaches back is settled again once (``resettlements``) — resettle.py;
+- a settlement is recorded once (``settlements``, key ``settlement_id``) and published in
+  ``seq`` order — ledger.py.
+
+Money columns are ``numeric(14,2)`` and come back as ``Decimal``; never float. JSONB goes
+through orjson (codecs set on every pool connection). Nothing personal is logged: the messages
+of :meth:`check_ledger` mask person numbers (checks.py).
+"""
+from __future__ import annotations
+
+import asyncpg
+
+from ..interface import Store
+from .checks import Checks
+from .claims import Claims
+from .connection import init_connection
+from .identity import Identity
+from .ledger import Ledger
+from .migrate import MIGRATE_LOCK, apply_migrations, migrations
+from .payments import Payments
+from .resettle import Resettle
+
+__all__ = ["PostgresStore", "migrations"]
+
+
+class PostgresStore(Claims, Identity, Payments, Resettle, Ledger, Checks, Store):
+    """The PostgreSQL store: ``await PostgresStore.open(url)``, or ``async with store_at(url)``."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+
+    @classmethod
+    async def open(cls, dsn: str, *, min_size: int = 1, max_size: int = 4, migrate: bool = True) -> "PostgresStore":
+        """A store on a new connection pool to ``dsn``, migrated unless ``migrate`` is False."""
+        pool = await asyncpg.create_pool(dsn, min_size=min_size, max_size=max_size, init=init_connection)
+        store = cls(pool)
+        if migrate:
+            try:
+                await store.migrate()
+            except BaseException:
+                await pool.close()
+                raise
+        return store
+
+    async def close(self) -> None:
+        """Close the pool (waits for connections in use to be released)."""
+        await self._pool.close()
+
+    def terminate(self) -> None:
+        """Close every connection at once, without waiting (after the server went away)."""
+        self._pool.terminate()
+
+    async def __aenter__(self) -> "PostgresStore":
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def migrate(self) -> list[int]:
+        """Apply the migrations not yet applied, in order, each in its own transaction.
+
+        Recorded in ``schema_migrations``; a session advisory lock makes concurrent runs take
+        turns. Returns the versions applied by this call.
+        """
+        async with self._pool.acquire() as conn:
+            await conn.execute("SELECT pg_advisory_lock($1)", MIGRATE_LOCK)
+            try:
+                return await apply_migrations(conn)
+            finally:
+                await conn.execute("SELECT pg_advisory_unlock($1)", MIGRATE_LOCK)

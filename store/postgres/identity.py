@@ -1,0 +1,151 @@
+"""Eligibility: every change recorded once, the periods recomputed from all events of a
+(person, category) by the pure fold of policies/periods.py; and the look-ups of identities."""
+from __future__ import annotations
+
+from datetime import date, datetime
+
+import asyncpg
+
+from policies.periods import periods_from
+from schemas.events import CategoryHeld, EligibilityChange
+
+from .connection import IDENTITY_LOCKS, first_and_in, first_of_each, lock_persons
+
+_IDENTITIES = """
+SELECT w.ord, i.category, i.valid_from, i.valid_to, i.authority, i.event_id
+FROM unnest($1::text[], $2::date[], $3::date[]) WITH ORDINALITY AS w(psn_no, first_day, last_day, ord)
+JOIN identity_periods AS i
+  ON i.psn_no = w.psn_no AND i.valid_from <= w.last_day AND (i.valid_to IS NULL OR i.valid_to >= w.first_day)"""
+
+_INSERT_EVENTS = """
+INSERT INTO identity_events (event_id, psn_no, category, action, valid_from, valid_to, authority, recorded_at, event)
+SELECT e, p, c, a, f, t, au, r, ev::jsonb
+FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::date[], $6::date[], $7::text[],
+            $8::timestamptz[], $9::text[]) WITH ORDINALITY AS x(e, p, c, a, f, t, au, r, ev, ord)
+ORDER BY ord
+ON CONFLICT (event_id) DO NOTHING
+RETURNING event_id"""
+
+_EVENTS_OF = """
+SELECT e.psn_no, e.category, e.event_id, e.action, e.valid_from, e.valid_to, e.authority, e.recorded_at
+FROM identity_events AS e
+JOIN unnest($1::text[], $2::text[]) AS t(psn_no, category) ON e.psn_no = t.psn_no AND e.category = t.category"""
+
+_DELETE_PERIODS = """
+DELETE FROM identity_periods AS i USING unnest($1::text[], $2::text[]) AS t(psn_no, category)
+WHERE i.psn_no = t.psn_no AND i.category = t.category"""
+
+_INSERT_PERIOD = """
+INSERT INTO identity_periods (psn_no, category, valid_from, valid_to, authority, event_id)
+VALUES ($1, $2, $3, $4, $5, $6)"""
+
+
+
+class Identity:
+    _pool: asyncpg.Pool
+
+    async def identities(self, wanted: list[tuple[str, date, date]]) -> list[list[CategoryHeld]]:
+        """Per ``(psn_no, begin, end)``: the categories in force on at least one day of [begin, end].
+
+        Each with the authority and event id of the grant, ordered by code (then start).
+        """
+        if not wanted:
+            return []
+        columns = [list(column) for column in zip(*wanted)]
+        async with self._pool.acquire() as conn:
+            rows = await conn.fetch(_IDENTITIES, *columns)
+        found: list[list[CategoryHeld]] = [[] for _ in wanted]
+        for row in rows:
+            found[row["ord"] - 1].append(_held(row))
+        return [sorted(held, key=lambda h: (h.code.value, h.valid_from)) for held in found]
+
+    async def record_changes(self, changes: list[EligibilityChange]) -> list[bool]:
+        """Record eligibility changes; True for each one new (a repeated ``event_id`` changes nothing).
+
+        The periods of every (person, category) that got a new event are recomputed from all its
+        events, so the order of arrival never changes the result. A per-person transaction lock
+        makes concurrent writers of one person take turns.
+        """
+        if not changes:
+            return []
+        first = first_of_each(changes, lambda c: c.event_id)
+        async with self._pool.acquire() as conn, conn.transaction():
+            await lock_persons(conn, IDENTITY_LOCKS, (c.psn_no for c in changes))
+            inserted = {row["event_id"] for row in await conn.fetch(_INSERT_EVENTS, *_event_columns(first))}
+            touched = sorted({(c.psn_no, c.category.value) for c in first if c.event_id in inserted})
+            if touched:
+                await _recompute_periods(conn, touched)
+        return first_and_in(changes, inserted, lambda c: c.event_id)
+
+    async def identity_history(self, psn_no: str) -> tuple[list[CategoryHeld], list[EligibilityChange]]:
+        """A person's current periods (by code, start), and the events as received, in the order applied."""
+        async with self._pool.acquire() as conn:
+            periods = await conn.fetch(
+                "SELECT category, valid_from, valid_to, authority, event_id FROM identity_periods WHERE psn_no = $1",
+                psn_no,
+            )
+            events = await conn.fetch(
+                "SELECT event_id, recorded_at, event FROM identity_events WHERE psn_no = $1", psn_no
+            )
+        held = sorted((_held(row) for row in periods), key=lambda h: (h.code.value, h.valid_from))
+        ordered = sorted(events, key=lambda row: (row["recorded_at"], row["event_id"]))
+        return held, [EligibilityChange.model_validate(row["event"]) for row in ordered]
+
+    async def identity_as_known(self, psn_no: str, known_at: datetime) -> list[CategoryHeld]:
+        """A person's periods from only the events this system had received by ``known_at``:
+        what a settlement made then could have used."""
+        async with self._pool.acquire() as conn:
+            rows = await conn.fetch(
+                "SELECT category, event_id, action, valid_from, valid_to, authority, recorded_at FROM identity_events "
+                "WHERE psn_no = $1 AND received_at <= $2", psn_no, known_at,
+            )
+        by_category: dict[str, list[asyncpg.Record]] = {}
+        for row in rows:
+            by_category.setdefault(row["category"], []).append(row)
+        held = [
+            CategoryHeld(code=category, valid_from=p.start, valid_to=p.end, authority=p.authority, event_id=p.event_id)
+            for category, events in by_category.items() for p in periods_from(events)
+        ]
+        return sorted(held, key=lambda h: (h.code.value, h.valid_from))
+
+    async def holders(self, authority: str, categories: list[str], on: date) -> list[tuple[str, str]]:
+        """(psn_no, category) of everyone holding one of ``categories`` from ``authority`` on ``on``."""
+        async with self._pool.acquire() as conn:
+            rows = await conn.fetch(
+                "SELECT DISTINCT psn_no, category FROM identity_periods WHERE authority = $1 AND category = ANY($2::text[]) "
+                "AND valid_from <= $3 AND (valid_to IS NULL OR valid_to >= $3) ORDER BY psn_no, category",
+                authority, categories, on,
+            )
+        return [(row["psn_no"], row["category"]) for row in rows]
+
+
+
+def _held(row: asyncpg.Record) -> CategoryHeld:
+    return CategoryHeld(
+        code=row["category"], valid_from=row["valid_from"], valid_to=row["valid_to"],
+        authority=row["authority"], event_id=row["event_id"],
+    )
+
+
+def _event_columns(changes: list[EligibilityChange]) -> list[list]:
+    return [
+        [c.event_id for c in changes], [c.psn_no for c in changes], [c.category.value for c in changes],
+        [c.action for c in changes], [c.valid_from for c in changes], [c.valid_to for c in changes],
+        [c.authority.value for c in changes], [c.recorded_at for c in changes],
+        [c.model_dump_json(by_alias=True) for c in changes],
+    ]
+
+
+async def _recompute_periods(conn: asyncpg.Connection, touched: list[tuple[str, str]]) -> None:
+    """Replace the periods of the touched (person, category) pairs by those of all their events."""
+    persons, categories = [p for p, _ in touched], [c for _, c in touched]
+    events: dict[tuple[str, str], list[asyncpg.Record]] = {pair: [] for pair in touched}
+    for row in await conn.fetch(_EVENTS_OF, persons, categories):
+        events[(row["psn_no"], row["category"])].append(row)
+    rows = [
+        (psn_no, category, p.start, p.end, p.authority, p.event_id)
+        for (psn_no, category), evs in events.items() for p in periods_from(evs)
+    ]
+    await conn.execute(_DELETE_PERIODS, persons, categories)
+    if rows:
+        await conn.executemany(_INSERT_PERIOD, rows)

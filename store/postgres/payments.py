@@ -1,0 +1,138 @@
+"""Payers' writes: one line per (claim, payer), in one transaction with the person's year totals."""
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import asyncpg
+
+from policies.payer import Paid
+from schemas.events import PaymentLine
+from schemas.money import format_yuan
+from schemas.totals import AccountTotals, YearTotals
+
+from ..records import PayerWork
+from .connection import PAYMENT_LOCKS, lock_persons
+
+_RECORDED_LINES = "SELECT claim_id, line FROM payments WHERE payer = $1 AND claim_id = ANY($2::text[])"
+
+_LOAD_TOTALS = """
+SELECT y.psn_no, y.year, y.account, y.base, y.paid, y.paid_by_day, y.assisted_visits_by_month
+FROM year_totals AS y
+JOIN unnest($1::text[], $2::integer[]) AS k(psn_no, year) ON y.psn_no = k.psn_no AND y.year = k.year"""
+
+_INSERT_PAYMENT = """
+INSERT INTO payments (claim_id, payer, psn_no, year, account, amount, line)
+VALUES ($1, $2, $3, $4, $5, $6, $7)"""
+
+UPSERT_TOTALS = """
+INSERT INTO year_totals (psn_no, year, account, base, paid, paid_by_day, assisted_visits_by_month)
+VALUES ($1, $2, $3, $4, $5, $6, $7)
+ON CONFLICT (psn_no, year, account) DO UPDATE SET
+    base = EXCLUDED.base, paid = EXCLUDED.paid, paid_by_day = EXCLUDED.paid_by_day,
+    assisted_visits_by_month = EXCLUDED.assisted_visits_by_month, updated_at = now()"""
+
+
+
+class Payments:
+    _pool: asyncpg.Pool
+
+    async def pay_batch(
+        self, payer: str, work: Sequence[PayerWork], compute: Callable[[PayerWork, YearTotals], Paid]
+    ) -> list[PaymentLine | None]:
+        """Pay a batch of claims for ``payer`` in one transaction; one line (or None) per item.
+
+        Per-person transaction locks make two consumers of one partition take turns. A claim
+        already paid by this payer gets its recorded line back (no recompute; totals untouched).
+        Each new claim, in order, gets ``compute(item, totals of its person and year)``; its line
+        is recorded and its accounts merged into the totals the next claim of that person sees.
+        A claim twice in one batch gets the first one's line. ``compute`` must not return
+        accounts without a line: totals only ever change together with a recorded payment.
+        """
+        if not work:
+            return []
+        async with self._pool.acquire() as conn, conn.transaction():
+            await lock_persons(conn, PAYMENT_LOCKS, (w.psn_no for w in work))
+            rows = await conn.fetch(_RECORDED_LINES, payer, sorted({w.claim_id for w in work}))
+            decided = {row["claim_id"]: PaymentLine.model_validate(row["line"]) for row in rows}
+            totals = await load_totals(conn, {(w.psn_no, w.year) for w in work if w.claim_id not in decided})
+            batch = _PayBatch(payer, compute, decided, totals)
+            lines = [batch.pay(w) for w in work]
+            if batch.payments:
+                await conn.executemany(_INSERT_PAYMENT, batch.payments)
+            if batch.changed:
+                await conn.executemany(UPSERT_TOTALS, batch.totals_rows())
+        return lines
+
+    async def year_totals(self, psn_no: str, year: int) -> YearTotals:
+        """A person's totals of one year, per account (empty when nothing was paid)."""
+        async with self._pool.acquire() as conn:
+            totals = await load_totals(conn, {(psn_no, year)})
+        return totals.get((psn_no, year), {})
+
+    async def years_of(self, psn_no: str) -> list[int]:
+        """The years a person has totals for."""
+        async with self._pool.acquire() as conn:
+            rows = await conn.fetch("SELECT DISTINCT year FROM year_totals WHERE psn_no = $1 ORDER BY year", psn_no)
+        return [row["year"] for row in rows]
+
+    async def payments_of(self, claim_id: str) -> list[PaymentLine]:
+        """The payment lines recorded for a claim, in the order they were paid."""
+        async with self._pool.acquire() as conn:
+            rows = await conn.fetch("SELECT line FROM payments WHERE claim_id = $1 ORDER BY seq", claim_id)
+        return [PaymentLine.model_validate(row["line"]) for row in rows]
+
+
+
+def _account_of(row: asyncpg.Record) -> AccountTotals:
+    return AccountTotals.model_validate({
+        "base": row["base"], "paid": row["paid"],
+        "paid_by_day": row["paid_by_day"], "assisted_visits_by_month": row["assisted_visits_by_month"],
+    })
+
+
+def totals_row(psn_no: str, year: int, account: str, totals: AccountTotals) -> tuple:
+    by_day = {day.isoformat(): format_yuan(amount) for day, amount in sorted(totals.paid_by_day.items())}
+    visits = dict(sorted(totals.assisted_visits_by_month.items()))
+    return psn_no, year, account, totals.base, totals.paid, by_day, visits
+
+
+async def load_totals(conn: asyncpg.Connection, keys: set[tuple[str, int]]) -> dict[tuple[str, int], YearTotals]:
+    """The year_totals rows of the (person, year) pairs, as {(psn_no, year): {account: totals}}."""
+    totals: dict[tuple[str, int], YearTotals] = {key: {} for key in keys}
+    if keys:
+        ordered = sorted(keys)
+        for row in await conn.fetch(_LOAD_TOTALS, [k[0] for k in ordered], [k[1] for k in ordered]):
+            totals[(row["psn_no"], row["year"])][row["account"]] = _account_of(row)
+    return totals
+
+
+class _PayBatch:
+    """The in-memory side of one pay_batch: decides each item, collects rows to write."""
+
+    def __init__(
+        self, payer: str, compute: Callable[[PayerWork, YearTotals], Paid],
+        decided: dict[str, PaymentLine | None], totals: dict[tuple[str, int], YearTotals],
+    ) -> None:
+        self.payer, self.compute, self.decided, self.totals = payer, compute, decided, totals
+        self.payments: list[tuple] = []
+        self.changed: set[tuple[str, int, str]] = set()
+
+    def pay(self, work: PayerWork) -> PaymentLine | None:
+        """The recorded (or this batch's) line of a claim, else compute and record a new one."""
+        if work.claim_id in self.decided:
+            return self.decided[work.claim_id]
+        person = self.totals.setdefault((work.psn_no, work.year), {})
+        paid = self.compute(work, dict(person))
+        if paid.line is None and paid.accounts:
+            raise ValueError(f"compute returned totals without a payment line for claim {work.claim_id}")
+        self.decided[work.claim_id] = paid.line
+        if paid.line is not None:
+            line = paid.line
+            self.payments.append((work.claim_id, self.payer, work.psn_no, work.year, line.account, line.amount,
+                                  line.model_dump(mode="json")))
+        person.update(paid.accounts)
+        self.changed.update((work.psn_no, work.year, account) for account in paid.accounts)
+        return paid.line
+
+    def totals_rows(self) -> list[tuple]:
+        return [totals_row(p, y, a, self.totals[(p, y)][a]) for p, y, a in sorted(self.changed)]

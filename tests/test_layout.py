@@ -1,0 +1,108 @@
+"""The house rules of the layout (README, "Layout"), checked on the source itself."""
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+from schemas.settings import DEFINED
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGES = ("schemas", "policies", "streams", "store", "workers", "runtime", "cli", "bench")
+#: who may import whom: the folder a thing lives in says what it is
+ALLOWED = {
+    "schemas": set(),
+    "policies": {"schemas"},
+    "streams": {"schemas"},
+    "store": {"schemas", "policies"},
+    "workers": {"schemas", "policies", "streams", "store"},
+    "runtime": {"schemas", "streams", "store", "workers"},
+    "cli": {"schemas", "policies", "streams", "store", "workers", "runtime", "bench"},  # bench: only when `onestop chaos` runs
+    "bench": set(PACKAGES),
+}
+
+
+def _module_name(path: Path) -> str:
+    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def _modules() -> dict[str, Path]:
+    return {_module_name(p): p for package in PACKAGES for p in (ROOT / package).rglob("*.py")}
+
+
+def _imports(name: str, path: Path, known: set[str]) -> set[str]:
+    """The project modules ``name`` imports at module level or in functions (relative ones resolved)."""
+    found = set()
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        targets = []
+        if isinstance(node, ast.Import):
+            targets = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join([*anchor, base] if base else anchor)
+            targets = [base] + [f"{base}.{alias.name}" for alias in node.names]
+        for target in targets:
+            while target and target not in known:
+                target = target.rpartition(".")[0]
+            if target and target != name:
+                found.add(target)
+    return found
+
+
+def _graph() -> dict[str, set[str]]:
+    modules = _modules()
+    return {name: _imports(name, path, set(modules)) for name, path in modules.items()}
+
+
+def test_packages_import_only_what_their_layer_may():
+    wrong = [f"{a} imports {b}" for a, targets in _graph().items() for b in targets
+             if b.split(".")[0] != a.split(".")[0] and b.split(".")[0] not in ALLOWED[a.split(".")[0]]]
+    assert wrong == []
+
+
+def test_no_module_outside_bench_imports_bench_at_module_level():
+    offenders = []
+    for name, path in _modules().items():
+        if name.startswith("bench"):
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in tree.body:  # module level only: `onestop chaos` imports it when called
+            if isinstance(node, (ast.Import, ast.ImportFrom)):
+                names = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""]
+                offenders += [f"{name}: {n}" for n in names if n.split(".")[0] == "bench"]
+    assert offenders == []
+
+
+def test_no_import_cycle_among_the_project_modules():
+    graph = _graph()
+    state: dict[str, int] = {}
+    cycles: list[list[str]] = []
+
+    def visit(node: str, trail: list[str]) -> None:
+        state[node] = 1
+        for target in sorted(graph.get(node, ())):
+            if state.get(target) == 1:
+                cycles.append(trail[trail.index(target):] + [target] if target in trail else [node, target])
+            elif target not in state:
+                visit(target, [*trail, target])
+        state[node] = 2
+
+    for start in sorted(graph):
+        if start not in state:
+            visit(start, [start])
+    assert cycles == []
+
+
+def test_every_setting_is_read_in_one_module_and_listed_in_the_readme():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert [name for name in DEFINED if f"`{name}`" not in readme] == []
+    readers = [f"{p.relative_to(ROOT)}:{n}" for p in ROOT.rglob("*.py") if ".venv" not in p.parts and p.name != "settings.py"
+               for n, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1)
+               if re.search(r"environ(\.get)?\(?\[?[\"']ONESTOP_", line)]
+    assert readers == [], "ONESTOP_* read outside schemas/settings.py"
