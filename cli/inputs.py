@@ -10,21 +10,31 @@ import click
 
 from runtime.endpoints import Endpoints
 from schemas.codes import Authority
-from schemas.events import DischargeClaim, EligibilityChange
+from policies.loader import load_policies, policy_named
+from schemas.events import ClaimCancellation, DischargeClaim, EligibilityChange, YearEndClose
+from schemas.personal import mask
 from store import store_at
 from streams.codecs import encode
 from streams.publisher import publish
-from streams.topics import DISCHARGED, ELIGIBILITY
+from streams.topics import CANCELLED, DISCHARGED, ELIGIBILITY, YEAR_END
 
 from .common import endpoints_or_fail
 from .files import BadList, changes_of, read_lines, read_list
+from .keys import read_key_file
 
 
-def _publish_file(file: Path, topic: str, model) -> None:
+KEY_OPTION = click.option("--key", "key_file", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+                          help="the signer's key file (onestop keys create): every event is signed with it")
+
+
+def _publish_file(file: Path, topic: str, model, key_file: Path | None) -> None:
     found = endpoints_or_fail()
     events = list(read_lines(file))
+    key = read_key_file(key_file) if key_file else None
+    if key is None:
+        click.echo("warning: publishing unsigned events: the workers refuse them unless ONESTOP_ACCEPT_UNSIGNED is on", err=True)
     with click.progressbar(length=len(events), label=f"publishing to {topic}", file=sys.stderr) as bar:
-        tally = asyncio.run(publish(found.kafka, topic, events, model, bar))
+        tally = asyncio.run(publish(found.kafka, topic, events, model, bar, signed_by=key))
     for reason in tally.reasons:
         click.echo(f"  rejected {reason}", err=True)
     click.echo(f"published {len(events)}: {tally.accepted} accepted, {tally.rejected} rejected (see the rejection topic)")
@@ -37,9 +47,54 @@ def claims() -> None:
 
 @claims.command("publish")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-def claims_publish(file: Path) -> None:
+@KEY_OPTION
+def claims_publish(file: Path, key_file: Path | None) -> None:
     """Publish a JSON-lines or CSV file of discharge events."""
-    _publish_file(file, DISCHARGED, DischargeClaim)
+    _publish_file(file, DISCHARGED, DischargeClaim, key_file)
+
+
+@claims.command("cancel")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@KEY_OPTION
+def claims_cancel(file: Path, key_file: Path | None) -> None:
+    """Publish a JSON-lines file of cancellations (claims.cancelled): event_id, claim_id, psn_no, reason, cancelled_at, fixmedins_code."""
+    _publish_file(file, CANCELLED, ClaimCancellation, key_file)
+
+
+@claims.command("cancellations")
+def claims_cancellations() -> None:
+    """List the cancellations still waiting for their claim (never dropped: applied when it arrives)."""
+    found = endpoints_or_fail()
+
+    async def show() -> list[ClaimCancellation]:
+        async with store_at(found.database) as store:
+            return await store.waiting_cancellations()
+
+    waiting = asyncio.run(show())
+    for c in waiting:
+        click.echo(f"{c.event_id:<24} claim {c.claim_id:<20} person {mask(c.psn_no):<10} cancelled {c.cancelled_at:%Y-%m-%d %H:%M}  {c.reason}")
+    click.echo(f"{len(waiting)} cancellations waiting for their claim")
+
+
+@click.group("year-end")
+def year_end() -> None:
+    """The year-end close (年终清算) of a region's year (year_end.closes)."""
+
+
+@year_end.command("close")
+@click.argument("region")
+@click.argument("year", type=int)
+@click.option("--event-id", default=None, help="default: year-end/<region>/<year>, so closing twice is one close")
+def year_end_close(region: str, year: int, event_id: str | None) -> None:
+    """Close REGION's YEAR: pay what its rules defer to the year end, once per person (as year_end records)."""
+    found = endpoints_or_fail()
+    policies = policy_named(region)
+    if not policies:
+        raise click.ClickException(f"no policy for {region!r}; known regions: {', '.join(sorted({p.region for p in load_policies()}))}")
+    close = YearEndClose(event_id=event_id or f"year-end/{policies[0].region}/{year}", region=policies[0].region, year=year,
+                         closed_at=datetime.now(timezone.utc))
+    asyncio.run(publish(found.kafka, YEAR_END, [encode(close)], YearEndClose, key_field="region"))
+    click.echo(f"published the close {close.event_id} of {close.region} {year}; the year_end worker settles each person's year")
 
 
 @click.group()
@@ -49,9 +104,10 @@ def eligibility() -> None:
 
 @eligibility.command("publish")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-def eligibility_publish(file: Path) -> None:
+@KEY_OPTION
+def eligibility_publish(file: Path, key_file: Path | None) -> None:
     """Publish a JSON-lines file of eligibility changes."""
-    _publish_file(file, ELIGIBILITY, EligibilityChange)
+    _publish_file(file, ELIGIBILITY, EligibilityChange, key_file)
 
 
 @eligibility.command("import")
@@ -59,7 +115,8 @@ def eligibility_publish(file: Path) -> None:
 @click.option("--authority", required=True, type=click.Choice([a.value for a in Authority]))
 @click.option("--replace", is_flag=True, help="revoke the list's categories of everyone missing from it")
 @click.option("--effective", type=click.DateTime(["%Y-%m-%d"]), default=None, help="date the revocations take effect (default today)")
-def eligibility_import(file: Path, authority: str, replace: bool, effective: datetime | None) -> None:
+@KEY_OPTION
+def eligibility_import(file: Path, authority: str, replace: bool, effective: datetime | None, key_file: Path | None) -> None:
     """Turn an authority's CSV name list into eligibility changes and publish them."""
     found = endpoints_or_fail()
     try:
@@ -72,8 +129,9 @@ def eligibility_import(file: Path, authority: str, replace: bool, effective: dat
     for problem in problems:
         click.echo(f"  not imported: {problem}", err=True)
     events = [encode(c) for c in changes]
+    key = read_key_file(key_file) if key_file else None
     with click.progressbar(length=len(events), label="publishing to eligibility.changes", file=sys.stderr) as bar:
-        asyncio.run(publish(found.kafka, ELIGIBILITY, events, EligibilityChange, bar))
+        asyncio.run(publish(found.kafka, ELIGIBILITY, events, EligibilityChange, bar, signed_by=key))
     grants = sum(c.action == "grant" for c in changes)
     click.echo(f"{grants} grants and {len(changes) - grants} revocations published; {len(problems)} rows not imported")
 
@@ -85,4 +143,4 @@ async def _missing_from(found: Endpoints, entries, authority: Authority, on) -> 
     return [pair for pair in holding if pair not in listed]
 
 
-COMMANDS = [claims, eligibility]
+COMMANDS = [claims, eligibility, year_end]

@@ -7,8 +7,10 @@ from datetime import datetime, timezone
 import click
 import orjson
 
+from policies.nhsa import nhsa_form
 from schemas.events import Settlement
 from store import store_at
+from streams.codecs import encode
 from streams.reader import read_topic
 from streams.topics import SETTLEMENTS
 
@@ -35,20 +37,49 @@ def person(psn_no: str, as_known_at: datetime | None) -> None:
 
 
 @click.command()
-@click.option("--follow", is_flag=True, help="keep printing new settlements")
-@click.option("--format", "fmt", type=click.Choice(["json", "table"]), default="table")
-def settlements(follow: bool, fmt: str) -> None:
-    """Print settled claims from settlements.completed (json: one record per line, as CONTRACTS.md)."""
+@click.option("--from", "source", type=click.Choice(["ledger", "topic"]), default="ledger",
+              help="ledger: the database's records (they survive a restart); topic: settlements.completed as published")
+@click.option("--follow", is_flag=True, help="keep printing new records")
+@click.option("--format", "fmt", type=click.Choice(["json", "table", "nhsa"]), default="table",
+              help="json: each record as on the wire (CONTRACTS.md); nhsa: as the national platform's 2207 answer (setlinfo/setldetail)")
+def settlements(source: str, follow: bool, fmt: str) -> None:
+    """Print every record — settlements, adjustments, reversals, year-end payments — in the order recorded."""
     found = endpoints_or_fail()
+    click.echo(f"records from the {'ledger (database)' if source == 'ledger' else 'topic ' + SETTLEMENTS}", err=True)
 
-    async def show() -> None:
-        if fmt == "table":
-            click.echo(TABLE_HEADER)
+    def show_one(record: Settlement, raw: bytes | None = None) -> None:
+        if fmt == "nhsa":
+            click.echo(encode(nhsa_form(record)).decode())
+        elif fmt == "json":
+            click.echo(raw.decode() if raw is not None else record.model_dump_json(by_alias=True, exclude_none=False))
+        else:
+            click.echo(table_row(record))
+
+    async def from_topic() -> int:
+        count = 0
         async for raw in read_topic(found.kafka, SETTLEMENTS, follow=follow):
-            click.echo(raw.decode() if fmt == "json" else table_row(Settlement.model_validate(orjson.loads(raw))))
+            show_one(Settlement.model_validate(orjson.loads(raw)), raw)
+            count += 1
+        return count
 
+    async def from_ledger() -> int:
+        count, after = 0, 0
+        async with store_at(found.database) as store:
+            while True:
+                page = await store.settlements(after_seq=after, limit=1000)
+                for seq, record in page:
+                    show_one(record, encode(record))
+                    after, count = seq, count + 1
+                if not page:
+                    if not follow:
+                        return count
+                    await asyncio.sleep(0.5)
+
+    if fmt == "table":
+        click.echo(TABLE_HEADER)
     try:
-        asyncio.run(show())
+        count = asyncio.run(from_ledger() if source == "ledger" else from_topic())
+        click.echo(f"{count} records", err=True)
     except KeyboardInterrupt:
         pass
 

@@ -72,6 +72,26 @@ def failures(conditions: Conditions, claim: DischargeClaim) -> list[Reason]:
     return missing
 
 
+def holds(conditions: Conditions, claim: DischargeClaim) -> bool:
+    """True when the claim meets every condition (``failures`` says why not, in words)."""
+    return ((conditions.med_types is None or claim.med_type in conditions.med_types)
+            and (conditions.hosp_lv is None or claim.hosp_lv in conditions.hosp_lv)
+            and (conditions.insutype is None or claim.insutype in conditions.insutype)
+            and (conditions.area is None or AREA_ORDER.index(area_of(claim)) <= AREA_ORDER.index(conditions.area))
+            and (conditions.referral is None or claim.referral == conditions.referral)
+            and (conditions.emergency_unable_to_pay is None or claim.emergency_unable_to_pay == conditions.emergency_unable_to_pay)
+            and (conditions.discharged_from is None or claim.enddate >= conditions.discharged_from)
+            and (conditions.discharged_to is None or claim.enddate <= conditions.discharged_to))
+
+
+def when_holds(when: When | Conditions | None, claim: DischargeClaim) -> bool:
+    """True when ``when`` and at least one of its alternatives (if any) hold."""
+    if when is None:
+        return True
+    alternatives = getattr(when, "any_of", None)
+    return holds(when, claim) and (not alternatives or any(holds(alt, claim) for alt in alternatives))
+
+
 def when_failures(when: When | Conditions | None, claim: DischargeClaim) -> list[Reason]:
     """Like ``failures``, with ``any_of``: at least one alternative must hold as well."""
     if when is None:

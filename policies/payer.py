@@ -12,9 +12,9 @@
 Of the tiers the person qualifies for, the one that pays most is applied (就高不重复).
 
 A tier with ``qualifies_at`` pays nothing while the account's yearly base is below its line.
-Once the year reaches the line, the schedule applies to the whole year's base: the claim that
-reaches it pays on its own base and, for the year's earlier base, what that earns less what the
-account already paid on it (``Paid.reaches_back`` says so).
+Once the year reaches the line, the schedule applies to every claim of the year: the claim that
+reaches it pays on its own base and says so (``Paid.reaches_back``), and the year's earlier
+claims are settled again (policies/year.py) — nothing is clipped onto the crossing claim.
 """
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ from schemas.money import ZERO, format_exact, format_rate, format_yuan, round_to
 from schemas.policy import PayerPolicy, Policy, Rule, Tier
 from schemas.totals import AccountTotals, YearTotals
 
-from .conditions import Reason, holding, open_to, when_failures
+from .conditions import Reason, holding, open_to, when_failures, when_holds
 from .diseases import major_disease_of
 from .schedule import covered, pieces
 
@@ -181,8 +181,6 @@ def _candidate(tier: Tier, rule: Rule, claim: DischargeClaim, prior: Sequence[Pa
             gross = covered(segments, high) - covered(segments, low)
             equation = _equation(pieces(segments, low, high), gross)
     steps.add(f"deductible {y(tier.deductible)}; {equation.en}", f"起付线 {y(tier.deductible)}；{equation.zh}")
-    if c.reaches_back:
-        gross += _earlier_base_owed(tier, c.cumulative_before, account, steps)
     if gross < 0:
         steps.add("nothing more is owed", "无应付")
         gross = ZERO
@@ -196,18 +194,9 @@ def _qualifying_step(c: _Candidate, line: Decimal, low: Decimal, high: Decimal, 
         c.steps.add(f"the year reaches the qualifying {y(line)} with later claims", f"本年累计其后达到资格线 {y(line)}")
     elif low < line:
         c.reaches_back = not qualified and low > 0
-        c.steps.add(f"the year reaches the qualifying {y(line)} with this claim", f"本次就医使本年累计达到资格线 {y(line)}")
-
-
-def _earlier_base_owed(tier: Tier, low: Decimal, account: AccountTotals, steps: _Steps) -> Decimal:
-    """What the year's earlier base earns under a qualifying schedule the year has just reached,
-    less what the account already paid on it (under any schedule: no base is paid twice)."""
-    earlier = covered(tier.segments or [], low)
-    owed = earlier - account.paid
-    arithmetic = " + ".join(pieces(tier.segments or [], ZERO, low))
-    steps.add(f"the year's earlier base counts too, less what was paid on it: {arithmetic} − {y(account.paid)} = {exact(owed)}",
-              f"本年此前累计基数一并计算，扣除已支付：{arithmetic} − {y(account.paid)} = {exact(owed)}")
-    return max(ZERO, owed)
+        later = ": the year's earlier claims are settled again by this schedule" if c.reaches_back else ""
+        later_zh = "：本年此前的就医按此标准重新结算" if c.reaches_back else ""
+        c.steps.add(f"the year reaches the qualifying {y(line)} with this claim{later}", f"本次就医使本年累计达到资格线 {y(line)}{later_zh}")
 
 
 def _equation(shown: list[str], gross: Decimal, paid_this_year: Decimal | None = None) -> Reason:
@@ -261,23 +250,30 @@ def _ceiling_candidate(tier: Tier, claim: DischargeClaim, prior: Sequence[Paymen
     return _Candidate(tier, amount, share, None, steps)
 
 
-def _applicable(payer: PayerPolicy, claim: DischargeClaim, held: Collection[Category]) -> tuple[Rule | None, list[Tier], list[Reason]]:
+def _applicable(payer: PayerPolicy, claim: DischargeClaim, held: Collection[Category]) -> tuple[Rule | None, list[Tier]]:
     """The first rule whose conditions hold and some tier of which the person qualifies for."""
+    for rule in payer.rules:
+        if not when_holds(rule.when, claim):
+            continue
+        tiers = [t for t in rule.tiers if open_to(t.categories, held) and when_holds(t.when, claim)]
+        if tiers:
+            return rule, tiers
+    return None, []
+
+
+def _why_not(payer: PayerPolicy, claim: DischargeClaim, held: Collection[Category]) -> list[Reason]:
+    """Why no rule of the payer covers the claim, rule by rule, in words."""
     reasons: list[Reason] = []
     for rule in payer.rules:
-        tiers = [t for t in rule.tiers if open_to(t.categories, held)]
-        if not tiers:
+        if not any(open_to(t.categories, held) for t in rule.tiers):
             continue
         missing = when_failures(rule.when, claim)
         if missing:
             reasons.append(Reason(f"{rule.name}: " + "; ".join(r.en for r in missing), "；".join(r.zh for r in missing)))
-            continue
-        tiers = [t for t in tiers if not when_failures(t.when, claim)]
-        if tiers:
-            return rule, tiers, reasons
-        reasons.append(Reason(f"{rule.name}: no schedule of the person's categories applies to this claim",
-                              "本人所属类别无适用于本次就医的标准"))
-    return None, [], reasons
+        else:
+            reasons.append(Reason(f"{rule.name}: no schedule of the person's categories applies to this claim",
+                                  "本人所属类别无适用于本次就医的标准"))
+    return reasons
 
 
 def _deferred(rule: Rule, prior: Sequence[PaymentLine], policy: Policy) -> Reason | None:
@@ -321,11 +317,12 @@ def pay(
     ``qualified``: the qualifying tiers (``qualification_key``) the year as known now has
     reached; they pay on every claim of the year, the earlier ones included.
     """
-    rule, tiers, reasons = _applicable(payer, claim, held)
+    rule, tiers = _applicable(payer, claim, held)
     rule_id = f"{policy.ref}#{payer.payer.value}"
     if rule is None:
         if not any(open_to(t.categories, held) for r in payer.rules for t in r.tiers):
             return Paid(None)
+        reasons = _why_not(payer, claim, held)
         why = "; ".join(r.en for r in reasons) or "no rule covers this claim"
         why_zh = "；".join(r.zh for r in reasons) or "无适用规则"
         return Paid(_zero_line(payer, claim, rule_id, f"{payer.payer.value} pays nothing: {why}", f"{payer.name_zh}不支付：{why_zh}"))
@@ -343,7 +340,7 @@ def pay(
         steps.add("most favourable of " + ", ".join(f"{_tier_label(c.tier, held)} {y(c.amount)}" for c in candidates),
                   "就高不重复：" + "，".join(f"{_tier_label_zh(c.tier, held)} {y(c.amount)}" for c in candidates))
     label, label_zh = _tier_label(best.tier, held), _tier_label_zh(best.tier, held)
-    line = PaymentLine(
+    line = PaymentLine.model_construct(  # every field computed here, of its type: validated once, by the tests
         payer=payer.payer,
         fund_pay_type=payer.fund_code(claim.insutype),
         amount=amount,
@@ -367,7 +364,7 @@ def pay(
 
 
 def _zero_line(payer: PayerPolicy, claim: DischargeClaim, rule_id: str, why: str, why_zh: str) -> PaymentLine:
-    return PaymentLine(
+    return PaymentLine.model_construct(applied=None, account=None, cumulative_before=None,
         payer=payer.payer, fund_pay_type=payer.fund_code(claim.insutype), amount=ZERO, base=ZERO,
         rule=f"{rule_id}.not_applicable", explanation=why, explanation_zh=why_zh,
     )

@@ -1,4 +1,4 @@
-"""A person's claims settled one after another, as the live system does: totals carried per year."""
+"""A person's claims settled one after another, each year as it is known once all its claims are in."""
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -6,26 +6,29 @@ from collections.abc import Sequence
 from schemas.cases import Case
 from schemas.events import CategoryHeld, DischargeClaim
 from schemas.money import format_yuan
-from schemas.totals import YearTotals
 
 from .identity import counting
 from .loader import NoPolicy, policy_for
-from .settle import Settled, settle
+from .settle import Settled
+from .year import ClaimOfYear, settle_year
 
 
 def settle_in_order(claims: Sequence[DischargeClaim], categories: Sequence[CategoryHeld]) -> list[Settled]:
-    """Settle each claim with the identity in force on its dates and the year's totals so far."""
-    by_year: dict[int, YearTotals] = {}
-    settled = []
-    for claim in claims:
+    """Each claim, in the order given, as the rules give it for its year as known once all are in:
+    the identity that counts for its dates, the year's totals of the claims before it."""
+    years: dict[int, list[int]] = {}
+    entries = []
+    for index, claim in enumerate(claims):
         try:
             policy = policy_for(claim.insuplc_admdvs, claim.enddate)
         except NoPolicy as error:
             raise NoPolicy(f"claim {claim.claim_id}: {error}") from None
-        held = {c.code for c in counting(categories, claim, policy)}
-        result = settle(claim, held, by_year.get(claim.year, {}), policy)
-        by_year[claim.year] = result.totals
-        settled.append(result)
+        entries.append(ClaimOfYear(claim, frozenset(c.code for c in counting(categories, claim, policy)), policy))
+        years.setdefault(claim.year, []).append(index)
+    settled: list[Settled | None] = [None] * len(claims)
+    for indexes in years.values():
+        for index, result in zip(indexes, settle_year([entries[i] for i in indexes]).claims):
+            settled[index] = result
     return settled
 
 

@@ -38,9 +38,26 @@ class Settled:
         return self.claim.medfee_sumamt - self.fund_pay_sumamt
 
 
+@dataclass(frozen=True)
+class ClaimOfYear:
+    """One claim of a person's year, with the categories that count for it and its policy."""
+
+    claim: DischargeClaim
+    held: frozenset[Category]
+    policy: Policy
+
+
 def route(policy: Policy, held: Collection[Category]) -> list[PayerPolicy]:
     """The payers a person's claims travel through: those with a schedule open to one of their categories."""
-    return [p for p in policy.payers if any(open_to(t.categories, held) for r in p.rules for t in r.tiers)]
+    key = (id(policy), frozenset(held))
+    found = _ROUTES.get(key)
+    if found is None or found[0] is not policy:  # (an id is reused only once its policy is gone)
+        found = _ROUTES[key] = (policy, [p for p in policy.payers if any(open_to(t.categories, held) for r in p.rules for t in r.tiers)])
+    return list(found[1])
+
+
+#: routes worked out before, per policy and categories held (a policy is an immutable value)
+_ROUTES: dict[tuple[int, frozenset[Category]], tuple[Policy, list[PayerPolicy]]] = {}
 
 
 def settle(

@@ -38,9 +38,16 @@ class DischargeClaim(Event):
     overlmt_selfpay: Money
     preselfpay_amt: Money
     inscp_scp_amt: Money
+    fixmedins_code: NonEmpty | None = None  # the hospital (定点医药机构编号); finance clears per hospital
+    fixmedins_name: str | None = None
+    revision: int = Field(default=0, ge=0)  # a corrected bill of the same claim_id carries a higher revision
 
     @model_validator(mode="after")
     def _consistent(self) -> "DischargeClaim":
+        if self.schema_ not in (None, "claims.discharged/1", "claims.discharged/2"):
+            raise ValueError(f"schema {self.schema_!r} is not known: send claims.discharged/1 or claims.discharged/2")
+        if self.schema_ == "claims.discharged/2" and not self.fixmedins_code:
+            raise ValueError("fixmedins_code (the hospital) is required from claims.discharged/2")
         if self.enddate < self.begndate:
             raise ValueError(f"enddate {self.enddate} is before begndate {self.begndate}")
         parts = self.fulamt_ownpay_amt + self.overlmt_selfpay + self.preselfpay_amt + self.inscp_scp_amt
@@ -87,6 +94,33 @@ class EligibilityChange(Event):
         return self
 
 
+class ClaimCancellation(Event):
+    """`claims.cancelled`: a hospital cancels a settlement (结算撤销, like the platform's 2208 / 2305)."""
+
+    event_id: NonEmpty
+    claim_id: NonEmpty
+    psn_no: NonEmpty
+    reason: str = ""
+    cancelled_at: datetime
+    fixmedins_code: NonEmpty | None = None  # the hospital cancelling: it must be the claim's (and its key's)
+
+
+class YearEndClose(Event):
+    """`year_end.closes`: close a region's year (年终清算): pay what its rules defer to the year end, once."""
+
+    event_id: NonEmpty
+    region: NonEmpty
+    year: int = Field(ge=2000, le=2100)
+    closed_at: datetime
+
+
+class WakeUp(Event):
+    """`claims.resettle` (internal): a person whose queue holds inputs ready to take effect."""
+
+    psn_no: NonEmpty
+    cause: str | None = None
+
+
 class CategoryHeld(BaseModel):
     """One category of a person's identity snapshot, with who granted it."""
 
@@ -129,7 +163,8 @@ class Settlement(Event):
     """`settlements.completed`: one record per settled (or corrected) claim, for finance."""
 
     settlement_id: NonEmpty
-    kind: Literal["settlement", "adjustment", "reversal"] = "settlement"
+    kind: Literal["settlement", "adjustment", "reversal", "year_end"] = "settlement"
+    reason: str | None = None  # for every kind but settlement: what caused it, by its id
     claim_id: NonEmpty
     psn_no: NonEmpty
     insuplc_admdvs: DivisionCode
@@ -141,14 +176,28 @@ class Settlement(Event):
     fund_pay_sumamt: SignedMoney
     psn_part_amt: SignedMoney
     settled_at: datetime
+    fixmedins_code: str | None = None  # the hospital, when the claim named one
+    fixmedins_name: str | None = None
+    revision: int | None = None  # the claim's revision this record settles to
+    # the bill's parts (an adjustment: their change; a reversal: negated; none on a year-end record)
+    fulamt_ownpay_amt: SignedMoney | None = None
+    overlmt_selfpay: SignedMoney | None = None
+    preselfpay_amt: SignedMoney | None = None
+    inscp_scp_amt: SignedMoney | None = None
+    med_type: MedType | None = None
+    begndate: date | None = None
+    enddate: date | None = None
 
     @model_validator(mode="after")
     def _balances(self) -> "Settlement":
         total = sum((line.amount for line in self.payments), start=ZERO)
         if total != self.fund_pay_sumamt:
             raise ValueError(f"fund_pay_sumamt {self.fund_pay_sumamt} is not the sum of payments {total}")
-        if self.kind == "settlement" and self.fund_pay_sumamt + self.psn_part_amt != self.medfee_sumamt:
+        if self.fund_pay_sumamt + self.psn_part_amt != self.medfee_sumamt:
             raise ValueError("fund_pay_sumamt + psn_part_amt does not equal medfee_sumamt")
+        parts = [self.fulamt_ownpay_amt, self.overlmt_selfpay, self.preselfpay_amt, self.inscp_scp_amt]
+        if None not in parts and sum(parts, start=ZERO) != self.medfee_sumamt:
+            raise ValueError("the bill's parts do not add up to medfee_sumamt")
         return self
 
 
@@ -189,6 +238,7 @@ class ClaimInFlight(BaseModel):
     route: list[Payer]
     lines: list[PaymentLine] = []
     received_at: datetime
+    seq: int = 0  # the claim's place in its person's order (its first receipt)
 
     def payer_after(self, payer: Payer) -> Payer | None:
         """The payer that follows ``payer`` on this claim's route; None after the last."""

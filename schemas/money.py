@@ -21,8 +21,8 @@ def round_to_fen(value: Decimal) -> Decimal:
 
 
 def format_yuan(value: Decimal) -> str:
-    """Two decimals, as amounts travel on the wire ("1234.50")."""
-    return f"{value.quantize(FEN):f}"
+    """Two decimals, as amounts travel on the wire ("1234.50"); rounded half-even like ``quantize``."""
+    return f"{value:.2f}"
 
 
 def format_exact(value: Decimal) -> str:

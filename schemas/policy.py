@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from .codes import HospitalLevel, InsuType, MedType, Payer, categories_named
 from .money import Money, Rate
+from .nhsa import SetlinfoField
 
 #: How close the place of treatment is to the insured place, from the division codes:
 #: county = same 6 digits, pooled_city = same first 4, province = same first 2.
@@ -160,16 +161,48 @@ class Rule(Strict):
         return self
 
 
+#: The national platform's `setlinfo` field a payer's payment is counted in when the policy file
+#: does not say (``setlinfo_field``): the ordinary insurance's defaults.
+DEFAULT_SETLINFO_FIELD: dict[str, dict[str, SetlinfoField]] = {
+    "basic": {"390": "hifp_pay", "310": "hifp_pay"},
+    "critical": {"390": "hifmi_pay", "310": "hifob_pay"},
+    "tilt": {"390": "hifmi_pay", "310": "hifob_pay"},
+    "assistance": {"390": "maf_pay", "310": "maf_pay"},
+    "secondary": {"390": "maf_pay", "310": "maf_pay"},
+    "re_assistance": {"390": "maf_pay", "310": "maf_pay"},
+}
+
+
 class PayerPolicy(Strict):
     payer: Payer
     name_zh: str
     fund_pay_type: str | dict[InsuType, str]
+    fund_name: str | dict[InsuType, str] | None = Field(
+        default=None, description="the fund's name (fund_pay_type_name) on the national platform; default: name_zh")
+    setlinfo_field: SetlinfoField | dict[InsuType, SetlinfoField] | None = Field(
+        default=None, description="the national platform's setlinfo field the payment is counted in (hifp_pay, hifmi_pay, "
+        "hifob_pay, maf_pay, oth_pay, …); default: by payer (basic hifp_pay, critical hifmi_pay / hifob_pay, "
+        "assistance maf_pay, others oth_pay)")
     rules: list[Rule]
 
     def fund_code(self, insutype: InsuType) -> str:
         if isinstance(self.fund_pay_type, str):
             return self.fund_pay_type
         return self.fund_pay_type[insutype]
+
+    def fund_name_for(self, insutype: InsuType) -> str:
+        """The fund's name for the platform (fund_pay_type_name)."""
+        if self.fund_name is None:
+            return self.name_zh
+        return self.fund_name if isinstance(self.fund_name, str) else self.fund_name.get(insutype, self.name_zh)
+
+    def setlinfo_field_for(self, insutype: InsuType) -> SetlinfoField:
+        """The platform's setlinfo field this payer's payment is counted in."""
+        if isinstance(self.setlinfo_field, str):
+            return self.setlinfo_field
+        if isinstance(self.setlinfo_field, dict) and insutype in self.setlinfo_field:
+            return self.setlinfo_field[insutype]
+        return DEFAULT_SETLINFO_FIELD.get(self.payer.value, {}).get(insutype.value, "oth_pay")
 
     def account_of(self, rule: Rule) -> str:
         return rule.account or self.payer.value
@@ -209,6 +242,15 @@ class Retroactive(Strict):
         return [_check_category_pattern(p) for p in value]
 
 
+class YearEndRule(Strict):
+    """A payer whose annual accounts the year-end close settles: F(the year's base) − what the
+    account paid in the year, by the most favourable tier of the year's categories, within the
+    annual cap and what the year's claims left (PARAMETERS.md, "Year-end close")."""
+
+    payer: Payer
+    source: str
+
+
 class Policy(Strict):
     region: str = Field(pattern=r"^[a-z_]+$")
     name: str
@@ -223,6 +265,7 @@ class Policy(Strict):
     payers: list[PayerPolicy]
     alerts: list[AlertRule] = []
     retroactive: list[Retroactive] = []
+    year_end: list[YearEndRule] = []
     readings: list[str] = Field(default=[], description="where the seed was unclear: the reading taken")
 
     @model_validator(mode="after")
@@ -239,7 +282,13 @@ class Policy(Strict):
         for retro in self.retroactive:
             if retro.from_payer not in names:
                 raise ValueError(f"retroactive.from_payer {retro.from_payer.value} is not in the chain")
+        for closing in self.year_end:
+            if closing.payer not in names:
+                raise ValueError(f"year_end.payer {closing.payer.value} is not in the chain")
         return self
+
+    def payer(self, payer: Payer) -> PayerPolicy:
+        return next(p for p in self.payers if p.payer == payer)
 
     @property
     def ref(self) -> str:

@@ -26,7 +26,30 @@ class AccountTotals(BaseModel):
         if day is not None and count_visit and paid > 0:
             month = day.strftime("%Y-%m")
             visits[month] = visits.get(month, 0) + 1
-        return AccountTotals(base=self.base + base, paid=self.paid + paid, paid_by_day=by_day, assisted_visits_by_month=visits)
+        # sums of exact amounts the rules computed: nothing to validate again
+        return AccountTotals.model_construct(base=self.base + base, paid=self.paid + paid, paid_by_day=by_day,
+                                             assisted_visits_by_month=visits)
+
+
+    def minus(self, earlier: "AccountTotals") -> "AccountTotals":
+        """What changed since ``earlier``: a payment's contribution to the account (may be folded back with plus)."""
+        return AccountTotals.model_construct(
+            base=self.base - earlier.base, paid=self.paid - earlier.paid,
+            paid_by_day={d: a - earlier.paid_by_day.get(d, ZERO) for d, a in self.paid_by_day.items()
+                         if a != earlier.paid_by_day.get(d, ZERO)},
+            assisted_visits_by_month={m: n - earlier.assisted_visits_by_month.get(m, 0)
+                                      for m, n in self.assisted_visits_by_month.items() if n != earlier.assisted_visits_by_month.get(m, 0)},
+        )
+
+    def plus(self, change: "AccountTotals") -> "AccountTotals":
+        by_day = dict(self.paid_by_day)
+        for day, amount in change.paid_by_day.items():
+            by_day[day] = by_day.get(day, ZERO) + amount
+        visits = dict(self.assisted_visits_by_month)
+        for month, count in change.assisted_visits_by_month.items():
+            visits[month] = visits.get(month, 0) + count
+        return AccountTotals(base=self.base + change.base, paid=self.paid + change.paid, paid_by_day=by_day,
+                             assisted_visits_by_month=visits)
 
 
 #: account name -> totals, for one person and one year

@@ -7,11 +7,11 @@ from contextlib import asynccontextmanager
 from collections.abc import AsyncIterator
 
 from .errors import DATABASE_AWAY
-from .interface import Store
-from .records import PayerWork, Received, ReceivedClaim, Resettlement, SettledClaim
+from .interface import Attach, Store
+from .records import ArchivedInput, Arrival, ClaimReceipt, InputReceipt, Outbox, Parked, PayerWork, QueueItem
 
-__all__ = ["DATABASE_AWAY", "PayerWork", "Received", "ReceivedClaim", "Resettlement", "SettledClaim", "Store",
-           "open_store", "store_at"]
+__all__ = ["DATABASE_AWAY", "ArchivedInput", "Arrival", "Attach", "ClaimReceipt", "InputReceipt", "Outbox", "Parked", "PayerWork",
+           "QueueItem", "Store", "open_store", "store_at"]
 
 
 async def open_store(url: str, *, migrate: bool = True, **options) -> Store:

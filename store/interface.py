@@ -1,9 +1,12 @@
 """What every store does: the contract the workers rely on, whatever keeps the records.
 
 Two backends implement it: PostgreSQL (store/postgres/, the real one) and memory
-(store/memory.py, for fast tests of the workers' handlers and of the pure flow). One suite of
+(store/memory.py, for fast tests of the workers' handlers and of the flow). One suite of
 contract tests (tests/store/) runs against both, the way the ``eventsourcing`` library runs one
 recorder test case per backend.
+
+Every input is archived as received, in one transaction with its effect; every effect is
+recorded once under its key; each person's inputs take effect in the order received (store/life.py).
 """
 from __future__ import annotations
 
@@ -11,15 +14,22 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from datetime import date, datetime
 
+from policies.ledger import Input
 from policies.payer import Paid
-from schemas.events import CategoryHeld, EligibilityChange, PaymentLine, Settlement
+from schemas.events import (
+    CategoryHeld, ClaimCancellation, DischargeClaim, EligibilityChange, PaymentLine, Settlement, YearEndClose,
+)
+from schemas.keys import SigningKey
 from schemas.totals import YearTotals
 
-from .records import PayerWork, Received, ReceivedClaim, Resettlement, SettledClaim
+from .records import ArchivedInput, Arrival, ClaimReceipt, InputReceipt, Outbox, Parked, PayerWork, QueueItem
+
+#: attach(claim, every period the person holds a category) -> the snapshot the claim travels with
+Attach = Callable[[DischargeClaim, list[CategoryHeld]], dict]
 
 
 class Store(ABC):
-    """The idempotent ledger: every effect recorded once under its key, with its bookkeeping."""
+    """The idempotent ledger."""
 
     async def __aenter__(self) -> "Store":
         return self
@@ -38,22 +48,101 @@ class Store(ABC):
     async def migrate(self) -> list[int]:
         """Bring the schema up to date; the versions applied by this call."""
 
-    # --- intake
+    # --- inputs: each archived (raw bytes, topic, partition, offset) with its effect, in one transaction
+
     @abstractmethod
-    async def receive_claims(self, items: list[ReceivedClaim]) -> list[Received]:
-        """Record claims at first receipt; for each: new, the same as before, or a conflict
-        (its id used by other content). The snapshot returned is always the first one stored."""
+    async def receive_claims(self, arrivals: list[Arrival[DischargeClaim]], attach: Attach,
+                             now: datetime) -> tuple[list[ClaimReceipt], Outbox]:
+        """Per discharge event: a new claim (``attach`` gives the snapshot it travels with, from
+        every period its person holds, taken under the person's lock with its place in the
+        person's order), the same as before, a corrected bill (settled again in order), or refused
+        with the reason. The outbox holds what corrections recorded."""
+
+    @abstractmethod
+    async def receive_cancellations(self, arrivals: list[Arrival[ClaimCancellation]],
+                                    now: datetime) -> tuple[list[InputReceipt], Outbox]:
+        """Per cancellation: applied in its person's order, waiting for its claim, a repeat, or refused."""
+
+    @abstractmethod
+    async def record_changes(self, arrivals: list[Arrival[EligibilityChange]],
+                             now: datetime) -> tuple[list[InputReceipt], Outbox]:
+        """Per eligibility change: applied (periods folded again; a person with claims has their
+        years settled again in order) or a repeat of an event_id received before."""
+
+    @abstractmethod
+    async def receive_close(self, arrival: Arrival[YearEndClose]) -> InputReceipt:
+        """A year-end close, once per region and year; ``persons`` to wake so their queues apply it."""
+
+    @abstractmethod
+    async def reject(self, arrival: Arrival, kind: str, reason: str, psn_no: str | None = None) -> bool:
+        """Archive a refused input with its reason; True the first time this place is refused."""
+
+    @abstractmethod
+    async def inputs(self, *, after_seq: int = 0, limit: int = 10_000) -> list[ArchivedInput]:
+        """The archive, in the order inputs take effect (seq), after ``after_seq``."""
+
+    # --- payers
+
+    @abstractmethod
+    async def pay_batch(self, payer: str, work: Sequence[PayerWork],
+                        compute: Callable[[PayerWork, YearTotals], Paid]) -> list[PaymentLine | None]:
+        """Pay a batch for ``payer``: a claim already paid by it gets its recorded line back; each
+        new one, in order, ``compute(item, its person's totals of its year)``, recorded with the
+        totals and what it added to them. A claim that lifted its year over a qualifying line, or
+        that an account saw after a claim received later, is flagged for the ledger."""
+
+    # --- the ledger
+
+    @abstractmethod
+    async def arrive(self, claims: list[tuple[str, str]], now: datetime) -> Outbox:
+        """Claims (psn_no, claim_id) that passed their payers take effect in their persons' order."""
+
+    @abstractmethod
+    async def apply(self, persons: list[str], now: datetime) -> Outbox:
+        """Apply whatever the persons' queues hold that is ready."""
+
+    @abstractmethod
+    async def mark_published(self, settlement_ids: list[str], alert_ids: list[str] = ()) -> None:
+        """Mark records and alerts as published (unknown ids ignored)."""
+
+    # --- parking
+
+    @abstractmethod
+    async def park(self, worker: str, topic: str, partition: int | None, offset: int | None, key: bytes | None,
+                   value: bytes | None, error: str, behind: bool) -> int:
+        """Keep a message a worker could not handle, or one waiting behind such a message of its person."""
+
+    @abstractmethod
+    async def parked_keys(self, worker: str) -> set[bytes]:
+        """The keys (persons) with something parked for this worker."""
+
+    @abstractmethod
+    async def parked(self, worker: str | None = None) -> list[Parked]:
+        """What is parked, in the order parked."""
+
+    @abstractmethod
+    async def unpark(self, parked_id: int) -> None:
+        """Forget a parked message (after it was handled)."""
+
+    # --- the registry of signing keys
+
+    @abstractmethod
+    async def add_key(self, key: SigningKey) -> bool:
+        """Register a public key; True if new; the same id for another key or signer is refused."""
+
+    @abstractmethod
+    async def revoke_key(self, key_id: str, at: datetime) -> SigningKey:
+        """Refuse the key's events received from ``at`` on."""
+
+    @abstractmethod
+    async def signing_keys(self) -> dict[str, SigningKey]:
+        """Every registered key by id."""
+
+    # --- read side
 
     @abstractmethod
     async def identities(self, wanted: list[tuple[str, date, date]]) -> list[list[CategoryHeld]]:
-        """Per (psn_no, begin, end): the categories held on at least one day of [begin, end],
-        each with its authority and granting event, ordered by code, then start."""
-
-    # --- eligibility
-    @abstractmethod
-    async def record_changes(self, changes: list[EligibilityChange]) -> list[bool]:
-        """Record eligibility changes; True for each one new (a repeated event_id changes nothing).
-        The periods of each touched (person, category) are folded again from all its events."""
+        """Per (psn_no, begin, end): the categories held on at least one day of [begin, end]."""
 
     @abstractmethod
     async def identity_history(self, psn_no: str) -> tuple[list[CategoryHeld], list[EligibilityChange]]:
@@ -67,41 +156,32 @@ class Store(ABC):
     async def holders(self, authority: str, categories: list[str], on: date) -> list[tuple[str, str]]:
         """(psn_no, category) of everyone holding one of ``categories`` from ``authority`` on ``on``."""
 
-    # --- payers
     @abstractmethod
-    async def pay_batch(
-        self, payer: str, work: Sequence[PayerWork], compute: Callable[[PayerWork, YearTotals], Paid]
-    ) -> list[PaymentLine | None]:
-        """Pay a batch for ``payer``: a claim already paid by it gets its recorded line back;
-        each new one, in order, ``compute(item, its person's totals of its year)``, recorded
-        with the totals. One line (or None) per item; nothing is paid twice."""
+    async def settlements(self, *, after_seq: int = 0, limit: int = 1000,
+                          psn_no: str | None = None) -> list[tuple[int, Settlement]]:
+        """Up to ``limit`` records after ``after_seq``, in the order recorded."""
 
     @abstractmethod
-    async def resettle(
-        self, psn_no: str, grant_event_id: str, decide: Callable[[list[SettledClaim]], Resettlement]
-    ) -> list[Settlement]:
-        """Settle a person's claims again after a grant, once per grant: ``decide`` gets the
-        settled claims (net lines, latest identity) in settlement order; its adjustments and
-        totals are recorded together. Returns the adjustments still to publish."""
-
-    # --- ledger
-    @abstractmethod
-    async def record_settlements(self, settlements: list[Settlement]) -> list[bool]:
-        """Record settlements once each; True for each still to publish."""
+    async def record_documents(self, *, after_seq: int = 0, limit: int = 1000) -> list[tuple[int, dict]]:
+        """The records as stored, unvalidated (an auditor reads even a damaged ledger)."""
 
     @abstractmethod
-    async def mark_published(self, settlement_ids: list[str]) -> None:
-        """Mark settlements as published (unknown ids ignored)."""
+    async def person_history(self, psn_no: str) -> list[Input]:
+        """Every input a person's ledger is built from (and every year-end close), in seq order —
+        for settling what-if (pre-settlement) by the pure rules, recording nothing."""
 
     @abstractmethod
-    async def settlements(self, *, after_seq: int = 0, limit: int = 1000) -> list[tuple[int, Settlement]]:
-        """Up to ``limit`` settlements after ``after_seq``, in the order recorded."""
+    async def records_of(self, claim_id: str) -> list[Settlement]:
+        """Every record of a claim (or year-end entry), in the order recorded."""
 
     @abstractmethod
-    async def record_rejection(self, topic: str, reason: str, original: str, partition: int | None, offset: int | None) -> None:
-        """Keep a rejected input with where it came from and why."""
+    async def queued(self, psn_no: str | None = None) -> list[QueueItem]:
+        """Inputs waiting to take effect, in order."""
 
-    # --- read side
+    @abstractmethod
+    async def waiting_cancellations(self) -> list[ClaimCancellation]:
+        """Cancellations still waiting for their claim."""
+
     @abstractmethod
     async def year_totals(self, psn_no: str, year: int) -> YearTotals:
         """A person's totals of one year, per account."""
@@ -112,11 +192,11 @@ class Store(ABC):
 
     @abstractmethod
     async def payments_of(self, claim_id: str) -> list[PaymentLine]:
-        """The payment lines recorded for a claim, in the order paid."""
+        """The payers' lines recorded for a claim, in the order paid."""
 
     @abstractmethod
     async def counts(self) -> dict[str, int]:
-        """How many claims received, payments, settlements, rejections and identity events."""
+        """How many inputs, claims, payments, records, rejections, events, cancellations, queued, parked."""
 
     @abstractmethod
     async def check_ledger(self) -> list[str]:

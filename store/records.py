@@ -1,54 +1,50 @@
 """The records the store speaks, whatever its backend (PostgreSQL or memory)."""
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Literal
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Generic, Literal, TypeVar
 
-from schemas.events import CategoryHeld, DischargeClaim, PaymentLine, PolicyRef, Settlement
+from schemas.events import HighCostAlert, Settlement
 from schemas.totals import AccountTotals
 
-
-@dataclass(frozen=True)
-class SettledClaim:
-    """A settled claim of a person as the ledger has it now, for settling it again."""
-
-    claim: DischargeClaim
-    identity: list[CategoryHeld]  # the latest used: the intake snapshot, or the last adjustment's
-    policy: PolicyRef
-    lines: list[PaymentLine]  # one per payer, its amount net of every adjustment so far
+E = TypeVar("E")
 
 
 @dataclass(frozen=True)
-class Resettlement:
-    """What a re-settlement decided: adjustment settlements and the redone accounts' new totals."""
+class Arrival(Generic[E]):
+    """An input as it came off a topic: its raw bytes and position, and the event they parse to."""
 
-    adjustments: list[Settlement]
-    totals: dict[tuple[int, str], AccountTotals]  # (year, account) -> replaces the recorded row
-
-
-@dataclass(frozen=True)
-class ReceivedClaim:
-    """A claim as intake received it: its digest, payload and the identity snapshot attached."""
-
-    claim_id: str
-    psn_no: str
-    digest: str
-    payload: dict
-    snapshot: dict
     topic: str
     partition: int | None
     offset: int | None
+    raw: bytes
+    event: E
 
 
 @dataclass(frozen=True)
-class Received:
-    """Whether a claim was new, the same as before, or a different claim under a used id.
+class ClaimReceipt:
+    """What intake's store made of one discharge event.
 
-    ``snapshot`` is the one stored at first receipt (also for a conflict).
+    ``new``: first receipt, to be paid (``snapshot`` attached now); ``same``: received before with
+    the same content (``snapshot`` as stored); ``correction``: a higher revision of a known claim,
+    settled again by the ledger; ``conflict`` / ``stale`` / ``refused``: not accepted, ``reason`` says why.
     """
 
-    status: Literal["new", "same", "conflict"]
-    snapshot: dict
+    status: Literal["new", "same", "correction", "conflict", "stale", "refused"]
+    seq: int
+    snapshot: dict | None = None
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class InputReceipt:
+    """What the store made of one cancellation, eligibility change or year-end close."""
+
+    status: Literal["applied", "waiting", "repeat", "refused"]
+    seq: int
+    reason: str | None = None
+    persons: tuple[str, ...] = ()  # for a close: whose year it settles (each gets a wake-up)
 
 
 @dataclass(frozen=True)
@@ -58,4 +54,77 @@ class PayerWork:
     claim_id: str
     psn_no: str
     year: int
+    seq: int  # where the claim stands in its person's order (its first receipt)
     item: Any
+
+
+@dataclass(frozen=True)
+class Outbox:
+    """Records and alerts a step made (or found unpublished), to publish in this order."""
+
+    records: list[Settlement] = field(default_factory=list)
+    alerts: list[tuple[str, HighCostAlert]] = field(default_factory=list)  # (alert id, alert)
+
+    def __add__(self, other: "Outbox") -> "Outbox":
+        return Outbox([*self.records, *other.records], [*self.alerts, *other.alerts])
+
+
+@dataclass(frozen=True)
+class QueueItem:
+    """An input waiting to take effect in its person's ledger, in (seq, sub) order.
+
+    kind: claim (ready when it reaches the ledger; ``flagged`` when its payers' lines cannot be
+    trusted and the ledger must settle it by the rules), correction, cancellation, eligibility, close.
+    """
+
+    psn_no: str
+    seq: int
+    sub: int
+    kind: Literal["claim", "correction", "cancellation", "eligibility", "close"]
+    ref: str  # claim_id, cancellation or eligibility event_id, close event_id
+    ready: bool
+    flagged: bool = False
+
+    @property
+    def key(self) -> tuple[int, int]:
+        return (self.seq, self.sub)
+
+
+@dataclass(frozen=True)
+class Contribution:
+    """What one payment added to its account's totals (folded back in after a re-settlement)."""
+
+    year: int
+    account: str
+    change: AccountTotals
+
+
+@dataclass(frozen=True)
+class Parked:
+    """A message a worker could not handle, kept with the error; its person's later ones wait behind it."""
+
+    parked_id: int
+    worker: str
+    topic: str
+    partition: int | None
+    offset: int | None
+    key: bytes | None
+    value: bytes | None
+    error: str
+    parked_at: datetime
+    behind: bool  # parked only because an earlier message of the same person is
+
+
+@dataclass(frozen=True)
+class ArchivedInput:
+    """One input as the archive keeps it."""
+
+    seq: int
+    topic: str
+    partition: int | None
+    offset: int | None
+    raw: bytes
+    kind: str
+    outcome: str
+    reason: str | None
+    received_at: datetime

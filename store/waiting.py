@@ -5,19 +5,24 @@ from __future__ import annotations
 import asyncio
 import time
 
+from policies.ledger import summed
 from schemas.events import Settlement
 
 from .interface import Store
 
 
 async def settled_claims(store: Store, claim_ids: set[str], timeout: float) -> dict[str, Settlement]:
-    """Wait until every claim has its settlement recorded; return them by claim_id."""
-    found: dict[str, Settlement] = {}
+    """Wait until every claim has its first settlement recorded; return, by claim_id, what each
+    claim's records add up to so far (policies.ledger.summed)."""
+    found: dict[str, list[Settlement]] = {}
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        found = {s.claim_id: s for _, s in await store.settlements(limit=1_000_000) if s.claim_id in claim_ids}
-        if len(found) == len(claim_ids):
-            return found
+        found = {}
+        for _, record in await store.settlements(limit=1_000_000):
+            if record.claim_id in claim_ids:
+                found.setdefault(record.claim_id, []).append(record)
+        if all(any(r.kind == "settlement" for r in found.get(c, ())) for c in claim_ids):
+            return {claim_id: summed(records) for claim_id, records in found.items()}
         await asyncio.sleep(0.25)
     missing = sorted(claim_ids - set(found))
     raise TimeoutError(f"{len(missing)} claims not settled within {timeout:.0f}s: {missing[:10]}")

@@ -9,6 +9,8 @@ from collections.abc import Iterable, Mapping
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import for_code
 
+from .security import client_options
+
 _ERR_NONE = 0
 _ERR_UNKNOWN_TOPIC = 3
 _ERR_TOPIC_EXISTS = 36
@@ -32,7 +34,7 @@ async def create_topics(
     if not wanted:
         return []
     topic_configs = dict(config or {})
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=timeout_ms)
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=timeout_ms, **client_options())
     await admin.start()
     try:
         response = await admin.create_topics(
@@ -58,7 +60,7 @@ async def delete_topics(bootstrap: str, names: Iterable[str], *, timeout_ms: int
     wanted = list(dict.fromkeys(names))
     if not wanted:
         return
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=timeout_ms)
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=timeout_ms, **client_options())
     await admin.start()
     try:
         response = await admin.delete_topics(wanted, timeout_ms=timeout_ms)
@@ -71,7 +73,7 @@ async def delete_topics(bootstrap: str, names: Iterable[str], *, timeout_ms: int
 
 async def partitions_of(bootstrap: str, topic: str, *, timeout_ms: int = 30_000) -> list[int]:
     """The partition numbers of ``topic``; LookupError when it does not exist."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=timeout_ms)
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=timeout_ms, **client_options())
     await admin.start()
     try:
         described = await admin.describe_topics([topic])

@@ -10,6 +10,8 @@ from faust.transport.drivers import aiokafka as faust_aiokafka
 
 from schemas.settings import settings
 
+from .security import faust_credentials
+
 
 class _QuickFetchThread(faust_aiokafka.AIOKafkaConsumerThread):
     def _create_worker_consumer(self, transport):
@@ -52,6 +54,7 @@ def make_app(worker: str, bootstrap: str, **overrides) -> faust.App:
         producer_acks=-1,
         stream_wait_empty=False,
         agent_supervisor="mode.CrashingSupervisor",
+        broker_credentials=faust_credentials(),
     )
     options.update(overrides)
     return OnestopApp(f"onestop-{worker}", **options)

@@ -6,7 +6,9 @@ import pytest
 from policies.replay import as_expected, settle_case
 from schemas.money import format_yuan
 
-from .shared_cases import case_files, load_case
+from cli.demo import EXAMPLES
+
+from .shared_cases import CASES_DIR, case_files, load_case
 
 
 @pytest.mark.parametrize("path", case_files(), ids=lambda p: p.stem)
@@ -25,3 +27,11 @@ def test_case_settlements_balance(path):
     for settled in settle_case(load_case(path)):
         assert settled.fund_pay_sumamt + settled.psn_part_amt == settled.claim.medfee_sumamt
         assert all(line.amount >= 0 for line in settled.lines)
+
+
+def test_the_shipped_examples_are_the_shared_cases():
+    """examples/cases lets `onestop demo` run from a clone alone; it must stay equal to ../shared/cases."""
+    shipped = sorted(EXAMPLES.glob("*.json"))
+    assert [p.name for p in shipped] == [p.name for p in case_files()]
+    for path in shipped:
+        assert path.read_bytes() == (CASES_DIR / path.name).read_bytes(), f"{path.name} differs from the shared case"

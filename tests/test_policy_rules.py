@@ -19,6 +19,7 @@ from policies.loader import NoPolicy, PolicyFileError, load_policies, parse_poli
 from policies.payer import pay
 from policies.replay import settle_in_order
 from policies.settle import Settled, route, settle
+from policies.year import ClaimOfYear, settle_year
 from schemas.codes import Category, Payer
 from schemas.events import CategoryHeld, DischargeClaim, PaymentLine
 from schemas.money import ZERO
@@ -758,34 +759,49 @@ QUALIFYING = payer_yaml(
 )
 
 
-def test_qualifies_at_pays_nothing_below_then_the_whole_base():
+def year_of(policy: Policy, claims: list[DischargeClaim], held=()) -> list[Settled]:
+    """One person's year as known once every claim is in (policies.year.settle_year)."""
+    return settle_year([ClaimOfYear(c, frozenset(held), policy) for c in claims]).claims
+
+
+def test_qualifies_at_pays_nothing_below_then_each_claim_of_the_year():
     held = [Category.low_income_serious_illness]
-    r1, r2, r3 = run(
-        make_policy(QUALIFYING),
-        [claim("2000.00", claim_id="A"), claim("8000.00", claim_id="B"), claim("1000.00", claim_id="C")],
-        held,
-    )
+    claims = [claim("2000.00", claim_id="A"), claim("8000.00", claim_id="B"), claim("1000.00", claim_id="C")]
+    r1, r2, r3 = run(make_policy(QUALIFYING), claims, held)
+    # At each claim, with the year so far:
     # A: yearly base 0 → 2,000 < 10,000: 0.00 (the base still counts)
     assert amount(r1, "assistance") == D("0.00")
     assert "below the qualifying 10000.00: 0.00" in line(r1, "assistance").explanation
-    assert r1.totals["assistance"].base == D("2000.00")
-    # B: 2,000 → 10,000 reaches the line (含一万元): its own base 70% × (10,000 − 2,000) = 5,600, and the
-    #    earlier base 70% × 2,000 = 1,400 less the 0 already paid: 7,000.00 (≤ 8,000 remaining)
-    assert amount(r2, "assistance") == D("7000.00")
-    b = line(r2, "assistance").explanation
-    assert "the year reaches the qualifying 10000.00 with this claim" in b
-    assert "70% × (10000.00 − 2000.00) = 5600.00" in b
-    assert "the year's earlier base counts too, less what was paid on it: 70% × (2000.00 − 0.00) − 0.00 = 1400.00" in b
+    assert r1.totals["assistance"].base == D("2000.00") and not r1.reaches_back
+    # B: 2,000 → 10,000 reaches the line (含一万元): B pays on its own base, 70% × (10,000 − 2,000) = 5,600.00,
+    #    and says that A is owed too (the year is settled again, not clipped onto B)
+    assert amount(r2, "assistance") == D("5600.00")
+    assert "70% × (10000.00 − 2000.00) = 5600.00" in line(r2, "assistance").explanation
+    assert r2.reaches_back
     # C: 10,000 → 11,000: 70% × 1,000 = 700.00
     assert amount(r3, "assistance") == D("700.00")
+    # The year as known now: A 70% × 2,000 = 1,400.00 as well; 7,700.00 = 70% × 11,000 in all
+    y1, y2, y3 = year_of(make_policy(QUALIFYING), claims, held)
+    assert [amount(r, "assistance") for r in (y1, y2, y3)] == [D("1400.00"), D("5600.00"), D("700.00")]
 
 
-def test_qualifies_at_catch_up_is_limited_to_the_remaining():
+def test_qualifies_at_the_year_pays_each_claim_on_its_own_base():
     held = [Category.low_income_serious_illness]
-    r1, r2 = run(make_policy(QUALIFYING), [claim("9000.00", claim_id="A"), claim("2000.00", claim_id="B")], held)
-    # A: 9,000 < 10,000: 0.00; B: 70% × 2,000 + 70% × 9,000 = 7,700, but only 2,000 in scope remains: 2,000.00
+    claims = [claim("9000.00", claim_id="A"), claim("2000.00", claim_id="B")]
+    r1, r2 = run(make_policy(QUALIFYING), claims, held)
+    # A: 9,000 < 10,000: 0.00; B: 9,000 → 11,000: 70% × 2,000 = 1,400.00 (not 70% × 11,000 on B)
     assert amount(r1, "assistance") == D("0.00")
-    assert amount(r2, "assistance") == D("2000.00")
+    assert amount(r2, "assistance") == D("1400.00")
+    # the year: A 70% × 9,000 = 6,300.00, B 1,400.00
+    y1, y2 = year_of(make_policy(QUALIFYING), claims, held)
+    assert (amount(y1, "assistance"), amount(y2, "assistance")) == (D("6300.00"), D("1400.00"))
+
+
+def test_qualifies_at_a_year_that_never_reaches_the_line_pays_nothing():
+    held = [Category.low_income_serious_illness]
+    year = year_of(make_policy(QUALIFYING), [claim("4000.00", claim_id="A"), claim("5999.99", claim_id="B")], held)
+    # 9,999.99 < 10,000: nothing, even as known at the end of the year
+    assert [amount(r, "assistance") for r in year] == [D("0.00"), D("0.00")]
 
 
 def test_qualifies_at_just_below_the_line():
@@ -1166,8 +1182,8 @@ def test_regression_serious_illness_after_dibao_takes_back_what_dibao_paid():
     assert paid(r1) == {"basic": D("2520.00"), "critical": D("0.00"), "assistance": D("408.00")}
     # TZ-2 (serious illness): basic 65% × (100,000 − 1,000) = 64,350; left 35,650;
     #   critical tilt: yearly 480 → 36,130: 60% × (36,130 − 10,000) = 15,678.00; left 19,972;
-    #   assistance: the year reaches 10,000 (480 → 20,452): 70% × 19,972 = 13,980.40 on its own base; the
-    #   earlier 480 earns 70% × 480 = 336 < the 408 dibao paid on it: nothing more, nothing taken back.
+    #   assistance: the year reaches 10,000 (480 → 20,452): 70% × 19,972 = 13,980.40 on its own base; TZ-1,
+    #   held under dibao only, keeps its 408.00 (the year settled again changes nothing for it).
     #   (The engine once paid 70% × 20,452 − 408 = 13,908.40: it took back 72.00 of what dibao paid at 85%.)
     assert paid(r2) == {"basic": D("64350.00"), "critical": D("15678.00"), "assistance": D("13980.40")}
 

@@ -430,3 +430,23 @@ def test_format_rate():
     assert format_rate(Decimal("0.75")) == "75%"
     assert format_rate(Decimal("0.055")) == "5.5%"
     assert format_rate(Decimal("1")) == "100%"
+
+
+def test_claim_version_2_needs_the_hospital():
+    assert_model_error(claim_errors(schema="claims.discharged/2"), "fixmedins_code", "required from claims.discharged/2")
+    claim = DischargeClaim.model_validate(_with(GOOD_CLAIM, schema="claims.discharged/2", fixmedins_code="H41010200001",
+                                                fixmedins_name="郑州市第一人民医院"))
+    assert claim.fixmedins_code == "H41010200001"
+
+
+def test_claim_version_1_may_leave_the_hospital_out():
+    assert DischargeClaim.model_validate(_with(GOOD_CLAIM, schema="claims.discharged/1")).fixmedins_code is None
+
+
+def test_claim_unknown_schema_version():
+    assert_model_error(claim_errors(schema="claims.discharged/9"), "is not known")
+
+
+def test_claim_revision_is_a_whole_number_from_zero():
+    assert DischargeClaim.model_validate(_with(GOOD_CLAIM, revision=2)).revision == 2
+    assert_field_error(claim_errors(revision=-1), "revision", "greater than or equal to 0")

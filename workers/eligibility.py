@@ -1,33 +1,23 @@
-"""The eligibility worker: authorities' grants and revocations into the identity tables."""
+"""Eligibility: record authorities' grants and revocations; a person with claims has their years
+settled again in order, what was paid on revoked grounds recovered (追回)."""
 from __future__ import annotations
 
-from functools import cache
+from datetime import datetime, timezone
 
-from policies.loader import load_policies
-from schemas.codes import Category, categories_named
 from schemas.events import EligibilityChange
-from streams.codecs import encode
-from streams.topics import ELIGIBILITY, ELIGIBILITY_REJECTED, RESETTLE
+from streams.topics import ELIGIBILITY, ELIGIBILITY_REJECTED
 
 from .harness import Context, Incoming, Outgoing, Worker
+from .outbox import OUTBOX_TOPICS, after_sent, messages
+from .trust import decode_trusted
 
 
 async def handle(context: Context, batch: list[Incoming]) -> list[Outgoing]:
-    changes, out = await context.decode_all(EligibilityChange, batch, ELIGIBILITY_REJECTED)
-    if changes:
-        await (await context.store()).record_changes(changes)
-    # every grant that reaches back goes on to be settled again, also when seen before: the
-    # re-settlement is idempotent per grant, and a crash between the two steps loses nothing
-    out += [Outgoing(RESETTLE, c.psn_no.encode(), encode(c)) for c in changes
-            if c.action == "grant" and c.category in reaching_back()]
+    decoded, out = await decode_trusted(context, EligibilityChange, batch, ELIGIBILITY_REJECTED, "eligibility")
+    if decoded:
+        _, outbox = await (await context.store()).record_changes([i.arrival(c) for i, c in decoded], datetime.now(timezone.utc))
+        out += messages(outbox)
     return out
 
 
-@cache
-def reaching_back() -> frozenset[Category]:
-    """The categories some policy lets cover costs before their valid_from."""
-    return frozenset(c for policy in load_policies() for retro in policy.retroactive
-                     for pattern in retro.categories for c in categories_named(pattern))
-
-
-WORKER = Worker("eligibility", ELIGIBILITY, handle)
+WORKER = Worker("eligibility", ELIGIBILITY, handle, after_sent, sinks=(ELIGIBILITY_REJECTED, *OUTBOX_TOPICS))

@@ -16,12 +16,13 @@ from typing import TypeVar
 
 from schemas.events import Rejection
 from schemas.settings import settings
-from store import DATABASE_AWAY, Store, open_store
+from store import DATABASE_AWAY, Arrival, Store, open_store
 from streams.codecs import BadInput, as_text, decode, encode
 
 log = logging.getLogger("onestop.worker")
 M = TypeVar("M")
 T = TypeVar("T")
+E = TypeVar("E")
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,11 @@ class Incoming:
     topic: str
     partition: int
     offset: int
+    headers: tuple[tuple[str, bytes], ...] = ()
+
+    def arrival(self, event: E) -> Arrival[E]:
+        """This message as the store archives it: its raw bytes and position, with what it parsed to."""
+        return Arrival(self.topic, self.partition, self.offset, self.value or b"", event)
 
 
 @dataclass(frozen=True)
@@ -38,7 +44,7 @@ class Outgoing:
     topic: str
     key: bytes | None
     value: bytes
-    record_id: str | None = None  # e.g. the settlement published, for the worker's after_sent
+    published: tuple[str, str] | None = None  # ("record" | "alert", id): marked published once the broker has it
 
 
 class Context:
@@ -55,24 +61,27 @@ class Context:
                 self._store = await open_store(self._dsn, migrate=False)
         return self._store
 
-    async def reject(self, topic: str, incoming: Incoming, reason: str) -> Outgoing:
-        """Record the rejection and return it for the rejection topic (never dropped, never fatal)."""
-        original = as_text(incoming.value)
-        await (await self.store()).record_rejection(incoming.topic, reason, original, incoming.partition, incoming.offset)
-        rejection = Rejection(original=original, topic=incoming.topic, partition=incoming.partition,
+    async def reject(self, topic: str, incoming: Incoming, reason: str, kind: str = "other",
+                     psn_no: str | None = None) -> Outgoing:
+        """Archive and keep the rejection (once per place it came from) and return it for the
+        rejection topic: never dropped, never fatal."""
+        await (await self.store()).reject(incoming.arrival(None), kind, reason, psn_no)
+        rejection = Rejection(original=as_text(incoming.value), topic=incoming.topic, partition=incoming.partition,
                               offset=incoming.offset, reason=reason, rejected_at=datetime.now(timezone.utc))
         log.warning("rejected %s[%s]@%s: %s", incoming.topic, incoming.partition, incoming.offset, reason.split(":")[0])
         return Outgoing(topic, incoming.key, encode(rejection))
 
-    async def decode_all(self, model: type[M], batch: list[Incoming], reject_to: str, what: str = "") -> tuple[list[M], list[Outgoing]]:
-        """The batch's events that validate as ``model``, and the rejections of those that do not."""
-        good: list[M] = []
+    async def decode_all(self, model: type[M], batch: list[Incoming], reject_to: str, what: str = "",
+                         kind: str = "other") -> tuple[list[tuple[Incoming, M]], list[Outgoing]]:
+        """The batch's events that validate as ``model`` (with their message), and the rejections
+        of those that do not."""
+        good: list[tuple[Incoming, M]] = []
         rejected: list[Outgoing] = []
         for incoming in batch:
             try:
-                good.append(decode(model, incoming.value))
+                good.append((incoming, decode(model, incoming.value)))
             except BadInput as problem:
-                rejected.append(await self.reject(reject_to, incoming, f"{what}{problem}"))
+                rejected.append(await self.reject(reject_to, incoming, f"{what}{problem}", kind))
         return good, rejected
 
     async def close(self) -> None:
@@ -99,6 +108,7 @@ class Worker:
     source: str
     handle: Handler
     after_sent: AfterSent | None = None  # runs once the broker acknowledged a batch's output
+    sinks: tuple[str, ...] = ()  # the topics it writes: its Kafka principal may write these and no others
     batch_max: int = field(default_factory=lambda: settings.batch_max)
     batch_within: float = field(default_factory=lambda: settings.batch_within)
 
@@ -106,7 +116,7 @@ class Worker:
 RETRY_AFTER = (0.1, 0.5, 1.0, 2.0, 5.0)
 
 
-async def _until_done(worker: Worker, context: Context, work: Callable[[], Awaitable[T]]) -> T:
+async def until_done(worker: Worker, context: Context, work: Callable[[], Awaitable[T]]) -> T:
     """Run ``work`` until it succeeds, while the database is away: handlers are idempotent, and a
     batch is never skipped (its offsets are not committed until it is handled)."""
     attempt = 0
@@ -124,11 +134,12 @@ async def _until_done(worker: Worker, context: Context, work: Callable[[], Await
 SendOne = Callable[[str, bytes | None, bytes], Awaitable[Awaitable]]
 
 
-async def handle_and_send(worker: Worker, context: Context, batch: list[Incoming], send: SendOne) -> None:
-    """Handle a batch and send its output; return only once the broker acknowledged every record,
-    so the driver may then mark the batch's offsets done."""
-    outgoing = await _until_done(worker, context, lambda: worker.handle(context, batch))
+async def send_all(worker: Worker, context: Context, outgoing: list[Outgoing], send: SendOne) -> None:
+    """Send, wait for the broker's acknowledgements, then run the worker's after_sent."""
+    stray = {o.topic for o in outgoing} - set(worker.sinks)
+    if stray:
+        raise RuntimeError(f"worker {worker.name} wrote {sorted(stray)}, which it does not declare (its ACLs would refuse it)")
     pending = [await send(o.topic, o.key, o.value) for o in outgoing]
     await asyncio.gather(*pending)
     if worker.after_sent is not None and outgoing:
-        await _until_done(worker, context, lambda: worker.after_sent(context, outgoing))
+        await until_done(worker, context, lambda: worker.after_sent(context, outgoing))

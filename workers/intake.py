@@ -1,66 +1,58 @@
-"""Intake: validate a discharge event, attach the identity snapshot once, send it to the first payer."""
+"""Intake: validate a discharge event, attach the identity snapshot once, send it to the first payer.
+
+A corrected bill (the same claim_id, a higher revision) is not paid again by the payers: the
+ledger settles the claim's year again in order and publishes the adjustments.
+"""
 from __future__ import annotations
 
-import hashlib
 from datetime import datetime, timezone
 
-import orjson
-
 from policies import route
-from policies.identity import counting, lookup_until
+from policies.identity import counting
 from policies.loader import NoPolicy, policy_for
-from schemas.events import ClaimInFlight, DischargeClaim
-from streams.codecs import BadInput, decode, encode
-from streams.topics import DISCHARGED, LEDGER, REJECTED, pay_topic
+from schemas.events import CategoryHeld, ClaimInFlight, DischargeClaim
+from streams.codecs import encode
+from streams.topics import DISCHARGED, LEDGER, PAY_TOPICS, REJECTED, pay_topic
 
 from .harness import Context, Incoming, Outgoing, Worker
-from store import ReceivedClaim
+from .outbox import OUTBOX_TOPICS, after_sent, messages
+from .trust import decode_trusted
 
 
-def _digest(claim: DischargeClaim) -> str:
-    return hashlib.sha256(orjson.dumps(claim.model_dump(mode="json"), option=orjson.OPT_SORT_KEYS)).hexdigest()
+def attach(claim: DischargeClaim, periods: list[CategoryHeld]) -> dict:
+    """The snapshot a claim travels with: the categories that count for its dates, its policy and route."""
+    policy = policy_for(claim.insuplc_admdvs, claim.enddate)
+    identity = counting(periods, claim, policy)
+    return {
+        "identity": [held.model_dump(mode="json") for held in identity],
+        "policy": {"region": policy.region, "period": policy.period, "version": policy.version},
+        "route": [p.payer.value for p in route(policy, {held.code for held in identity})],
+        "received_at": datetime.now(timezone.utc).isoformat(),
+    }
 
 
 async def handle(context: Context, batch: list[Incoming]) -> list[Outgoing]:
-    out: list[Outgoing] = []
+    decoded, out = await decode_trusted(context, DischargeClaim, batch, REJECTED, "claim")
     accepted = []
-    for incoming in batch:
+    for incoming, claim in decoded:
         try:
-            claim = decode(DischargeClaim, incoming.value)
-            policy = policy_for(claim.insuplc_admdvs, claim.enddate)
-        except (BadInput, NoPolicy) as problem:
-            out.append(await context.reject(REJECTED, incoming, str(problem)))
+            policy_for(claim.insuplc_admdvs, claim.enddate)
+        except NoPolicy as problem:
+            out.append(await context.reject(REJECTED, incoming, str(problem), "claim", claim.psn_no))
             continue
-        accepted.append((incoming, claim, policy))
+        accepted.append((incoming, claim))
     if not accepted:
         return out
-    store = await context.store()
-    found = await store.identities([(c.psn_no, c.begndate, lookup_until(c, p)) for _, c, p in accepted])
-    identities = [counting(held, claim, policy) for held, (_, claim, policy) in zip(found, accepted)]
-    now = datetime.now(timezone.utc)
-    received = await store.receive_claims([
-        ReceivedClaim(
-            claim_id=claim.claim_id, psn_no=claim.psn_no, digest=_digest(claim), payload=claim.model_dump(mode="json"),
-            snapshot={
-                "identity": [held.model_dump(mode="json") for held in identity],
-                "policy": {"region": policy.region, "period": policy.period, "version": policy.version},
-                "route": [p.payer.value for p in route(policy, {held.code for held in identity})],
-                "received_at": now.isoformat(),
-            },
-            topic=incoming.topic, partition=incoming.partition, offset=incoming.offset,
-        )
-        for (incoming, claim, policy), identity in zip(accepted, identities)
-    ])
-    for (incoming, claim, _), result in zip(accepted, received):
-        if result.status == "conflict":
-            reason = (f"claim_id {claim.claim_id} was already received with different content; "
-                      "a claim is settled once — send corrections as a new claim_id or an adjustment")
-            out.append(await context.reject(REJECTED, incoming, reason))
-            continue
-        flight = ClaimInFlight(claim=claim, **result.snapshot)
-        first = pay_topic(flight.route[0]) if flight.route else LEDGER
-        out.append(Outgoing(first, claim.psn_no.encode(), encode(flight)))
-    return out
+    receipts, outbox = await (await context.store()).receive_claims(
+        [incoming.arrival(claim) for incoming, claim in accepted], attach, datetime.now(timezone.utc))
+    for (incoming, claim), receipt in zip(accepted, receipts):
+        if receipt.status in ("new", "same"):
+            flight = ClaimInFlight(claim=claim, seq=receipt.seq, **receipt.snapshot)
+            first = pay_topic(flight.route[0]) if flight.route else LEDGER
+            out.append(Outgoing(first, claim.psn_no.encode(), encode(flight)))
+        elif receipt.status != "correction":
+            out.append(await context.reject(REJECTED, incoming, receipt.reason, "claim", claim.psn_no))
+    return out + messages(outbox)
 
 
-WORKER = Worker("intake", DISCHARGED, handle)
+WORKER = Worker("intake", DISCHARGED, handle, after_sent, sinks=(*PAY_TOPICS, LEDGER, REJECTED, *OUTBOX_TOPICS))

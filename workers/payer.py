@@ -4,7 +4,7 @@ from __future__ import annotations
 from functools import partial
 
 from policies import pay
-from policies.loader import policy_of
+from policies.loader import load_policies, policy_of
 from schemas.codes import Payer
 from schemas.events import ClaimInFlight
 from schemas.totals import YearTotals
@@ -24,9 +24,10 @@ def _compute(payer: Payer, work: PayerWork, totals: YearTotals):
 
 
 async def handle(payer: Payer, context: Context, batch: list[Incoming]) -> list[Outgoing]:
-    flights, out = await context.decode_all(ClaimInFlight, batch, REJECTED, f"not a claim in flight for {payer.value}: ")
+    decoded, out = await context.decode_all(ClaimInFlight, batch, REJECTED, f"not a claim in flight for {payer.value}: ")
+    flights = [flight for _, flight in decoded]
     store = await context.store()
-    work = [PayerWork(f.claim.claim_id, f.claim.psn_no, f.claim.year, f) for f in flights]
+    work = [PayerWork(f.claim.claim_id, f.claim.psn_no, f.claim.year, f.seq, f) for f in flights]
     lines = await store.pay_batch(payer.value, work, partial(_compute, payer))
     for flight, line in zip(flights, lines):
         kept = [l for l in flight.lines if l.payer != payer]  # a redelivered hop carries no second line
@@ -37,4 +38,11 @@ async def handle(payer: Payer, context: Context, batch: list[Incoming]) -> list[
 
 
 def worker(payer: Payer) -> Worker:
-    return Worker(payer.value, pay_topic(payer), partial(handle, payer))
+    return Worker(payer.value, pay_topic(payer), partial(handle, payer), sinks=(*(pay_topic(p) for p in _after(payer)), LEDGER, REJECTED))
+
+
+def _after(payer: Payer) -> list[Payer]:
+    """The payers that follow ``payer`` in some region's chain (its claims may go on to any of them)."""
+    later = {p.payer for policy in load_policies() for chain in [[q.payer for q in policy.payers]]
+             if payer in chain for p in policy.payers[chain.index(payer) + 1:]}
+    return [p for p in Payer if p in later]

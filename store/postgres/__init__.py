@@ -3,15 +3,18 @@
 In the style of the recorders of the ``eventsourcing`` library, every effect is written
 together with its bookkeeping in one transaction, under a unique key:
 
-- a claim is received once (``claims_received``, key ``claim_id``) — claims.py;
-- an eligibility change counts once (``identity_events``, key ``event_id``), and the periods
-  it adds up to are recomputed from all events of that person and category — identity.py;
+- every input is archived as received, once per place it came from (``inputs``) — archive.py;
+- a claim is received once per revision (``claims_received``, key ``(claim_id, revision)``) and
+  takes its place in its person's queue — claims.py; a cancellation once (``cancellations``) —
+  cancellations.py; an eligibility change once (``identity_events``, key ``event_id``), the
+  periods folded again from all events of that person and category — identity.py; a year-end
+  close once per region and year (``year_closes``) — closes.py;
 - a payer pays a claim once (``payments``, key ``(claim_id, payer)``), in the same transaction
   as the update of the person's year-to-date totals (``year_totals``): a redelivered claim finds
   its recorded line and re-emits it, it never pays twice — payments.py;
-- a grant that reaches back is settled again once (``resettlements``) — resettle.py;
-- a settlement is recorded once (``settlements``, key ``settlement_id``) and published in
-  ``seq`` order — ledger.py.
+- each person's queued inputs take effect in the order received (store/life.py), each record
+  once (``settlements``, key ``settlement_id``), published in ``seq`` order — ledger.py;
+- rejections once per place, parked messages — inputs.py.
 
 Money columns are ``numeric(14,2)`` and come back as ``Decimal``; never float. JSONB goes
 through orjson (codecs set on every pool connection). Nothing personal is logged: the messages
@@ -22,19 +25,22 @@ from __future__ import annotations
 import asyncpg
 
 from ..interface import Store
+from .cancellations import Cancellations
 from .checks import Checks
 from .claims import Claims
+from .closes import Closes
 from .connection import init_connection
 from .identity import Identity
+from .inputs import Inputs
+from .keys import Keys
 from .ledger import Ledger
 from .migrate import MIGRATE_LOCK, apply_migrations, migrations
 from .payments import Payments
-from .resettle import Resettle
 
 __all__ = ["PostgresStore", "migrations"]
 
 
-class PostgresStore(Claims, Identity, Payments, Resettle, Ledger, Checks, Store):
+class PostgresStore(Claims, Cancellations, Identity, Closes, Payments, Ledger, Inputs, Keys, Checks, Store):
     """The PostgreSQL store: ``await PostgresStore.open(url)``, or ``async with store_at(url)``."""
 
     def __init__(self, pool: asyncpg.Pool) -> None:
@@ -66,6 +72,12 @@ class PostgresStore(Claims, Identity, Payments, Resettle, Ledger, Checks, Store)
 
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
+
+    async def set_worker_password(self, password: str) -> None:
+        """Let the workers' role (migration 0005) log in with ``password`` (a deployment's init does this)."""
+        async with self._pool.acquire() as conn:
+            statement = await conn.fetchval("SELECT format('ALTER ROLE onestop_worker PASSWORD %L', $1::text)", password)
+            await conn.execute(statement)
 
     async def migrate(self) -> list[int]:
         """Apply the migrations not yet applied, in order, each in its own transaction.

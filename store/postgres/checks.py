@@ -6,17 +6,27 @@ import asyncpg
 from schemas.personal import mask
 
 _COUNTS = """
-SELECT (SELECT count(*) FROM claims_received) AS claims_received,
+SELECT (SELECT count(*) FROM inputs) AS inputs,
+       (SELECT count(*) FROM claims_received) AS claims_received,
        (SELECT count(*) FROM payments) AS payments,
        (SELECT count(*) FROM settlements) AS settlements,
        (SELECT count(*) FROM rejections) AS rejections,
-       (SELECT count(*) FROM identity_events) AS identity_events"""
+       (SELECT count(*) FROM identity_events) AS identity_events,
+       (SELECT count(*) FROM cancellations) AS cancellations,
+       (SELECT count(*) FROM person_queue) AS queued,
+       (SELECT count(*) FROM parked) AS parked"""
 
+# A year's totals are the lines of its records, plus what claims still travelling have paid so far.
 _TOTALS_VS_PAYMENTS = """
-WITH p AS (
+WITH record_lines AS (
+    SELECT s.psn_no, s.year, l ->> 'account' AS account, (l ->> 'amount')::numeric AS amount
+    FROM settlements AS s, jsonb_array_elements(s.record -> 'payments') AS l
+), travelling AS (
+    SELECT p.psn_no, p.year, p.account, p.amount FROM payments AS p
+    WHERE NOT EXISTS (SELECT 1 FROM settlements AS s WHERE s.claim_id = p.claim_id AND s.kind = 'settlement')
+), p AS (
     SELECT psn_no, year, account, sum(amount) AS amount
-    FROM (SELECT psn_no, year, account, amount FROM payments
-          UNION ALL SELECT psn_no, year, account, amount FROM payment_adjustments) AS lines
+    FROM (SELECT * FROM record_lines UNION ALL SELECT * FROM travelling) AS lines
     WHERE account IS NOT NULL GROUP BY psn_no, year, account
 )
 SELECT psn_no, year, account, coalesce(y.paid, 0) AS paid, coalesce(p.amount, 0) AS amount
@@ -29,7 +39,18 @@ SELECT claim_id, payer, amount FROM payments WHERE account IS NULL AND amount <>
 
 _UNBALANCED_SETTLEMENTS = """
 SELECT settlement_id, medfee_sumamt, fund_pay_sumamt, psn_part_amt FROM settlements
-WHERE kind = 'settlement' AND fund_pay_sumamt + psn_part_amt <> medfee_sumamt ORDER BY seq"""
+WHERE fund_pay_sumamt + psn_part_amt <> medfee_sumamt ORDER BY seq"""
+
+_WITHOUT_A_FIRST = """
+SELECT s.settlement_id FROM settlements AS s
+WHERE s.kind IN ('adjustment', 'reversal') AND NOT EXISTS (
+    SELECT 1 FROM settlements AS f WHERE f.claim_id = s.claim_id AND f.kind IN ('settlement', 'year_end'))
+ORDER BY s.seq"""
+
+_LINE_TWICE = """
+SELECT s.settlement_id, l ->> 'payer' AS payer, count(*) AS n
+FROM settlements AS s, jsonb_array_elements(s.record -> 'payments') AS l
+GROUP BY s.settlement_id, l ->> 'payer' HAVING count(*) > 1 ORDER BY 1, 2"""
 
 _SETTLED_TWICE = """
 SELECT claim_id, count(*) AS n FROM settlements WHERE kind = 'settlement'
@@ -48,22 +69,27 @@ class Checks:
     async def check_ledger(self) -> list[str]:
         """The ledger's invariant violations, in words (person numbers masked); empty when all hold.
 
-        - every ``year_totals.paid`` equals the sum of its account's payments for that person and year
-          (and no payment counts for an account without totals);
+        - every ``year_totals.paid`` equals the lines of that person's records of the year and account,
+          plus what claims still travelling have paid (and no line counts for an account without totals);
         - no payment of a non-zero amount lacks an account;
-        - every settlement of kind ``settlement`` has ``fund_pay_sumamt + psn_part_amt == medfee_sumamt``;
-        - at most one settlement of kind ``settlement`` per claim.
+        - every record has ``fund_pay_sumamt + psn_part_amt == medfee_sumamt``;
+        - at most one record of kind ``settlement`` per claim, and one line per payer in a record;
+        - every adjustment or reversal follows a first record (settlement or year_end) of its claim.
         """
         async with self._pool.acquire() as conn:
             totals = await conn.fetch(_TOTALS_VS_PAYMENTS)
             loose = await conn.fetch(_PAYMENTS_WITHOUT_ACCOUNT)
             unbalanced = await conn.fetch(_UNBALANCED_SETTLEMENTS)
             twice = await conn.fetch(_SETTLED_TWICE)
+            lines_twice = await conn.fetch(_LINE_TWICE)
+            orphans = await conn.fetch(_WITHOUT_A_FIRST)
         return [
             *(f"year_totals of {mask(r['psn_no'])} {r['year']} account {r['account']}: paid {r['paid']} "
-              f"but its payments sum to {r['amount']}" for r in totals),
+              f"but its lines sum to {r['amount']}" for r in totals),
             *(f"payment of claim {r['claim_id']} by {r['payer']}: {r['amount']} counted in no account" for r in loose),
             *(f"settlement {r['settlement_id']}: fund_pay_sumamt {r['fund_pay_sumamt']} + psn_part_amt "
               f"{r['psn_part_amt']} != medfee_sumamt {r['medfee_sumamt']}" for r in unbalanced),
             *(f"claim {r['claim_id']} has {r['n']} settlements of kind settlement" for r in twice),
+            *(f"record {r['settlement_id']} has {r['n']} lines of {r['payer']}" for r in lines_twice),
+            *(f"record {r['settlement_id']} corrects a claim that has no first record" for r in orphans),
         ]

@@ -1,61 +1,124 @@
-"""Intake's writes: every claim recorded once, as first received, with the identity snapshot."""
+"""Intake's writes: every discharge event archived; a claim recorded once per revision, its first
+receipt with the identity snapshot it travels with, and its place in its person's queue."""
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Callable
+from datetime import datetime
+
 import asyncpg
+import orjson
 
-from ..records import Received, ReceivedClaim
-from .connection import first_of_each, json_text
+from schemas.events import CategoryHeld, DischargeClaim
 
-_INSERT_CLAIMS = """
-INSERT INTO claims_received (claim_id, psn_no, digest, payload, snapshot, topic, "partition", "offset")
-SELECT c, p, d, pl::jsonb, sn::jsonb, t, pa, o
-FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::integer[], $8::bigint[])
-    AS r(c, p, d, pl, sn, t, pa, o)
-ON CONFLICT (claim_id) DO NOTHING
-RETURNING claim_id"""
+from ..records import Arrival, ClaimReceipt, Outbox
+from .archive import archive, set_outcome
+from .connection import lock_persons
+from .ledger import settle_in_order
 
+#: attach(claim, every period the person holds a category) -> the snapshot the claim travels with
+Attach = Callable[[DischargeClaim, list[CategoryHeld]], dict]
+
+_REVISIONS = "SELECT revision, digest, snapshot, seq FROM claims_received WHERE claim_id = $1 ORDER BY revision"
+
+_INSERT = """
+INSERT INTO claims_received (claim_id, psn_no, digest, payload, snapshot, topic, "partition", "offset", revision, seq, year, region)
+VALUES ($1, $2, $3, $4::jsonb, $5::jsonb, $6, $7, $8, $9, $10, $11, $12)"""
+
+_PERIODS = "SELECT category, valid_from, valid_to, authority, event_id FROM identity_periods WHERE psn_no = $1"
+
+_MUST_SETTLE_BY_THE_RULES = """
+SELECT EXISTS (SELECT 1 FROM person_queue WHERE psn_no = $1 AND NOT (kind = 'claim' AND NOT flagged))
+    OR EXISTS (SELECT 1 FROM year_closes WHERE region = $2 AND year = $3)"""
+
+_QUEUE = "INSERT INTO person_queue (psn_no, seq, sub, kind, ref, ready, flagged) VALUES ($1, $2, $3, $4, $5, $6, $7)"
+
+_MATCH_WAITING = """
+UPDATE cancellations SET status = 'applied'
+WHERE claim_id = $1 AND psn_no = $2 AND status = 'waiting' AND coalesce(event ->> 'fixmedins_code', $3, '') = coalesce($3, '')
+RETURNING event_id"""
+
+
+def content_digest(claim: DischargeClaim) -> str:
+    """A claim's content, whatever order its fields came in: the same bill twice has one digest."""
+    return hashlib.sha256(orjson.dumps(claim.model_dump(mode="json"), option=orjson.OPT_SORT_KEYS)).hexdigest()
 
 
 class Claims:
     _pool: asyncpg.Pool
 
-    async def receive_claims(self, items: list[ReceivedClaim]) -> list[Received]:
-        """Record claims at first receipt; say for each whether it is new, the same, or a conflict.
-
-        "same": received before with the same digest; "conflict": the id was used by a claim
-        with another digest. Either way the snapshot returned is the one stored first.
-        """
-        if not items:
-            return []
-        first = first_of_each(items, lambda c: c.claim_id)
-        async with self._pool.acquire() as conn:
-            inserted = {row["claim_id"] for row in await conn.fetch(_INSERT_CLAIMS, *_claim_columns(first))}
-            rows = await conn.fetch(
-                "SELECT claim_id, digest, snapshot FROM claims_received WHERE claim_id = ANY($1::text[])",
-                [c.claim_id for c in first],
-            )
-        stored = {row["claim_id"]: row for row in rows}
-        return _receipts(items, inserted, stored)
+    async def receive_claims(self, arrivals: list[Arrival[DischargeClaim]], attach: Attach,
+                             now: datetime) -> tuple[list[ClaimReceipt], Outbox]:
+        """Archive each discharge event and say what it is: a new claim (snapshot attached, queued
+        for its payers), the same as before, a corrected bill (settled again at once, in order), or
+        refused with the reason. Persons are locked, so the snapshot and the claim's place in its
+        person's order are taken together."""
+        if not arrivals:
+            return [], Outbox()
+        async with self._pool.acquire() as conn, conn.transaction():
+            await lock_persons(conn, (a.event.psn_no for a in arrivals))
+            receipts = [await _receive(conn, arrival, attach) for arrival in arrivals]
+            corrected = {a.event.psn_no for a, r in zip(arrivals, receipts) if r.status == "correction"}
+            outbox = await settle_in_order(conn, corrected, now)
+        return receipts, outbox
 
 
+async def _receive(conn: asyncpg.Connection, arrival: Arrival[DischargeClaim], attach: Attach) -> ClaimReceipt:
+    claim = arrival.event
+    seq, new_position = await archive(conn, arrival, "claim", claim.psn_no)
+    digest = content_digest(claim)
+    revisions = await conn.fetch(_REVISIONS, claim.claim_id)
+    receipt = await _decide(conn, claim, digest, seq, revisions, arrival, attach)
+    if new_position and receipt.status not in ("new", "correction"):
+        await set_outcome(conn, seq, "repeat" if receipt.status == "same" else "rejected", receipt.reason)
+    return receipt
 
-def _claim_columns(claims: list[ReceivedClaim]) -> list[list]:
-    return [
-        [c.claim_id for c in claims], [c.psn_no for c in claims], [c.digest for c in claims],
-        [json_text(c.payload) for c in claims], [json_text(c.snapshot) for c in claims],
-        [c.topic for c in claims], [c.partition for c in claims], [c.offset for c in claims],
-    ]
+
+async def _decide(conn, claim: DischargeClaim, digest: str, seq: int, revisions, arrival, attach: Attach) -> ClaimReceipt:
+    if not revisions:
+        return await _first_receipt(conn, claim, digest, seq, arrival, attach)
+    first, latest = revisions[0], revisions[-1]
+    same = next((r for r in revisions if r["revision"] == claim.revision), None)
+    if same is not None:
+        if same["digest"] == digest:
+            return ClaimReceipt("same", first["seq"], first["snapshot"])
+        return ClaimReceipt("conflict", seq, reason=(
+            f"claim_id {claim.claim_id} revision {claim.revision} was already received with different content; "
+            f"send a corrected bill with a revision above {latest['revision']}"))
+    if claim.revision < latest["revision"]:
+        return ClaimReceipt("stale", seq, reason=(
+            f"claim {claim.claim_id} revision {claim.revision} arrived after revision {latest['revision']}; it changes nothing"))
+    cancelled = await conn.fetchval("SELECT event_id FROM cancellations WHERE claim_id = $1 AND status = 'applied'", claim.claim_id)
+    if cancelled is not None:
+        return ClaimReceipt("refused", seq, reason=(
+            f"claim {claim.claim_id} was cancelled by {cancelled}; a cancelled claim is not corrected — send the bill as a new claim_id"))
+    owner = await conn.fetchval("SELECT psn_no FROM claims_received WHERE claim_id = $1 LIMIT 1", claim.claim_id)
+    if owner != claim.psn_no:
+        return ClaimReceipt("refused", seq, reason=f"claim {claim.claim_id} belongs to another person; a corrected bill keeps its psn_no")
+    await _insert(conn, claim, digest, None, arrival, seq)
+    await conn.execute(_QUEUE, claim.psn_no, seq, 0, "correction", claim.claim_id, True, False)
+    return ClaimReceipt("correction", seq)
 
 
-def _receipts(items: list[ReceivedClaim], inserted: set[str], stored: dict[str, asyncpg.Record]) -> list[Received]:
-    """new for the first of each inserted claim; else same or conflict by the stored digest."""
-    out, seen = [], set()
-    for item in items:
-        row = stored[item.claim_id]
-        if item.claim_id in inserted and item.claim_id not in seen:
-            status = "new"
-        else:
-            status = "same" if item.digest == row["digest"] else "conflict"
-        seen.add(item.claim_id)
-        out.append(Received(status, row["snapshot"]))
-    return out
+async def _first_receipt(conn, claim: DischargeClaim, digest: str, seq: int, arrival, attach: Attach) -> ClaimReceipt:
+    rows = await conn.fetch(_PERIODS, claim.psn_no)
+    # in the rules' order (by code, then start), not the database's collation, so the snapshot is the rules' identity
+    periods = sorted((CategoryHeld(code=r["category"], valid_from=r["valid_from"], valid_to=r["valid_to"],
+                                   authority=r["authority"], event_id=r["event_id"]) for r in rows),
+                     key=lambda h: (h.code.value, h.valid_from))
+    snapshot = attach(claim, periods)
+    region = snapshot["policy"]["region"]
+    flagged = await conn.fetchval(_MUST_SETTLE_BY_THE_RULES, claim.psn_no, region, claim.year)
+    await _insert(conn, claim, digest, snapshot, arrival, seq)
+    await conn.execute(_QUEUE, claim.psn_no, seq, 0, "claim", claim.claim_id, False, flagged)
+    for event_id in [row["event_id"] for row in await conn.fetch(_MATCH_WAITING, claim.claim_id, claim.psn_no, claim.fixmedins_code)][:1]:
+        await conn.execute(_QUEUE, claim.psn_no, seq, 1, "cancellation", event_id, True, False)
+    return ClaimReceipt("new", seq, snapshot)
+
+
+async def _insert(conn, claim: DischargeClaim, digest: str, snapshot: dict | None, arrival: Arrival, seq: int) -> None:
+    region = snapshot["policy"]["region"] if snapshot else await conn.fetchval(
+        "SELECT region FROM claims_received WHERE claim_id = $1 AND snapshot IS NOT NULL", claim.claim_id)
+    await conn.execute(_INSERT, claim.claim_id, claim.psn_no, digest, claim.model_dump(mode="json", by_alias=True),
+                       snapshot, arrival.topic, arrival.partition, arrival.offset,
+                       claim.revision, seq, claim.year, region)

@@ -8,8 +8,8 @@ from typing import Any
 import asyncpg
 import orjson
 
-PAYMENT_LOCKS = 0x6F730001  # namespace of the per-person transaction locks of payers and re-settlement
-IDENTITY_LOCKS = 0x6F730002  # ... and of eligibility changes
+#: namespace of the per-person transaction locks: intake, payers, eligibility, the ledger take turns per person
+PERSON_LOCKS = 0x6F730001
 
 
 def _json_default(value: Any) -> Any:
@@ -48,9 +48,9 @@ FROM (SELECT DISTINCT hashtext(p) AS h FROM unnest($2::text[]) AS p) AS s
 ORDER BY h"""  # volatile output expressions are evaluated after the sort: locks in hash order
 
 
-async def lock_persons(conn: asyncpg.Connection, namespace: int, persons: Iterable[str]) -> None:
+async def lock_persons(conn: asyncpg.Connection, persons: Iterable[str]) -> None:
     """Transaction locks on each person, always taken in one order, so holders never deadlock."""
-    await conn.fetch(_LOCK_PERSONS, namespace, sorted(set(persons)))
+    await conn.fetch(_LOCK_PERSONS, PERSON_LOCKS, sorted(set(persons)))
 
 
 def first_of_each(items: Iterable[Any], key: Callable[[Any], str]) -> list[Any]:
@@ -62,6 +62,11 @@ def first_of_each(items: Iterable[Any], key: Callable[[Any], str]) -> list[Any]:
             seen.add(key(item))
             out.append(item)
     return out
+
+
+def dumps(value: Any) -> bytes:
+    """JSON bytes (orjson; Decimal as exact strings)."""
+    return _dumps(value)
 
 
 def first_and_in(items: list[Any], keys: set[str], key: Callable[[Any], str]) -> list[bool]:

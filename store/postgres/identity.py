@@ -9,7 +9,10 @@ import asyncpg
 from policies.periods import periods_from
 from schemas.events import CategoryHeld, EligibilityChange
 
-from .connection import IDENTITY_LOCKS, first_and_in, first_of_each, lock_persons
+from ..records import Arrival, InputReceipt, Outbox
+from .archive import archive, set_outcome
+from .connection import lock_persons
+from .ledger import settle_in_order
 
 _IDENTITIES = """
 SELECT w.ord, i.category, i.valid_from, i.valid_to, i.authority, i.event_id
@@ -17,14 +20,16 @@ FROM unnest($1::text[], $2::date[], $3::date[]) WITH ORDINALITY AS w(psn_no, fir
 JOIN identity_periods AS i
   ON i.psn_no = w.psn_no AND i.valid_from <= w.last_day AND (i.valid_to IS NULL OR i.valid_to >= w.first_day)"""
 
-_INSERT_EVENTS = """
-INSERT INTO identity_events (event_id, psn_no, category, action, valid_from, valid_to, authority, recorded_at, event)
-SELECT e, p, c, a, f, t, au, r, ev::jsonb
-FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::date[], $6::date[], $7::text[],
-            $8::timestamptz[], $9::text[]) WITH ORDINALITY AS x(e, p, c, a, f, t, au, r, ev, ord)
-ORDER BY ord
+_INSERT_EVENT = """
+INSERT INTO identity_events (event_id, psn_no, category, action, valid_from, valid_to, authority, recorded_at, event, input_seq)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10)
 ON CONFLICT (event_id) DO NOTHING
 RETURNING event_id"""
+
+_QUEUE_IF_CLAIMS = """
+INSERT INTO person_queue (psn_no, seq, sub, kind, ref, ready)
+SELECT $1, $2, 0, 'eligibility', $3, true WHERE EXISTS (SELECT 1 FROM claims_received WHERE psn_no = $1)
+ON CONFLICT DO NOTHING"""
 
 _EVENTS_OF = """
 SELECT e.psn_no, e.category, e.event_id, e.action, e.valid_from, e.valid_to, e.authority, e.recorded_at
@@ -59,23 +64,28 @@ class Identity:
             found[row["ord"] - 1].append(_held(row))
         return [sorted(held, key=lambda h: (h.code.value, h.valid_from)) for held in found]
 
-    async def record_changes(self, changes: list[EligibilityChange]) -> list[bool]:
-        """Record eligibility changes; True for each one new (a repeated ``event_id`` changes nothing).
+    async def record_changes(self, arrivals: list[Arrival[EligibilityChange]], now: datetime) -> tuple[list[InputReceipt], Outbox]:
+        """Archive and record eligibility changes; a repeated ``event_id`` changes nothing.
 
-        The periods of every (person, category) that got a new event are recomputed from all its
-        events, so the order of arrival never changes the result. A per-person transaction lock
-        makes concurrent writers of one person take turns.
+        The periods of every (person, category) that got a new event are folded again from all its
+        events (policies/periods.py), so the order of arrival never changes them. A change of a
+        person who has claims takes its place in that person's queue and settles their years again
+        as soon as everything received before it has taken effect.
         """
-        if not changes:
-            return []
-        first = first_of_each(changes, lambda c: c.event_id)
+        if not arrivals:
+            return [], Outbox()
         async with self._pool.acquire() as conn, conn.transaction():
-            await lock_persons(conn, IDENTITY_LOCKS, (c.psn_no for c in changes))
-            inserted = {row["event_id"] for row in await conn.fetch(_INSERT_EVENTS, *_event_columns(first))}
-            touched = sorted({(c.psn_no, c.category.value) for c in first if c.event_id in inserted})
+            await lock_persons(conn, (a.event.psn_no for a in arrivals))
+            receipts, touched = [], set()
+            for arrival in arrivals:
+                receipt = await _record_change(conn, arrival)
+                if receipt.status == "applied":
+                    touched.add((arrival.event.psn_no, arrival.event.category.value))
+                receipts.append(receipt)
             if touched:
-                await _recompute_periods(conn, touched)
-        return first_and_in(changes, inserted, lambda c: c.event_id)
+                await _recompute_periods(conn, sorted(touched))
+            outbox = await settle_in_order(conn, (a.event.psn_no for a in arrivals), now)
+        return receipts, outbox
 
     async def identity_history(self, psn_no: str) -> tuple[list[CategoryHeld], list[EligibilityChange]]:
         """A person's current periods (by code, start), and the events as received, in the order applied."""
@@ -127,13 +137,19 @@ def _held(row: asyncpg.Record) -> CategoryHeld:
     )
 
 
-def _event_columns(changes: list[EligibilityChange]) -> list[list]:
-    return [
-        [c.event_id for c in changes], [c.psn_no for c in changes], [c.category.value for c in changes],
-        [c.action for c in changes], [c.valid_from for c in changes], [c.valid_to for c in changes],
-        [c.authority.value for c in changes], [c.recorded_at for c in changes],
-        [c.model_dump_json(by_alias=True) for c in changes],
-    ]
+async def _record_change(conn: asyncpg.Connection, arrival: Arrival[EligibilityChange]) -> InputReceipt:
+    change = arrival.event
+    seq, _ = await archive(conn, arrival, "eligibility", change.psn_no)
+    inserted = await conn.fetchval(
+        _INSERT_EVENT, change.event_id, change.psn_no, change.category.value, change.action, change.valid_from,
+        change.valid_to, change.authority.value, change.recorded_at, change.model_dump(mode="json", by_alias=True), seq)
+    if inserted is None:
+        known = await conn.fetchval("SELECT input_seq FROM identity_events WHERE event_id = $1", change.event_id)
+        if known != seq:
+            await set_outcome(conn, seq, "repeat", f"event {change.event_id} was received before")
+        return InputReceipt("repeat", known)
+    await conn.execute(_QUEUE_IF_CLAIMS, change.psn_no, seq, change.event_id)
+    return InputReceipt("applied", seq)
 
 
 async def _recompute_periods(conn: asyncpg.Connection, touched: list[tuple[str, str]]) -> None:

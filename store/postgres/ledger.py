@@ -1,78 +1,207 @@
-"""The ledger's writes: settlement records once each, published in commit order; rejections kept."""
+"""The ledger's writes: each person's queued inputs applied in order (store/life.py) — records once
+each, published in commit order — and the outbox of records and alerts still to publish."""
 from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
 
 import asyncpg
 
-from schemas.events import Settlement
+from policies.ledger import CancellationReceived, ChangeReceived, ClaimReceived, CloseReceived, Input
+from schemas.events import (
+    ClaimCancellation, DischargeClaim, EligibilityChange, HighCostAlert, PaymentLine, Settlement, YearEndClose,
+)
+from schemas.totals import AccountTotals, YearTotals
 
-from .connection import first_of_each
+from ..life import apply_ready
+from ..records import Contribution, Outbox, QueueItem
+from .connection import lock_persons
+from .payments import UPSERT_TOTALS, totals_row
 
-_INSERT_SETTLEMENTS = """
-INSERT INTO settlements (settlement_id, claim_id, kind, psn_no, record, medfee_sumamt, fund_pay_sumamt, psn_part_amt)
-SELECT s, c, k, p, r::jsonb, m, f, pp
-FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::numeric[], $7::numeric[], $8::numeric[])
-    WITH ORDINALITY AS x(s, c, k, p, r, m, f, pp, ord)
+_QUEUE = "SELECT psn_no, seq, sub, kind, ref, ready, flagged FROM person_queue WHERE psn_no = $1 ORDER BY seq, sub"
+
+_INSERT_RECORDS = """
+INSERT INTO settlements (settlement_id, claim_id, kind, psn_no, record, medfee_sumamt, fund_pay_sumamt, psn_part_amt, year)
+SELECT s, c, k, p, convert_from(r, 'UTF8')::jsonb, m, f, pp, y
+FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bytea[], $6::numeric[], $7::numeric[], $8::numeric[],
+            $9::integer[]) WITH ORDINALITY AS x(s, c, k, p, r, m, f, pp, y, ord)
 ORDER BY ord
 ON CONFLICT (settlement_id) DO NOTHING"""
 
-_INSERT_REJECTION = """
-INSERT INTO rejections (topic, reason, original, "partition", "offset") VALUES ($1, $2, $3, $4, $5)"""
+_INSERT_ALERTS = """
+INSERT INTO alerts (alert_id, psn_no, alert) SELECT a, p, convert_from(j, 'UTF8')::jsonb
+FROM unnest($1::text[], $2::text[], $3::bytea[]) WITH ORDINALITY AS x(a, p, j, ord) ORDER BY ord
+ON CONFLICT (alert_id) DO NOTHING"""
 
+_UNPUBLISHED = "SELECT record FROM settlements WHERE psn_no = ANY($1::text[]) AND NOT published ORDER BY seq"
+_UNPUBLISHED_ALERTS = "SELECT alert_id, alert FROM alerts WHERE psn_no = ANY($1::text[]) AND NOT published ORDER BY seq"
+
+
+class PostgresPersonAccess:
+    """store/life.py's view of one person's ledger, inside the caller's transaction."""
+
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self.conn = conn
+
+    async def queue(self, psn_no: str) -> list[QueueItem]:
+        return [QueueItem(**dict(row)) for row in await self.conn.fetch(_QUEUE, psn_no)]
+
+    async def history(self, psn_no: str) -> list[Input]:
+        return await history_of(self.conn, psn_no)
+
+    async def records(self, psn_no: str) -> list[Settlement]:
+        rows = await self.conn.fetch("SELECT record FROM settlements WHERE psn_no = $1 ORDER BY seq", psn_no)
+        return [Settlement.model_validate(row["record"]) for row in rows]
+
+    async def first_receipt(self, claim_id: str) -> tuple[DischargeClaim, dict]:
+        row = await self.conn.fetchrow(
+            "SELECT payload, snapshot FROM claims_received WHERE claim_id = $1 AND snapshot IS NOT NULL", claim_id)
+        return DischargeClaim.model_validate(row["payload"]), row["snapshot"]
+
+    async def payment_lines(self, claim_id: str) -> list[PaymentLine]:
+        rows = await self.conn.fetch("SELECT line FROM payments WHERE claim_id = $1 ORDER BY seq", claim_id)
+        return [PaymentLine.model_validate(row["line"]) for row in rows]
+
+    async def contributions(self, claim_ids: Sequence[str]) -> list[Contribution]:
+        if not claim_ids:
+            return []
+        rows = await self.conn.fetch("SELECT contributions FROM payments WHERE claim_id = ANY($1::text[]) ORDER BY seq",
+                                     list(claim_ids))
+        return [Contribution(c["year"], c["account"], AccountTotals.model_validate(c["change"]))
+                for row in rows for c in row["contributions"]]
+
+    async def write(self, records: list[Settlement], alerts: list[tuple[str, HighCostAlert]]) -> None:
+        await write_records(self.conn, records)
+        if alerts:
+            await self.conn.execute(_INSERT_ALERTS, [a for a, _ in alerts], [alert.psn_no for _, alert in alerts],
+                                    [alert.model_dump_json().encode() for _, alert in alerts])
+
+    async def replace_totals(self, psn_no: str, totals: dict[int, YearTotals]) -> None:
+        await self.conn.execute("DELETE FROM year_totals WHERE psn_no = $1 AND year = ANY($2::integer[])", psn_no, list(totals))
+        rows = [totals_row(psn_no, year, account, account_totals)
+                for year, accounts in sorted(totals.items()) for account, account_totals in sorted(accounts.items())]
+        if rows:
+            await self.conn.executemany(UPSERT_TOTALS, rows)
+
+    async def done(self, item: QueueItem) -> None:
+        await self.conn.execute("DELETE FROM person_queue WHERE psn_no = $1 AND seq = $2 AND sub = $3",
+                                item.psn_no, item.seq, item.sub)
+
+    async def flag_claims(self, psn_no: str) -> None:
+        await self.conn.execute("UPDATE person_queue SET flagged = true WHERE psn_no = $1 AND kind = 'claim'", psn_no)
+
+
+async def write_records(conn: asyncpg.Connection, records: list[Settlement]) -> None:
+    """Insert records once each; the table is locked for the transaction (as the eventsourcing
+    recorder does) so that ``seq`` order is commit order for readers paging with ``after_seq``."""
+    if not records:
+        return
+    await conn.execute("LOCK TABLE settlements IN EXCLUSIVE MODE")
+    await conn.execute(_INSERT_RECORDS, [r.settlement_id for r in records], [r.claim_id for r in records],
+                       [r.kind for r in records], [r.psn_no for r in records],
+                       [r.model_dump_json(by_alias=True).encode() for r in records], [r.medfee_sumamt for r in records],
+                       [r.fund_pay_sumamt for r in records], [r.psn_part_amt for r in records], [r.year for r in records])
+
+
+async def history_of(conn: asyncpg.Connection, psn_no: str) -> list[Input]:
+    """Every input of a person the ledger is built from (and every year-end close), in seq order."""
+    claims = await conn.fetch("SELECT seq, payload FROM claims_received WHERE psn_no = $1", psn_no)
+    cancellations = await conn.fetch("SELECT input_seq, event FROM cancellations WHERE psn_no = $1", psn_no)
+    changes = await conn.fetch("SELECT input_seq, event FROM identity_events WHERE psn_no = $1", psn_no)
+    closes = await conn.fetch("SELECT input_seq, event_id, region, year, closed_at FROM year_closes")
+    inputs: list[Input] = [ClaimReceived(r["seq"], DischargeClaim.model_validate(r["payload"])) for r in claims]
+    inputs += [CancellationReceived(r["input_seq"], ClaimCancellation.model_validate(r["event"])) for r in cancellations]
+    inputs += [ChangeReceived(r["input_seq"], EligibilityChange.model_validate(r["event"])) for r in changes]
+    inputs += [CloseReceived(r["input_seq"], YearEndClose(event_id=r["event_id"], region=r["region"], year=r["year"],
+                                                          closed_at=r["closed_at"])) for r in closes]
+    return sorted(inputs, key=lambda i: i.seq)
+
+
+async def settle_in_order(conn: asyncpg.Connection, persons: Iterable[str], now: datetime) -> Outbox:
+    """Apply every person's ready inputs in order; the outbox of what they (and earlier runs that did
+    not get to publish) left unpublished. The persons must be locked by the caller."""
+    persons = sorted(set(persons))
+    access = PostgresPersonAccess(conn)
+    for psn_no in persons:
+        await apply_ready(access, psn_no, now)
+    return await unpublished(conn, persons)
+
+
+async def unpublished(conn: asyncpg.Connection, persons: list[str]) -> Outbox:
+    if not persons:
+        return Outbox()
+    records = [Settlement.model_validate(row["record"]) for row in await conn.fetch(_UNPUBLISHED, persons)]
+    alerts = [(row["alert_id"], HighCostAlert.model_validate(row["alert"])) for row in await conn.fetch(_UNPUBLISHED_ALERTS, persons)]
+    return Outbox(records, alerts)
 
 
 class Ledger:
     _pool: asyncpg.Pool
 
-    async def record_settlements(self, settlements: list[Settlement]) -> list[bool]:
-        """Record settlements; True for each that still needs publishing (new, or not yet published).
-
-        The table is locked against other writers for the transaction (as the eventsourcing
-        PostgreSQL recorder does), so ``seq`` order is commit order and a reader paging with
-        ``after_seq`` never skips a record committed later under a smaller ``seq``.
-        """
-        if not settlements:
-            return []
-        first = first_of_each(settlements, lambda s: s.settlement_id)
+    async def arrive(self, claims: list[tuple[str, str]], now: datetime) -> Outbox:
+        """Claims (psn_no, claim_id) that passed their payers: each takes effect in its person's
+        order, with whatever it held up. Returns what is left to publish for those persons."""
+        if not claims:
+            return Outbox()
         async with self._pool.acquire() as conn, conn.transaction():
-            await conn.execute("LOCK TABLE settlements IN EXCLUSIVE MODE")
-            await conn.execute(_INSERT_SETTLEMENTS, *_settlement_columns(first))
-            rows = await conn.fetch(
-                "SELECT settlement_id, published FROM settlements WHERE settlement_id = ANY($1::text[])",
-                [s.settlement_id for s in first],
-            )
-        published = {row["settlement_id"]: row["published"] for row in rows}
-        return [not published[s.settlement_id] for s in settlements]
+            await lock_persons(conn, (p for p, _ in claims))
+            await conn.execute(
+                "UPDATE person_queue AS q SET ready = true FROM unnest($1::text[], $2::text[]) AS a(p, c) "
+                "WHERE q.psn_no = a.p AND q.kind = 'claim' AND q.ref = a.c",
+                [p for p, _ in claims], [c for _, c in claims])
+            return await settle_in_order(conn, (p for p, _ in claims), now)
 
-    async def mark_published(self, settlement_ids: list[str]) -> None:
-        """Mark settlements as published (unknown ids are ignored)."""
-        if settlement_ids:
-            async with self._pool.acquire() as conn:
-                await conn.execute(
-                    "UPDATE settlements SET published = true WHERE settlement_id = ANY($1::text[]) AND NOT published",
-                    list(settlement_ids),
-                )
+    async def apply(self, persons: list[str], now: datetime) -> Outbox:
+        """Apply whatever the persons' queues hold that is ready (a wake-up after a year-end close)."""
+        if not persons:
+            return Outbox()
+        async with self._pool.acquire() as conn, conn.transaction():
+            await lock_persons(conn, persons)
+            return await settle_in_order(conn, persons, now)
 
-    async def settlements(self, *, after_seq: int = 0, limit: int = 1000) -> list[tuple[int, Settlement]]:
-        """Up to ``limit`` settlements with ``seq`` greater than ``after_seq``, in seq order."""
+    async def mark_published(self, settlement_ids: list[str], alert_ids: list[str] = ()) -> None:
+        """Mark records (and alerts) as published; unknown ids are ignored."""
         async with self._pool.acquire() as conn:
-            rows = await conn.fetch(
-                "SELECT seq, record FROM settlements WHERE seq > $1 ORDER BY seq LIMIT $2", after_seq, limit
-            )
+            if settlement_ids:
+                await conn.execute("UPDATE settlements SET published = true WHERE settlement_id = ANY($1::text[]) AND NOT published",
+                                   list(settlement_ids))
+            if alert_ids:
+                await conn.execute("UPDATE alerts SET published = true WHERE alert_id = ANY($1::text[]) AND NOT published",
+                                   list(alert_ids))
+
+    async def settlements(self, *, after_seq: int = 0, limit: int = 1000, psn_no: str | None = None) -> list[tuple[int, Settlement]]:
+        """Up to ``limit`` records with ``seq`` greater than ``after_seq``, in the order recorded."""
+        async with self._pool.acquire() as conn:
+            if psn_no is None:
+                rows = await conn.fetch("SELECT seq, record FROM settlements WHERE seq > $1 ORDER BY seq LIMIT $2", after_seq, limit)
+            else:
+                rows = await conn.fetch("SELECT seq, record FROM settlements WHERE seq > $1 AND psn_no = $3 ORDER BY seq LIMIT $2",
+                                        after_seq, limit, psn_no)
         return [(row["seq"], Settlement.model_validate(row["record"])) for row in rows]
 
-    async def record_rejection(
-        self, topic: str, reason: str, original: str, partition: int | None, offset: int | None
-    ) -> None:
-        """Keep a rejected input with where it came from and why (NUL characters escaped: text cannot hold them)."""
+    async def record_documents(self, *, after_seq: int = 0, limit: int = 1000) -> list[tuple[int, dict]]:
+        """The records as stored, unvalidated (an auditor reads even a damaged ledger)."""
         async with self._pool.acquire() as conn:
-            await conn.execute(_INSERT_REJECTION, topic, reason, original.replace("\x00", "\\u0000"), partition, offset)
+            rows = await conn.fetch("SELECT seq, record FROM settlements WHERE seq > $1 ORDER BY seq LIMIT $2", after_seq, limit)
+        return [(row["seq"], row["record"]) for row in rows]
 
+    async def person_history(self, psn_no: str) -> list[Input]:
+        """Every input a person's ledger is built from (and every year-end close), in seq order."""
+        async with self._pool.acquire() as conn:
+            return await history_of(conn, psn_no)
 
+    async def records_of(self, claim_id: str) -> list[Settlement]:
+        """Every record of a claim (or year-end entry), in the order recorded."""
+        async with self._pool.acquire() as conn:
+            rows = await conn.fetch("SELECT record FROM settlements WHERE claim_id = $1 ORDER BY seq", claim_id)
+        return [Settlement.model_validate(row["record"]) for row in rows]
 
-def _settlement_columns(settlements: list[Settlement]) -> list[list]:
-    return [
-        [s.settlement_id for s in settlements], [s.claim_id for s in settlements], [s.kind for s in settlements],
-        [s.psn_no for s in settlements], [s.model_dump_json(by_alias=True) for s in settlements],
-        [s.medfee_sumamt for s in settlements], [s.fund_pay_sumamt for s in settlements],
-        [s.psn_part_amt for s in settlements],
-    ]
+    async def queued(self, psn_no: str | None = None) -> list[QueueItem]:
+        """Inputs waiting to take effect (of one person, or everyone's), in order."""
+        async with self._pool.acquire() as conn:
+            if psn_no is None:
+                rows = await conn.fetch("SELECT psn_no, seq, sub, kind, ref, ready, flagged FROM person_queue ORDER BY seq, sub")
+            else:
+                rows = await conn.fetch(_QUEUE, psn_no)
+        return [QueueItem(**dict(row)) for row in rows]
+

@@ -10,27 +10,31 @@ from schemas.events import PaymentLine
 from schemas.money import format_yuan
 from schemas.totals import AccountTotals, YearTotals
 
+from ..life import contributions_of
 from ..records import PayerWork
-from .connection import PAYMENT_LOCKS, lock_persons
+from .connection import lock_persons
 
 _RECORDED_LINES = "SELECT claim_id, line FROM payments WHERE payer = $1 AND claim_id = ANY($2::text[])"
 
 _LOAD_TOTALS = """
-SELECT y.psn_no, y.year, y.account, y.base, y.paid, y.paid_by_day, y.assisted_visits_by_month
+SELECT y.psn_no, y.year, y.account, y.base, y.paid, y.paid_by_day, y.assisted_visits_by_month, y.last_seq
 FROM year_totals AS y
 JOIN unnest($1::text[], $2::integer[]) AS k(psn_no, year) ON y.psn_no = k.psn_no AND y.year = k.year"""
 
 _INSERT_PAYMENT = """
-INSERT INTO payments (claim_id, payer, psn_no, year, account, amount, line)
-VALUES ($1, $2, $3, $4, $5, $6, $7)"""
+INSERT INTO payments (claim_id, payer, psn_no, year, account, amount, line, contributions)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"""
 
 UPSERT_TOTALS = """
-INSERT INTO year_totals (psn_no, year, account, base, paid, paid_by_day, assisted_visits_by_month)
-VALUES ($1, $2, $3, $4, $5, $6, $7)
+INSERT INTO year_totals (psn_no, year, account, base, paid, paid_by_day, assisted_visits_by_month, last_seq)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
 ON CONFLICT (psn_no, year, account) DO UPDATE SET
     base = EXCLUDED.base, paid = EXCLUDED.paid, paid_by_day = EXCLUDED.paid_by_day,
-    assisted_visits_by_month = EXCLUDED.assisted_visits_by_month, updated_at = now()"""
+    assisted_visits_by_month = EXCLUDED.assisted_visits_by_month, last_seq = EXCLUDED.last_seq, updated_at = now()"""
 
+_FLAG = """
+UPDATE person_queue AS q SET flagged = true FROM unnest($1::text[], $2::text[]) AS f(p, c)
+WHERE q.psn_no = f.p AND q.kind = 'claim' AND q.ref = f.c"""
 
 
 class Payments:
@@ -44,23 +48,26 @@ class Payments:
         Per-person transaction locks make two consumers of one partition take turns. A claim
         already paid by this payer gets its recorded line back (no recompute; totals untouched).
         Each new claim, in order, gets ``compute(item, totals of its person and year)``; its line
-        is recorded and its accounts merged into the totals the next claim of that person sees.
-        A claim twice in one batch gets the first one's line. ``compute`` must not return
-        accounts without a line: totals only ever change together with a recorded payment.
+        is recorded with what it added to the accounts, and the accounts merged into the totals the
+        next claim of that person sees. A claim twice in one batch gets the first one's line.
+        A claim the ledger must settle by the rules is flagged in its person's queue: one that
+        lifted its year over a qualifying line, or one an account sees after a claim received later.
         """
         if not work:
             return []
         async with self._pool.acquire() as conn, conn.transaction():
-            await lock_persons(conn, PAYMENT_LOCKS, (w.psn_no for w in work))
+            await lock_persons(conn, (w.psn_no for w in work))
             rows = await conn.fetch(_RECORDED_LINES, payer, sorted({w.claim_id for w in work}))
             decided = {row["claim_id"]: PaymentLine.model_validate(row["line"]) for row in rows}
-            totals = await load_totals(conn, {(w.psn_no, w.year) for w in work if w.claim_id not in decided})
-            batch = _PayBatch(payer, compute, decided, totals)
+            totals, last = await load_totals(conn, {(w.psn_no, w.year) for w in work if w.claim_id not in decided}, with_order=True)
+            batch = _PayBatch(payer, compute, decided, totals, last)
             lines = [batch.pay(w) for w in work]
             if batch.payments:
                 await conn.executemany(_INSERT_PAYMENT, batch.payments)
             if batch.changed:
                 await conn.executemany(UPSERT_TOTALS, batch.totals_rows())
+            if batch.flagged:
+                await conn.execute(_FLAG, [p for p, _ in batch.flagged], [c for _, c in batch.flagged])
         return lines
 
     async def year_totals(self, psn_no: str, year: int) -> YearTotals:
@@ -90,20 +97,23 @@ def _account_of(row: asyncpg.Record) -> AccountTotals:
     })
 
 
-def totals_row(psn_no: str, year: int, account: str, totals: AccountTotals) -> tuple:
+def totals_row(psn_no: str, year: int, account: str, totals: AccountTotals, last_seq: int = 0) -> tuple:
     by_day = {day.isoformat(): format_yuan(amount) for day, amount in sorted(totals.paid_by_day.items())}
     visits = dict(sorted(totals.assisted_visits_by_month.items()))
-    return psn_no, year, account, totals.base, totals.paid, by_day, visits
+    return psn_no, year, account, totals.base, totals.paid, by_day, visits, last_seq
 
 
-async def load_totals(conn: asyncpg.Connection, keys: set[tuple[str, int]]) -> dict[tuple[str, int], YearTotals]:
-    """The year_totals rows of the (person, year) pairs, as {(psn_no, year): {account: totals}}."""
+async def load_totals(conn: asyncpg.Connection, keys: set[tuple[str, int]], with_order: bool = False):
+    """The year_totals rows of the (person, year) pairs, as {(psn_no, year): {account: totals}};
+    with ``with_order`` also {(psn_no, year, account): seq of the last claim the account counted}."""
     totals: dict[tuple[str, int], YearTotals] = {key: {} for key in keys}
+    last: dict[tuple[str, int, str], int] = {}
     if keys:
         ordered = sorted(keys)
         for row in await conn.fetch(_LOAD_TOTALS, [k[0] for k in ordered], [k[1] for k in ordered]):
             totals[(row["psn_no"], row["year"])][row["account"]] = _account_of(row)
-    return totals
+            last[(row["psn_no"], row["year"], row["account"])] = row["last_seq"]
+    return (totals, last) if with_order else totals
 
 
 class _PayBatch:
@@ -112,10 +122,12 @@ class _PayBatch:
     def __init__(
         self, payer: str, compute: Callable[[PayerWork, YearTotals], Paid],
         decided: dict[str, PaymentLine | None], totals: dict[tuple[str, int], YearTotals],
+        last: dict[tuple[str, int, str], int],
     ) -> None:
-        self.payer, self.compute, self.decided, self.totals = payer, compute, decided, totals
+        self.payer, self.compute, self.decided, self.totals, self.last = payer, compute, decided, totals, last
         self.payments: list[tuple] = []
         self.changed: set[tuple[str, int, str]] = set()
+        self.flagged: list[tuple[str, str]] = []
 
     def pay(self, work: PayerWork) -> PaymentLine | None:
         """The recorded (or this batch's) line of a claim, else compute and record a new one."""
@@ -126,13 +138,21 @@ class _PayBatch:
         if paid.line is None and paid.accounts:
             raise ValueError(f"compute returned totals without a payment line for claim {work.claim_id}")
         self.decided[work.claim_id] = paid.line
+        seen_later = any(self.last.get((work.psn_no, work.year, a), 0) > work.seq for a in paid.accounts)
+        if paid.reaches_back or seen_later:
+            self.flagged.append((work.psn_no, work.claim_id))
         if paid.line is not None:
             line = paid.line
+            added = [{"year": c.year, "account": c.account, "change": c.change.model_dump(mode="json")}
+                     for c in contributions_of(work.year, person, paid.accounts)]
             self.payments.append((work.claim_id, self.payer, work.psn_no, work.year, line.account, line.amount,
-                                  line.model_dump(mode="json")))
+                                  line.model_dump(mode="json"), added))
         person.update(paid.accounts)
-        self.changed.update((work.psn_no, work.year, account) for account in paid.accounts)
+        for account in paid.accounts:
+            key = (work.psn_no, work.year, account)
+            self.last[key] = max(self.last.get(key, 0), work.seq)
+            self.changed.add(key)
         return paid.line
 
     def totals_rows(self) -> list[tuple]:
-        return [totals_row(p, y, a, self.totals[(p, y)][a]) for p, y, a in sorted(self.changed)]
+        return [totals_row(p, y, a, self.totals[(p, y)][a], self.last[(p, y, a)]) for p, y, a in sorted(self.changed)]

@@ -15,7 +15,7 @@ import pytest
 
 from runtime.parts import initialise_sync
 from runtime.supervisor import WorkerProcesses
-from runtime.endpoints import Endpoints
+from runtime.endpoints import Endpoints, worker_url
 from runtime.embedded import EmbeddedBroker, EmbeddedPostgres, kafka_answers
 from schemas.settings import settings
 from store.postgres import PostgresStore
@@ -74,9 +74,11 @@ class LiveSystem:
 @pytest.fixture(scope="session")
 def live_system(broker: str, database: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveSystem]:
     """Topics, schema and every worker as its own process, as `onestop up` runs them."""
-    found = Endpoints(broker, database)
+    found = Endpoints(broker, database, worker_url(database))
     initialise_sync(found)
-    workers = WorkerProcesses(found, tmp_path_factory.mktemp("worker-logs"), extra_env={"ONESTOP_HOME": str(tmp_path_factory.mktemp("home"))})
+    # development mode: these tests publish unsigned events (tests/live/test_trust.py runs a system that verifies)
+    workers = WorkerProcesses(found, tmp_path_factory.mktemp("worker-logs"),
+                              extra_env={"ONESTOP_HOME": str(tmp_path_factory.mktemp("home")), "ONESTOP_ACCEPT_UNSIGNED": "1"})
     workers.start()
     try:
         yield LiveSystem(broker, database, workers)

@@ -26,7 +26,7 @@ async def test_a_yearly_list_grants_and_a_replacing_list_revokes_those_missing(l
     runner = CliRunner()
     first = tmp_path / "dibao-2023.csv"
     first.write_text("psn_no,category,valid_from,valid_to\n"
-                     "PLIST1,dibao_rural_1,2023-01-01,\nPLIST2,dibao_rural_1,2023-01-01,\nPLIST3,dibao_rural_2,2023-01-01,\n"
+                     "PLIST1,low_income_elderly,2023-01-01,\nPLIST2,low_income_elderly,2023-01-01,\nPLIST3,low_income_minor,2023-01-01,\n"
                      "PLIST4,not_a_category,2023-01-01,\n")
     result = await asyncio.to_thread(runner.invoke, main, ["eligibility", "import", str(first), "--authority", "civil_affairs"])
     assert result.exit_code == 0, result.output
@@ -35,13 +35,13 @@ async def test_a_yearly_list_grants_and_a_replacing_list_revokes_those_missing(l
     await _periods(store, "PLIST3", 1)
 
     second = tmp_path / "dibao-2023-07.csv"
-    second.write_text("psn_no,category,valid_from,valid_to\nPLIST1,dibao_rural_1,2023-01-01,\nPLIST3,dibao_rural_2,2023-01-01,\n")
+    second.write_text("psn_no,category,valid_from,valid_to\nPLIST1,low_income_elderly,2023-01-01,\nPLIST3,low_income_minor,2023-01-01,\n")
     args = ["eligibility", "import", str(second), "--authority", "civil_affairs", "--replace", "--effective", "2023-07-01"]
     result = await asyncio.to_thread(runner.invoke, main, args)
     assert result.exit_code == 0, result.output
     assert "2 grants and 1 revocations published" in result.output
     held = await _periods(store, "PLIST2", 2)
-    assert [(h.code.value, h.valid_from, h.valid_to) for h in held] == [("dibao_rural_1", date(2023, 1, 1), date(2023, 6, 30))]
+    assert [(h.code.value, h.valid_from, h.valid_to) for h in held] == [("low_income_elderly", date(2023, 1, 1), date(2023, 6, 30))]
     assert [(h.valid_from, h.valid_to) for h in (await store.identity_history("PLIST1"))[0]] == [(date(2023, 1, 1), None)]
 
     result = await asyncio.to_thread(runner.invoke, main, ["eligibility", "import", str(second), "--authority", "civil_affairs",
@@ -51,5 +51,5 @@ async def test_a_yearly_list_grants_and_a_replacing_list_revokes_those_missing(l
 
     result = await asyncio.to_thread(runner.invoke, main, ["person", "PLIST2"])
     assert result.exit_code == 0, result.output
-    assert "dibao_rural_1" in result.output and "农村一类低保" in result.output and "2023-06-30" in result.output
+    assert "low_income_elderly" in result.output and "低收入家庭60岁以上老人" in result.output and "2023-06-30" in result.output
     assert "revoke" in result.output and "PLIST2" not in result.output.splitlines()[0]

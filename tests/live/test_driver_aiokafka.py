@@ -15,7 +15,7 @@ from schemas.settings import settings
 from runtime.parts import initialise
 from runtime.supervisor import WorkerProcesses
 from streams.publisher import publish
-from runtime.endpoints import Endpoints
+from runtime.endpoints import Endpoints, worker_url
 from store.postgres import PostgresStore
 from schemas.events import DischargeClaim, EligibilityChange
 from streams.topics import DISCHARGED, ELIGIBILITY
@@ -28,10 +28,11 @@ from .databases import _created_database, _drop_database
 async def plain_pipeline(broker, database, tmp_path_factory):
     own_broker = None if settings.kafka else EmbeddedBroker(tmp_path_factory.mktemp("plain-broker")).start()
     url = await _created_database(database)
-    found = Endpoints(own_broker.bootstrap if own_broker else broker, url)
+    found = Endpoints(own_broker.bootstrap if own_broker else broker, url, worker_url(url))
     await initialise(found)
     workers = WorkerProcesses(found, tmp_path_factory.mktemp("plain-logs"),
-                      extra_env={"ONESTOP_DRIVER": "aiokafka", "ONESTOP_HOME": str(tmp_path_factory.mktemp("plain-home"))})
+                      extra_env={"ONESTOP_DRIVER": "aiokafka", "ONESTOP_HOME": str(tmp_path_factory.mktemp("plain-home")),
+                                 "ONESTOP_ACCEPT_UNSIGNED": "1"})
     workers.start()
     try:
         yield found

@@ -11,7 +11,8 @@ import faust
 
 from streams.app import make_app
 
-from ..harness import Context, Incoming, Worker, handle_and_send
+from ..batches import handle_and_send
+from ..harness import Context, Incoming, Worker
 
 log = logging.getLogger("onestop.driver")
 
@@ -33,7 +34,7 @@ def build_app(worker: Worker, kafka: str, database: str) -> faust.App:
     @app.agent(source, concurrency=1, name=f"onestop.{worker.name}")
     async def run(stream):
         async for events in stream.take_events(worker.batch_max, within=worker.batch_within):
-            batch = [Incoming(e.key, e.value, e.message.topic, e.message.partition, e.message.offset) for e in events]
+            batch = [Incoming(e.key, e.value, e.message.topic, e.message.partition, e.message.offset, _headers(e.headers)) for e in events]
             try:
                 await handle_and_send(worker, context, batch, send)
             except BaseException as error:  # noqa: BLE001 - see _stop_dead
@@ -44,6 +45,13 @@ def build_app(worker: Worker, kafka: str, database: str) -> faust.App:
         asyncio.ensure_future(context.close())
 
     return app
+
+
+def _headers(headers) -> tuple[tuple[str, bytes], ...]:
+    """Faust gives headers as a mapping or a list of pairs."""
+    if not headers:
+        return ()
+    return tuple(headers.items()) if hasattr(headers, "items") else tuple(headers)
 
 
 def _stop_dead(worker: Worker, error: BaseException) -> None:

@@ -11,7 +11,9 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListen
 
 from schemas.settings import settings
 
-from ..harness import Context, Incoming, Worker, handle_and_send
+from ..batches import handle_and_send
+from ..harness import Context, Incoming, Worker
+from streams.security import client_options
 
 log = logging.getLogger("onestop.driver")
 
@@ -42,9 +44,9 @@ async def serve(worker: Worker, kafka: str, database: str, stopping: asyncio.Eve
         enable_auto_commit=False, auto_offset_reset="earliest",
         fetch_max_wait_ms=settings.fetch_max_wait_ms,
         session_timeout_ms=int(1000 * settings.session_timeout),
-        heartbeat_interval_ms=1000, max_poll_records=worker.batch_max,
+        heartbeat_interval_ms=1000, max_poll_records=worker.batch_max, **client_options(),
     )
-    producer = AIOKafkaProducer(bootstrap_servers=kafka, acks="all", linger_ms=settings.linger_ms)
+    producer = AIOKafkaProducer(bootstrap_servers=kafka, acks="all", linger_ms=settings.linger_ms, **client_options())
 
     async def send(topic: str, key: bytes | None, value: bytes):
         return await producer.send(topic, value=value, key=key)
@@ -58,7 +60,7 @@ async def serve(worker: Worker, kafka: str, database: str, stopping: asyncio.Eve
     try:
         while not stopping.is_set():
             records = await consumer.getmany(timeout_ms=200, max_records=worker.batch_max)
-            batch = [Incoming(r.key, r.value, r.topic, r.partition, r.offset) for rs in records.values() for r in rs]
+            batch = [Incoming(r.key, r.value, r.topic, r.partition, r.offset, tuple(r.headers or ())) for rs in records.values() for r in rs]
             if batch:
                 await handle_and_send(worker, context, batch, send)
                 done.update({tp: rs[-1].offset + 1 for tp, rs in records.items()})

@@ -1,0 +1,67 @@
+"""Bad input kept once per place it came from, the archive read back for audits, and parked messages."""
+from __future__ import annotations
+
+import asyncpg
+
+from ..records import ArchivedInput, Arrival, Parked
+from .archive import archive
+
+_INSERT_REJECTION = """
+INSERT INTO rejections (topic, reason, original, "partition", "offset") VALUES ($1, $2, $3, $4, $5)
+ON CONFLICT (topic, "partition", "offset") WHERE "partition" IS NOT NULL AND "offset" IS NOT NULL DO NOTHING
+RETURNING id"""
+
+_PARK = """
+INSERT INTO parked (worker, topic, "partition", "offset", msg_key, msg_value, error, behind) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+ON CONFLICT (worker, topic, "partition", "offset") WHERE "partition" IS NOT NULL AND "offset" IS NOT NULL
+DO UPDATE SET error = EXCLUDED.error
+RETURNING parked_id"""
+
+
+class Inputs:
+    _pool: asyncpg.Pool
+
+    async def reject(self, arrival: Arrival, kind: str, reason: str, psn_no: str | None = None) -> bool:
+        """Archive a refused input and keep it with its reason; True the first time this place is refused
+        (a redelivered bad event is counted once)."""
+        original = arrival.raw.decode("utf-8", errors="backslashreplace").replace("\x00", "\\u0000")
+        async with self._pool.acquire() as conn, conn.transaction():
+            await archive(conn, arrival, kind, psn_no, "rejected", reason)
+            return await conn.fetchval(_INSERT_REJECTION, arrival.topic, reason, original, arrival.partition, arrival.offset) is not None
+
+    async def inputs(self, *, after_seq: int = 0, limit: int = 10_000) -> list[ArchivedInput]:
+        """The archive in the order inputs take effect, after ``after_seq``."""
+        async with self._pool.acquire() as conn:
+            rows = await conn.fetch(
+                'SELECT seq, topic, "partition", "offset", raw, kind, outcome, reason, received_at FROM inputs '
+                "WHERE seq > $1 ORDER BY seq LIMIT $2", after_seq, limit)
+        return [ArchivedInput(r["seq"], r["topic"], r["partition"], r["offset"], bytes(r["raw"]), r["kind"], r["outcome"],
+                              r["reason"], r["received_at"]) for r in rows]
+
+    # --- parking
+
+    async def park(self, worker: str, topic: str, partition: int | None, offset: int | None, key: bytes | None,
+                   value: bytes | None, error: str, behind: bool) -> int:
+        """Keep a message a worker could not handle (or one waiting behind such a message of its person)."""
+        async with self._pool.acquire() as conn:
+            return await conn.fetchval(_PARK, worker, topic, partition, offset, key, value, error, behind)
+
+    async def parked_keys(self, worker: str) -> set[bytes]:
+        """The message keys (persons) that have something parked for this worker."""
+        async with self._pool.acquire() as conn:
+            rows = await conn.fetch("SELECT DISTINCT msg_key FROM parked WHERE worker = $1 AND msg_key IS NOT NULL", worker)
+        return {bytes(row["msg_key"]) for row in rows}
+
+    async def parked(self, worker: str | None = None) -> list[Parked]:
+        """What is parked (for one worker, or all), in the order parked."""
+        async with self._pool.acquire() as conn:
+            rows = await conn.fetch('SELECT parked_id, worker, topic, "partition", "offset", msg_key, msg_value, error, parked_at, '
+                                    "behind FROM parked WHERE $1::text IS NULL OR worker = $1 ORDER BY parked_id", worker)
+        return [Parked(r["parked_id"], r["worker"], r["topic"], r["partition"], r["offset"],
+                       bytes(r["msg_key"]) if r["msg_key"] is not None else None,
+                       bytes(r["msg_value"]) if r["msg_value"] is not None else None, r["error"], r["parked_at"], r["behind"])
+                for r in rows]
+
+    async def unpark(self, parked_id: int) -> None:
+        async with self._pool.acquire() as conn:
+            await conn.execute("DELETE FROM parked WHERE parked_id = $1", parked_id)

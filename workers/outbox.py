@@ -1,0 +1,40 @@
+"""Publishing what the ledger recorded: records to finance (settlements.completed; with
+ONESTOP_NHSA_TOPIC also in the national platform's shape on settlements.nhsa), early warnings
+to civil affairs (alerts.high_cost); each marked published only once the broker has it, so a
+crash in between publishes it again, with the same id and amounts, never other ones."""
+from __future__ import annotations
+
+from policies.nhsa import nhsa_form
+from schemas.settings import settings
+from store import Outbox
+from streams.codecs import encode
+from streams.topics import ALERTS, SETTLEMENTS, SETTLEMENTS_NHSA
+
+from .harness import Context, Outgoing
+
+#: what a worker that applies a person's queue publishes
+OUTBOX_TOPICS = (SETTLEMENTS, ALERTS, SETTLEMENTS_NHSA)
+
+
+def messages(outbox: Outbox) -> list[Outgoing]:
+    """The outbox as messages, keyed by the person, records first."""
+    out, seen = [], set()
+    for record in outbox.records:
+        if record.settlement_id not in seen:
+            seen.add(record.settlement_id)
+            out.append(Outgoing(SETTLEMENTS, record.psn_no.encode(), encode(record), ("record", record.settlement_id)))
+            if settings.nhsa_topic:  # the national platform's shape, for hospitals' systems (a resend is the same)
+                out.append(Outgoing(SETTLEMENTS_NHSA, record.psn_no.encode(), encode(nhsa_form(record))))
+    for alert_id, alert in outbox.alerts:
+        if ("alert", alert_id) not in seen:
+            seen.add(("alert", alert_id))
+            out.append(Outgoing(ALERTS, alert.psn_no.encode(), encode(alert), ("alert", alert_id)))
+    return out
+
+
+async def after_sent(context: Context, outgoing: list[Outgoing]) -> None:
+    """Once the broker has acknowledged them, mark the records and alerts published."""
+    records = [o.published[1] for o in outgoing if o.published and o.published[0] == "record"]
+    alerts = [o.published[1] for o in outgoing if o.published and o.published[0] == "alert"]
+    if records or alerts:
+        await (await context.store()).mark_published(records, alerts)

@@ -1,0 +1,94 @@
+"""A message a worker cannot handle does not stop its partition (ARCHITECTURE.md, rule 5).
+
+An unexpected error in a handler (a bug, a policy version this worker does not have, …) parks
+the message that caused it, with the error; the person's later messages to this worker wait
+behind it, parked too, so per-person order is kept; everyone else's go on. `onestop parked`
+lists what is parked and why; `onestop parked retry` runs it again, in order, after a fix.
+Errors of the database being away are not parked: the batch is retried (harness.until_done).
+Logs name the worker, topic, partition and offset and the kind of error, never the person.
+"""
+from __future__ import annotations
+
+import logging
+from collections import Counter
+
+from store import DATABASE_AWAY
+
+from .harness import Context, Incoming, Outgoing, SendOne, Worker, send_all
+
+log = logging.getLogger("onestop.parking")
+
+#: messages parked by this process, per worker (the metrics read it)
+PARKED: Counter[str] = Counter()
+
+
+async def handle_or_park(worker: Worker, context: Context, batch: list[Incoming]) -> list[Outgoing]:
+    """The handler's output for the batch, with the messages it cannot handle parked."""
+    store = await context.store()
+    waiting = await store.parked_keys(worker.name)
+    go_on = []
+    for incoming in batch:
+        if incoming.key is not None and incoming.key in waiting:
+            await _park(context, worker, incoming, "waiting behind a parked message of the same person", behind=True)
+        else:
+            go_on.append(incoming)
+    if not go_on:
+        return []
+    try:
+        return await worker.handle(context, go_on)
+    except DATABASE_AWAY:
+        raise
+    except Exception:  # noqa: BLE001 - found below, one message at a time
+        return await _one_by_one(worker, context, go_on)
+
+
+async def _one_by_one(worker: Worker, context: Context, batch: list[Incoming]) -> list[Outgoing]:
+    """Handle each message alone (handlers are idempotent); park the ones that fail and whatever
+    of their persons comes after them."""
+    out: list[Outgoing] = []
+    stuck: set[bytes | None] = set()
+    for incoming in batch:
+        if incoming.key in stuck and incoming.key is not None:
+            await _park(context, worker, incoming, "waiting behind a parked message of the same person", behind=True)
+            continue
+        try:
+            out += await worker.handle(context, [incoming])
+        except DATABASE_AWAY:
+            raise
+        except Exception as error:  # noqa: BLE001 - parked with the error, never fatal
+            await _park(context, worker, incoming, f"{type(error).__name__}: {error}", behind=False)
+            stuck.add(incoming.key)
+    return out
+
+
+async def _park(context: Context, worker: Worker, incoming: Incoming, error: str, *, behind: bool) -> None:
+    await (await context.store()).park(worker.name, incoming.topic, incoming.partition, incoming.offset, incoming.key,
+                                       incoming.value, error, behind)
+    PARKED[worker.name] += 1
+    log.error("%s: parked %s[%s]@%s (%s)", worker.name, incoming.topic, incoming.partition, incoming.offset,
+              "behind an earlier one" if behind else error.split(":")[0])
+
+
+async def retry_parked(worker: Worker, context: Context, send: SendOne) -> tuple[int, int]:
+    """Run a worker's parked messages again, person by person in the order parked: each that is
+    handled is sent and forgotten; a person whose message fails again stays parked from there.
+    Returns (handled, still parked)."""
+    store = await context.store()
+    handled, blocked = 0, set()
+    for parked in await store.parked(worker.name):
+        if parked.key in blocked:
+            continue
+        incoming = Incoming(parked.key, parked.value, parked.topic, parked.partition or 0, parked.offset or 0)
+        try:
+            outgoing = await worker.handle(context, [incoming])
+        except DATABASE_AWAY:
+            raise
+        except Exception as error:  # noqa: BLE001 - stays parked, with the new error
+            await store.park(worker.name, parked.topic, parked.partition, parked.offset, parked.key, parked.value,
+                             f"{type(error).__name__}: {error}", False)
+            blocked.add(parked.key)
+            continue
+        await send_all(worker, context, outgoing, send)
+        await store.unpark(parked.parked_id)
+        handled += 1
+    return handled, len(await store.parked(worker.name))

@@ -1,0 +1,27 @@
+"""The year-end close (年终清算) of a region's year: recorded once, then every person with claims of
+that year is woken to settle it in their order (the resettlement worker)."""
+from __future__ import annotations
+
+from policies.loader import policy_named
+from schemas.events import WakeUp, YearEndClose
+from streams.codecs import encode
+from streams.topics import REJECTED, RESETTLE, YEAR_END
+
+from .harness import Context, Incoming, Outgoing, Worker
+
+
+async def handle(context: Context, batch: list[Incoming]) -> list[Outgoing]:
+    decoded, out = await context.decode_all(YearEndClose, batch, REJECTED, "not a year-end close: ", kind="close")
+    store = await context.store()
+    for incoming, close in decoded:
+        if not policy_named(close.region):
+            out.append(await context.reject(REJECTED, incoming, f"no policy of a region named {close.region!r}", "close"))
+            continue
+        receipt = await store.receive_close(incoming.arrival(close))
+        # also when closed before: a close interrupted before it woke everyone finishes now
+        out += [Outgoing(RESETTLE, psn_no.encode(), encode(WakeUp(psn_no=psn_no, cause=close.event_id)))
+                for psn_no in receipt.persons]
+    return out
+
+
+WORKER = Worker("year_end", YEAR_END, handle, sinks=(RESETTLE, REJECTED))
