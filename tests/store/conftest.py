@@ -1,0 +1,224 @@
+"""Fixtures of the store contract suite: every test runs once per backend, PostgreSQL and memory,
+the way the ``eventsourcing`` library runs one recorder test case per backend.
+
+PostgreSQL is a real one: ``ONESTOP_DATABASE_URL`` when set, otherwise the embedded server
+(runtime/embedded.py) started once per session in a temporary directory. One database of this
+suite's own is created and migrated once; each test gets it emptied (every table truncated, the
+sequences restarted), so ``inputs()``, ``counts()`` and ``check_ledger()`` see only that test's
+work. A PostgreSQL that cannot start fails the tests that need it, with the reason: they are
+never skipped. The memory backend is a new ``memory://<uuid>`` store per test.
+
+``backend.damage`` changes a store behind its back (the way an operator with SQL could), so the
+checks have something to find.
+"""
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import replace
+from decimal import Decimal
+
+import asyncpg
+import pytest
+import pytest_asyncio
+
+from runtime.embedded import EmbeddedPostgres
+from schemas.events import PaymentLine, Settlement
+from schemas.settings import settings
+from store import Store
+from store.memory import MemoryStore
+from store.postgres import PostgresStore
+
+from ..live.databases import _created_database, _drop_database
+
+BACKENDS = ("postgres", "memory")
+
+
+@pytest.fixture(scope="session")
+def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A postgresql:// URL of a running PostgreSQL server (ONESTOP_DATABASE_URL, or the embedded one)."""
+    external = settings.database_url
+    if external is not None:
+        yield external
+        return
+    embedded = EmbeddedPostgres(tmp_path_factory.mktemp("store-postgres") / "pgdata")
+    try:
+        embedded.start()
+    except Exception as exc:  # noqa: BLE001 - any reason is reported, loudly
+        pytest.fail(f"the embedded PostgreSQL could not start: {type(exc).__name__}: {exc}", pytrace=False)
+    try:
+        yield embedded.dsn
+    finally:
+        embedded.stop()
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def contract_database(postgres_server: str) -> AsyncIterator[str]:
+    """A database of this suite's own, migrated once; dropped at the end of the session."""
+    try:
+        url = await _created_database(postgres_server)
+        migrated = await PostgresStore.open(url, migrate=True)
+    except Exception as exc:  # noqa: BLE001 - any reason is reported, loudly
+        pytest.fail(f"PostgreSQL (ONESTOP_DATABASE_URL, or the embedded one) could not give the store tests a database: "
+                    f"{type(exc).__name__}: {exc}", pytrace=False)
+    await migrated.close()
+    yield url
+    await _drop_database(postgres_server, url)
+
+
+async def emptied(url: str) -> None:
+    """Every table of the store's database emptied and its sequences restarted (the schema kept)."""
+    conn = await asyncpg.connect(url)
+    try:
+        tables = [r["tablename"] for r in await conn.fetch(
+            "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'schema_migrations'")]
+        names = ", ".join('"' + table + '"' for table in tables)
+        await conn.execute(f"TRUNCATE {names} RESTART IDENTITY")
+    finally:
+        await conn.close()
+
+
+class Backend:
+    """One backend as the tests see it: a fresh store, a second handle on the same data, and damage."""
+
+    name: str
+
+    async def fresh(self) -> Store:
+        """An empty store."""
+        raise NotImplementedError
+
+    async def another(self) -> Store:
+        """A second handle on the fresh store's data (another worker's pool / the same memory store)."""
+        raise NotImplementedError
+
+    async def close(self) -> None:
+        raise NotImplementedError
+
+
+class PostgresBackend(Backend):
+    name = "postgres"
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.opened: list[PostgresStore] = []
+        self.damage = PostgresDamage(url)
+
+    async def fresh(self) -> Store:
+        await emptied(self.url)
+        return await self.another()
+
+    async def another(self) -> Store:
+        store = await PostgresStore.open(self.url, migrate=False)
+        self.opened.append(store)
+        return store
+
+    async def close(self) -> None:
+        for store in self.opened:
+            await store.close()
+
+
+class MemoryBackend(Backend):
+    name = "memory"
+
+    def __init__(self) -> None:
+        self.urls: list[str] = []
+        self.damage = MemoryDamage(self)
+
+    async def fresh(self) -> Store:
+        self.urls.append(f"memory://{uuid.uuid4()}")
+        return await self.another()
+
+    async def another(self) -> Store:
+        return MemoryStore.named(self.urls[-1])
+
+    async def close(self) -> None:
+        for url in self.urls:
+            MemoryStore.forget(url)
+
+
+# --- damage: what an operator with SQL could do, so check_ledger has something to find -----------
+
+
+class PostgresDamage:
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+    async def _execute(self, sql: str, *args) -> None:
+        conn = await asyncpg.connect(self.url)
+        try:
+            await conn.execute(sql, *args)
+        finally:
+            await conn.close()
+
+    async def add_to_paid(self, psn_no: str, year: int, account: str, amount: Decimal) -> None:
+        await self._execute("UPDATE year_totals SET paid = paid + $4 WHERE psn_no = $1 AND year = $2 AND account = $3",
+                            psn_no, year, account, amount)
+
+    async def set_psn_part_amt(self, settlement_id: str, amount: Decimal) -> None:
+        await self._execute("UPDATE settlements SET psn_part_amt = $2 WHERE settlement_id = $1", settlement_id, amount)
+
+    async def insert_record(self, record: Settlement) -> None:
+        await self._execute(
+            "INSERT INTO settlements (settlement_id, claim_id, kind, psn_no, record, medfee_sumamt, fund_pay_sumamt, psn_part_amt, year) "
+            "VALUES ($1, $2, $3, $4, convert_from($5, 'UTF8')::jsonb, $6, $7, $8, $9)",
+            record.settlement_id, record.claim_id, record.kind, record.psn_no, record.model_dump_json(by_alias=True).encode(),
+            record.medfee_sumamt, record.fund_pay_sumamt, record.psn_part_amt, record.year)
+
+    async def insert_payment(self, claim_id: str, payer: str, psn_no: str, year: int, line: PaymentLine) -> None:
+        await self._execute(
+            "INSERT INTO payments (claim_id, payer, psn_no, year, account, amount, line) "
+            "VALUES ($1, $2, $3, $4, $5, $6, convert_from($7, 'UTF8')::jsonb)",
+            claim_id, payer, psn_no, year, line.account, line.amount, line.model_dump_json().encode())
+
+
+class MemoryDamage:
+    def __init__(self, backend: MemoryBackend) -> None:
+        self.backend = backend
+
+    def _store(self) -> MemoryStore:
+        return MemoryStore.named(self.backend.urls[-1])
+
+    async def add_to_paid(self, psn_no: str, year: int, account: str, amount: Decimal) -> None:
+        tables = self._store()._t
+        row = tables.totals[(psn_no, year, account)]
+        tables.totals[(psn_no, year, account)] = replace(row, paid=row.paid + amount)
+
+    async def set_psn_part_amt(self, settlement_id: str, amount: Decimal) -> None:
+        tables = self._store()._t
+        tables.records[settlement_id] = replace(tables.records[settlement_id], psn_part_amt=amount)
+
+    async def insert_record(self, record: Settlement) -> None:
+        store = self._store()
+        async with store._transaction():
+            store._write_records([record])
+
+    async def insert_payment(self, claim_id: str, payer: str, psn_no: str, year: int, line: PaymentLine) -> None:
+        from store.memory import _Payment
+        from store.postgres.connection import dumps
+
+        store = self._store()
+        async with store._transaction():
+            store._set(store._t.payments, (claim_id, payer), _Payment(
+                store._next("payments"), claim_id, payer, psn_no, year, line.account, line.amount,
+                dumps(line.model_dump(mode="json")), b"[]"))
+            store._index(store._t.claim_payments, claim_id, payer)
+
+
+# --- the fixtures every contract test uses ------------------------------------------------------
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> Backend:
+    """Each backend in turn (PostgreSQL is started only when a test of that backend runs)."""
+    if request.param == "postgres":
+        return PostgresBackend(request.getfixturevalue("contract_database"))
+    return MemoryBackend()
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def store(backend: Backend) -> AsyncIterator[Store]:
+    """An empty store of the backend under test; every handle the test opened is closed afterwards."""
+    try:
+        yield await backend.fresh()
+    finally:
+        await backend.close()

@@ -1,0 +1,686 @@
+"""The store's contract (store/interface.py), on every backend: what intake, the cancellation,
+eligibility and year-end workers, the payers and the ledger may rely on — the archive, each
+receipt's status and reason, each person's order, the records and the outbox, rejections,
+parking, the key registry.
+
+Amounts are the worked cases' of ../shared/cases (their ``expect``) or worked by hand in
+tests/test_ledger_life.py on the same policies; each is named where it is used.
+"""
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timedelta, timezone
+
+import orjson
+import pytest
+
+from schemas.events import CategoryHeld, ClaimInFlight, DischargeClaim
+from schemas.keys import SigningKey
+from store import Arrival, Outbox, Store
+from workers.intake import attach
+
+from .conftest import Backend
+from .support import (
+    D, NOW, Workers, arrival, as_replayed, by_id, cancellation, case, close, corrected, grant, grants, ids, paid,
+    records, revoke, stay, uid,
+)
+
+ZZ = "zhengzhou-dibao-deferred-then-paid"  # P009, dibao: ZZ-1a basic 2,160; ZZ-1b basic 2,960; ZZ-1c four payers
+
+
+async def zhengzhou(store: Store) -> tuple[Workers, list[DischargeClaim]]:
+    """The Zhengzhou case's person granted dibao; its claims not yet received."""
+    worked = case(ZZ)
+    workers = Workers(store)
+    await workers.changes(*grants(worked))
+    return workers, list(worked.claims)
+
+
+async def test_an_empty_store_is_empty_and_up_to_date(store: Store) -> None:
+    """A new store: migrating applies nothing more, every count is 0, every check holds, nothing is
+    queued, waiting, parked or recorded."""
+    assert await store.migrate() == []
+    assert set((await store.counts()).values()) == {0}
+    assert await store.check_ledger() == []
+    assert (await store.queued(), await store.waiting_cancellations(), await store.parked(), await store.settlements()) == ([], [], [], [])
+    assert (await store.inputs(), await store.signing_keys(), await store.person_history("P1")) == ([], {}, [])
+    assert (await store.records_of("C1"), await store.payments_of("C1"), await store.years_of("P1")) == ([], [], [])
+
+
+# --- intake: receive_claims ---------------------------------------------------------------------
+
+
+async def test_a_new_claim_travels_with_the_snapshot_attach_makes_of_every_period_its_person_holds(store: Store) -> None:
+    """A first receipt is ``new``, at its archive seq, with what ``attach`` returned; attach was given
+    every period the person holds (also those that do not count for the stay), and the snapshot
+    keeps only those that count."""
+    psn = uid("P")
+    held = [grant(psn, "dibao", "2017-01-01", event_id="dibao"), grant(psn, "tekun", "2015-01-01", "2016-12-31", event_id="tekun"),
+            grant(psn, "poverty_registered", "2019-01-01", event_id="later")]
+    await Workers(store).changes(*held)
+    seen: list[list[CategoryHeld]] = []
+
+    def spy(claim: DischargeClaim, periods: list[CategoryHeld]) -> dict:
+        seen.append(periods)
+        return attach(claim, periods)
+
+    claim = stay(uid("C"), psn, "410102", "2018-02-01", "3000.00")
+    came = arrival(claim)
+    receipts, outbox = await store.receive_claims([came], spy, NOW)
+    [receipt] = receipts
+    assert (receipt.status, receipt.reason, outbox.records) == ("new", None, [])
+    [archived] = [i for i in await store.inputs() if i.kind == "claim"]
+    assert (receipt.seq, archived.outcome, archived.raw, archived.offset) == (archived.seq, "accepted", came.raw, came.offset)
+    everything, _ = await store.identity_history(psn)
+    assert len(seen) == 1 and sorted(seen[0], key=lambda h: (h.code.value, h.valid_from)) == everything
+    assert [h.event_id for h in everything] == ["dibao", "later", "tekun"]
+    assert [h["event_id"] for h in receipt.snapshot["identity"]] == ["dibao"]  # only dibao is held on 2018-02-01
+    assert receipt.snapshot["policy"]["region"] == "zhengzhou"
+    [item] = await store.queued(psn)
+    assert (item.kind, item.ref, item.seq, item.ready, item.flagged) == ("claim", claim.claim_id, receipt.seq, False, False)
+
+
+async def test_a_snapshot_lists_its_categories_by_code_then_start(store: Store, backend: Backend) -> None:
+    """The periods attach is given, and so the snapshot and the settlement's identity, are in the
+    order of identity_history and of the rules (policies.ledger.identity_at): by code, then start —
+    also when the categories were granted in another order, one change at a time."""
+    psn = uid("P")
+    workers = Workers(store)
+    await workers.changes(grant(psn, "tekun", "2017-01-01", event_id="tekun"))
+    await workers.changes(grant(psn, "dibao", "2017-01-01", event_id="dibao"))
+    claim = stay(uid("C"), psn, "410102", "2018-02-01", "3000.00")
+    [receipt], _ = await workers.receive(claim)
+    await workers.pay(claim.claim_id)
+    await workers.arrive(claim.claim_id)
+    assert await as_replayed(store, psn) == []
+    assert [h["code"] for h in receipt.snapshot["identity"]] == ["dibao", "tekun"]
+
+
+async def test_the_same_claim_again_gets_its_first_seq_and_snapshot(store: Store) -> None:
+    """The same bill again — redelivered at its place, at another place, with its fields in another
+    order — is ``same``: the first seq and the snapshot stored then, even after the person's
+    categories changed; at another place it is archived again with outcome repeat."""
+    psn = uid("P")
+    workers = Workers(store)
+    claim = stay(uid("C"), psn, "410102", "2018-02-01", "3000.00")
+    first = arrival(claim)
+    [new], _ = await store.receive_claims([first], attach, NOW)
+    assert new.snapshot["identity"] == []
+    await workers.changes(grant(psn, "dibao", "2017-01-01"))
+    reordered = orjson.dumps(dict(reversed(list(orjson.loads(first.raw).items()))))
+    again = [first, arrival(claim), Arrival(first.topic, 0, 10_000, reordered, claim)]
+    receipts, _ = await store.receive_claims(again, attach, NOW)
+    assert [(r.status, r.seq, r.snapshot) for r in receipts] == [("same", new.seq, new.snapshot)] * 3
+    archived = [(i.offset, i.outcome, i.reason) for i in await store.inputs() if i.kind == "claim"]
+    assert archived == [(first.offset, "accepted", None), (again[1].offset, "repeat", None), (10_000, "repeat", None)]
+    assert (await store.counts())["claims_received"] == 1
+
+
+async def test_other_content_under_a_known_revision_is_a_conflict(store: Store) -> None:
+    """Another bill under a received claim_id and revision is refused as a conflict, saying which
+    revision a correction must exceed; it is archived as rejected with that reason."""
+    psn = uid("P")
+    claim = stay(uid("C"), psn, "410102", "2018-02-01", "3000.00")
+    await store.receive_claims([arrival(claim)], attach, NOW)
+    other = claim.model_copy(update={"medfee_sumamt": D("3100.00"), "inscp_scp_amt": D("3100.00")})
+    [receipt], _ = await store.receive_claims([arrival(other)], attach, NOW)
+    reason = (f"claim_id {claim.claim_id} revision 0 was already received with different content; "
+              "send a corrected bill with a revision above 0")
+    assert (receipt.status, receipt.reason, receipt.snapshot) == ("conflict", reason, None)
+    assert [(i.seq, i.outcome, i.reason) for i in await store.inputs()][-1] == (receipt.seq, "rejected", reason)
+    # another person's bill under this claim_id and revision is a conflict too
+    [theirs], _ = await store.receive_claims([arrival(claim.model_copy(update={"psn_no": uid("Q")}))], attach, NOW)
+    assert theirs.status == "conflict"
+
+
+async def test_a_higher_revision_is_a_correction_and_a_lower_one_stale(store: Store) -> None:
+    """Revision 2 after 0 is a correction, queued ready in its person's order; revision 1 after it
+    is stale; revision 2 again is the same (with the first receipt's seq and snapshot)."""
+    psn = uid("P")
+    claim = stay(uid("C"), psn, "410102", "2018-02-01", "3000.00")
+    [first], _ = await store.receive_claims([arrival(claim)], attach, NOW)
+    two = corrected(claim, 2, medfee_sumamt=D("3500.00"), inscp_scp_amt=D("3500.00"))
+    one = corrected(claim, 1, medfee_sumamt=D("3200.00"), inscp_scp_amt=D("3200.00"))
+    receipts, outbox = await store.receive_claims([arrival(two), arrival(one), arrival(two)], attach, NOW)
+    assert [r.status for r in receipts] == ["correction", "stale", "same"]
+    assert receipts[0].snapshot is None and receipts[0].seq > first.seq
+    assert receipts[1].reason == f"claim {claim.claim_id} revision 1 arrived after revision 2; it changes nothing"
+    assert (receipts[2].seq, receipts[2].snapshot) == (first.seq, first.snapshot)
+    assert outbox.records == []  # the claim has not reached the ledger: the correction waits behind it
+    assert [(i.kind, i.seq, i.ready) for i in await store.queued(psn)] == [("claim", first.seq, False),
+                                                                          ("correction", receipts[0].seq, True)]
+    assert [i.outcome for i in await store.inputs()] == ["accepted", "accepted", "rejected", "repeat"]
+    assert (await store.counts())["claims_received"] == 2
+
+
+async def test_a_cancelled_claim_or_another_persons_is_not_corrected(store: Store) -> None:
+    """A correction of a cancelled claim is refused naming the cancellation; one under another
+    person's number is refused as another person's claim."""
+    workers, (a, b, _) = await zhengzhou(store)
+    await workers.settle(a, b)
+    await store.receive_cancellations([arrival(cancellation(a, "cancel-a"))], NOW)
+    receipts, outbox = await store.receive_claims([
+        arrival(corrected(a, 1)),
+        arrival(corrected(b, 1, psn_no=uid("Q"))),
+    ], attach, NOW)
+    assert [(r.status, r.reason) for r in receipts] == [
+        ("refused", "claim ZZ-1a was cancelled by cancel-a; a cancelled claim is not corrected — send the bill as a new claim_id"),
+        ("refused", "claim ZZ-1b belongs to another person; a corrected bill keeps its psn_no"),
+    ]
+    assert outbox.records == []
+    assert [i.outcome for i in await store.inputs()][-2:] == ["rejected", "rejected"]
+
+
+async def test_a_corrected_bill_adjusts_its_claim_and_the_later_ones(store: Store) -> None:
+    """ZZ-1a corrected (bill +500, in scope 2,600 → 3,100) after the three stays: settled again in
+    order, its own adjustment and ZZ-1c's (tests/test_ledger_life.py, worked by hand)."""
+    workers, (a, b, c) = await zhengzhou(store)
+    await workers.settle(a, b, c)
+    fixed = corrected(a, 1, medfee_sumamt=D("3500.00"), inscp_scp_amt=D("3100.00"))
+    [receipt], outbox = await store.receive_claims([arrival(fixed)], attach, NOW)
+    assert receipt.status == "correction"
+    assert ids(outbox.records) == ["ZZ-1a/adjustment/ZZ-1a@1", "ZZ-1c/adjustment/ZZ-1a@1"]
+    fix, later = outbox.records
+    # basic 90% × (3,100 − 200) = 2,610: +450.00 on a bill 500.00 higher; the person +50.00
+    assert (fix.medfee_sumamt, paid(fix), fix.psn_part_amt, fix.revision) == (D("500.00"), {"basic": D("450.00")}, D("50.00"), 1)
+    assert fix.reason == "corrected bill: claim ZZ-1a revision 1"
+    # ZZ-1c's yearly base before it rises by 50: critical and supplementary +25.00 each
+    assert paid(later) == {"critical": D("25.00"), "supplementary": D("25.00")}
+    assert await as_replayed(store, "P009") == []
+    assert await store.check_ledger() == []
+
+
+async def test_a_batch_that_fails_leaves_nothing_behind(store: Store) -> None:
+    """receive_claims is one transaction: when attach fails on the second claim of a batch, the first
+    is neither archived nor recorded nor queued; the batch again, with a working attach, is new."""
+    workers, (a, b, _) = await zhengzhou(store)
+    before = await store.counts()
+
+    def fails_on_b(claim: DischargeClaim, periods: list[CategoryHeld]) -> dict:
+        if claim.claim_id == b.claim_id:
+            raise RuntimeError("no snapshot")
+        return attach(claim, periods)
+
+    batch = [arrival(a), arrival(b)]
+    with pytest.raises(RuntimeError, match="no snapshot"):
+        await store.receive_claims(batch, fails_on_b, NOW)
+    assert await store.counts() == before
+    assert await store.queued() == []
+    receipts, _ = await store.receive_claims(batch, attach, NOW)
+    assert [r.status for r in receipts] == ["new", "new"]
+
+
+async def test_two_intakes_and_two_ledgers_at_once_take_each_input_once(store: Store, backend: Backend) -> None:
+    """Two intake consumers receiving the same claim at once (from two places): one finds it new,
+    the other the same; two ledger consumers taking the same claims at once record each once."""
+    other = await backend.another()
+    workers, (a, b, _) = await zhengzhou(store)
+    receipts = await asyncio.gather(store.receive_claims([arrival(a)], attach, NOW), other.receive_claims([arrival(a)], attach, NOW))
+    assert sorted(r[0][0].status for r in receipts) == ["new", "same"]
+    assert receipts[0][0][0].seq == receipts[1][0][0].seq
+    [first], _ = receipts[0]
+    workers.flights["ZZ-1a"] = ClaimInFlight(claim=a, seq=first.seq, **first.snapshot)
+    await workers.receive(b)
+    for claim in (a, b):
+        await workers.pay(claim.claim_id)
+    arrived = [("P009", "ZZ-1a"), ("P009", "ZZ-1b")]
+    one, two = await asyncio.gather(store.arrive(arrived, NOW), other.arrive(list(reversed(arrived)), NOW))
+    assert ids(one.records) == ids(two.records) == ["ZZ-1a/settlement", "ZZ-1b/settlement"]
+    assert (await store.counts())["settlements"] == 2
+    assert await as_replayed(store, "P009") == []
+
+
+# --- the archive --------------------------------------------------------------------------------
+
+
+async def test_the_archive_keeps_every_input_once_in_seq_order_with_its_outcome(store: Store) -> None:
+    """inputs(): every input once, in seq order, with its topic, place, bytes, kind, outcome and
+    reason; a redelivery at the same place is not archived again and keeps its seq; the same bytes
+    at another place are another row, a repeat; after_seq and limit page through it."""
+    workers, (a, b, _) = await zhengzhou(store)
+    came = arrival(a)
+    [first], _ = await store.receive_claims([came], attach, NOW)
+    [redelivered], _ = await store.receive_claims([came], attach, NOW)
+    [elsewhere], _ = await store.receive_claims([arrival(a, offset=came.offset + 1000)], attach, NOW)
+    [conflict], _ = await store.receive_claims([arrival(a.model_copy(update={"dise_codg": "K35.9"}))], attach, NOW)
+    waiting = arrival(cancellation(b, "early"))
+    [cancelled], _ = await store.receive_cancellations([waiting], NOW)
+    closing = arrival(close("zhengzhou", 2018))
+    closed = await store.receive_close(closing)
+    bad = Arrival("claims.discharged", 1, 77, b'{"claim_id": \x00', None)
+    assert await store.reject(bad, "claim", "not JSON", None) is True
+    assert (redelivered.status, redelivered.seq) == ("same", first.seq)
+    assert (elsewhere.status, elsewhere.seq) == ("same", first.seq)
+    assert (cancelled.status, closed.status) == ("waiting", "applied")
+    archived = await store.inputs()
+    assert [i.seq for i in archived] == sorted(i.seq for i in archived) and len({i.seq for i in archived}) == len(archived)
+    assert [(i.kind, i.outcome) for i in archived] == [
+        ("eligibility", "accepted"), ("claim", "accepted"), ("claim", "repeat"), ("claim", "rejected"),
+        ("cancellation", "accepted"), ("close", "accepted"), ("claim", "rejected")]
+    assert archived[1].seq == first.seq and archived[3].seq == conflict.seq
+    assert archived[4].seq == cancelled.seq and archived[5].seq == closed.seq
+    assert [(i.topic, i.partition, i.offset, i.raw) for i in archived[1:3]] == [
+        (came.topic, 0, came.offset, came.raw), (came.topic, 0, came.offset + 1000, came.raw)]
+    assert (archived[6].topic, archived[6].partition, archived[6].offset, archived[6].raw) == ("claims.discharged", 1, 77, bad.raw)
+    assert archived[6].reason == "not JSON" and archived[3].reason.startswith("claim_id ZZ-1a revision 0 was already received")
+    assert archived[5].raw == closing.raw and archived[4].raw == waiting.raw
+    assert all(i.received_at.tzinfo is not None for i in archived)
+    assert await store.inputs(after_seq=archived[2].seq, limit=2) == archived[3:5]
+    assert await store.inputs(after_seq=archived[-1].seq) == []
+
+
+# --- cancellations -------------------------------------------------------------------------------
+
+
+async def test_a_cancellation_reverses_its_claim_and_settles_the_later_ones_again(store: Store) -> None:
+    """Cancelling ZZ-1b after the three stays: applied, the reversal and ZZ-1c's adjustment in the
+    outbox (tests/test_ledger_life.py); a second cancellation of it is refused, saying by what and
+    when it was cancelled; the same cancellation again is a repeat."""
+    workers, (a, b, c) = await zhengzhou(store)
+    await workers.settle(a, b, c)
+    first = arrival(cancellation(b, "cancel-1b", "duplicate bill"))
+    [applied], outbox = await store.receive_cancellations([first], NOW)
+    assert (applied.status, applied.reason) == ("applied", None)
+    assert ids(outbox.records) == ["ZZ-1b/reversal/cancel-1b", "ZZ-1c/adjustment/cancel-1b"]
+    reversal, adjustment = outbox.records
+    # every line of ZZ-1b negated: basic −2,960.00 of a bill of 5,000.00
+    assert (reversal.kind, paid(reversal), reversal.medfee_sumamt) == ("reversal", {"basic": D("-2960.00")}, D("-5000.00"))
+    assert reversal.reason == "cancellation cancel-1b of claim ZZ-1b: duplicate bill"
+    # ZZ-1c's yearly base before it falls by 1,240: critical and supplementary −620.00 each
+    assert paid(adjustment) == {"critical": D("-620.00"), "supplementary": D("-620.00")}
+    await workers.publish(outbox)
+    receipts, outbox = await store.receive_cancellations([
+        arrival(cancellation(b, "cancel-1b-again")), first, arrival(cancellation(b, "cancel-1b", "duplicate bill"))], NOW)
+    assert [(r.status, r.seq, r.reason) for r in receipts] == [
+        ("refused", receipts[0].seq,
+         "claim ZZ-1b was already cancelled by cancel-1b (2026-11-22 00:00); this cancellation changes nothing"),
+        ("repeat", applied.seq, "cancellation cancel-1b was received before"),
+        ("repeat", applied.seq, "cancellation cancel-1b was received before"),
+    ]
+    assert outbox.records == []
+    assert [(i.outcome, i.reason) for i in await store.inputs()][-2:] == [
+        ("rejected", receipts[0].reason), ("repeat", "cancellation cancel-1b was received before")]
+    assert (await store.counts())["cancellations"] == 1
+    assert await as_replayed(store, "P009") == []
+
+
+async def test_a_cancellation_before_its_claim_waits_and_reverses_it_when_it_arrives(store: Store) -> None:
+    """A cancellation of a claim not yet received waits (listed by waiting_cancellations; a second
+    one is refused); the claim, when it comes, is settled, then reversed; ZZ-1c then settles
+    without ZZ-1b in its year: critical 7,045.00 (tests/test_ledger_life.py)."""
+    workers, (a, b, c) = await zhengzhou(store)
+    early = cancellation(b, "early")
+    [receipt], outbox = await store.receive_cancellations([arrival(early)], NOW)
+    assert (receipt.status, outbox.records) == ("waiting", [])
+    assert await store.waiting_cancellations() == [early]
+    [second], _ = await store.receive_cancellations([arrival(cancellation(b, "also-early"))], NOW)
+    assert (second.status, second.reason) == (
+        "refused", "cancellation early of claim ZZ-1b is already waiting for the claim; this one changes nothing")
+    await workers.settle(a)
+    [received], _ = await workers.receive(b)
+    assert await store.waiting_cancellations() == []
+    assert [(i.kind, i.seq, i.sub, i.ready) for i in await store.queued("P009")] == [
+        ("claim", received.seq, 0, False), ("cancellation", received.seq, 1, True)]
+    await workers.pay(b.claim_id)
+    outbox = await workers.arrive(b.claim_id)
+    assert ids(outbox.records) == ["ZZ-1b/settlement", "ZZ-1b/reversal/early"]
+    assert paid(outbox.records[0]) == {"basic": D("2960.00")} and paid(outbox.records[1]) == {"basic": D("-2960.00")}
+    await workers.publish(outbox)
+    outbox = await workers.settle(c)
+    assert paid(by_id(outbox.records)["ZZ-1c/settlement"])["critical"] == D("7045.00")
+    assert await store.queued() == []
+    assert await as_replayed(store, "P009") == []
+
+
+async def test_a_cancellation_of_a_claim_still_travelling_is_applied_right_after_it(store: Store) -> None:
+    """A cancellation received while its claim is with the payers is applied, but waits in the
+    person's queue behind the claim: nothing is recorded until the claim reaches the ledger, then
+    the settlement and its reversal."""
+    workers, (a, _, _) = await zhengzhou(store)
+    [claim], _ = await workers.receive(a)
+    [receipt], outbox = await store.receive_cancellations([arrival(cancellation(a, "while-travelling"))], NOW)
+    assert (receipt.status, outbox.records) == ("applied", [])
+    assert [(i.kind, i.ready) for i in await store.queued("P009")] == [("claim", False), ("cancellation", True)]
+    await workers.pay(a.claim_id)
+    outbox = await workers.arrive(a.claim_id)
+    assert ids(outbox.records) == ["ZZ-1a/settlement", "ZZ-1a/reversal/while-travelling"]
+    assert paid(outbox.records[0]) == {"basic": D("2160.00")}  # the shared case's ZZ-1a
+    assert await as_replayed(store, "P009") == []
+
+
+async def test_a_cancellation_of_another_persons_or_another_hospitals_claim_is_refused(store: Store) -> None:
+    """Refused, nothing cancelled: the claim is another person's, or not the cancelling hospital's."""
+    psn = uid("P")
+    claim = stay(uid("C"), psn, "410102", "2018-02-01", "3000.00", fixmedins_code="H1")
+    workers = Workers(store)
+    await workers.settle(claim)
+    receipts, outbox = await store.receive_cancellations([
+        arrival(cancellation(claim, "theirs", psn_no=uid("Q"))),
+        arrival(cancellation(claim, "other-hospital", fixmedins_code="H2")),
+    ], NOW)
+    assert [(r.status, r.reason) for r in receipts] == [
+        ("refused", f"claim {claim.claim_id} belongs to another person; nothing was cancelled"),
+        ("refused", f"claim {claim.claim_id} is not hospital H2's; nothing was cancelled"),
+    ]
+    assert outbox.records == [] and (await store.counts())["cancellations"] == 0
+    [ok], outbox = await store.receive_cancellations([arrival(cancellation(claim, "own", fixmedins_code="H1"))], NOW)
+    assert ok.status == "applied" and ids(outbox.records) == [f"{claim.claim_id}/reversal/own"]
+
+
+# --- eligibility changes settle a person's years again ------------------------------------------
+
+
+async def test_a_grant_reaching_back_twelve_months_settles_the_year_again(store: Store) -> None:
+    """Zhangye's dibao_edge granted from 2022-11-01 covers the 12 months before: ZY-2b (2022-10-20),
+    settled with insurance only, gets the shared case's assistance 3,420.00 as an adjustment;
+    ZY-2a's assistance is 0 either way (below the 2,000 deductible). The grant again is a repeat."""
+    worked = case("zhangye-dibao-edge-two-stays")
+    workers = Workers(store)
+    await workers.settle(*worked.claims)
+    # without a category: the shared case's insurance figures
+    assert [paid(r) for r in await records(store)] == [{"basic": D("6000.00")}, {"basic": D("16250.00"), "critical": D("4050.00")}]
+    late = grant("P002", "dibao_edge", "2022-11-01", event_id="edge-2022-11")
+    [receipt], outbox = await store.record_changes([arrival(late)], NOW)
+    assert receipt.status == "applied"
+    assert ids(outbox.records) == ["ZY-2b/adjustment/edge-2022-11"]
+    assert paid(outbox.records[0]) == {"assistance": D("3420.00")}
+    assert outbox.records[0].psn_part_amt == D("-3420.00")
+    await workers.publish(outbox)
+    [again], outbox = await store.record_changes([arrival(late)], NOW)
+    assert (again.status, again.seq, outbox.records) == ("repeat", receipt.seq, [])
+    assert await as_replayed(store, "P002") == []
+    assert await store.check_ledger() == []
+
+
+async def test_a_revocation_reaching_back_recovers_what_was_paid_on_its_grounds(store: Store) -> None:
+    """Guang'an: dibao revoked from 2018-05-01 takes back GA-2b's assistance 1,386.00 (the shared
+    case's): a negative adjustment, the person's share up by as much, the bill unchanged."""
+    worked = case("guangan-category-change")
+    workers = Workers(store)
+    await workers.changes(*grants(worked))
+    await workers.settle(*worked.claims)
+    assert paid(by_id(await records(store))["GA-2b/settlement"]) == {"basic": D("16020.00"), "assistance": D("1386.00")}
+    [receipt], outbox = await store.record_changes([arrival(revoke("P010", "dibao", "2018-05-01", event_id="dibao-revoked"))], NOW)
+    assert receipt.status == "applied"
+    [recovered] = outbox.records
+    assert recovered.settlement_id == "GA-2b/adjustment/dibao-revoked"
+    assert (paid(recovered), recovered.psn_part_amt, recovered.medfee_sumamt) == ({"assistance": D("-1386.00")}, D("1386.00"), D("0.00"))
+    assert await as_replayed(store, "P010") == []
+    assert await store.check_ledger() == []
+
+
+# --- year-end closes ------------------------------------------------------------------------------
+
+
+async def test_a_close_is_taken_once_per_region_and_year_and_applied_in_each_persons_order(store: Store) -> None:
+    """Zhengzhou 2018 closed after ZZ-1a and ZZ-1b (assistance deferred): applied, P009 to wake;
+    closing again is a repeat saying when it was closed (and still names whom the close has not
+    reached); applying it records the year_end payment F(1,680) = 70% × (1,680 − 500) = 826.00
+    (tests/test_ledger_life.py). ZZ-1c, arriving in the closed year, is settled by the rules as the
+    shared case says, and the year_end record adjusted by −826.00."""
+    workers, (a, b, c) = await zhengzhou(store)
+    await workers.settle(a, b)
+    closing = arrival(close("zhengzhou", 2018, "close-2018"))
+    receipt = await store.receive_close(closing)
+    assert (receipt.status, receipt.persons, receipt.reason) == ("applied", ("P009",), None)
+    assert [(i.kind, i.ref, i.ready) for i in await store.queued("P009")] == [("close", "close-2018", True)]
+    said = "zhengzhou 2018 was closed by close-2018 on 2026-11-22; closing again changes nothing"
+    again = await store.receive_close(arrival(close("zhengzhou", 2018, "again")))
+    assert (again.status, again.seq, again.reason, again.persons) == ("repeat", receipt.seq, said, ("P009",))
+    outbox = await store.apply(["P009"], NOW)
+    [year_end] = outbox.records
+    assert year_end.settlement_id == "year-end/zhengzhou/2018/P009/year_end"
+    assert (year_end.kind, paid(year_end), year_end.psn_part_amt) == ("year_end", {"assistance": D("826.00")}, D("-826.00"))
+    assert year_end.reason == "year-end close close-2018 of zhengzhou 2018"
+    await workers.publish(outbox)
+    redelivered = await store.receive_close(closing)
+    assert (redelivered.status, redelivered.seq, redelivered.persons) == ("repeat", receipt.seq, ())
+    assert [(i.kind, i.outcome, i.reason) for i in await store.inputs() if i.kind == "close"] == [
+        ("close", "accepted", None), ("close", "repeat", said)]
+    assert (await store.receive_close(arrival(close("zhengzhou", 2019)))).persons == ()  # nobody has claims of 2019
+    [received], _ = await workers.receive(c)
+    assert [(i.kind, i.flagged) for i in await store.queued("P009")] == [("claim", True)]  # its year is closed
+    await workers.pay(c.claim_id)
+    outbox = await workers.arrive(c.claim_id)
+    assert ids(outbox.records) == ["ZZ-1c/settlement", "year-end/zhengzhou/2018/P009/adjustment/ZZ-1c"]
+    assert paid(outbox.records[0]) == {"basic": D("51350.00"), "critical": D("7665.00"), "supplementary": D("12765.00"),
+                                       "assistance": D("6580.00")}
+    assert paid(outbox.records[1]) == {"assistance": D("-826.00")}
+    assert await as_replayed(store, "P009") == []
+    assert await store.check_ledger() == []
+
+
+# --- the ledger: each person's order, the fast path and the rules ---------------------------------
+
+
+async def test_a_claim_nothing_disturbed_is_settled_with_its_payers_lines(store: Store) -> None:
+    """The fast path: the settlement's lines are the payers' recorded lines (marked here, so they
+    cannot be the rules' own), its sums theirs; the stay's early warning (inscp 36,000 − basic
+    22,750 − critical 6,987.50 = 6,262.50 > 6,000 for a tekun person in Zhangye) is in the outbox with it."""
+    worked = case("zhangye-tekun-unreferred-elsewhere")
+    workers = Workers(store)
+    await workers.changes(*grants(worked))
+    [claim] = worked.claims
+    await workers.receive(claim)
+    await workers.pay(claim.claim_id, mark=" [as paid]")
+    assert [(i.ready, i.flagged) for i in await store.queued("P003")] == [(False, False)]
+    outbox = await workers.arrive(claim.claim_id)
+    [record] = outbox.records
+    assert record.payments == await store.payments_of(claim.claim_id)
+    assert record.payments and all(line.explanation.endswith(" [as paid]") for line in record.payments)
+    assert paid(record) == {"basic": D("22750.00"), "critical": D("6987.50")}  # the shared case
+    assert (record.fund_pay_sumamt, record.psn_part_amt) == (D("29737.50"), D("10262.50"))
+    assert [(alert_id, alert.psn_part_amt, alert.threshold) for alert_id, alert in outbox.alerts] == [
+        ("ZY-3", D("6262.50"), D("6000.00"))]
+    assert [h.code.value for h in record.identity] == ["tekun"]
+
+
+async def test_a_claim_that_lifts_its_year_over_a_qualifying_line_is_settled_by_the_rules(store: Store) -> None:
+    """Taizhou: TZ-B lifts the low-income serious-illness year over 10,000, so its payer flags it
+    and the ledger settles it by the rules (not with the payers' marked lines): TZ-B as worked by
+    hand, and TZ-A owed 70% × 480 = 336.00 more (tests/test_ledger_life.py)."""
+    psn = uid("PTZ")
+    workers = Workers(store)
+    await workers.changes(grant(psn, "low_income_serious_illness", "2018-01-01"))
+    a = stay("TZ-A-" + psn, psn, "321202", "2018-03-01", "3000.00")
+    b = stay("TZ-B-" + psn, psn, "321202", "2018-06-01", "100000.00", level="3")
+    await workers.settle(a)
+    await workers.receive(b)
+    await workers.pay(b.claim_id, mark=" [as paid]")
+    assert [(i.ref, i.flagged) for i in await store.queued(psn)] == [(b.claim_id, True)]
+    outbox = await workers.arrive(b.claim_id)
+    # in settlement order: TZ-A (received first) before TZ-B
+    assert ids(outbox.records) == [f"{a.claim_id}/adjustment/{b.claim_id}", f"{b.claim_id}/settlement"]
+    assert (paid(outbox.records[0]), outbox.records[0].psn_part_amt) == ({"assistance": D("336.00")}, D("-336.00"))
+    # basic 65% × 99,000 = 64,350; critical 60% × (36,130 − 10,000) = 15,678; assistance 70% × 19,972 = 13,980.40
+    assert paid(outbox.records[1]) == {"basic": D("64350.00"), "critical": D("15678.00"), "assistance": D("13980.40")}
+    assert not any(line.explanation.endswith(" [as paid]") for line in outbox.records[1].payments)
+    assert await as_replayed(store, psn) == []
+    assert await store.check_ledger() == []
+
+
+async def test_a_claim_that_reaches_the_ledger_before_an_earlier_one_waits_for_it(store: Store) -> None:
+    """ZZ-1b reaches the ledger first: it waits (ready, behind ZZ-1a); when ZZ-1a arrives both are
+    settled, in the order received, with the shared case's figures."""
+    workers, (a, b, _) = await zhengzhou(store)
+    await workers.receive(a)
+    await workers.receive(b)
+    await workers.pay(a.claim_id)
+    await workers.pay(b.claim_id)
+    outbox = await workers.arrive(b.claim_id)
+    assert outbox.records == []
+    assert [(i.ref, i.ready) for i in await store.queued("P009")] == [("ZZ-1a", False), ("ZZ-1b", True)]
+    outbox = await workers.arrive(a.claim_id)
+    assert ids(outbox.records) == ["ZZ-1a/settlement", "ZZ-1b/settlement"]
+    assert [paid(r) for r in outbox.records] == [{"basic": D("2160.00")}, {"basic": D("2960.00")}]
+    assert await store.queued() == []
+    assert await as_replayed(store, "P009") == []
+
+
+async def test_claims_a_payer_saw_out_of_their_order_are_settled_by_the_rules(store: Store) -> None:
+    """The payers see ZZ-1c before ZZ-1a and ZZ-1b (so ZZ-1c's lines miss the year before it, and
+    ZZ-1a and ZZ-1b are flagged, seen after a claim received later); they reach the ledger in
+    reverse, so one run of the ledger applies all three. Once ZZ-1a is settled by the rules, the
+    claims behind it must be too: the records are the shared case's figures, in the order received
+    (ZZ-1c on its payers' lines would get critical 6,825.00 and supplementary 11,925.00: 840.00 less
+    each, 50% of the 1,680 of ZZ-1a and ZZ-1b's year it did not see)."""
+    workers, (a, b, c) = await zhengzhou(store)
+    for claim in (a, b, c):
+        await workers.receive(claim)
+    for claim in (c, b, a):
+        await workers.pay(claim.claim_id)
+    assert [(i.ref, i.flagged) for i in await store.queued("P009")] == [("ZZ-1a", True), ("ZZ-1b", True), ("ZZ-1c", False)]
+    assert (await workers.arrive(c.claim_id)).records == []
+    assert (await workers.arrive(b.claim_id)).records == []
+    outbox = await workers.arrive(a.claim_id)
+    assert ids(outbox.records) == ["ZZ-1a/settlement", "ZZ-1b/settlement", "ZZ-1c/settlement"]
+    assert [paid(r) for r in outbox.records] == [
+        {"basic": D("2160.00")}, {"basic": D("2960.00")},
+        {"basic": D("51350.00"), "critical": D("7665.00"), "supplementary": D("12765.00"), "assistance": D("6580.00")}]
+    assert await as_replayed(store, "P009") == []
+    assert await store.check_ledger() == []  # the payers' totals were replaced by the rules'
+
+
+# --- records and the outbox ----------------------------------------------------------------------
+
+
+async def test_records_are_recorded_once_and_published_in_order(store: Store) -> None:
+    """Each record once under its id, however often its claim arrives; the outbox holds a person's
+    unpublished records in the order recorded until they are marked published (unknown ids
+    ignored); settlements() pages through them in seq order; records_of and record_documents agree."""
+    workers, (a, b, _) = await zhengzhou(store)
+    for claim in (a, b):
+        await workers.receive(claim)
+        await workers.pay(claim.claim_id)
+    first = await workers.arrive(a.claim_id, b.claim_id)
+    assert ids(first.records) == ["ZZ-1a/settlement", "ZZ-1b/settlement"]
+    assert ids((await workers.arrive(a.claim_id, b.claim_id)).records) == ids(first.records)  # redelivered: nothing new
+    assert (await store.counts())["settlements"] == 2
+    await store.mark_published(["ZZ-1a/settlement", "no-such-record"])
+    assert ids((await store.apply(["P009"], NOW)).records) == ["ZZ-1b/settlement"]
+    await store.mark_published(["ZZ-1b/settlement"], ["no-such-alert"])
+    assert (await store.apply(["P009"], NOW)).records == []
+    assert await store.apply([], NOW) == (await store.arrive([], NOW))
+    listed = await store.settlements()
+    assert [s for _, s in listed] == first.records
+    assert listed[0][0] < listed[1][0]
+    assert await store.settlements(after_seq=listed[0][0]) == listed[1:]
+    assert await store.settlements(limit=1) == listed[:1]
+    assert await store.settlements(psn_no="somebody else") == []
+    assert await store.records_of("ZZ-1b") == [first.records[1]]
+    documents = await store.record_documents()
+    assert [seq for seq, _ in documents] == [seq for seq, _ in listed]
+    assert [d for _, d in documents] == [orjson.loads(r.model_dump_json(by_alias=True)) for r in first.records]
+    assert first.records[0].payments[0].amount == D("2160.00")
+
+
+async def test_alerts_are_in_the_outbox_until_published(store: Store) -> None:
+    """An early warning stays in its person's outbox, with the records, until marked published."""
+    worked = case("zhangye-tekun-unreferred-elsewhere")
+    workers = Workers(store)
+    await workers.changes(*grants(worked))
+    [claim] = worked.claims
+    await workers.receive(claim)
+    await workers.pay(claim.claim_id)
+    outbox = await workers.arrive(claim.claim_id)
+    await store.mark_published([r.settlement_id for r in outbox.records])
+    assert [a for a, _ in (await store.apply(["P003"], NOW)).alerts] == ["ZY-3"]
+    await store.mark_published([], ["ZY-3"])
+    assert await store.apply(["P003"], NOW) == Outbox()
+
+
+# --- the read side --------------------------------------------------------------------------------
+
+
+async def test_a_persons_history_is_every_input_of_their_ledger_in_seq_order(store: Store) -> None:
+    """person_history: the person's claims (each revision), cancellations (also one still waiting),
+    eligibility changes, and every year-end close, in seq order; counts() counts each table."""
+    workers, (a, b, c) = await zhengzhou(store)
+    await workers.settle(a)
+    await store.receive_claims([arrival(corrected(a, 1))], attach, NOW)
+    await store.receive_cancellations([arrival(cancellation(c, "waits"))], NOW)
+    await store.receive_close(arrival(close("guangan", 2018)))
+    history = await store.person_history("P009")
+    assert [type(i).__name__ for i in history] == ["ChangeReceived", "ClaimReceived", "ClaimReceived", "CancellationReceived",
+                                                   "CloseReceived"]
+    assert [i.seq for i in history] == sorted(i.seq for i in history)
+    assert [i.claim.revision for i in history[1:3]] == [0, 1]
+    assert await store.person_history("nobody") == [h for h in history if type(h).__name__ == "CloseReceived"]
+    # a grant, ZZ-1a and its revision 1, a cancellation, a close; ZZ-1a's one record (its revision 1 is the same
+    # bill, so settling it again changes nothing); one payment per payer of its route
+    payments = len(await store.payments_of("ZZ-1a"))
+    assert payments == len(workers.flights["ZZ-1a"].route)
+    assert await store.counts() == {"inputs": 5, "claims_received": 2, "payments": payments, "settlements": 1, "rejections": 0,
+                                    "identity_events": 1, "cancellations": 1, "queued": 0, "parked": 0}
+
+
+# --- rejections ------------------------------------------------------------------------------------
+
+
+async def test_a_rejection_is_kept_once_per_place(store: Store) -> None:
+    """A refused input is archived with its reason and kept once per place it came from (a
+    redelivered bad event counted once); one without a place is kept each time."""
+    bad = Arrival("claims.discharged", 3, 42, b'{"x": "\x00"}', None)
+    assert await store.reject(bad, "claim", "medfee_sumamt is not an amount", "P1") is True
+    assert await store.reject(bad, "claim", "medfee_sumamt is not an amount", "P1") is False
+    assert await store.reject(Arrival("claims.discharged", 3, 42, b"other bytes", None), "claim", "not JSON") is False
+    nowhere = Arrival("eligibility.changes", None, None, "\ufffd\ufffd".encode(), None)
+    assert await store.reject(nowhere, "eligibility", "not JSON") is True
+    assert await store.reject(nowhere, "eligibility", "not JSON") is True
+    counted = await store.counts()
+    assert (counted["rejections"], counted["inputs"]) == (3, 4)  # the same bytes at the same place archived once
+    assert [(i.kind, i.outcome, i.reason) for i in await store.inputs()] == [
+        ("claim", "rejected", "medfee_sumamt is not an amount"), ("claim", "rejected", "not JSON"),
+        ("eligibility", "rejected", "not JSON"), ("eligibility", "rejected", "not JSON")]
+    with pytest.raises(Exception):  # inputs.kind is one of claim, cancellation, eligibility, close, other
+        await store.reject(bad, "gossip", "not a kind of input")
+    assert (await store.counts())["inputs"] == 4
+
+
+# --- parking -----------------------------------------------------------------------------------------
+
+
+async def test_parked_messages_are_kept_in_order_and_forgotten_when_handled(store: Store) -> None:
+    """park keeps a message per worker and place (parking it again keeps its id and takes the new
+    error); parked_keys names the persons; parked lists in the order parked; unpark forgets."""
+    one = await store.park("basic", "claims.pay.basic", 0, 5, b"P1", b"first", "boom", False)
+    assert await store.park("basic", "claims.pay.basic", 0, 5, b"P1", b"first", "boom again", False) == one
+    two = await store.park("basic", "claims.pay.basic", 0, 6, b"P1", b"second", "behind P1's", True)
+    three = await store.park("ledger", "claims.ledger", 1, 5, b"P2", None, "bad", False)
+    four = await store.park("basic", "claims.pay.basic", None, None, None, b"no key", "bad", False)
+    assert await store.parked_keys("basic") == {b"P1"} and await store.parked_keys("ledger") == {b"P2"}
+    assert await store.parked_keys("intake") == set()
+    everything = await store.parked()
+    assert [p.parked_id for p in everything] == [one, two, three, four] == sorted([one, two, three, four])
+    first = everything[0]
+    assert (first.worker, first.topic, first.partition, first.offset, first.key, first.value, first.error, first.behind) == (
+        "basic", "claims.pay.basic", 0, 5, b"P1", b"first", "boom again", False)
+    assert first.parked_at.tzinfo is not None
+    assert [p.parked_id for p in await store.parked("basic")] == [one, two, four]
+    await store.unpark(one)
+    await store.unpark(one)  # already gone
+    assert [p.parked_id for p in await store.parked("basic")] == [two, four]
+    assert (await store.counts())["parked"] == 3
+
+
+# --- the key registry --------------------------------------------------------------------------------
+
+
+async def test_signing_keys_are_added_once_and_revoked_from_a_moment_on(store: Store) -> None:
+    """add_key: True the first time, False the same key again, refused for another key under its
+    id; revoke_key keeps the earliest revocation; an unknown key cannot be revoked."""
+    since = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    key = SigningKey(key_id="h1.2026", signer_kind="hospital", signer="H1", public_key="AAAA", valid_from=since)
+    assert await store.add_key(key) is True
+    assert await store.add_key(key) is False
+    with pytest.raises(ValueError, match="registered for another key or signer"):
+        await store.add_key(key.model_copy(update={"public_key": "BBBB"}))
+    at = datetime(2026, 6, 1, tzinfo=timezone.utc)
+    assert (await store.revoke_key("h1.2026", at)).revoked_at == at
+    assert (await store.revoke_key("h1.2026", at + timedelta(days=1))).revoked_at == at
+    assert (await store.revoke_key("h1.2026", at - timedelta(days=1))).revoked_at == at - timedelta(days=1)
+    with pytest.raises(LookupError):
+        await store.revoke_key("nobody", at)
+    other = SigningKey(key_id="a1", signer_kind="authority", signer="civil_affairs", public_key="CCCC", valid_from=since)
+    await store.add_key(other)
+    assert await store.signing_keys() == {"a1": other, "h1.2026": key.model_copy(update={"revoked_at": at - timedelta(days=1)})}

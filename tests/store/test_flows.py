@@ -1,0 +1,66 @@
+"""Every worked case of ../shared/cases through the store, on every backend, as the workers take
+them: the person's grants, then each claim received, paid by each payer of its route and taken by
+the ledger. What each claim's records add up to is the case's expectation to the fen, and the
+records are exactly those of policies.ledger.replay of the inputs the store holds."""
+from __future__ import annotations
+
+import pytest
+
+from policies.ledger import summed
+from schemas.money import ZERO, format_yuan
+from store import Store
+
+from ..shared_cases import case_files, load_case
+from .support import Workers, as_replayed, grants, records
+
+CASES = [pytest.param(path, id=path.stem) for path in case_files()]
+
+
+def as_expected(store_records) -> list[dict]:
+    """Each claim's records summed, in the shape of a case's ``expect`` (payers paying nothing left out)."""
+    by_claim: dict[str, list] = {}
+    for record in store_records:
+        by_claim.setdefault(record.claim_id, []).append(record)
+    out = []
+    for claim_id, mine in by_claim.items():
+        total = summed(mine)
+        out.append({"claim_id": claim_id, "payments": {l.payer.value: format_yuan(l.amount) for l in total.payments if l.amount != ZERO},
+                    "personal": format_yuan(total.psn_part_amt)})
+    return out
+
+
+def expected(case) -> list[dict]:
+    return [{"claim_id": e.claim_id, "payments": {k: format_yuan(v) for k, v in e.payments.items()}, "personal": format_yuan(e.personal)}
+            for e in case.expect]
+
+
+@pytest.mark.parametrize("path", CASES)
+async def test_a_worked_case_claim_after_claim(store: Store, path) -> None:
+    """Each claim all the way through before the next is received: the fast path throughout."""
+    case = load_case(path)
+    workers = Workers(store)
+    await workers.changes(*grants(case))
+    await workers.settle(*case.claims)
+    assert as_expected(await records(store)) == expected(case)
+    assert await as_replayed(store, case.person.psn_no) == []
+    assert await store.check_ledger() == []
+    assert await store.queued() == []
+
+
+@pytest.mark.parametrize("path", CASES)
+async def test_a_worked_case_received_at_once_and_paid_in_reverse(store: Store, path) -> None:
+    """Every claim received first, then each paid by its whole route and taken by the ledger in
+    reverse order: each waits for the claims received before it, the earlier ones (seen by the
+    payers after a later one) are settled by the rules, and the records are the same."""
+    case = load_case(path)
+    workers = Workers(store)
+    await workers.changes(*grants(case))
+    receipts, _ = await workers.receive(*case.claims)
+    assert [r.status for r in receipts] == ["new"] * len(case.claims)
+    for claim in reversed(case.claims):
+        await workers.pay(claim.claim_id)
+        await workers.arrive(claim.claim_id)
+    assert as_expected(await records(store)) == expected(case)
+    assert await as_replayed(store, case.person.psn_no) == []
+    assert await store.check_ledger() == []
+    assert await store.queued() == []
