@@ -6,6 +6,7 @@ ONESTOP_HOME) so that the other commands find its embedded broker and database b
 from __future__ import annotations
 
 from dataclasses import dataclass
+from urllib.parse import urlsplit, urlunsplit
 from pathlib import Path
 
 import orjson
@@ -24,7 +25,25 @@ def runtime_file() -> Path:
 @dataclass(frozen=True)
 class Endpoints:
     kafka: str
-    database: str
+    database: str  # the owner's URL: migrations, operators' commands
+    worker_database: str | None = None  # the workers' URL: a role that cannot change the schema
+
+    @property
+    def for_workers(self) -> str:
+        return self.worker_database or self.database
+
+
+def worker_url(admin_url: str) -> str | None:
+    """The URL workers connect with: ONESTOP_WORKER_DATABASE_URL; else, on a database reached by a
+    local socket (the embedded PostgreSQL), the same database as the role onestop_worker
+    (migration 0005); else None (the workers use ONESTOP_DATABASE_URL)."""
+    if settings.worker_database_url:
+        return settings.worker_database_url
+    parts = urlsplit(admin_url)
+    if "host=/" not in parts.query:
+        return None
+    netloc = "onestop_worker@" + parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=netloc))
 
 
 class NotRunning(RuntimeError):
@@ -43,12 +62,13 @@ def endpoints() -> Endpoints:
             "or set ONESTOP_KAFKA and ONESTOP_DATABASE_URL"
         )
     running = orjson.loads(path.read_bytes())
-    return Endpoints(kafka or running["kafka"], database or running["database"])
+    return Endpoints(kafka or running["kafka"], database or running["database"], running.get("worker_database"))
 
 
 def write_runtime(found: Endpoints, pid: int) -> None:
     runtime_file().parent.mkdir(parents=True, exist_ok=True)
-    runtime_file().write_bytes(orjson.dumps({"kafka": found.kafka, "database": found.database, "pid": pid}))
+    runtime_file().write_bytes(orjson.dumps({"kafka": found.kafka, "database": found.database,
+                                             "worker_database": found.worker_database, "pid": pid}))
 
 
 def clear_runtime() -> None:

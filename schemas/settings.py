@@ -36,7 +36,13 @@ def _flag(value: str) -> bool:
 
 DEFINED: dict[str, Setting] = {s.name: s for s in (
     Setting("ONESTOP_KAFKA", None, "bootstrap servers of a real Kafka cluster; unset: the embedded broker (or the running `onestop up`)"),
+    Setting("ONESTOP_KAFKA_SECURITY", "PLAINTEXT", "how clients meet Kafka: PLAINTEXT (the embedded broker), SASL_PLAINTEXT or "
+            "SASL_SSL (SCRAM-SHA-512 with the principal below)", _choice("PLAINTEXT", "SASL_PLAINTEXT", "SASL_SSL")),
+    Setting("ONESTOP_KAFKA_USER", None, "this process's Kafka principal (each worker its own; the broker's ACLs say what it may read and write)"),
+    Setting("ONESTOP_KAFKA_PASSWORD", None, "the principal's SCRAM password"),
     Setting("ONESTOP_DATABASE_URL", None, "postgresql:// URL of a real PostgreSQL; unset: the embedded one (or the running `onestop up`)"),
+    Setting("ONESTOP_WORKER_DATABASE_URL", None, "postgresql:// URL the workers use: a role that cannot change the schema "
+            "(unset: the embedded PostgreSQL's onestop_worker role, or ONESTOP_DATABASE_URL)"),
     Setting("ONESTOP_HOME", ".", "the directory whose .onestop/ holds the embedded data, logs and runtime.json"),
     Setting("ONESTOP_PARTITIONS", "4", "partitions of every topic, set when topics are created", int),
     Setting("ONESTOP_DRIVER", "faust", "how a worker meets Kafka: faust or aiokafka (workers/drivers/)", _choice("faust", "aiokafka")),
@@ -46,7 +52,14 @@ DEFINED: dict[str, Setting] = {s.name: s for s in (
     Setting("ONESTOP_LINGER_MS", "5", "how long a producer waits to fill a batch, ms", int),
     Setting("ONESTOP_BATCH_MAX", "500", "most events a worker handles in one batch (one database transaction)", int),
     Setting("ONESTOP_BATCH_WITHIN", "0.01", "seconds a worker waits to fill a batch", float),
+    Setting("ONESTOP_ACCEPT_UNSIGNED", "0", "development only: accept events that carry no signature (signed ones are still verified); "
+            "`onestop up` warns when it is on", _flag),
     Setting("ONESTOP_CASES", None, "tests: the folder of shared worked cases (unset: ../shared/cases beside the repository)"),
+    Setting("ONESTOP_NHSA_TOPIC", "0", "1: also publish every record in the national platform's setlinfo / setldetail shape "
+            "on settlements.nhsa (for hospital systems integrated with the platform)", _flag),
+    Setting("ONESTOP_PDF_FONT", None, "a TrueType font file (.ttf / .ttc) with Chinese glyphs, embedded in the PDF reports; "
+            "unset: WenQuanYi Micro Hei or Zen Hei where installed (Debian fonts-wqy-microhei), else ReportLab's "
+            "STSong-Light, which is not embedded (readers substitute a font of their own)"),
 )}
 
 
@@ -72,6 +85,10 @@ class _Settings:
 
     kafka = property(lambda self: value("ONESTOP_KAFKA"))
     database_url = property(lambda self: value("ONESTOP_DATABASE_URL"))
+    kafka_security = property(lambda self: value("ONESTOP_KAFKA_SECURITY"))
+    kafka_user = property(lambda self: value("ONESTOP_KAFKA_USER"))
+    kafka_password = property(lambda self: value("ONESTOP_KAFKA_PASSWORD"))
+    worker_database_url = property(lambda self: value("ONESTOP_WORKER_DATABASE_URL"))
     partitions = property(lambda self: value("ONESTOP_PARTITIONS"))
     driver = property(lambda self: value("ONESTOP_DRIVER"))
     fetch_max_wait_ms = property(lambda self: value("ONESTOP_FETCH_MAX_WAIT_MS"))
@@ -80,6 +97,9 @@ class _Settings:
     linger_ms = property(lambda self: value("ONESTOP_LINGER_MS"))
     batch_max = property(lambda self: value("ONESTOP_BATCH_MAX"))
     batch_within = property(lambda self: value("ONESTOP_BATCH_WITHIN"))
+    accept_unsigned = property(lambda self: value("ONESTOP_ACCEPT_UNSIGNED"))
+    nhsa_topic = property(lambda self: value("ONESTOP_NHSA_TOPIC"))
+    pdf_font = property(lambda self: value("ONESTOP_PDF_FONT"))
 
     @property
     def home(self) -> Path:

@@ -1,0 +1,169 @@
+"""Only those entitled move money: a system that verifies signatures (the default), on a broker and
+a database of its own. Every kind of untrusted event is refused to the rejection topic with its
+reason and pays nothing; a signed event replayed pays once; the workers' database role cannot
+change the schema."""
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timedelta, timezone
+
+import asyncpg
+import pytest_asyncio
+from aiokafka import AIOKafkaProducer
+
+from runtime.embedded import EmbeddedBroker
+from runtime.endpoints import Endpoints, worker_url
+from runtime.parts import initialise
+from runtime.supervisor import WorkerProcesses
+from schemas.events import ClaimCancellation, DischargeClaim, EligibilityChange, Rejection
+from schemas.keys import SigningKey
+from schemas.settings import settings
+from store.postgres import PostgresStore
+from store.waiting import settled_claims
+from streams.codecs import encode
+from streams.reader import read_topic
+from streams.signing import new_key, sign
+from streams.topics import CANCELLED, DISCHARGED, ELIGIBILITY, ELIGIBILITY_REJECTED, REJECTED
+
+from ..shared_cases import CASES_DIR, load_case
+from .databases import _created_database, _drop_database
+
+NOW = datetime.now(timezone.utc)
+HOSPITAL, OTHER = "H620702001", "H620702999"
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def trusted(broker, database, tmp_path_factory):
+    own_broker = None if settings.kafka else EmbeddedBroker(tmp_path_factory.mktemp("trust-broker")).start()
+    url = await _created_database(database)
+    found = Endpoints(own_broker.bootstrap if own_broker else broker, url, worker_url(url))
+    await initialise(found)
+    workers = WorkerProcesses(found, tmp_path_factory.mktemp("trust-logs"), extra_env={"ONESTOP_HOME": str(tmp_path_factory.mktemp("trust-home"))})
+    workers.start()
+    store = await PostgresStore.open(url, migrate=False)
+    keys = {
+        "hospital": new_key("hospital-1", "hospital", HOSPITAL),
+        "other": new_key("hospital-2", "hospital", OTHER),
+        "civil": new_key("civil-1", "authority", "civil_affairs"),
+        "rural": new_key("rural-1", "authority", "rural_revitalisation"),
+        "revoked": new_key("hospital-revoked", "hospital", HOSPITAL),
+        "expired": new_key("hospital-expired", "hospital", HOSPITAL),
+        "unregistered": new_key("nobody", "hospital", HOSPITAL),
+    }
+    for name, key in keys.items():
+        if name == "unregistered":
+            continue
+        await store.add_key(SigningKey(key_id=key.key_id, signer_kind=key.signer_kind, signer=key.signer, public_key=key.public_key,
+                                       valid_from=NOW - timedelta(days=30),
+                                       valid_to=NOW - timedelta(days=1) if name == "expired" else None))
+    try:
+        yield found, store, keys
+    finally:
+        await store.close()
+        workers.stop()
+        await _drop_database(database, url)
+        if own_broker:
+            own_broker.stop()
+
+
+async def send(kafka: str, topic: str, items: list[tuple[bytes, list | None]], key: bytes) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=kafka, acks="all")
+    await producer.start()
+    try:
+        for value, headers in items:
+            await producer.send_and_wait(topic, value, key=key, headers=headers)
+    finally:
+        await producer.stop()
+
+
+async def rejections(kafka: str, topic: str, count: int) -> list[Rejection]:
+    for _ in range(240):
+        found = [Rejection.model_validate_json(raw) for raw in [r async for r in read_topic(kafka, topic, idle_seconds=0.5)]]
+        if len(found) >= count:
+            return found
+        await asyncio.sleep(0.5)
+    raise AssertionError(f"only {len(found)} of {count} rejections on {topic}")
+
+
+def a_claim(claim_id: str, psn_no: str, hospital: str | None = HOSPITAL) -> DischargeClaim:
+    base = load_case(CASES_DIR / "zhangye-dibao-rural-1-one-stay.json").claims[0]
+    return base.model_copy(update={"claim_id": claim_id, "psn_no": psn_no, "fixmedins_code": hospital})
+
+
+async def test_only_events_signed_by_a_key_entitled_to_them_move_money(trusted):
+    found, store, keys = trusted
+    psn = "PTRUST"
+    grant = encode(EligibilityChange(event_id="T-grant", psn_no=psn, category="tekun", action="grant", valid_from="2022-01-01",
+                                     authority="civil_affairs", recorded_at=NOW))
+    forged_grant = encode(EligibilityChange(event_id="T-forged", psn_no="PATTACK", category="tekun", action="grant",
+                                            valid_from="2022-01-01", authority="rural_revitalisation", recorded_at=NOW))
+    wrong_authority = encode(EligibilityChange(event_id="T-wrong-auth", psn_no="PATTACK", category="tekun", action="grant",
+                                               valid_from="2022-01-01", authority="civil_affairs", recorded_at=NOW))
+    await send(found.kafka, ELIGIBILITY, [
+        (grant, sign(grant, keys["civil"])),
+        (forged_grant, sign(forged_grant, keys["rural"])),  # rural revitalisation does not issue tekun
+        (wrong_authority, sign(wrong_authority, keys["rural"])),  # a key speaking for another authority
+        (forged_grant, None),  # unsigned
+    ], key=b"P")
+    good = encode(a_claim("T-good", psn))
+    tampered = good.replace(b'"60000.00"', b'"90000.00"', 1)
+    attacks = [
+        (encode(a_claim("T-unsigned", "PATTACK")), None),
+        (encode(a_claim("T-other-hospital", "PATTACK")), sign(encode(a_claim("T-other-hospital", "PATTACK")), keys["other"])),
+        (encode(a_claim("T-no-hospital", "PATTACK", None)), sign(encode(a_claim("T-no-hospital", "PATTACK", None)), keys["hospital"])),
+        (encode(a_claim("T-unknown-key", "PATTACK")), sign(encode(a_claim("T-unknown-key", "PATTACK")), keys["unregistered"])),
+        (encode(a_claim("T-expired", "PATTACK")), sign(encode(a_claim("T-expired", "PATTACK")), keys["expired"])),
+        (encode(a_claim("T-authority", "PATTACK")), sign(encode(a_claim("T-authority", "PATTACK")), keys["civil"])),
+        (tampered, sign(good, keys["hospital"])),  # one byte (or a few) altered after signing
+    ]
+    await asyncio.sleep(2)
+    await send(found.kafka, DISCHARGED, [(good, sign(good, keys["hospital"])), *attacks, (good, sign(good, keys["hospital"]))], key=b"P")
+    refused = await rejections(found.kafka, REJECTED, len(attacks))
+    reasons = sorted(r.reason for r in refused)
+    for words in ("unsigned", "key hospital-2 speaks for hospital H620702999, not for hospital H620702001", "must name their hospital",
+                  "unknown key 'nobody'", "expired", "only a hospital signs claims", "does not match the event's bytes"):
+        assert any(words in reason for reason in reasons), (words, reasons)
+    settled = await settled_claims(store, {"T-good"}, 180)
+    # the good claim, tekun (granted by civil affairs, signed): assistance pays 100% of what insurance left
+    assert settled["T-good"].psn_part_amt == settled["T-good"].medfee_sumamt - settled["T-good"].inscp_scp_amt
+    assert len(await store.records_of("T-good")) == 1  # the replayed signed bytes changed nothing
+    for attack in ("T-unsigned", "T-other-hospital", "T-no-hospital", "T-unknown-key", "T-expired", "T-authority"):
+        assert await store.records_of(attack) == [] and await store.payments_of(attack) == []
+    grants_refused = await rejections(found.kafka, ELIGIBILITY_REJECTED, 3)
+    assert any("tekun is issued by civil_affairs, not by rural_revitalisation" in r.reason for r in grants_refused)
+    assert any("speaks for rural_revitalisation, not for civil_affairs" in r.reason for r in grants_refused)
+    assert (await store.identity_history("PATTACK"))[0] == []
+
+
+async def test_a_revoked_key_keeps_what_it_signed_before_and_signs_nothing_after(trusted):
+    found, store, keys = trusted
+    before = encode(a_claim("T-before-revoke", "PREV"))
+    await send(found.kafka, DISCHARGED, [(before, sign(before, keys["revoked"]))], key=b"PREV")
+    await settled_claims(store, {"T-before-revoke"}, 180)
+    await store.revoke_key("hospital-revoked", datetime.now(timezone.utc))
+    after = encode(a_claim("T-after-revoke", "PREV"))
+    cancel = encode(ClaimCancellation(event_id="T-cancel", claim_id="T-before-revoke", psn_no="PREV", cancelled_at=NOW,
+                                      fixmedins_code=HOSPITAL))
+    await send(found.kafka, DISCHARGED, [(after, sign(after, keys["revoked"]))], key=b"PREV")
+    await send(found.kafka, CANCELLED, [(cancel, sign(cancel, keys["revoked"]))], key=b"PREV")
+    refused = [r for r in await rejections(found.kafka, REJECTED, 9) if "revoked" in r.reason]
+    assert len(refused) == 2
+    assert [r.kind for r in await store.records_of("T-before-revoke")] == ["settlement"]  # still valid, not cancelled
+    assert await store.records_of("T-after-revoke") == []
+
+
+async def test_the_workers_database_role_can_change_data_but_not_the_schema(trusted):
+    found, _, _ = trusted
+    conn = await asyncpg.connect(found.database, user="onestop_worker")
+    try:
+        assert await conn.fetchval("SELECT count(*) >= 0 FROM settlements")
+        for ddl in ("CREATE TABLE intruder (x int)", "DROP TABLE settlements", "ALTER TABLE settlements ADD COLUMN x int",
+                    "TRUNCATE settlements"):
+            try:
+                await conn.execute(ddl)
+            except asyncpg.PostgresError as error:
+                assert "permission denied" in str(error) or "must be owner" in str(error), (ddl, error)
+            else:
+                raise AssertionError(f"the workers' role could run: {ddl}")
+    finally:
+        await conn.close()

@@ -1,0 +1,44 @@
+"""Only those entitled move money: hospitals' and authorities' events are verified before anything
+else is done with them (streams/signing.py). An event unsigned, badly signed, signed by an
+unknown, revoked or expired key, or by a key not entitled to it, goes to the rejection topic
+with the reason. ONESTOP_ACCEPT_UNSIGNED (development only) lets unsigned events through."""
+from __future__ import annotations
+
+from typing import TypeVar
+
+from pydantic import BaseModel
+
+from schemas.settings import settings
+from streams.codecs import BadInput, decode
+from streams.signing import KEY_HEADER, Untrusted, entitled, now, signer_of
+
+from .harness import Context, Incoming, Outgoing
+
+M = TypeVar("M", bound=BaseModel)
+
+
+async def decode_trusted(context: Context, model: type[M], batch: list[Incoming], reject_to: str, kind: str,
+                         what: str = "") -> tuple[list[tuple[Incoming, M]], list[Outgoing]]:
+    """The batch's events that are signed by a key entitled to them and validate as ``model``;
+    the rejections of the others, each with its reason."""
+    if not batch:
+        return [], []
+    keys = await (await context.store()).signing_keys()
+    received_at = now()
+    good: list[tuple[Incoming, M]] = []
+    refused: list[Outgoing] = []
+    for incoming in batch:
+        signed = any(name == KEY_HEADER for name, _ in incoming.headers)
+        try:
+            key = signer_of(incoming.value or b"", incoming.headers, keys, received_at) if signed or not settings.accept_unsigned else None
+            event = decode(model, incoming.value)
+            if key is not None:
+                entitled(key, event)
+        except Untrusted as why:
+            refused.append(await context.reject(reject_to, incoming, f"refused: {why}", kind))
+            continue
+        except BadInput as problem:
+            refused.append(await context.reject(reject_to, incoming, f"{what}{problem}", kind))
+            continue
+        good.append((incoming, event))
+    return good, refused
