@@ -18,8 +18,12 @@ COPY store/ store/
 COPY workers/ workers/
 COPY runtime/ runtime/
 COPY cli/ cli/
+COPY reports/ reports/
 RUN pip install . \
  && cd / && rm -rf /src
+
+# A CJK font for the PDF statements and slips (Chinese text embedded as a subset).
+RUN apt-get update && apt-get install -y --no-install-recommends fonts-wqy-microhei && rm -rf /var/lib/apt/lists/*
 
 # Non-root. Its home is the working directory, so anything a worker writes next to
 # itself (e.g. a Faust data directory) has somewhere writable to go.
