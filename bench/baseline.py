@@ -123,10 +123,7 @@ async def hop(bootstrap: str, source: str, sink: str, group: str) -> None:
     """Consume ``source`` and produce every record unchanged to ``sink``, until SIGTERM/SIGINT."""
     from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-    stopping = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stopping.set)
+    stopping = _stopped_by_signals()
     consumer = AIOKafkaConsumer(
         source, bootstrap_servers=bootstrap, group_id=group, client_id=group,
         fetch_max_wait_ms=FETCH_MAX_WAIT_MS, session_timeout_ms=SESSION_TIMEOUT_MS,
@@ -141,14 +138,7 @@ async def hop(bootstrap: str, source: str, sink: str, group: str) -> None:
     committing: asyncio.Task | None = None
     try:
         while not stopping.is_set():
-            batches = await consumer.getmany(timeout_ms=200, max_records=BATCH_MAX)
-            pending = []
-            for tp, records in batches.items():
-                for record in records:
-                    pending.append(await producer.send(sink, value=record.value, key=record.key))
-                acked[tp] = records[-1].offset + 1
-            if pending:
-                await asyncio.gather(*pending)  # acknowledged before its offsets may be committed
+            await _forward(await consumer.getmany(timeout_ms=200, max_records=BATCH_MAX), producer, sink, acked)
             if acked and time.monotonic() - last_commit >= COMMIT_EVERY and (committing is None or committing.done()):
                 committing = asyncio.ensure_future(consumer.commit(dict(acked)))  # in the background, as faust
                 last_commit = time.monotonic()
@@ -157,6 +147,27 @@ async def hop(bootstrap: str, source: str, sink: str, group: str) -> None:
             await asyncio.gather(committing, return_exceptions=True)
         await consumer.stop()
         await producer.stop()
+
+
+def _stopped_by_signals() -> asyncio.Event:
+    """An event set by SIGTERM or SIGINT."""
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stopping.set)
+    return stopping
+
+
+async def _forward(batches: dict, producer, sink: str, acked: dict) -> None:
+    """Produce every record of ``batches`` to ``sink``, wait for the acknowledgements, and note in
+    ``acked`` the offset to commit for each partition."""
+    pending = []
+    for tp, records in batches.items():
+        for record in records:
+            pending.append(await producer.send(sink, value=record.value, key=record.key))
+        acked[tp] = records[-1].offset + 1
+    if pending:
+        await asyncio.gather(*pending)  # acknowledged before its offsets may be committed
 
 
 # --- the chain -------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ import orjson
 from policies.replay import settle_in_order
 from schemas.events import DischargeClaim
 
-from .generator import year_of_claims
+from .generator import Person, year_of_claims
 
 
 def main() -> None:
@@ -23,27 +23,34 @@ def main() -> None:
     parser.add_argument("--claims", type=int, default=20_000)
     args = parser.parse_args()
     population, claims = year_of_claims(args.claims)
-    by_person = {p.psn_no: p for p in population}
     raw = [orjson.dumps(c.model_dump(mode="json")) for c in claims]
-
-    started = time.perf_counter()
-    for data in raw:
-        DischargeClaim.model_validate_json(data)
-    parse_seconds = time.perf_counter() - started
-
+    parse_seconds = _validating(raw)
     grouped: dict[str, list[DischargeClaim]] = {}
     for claim in claims:
         grouped.setdefault(claim.psn_no, []).append(claim)
-    started = time.perf_counter()
-    settled = 0
-    for psn_no, own in grouped.items():
-        settled += len(settle_in_order(own, by_person[psn_no].categories))
-    settle_seconds = time.perf_counter() - started
+    settled, settle_seconds = _settling(grouped, {p.psn_no: p for p in population})
 
     print(f"claims: {settled} of {len(grouped)} people in five regions")
     print(f"validate only (baseline): {len(raw) / parse_seconds:,.0f} claims/s")
     print(f"settle (pure engine):     {settled / settle_seconds:,.0f} claims/s  "
           f"= {parse_seconds / settle_seconds:.3f} × baseline")
+
+
+def _validating(raw: list[bytes]) -> float:
+    """The seconds it takes to validate every claim from its JSON bytes."""
+    started = time.perf_counter()
+    for data in raw:
+        DischargeClaim.model_validate_json(data)
+    return time.perf_counter() - started
+
+
+def _settling(grouped: dict[str, list[DischargeClaim]], by_person: dict[str, Person]) -> tuple[int, float]:
+    """How many claims the pure rules settle, each person's in order, and the seconds it takes."""
+    started = time.perf_counter()
+    settled = 0
+    for psn_no, own in grouped.items():
+        settled += len(settle_in_order(own, by_person[psn_no].categories))
+    return settled, time.perf_counter() - started
 
 
 if __name__ == "__main__":

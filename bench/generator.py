@@ -43,14 +43,14 @@ def _fen(rng: random.Random, low: int, high: int) -> Decimal:
     return Decimal(rng.randint(low * 100, high * 100)) / 100
 
 
-def people(count: int, seed: int = 7) -> list[Person]:
+def people(count: int, seed: int = 7, prefix: str = "B") -> list[Person]:
     rng = random.Random(seed)
     out = []
     for i in range(count):
         region = rng.choice(list(REGIONS))
         home, _, _, year = REGIONS[region]
         held = tuple(CategoryHeld(code=c, valid_from=date(year - 1, 1, 1)) for c in rng.choice(CATEGORY_MIX))
-        out.append(Person(f"B{i:07d}", region, rng.choice(["390", "390", "390", "310"]), home, held))
+        out.append(Person(f"{prefix}{i:07d}", region, rng.choice(["390", "390", "390", "310"]), home, held))
     return out
 
 
@@ -75,10 +75,12 @@ def claim_for(person: Person, number: int, rng: random.Random) -> DischargeClaim
     )
 
 
-def year_of_claims(claims: int, persons: int | None = None, seed: int = 7) -> tuple[list[Person], list[DischargeClaim]]:
-    """``claims`` claims of ``persons`` people (default claims // 4), in discharge order per person."""
+def year_of_claims(claims: int, persons: int | None = None, seed: int = 7,
+                   prefix: str = "B") -> tuple[list[Person], list[DischargeClaim]]:
+    """``claims`` claims of ``persons`` people (default claims // 4; person numbers ``<prefix>NNNNNNN``),
+    in discharge order per person."""
     rng = random.Random(seed)
-    population = people(persons or max(1, claims // 4), seed)
+    population = people(persons or max(1, claims // 4), seed, prefix)
     made = [claim_for(rng.choice(population), n, rng) for n in range(claims)]
     made.sort(key=lambda c: c.enddate)
     return population, made

@@ -1,0 +1,232 @@
+"""The checks of the chaos run, one line each with PASS/FAIL: both runs finished, the faults
+happened and no worker died of anything else, exactly once, balanced to the fen, every malformed
+event rejected with its reason, the fault run's ledger identical to the reference's, no identity
+number or name in clear in any log."""
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+
+from schemas.events import Rejection, Settlement
+from schemas.personal import mask
+
+from .faults import FaultLog, Faults
+from .inputs import ChaosInput
+from .malformed import Malformed
+from .run import RunResult, settled_in
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    ok: bool
+    detail: str
+
+    def line(self) -> str:
+        return f"{'PASS' if self.ok else 'FAIL'}  {self.name}: {self.detail}"
+
+
+def _check(name: str, ok: bool, detail: str, examples: list, count: int = 5) -> Check:
+    """A check whose detail names the first ``count`` of ``examples`` when it fails."""
+    return Check(name, ok, detail if ok else f"{detail}; e.g. {examples[:count]}")
+
+
+def _amounts(s: Settlement) -> tuple:
+    return (s.medfee_sumamt, s.fund_pay_sumamt, s.psn_part_amt, tuple((l.payer.value, l.amount) for l in s.payments))
+
+
+def check_exactly_once(made: ChaosInput, run: RunResult) -> Check:
+    good = set(made.good)
+    store_once = sum(1 for c in good if run.settlements_per_claim.get(c) == 1)
+    missing = [c for c in good if c not in run.settlements_per_claim]
+    twice = [c for c, n in run.settlements_per_claim.items() if n > 1]
+    stray = [c for c in run.settlements_per_claim if c not in good]
+    topic_detail, topic_wrong, topic_stray = _exactly_once_on_topic(good, run.topic_settlements)
+    ok = store_once == len(good) and not (missing or twice or stray or topic_wrong or topic_stray)
+    detail = (f"{store_once}/{len(good)} good claims with exactly 1 settlement in the store "
+              f"(missing {len(missing)}, more than 1: {len(twice)}, not a good claim: {len(stray)}); " + topic_detail)
+    return _check("every good claim settled exactly once", ok, detail, missing + twice + stray + topic_wrong)
+
+
+def _exactly_once_on_topic(good: set[str], records: list[Settlement]) -> tuple[str, list[str], list[str]]:
+    """What settlements.completed says of exactly once: the detail, the good claims missing, under
+    two settlement_ids or repeated with other amounts, and the claims that are not good ones."""
+    on_topic: dict[str, list[Settlement]] = defaultdict(list)
+    for s in records:
+        on_topic[s.claim_id].append(s)
+    missing = [c for c in good if c not in on_topic]
+    ids_per_claim = [c for c, ss in on_topic.items() if len({s.settlement_id for s in ss}) > 1]
+    stray = [c for c in on_topic if c not in good]
+    repeats = sum(len(ss) - 1 for ss in on_topic.values())
+    differing = [c for c, ss in on_topic.items() if len({_amounts(s) for s in ss}) > 1]
+    detail = (f"settlements.completed: {len(on_topic) - len(stray)}/{len(good)} claims, "
+              f"{len(records)} records, {repeats} repeated by settlement_id "
+              f"({len(differing)} with other amounts), {len(ids_per_claim)} claims under two settlement_ids, "
+              f"{len(stray)} not a good claim")
+    return detail, missing + ids_per_claim + differing, stray
+
+
+def check_no_duplicate_lines(run: RunResult) -> Check:
+    by_claim: dict[str, dict[str, Decimal]] = defaultdict(dict)
+    for (claim_id, payer), amount in run.ledger.payments.items():
+        by_claim[claim_id][payer] = amount
+    doubled, mismatched = [], []
+    for s in [*run.store_settlements, *run.topic_settlements]:
+        payers = [l.payer.value for l in s.payments]
+        if len(payers) != len(set(payers)):
+            doubled.append(s.claim_id)
+        if {l.payer.value: l.amount for l in s.payments} != by_claim.get(s.claim_id, {}):
+            mismatched.append(s.claim_id)
+    detail = (f"{len(run.ledger.payments)} payment rows, one per (claim, payer); "
+              f"{len(doubled)} settlement records with a payer twice; "
+              f"{len(mismatched)} settlement records whose lines differ from the recorded payments")
+    return _check("no payment line duplicated", not doubled and not mismatched, detail, doubled + mismatched)
+
+
+def check_year_totals(run: RunResult) -> Check:
+    detail = (f"store.check_ledger(): {len(run.ledger_problems)} problems over {len(run.ledger.totals)} "
+              f"year_totals rows")
+    return _check("every year-to-date total equals the sum of its lines", not run.ledger_problems, detail,
+                  run.ledger_problems, 3)
+
+
+def _unbalanced(s: Settlement) -> bool:
+    return (s.fund_pay_sumamt + s.psn_part_amt != s.medfee_sumamt
+            or sum((l.amount for l in s.payments), Decimal("0.00")) != s.fund_pay_sumamt
+            or any(l.amount < 0 for l in s.payments) or s.psn_part_amt < 0
+            or any(v.as_tuple().exponent < -2 for v in (s.medfee_sumamt, s.fund_pay_sumamt, s.psn_part_amt)))
+
+
+def check_balanced(run: RunResult) -> Check:
+    records = [*run.store_settlements, *run.topic_settlements]
+    bad = [s.settlement_id for s in records if _unbalanced(s)]
+    detail = (f"{len(records) - len(bad)}/{len(records)} records (store and topic): payments sum to fund_pay_sumamt, "
+              f"fund_pay_sumamt + psn_part_amt = medfee_sumamt, no negative part")
+    return _check("every settlement balanced to the fen", not bad, detail, bad)
+
+
+def _check_rejected(title: str, expected: list[Malformed], rejections: list[Rejection], good: set[bytes]) -> Check:
+    reasons: dict[str, list[str]] = defaultdict(list)
+    for r in rejections:
+        reasons[r.original].append(r.reason)
+    per_kind: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    wrong = []
+    for bad in expected:
+        got = reasons.get(bad.raw.decode(), [])
+        per_kind[bad.kind][1] += 1
+        if got and all(bad.expect in reason for reason in got):
+            per_kind[bad.kind][0] += 1
+        else:
+            wrong.append((bad.kind, got[:1]))
+    repeats = sum(len(v) - 1 for v in reasons.values())
+    good_rejected = sum(1 for r in rejections if r.original.encode() in good)
+    kinds = ", ".join(f"{kind} {n}/{total}" for kind, (n, total) in per_kind.items())
+    detail = (f"{sum(n for n, _ in per_kind.values())}/{len(expected)} with the reason expected "
+              f"({len(rejections)} records, {repeats} repeated, {good_rejected} good events rejected): {kinds}")
+    if wrong:
+        detail += f"; wrong or missing e.g. {wrong[:3]}"
+    return Check(title, not wrong and not good_rejected, detail)
+
+
+def check_rejections(made: ChaosInput, run: RunResult) -> list[Check]:
+    good = set(made.events) - {b.raw for b in made.malformed}
+    return [
+        _check_rejected("every malformed event on claims.rejected with a reason", made.malformed, run.rejected, good),
+        _check_rejected("every malformed eligibility event on eligibility.rejected with a reason", made.bad_grants,
+                        run.eligibility_rejected, set(made.grants)),
+    ]
+
+
+def _differences(name: str, reference: dict, fault: dict, show: Callable[[object], str]) -> tuple[int, list[str]]:
+    keys = set(reference) | set(fault)
+    differ = sorted((k for k in keys if reference.get(k) != fault.get(k)), key=str)
+    return len(differ), [f"{name} {show(k)}: {reference.get(k)} vs {fault.get(k)}" for k in differ[:3]]
+
+
+def check_same_ledger(reference: RunResult, fault: RunResult) -> Check:
+    a, b = reference.ledger, fault.ledger
+    n_pay, e_pay = _differences("payment", a.payments, b.payments, str)
+    n_set, e_set = _differences("settlement", a.settlements, b.settlements, str)
+    n_tot, e_tot = _differences("year_totals", a.totals, b.totals, lambda k: f"{mask(k[0])}/{k[1]}/{k[2]}")
+    ok = not (n_pay or n_set or n_tot) and a.payments and a.totals
+    total_paid = sum(a.payments.values(), Decimal("0.00"))
+    detail = (f"{len(b.payments)} payments (claim, payer) vs {len(a.payments)}: {n_pay} differ; "
+              f"{len(b.settlements)} settlements vs {len(a.settlements)}: {n_set} differ; "
+              f"{len(b.totals)} year_totals (person, year, account) vs {len(a.totals)}: {n_tot} differ; "
+              f"funds paid {sum(b.payments.values(), Decimal('0.00'))} vs {total_paid}")
+    return _check("fault run's ledger identical to the reference run's", bool(ok), detail, e_pay + e_set + e_tot)
+
+
+def find_secrets(logs: Path | Iterable[Path], secrets: Iterable[str]) -> list[tuple[str, int, str]]:
+    """(file, line number, masked hit) for every line of the log files (or of every file under a
+    directory) holding one of ``secrets`` in clear."""
+    wanted = set(secrets)
+    lengths = sorted({len(s) for s in wanted})
+    paths = sorted(p for p in logs.rglob("*") if p.is_file()) if isinstance(logs, Path) else list(logs)
+    hits = []
+    for path in paths:
+        for number, line in enumerate(path.read_text(errors="replace").splitlines(), start=1):
+            found = {line[i:i + n] for n in lengths for i in range(len(line) - n + 1)} & wanted
+            for secret in sorted(found):
+                hits.append((path.name, number, mask(secret) if len(secret) > 6 else secret[0] + "*" * (len(secret) - 1)))
+    return hits
+
+
+def _line_count(paths: Iterable[Path]) -> int:
+    return sum(len(path.read_text(errors="replace").splitlines()) for path in paths)
+
+
+def check_logs(made: ChaosInput, runs: list[RunResult]) -> Check:
+    lines = sum(_line_count(run.log_dir.rglob("*.log")) for run in runs)
+    hits = [(run.name, *hit) for run in runs for hit in find_secrets(run.log_dir, made.secrets)]
+    detail = (f"{lines} worker log lines of {len(runs)} runs searched for {len(made.names)} identity numbers "
+              f"and {len(set(made.names.values()))} names: {len(hits)} in clear")
+    return _check("no identity number or name in clear in any worker log", not hits, detail, hits)
+
+
+def check_part_logs(made: ChaosInput, runs: list[RunResult]) -> Check:
+    """The same search in the broker's and PostgreSQL's own logs (``<run>/parts``)."""
+    paths = [path for run in runs for path in (run.log_dir.parent / "parts" / "broker" / "tansu.log",
+                                               run.log_dir.parent / "parts" / "pgdata" / "log") if path.is_file()]
+    hits = find_secrets(paths, made.secrets)
+    detail = f"{_line_count(paths)} lines of {len(paths)} broker and PostgreSQL logs: {len(hits)} in clear"
+    return _check("no identity number or name in clear in the broker's and PostgreSQL's logs", not hits, detail, hits)
+
+
+def check_faults(run: RunResult, faults: Faults) -> Check:
+    log = run.faults or FaultLog()
+    same_dsn = all(same for _, _, same in log.pg_restarts)
+    ok = len(log.kills) == faults.kills and len(log.pg_restarts) == 1 and same_dsn and not log.unexpected_exits
+    kills = Counter(name for _, name, _ in log.kills)
+    detail = (f"{len(log.kills)} SIGKILLs ({', '.join(f'{n}×{c}' for n, c in sorted(kills.items()))}); "
+              f"PostgreSQL restarted {len(log.pg_restarts)}× "
+              f"({', '.join(f'at {at:.1f}s, down {down:.1f}s' for at, down, _ in log.pg_restarts)}, same DSN: {same_dsn}); "
+              f"{len(log.unexpected_exits)} workers exited without being killed"
+              + (f": {[(f'{at:.1f}s', name, code) for at, name, code in log.unexpected_exits][:6]}"
+                 if log.unexpected_exits else ""))
+    return Check("faults injected, workers survived all but the SIGKILLs", ok, detail)
+
+
+def check_finished(runs: list[RunResult]) -> Check:
+    notes = [f"{run.name}: {note}" for run in runs for note in run.unfinished]
+    detail = "; ".join(f"{run.name} run {run.seconds:.0f}s, {settled_in(run)}" for run in runs)
+    return Check("both runs finished: every good claim settled, every worker caught up", not notes,
+                 detail + ("; " + " | ".join(notes) if notes else ""))
+
+
+def all_checks(made: ChaosInput, reference: RunResult, fault: RunResult, faults: Faults) -> list[Check]:
+    return [
+        check_finished([reference, fault]),
+        check_faults(fault, faults),
+        check_exactly_once(made, fault),
+        check_no_duplicate_lines(fault),
+        check_year_totals(fault),
+        check_balanced(fault),
+        *check_rejections(made, fault),
+        check_same_ledger(reference, fault),
+        check_logs(made, [reference, fault]),
+        check_part_logs(made, [reference, fault]),
+    ]

@@ -1,0 +1,81 @@
+"""`onestop chaos`: make the input, run it without and with faults, print the checks."""
+from __future__ import annotations
+
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import click
+
+from workers.drivers import DRIVERS, driver_name
+
+from .checks import Check, all_checks
+from .faults import Faults
+from .inputs import ChaosInput, make_input
+from .malformed import ALL_KINDS
+from .run import RunResult, run_pipeline, settled_in
+
+
+def run_chaos(claims: int, seed: int, faults: Faults, work: Path, say: Callable[[str], None] = print,
+              timeout: float = 600.0, env: dict[str, str] | None = None,
+              stall: float = 90.0) -> tuple[list[Check], RunResult, RunResult]:
+    began = time.monotonic()
+    made = make_input(claims, seed)
+    say(_describe(made) + f" [{time.monotonic() - began:.1f}s]")
+    say("reference run (no faults):")
+    reference = run_pipeline(made, work / "reference", None, seed=seed, timeout=timeout, say=say, env=env, stall=stall)
+    say(f"  done in {reference.seconds:.1f}s")
+    say(f"fault run ({faults.slices} slices, up to {faults.kills} SIGKILLs, 1 PostgreSQL restart):")
+    fault = run_pipeline(made, work / "fault", faults, seed=seed, timeout=timeout, say=say, env=env, stall=stall)
+    say(f"  done in {fault.seconds:.1f}s")
+    return all_checks(made, reference, fault, faults), reference, fault
+
+
+def _describe(made: ChaosInput) -> str:
+    return (f"input: {len(made.good)} claims of {len(made.people)} people, {len(made.grants)} grants; "
+            f"{len(made.events)} discharge events = {len(made.good)} + {made.repeated_adjacent} repeated right after "
+            f"+ {made.repeated_later} repeated much later + {len(made.malformed)} malformed "
+            f"({len(ALL_KINDS)} kinds); {len(made.bad_grants)} malformed grants")
+
+
+@click.command()
+@click.option("--claims", default=10_000, show_default=True, help="generated claims (before repeats and malformed events)")
+@click.option("--seed", default=7, show_default=True, help="seed of the input and of the faults")
+@click.option("--kills", default=None, type=int, help="SIGKILLs in the fault run (default: one per 1,250 claims, at least 2)")
+@click.option("--work-dir", type=click.Path(path_type=Path), default=None,
+              help="where the runs keep their parts and logs (default: a new temporary directory)")
+@click.option("--keep/--no-keep", default=False,
+              help="keep the temporary work directory when every check passes (a --work-dir is always kept)")
+@click.option("--timeout", default=600.0, show_default=True, help="seconds each run may take")
+@click.option("--driver", type=click.Choice(list(DRIVERS)), default=None,
+              help="the workers' driver (ONESTOP_DRIVER; default: the environment's, else faust)")
+def chaos(claims: int, seed: int, kills: int | None, work_dir: Path | None, keep: bool, timeout: float,
+          driver: str | None) -> None:
+    """Settle a generated year twice, without and with faults (SIGKILLed workers, a PostgreSQL restart),
+    and check exactly-once settlement, balances, rejections, identical ledgers and clean logs."""
+    work = work_dir or Path(tempfile.mkdtemp(prefix="onestop-chaos-"))
+    faults = Faults(kills=kills if kills is not None else max(2, claims // 1250))
+    began = time.monotonic()
+    env = {"ONESTOP_DRIVER": driver} if driver else {}
+    click.echo(f"work directory {work}; driver {driver or driver_name()}")
+    checks, reference, fault = run_chaos(claims, seed, faults, work, click.echo, timeout, env)
+    failed = _report(checks, reference, fault, time.monotonic() - began)
+    if failed or keep or work_dir is not None:
+        click.echo(f"logs kept in {work}")
+    else:
+        shutil.rmtree(work, ignore_errors=True)
+    if failed:
+        raise SystemExit(1)
+
+
+def _report(checks: list[Check], reference: RunResult, fault: RunResult, seconds: float) -> list[Check]:
+    """Print each check and the summary; the checks that failed."""
+    for check in checks:
+        click.echo(check.line())
+    failed = [c for c in checks if not c.ok]
+    click.echo(f"{len(checks) - len(failed)}/{len(checks)} checks passed in {seconds:.1f}s "
+               f"(reference run {reference.seconds:.1f}s, {settled_in(reference)}; "
+               f"fault run {fault.seconds:.1f}s, {settled_in(fault)})")
+    return failed

@@ -1,0 +1,276 @@
+"""One run of the chaos input on fresh embedded parts and workers, with or without faults: grants
+first, then every discharge event (in slices under faults), until every good claim is settled and
+every worker has caught up, or the run stalls; then what the ledger and the topics hold."""
+from __future__ import annotations
+
+import asyncio
+import math
+import random
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+
+from bench.parts import start_embedded
+from runtime.parts import Parts, initialise_sync
+from runtime.supervisor import WorkerProcesses
+from schemas.events import DischargeClaim, EligibilityChange, Rejection, Settlement
+from store.interface import Store
+from store.postgres import PostgresStore
+from streams.publisher import publish
+from streams.reader import read_all
+from streams.topics import DISCHARGED, ELIGIBILITY, ELIGIBILITY_REJECTED, REJECTED, SETTLEMENTS
+
+from .faults import FaultLog, Faults, kill_workers, restart_postgres, supervise
+from .inputs import ChaosInput
+from .watch import Probe, diagnosis, settled_count, wait_drained
+
+
+@dataclass
+class Ledger:
+    """What a run leaves in the ledger, in comparable form."""
+
+    payments: dict[tuple[str, str], Decimal]  # (claim_id, payer) -> amount
+    settlements: dict[str, tuple[Decimal, Decimal, Decimal]]  # claim_id -> (medfee, fund, personal)
+    totals: dict[tuple[str, int, str], tuple]  # (psn_no, year, account) -> (base, paid, by day, visits)
+
+
+@dataclass
+class RunResult:
+    name: str
+    ledger: Ledger
+    store_settlements: list[Settlement]
+    settlements_per_claim: Counter
+    topic_settlements: list[Settlement]
+    rejected: list[Rejection]
+    eligibility_rejected: list[Rejection]
+    ledger_problems: list[str]
+    counts: dict[str, int]
+    log_dir: Path
+    seconds: float
+    settle_seconds: float
+    faults: FaultLog | None = None
+    lag: dict[str, int] = field(default_factory=dict)
+    unfinished: list[str] = field(default_factory=list)  # what did not finish in the time allowed, and why
+
+
+def settled_in(run: RunResult) -> str:
+    if run.unfinished:
+        return "not every good claim settled"
+    return f"{len(run.settlements_per_claim)} good claims settled {run.settle_seconds:.1f}s after the first was published"
+
+
+def run_pipeline(made: ChaosInput, work: Path, faults: Faults | None = None, *, seed: int = 7,
+                 timeout: float = 600.0, say: Callable[[str], None] = lambda _: None,
+                 env: dict[str, str] | None = None, stall: float = 90.0) -> RunResult:
+    """One run on fresh embedded parts and workers in ``work``: publish people, then every event
+    (in slices, under ``faults`` if given), wait until every good claim is settled and the workers
+    have consumed everything, then dump the ledger and the topics, and stop everything."""
+    began = time.monotonic()
+    parts, found = start_embedded(work / "parts")
+    workers = WorkerProcesses(found, work / "logs", extra_env={"ONESTOP_HOME": str(work / "home"), "ONESTOP_ACCEPT_UNSIGNED": "1", **(env or {})})
+    try:
+        initialise_sync(found)
+        workers.start()
+        say(f"  parts and {len(workers.processes)} workers started in {time.monotonic() - began:.1f}s")
+        live = _Live(made, parts, workers, faults, random.Random(seed * 31 + 5), say, began, stall)
+        return asyncio.run(_run(live, timeout))
+    finally:
+        workers.stop()
+        parts.stop()
+
+
+@dataclass
+class _Live:
+    """A run while it runs: its input, parts, workers and faults, and how far it is."""
+
+    made: ChaosInput
+    parts: Parts
+    workers: WorkerProcesses
+    faults: Faults | None
+    rng: random.Random
+    say: Callable[[str], None]
+    began: float
+    stall: float
+    deadline: float = math.inf
+    started: float = math.nan  # when the first discharge event was published
+    settled: int = 0  # good claims settled so far
+    settle_seconds: float = math.nan
+    log: FaultLog | None = None
+    unfinished: list[str] = field(default_factory=list)
+
+    @property
+    def kafka(self) -> str:
+        return self.workers.found.kafka
+
+    @property
+    def database(self) -> str:
+        return self.workers.found.database
+
+    @property
+    def claim_ids(self) -> list[str]:
+        return list(self.made.good)
+
+    def settled_share(self) -> float:
+        return self.settled / max(1, len(self.made.good))
+
+
+async def _run(live: _Live, timeout: float) -> RunResult:
+    live.log = FaultLog() if live.faults is not None else None
+    live.deadline = time.monotonic() + timeout
+    probe = Probe(live.database)
+    try:
+        await _record_grants(live)
+        lag = await _settle_everything(live, probe)
+        return await _result(live, probe, lag)
+    finally:
+        await probe.close()
+
+
+async def _record_grants(live: _Live) -> None:
+    """Publish the good and malformed grants; wait until the eligibility worker recorded the good ones."""
+    made = live.made
+    store = await PostgresStore.open(live.database, migrate=False)
+    try:
+        await publish(live.kafka, ELIGIBILITY, made.grants + [b.raw for b in made.bad_grants], EligibilityChange)
+        while (await store.counts())["identity_events"] < len(made.grants):
+            if time.monotonic() > live.deadline:
+                raise TimeoutError("the eligibility worker did not record the grants in time")
+            await asyncio.sleep(0.2)
+    finally:
+        await store.close()  # a new one for the dump: PostgreSQL may restart in between
+    live.say(f"  {len(made.grants)} grants recorded at {time.monotonic() - live.began:.1f}s")
+
+
+async def _settle_everything(live: _Live, probe: Probe) -> dict[str, int]:
+    """Publish every discharge event (under the faults), wait until every good claim is settled and
+    every worker caught up (or the run stalls); the consumer groups' lag at the end."""
+    live.started = time.monotonic()
+    stop, done = asyncio.Event(), asyncio.Event()
+    tasks, helpers = _start_tasks(live, stop, done)  # the run waits for the tasks, not the helpers
+    try:
+        await _until_settled(live, probe, tasks)
+        stop.set()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        return await _drain(live)
+    finally:
+        stop.set()
+        done.set()
+        await asyncio.gather(*tasks, *helpers, return_exceptions=True)
+
+
+def _start_tasks(live: _Live, stop: asyncio.Event, done: asyncio.Event) -> tuple[list[asyncio.Task], list[asyncio.Task]]:
+    """The publisher first, then under faults the killer and PostgreSQL's restart (the run waits
+    for these) and the supervisor of workers that die unexpectedly (stopped by ``done``)."""
+    tasks = [asyncio.create_task(_publish_slices(live))]
+    if live.faults is None:
+        return tasks, []
+    held: set[str] = set()
+    tasks += [asyncio.create_task(kill_workers(live.workers, live.faults, live.rng, live.log, held, stop, live.started)),
+              asyncio.create_task(restart_postgres(live.parts, live.faults, live.rng, live.log, stop, live.started,
+                                                   live.settled_share))]
+    return tasks, [asyncio.create_task(supervise(live.workers, live.log, held, done, live.started))]
+
+
+async def _publish_slices(live: _Live) -> None:
+    """Every discharge event, in ``faults.slices`` slices a random pause apart (one slice without faults)."""
+    events, faults = live.made.events, live.faults
+    slices = faults.slices if faults else 1
+    size = -(-len(events) // slices)
+    for n in range(slices):
+        await publish(live.kafka, DISCHARGED, events[n * size:(n + 1) * size], DischargeClaim)
+        if faults and n + 1 < slices:
+            await asyncio.sleep(live.rng.uniform(*faults.slice_pause))
+
+
+async def _until_settled(live: _Live, probe: Probe, tasks: list[asyncio.Task]) -> None:
+    """Count the settled good claims until all are and every task is done, or the time allowed is
+    over, or nothing moved for ``stall`` seconds after the last event was published."""
+    claim_ids = live.claim_ids
+    progressed = time.monotonic()
+    while live.settled < len(claim_ids) or not all(task.done() for task in tasks):
+        for task in tasks:
+            if task.done() and task.exception() is not None:
+                raise task.exception()
+        if why := _stalled(live, progressed, tasks[0]):
+            await _note_stall(live, probe, why)
+            return
+        await asyncio.sleep(0.5)
+        now_settled = await settled_count(probe, claim_ids)
+        if now_settled != live.settled:
+            live.settled, progressed = now_settled, time.monotonic()
+    live.settle_seconds = time.monotonic() - live.started
+    live.say(f"  all {len(claim_ids)} good claims settled {live.settle_seconds:.1f}s after the first claim was published")
+
+
+def _stalled(live: _Live, progressed: float, publisher: asyncio.Task) -> str | None:
+    """Why the run must stop waiting, or None."""
+    now = time.monotonic()
+    if now > live.deadline:
+        return "the time allowed"
+    if now - progressed > live.stall and publisher.done():
+        return f"no progress for {live.stall:.0f}s"
+    return None
+
+
+async def _note_stall(live: _Live, probe: Probe, why: str) -> None:
+    claim_ids = live.claim_ids
+    live.unfinished.append(f"{len(claim_ids) - live.settled} of {len(claim_ids)} good claims not settled "
+                           f"({why}): " + await diagnosis(probe, live.workers, claim_ids, live.log, live.kafka))
+    live.say(f"  STALLED: {live.unfinished[-1]}")
+
+
+async def _drain(live: _Live) -> dict[str, int]:
+    """Wait until every worker has committed the end of its source topic; the lag left."""
+    lag = await wait_drained(live.kafka, min(live.deadline, time.monotonic() + live.stall))
+    if any(lag.values()):
+        live.unfinished.append(f"workers still behind their source topics: {lag}")
+    else:
+        live.say(f"  every worker caught up at {time.monotonic() - live.began:.1f}s")
+    return lag
+
+
+async def _result(live: _Live, probe: Probe, lag: dict[str, int]) -> RunResult:
+    """What the run left in the store and on the topics."""
+    store = await PostgresStore.open(live.database, migrate=False)
+    try:
+        ledger, records = await _dump(store, probe)
+        problems = await store.check_ledger()
+        counts = await store.counts()
+    finally:
+        await store.close()
+    topic = [Settlement.model_validate_json(raw) for raw in await read_all(live.kafka, SETTLEMENTS)]
+    rejected = await _rejections(live.kafka, REJECTED)
+    eligibility_rejected = await _rejections(live.kafka, ELIGIBILITY_REJECTED)
+    per_claim = Counter(s.claim_id for s in records if s.kind == "settlement")
+    return RunResult("fault" if live.faults else "reference", ledger, records, per_claim, topic, rejected,
+                     eligibility_rejected, problems, counts, live.workers.log_dir, time.monotonic() - live.began,
+                     live.settle_seconds, live.log, lag, live.unfinished)
+
+
+async def _rejections(kafka: str, topic: str) -> list[Rejection]:
+    return [Rejection.model_validate_json(raw) for raw in await read_all(kafka, topic)]
+
+
+async def _dump(store: Store, probe: Probe) -> tuple[Ledger, list[Settlement]]:
+    payments = {(r["claim_id"], r["payer"]): r["amount"]
+                for r in await probe.fetch("SELECT claim_id, payer, amount FROM payments")}
+    totals = {(r["psn_no"], r["year"], r["account"]): (r["base"], r["paid"], r["paid_by_day"], r["assisted_visits_by_month"])
+              for r in await probe.fetch(
+                  "SELECT psn_no, year, account, base, paid, paid_by_day::text AS paid_by_day, "
+                  "assisted_visits_by_month::text AS assisted_visits_by_month FROM year_totals")}
+    records = await _every_settlement(store)
+    settlements = {s.claim_id: (s.medfee_sumamt, s.fund_pay_sumamt, s.psn_part_amt)
+                   for s in records if s.kind == "settlement"}
+    return Ledger(payments, settlements, totals), records
+
+
+async def _every_settlement(store: Store) -> list[Settlement]:
+    records: list[Settlement] = []
+    after = 0
+    while page := await store.settlements(after_seq=after, limit=5_000):
+        records.extend(s for _, s in page)
+        after = page[-1][0]
+    return records

@@ -1,0 +1,125 @@
+"""Watching a chaos run from outside: the database through a connection that outlasts a PostgreSQL
+restart, how many good claims are settled, how far each worker's consumer group lags behind its
+source topic, and where unsettled claims wait."""
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter
+
+import asyncpg
+import orjson
+from aiokafka import TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+
+from runtime.supervisor import WorkerProcesses
+from streams.reader import read_records
+from workers.registry import WORKERS
+
+from .faults import FaultLog
+
+#: what a client sees while PostgreSQL stops or starts: no socket, a closed connection, "shutting down" /
+#: "starting up" (class 57P), or a protocol left mid-operation by a connection that died
+_DATABASE_AWAY = (OSError, asyncio.TimeoutError, asyncpg.InterfaceError, asyncpg.PostgresConnectionError,
+                  asyncpg.exceptions.OperatorInterventionError, asyncpg.exceptions.InternalClientError)
+
+
+class Probe:
+    """A reconnecting asyncpg connection for the run's own queries (PostgreSQL may be away a while)."""
+
+    def __init__(self, dsn: str, patience: float = 120.0) -> None:
+        self.dsn, self.conn, self.patience = dsn, None, patience
+
+    async def fetch(self, sql: str, *args):
+        give_up = time.monotonic() + self.patience
+        while True:
+            try:
+                if self.conn is None or self.conn.is_closed():
+                    self.conn = await asyncpg.connect(self.dsn, timeout=5)
+                return await self.conn.fetch(sql, *args)
+            except _DATABASE_AWAY:
+                if self.conn is not None:
+                    self.conn.terminate()
+                self.conn = None
+                if time.monotonic() > give_up:
+                    raise
+                await asyncio.sleep(0.5)
+
+    async def close(self) -> None:
+        if self.conn is not None:
+            await self.conn.close()
+
+
+async def settled_count(probe: Probe, claim_ids: list[str]) -> int:
+    rows = await probe.fetch("SELECT count(DISTINCT claim_id) AS n FROM settlements WHERE claim_id = ANY($1::text[])",
+                             claim_ids)
+    return rows[0]["n"]
+
+
+async def _topic_ends(kafka: str, topic: str) -> dict[TopicPartition, int]:
+    """The end of each partition of ``topic`` that holds a record, found by reading it (this broker's
+    ListOffsets can be wrong)."""
+    ends: dict[TopicPartition, int] = {}
+    async for record in read_records(kafka, topic, idle_seconds=0.6):
+        tp = TopicPartition(record.topic, record.partition)
+        ends[tp] = max(ends.get(tp, 0), record.offset + 1)
+    return ends
+
+
+async def consumer_lag(kafka: str) -> dict[str, int]:
+    """Per worker: records of its source topic not yet committed by its consumer group."""
+    sources = {name: stage.source for name, stage in WORKERS.items()}
+    topics = sorted(set(sources.values()))
+    ends = dict(zip(topics, await asyncio.gather(*(_topic_ends(kafka, topic) for topic in topics))))
+    admin = AIOKafkaAdminClient(bootstrap_servers=kafka)
+    await admin.start()
+    try:
+        return {name: await _group_lag(admin, f"onestop-{name}", ends[topic]) for name, topic in sources.items()}
+    finally:
+        await admin.close()
+
+
+async def _group_lag(admin: AIOKafkaAdminClient, group: str, ends: dict[TopicPartition, int]) -> int:
+    """Records before ``ends`` not yet committed by ``group``."""
+    if not ends:
+        return 0
+    committed = await admin.list_consumer_group_offsets(group, partitions=list(ends))
+    return sum(max(0, end - (committed[tp].offset if tp in committed and committed[tp].offset >= 0 else 0))
+               for tp, end in ends.items())
+
+
+async def wait_drained(kafka: str, until: float) -> dict[str, int]:
+    """Until every worker's group has committed the end of its source topic, twice in a row (or ``until``)."""
+    quiet = 0
+    lag: dict[str, int] = {}
+    while quiet < 2 and time.monotonic() < until:
+        lag = await consumer_lag(kafka)
+        quiet = quiet + 1 if not any(lag.values()) else 0
+        await asyncio.sleep(1.0)
+    return lag
+
+
+async def diagnosis(probe: Probe, workers: WorkerProcesses, claim_ids: list[str], log: FaultLog | None,
+                    kafka: str) -> str:
+    """Where the unsettled claims stopped (the last payer that recorded a line), which workers run, the faults."""
+    waiting = await _waiting_for(probe, claim_ids)
+    received = await probe.fetch("SELECT count(*) AS n FROM claims_received WHERE claim_id = ANY($1::text[])", claim_ids)
+    alive = {name: ("running" if p.poll() is None else f"exited {p.returncode}") for name, p in workers.processes.items()}
+    lag = await consumer_lag(kafka)
+    return (f"not yet received by intake: {len(claim_ids) - received[0]['n']}; unsettled claims waiting for: "
+            f"{dict(waiting)}; records not yet committed per consumer group: {lag}; workers: {alive}; faults: {log}")
+
+
+async def _waiting_for(probe: Probe, claim_ids: list[str]) -> Counter:
+    """How many received but unsettled claims wait for each payer (the first of its route not yet paid) or the ledger."""
+    rows = await probe.fetch(
+        "SELECT c.claim_id, c.snapshot->'route' AS route, array_agg(p.payer) FILTER (WHERE p.payer IS NOT NULL) AS paid "
+        "FROM claims_received AS c LEFT JOIN payments AS p USING (claim_id) "
+        "WHERE c.claim_id = ANY($1::text[]) AND NOT EXISTS (SELECT 1 FROM settlements AS s WHERE s.claim_id = c.claim_id) "
+        "GROUP BY c.claim_id, c.snapshot", claim_ids)
+    waiting: Counter = Counter()
+    for row in rows:
+        route, paid = orjson.loads(row["route"]), set(row["paid"] or ())
+        waiting[next((payer for payer in route if payer not in paid), "ledger")] += 1
+    return waiting
+

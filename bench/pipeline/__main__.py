@@ -1,0 +1,4 @@
+"""`python -m bench.pipeline`."""
+from . import main
+
+main()

