@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import click
 
-from . import inputs, system, views
+from . import audit, finance, inputs, keys, operations, presettle, slip, system, views
 from .demo import demo
 from .policy import policy
 
@@ -25,5 +25,6 @@ def chaos(context: click.Context) -> None:
     command.main(args=context.args, prog_name="onestop chaos", standalone_mode=True)
 
 
-for command in (*system.COMMANDS, *inputs.COMMANDS, *views.COMMANDS, demo, policy, chaos):
+for command in (*system.COMMANDS, *inputs.COMMANDS, *views.COMMANDS, *operations.COMMANDS, *audit.COMMANDS, *keys.COMMANDS,
+                *finance.COMMANDS, *slip.COMMANDS, *presettle.COMMANDS, demo, policy, chaos):
     main.add_command(command)

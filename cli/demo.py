@@ -7,12 +7,17 @@ agrees with the case's expectation to the fen.
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime, timezone
 from pathlib import Path
 
 import click
+import orjson
 
 from schemas.cases import Case
+from schemas.codes import ISSUING_AUTHORITY
 from schemas.events import DischargeClaim, EligibilityChange, Settlement
+from schemas.keys import KeyFile, SigningKey
+from streams.signing import new_key
 from streams.topics import DISCHARGED, ELIGIBILITY
 
 from runtime.endpoints import NotRunning, endpoints, home
@@ -38,13 +43,52 @@ def agreement(case: Case, settled: dict[str, Settlement]) -> list[str]:
     return problems
 
 
+def with_hospitals(cases: list[Case]) -> list[Case]:
+    """The cases' claims, each naming a demonstration hospital (the worked cases name none): one per
+    place of treatment and level. Payments do not depend on it; signing does."""
+    def named(claim: DischargeClaim) -> DischargeClaim:
+        if claim.fixmedins_code:
+            return claim
+        code = f"H{claim.mdtrtarea_admvs}{claim.hosp_lv.value}"
+        return claim.model_copy(update={"fixmedins_code": code, "fixmedins_name": f"示例{claim.hosp_lv.value}级医院 {claim.mdtrtarea_admvs}"})
+    return [case.model_copy(update={"claims": [named(c) for c in case.claims]}) for case in cases]
+
+
+async def demo_keys(store, cases: list[Case]) -> dict[str, KeyFile]:
+    """A key for every hospital and authority of the cases (made once, kept in .onestop/keys), registered."""
+    folder = home() / "keys"
+    folder.mkdir(parents=True, exist_ok=True)
+    signers = {("hospital", c.fixmedins_code) for case in cases for c in case.claims}
+    signers |= {("authority", ISSUING_AUTHORITY[held.code].value) for case in cases for held in case.person.categories}
+    found: dict[str, KeyFile] = {}
+    for kind, who in sorted(signers):
+        path = folder / f"demo-{who}.key.json"
+        key = KeyFile.model_validate_json(path.read_bytes()) if path.exists() else new_key(f"demo-{who}", kind, who)
+        path.write_bytes(key.model_dump_json().encode())
+        path.chmod(0o600)
+        await store.add_key(SigningKey(key_id=key.key_id, signer_kind=kind, signer=who, public_key=key.public_key,
+                                       valid_from=datetime(2000, 1, 1, tzinfo=timezone.utc)))
+        found[who] = key
+    return found
+
+
+def signer_for(keys: dict[str, KeyFile]):
+    """The key an event is signed with: its hospital's, or its authority's."""
+    def choose(raw: bytes) -> KeyFile | None:
+        event = orjson.loads(raw)
+        return keys.get(event.get("fixmedins_code") or event.get("authority") or "")
+    return choose
+
+
 async def _run(kafka: str, database: str, cases: list[Case], timeout: float) -> bool:
+    cases = with_hospitals(cases)
     grants, claims = events_of(cases)
     async with store_at(database) as store:
+        sign = signer_for(await demo_keys(store, cases))
         before = (await store.counts())["identity_events"]
-        await publish(kafka, ELIGIBILITY, grants, EligibilityChange)
+        await publish(kafka, ELIGIBILITY, grants, EligibilityChange, signed_by=sign)
         await identities_recorded(store, min(before + len(grants), len(grants)), timeout)
-        await publish(kafka, DISCHARGED, claims, DischargeClaim)
+        await publish(kafka, DISCHARGED, claims, DischargeClaim, signed_by=sign)
         settled = await settled_claims(store, {c.claim_id for case in cases for c in case.claims}, timeout)
     click.echo(TABLE_HEADER)
     all_agree = True
@@ -80,10 +124,17 @@ def run_demo(cases_dir: Path, timeout: float = 180.0) -> bool:
         parts.stop()
 
 
+#: the worked cases shipped with the repository (a copy of ../shared/cases, kept equal by a test)
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "cases"
+
+
 @click.command()
-@click.argument("cases_dir", type=click.Path(exists=True, file_okay=False, path_type=Path), default="../shared/cases")
+@click.argument("cases_dir", type=click.Path(exists=True, file_okay=False, path_type=Path), required=False)
 @click.option("--timeout", default=180.0, help="seconds to wait for the settlements")
-def demo(cases_dir: Path, timeout: float) -> None:
-    """Publish the worked cases' people and claims through the live system and print the settlements."""
-    if not run_demo(cases_dir, timeout):
+def demo(cases_dir: Path | None, timeout: float) -> None:
+    """Publish the worked cases' people and claims through the live system and print the settlements
+    (CASES_DIR: default the repository's examples/cases)."""
+    if cases_dir is None and not EXAMPLES.is_dir():
+        raise click.ClickException(f"no worked cases at {EXAMPLES}: name a folder of case files")
+    if not run_demo(cases_dir or EXAMPLES, timeout):
         raise SystemExit(1)

@@ -13,7 +13,7 @@ from runtime.embedded import kafka_answers
 from runtime.endpoints import clear_runtime, home, write_runtime
 from runtime.parts import Parts, initialise_sync
 from runtime.supervisor import WorkerProcesses
-from schemas.settings import described
+from schemas.settings import described, settings
 from store import store_at
 from workers.registry import WORKERS
 
@@ -32,6 +32,10 @@ def up(data_dir: Path | None) -> None:
         signal.signal(signum, lambda *_: stopping.append(True))
     try:
         initialise_sync(found)
+        _say_what_survived(parts, found)
+        if settings.accept_unsigned:
+            click.echo("WARNING: ONESTOP_ACCEPT_UNSIGNED is on: the workers accept unsigned events from anyone who can reach the "
+                       "broker. For development only.", err=True)
         write_runtime(found, os.getpid())
         workers.start()
         click.echo(f"onestop is up: kafka {found.kafka}; {len(WORKERS)} workers; logs in {home() / 'logs'}. Ctrl-C stops.")
@@ -48,6 +52,24 @@ def up(data_dir: Path | None) -> None:
         parts.stop()
         clear_runtime()
         click.echo("stopped.")
+
+
+def _say_what_survived(parts: Parts, found) -> None:
+    """The embedded broker keeps topics in memory only (its build has no other storage): after a
+    restart the database still holds everything, the topics nothing. Say so when it matters."""
+    if parts.broker is None:
+        return
+
+    async def counts() -> dict:
+        async with store_at(found.database) as store:
+            return await store.counts()
+
+    held = asyncio.run(counts())
+    if held["settlements"] or held["inputs"]:
+        click.echo(f"note: the database holds the ledger — {held['settlements']} records, {held['inputs']} inputs received — "
+                   "but the embedded broker keeps topics in memory only, so its topics start empty: settlements.completed "
+                   "does not hold the earlier records. `onestop settlements` reads the ledger; `onestop audit replay` replays "
+                   "the archive. Inputs sent again are recognised and settle nothing twice.", err=True)
 
 
 @click.command()
@@ -91,4 +113,20 @@ def settings_command() -> None:
         click.echo(f"{name:<28} {shown:<32} {meaning}")
 
 
-COMMANDS = [up, worker, init, check, settings_command]
+@click.command("kafka-acls")
+def kafka_acls() -> None:
+    """Print the script that creates every Kafka principal and its ACLs (deploy/kafka/acls.sh)."""
+    from runtime.acls import script
+
+    click.echo(script(), nl=False)
+
+
+@click.command("compose")
+def compose_command() -> None:
+    """Print docker-compose.yml: every worker a service, principal and database role of its own."""
+    from runtime.compose import compose
+
+    click.echo(compose(), nl=False)
+
+
+COMMANDS = [up, worker, init, check, settings_command, kafka_acls, compose_command]

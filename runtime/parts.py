@@ -3,6 +3,7 @@ unless ONESTOP_KAFKA / ONESTOP_DATABASE_URL name real ones; every topic created,
 from __future__ import annotations
 
 import asyncio
+from urllib.parse import unquote, urlsplit
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,18 +13,24 @@ from streams.admin import create_topics
 from streams.topics import all_topics
 
 from .embedded import EmbeddedBroker, EmbeddedPostgres
-from .endpoints import Endpoints
+from .endpoints import Endpoints, worker_url
 
 
 async def initialise(found: Endpoints) -> None:
-    """Create every topic (config is only accepted at creation) and migrate the database."""
+    """Create every topic (config is only accepted at creation), migrate the database, and give the
+    workers' role its password when ONESTOP_WORKER_DATABASE_URL names one."""
     by_config: dict[tuple, list[str]] = {}
     for name, config in all_topics().items():
         by_config.setdefault(tuple(sorted(config.items())), []).append(name)
     for config, names in by_config.items():
         await create_topics(found.kafka, names, settings.partitions, config=dict(config))
     store = await open_store(found.database, migrate=True)
-    await store.close()
+    try:
+        worker = urlsplit(settings.worker_database_url or "")
+        if worker.username == "onestop_worker" and worker.password:
+            await store.set_worker_password(unquote(worker.password))
+    finally:
+        await store.close()
 
 
 def initialise_sync(found: Endpoints) -> None:
@@ -47,7 +54,7 @@ class Parts:
         if database is None:
             self.postgres = EmbeddedPostgres(self.data_dir / "pgdata").start()
             database = self.postgres.dsn
-        return Endpoints(kafka, database)
+        return Endpoints(kafka, database, worker_url(database))
 
     def stop(self) -> None:
         if self.postgres is not None:

@@ -31,7 +31,7 @@ class WorkerProcesses:
             self.start_one(name)
 
     def start_one(self, name: str) -> None:
-        env = {**os.environ, **self.extra_env, "ONESTOP_KAFKA": self.found.kafka, "ONESTOP_DATABASE_URL": self.found.database}
+        env = {**os.environ, **self.extra_env, "ONESTOP_KAFKA": self.found.kafka, "ONESTOP_DATABASE_URL": self.found.for_workers}
         log = open(self.log_dir / f"{name}.log", "ab")
         self.processes[name] = subprocess.Popen(
             [sys.executable, "-m", "cli", "worker", name], env=env, stdout=log, stderr=subprocess.STDOUT,
