@@ -1,10 +1,11 @@
 """Code lists of the contracts (CONTRACTS.md) and the domain (DOMAIN.md)."""
 from __future__ import annotations
 
+import unicodedata
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import StringConstraints
+from pydantic import AfterValidator, StringConstraints
 
 
 class InsuType(StrEnum):
@@ -79,6 +80,23 @@ DivisionCode = Annotated[str, StringConstraints(pattern=r"^\d{6}$")]
 #: An ICD-10 code, e.g. "C34.9" or "K35".
 Icd10 = Annotated[str, StringConstraints(pattern=r"^[A-Z]\d{2}(\.[0-9A-Z]{1,4})?[+*]?$")]
 NonEmpty = Annotated[str, StringConstraints(min_length=1, strip_whitespace=True)]
+
+
+def printable(value: str) -> str:
+    """Text as a person can read it: no control, format (e.g. a right-to-left override or a
+    zero-width joiner), private-use or unassigned character, which could hide what a caseworker
+    reads or break a report."""
+    for char in value:
+        if unicodedata.category(char)[0] == "C":
+            raise ValueError(f"holds the character U+{ord(char):04X} ({unicodedata.category(char)}); "
+                             "only printable characters are accepted")
+    return value
+
+
+#: An identifier on an input event (claim_id, psn_no, event_id, fixmedins_code): printable, 1 to 128 characters.
+Identifier = Annotated[str, StringConstraints(min_length=1, max_length=128, strip_whitespace=True), AfterValidator(printable)]
+#: Free text on an input event (a hospital's name, a reason): printable, at most 200 characters.
+Text = Annotated[str, StringConstraints(max_length=200), AfterValidator(printable)]
 
 
 #: Names of groups of categories that policy files may use besides single codes.

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from .codes import ISSUING_AUTHORITY, Authority, Category, DivisionCode, HospitalLevel, Icd10, InsuType, MedType, NonEmpty, Payer
+from .codes import ISSUING_AUTHORITY, Authority, Category, DivisionCode, HospitalLevel, Icd10, Identifier, InsuType, MedType, NonEmpty, Payer, Text
 from .money import ZERO, Money, SignedMoney
 
 
@@ -20,8 +20,8 @@ class Event(BaseModel):
 class DischargeClaim(Event):
     """`claims.discharged`: a hospital's bill at discharge, or an outpatient visit."""
 
-    claim_id: NonEmpty
-    psn_no: NonEmpty
+    claim_id: Identifier
+    psn_no: Identifier
     insutype: InsuType
     insuplc_admdvs: DivisionCode
     mdtrtarea_admvs: DivisionCode
@@ -38,8 +38,8 @@ class DischargeClaim(Event):
     overlmt_selfpay: Money
     preselfpay_amt: Money
     inscp_scp_amt: Money
-    fixmedins_code: NonEmpty | None = None  # the hospital (定点医药机构编号); finance clears per hospital
-    fixmedins_name: str | None = None
+    fixmedins_code: Identifier | None = None  # the hospital (定点医药机构编号); finance clears per hospital
+    fixmedins_name: Text | None = None
     revision: int = Field(default=0, ge=0)  # a corrected bill of the same claim_id carries a higher revision
 
     @model_validator(mode="after")
@@ -68,8 +68,8 @@ class DischargeClaim(Event):
 class EligibilityChange(Event):
     """`eligibility.changes`: an authority grants or ends a category for a period."""
 
-    event_id: NonEmpty
-    psn_no: NonEmpty
+    event_id: Identifier
+    psn_no: Identifier
     category: Category
     action: Literal["grant", "revoke"]
     valid_from: date
@@ -97,19 +97,19 @@ class EligibilityChange(Event):
 class ClaimCancellation(Event):
     """`claims.cancelled`: a hospital cancels a settlement (结算撤销, like the platform's 2208 / 2305)."""
 
-    event_id: NonEmpty
-    claim_id: NonEmpty
-    psn_no: NonEmpty
-    reason: str = ""
+    event_id: Identifier
+    claim_id: Identifier
+    psn_no: Identifier
+    reason: Text = ""
     cancelled_at: datetime
-    fixmedins_code: NonEmpty | None = None  # the hospital cancelling: it must be the claim's (and its key's)
+    fixmedins_code: Identifier | None = None  # the hospital cancelling: it must be the claim's (and its key's)
 
 
 class YearEndClose(Event):
     """`year_end.closes`: close a region's year (年终清算): pay what its rules defer to the year end, once."""
 
-    event_id: NonEmpty
-    region: NonEmpty
+    event_id: Identifier
+    region: Identifier
     year: int = Field(ge=2000, le=2100)
     closed_at: datetime
 

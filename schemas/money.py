@@ -54,6 +54,8 @@ def _parse_amount(value: Any, *, allow_negative: bool) -> Decimal:
         raise ValueError(f"an amount must be a string like \"1234.50\", not {type(value).__name__}")
     if not value.is_finite():
         raise ValueError(f"{value} is not a finite amount")
+    if value.adjusted() >= 12:  # before quantizing: a 400-digit number must be refused, not overflow the context
+        raise ValueError(f"an amount of {value.adjusted() + 1} digits before the point is too large; at most 12")
     if value.as_tuple().exponent < -2 and value != value.quantize(FEN):
         raise ValueError(f"{value} has more than two decimals; amounts are exact to the fen")
     if value < 0 and not allow_negative:

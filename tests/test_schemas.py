@@ -450,3 +450,64 @@ def test_claim_unknown_schema_version():
 def test_claim_revision_is_a_whole_number_from_zero():
     assert DischargeClaim.model_validate(_with(GOOD_CLAIM, revision=2)).revision == 2
     assert_field_error(claim_errors(revision=-1), "revision", "greater than or equal to 0")
+
+
+# ---------------------------------------------------------------------------------------------
+# hostile input: what an attacker can put in an event is refused with a reason, never a crash
+
+from schemas.events import ClaimCancellation, YearEndClose  # noqa: E402
+from streams.codecs import MAX_DEPTH, MAX_EVENT_BYTES, BadInput, decode  # noqa: E402
+
+GOOD_CANCELLATION = {"event_id": "X-1", "claim_id": "C-1", "psn_no": "P-1", "reason": "billed in error",
+                     "cancelled_at": "2024-03-11T08:00:00+00:00", "fixmedins_code": "H1"}
+GOOD_GRANT = {"event_id": "E-1", "psn_no": "P-1", "category": "dibao", "action": "grant", "valid_from": "2024-01-01",
+              "authority": "civil_affairs", "recorded_at": "2024-01-01T09:00:00+00:00"}
+#: every free string field of every input event, with a good event holding it
+STRING_FIELDS = [
+    *((DischargeClaim, {**GOOD_CLAIM, "fixmedins_code": "H1", "fixmedins_name": "人民医院"}, f)
+      for f in ("claim_id", "psn_no", "fixmedins_code", "fixmedins_name")),
+    *((ClaimCancellation, GOOD_CANCELLATION, f) for f in ("event_id", "claim_id", "psn_no", "reason", "fixmedins_code")),
+    *((EligibilityChange, GOOD_GRANT, f) for f in ("event_id", "psn_no")),
+    *((YearEndClose, {"event_id": "Y-1", "region": "zhengzhou", "year": 2018, "closed_at": "2019-01-05T00:00:00+00:00"}, f)
+      for f in ("event_id", "region")),
+]
+HOSTILE_CHARACTERS = ["\x00", "\x1b[31m", "\u202e", "\u200d", "\ufeff", "\ue000", "\U0010fffd", "\x7f", "\u0085"]
+
+
+@pytest.mark.parametrize("model, good, field", STRING_FIELDS, ids=lambda v: v if isinstance(v, str) else None)
+@pytest.mark.parametrize("hostile", HOSTILE_CHARACTERS, ids=lambda c: f"U+{ord(c[0]):04X}")
+def test_control_and_invisible_characters_are_refused_in_every_string_field(model, good, field, hostile):
+    decode(model, json.dumps(good).encode())  # the event itself is good
+    bad = {**good, field: f"AB{hostile}CD"}
+    with pytest.raises(BadInput, match=rf"{field}: holds the character U\+{ord(hostile[0]):04X}"):
+        decode(model, json.dumps(bad).encode())
+
+
+def test_chinese_text_and_ordinary_punctuation_are_accepted():
+    claim = decode(DischargeClaim, json.dumps({**GOOD_CLAIM, "fixmedins_name": "郑州大学第一附属医院（河医）· 东院"}).encode())
+    assert claim.fixmedins_name == "郑州大学第一附属医院（河医）· 东院"
+
+
+@pytest.mark.parametrize("amount", ["1" + "0" * 40 + ".00", "1e400", "9" * 13, "-1e-400"])
+def test_huge_amounts_are_refused_with_a_reason(amount):
+    with pytest.raises(BadInput, match="medfee_sumamt"):
+        decode(DischargeClaim, json.dumps({**GOOD_CLAIM, "medfee_sumamt": amount}).encode())
+
+
+def test_a_number_beyond_a_double_is_refused_as_not_json():
+    raw = json.dumps(GOOD_CLAIM)[:-1].encode() + b', "age": 1' + b"0" * 400 + b"}"
+    with pytest.raises(BadInput, match="not JSON"):
+        decode(DischargeClaim, raw)
+
+
+def test_an_oversize_event_is_refused_before_it_is_parsed():
+    raw = json.dumps({**GOOD_CLAIM, "note": "x" * MAX_EVENT_BYTES}).encode()
+    with pytest.raises(BadInput, match=f"too large: {len(raw):,} bytes"):
+        decode(DischargeClaim, raw)
+
+
+@pytest.mark.parametrize("depth", [MAX_DEPTH + 1, 100, 5_000])
+def test_deeply_nested_json_is_refused(depth):
+    raw = json.dumps(GOOD_CLAIM)[:-1].encode() + b', "note": ' + b"[" * (depth - 1) + b"]" * (depth - 1) + b"}"
+    with pytest.raises(BadInput, match="nested|depth limit"):
+        decode(DischargeClaim, raw)
