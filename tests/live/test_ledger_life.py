@@ -172,7 +172,14 @@ async def test_a_message_the_rules_cannot_handle_is_parked_and_its_person_waits_
 
 
 async def test_after_a_busy_life_with_kills_an_auditor_replays_the_same_records(live_system, store):
-    population, claims = year_of_claims(240, persons=40, seed=43, prefix="L")  # persons of its own
+    await a_busy_life(live_system, store, prefix="L")
+
+
+async def a_busy_life(live_system, store, prefix: str) -> None:
+    """A year of 240 claims of 40 people of their own (``prefix``) lived with corrections,
+    cancellations, revocations and killed workers; then an audit replay of the archive must make
+    every record of the ledger."""
+    population, claims = year_of_claims(240, persons=40, seed=43, prefix=prefix)
     rng = random.Random(43)
     grants = [encode(EligibilityChange.grant_of(p.psn_no, held, f"busy/{p.psn_no}/{held.code.value}", datetime(2017, 1, 1, tzinfo=timezone.utc)))
               for p in population for held in p.categories]
