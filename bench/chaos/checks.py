@@ -13,6 +13,7 @@ from pathlib import Path
 from schemas.events import Rejection, Settlement
 from schemas.personal import mask
 
+from .attacks import Attack
 from .faults import FaultLog, Faults
 from .inputs import ChaosInput
 from .malformed import Malformed
@@ -53,16 +54,19 @@ def check_exactly_once(made: ChaosInput, run: RunResult) -> Check:
 
 def _exactly_once_on_topic(good: set[str], records: list[Settlement]) -> tuple[str, list[str], list[str]]:
     """What settlements.completed says of exactly once: the detail, the good claims missing, under
-    two settlement_ids or repeated with other amounts, and the claims that are not good ones."""
-    on_topic: dict[str, list[Settlement]] = defaultdict(list)
+    two first settlements or a record repeated with other amounts, and the claims that are not good ones."""
+    first: dict[str, set[str]] = defaultdict(set)
+    by_id: dict[str, list[Settlement]] = defaultdict(list)
     for s in records:
-        on_topic[s.claim_id].append(s)
-    missing = [c for c in good if c not in on_topic]
-    ids_per_claim = [c for c, ss in on_topic.items() if len({s.settlement_id for s in ss}) > 1]
-    stray = [c for c in on_topic if c not in good]
-    repeats = sum(len(ss) - 1 for ss in on_topic.values())
-    differing = [c for c, ss in on_topic.items() if len({_amounts(s) for s in ss}) > 1]
-    detail = (f"settlements.completed: {len(on_topic) - len(stray)}/{len(good)} claims, "
+        by_id[s.settlement_id].append(s)
+        if s.kind == "settlement":
+            first[s.claim_id].add(s.settlement_id)
+    missing = [c for c in good if c not in first]
+    ids_per_claim = [c for c, ids in first.items() if len(ids) > 1]
+    stray = sorted({s.claim_id for s in records if s.claim_id not in good and s.kind != "year_end"})
+    repeats = sum(len(ss) - 1 for ss in by_id.values())
+    differing = [i for i, ss in by_id.items() if len({_amounts(s) for s in ss}) > 1]
+    detail = (f"settlements.completed: {len(first.keys() & good)}/{len(good)} claims, "
               f"{len(records)} records, {repeats} repeated by settlement_id "
               f"({len(differing)} with other amounts), {len(ids_per_claim)} claims under two settlement_ids, "
               f"{len(stray)} not a good claim")
@@ -70,20 +74,13 @@ def _exactly_once_on_topic(good: set[str], records: list[Settlement]) -> tuple[s
 
 
 def check_no_duplicate_lines(run: RunResult) -> Check:
-    by_claim: dict[str, dict[str, Decimal]] = defaultdict(dict)
-    for (claim_id, payer), amount in run.ledger.payments.items():
-        by_claim[claim_id][payer] = amount
-    doubled, mismatched = [], []
-    for s in [*run.store_settlements, *run.topic_settlements]:
-        payers = [l.payer.value for l in s.payments]
-        if len(payers) != len(set(payers)):
-            doubled.append(s.claim_id)
-        if {l.payer.value: l.amount for l in s.payments} != by_claim.get(s.claim_id, {}):
-            mismatched.append(s.claim_id)
-    detail = (f"{len(run.ledger.payments)} payment rows, one per (claim, payer); "
-              f"{len(doubled)} settlement records with a payer twice; "
-              f"{len(mismatched)} settlement records whose lines differ from the recorded payments")
-    return _check("no payment line duplicated", not doubled and not mismatched, detail, doubled + mismatched)
+    ids = Counter(s.settlement_id for s in run.store_settlements)
+    twice = [i for i, n in ids.items() if n > 1]
+    doubled = [s.settlement_id for s in [*run.store_settlements, *run.topic_settlements]
+               if len({l.payer for l in s.payments}) != len(s.payments)]
+    detail = (f"{len(ids)} records in the ledger, {len(twice)} under an id twice; "
+              f"{len(doubled)} records (store and topic) with a payer twice")
+    return _check("no record and no payment line duplicated", not twice and not doubled, detail, twice + doubled)
 
 
 def check_year_totals(run: RunResult) -> Check:
@@ -94,18 +91,58 @@ def check_year_totals(run: RunResult) -> Check:
 
 
 def _unbalanced(s: Settlement) -> bool:
+    """A record that does not add up; a settlement (or year-end payment) with a negative part.
+    Adjustments and reversals are differences: their parts may be negative."""
+    first = s.kind in ("settlement", "year_end")
     return (s.fund_pay_sumamt + s.psn_part_amt != s.medfee_sumamt
             or sum((l.amount for l in s.payments), Decimal("0.00")) != s.fund_pay_sumamt
-            or any(l.amount < 0 for l in s.payments) or s.psn_part_amt < 0
+            or (first and (any(l.amount < 0 for l in s.payments) or s.psn_part_amt < 0))
             or any(v.as_tuple().exponent < -2 for v in (s.medfee_sumamt, s.fund_pay_sumamt, s.psn_part_amt)))
+
+
+def _net_negative(run: RunResult) -> list[str]:
+    """Claims on which a fund is owed less than nothing, or the patient: no record can make that right."""
+    return sorted({c for (c, _), amount in run.ledger.payments.items() if amount < 0}
+                  | {c for c, (_, _, personal) in run.ledger.settlements.items() if personal < 0})
 
 
 def check_balanced(run: RunResult) -> Check:
     records = [*run.store_settlements, *run.topic_settlements]
-    bad = [s.settlement_id for s in records if _unbalanced(s)]
-    detail = (f"{len(records) - len(bad)}/{len(records)} records (store and topic): payments sum to fund_pay_sumamt, "
-              f"fund_pay_sumamt + psn_part_amt = medfee_sumamt, no negative part")
-    return _check("every settlement balanced to the fen", not bad, detail, bad)
+    bad = [s.settlement_id for s in records if _unbalanced(s)] + _net_negative(run)
+    kinds = Counter(s.kind for s in run.store_settlements)
+    detail = (f"{len(records) - len(bad)}/{len(records)} records (store and topic; "
+              f"{', '.join(f'{n} {k}' for k, n in sorted(kinds.items()))}): payments sum to fund_pay_sumamt, "
+              f"fund_pay_sumamt + psn_part_amt = medfee_sumamt, no negative part on a settlement, no claim's net below zero")
+    return _check("every record balanced to the fen", not bad, detail, bad)
+
+
+def check_audit(run: RunResult) -> Check:
+    detail = (f"{len(run.store_settlements)} records against a replay of the run's archived inputs by the rules: "
+              f"{len(run.audit)} differences")
+    return _check(f"{run.name} run's ledger is what its inputs make (audit replay)", not run.audit, detail, run.audit, 3)
+
+
+def check_life(made: ChaosInput, run: RunResult) -> Check:
+    """Cancelled claims owe nothing; corrected ones are owed on their corrected bill."""
+    life, nets = made.life, run.ledger.settlements
+    zero = (Decimal("0.00"),) * 3
+    not_cancelled = [c for c in life.cancelled if nets.get(c) != zero]
+    corrected = {c: corrected_total(made, c) for c in life.corrected}
+    not_corrected = [c for c, total in corrected.items() if nets.get(c, zero)[0] != total]
+    kinds = Counter(s.kind for s in run.store_settlements)
+    detail = (f"{len(life.cancelled) - len(not_cancelled)}/{len(life.cancelled)} cancelled claims net to zero, "
+              f"{len(corrected) - len(not_corrected)}/{len(corrected)} corrected claims owed on their corrected bill, "
+              f"{len(life.revoked)} people's categories revoked from their first day; "
+              f"{kinds.get('adjustment', 0)} adjustments and {kinds.get('reversal', 0)} reversals recorded")
+    return _check("cancellations, corrections and revocations took effect", not (not_cancelled or not_corrected),
+                  detail, not_cancelled + not_corrected)
+
+
+def corrected_total(made: ChaosInput, claim_id: str) -> Decimal:
+    from .life import corrected_bill
+    original = made.good[claim_id]
+    return Decimal(corrected_bill({"inscp_scp_amt": f"{original.inscp_scp_amt:.2f}",
+                                   "medfee_sumamt": f"{original.medfee_sumamt:.2f}"})["medfee_sumamt"])
 
 
 def _check_rejected(title: str, expected: list[Malformed], rejections: list[Rejection], good: set[bytes]) -> Check:
@@ -132,12 +169,29 @@ def _check_rejected(title: str, expected: list[Malformed], rejections: list[Reje
 
 
 def check_rejections(made: ChaosInput, run: RunResult) -> list[Check]:
-    good = set(made.events) - {b.raw for b in made.malformed}
+    good = (set(made.events) - {b.raw for b in made.malformed}) | {raw for _, raw in made.life.cancellations}
     return [
-        _check_rejected("every malformed event on claims.rejected with a reason", made.malformed, run.rejected, good),
+        _check_rejected("every malformed event on claims.rejected with a reason", made.malformed,
+                        run.rejected, good),
         _check_rejected("every malformed eligibility event on eligibility.rejected with a reason", made.bad_grants,
-                        run.eligibility_rejected, set(made.grants)),
+                        run.eligibility_rejected, set(made.grants) | set(made.life.revocations)),
     ]
+
+
+def check_attacks(attacks: list[Attack], run: RunResult) -> list[Check]:
+    """Each attack on its rejection topic with its reason, none settled, no worker stopped by one."""
+    reasons: dict[bytes, list[str]] = defaultdict(list)
+    for r in [*run.rejected, *run.eligibility_rejected]:
+        reasons[r.original.encode()].append(r.reason)
+    wrong = [(a.kind, reasons.get(a.raw, [])[:1]) for a in attacks
+             if not reasons.get(a.raw) or not all(a.expect in reason for reason in reasons[a.raw])]
+    paid = sorted({s.claim_id for s in run.store_settlements if s.claim_id.startswith("ATK")})
+    kinds = Counter(a.kind.split(" in ")[0] for a in attacks)
+    detail = (f"{len(attacks) - len(wrong)}/{len(attacks)} attacks on their rejection topic with the reason expected "
+              f"({', '.join(f'{k} {n}' for k, n in kinds.items())})")
+    return [_check("every attack refused with its reason", not wrong, detail, wrong, 4),
+            _check("not one fen paid on an attack", not paid,
+                   f"{len(paid)} attack claims with a record in the ledger", paid)]
 
 
 def _differences(name: str, reference: dict, fault: dict, show: Callable[[object], str]) -> tuple[int, list[str]]:
@@ -217,7 +271,8 @@ def check_finished(runs: list[RunResult]) -> Check:
                  detail + ("; " + " | ".join(notes) if notes else ""))
 
 
-def all_checks(made: ChaosInput, reference: RunResult, fault: RunResult, faults: Faults) -> list[Check]:
+def all_checks(made: ChaosInput, reference: RunResult, fault: RunResult, faults: Faults,
+               attacks: list[Attack] | None = None) -> list[Check]:
     return [
         check_finished([reference, fault]),
         check_faults(fault, faults),
@@ -225,7 +280,11 @@ def all_checks(made: ChaosInput, reference: RunResult, fault: RunResult, faults:
         check_no_duplicate_lines(fault),
         check_year_totals(fault),
         check_balanced(fault),
+        check_life(made, fault),
+        check_audit(reference),
+        check_audit(fault),
         *check_rejections(made, fault),
+        *(check_attacks(attacks, fault) if attacks else []),
         check_same_ledger(reference, fault),
         check_logs(made, [reference, fault]),
         check_part_logs(made, [reference, fault]),

@@ -1,6 +1,7 @@
 """`onestop chaos`: make the input, run it without and with faults, print the checks."""
 from __future__ import annotations
 
+import random
 import shutil
 import tempfile
 import time
@@ -8,9 +9,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 import click
+import orjson
 
 from workers.drivers import DRIVERS, driver_name
 
+from .attacks import make_attacks, make_keys
 from .checks import Check, all_checks
 from .faults import Faults
 from .inputs import ChaosInput, make_input
@@ -20,24 +23,47 @@ from .run import RunResult, run_pipeline, settled_in
 
 def run_chaos(claims: int, seed: int, faults: Faults, work: Path, say: Callable[[str], None] = print,
               timeout: float = 600.0, env: dict[str, str] | None = None,
-              stall: float = 90.0) -> tuple[list[Check], RunResult, RunResult]:
+              stall: float = 90.0, attacks: bool = False) -> tuple[list[Check], RunResult, RunResult]:
+    """The reference run and the fault run of one input, and the checks. With ``attacks`` both runs
+    verify signatures (every good event signed by its rightful key) and the fault run is also
+    attacked; its good claims' ledger must still be the reference's."""
     began = time.monotonic()
     made = make_input(claims, seed)
     say(_describe(made) + f" [{time.monotonic() - began:.1f}s]")
-    say("reference run (no faults):")
-    reference = run_pipeline(made, work / "reference", None, seed=seed, timeout=timeout, say=say, env=env, stall=stall)
+    keys = make_keys({c.fixmedins_code for c in made.good.values() if c.fixmedins_code}) if attacks else None
+    hostile = make_attacks([orjson.loads(raw) for raw in made.events[:len(made.good)] if _is_good(made, raw)],
+                           [orjson.loads(raw) for raw in made.grants], keys, random.Random(seed)) if keys else []
+    if hostile:
+        say(f"attacks: {len(hostile)} events of {len({a.kind.split(' in ')[0] for a in hostile})} kinds, "
+            f"published during the fault run; every good event signed")
+    say("reference run (no faults" + (", no attacks):" if attacks else "):"))
+    reference = run_pipeline(made, work / "reference", None, seed=seed, timeout=timeout, say=say, env=env, stall=stall,
+                             keys=keys)
     say(f"  done in {reference.seconds:.1f}s")
-    say(f"fault run ({faults.slices} slices, up to {faults.kills} SIGKILLs, 1 PostgreSQL restart):")
-    fault = run_pipeline(made, work / "fault", faults, seed=seed, timeout=timeout, say=say, env=env, stall=stall)
+    say(f"fault run ({faults.slices} slices, up to {faults.kills} SIGKILLs, 1 PostgreSQL restart"
+        + (f", {len(hostile)} attacks):" if hostile else "):"))
+    fault = run_pipeline(made, work / "fault", faults, seed=seed, timeout=timeout, say=say, env=env, stall=stall,
+                         keys=keys, attacks=hostile)
     say(f"  done in {fault.seconds:.1f}s")
-    return all_checks(made, reference, fault, faults), reference, fault
+    return all_checks(made, reference, fault, faults, hostile), reference, fault
+
+
+def _is_good(made: ChaosInput, raw: bytes) -> bool:
+    try:
+        event = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return False
+    return isinstance(event, dict) and event.get("claim_id") in made.good and not event.get("revision")
 
 
 def _describe(made: ChaosInput) -> str:
+    life = made.life
     return (f"input: {len(made.good)} claims of {len(made.people)} people, {len(made.grants)} grants; "
             f"{len(made.events)} discharge events = {len(made.good)} + {made.repeated_adjacent} repeated right after "
             f"+ {made.repeated_later} repeated much later + {len(made.malformed)} malformed "
-            f"({len(ALL_KINDS)} kinds); {len(made.bad_grants)} malformed grants")
+            f"({len(ALL_KINDS)} kinds) + {len(life.corrections)} corrected bills; {len(made.bad_grants)} malformed grants; "
+            f"{len(life.cancellations)} cancellations and {len(life.revocations)} revocations reaching back, published "
+            f"while the claims travel")
 
 
 @click.command()
@@ -51,16 +77,20 @@ def _describe(made: ChaosInput) -> str:
 @click.option("--timeout", default=600.0, show_default=True, help="seconds each run may take")
 @click.option("--driver", type=click.Choice(list(DRIVERS)), default=None,
               help="the workers' driver (ONESTOP_DRIVER; default: the environment's, else faust)")
+@click.option("--attacks", is_flag=True, default=False,
+              help="verify signatures in both runs and attack the fault run: forged, unsigned, misplaced, revoked, "
+                   "altered and hostile events must all be refused and pay nothing")
 def chaos(claims: int, seed: int, kills: int | None, work_dir: Path | None, keep: bool, timeout: float,
-          driver: str | None) -> None:
+          driver: str | None, attacks: bool) -> None:
     """Settle a generated year twice, without and with faults (SIGKILLed workers, a PostgreSQL restart),
-    and check exactly-once settlement, balances, rejections, identical ledgers and clean logs."""
+    with cancellations, corrected bills and revocations during both, and check exactly-once settlement,
+    balances, the audit replay, rejections, identical ledgers and clean logs."""
     work = work_dir or Path(tempfile.mkdtemp(prefix="onestop-chaos-"))
     faults = Faults(kills=kills if kills is not None else max(2, claims // 1250))
     began = time.monotonic()
     env = {"ONESTOP_DRIVER": driver} if driver else {}
     click.echo(f"work directory {work}; driver {driver or driver_name()}")
-    checks, reference, fault = run_chaos(claims, seed, faults, work, click.echo, timeout, env)
+    checks, reference, fault = run_chaos(claims, seed, faults, work, click.echo, timeout, env, attacks=attacks)
     failed = _report(checks, reference, fault, time.monotonic() - began)
     if failed or keep or work_dir is not None:
         click.echo(f"logs kept in {work}")

@@ -4,15 +4,17 @@ for); deterministic for a seed, and checked against the schemas before anything 
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta, timezone
 
 import orjson
 
 from bench.generator import Person, year_of_claims
 from policies.loader import NoPolicy, policy_for
-from schemas.events import DischargeClaim, EligibilityChange
+from schemas.events import ClaimCancellation, DischargeClaim, EligibilityChange
 from streams.codecs import BadInput, decode, encode
+
+from .life import LifeEvents, make_life
 
 from .malformed import (ALL_KINDS, CONFLICT, GRANT_KINDS, Malformed, conflicting_claim, malformed_claim,
                         malformed_grant, unparsable_grant)
@@ -44,6 +46,7 @@ class ChaosInput:
     malformed: list[Malformed]  # for claims.rejected
     repeated_adjacent: int = 0
     repeated_later: int = 0
+    life: LifeEvents = field(default_factory=LifeEvents)  # corrections (also in events), cancellations, revocations
 
     @property
     def secrets(self) -> set[str]:
@@ -65,8 +68,10 @@ def _reason_of(raw: bytes) -> str | None:
     return None
 
 
-def make_input(claims: int = 10_000, seed: int = 7, *, repeated: float = 0.10, malformed: float = 0.05) -> ChaosInput:
-    """The chaos run's input, deterministic for a seed; every event is checked against the schemas here."""
+def make_input(claims: int = 10_000, seed: int = 7, *, repeated: float = 0.10, malformed: float = 0.05,
+               life: float = 0.03) -> ChaosInput:
+    """The chaos run's input, deterministic for a seed; every event is checked against the schemas here.
+    ``life``: the share of claims corrected, of claims cancelled, and of people losing a category."""
     rng = random.Random(seed * 7919 + 1)
     population, made = year_of_claims(claims, seed=seed)
     numbers, names = _identities(population, rng)
@@ -76,11 +81,13 @@ def make_input(claims: int = 10_000, seed: int = 7, *, repeated: float = 0.10, m
     raws = [orjson.dumps(d) for d in dicts]
     repeats, adjacent, later = _repeats(raws, claims, repeated, rng)
     bad, misplaced = _malformed_claims(dicts, claims, malformed, rng)
+    changes = make_life(dicts, people, names, life, random.Random(seed * 104_729 + 3))
     placed: list[Placed] = [(i, 0, raw) for i, raw in enumerate(raws)] + repeats + misplaced
+    placed += [(position, 4, raw) for position, raw in changes.corrections]
     placed.sort(key=lambda p: (p[0], p[1]))
     bad_grants = _malformed_grants(people, names, rng)
     made_input = ChaosInput(people, names, grants, bad_grants, [raw for _, _, raw in placed], good, bad,
-                            repeated_adjacent=adjacent, repeated_later=later)
+                            repeated_adjacent=adjacent, repeated_later=later, life=changes)
     _self_check(made_input)
     return made_input
 
@@ -124,10 +131,16 @@ def _good_claims(made: list[DischargeClaim], numbers: dict[str, str],
     good: dict[str, DischargeClaim] = {}
     dicts: list[dict] = []
     for number, claim in enumerate(made):
-        renamed = claim.model_copy(update={"psn_no": numbers[claim.psn_no], "claim_id": f"HIS{number:07d}"})
+        renamed = claim.model_copy(update={"psn_no": numbers[claim.psn_no], "claim_id": f"HIS{number:07d}",
+                                           "fixmedins_code": hospital_of(claim.mdtrtarea_admvs, number)})
         good[renamed.claim_id] = renamed
         dicts.append(claim_dict(renamed, names[renamed.psn_no]))
     return good, dicts
+
+
+def hospital_of(division: str, number: int) -> str:
+    """One of three hospitals of the place of treatment (定点医药机构编号 in the platform's H + 11 digits)."""
+    return f"H{division}{number % 3 + 1:05d}"
 
 
 def _repeats(raws: list[bytes], claims: int, share: float, rng: random.Random) -> tuple[list[Placed], int, int]:
@@ -188,6 +201,11 @@ def _check_claims(made: ChaosInput) -> None:
         raw = orjson.dumps(claim_dict(claim, made.names[claim.psn_no]))
         if (reason := _reason_of(raw)) is not None:
             raise AssertionError(f"good claim {claim_id} would be rejected: {reason}")
+    for _, raw in made.life.corrections:
+        if (reason := _reason_of(raw)) is not None:
+            raise AssertionError(f"a corrected bill would be rejected: {reason}")
+    for _, raw in made.life.cancellations:
+        decode(ClaimCancellation, raw)
     for bad in made.malformed:
         if bad.kind == CONFLICT:
             continue
@@ -197,7 +215,7 @@ def _check_claims(made: ChaosInput) -> None:
 
 
 def _check_grants(made: ChaosInput) -> None:
-    for grant in made.grants:
+    for grant in made.grants + made.life.revocations:
         decode(EligibilityChange, grant)
     for bad in made.bad_grants:
         try:

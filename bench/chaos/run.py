@@ -10,30 +10,37 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
 
 from bench.parts import start_embedded
+from policies.audit import differences, replay_archive
 from runtime.parts import Parts, initialise_sync
 from runtime.supervisor import WorkerProcesses
-from schemas.events import DischargeClaim, EligibilityChange, Rejection, Settlement
+from schemas.events import ClaimCancellation, DischargeClaim, EligibilityChange, Rejection, Settlement
+from schemas.keys import KeyFile
 from store.interface import Store
 from store.postgres import PostgresStore
 from streams.publisher import publish
 from streams.reader import read_all
-from streams.topics import DISCHARGED, ELIGIBILITY, ELIGIBILITY_REJECTED, REJECTED, SETTLEMENTS
+from streams.topics import CANCELLED, DISCHARGED, ELIGIBILITY, ELIGIBILITY_REJECTED, REJECTED, SETTLEMENTS
 
+from .attacks import Attack, Keys, publish_attacks, signer_of_event
 from .faults import FaultLog, Faults, kill_workers, restart_postgres, supervise
 from .inputs import ChaosInput
-from .watch import Probe, diagnosis, settled_count, wait_drained
+from .watch import Probe, diagnosis, queued_and_parked, settled_count, wait_drained
 
 
 @dataclass
 class Ledger:
-    """What a run leaves in the ledger, in comparable form."""
+    """What a run leaves in the ledger, in comparable form: what is owed on each claim now (the net
+    of its records: its settlement less every adjustment and reversal) and the year totals. The
+    records themselves depend on the order the inputs met (an adjustment exists only if a change
+    came after its claim); what they add up to does not."""
 
-    payments: dict[tuple[str, str], Decimal]  # (claim_id, payer) -> amount
-    settlements: dict[str, tuple[Decimal, Decimal, Decimal]]  # claim_id -> (medfee, fund, personal)
+    payments: dict[tuple[str, str], Decimal]  # (claim_id, payer) -> net amount
+    settlements: dict[str, tuple[Decimal, Decimal, Decimal]]  # claim_id -> net (medfee, fund, personal)
     totals: dict[tuple[str, int, str], tuple]  # (psn_no, year, account) -> (base, paid, by day, visits)
 
 
@@ -47,6 +54,7 @@ class RunResult:
     rejected: list[Rejection]
     eligibility_rejected: list[Rejection]
     ledger_problems: list[str]
+    audit: list[str]  # how the records differ from what a replay of the run's archived inputs makes
     counts: dict[str, int]
     log_dir: Path
     seconds: float
@@ -64,18 +72,26 @@ def settled_in(run: RunResult) -> str:
 
 def run_pipeline(made: ChaosInput, work: Path, faults: Faults | None = None, *, seed: int = 7,
                  timeout: float = 600.0, say: Callable[[str], None] = lambda _: None,
-                 env: dict[str, str] | None = None, stall: float = 90.0) -> RunResult:
+                 env: dict[str, str] | None = None, stall: float = 90.0, keys: Keys | None = None,
+                 attacks: list[Attack] | None = None) -> RunResult:
     """One run on fresh embedded parts and workers in ``work``: publish people, then every event
     (in slices, under ``faults`` if given), wait until every good claim is settled and the workers
-    have consumed everything, then dump the ledger and the topics, and stop everything."""
+    have consumed everything, then dump the ledger and the topics, and stop everything.
+
+    With ``keys`` the workers verify signatures (as in production) and every good event is signed
+    by the key entitled to it; ``attacks`` are published among them. Without, they accept unsigned
+    events (the development switch)."""
     began = time.monotonic()
     parts, found = start_embedded(work / "parts")
-    workers = WorkerProcesses(found, work / "logs", extra_env={"ONESTOP_HOME": str(work / "home"), "ONESTOP_ACCEPT_UNSIGNED": "1", **(env or {})})
+    trust = {} if keys is not None else {"ONESTOP_ACCEPT_UNSIGNED": "1"}
+    workers = WorkerProcesses(found, work / "logs", extra_env={"ONESTOP_HOME": str(work / "home"), **trust, **(env or {})})
     try:
         initialise_sync(found)
+        if keys is not None:
+            asyncio.run(_register(found.database, keys))
         workers.start()
         say(f"  parts and {len(workers.processes)} workers started in {time.monotonic() - began:.1f}s")
-        live = _Live(made, parts, workers, faults, random.Random(seed * 31 + 5), say, began, stall)
+        live = _Live(made, parts, workers, faults, random.Random(seed * 31 + 5), say, began, stall, keys, attacks or [])
         return asyncio.run(_run(live, timeout))
     finally:
         workers.stop()
@@ -94,6 +110,8 @@ class _Live:
     say: Callable[[str], None]
     began: float
     stall: float
+    keys: Keys | None = None
+    attacks: list[Attack] = field(default_factory=list)
     deadline: float = math.inf
     started: float = math.nan  # when the first discharge event was published
     settled: int = 0  # good claims settled so far
@@ -116,6 +134,28 @@ class _Live:
     def settled_share(self) -> float:
         return self.settled / max(1, len(self.made.good))
 
+    def signer(self) -> Callable[[bytes], KeyFile | None] | None:
+        """Who signs each good event: the key entitled to it (any hospital's for bytes that name no
+        signer: they are refused for what they are, not for the signature)."""
+        keys = self.keys
+        if keys is None:
+            return None
+        fallback = next(key for signer, key in keys.by_signer.items() if signer.startswith("H"))
+        return lambda raw: keys.by_signer.get(signer_of_event(raw) or "", fallback)
+
+
+async def _register(database: str, keys: Keys) -> None:
+    """Every signer's public key, in force from yesterday; the revoked one revoked an hour ago."""
+    now = datetime.now(timezone.utc)
+    store = await PostgresStore.open(database, migrate=False)
+    try:
+        for key in keys.public(now - timedelta(days=1)):
+            await store.add_key(key)
+        if keys.revoked is not None:
+            await store.revoke_key(keys.revoked.key_id, now - timedelta(hours=1))
+    finally:
+        await store.close()
+
 
 async def _run(live: _Live, timeout: float) -> RunResult:
     live.log = FaultLog() if live.faults is not None else None
@@ -134,7 +174,8 @@ async def _record_grants(live: _Live) -> None:
     made = live.made
     store = await PostgresStore.open(live.database, migrate=False)
     try:
-        await publish(live.kafka, ELIGIBILITY, made.grants + [b.raw for b in made.bad_grants], EligibilityChange)
+        await publish(live.kafka, ELIGIBILITY, made.grants + [b.raw for b in made.bad_grants], EligibilityChange,
+                      signed_by=live.signer())
         while (await store.counts())["identity_events"] < len(made.grants):
             if time.monotonic() > live.deadline:
                 raise TimeoutError("the eligibility worker did not record the grants in time")
@@ -154,7 +195,10 @@ async def _settle_everything(live: _Live, probe: Probe) -> dict[str, int]:
         await _until_settled(live, probe, tasks)
         stop.set()
         await asyncio.gather(*tasks, return_exceptions=True)
-        return await _drain(live)
+        # cancellations by those not entitled go last: aimed at claims already received, each is refused
+        # outright (one that arrived before its claim would wait for a match instead)
+        await publish_attacks(live.kafka, [a for a in live.attacks if a.topic == CANCELLED])
+        return await _drain(live, probe)
     finally:
         stop.set()
         done.set()
@@ -175,12 +219,20 @@ def _start_tasks(live: _Live, stop: asyncio.Event, done: asyncio.Event) -> tuple
 
 
 async def _publish_slices(live: _Live) -> None:
-    """Every discharge event, in ``faults.slices`` slices a random pause apart (one slice without faults)."""
-    events, faults = live.made.events, live.faults
+    """Every discharge event, in ``faults.slices`` slices a random pause apart (one slice without
+    faults); after each slice the cancellations of its claims; after the first, the revocations and
+    the attacks on claims and eligibility."""
+    made, faults, signer = live.made, live.faults, live.signer()
+    events, claims = made.events, max(1, len(made.good))
     slices = faults.slices if faults else 1
     size = -(-len(events) // slices)
     for n in range(slices):
-        await publish(live.kafka, DISCHARGED, events[n * size:(n + 1) * size], DischargeClaim)
+        await publish(live.kafka, DISCHARGED, events[n * size:(n + 1) * size], DischargeClaim, signed_by=signer)
+        cancellations = [raw for at, raw in made.life.cancellations if n <= at * slices / claims < n + 1]
+        await publish(live.kafka, CANCELLED, cancellations, ClaimCancellation, signed_by=signer)
+        if n == 0:
+            await publish(live.kafka, ELIGIBILITY, made.life.revocations, EligibilityChange, signed_by=signer)
+            await publish_attacks(live.kafka, [a for a in live.attacks if a.topic != CANCELLED])
         if faults and n + 1 < slices:
             await asyncio.sleep(live.rng.uniform(*faults.slice_pause))
 
@@ -222,13 +274,22 @@ async def _note_stall(live: _Live, probe: Probe, why: str) -> None:
     live.say(f"  STALLED: {live.unfinished[-1]}")
 
 
-async def _drain(live: _Live) -> dict[str, int]:
-    """Wait until every worker has committed the end of its source topic; the lag left."""
-    lag = await wait_drained(live.kafka, min(live.deadline, time.monotonic() + live.stall))
-    if any(lag.values()):
-        live.unfinished.append(f"workers still behind their source topics: {lag}")
+async def _drain(live: _Live, probe: Probe) -> dict[str, int]:
+    """Wait until every worker has committed the end of its source topic and every person's queued
+    input is applied; the lag left."""
+    until = min(live.deadline, time.monotonic() + live.stall)
+    while True:
+        lag = await wait_drained(live.kafka, until)
+        queued, parked = await queued_and_parked(probe)
+        if not (any(lag.values()) or queued) or time.monotonic() > until:
+            break
+        await asyncio.sleep(0.5)
+    if any(lag.values()) or queued:
+        live.unfinished.append(f"workers still behind their source topics: {lag}; inputs still queued: {queued}")
     else:
-        live.say(f"  every worker caught up at {time.monotonic() - live.began:.1f}s")
+        live.say(f"  every worker caught up and every input applied at {time.monotonic() - live.began:.1f}s")
+    if parked:
+        live.unfinished.append(f"{parked} messages parked (a handler failed on them): see onestop parked")
     return lag
 
 
@@ -239,6 +300,7 @@ async def _result(live: _Live, probe: Probe, lag: dict[str, int]) -> RunResult:
         ledger, records = await _dump(store, probe)
         problems = await store.check_ledger()
         counts = await store.counts()
+        audit = differences(replay_archive(await _archive(store)).records, records, "ledger")
     finally:
         await store.close()
     topic = [Settlement.model_validate_json(raw) for raw in await read_all(live.kafka, SETTLEMENTS)]
@@ -246,7 +308,7 @@ async def _result(live: _Live, probe: Probe, lag: dict[str, int]) -> RunResult:
     eligibility_rejected = await _rejections(live.kafka, ELIGIBILITY_REJECTED)
     per_claim = Counter(s.claim_id for s in records if s.kind == "settlement")
     return RunResult("fault" if live.faults else "reference", ledger, records, per_claim, topic, rejected,
-                     eligibility_rejected, problems, counts, live.workers.log_dir, time.monotonic() - live.began,
+                     eligibility_rejected, problems, audit, counts, live.workers.log_dir, time.monotonic() - live.began,
                      live.settle_seconds, live.log, lag, live.unfinished)
 
 
@@ -254,16 +316,27 @@ async def _rejections(kafka: str, topic: str) -> list[Rejection]:
     return [Rejection.model_validate_json(raw) for raw in await read_all(kafka, topic)]
 
 
+async def _archive(store: Store) -> list:
+    out, after = [], 0
+    while page := await store.inputs(after_seq=after, limit=50_000):
+        out += page
+        after = page[-1].seq
+    return out
+
+
 async def _dump(store: Store, probe: Probe) -> tuple[Ledger, list[Settlement]]:
-    payments = {(r["claim_id"], r["payer"]): r["amount"]
-                for r in await probe.fetch("SELECT claim_id, payer, amount FROM payments")}
     totals = {(r["psn_no"], r["year"], r["account"]): (r["base"], r["paid"], r["paid_by_day"], r["assisted_visits_by_month"])
               for r in await probe.fetch(
                   "SELECT psn_no, year, account, base, paid, paid_by_day::text AS paid_by_day, "
                   "assisted_visits_by_month::text AS assisted_visits_by_month FROM year_totals")}
     records = await _every_settlement(store)
-    settlements = {s.claim_id: (s.medfee_sumamt, s.fund_pay_sumamt, s.psn_part_amt)
-                   for s in records if s.kind == "settlement"}
+    payments: dict[tuple[str, str], Decimal] = {}
+    settlements: dict[str, tuple[Decimal, Decimal, Decimal]] = {}
+    for s in records:
+        for line in s.payments:
+            payments[(s.claim_id, line.payer.value)] = payments.get((s.claim_id, line.payer.value), Decimal("0.00")) + line.amount
+        was = settlements.get(s.claim_id, (Decimal("0.00"),) * 3)
+        settlements[s.claim_id] = (was[0] + s.medfee_sumamt, was[1] + s.fund_pay_sumamt, was[2] + s.psn_part_amt)
     return Ledger(payments, settlements, totals), records
 
 

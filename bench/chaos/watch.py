@@ -56,6 +56,12 @@ async def settled_count(probe: Probe, claim_ids: list[str]) -> int:
     return rows[0]["n"]
 
 
+async def queued_and_parked(probe: Probe) -> tuple[int, int]:
+    """Inputs waiting in their person's queue, and messages parked."""
+    rows = await probe.fetch("SELECT (SELECT count(*) FROM person_queue) AS queued, (SELECT count(*) FROM parked) AS parked")
+    return rows[0]["queued"], rows[0]["parked"]
+
+
 async def _topic_ends(kafka: str, topic: str) -> dict[TopicPartition, int]:
     """The end of each partition of ``topic`` that holds a record, found by reading it (this broker's
     ListOffsets can be wrong)."""

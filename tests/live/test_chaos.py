@@ -19,3 +19,16 @@ def test_a_small_chaos_run_passes_every_check(tmp_path: Path):
     report = "\n".join([*said, *(check.line() for check in checks)])
     assert fault.faults is not None and len(fault.faults.kills) == 2 and len(fault.faults.pg_restarts) == 1, report
     assert all(check.ok for check in checks), report
+
+
+def test_a_small_attack_run_refuses_every_attack_and_pays_nothing_on_one(tmp_path: Path):
+    """`onestop chaos --attacks` in small: both runs verify signatures; the fault run is also attacked
+    (forged, unsigned, misplaced, revoked, altered and hostile events) and must still settle the good
+    claims exactly as the reference run does."""
+    said: list[str] = []
+    checks, reference, fault = run_chaos(300, seed=5, faults=QUICK, work=tmp_path, say=said.append, timeout=300, stall=60,
+                                         attacks=True)
+    report = "\n".join([*said, *(check.line() for check in checks)])
+    names = {check.name for check in checks}
+    assert {"every attack refused with its reason", "not one fen paid on an attack"} <= names, report
+    assert all(check.ok for check in checks), report
