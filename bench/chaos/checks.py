@@ -241,6 +241,15 @@ def check_logs(made: ChaosInput, runs: list[RunResult]) -> Check:
     return _check("no identity number or name in clear in any worker log", not hits, detail, hits)
 
 
+def check_reasons(made: ChaosInput, run: RunResult) -> Check:
+    """A rejection carries the record itself; its reason must not repeat the person's number or name."""
+    secrets = made.secrets
+    reasons = [r.reason for r in [*run.rejected, *run.eligibility_rejected]]
+    hits = [mask(s) for reason in reasons for s in secrets if s in reason]
+    detail = f"{len(reasons)} rejection reasons searched for {len(secrets)} identity numbers and names: {len(hits)} in clear"
+    return _check("no identity number or name in a rejection's reason", not hits, detail, hits)
+
+
 def check_part_logs(made: ChaosInput, runs: list[RunResult]) -> Check:
     """The same search in the broker's and PostgreSQL's own logs (``<run>/parts``)."""
     paths = [path for run in runs for path in (run.log_dir.parent / "parts" / "broker" / "tansu.log",
@@ -287,5 +296,6 @@ def all_checks(made: ChaosInput, reference: RunResult, fault: RunResult, faults:
         *(check_attacks(attacks, fault) if attacks else []),
         check_same_ledger(reference, fault),
         check_logs(made, [reference, fault]),
+        check_reasons(made, fault),
         check_part_logs(made, [reference, fault]),
     ]

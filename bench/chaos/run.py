@@ -337,6 +337,8 @@ async def _dump(store: Store, probe: Probe) -> tuple[Ledger, list[Settlement]]:
             payments[(s.claim_id, line.payer.value)] = payments.get((s.claim_id, line.payer.value), Decimal("0.00")) + line.amount
         was = settlements.get(s.claim_id, (Decimal("0.00"),) * 3)
         settlements[s.claim_id] = (was[0] + s.medfee_sumamt, was[1] + s.fund_pay_sumamt, was[2] + s.psn_part_amt)
+    # a payer's line that nets to nothing owes nothing, whether it was paid and taken back or never paid
+    payments = {key: amount for key, amount in payments.items() if amount}
     return Ledger(payments, settlements, totals), records
 
 
