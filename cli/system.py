@@ -24,6 +24,9 @@ from .common import endpoints_or_fail
 @click.option("--data-dir", type=click.Path(path_type=Path), default=None, help="default: .onestop/ here")
 def up(data_dir: Path | None) -> None:
     """Start the broker, PostgreSQL, topics, migrations and every worker; Ctrl-C stops them all."""
+    if settings.processes > 0 and settings.driver != "aiokafka":
+        raise click.ClickException(f"ONESTOP_PROCESSES={settings.processes} runs several workers per process, which "
+                                   f"only the aiokafka driver can: set ONESTOP_DRIVER=aiokafka, or ONESTOP_PROCESSES=0")
     parts = Parts(data_dir or home())
     found = parts.start()
     workers = WorkerProcesses(found, home() / "logs")
@@ -38,7 +41,8 @@ def up(data_dir: Path | None) -> None:
                        "broker. For development only.", err=True)
         write_runtime(found, os.getpid())
         workers.start()
-        click.echo(f"onestop is up: kafka {found.kafka}; {len(WORKERS)} workers; logs in {home() / 'logs'}. Ctrl-C stops.")
+        click.echo(f"onestop is up: kafka {found.kafka}; {len(WORKERS)} workers in {len(workers.processes)} processes; "
+                   f"logs in {home() / 'logs'}. Ctrl-C stops.")
         while not stopping:
             for name in workers.crashed():
                 click.echo(f"worker {name} stopped unexpectedly; restarting it", err=True)
@@ -73,14 +77,18 @@ def _say_what_survived(parts: Parts, found) -> None:
 
 
 @click.command()
-@click.argument("name", type=click.Choice(list(WORKERS)))
+@click.argument("names", nargs=-1, required=True, type=click.Choice(list(WORKERS)))
 @click.option("--loglevel", default="warning")
-def worker(name: str, loglevel: str) -> None:
-    """Run one worker (its own Faust app and consumer group) until SIGINT / SIGTERM."""
-    from workers.drivers import run
+def worker(names: tuple[str, ...], loglevel: str) -> None:
+    """Run a worker (its own consumer group) until SIGINT / SIGTERM; several names run several
+    workers in this one process, each still its own consumer group (the aiokafka driver)."""
+    from workers.drivers import OneWorkerOnly, run_together
 
     found = endpoints_or_fail()
-    run(WORKERS[name], found.kafka, found.database, loglevel)
+    try:
+        run_together([WORKERS[name] for name in dict.fromkeys(names)], found.kafka, found.database, loglevel)
+    except OneWorkerOnly as error:
+        raise click.ClickException(str(error)) from None
 
 
 @click.command()

@@ -1,5 +1,7 @@
-"""Worker processes: each worker its own process (its own consumer group), as it is deployed;
-started, watched, restarted and stopped together (`onestop up`, `onestop demo`, the tests)."""
+"""Worker processes: each worker its own process (its own consumer group), as it is deployed, or
+on a small machine several workers per process (ONESTOP_PROCESSES, the aiokafka driver: each
+still its own consumer group); started, watched, restarted and stopped together (`onestop up`,
+`onestop demo`, the tests, the benchmarks)."""
 from __future__ import annotations
 
 import os
@@ -11,30 +13,43 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from schemas.settings import settings
 from workers.registry import WORKERS
 
 from .endpoints import Endpoints
 
 
+def grouped(names: list[str], processes: int) -> list[list[str]]:
+    """The workers of each process: one each (``processes`` 0), or dealt round-robin over ``processes``."""
+    if processes <= 0:
+        return [[name] for name in names]
+    count = min(processes, len(names))
+    return [names[i::count] for i in range(count)]
+
+
 @dataclass
 class WorkerProcesses:
-    """Worker processes, each `python -m cli worker NAME`, logging to log_dir/NAME.log."""
+    """Worker processes, each `python -m cli worker NAME...`, logging to log_dir/<its name>.log; a
+    process running several workers is named after them joined by "+"."""
 
     found: Endpoints
     log_dir: Path
     extra_env: dict[str, str] = field(default_factory=dict)
     processes: dict[str, subprocess.Popen] = field(default_factory=dict)
+    per_process: int | None = None  # ONESTOP_PROCESSES of extra_env, else of this process
 
     def start(self, names: list[str] | None = None) -> None:
         self.log_dir.mkdir(parents=True, exist_ok=True)
-        for name in names or list(WORKERS):
-            self.start_one(name)
+        count = int(self.extra_env.get("ONESTOP_PROCESSES") or settings.processes) if self.per_process is None else self.per_process
+        for group in grouped(names or list(WORKERS), count):
+            self.start_one("+".join(group))
 
     def start_one(self, name: str) -> None:
+        """Start the process ``name`` (a worker, or workers joined by "+")."""
         env = {**os.environ, **self.extra_env, "ONESTOP_KAFKA": self.found.kafka, "ONESTOP_DATABASE_URL": self.found.for_workers}
         log = open(self.log_dir / f"{name}.log", "ab")
         self.processes[name] = subprocess.Popen(
-            [sys.executable, "-m", "cli", "worker", name], env=env, stdout=log, stderr=subprocess.STDOUT,
+            [sys.executable, "-m", "cli", "worker", *name.split("+")], env=env, stdout=log, stderr=subprocess.STDOUT,
         )
         log.close()
 

@@ -46,6 +46,9 @@ DEFINED: dict[str, Setting] = {s.name: s for s in (
     Setting("ONESTOP_HOME", ".", "the directory whose .onestop/ holds the embedded data, logs and runtime.json"),
     Setting("ONESTOP_PARTITIONS", "4", "partitions of every topic, set when topics are created", int),
     Setting("ONESTOP_DRIVER", "faust", "how a worker meets Kafka: faust or aiokafka (workers/drivers/)", _choice("faust", "aiokafka")),
+    Setting("ONESTOP_PROCESSES", "0", "how many processes `onestop up` (and the benchmarks) spread the workers over: 0 = one "
+            "process per worker, as deployed; N > 0 = N processes each running several workers, every worker still its "
+            "own consumer group (the aiokafka driver only)", int),
     Setting("ONESTOP_FETCH_MAX_WAIT_MS", "100", "how long a fetch may wait for data (Faust's own is 1,500 ms)", int),
     Setting("ONESTOP_SESSION_TIMEOUT", "10", "consumer-group session timeout, seconds", float),
     Setting("ONESTOP_COMMIT_INTERVAL", "1.0", "seconds between offset commits", float),
@@ -91,6 +94,7 @@ class _Settings:
     worker_database_url = property(lambda self: value("ONESTOP_WORKER_DATABASE_URL"))
     partitions = property(lambda self: value("ONESTOP_PARTITIONS"))
     driver = property(lambda self: value("ONESTOP_DRIVER"))
+    processes = property(lambda self: value("ONESTOP_PROCESSES"))
     fetch_max_wait_ms = property(lambda self: value("ONESTOP_FETCH_MAX_WAIT_MS"))
     session_timeout = property(lambda self: value("ONESTOP_SESSION_TIMEOUT"))
     commit_interval = property(lambda self: value("ONESTOP_COMMIT_INTERVAL"))

@@ -26,6 +26,8 @@ def _arguments() -> argparse.ArgumentParser:
     parser.add_argument("--start-timeout", type=float, default=120.0)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--driver", choices=["faust", "aiokafka"], default="faust", help="the workers' driver (ONESTOP_DRIVER)")
+    parser.add_argument("--processes", type=int, default=0,
+                        help="processes the workers share (ONESTOP_PROCESSES; 0: one per worker; aiokafka driver only)")
     parser.add_argument("--idle-seconds", type=float, default=5.0, help="seconds to measure the CPU used at rest")
     parser.add_argument("--hops", type=int, default=None, help="baseline hops (default: a typical claim's route)")
     parser.add_argument("--baseline-only", action="store_true", help="measure only the plain chain")
@@ -43,7 +45,8 @@ def main() -> None:
     text = report(result)
     print()
     print(text)
-    out = RESULTS / f"pipeline-{args.driver}-{datetime.now().strftime('%Y-%m-%d')}.json"
+    grouped = f"-{args.processes}p" if args.processes else ""
+    out = RESULTS / f"pipeline-{args.driver}{grouped}-{datetime.now().strftime('%Y-%m-%d')}.json"
     out.write_bytes(orjson.dumps({**result, "report": text.splitlines()}, option=orjson.OPT_INDENT_2))
     print(f"\nwritten {out.relative_to(Path.cwd()) if out.is_relative_to(Path.cwd()) else out} "
           f"(whole run {result['run_seconds']:.0f}s)")

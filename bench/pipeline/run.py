@@ -71,7 +71,8 @@ async def run(args: argparse.Namespace) -> dict:
         if args.baseline_only:
             return result
         workers = WorkerProcesses(found, bench.logs, extra_env={
-            "ONESTOP_HOME": str(temporary / "home"), "ONESTOP_DRIVER": args.driver, "ONESTOP_ACCEPT_UNSIGNED": "1"})
+            "ONESTOP_HOME": str(temporary / "home"), "ONESTOP_DRIVER": args.driver, "ONESTOP_ACCEPT_UNSIGNED": "1",
+            "ONESTOP_PROCESSES": str(args.processes)})
         workers.start()
         await _measure_pipeline(bench, workers)
         return result
@@ -99,7 +100,8 @@ def _header(args: argparse.Namespace, rates: list[int], work: Workload) -> dict:
         "source": source_state(ROOT),
         "settings": {"claims": args.claims, "rates": rates, "seconds": args.seconds, "partitions": settings.partitions,
                      "people": len(work.population), "hops_mean": round(work.hops_mean, 3), "hops": work.hops,
-                     "message_bytes": work.message_size, "drain_timeout": args.drain_timeout, "driver": args.driver},
+                     "message_bytes": work.message_size, "drain_timeout": args.drain_timeout, "driver": args.driver,
+                     "processes": args.processes},
     }
 
 

@@ -1,4 +1,5 @@
-"""The same system on the plain aiokafka driver (ONESTOP_DRIVER=aiokafka): every shared case to the fen.
+"""The same system on the plain aiokafka driver (ONESTOP_DRIVER=aiokafka), its workers sharing three
+processes (ONESTOP_PROCESSES=3, each worker still its own consumer group): every shared case to the fen.
 
 Runs on a broker and a database of its own, so its consumer groups never share partitions with
 the Faust-driven pipeline of the other tests.
@@ -32,8 +33,9 @@ async def plain_pipeline(broker, database, tmp_path_factory):
     await initialise(found)
     workers = WorkerProcesses(found, tmp_path_factory.mktemp("plain-logs"),
                       extra_env={"ONESTOP_DRIVER": "aiokafka", "ONESTOP_HOME": str(tmp_path_factory.mktemp("plain-home")),
-                                 "ONESTOP_ACCEPT_UNSIGNED": "1"})
+                                 "ONESTOP_ACCEPT_UNSIGNED": "1", "ONESTOP_PROCESSES": "3"})
     workers.start()
+    assert len(workers.processes) == 3 and all("+" in name for name in workers.processes)
     try:
         yield found
     finally:

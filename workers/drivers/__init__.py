@@ -27,3 +27,19 @@ def driver_name() -> str:
 def run(worker: Worker, kafka: str, database: str, loglevel: str = "warning") -> None:
     """Run one worker until SIGINT/SIGTERM with the driver ONESTOP_DRIVER names (faust by default)."""
     import_module(DRIVERS[driver_name()]).run(worker, kafka, database, loglevel)
+
+
+class OneWorkerOnly(ValueError):
+    """The chosen driver runs one worker per process."""
+
+
+def run_together(workers: list[Worker], kafka: str, database: str, loglevel: str = "warning") -> None:
+    """Run several workers in this one process, each its own consumer group and offsets, until
+    SIGINT/SIGTERM (a driver that can: ``run_together`` in its module)."""
+    if len(workers) == 1:
+        return run(workers[0], kafka, database, loglevel)
+    module = import_module(DRIVERS[driver_name()])
+    if not hasattr(module, "run_together"):
+        raise OneWorkerOnly(f"the {driver_name()} driver runs one worker per process; "
+                            "ONESTOP_DRIVER=aiokafka runs several in one")
+    module.run_together(workers, kafka, database, loglevel)

@@ -78,12 +78,26 @@ async def serve(worker: Worker, kafka: str, database: str, stopping: asyncio.Eve
 
 
 def run(worker: Worker, kafka: str, database: str, loglevel: str) -> None:
+    run_together([worker], kafka, database, loglevel)
+
+
+def run_together(workers: list[Worker], kafka: str, database: str, loglevel: str) -> None:
+    """Every worker's loop on one event loop: each its own consumer, group, producer and store.
+    If one fails the process ends (its supervisor restarts it; the others' uncommitted batches
+    are redelivered, which the ledger makes harmless)."""
     logging.basicConfig(level=getattr(logging, loglevel.upper(), logging.WARNING))
 
     async def main() -> None:
         stopping = asyncio.Event()
         for signum in (signal.SIGTERM, signal.SIGINT):
             asyncio.get_running_loop().add_signal_handler(signum, stopping.set)
-        await serve(worker, kafka, database, stopping)
+        loops = [asyncio.create_task(serve(worker, kafka, database, stopping)) for worker in workers]
+        try:
+            done, _ = await asyncio.wait(loops, return_when=asyncio.FIRST_EXCEPTION)
+            for task in done:
+                task.result()  # a loop that failed ends the process with its error
+        finally:
+            stopping.set()
+            await asyncio.gather(*loops, return_exceptions=True)
 
     asyncio.run(main())
