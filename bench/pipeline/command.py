@@ -28,6 +28,8 @@ def _arguments() -> argparse.ArgumentParser:
     parser.add_argument("--driver", choices=["faust", "aiokafka"], default="faust", help="the workers' driver (ONESTOP_DRIVER)")
     parser.add_argument("--processes", type=int, default=0,
                         help="processes the workers share (ONESTOP_PROCESSES; 0: one per worker; aiokafka driver only)")
+    parser.add_argument("--engine-claims", type=int, default=5000,
+                        help="claims for the pure engine's figure measured in the same run (0: none)")
     parser.add_argument("--idle-seconds", type=float, default=5.0, help="seconds to measure the CPU used at rest")
     parser.add_argument("--hops", type=int, default=None, help="baseline hops (default: a typical claim's route)")
     parser.add_argument("--baseline-only", action="store_true", help="measure only the plain chain")

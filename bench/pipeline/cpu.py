@@ -39,6 +39,21 @@ class ProcessCpu:
                 out[name][pid] = times.user + times.system
         return out
 
+    def resident_mb(self) -> dict[str, float]:
+        """Resident memory of each group of processes, MB."""
+        out: dict[str, float] = {}
+        for name, pids in self._pids().items():
+            if name == "bench":
+                continue
+            total = 0
+            for pid in pids:
+                try:
+                    total += psutil.Process(pid).memory_info().rss
+                except psutil.Error:
+                    continue
+            out[name] = round(total / 2**20, 1)
+        return out
+
     @staticmethod
     def delta(before: dict[str, dict[int, float]], after: dict[str, dict[int, float]]) -> dict[str, float]:
         out = {

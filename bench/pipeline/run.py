@@ -12,6 +12,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from bench import baseline
+from bench.engine import settling
+from bench.generator import year_of_claims
 from bench.parts import start_embedded
 from runtime.endpoints import Endpoints
 from runtime.parts import Parts, initialise
@@ -159,8 +161,11 @@ async def _measure_pipeline(bench: _Bench, workers: WorkerProcesses) -> None:
         cpu = ProcessCpu({**bench.broker, **{n: [p.pid] for n, p in workers.processes.items()}}, bench.postgres_dir)
         bench.result["foreign_load_before_pipeline"] = wait_until_quiet(args.quiet, args.quiet_wait, bench.postgres_dir)
         bench.result["idle_cores"]["pipeline"] = await idle_cpu(cpu, args.idle_seconds)
+        bench.result["memory_mb"] = {"at rest": cpu.resident_mb()}
         phases = plan(work, args.seconds, claims_as_messages)
         pipe = await measure("pipeline", kafka, DISCHARGED, SETTLEMENTS, phases, args.drain_timeout, cpu)
+        bench.result["memory_mb"]["after the run"] = cpu.resident_mb()
+        bench.result["engine_per_s"] = engine_rate(args.engine_claims)
         pipe_hops = await _pipeline_hops(bench, phases)
         profile = await _profile(bench, workers, pipe)
         ledger_problems = await store.check_ledger()
@@ -172,6 +177,18 @@ async def _measure_pipeline(bench: _Bench, workers: WorkerProcesses) -> None:
         "hops": {**bench.result["hops"], "pipeline": pipe_hops},
         "checks": _checks(bench, workers, ledger_problems, counts),
     })
+
+
+def engine_rate(claims: int) -> float | None:
+    """The pure engine's claims per second on one core (bench.engine), measured in this run."""
+    if claims <= 0:
+        return None
+    population, made = year_of_claims(claims, seed=11)
+    grouped: dict[str, list] = {}
+    for claim in made:
+        grouped.setdefault(claim.psn_no, []).append(claim)
+    settled, seconds = settling(grouped, {p.psn_no: p for p in population})
+    return round(settled / seconds, 1)
 
 
 async def _grant_eligibility(bench: _Bench, store: Store, workers: WorkerProcesses) -> None:
