@@ -45,7 +45,8 @@ class WorkerProcesses:
             self.start_one("+".join(group))
 
     def start_one(self, name: str) -> None:
-        """Start the process ``name`` (a worker, or workers joined by "+")."""
+        """Start the process ``name`` (a worker, or workers joined by "+"), or the one worker ``name`` runs in."""
+        name = self.process_of(name)
         env = {**os.environ, **self.extra_env, "ONESTOP_KAFKA": self.found.kafka, "ONESTOP_DATABASE_URL": self.found.for_workers}
         log = open(self.log_dir / f"{name}.log", "ab")
         self.processes[name] = subprocess.Popen(
@@ -53,9 +54,13 @@ class WorkerProcesses:
         )
         log.close()
 
+    def process_of(self, name: str) -> str:
+        """The process running worker ``name`` (itself, or the group it shares a process with)."""
+        return next((key for key in self.processes if name in key.split("+")), name)
+
     def kill(self, name: str) -> None:
-        """SIGKILL, as a crash would: no clean leave, no final commit."""
-        process = self.processes[name]
+        """SIGKILL the process of worker ``name``, as a crash would: no clean leave, no final commit."""
+        process = self.processes[self.process_of(name)]
         process.send_signal(signal.SIGKILL)
         process.wait()
 

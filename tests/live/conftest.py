@@ -13,12 +13,14 @@ from dataclasses import dataclass
 
 import pytest
 
-from runtime.parts import initialise_sync
+from runtime.parts import initialise, initialise_sync
 from runtime.supervisor import WorkerProcesses
 from runtime.endpoints import Endpoints, worker_url
 from runtime.embedded import EmbeddedBroker, EmbeddedPostgres, kafka_answers
 from schemas.settings import settings
 from store.postgres import PostgresStore
+
+from .databases import _created_database, _drop_database
 
 
 def _start_or_fail(part: EmbeddedBroker | EmbeddedPostgres, name: str) -> None:
@@ -86,6 +88,39 @@ def live_system(broker: str, database: str, tmp_path_factory: pytest.TempPathFac
         workers.stop()
         crashed_logs = {p.name: p.read_text()[-2000:] for p in workers.log_dir.glob("*.log") if "Traceback" in p.read_text()}
         assert not crashed_logs, f"workers logged tracebacks: {crashed_logs}"
+
+
+@pytest.fixture(scope="session")
+async def plain_system(broker: str, database: str, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[tuple[LiveSystem, PostgresStore]]:
+    """The same system on the plain aiokafka driver, its workers three to a process, on a broker and
+    a database of its own (so its consumer groups never share partitions with the Faust-driven one)."""
+    own_broker = None if settings.kafka else EmbeddedBroker(tmp_path_factory.mktemp("plain-broker"))
+    if own_broker is not None:
+        _start_or_fail(own_broker, "a second embedded broker")
+    url = await _created_database(database)
+    found = Endpoints(own_broker.bootstrap if own_broker else broker, url, worker_url(url))
+    await initialise(found)
+    workers = WorkerProcesses(found, tmp_path_factory.mktemp("plain-logs"), extra_env={
+        "ONESTOP_DRIVER": "aiokafka", "ONESTOP_PROCESSES": "3", "ONESTOP_ACCEPT_UNSIGNED": "1",
+        "ONESTOP_HOME": str(tmp_path_factory.mktemp("plain-home"))})
+    workers.start()
+    opened = await PostgresStore.open(url, migrate=False)
+    try:
+        yield LiveSystem(found.kafka, url, workers), opened
+    finally:
+        await opened.close()
+        workers.stop()
+        await _drop_database(database, url)
+        if own_broker is not None:
+            own_broker.stop()
+
+
+@pytest.fixture(params=["faust", "aiokafka"])
+def each_driver(request: pytest.FixtureRequest) -> tuple[LiveSystem, PostgresStore]:
+    """The live system and its store, once per driver: the shared Faust one, then the plain one."""
+    if request.param == "faust":
+        return request.getfixturevalue("live_system"), request.getfixturevalue("store")
+    return request.getfixturevalue("plain_system")
 
 
 @pytest.fixture(scope="session")

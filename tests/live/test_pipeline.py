@@ -53,7 +53,8 @@ def _claim(claim_id: str, psn_no: str, **changes) -> dict:
     return claim
 
 
-async def test_the_same_claim_twice_is_settled_once(live_system, store):
+async def test_the_same_claim_twice_is_settled_once(each_driver):
+    live_system, store = each_driver
     raw = orjson.dumps(_claim("DUP-1", "PDUP1"))
     await publish(live_system.kafka, DISCHARGED, [raw, raw], DischargeClaim)
     await settled_claims(store, {"DUP-1"}, TIMEOUT)
@@ -85,7 +86,8 @@ EXPECTED_WORDS = {
 }
 
 
-async def test_bad_input_is_rejected_with_a_reason_while_good_claims_flow(live_system, store):
+async def test_bad_input_is_rejected_with_a_reason_while_good_claims_flow(each_driver):
+    live_system, store = each_driver
     good = [orjson.dumps(_claim(f"GOOD-{i}", f"PGOOD{i}")) for i in range(3)]
     bad = [orjson.dumps(c) for c in BAD_CLAIMS.values()] + [b"{not json", b'["a list"]']
     mixed = [good[0], *bad[:6], good[1], *bad[6:], good[2]]
@@ -112,7 +114,8 @@ async def _rejections_of(kafka: str, originals: set[str], count: int) -> dict[st
     raise AssertionError(f"only {len(found)} of {count} rejections arrived")
 
 
-async def test_a_worker_killed_and_restarted_mid_stream_pays_nothing_twice_and_loses_nothing(live_system, store):
+async def test_a_worker_killed_and_restarted_mid_stream_pays_nothing_twice_and_loses_nothing(each_driver):
+    live_system, store = each_driver
     population, claims = year_of_claims(400, persons=80, seed=41)
     grants = [
         encode(EligibilityChange.grant_of(p.psn_no, held, f"kill-test/{p.psn_no}/{held.code.value}",
