@@ -91,6 +91,96 @@ class PostgresPersonAccess:
         await self.conn.execute("UPDATE person_queue SET flagged = true WHERE psn_no = $1 AND kind = 'claim'", psn_no)
 
 
+class BatchedPersonAccess(PostgresPersonAccess):
+    """The same view for a batch of persons, with the few round trips the common case needs: every
+    person's queue, the ready claims' first receipts and payers' lines each read in one query up
+    front, and the records and finished queue items written in one statement each at the end.
+    Whatever reads more of a person's ledger (the rules' path) first writes what is pending, so it
+    reads exactly what the unbatched access would."""
+
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        super().__init__(conn)
+        self._queues: dict[str, list[QueueItem]] = {}
+        self._receipts: dict[str, tuple[DischargeClaim, dict]] = {}
+        self._lines: dict[str, list[PaymentLine]] = {}
+        self._records: list[Settlement] = []
+        self._alerts: list[tuple[str, HighCostAlert]] = []
+        self._done: list[QueueItem] = []
+
+    async def preload(self, persons: list[str]) -> None:
+        self._queues = {psn_no: [] for psn_no in persons}
+        rows = await self.conn.fetch(_QUEUES, persons)
+        for row in rows:
+            self._queues.setdefault(row["psn_no"], []).append(QueueItem(**dict(row)))
+        claims = [row["ref"] for row in rows if row["kind"] == "claim" and row["ready"] and not row["flagged"]]
+        if not claims:
+            return
+        for row in await self.conn.fetch(_RECEIPTS, claims):
+            self._receipts[row["claim_id"]] = (DischargeClaim.model_validate(row["payload"]), row["snapshot"])
+        for row in await self.conn.fetch(_LINES, claims):
+            self._lines.setdefault(row["claim_id"], []).append(PaymentLine.model_validate(row["line"]))
+
+    async def queue(self, psn_no: str) -> list[QueueItem]:
+        if psn_no in self._queues:
+            return self._queues.pop(psn_no)
+        await self.flush()
+        return await super().queue(psn_no)
+
+    async def first_receipt(self, claim_id: str) -> tuple[DischargeClaim, dict]:
+        return self._receipts.pop(claim_id, None) or await super().first_receipt(claim_id)
+
+    async def payment_lines(self, claim_id: str) -> list[PaymentLine]:
+        if claim_id in self._lines:
+            return self._lines.pop(claim_id)
+        return await super().payment_lines(claim_id)
+
+    async def write(self, records: list[Settlement], alerts: list[tuple[str, HighCostAlert]]) -> None:
+        self._records += records
+        self._alerts += alerts
+
+    async def done(self, item: QueueItem) -> None:
+        self._done.append(item)
+
+    async def history(self, psn_no: str) -> list[Input]:
+        await self.flush()
+        return await super().history(psn_no)
+
+    async def records(self, psn_no: str) -> list[Settlement]:
+        await self.flush()
+        return await super().records(psn_no)
+
+    async def contributions(self, claim_ids: Sequence[str]) -> list[Contribution]:
+        await self.flush()
+        return await super().contributions(claim_ids)
+
+    async def replace_totals(self, psn_no: str, totals: dict[int, YearTotals]) -> None:
+        await self.flush()
+        await super().replace_totals(psn_no, totals)
+
+    async def flag_claims(self, psn_no: str) -> None:
+        await self.flush()
+        await super().flag_claims(psn_no)
+
+    async def flush(self) -> None:
+        """Write the pending records, alerts and finished queue items."""
+        records, alerts, done = self._records, self._alerts, self._done
+        self._records, self._alerts, self._done = [], [], []
+        if records or alerts:
+            await super().write(records, alerts)
+        if done:
+            await self.conn.execute(_DONE, [i.psn_no for i in done], [i.seq for i in done], [i.sub for i in done])
+
+
+_QUEUES = ("SELECT psn_no, seq, sub, kind, ref, ready, flagged FROM person_queue WHERE psn_no = ANY($1::text[]) "
+           "ORDER BY psn_no, seq, sub")
+_RECEIPTS = ("SELECT claim_id, payload, snapshot FROM claims_received "
+             "WHERE claim_id = ANY($1::text[]) AND snapshot IS NOT NULL")
+_LINES = "SELECT claim_id, line FROM payments WHERE claim_id = ANY($1::text[]) ORDER BY seq"
+_DONE = """
+DELETE FROM person_queue AS q USING unnest($1::text[], $2::bigint[], $3::integer[]) AS d(p, s, u)
+WHERE q.psn_no = d.p AND q.seq = d.s AND q.sub = d.u"""
+
+
 async def write_records(conn: asyncpg.Connection, records: list[Settlement]) -> None:
     """Insert records once each; the table is locked for the transaction (as the eventsourcing
     recorder does) so that ``seq`` order is commit order for readers paging with ``after_seq``."""
@@ -121,9 +211,11 @@ async def settle_in_order(conn: asyncpg.Connection, persons: Iterable[str], now:
     """Apply every person's ready inputs in order; the outbox of what they (and earlier runs that did
     not get to publish) left unpublished. The persons must be locked by the caller."""
     persons = sorted(set(persons))
-    access = PostgresPersonAccess(conn)
+    access = BatchedPersonAccess(conn)
+    await access.preload(persons)
     for psn_no in persons:
         await apply_ready(access, psn_no, now)
+    await access.flush()
     return await unpublished(conn, persons)
 
 
