@@ -76,7 +76,7 @@ def _describe(made: ChaosInput) -> str:
               help="keep the temporary work directory when every check passes (a --work-dir is always kept)")
 @click.option("--timeout", default=600.0, show_default=True, help="seconds each run may take")
 @click.option("--driver", type=click.Choice(list(DRIVERS)), default=None,
-              help="the workers' driver (ONESTOP_DRIVER; default: the environment's, else faust)")
+              help="the workers' driver (ONESTOP_DRIVER; default: the environment's, else aiokafka)")
 @click.option("--attacks", is_flag=True, default=False,
               help="verify signatures in both runs and attack the fault run: forged, unsigned, misplaced, revoked, "
                    "altered and hostile events must all be refused and pay nothing")

@@ -25,7 +25,7 @@ def _arguments() -> argparse.ArgumentParser:
     parser.add_argument("--profile-pool", type=int, default=8000, help="claims set aside for the profiling run")
     parser.add_argument("--start-timeout", type=float, default=120.0)
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--driver", choices=["faust", "aiokafka"], default="faust", help="the workers' driver (ONESTOP_DRIVER)")
+    parser.add_argument("--driver", choices=["faust", "aiokafka"], default="aiokafka", help="the workers' driver (ONESTOP_DRIVER)")
     parser.add_argument("--processes", type=int, default=0,
                         help="processes the workers share (ONESTOP_PROCESSES; 0: one per worker; aiokafka driver only)")
     parser.add_argument("--engine-claims", type=int, default=5000,

@@ -1,7 +1,7 @@
 """`onestop chaos` in small: the same input settled without faults and with SIGKILLed workers and a
 PostgreSQL restart, through the same functions; every check of the full run must pass.
 
-The workers run with the environment's driver (ONESTOP_DRIVER, default faust).
+The workers run with the environment's driver (ONESTOP_DRIVER, default aiokafka).
 """
 from __future__ import annotations
 

@@ -19,7 +19,7 @@ from schemas.events import ClaimCancellation, DischargeClaim, EligibilityChange,
 from schemas.keys import SigningKey
 from schemas.settings import settings
 from store.postgres import PostgresStore
-from store.waiting import settled_claims
+from store.waiting import identities_recorded, settled_claims
 from streams.codecs import encode
 from streams.reader import read_topic
 from streams.signing import new_key, sign
@@ -116,7 +116,7 @@ async def test_only_events_signed_by_a_key_entitled_to_them_move_money(trusted):
         (encode(a_claim("T-authority", "PATTACK")), sign(encode(a_claim("T-authority", "PATTACK")), keys["civil"])),
         (tampered, sign(good, keys["hospital"])),  # one byte (or a few) altered after signing
     ]
-    await asyncio.sleep(2)
+    await identities_recorded(store, 1, 120)  # the grant first: a claim settled before it would be adjusted after
     await send(found.kafka, DISCHARGED, [(good, sign(good, keys["hospital"])), *attacks, (good, sign(good, keys["hospital"]))], key=b"P")
     refused = await rejections(found.kafka, REJECTED, len(attacks))
     reasons = sorted(r.reason for r in refused)
