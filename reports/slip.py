@@ -196,3 +196,16 @@ def _running(record: Settlement, totals: YearTotals, policy: Policy | None, clai
             per_stay=rule is not None and rule.scope == "per_claim", cap=cap, uncapped=bool(tier and tier.uncapped),
         ))
     return out
+
+
+def slip_facts(slip: Slip) -> list[tuple[str, str, str]]:
+    """The slip's facts as (Chinese label, English label, value), in the order both renderings show them."""
+    hospital = f"{slip.hospital_name or ''} ({slip.hospital_code})" if slip.hospital_code else "—"
+    return [
+        ("定点医药机构", "hospital", hospital), ("就诊ID", "claim (mdtrt_id)", slip.claim_id),
+        ("人员编号", "person", slip.psn_no), ("结算ID", "settlement (setl_id)", slip.setl_id),
+        ("医疗类别", "type of care", labels.med_type(slip.med_type)), ("参保地", "insured place", slip.insuplc_admdvs),
+        ("入院 / 出院", "admitted / discharged", f"{slip.begndate or '—'} / {slip.enddate or '—'}"),
+        ("结算时间", "settled", f"{slip.settled_at:%Y-%m-%d %H:%M}"),
+        ("人员类别", "categories", "、".join(slip.categories) or "—"), ("年度", "policy year", str(slip.year or "—")),
+    ]

@@ -6,7 +6,7 @@ from decimal import Decimal
 from html import escape
 
 from .. import labels
-from ..slip import Slip
+from ..slip import Slip, slip_facts
 from ..statement import Section, Statement
 from .chart import as_svg, statement_chart
 from .fonts import pdf_font
@@ -108,15 +108,7 @@ def statement_html(statement: Statement) -> str:
 # --- the slip -------------------------------------------------------------------------------------
 
 def slip_html(slip: Slip) -> str:
-    hospital = f"{slip.hospital_name or ''} ({slip.hospital_code})" if slip.hospital_code else "—"
-    info = [
-        ("定点医药机构", "hospital", hospital), ("就诊ID", "claim (mdtrt_id)", slip.claim_id),
-        ("人员编号", "person", slip.psn_no), ("结算ID", "settlement (setl_id)", slip.setl_id),
-        ("医疗类别", "type of care", labels.med_type(slip.med_type)), ("参保地", "insured place", slip.insuplc_admdvs),
-        ("入院 / 出院", "admitted / discharged", f"{slip.begndate or '—'} / {slip.enddate or '—'}"),
-        ("结算时间", "settled", f"{slip.settled_at:%Y-%m-%d %H:%M}"),
-        ("人员类别", "categories", "、".join(slip.categories) or "—"), ("年度", "policy year", str(slip.year or "—")),
-    ]
+    info = slip_facts(slip)
     rows = []
     for i in range(0, len(info), 2):
         rows.append("<tr>" + "".join(f'<td class="k">{_two(zh, en)}</td><td>{escape(value)}</td>'

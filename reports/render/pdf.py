@@ -15,7 +15,7 @@ from reportlab.lib.units import mm
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
 from .. import labels
-from ..slip import Slip
+from ..slip import Slip, slip_facts
 from ..statement import Section, Statement
 from .chart import statement_chart
 from .fonts import pdf_font
@@ -180,20 +180,12 @@ def statement_pdf(statement: Statement) -> bytes:
 
 def _slip_story(slip: Slip, st: Styles, width: float) -> list:
     gap = lambda h: Spacer(1, h * mm * st.scale)  # noqa: E731
-    hospital = f"{slip.hospital_name or ''} ({slip.hospital_code})" if slip.hospital_code else "—"
     story: list = [
         _p("一站式结算单  One-stop settlement slip", st.title),
         _p(f"{slip.region_name} {slip.region_name_en} · {slip.document}", st.subtitle),
         gap(3),
     ]
-    info = [
-        ("定点医药机构", "hospital", hospital), ("就诊ID", "claim (mdtrt_id)", slip.claim_id),
-        ("人员编号", "person", slip.psn_no), ("结算ID", "settlement (setl_id)", slip.setl_id),
-        ("医疗类别", "type of care", labels.med_type(slip.med_type)), ("参保地", "insured place", slip.insuplc_admdvs),
-        ("入院 / 出院", "admitted / discharged", f"{slip.begndate or '—'} / {slip.enddate or '—'}"),
-        ("结算时间", "settled", f"{slip.settled_at:%Y-%m-%d %H:%M}"),
-        ("人员类别", "categories", "、".join(slip.categories) or "—"), ("年度", "policy year", str(slip.year or "—")),
-    ]
+    info = slip_facts(slip)
     cells = []
     for i in range(0, len(info), 2):
         row = []
