@@ -13,15 +13,12 @@ from aiokafka import TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 from runtime.supervisor import WorkerProcesses
+from store import DATABASE_AWAY
 from streams.reader import read_records
 from workers.registry import WORKERS
 
 from .faults import FaultLog
 
-#: what a client sees while PostgreSQL stops or starts: no socket, a closed connection, "shutting down" /
-#: "starting up" (class 57P), or a protocol left mid-operation by a connection that died
-_DATABASE_AWAY = (OSError, asyncio.TimeoutError, asyncpg.InterfaceError, asyncpg.PostgresConnectionError,
-                  asyncpg.exceptions.OperatorInterventionError, asyncpg.exceptions.InternalClientError)
 
 
 class Probe:
@@ -37,7 +34,7 @@ class Probe:
                 if self.conn is None or self.conn.is_closed():
                     self.conn = await asyncpg.connect(self.dsn, timeout=5)
                 return await self.conn.fetch(sql, *args)
-            except _DATABASE_AWAY:
+            except DATABASE_AWAY:
                 if self.conn is not None:
                     self.conn.terminate()
                 self.conn = None
