@@ -19,17 +19,18 @@ from .ledger import settle_in_order
 #: attach(claim, every period the person holds a category) -> the snapshot the claim travels with
 Attach = Callable[[DischargeClaim, list[CategoryHeld]], dict]
 
-_REVISIONS = "SELECT revision, digest, snapshot, seq FROM claims_received WHERE claim_id = $1 ORDER BY revision"
-
 _INSERT = """
 INSERT INTO claims_received (claim_id, psn_no, digest, payload, snapshot, topic, "partition", "offset", revision, seq, year, region)
 VALUES ($1, $2, $3, $4::jsonb, $5::jsonb, $6, $7, $8, $9, $10, $11, $12)"""
 
-_PERIODS = "SELECT category, valid_from, valid_to, authority, event_id FROM identity_periods WHERE psn_no = $1"
-
-_MUST_SETTLE_BY_THE_RULES = """
-SELECT EXISTS (SELECT 1 FROM person_queue WHERE psn_no = $1 AND NOT (kind = 'claim' AND NOT flagged))
-    OR EXISTS (SELECT 1 FROM year_closes WHERE region = $2 AND year = $3)"""
+_BATCH_REVISIONS = ("SELECT claim_id, revision, digest, snapshot, seq FROM claims_received WHERE claim_id = ANY($1::text[]) "
+                    "ORDER BY claim_id, revision")
+_BATCH_PERIODS = ("SELECT psn_no, category, valid_from, valid_to, authority, event_id FROM identity_periods "
+                  "WHERE psn_no = ANY($1::text[])")
+# a claim must be settled by the rules when anything but an unflagged claim waits before it in its person's queue
+_BATCH_BLOCKED = ("SELECT DISTINCT psn_no FROM person_queue WHERE psn_no = ANY($1::text[]) "
+                  "AND NOT (kind = 'claim' AND NOT flagged)")
+_BATCH_WAITED = "SELECT DISTINCT claim_id FROM cancellations WHERE claim_id = ANY($1::text[]) AND status = 'waiting'"
 
 _QUEUE = "INSERT INTO person_queue (psn_no, seq, sub, kind, ref, ready, flagged) VALUES ($1, $2, $3, $4, $5, $6, $7)"
 
@@ -57,26 +58,63 @@ class Claims:
             return [], Outbox()
         async with self._pool.acquire() as conn, conn.transaction():
             await lock_persons(conn, (a.event.psn_no for a in arrivals))
-            receipts = [await _receive(conn, arrival, attach) for arrival in arrivals]
+            known = await _Known.read(conn, [a.event for a in arrivals])
+            receipts = [await _receive(conn, arrival, attach, known) for arrival in arrivals]
             corrected = {a.event.psn_no for a, r in zip(arrivals, receipts) if r.status == "correction"}
             outbox = await settle_in_order(conn, corrected, now)
         return receipts, outbox
 
 
-async def _receive(conn: asyncpg.Connection, arrival: Arrival[DischargeClaim], attach: Attach) -> ClaimReceipt:
+class _Known:
+    """What intake must know of a batch's claims and persons before deciding, read in four queries
+    (the persons are locked, so nothing else changes it) and kept up to date as each claim of the
+    batch is recorded: earlier revisions, each person's periods, who has something other than an
+    unflagged claim in their queue, the closed years, the claims a cancellation waits for."""
+
+    def __init__(self, revisions: dict, periods: dict, blocked: set[str], closed: set[tuple[str, int]], waited: set[str]) -> None:
+        self.revisions, self.periods, self.blocked, self.closed, self.waited = revisions, periods, blocked, closed, waited
+
+    @classmethod
+    async def read(cls, conn: asyncpg.Connection, claims: list[DischargeClaim]) -> "_Known":
+        claim_ids = sorted({c.claim_id for c in claims})
+        persons = sorted({c.psn_no for c in claims})
+        revisions: dict[str, list] = {}
+        for row in await conn.fetch(_BATCH_REVISIONS, claim_ids):
+            revisions.setdefault(row["claim_id"], []).append(row)
+        periods: dict[str, list[CategoryHeld]] = {}
+        for r in await conn.fetch(_BATCH_PERIODS, persons):
+            periods.setdefault(r["psn_no"], []).append(CategoryHeld(
+                code=r["category"], valid_from=r["valid_from"], valid_to=r["valid_to"], authority=r["authority"],
+                event_id=r["event_id"]))
+        blocked = {r["psn_no"] for r in await conn.fetch(_BATCH_BLOCKED, persons)}
+        closed = {(r["region"], r["year"]) for r in await conn.fetch("SELECT region, year FROM year_closes")}
+        waited = {r["claim_id"] for r in await conn.fetch(_BATCH_WAITED, claim_ids)}
+        return cls(revisions, periods, blocked, closed, waited)
+
+    def periods_of(self, psn_no: str) -> list[CategoryHeld]:
+        """In the rules' order (by code, then start), not the database's collation: the snapshot is the rules' identity."""
+        return sorted(self.periods.get(psn_no, []), key=lambda h: (h.code.value, h.valid_from))
+
+    def recorded(self, claim: DischargeClaim, digest: str, snapshot: dict | None, seq: int) -> None:
+        self.revisions.setdefault(claim.claim_id, []).append(
+            {"revision": claim.revision, "digest": digest, "snapshot": snapshot, "seq": seq})
+        self.revisions[claim.claim_id].sort(key=lambda r: r["revision"])
+
+
+async def _receive(conn: asyncpg.Connection, arrival: Arrival[DischargeClaim], attach: Attach, known: _Known) -> ClaimReceipt:
     claim = arrival.event
     seq, new_position = await archive(conn, arrival, "claim", claim.psn_no)
     digest = content_digest(claim)
-    revisions = await conn.fetch(_REVISIONS, claim.claim_id)
-    receipt = await _decide(conn, claim, digest, seq, revisions, arrival, attach)
+    receipt = await _decide(conn, claim, digest, seq, known.revisions.get(claim.claim_id, []), arrival, attach, known)
     if new_position and receipt.status not in ("new", "correction"):
         await set_outcome(conn, seq, "repeat" if receipt.status == "same" else "rejected", receipt.reason)
     return receipt
 
 
-async def _decide(conn, claim: DischargeClaim, digest: str, seq: int, revisions, arrival, attach: Attach) -> ClaimReceipt:
+async def _decide(conn, claim: DischargeClaim, digest: str, seq: int, revisions, arrival, attach: Attach,
+                  known: _Known) -> ClaimReceipt:
     if not revisions:
-        return await _first_receipt(conn, claim, digest, seq, arrival, attach)
+        return await _first_receipt(conn, claim, digest, seq, arrival, attach, known)
     first, latest = revisions[0], revisions[-1]
     same = next((r for r in revisions if r["revision"] == claim.revision), None)
     if same is not None:
@@ -97,22 +135,26 @@ async def _decide(conn, claim: DischargeClaim, digest: str, seq: int, revisions,
         return ClaimReceipt("refused", seq, reason=f"claim {claim.claim_id} belongs to another person; a corrected bill keeps its psn_no")
     await _insert(conn, claim, digest, None, arrival, seq)
     await conn.execute(_QUEUE, claim.psn_no, seq, 0, "correction", claim.claim_id, True, False)
+    known.recorded(claim, digest, None, seq)
+    known.blocked.add(claim.psn_no)
     return ClaimReceipt("correction", seq)
 
 
-async def _first_receipt(conn, claim: DischargeClaim, digest: str, seq: int, arrival, attach: Attach) -> ClaimReceipt:
-    rows = await conn.fetch(_PERIODS, claim.psn_no)
-    # in the rules' order (by code, then start), not the database's collation, so the snapshot is the rules' identity
-    periods = sorted((CategoryHeld(code=r["category"], valid_from=r["valid_from"], valid_to=r["valid_to"],
-                                   authority=r["authority"], event_id=r["event_id"]) for r in rows),
-                     key=lambda h: (h.code.value, h.valid_from))
-    snapshot = attach(claim, periods)
+async def _first_receipt(conn, claim: DischargeClaim, digest: str, seq: int, arrival, attach: Attach,
+                         known: _Known) -> ClaimReceipt:
+    snapshot = attach(claim, known.periods_of(claim.psn_no))
     region = snapshot["policy"]["region"]
-    flagged = await conn.fetchval(_MUST_SETTLE_BY_THE_RULES, claim.psn_no, region, claim.year)
+    flagged = claim.psn_no in known.blocked or (region, claim.year) in known.closed
     await _insert(conn, claim, digest, snapshot, arrival, seq)
     await conn.execute(_QUEUE, claim.psn_no, seq, 0, "claim", claim.claim_id, False, flagged)
-    for event_id in [row["event_id"] for row in await conn.fetch(_MATCH_WAITING, claim.claim_id, claim.psn_no, claim.fixmedins_code)][:1]:
-        await conn.execute(_QUEUE, claim.psn_no, seq, 1, "cancellation", event_id, True, False)
+    known.recorded(claim, digest, snapshot, seq)
+    if flagged:
+        known.blocked.add(claim.psn_no)
+    if claim.claim_id in known.waited:
+        matched = await conn.fetch(_MATCH_WAITING, claim.claim_id, claim.psn_no, claim.fixmedins_code)
+        for event_id in [row["event_id"] for row in matched][:1]:
+            await conn.execute(_QUEUE, claim.psn_no, seq, 1, "cancellation", event_id, True, False)
+            known.blocked.add(claim.psn_no)
     return ClaimReceipt("new", seq, snapshot)
 
 
