@@ -239,6 +239,7 @@ class ClaimInFlight(BaseModel):
     lines: list[PaymentLine] = []
     received_at: datetime
     seq: int = 0  # the claim's place in its person's order (its first receipt)
+    published_at: datetime | None = None  # when the hospital published it (its record's timestamp): the metrics' start
 
     def payer_after(self, payer: Payer) -> Payer | None:
         """The payer that follows ``payer`` on this claim's route; None after the last."""

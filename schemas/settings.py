@@ -55,6 +55,10 @@ DEFINED: dict[str, Setting] = {s.name: s for s in (
     Setting("ONESTOP_LINGER_MS", "5", "how long a producer waits to fill a batch, ms", int),
     Setting("ONESTOP_BATCH_MAX", "500", "most events a worker handles in one batch (one database transaction)", int),
     Setting("ONESTOP_BATCH_WITHIN", "0.01", "seconds a worker waits to fill a batch", float),
+    Setting("ONESTOP_METRICS_PORT", "0", "port of each worker process's /metrics and /healthz (Prometheus): 0 = any free "
+            "port, written with the process's pid to .onestop/metrics/<process>.json (`onestop metrics` lists them); "
+            "-1 = none; docker-compose.yml gives every worker 9400", int),
+    Setting("ONESTOP_METRICS_ADDRESS", "127.0.0.1", "the address /metrics and /healthz listen on (0.0.0.0 in a container)"),
     Setting("ONESTOP_ACCEPT_UNSIGNED", "0", "development only: accept events that carry no signature (signed ones are still verified); "
             "`onestop up` warns when it is on", _flag),
     Setting("ONESTOP_CASES", None, "tests: the folder of shared worked cases (unset: ../shared/cases beside the repository)"),
@@ -101,6 +105,8 @@ class _Settings:
     linger_ms = property(lambda self: value("ONESTOP_LINGER_MS"))
     batch_max = property(lambda self: value("ONESTOP_BATCH_MAX"))
     batch_within = property(lambda self: value("ONESTOP_BATCH_WITHIN"))
+    metrics_port = property(lambda self: value("ONESTOP_METRICS_PORT"))
+    metrics_address = property(lambda self: value("ONESTOP_METRICS_ADDRESS"))
     accept_unsigned = property(lambda self: value("ONESTOP_ACCEPT_UNSIGNED"))
     nhsa_topic = property(lambda self: value("ONESTOP_NHSA_TOPIC"))
     pdf_font = property(lambda self: value("ONESTOP_PDF_FONT"))

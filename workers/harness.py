@@ -19,6 +19,8 @@ from schemas.settings import settings
 from store import DATABASE_AWAY, Arrival, Store, open_store
 from streams.codecs import BadInput, as_text, decode, encode
 
+from . import metrics
+
 log = logging.getLogger("onestop.worker")
 M = TypeVar("M")
 T = TypeVar("T")
@@ -33,6 +35,7 @@ class Incoming:
     partition: int
     offset: int
     headers: tuple[tuple[str, bytes], ...] = ()
+    timestamp_ms: int | None = None  # the producer's timestamp (CreateTime): when it was published
 
     def arrival(self, event: E) -> Arrival[E]:
         """This message as the store archives it: its raw bytes and position, with what it parsed to."""
@@ -50,8 +53,9 @@ class Outgoing:
 class Context:
     """What a worker's handler may use: the store, and a way to reject with a reason."""
 
-    def __init__(self, dsn: str) -> None:
+    def __init__(self, dsn: str, worker: str = "") -> None:
         self._dsn = dsn
+        self.worker = worker  # whose context: the metrics' label
         self._store: Store | None = None
         self._opening = asyncio.Lock()
 
@@ -66,6 +70,7 @@ class Context:
         """Archive and keep the rejection (once per place it came from) and return it for the
         rejection topic: never dropped, never fatal."""
         await (await self.store()).reject(incoming.arrival(None), kind, reason, psn_no)
+        metrics.REJECTIONS.labels(self.worker, kind).inc()
         rejection = Rejection(original=as_text(incoming.value), topic=incoming.topic, partition=incoming.partition,
                               offset=incoming.offset, reason=reason, rejected_at=datetime.now(timezone.utc))
         log.warning("rejected %s[%s]@%s: %s", incoming.topic, incoming.partition, incoming.offset, reason.split(":")[0])
@@ -127,6 +132,7 @@ async def until_done(worker: Worker, context: Context, work: Callable[[], Awaita
             wait = RETRY_AFTER[min(attempt, len(RETRY_AFTER) - 1)]
             log.warning("%s: database unavailable (%s); retrying in %.1fs", worker.name, type(error).__name__, wait)
             attempt += 1
+            metrics.DATABASE_RETRIES.labels(worker.name).inc()
             await context.reset()
             await asyncio.sleep(wait)
 

@@ -47,12 +47,17 @@ async def handle(context: Context, batch: list[Incoming]) -> list[Outgoing]:
         [incoming.arrival(claim) for incoming, claim in accepted], attach, datetime.now(timezone.utc))
     for (incoming, claim), receipt in zip(accepted, receipts):
         if receipt.status in ("new", "same"):
-            flight = ClaimInFlight(claim=claim, seq=receipt.seq, **receipt.snapshot)
+            flight = ClaimInFlight(claim=claim, seq=receipt.seq, published_at=_published(incoming), **receipt.snapshot)
             first = pay_topic(flight.route[0]) if flight.route else LEDGER
             out.append(Outgoing(first, claim.psn_no.encode(), encode(flight)))
         elif receipt.status != "correction":
             out.append(await context.reject(REJECTED, incoming, receipt.reason, "claim", claim.psn_no))
     return out + messages(outbox)
+
+
+def _published(incoming: Incoming) -> datetime | None:
+    stamp = incoming.timestamp_ms
+    return datetime.fromtimestamp(stamp / 1000, timezone.utc) if stamp and stamp > 0 else None
 
 
 WORKER = Worker("intake", DISCHARGED, handle, after_sent, sinks=(*PAY_TOPICS, LEDGER, REJECTED, *OUTBOX_TOPICS))

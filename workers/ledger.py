@@ -7,6 +7,7 @@ from datetime import datetime, timezone
 from schemas.events import ClaimInFlight
 from streams.topics import LEDGER, REJECTED
 
+from . import metrics
 from .harness import Context, Incoming, Outgoing, Worker
 from .outbox import OUTBOX_TOPICS, after_sent, messages
 
@@ -16,6 +17,7 @@ async def handle(context: Context, batch: list[Incoming]) -> list[Outgoing]:
     arrived = [(flight.claim.psn_no, flight.claim.claim_id) for _, flight in decoded]
     if arrived:
         out += messages(await (await context.store()).arrive(arrived, datetime.now(timezone.utc)))
+        metrics.settled(f.published_at.timestamp() for _, f in decoded if f.published_at is not None)
     return out
 
 

@@ -10,17 +10,13 @@ Logs name the worker, topic, partition and offset and the kind of error, never t
 from __future__ import annotations
 
 import logging
-from collections import Counter
 
 from store import DATABASE_AWAY
 
+from . import metrics
 from .harness import Context, Incoming, Outgoing, SendOne, Worker, send_all
 
 log = logging.getLogger("onestop.parking")
-
-#: messages parked by this process, per worker (the metrics read it)
-PARKED: Counter[str] = Counter()
-
 
 async def handle_or_park(worker: Worker, context: Context, batch: list[Incoming]) -> list[Outgoing]:
     """The handler's output for the batch, with the messages it cannot handle parked."""
@@ -64,7 +60,7 @@ async def _one_by_one(worker: Worker, context: Context, batch: list[Incoming]) -
 async def _park(context: Context, worker: Worker, incoming: Incoming, error: str, *, behind: bool) -> None:
     await (await context.store()).park(worker.name, incoming.topic, incoming.partition, incoming.offset, incoming.key,
                                        incoming.value, error, behind)
-    PARKED[worker.name] += 1
+    metrics.PARKED.labels(worker.name, "behind an earlier one" if behind else "error").inc()
     log.error("%s: parked %s[%s]@%s (%s)", worker.name, incoming.topic, incoming.partition, incoming.offset,
               "behind an earlier one" if behind else error.split(":")[0])
 

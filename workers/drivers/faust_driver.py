@@ -8,9 +8,11 @@ import logging
 import os
 
 import faust
+from faust.types import TP
 
 from streams.app import make_app
 
+from .. import metrics
 from ..batches import handle_and_send
 from ..harness import Context, Incoming, Worker
 
@@ -20,7 +22,8 @@ log = logging.getLogger("onestop.driver")
 def build_app(worker: Worker, kafka: str, database: str) -> faust.App:
     app = make_app(worker.name, kafka)
     source = app.topic(worker.source, key_serializer="raw", value_serializer="raw")
-    context = Context(database)
+    context = Context(database, worker.name)
+    handled: dict[metrics.Position, int] = {}
     sinks: dict[str, faust.TopicT] = {}
 
     def sink(name: str) -> faust.TopicT:
@@ -34,17 +37,30 @@ def build_app(worker: Worker, kafka: str, database: str) -> faust.App:
     @app.agent(source, concurrency=1, name=f"onestop.{worker.name}")
     async def run(stream):
         async for events in stream.take_events(worker.batch_max, within=worker.batch_within):
-            batch = [Incoming(e.key, e.value, e.message.topic, e.message.partition, e.message.offset, _headers(e.headers)) for e in events]
+            batch = [Incoming(e.key, e.value, e.message.topic, e.message.partition, e.message.offset, _headers(e.headers),
+                              _milliseconds(e.message.timestamp)) for e in events]
             try:
                 await handle_and_send(worker, context, batch, send)
             except BaseException as error:  # noqa: BLE001 - see _stop_dead
                 _stop_dead(worker, error)
+            handled.update({(i.topic, i.partition): i.offset + 1 for i in batch})
+            metrics.lag(worker.name, handled, lambda position: app.consumer.highwater(TP(*position)))
+
+    @app.timer(interval=1.0)
+    async def _alive():
+        # Faust polls the broker in its own thread; a timer on the agents' loop shows that loop turns
+        metrics.polled(worker.name)
 
     @app.on_before_shutdown.connect
     def _close_store(app, **kwargs):  # noqa: ARG001 - faust's signal signature
         asyncio.ensure_future(context.close())
 
     return app
+
+
+def _milliseconds(timestamp: float | None) -> int | None:
+    """Faust gives a record's timestamp in seconds."""
+    return int(timestamp * 1000) if timestamp else None
 
 
 def _headers(headers) -> tuple[tuple[str, bytes], ...]:
@@ -66,6 +82,7 @@ def _stop_dead(worker: Worker, error: BaseException) -> None:
 
 
 def run(worker: Worker, kafka: str, database: str, loglevel: str) -> None:
+    metrics.serve(worker.name, [worker.name])
     worker = faust.Worker(build_app(worker, kafka, database), loglevel=loglevel, quiet=True, redirect_stdouts=False)
     worker.spinner = None  # its spinner turns the root logger to DEBUG: every debug call then builds a record
     worker.execute_from_commandline()

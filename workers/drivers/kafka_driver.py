@@ -11,6 +11,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListen
 
 from schemas.settings import settings
 
+from .. import metrics
 from ..batches import handle_and_send
 from ..harness import Context, Incoming, Worker
 from streams.security import client_options
@@ -31,13 +32,14 @@ class _CommitOnRevoke(ConsumerRebalanceListener):
                 log.warning("%s: commit on revocation failed: %s", self.name, type(error).__name__)
         for tp in revoked:
             self.done.pop(tp, None)
+        metrics.forget_partitions(self.name, ((tp.topic, tp.partition) for tp in revoked))
 
     async def on_partitions_assigned(self, assigned):
         pass
 
 
 async def serve(worker: Worker, kafka: str, database: str, stopping: asyncio.Event) -> None:
-    context = Context(database)
+    context = Context(database, worker.name)
     done: dict[TopicPartition, int] = {}
     consumer = AIOKafkaConsumer(
         bootstrap_servers=kafka, group_id=f"onestop-{worker.name}", client_id=f"onestop-{worker.name}",
@@ -60,10 +62,14 @@ async def serve(worker: Worker, kafka: str, database: str, stopping: asyncio.Eve
     try:
         while not stopping.is_set():
             records = await consumer.getmany(timeout_ms=200, max_records=worker.batch_max)
-            batch = [Incoming(r.key, r.value, r.topic, r.partition, r.offset, tuple(r.headers or ())) for rs in records.values() for r in rs]
+            metrics.polled(worker.name)
+            batch = [Incoming(r.key, r.value, r.topic, r.partition, r.offset, tuple(r.headers or ()), r.timestamp)
+                     for rs in records.values() for r in rs]
             if batch:
                 await handle_and_send(worker, context, batch, send)
                 done.update({tp: rs[-1].offset + 1 for tp, rs in records.items()})
+                metrics.lag(worker.name, {(tp.topic, tp.partition): n for tp, n in done.items()},
+                            lambda position: consumer.highwater(TopicPartition(*position)))
             if done and loop.time() - last_commit >= commit_every:
                 await consumer.commit(dict(done))
                 last_commit = loop.time()
@@ -86,6 +92,7 @@ def run_together(workers: list[Worker], kafka: str, database: str, loglevel: str
     If one fails the process ends (its supervisor restarts it; the others' uncommitted batches
     are redelivered, which the ledger makes harmless)."""
     logging.basicConfig(level=getattr(logging, loglevel.upper(), logging.WARNING))
+    metrics.serve("+".join(w.name for w in workers), [w.name for w in workers])
 
     async def main() -> None:
         stopping = asyncio.Event()
@@ -94,6 +101,9 @@ def run_together(workers: list[Worker], kafka: str, database: str, loglevel: str
         loops = [asyncio.create_task(serve(worker, kafka, database, stopping)) for worker in workers]
         try:
             done, _ = await asyncio.wait(loops, return_when=asyncio.FIRST_EXCEPTION)
+            for worker, task in zip(workers, loops):
+                if task.done() and task.exception() is not None:
+                    metrics.loop_ended(worker.name, type(task.exception()).__name__)
             for task in done:
                 task.result()  # a loop that failed ends the process with its error
         finally:
