@@ -130,11 +130,15 @@ def kafka_acls() -> None:
 
 
 @click.command("compose")
-def compose_command() -> None:
-    """Print docker-compose.yml: every worker a service, principal and database role of its own."""
+@click.option("--prometheus", "what", flag_value="prometheus", help="print deploy/prometheus/prometheus.yml instead")
+@click.option("--dashboard", "what", flag_value="dashboard", help="print deploy/grafana/dashboards/onestop.json instead")
+def compose_command(what: str | None) -> None:
+    """Print docker-compose.yml: every worker a service, principal and database role of its own,
+    with Prometheus and Grafana; or the Prometheus configuration or the Grafana dashboard it mounts."""
     from runtime.compose import compose
+    from runtime.dashboard import dashboard_json, prometheus_config
 
-    click.echo(compose(), nl=False)
+    click.echo({"prometheus": prometheus_config, "dashboard": dashboard_json}.get(what, compose)(), nl=False)
 
 
 COMMANDS = [up, worker, init, check, settings_command, kafka_acls, compose_command]

@@ -12,11 +12,13 @@ HEAD = """\
 # ACLs, PostgreSQL, and each worker as its own service and Kafka principal, all from ./Dockerfile.
 #
 #   docker compose up -d --build      # kafka-acls, then init (topics + migrations), then the workers
-#   docker compose ps                 # every worker healthy = `onestop check` passes
+#   docker compose ps                 # every worker healthy = its /healthz answers 200
+#   http://127.0.0.1:3000             # Grafana (admin / GRAFANA_ADMIN_PASSWORD): the onestop dashboard
+#   http://127.0.0.1:9090             # Prometheus, scraping every worker's /metrics on port 9400
 #
 # Every secret has a development default; put real ones in a .env file next to this one before
 # the first start: POSTGRES_PASSWORD, WORKER_DB_PASSWORD, KAFKA_PASSWORD_ADMIN and one
-# KAFKA_PASSWORD_<PRINCIPAL> per principal (deploy/kafka/acls.sh names them). Clients use
+# KAFKA_PASSWORD_<PRINCIPAL> per principal (deploy/kafka/acls.sh names them), GRAFANA_ADMIN_PASSWORD. Clients use
 # SASL_PLAINTEXT inside this network; across networks use SASL_SSL (ONESTOP_KAFKA_SECURITY).
 
 name: onestop
@@ -31,6 +33,9 @@ x-onestop-env: &onestop-env
   # the owner runs migrations (init); the workers connect as onestop_worker, which cannot change the schema
   ONESTOP_DATABASE_URL: postgresql://${POSTGRES_USER:-onestop}:${POSTGRES_PASSWORD:-onestop}@postgres:5432/${POSTGRES_DB:-onestop}
   ONESTOP_WORKER_DATABASE_URL: postgresql://onestop_worker:${WORKER_DB_PASSWORD:-dev-worker}@postgres:5432/${POSTGRES_DB:-onestop}
+  # every worker's /metrics and /healthz, for Prometheus (deploy/prometheus/prometheus.yml) and the healthcheck
+  ONESTOP_METRICS_PORT: 9400
+  ONESTOP_METRICS_ADDRESS: 0.0.0.0
 
 # One image for init and every worker: built once, under this tag.
 x-onestop-image: &onestop-image
@@ -51,7 +56,8 @@ x-worker: &worker
     postgres:
       condition: service_healthy
   healthcheck:
-    test: ["CMD", "onestop", "check"]
+    # 503 when a worker's loop has not polled the broker for 30 s (stuck, or waiting for the database)
+    test: ["CMD", "python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:9400/healthz', timeout=5)"]
     interval: 30s
     timeout: 10s
     retries: 3
@@ -156,9 +162,38 @@ WORKER = """\
 """
 
 TAIL = """
+  # Metrics: Prometheus scrapes every worker (its targets generated from the registry), Grafana
+  # shows the dashboard generated from workers/metrics.py; both on loopback only.
+  prometheus:
+    image: prom/prometheus:v3.5.0
+    restart: unless-stopped
+    command: ["--config.file=/etc/prometheus/prometheus.yml", "--storage.tsdb.retention.time=30d"]
+    volumes:
+      - ./deploy/prometheus/prometheus.yml:/etc/prometheus/prometheus.yml:ro
+      - prometheus-data:/prometheus
+    ports:
+      - "127.0.0.1:9090:9090"
+
+  grafana:
+    image: grafana/grafana:12.1.0
+    restart: unless-stopped
+    environment:
+      GF_SECURITY_ADMIN_PASSWORD: ${GRAFANA_ADMIN_PASSWORD:-dev-grafana}
+      GF_AUTH_ANONYMOUS_ENABLED: "false"
+    volumes:
+      - ./deploy/grafana/provisioning:/etc/grafana/provisioning:ro
+      - ./deploy/grafana/dashboards:/etc/grafana/dashboards:ro
+      - grafana-data:/var/lib/grafana
+    ports:
+      - "127.0.0.1:3000:3000"
+    depends_on:
+      - prometheus
+
 volumes:
   kafka-data:
   postgres-data:
+  prometheus-data:
+  grafana-data:
 """
 
 

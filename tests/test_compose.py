@@ -2,12 +2,15 @@
 what runtime/compose.py and runtime/acls.py make of the workers' declarations."""
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import yaml
 
 from runtime.acls import principals, script
 from runtime.compose import compose
+from runtime.dashboard import METRICS_PORT, dashboard, dashboard_json, prometheus_config
+from workers import metrics
 from workers.registry import WORKERS
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -28,7 +31,8 @@ def test_every_worker_is_a_service_with_its_own_principal_and_the_workers_databa
     for name, service in workers.items():
         env = service["environment"]
         assert service["command"] == ["worker", name]
-        assert "check" in " ".join(service["healthcheck"]["test"])
+        assert "http://127.0.0.1:9400/healthz" in " ".join(service["healthcheck"]["test"])
+        assert env["ONESTOP_METRICS_PORT"] == 9400 and env["ONESTOP_METRICS_ADDRESS"] == "0.0.0.0"
         assert env["ONESTOP_KAFKA_USER"] == f"onestop-{name}" and env["ONESTOP_KAFKA_SECURITY"] == "SASL_PLAINTEXT"
         assert env["ONESTOP_DATABASE_URL"].startswith("postgresql://onestop_worker:")
     assert services["init"]["command"] == ["init"]
@@ -48,3 +52,34 @@ def test_each_principal_reads_its_topic_and_writes_only_what_it_declares():
     assert "allow onestop-basic Write --topic claims.pay.critical" in text
     assert "allow onestop-basic Write --topic settlements.completed" not in text  # a payer never publishes records
     assert "allow hospital Write --topic eligibility.changes" not in text
+
+
+def test_the_committed_prometheus_configuration_and_dashboard_are_the_generated_ones():
+    assert (ROOT / "deploy" / "prometheus" / "prometheus.yml").read_text() == prometheus_config(), \
+        "run `onestop compose --prometheus > deploy/prometheus/prometheus.yml`"
+    assert (ROOT / "deploy" / "grafana" / "dashboards" / "onestop.json").read_text() == dashboard_json(), \
+        "run `onestop compose --dashboard > deploy/grafana/dashboards/onestop.json`"
+
+
+def test_prometheus_scrapes_every_worker_service_and_both_listen_on_loopback_only():
+    services = yaml.safe_load(compose())["services"]
+    targets = yaml.safe_load(prometheus_config())["scrape_configs"][0]["static_configs"][0]["targets"]
+    assert sorted(targets) == sorted(f"{name}:{METRICS_PORT}" for name in WORKERS)
+    assert all(name in services for name in (t.split(":")[0] for t in targets))
+    for name in ("prometheus", "grafana"):
+        assert all(port.startswith("127.0.0.1:") for port in services[name]["ports"])
+    mounted = " ".join(services["grafana"]["volumes"])
+    assert "./deploy/grafana/dashboards" in mounted and "./deploy/grafana/provisioning" in mounted
+    for path in ("deploy/grafana/provisioning/datasources/prometheus.yml", "deploy/grafana/provisioning/dashboards/onestop.yml"):
+        assert yaml.safe_load((ROOT / path).read_text())["apiVersion"] == 1
+
+
+def test_every_series_the_dashboard_draws_is_one_a_worker_serves():
+    served = {m._name for m in vars(metrics).values() if hasattr(m, "_name") and hasattr(m, "_type")}
+    drawn = {name for panel in dashboard()["panels"] for target in panel["targets"]
+             for name in re.findall(r"\b(onestop_[a-z_]+|process_[a-z_]+)", target["expr"])}
+    assert drawn, "the dashboard draws nothing"
+    for name in drawn:
+        base = re.sub(r"_(total|bucket|sum|count)$", "", name)
+        assert base in served or name.startswith("process_"), f"the dashboard draws {name}, which no worker serves"
+    assert {p["datasource"]["uid"] for p in dashboard()["panels"]} == {"prometheus"}
