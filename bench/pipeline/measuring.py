@@ -6,10 +6,12 @@ import asyncio
 import math
 import re
 import time
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict, dataclass, field
 
 from aiokafka import AIOKafkaProducer
 
+from runtime.scrape import Samples, difference, quantile, stages, total
 from streams.admin import partitions_of
 from streams.reader import read_records
 
@@ -17,6 +19,7 @@ from .cpu import ProcessCpu
 
 Message = tuple[str, bytes, bytes]  # claim_id, key, value
 Plan = list[tuple[str, float | None, list[Message]]]  # (phase name, rate or None: saturation, messages)
+Scrape = Callable[[], Awaitable[Samples]]  # every worker process's /metrics, summed (runtime.scrape.scrape_all)
 _CLAIM_ID = re.compile(rb'"claim_id":"([^"]*)"')
 
 
@@ -143,6 +146,7 @@ class Phase:
     max_ms: float | None
     throughput_per_s: float | None  # settled / (last arrival - first publish)
     cpu_seconds: dict[str, float] = field(default_factory=dict)
+    stages: dict = field(default_factory=dict)  # from the workers' own metrics over the phase (stage_figures)
 
 
 def _phase(name: str, rate: float | None, messages: list[Message], sent: dict[str, float],
@@ -161,18 +165,20 @@ def _phase(name: str, rate: float | None, messages: list[Message], sent: dict[st
 
 
 async def measure(label: str, bootstrap: str, source: str, sink: str, plan: Plan,
-                  drain_timeout: float, cpu: ProcessCpu) -> list[Phase]:
-    """Run the phases of ``plan`` one after the other on a running chain; one Phase each."""
+                  drain_timeout: float, cpu: ProcessCpu, scrape: Scrape | None = None) -> list[Phase]:
+    """Run the phases of ``plan`` one after the other on a running chain; one Phase each (with its
+    stages' figures from the workers' metrics when ``scrape`` reads them)."""
     sent: dict[str, float] = {}
     async with Offering(bootstrap, sink, max_request_size=4 << 20) as offering:
-        return [await _measure_phase(label, offering, source, name, rate, messages, sent, drain_timeout, cpu)
+        return [await _measure_phase(label, offering, source, name, rate, messages, sent, drain_timeout, cpu, scrape)
                 for name, rate, messages in plan]
 
 
 async def _measure_phase(label: str, offering: Offering, source: str, name: str, rate: float | None,
                          messages: list[Message], sent: dict[str, float], drain_timeout: float,
-                         cpu: ProcessCpu) -> Phase:
+                         cpu: ProcessCpu, scrape: Scrape | None) -> Phase:
     """Offer one phase's messages, wait for them to come out, print and return the Phase."""
+    metrics_before = await scrape() if scrape else None
     before = cpu.snapshot()
     began = time.perf_counter()
     took = await offer(offering.producer, source, messages, rate, sent)
@@ -180,11 +186,27 @@ async def _measure_phase(label: str, offering: Offering, source: str, name: str,
     phase = _phase(name, rate, messages, sent, offering.arrivals.at, took)
     phase.cpu_seconds = ProcessCpu.delta(before, cpu.snapshot())
     phase.cpu_seconds["wall"] = round(time.perf_counter() - began, 2)
+    if scrape:
+        await asyncio.sleep(1.0)  # the ledger's outbox sends after its batch: let the last ones count
+        phase.stages = stage_figures(difference(await scrape(), metrics_before))
     note = f", {missing} NOT SETTLED within {drain_timeout:.0f}s" if missing else ""
     print(f"  {label:9} {name:>14}: {phase.settled}/{phase.claims} in "
           f"{time.perf_counter() - began:5.1f}s  p50 {phase.p50_ms} p99 {phase.p99_ms} max {phase.max_ms} ms"
           f"  {phase.throughput_per_s}/s{note}", flush=True)
     return phase
+
+
+def stage_figures(grew: Samples) -> dict:
+    """A phase's figures from the workers' own metrics: per worker, events, batches, mean batch,
+    handling ms per event and the wait before it (p50 / p99, as fine as the buckets); the ledger's
+    publish→settlement p50 / p99 — the same latency the bench measures from outside."""
+    def ms(q: float) -> float | None:
+        value = quantile(grew, "onestop_settlement_seconds", q)
+        return round(1000 * value, 1) if value is not None else None
+
+    return {"workers": {name: {**asdict(stage), "mean_batch": stage.mean_batch} for name, stage in stages(grew).items()},
+            "settlement_p50_ms": ms(0.5), "settlement_p99_ms": ms(0.99),
+            "settled": int(total(grew, "onestop_settlement_seconds_count"))}
 
 
 async def idle_cpu(cpu: ProcessCpu, seconds: float) -> dict[str, float]:

@@ -17,18 +17,18 @@ from bench.generator import year_of_claims
 from bench.parts import start_embedded
 from runtime.endpoints import Endpoints
 from runtime.parts import Parts, initialise
+from runtime.scrape import scrape_all
 from runtime.supervisor import WorkerProcesses
-from schemas.codes import Payer
 from schemas.events import EligibilityChange
 from schemas.settings import settings
 from store.interface import Store
 from store.postgres import PostgresStore
 from streams.publisher import publish
-from streams.topics import DISCHARGED, ELIGIBILITY, LEDGER, SETTLEMENTS, pay_topic
+from streams.topics import DISCHARGED, ELIGIBILITY, SETTLEMENTS
 
 from .cpu import ProcessCpu, wait_until_quiet
 from .hops import hop_breakdown
-from .measuring import Phase, Plan, idle_cpu, measure, phase_ids, warm_up
+from .measuring import Phase, idle_cpu, measure, phase_ids, warm_up
 from .profiling import profile_at_saturation, py_spy
 from .provenance import machine, source_state, versions
 from .workload import Workload, claims_as_messages, grants_for, padded_as_messages, plan, workload
@@ -163,10 +163,10 @@ async def _measure_pipeline(bench: _Bench, workers: WorkerProcesses) -> None:
         bench.result["idle_cores"]["pipeline"] = await idle_cpu(cpu, args.idle_seconds)
         bench.result["memory_mb"] = {"at rest": cpu.resident_mb()}
         phases = plan(work, args.seconds, claims_as_messages)
-        pipe = await measure("pipeline", kafka, DISCHARGED, SETTLEMENTS, phases, args.drain_timeout, cpu)
+        pipe = await measure("pipeline", kafka, DISCHARGED, SETTLEMENTS, phases, args.drain_timeout, cpu,
+                             scrape=lambda: asyncio.to_thread(scrape_all, list(workers.metrics_urls().values())))
         bench.result["memory_mb"]["after the run"] = cpu.resident_mb()
         bench.result["engine_per_s"] = engine_rate(args.engine_claims)
-        pipe_hops = await _pipeline_hops(bench, phases)
         profile = await _profile(bench, workers, pipe)
         ledger_problems = await store.check_ledger()
         counts = await store.counts()
@@ -174,7 +174,6 @@ async def _measure_pipeline(bench: _Bench, workers: WorkerProcesses) -> None:
         await store.close()
     bench.result.update({
         "pipeline": [asdict(p) for p in pipe], "profile": profile,
-        "hops": {**bench.result["hops"], "pipeline": pipe_hops},
         "checks": _checks(bench, workers, ledger_problems, counts),
     })
 
@@ -202,15 +201,6 @@ async def _grant_eligibility(bench: _Bench, store: Store, workers: WorkerProcess
         await asyncio.sleep(0.2)
     print(f"pipeline: {len(workers.processes)} workers up, {len(grants)} grants recorded in "
           f"{time.perf_counter() - began:.1f}s", flush=True)
-
-
-async def _pipeline_hops(bench: _Bench, phases: Plan) -> dict[str, dict[str, dict]]:
-    """Per phase and stage, from the topic a worker reads to the one it writes, along each claim's route."""
-    routes = bench.work.routes
-    stage_of = {DISCHARGED: "intake", LEDGER: "ledger", **{pay_topic(p): p.value for p in Payer}}
-    paths = {c: [DISCHARGED, *(pay_topic(x) for x in routes[c]), LEDGER, SETTLEMENTS]
-             for _, ids in phase_ids(phases) for c in ids}
-    return await hop_breakdown(bench.found.kafka, paths, stage_of, phase_ids(phases))
 
 
 async def _profile(bench: _Bench, workers: WorkerProcesses, pipe: list[Phase]) -> dict:
