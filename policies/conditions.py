@@ -88,7 +88,7 @@ def when_holds(when: When | Conditions | None, claim: DischargeClaim) -> bool:
     """True when ``when`` and at least one of its alternatives (if any) hold."""
     if when is None:
         return True
-    alternatives = getattr(when, "any_of", None)
+    alternatives = when.any_of if isinstance(when, When) else None  # (a missing attribute is slow on a model)
     return holds(when, claim) and (not alternatives or any(holds(alt, claim) for alt in alternatives))
 
 
@@ -97,7 +97,7 @@ def when_failures(when: When | Conditions | None, claim: DischargeClaim) -> list
     if when is None:
         return []
     missing = failures(when, claim)
-    alternatives = getattr(when, "any_of", None)
+    alternatives = when.any_of if isinstance(when, When) else None
     if alternatives:
         per_alternative = [failures(alt, claim) for alt in alternatives]
         if all(per_alternative):

@@ -71,6 +71,10 @@ class _Candidate:
     reaches_back: bool = False
 
 
+#: an account before its first claim of the year (one value: building a model validates it)
+_NOTHING_YET = AccountTotals()
+
+
 def qualification_key(account: str, tier: Tier) -> str:
     """How a qualifying tier is named in ``qualified``: ``<account>[<tier label>]``."""
     return f"{account}[{tier.label}]"
@@ -327,7 +331,7 @@ def pay(
         why_zh = "；".join(r.zh for r in reasons) or "无适用规则"
         return Paid(_zero_line(payer, claim, rule_id, f"{payer.payer.value} pays nothing: {why}", f"{payer.name_zh}不支付：{why_zh}"))
     account_name = payer.account_of(rule)
-    account = totals.get(account_name, AccountTotals())
+    account = totals.get(account_name, _NOTHING_YET)
     candidates = [_candidate(t, rule, claim, prior, account, policy, qualification_key(account_name, t) in qualified)
                   for t in tiers]
     best = max(candidates, key=lambda c: c.amount)  # max keeps the first of equals: the listed order
