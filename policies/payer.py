@@ -30,7 +30,7 @@ from schemas.totals import AccountTotals, YearTotals
 
 from .conditions import Reason, holding, open_to, when_failures, when_holds
 from .diseases import major_disease_of
-from .schedule import covered, pieces
+from .schedule import Span, covered, pieces, spans
 
 y = format_yuan
 exact = format_exact
@@ -61,9 +61,68 @@ class _Steps:
         self.zh.append(zh)
 
 
+@dataclass(frozen=True)
+class _TierFor:
+    """A tier as it reads for one person: its label names the person's categories it is open to."""
+
+    tier: Tier
+    label: str
+    label_zh: str
+    qualification: str  # how ``qualified`` names it (qualification_key)
+    rule: str  # the ``rule`` of the lines it pays
+    spans: tuple[Span, ...]  # its segments, read once (schedule.py)
+    deductible: str  # the start of its first segment, as printed
+
+
+@dataclass(frozen=True)
+class _RuleFor:
+    """A rule as it reads for one person: the tiers open to their categories, in the listed order."""
+
+    rule: Rule
+    account: str
+    tiers: tuple[_TierFor, ...]
+
+
+@dataclass(frozen=True)
+class _PayerFor:
+    """A payer as it reads for one person: the rules with a tier open to their categories."""
+
+    payer: PayerPolicy
+    rule_id: str  # <policy ref>#<payer>
+    rules: tuple[_RuleFor, ...]
+
+
+def _payer_for(policy: Policy, payer: PayerPolicy, held: frozenset[Category]) -> _PayerFor:
+    """What of ``payer`` can apply to a person holding ``held``, worked out once per policy, payer
+    and categories: it does not depend on the claim."""
+    key = (id(policy), id(payer), held)
+    found = _PAYERS_FOR.get(key)
+    if found is None:  # (kept with its policy, so the ids are not reused while cached)
+        found = _PAYERS_FOR[key] = (policy, _read_for(policy, payer, held))
+    return found[1]
+
+
+#: payers as they read for a person, per policy, payer and categories held (a policy is an immutable value)
+_PAYERS_FOR: dict[tuple[int, int, frozenset[Category]], tuple[Policy, _PayerFor]] = {}
+
+
+def _read_for(policy: Policy, payer: PayerPolicy, held: frozenset[Category]) -> _PayerFor:
+    rule_id = f"{policy.ref}#{payer.payer.value}"
+    rules = []
+    for rule in payer.rules:
+        account = payer.account_of(rule)
+        tiers = tuple(
+            _TierFor(tier, _tier_label(tier, held), _tier_label_zh(tier, held), qualification_key(account, tier),
+                     f"{rule_id}.{rule.name}[{tier.label}]", spans(tier.segments or []), y(tier.deductible))
+            for tier in rule.tiers if open_to(tier.categories, held))
+        if tiers:
+            rules.append(_RuleFor(rule, account, tiers))
+    return _PayerFor(payer, rule_id, tuple(rules))
+
+
 @dataclass
 class _Candidate:
-    tier: Tier
+    tier: _TierFor
     amount: Decimal
     base: Decimal
     cumulative_before: Decimal | None
@@ -144,18 +203,21 @@ def _annual_cap(rule: Rule, tier: Tier, claim: DischargeClaim) -> tuple[Decimal 
     return limits.annual_cap, "annual cap", "年度限额"
 
 
-def _limit(amount: Decimal, left: Decimal, what: str, what_zh: str, steps: _Steps) -> Decimal:
+def _limit(amount: Decimal, left: Decimal, what: str, what_zh: str, steps: _Steps, figure: Decimal | None = None) -> Decimal:
+    """``amount`` held to what is ``left`` of a limit, named ``what`` (followed by ``figure``, if given)."""
     left = max(ZERO, left)
     if amount > left:
-        steps.add(f"{what}: {y(left)} left, so {y(left)}", f"{what_zh}：余 {y(left)}，按 {y(left)}")
+        if figure is not None:  # (named only when it binds: printing amounts is a good part of the cost)
+            what, what_zh = f"{what} {y(figure)}", f"{what_zh} {y(figure)}"
+        left_shown = y(left)
+        steps.add(f"{what}: {left_shown} left, so {left_shown}", f"{what_zh}：余 {left_shown}，按 {left_shown}")
         return left
     return amount
 
 
-def _base(rule: Rule, claim: DischargeClaim, prior: Sequence[PaymentLine], account: AccountTotals,
-          policy: Policy, steps: _Steps) -> tuple[Decimal, Decimal]:
+def _base(rule: Rule, claim: DischargeClaim, prior: Sequence[PaymentLine], paid_before: Decimal,
+          account: AccountTotals, policy: Policy, steps: _Steps) -> tuple[Decimal, Decimal]:
     """This claim's base for the rule and the account's yearly base before it."""
-    paid_before = _paid_before(prior)
     if rule.base_of is not None:
         source = _line_of(prior, rule.base_of)
         base = source.base if source else ZERO
@@ -163,34 +225,38 @@ def _base(rule: Rule, claim: DischargeClaim, prior: Sequence[PaymentLine], accou
         steps.add(f"base {y(base)}, as counted by {rule.base_of}",
                   f"基数 {y(base)}（同{_account_name_zh(policy, rule.base_of)}本次计入基数）")
         return base, before
+    in_scope = y(claim.inscp_scp_amt)
     if rule.base_after:
         after = sum((line.amount for line in prior if line.payer in rule.base_after), start=ZERO)
         base = max(ZERO, claim.inscp_scp_amt - after)
         names = ", ".join(p.value for p in rule.base_after)
-        steps.add(f"base {y(base)} (in-scope {y(claim.inscp_scp_amt)} − paid by {names} {y(after)})",
-                  f"基数 {y(base)}（政策范围内 {y(claim.inscp_scp_amt)} − {_payer_names_zh(policy, rule.base_after)}已付 {y(after)}）")
+        shown, after_shown = y(base), y(after)
+        steps.add(f"base {shown} (in-scope {in_scope} − paid by {names} {after_shown})",
+                  f"基数 {shown}（政策范围内 {in_scope} − {_payer_names_zh(policy, rule.base_after)}已付 {after_shown}）")
         return base, account.base
     base = max(ZERO, claim.inscp_scp_amt - paid_before)
-    steps.add(f"base {y(base)} (in-scope {y(claim.inscp_scp_amt)} − paid before {y(paid_before)})",
-              f"基数 {y(base)}（政策范围内 {y(claim.inscp_scp_amt)} − 前序已付 {y(paid_before)}）")
+    shown, before_shown = y(base), y(paid_before)
+    steps.add(f"base {shown} (in-scope {in_scope} − paid before {before_shown})",
+              f"基数 {shown}（政策范围内 {in_scope} − 前序已付 {before_shown}）")
     return base, account.base
 
 
-def _candidate(tier: Tier, rule: Rule, claim: DischargeClaim, prior: Sequence[PaymentLine], account: AccountTotals,
-               policy: Policy, qualified: bool) -> _Candidate:
-    if tier.personal_share_ceiling is not None:
-        return _ceiling_candidate(tier, claim, prior)
+def _candidate(tier: _TierFor, rule: Rule, claim: DischargeClaim, prior: Sequence[PaymentLine], paid_before: Decimal,
+               account: AccountTotals, policy: Policy, qualified: bool) -> _Candidate:
+    if tier.tier.personal_share_ceiling is not None:
+        return _ceiling_candidate(tier, claim, paid_before)
     steps = _Steps()
-    base, before = _base(rule, claim, prior, account, policy, steps)
+    base, before = _base(rule, claim, prior, paid_before, account, policy, steps)
     c = _Candidate(tier, ZERO, base, before if rule.scope == "annual" else None, steps)
-    segments = tier.segments or []
+    segments = tier.spans
     if rule.scope == "per_claim":
         gross = covered(segments, base)
         equation = _equation(pieces(segments, ZERO, base), gross)
     else:
         low, high = before, before + base
-        steps.add(f"yearly base {y(low)} → {y(high)}", f"本年累计 {y(low)} → {y(high)}")
-        line = tier.qualifies_at
+        low_shown, high_shown = y(low), y(high)
+        steps.add(f"yearly base {low_shown} → {high_shown}", f"本年累计 {low_shown} → {high_shown}")
+        line = tier.tier.qualifies_at
         if line is not None and not qualified and high < line:
             steps.add(f"below the qualifying {y(line)}: 0.00", f"未达 {y(line)} 的救助资格线：0.00")
             return c
@@ -202,11 +268,11 @@ def _candidate(tier: Tier, rule: Rule, claim: DischargeClaim, prior: Sequence[Pa
         else:
             gross = covered(segments, high) - covered(segments, low)
             equation = _equation(pieces(segments, low, high), gross)
-    steps.add(f"deductible {y(tier.deductible)}; {equation.en}", f"起付线 {y(tier.deductible)}；{equation.zh}")
+    steps.add(f"deductible {tier.deductible}; {equation.en}", f"起付线 {tier.deductible}；{equation.zh}")
     if gross < 0:
         steps.add("nothing more is owed", "无应付")
         gross = ZERO
-    c.amount = _within_limits(gross, claim, prior, rule, tier, account, steps)
+    c.amount = _within_limits(gross, claim, paid_before, rule, tier.tier, account, steps)
     return c
 
 
@@ -226,18 +292,21 @@ def _equation(shown: list[str], gross: Decimal, paid_this_year: Decimal | None =
     if not shown and not paid_this_year:
         return Reason("nothing above it: 0.00", "未超过起付线：0.00")
     arithmetic = " + ".join(shown) or "0.00"
+    gross_shown = exact(gross)
     if paid_this_year is None:
-        return Reason(f"{arithmetic} = {exact(gross)}", f"{arithmetic} = {exact(gross)}")
-    return Reason(f"{arithmetic} − {y(paid_this_year)} already paid this year = {exact(gross)}",
-                  f"{arithmetic} − 本年已付 {y(paid_this_year)} = {exact(gross)}")
+        equation = f"{arithmetic} = {gross_shown}"
+        return Reason(equation, equation)
+    paid_shown = y(paid_this_year)
+    return Reason(f"{arithmetic} − {paid_shown} already paid this year = {gross_shown}",
+                  f"{arithmetic} − 本年已付 {paid_shown} = {gross_shown}")
 
 
-def _within_limits(gross: Decimal, claim: DischargeClaim, prior: Sequence[PaymentLine], rule: Rule, tier: Tier,
+def _within_limits(gross: Decimal, claim: DischargeClaim, paid_before: Decimal, rule: Rule, tier: Tier,
                    account: AccountTotals, steps: _Steps) -> Decimal:
     amount = gross
     cap, cap_name, cap_name_zh = _annual_cap(rule, tier, claim)
     if cap is not None:
-        amount = _limit(amount, cap - account.paid, f"{cap_name} {y(cap)}", f"{cap_name_zh} {y(cap)}", steps)
+        amount = _limit(amount, cap - account.paid, cap_name, cap_name_zh, steps, cap)
     limits = rule.limits
     if limits.per_claim is not None:
         amount = _limit(amount, limits.per_claim, f"at most {y(limits.per_claim)} a claim", f"单次最高 {y(limits.per_claim)}", steps)
@@ -249,46 +318,44 @@ def _within_limits(gross: Decimal, claim: DischargeClaim, prior: Sequence[Paymen
         if account.assisted_visits_by_month.get(month, 0) >= limits.assisted_visits_per_month:
             amount = _limit(amount, ZERO, f"{limits.assisted_visits_per_month} assisted visits in {month} already",
                             f"{month} 已救助 {limits.assisted_visits_per_month} 次", steps)
-    remaining = max(ZERO, claim.inscp_scp_amt - _paid_before(prior))
+    remaining = max(ZERO, claim.inscp_scp_amt - paid_before)
     amount = _limit(amount, remaining, "never more than the remaining in-scope amount", "不超过政策范围内剩余", steps)
     return round_to_fen(amount)
 
 
-def _ceiling_candidate(tier: Tier, claim: DischargeClaim, prior: Sequence[PaymentLine]) -> _Candidate:
+def _ceiling_candidate(tier: _TierFor, claim: DischargeClaim, paid_before: Decimal) -> _Candidate:
     """Pay what holds the personal share (out-of-scope parts included) to a share of the bill:
     the payment is rounded as every payment is, so the share never ends above the ceiling."""
-    share = claim.medfee_sumamt - _paid_before(prior)
-    ceiling = claim.medfee_sumamt * tier.personal_share_ceiling
+    share = claim.medfee_sumamt - paid_before
+    ceiling = claim.medfee_sumamt * tier.tier.personal_share_ceiling
     owed = share - ceiling
     amount = round_to_fen(max(ZERO, owed))
-    rate = format_rate(tier.personal_share_ceiling)
+    rate = format_rate(tier.tier.personal_share_ceiling)
     steps = _Steps()
-    steps.add(f"personal share so far {y(share)} (whole bill {y(claim.medfee_sumamt)} − paid {y(_paid_before(prior))}); "
+    steps.add(f"personal share so far {y(share)} (whole bill {y(claim.medfee_sumamt)} − paid {y(paid_before)}); "
               f"held to {rate} of the bill: {y(claim.medfee_sumamt)} × {rate} = {exact(ceiling)}; "
               f"{y(share)} − {exact(ceiling)} = {exact(owed)}",
-              f"个人负担 {y(share)}（医疗费总额 {y(claim.medfee_sumamt)} − 已付 {y(_paid_before(prior))}）；"
+              f"个人负担 {y(share)}（医疗费总额 {y(claim.medfee_sumamt)} − 已付 {y(paid_before)}）；"
               f"控制在总额的 {rate}：{y(claim.medfee_sumamt)} × {rate} = {exact(ceiling)}；"
               f"{y(share)} − {exact(ceiling)} = {exact(owed)}")
     return _Candidate(tier, amount, share, None, steps)
 
 
-def _applicable(payer: PayerPolicy, claim: DischargeClaim, held: Collection[Category]) -> tuple[Rule | None, list[Tier]]:
+def _applicable(payer: _PayerFor, claim: DischargeClaim) -> tuple[_RuleFor | None, list[_TierFor]]:
     """The first rule whose conditions hold and some tier of which the person qualifies for."""
     for rule in payer.rules:
-        if not when_holds(rule.when, claim):
+        if not when_holds(rule.rule.when, claim):
             continue
-        tiers = [t for t in rule.tiers if open_to(t.categories, held) and when_holds(t.when, claim)]
+        tiers = [t for t in rule.tiers if when_holds(t.tier.when, claim)]
         if tiers:
             return rule, tiers
     return None, []
 
 
-def _why_not(payer: PayerPolicy, claim: DischargeClaim, held: Collection[Category]) -> list[Reason]:
+def _why_not(payer: _PayerFor, claim: DischargeClaim) -> list[Reason]:
     """Why no rule of the payer covers the claim, rule by rule, in words."""
     reasons: list[Reason] = []
-    for rule in payer.rules:
-        if not any(open_to(t.categories, held) for t in rule.tiers):
-            continue
+    for rule in (r.rule for r in payer.rules):
         missing = when_failures(rule.when, claim)
         if missing:
             reasons.append(Reason(f"{rule.name}: " + "; ".join(r.en for r in missing), "；".join(r.zh for r in missing)))
@@ -339,19 +406,19 @@ def pay(
     ``qualified``: the qualifying tiers (``qualification_key``) the year as known now has
     reached; they pay on every claim of the year, the earlier ones included.
     """
-    rule, tiers = _applicable(payer, claim, held)
-    rule_id = f"{policy.ref}#{payer.payer.value}"
-    if rule is None:
-        if not any(open_to(t.categories, held) for r in payer.rules for t in r.tiers):
-            return Paid(None)
-        reasons = _why_not(payer, claim, held)
+    own = _payer_for(policy, payer, frozenset(held))
+    if not own.rules:
+        return Paid(None)  # no schedule of the payer is open to the person's categories
+    found, tiers = _applicable(own, claim)
+    if found is None:
+        reasons = _why_not(own, claim)
         why = "; ".join(r.en for r in reasons) or "no rule covers this claim"
         why_zh = "；".join(r.zh for r in reasons) or "无适用规则"
-        return Paid(_zero_line(payer, claim, rule_id, f"{payer.payer.value} pays nothing: {why}", f"{payer.name_zh}不支付：{why_zh}"))
-    account_name = payer.account_of(rule)
+        return Paid(_zero_line(payer, claim, own.rule_id, f"{payer.payer.value} pays nothing: {why}", f"{payer.name_zh}不支付：{why_zh}"))
+    rule, account_name = found.rule, found.account
     account = totals.get(account_name, _NOTHING_YET)
-    candidates = [_candidate(t, rule, claim, prior, account, policy, qualification_key(account_name, t) in qualified)
-                  for t in tiers]
+    paid_before = _paid_before(prior)
+    candidates = [_candidate(t, rule, claim, prior, paid_before, account, policy, t.qualification in qualified) for t in tiers]
     best = max(candidates, key=lambda c: c.amount)  # max keeps the first of equals: the listed order
     amount, steps = best.amount, best.steps
     deferred = _deferred(rule, prior, policy)
@@ -359,18 +426,18 @@ def pay(
         _defer(rule, deferred, amount, steps)
         amount = ZERO
     if len(candidates) > 1:
-        steps.add("most favourable of " + ", ".join(f"{_tier_label(c.tier, held)} {y(c.amount)}" for c in candidates),
-                  "就高不重复：" + "，".join(f"{_tier_label_zh(c.tier, held)} {y(c.amount)}" for c in candidates))
-    label, label_zh = _tier_label(best.tier, held), _tier_label_zh(best.tier, held)
+        steps.add("most favourable of " + ", ".join(f"{c.tier.label} {y(c.amount)}" for c in candidates),
+                  "就高不重复：" + "，".join(f"{c.tier.label_zh} {y(c.amount)}" for c in candidates))
+    paid_shown = y(amount)
     line = _line(
         payer=payer.payer,
         fund_pay_type=payer.fund_code(claim.insutype),
         amount=amount,
         base=best.base,
-        rule=f"{rule_id}.{rule.name}[{best.tier.label}]",
-        explanation=f"{payer.payer.value} ({rule.name}, {label}): " + "; ".join(steps.en) + f" → pays {y(amount)}",
-        explanation_zh=f"{payer.name_zh}（{label_zh}）：" + "；".join(steps.zh) + f" → 支付 {y(amount)}",
-        applied=label,
+        rule=best.tier.rule,
+        explanation=f"{payer.payer.value} ({rule.name}, {best.tier.label}): " + "; ".join(steps.en) + f" → pays {paid_shown}",
+        explanation_zh=f"{payer.name_zh}（{best.tier.label_zh}）：" + "；".join(steps.zh) + f" → 支付 {paid_shown}",
+        applied=best.tier.label,
         account=account_name,
         cumulative_before=best.cumulative_before,
     )

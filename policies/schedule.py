@@ -3,33 +3,47 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from decimal import Decimal
+from typing import NamedTuple
 
 from schemas.money import format_rate, format_yuan
 from schemas.policy import Segment
 
 
-def _spans(segments: Sequence[Segment]):
-    for i, segment in enumerate(segments):
-        end = segments[i + 1].from_ if i + 1 < len(segments) else None
-        yield segment.from_, end, segment.rate
+class Span(NamedTuple):
+    """One segment as the schedule runs over it: [start, end) at ``rate`` (end None: no end)."""
+
+    start: Decimal
+    end: Decimal | None
+    rate: Decimal
+    rate_shown: str  # the rate as the arithmetic prints it ("75%")
 
 
-def covered(segments: Sequence[Segment], base: Decimal) -> Decimal:
+def spans(segments: Sequence[Segment]) -> tuple[Span, ...]:
+    """The segments read once, for a schedule applied to many bases."""
+    ends = [s.from_ for s in segments[1:]] + [None]
+    return tuple(Span(s.from_, end, s.rate, format_rate(s.rate)) for s, end in zip(segments, ends))
+
+
+def covered(segments: Sequence[Segment] | tuple[Span, ...], base: Decimal) -> Decimal:
     """F(base): what the schedule pays on a (cumulative) base, unrounded."""
     total = Decimal(0)
-    for start, end, rate in _spans(segments):
+    for start, end, rate, _ in _read(segments):
         top = base if end is None else min(base, end)
         if top > start:
             total += rate * (top - start)
     return total
 
 
-def pieces(segments: Sequence[Segment], low: Decimal, high: Decimal) -> list[str]:
+def pieces(segments: Sequence[Segment] | tuple[Span, ...], low: Decimal, high: Decimal) -> list[str]:
     """The arithmetic of F(high) − F(low), one "rate × (to − from)" per segment touched."""
     shown = []
-    for start, end, rate in _spans(segments):
+    for start, end, _, rate in _read(segments):
         a = max(low, start)
         b = high if end is None else min(high, end)
         if b > a:
-            shown.append(f"{format_rate(rate)} × ({format_yuan(b)} − {format_yuan(a)})")
+            shown.append(f"{rate} × ({format_yuan(b)} − {format_yuan(a)})")
     return shown
+
+
+def _read(segments: Sequence[Segment] | tuple[Span, ...]) -> Sequence[Span]:
+    return segments if segments and isinstance(segments[0], Span) else spans(segments)
