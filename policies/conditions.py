@@ -33,6 +33,30 @@ def area_of(claim: DischargeClaim) -> str:
     return "anywhere"
 
 
+#: the claim's fields each condition reads, for whether it holds and for its words when it does not
+FIELDS_READ: dict[str, tuple[str, ...]] = {
+    "med_types": ("med_type",),
+    "hosp_lv": ("hosp_lv",),
+    "insutype": ("insutype",),
+    "area": ("insuplc_admdvs", "mdtrtarea_admvs"),
+    "referral": ("referral",),
+    "emergency_unable_to_pay": ("emergency_unable_to_pay",),
+    "discharged_from": ("enddate",),
+    "discharged_to": ("enddate",),
+}
+if set(FIELDS_READ) != set(Conditions.model_fields):
+    raise TypeError(f"say in FIELDS_READ which claim fields the conditions {set(Conditions.model_fields) - set(FIELDS_READ)} read")
+
+
+def fields_read(when: When | Conditions | None) -> set[str]:
+    """The claim's fields that decide whether ``when`` holds, and what ``when_failures`` says."""
+    if when is None:
+        return set()
+    alternatives = when.any_of if isinstance(when, When) else None
+    return {name for conditions in [when, *(alternatives or [])] for condition, names in FIELDS_READ.items()
+            if getattr(conditions, condition) is not None for name in names}
+
+
 def _zh_list(values, names: dict[str, str]) -> str:
     return "、".join(names.get(v.value, v.value) for v in values)
 

@@ -18,9 +18,10 @@ claims are settled again (policies/year.py) — nothing is clipped onto the cros
 """
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Hashable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from operator import attrgetter
 
 from schemas.codes import CATEGORY_ZH, Category
 from schemas.events import DischargeClaim, PaymentLine
@@ -28,7 +29,7 @@ from schemas.money import ZERO, format_exact, format_rate, format_yuan, round_to
 from schemas.policy import PayerPolicy, Policy, Rule, Tier
 from schemas.totals import AccountTotals, YearTotals
 
-from .conditions import Reason, holding, open_to, when_failures, when_holds
+from .conditions import Reason, fields_read, holding, open_to, when_failures, when_holds
 from .diseases import major_disease_of
 from .schedule import Span, covered, pieces, spans
 
@@ -84,12 +85,25 @@ class _RuleFor:
 
 
 @dataclass(frozen=True)
+class _Applicable:
+    """What a payer's rules make of a claim: the first rule whose conditions hold and its tiers
+    whose conditions hold; or, when none covers the claim, why not in words."""
+
+    rule: _RuleFor | None
+    tiers: tuple[_TierFor, ...] = ()
+    why_not: Reason | None = None
+
+
+@dataclass(frozen=True)
 class _PayerFor:
     """A payer as it reads for one person: the rules with a tier open to their categories."""
 
     payer: PayerPolicy
     rule_id: str  # <policy ref>#<payer>
     rules: tuple[_RuleFor, ...]
+    reads: Callable[[DischargeClaim], Hashable]  # the values of the claim's fields the rules' conditions read
+    #: what the rules make of a claim, per those values (all it depends on), as they are met
+    applicable: dict[Hashable, _Applicable] = field(default_factory=dict)
 
 
 def _payer_for(policy: Policy, payer: PayerPolicy, held: frozenset[Category]) -> _PayerFor:
@@ -117,7 +131,13 @@ def _read_for(policy: Policy, payer: PayerPolicy, held: frozenset[Category]) -> 
             for tier in rule.tiers if open_to(tier.categories, held))
         if tiers:
             rules.append(_RuleFor(rule, account, tiers))
-    return _PayerFor(payer, rule_id, tuple(rules))
+    conditions = [when for r in rules for when in (r.rule.when, *(t.tier.when for t in r.tiers))]
+    fields = sorted(set().union(*map(fields_read, conditions)))
+    return _PayerFor(payer, rule_id, tuple(rules), attrgetter(*fields) if fields else _reads_nothing)
+
+
+def _reads_nothing(claim: DischargeClaim) -> tuple:
+    return ()
 
 
 @dataclass
@@ -341,15 +361,28 @@ def _ceiling_candidate(tier: _TierFor, claim: DischargeClaim, paid_before: Decim
     return _Candidate(tier, amount, share, None, steps)
 
 
-def _applicable(payer: _PayerFor, claim: DischargeClaim) -> tuple[_RuleFor | None, list[_TierFor]]:
+def _applicable(payer: _PayerFor, claim: DischargeClaim) -> _Applicable:
+    """What the payer's rules make of the claim, worked out once per values of the claim's fields
+    their conditions read."""
+    key = payer.reads(claim)
+    found = payer.applicable.get(key)
+    if found is None:
+        found = payer.applicable[key] = _apply(payer, claim)
+    return found
+
+
+def _apply(payer: _PayerFor, claim: DischargeClaim) -> _Applicable:
     """The first rule whose conditions hold and some tier of which the person qualifies for."""
     for rule in payer.rules:
         if not when_holds(rule.rule.when, claim):
             continue
-        tiers = [t for t in rule.tiers if when_holds(t.tier.when, claim)]
+        tiers = tuple(t for t in rule.tiers if when_holds(t.tier.when, claim))
         if tiers:
-            return rule, tiers
-    return None, []
+            return _Applicable(rule, tiers)
+    reasons = _why_not(payer, claim)
+    why = "; ".join(r.en for r in reasons) or "no rule covers this claim"
+    why_zh = "；".join(r.zh for r in reasons) or "无适用规则"
+    return _Applicable(None, why_not=Reason(f"{payer.payer.payer.value} pays nothing: {why}", f"{payer.payer.name_zh}不支付：{why_zh}"))
 
 
 def _why_not(payer: _PayerFor, claim: DischargeClaim) -> list[Reason]:
@@ -409,13 +442,10 @@ def pay(
     own = _payer_for(policy, payer, frozenset(held))
     if not own.rules:
         return Paid(None)  # no schedule of the payer is open to the person's categories
-    found, tiers = _applicable(own, claim)
-    if found is None:
-        reasons = _why_not(own, claim)
-        why = "; ".join(r.en for r in reasons) or "no rule covers this claim"
-        why_zh = "；".join(r.zh for r in reasons) or "无适用规则"
-        return Paid(_zero_line(payer, claim, own.rule_id, f"{payer.payer.value} pays nothing: {why}", f"{payer.name_zh}不支付：{why_zh}"))
-    rule, account_name = found.rule, found.account
+    found = _applicable(own, claim)
+    if found.rule is None:
+        return Paid(_zero_line(payer, claim, own.rule_id, *found.why_not))
+    rule, account_name, tiers = found.rule.rule, found.rule.account, found.tiers
     account = totals.get(account_name, _NOTHING_YET)
     paid_before = _paid_before(prior)
     candidates = [_candidate(t, rule, claim, prior, paid_before, account, policy, t.qualification in qualified) for t in tiers]
