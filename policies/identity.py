@@ -6,9 +6,11 @@ import calendar
 from collections.abc import Iterable
 from datetime import date
 
-from schemas.codes import categories_named
+from schemas.codes import Category, categories_named
 from schemas.events import CategoryHeld, DischargeClaim
 from schemas.policy import Policy
+
+from .loader import once_per_policy
 
 
 def shift_months(day: date, months: int) -> date:
@@ -19,12 +21,22 @@ def shift_months(day: date, months: int) -> date:
 
 def reach_back(held: CategoryHeld, policy: Policy) -> int:
     """Months before its valid_from that a category covers under the policy (0 for most)."""
-    return max((r.months_before for r in policy.retroactive
-                if held.code in {c for p in r.categories for c in categories_named(p)}), default=0)
+    return _months_back(policy).get(held.code, 0)
+
+
+@once_per_policy
+def _months_back(policy: Policy) -> dict[Category, int]:
+    """The categories the policy's ``retroactive`` names, each with the most months it reaches back."""
+    months: dict[Category, int] = {}
+    for retroactive in policy.retroactive:
+        for category in {c for p in retroactive.categories for c in categories_named(p)}:
+            months[category] = max(months.get(category, 0), retroactive.months_before)
+    return months
 
 
 def counts_for(held: CategoryHeld, claim: DischargeClaim, policy: Policy) -> bool:
-    start = shift_months(held.valid_from, -reach_back(held, policy))
+    months = reach_back(held, policy)
+    start = shift_months(held.valid_from, -months) if months else held.valid_from
     return start <= claim.enddate and (held.valid_to is None or held.valid_to >= claim.begndate)
 
 

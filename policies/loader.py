@@ -1,11 +1,12 @@
 """Reading policy files: YAML validated against schemas.policy, errors pointing at file and line."""
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import date
-from functools import cache
+from functools import cache, wraps
 from importlib import resources
 from pathlib import Path
+from typing import TypeVar
 
 import yaml
 from pydantic import BaseModel, ValidationError
@@ -137,3 +138,22 @@ def policy_by_ref(region: str, period: str, version: int, policies: Iterable[Pol
 def policy_of(ref: PolicyRef) -> Policy:
     """The policy a record names (its ``policy``: region, period and version)."""
     return policy_by_ref(ref.region, ref.period, ref.version)
+
+
+T = TypeVar("T")
+
+
+def once_per_policy(reading: Callable[[Policy], T]) -> Callable[[Policy], T]:
+    """``reading(policy)`` worked out once per policy, not per claim. A policy is an immutable
+    value but not hashable (it holds lists), so it is known by identity, and kept alive while
+    its reading is cached (so that its identity is not reused)."""
+    readings: dict[int, tuple[Policy, T]] = {}
+
+    @wraps(reading)
+    def once(policy: Policy) -> T:
+        found = readings.get(id(policy))
+        if found is None:
+            found = readings[id(policy)] = (policy, reading(policy))
+        return found[1]
+
+    return once

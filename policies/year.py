@@ -16,11 +16,13 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 
 from schemas.events import PaymentLine
 from schemas.policy import Policy
 from schemas.totals import YearTotals
 
+from .loader import once_per_policy
 from .payer import qualification_key
 from .settle import ClaimOfYear, Settled, settle
 from .year_end import close_year
@@ -76,10 +78,14 @@ def _qualifying_lines_reached(claims: Sequence[ClaimOfYear], totals: YearTotals)
     """The qualifying tiers whose account's yearly base reached their line by the end of the year."""
     reached = set()
     for policy in {c.policy.ref: c.policy for c in claims}.values():
-        for payer in policy.payers:
-            for rule in payer.rules:
-                account = payer.account_of(rule)
-                for tier in rule.tiers:
-                    if tier.qualifies_at is not None and account in totals and totals[account].base >= tier.qualifies_at:
-                        reached.add(qualification_key(account, tier))
+        for account, line, key in _qualifying_lines(policy):
+            if account in totals and totals[account].base >= line:
+                reached.add(key)
     return frozenset(reached)
+
+
+@once_per_policy
+def _qualifying_lines(policy: Policy) -> list[tuple[str, Decimal, str]]:
+    """Each qualifying tier of the policy: its account, its line and its name (qualification_key)."""
+    return [(payer.account_of(rule), tier.qualifies_at, qualification_key(payer.account_of(rule), tier))
+            for payer in policy.payers for rule in payer.rules for tier in rule.tiers if tier.qualifies_at is not None]
