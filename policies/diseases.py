@@ -1,7 +1,7 @@
 """The 30 major diseases, matched on the ICD-10 code of the claim's main diagnosis."""
 from __future__ import annotations
 
-from functools import cache
+from functools import cache, lru_cache
 from importlib import resources
 
 import yaml
@@ -15,6 +15,7 @@ def major_diseases() -> MajorDiseaseList:
     return MajorDiseaseList.model_validate(yaml.safe_load(text))
 
 
+@lru_cache(maxsize=4096)  # a few hundred diagnoses recur: the list is scanned once for each
 def major_disease_of(dise_codg: str, age: int | None = None) -> MajorDisease | None:
     """The listed major disease this diagnosis is, or None."""
     for disease in major_diseases().diseases:

@@ -71,6 +71,7 @@ class _TierFor:
     label_zh: str
     qualification: str  # how ``qualified`` names it (qualification_key)
     rule: str  # the ``rule`` of the lines it pays
+    heading: Reason  # how their explanations begin
     spans: tuple[Span, ...]  # its segments, read once (schedule.py)
     deductible: str  # the start of its first segment, as printed
 
@@ -125,15 +126,19 @@ def _read_for(policy: Policy, payer: PayerPolicy, held: frozenset[Category]) -> 
     rules = []
     for rule in payer.rules:
         account = payer.account_of(rule)
-        tiers = tuple(
-            _TierFor(tier, _tier_label(tier, held), _tier_label_zh(tier, held), qualification_key(account, tier),
-                     f"{rule_id}.{rule.name}[{tier.label}]", spans(tier.segments or []), y(tier.deductible))
-            for tier in rule.tiers if open_to(tier.categories, held))
+        tiers = tuple(_tier_for(payer, rule, account, tier, held, rule_id) for tier in rule.tiers if open_to(tier.categories, held))
         if tiers:
             rules.append(_RuleFor(rule, account, tiers))
     conditions = [when for r in rules for when in (r.rule.when, *(t.tier.when for t in r.tiers))]
     fields = sorted(set().union(*map(fields_read, conditions)))
     return _PayerFor(payer, rule_id, tuple(rules), attrgetter(*fields) if fields else _reads_nothing)
+
+
+def _tier_for(payer: PayerPolicy, rule: Rule, account: str, tier: Tier, held: frozenset[Category], rule_id: str) -> _TierFor:
+    label, label_zh = _tier_label(tier, held), _tier_label_zh(tier, held)
+    return _TierFor(tier, label, label_zh, qualification_key(account, tier), f"{rule_id}.{rule.name}[{tier.label}]",
+                    Reason(f"{payer.payer.value} ({rule.name}, {label}): ", f"{payer.name_zh}（{label_zh}）："),
+                    spans(tier.segments or []), y(tier.deductible))
 
 
 def _reads_nothing(claim: DischargeClaim) -> tuple:
@@ -465,8 +470,8 @@ def pay(
         amount=amount,
         base=best.base,
         rule=best.tier.rule,
-        explanation=f"{payer.payer.value} ({rule.name}, {best.tier.label}): " + "; ".join(steps.en) + f" → pays {paid_shown}",
-        explanation_zh=f"{payer.name_zh}（{best.tier.label_zh}）：" + "；".join(steps.zh) + f" → 支付 {paid_shown}",
+        explanation=best.tier.heading.en + "; ".join(steps.en) + f" → pays {paid_shown}",
+        explanation_zh=best.tier.heading.zh + "；".join(steps.zh) + f" → 支付 {paid_shown}",
         applied=best.tier.label,
         account=account_name,
         cumulative_before=best.cumulative_before,
