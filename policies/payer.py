@@ -372,8 +372,14 @@ def _applicable(payer: _PayerFor, claim: DischargeClaim) -> _Applicable:
     key = payer.reads(claim)
     found = payer.applicable.get(key)
     if found is None:
+        if len(payer.applicable) >= _MOST_KEPT:  # a worker meets ever more places (and days) over the years
+            payer.applicable.clear()
         found = payer.applicable[key] = _apply(payer, claim)
     return found
+
+
+#: how many outcomes of a payer's conditions are kept per person's reading of it, at most
+_MOST_KEPT = 20_000
 
 
 def _apply(payer: _PayerFor, claim: DischargeClaim) -> _Applicable:
