@@ -12,16 +12,18 @@ import orjson
 from schemas.events import CategoryHeld, DischargeClaim
 
 from ..records import Arrival, ClaimReceipt, Outbox
-from .archive import archive, set_outcome
-from .connection import lock_persons
+from .archive import archive_all
+from .connection import dumps, lock_persons
 from .ledger import settle_in_order
 
 #: attach(claim, every period the person holds a category) -> the snapshot the claim travels with
 Attach = Callable[[DischargeClaim, list[CategoryHeld]], dict]
 
-_INSERT = """
+_INSERT_ALL = """
 INSERT INTO claims_received (claim_id, psn_no, digest, payload, snapshot, topic, "partition", "offset", revision, seq, year, region)
-VALUES ($1, $2, $3, $4::jsonb, $5::jsonb, $6, $7, $8, $9, $10, $11, $12)"""
+SELECT c, p, d, convert_from(j, 'UTF8')::jsonb, convert_from(s, 'UTF8')::jsonb, t, pa, o, r, q, y, g
+FROM unnest($1::text[], $2::text[], $3::text[], $4::bytea[], $5::bytea[], $6::text[], $7::integer[], $8::bigint[],
+            $9::integer[], $10::bigint[], $11::integer[], $12::text[]) AS x(c, p, d, j, s, t, pa, o, r, q, y, g)"""
 
 _BATCH_REVISIONS = ("SELECT claim_id, revision, digest, snapshot, seq FROM claims_received WHERE claim_id = ANY($1::text[]) "
                     "ORDER BY claim_id, revision")
@@ -32,7 +34,13 @@ _BATCH_BLOCKED = ("SELECT DISTINCT psn_no FROM person_queue WHERE psn_no = ANY($
                   "AND NOT (kind = 'claim' AND NOT flagged)")
 _BATCH_WAITED = "SELECT DISTINCT claim_id FROM cancellations WHERE claim_id = ANY($1::text[]) AND status = 'waiting'"
 
-_QUEUE = "INSERT INTO person_queue (psn_no, seq, sub, kind, ref, ready, flagged) VALUES ($1, $2, $3, $4, $5, $6, $7)"
+_QUEUE_ALL = """
+INSERT INTO person_queue (psn_no, seq, sub, kind, ref, ready, flagged)
+SELECT * FROM unnest($1::text[], $2::bigint[], $3::integer[], $4::text[], $5::text[], $6::boolean[], $7::boolean[])"""
+
+_OUTCOMES = """
+UPDATE inputs AS i SET outcome = x.outcome, reason = x.reason
+FROM unnest($1::bigint[], $2::text[], $3::text[]) AS x(seq, outcome, reason) WHERE i.seq = x.seq"""
 
 _MATCH_WAITING = """
 UPDATE cancellations SET status = 'applied'
@@ -59,10 +67,33 @@ class Claims:
         async with self._pool.acquire() as conn, conn.transaction():
             await lock_persons(conn, (a.event.psn_no for a in arrivals))
             known = await _Known.read(conn, [a.event for a in arrivals])
-            receipts = [await _receive(conn, arrival, attach, known) for arrival in arrivals]
+            places = await archive_all(conn, arrivals, "claim", [a.event.psn_no for a in arrivals])
+            writes = _Writes()
+            receipts = [await _receive(conn, arrival, place, attach, known, writes) for arrival, place in zip(arrivals, places)]
+            await writes.flush(conn)
             corrected = {a.event.psn_no for a, r in zip(arrivals, receipts) if r.status == "correction"}
             outbox = await settle_in_order(conn, corrected, now)
         return receipts, outbox
+
+
+class _Writes:
+    """A batch's new claims, queue places and outcomes, written in one statement each — before
+    anything reads those tables again (``flush``) and at the end of the batch."""
+
+    def __init__(self) -> None:
+        self.claims: list[tuple] = []
+        self.queue: list[tuple] = []
+        self.outcomes: list[tuple] = []
+
+    async def flush(self, conn: asyncpg.Connection) -> None:
+        claims, queue, outcomes = self.claims, self.queue, self.outcomes
+        self.claims, self.queue, self.outcomes = [], [], []
+        if claims:
+            await conn.execute(_INSERT_ALL, *(list(column) for column in zip(*claims)))
+        if queue:
+            await conn.execute(_QUEUE_ALL, *(list(column) for column in zip(*queue)))
+        if outcomes:
+            await conn.execute(_OUTCOMES, *(list(column) for column in zip(*outcomes)))
 
 
 class _Known:
@@ -101,20 +132,22 @@ class _Known:
         self.revisions[claim.claim_id].sort(key=lambda r: r["revision"])
 
 
-async def _receive(conn: asyncpg.Connection, arrival: Arrival[DischargeClaim], attach: Attach, known: _Known) -> ClaimReceipt:
+async def _receive(conn: asyncpg.Connection, arrival: Arrival[DischargeClaim], place: tuple[int, bool], attach: Attach,
+                   known: _Known, writes: _Writes) -> ClaimReceipt:
     claim = arrival.event
-    seq, new_position = await archive(conn, arrival, "claim", claim.psn_no)
+    seq, new_position = place
     digest = content_digest(claim)
-    receipt = await _decide(conn, claim, digest, seq, known.revisions.get(claim.claim_id, []), arrival, attach, known)
+    receipt = await _decide(conn, claim, digest, seq, known.revisions.get(claim.claim_id, []), arrival, attach, known,
+                            writes)
     if new_position and receipt.status not in ("new", "correction"):
-        await set_outcome(conn, seq, "repeat" if receipt.status == "same" else "rejected", receipt.reason)
+        writes.outcomes.append((seq, "repeat" if receipt.status == "same" else "rejected", receipt.reason))
     return receipt
 
 
 async def _decide(conn, claim: DischargeClaim, digest: str, seq: int, revisions, arrival, attach: Attach,
-                  known: _Known) -> ClaimReceipt:
+                  known: _Known, writes: _Writes) -> ClaimReceipt:
     if not revisions:
-        return await _first_receipt(conn, claim, digest, seq, arrival, attach, known)
+        return await _first_receipt(conn, claim, digest, seq, arrival, attach, known, writes)
     first, latest = revisions[0], revisions[-1]
     same = next((r for r in revisions if r["revision"] == claim.revision), None)
     if same is not None:
@@ -126,6 +159,7 @@ async def _decide(conn, claim: DischargeClaim, digest: str, seq: int, revisions,
     if claim.revision < latest["revision"]:
         return ClaimReceipt("stale", seq, reason=(
             f"claim {claim.claim_id} revision {claim.revision} arrived after revision {latest['revision']}; it changes nothing"))
+    await writes.flush(conn)  # a correction reads what this batch may have written of its claim
     cancelled = await conn.fetchval("SELECT event_id FROM cancellations WHERE claim_id = $1 AND status = 'applied'", claim.claim_id)
     if cancelled is not None:
         return ClaimReceipt("refused", seq, reason=(
@@ -133,34 +167,34 @@ async def _decide(conn, claim: DischargeClaim, digest: str, seq: int, revisions,
     owner = await conn.fetchval("SELECT psn_no FROM claims_received WHERE claim_id = $1 LIMIT 1", claim.claim_id)
     if owner != claim.psn_no:
         return ClaimReceipt("refused", seq, reason=f"claim {claim.claim_id} belongs to another person; a corrected bill keeps its psn_no")
-    await _insert(conn, claim, digest, None, arrival, seq)
-    await conn.execute(_QUEUE, claim.psn_no, seq, 0, "correction", claim.claim_id, True, False)
+    region = await conn.fetchval("SELECT region FROM claims_received WHERE claim_id = $1 AND snapshot IS NOT NULL", claim.claim_id)
+    writes.claims.append(_claim_row(claim, digest, None, region, arrival, seq))
+    writes.queue.append((claim.psn_no, seq, 0, "correction", claim.claim_id, True, False))
     known.recorded(claim, digest, None, seq)
     known.blocked.add(claim.psn_no)
     return ClaimReceipt("correction", seq)
 
 
 async def _first_receipt(conn, claim: DischargeClaim, digest: str, seq: int, arrival, attach: Attach,
-                         known: _Known) -> ClaimReceipt:
+                         known: _Known, writes: _Writes) -> ClaimReceipt:
     snapshot = attach(claim, known.periods_of(claim.psn_no))
     region = snapshot["policy"]["region"]
     flagged = claim.psn_no in known.blocked or (region, claim.year) in known.closed
-    await _insert(conn, claim, digest, snapshot, arrival, seq)
-    await conn.execute(_QUEUE, claim.psn_no, seq, 0, "claim", claim.claim_id, False, flagged)
+    writes.claims.append(_claim_row(claim, digest, snapshot, region, arrival, seq))
+    writes.queue.append((claim.psn_no, seq, 0, "claim", claim.claim_id, False, flagged))
     known.recorded(claim, digest, snapshot, seq)
     if flagged:
         known.blocked.add(claim.psn_no)
     if claim.claim_id in known.waited:
         matched = await conn.fetch(_MATCH_WAITING, claim.claim_id, claim.psn_no, claim.fixmedins_code)
         for event_id in [row["event_id"] for row in matched][:1]:
-            await conn.execute(_QUEUE, claim.psn_no, seq, 1, "cancellation", event_id, True, False)
+            writes.queue.append((claim.psn_no, seq, 1, "cancellation", event_id, True, False))
             known.blocked.add(claim.psn_no)
     return ClaimReceipt("new", seq, snapshot)
 
 
-async def _insert(conn, claim: DischargeClaim, digest: str, snapshot: dict | None, arrival: Arrival, seq: int) -> None:
-    region = snapshot["policy"]["region"] if snapshot else await conn.fetchval(
-        "SELECT region FROM claims_received WHERE claim_id = $1 AND snapshot IS NOT NULL", claim.claim_id)
-    await conn.execute(_INSERT, claim.claim_id, claim.psn_no, digest, claim.model_dump(mode="json", by_alias=True),
-                       snapshot, arrival.topic, arrival.partition, arrival.offset,
-                       claim.revision, seq, claim.year, region)
+def _claim_row(claim: DischargeClaim, digest: str, snapshot: dict | None, region: str | None, arrival: Arrival,
+               seq: int) -> tuple:
+    return (claim.claim_id, claim.psn_no, digest, dumps(claim.model_dump(mode="json", by_alias=True)),
+            None if snapshot is None else dumps(snapshot), arrival.topic, arrival.partition, arrival.offset,
+            claim.revision, seq, claim.year, region)
