@@ -80,11 +80,17 @@ class Context:
                          kind: str = "other") -> tuple[list[tuple[Incoming, M]], list[Outgoing]]:
         """The batch's events that validate as ``model`` (with their message), and the rejections
         of those that do not."""
-        good: list[tuple[Incoming, M]] = []
+        return await self.read_all(lambda raw: decode(model, raw), batch, reject_to, what, kind)
+
+    async def read_all(self, read: Callable[[bytes | None], T], batch: list[Incoming], reject_to: str, what: str = "",
+                       kind: str = "other") -> tuple[list[tuple[Incoming, T]], list[Outgoing]]:
+        """The batch's messages as ``read`` makes them (with their message), and the rejections of
+        those it refuses (BadInput)."""
+        good: list[tuple[Incoming, T]] = []
         rejected: list[Outgoing] = []
         for incoming in batch:
             try:
-                good.append((incoming, decode(model, incoming.value)))
+                good.append((incoming, read(incoming.value)))
             except BadInput as problem:
                 rejected.append(await self.reject(reject_to, incoming, f"{what}{problem}", kind))
         return good, rejected

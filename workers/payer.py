@@ -6,9 +6,8 @@ from functools import partial
 from policies import pay
 from policies.loader import load_policies, policy_of
 from schemas.codes import Payer
-from schemas.events import ClaimInFlight
 from schemas.totals import YearTotals
-from streams.codecs import encode
+from streams.flight import Flight
 from streams.topics import LEDGER, REJECTED, pay_topic
 
 from .harness import Context, Incoming, Outgoing, Worker
@@ -16,24 +15,22 @@ from store import PayerWork
 
 
 def _compute(payer: Payer, work: PayerWork, totals: YearTotals):
-    flight: ClaimInFlight = work.item
+    flight: Flight = work.item
     policy = policy_of(flight.policy)
     rules = next(p for p in policy.payers if p.payer == payer)
-    held = {c.code for c in flight.identity}
-    return pay(flight.claim, held, [l for l in flight.lines if l.payer != payer], totals, policy, rules)
+    return pay(flight.claim, flight.held, flight.prior, totals, policy, rules)
 
 
 async def handle(payer: Payer, context: Context, batch: list[Incoming]) -> list[Outgoing]:
-    decoded, out = await context.decode_all(ClaimInFlight, batch, REJECTED, f"not a claim in flight for {payer.value}: ")
+    decoded, out = await context.read_all(partial(Flight.for_payer, payer), batch, REJECTED,
+                                          f"not a claim in flight for {payer.value}: ")
     flights = [flight for _, flight in decoded]
     store = await context.store()
-    work = [PayerWork(f.claim.claim_id, f.claim.psn_no, f.claim.year, f.seq, f) for f in flights]
+    work = [PayerWork(f.claim_id, f.psn_no, f.claim.year, f.seq, f) for f in flights]
     lines = await store.pay_batch(payer.value, work, partial(_compute, payer))
     for flight, line in zip(flights, lines):
-        kept = [l for l in flight.lines if l.payer != payer]  # a redelivered hop carries no second line
-        flight = flight.model_copy(update={"lines": kept + ([line] if line is not None else [])})
-        after = flight.payer_after(payer)
-        out.append(Outgoing(pay_topic(after) if after else LEDGER, flight.claim.psn_no.encode(), encode(flight)))
+        after = flight.next_after(payer)  # a redelivered hop carries no second line: with_line replaces it
+        out.append(Outgoing(pay_topic(after) if after else LEDGER, flight.psn_no.encode(), flight.with_line(payer, line)))
     return out
 
 

@@ -20,6 +20,7 @@ from schemas.events import (
 )
 from store import Arrival, ClaimReceipt, InputReceipt, Outbox, PayerWork, Store
 from streams.codecs import encode
+from streams.flight import Flight
 from streams.topics import CANCELLED, DISCHARGED, ELIGIBILITY, YEAR_END
 from workers.intake import attach
 from workers.payer import _compute
@@ -107,7 +108,7 @@ class Workers:
 
     def __init__(self, store: Store) -> None:
         self.store = store
-        self.flights: dict[str, ClaimInFlight] = {}
+        self.flights: dict[str, bytes] = {}  # each claim's record in flight, as on the wire
 
     async def changes(self, *changes: EligibilityChange) -> tuple[list[InputReceipt], Outbox]:
         return await self.store.record_changes([arrival(c) for c in changes], NOW)
@@ -116,13 +117,13 @@ class Workers:
         receipts, outbox = await self.store.receive_claims([arrival(c) for c in claims], attach, NOW)
         for claim, receipt in zip(claims, receipts):
             if receipt.status in ("new", "same"):
-                self.flights[claim.claim_id] = ClaimInFlight(claim=claim, seq=receipt.seq, **receipt.snapshot)
+                self.flights[claim.claim_id] = encode(ClaimInFlight(claim=claim, seq=receipt.seq, **receipt.snapshot))
         return receipts, outbox
 
     async def pay(self, claim_id: str, payers: list[Payer] | None = None, mark: str = "") -> None:
         """The claim through the payers of its route (or the ones named), each in a batch of its own;
         ``mark`` is added to each line's explanation (to tell the payers' lines from the rules')."""
-        flight = self.flights[claim_id]
+        route = [Payer(p) for p in Flight.read(self.flights[claim_id]).data["route"]]
 
         def compute(payer: Payer, work: PayerWork, totals) -> Paid:
             paid = _compute(payer, work, totals)
@@ -130,15 +131,14 @@ class Workers:
                 return paid
             return replace(paid, line=paid.line.model_copy(update={"explanation": paid.line.explanation + mark}))
 
-        for payer in payers if payers is not None else flight.route:
-            flight = self.flights[claim_id]
-            work = PayerWork(flight.claim.claim_id, flight.claim.psn_no, flight.claim.year, flight.seq, flight)
+        for payer in payers if payers is not None else route:
+            flight = Flight.for_payer(payer, self.flights[claim_id])
+            work = PayerWork(flight.claim_id, flight.psn_no, flight.claim.year, flight.seq, flight)
             [line] = await self.store.pay_batch(payer.value, [work], lambda w, totals, p=payer: compute(p, w, totals))
-            kept = [l for l in flight.lines if l.payer != payer]
-            self.flights[claim_id] = flight.model_copy(update={"lines": kept + ([line] if line is not None else [])})
+            self.flights[claim_id] = flight.with_line(payer, line)
 
     async def arrive(self, *claim_ids: str) -> Outbox:
-        return await self.store.arrive([(self.flights[c].claim.psn_no, c) for c in claim_ids], NOW)
+        return await self.store.arrive([(Flight.read(self.flights[c]).psn_no, c) for c in claim_ids], NOW)
 
     async def settle(self, *claims: DischargeClaim) -> Outbox:
         """Each claim received, paid by its route and arrived at the ledger, one after the other;

@@ -17,6 +17,8 @@ import pytest
 from schemas.events import CategoryHeld, ClaimInFlight, DischargeClaim
 from schemas.keys import SigningKey
 from store import Arrival, Outbox, Store
+from streams.codecs import encode
+from streams.flight import Flight
 from workers.intake import attach
 
 from .conftest import Backend
@@ -219,7 +221,7 @@ async def test_two_intakes_and_two_ledgers_at_once_take_each_input_once(store: S
     assert sorted(r[0][0].status for r in receipts) == ["new", "same"]
     assert receipts[0][0][0].seq == receipts[1][0][0].seq
     [first], _ = receipts[0]
-    workers.flights["ZZ-1a"] = ClaimInFlight(claim=a, seq=first.seq, **first.snapshot)
+    workers.flights["ZZ-1a"] = encode(ClaimInFlight(claim=a, seq=first.seq, **first.snapshot))
     await workers.receive(b)
     for claim in (a, b):
         await workers.pay(claim.claim_id)
@@ -609,7 +611,7 @@ async def test_a_persons_history_is_every_input_of_their_ledger_in_seq_order(sto
     # a grant, ZZ-1a and its revision 1, a cancellation, a close; ZZ-1a's one record (its revision 1 is the same
     # bill, so settling it again changes nothing); one payment per payer of its route
     payments = len(await store.payments_of("ZZ-1a"))
-    assert payments == len(workers.flights["ZZ-1a"].route)
+    assert payments == len(Flight.read(workers.flights["ZZ-1a"]).data["route"])
     assert await store.counts() == {"inputs": 5, "claims_received": 2, "payments": payments, "settlements": 1, "rejections": 0,
                                     "identity_events": 1, "cancellations": 1, "queued": 0, "parked": 0}
 
