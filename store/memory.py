@@ -40,6 +40,7 @@ from schemas.keys import SigningKey
 from schemas.money import FEN
 from schemas.personal import mask
 from schemas.totals import AccountTotals, YearTotals
+from schemas.wire import encode
 
 from .interface import Attach, Store
 from .life import apply_ready
@@ -852,7 +853,7 @@ class MemoryStore(Store):
                 continue
             self._set(self._t.records, record.settlement_id, _Record(
                 seq, record.settlement_id, record.claim_id, record.kind, record.psn_no,
-                record.model_dump_json(by_alias=True).encode(), _numeric(record.medfee_sumamt),
+                encode(record), _numeric(record.medfee_sumamt),
                 _numeric(record.fund_pay_sumamt), _numeric(record.psn_part_amt), record.year))
             self._index(self._t.claim_records, record.claim_id, record.settlement_id)
             self._index(self._t.person_records, record.psn_no, record.settlement_id)

@@ -64,9 +64,12 @@ class Outbox:
 
     records: list[Settlement] = field(default_factory=list)
     alerts: list[tuple[str, HighCostAlert]] = field(default_factory=list)  # (alert id, alert)
+    #: settlement_id -> the record exactly as written (wire JSON), where the store serialised it
+    #: already: each record is serialised once, for the ledger and the topic alike
+    wire: dict[str, bytes] = field(default_factory=dict)
 
     def __add__(self, other: "Outbox") -> "Outbox":
-        return Outbox([*self.records, *other.records], [*self.alerts, *other.alerts])
+        return Outbox([*self.records, *other.records], [*self.alerts, *other.alerts], {**self.wire, **other.wire})
 
 
 @dataclass(frozen=True)

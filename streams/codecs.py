@@ -6,7 +6,10 @@ from typing import TypeVar
 import orjson
 from pydantic import BaseModel, ValidationError
 
+from schemas.wire import encode
+
 M = TypeVar("M", bound=BaseModel)
+__all__ = ["BadInput", "as_text", "decode", "describe", "encode"]
 
 
 class BadInput(ValueError):
@@ -30,13 +33,6 @@ def _depth(value) -> int:
             deepest = max(deepest, level)
             todo += [(child, level + 1) for child in (item.values() if isinstance(item, dict) else item)]
     return deepest
-
-
-def encode(model: BaseModel) -> bytes:
-    data = model.model_dump(mode="json", by_alias=True)
-    if data.get("schema", "") is None:
-        del data["schema"]  # absent means version 1 (CONTRACTS.md)
-    return orjson.dumps(data)
 
 
 def decode(model: type[M], raw: bytes | None) -> M:

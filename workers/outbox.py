@@ -22,7 +22,8 @@ def messages(outbox: Outbox) -> list[Outgoing]:
     for record in outbox.records:
         if record.settlement_id not in seen:
             seen.add(record.settlement_id)
-            out.append(Outgoing(SETTLEMENTS, record.psn_no.encode(), encode(record), ("record", record.settlement_id)))
+            wire = outbox.wire.get(record.settlement_id) or encode(record)
+            out.append(Outgoing(SETTLEMENTS, record.psn_no.encode(), wire, ("record", record.settlement_id)))
             if settings.nhsa_topic:  # the national platform's shape, for hospitals' systems (a resend is the same)
                 out.append(Outgoing(SETTLEMENTS_NHSA, record.psn_no.encode(), encode(nhsa_form(record))))
     for alert_id, alert in outbox.alerts:

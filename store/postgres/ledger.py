@@ -12,6 +12,7 @@ from schemas.events import (
     ClaimCancellation, DischargeClaim, EligibilityChange, HighCostAlert, PaymentLine, Settlement, YearEndClose,
 )
 from schemas.totals import AccountTotals, YearTotals
+from schemas.wire import encode
 
 from ..life import apply_ready
 from ..records import Contribution, Outbox, QueueItem
@@ -26,14 +27,18 @@ SELECT s, c, k, p, convert_from(r, 'UTF8')::jsonb, m, f, pp, y
 FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bytea[], $6::numeric[], $7::numeric[], $8::numeric[],
             $9::integer[]) WITH ORDINALITY AS x(s, c, k, p, r, m, f, pp, y, ord)
 ORDER BY ord
-ON CONFLICT (settlement_id) DO NOTHING"""
+ON CONFLICT (settlement_id) DO NOTHING
+RETURNING settlement_id"""
 
 _INSERT_ALERTS = """
 INSERT INTO alerts (alert_id, psn_no, alert) SELECT a, p, convert_from(j, 'UTF8')::jsonb
 FROM unnest($1::text[], $2::text[], $3::bytea[]) WITH ORDINALITY AS x(a, p, j, ord) ORDER BY ord
 ON CONFLICT (alert_id) DO NOTHING"""
 
-_UNPUBLISHED = "SELECT record FROM settlements WHERE psn_no = ANY($1::text[]) AND NOT published ORDER BY seq"
+# the records written in this transaction are known already: only their ids are read back
+_UNPUBLISHED = """
+SELECT settlement_id, CASE WHEN settlement_id = ANY($2::text[]) THEN NULL ELSE record END AS record
+FROM settlements WHERE psn_no = ANY($1::text[]) AND NOT published ORDER BY seq"""
 _UNPUBLISHED_ALERTS = "SELECT alert_id, alert FROM alerts WHERE psn_no = ANY($1::text[]) AND NOT published ORDER BY seq"
 
 
@@ -42,6 +47,7 @@ class PostgresPersonAccess:
 
     def __init__(self, conn: asyncpg.Connection) -> None:
         self.conn = conn
+        self.written: dict[str, tuple[Settlement, bytes]] = {}  # the records this transaction wrote, as written
 
     async def queue(self, psn_no: str) -> list[QueueItem]:
         return [QueueItem(**dict(row)) for row in await self.conn.fetch(_QUEUE, psn_no)]
@@ -71,7 +77,7 @@ class PostgresPersonAccess:
                 for row in rows for c in row["contributions"]]
 
     async def write(self, records: list[Settlement], alerts: list[tuple[str, HighCostAlert]]) -> None:
-        await write_records(self.conn, records)
+        self.written.update(await write_records(self.conn, records))
         if alerts:
             await self.conn.execute(_INSERT_ALERTS, [a for a, _ in alerts], [alert.psn_no for _, alert in alerts],
                                     [alert.model_dump_json().encode() for _, alert in alerts])
@@ -181,16 +187,21 @@ DELETE FROM person_queue AS q USING unnest($1::text[], $2::bigint[], $3::integer
 WHERE q.psn_no = d.p AND q.seq = d.s AND q.sub = d.u"""
 
 
-async def write_records(conn: asyncpg.Connection, records: list[Settlement]) -> None:
-    """Insert records once each; the table is locked for the transaction (as the eventsourcing
-    recorder does) so that ``seq`` order is commit order for readers paging with ``after_seq``."""
+async def write_records(conn: asyncpg.Connection, records: list[Settlement]) -> dict[str, tuple[Settlement, bytes]]:
+    """Insert records once each, each serialised once, as it goes on the wire; the table is locked
+    for the transaction (as the eventsourcing recorder does) so that ``seq`` order is commit order
+    for readers paging with ``after_seq``. Returns the records inserted now, with their bytes (one
+    whose settlement_id was recorded before is left as it was, and not among them)."""
     if not records:
-        return
+        return {}
+    wire = [encode(r) for r in records]
     await conn.execute("LOCK TABLE settlements IN EXCLUSIVE MODE")
-    await conn.execute(_INSERT_RECORDS, [r.settlement_id for r in records], [r.claim_id for r in records],
-                       [r.kind for r in records], [r.psn_no for r in records],
-                       [r.model_dump_json(by_alias=True).encode() for r in records], [r.medfee_sumamt for r in records],
-                       [r.fund_pay_sumamt for r in records], [r.psn_part_amt for r in records], [r.year for r in records])
+    inserted = await conn.fetch(
+        _INSERT_RECORDS, [r.settlement_id for r in records], [r.claim_id for r in records], [r.kind for r in records],
+        [r.psn_no for r in records], wire, [r.medfee_sumamt for r in records], [r.fund_pay_sumamt for r in records],
+        [r.psn_part_amt for r in records], [r.year for r in records])
+    new = {row["settlement_id"] for row in inserted}
+    return {r.settlement_id: (r, w) for r, w in zip(records, wire) if r.settlement_id in new}
 
 
 async def history_of(conn: asyncpg.Connection, psn_no: str) -> list[Input]:
@@ -216,15 +227,20 @@ async def settle_in_order(conn: asyncpg.Connection, persons: Iterable[str], now:
     for psn_no in persons:
         await apply_ready(access, psn_no, now)
     await access.flush()
-    return await unpublished(conn, persons)
+    return await unpublished(conn, persons, access.written)
 
 
-async def unpublished(conn: asyncpg.Connection, persons: list[str]) -> Outbox:
+async def unpublished(conn: asyncpg.Connection, persons: list[str],
+                      written: dict[str, tuple[Settlement, bytes]] | None = None) -> Outbox:
+    """What the persons' records and alerts left unpublished, in order; those this transaction
+    ``written`` are taken as written, not read back and validated again."""
     if not persons:
         return Outbox()
-    records = [Settlement.model_validate(row["record"]) for row in await conn.fetch(_UNPUBLISHED, persons)]
+    written = written or {}
+    records = [written[row["settlement_id"]][0] if row["record"] is None else Settlement.model_validate(row["record"])
+               for row in await conn.fetch(_UNPUBLISHED, persons, list(written))]
     alerts = [(row["alert_id"], HighCostAlert.model_validate(row["alert"])) for row in await conn.fetch(_UNPUBLISHED_ALERTS, persons)]
-    return Outbox(records, alerts)
+    return Outbox(records, alerts, {sid: wire for sid, (_, wire) in written.items()})
 
 
 class Ledger:
