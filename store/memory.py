@@ -753,7 +753,7 @@ class MemoryStore(Store):
             lines = [batch.pay(w) for w in work]
             for claim_id, paid_by, psn_no, year, account, amount, line, added in batch.payments:
                 self._set(self._t.payments, (claim_id, paid_by), _Payment(
-                    self._next("payments"), claim_id, paid_by, psn_no, year, account, _numeric(amount), dumps(line), dumps(added)))
+                    self._next("payments"), claim_id, paid_by, psn_no, year, account, _numeric(amount), line, added))  # JSON bytes
                 self._index(self._t.claim_payments, claim_id, paid_by)
             if batch.changed:
                 for row in batch.totals_rows():
@@ -776,10 +776,11 @@ class MemoryStore(Store):
                     last[(psn_no, year, account)] = row.last_seq
         return totals, last
 
-    def _upsert_totals(self, psn_no: str, year: int, account: str, base: Decimal, paid: Decimal, paid_by_day: dict,
-                       visits: dict, last_seq: int) -> None:
+    def _upsert_totals(self, psn_no: str, year: int, account: str, base: Decimal, paid: Decimal, paid_by_day: bytes,
+                       visits: bytes, last_seq: int) -> None:
+        """A row as totals_row makes it (its JSON columns as JSON bytes)."""
         self._set(self._t.totals, (psn_no, year, account),
-                  _Totals(_numeric(base), _numeric(paid), dumps(paid_by_day), dumps(visits), last_seq))
+                  _Totals(_numeric(base), _numeric(paid), paid_by_day, visits, last_seq))
         self._index(self._t.person_totals, psn_no, (year, account))
 
     async def year_totals(self, psn_no: str, year: int) -> YearTotals:

@@ -17,7 +17,7 @@ from schemas.wire import encode
 from ..life import apply_ready
 from ..records import Contribution, Outbox, QueueItem
 from .connection import lock_persons
-from .payments import UPSERT_TOTALS, totals_row
+from .payments import UPSERT_TOTALS, columns, totals_row
 
 _QUEUE = "SELECT psn_no, seq, sub, kind, ref, ready, flagged FROM person_queue WHERE psn_no = $1 ORDER BY seq, sub"
 
@@ -87,7 +87,7 @@ class PostgresPersonAccess:
         rows = [totals_row(psn_no, year, account, account_totals)
                 for year, accounts in sorted(totals.items()) for account, account_totals in sorted(accounts.items())]
         if rows:
-            await self.conn.executemany(UPSERT_TOTALS, rows)
+            await self.conn.execute(UPSERT_TOTALS, *columns(rows))
 
     async def done(self, item: QueueItem) -> None:
         await self.conn.execute("DELETE FROM person_queue WHERE psn_no = $1 AND seq = $2 AND sub = $3",

@@ -12,7 +12,7 @@ from schemas.totals import AccountTotals, YearTotals
 
 from ..life import contributions_of
 from ..records import PayerWork
-from .connection import lock_persons
+from .connection import dumps, lock_persons
 
 _RECORDED_LINES = "SELECT claim_id, line FROM payments WHERE payer = $1 AND claim_id = ANY($2::text[])"
 
@@ -21,13 +21,19 @@ SELECT y.psn_no, y.year, y.account, y.base, y.paid, y.paid_by_day, y.assisted_vi
 FROM year_totals AS y
 JOIN unnest($1::text[], $2::integer[]) AS k(psn_no, year) ON y.psn_no = k.psn_no AND y.year = k.year"""
 
-_INSERT_PAYMENT = """
+# a batch's rows in one statement each (unnest), not one execution per row
+_INSERT_PAYMENTS = """
 INSERT INTO payments (claim_id, payer, psn_no, year, account, amount, line, contributions)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"""
+SELECT c, p, n, y, a, m, convert_from(l, 'UTF8')::jsonb, convert_from(k, 'UTF8')::jsonb
+FROM unnest($1::text[], $2::text[], $3::text[], $4::integer[], $5::text[], $6::numeric[], $7::bytea[], $8::bytea[])
+    WITH ORDINALITY AS x(c, p, n, y, a, m, l, k, ord)
+ORDER BY ord"""
 
 UPSERT_TOTALS = """
 INSERT INTO year_totals (psn_no, year, account, base, paid, paid_by_day, assisted_visits_by_month, last_seq)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+SELECT p, y, a, b, pd, convert_from(d, 'UTF8')::jsonb, convert_from(v, 'UTF8')::jsonb, s
+FROM unnest($1::text[], $2::integer[], $3::text[], $4::numeric[], $5::numeric[], $6::bytea[], $7::bytea[], $8::bigint[])
+    AS x(p, y, a, b, pd, d, v, s)
 ON CONFLICT (psn_no, year, account) DO UPDATE SET
     base = EXCLUDED.base, paid = EXCLUDED.paid, paid_by_day = EXCLUDED.paid_by_day,
     assisted_visits_by_month = EXCLUDED.assisted_visits_by_month, last_seq = EXCLUDED.last_seq, updated_at = now()"""
@@ -63,9 +69,9 @@ class Payments:
             batch = _PayBatch(payer, compute, decided, totals, last)
             lines = [batch.pay(w) for w in work]
             if batch.payments:
-                await conn.executemany(_INSERT_PAYMENT, batch.payments)
+                await conn.execute(_INSERT_PAYMENTS, *columns(batch.payments))
             if batch.changed:
-                await conn.executemany(UPSERT_TOTALS, batch.totals_rows())
+                await conn.execute(UPSERT_TOTALS, *columns(batch.totals_rows()))
             if batch.flagged:
                 await conn.execute(_FLAG, [p for p, _ in batch.flagged], [c for _, c in batch.flagged])
         return lines
@@ -100,7 +106,12 @@ def _account_of(row: asyncpg.Record) -> AccountTotals:
 def totals_row(psn_no: str, year: int, account: str, totals: AccountTotals, last_seq: int = 0) -> tuple:
     by_day = {day.isoformat(): format_yuan(amount) for day, amount in sorted(totals.paid_by_day.items())}
     visits = dict(sorted(totals.assisted_visits_by_month.items()))
-    return psn_no, year, account, totals.base, totals.paid, by_day, visits, last_seq
+    return psn_no, year, account, totals.base, totals.paid, dumps(by_day), dumps(visits), last_seq
+
+
+def columns(rows: Sequence[tuple]) -> list[list]:
+    """Rows as the columns an unnest(...) statement takes."""
+    return [list(column) for column in zip(*rows)]
 
 
 async def load_totals(conn: asyncpg.Connection, keys: set[tuple[str, int]], with_order: bool = False):
@@ -146,7 +157,7 @@ class _PayBatch:
             added = [{"year": c.year, "account": c.account, "change": c.change.model_dump(mode="json")}
                      for c in contributions_of(work.year, person, paid.accounts)]
             self.payments.append((work.claim_id, self.payer, work.psn_no, work.year, line.account, line.amount,
-                                  line.model_dump(mode="json"), added))
+                                  dumps(line.model_dump(mode="json")), dumps(added)))
         person.update(paid.accounts)
         for account in paid.accounts:
             key = (work.psn_no, work.year, account)
