@@ -12,7 +12,7 @@ import click
 from runtime.embedded import kafka_answers
 from runtime.endpoints import clear_runtime, home, write_runtime
 from runtime.parts import Parts, initialise_sync
-from runtime.supervisor import WorkerProcesses
+from runtime.supervisor import WorkerProcesses, shares_processes
 from schemas.settings import described, settings
 from store import store_at
 from workers.registry import WORKERS
@@ -24,7 +24,7 @@ from .common import endpoints_or_fail
 @click.option("--data-dir", type=click.Path(path_type=Path), default=None, help="default: .onestop/ here")
 def up(data_dir: Path | None) -> None:
     """Start the broker, PostgreSQL, topics, migrations and every worker; Ctrl-C stops them all."""
-    if settings.processes > 0 and settings.driver != "aiokafka":
+    if shares_processes(settings.processes) and settings.driver != "aiokafka":
         raise click.ClickException(f"ONESTOP_PROCESSES={settings.processes} runs several workers per process, which "
                                    f"only the aiokafka driver can: set ONESTOP_DRIVER=aiokafka, or ONESTOP_PROCESSES=0")
     parts = Parts(data_dir or home())

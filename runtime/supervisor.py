@@ -13,19 +13,33 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from schemas.settings import settings
+from schemas.settings import process_layout, settings
 from workers import metrics
 from workers.registry import WORKERS
 
 from .endpoints import Endpoints
 
 
-def grouped(names: list[str], processes: int) -> list[list[str]]:
-    """The workers of each process: one each (``processes`` 0), or dealt round-robin over ``processes``."""
+def grouped(names: list[str], processes: int | str) -> list[list[str]]:
+    """The workers of each process: one each (``processes`` 0), dealt round-robin over ``processes``
+    (a number), or as a layout of groups says (``"intake ledger tilt+secondary"``: a worker it
+    names in no group runs alone; workers it names that are not among ``names`` are left out)."""
+    if isinstance(processes, str):
+        groups = [[n for n in group.split("+") if n in names] for group in processes.split()]
+        unknown = sorted({n for group in processes.split() for n in group.split("+")} - set(WORKERS))
+        if unknown:
+            raise ValueError(f"ONESTOP_PROCESSES names no such worker: {', '.join(unknown)} (workers: {', '.join(WORKERS)})")
+        placed = {n for group in groups for n in group}
+        return [group for group in groups if group] + [[n] for n in names if n not in placed]
     if processes <= 0:
         return [[name] for name in names]
     count = min(processes, len(names))
     return [names[i::count] for i in range(count)]
+
+
+def shares_processes(processes: int | str) -> bool:
+    """Whether a layout puts several workers in one process (which only the aiokafka driver can)."""
+    return "+" in processes if isinstance(processes, str) else processes > 0
 
 
 @dataclass
@@ -37,15 +51,16 @@ class WorkerProcesses:
     log_dir: Path
     extra_env: dict[str, str] = field(default_factory=dict)
     processes: dict[str, subprocess.Popen] = field(default_factory=dict)
-    per_process: int | None = None  # ONESTOP_PROCESSES of extra_env, else of this process
+    per_process: int | str | None = None  # a layout (ONESTOP_PROCESSES) for these: else extra_env's, else this process's
     metrics_ports: dict[str, int] = field(default_factory=dict)  # each process's own, kept across restarts
 
     def start(self, names: list[str] | None = None) -> None:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         for stale in metrics.addresses_dir(self.home).glob("*.json"):  # of processes before these
             stale.unlink(missing_ok=True)
-        count = int(self.extra_env.get("ONESTOP_PROCESSES") or settings.processes) if self.per_process is None else self.per_process
-        for group in grouped(names or list(WORKERS), count):
+        layout = self.per_process if self.per_process is not None else (
+            process_layout(self.extra_env["ONESTOP_PROCESSES"]) if self.extra_env.get("ONESTOP_PROCESSES") else settings.processes)
+        for group in grouped(names or list(WORKERS), layout):
             self.start_one("+".join(group))
 
     def start_one(self, name: str) -> None:

@@ -28,6 +28,15 @@ def _choice(*allowed: str) -> Callable[[str], str]:
     return parse
 
 
+def process_layout(value: str) -> int | str:
+    """A number of processes, or the groups themselves: workers joined by "+", groups by spaces."""
+    if value.isdigit():
+        return int(value)
+    if not all(name for group in value.split() for name in group.split("+")):
+        raise ValueError('write a number, or groups of worker names joined by "+", separated by spaces')
+    return " ".join(value.split())
+
+
 def _flag(value: str) -> bool:
     if value.lower() not in {"0", "1", "true", "false", "yes", "no", "on", "off", ""}:
         raise ValueError("write 1 or 0 (true / false)")
@@ -46,9 +55,10 @@ DEFINED: dict[str, Setting] = {s.name: s for s in (
     Setting("ONESTOP_HOME", ".", "the directory whose .onestop/ holds the embedded data, logs and runtime.json"),
     Setting("ONESTOP_PARTITIONS", "4", "partitions of every topic, set when topics are created", int),
     Setting("ONESTOP_DRIVER", "aiokafka", "how a worker meets Kafka: aiokafka (the default: measured faster, leaner and quicker to answer, README Benchmarks) or faust (workers/drivers/)", _choice("faust", "aiokafka")),
-    Setting("ONESTOP_PROCESSES", "0", "how many processes `onestop up` (and the benchmarks) spread the workers over: 0 = one "
-            "process per worker, as deployed; N > 0 = N processes each running several workers, every worker still its "
-            "own consumer group (the aiokafka driver only)", int),
+    Setting("ONESTOP_PROCESSES", "0", "how `onestop up` (and the benchmarks) spread the workers over processes: 0 = one "
+            "process per worker, as deployed; N > 0 = dealt over N processes; or the groups themselves, workers joined by "
+            "\"+\" and groups by spaces (a worker named in none runs alone), e.g. \"intake ledger tilt+secondary\"; "
+            "every worker is still its own consumer group (several per process: the aiokafka driver only)", process_layout),
     Setting("ONESTOP_FETCH_MAX_WAIT_MS", "100", "how long a fetch may wait for data (Faust's own is 1,500 ms)", int),
     Setting("ONESTOP_SESSION_TIMEOUT", "10", "consumer-group session timeout, seconds", float),
     Setting("ONESTOP_COMMIT_INTERVAL", "1.0", "seconds between offset commits", float),

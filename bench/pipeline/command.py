@@ -26,8 +26,9 @@ def _arguments() -> argparse.ArgumentParser:
     parser.add_argument("--start-timeout", type=float, default=120.0)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--driver", choices=["faust", "aiokafka"], default="aiokafka", help="the workers' driver (ONESTOP_DRIVER)")
-    parser.add_argument("--processes", type=int, default=0,
-                        help="processes the workers share (ONESTOP_PROCESSES; 0: one per worker; aiokafka driver only)")
+    parser.add_argument("--processes", default=None,
+                        help="how the workers share processes (ONESTOP_PROCESSES: 0 one per worker, a number, or groups "
+                             "like \"intake ledger tilt+secondary\"; default: the system's own default)")
     parser.add_argument("--engine-claims", type=int, default=5000,
                         help="claims for the pure engine's figure measured in the same run (0: none)")
     parser.add_argument("--idle-seconds", type=float, default=5.0, help="seconds to measure the CPU used at rest")
@@ -47,7 +48,8 @@ def main() -> None:
     text = report(result)
     print()
     print(text)
-    grouped = f"-{args.processes}p" if args.processes else ""
+    grouped = f"-{args.processes}p" if args.processes and args.processes.isdigit() and args.processes != "0" else (
+        "-grouped" if args.processes and not args.processes.isdigit() else "")
     out = RESULTS / f"pipeline-{args.driver}{grouped}-{datetime.now().strftime('%Y-%m-%d')}.json"
     out.write_bytes(orjson.dumps({**result, "report": text.splitlines()}, option=orjson.OPT_INDENT_2))
     print(f"\nwritten {out.relative_to(Path.cwd()) if out.is_relative_to(Path.cwd()) else out} "

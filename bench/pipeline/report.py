@@ -50,8 +50,15 @@ def _heading(result: dict) -> list[str]:
                                                     if result["source"]["changed"] else ""),
         f"workload: {s['people']} people of five regions; a claim passes {s['hops_mean']:.2f} processes on average "
         f"→ baseline of {s['hops']} hops; {s['message_bytes']} bytes per hop message; {s['partitions']} partitions",
+        f"driver {s.get('driver', 'aiokafka')}; worker processes: {_layout(s.get('processes'))}",
         "",
     ]
+
+
+def _layout(processes) -> str:
+    if processes in (None, 0, "0"):
+        return "one per worker"
+    return f"dealt over {processes}" if str(processes).isdigit() else str(processes)
 
 
 def _fixed_loads(result: dict) -> list[str]:

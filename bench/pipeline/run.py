@@ -72,9 +72,9 @@ async def run(args: argparse.Namespace) -> dict:
         await _measure_baseline(bench)
         if args.baseline_only:
             return result
+        layout = {} if args.processes is None else {"ONESTOP_PROCESSES": args.processes}
         workers = WorkerProcesses(found, bench.logs, extra_env={
-            "ONESTOP_HOME": str(temporary / "home"), "ONESTOP_DRIVER": args.driver, "ONESTOP_ACCEPT_UNSIGNED": "1",
-            "ONESTOP_PROCESSES": str(args.processes)})
+            "ONESTOP_HOME": str(temporary / "home"), "ONESTOP_DRIVER": args.driver, "ONESTOP_ACCEPT_UNSIGNED": "1", **layout})
         workers.start()
         await _measure_pipeline(bench, workers)
         return result
@@ -103,7 +103,7 @@ def _header(args: argparse.Namespace, rates: list[int], work: Workload) -> dict:
         "settings": {"claims": args.claims, "rates": rates, "seconds": args.seconds, "partitions": settings.partitions,
                      "people": len(work.population), "hops_mean": round(work.hops_mean, 3), "hops": work.hops,
                      "message_bytes": work.message_size, "drain_timeout": args.drain_timeout, "driver": args.driver,
-                     "processes": args.processes},
+                     "processes": args.processes if args.processes is not None else str(settings.processes)},
     }
 
 
