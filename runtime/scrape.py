@@ -97,6 +97,7 @@ class Stage:
     events: int
     batches: int
     handling_ms_per_event: float | None  # batch seconds (handling, database, sending) per event
+    sending_ms_per_event: float | None  # of which sending, until the broker acknowledged
     wait_p50_ms: float | None
     wait_p99_ms: float | None
     rejected: int
@@ -114,10 +115,12 @@ def stages(samples: Samples) -> dict[str, Stage]:
     for worker, count in sorted(events.items()):
         batches = total(samples, "onestop_batch_seconds_count", worker=worker)
         seconds = total(samples, "onestop_batch_seconds_sum", worker=worker)
+        sending = total(samples, "onestop_send_seconds_sum", worker=worker)
         p50, p99 = (quantile(samples, "onestop_wait_seconds", q, worker=worker) for q in (0.5, 0.99))
         out[worker] = Stage(
             events=int(count), batches=int(batches),
             handling_ms_per_event=round(1000 * seconds / count, 3) if count else None,
+            sending_ms_per_event=round(1000 * sending / count, 3) if count else None,
             wait_p50_ms=round(1000 * p50, 1) if p50 is not None else None,
             wait_p99_ms=round(1000 * p99, 1) if p99 is not None else None,
             rejected=int(total(samples, "onestop_rejections_total", worker=worker)),

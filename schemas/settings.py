@@ -60,6 +60,8 @@ DEFINED: dict[str, Setting] = {s.name: s for s in (
             "\"+\" and groups by spaces (a worker named in none runs alone), e.g. \"intake ledger tilt+secondary\"; "
             "every worker is still its own consumer group (several per process: the aiokafka driver only)", process_layout),
     Setting("ONESTOP_FETCH_MAX_WAIT_MS", "100", "how long a fetch may wait for data (Faust's own is 1,500 ms)", int),
+    Setting("ONESTOP_BACKGROUND_FETCH_WAIT_MS", "1000", "the same for the workers nobody waits for at a window (eligibility, "
+            "cancellation, year_end, resettlement): an idle fetch costs the broker about as much as a full one, so they ask less often", int),
     Setting("ONESTOP_SESSION_TIMEOUT", "10", "consumer-group session timeout, seconds", float),
     Setting("ONESTOP_COMMIT_INTERVAL", "1.0", "seconds between offset commits", float),
     Setting("ONESTOP_LINGER_MS", "5", "how long a producer waits to fill a batch, ms", int),
@@ -110,6 +112,7 @@ class _Settings:
     driver = property(lambda self: value("ONESTOP_DRIVER"))
     processes = property(lambda self: value("ONESTOP_PROCESSES"))
     fetch_max_wait_ms = property(lambda self: value("ONESTOP_FETCH_MAX_WAIT_MS"))
+    background_fetch_wait_ms = property(lambda self: value("ONESTOP_BACKGROUND_FETCH_WAIT_MS"))
     session_timeout = property(lambda self: value("ONESTOP_SESSION_TIMEOUT"))
     commit_interval = property(lambda self: value("ONESTOP_COMMIT_INTERVAL"))
     linger_ms = property(lambda self: value("ONESTOP_LINGER_MS"))

@@ -16,7 +16,8 @@ from .security import faust_credentials
 class _QuickFetchThread(faust_aiokafka.AIOKafkaConsumerThread):
     def _create_worker_consumer(self, transport):
         consumer = super()._create_worker_consumer(transport)
-        consumer._fetch_max_wait_ms = settings.fetch_max_wait_ms  # read by aiokafka when it starts its fetcher
+        # read by aiokafka when it starts its fetcher
+        consumer._fetch_max_wait_ms = getattr(self.app, "fetch_max_wait_ms", None) or settings.fetch_max_wait_ms
         return consumer
 
 
@@ -34,7 +35,7 @@ class OnestopApp(faust.App):
         return _QuickFetchTransport(self.conf.broker_consumer, self)
 
 
-def make_app(worker: str, bootstrap: str, **overrides) -> faust.App:
+def make_app(worker: str, bootstrap: str, fetch_max_wait_ms: int | None = None, **overrides) -> faust.App:
     """A Faust app for one worker: its own consumer group `onestop-<worker>`, money state kept
     out of Faust tables (PostgreSQL holds it), no web server, short session timeouts."""
     home = settings.home / "faust"
@@ -57,4 +58,6 @@ def make_app(worker: str, bootstrap: str, **overrides) -> faust.App:
         broker_credentials=faust_credentials(),
     )
     options.update(overrides)
-    return OnestopApp(f"onestop-{worker}", **options)
+    app = OnestopApp(f"onestop-{worker}", **options)
+    app.fetch_max_wait_ms = fetch_max_wait_ms  # the worker's own (a background worker's is longer)
+    return app

@@ -24,4 +24,4 @@ async def handle(context: Context, batch: list[Incoming]) -> list[Outgoing]:
     return out + messages(outbox)
 
 
-WORKER = Worker("cancellation", CANCELLED, handle, after_sent, sinks=(REJECTED, *OUTBOX_TOPICS))
+WORKER = Worker("cancellation", CANCELLED, handle, after_sent, sinks=(REJECTED, *OUTBOX_TOPICS), background=True)

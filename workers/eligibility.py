@@ -20,4 +20,4 @@ async def handle(context: Context, batch: list[Incoming]) -> list[Outgoing]:
     return out
 
 
-WORKER = Worker("eligibility", ELIGIBILITY, handle, after_sent, sinks=(ELIGIBILITY_REJECTED, *OUTBOX_TOPICS))
+WORKER = Worker("eligibility", ELIGIBILITY, handle, after_sent, sinks=(ELIGIBILITY_REJECTED, *OUTBOX_TOPICS), background=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -120,8 +121,16 @@ class Worker:
     handle: Handler
     after_sent: AfterSent | None = None  # runs once the broker acknowledged a batch's output
     sinks: tuple[str, ...] = ()  # the topics it writes: its Kafka principal may write these and no others
+    #: nobody waits at a window for it (eligibility, cancellations, closes, wake-ups): it asks the broker
+    #: for records less often (ONESTOP_BACKGROUND_FETCH_WAIT_MS), since every idle fetch costs the broker
+    background: bool = False
     batch_max: int = field(default_factory=lambda: settings.batch_max)
     batch_within: float = field(default_factory=lambda: settings.batch_within)
+
+    @property
+    def fetch_max_wait_ms(self) -> int:
+        """How long a fetch of this worker's topic may wait for records at the broker."""
+        return settings.background_fetch_wait_ms if self.background else settings.fetch_max_wait_ms
 
 
 RETRY_AFTER = (0.1, 0.5, 1.0, 2.0, 5.0)
@@ -151,7 +160,10 @@ async def send_all(worker: Worker, context: Context, outgoing: list[Outgoing], s
     stray = {o.topic for o in outgoing} - set(worker.sinks)
     if stray:
         raise RuntimeError(f"worker {worker.name} wrote {sorted(stray)}, which it does not declare (its ACLs would refuse it)")
+    started = time.perf_counter()
     pending = [await send(o.topic, o.key, o.value) for o in outgoing]
     await asyncio.gather(*pending)
+    if outgoing:
+        metrics.SEND_SECONDS.labels(worker.name).observe(time.perf_counter() - started)
     if worker.after_sent is not None and outgoing:
         await until_done(worker, context, lambda: worker.after_sent(context, outgoing))

@@ -36,6 +36,8 @@ DATABASE_RETRIES = Counter("onestop_database_retries", "batches retried because 
 BATCH_SIZE = Histogram("onestop_batch_size", "events per batch", ["worker"], buckets=BATCH_SIZE_BUCKETS)
 BATCH_SECONDS = Histogram("onestop_batch_seconds", "seconds from a batch's arrival to the broker acknowledging its "
                           "output (handling, database, sending)", ["worker"], buckets=LATENCY_BUCKETS)
+SEND_SECONDS = Histogram("onestop_send_seconds", "seconds of a batch spent sending its output until the broker "
+                         "acknowledged every record (part of onestop_batch_seconds)", ["worker"], buckets=LATENCY_BUCKETS)
 WAIT_SECONDS = Histogram("onestop_wait_seconds", "seconds from the producer timestamp of a record a worker reads to "
                          "its batch being handed to the worker (the hop and the queue before it)", ["worker"],
                          buckets=LATENCY_BUCKETS)

@@ -18,4 +18,4 @@ async def handle(context: Context, batch: list[Incoming]) -> list[Outgoing]:
     return out
 
 
-WORKER = Worker("resettlement", RESETTLE, handle, after_sent, sinks=(REJECTED, *OUTBOX_TOPICS))
+WORKER = Worker("resettlement", RESETTLE, handle, after_sent, sinks=(REJECTED, *OUTBOX_TOPICS), background=True)

@@ -24,4 +24,4 @@ async def handle(context: Context, batch: list[Incoming]) -> list[Outgoing]:
     return out
 
 
-WORKER = Worker("year_end", YEAR_END, handle, sinks=(RESETTLE, REJECTED))
+WORKER = Worker("year_end", YEAR_END, handle, sinks=(RESETTLE, REJECTED), background=True)

@@ -162,7 +162,8 @@ def _pipeline_stages(result: dict) -> list[str]:
     phases = [p for p in result["pipeline"] if p.get("stages")]
     if not phases:
         return []
-    lines = ["", "per stage, from the workers' /metrics: wait before it p99 ms | handling ms per event (mean batch):",
+    lines = ["", "per stage, from the workers' /metrics: wait before it p99 ms | handling ms per event / of it sending "
+                 "until acknowledged (mean batch):",
              f"{'stage':<18}" + "".join(f"{p['name']:>28}" for p in phases)]
     workers = dict.fromkeys(w for p in phases for w, s in p["stages"]["workers"].items() if s["events"])
     for worker in workers:
@@ -176,7 +177,9 @@ def _pipeline_stages(result: dict) -> list[str]:
 def _stage_cell(stage: dict | None) -> str:
     if not stage or not stage["events"]:
         return "—"
-    return f"{stage['wait_p99_ms'] or 0:,.0f} | {stage['handling_ms_per_event']:.2f} ({stage['mean_batch']:.0f})"
+    sending = stage.get("sending_ms_per_event")
+    sent = f" / {sending:.2f}" if sending is not None else ""
+    return f"{stage['wait_p99_ms'] or 0:,.0f} | {stage['handling_ms_per_event']:.2f}{sent} ({stage['mean_batch']:.0f})"
 
 
 def _ledger_cell(phase: dict) -> str:

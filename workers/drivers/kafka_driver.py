@@ -44,7 +44,7 @@ async def serve(worker: Worker, kafka: str, database: str, stopping: asyncio.Eve
     consumer = AIOKafkaConsumer(
         bootstrap_servers=kafka, group_id=f"onestop-{worker.name}", client_id=f"onestop-{worker.name}",
         enable_auto_commit=False, auto_offset_reset="earliest",
-        fetch_max_wait_ms=settings.fetch_max_wait_ms,
+        fetch_max_wait_ms=worker.fetch_max_wait_ms,
         session_timeout_ms=int(1000 * settings.session_timeout),
         heartbeat_interval_ms=1000, max_poll_records=worker.batch_max, **client_options(),
     )
