@@ -62,6 +62,8 @@ class Chain:
         self.dsn, self.data_dir, self.batch = dsn, data_dir, batch
         self.by_topic: dict[str, Worker] = {w.source: w for w in WORKERS.values()}
         self.contexts = {name: Context(dsn, name) for name in WORKERS}
+        for context in self.contexts.values():
+            context.keeps_parked_keys = True  # as the default (aiokafka) driver runs them
         self.queues: dict[str, deque[Incoming]] = defaultdict(deque)
         self.offsets: dict[tuple[str, int], int] = defaultdict(int)
         self.cpu: dict[str, float] = defaultdict(float)
@@ -133,7 +135,7 @@ async def run(args: argparse.Namespace) -> None:
         wall = time.perf_counter() - wall
         _report(chain, len(measured), wall, args.batch)
         if chain.profiler is not None:
-            pstats.Stats(chain.profiler).sort_stats("cumulative").print_stats(45)
+            pstats.Stats(chain.profiler).sort_stats(os.environ.get("ONESTOP_BENCH_SORT", "cumulative")).print_stats(45)
         await chain.close()
     finally:
         postgres.stop()

@@ -59,6 +59,10 @@ class Context:
         self.worker = worker  # whose context: the metrics' label
         self._store: Store | None = None
         self._opening = asyncio.Lock()
+        #: the persons with something parked for this worker, kept between batches while it is empty,
+        #: when the driver tells of partitions changing hands (workers/parking.py); None: read it again
+        self.parked_keys: set[bytes] | None = None
+        self.keeps_parked_keys = False
 
     async def store(self) -> Store:
         async with self._opening:

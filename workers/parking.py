@@ -18,10 +18,22 @@ from .harness import Context, Incoming, Outgoing, SendOne, Worker, send_all
 
 log = logging.getLogger("onestop.parking")
 
+async def _parked_keys(worker: Worker, context: Context) -> set[bytes]:
+    """The persons with something parked for this worker. Read once per batch — unless the driver
+    tells the context when partitions change hands (``keeps_parked_keys``, the aiokafka driver):
+    then an empty set is kept between batches, since only this worker parks its messages, and a
+    partition another instance of it parked on comes with a rebalance, which forgets the set. A
+    set that is not empty is read every batch: `onestop parked retry` empties it from outside."""
+    if context.keeps_parked_keys and context.parked_keys == set():
+        return set()
+    keys = await (await context.store()).parked_keys(worker.name)
+    context.parked_keys = keys if context.keeps_parked_keys else None
+    return keys
+
+
 async def handle_or_park(worker: Worker, context: Context, batch: list[Incoming]) -> list[Outgoing]:
     """The handler's output for the batch, with the messages it cannot handle parked."""
-    store = await context.store()
-    waiting = await store.parked_keys(worker.name)
+    waiting = await _parked_keys(worker, context)
     go_on = []
     for incoming in batch:
         if incoming.key is not None and incoming.key in waiting:
@@ -58,6 +70,7 @@ async def _one_by_one(worker: Worker, context: Context, batch: list[Incoming]) -
 
 
 async def _park(context: Context, worker: Worker, incoming: Incoming, error: str, *, behind: bool) -> None:
+    context.parked_keys = None  # read again with the next batch
     await (await context.store()).park(worker.name, incoming.topic, incoming.partition, incoming.offset, incoming.key,
                                        incoming.value, error, behind)
     metrics.PARKED.labels(worker.name, "behind an earlier one" if behind else "error").inc()

@@ -29,7 +29,7 @@ from .cancellations import Cancellations
 from .checks import Checks
 from .claims import Claims
 from .closes import Closes
-from .connection import init_connection
+from .connection import init_connection, keep_session
 from .identity import Identity
 from .inputs import Inputs
 from .keys import Keys
@@ -49,7 +49,8 @@ class PostgresStore(Claims, Cancellations, Identity, Closes, Payments, Ledger, I
     @classmethod
     async def open(cls, dsn: str, *, min_size: int = 1, max_size: int = 4, migrate: bool = True) -> "PostgresStore":
         """A store on a new connection pool to ``dsn``, migrated unless ``migrate`` is False."""
-        pool = await asyncpg.create_pool(dsn, min_size=min_size, max_size=max_size, init=init_connection)
+        pool = await asyncpg.create_pool(dsn, min_size=min_size, max_size=max_size, init=init_connection,
+                                         reset=keep_session)
         store = cls(pool)
         if migrate:
             try:

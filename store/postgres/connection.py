@@ -42,6 +42,13 @@ async def init_connection(conn: asyncpg.Connection) -> None:
     )
 
 
+async def keep_session(conn: asyncpg.Connection) -> None:
+    """A connection going back to the pool keeps its session: the store sets no session state
+    (its locks are transaction locks; the migrations' session lock is released when they end),
+    so asyncpg's reset query (RESET ALL, UNLISTEN *, …) would be a round trip per use for nothing.
+    asyncpg still ends any transaction left open before calling this."""
+
+
 _LOCK_PERSONS = """
 SELECT pg_advisory_xact_lock($1::integer, h)
 FROM (SELECT DISTINCT hashtext(p) AS h FROM unnest($2::text[]) AS p) AS s

@@ -20,8 +20,8 @@ log = logging.getLogger("onestop.driver")
 
 
 class _CommitOnRevoke(ConsumerRebalanceListener):
-    def __init__(self, name: str, consumer: AIOKafkaConsumer, done: dict[TopicPartition, int]) -> None:
-        self.name, self.consumer, self.done = name, consumer, done
+    def __init__(self, name: str, consumer: AIOKafkaConsumer, done: dict[TopicPartition, int], context: Context) -> None:
+        self.name, self.consumer, self.done, self.context = name, consumer, done, context
 
     async def on_partitions_revoked(self, revoked):
         mine = {tp: offset for tp, offset in self.done.items() if tp in revoked}
@@ -35,11 +35,12 @@ class _CommitOnRevoke(ConsumerRebalanceListener):
         metrics.forget_partitions(self.name, ((tp.topic, tp.partition) for tp in revoked))
 
     async def on_partitions_assigned(self, assigned):
-        pass
+        self.context.parked_keys = None  # a partition may come with what another instance parked on it
 
 
 async def serve(worker: Worker, kafka: str, database: str, stopping: asyncio.Event) -> None:
     context = Context(database, worker.name)
+    context.keeps_parked_keys = True  # on_partitions_assigned forgets them
     done: dict[TopicPartition, int] = {}
     consumer = AIOKafkaConsumer(
         bootstrap_servers=kafka, group_id=f"onestop-{worker.name}", client_id=f"onestop-{worker.name}",
@@ -54,7 +55,7 @@ async def serve(worker: Worker, kafka: str, database: str, stopping: asyncio.Eve
         return await producer.send(topic, value=value, key=key)
 
     await producer.start()
-    consumer.subscribe([worker.source], listener=_CommitOnRevoke(worker.name, consumer, done))
+    consumer.subscribe([worker.source], listener=_CommitOnRevoke(worker.name, consumer, done, context))
     await consumer.start()
     commit_every = settings.commit_interval
     loop = asyncio.get_running_loop()
