@@ -32,12 +32,14 @@ def format_exact(value: Decimal) -> str:
     return f"{value.normalize():f}"
 
 
-_PLAIN_AMOUNT = re.compile(r"\d{1,12}(\.\d{1,2})?")
+_PLAIN_AMOUNT = re.compile(r"-?\d{1,12}(\.\d{1,2})?")
 
 
 def _parse_amount(value: Any, *, allow_negative: bool) -> Decimal:
-    if type(value) is str and _PLAIN_AMOUNT.fullmatch(value):  # the wire's usual "1234.50": no checks left to make
-        return Decimal(value).quantize(FEN)
+    if type(value) is str and _PLAIN_AMOUNT.fullmatch(value):  # the wire's usual "1234.50": only its sign to check
+        return _checked(Decimal(value), allow_negative)
+    if type(value) is Decimal:  # computed, or read back from the database
+        return _checked(value, allow_negative)
     if isinstance(value, bool) or isinstance(value, float):
         raise ValueError(
             "amounts must be JSON strings with at most two decimals, e.g. \"1234.50\" "
@@ -52,15 +54,21 @@ def _parse_amount(value: Any, *, allow_negative: bool) -> Decimal:
             raise ValueError(f"{value!r} is not an amount; write it like \"1234.50\"") from None
     if not isinstance(value, Decimal):
         raise ValueError(f"an amount must be a string like \"1234.50\", not {type(value).__name__}")
+    return _checked(value, allow_negative)
+
+
+def _checked(value: Decimal, allow_negative: bool) -> Decimal:
+    """The amount to the fen, or why it is not one."""
     if not value.is_finite():
         raise ValueError(f"{value} is not a finite amount")
     if value.adjusted() >= 12:  # before quantizing: a 400-digit number must be refused, not overflow the context
         raise ValueError(f"an amount of {value.adjusted() + 1} digits before the point is too large; at most 12")
-    if value.as_tuple().exponent < -2 and value != value.quantize(FEN):
+    amount = value.quantize(FEN)
+    if amount != value:
         raise ValueError(f"{value} has more than two decimals; amounts are exact to the fen")
     if value < 0 and not allow_negative:
         raise ValueError(f"{value} is negative; amounts on a bill are never below zero")
-    return value.quantize(FEN)
+    return amount
 
 
 def _amount(value: Any) -> Decimal:
