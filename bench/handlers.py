@@ -1,7 +1,7 @@
 """What each worker's own work costs per claim: the handlers chained in this one process on a real
 PostgreSQL, with no broker, so that the figures hold still whatever else the machine does.
 
-    .venv/bin/python -m bench.handlers [--claims 6000] [--batch 200] [--profile WORKER]
+    .venv/bin/python -m bench.handlers [--claims 6000] [--batch 200] [--profile WORKER [--sort tottime]]
 
 A generated year (the same generator as bench.pipeline) is granted its categories through the
 eligibility worker's handler, then its claims go through intake, each payer of their route and
@@ -135,7 +135,7 @@ async def run(args: argparse.Namespace) -> None:
         wall = time.perf_counter() - wall
         _report(chain, len(measured), wall, args.batch)
         if chain.profiler is not None:
-            pstats.Stats(chain.profiler).sort_stats(os.environ.get("ONESTOP_BENCH_SORT", "cumulative")).print_stats(45)
+            pstats.Stats(chain.profiler).sort_stats(args.sort).print_stats(45)
         await chain.close()
     finally:
         postgres.stop()
@@ -160,7 +160,8 @@ def main() -> None:
     parser.add_argument("--claims", type=int, default=6000)
     parser.add_argument("--batch", type=int, default=200, help="events per handler call (as one poll returns)")
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--profile", help="a worker to profile with cProfile (its cumulative top 45)")
+    parser.add_argument("--profile", help="a worker to profile with cProfile (its top 45)")
+    parser.add_argument("--sort", default="cumulative", help="the profile's order: cumulative or tottime (time in the function itself)")
     asyncio.run(run(parser.parse_args()))
 
 

@@ -245,3 +245,15 @@ class ClaimInFlight(BaseModel):
         """The payer that follows ``payer`` on this claim's route; None after the last."""
         index = self.route.index(payer)
         return self.route[index + 1] if index + 1 < len(self.route) else None
+
+
+class ClaimPaid(BaseModel):
+    """`claims.ledger` (internal): a claim has passed every payer of its route. The ledger reads the
+    claim, its snapshot and its payers' lines from the database, where intake and the payers
+    recorded them, so the notice names only which claim, its place, and when it was published."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+    claim_id: NonEmpty
+    psn_no: NonEmpty
+    seq: int = 0
+    published_at: datetime | None = None

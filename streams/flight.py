@@ -16,7 +16,7 @@ import orjson
 from pydantic import ValidationError
 
 from schemas.codes import Category, Payer
-from schemas.events import DischargeClaim, PaymentLine, PolicyRef
+from schemas.events import ClaimPaid, DischargeClaim, PaymentLine, PolicyRef
 
 from .codecs import BadInput, describe
 
@@ -93,6 +93,12 @@ class Flight:
         index = route.index(payer.value)
         return Payer(route[index + 1]) if index + 1 < len(route) else None
 
+    def paid(self) -> bytes:
+        """The notice to the ledger that the claim passed its route (its lines are in the database)."""
+        data, claim = self.data, self.data["claim"]
+        return orjson.dumps({"claim_id": claim["claim_id"], "psn_no": claim["psn_no"], "seq": data.get("seq", 0),
+                             "published_at": data.get("published_at")})
+
     def with_line(self, payer: Payer, line: PaymentLine | None) -> bytes:
         """The record passed on: the lines before ``payer``, then its own (if it pays a line)."""
         kept = [held for held in self.data.get("lines", []) if held["payer"] != payer.value]
@@ -106,3 +112,19 @@ class Flight:
         stamp = self.data.get("published_at")
         return datetime.fromisoformat(stamp).timestamp() if stamp else None
 
+
+
+def read_paid(raw: bytes | None) -> ClaimPaid:
+    """A notice on `claims.ledger`; a whole claim in flight (as sent before the notice) is read as one."""
+    if not raw:
+        raise BadInput("empty message: expected a paid claim")
+    try:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError as error:
+        raise BadInput(f"not JSON: {error}") from None
+    if isinstance(data, dict) and isinstance(data.get("claim"), dict):
+        data = {**data["claim"], "seq": data.get("seq", 0), "published_at": data.get("published_at")}
+    try:
+        return ClaimPaid.model_validate(data)
+    except ValidationError as error:
+        raise BadInput(describe(error)) from None

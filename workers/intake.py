@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 from policies import route
 from policies.identity import counting
 from policies.loader import NoPolicy, policy_for
-from schemas.events import CategoryHeld, ClaimInFlight, DischargeClaim
+from schemas.events import CategoryHeld, ClaimInFlight, ClaimPaid, DischargeClaim
 from streams.codecs import encode
 from streams.topics import DISCHARGED, LEDGER, PAY_TOPICS, REJECTED, pay_topic
 
@@ -48,8 +48,11 @@ async def handle(context: Context, batch: list[Incoming]) -> list[Outgoing]:
     for (incoming, claim), receipt in zip(accepted, receipts):
         if receipt.status in ("new", "same"):
             flight = ClaimInFlight(claim=claim, seq=receipt.seq, published_at=_published(incoming), **receipt.snapshot)
-            first = pay_topic(flight.route[0]) if flight.route else LEDGER
-            out.append(Outgoing(first, claim.psn_no.encode(), encode(flight)))
+            if flight.route:
+                out.append(Outgoing(pay_topic(flight.route[0]), claim.psn_no.encode(), encode(flight)))
+            else:  # no payer is open to it: straight to the ledger
+                paid = ClaimPaid(claim_id=claim.claim_id, psn_no=claim.psn_no, seq=receipt.seq, published_at=flight.published_at)
+                out.append(Outgoing(LEDGER, claim.psn_no.encode(), encode(paid)))
         elif receipt.status != "correction":
             out.append(await context.reject(REJECTED, incoming, receipt.reason, "claim", claim.psn_no))
     return out + messages(outbox)

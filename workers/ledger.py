@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from streams.flight import Flight
+from streams.flight import read_paid
 from streams.topics import LEDGER, REJECTED
 
 from . import metrics
@@ -13,11 +13,11 @@ from .outbox import OUTBOX_TOPICS, after_sent, messages
 
 
 async def handle(context: Context, batch: list[Incoming]) -> list[Outgoing]:
-    decoded, out = await context.read_all(Flight.read, batch, REJECTED, "not a paid claim for the ledger: ")
-    arrived = [(flight.psn_no, flight.claim_id) for _, flight in decoded]
+    decoded, out = await context.read_all(read_paid, batch, REJECTED, "not a paid claim for the ledger: ")
+    arrived = [(paid.psn_no, paid.claim_id) for _, paid in decoded]
     if arrived:
         out += messages(await (await context.store()).arrive(arrived, datetime.now(timezone.utc)))
-        metrics.settled(stamp for _, f in decoded if (stamp := f.published_at) is not None)
+        metrics.settled(paid.published_at.timestamp() for _, paid in decoded if paid.published_at is not None)
     return out
 
 

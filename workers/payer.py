@@ -30,7 +30,10 @@ async def handle(payer: Payer, context: Context, batch: list[Incoming]) -> list[
     lines = await store.pay_batch(payer.value, work, partial(_compute, payer))
     for flight, line in zip(flights, lines):
         after = flight.next_after(payer)  # a redelivered hop carries no second line: with_line replaces it
-        out.append(Outgoing(pay_topic(after) if after else LEDGER, flight.psn_no.encode(), flight.with_line(payer, line)))
+        if after is not None:
+            out.append(Outgoing(pay_topic(after), flight.psn_no.encode(), flight.with_line(payer, line)))
+        else:  # the last payer: the ledger reads the lines where they were recorded
+            out.append(Outgoing(LEDGER, flight.psn_no.encode(), flight.paid()))
     return out
 
 
