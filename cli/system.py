@@ -12,7 +12,7 @@ import click
 from runtime.embedded import kafka_answers
 from runtime.endpoints import clear_runtime, home, write_runtime
 from runtime.parts import Parts, initialise_sync
-from runtime.supervisor import WorkerProcesses, shares_processes
+from runtime.supervisor import WorkerProcesses, layout
 from schemas.settings import described, settings
 from store import store_at
 from workers.registry import WORKERS
@@ -24,9 +24,10 @@ from .common import endpoints_or_fail
 @click.option("--data-dir", type=click.Path(path_type=Path), default=None, help="default: .onestop/ here")
 def up(data_dir: Path | None) -> None:
     """Start the broker, PostgreSQL, topics, migrations and every worker; Ctrl-C stops them all."""
-    if shares_processes(settings.processes) and settings.driver != "aiokafka":
-        raise click.ClickException(f"ONESTOP_PROCESSES={settings.processes} runs several workers per process, which "
-                                   f"only the aiokafka driver can: set ONESTOP_DRIVER=aiokafka, or ONESTOP_PROCESSES=0")
+    try:
+        layout()
+    except ValueError as error:
+        raise click.ClickException(str(error)) from None
     parts = Parts(data_dir or home())
     found = parts.start()
     workers = WorkerProcesses(found, home() / "logs")
@@ -79,11 +80,15 @@ def _say_what_survived(parts: Parts, found) -> None:
 @click.command()
 @click.argument("names", nargs=-1, required=True, type=click.Choice(list(WORKERS)))
 @click.option("--loglevel", default="warning")
-def worker(names: tuple[str, ...], loglevel: str) -> None:
+@click.option("--instance", type=click.IntRange(min=1), default=1,
+              help="which instance of these workers this is (its metrics address is named after it); start more to scale out")
+def worker(names: tuple[str, ...], loglevel: str, instance: int) -> None:
     """Run a worker (its own consumer group) until SIGINT / SIGTERM; several names run several
     workers in this one process, each still its own consumer group (the aiokafka driver)."""
+    from workers import metrics
     from workers.drivers import OneWorkerOnly, run_together
 
+    metrics.INSTANCE["number"] = instance
     found = endpoints_or_fail()
     try:
         run_together([WORKERS[name] for name in dict.fromkeys(names)], found.kafka, found.database, loglevel)

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from schemas.settings import process_layout, settings
+from schemas.settings import described, process_layout, settings
 from workers import metrics
 from workers.registry import WORKERS
 
@@ -22,11 +22,13 @@ from .endpoints import Endpoints
 
 def grouped(names: list[str], processes: int | str) -> list[list[str]]:
     """The workers of each process: one each (``processes`` 0), dealt round-robin over ``processes``
-    (a number), or as a layout of groups says (``"intake ledger tilt+secondary"``: a worker it
-    names in no group runs alone; workers it names that are not among ``names`` are left out)."""
+    (a number), or as a layout of groups says (``"intake ledger*2 tilt+secondary"``: a group*N runs
+    in N processes, instances of the same consumer groups; a worker the layout names in no group
+    runs alone; workers it names that are not among ``names`` are left out)."""
     if isinstance(processes, str):
-        groups = [[n for n in group.split("+") if n in names] for group in processes.split()]
-        unknown = sorted({n for group in processes.split() for n in group.split("+")} - set(WORKERS))
+        tokens = [_instances(token) for token in processes.split()]
+        groups = [[n for n in group.split("+") if n in names] for group, count in tokens for _ in range(count)]
+        unknown = sorted({n for group, _ in tokens for n in group.split("+")} - set(WORKERS))
         if unknown:
             raise ValueError(f"ONESTOP_PROCESSES names no such worker: {', '.join(unknown)} (workers: {', '.join(WORKERS)})")
         placed = {n for group in groups for n in group}
@@ -35,6 +37,29 @@ def grouped(names: list[str], processes: int | str) -> list[list[str]]:
         return [[name] for name in names]
     count = min(processes, len(names))
     return [names[i::count] for i in range(count)]
+
+
+def _instances(token: str) -> tuple[str, int]:
+    """``"ledger*2"``: the group ledger in two processes (two instances, one consumer group)."""
+    group, _, count = token.partition("*")
+    if count and not (count.isdigit() and int(count) >= 1):
+        raise ValueError(f"ONESTOP_PROCESSES: {token!r}: write a group, or a group*N for N instances of it")
+    return group, int(count or 1)
+
+
+def layout(extra_env: dict[str, str] | None = None) -> int | str:
+    """How the workers share processes: ONESTOP_PROCESSES of ``extra_env``, else of this process. The
+    default layout shares processes, which Faust cannot: under Faust it is one worker per process,
+    unless a layout that shares was asked for (then it is refused, ValueError)."""
+    extra_env = extra_env or {}
+    given = extra_env.get("ONESTOP_PROCESSES") or dict((n, v) for n, v, _, _ in described())["ONESTOP_PROCESSES"]
+    chosen = process_layout(given) if given else settings.processes
+    if (extra_env.get("ONESTOP_DRIVER") or settings.driver) == "aiokafka" or not shares_processes(chosen):
+        return chosen
+    if given:
+        raise ValueError(f"ONESTOP_PROCESSES={given} runs several workers per process, which only the aiokafka driver "
+                         "can: set ONESTOP_DRIVER=aiokafka, or ONESTOP_PROCESSES=0")
+    return 0
 
 
 def shares_processes(processes: int | str) -> bool:
@@ -58,19 +83,25 @@ class WorkerProcesses:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         for stale in metrics.addresses_dir(self.home).glob("*.json"):  # of processes before these
             stale.unlink(missing_ok=True)
-        layout = self.per_process if self.per_process is not None else (
-            process_layout(self.extra_env["ONESTOP_PROCESSES"]) if self.extra_env.get("ONESTOP_PROCESSES") else settings.processes)
-        for group in grouped(names or list(WORKERS), layout):
-            self.start_one("+".join(group))
+        for group in grouped(names or list(WORKERS), self.layout()):
+            name = "+".join(group)
+            instance = 1 + sum(1 for key in self.processes if key.split("#")[0] == name)
+            self.start_one(name if instance == 1 else f"{name}#{instance}")
+
+    def layout(self) -> int | str:
+        return self.per_process if self.per_process is not None else layout(self.extra_env)
 
     def start_one(self, name: str) -> None:
-        """Start the process ``name`` (a worker, or workers joined by "+"), or the one worker ``name`` runs in."""
+        """Start the process ``name`` (a worker, workers joined by "+", either with "#N" for its Nth
+        instance), or the one worker ``name`` runs in."""
         name = self.process_of(name)
         env = {**os.environ, **self.extra_env, "ONESTOP_KAFKA": self.found.kafka, "ONESTOP_DATABASE_URL": self.found.for_workers,
                "ONESTOP_METRICS_PORT": str(self._metrics_port(name))}
+        group, _, instance = name.partition("#")
         log = open(self.log_dir / f"{name}.log", "ab")
         self.processes[name] = subprocess.Popen(
-            [sys.executable, "-m", "cli", "worker", *name.split("+")], env=env, stdout=log, stderr=subprocess.STDOUT,
+            [sys.executable, "-m", "cli", "worker", *group.split("+"), *(["--instance", instance] if instance else [])],
+            env=env, stdout=log, stderr=subprocess.STDOUT,
         )
         log.close()
 
@@ -95,7 +126,7 @@ class WorkerProcesses:
 
     def process_of(self, name: str) -> str:
         """The process running worker ``name`` (itself, or the group it shares a process with)."""
-        return next((key for key in self.processes if name in key.split("+")), name)
+        return next((key for key in self.processes if name == key or name in key.split("#")[0].split("+")), name)
 
     def kill(self, name: str) -> None:
         """SIGKILL the process of worker ``name``, as a crash would: no clean leave, no final commit."""

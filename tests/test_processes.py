@@ -36,3 +36,26 @@ def test_the_setting_reads_a_number_or_a_layout(monkeypatch):
         value("ONESTOP_PROCESSES")
     assert shares_processes("intake tilt+secondary") and not shares_processes("intake ledger") and not shares_processes(0)
     assert shares_processes(2)
+
+
+def test_a_group_with_a_count_runs_in_as_many_processes():
+    assert grouped(NAMES, "ledger*2 tilt+secondary") == [["ledger"], ["ledger"], ["tilt", "secondary"], ["intake"], ["basic"],
+                                                          ["critical"]]
+    with pytest.raises(ValueError, match="group\\*N"):
+        grouped(NAMES, "ledger*0")
+
+
+def test_the_default_shares_processes_but_not_under_faust_which_refuses_a_layout_that_does(monkeypatch):
+    from runtime.supervisor import layout
+    from workers.registry import WORKERS
+
+    monkeypatch.delenv("ONESTOP_PROCESSES", raising=False)
+    monkeypatch.setenv("ONESTOP_DRIVER", "aiokafka")
+    processes = grouped(list(WORKERS), layout())
+    assert ["intake"] in processes and ["ledger"] in processes and len(processes) == 7
+    assert sorted(n for group in processes for n in group) == sorted(WORKERS)
+    monkeypatch.setenv("ONESTOP_DRIVER", "faust")
+    assert layout() == 0
+    assert layout({"ONESTOP_PROCESSES": "intake ledger"}) == "intake ledger"
+    with pytest.raises(ValueError, match="only the aiokafka driver"):
+        layout({"ONESTOP_PROCESSES": "tilt+secondary"})

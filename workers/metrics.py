@@ -144,11 +144,18 @@ def stale_after() -> float:
     return max(30.0, 3 * settings.session_timeout)
 
 
+#: which instance of its workers this process is (`onestop worker NAME --instance N`): 1, or the
+#: "#N" its metrics address is written under, beside the other instances'
+INSTANCE = {"number": 1}
+
+
 def serve(process: str, workers: list[str]) -> ThreadingHTTPServer | None:
     """Serve /metrics and /healthz for this process in a background thread (none if the port is -1);
-    write where to <home>/metrics/<process>.json."""
+    write where to <home>/metrics/<process>.json (<process>#N.json for its Nth instance)."""
     if settings.metrics_port < 0:
         return None
+    if INSTANCE["number"] > 1:
+        process = f"{process}#{INSTANCE['number']}"
     handler = _handler(workers)
     server = ThreadingHTTPServer((settings.metrics_address, settings.metrics_port), handler)
     server.daemon_threads = True
