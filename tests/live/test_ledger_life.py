@@ -184,6 +184,7 @@ async def a_busy_life(live_system, store, prefix: str) -> None:
     grants = [encode(EligibilityChange.grant_of(p.psn_no, held, f"busy/{p.psn_no}/{held.code.value}", datetime(2017, 1, 1, tzinfo=timezone.utc)))
               for p in population for held in p.categories]
     before = (await store.counts())["identity_events"]
+    archived_before = (await store.counts())["inputs"]
     await publish(live_system.kafka, ELIGIBILITY, grants, EligibilityChange)
     await identities_recorded(store, before + len(grants), TIMEOUT)
     raw = [encode(c) for c in claims]
@@ -215,12 +216,23 @@ async def a_busy_life(live_system, store, prefix: str) -> None:
                     print("  PAID", q.ref, [(l.payer.value, str(l.amount)) for l in await store.payments_of(q.ref)])
         print("PARKED", [(x.worker, x.key, x.error) for x in await store.parked()])
         raise
+    # every input received (a killed process's are redelivered once its group has rejoined), then
+    # nothing waiting: only then are the archive and the ledger at the same point
+    await _until_archived(store, archived_before + len(grants) + len(claims) + 8 + len(corrections) + len(revocations))
     await _until_queues_empty(store)
     replayed = replay_archive(await store.inputs(limit=10_000_000))
     ledger = [s for _, s in await store.settlements(limit=1_000_000)]
     mine = {c.psn_no for c in claims}
     assert differences([r for r in replayed.records if r.psn_no in mine], [r for r in ledger if r.psn_no in mine], "ledger") == []
     assert await store.check_ledger() == []
+
+
+async def _until_archived(store, inputs: int, timeout: float = TIMEOUT) -> None:
+    for _ in range(int(timeout * 4)):
+        if (await store.counts())["inputs"] >= inputs:
+            return
+        await asyncio.sleep(0.25)
+    raise AssertionError(f"{inputs - (await store.counts())['inputs']} inputs never reached the archive")
 
 
 async def _until_queues_empty(store, timeout: float = TIMEOUT) -> None:
