@@ -37,7 +37,7 @@ class FaultLog:
 
 async def kill_workers(workers: WorkerProcesses, faults: Faults, rng: random.Random, log: FaultLog, held: set[str],
                        stop: asyncio.Event, started: float) -> None:
-    """SIGKILL random workers, ``faults.kills`` times (until ``stop``); each is ``held`` while down."""
+    """SIGKILL random workers, ``faults.kills`` times (until ``stop``); each one's process is ``held`` while down."""
     names = list(WORKERS)
     while len(log.kills) < faults.kills and not stop.is_set():
         await asyncio.sleep(rng.uniform(*faults.kill_every))
@@ -45,13 +45,14 @@ async def kill_workers(workers: WorkerProcesses, faults: Faults, rng: random.Ran
             return
         name = rng.choice(names)
         down = rng.uniform(*faults.down_for)
-        held.add(name)
+        process = workers.process_of(name)  # killing a worker kills the process it shares with others
+        held.add(process)
         try:
             workers.kill(name)
             await asyncio.sleep(down)
             workers.start_one(name)
         finally:
-            held.discard(name)
+            held.discard(process)
         log.kills.append((time.monotonic() - started, name, down))
 
 
