@@ -28,6 +28,7 @@ from schemas.events import DischargeClaim, PaymentLine
 from schemas.money import ZERO, format_exact, format_rate, format_yuan, round_to_fen
 from schemas.policy import PayerPolicy, Policy, Rule, Tier
 from schemas.totals import AccountTotals, YearTotals
+from schemas.trusted import built
 
 from .conditions import Reason, fields_read, holding, open_to, when_failures, when_holds
 from .diseases import major_disease_of
@@ -160,21 +161,8 @@ _NOTHING_YET = AccountTotals()
 
 
 def _line(**fields) -> PaymentLine:
-    """A payment line of values computed here, each of its field's type: what ``model_construct``
-    builds (no validation; the tests validate lines), without its search of every field's aliases
-    and defaults, a third of the cost of a line. Given every field in the schema's order, as
-    model_construct would store them; anything else is left to model_construct."""
-    if tuple(fields) != _LINE_FIELDS:
-        return PaymentLine.model_construct(**fields)
-    line = PaymentLine.__new__(PaymentLine)
-    object.__setattr__(line, "__dict__", fields)
-    object.__setattr__(line, "__pydantic_fields_set__", set(_LINE_FIELDS))
-    object.__setattr__(line, "__pydantic_extra__", None)
-    object.__setattr__(line, "__pydantic_private__", None)
-    return line
-
-
-_LINE_FIELDS = tuple(PaymentLine.model_fields)
+    """A payment line of values computed here, each of its field's type, given in the schema's order."""
+    return built(PaymentLine, fields)
 
 
 def qualification_key(account: str, tier: Tier) -> str:
