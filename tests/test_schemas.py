@@ -393,6 +393,12 @@ def test_format_yuan(value, text):
     assert format_yuan(Decimal(value)) == text
 
 
+@pytest.mark.parametrize("value", ["0.00", "-0.00", "0.05", "-12.30", "1234.56", "999999999999.99", "0.005", "1.2E+3", "1.23E+5",
+                                   "5E+2", "1E-7", "123.4567", "-0.001", "12", "1.5"])
+def test_format_yuan_prints_what_two_decimals_print(value):
+    assert format_yuan(Decimal(value)) == f"{Decimal(value):.2f}"
+
+
 class _Amounts(BaseModel):
     amount: Money
     rate: Rate
