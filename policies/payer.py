@@ -32,7 +32,7 @@ from schemas.trusted import built
 
 from .conditions import Reason, fields_read, holding, open_to, when_failures, when_holds
 from .diseases import major_disease_of
-from .schedule import Span, covered, pieces, spans
+from .schedule import Span, over, spans
 
 y = format_yuan
 exact = format_exact
@@ -263,8 +263,8 @@ def _candidate(tier: _TierFor, rule: Rule, claim: DischargeClaim, prior: Sequenc
     c = _Candidate(tier, ZERO, base, before if rule.scope == "annual" else None, steps)
     segments = tier.spans
     if rule.scope == "per_claim":
-        gross = covered(segments, base)
-        equation = _equation(pieces(segments, ZERO, base), gross)
+        gross, shown = over(segments, ZERO, base)
+        equation = _equation(shown, gross)
     else:
         low, high = before, before + base
         low_shown, high_shown = y(low), y(high)
@@ -276,11 +276,12 @@ def _candidate(tier: _TierFor, rule: Rule, claim: DischargeClaim, prior: Sequenc
         if line is not None:
             _qualifying_step(c, line, low, high, qualified)
         if rule.deduct_paid_this_year:
-            gross = covered(segments, high) - account.paid
-            equation = _equation(pieces(segments, ZERO, high), gross, account.paid)
+            year, shown = over(segments, ZERO, high)
+            gross = year - account.paid
+            equation = _equation(shown, gross, account.paid)
         else:
-            gross = covered(segments, high) - covered(segments, low)
-            equation = _equation(pieces(segments, low, high), gross)
+            gross, shown = over(segments, low, high)
+            equation = _equation(shown, gross)
     steps.add(f"deductible {tier.deductible}; {equation.en}", f"起付线 {tier.deductible}；{equation.zh}")
     if gross < 0:
         steps.add("nothing more is owed", "无应付")
