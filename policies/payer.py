@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from operator import attrgetter
 
-from schemas.codes import CATEGORY_ZH, Category
+from schemas.codes import CATEGORY_ZH, Category, InsuType
 from schemas.events import DischargeClaim, PaymentLine
 from schemas.money import ZERO, format_exact, format_rate, format_yuan, round_to_fen
 from schemas.policy import PayerPolicy, Policy, Rule, Tier
@@ -94,6 +94,8 @@ class _Applicable:
     rule: _RuleFor | None
     tiers: tuple[_TierFor, ...] = ()
     why_not: Reason | None = None
+    #: when none covers it, the payer's zero line per insurance type (its fund code), once made
+    nothing: dict[InsuType, PaymentLine] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -444,7 +446,7 @@ def pay(
         return Paid(None)  # no schedule of the payer is open to the person's categories
     found = _applicable(own, claim)
     if found.rule is None:
-        return Paid(_zero_line(payer, claim, own.rule_id, *found.why_not))
+        return Paid(_nothing_paid(own, found, claim))
     rule, account_name, tiers = found.rule.rule, found.rule.account, found.tiers
     account = totals.get(account_name, _NOTHING_YET)
     paid_before = _paid_before(prior)
@@ -480,6 +482,15 @@ def pay(
         count_visit=limits.assisted_visits_per_month is not None,
     )
     return Paid(line, {account_name: new}, reaches_back=best.reaches_back)
+
+
+def _nothing_paid(payer: _PayerFor, found: _Applicable, claim: DischargeClaim) -> PaymentLine:
+    """The zero line of a payer whose rules do not cover the claim: the same for every claim with
+    this outcome and insurance type, so it is made once (a line is an immutable value)."""
+    line = found.nothing.get(claim.insutype)
+    if line is None:
+        line = found.nothing[claim.insutype] = _zero_line(payer.payer, claim, payer.rule_id, *found.why_not)
+    return line
 
 
 def _zero_line(payer: PayerPolicy, claim: DischargeClaim, rule_id: str, why: str, why_zh: str) -> PaymentLine:
