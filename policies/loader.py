@@ -108,10 +108,10 @@ def _check_no_overlap(policies: Iterable[Policy]) -> None:
 
 def policy_for(insuplc_admdvs: str, day: date, policies: Iterable[Policy] | None = None) -> Policy:
     """The policy of the insured place's pooled city (first 4 digits) in force on ``day``."""
-    policies = load_policies() if policies is None else policies
     city = insuplc_admdvs[:4]
-    regional = [p for p in policies if p.pooled_city == city]
+    regional = _by_pooled_city().get(city, []) if policies is None else [p for p in policies if p.pooled_city == city]
     if not regional:
+        policies = load_policies() if policies is None else policies
         raise NoPolicy(f"no policy for insured place {insuplc_admdvs} (pooled city {city}); "
                        f"known pooled cities: {sorted({p.pooled_city for p in policies})}")
     for policy in regional:
@@ -119,6 +119,16 @@ def policy_for(insuplc_admdvs: str, day: date, policies: Iterable[Policy] | None
             return policy
     periods = ", ".join(f"{p.ref} from {p.in_force_from}" for p in regional)
     raise NoPolicy(f"no policy of pooled city {city} in force on {day} (periods: {periods})")
+
+
+@cache
+def _by_pooled_city() -> dict[str, list[Policy]]:
+    """The loaded policies of each pooled city, in the order they were read (grouped once: every
+    claim asks for its policy)."""
+    by_city: dict[str, list[Policy]] = {}
+    for policy in load_policies():
+        by_city.setdefault(policy.pooled_city, []).append(policy)
+    return by_city
 
 
 def policy_named(region: str, policies: Iterable[Policy] | None = None) -> list[Policy]:

@@ -23,15 +23,16 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from operator import attrgetter
 
-from schemas.codes import CATEGORY_ZH, Category
+from schemas.codes import CATEGORY_ZH, Category, InsuType
 from schemas.events import DischargeClaim, PaymentLine
 from schemas.money import ZERO, format_exact, format_rate, format_yuan, round_to_fen
 from schemas.policy import PayerPolicy, Policy, Rule, Tier
 from schemas.totals import AccountTotals, YearTotals
+from schemas.trusted import built
 
 from .conditions import Reason, fields_read, holding, open_to, when_failures, when_holds
 from .diseases import major_disease_of
-from .schedule import Span, covered, pieces, spans
+from .schedule import Span, over, spans
 
 y = format_yuan
 exact = format_exact
@@ -93,6 +94,8 @@ class _Applicable:
     rule: _RuleFor | None
     tiers: tuple[_TierFor, ...] = ()
     why_not: Reason | None = None
+    #: when none covers it, the payer's zero line per insurance type (its fund code), once made
+    nothing: dict[InsuType, PaymentLine] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -160,21 +163,8 @@ _NOTHING_YET = AccountTotals()
 
 
 def _line(**fields) -> PaymentLine:
-    """A payment line of values computed here, each of its field's type: what ``model_construct``
-    builds (no validation; the tests validate lines), without its search of every field's aliases
-    and defaults, a third of the cost of a line. Given every field in the schema's order, as
-    model_construct would store them; anything else is left to model_construct."""
-    if tuple(fields) != _LINE_FIELDS:
-        return PaymentLine.model_construct(**fields)
-    line = PaymentLine.__new__(PaymentLine)
-    object.__setattr__(line, "__dict__", fields)
-    object.__setattr__(line, "__pydantic_fields_set__", set(_LINE_FIELDS))
-    object.__setattr__(line, "__pydantic_extra__", None)
-    object.__setattr__(line, "__pydantic_private__", None)
-    return line
-
-
-_LINE_FIELDS = tuple(PaymentLine.model_fields)
+    """A payment line of values computed here, each of its field's type, given in the schema's order."""
+    return built(PaymentLine, fields)
 
 
 def qualification_key(account: str, tier: Tier) -> str:
@@ -275,8 +265,8 @@ def _candidate(tier: _TierFor, rule: Rule, claim: DischargeClaim, prior: Sequenc
     c = _Candidate(tier, ZERO, base, before if rule.scope == "annual" else None, steps)
     segments = tier.spans
     if rule.scope == "per_claim":
-        gross = covered(segments, base)
-        equation = _equation(pieces(segments, ZERO, base), gross)
+        gross, shown = over(segments, ZERO, base)
+        equation = _equation(shown, gross)
     else:
         low, high = before, before + base
         low_shown, high_shown = y(low), y(high)
@@ -288,11 +278,12 @@ def _candidate(tier: _TierFor, rule: Rule, claim: DischargeClaim, prior: Sequenc
         if line is not None:
             _qualifying_step(c, line, low, high, qualified)
         if rule.deduct_paid_this_year:
-            gross = covered(segments, high) - account.paid
-            equation = _equation(pieces(segments, ZERO, high), gross, account.paid)
+            year, shown = over(segments, ZERO, high)
+            gross = year - account.paid
+            equation = _equation(shown, gross, account.paid)
         else:
-            gross = covered(segments, high) - covered(segments, low)
-            equation = _equation(pieces(segments, low, high), gross)
+            gross, shown = over(segments, low, high)
+            equation = _equation(shown, gross)
     steps.add(f"deductible {tier.deductible}; {equation.en}", f"起付线 {tier.deductible}；{equation.zh}")
     if gross < 0:
         steps.add("nothing more is owed", "无应付")
@@ -455,7 +446,7 @@ def pay(
         return Paid(None)  # no schedule of the payer is open to the person's categories
     found = _applicable(own, claim)
     if found.rule is None:
-        return Paid(_zero_line(payer, claim, own.rule_id, *found.why_not))
+        return Paid(_nothing_paid(own, found, claim))
     rule, account_name, tiers = found.rule.rule, found.rule.account, found.tiers
     account = totals.get(account_name, _NOTHING_YET)
     paid_before = _paid_before(prior)
@@ -491,6 +482,15 @@ def pay(
         count_visit=limits.assisted_visits_per_month is not None,
     )
     return Paid(line, {account_name: new}, reaches_back=best.reaches_back)
+
+
+def _nothing_paid(payer: _PayerFor, found: _Applicable, claim: DischargeClaim) -> PaymentLine:
+    """The zero line of a payer whose rules do not cover the claim: the same for every claim with
+    this outcome and insurance type, so it is made once (a line is an immutable value)."""
+    line = found.nothing.get(claim.insutype)
+    if line is None:
+        line = found.nothing[claim.insutype] = _zero_line(payer.payer, claim, payer.rule_id, *found.why_not)
+    return line
 
 
 def _zero_line(payer: PayerPolicy, claim: DischargeClaim, rule_id: str, why: str, why_zh: str) -> PaymentLine:

@@ -36,13 +36,22 @@ def covered(segments: Sequence[Segment] | tuple[Span, ...], base: Decimal) -> De
 
 def pieces(segments: Sequence[Segment] | tuple[Span, ...], low: Decimal, high: Decimal) -> list[str]:
     """The arithmetic of F(high) − F(low), one "rate × (to − from)" per segment touched."""
+    return over(_read(segments), low, high)[1]
+
+
+def over(spans: tuple[Span, ...], low: Decimal, high: Decimal) -> tuple[Decimal, list[str]]:
+    """F(high) − F(low), unrounded, and its arithmetic: each segment's rate × the part of
+    [low, high) it covers, one "rate × (to − from)" per segment touched. The amount is the sum of
+    the terms shown (exactly what ``covered`` gives for the two bases, in one pass)."""
+    total = Decimal(0)
     shown = []
-    for start, end, _, rate in _read(segments):
+    for start, end, rate, rate_shown in spans:
         a = max(low, start)
         b = high if end is None else min(high, end)
         if b > a:
-            shown.append(f"{rate} × ({format_yuan(b)} − {format_yuan(a)})")
-    return shown
+            total += rate * (b - a)
+            shown.append(f"{rate_shown} × ({format_yuan(b)} − {format_yuan(a)})")
+    return total, shown
 
 
 def _read(segments: Sequence[Segment] | tuple[Span, ...]) -> Sequence[Span]:

@@ -7,6 +7,7 @@ from decimal import Decimal
 from pydantic import BaseModel, ConfigDict
 
 from .money import ZERO, Money
+from .trusted import built
 
 
 class AccountTotals(BaseModel):
@@ -27,8 +28,8 @@ class AccountTotals(BaseModel):
             month = day.strftime("%Y-%m")
             visits[month] = visits.get(month, 0) + 1
         # sums of exact amounts the rules computed: nothing to validate again
-        return AccountTotals.model_construct(base=self.base + base, paid=self.paid + paid, paid_by_day=by_day,
-                                             assisted_visits_by_month=visits)
+        return built(AccountTotals, {"base": self.base + base, "paid": self.paid + paid, "paid_by_day": by_day,
+                                     "assisted_visits_by_month": visits})
 
 
     def minus(self, earlier: "AccountTotals") -> "AccountTotals":

@@ -37,7 +37,7 @@ from policies.diseases import major_disease_of
 from policies.loader import load_policies
 from policies.identity import counting
 from policies.replay import settle_in_order
-from policies.schedule import covered
+from policies.schedule import covered, over, spans
 from schemas.codes import Category, HospitalLevel, InsuType, MedType, Payer, categories_named
 from schemas.events import CategoryHeld, DischargeClaim
 from schemas.money import ZERO
@@ -357,6 +357,18 @@ def check_history(claims: list[DischargeClaim], held: list[CategoryHeld]) -> lis
     assert [s.lines for s in again] == [s.lines for s in settled], "settling twice gave different lines"
     assert [s.totals for s in again] == [s.totals for s in settled]
     return settled
+
+
+SEGMENTED = [t for p in POLICIES for payer in p.payers for r in payer.rules for t in r.tiers if t.segments]
+
+
+@SETTINGS
+@given(st.sampled_from(SEGMENTED), amounts_fen(500_000_00), amounts_fen(500_000_00))
+def test_a_schedule_over_part_of_a_year_is_the_difference_of_its_two_ends(tier, a, b):
+    low, high = sorted((_yuan(a), _yuan(b)))
+    gross, shown = over(spans(tier.segments), low, high)
+    assert gross == covered(tier.segments, high) - covered(tier.segments, low)
+    assert _value(" + ".join(shown)) == gross if shown else gross == 0
 
 
 def test_every_region_has_a_policy():

@@ -14,6 +14,8 @@ from pydantic import BaseModel, ValidationError
 from schemas.codes import Authority, Category
 from schemas.events import DischargeClaim, EligibilityChange
 from schemas.money import Money, Rate, format_rate, format_yuan, round_to_fen
+from schemas.totals import AccountTotals
+from schemas.trusted import built
 
 # ---------------------------------------------------------------------------------------------
 # helpers
@@ -391,6 +393,12 @@ def test_format_yuan(value, text):
     assert format_yuan(Decimal(value)) == text
 
 
+@pytest.mark.parametrize("value", ["0.00", "-0.00", "0.05", "-12.30", "1234.56", "999999999999.99", "0.005", "1.2E+3", "1.23E+5",
+                                   "5E+2", "1E-7", "123.4567", "-0.001", "12", "1.5"])
+def test_format_yuan_prints_what_two_decimals_print(value):
+    assert format_yuan(Decimal(value)) == f"{Decimal(value):.2f}"
+
+
 class _Amounts(BaseModel):
     amount: Money
     rate: Rate
@@ -430,6 +438,16 @@ def test_format_rate():
     assert format_rate(Decimal("0.75")) == "75%"
     assert format_rate(Decimal("0.055")) == "5.5%"
     assert format_rate(Decimal("1")) == "100%"
+
+
+def test_a_model_built_from_the_rules_values_is_what_model_construct_builds():
+    every = {"base": Decimal("10.00"), "paid": Decimal("2.50"), "paid_by_day": {date(2024, 3, 1): Decimal("2.50")},
+             "assisted_visits_by_month": {"2024-03": 1}}
+    for values in (every, {"paid": Decimal("1.00")}, dict(reversed(every.items()))):  # all, some, out of order
+        fast, slow = built(AccountTotals, dict(values)), AccountTotals.model_construct(**values)
+        assert (fast.__dict__, list(fast.__dict__), fast.model_fields_set) == (slow.__dict__, list(slow.__dict__), slow.model_fields_set)
+        assert (fast.__pydantic_extra__, fast.__pydantic_private__) == (slow.__pydantic_extra__, slow.__pydantic_private__)
+        assert fast.model_dump(mode="json") == slow.model_dump(mode="json")
 
 
 def test_claim_version_2_needs_the_hospital():
