@@ -39,8 +39,9 @@ class ProcessCpu:
                 out[name][pid] = times.user + times.system
         return out
 
-    def resident_mb(self) -> dict[str, float]:
-        """Resident memory of each group of processes, MB."""
+    def resident_mb(self, proportional: bool = False) -> dict[str, float]:
+        """Resident memory of each group of processes, MB: RSS, or with ``proportional`` PSS (a page
+        several processes share — PostgreSQL's shared buffers — counted once, split between them)."""
         out: dict[str, float] = {}
         for name, pids in self._pids().items():
             if name == "bench":
@@ -48,7 +49,8 @@ class ProcessCpu:
             total = 0
             for pid in pids:
                 try:
-                    total += psutil.Process(pid).memory_info().rss
+                    process = psutil.Process(pid)
+                    total += process.memory_full_info().pss if proportional else process.memory_info().rss
                 except psutil.Error:
                     continue
             out[name] = round(total / 2**20, 1)

@@ -155,17 +155,17 @@ async def _measure_pipeline(bench: _Bench, workers: WorkerProcesses) -> None:
     args, work, kafka = bench.args, bench.work, bench.found.kafka
     store = await PostgresStore.open(bench.found.database, migrate=False)
     try:
-        await _grant_eligibility(bench, store, workers)
+        await grant_eligibility(bench.found, work.population, store, workers, args.start_timeout)
         took = await warm_up(kafka, DISCHARGED, SETTLEMENTS, claims_as_messages(work.warm), args.start_timeout)
         print(f"pipeline: {len(work.warm)} warm-up claims (every route) settled in {took:.1f}s", flush=True)
         cpu = ProcessCpu({**bench.broker, **{n: [p.pid] for n, p in workers.processes.items()}}, bench.postgres_dir)
         bench.result["foreign_load_before_pipeline"] = wait_until_quiet(args.quiet, args.quiet_wait, bench.postgres_dir)
         bench.result["idle_cores"]["pipeline"] = await idle_cpu(cpu, args.idle_seconds)
-        bench.result["memory_mb"] = {"at rest": cpu.resident_mb()}
+        bench.result["memory_mb"] = {"at rest": cpu.resident_mb(proportional=True)}
         phases = plan(work, args.seconds, claims_as_messages)
         pipe = await measure("pipeline", kafka, DISCHARGED, SETTLEMENTS, phases, args.drain_timeout, cpu,
                              scrape=lambda: asyncio.to_thread(scrape_all, list(workers.metrics_urls().values())))
-        bench.result["memory_mb"]["after the run"] = cpu.resident_mb()
+        bench.result["memory_mb"]["after the run"] = cpu.resident_mb(proportional=True)
         bench.result["engine_per_s"] = engine_rate(args.engine_claims)
         profile = await _profile(bench, workers, pipe)
         ledger_problems = await store.check_ledger()
@@ -190,16 +190,17 @@ def engine_rate(claims: int) -> float | None:
     return round(settled / seconds, 1)
 
 
-async def _grant_eligibility(bench: _Bench, store: Store, workers: WorkerProcesses) -> None:
+async def grant_eligibility(found: Endpoints, population: list, store: Store, workers: WorkerProcesses,
+                            timeout: float) -> None:
     """Publish every person's grants and wait until the eligibility worker recorded them."""
     began = time.perf_counter()
-    grants = grants_for(bench.work.population)
-    await publish(bench.found.kafka, ELIGIBILITY, grants, EligibilityChange)
+    grants = grants_for(population)
+    await publish(found.kafka, ELIGIBILITY, grants, EligibilityChange)
     while (await store.counts())["identity_events"] < len(grants):
-        if time.perf_counter() - began > bench.args.start_timeout or workers.crashed():
+        if time.perf_counter() - began > timeout or workers.crashed():
             raise TimeoutError(f"eligibility not recorded in time (crashed: {workers.crashed()})")
         await asyncio.sleep(0.2)
-    print(f"pipeline: {len(workers.processes)} workers up, {len(grants)} grants recorded in "
+    print(f"pipeline: {len(workers.processes)} worker processes up, {len(grants)} grants recorded in "
           f"{time.perf_counter() - began:.1f}s", flush=True)
 
 
