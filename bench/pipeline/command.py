@@ -37,7 +37,7 @@ def _arguments() -> argparse.ArgumentParser:
     parser.add_argument("--quiet", type=float, default=0.3, help="cores other processes may use before a part starts")
     parser.add_argument("--quiet-wait", type=float, default=15.0, help="seconds to wait for the machine to be that quiet")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory (logs, data)")
-    parser.add_argument("--label", default="", help="added to the result file's name (e.g. -8partitions)")
+    parser.add_argument("--label", default="", help="added to the result file's name after a dash (e.g. 8partitions)")
     return parser
 
 
@@ -51,7 +51,8 @@ def main() -> None:
     print(text)
     grouped = f"-{args.processes}p" if args.processes and args.processes.isdigit() and args.processes != "0" else (
         "-grouped" if args.processes and not args.processes.isdigit() else "")
-    out = RESULTS / f"pipeline-{args.driver}{grouped}{args.label}-{datetime.now().strftime('%Y-%m-%dT%H%M')}.json"
+    label = f"-{args.label.lstrip('-')}" if args.label else ""
+    out = RESULTS / f"pipeline-{args.driver}{grouped}{label}-{datetime.now().strftime('%Y-%m-%dT%H%M')}.json"
     out.write_bytes(orjson.dumps({**result, "report": text.splitlines()}, option=orjson.OPT_INDENT_2))
     print(f"\nwritten {out.relative_to(Path.cwd()) if out.is_relative_to(Path.cwd()) else out} "
           f"(whole run {result['run_seconds']:.0f}s)")

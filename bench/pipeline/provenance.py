@@ -43,10 +43,11 @@ def _tansu_version() -> str | None:
 
 
 def source_state(root: Path) -> dict:
-    """The commit measured and the files changed in the working tree (others edit concurrently)."""
+    """The commit measured and the files changed in the working tree (others edit concurrently);
+    the results the benchmarks themselves write are not counted as changes of what is measured."""
     def git(*args: str) -> str:
         try:
-            return subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, timeout=10).stdout.strip()
+            return subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, timeout=10).stdout.rstrip()
         except (OSError, subprocess.SubprocessError):
             return ""
-    return {"commit": git("rev-parse", "--short", "HEAD"), "changed": git("status", "--short").splitlines()}
+    return {"commit": git("rev-parse", "--short", "HEAD"), "changed": git("status", "--short", "--", ".", ":(exclude)bench/results").splitlines()}
