@@ -68,7 +68,10 @@ async def serve(worker: Worker, kafka: str, database: str, stopping: asyncio.Eve
                      for rs in records.values() for r in rs]
             if batch:
                 await handle_and_send(worker, context, batch, send)
-                done.update({tp: rs[-1].offset + 1 for tp, rs in records.items()})
+                # a rebalance may have taken a partition while the batch was handled: its offset is
+                # the new owner's to commit (committing it here would raise IllegalStateError)
+                owned = consumer.assignment()
+                done.update({tp: rs[-1].offset + 1 for tp, rs in records.items() if tp in owned})
                 metrics.lag(worker.name, {(tp.topic, tp.partition): n for tp, n in done.items()},
                             lambda position: consumer.highwater(TopicPartition(*position)))
             if done and loop.time() - last_commit >= commit_every:
