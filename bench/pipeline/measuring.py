@@ -16,10 +16,12 @@ from streams.admin import partitions_of
 from streams.reader import read_records
 
 from .cpu import ProcessCpu
+from .stuck import described
 
 Message = tuple[str, bytes, bytes]  # claim_id, key, value
 Plan = list[tuple[str, float | None, list[Message]]]  # (phase name, rate or None: saturation, messages)
 Scrape = Callable[[], Awaitable[Samples]]  # every worker process's /metrics, summed (runtime.scrape.scrape_all)
+Diagnose = Callable[[], Awaitable[list[dict]]]  # where unsettled work waits (stuck.waiting_work)
 _CLAIM_ID = re.compile(rb'"claim_id":"([^"]*)"')
 
 
@@ -147,6 +149,7 @@ class Phase:
     throughput_per_s: float | None  # settled / (last arrival - first publish)
     cpu_seconds: dict[str, float] = field(default_factory=dict)
     stages: dict = field(default_factory=dict)  # from the workers' own metrics over the phase (stage_figures)
+    waiting: list[dict] = field(default_factory=list)  # when claims were not settled: where work waits (stuck.py)
 
 
 def _phase(name: str, rate: float | None, messages: list[Message], sent: dict[str, float],
@@ -164,19 +167,21 @@ def _phase(name: str, rate: float | None, messages: list[Message], sent: dict[st
     )
 
 
-async def measure(label: str, bootstrap: str, source: str, sink: str, plan: Plan,
-                  drain_timeout: float, cpu: ProcessCpu, scrape: Scrape | None = None) -> list[Phase]:
+async def measure(label: str, bootstrap: str, source: str, sink: str, plan: Plan, drain_timeout: float,
+                  cpu: ProcessCpu, scrape: Scrape | None = None, diagnose: Diagnose | None = None) -> list[Phase]:
     """Run the phases of ``plan`` one after the other on a running chain; one Phase each (with its
-    stages' figures from the workers' metrics when ``scrape`` reads them)."""
+    stages' figures from the workers' metrics when ``scrape`` reads them, and where the work of
+    claims not settled waits when ``diagnose`` finds it)."""
     sent: dict[str, float] = {}
     async with Offering(bootstrap, sink, max_request_size=4 << 20) as offering:
-        return [await _measure_phase(label, offering, source, name, rate, messages, sent, drain_timeout, cpu, scrape)
+        return [await _measure_phase(label, offering, source, name, rate, messages, sent, drain_timeout, cpu, scrape,
+                                     diagnose)
                 for name, rate, messages in plan]
 
 
 async def _measure_phase(label: str, offering: Offering, source: str, name: str, rate: float | None,
                          messages: list[Message], sent: dict[str, float], drain_timeout: float,
-                         cpu: ProcessCpu, scrape: Scrape | None) -> Phase:
+                         cpu: ProcessCpu, scrape: Scrape | None, diagnose: Diagnose | None = None) -> Phase:
     """Offer one phase's messages, wait for them to come out, print and return the Phase."""
     metrics_before = await scrape() if scrape else None
     before = cpu.snapshot()
@@ -193,6 +198,11 @@ async def _measure_phase(label: str, offering: Offering, source: str, name: str,
     print(f"  {label:9} {name:>14}: {phase.settled}/{phase.claims} in "
           f"{time.perf_counter() - began:5.1f}s  p50 {phase.p50_ms} p99 {phase.p99_ms} max {phase.max_ms} ms"
           f"  {phase.throughput_per_s}/s{note}", flush=True)
+    if missing and diagnose:
+        phase.waiting = await diagnose()
+        print("\n".join(["    where work waits (committed offset of each worker's group against the end of its "
+                          "source):", *described(phase.waiting)] if phase.waiting else
+                         ["    every group has committed all of its source: the work waits in no topic"]), flush=True)
     return phase
 
 

@@ -235,5 +235,7 @@ def _checks(result: dict) -> list[str]:
     checks = result.get("checks") or {}
     if not checks:
         return []
+    queued = checks.get("still_queued") or {}
     return [f"  checks: ledger problems {len(checks['ledger_problems'])}, crashed workers "
-            f"{checks['crashed_workers'] or 'none'}, logs with tracebacks {checks['logs_with_tracebacks'] or 'none'}"]
+            f"{checks['crashed_workers'] or 'none'}, logs with tracebacks {checks['logs_with_tracebacks'] or 'none'}"
+            + (", still queued: " + ", ".join(f"{n} {what}" for what, n in queued.items()) if queued else "")]

@@ -31,6 +31,7 @@ from .hops import hop_breakdown
 from .measuring import Phase, idle_cpu, measure, phase_ids, warm_up
 from .profiling import profile_at_saturation, py_spy
 from .provenance import machine, source_state, versions
+from .stuck import waiting_work
 from .workload import Workload, claims_as_messages, grants_for, padded_as_messages, plan, workload
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -164,17 +165,19 @@ async def _measure_pipeline(bench: _Bench, workers: WorkerProcesses) -> None:
         bench.result["memory_mb"] = {"at rest": cpu.resident_mb(proportional=True)}
         phases = plan(work, args.seconds, claims_as_messages)
         pipe = await measure("pipeline", kafka, DISCHARGED, SETTLEMENTS, phases, args.drain_timeout, cpu,
-                             scrape=lambda: asyncio.to_thread(scrape_all, list(workers.metrics_urls().values())))
+                             scrape=lambda: asyncio.to_thread(scrape_all, list(workers.metrics_urls().values())),
+                             diagnose=lambda: waiting_work(kafka))
         bench.result["memory_mb"]["after the run"] = cpu.resident_mb(proportional=True)
         bench.result["engine_per_s"] = engine_rate(args.engine_claims)
         profile = await _profile(bench, workers, pipe)
         ledger_problems = await store.check_ledger()
         counts = await store.counts()
+        queue = _queue_summary(await store.queued()) if counts.get("queued") else {}
     finally:
         await store.close()
     bench.result.update({
         "pipeline": [asdict(p) for p in pipe], "profile": profile,
-        "checks": _checks(bench, workers, ledger_problems, counts),
+        "checks": {**_checks(bench, workers, ledger_problems, counts), "still_queued": queue},
     })
 
 
@@ -219,6 +222,16 @@ async def _profile(bench: _Bench, workers: WorkerProcesses, pipe: list[Phase]) -
     count = min(len(work.profile), int(rate * (args.profile_seconds + 3)))
     return await profile_at_saturation(bench.found.kafka, workers, claims_as_messages(work.profile[:count]), rate,
                                        args.profile_seconds, args.drain_timeout, RESULTS, bench.stamp, ROOT)
+
+
+def _queue_summary(items: list) -> dict[str, int]:
+    """What the inputs still queued at the end are: a claim not ready has not reached the ledger; one
+    ready waits behind an earlier input of its person that has not."""
+    summary: dict[str, int] = {}
+    for item in items:
+        key = f"{item.kind}, {'ready' if item.ready else 'not arrived'}"
+        summary[key] = summary.get(key, 0) + 1
+    return summary
 
 
 def _checks(bench: _Bench, workers: WorkerProcesses, ledger_problems: list[str], counts: dict[str, int]) -> dict:
