@@ -9,6 +9,7 @@ need it, with the reason: these tests are never skipped.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 import pytest
@@ -94,21 +95,20 @@ def live_system(broker: str, database: str, tmp_path_factory: pytest.TempPathFac
 OTHER_DRIVER = {"aiokafka": "faust", "faust": "aiokafka"}
 
 
-@pytest.fixture(scope="session")
-async def other_system(broker: str, database: str, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[tuple[LiveSystem, PostgresStore]]:
-    """The same system on the other driver, on a broker and a database of its own (so its consumer
-    groups never share partitions with the shared system's); on the aiokafka driver its workers
-    run three to a process."""
-    driver = OTHER_DRIVER[settings.driver]
-    own_broker = None if settings.kafka else EmbeddedBroker(tmp_path_factory.mktemp("other-broker"))
+@asynccontextmanager
+async def system_of_its_own(database: str, tmp_path_factory: pytest.TempPathFactory, name: str,
+                            env: dict[str, str]) -> AsyncIterator[tuple[LiveSystem, PostgresStore]]:
+    """Every worker on a broker and a database of their own (so their consumer groups never share
+    partitions with the shared system's), with ``env`` added to the workers' settings; unsigned
+    events accepted, as the shared system does."""
+    own_broker = None if settings.kafka else EmbeddedBroker(tmp_path_factory.mktemp(f"{name}-broker"))
     if own_broker is not None:
-        _start_or_fail(own_broker, "a second embedded broker")
+        _start_or_fail(own_broker, f"a broker of its own for the {name} system")
     url = await _created_database(database)
-    found = Endpoints(own_broker.bootstrap if own_broker else broker, url, worker_url(url))
+    found = Endpoints(own_broker.bootstrap if own_broker else settings.kafka, url, worker_url(url))
     await initialise(found)
-    workers = WorkerProcesses(found, tmp_path_factory.mktemp("other-logs"), extra_env={
-        "ONESTOP_DRIVER": driver, "ONESTOP_PROCESSES": "3" if driver == "aiokafka" else "0",
-        "ONESTOP_ACCEPT_UNSIGNED": "1", "ONESTOP_HOME": str(tmp_path_factory.mktemp("other-home"))})
+    workers = WorkerProcesses(found, tmp_path_factory.mktemp(f"{name}-logs"), extra_env={
+        "ONESTOP_ACCEPT_UNSIGNED": "1", "ONESTOP_HOME": str(tmp_path_factory.mktemp(f"{name}-home")), **env})
     workers.start()
     opened = await PostgresStore.open(url, migrate=False)
     try:
@@ -119,6 +119,16 @@ async def other_system(broker: str, database: str, tmp_path_factory: pytest.Temp
         await _drop_database(database, url)
         if own_broker is not None:
             own_broker.stop()
+
+
+@pytest.fixture(scope="session")
+async def other_system(broker: str, database: str, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[tuple[LiveSystem, PostgresStore]]:
+    """The same system on the other driver, on a broker and a database of its own; on the aiokafka
+    driver its workers run three to a process."""
+    driver = OTHER_DRIVER[settings.driver]
+    async with system_of_its_own(database, tmp_path_factory, "other", {
+            "ONESTOP_DRIVER": driver, "ONESTOP_PROCESSES": "3" if driver == "aiokafka" else "0"}) as system:
+        yield system
 
 
 @pytest.fixture(params=["default driver", "other driver"])

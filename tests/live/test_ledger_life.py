@@ -27,6 +27,7 @@ from workers.parking import retry_parked
 from workers.registry import WORKERS
 
 from ..shared_cases import CASES_DIR, load_case
+from .generated import grants_of
 
 D = Decimal
 TIMEOUT = 180.0
@@ -181,8 +182,7 @@ async def a_busy_life(live_system, store, prefix: str) -> None:
     every record of the ledger."""
     population, claims = year_of_claims(240, persons=40, seed=43, prefix=prefix)
     rng = random.Random(43)
-    grants = [encode(EligibilityChange.grant_of(p.psn_no, held, f"busy/{p.psn_no}/{held.code.value}", datetime(2017, 1, 1, tzinfo=timezone.utc)))
-              for p in population for held in p.categories]
+    grants = grants_of(population, "busy")
     before = (await store.counts())["identity_events"]
     archived_before = (await store.counts())["inputs"]
     await publish(live_system.kafka, ELIGIBILITY, grants, EligibilityChange)

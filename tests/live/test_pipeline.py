@@ -2,11 +2,9 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timezone
 
 import orjson
 from bench.generator import year_of_claims
-from policies.replay import settle_in_order
 from schemas.codes import ISSUING_AUTHORITY
 from schemas.events import DischargeClaim, EligibilityChange, Rejection
 from streams.codecs import encode
@@ -19,6 +17,7 @@ from streams.publisher import publish
 from store.postgres import PostgresStore
 
 from ..shared_cases import case_files, load_case
+from .generated import assert_settled_as_the_rules_settle, grants_of
 
 TIMEOUT = 180.0
 
@@ -117,11 +116,7 @@ async def _rejections_of(kafka: str, originals: set[str], count: int) -> dict[st
 async def test_a_worker_killed_and_restarted_mid_stream_pays_nothing_twice_and_loses_nothing(each_driver):
     live_system, store = each_driver
     population, claims = year_of_claims(400, persons=80, seed=41)
-    grants = [
-        encode(EligibilityChange.grant_of(p.psn_no, held, f"kill-test/{p.psn_no}/{held.code.value}",
-                                          datetime(2017, 1, 1, tzinfo=timezone.utc)))
-        for p in population for held in p.categories
-    ]
+    grants = grants_of(population, "kill-test")
     raw = [encode(c) for c in claims]
     await _publish_people_then_claims(live_system, store, grants, raw[:200])
     await asyncio.sleep(1.0)
@@ -132,10 +127,4 @@ async def test_a_worker_killed_and_restarted_mid_stream_pays_nothing_twice_and_l
         live_system.workers.start_one(name)
     settled = await settled_claims(store, {c.claim_id for c in claims}, TIMEOUT)
     assert await store.check_ledger() == []
-    by_person = {p.psn_no: p for p in population}
-    for psn_no in by_person:
-        own = [c for c in claims if c.psn_no == psn_no]
-        for expected in settle_in_order(own, by_person[psn_no].categories):
-            got = settled[expected.claim.claim_id]  # the claim's records summed: what is owed on it now
-            assert {l.payer: l.amount for l in got.payments if l.amount} == {l.payer: l.amount for l in expected.lines if l.amount}
-            assert got.psn_part_amt == expected.psn_part_amt
+    assert_settled_as_the_rules_settle(claims, population, settled)
