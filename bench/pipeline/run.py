@@ -7,6 +7,7 @@ import asyncio
 import shutil
 import tempfile
 import time
+from collections import Counter
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -227,11 +228,7 @@ async def _profile(bench: _Bench, workers: WorkerProcesses, pipe: list[Phase]) -
 def _queue_summary(items: list) -> dict[str, int]:
     """What the inputs still queued at the end are: a claim not ready has not reached the ledger; one
     ready waits behind an earlier input of its person that has not."""
-    summary: dict[str, int] = {}
-    for item in items:
-        key = f"{item.kind}, {'ready' if item.ready else 'not arrived'}"
-        summary[key] = summary.get(key, 0) + 1
-    return summary
+    return dict(Counter(f"{item.kind}, {'ready' if item.ready else 'not arrived'}" for item in items))
 
 
 def _checks(bench: _Bench, workers: WorkerProcesses, ledger_problems: list[str], counts: dict[str, int]) -> dict:
