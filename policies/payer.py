@@ -18,12 +18,14 @@ claims are settled again (policies/year.py) — nothing is clipped onto the cros
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Hashable, Sequence
+from collections.abc import Callable, Collection, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from operator import attrgetter
+from types import MappingProxyType
+from typing import NamedTuple
 
-from schemas.codes import CATEGORY_ZH, Category, InsuType
+from schemas.codes import CATEGORY_ZH, Category, InsuType, Payer
 from schemas.events import DischargeClaim, PaymentLine
 from schemas.money import ZERO, format_exact, format_rate, format_yuan, round_to_fen
 from schemas.policy import PayerPolicy, Policy, Rule, Tier
@@ -38,8 +40,11 @@ y = format_yuan
 exact = format_exact
 
 
-@dataclass(frozen=True)
-class Paid:
+#: the accounts of an outcome that changes none
+_NO_ACCOUNTS: Mapping[str, AccountTotals] = MappingProxyType({})
+
+
+class Paid(NamedTuple):
     """A payer's outcome: its payment line (None when it has no part in this claim) and new totals.
 
     ``reaches_back``: this claim lifted the year over a qualifying line, so the year's earlier
@@ -47,16 +52,23 @@ class Paid:
     """
 
     line: PaymentLine | None
-    accounts: YearTotals = field(default_factory=dict)
+    accounts: Mapping[str, AccountTotals] = _NO_ACCOUNTS
     reaches_back: bool = False
 
 
-@dataclass
+def _paid(values: tuple[PaymentLine, Mapping[str, AccountTotals], bool]) -> Paid:
+    """``Paid(*values)`` without the call of its Python ``__new__`` (every payment makes one)."""
+    return tuple.__new__(Paid, values)
+
+
 class _Steps:
     """The arithmetic of a payment, step by step, in English and in Chinese."""
 
-    en: list[str] = field(default_factory=list)
-    zh: list[str] = field(default_factory=list)
+    __slots__ = ("en", "zh")
+
+    def __init__(self) -> None:
+        self.en: list[str] = []
+        self.zh: list[str] = []
 
     def add(self, en: str, zh: str) -> None:
         self.en.append(en)
@@ -75,15 +87,32 @@ class _TierFor:
     heading: Reason  # how their explanations begin
     spans: tuple[Span, ...]  # its segments, read once (schedule.py)
     deductible: str  # the start of its first segment, as printed
+    #: the annual cap with its names (_annual_cap), or None when it depends on the claim's disease
+    cap: tuple[Decimal | None, str, str] | None
+    personal_share_ceiling: Decimal | None
+    qualifies_at: Decimal | None
 
 
 @dataclass(frozen=True)
 class _RuleFor:
-    """A rule as it reads for one person: the tiers open to their categories, in the listed order."""
+    """A rule as it reads for one person: the tiers open to their categories, in the listed order.
+
+    The rule's figures are copied here once (_rule_for): every claim reads them several times, and
+    an attribute of a policy model costs about twice as much to read as one of these."""
 
     rule: Rule
     account: str
     tiers: tuple[_TierFor, ...]
+    annual: bool  # scope annual: the schedule runs over the account's yearly base
+    counted: bool  # the claim's base adds to the account's yearly base (annual, on a base of its own)
+    base_of: str | None
+    base_after: list
+    deduct_paid_this_year: bool
+    defer_while: object
+    per_claim: Decimal | None
+    per_day: Decimal | None
+    assisted_visits_per_month: int | None
+    dated: bool  # the account keeps what it paid per day (a daily or a monthly limit)
 
 
 @dataclass(frozen=True)
@@ -103,11 +132,20 @@ class _PayerFor:
     """A payer as it reads for one person: the rules with a tier open to their categories."""
 
     payer: PayerPolicy
+    code: Payer  # the payer's name (payer.payer)
     rule_id: str  # <policy ref>#<payer>
     rules: tuple[_RuleFor, ...]
     reads: Callable[[DischargeClaim], Hashable]  # the values of the claim's fields the rules' conditions read
     #: what the rules make of a claim, per those values (all it depends on), as they are met
     applicable: dict[Hashable, _Applicable] = field(default_factory=dict)
+    #: the payer's fund code per insurance type, as met
+    fund_codes: dict[InsuType, str] = field(default_factory=dict)
+
+    def fund_code(self, insutype: InsuType) -> str:
+        code = self.fund_codes.get(insutype)
+        if code is None:
+            code = self.fund_codes[insutype] = self.payer.fund_code(insutype)
+        return code
 
 
 def _payer_for(policy: Policy, payer: PayerPolicy, held: frozenset[Category]) -> _PayerFor:
@@ -131,35 +169,47 @@ def _read_for(policy: Policy, payer: PayerPolicy, held: frozenset[Category]) -> 
         account = payer.account_of(rule)
         tiers = tuple(_tier_for(payer, rule, account, tier, held, rule_id) for tier in rule.tiers if open_to(tier.categories, held))
         if tiers:
-            rules.append(_RuleFor(rule, account, tiers))
+            rules.append(_rule_for(rule, account, tiers))
     conditions = [when for r in rules for when in (r.rule.when, *(t.tier.when for t in r.tiers))]
     fields = sorted(set().union(*map(fields_read, conditions)))
-    return _PayerFor(payer, rule_id, tuple(rules), attrgetter(*fields) if fields else _reads_nothing)
+    return _PayerFor(payer, payer.payer, rule_id, tuple(rules), attrgetter(*fields) if fields else _reads_nothing)
+
+
+def _rule_for(rule: Rule, account: str, tiers: tuple[_TierFor, ...]) -> _RuleFor:
+    limits, annual = rule.limits, rule.scope == "annual"
+    return _RuleFor(rule, account, tiers, annual, annual and rule.base_of is None, rule.base_of, rule.base_after,
+                    rule.deduct_paid_this_year, rule.defer_while, limits.per_claim, limits.per_day,
+                    limits.assisted_visits_per_month,
+                    limits.per_day is not None or limits.assisted_visits_per_month is not None)
 
 
 def _tier_for(payer: PayerPolicy, rule: Rule, account: str, tier: Tier, held: frozenset[Category], rule_id: str) -> _TierFor:
     label, label_zh = _tier_label(tier, held), _tier_label_zh(tier, held)
     return _TierFor(tier, label, label_zh, qualification_key(account, tier), f"{rule_id}.{rule.name}[{tier.label}]",
                     Reason(f"{payer.payer.value} ({rule.name}, {label}): ", f"{payer.name_zh}（{label_zh}）："),
-                    spans(tier.segments or []), y(tier.deductible))
+                    spans(tier.segments or []), y(tier.deductible), _claim_free_cap(rule, tier),
+                    tier.personal_share_ceiling, tier.qualifies_at)
 
 
 def _reads_nothing(claim: DischargeClaim) -> tuple:
     return ()
 
 
-@dataclass
-class _Candidate:
-    tier: _TierFor
-    amount: Decimal
-    base: Decimal
-    cumulative_before: Decimal | None
-    steps: _Steps
-    reaches_back: bool = False
+class _Candidate(_Steps):
+    """What one tier would pay, and its arithmetic step by step (one object: a claim makes several)."""
+
+    __slots__ = ("tier", "amount", "base", "cumulative_before", "reaches_back")
+
+    def __init__(self, tier: _TierFor) -> None:
+        self.en, self.zh = [], []
+        self.tier, self.amount, self.base, self.cumulative_before, self.reaches_back = tier, ZERO, ZERO, None, False
 
 
 #: an account before its first claim of the year (one value: building a model validates it)
 _NOTHING_YET = AccountTotals()
+
+
+_amount_of = attrgetter("amount")
 
 
 def _line(**fields) -> PaymentLine:
@@ -173,7 +223,10 @@ def qualification_key(account: str, tier: Tier) -> str:
 
 
 def _paid_before(prior: Sequence[PaymentLine]) -> Decimal:
-    return sum((line.amount for line in prior), start=ZERO)
+    paid = ZERO
+    for line in prior:
+        paid += line.amount
+    return paid
 
 
 def _line_of(prior: Sequence[PaymentLine], account: str) -> PaymentLine | None:
@@ -205,22 +258,31 @@ def _tier_label_zh(tier: Tier, held: Collection[Category]) -> str:
 
 def _annual_cap(rule: Rule, tier: Tier, claim: DischargeClaim) -> tuple[Decimal | None, str, str]:
     """The annual cap that applies, with its name in English and Chinese (None: no cap)."""
+    cap = _claim_free_cap(rule, tier)
+    if cap is not None:
+        return cap
+    disease = major_disease_of(claim.dise_codg, claim.age)
+    if disease is not None:
+        return (rule.limits.major_disease_annual_cap, f"annual cap for the major disease {disease.name} ({disease.name_zh})",
+                f"重大疾病（{disease.name_zh}）年度限额")
+    return rule.limits.annual_cap, "annual cap", "年度限额"
+
+
+def _claim_free_cap(rule: Rule, tier: Tier) -> tuple[Decimal | None, str, str] | None:
+    """The annual cap when it does not depend on the claim (read once per tier), else None."""
     if tier.uncapped:
         return None, "no cap (上不封顶)", "上不封顶"
     if tier.annual_cap is not None:
         return tier.annual_cap, "annual cap", "年度限额"
-    limits = rule.limits
-    if limits.major_disease_annual_cap is not None:
-        disease = major_disease_of(claim.dise_codg, claim.age)
-        if disease is not None:
-            return (limits.major_disease_annual_cap, f"annual cap for the major disease {disease.name} ({disease.name_zh})",
-                    f"重大疾病（{disease.name_zh}）年度限额")
-    return limits.annual_cap, "annual cap", "年度限额"
+    if rule.limits.major_disease_annual_cap is not None:
+        return None  # a major disease has a cap of its own
+    return rule.limits.annual_cap, "annual cap", "年度限额"
 
 
 def _limit(amount: Decimal, left: Decimal, what: str, what_zh: str, steps: _Steps, figure: Decimal | None = None) -> Decimal:
     """``amount`` held to what is ``left`` of a limit, named ``what`` (followed by ``figure``, if given)."""
-    left = max(ZERO, left)
+    if not left > ZERO:  # (what max(ZERO, left) gives)
+        left = ZERO
     if amount > left:
         if figure is not None:  # (named only when it binds: printing amounts is a good part of the cost)
             what, what_zh = f"{what} {y(figure)}", f"{what_zh} {y(figure)}"
@@ -230,7 +292,7 @@ def _limit(amount: Decimal, left: Decimal, what: str, what_zh: str, steps: _Step
     return amount
 
 
-def _base(rule: Rule, claim: DischargeClaim, prior: Sequence[PaymentLine], paid_before: Decimal,
+def _base(rule: _RuleFor, in_scope: Decimal, prior: Sequence[PaymentLine], paid_before: Decimal,
           account: AccountTotals, policy: Policy, steps: _Steps) -> tuple[Decimal, Decimal]:
     """This claim's base for the rule and the account's yearly base before it."""
     if rule.base_of is not None:
@@ -240,102 +302,106 @@ def _base(rule: Rule, claim: DischargeClaim, prior: Sequence[PaymentLine], paid_
         steps.add(f"base {y(base)}, as counted by {rule.base_of}",
                   f"基数 {y(base)}（同{_account_name_zh(policy, rule.base_of)}本次计入基数）")
         return base, before
-    in_scope = y(claim.inscp_scp_amt)
+    in_scope_shown = y(in_scope)
     if rule.base_after:
         after = sum((line.amount for line in prior if line.payer in rule.base_after), start=ZERO)
-        base = max(ZERO, claim.inscp_scp_amt - after)
+        base = max(ZERO, in_scope - after)
         names = ", ".join(p.value for p in rule.base_after)
         shown, after_shown = y(base), y(after)
-        steps.add(f"base {shown} (in-scope {in_scope} − paid by {names} {after_shown})",
-                  f"基数 {shown}（政策范围内 {in_scope} − {_payer_names_zh(policy, rule.base_after)}已付 {after_shown}）")
+        steps.add(f"base {shown} (in-scope {in_scope_shown} − paid by {names} {after_shown})",
+                  f"基数 {shown}（政策范围内 {in_scope_shown} − {_payer_names_zh(policy, rule.base_after)}已付 {after_shown}）")
         return base, account.base
-    base = max(ZERO, claim.inscp_scp_amt - paid_before)
+    base = in_scope - paid_before
+    if not base > ZERO:  # (what max(ZERO, base) gives)
+        base = ZERO
     shown, before_shown = y(base), y(paid_before)
-    steps.add(f"base {shown} (in-scope {in_scope} − paid before {before_shown})",
-              f"基数 {shown}（政策范围内 {in_scope} − 前序已付 {before_shown}）")
+    steps.add(f"base {shown} (in-scope {in_scope_shown} − paid before {before_shown})",
+              f"基数 {shown}（政策范围内 {in_scope_shown} − 前序已付 {before_shown}）")
     return base, account.base
 
 
-def _candidate(tier: _TierFor, rule: Rule, claim: DischargeClaim, prior: Sequence[PaymentLine], paid_before: Decimal,
-               account: AccountTotals, policy: Policy, qualified: bool) -> _Candidate:
-    if tier.tier.personal_share_ceiling is not None:
+def _candidate(tier: _TierFor, rule: _RuleFor, claim: DischargeClaim, in_scope: Decimal, prior: Sequence[PaymentLine],
+               paid_before: Decimal, account: AccountTotals, policy: Policy, qualified: bool) -> _Candidate:
+    if tier.personal_share_ceiling is not None:
         return _ceiling_candidate(tier, claim, paid_before)
-    steps = _Steps()
-    base, before = _base(rule, claim, prior, paid_before, account, policy, steps)
-    c = _Candidate(tier, ZERO, base, before if rule.scope == "annual" else None, steps)
+    c = _Candidate(tier)
+    base, before = _base(rule, in_scope, prior, paid_before, account, policy, c)
+    c.base = base
+    if rule.annual:
+        c.cumulative_before = before
     segments = tier.spans
-    if rule.scope == "per_claim":
+    if not rule.annual:
         gross, shown = over(segments, ZERO, base)
-        equation = _equation(shown, gross)
+        equation, equation_zh = _equation(shown, gross)
     else:
         low, high = before, before + base
         low_shown, high_shown = y(low), y(high)
-        steps.add(f"yearly base {low_shown} → {high_shown}", f"本年累计 {low_shown} → {high_shown}")
-        line = tier.tier.qualifies_at
+        c.add(f"yearly base {low_shown} → {high_shown}", f"本年累计 {low_shown} → {high_shown}")
+        line = tier.qualifies_at
         if line is not None and not qualified and high < line:
-            steps.add(f"below the qualifying {y(line)}: 0.00", f"未达 {y(line)} 的救助资格线：0.00")
+            c.add(f"below the qualifying {y(line)}: 0.00", f"未达 {y(line)} 的救助资格线：0.00")
             return c
         if line is not None:
             _qualifying_step(c, line, low, high, qualified)
         if rule.deduct_paid_this_year:
             year, shown = over(segments, ZERO, high)
             gross = year - account.paid
-            equation = _equation(shown, gross, account.paid)
+            equation, equation_zh = _equation(shown, gross, account.paid)
         else:
             gross, shown = over(segments, low, high)
-            equation = _equation(shown, gross)
-    steps.add(f"deductible {tier.deductible}; {equation.en}", f"起付线 {tier.deductible}；{equation.zh}")
+            equation, equation_zh = _equation(shown, gross)
+    c.add(f"deductible {tier.deductible}; {equation}", f"起付线 {tier.deductible}；{equation_zh}")
     if gross < 0:
-        steps.add("nothing more is owed", "无应付")
+        c.add("nothing more is owed", "无应付")
         gross = ZERO
-    c.amount = _within_limits(gross, claim, paid_before, rule, tier.tier, account, steps)
+    c.amount = _within_limits(gross, claim, in_scope, paid_before, rule, tier, account, c)
     return c
 
 
 def _qualifying_step(c: _Candidate, line: Decimal, low: Decimal, high: Decimal, qualified: bool) -> None:
     """Say how the year met the qualifying line; flag a claim that lifts it over the line after others."""
     if qualified and high < line:
-        c.steps.add(f"the year reaches the qualifying {y(line)} with later claims", f"本年累计其后达到资格线 {y(line)}")
+        c.add(f"the year reaches the qualifying {y(line)} with later claims", f"本年累计其后达到资格线 {y(line)}")
     elif low < line:
         c.reaches_back = not qualified and low > 0
         later = ": the year's earlier claims are settled again by this schedule" if c.reaches_back else ""
         later_zh = "：本年此前的就医按此标准重新结算" if c.reaches_back else ""
-        c.steps.add(f"the year reaches the qualifying {y(line)} with this claim{later}", f"本次就医使本年累计达到资格线 {y(line)}{later_zh}")
+        c.add(f"the year reaches the qualifying {y(line)} with this claim{later}", f"本次就医使本年累计达到资格线 {y(line)}{later_zh}")
 
 
-def _equation(shown: list[str], gross: Decimal, paid_this_year: Decimal | None = None) -> Reason:
-    """The schedule's arithmetic as a true equation (exact, before rounding), in both languages."""
+def _equation(shown: list[str], gross: Decimal, paid_this_year: Decimal | None = None) -> tuple[str, str]:
+    """The schedule's arithmetic as a true equation (exact, before rounding), in English and Chinese."""
     if not shown and not paid_this_year:
-        return Reason("nothing above it: 0.00", "未超过起付线：0.00")
+        return "nothing above it: 0.00", "未超过起付线：0.00"
     arithmetic = " + ".join(shown) or "0.00"
     gross_shown = exact(gross)
     if paid_this_year is None:
         equation = f"{arithmetic} = {gross_shown}"
-        return Reason(equation, equation)
+        return equation, equation
     paid_shown = y(paid_this_year)
-    return Reason(f"{arithmetic} − {paid_shown} already paid this year = {gross_shown}",
-                  f"{arithmetic} − 本年已付 {paid_shown} = {gross_shown}")
+    return (f"{arithmetic} − {paid_shown} already paid this year = {gross_shown}",
+            f"{arithmetic} − 本年已付 {paid_shown} = {gross_shown}")
 
 
-def _within_limits(gross: Decimal, claim: DischargeClaim, paid_before: Decimal, rule: Rule, tier: Tier,
-                   account: AccountTotals, steps: _Steps) -> Decimal:
+def _within_limits(gross: Decimal, claim: DischargeClaim, in_scope: Decimal, paid_before: Decimal, rule: _RuleFor,
+                   tier: _TierFor, account: AccountTotals, steps: _Steps) -> Decimal:
     amount = gross
-    cap, cap_name, cap_name_zh = _annual_cap(rule, tier, claim)
-    if cap is not None:
+    # (each limit is looked at only when the amount is above it: the amount is never below zero)
+    cap, cap_name, cap_name_zh = tier.cap or _annual_cap(rule.rule, tier.tier, claim)
+    if cap is not None and amount > cap - account.paid:
         amount = _limit(amount, cap - account.paid, cap_name, cap_name_zh, steps, cap)
-    limits = rule.limits
-    if limits.per_claim is not None:
-        amount = _limit(amount, limits.per_claim, f"at most {y(limits.per_claim)} a claim", f"单次最高 {y(limits.per_claim)}", steps)
-    if limits.per_day is not None:
+    if rule.per_claim is not None:
+        amount = _limit(amount, rule.per_claim, f"at most {y(rule.per_claim)} a claim", f"单次最高 {y(rule.per_claim)}", steps)
+    if rule.per_day is not None:
         today = account.paid_by_day.get(claim.enddate, ZERO)
-        amount = _limit(amount, limits.per_day - today, f"at most {y(limits.per_day)} a day", f"每日最高 {y(limits.per_day)}", steps)
-    if limits.assisted_visits_per_month is not None:
+        amount = _limit(amount, rule.per_day - today, f"at most {y(rule.per_day)} a day", f"每日最高 {y(rule.per_day)}", steps)
+    visits = rule.assisted_visits_per_month
+    if visits is not None:
         month = claim.enddate.strftime("%Y-%m")
-        if account.assisted_visits_by_month.get(month, 0) >= limits.assisted_visits_per_month:
-            amount = _limit(amount, ZERO, f"{limits.assisted_visits_per_month} assisted visits in {month} already",
-                            f"{month} 已救助 {limits.assisted_visits_per_month} 次", steps)
-    remaining = max(ZERO, claim.inscp_scp_amt - paid_before)
-    amount = _limit(amount, remaining, "never more than the remaining in-scope amount", "不超过政策范围内剩余", steps)
+        if account.assisted_visits_by_month.get(month, 0) >= visits:
+            amount = _limit(amount, ZERO, f"{visits} assisted visits in {month} already", f"{month} 已救助 {visits} 次", steps)
+    if amount > in_scope - paid_before:
+        amount = _limit(amount, in_scope - paid_before, "never more than the remaining in-scope amount", "不超过政策范围内剩余", steps)
     return round_to_fen(amount)
 
 
@@ -343,18 +409,19 @@ def _ceiling_candidate(tier: _TierFor, claim: DischargeClaim, paid_before: Decim
     """Pay what holds the personal share (out-of-scope parts included) to a share of the bill:
     the payment is rounded as every payment is, so the share never ends above the ceiling."""
     share = claim.medfee_sumamt - paid_before
-    ceiling = claim.medfee_sumamt * tier.tier.personal_share_ceiling
+    ceiling = claim.medfee_sumamt * tier.personal_share_ceiling
     owed = share - ceiling
     amount = round_to_fen(max(ZERO, owed))
-    rate = format_rate(tier.tier.personal_share_ceiling)
-    steps = _Steps()
-    steps.add(f"personal share so far {y(share)} (whole bill {y(claim.medfee_sumamt)} − paid {y(paid_before)}); "
-              f"held to {rate} of the bill: {y(claim.medfee_sumamt)} × {rate} = {exact(ceiling)}; "
-              f"{y(share)} − {exact(ceiling)} = {exact(owed)}",
-              f"个人负担 {y(share)}（医疗费总额 {y(claim.medfee_sumamt)} − 已付 {y(paid_before)}）；"
-              f"控制在总额的 {rate}：{y(claim.medfee_sumamt)} × {rate} = {exact(ceiling)}；"
-              f"{y(share)} − {exact(ceiling)} = {exact(owed)}")
-    return _Candidate(tier, amount, share, None, steps)
+    rate = format_rate(tier.personal_share_ceiling)
+    c = _Candidate(tier)
+    c.add(f"personal share so far {y(share)} (whole bill {y(claim.medfee_sumamt)} − paid {y(paid_before)}); "
+          f"held to {rate} of the bill: {y(claim.medfee_sumamt)} × {rate} = {exact(ceiling)}; "
+          f"{y(share)} − {exact(ceiling)} = {exact(owed)}",
+          f"个人负担 {y(share)}（医疗费总额 {y(claim.medfee_sumamt)} − 已付 {y(paid_before)}）；"
+          f"控制在总额的 {rate}：{y(claim.medfee_sumamt)} × {rate} = {exact(ceiling)}；"
+          f"{y(share)} − {exact(ceiling)} = {exact(owed)}")
+    c.amount, c.base = amount, share
+    return c
 
 
 def _applicable(payer: _PayerFor, claim: DischargeClaim) -> _Applicable:
@@ -400,7 +467,7 @@ def _why_not(payer: _PayerFor, claim: DischargeClaim) -> list[Reason]:
     return reasons
 
 
-def _deferred(rule: Rule, prior: Sequence[PaymentLine], policy: Policy) -> Reason | None:
+def _deferred(rule: _RuleFor, prior: Sequence[PaymentLine], policy: Policy) -> Reason | None:
     """Why the payment waits (another account's yearly base below a line), or None."""
     deferral = rule.defer_while
     if deferral is None:
@@ -414,7 +481,7 @@ def _deferred(rule: Rule, prior: Sequence[PaymentLine], policy: Policy) -> Reaso
     return None
 
 
-def _defer(rule: Rule, why: Reason, owed: Decimal, steps: _Steps) -> None:
+def _defer(rule: _RuleFor, why: Reason, owed: Decimal, steps: _Steps) -> None:
     deferral = rule.defer_while
     line = y(deferral.cumulative_base_below)
     if rule.deduct_paid_this_year:
@@ -441,19 +508,21 @@ def pay(
     ``qualified``: the qualifying tiers (``qualification_key``) the year as known now has
     reached; they pay on every claim of the year, the earlier ones included.
     """
-    own = _payer_for(policy, payer, frozenset(held))
+    own = _payer_for(policy, payer, held if type(held) is frozenset else frozenset(held))
     if not own.rules:
         return Paid(None)  # no schedule of the payer is open to the person's categories
     found = _applicable(own, claim)
     if found.rule is None:
         return Paid(_nothing_paid(own, found, claim))
-    rule, account_name, tiers = found.rule.rule, found.rule.account, found.tiers
-    account = totals.get(account_name, _NOTHING_YET)
+    rule = found.rule
+    account = totals.get(rule.account, _NOTHING_YET)
     paid_before = _paid_before(prior)
-    candidates = [_candidate(t, rule, claim, prior, paid_before, account, policy, t.qualification in qualified) for t in tiers]
-    best = max(candidates, key=lambda c: c.amount)  # max keeps the first of equals: the listed order
-    amount, steps = best.amount, best.steps
-    deferred = _deferred(rule, prior, policy)
+    in_scope = claim.inscp_scp_amt
+    candidates = [_candidate(t, rule, claim, in_scope, prior, paid_before, account, policy, t.qualification in qualified)
+                  for t in found.tiers]
+    best = candidates[0] if len(candidates) == 1 else max(candidates, key=_amount_of)  # max keeps the first of equals: the listed order
+    amount, steps = best.amount, best
+    deferred = _deferred(rule, prior, policy) if rule.defer_while is not None else None
     if deferred is not None:
         _defer(rule, deferred, amount, steps)
         amount = ZERO
@@ -461,27 +530,21 @@ def pay(
         steps.add("most favourable of " + ", ".join(f"{c.tier.label} {y(c.amount)}" for c in candidates),
                   "就高不重复：" + "，".join(f"{c.tier.label_zh} {y(c.amount)}" for c in candidates))
     paid_shown = y(amount)
-    line = _line(
-        payer=payer.payer,
-        fund_pay_type=payer.fund_code(claim.insutype),
-        amount=amount,
-        base=best.base,
-        rule=best.tier.rule,
-        explanation=best.tier.heading.en + "; ".join(steps.en) + f" → pays {paid_shown}",
-        explanation_zh=best.tier.heading.zh + "；".join(steps.zh) + f" → 支付 {paid_shown}",
-        applied=best.tier.label,
-        account=account_name,
-        cumulative_before=best.cumulative_before,
-    )
-    counted = best.base if rule.scope == "annual" and rule.base_of is None else ZERO
-    limits = rule.limits
-    new = account.after(
-        base=counted,
-        paid=amount,
-        day=claim.enddate if limits.per_day is not None or limits.assisted_visits_per_month is not None else None,
-        count_visit=limits.assisted_visits_per_month is not None,
-    )
-    return Paid(line, {account_name: new}, reaches_back=best.reaches_back)
+    line = built(PaymentLine, {  # (the fields in the schema's order: see _line)
+        "payer": own.code,
+        "fund_pay_type": own.fund_code(claim.insutype),
+        "amount": amount,
+        "base": best.base,
+        "rule": best.tier.rule,
+        "explanation": best.tier.heading.en + "; ".join(steps.en) + f" → pays {paid_shown}",
+        "explanation_zh": best.tier.heading.zh + "；".join(steps.zh) + f" → 支付 {paid_shown}",
+        "applied": best.tier.label,
+        "account": rule.account,
+        "cumulative_before": best.cumulative_before,
+    })
+    new = account.after(base=best.base if rule.counted else ZERO, paid=amount, day=claim.enddate if rule.dated else None,
+                        count_visit=rule.assisted_visits_per_month is not None)
+    return _paid((line, {rule.account: new}, best.reaches_back))
 
 
 def _nothing_paid(payer: _PayerFor, found: _Applicable, claim: DischargeClaim) -> PaymentLine:
@@ -489,13 +552,13 @@ def _nothing_paid(payer: _PayerFor, found: _Applicable, claim: DischargeClaim) -
     this outcome and insurance type, so it is made once (a line is an immutable value)."""
     line = found.nothing.get(claim.insutype)
     if line is None:
-        line = found.nothing[claim.insutype] = _zero_line(payer.payer, claim, payer.rule_id, *found.why_not)
+        line = found.nothing[claim.insutype] = _zero_line(payer, claim, payer.rule_id, *found.why_not)
     return line
 
 
-def _zero_line(payer: PayerPolicy, claim: DischargeClaim, rule_id: str, why: str, why_zh: str) -> PaymentLine:
+def _zero_line(payer: _PayerFor, claim: DischargeClaim, rule_id: str, why: str, why_zh: str) -> PaymentLine:
     return _line(
-        payer=payer.payer, fund_pay_type=payer.fund_code(claim.insutype), amount=ZERO, base=ZERO,
+        payer=payer.payer.payer, fund_pay_type=payer.fund_code(claim.insutype), amount=ZERO, base=ZERO,
         rule=f"{rule_id}.not_applicable", explanation=why, explanation_zh=why_zh, applied=None, account=None,
         cumulative_before=None,
     )

@@ -43,15 +43,18 @@ def over(spans: tuple[Span, ...], low: Decimal, high: Decimal) -> tuple[Decimal,
     """F(high) − F(low), unrounded, and its arithmetic: each segment's rate × the part of
     [low, high) it covers, one "rate × (to − from)" per segment touched. The amount is the sum of
     the terms shown (exactly what ``covered`` gives for the two bases, in one pass)."""
-    total = Decimal(0)
+    total = _NOTHING
     shown = []
     for start, end, rate, rate_shown in spans:
-        a = max(low, start)
-        b = high if end is None else min(high, end)
+        a = start if start > low else low  # (what max and min give, equals included)
+        b = end if end is not None and end < high else high
         if b > a:
             total += rate * (b - a)
             shown.append(f"{rate_shown} × ({format_yuan(b)} − {format_yuan(a)})")
     return total, shown
+
+
+_NOTHING = Decimal(0)
 
 
 def _read(segments: Sequence[Segment] | tuple[Span, ...]) -> Sequence[Span]:

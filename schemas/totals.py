@@ -20,15 +20,16 @@ class AccountTotals(BaseModel):
     assisted_visits_by_month: dict[str, int] = {}  # "YYYY-MM" -> visits that were paid
 
     def after(self, *, base: Decimal, paid: Decimal, day: date | None = None, count_visit: bool = False) -> "AccountTotals":
-        by_day = dict(self.paid_by_day)
-        visits = dict(self.assisted_visits_by_month)
+        # (the day's and month's figures are new dicts when they change: totals are values, never changed in place)
+        own = self.__dict__  # (the fields, read at once: each attribute of a model costs a look-up of its own)
+        by_day, visits = own["paid_by_day"], own["assisted_visits_by_month"]
         if day is not None and paid:
-            by_day[day] = by_day.get(day, ZERO) + paid
+            by_day = {**by_day, day: by_day.get(day, ZERO) + paid}
         if day is not None and count_visit and paid > 0:
             month = day.strftime("%Y-%m")
-            visits[month] = visits.get(month, 0) + 1
+            visits = {**visits, month: visits.get(month, 0) + 1}
         # sums of exact amounts the rules computed: nothing to validate again
-        return built(AccountTotals, {"base": self.base + base, "paid": self.paid + paid, "paid_by_day": by_day,
+        return built(AccountTotals, {"base": own["base"] + base, "paid": own["paid"] + paid, "paid_by_day": by_day,
                                      "assisted_visits_by_month": visits})
 
 

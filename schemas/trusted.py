@@ -7,7 +7,12 @@ from typing import Any, TypeVar
 from pydantic import BaseModel
 
 M = TypeVar("M", bound=BaseModel)
-_set = object.__setattr__
+_new = object.__new__
+#: the setters of the slots every model has, called directly: half the cost of object.__setattr__
+_set_dict = BaseModel.__dict__["__dict__"].__set__
+_set_fields_set = BaseModel.__dict__["__pydantic_fields_set__"].__set__
+_set_extra = BaseModel.__dict__["__pydantic_extra__"].__set__
+_set_private = BaseModel.__dict__["__pydantic_private__"].__set__
 
 
 def built(model: type[M], values: dict[str, Any]) -> M:
@@ -17,11 +22,11 @@ def built(model: type[M], values: dict[str, Any]) -> M:
     would store them, and the model has nothing more to set up; anything else is model_construct's."""
     if tuple(values) != _plain_fields(model):
         return model.model_construct(**values)
-    instance = model.__new__(model)
-    _set(instance, "__dict__", values)
-    _set(instance, "__pydantic_fields_set__", set(values))
-    _set(instance, "__pydantic_extra__", None)
-    _set(instance, "__pydantic_private__", None)
+    instance = _new(model)
+    _set_dict(instance, values)
+    _set_fields_set(instance, set(values))
+    _set_extra(instance, None)
+    _set_private(instance, None)
     return instance
 
 
@@ -30,6 +35,7 @@ def _plain_fields(model: type[BaseModel]) -> tuple[str, ...] | None:
     """The model's fields in order, or None when model_construct does more than store them."""
     fields = model.__pydantic_fields__
     if (model.__pydantic_post_init__ or model.__pydantic_root_model__ or model.model_config.get("extra") == "allow"
-            or any(f.alias is not None or f.validation_alias is not None for f in fields.values())):
-        return None
+            or any(f.alias is not None or f.validation_alias is not None for f in fields.values())
+            or model.__new__ is not BaseModel.__new__ or any("__slots__" in vars(c) for c in model.__mro__[:model.__mro__.index(BaseModel)])):
+        return None  # (a model with slots of its own, or its own __new__, is model_construct's)
     return tuple(fields)

@@ -15,7 +15,7 @@ from schemas.codes import Authority, Category
 from schemas.events import DischargeClaim, EligibilityChange
 from schemas.money import Money, Rate, format_rate, format_yuan, round_to_fen
 from schemas.totals import AccountTotals
-from schemas.trusted import built
+from schemas.trusted import _plain_fields, built
 
 # ---------------------------------------------------------------------------------------------
 # helpers
@@ -448,6 +448,16 @@ def test_a_model_built_from_the_rules_values_is_what_model_construct_builds():
         assert (fast.__dict__, list(fast.__dict__), fast.model_fields_set) == (slow.__dict__, list(slow.__dict__), slow.model_fields_set)
         assert (fast.__pydantic_extra__, fast.__pydantic_private__) == (slow.__pydantic_extra__, slow.__pydantic_private__)
         assert fast.model_dump(mode="json") == slow.model_dump(mode="json")
+
+
+def test_a_model_with_slots_of_its_own_is_built_by_model_construct():
+    class Slotted(AccountTotals):
+        __slots__ = ("_note",)
+
+    values = {"base": Decimal("1.00"), "paid": Decimal("0.50"), "paid_by_day": {}, "assisted_visits_by_month": {}}
+    assert _plain_fields(Slotted) is None and _plain_fields(AccountTotals) == tuple(values)  # the slots' setters are BaseModel's
+    model = built(Slotted, dict(values))
+    assert type(model) is Slotted and model.model_dump() == Slotted.model_construct(**values).model_dump()
 
 
 def test_claim_version_2_needs_the_hospital():

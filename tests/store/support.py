@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import itertools
 import uuid
-from dataclasses import replace
 from datetime import date, datetime, timezone
 from decimal import Decimal
 
@@ -129,7 +128,7 @@ class Workers:
             paid = _compute(payer, work, totals)
             if paid.line is None or not mark:
                 return paid
-            return replace(paid, line=paid.line.model_copy(update={"explanation": paid.line.explanation + mark}))
+            return paid._replace(line=paid.line.model_copy(update={"explanation": paid.line.explanation + mark}))
 
         for payer in payers if payers is not None else route:
             flight = Flight.for_payer(payer, self.flights[claim_id])
