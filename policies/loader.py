@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from datetime import date
-from functools import cache, wraps
+from functools import cache, lru_cache, wraps
 from importlib import resources
 from pathlib import Path
 from typing import TypeVar
@@ -109,6 +109,10 @@ def _check_no_overlap(policies: Iterable[Policy]) -> None:
 def policy_for(insuplc_admdvs: str, day: date, policies: Iterable[Policy] | None = None) -> Policy:
     """The policy of the insured place's pooled city (first 4 digits) in force on ``day``."""
     city = insuplc_admdvs[:4]
+    if policies is None:
+        found = _in_force(city, day)
+        if found is not None:
+            return found
     regional = _by_pooled_city().get(city, []) if policies is None else [p for p in policies if p.pooled_city == city]
     if not regional:
         policies = load_policies() if policies is None else policies
@@ -119,6 +123,11 @@ def policy_for(insuplc_admdvs: str, day: date, policies: Iterable[Policy] | None
             return policy
     periods = ", ".join(f"{p.ref} from {p.in_force_from}" for p in regional)
     raise NoPolicy(f"no policy of pooled city {city} in force on {day} (periods: {periods})")
+
+
+@lru_cache(maxsize=20_000)  # (a pooled city's days of a few years: every claim asks)
+def _in_force(city: str, day: date) -> Policy | None:
+    return next((p for p in _by_pooled_city().get(city, ()) if p.in_force_on(day)), None)
 
 
 @cache

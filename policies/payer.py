@@ -38,6 +38,7 @@ from .schedule import Span, over, spans
 
 y = format_yuan
 exact = format_exact
+_ZERO_SHOWN = y(ZERO)
 
 
 #: the accounts of an outcome that changes none
@@ -293,15 +294,16 @@ def _limit(amount: Decimal, left: Decimal, what: str, what_zh: str, steps: _Step
 
 
 def _base(rule: _RuleFor, in_scope: Decimal, prior: Sequence[PaymentLine], paid_before: Decimal,
-          account: AccountTotals, policy: Policy, steps: _Steps) -> tuple[Decimal, Decimal]:
-    """This claim's base for the rule and the account's yearly base before it."""
+          account: AccountTotals, policy: Policy, steps: _Steps) -> tuple[Decimal, Decimal, str]:
+    """This claim's base for the rule, the account's yearly base before it, and the base as printed."""
     if rule.base_of is not None:
         source = _line_of(prior, rule.base_of)
         base = source.base if source else ZERO
         before = source.cumulative_before if source and source.cumulative_before is not None else ZERO
-        steps.add(f"base {y(base)}, as counted by {rule.base_of}",
-                  f"基数 {y(base)}（同{_account_name_zh(policy, rule.base_of)}本次计入基数）")
-        return base, before
+        shown = y(base)
+        steps.add(f"base {shown}, as counted by {rule.base_of}",
+                  f"基数 {shown}（同{_account_name_zh(policy, rule.base_of)}本次计入基数）")
+        return base, before, shown
     in_scope_shown = y(in_scope)
     if rule.base_after:
         after = sum((line.amount for line in prior if line.payer in rule.base_after), start=ZERO)
@@ -310,14 +312,14 @@ def _base(rule: _RuleFor, in_scope: Decimal, prior: Sequence[PaymentLine], paid_
         shown, after_shown = y(base), y(after)
         steps.add(f"base {shown} (in-scope {in_scope_shown} − paid by {names} {after_shown})",
                   f"基数 {shown}（政策范围内 {in_scope_shown} − {_payer_names_zh(policy, rule.base_after)}已付 {after_shown}）")
-        return base, account.base
+        return base, account.base, shown
     base = in_scope - paid_before
     if not base > ZERO:  # (what max(ZERO, base) gives)
         base = ZERO
     shown, before_shown = y(base), y(paid_before)
     steps.add(f"base {shown} (in-scope {in_scope_shown} − paid before {before_shown})",
               f"基数 {shown}（政策范围内 {in_scope_shown} − 前序已付 {before_shown}）")
-    return base, account.base
+    return base, account.base, shown
 
 
 def _candidate(tier: _TierFor, rule: _RuleFor, claim: DischargeClaim, in_scope: Decimal, prior: Sequence[PaymentLine],
@@ -325,13 +327,13 @@ def _candidate(tier: _TierFor, rule: _RuleFor, claim: DischargeClaim, in_scope: 
     if tier.personal_share_ceiling is not None:
         return _ceiling_candidate(tier, claim, paid_before)
     c = _Candidate(tier)
-    base, before = _base(rule, in_scope, prior, paid_before, account, policy, c)
+    base, before, base_shown = _base(rule, in_scope, prior, paid_before, account, policy, c)
     c.base = base
     if rule.annual:
         c.cumulative_before = before
     segments = tier.spans
     if not rule.annual:
-        gross, shown = over(segments, ZERO, base)
+        gross, shown = over(segments, ZERO, base, _ZERO_SHOWN, base_shown)
         equation, equation_zh = _equation(shown, gross)
     else:
         low, high = before, before + base
@@ -344,11 +346,11 @@ def _candidate(tier: _TierFor, rule: _RuleFor, claim: DischargeClaim, in_scope: 
         if line is not None:
             _qualifying_step(c, line, low, high, qualified)
         if rule.deduct_paid_this_year:
-            year, shown = over(segments, ZERO, high)
+            year, shown = over(segments, ZERO, high, _ZERO_SHOWN, high_shown)
             gross = year - account.paid
             equation, equation_zh = _equation(shown, gross, account.paid)
         else:
-            gross, shown = over(segments, low, high)
+            gross, shown = over(segments, low, high, low_shown, high_shown)
             equation, equation_zh = _equation(shown, gross)
     c.add(f"deductible {tier.deductible}; {equation}", f"起付线 {tier.deductible}；{equation_zh}")
     if gross < 0:
@@ -514,19 +516,23 @@ def pay(
     found = _applicable(own, claim)
     if found.rule is None:
         return Paid(_nothing_paid(own, found, claim))
-    rule = found.rule
+    rule, tiers = found.rule, found.tiers
     account = totals.get(rule.account, _NOTHING_YET)
     paid_before = _paid_before(prior)
     in_scope = claim.inscp_scp_amt
-    candidates = [_candidate(t, rule, claim, in_scope, prior, paid_before, account, policy, t.qualification in qualified)
-                  for t in found.tiers]
-    best = candidates[0] if len(candidates) == 1 else max(candidates, key=_amount_of)  # max keeps the first of equals: the listed order
+    if len(tiers) == 1:  # (nine payments in ten: no comparison to make)
+        best = _candidate(tiers[0], rule, claim, in_scope, prior, paid_before, account, policy, tiers[0].qualification in qualified)
+        candidates = None
+    else:
+        candidates = [_candidate(t, rule, claim, in_scope, prior, paid_before, account, policy, t.qualification in qualified)
+                      for t in tiers]
+        best = max(candidates, key=_amount_of)  # max keeps the first of equals: the listed order
     amount, steps = best.amount, best
     deferred = _deferred(rule, prior, policy) if rule.defer_while is not None else None
     if deferred is not None:
         _defer(rule, deferred, amount, steps)
         amount = ZERO
-    if len(candidates) > 1:
+    if candidates is not None:
         steps.add("most favourable of " + ", ".join(f"{c.tier.label} {y(c.amount)}" for c in candidates),
                   "就高不重复：" + "，".join(f"{c.tier.label_zh} {y(c.amount)}" for c in candidates))
     paid_shown = y(amount)

@@ -16,18 +16,21 @@ class Span(NamedTuple):
     end: Decimal | None
     rate: Decimal
     rate_shown: str  # the rate as the arithmetic prints it ("75%")
+    start_shown: str  # the start and end as it prints them ("1000.00")
+    end_shown: str | None
 
 
 def spans(segments: Sequence[Segment]) -> tuple[Span, ...]:
     """The segments read once, for a schedule applied to many bases."""
     ends = [s.from_ for s in segments[1:]] + [None]
-    return tuple(Span(s.from_, end, s.rate, format_rate(s.rate)) for s, end in zip(segments, ends))
+    return tuple(Span(s.from_, end, s.rate, format_rate(s.rate), format_yuan(s.from_), None if end is None else format_yuan(end))
+                 for s, end in zip(segments, ends))
 
 
 def covered(segments: Sequence[Segment] | tuple[Span, ...], base: Decimal) -> Decimal:
     """F(base): what the schedule pays on a (cumulative) base, unrounded."""
     total = Decimal(0)
-    for start, end, rate, _ in _read(segments):
+    for start, end, rate, *_ in _read(segments):
         top = base if end is None else min(base, end)
         if top > start:
             total += rate * (top - start)
@@ -39,18 +42,26 @@ def pieces(segments: Sequence[Segment] | tuple[Span, ...], low: Decimal, high: D
     return over(_read(segments), low, high)[1]
 
 
-def over(spans: tuple[Span, ...], low: Decimal, high: Decimal) -> tuple[Decimal, list[str]]:
+def over(spans: tuple[Span, ...], low: Decimal, high: Decimal,
+         low_shown: str | None = None, high_shown: str | None = None) -> tuple[Decimal, list[str]]:
     """F(high) − F(low), unrounded, and its arithmetic: each segment's rate × the part of
     [low, high) it covers, one "rate × (to − from)" per segment touched. The amount is the sum of
-    the terms shown (exactly what ``covered`` gives for the two bases, in one pass)."""
+    the terms shown (exactly what ``covered`` gives for the two bases, in one pass).
+    ``low_shown`` and ``high_shown``: the two bases as printed already, if they are."""
     total = _NOTHING
     shown = []
-    for start, end, rate, rate_shown in spans:
-        a = start if start > low else low  # (what max and min give, equals included)
-        b = end if end is not None and end < high else high
+    for start, end, rate, rate_shown, start_shown, end_shown in spans:
+        if start > low:  # (what max and min give, equals included)
+            a, a_shown = start, start_shown
+        else:
+            a, a_shown = low, low_shown
+        if end is not None and end < high:
+            b, b_shown = end, end_shown
+        else:
+            b, b_shown = high, high_shown
         if b > a:
             total += rate * (b - a)
-            shown.append(f"{rate_shown} × ({format_yuan(b)} − {format_yuan(a)})")
+            shown.append(f"{rate_shown} × ({b_shown or format_yuan(b)} − {a_shown or format_yuan(a)})")
     return total, shown
 
 

@@ -47,17 +47,17 @@ class ClaimOfYear:
     policy: Policy
 
 
-def route(policy: Policy, held: Collection[Category]) -> list[PayerPolicy]:
+def route(policy: Policy, held: Collection[Category]) -> tuple[PayerPolicy, ...]:
     """The payers a person's claims travel through: those with a schedule open to one of their categories."""
-    key = (id(policy), frozenset(held))
+    key = (id(policy), held if type(held) is frozenset else frozenset(held))
     found = _ROUTES.get(key)
     if found is None or found[0] is not policy:  # (an id is reused only once its policy is gone)
-        found = _ROUTES[key] = (policy, [p for p in policy.payers if any(open_to(t.categories, held) for r in p.rules for t in r.tiers)])
-    return list(found[1])
+        found = _ROUTES[key] = (policy, tuple(p for p in policy.payers if any(open_to(t.categories, held) for r in p.rules for t in r.tiers)))
+    return found[1]
 
 
 #: routes worked out before, per policy and categories held (a policy is an immutable value)
-_ROUTES: dict[tuple[int, frozenset[Category]], tuple[Policy, list[PayerPolicy]]] = {}
+_ROUTES: dict[tuple[int, frozenset[Category]], tuple[Policy, tuple[PayerPolicy, ...]]] = {}
 
 
 def settle(
