@@ -1,14 +1,18 @@
 """Claims settled per second by the pure engine, on one core, over a generated mixed year.
 
-    .venv/bin/python -m bench.engine [--claims 20000]
+    .venv/bin/python -m bench.engine [--claims 20000] [--passes 1]
 
 Also reports, as the baseline measured in the same run, the cost of only validating the same
 claims from their JSON bytes (what any worker must do): the engine's figure is a ratio to it.
+``--passes N`` settles the same year N times, each pass timed and printed (the machine's speed
+varies from second to second; and the instructions of one pass are the difference of two runs
+under callgrind, one pass against two: README, "Benchmarks").
 """
 from __future__ import annotations
 
 import argparse
 import time
+from functools import cache
 
 import orjson
 
@@ -23,6 +27,7 @@ from .generator import Person, year_of_claims
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--claims", type=int, default=20_000)
+    parser.add_argument("--passes", type=int, default=1, help="settle the same year this many times, each timed")
     args = parser.parse_args()
     population, claims = year_of_claims(args.claims)
     raw = [orjson.dumps(c.model_dump(mode="json")) for c in claims]
@@ -30,12 +35,12 @@ def main() -> None:
     grouped: dict[str, list[DischargeClaim]] = {}
     for claim in claims:
         grouped.setdefault(claim.psn_no, []).append(claim)
-    settled, settle_seconds = settling(grouped, {p.psn_no: p for p in population})
-
-    print(f"claims: {settled} of {len(grouped)} people in five regions")
+    by_person = {p.psn_no: p for p in population}
     print(f"validate only (baseline): {len(raw) / parse_seconds:,.0f} claims/s")
-    print(f"settle (pure engine):     {settled / settle_seconds:,.0f} claims/s  "
-          f"= {parse_seconds / settle_seconds:.3f} × baseline")
+    for _ in range(max(1, args.passes)):
+        settled, settle_seconds = settling(grouped, by_person)
+        print(f"settle (pure engine):     {settled / settle_seconds:,.0f} claims/s  "
+              f"= {parse_seconds / settle_seconds:.3f} × baseline  ({settled} claims of {len(grouped)} people, five regions)")
 
 
 def _validating(raw: list[bytes]) -> float:
@@ -56,7 +61,7 @@ def settling(grouped: dict[str, list[DischargeClaim]], by_person: dict[str, Pers
     running worker's, not its first second's."""
     load_policies()
     major_diseases()
-    _settled_in_order(_by_person(*year_of_claims(WARM_UP_CLAIMS, seed=WARM_UP_SEED, prefix="W")))
+    _warm_up()
     started = time.perf_counter()
     settled = _settled_in_order((own, by_person[psn_no]) for psn_no, own in grouped.items())
     return settled, time.perf_counter() - started
@@ -64,6 +69,12 @@ def settling(grouped: dict[str, list[DischargeClaim]], by_person: dict[str, Pers
 
 #: the year settled before the clock starts: its own seed, so none of its claims is a measured one
 WARM_UP_CLAIMS, WARM_UP_SEED = 2_000, 1_000_003
+
+
+@cache
+def _warm_up() -> int:
+    """Settle the warm-up year, once per process."""
+    return _settled_in_order(_by_person(*year_of_claims(WARM_UP_CLAIMS, seed=WARM_UP_SEED, prefix="W")))
 
 
 def _by_person(population: list[Person], claims: list[DischargeClaim]) -> list[tuple[list[DischargeClaim], Person]]:
