@@ -28,6 +28,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--claims", type=int, default=20_000)
     parser.add_argument("--passes", type=int, default=1, help="settle the same year this many times, each timed")
+    parser.add_argument("--json", action="store_true", help="print one JSON line of the figures instead (for bench.pipeline)")
     args = parser.parse_args()
     population, claims = year_of_claims(args.claims)
     raw = [orjson.dumps(c.model_dump(mode="json")) for c in claims]
@@ -36,11 +37,17 @@ def main() -> None:
     for claim in claims:
         grouped.setdefault(claim.psn_no, []).append(claim)
     by_person = {p.psn_no: p for p in population}
-    print(f"validate only (baseline): {len(raw) / parse_seconds:,.0f} claims/s")
+    validate_per_s, passes = len(raw) / parse_seconds, []
+    if not args.json:
+        print(f"validate only (baseline): {validate_per_s:,.0f} claims/s")
     for _ in range(max(1, args.passes)):
         settled, settle_seconds = settling(grouped, by_person)
-        print(f"settle (pure engine):     {settled / settle_seconds:,.0f} claims/s  "
-              f"= {parse_seconds / settle_seconds:.3f} × baseline  ({settled} claims of {len(grouped)} people, five regions)")
+        passes.append(round(settled / settle_seconds, 1))
+        if not args.json:
+            print(f"settle (pure engine):     {settled / settle_seconds:,.0f} claims/s  "
+                  f"= {parse_seconds / settle_seconds:.3f} × baseline  ({settled} claims of {len(grouped)} people, five regions)")
+    if args.json:
+        print(orjson.dumps({"claims": len(raw), "validate_per_s": round(validate_per_s, 1), "settle_per_s": passes}).decode())
 
 
 def _validating(raw: list[bytes]) -> float:

@@ -13,3 +13,10 @@ def test_the_engine_bench_settles_every_claim_and_warms_up_on_other_claims():
     warm_people, warm = year_of_claims(WARM_UP_CLAIMS, seed=WARM_UP_SEED, prefix="W")
     assert not {c.claim_id for c in warm} & {c.claim_id for c in claims}
     assert not {p.psn_no for p in warm_people} & {p.psn_no for p in population}
+
+
+def test_the_pipeline_bench_measures_the_engine_in_a_process_of_its_own():
+    from bench.pipeline.run import engine_rate
+
+    assert engine_rate(0) is None
+    assert engine_rate(200) > 0

@@ -29,8 +29,8 @@ def _arguments() -> argparse.ArgumentParser:
     parser.add_argument("--processes", default=None,
                         help="how the workers share processes (ONESTOP_PROCESSES: 0 one per worker, a number, or groups "
                              "like \"intake ledger tilt+secondary\"; default: the system's own default)")
-    parser.add_argument("--engine-claims", type=int, default=5000,
-                        help="claims for the pure engine's figure measured in the same run (0: none)")
+    parser.add_argument("--engine-claims", type=int, default=20_000,
+                        help="claims for the pure engine's figure measured in the same run, before the parts start (0: none)")
     parser.add_argument("--idle-seconds", type=float, default=5.0, help="seconds to measure the CPU used at rest")
     parser.add_argument("--hops", type=int, default=None, help="baseline hops (default: a typical claim's route)")
     parser.add_argument("--baseline-only", action="store_true", help="measure only the plain chain")
