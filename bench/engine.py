@@ -16,6 +16,7 @@ from functools import cache
 
 import orjson
 
+from policies.compiled import running_compiled
 from policies.diseases import major_diseases
 from policies.loader import load_policies
 from policies.replay import settle_in_order
@@ -38,7 +39,9 @@ def main() -> None:
         grouped.setdefault(claim.psn_no, []).append(claim)
     by_person = {p.psn_no: p for p in population}
     validate_per_s, passes = len(raw) / parse_seconds, []
+    rules = "compiled (onestop compile-rules)" if running_compiled() else "from their Python source"
     if not args.json:
+        print(f"rules: {rules}")
         print(f"validate only (baseline): {validate_per_s:,.0f} claims/s")
     for _ in range(max(1, args.passes)):
         settled, settle_seconds = settling(grouped, by_person)
@@ -47,7 +50,8 @@ def main() -> None:
             print(f"settle (pure engine):     {settled / settle_seconds:,.0f} claims/s  "
                   f"= {parse_seconds / settle_seconds:.3f} × baseline  ({settled} claims of {len(grouped)} people, five regions)")
     if args.json:
-        print(orjson.dumps({"claims": len(raw), "validate_per_s": round(validate_per_s, 1), "settle_per_s": passes}).decode())
+        print(orjson.dumps({"claims": len(raw), "validate_per_s": round(validate_per_s, 1), "settle_per_s": passes,
+                            "compiled": running_compiled()}).decode())
 
 
 def _validating(raw: list[bytes]) -> float:

@@ -28,7 +28,7 @@ from typing import NamedTuple
 from schemas.codes import CATEGORY_ZH, Category, InsuType, Payer
 from schemas.events import DischargeClaim, PaymentLine
 from schemas.money import ZERO, format_exact, format_rate, format_yuan, round_to_fen
-from schemas.policy import PayerPolicy, Policy, Rule, Tier
+from schemas.policy import Deferral, PayerPolicy, Policy, Rule, Tier
 from schemas.totals import AccountTotals, YearTotals
 from schemas.trusted import built
 
@@ -107,9 +107,9 @@ class _RuleFor:
     annual: bool  # scope annual: the schedule runs over the account's yearly base
     counted: bool  # the claim's base adds to the account's yearly base (annual, on a base of its own)
     base_of: str | None
-    base_after: list
+    base_after: list[Payer] | None
     deduct_paid_this_year: bool
-    defer_while: object
+    defer_while: Deferral | None
     per_claim: Decimal | None
     per_day: Decimal | None
     assisted_visits_per_month: int | None
@@ -203,7 +203,8 @@ class _Candidate(_Steps):
 
     def __init__(self, tier: _TierFor) -> None:
         self.en, self.zh = [], []
-        self.tier, self.amount, self.base, self.cumulative_before, self.reaches_back = tier, ZERO, ZERO, None, False
+        self.tier, self.amount, self.base, self.reaches_back = tier, ZERO, ZERO, False
+        self.cumulative_before: Decimal | None = None
 
 
 #: an account before its first claim of the year (one value: building a model validates it)
@@ -410,11 +411,13 @@ def _within_limits(gross: Decimal, claim: DischargeClaim, in_scope: Decimal, pai
 def _ceiling_candidate(tier: _TierFor, claim: DischargeClaim, paid_before: Decimal) -> _Candidate:
     """Pay what holds the personal share (out-of-scope parts included) to a share of the bill:
     the payment is rounded as every payment is, so the share never ends above the ceiling."""
+    held_to = tier.personal_share_ceiling
+    assert held_to is not None
     share = claim.medfee_sumamt - paid_before
-    ceiling = claim.medfee_sumamt * tier.personal_share_ceiling
+    ceiling = claim.medfee_sumamt * held_to
     owed = share - ceiling
     amount = round_to_fen(max(ZERO, owed))
-    rate = format_rate(tier.personal_share_ceiling)
+    rate = format_rate(held_to)
     c = _Candidate(tier)
     c.add(f"personal share so far {y(share)} (whole bill {y(claim.medfee_sumamt)} − paid {y(paid_before)}); "
           f"held to {rate} of the bill: {y(claim.medfee_sumamt)} × {rate} = {exact(ceiling)}; "
@@ -485,6 +488,7 @@ def _deferred(rule: _RuleFor, prior: Sequence[PaymentLine], policy: Policy) -> R
 
 def _defer(rule: _RuleFor, why: Reason, owed: Decimal, steps: _Steps) -> None:
     deferral = rule.defer_while
+    assert deferral is not None
     line = y(deferral.cumulative_base_below)
     if rule.deduct_paid_this_year:
         where = (f"paid by a later claim of this year that lifts {deferral.account}'s yearly base to {line}, "
@@ -558,6 +562,7 @@ def _nothing_paid(payer: _PayerFor, found: _Applicable, claim: DischargeClaim) -
     this outcome and insurance type, so it is made once (a line is an immutable value)."""
     line = found.nothing.get(claim.insutype)
     if line is None:
+        assert found.why_not is not None
         line = found.nothing[claim.insutype] = _zero_line(payer, claim, payer.rule_id, *found.why_not)
     return line
 

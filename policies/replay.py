@@ -29,7 +29,7 @@ def settle_in_order(claims: Sequence[DischargeClaim], categories: Sequence[Categ
     for indexes in years.values():
         for index, result in zip(indexes, settle_year([entries[i] for i in indexes]).claims):
             settled[index] = result
-    return settled
+    return settled  # type: ignore[return-value]  # (every index is set above)
 
 
 def settle_case(case: Case) -> list[Settled]:

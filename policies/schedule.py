@@ -42,7 +42,7 @@ def pieces(segments: Sequence[Segment] | tuple[Span, ...], low: Decimal, high: D
     return over(_read(segments), low, high)[1]
 
 
-def over(spans: tuple[Span, ...], low: Decimal, high: Decimal,
+def over(spans: Sequence[Span], low: Decimal, high: Decimal,
          low_shown: str | None = None, high_shown: str | None = None) -> tuple[Decimal, list[str]]:
     """F(high) − F(low), unrounded, and its arithmetic: each segment's rate × the part of
     [low, high) it covers, one "rate × (to − from)" per segment touched. The amount is the sum of
@@ -50,6 +50,8 @@ def over(spans: tuple[Span, ...], low: Decimal, high: Decimal,
     ``low_shown`` and ``high_shown``: the two bases as printed already, if they are."""
     total = _NOTHING
     shown = []
+    a_shown: str | None
+    b_shown: str | None
     for start, end, rate, rate_shown, start_shown, end_shown in spans:
         if start > low:  # (what max and min give, equals included)
             a, a_shown = start, start_shown
@@ -69,4 +71,6 @@ _NOTHING = Decimal(0)
 
 
 def _read(segments: Sequence[Segment] | tuple[Span, ...]) -> Sequence[Span]:
-    return segments if segments and isinstance(segments[0], Span) else spans(segments)
+    if segments and isinstance(segments[0], Span):
+        return segments  # type: ignore[return-value]
+    return spans(segments)  # type: ignore[arg-type]

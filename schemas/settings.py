@@ -71,6 +71,8 @@ DEFINED: dict[str, Setting] = {s.name: s for s in (
     Setting("ONESTOP_SESSION_TIMEOUT", "10", "consumer-group session timeout, seconds", float),
     Setting("ONESTOP_COMMIT_INTERVAL", "1.0", "seconds between offset commits", float),
     Setting("ONESTOP_LINGER_MS", "5", "how long a producer waits to fill a batch, ms", int),
+    Setting("ONESTOP_PURE_RULES", "0", "1 = run the settlement rules from their Python source even when `onestop compile-rules` "
+            "has built them (policies/compiled.py; the tests compare the two)", _flag),
     Setting("ONESTOP_BATCH_MAX", "500", "most events a worker handles in one batch (one database transaction)", int),
     Setting("ONESTOP_BATCH_WITHIN", "0.01", "seconds a worker waits to fill a batch", float),
     Setting("ONESTOP_METRICS_PORT", "0", "port of each worker process's /metrics and /healthz (Prometheus): 0 = any free "
@@ -122,6 +124,7 @@ class _Settings:
     session_timeout = property(lambda self: value("ONESTOP_SESSION_TIMEOUT"))
     commit_interval = property(lambda self: value("ONESTOP_COMMIT_INTERVAL"))
     linger_ms = property(lambda self: value("ONESTOP_LINGER_MS"))
+    pure_rules = property(lambda self: value("ONESTOP_PURE_RULES"))
     batch_max = property(lambda self: value("ONESTOP_BATCH_MAX"))
     batch_within = property(lambda self: value("ONESTOP_BATCH_WITHIN"))
     metrics_port = property(lambda self: value("ONESTOP_METRICS_PORT"))

@@ -64,7 +64,7 @@ async def run(args: argparse.Namespace) -> dict:
     rates = [int(r) for r in args.rates.split(",") if r.strip()]
     work = _generate(args, rates)
     result = _header(args, rates, work)
-    result["engine_per_s"] = engine_rate(args.engine_claims)
+    result["engine_per_s"], result["engine_compiled"] = engine_rate(args.engine_claims)
     temporary = Path(tempfile.mkdtemp(prefix="onestop-bench-"))
     parts: Parts | None = None
     workers: WorkerProcesses | None = None
@@ -183,18 +183,20 @@ async def _measure_pipeline(bench: _Bench, workers: WorkerProcesses) -> None:
     })
 
 
-def engine_rate(claims: int) -> float | None:
+def engine_rate(claims: int) -> tuple[float | None, bool | None]:
     """The pure engine's claims per second on one core, measured in this run before any part
     starts: ``bench.engine`` in a process of its own. (Measured inside this process after the
     pipeline, it ran at 0.6 × its own figure: the parts still polling on the other core, and this
     process's collector walking the whole run's objects.)"""
     if claims <= 0:
-        return None
+        return None, None
     done = subprocess.run([sys.executable, "-m", "bench.engine", "--claims", str(claims), "--json"], check=True,
                           capture_output=True, text=True, cwd=Path(__file__).resolve().parents[2])
-    figure = json.loads(done.stdout.splitlines()[-1])["settle_per_s"][0]
-    print(f"pure engine: {figure:,.0f} claims/s on one core ({claims} claims, a process of its own)", flush=True)
-    return figure
+    measured = json.loads(done.stdout.splitlines()[-1])
+    figure, compiled = measured["settle_per_s"][0], measured["compiled"]
+    print(f"pure engine: {figure:,.0f} claims/s on one core ({claims} claims, a process of its own, the rules "
+          f"{'compiled' if compiled else 'from their source'})", flush=True)
+    return figure, compiled
 
 
 async def grant_eligibility(found: Endpoints, population: list, store: Store, workers: WorkerProcesses,

@@ -1,0 +1,67 @@
+"""The compiled rules (`onestop compile-rules`) settle exactly as their Python source does, and are
+used only while every source is the one they were compiled from."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from policies import compiled
+
+ROOT = Path(__file__).resolve().parents[1]
+
+#: settles a generated year and prints which rules ran and a hash of every line and total
+_FINGERPRINT = """
+import hashlib, json, orjson
+from bench.generator import year_of_claims
+from policies.compiled import running_compiled
+from policies.replay import settle_in_order
+population, claims = year_of_claims(1500, seed=23)
+held = {p.psn_no: p.categories for p in population}
+own = {}
+for claim in claims:
+    own.setdefault(claim.psn_no, []).append(claim)
+digest = hashlib.sha256()
+for psn_no, theirs in own.items():
+    for settled in settle_in_order(theirs, held[psn_no]):
+        for line in settled.lines:
+            digest.update(orjson.dumps(line.model_dump(mode="json")))
+        for account, totals in sorted(settled.totals.items()):
+            digest.update(account.encode() + orjson.dumps(totals.model_dump(mode="json")))
+print(json.dumps({"compiled": running_compiled(), "digest": digest.hexdigest()}))
+"""
+
+
+def _settled(pure: bool) -> dict:
+    env = {**os.environ, "ONESTOP_PURE_RULES": "1" if pure else "0"}
+    done = subprocess.run([sys.executable, "-c", _FINGERPRINT], cwd=ROOT, env=env, capture_output=True, text=True, check=True)
+    return json.loads(done.stdout.splitlines()[-1])
+
+
+def test_the_compiled_rules_settle_a_generated_year_exactly_as_the_source_does():
+    source, default = _settled(pure=True), _settled(pure=False)
+    assert source["compiled"] is False
+    if compiled.BUILD_FILE.exists():  # built (as .ci/run does): it must be current, and be what runs
+        assert compiled.build_is_current(), "the compiled rules are stale: run `onestop compile-rules` (or --clean)"
+        assert default["compiled"] is True
+    assert default["digest"] == source["digest"]
+
+
+def test_a_build_is_current_only_for_this_python_and_the_very_sources_it_compiled(tmp_path):
+    package = tmp_path / "policies"
+    package.mkdir()
+    for name in compiled.COMPILED_MODULES:
+        (package / f"{name}.py").write_text(f"# {name}\n", encoding="utf-8")
+    build = package / "_rules_build.json"
+    assert not compiled.build_is_current(build, package)  # no build
+    hashes = compiled.source_hashes(package)
+    build.write_text(json.dumps({"python": sys.implementation.cache_tag, "sources": hashes}), encoding="utf-8")
+    assert compiled.build_is_current(build, package)
+    (package / "payer.py").write_text("# payer, edited\n", encoding="utf-8")
+    assert not compiled.build_is_current(build, package)  # a rule edited since
+    build.write_text(json.dumps({"python": "cpython-399", "sources": compiled.source_hashes(package)}), encoding="utf-8")
+    assert not compiled.build_is_current(build, package)  # built for another Python
+    build.write_text("not json", encoding="utf-8")
+    assert not compiled.build_is_current(build, package)
