@@ -16,7 +16,7 @@ from functools import cache
 
 import orjson
 
-from policies.compiled import running_compiled
+from schemas.compiled import running_compiled
 from policies.diseases import major_diseases
 from policies.loader import load_policies
 from policies.replay import settle_in_order

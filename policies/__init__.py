@@ -3,7 +3,7 @@
 No I/O besides reading this package's own data files; no Kafka, no PostgreSQL. The same
 functions serve the live workers, the `onestop policy` calculator and audit replays.
 """
-from . import compiled  # (first: it decides whether the rules load compiled or from their source)
+import schemas  # (first: schemas.compiled decides whether the rules load compiled or from their source)
 from .settle import Settled, route, settle
 from .payer import pay
 

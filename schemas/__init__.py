@@ -2,3 +2,4 @@
 
 Nothing here imports any other onestop package.
 """
+from . import compiled  # (first: it decides whether the rules load compiled or from their source)

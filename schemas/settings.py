@@ -72,7 +72,7 @@ DEFINED: dict[str, Setting] = {s.name: s for s in (
     Setting("ONESTOP_COMMIT_INTERVAL", "1.0", "seconds between offset commits", float),
     Setting("ONESTOP_LINGER_MS", "5", "how long a producer waits to fill a batch, ms", int),
     Setting("ONESTOP_PURE_RULES", "0", "1 = run the settlement rules from their Python source even when `onestop compile-rules` "
-            "has built them (policies/compiled.py; the tests compare the two)", _flag),
+            "has built them (schemas/compiled.py; the tests compare the two)", _flag),
     Setting("ONESTOP_BATCH_MAX", "500", "most events a worker handles in one batch (one database transaction)", int),
     Setting("ONESTOP_BATCH_WITHIN", "0.01", "seconds a worker waits to fill a batch", float),
     Setting("ONESTOP_METRICS_PORT", "0", "port of each worker process's /metrics and /healthz (Prometheus): 0 = any free "

@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from policies import compiled
+from schemas import compiled
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[1]
 _FINGERPRINT = """
 import hashlib, json, orjson
 from bench.generator import year_of_claims
-from policies.compiled import running_compiled
+from schemas.compiled import running_compiled
 from policies.replay import settle_in_order
 population, claims = year_of_claims(1500, seed=23)
 held = {p.psn_no: p.categories for p in population}
@@ -50,18 +50,18 @@ def test_the_compiled_rules_settle_a_generated_year_exactly_as_the_source_does()
 
 
 def test_a_build_is_current_only_for_this_python_and_the_very_sources_it_compiled(tmp_path):
-    package = tmp_path / "policies"
-    package.mkdir()
     for name in compiled.COMPILED_MODULES:
-        (package / f"{name}.py").write_text(f"# {name}\n", encoding="utf-8")
-    build = package / "_rules_build.json"
-    assert not compiled.build_is_current(build, package)  # no build
-    hashes = compiled.source_hashes(package)
+        source = compiled.source_of(name, tmp_path)
+        source.parent.mkdir(exist_ok=True)
+        source.write_text(f"# {name}\n", encoding="utf-8")
+    build = tmp_path / "schemas" / "_rules_build.json"
+    assert not compiled.build_is_current(build, tmp_path)  # no build
+    hashes = compiled.source_hashes(tmp_path)
     build.write_text(json.dumps({"python": sys.implementation.cache_tag, "sources": hashes}), encoding="utf-8")
-    assert compiled.build_is_current(build, package)
-    (package / "payer.py").write_text("# payer, edited\n", encoding="utf-8")
-    assert not compiled.build_is_current(build, package)  # a rule edited since
-    build.write_text(json.dumps({"python": "cpython-399", "sources": compiled.source_hashes(package)}), encoding="utf-8")
-    assert not compiled.build_is_current(build, package)  # built for another Python
+    assert compiled.build_is_current(build, tmp_path)
+    compiled.source_of("policies.payer", tmp_path).write_text("# payer, edited\n", encoding="utf-8")
+    assert not compiled.build_is_current(build, tmp_path)  # a rule edited since
+    build.write_text(json.dumps({"python": "cpython-399", "sources": compiled.source_hashes(tmp_path)}), encoding="utf-8")
+    assert not compiled.build_is_current(build, tmp_path)  # built for another Python
     build.write_text("not json", encoding="utf-8")
-    assert not compiled.build_is_current(build, package)
+    assert not compiled.build_is_current(build, tmp_path)
