@@ -34,21 +34,18 @@ def main() -> None:
     population, claims = year_of_claims(args.claims)
     raw = [orjson.dumps(c.model_dump(mode="json")) for c in claims]
     parse_seconds = _validating(raw)
-    grouped: dict[str, list[DischargeClaim]] = {}
-    for claim in claims:
-        grouped.setdefault(claim.psn_no, []).append(claim)
-    by_person = {p.psn_no: p for p in population}
+    people = by_person(population, claims)
     validate_per_s, passes = len(raw) / parse_seconds, []
     rules = "compiled (onestop compile-rules)" if running_compiled() else "from their Python source"
     if not args.json:
         print(f"rules: {rules}")
         print(f"validate only (baseline): {validate_per_s:,.0f} claims/s")
     for _ in range(max(1, args.passes)):
-        settled, settle_seconds = settling(grouped, by_person)
+        settled, settle_seconds = settling(people)
         passes.append(round(settled / settle_seconds, 1))
         if not args.json:
             print(f"settle (pure engine):     {settled / settle_seconds:,.0f} claims/s  "
-                  f"= {parse_seconds / settle_seconds:.3f} × baseline  ({settled} claims of {len(grouped)} people, five regions)")
+                  f"= {parse_seconds / settle_seconds:.3f} × baseline  ({settled} claims of {len(people)} people, five regions)")
     if args.json:
         print(orjson.dumps({"claims": len(raw), "validate_per_s": round(validate_per_s, 1), "settle_per_s": passes,
                             "compiled": running_compiled()}).decode())
@@ -62,8 +59,9 @@ def _validating(raw: list[bytes]) -> float:
     return time.perf_counter() - started
 
 
-def settling(grouped: dict[str, list[DischargeClaim]], by_person: dict[str, Person]) -> tuple[int, float]:
-    """How many claims the pure rules settle, each person's in order, and the seconds it takes.
+def settling(people: list[tuple[list[DischargeClaim], Person]]) -> tuple[int, float]:
+    """How many claims of ``people`` (each person's claims, by_person) the pure rules settle,
+    each person's in order, and the seconds it takes.
 
     Before the clock starts, the policy files and the major-disease list are read, and another
     generated year (other people, other claims) is settled: a worker reads the files once, at
@@ -74,7 +72,7 @@ def settling(grouped: dict[str, list[DischargeClaim]], by_person: dict[str, Pers
     major_diseases()
     _warm_up()
     started = time.perf_counter()
-    settled = _settled_in_order((own, by_person[psn_no]) for psn_no, own in grouped.items())
+    settled = _settled_in_order(people)
     return settled, time.perf_counter() - started
 
 
@@ -85,10 +83,11 @@ WARM_UP_CLAIMS, WARM_UP_SEED = 2_000, 1_000_003
 @cache
 def _warm_up() -> int:
     """Settle the warm-up year, once per process."""
-    return _settled_in_order(_by_person(*year_of_claims(WARM_UP_CLAIMS, seed=WARM_UP_SEED, prefix="W")))
+    return _settled_in_order(by_person(*year_of_claims(WARM_UP_CLAIMS, seed=WARM_UP_SEED, prefix="W")))
 
 
-def _by_person(population: list[Person], claims: list[DischargeClaim]) -> list[tuple[list[DischargeClaim], Person]]:
+def by_person(population: list[Person], claims: list[DischargeClaim]) -> list[tuple[list[DischargeClaim], Person]]:
+    """Each person's claims (in the order given), with the person."""
     grouped: dict[str, list[DischargeClaim]] = {}
     for claim in claims:
         grouped.setdefault(claim.psn_no, []).append(claim)

@@ -57,11 +57,6 @@ class Paid(NamedTuple):
     reaches_back: bool = False
 
 
-def _paid(values: tuple[PaymentLine, Mapping[str, AccountTotals], bool]) -> Paid:
-    """``Paid(*values)`` without the call of its Python ``__new__`` (every payment makes one)."""
-    return tuple.__new__(Paid, values)
-
-
 class _Steps:
     """The arithmetic of a payment, step by step, in English and in Chinese."""
 
@@ -389,9 +384,8 @@ def _equation(shown: list[str], gross: Decimal, paid_this_year: Decimal | None =
 def _within_limits(gross: Decimal, claim: DischargeClaim, in_scope: Decimal, paid_before: Decimal, rule: _RuleFor,
                    tier: _TierFor, account: AccountTotals, steps: _Steps) -> Decimal:
     amount = gross
-    # (each limit is looked at only when the amount is above it: the amount is never below zero)
     cap, cap_name, cap_name_zh = tier.cap or _annual_cap(rule.rule, tier.tier, claim)
-    if cap is not None and amount > cap - account.paid:
+    if cap is not None:
         amount = _limit(amount, cap - account.paid, cap_name, cap_name_zh, steps, cap)
     if rule.per_claim is not None:
         amount = _limit(amount, rule.per_claim, f"at most {y(rule.per_claim)} a claim", f"单次最高 {y(rule.per_claim)}", steps)
@@ -403,8 +397,7 @@ def _within_limits(gross: Decimal, claim: DischargeClaim, in_scope: Decimal, pai
         month = claim.enddate.strftime("%Y-%m")
         if account.assisted_visits_by_month.get(month, 0) >= visits:
             amount = _limit(amount, ZERO, f"{visits} assisted visits in {month} already", f"{month} 已救助 {visits} 次", steps)
-    if amount > in_scope - paid_before:
-        amount = _limit(amount, in_scope - paid_before, "never more than the remaining in-scope amount", "不超过政策范围内剩余", steps)
+    amount = _limit(amount, in_scope - paid_before, "never more than the remaining in-scope amount", "不超过政策范围内剩余", steps)
     return round_to_fen(amount)
 
 
@@ -532,7 +525,7 @@ def pay(
                       for t in tiers]
         best = max(candidates, key=_amount_of)  # max keeps the first of equals: the listed order
     amount, steps = best.amount, best
-    deferred = _deferred(rule, prior, policy) if rule.defer_while is not None else None
+    deferred = _deferred(rule, prior, policy)
     if deferred is not None:
         _defer(rule, deferred, amount, steps)
         amount = ZERO
@@ -540,21 +533,21 @@ def pay(
         steps.add("most favourable of " + ", ".join(f"{c.tier.label} {y(c.amount)}" for c in candidates),
                   "就高不重复：" + "，".join(f"{c.tier.label_zh} {y(c.amount)}" for c in candidates))
     paid_shown = y(amount)
-    line = built(PaymentLine, {  # (the fields in the schema's order: see _line)
-        "payer": own.code,
-        "fund_pay_type": own.fund_code(claim.insutype),
-        "amount": amount,
-        "base": best.base,
-        "rule": best.tier.rule,
-        "explanation": best.tier.heading.en + "; ".join(steps.en) + f" → pays {paid_shown}",
-        "explanation_zh": best.tier.heading.zh + "；".join(steps.zh) + f" → 支付 {paid_shown}",
-        "applied": best.tier.label,
-        "account": rule.account,
-        "cumulative_before": best.cumulative_before,
-    })
+    line = _line(
+        payer=own.code,
+        fund_pay_type=own.fund_code(claim.insutype),
+        amount=amount,
+        base=best.base,
+        rule=best.tier.rule,
+        explanation=best.tier.heading.en + "; ".join(steps.en) + f" → pays {paid_shown}",
+        explanation_zh=best.tier.heading.zh + "；".join(steps.zh) + f" → 支付 {paid_shown}",
+        applied=best.tier.label,
+        account=rule.account,
+        cumulative_before=best.cumulative_before,
+    )
     new = account.after(base=best.base if rule.counted else ZERO, paid=amount, day=claim.enddate if rule.dated else None,
                         count_visit=rule.assisted_visits_per_month is not None)
-    return _paid((line, {rule.account: new}, best.reaches_back))
+    return Paid(line, {rule.account: new}, best.reaches_back)
 
 
 def _nothing_paid(payer: _PayerFor, found: _Applicable, claim: DischargeClaim) -> PaymentLine:

@@ -9,6 +9,10 @@ from schemas.money import format_rate, format_yuan
 from schemas.policy import Segment
 
 
+#: the sum of no terms (an exact zero: the terms decide the places)
+_NOTHING = Decimal(0)
+
+
 class Span(NamedTuple):
     """One segment as the schedule runs over it: [start, end) at ``rate`` (end None: no end)."""
 
@@ -29,7 +33,7 @@ def spans(segments: Sequence[Segment]) -> tuple[Span, ...]:
 
 def covered(segments: Sequence[Segment] | tuple[Span, ...], base: Decimal) -> Decimal:
     """F(base): what the schedule pays on a (cumulative) base, unrounded."""
-    total = Decimal(0)
+    total = _NOTHING
     for start, end, rate, *_ in _read(segments):
         top = base if end is None else min(base, end)
         if top > start:
@@ -65,9 +69,6 @@ def over(spans: Sequence[Span], low: Decimal, high: Decimal,
             total += rate * (b - a)
             shown.append(f"{rate_shown} × ({b_shown or format_yuan(b)} − {a_shown or format_yuan(a)})")
     return total, shown
-
-
-_NOTHING = Decimal(0)
 
 
 def _read(segments: Sequence[Segment] | tuple[Span, ...]) -> Sequence[Span]:

@@ -68,8 +68,7 @@ def _choose() -> bool:
     return True
 
 
-#: whether a build is current and in use (the modules then load from their extensions)
-BUILD_IN_USE = _choose()
+_choose()  # (at import: before any module it decides for is imported)
 
 
 def running_compiled() -> bool:

@@ -1,14 +1,11 @@
 """The engine benchmark settles every claim it is given, after a warm-up year of other claims."""
-from bench.engine import WARM_UP_CLAIMS, WARM_UP_SEED, settling
+from bench.engine import WARM_UP_CLAIMS, WARM_UP_SEED, by_person, settling
 from bench.generator import year_of_claims
 
 
 def test_the_engine_bench_settles_every_claim_and_warms_up_on_other_claims():
     population, claims = year_of_claims(300)
-    grouped: dict[str, list] = {}
-    for claim in claims:
-        grouped.setdefault(claim.psn_no, []).append(claim)
-    settled, seconds = settling(grouped, {p.psn_no: p for p in population})
+    settled, seconds = settling(by_person(population, claims))
     assert settled == len(claims) and seconds > 0
     warm_people, warm = year_of_claims(WARM_UP_CLAIMS, seed=WARM_UP_SEED, prefix="W")
     assert not {c.claim_id for c in warm} & {c.claim_id for c in claims}

@@ -191,7 +191,7 @@ def engine_rate(claims: int) -> tuple[float | None, bool | None]:
     if claims <= 0:
         return None, None
     done = subprocess.run([sys.executable, "-m", "bench.engine", "--claims", str(claims), "--json"], check=True,
-                          capture_output=True, text=True, cwd=Path(__file__).resolve().parents[2])
+                          capture_output=True, text=True, cwd=ROOT)
     measured = json.loads(done.stdout.splitlines()[-1])
     figure, compiled = measured["settle_per_s"][0], measured["compiled"]
     print(f"pure engine: {figure:,.0f} claims/s on one core ({claims} claims, a process of its own, the rules "
