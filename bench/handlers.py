@@ -9,7 +9,9 @@ the ledger, batch by batch, every handler's output handed to the worker that rea
 exactly what the drivers do, minus Kafka. Printed per worker: CPU milliseconds per event it
 handled (this process's CPU around its handler and after_sent, which includes asyncpg and the
 event loop's share) and per claim; and PostgreSQL's CPU per claim (its processes, measured
-around each worker's calls). The pipeline's own figures (bench.pipeline) add the broker, the
+around each worker's calls); and the round trips to PostgreSQL per batch (statements sent, BEGIN
+and COMMIT among them: on this machine each costs more CPU in the two kernels' socket calls than
+in PostgreSQL). The pipeline's own figures (bench.pipeline) add the broker, the
 drivers' consume and produce, and the polling of idle consumers.
 """
 from __future__ import annotations
@@ -42,6 +44,32 @@ from workers.registry import WORKERS  # noqa: E402
 PARTITIONS = 4
 
 
+class RoundTrips:
+    """Counts the statements asyncpg sends, each one round trip, for whichever worker is running:
+    ``execute`` without arguments (the simple protocol: BEGIN, COMMIT, the locks) and every
+    prepared-statement execution (fetch, execute with arguments, fetchval, fetchrow)."""
+
+    def __init__(self) -> None:
+        import asyncpg
+
+        self.worker = ""
+        self.counts: dict[str, int] = defaultdict(int)
+        connection = asyncpg.connection.Connection
+        simple, prepared = connection.execute, connection._do_execute
+        counts = self
+
+        async def execute(conn, query, *args, **kwargs):
+            if not args:
+                counts.counts[counts.worker] += 1
+            return await simple(conn, query, *args, **kwargs)
+
+        async def do_execute(conn, *args, **kwargs):
+            counts.counts[counts.worker] += 1
+            return await prepared(conn, *args, **kwargs)
+
+        connection.execute, connection._do_execute = execute, do_execute
+
+
 def _pg_cpu(data_dir: Path) -> float:
     import psutil
 
@@ -69,6 +97,8 @@ class Chain:
         self.cpu: dict[str, float] = defaultdict(float)
         self.pg: dict[str, float] = defaultdict(float)
         self.events: dict[str, int] = defaultdict(int)
+        self.batches: dict[str, int] = defaultdict(int)
+        self.round_trips = RoundTrips()
         self.profiler = cProfile.Profile() if profile else None
         self.profiled = profile
 
@@ -94,6 +124,7 @@ class Chain:
         await context.store()  # opened before the clock starts
         profiling = self.profiler is not None and worker.name == self.profiled
         pg_before, started = _pg_cpu(self.data_dir), time.process_time()
+        self.round_trips.worker = worker.name
         if profiling:
             self.profiler.enable()
         out: list[Outgoing] = await handle_or_park(worker, context, batch)
@@ -103,7 +134,9 @@ class Chain:
             self.profiler.disable()
         self.cpu[worker.name] += time.process_time() - started
         self.pg[worker.name] += _pg_cpu(self.data_dir) - pg_before
+        self.round_trips.worker = ""
         self.events[worker.name] += len(batch)
+        self.batches[worker.name] += 1
         for o in out:
             self.publish(o.topic, o.key, o.value)
 
@@ -127,7 +160,7 @@ async def run(args: argparse.Namespace) -> None:
         for claim in warm:
             chain.publish(DISCHARGED, claim.psn_no.encode(), encode(claim))
         await chain.drain()
-        chain.cpu.clear(), chain.pg.clear(), chain.events.clear()
+        chain.cpu.clear(), chain.pg.clear(), chain.events.clear(), chain.batches.clear(), chain.round_trips.counts.clear()
         wall = time.perf_counter()
         for claim in measured:
             chain.publish(DISCHARGED, claim.psn_no.encode(), encode(claim))
@@ -144,13 +177,15 @@ async def run(args: argparse.Namespace) -> None:
 
 def _report(chain: Chain, claims: int, wall: float, batch: int) -> None:
     print(f"{claims} claims in batches of up to {batch}, {wall:.1f} s wall")
-    print(f"{'worker':18} {'events':>7} {'ms/event':>9} {'ms/claim':>9} {'PostgreSQL ms/claim':>20}")
+    print(f"{'worker':18} {'events':>7} {'ms/event':>9} {'ms/claim':>9} {'PostgreSQL ms/claim':>20} {'round trips/batch':>18}")
+    trips = chain.round_trips.counts
     for name in sorted(chain.events, key=lambda n: -chain.cpu[n]):
         events = chain.events[name]
         print(f"{name:18} {events:7} {1000 * chain.cpu[name] / events:9.3f} {1000 * chain.cpu[name] / claims:9.3f} "
-              f"{1000 * chain.pg[name] / claims:20.3f}")
+              f"{1000 * chain.pg[name] / claims:20.3f} {trips[name] / chain.batches[name]:18.2f}")
     workers, pg = sum(chain.cpu.values()), sum(chain.pg.values())
     print(f"{'all workers':18} {'':7} {'':9} {1000 * workers / claims:9.3f} {1000 * pg / claims:20.3f}")
+    print(f"round trips to PostgreSQL: {sum(trips.values()) / claims:.2f} per claim")
     print(f"workers + PostgreSQL: {1000 * (workers + pg) / claims:.3f} ms per claim")
 
 
