@@ -10,7 +10,7 @@ from schemas.events import ClaimCancellation
 
 from ..records import Arrival, InputReceipt, Outbox
 from .archive import archive, set_outcome
-from .connection import lock_persons
+from .connection import persons_locked
 from .ledger import settle_in_order
 
 _INSERT = """
@@ -28,8 +28,7 @@ class Cancellations:
         (the claim is another person's, or already cancelled: nothing changes, and the reason says so)."""
         if not arrivals:
             return [], Outbox()
-        async with self._pool.acquire() as conn, conn.transaction():
-            await lock_persons(conn, (a.event.psn_no for a in arrivals))
+        async with persons_locked(self._pool, (a.event.psn_no for a in arrivals)) as conn:
             receipts = [await _receive(conn, arrival) for arrival in arrivals]
             outbox = await settle_in_order(conn, (a.event.psn_no for a in arrivals), now)
         return receipts, outbox

@@ -13,34 +13,38 @@ from schemas.events import CategoryHeld, DischargeClaim
 
 from ..records import Arrival, ClaimReceipt, Outbox
 from .archive import archive_all
-from .connection import dumps, lock_persons
+from .connection import columns, dumps, persons_locked
 from .ledger import settle_in_order
 
 #: attach(claim, every period the person holds a category) -> the snapshot the claim travels with
 Attach = Callable[[DischargeClaim, list[CategoryHeld]], dict]
 
-_INSERT_ALL = """
-INSERT INTO claims_received (claim_id, psn_no, digest, payload, snapshot, topic, "partition", "offset", revision, seq, year, region)
-SELECT c, p, d, convert_from(j, 'UTF8')::jsonb, convert_from(s, 'UTF8')::jsonb, t, pa, o, r, q, y, g
-FROM unnest($1::text[], $2::text[], $3::text[], $4::bytea[], $5::bytea[], $6::text[], $7::integer[], $8::bigint[],
-            $9::integer[], $10::bigint[], $11::integer[], $12::text[]) AS x(c, p, d, j, s, t, pa, o, r, q, y, g)"""
-
-_BATCH_REVISIONS = ("SELECT claim_id, revision, digest, snapshot, seq FROM claims_received WHERE claim_id = ANY($1::text[]) "
-                    "ORDER BY claim_id, revision")
-_BATCH_PERIODS = ("SELECT psn_no, category, valid_from, valid_to, authority, event_id FROM identity_periods "
-                  "WHERE psn_no = ANY($1::text[])")
-# a claim must be settled by the rules when anything but an unflagged claim waits before it in its person's queue
-_BATCH_BLOCKED = ("SELECT DISTINCT psn_no FROM person_queue WHERE psn_no = ANY($1::text[]) "
-                  "AND NOT (kind = 'claim' AND NOT flagged)")
-_BATCH_WAITED = "SELECT DISTINCT claim_id FROM cancellations WHERE claim_id = ANY($1::text[]) AND status = 'waiting'"
-
-_QUEUE_ALL = """
-INSERT INTO person_queue (psn_no, seq, sub, kind, ref, ready, flagged)
-SELECT * FROM unnest($1::text[], $2::bigint[], $3::integer[], $4::text[], $5::text[], $6::boolean[], $7::boolean[])"""
-
-_OUTCOMES = """
+# A batch's new claims, queue places and outcomes, in one round trip
+_WRITE_ALL = """
+WITH claims AS (
+    INSERT INTO claims_received (claim_id, psn_no, digest, payload, snapshot, topic, "partition", "offset", revision, seq, year, region)
+    SELECT c, p, d, convert_from(j, 'UTF8')::jsonb, convert_from(s, 'UTF8')::jsonb, t, pa, o, r, q, y, g
+    FROM unnest($1::text[], $2::text[], $3::text[], $4::bytea[], $5::bytea[], $6::text[], $7::integer[], $8::bigint[],
+                $9::integer[], $10::bigint[], $11::integer[], $12::text[]) AS x(c, p, d, j, s, t, pa, o, r, q, y, g)
+), queued AS (
+    INSERT INTO person_queue (psn_no, seq, sub, kind, ref, ready, flagged)
+    SELECT * FROM unnest($13::text[], $14::bigint[], $15::integer[], $16::text[], $17::text[], $18::boolean[], $19::boolean[])
+)
 UPDATE inputs AS i SET outcome = x.outcome, reason = x.reason
-FROM unnest($1::bigint[], $2::text[], $3::text[]) AS x(seq, outcome, reason) WHERE i.seq = x.seq"""
+FROM unnest($20::bigint[], $21::text[], $22::text[]) AS x(seq, outcome, reason) WHERE i.seq = x.seq"""
+
+# What intake must know of a batch before deciding, in one round trip ($1 the claim_ids, $2 the persons)
+_KNOWN = """
+SELECT
+    ARRAY(SELECT ROW(claim_id, revision, digest, snapshot, seq) FROM claims_received
+          WHERE claim_id = ANY($1::text[]) ORDER BY claim_id, revision) AS revisions,
+    ARRAY(SELECT ROW(psn_no, category, valid_from, valid_to, authority, event_id) FROM identity_periods
+          WHERE psn_no = ANY($2::text[])) AS periods,
+    -- a claim must be settled by the rules when anything but an unflagged claim waits before it in its person's queue
+    ARRAY(SELECT DISTINCT psn_no FROM person_queue WHERE psn_no = ANY($2::text[])
+          AND NOT (kind = 'claim' AND NOT flagged)) AS blocked,
+    ARRAY(SELECT ROW(region, year) FROM year_closes) AS closed,
+    ARRAY(SELECT DISTINCT claim_id FROM cancellations WHERE claim_id = ANY($1::text[]) AND status = 'waiting') AS waited"""
 
 _MATCH_WAITING = """
 UPDATE cancellations SET status = 'applied'
@@ -64,8 +68,7 @@ class Claims:
         person's order are taken together."""
         if not arrivals:
             return [], Outbox()
-        async with self._pool.acquire() as conn, conn.transaction():
-            await lock_persons(conn, (a.event.psn_no for a in arrivals))
+        async with persons_locked(self._pool, (a.event.psn_no for a in arrivals)) as conn:
             known = await _Known.read(conn, [a.event for a in arrivals])
             places = await archive_all(conn, arrivals, "claim", [a.event.psn_no for a in arrivals])
             writes = _Writes()
@@ -88,16 +91,12 @@ class _Writes:
     async def flush(self, conn: asyncpg.Connection) -> None:
         claims, queue, outcomes = self.claims, self.queue, self.outcomes
         self.claims, self.queue, self.outcomes = [], [], []
-        if claims:
-            await conn.execute(_INSERT_ALL, *(list(column) for column in zip(*claims)))
-        if queue:
-            await conn.execute(_QUEUE_ALL, *(list(column) for column in zip(*queue)))
-        if outcomes:
-            await conn.execute(_OUTCOMES, *(list(column) for column in zip(*outcomes)))
+        if claims or queue or outcomes:
+            await conn.execute(_WRITE_ALL, *columns(claims, 12), *columns(queue, 7), *columns(outcomes, 3))
 
 
 class _Known:
-    """What intake must know of a batch's claims and persons before deciding, read in four queries
+    """What intake must know of a batch's claims and persons before deciding, read in one query
     (the persons are locked, so nothing else changes it) and kept up to date as each claim of the
     batch is recorded: earlier revisions, each person's periods, who has something other than an
     unflagged claim in their queue, the closed years, the claims a cancellation waits for."""
@@ -107,20 +106,16 @@ class _Known:
 
     @classmethod
     async def read(cls, conn: asyncpg.Connection, claims: list[DischargeClaim]) -> "_Known":
-        claim_ids = sorted({c.claim_id for c in claims})
-        persons = sorted({c.psn_no for c in claims})
+        known = await conn.fetchrow(_KNOWN, sorted({c.claim_id for c in claims}), sorted({c.psn_no for c in claims}))
         revisions: dict[str, list] = {}
-        for row in await conn.fetch(_BATCH_REVISIONS, claim_ids):
-            revisions.setdefault(row["claim_id"], []).append(row)
+        for claim_id, revision, digest, snapshot, seq in known["revisions"]:
+            revisions.setdefault(claim_id, []).append({"revision": revision, "digest": digest, "snapshot": snapshot, "seq": seq})
         periods: dict[str, list[CategoryHeld]] = {}
-        for r in await conn.fetch(_BATCH_PERIODS, persons):
-            periods.setdefault(r["psn_no"], []).append(CategoryHeld(
-                code=r["category"], valid_from=r["valid_from"], valid_to=r["valid_to"], authority=r["authority"],
-                event_id=r["event_id"]))
-        blocked = {r["psn_no"] for r in await conn.fetch(_BATCH_BLOCKED, persons)}
-        closed = {(r["region"], r["year"]) for r in await conn.fetch("SELECT region, year FROM year_closes")}
-        waited = {r["claim_id"] for r in await conn.fetch(_BATCH_WAITED, claim_ids)}
-        return cls(revisions, periods, blocked, closed, waited)
+        for psn_no, category, valid_from, valid_to, authority, event_id in known["periods"]:
+            periods.setdefault(psn_no, []).append(CategoryHeld(
+                code=category, valid_from=valid_from, valid_to=valid_to, authority=authority, event_id=event_id))
+        closed = {(region, year) for region, year in known["closed"]}
+        return cls(revisions, periods, set(known["blocked"]), closed, set(known["waited"]))
 
     def periods_of(self, psn_no: str) -> list[CategoryHeld]:
         """In the rules' order (by code, then start), not the database's collation: the snapshot is the rules' identity."""

@@ -11,7 +11,7 @@ from schemas.events import CategoryHeld, EligibilityChange
 
 from ..records import Arrival, InputReceipt, Outbox
 from .archive import archive, set_outcome
-from .connection import lock_persons
+from .connection import persons_locked
 from .ledger import settle_in_order
 
 _IDENTITIES = """
@@ -74,8 +74,7 @@ class Identity:
         """
         if not arrivals:
             return [], Outbox()
-        async with self._pool.acquire() as conn, conn.transaction():
-            await lock_persons(conn, (a.event.psn_no for a in arrivals))
+        async with persons_locked(self._pool, (a.event.psn_no for a in arrivals)) as conn:
             receipts, touched = [], set()
             for arrival in arrivals:
                 receipt = await _record_change(conn, arrival)

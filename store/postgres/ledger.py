@@ -16,8 +16,8 @@ from schemas.wire import encode
 
 from ..life import apply_ready
 from ..records import Contribution, Outbox, QueueItem
-from .connection import lock_persons
-from .payments import UPSERT_TOTALS, columns, totals_row
+from .connection import columns, persons_locked
+from .payments import UPSERT_TOTALS, totals_row
 
 _QUEUE = "SELECT psn_no, seq, sub, kind, ref, ready, flagged FROM person_queue WHERE psn_no = $1 ORDER BY seq, sub"
 
@@ -37,9 +37,10 @@ ON CONFLICT (alert_id) DO NOTHING"""
 
 # the records written in this transaction are known already: only their ids are read back
 _UNPUBLISHED = """
-SELECT settlement_id, CASE WHEN settlement_id = ANY($2::text[]) THEN NULL ELSE record END AS record
-FROM settlements WHERE psn_no = ANY($1::text[]) AND NOT published ORDER BY seq"""
-_UNPUBLISHED_ALERTS = "SELECT alert_id, alert FROM alerts WHERE psn_no = ANY($1::text[]) AND NOT published ORDER BY seq"
+SELECT
+    ARRAY(SELECT ROW(settlement_id, CASE WHEN settlement_id = ANY($2::text[]) THEN NULL ELSE record END)
+          FROM settlements WHERE psn_no = ANY($1::text[]) AND NOT published ORDER BY seq) AS records,
+    ARRAY(SELECT ROW(alert_id, alert) FROM alerts WHERE psn_no = ANY($1::text[]) AND NOT published ORDER BY seq) AS alerts"""
 
 
 class PostgresPersonAccess:
@@ -99,7 +100,7 @@ class PostgresPersonAccess:
 
 class BatchedPersonAccess(PostgresPersonAccess):
     """The same view for a batch of persons, with the few round trips the common case needs: every
-    person's queue, the ready claims' first receipts and payers' lines each read in one query up
+    person's queue, then the ready claims' first receipts and payers' lines, read in two queries up
     front, and the records and finished queue items written in one statement each at the end.
     Whatever reads more of a person's ledger (the rules' path) first writes what is pending, so it
     reads exactly what the unbatched access would."""
@@ -113,18 +114,24 @@ class BatchedPersonAccess(PostgresPersonAccess):
         self._alerts: list[tuple[str, HighCostAlert]] = []
         self._done: list[QueueItem] = []
 
-    async def preload(self, persons: list[str]) -> None:
+    async def preload(self, persons: list[str], arrived: Sequence[tuple[str, str]] = ()) -> None:
+        """Read the persons' queues (with the claims that ``arrived``, (psn_no, claim_id), marked
+        ready in the same round trip), then the ready claims' receipts and lines."""
         self._queues = {psn_no: [] for psn_no in persons}
-        rows = await self.conn.fetch(_QUEUES, persons)
+        if arrived:
+            rows = await self.conn.fetch(_ARRIVE_AND_QUEUES, persons, [p for p, _ in arrived], [c for _, c in arrived])
+        else:
+            rows = await self.conn.fetch(_QUEUES, persons)
         for row in rows:
             self._queues.setdefault(row["psn_no"], []).append(QueueItem(**dict(row)))
         claims = [row["ref"] for row in rows if row["kind"] == "claim" and row["ready"] and not row["flagged"]]
         if not claims:
             return
-        for row in await self.conn.fetch(_RECEIPTS, claims):
-            self._receipts[row["claim_id"]] = (DischargeClaim.model_validate(row["payload"]), row["snapshot"])
-        for row in await self.conn.fetch(_LINES, claims):
-            self._lines.setdefault(row["claim_id"], []).append(PaymentLine.model_validate(row["line"]))
+        read = await self.conn.fetchrow(_RECEIPTS_AND_LINES, claims)
+        for claim_id, payload, snapshot in read["receipts"]:
+            self._receipts[claim_id] = (DischargeClaim.model_validate(payload), snapshot)
+        for claim_id, line in read["lines"]:
+            self._lines.setdefault(claim_id, []).append(PaymentLine.model_validate(line))
 
     async def queue(self, psn_no: str) -> list[QueueItem]:
         if psn_no in self._queues:
@@ -179,9 +186,24 @@ class BatchedPersonAccess(PostgresPersonAccess):
 
 _QUEUES = ("SELECT psn_no, seq, sub, kind, ref, ready, flagged FROM person_queue WHERE psn_no = ANY($1::text[]) "
            "ORDER BY psn_no, seq, sub")
-_RECEIPTS = ("SELECT claim_id, payload, snapshot FROM claims_received "
-             "WHERE claim_id = ANY($1::text[]) AND snapshot IS NOT NULL")
-_LINES = "SELECT claim_id, line FROM payments WHERE claim_id = ANY($1::text[]) ORDER BY seq"
+# the arrived claims marked ready, and the persons' queues as they are after it (the select sees the
+# rows as they were before the update, so their readiness is taken from both)
+_ARRIVE_AND_QUEUES = """
+WITH arrived AS (
+    UPDATE person_queue AS q SET ready = true FROM unnest($2::text[], $3::text[]) AS a(p, c)
+    WHERE q.psn_no = a.p AND q.kind = 'claim' AND q.ref = a.c
+    RETURNING q.psn_no, q.seq, q.sub
+)
+SELECT q.psn_no, q.seq, q.sub, q.kind, q.ref, q.ready OR a.seq IS NOT NULL AS ready, q.flagged
+FROM person_queue AS q LEFT JOIN arrived AS a ON a.psn_no = q.psn_no AND a.seq = q.seq AND a.sub = q.sub
+WHERE q.psn_no = ANY($1::text[])
+ORDER BY q.psn_no, q.seq, q.sub"""
+# the ready claims' first receipts and their payers' lines, in one round trip
+_RECEIPTS_AND_LINES = """
+SELECT
+    ARRAY(SELECT ROW(claim_id, payload, snapshot) FROM claims_received
+          WHERE claim_id = ANY($1::text[]) AND snapshot IS NOT NULL) AS receipts,
+    ARRAY(SELECT ROW(claim_id, line) FROM payments WHERE claim_id = ANY($1::text[]) ORDER BY seq) AS lines"""
 _DONE = """
 DELETE FROM person_queue AS q USING unnest($1::text[], $2::bigint[], $3::integer[]) AS d(p, s, u)
 WHERE q.psn_no = d.p AND q.seq = d.s AND q.sub = d.u"""
@@ -218,12 +240,16 @@ async def history_of(conn: asyncpg.Connection, psn_no: str) -> list[Input]:
     return sorted(inputs, key=lambda i: i.seq)
 
 
-async def settle_in_order(conn: asyncpg.Connection, persons: Iterable[str], now: datetime) -> Outbox:
-    """Apply every person's ready inputs in order; the outbox of what they (and earlier runs that did
+async def settle_in_order(conn: asyncpg.Connection, persons: Iterable[str], now: datetime,
+                          arrived: Sequence[tuple[str, str]] = ()) -> Outbox:
+    """Apply every person's ready inputs in order, the claims that ``arrived`` (psn_no, claim_id)
+    from their last payer now ready among them; the outbox of what they (and earlier runs that did
     not get to publish) left unpublished. The persons must be locked by the caller."""
     persons = sorted(set(persons))
+    if not persons:  # intake's batch without a corrected bill: nothing to read
+        return Outbox()
     access = BatchedPersonAccess(conn)
-    await access.preload(persons)
+    await access.preload(persons, arrived)
     for psn_no in persons:
         await apply_ready(access, psn_no, now)
     await access.flush()
@@ -237,9 +263,10 @@ async def unpublished(conn: asyncpg.Connection, persons: list[str],
     if not persons:
         return Outbox()
     written = written or {}
-    records = [written[row["settlement_id"]][0] if row["record"] is None else Settlement.model_validate(row["record"])
-               for row in await conn.fetch(_UNPUBLISHED, persons, list(written))]
-    alerts = [(row["alert_id"], HighCostAlert.model_validate(row["alert"])) for row in await conn.fetch(_UNPUBLISHED_ALERTS, persons)]
+    left = await conn.fetchrow(_UNPUBLISHED, persons, list(written))
+    records = [written[settlement_id][0] if record is None else Settlement.model_validate(record)
+               for settlement_id, record in left["records"]]
+    alerts = [(alert_id, HighCostAlert.model_validate(alert)) for alert_id, alert in left["alerts"]]
     return Outbox(records, alerts, {sid: wire for sid, (_, wire) in written.items()})
 
 
@@ -251,20 +278,14 @@ class Ledger:
         order, with whatever it held up. Returns what is left to publish for those persons."""
         if not claims:
             return Outbox()
-        async with self._pool.acquire() as conn, conn.transaction():
-            await lock_persons(conn, (p for p, _ in claims))
-            await conn.execute(
-                "UPDATE person_queue AS q SET ready = true FROM unnest($1::text[], $2::text[]) AS a(p, c) "
-                "WHERE q.psn_no = a.p AND q.kind = 'claim' AND q.ref = a.c",
-                [p for p, _ in claims], [c for _, c in claims])
-            return await settle_in_order(conn, (p for p, _ in claims), now)
+        async with persons_locked(self._pool, (p for p, _ in claims)) as conn:
+            return await settle_in_order(conn, (p for p, _ in claims), now, arrived=claims)
 
     async def apply(self, persons: list[str], now: datetime) -> Outbox:
         """Apply whatever the persons' queues hold that is ready (a wake-up after a year-end close)."""
         if not persons:
             return Outbox()
-        async with self._pool.acquire() as conn, conn.transaction():
-            await lock_persons(conn, persons)
+        async with persons_locked(self._pool, persons) as conn:
             return await settle_in_order(conn, persons, now)
 
     async def mark_published(self, settlement_ids: list[str], alert_ids: list[str] = ()) -> None:

@@ -12,35 +12,48 @@ from schemas.totals import AccountTotals, YearTotals
 
 from ..life import contributions_of
 from ..records import PayerWork
-from .connection import dumps, lock_persons
-
-_RECORDED_LINES = "SELECT claim_id, line FROM payments WHERE payer = $1 AND claim_id = ANY($2::text[])"
+from .connection import columns, dumps, persons_locked
 
 _LOAD_TOTALS = """
 SELECT y.psn_no, y.year, y.account, y.base, y.paid, y.paid_by_day, y.assisted_visits_by_month, y.last_seq
 FROM year_totals AS y
 JOIN unnest($1::text[], $2::integer[]) AS k(psn_no, year) ON y.psn_no = k.psn_no AND y.year = k.year"""
 
-# a batch's rows in one statement each (unnest), not one execution per row
-_INSERT_PAYMENTS = """
-INSERT INTO payments (claim_id, payer, psn_no, year, account, amount, line, contributions)
-SELECT c, p, n, y, a, m, convert_from(l, 'UTF8')::jsonb, convert_from(k, 'UTF8')::jsonb
-FROM unnest($1::text[], $2::text[], $3::text[], $4::integer[], $5::text[], $6::numeric[], $7::bytea[], $8::bytea[])
-    WITH ORDINALITY AS x(c, p, n, y, a, m, l, k, ord)
-ORDER BY ord"""
+# What a payer's batch must know, in one round trip: the lines this payer already recorded for the
+# batch's claims (a redelivery), and the year totals of the batch's persons.
+_READ_BATCH = """
+SELECT 'line' AS kind, claim_id, line, NULL AS psn_no, NULL::integer AS year, NULL AS account, NULL::numeric AS base,
+       NULL::numeric AS paid, NULL::jsonb AS paid_by_day, NULL::jsonb AS assisted_visits_by_month, NULL::bigint AS last_seq
+FROM payments WHERE payer = $1 AND claim_id = ANY($2::text[])
+UNION ALL
+SELECT 'totals', NULL, NULL, y.psn_no, y.year, y.account, y.base, y.paid, y.paid_by_day, y.assisted_visits_by_month, y.last_seq
+FROM year_totals AS y
+JOIN unnest($3::text[], $4::integer[]) AS k(psn_no, year) ON y.psn_no = k.psn_no AND y.year = k.year"""
 
-UPSERT_TOTALS = """
+_UPSERT_TOTALS_FROM = """
 INSERT INTO year_totals (psn_no, year, account, base, paid, paid_by_day, assisted_visits_by_month, last_seq)
 SELECT p, y, a, b, pd, convert_from(d, 'UTF8')::jsonb, convert_from(v, 'UTF8')::jsonb, s
-FROM unnest($1::text[], $2::integer[], $3::text[], $4::numeric[], $5::numeric[], $6::bytea[], $7::bytea[], $8::bigint[])
-    AS x(p, y, a, b, pd, d, v, s)
+FROM unnest(${0}::text[], ${1}::integer[], ${2}::text[], ${3}::numeric[], ${4}::numeric[], ${5}::bytea[], ${6}::bytea[],
+            ${7}::bigint[]) AS x(p, y, a, b, pd, d, v, s)
 ON CONFLICT (psn_no, year, account) DO UPDATE SET
     base = EXCLUDED.base, paid = EXCLUDED.paid, paid_by_day = EXCLUDED.paid_by_day,
     assisted_visits_by_month = EXCLUDED.assisted_visits_by_month, last_seq = EXCLUDED.last_seq, updated_at = now()"""
 
-_FLAG = """
-UPDATE person_queue AS q SET flagged = true FROM unnest($1::text[], $2::text[]) AS f(p, c)
-WHERE q.psn_no = f.p AND q.kind = 'claim' AND q.ref = f.c"""
+UPSERT_TOTALS = _UPSERT_TOTALS_FROM.format(*range(1, 9))
+
+# Everything a payer's batch writes, in one round trip: its lines (in the batch's order), the
+# persons' year totals, and the claims the ledger must settle by the rules flagged in their queue.
+_WRITE_BATCH = """
+WITH lines AS (
+    INSERT INTO payments (claim_id, payer, psn_no, year, account, amount, line, contributions)
+    SELECT c, p, n, y, a, m, convert_from(l, 'UTF8')::jsonb, convert_from(k, 'UTF8')::jsonb
+    FROM unnest($1::text[], $2::text[], $3::text[], $4::integer[], $5::text[], $6::numeric[], $7::bytea[], $8::bytea[])
+        WITH ORDINALITY AS x(c, p, n, y, a, m, l, k, ord)
+    ORDER BY ord
+), flags AS (
+    UPDATE person_queue AS q SET flagged = true FROM unnest($9::text[], $10::text[]) AS f(p, c)
+    WHERE q.psn_no = f.p AND q.kind = 'claim' AND q.ref = f.c
+)""" + _UPSERT_TOTALS_FROM.format(*range(11, 19))
 
 
 class Payments:
@@ -61,19 +74,13 @@ class Payments:
         """
         if not work:
             return []
-        async with self._pool.acquire() as conn, conn.transaction():
-            await lock_persons(conn, (w.psn_no for w in work))
-            rows = await conn.fetch(_RECORDED_LINES, payer, sorted({w.claim_id for w in work}))
-            decided = {row["claim_id"]: PaymentLine.model_validate(row["line"]) for row in rows}
-            totals, last = await load_totals(conn, {(w.psn_no, w.year) for w in work if w.claim_id not in decided}, with_order=True)
-            batch = _PayBatch(payer, compute, decided, totals, last)
+        async with persons_locked(self._pool, (w.psn_no for w in work)) as conn:
+            batch = await _PayBatch.read(conn, payer, compute, work)
             lines = [batch.pay(w) for w in work]
-            if batch.payments:
-                await conn.execute(_INSERT_PAYMENTS, *columns(batch.payments))
-            if batch.changed:
-                await conn.execute(UPSERT_TOTALS, *columns(batch.totals_rows()))
-            if batch.flagged:
-                await conn.execute(_FLAG, [p for p, _ in batch.flagged], [c for _, c in batch.flagged])
+            if batch.payments or batch.changed or batch.flagged:
+                await conn.execute(_WRITE_BATCH, *columns(batch.payments, 8),
+                                   [p for p, _ in batch.flagged], [c for _, c in batch.flagged],
+                                   *columns(batch.totals_rows(), 8))
         return lines
 
     async def year_totals(self, psn_no: str, year: int) -> YearTotals:
@@ -109,22 +116,14 @@ def totals_row(psn_no: str, year: int, account: str, totals: AccountTotals, last
     return psn_no, year, account, totals.base, totals.paid, dumps(by_day), dumps(visits), last_seq
 
 
-def columns(rows: Sequence[tuple]) -> list[list]:
-    """Rows as the columns an unnest(...) statement takes."""
-    return [list(column) for column in zip(*rows)]
-
-
-async def load_totals(conn: asyncpg.Connection, keys: set[tuple[str, int]], with_order: bool = False):
-    """The year_totals rows of the (person, year) pairs, as {(psn_no, year): {account: totals}};
-    with ``with_order`` also {(psn_no, year, account): seq of the last claim the account counted}."""
+async def load_totals(conn: asyncpg.Connection, keys: set[tuple[str, int]]) -> dict[tuple[str, int], YearTotals]:
+    """The year_totals rows of the (person, year) pairs, as {(psn_no, year): {account: totals}}."""
     totals: dict[tuple[str, int], YearTotals] = {key: {} for key in keys}
-    last: dict[tuple[str, int, str], int] = {}
     if keys:
         ordered = sorted(keys)
         for row in await conn.fetch(_LOAD_TOTALS, [k[0] for k in ordered], [k[1] for k in ordered]):
             totals[(row["psn_no"], row["year"])][row["account"]] = _account_of(row)
-            last[(row["psn_no"], row["year"], row["account"])] = row["last_seq"]
-    return (totals, last) if with_order else totals
+    return totals
 
 
 class _PayBatch:
@@ -139,6 +138,25 @@ class _PayBatch:
         self.payments: list[tuple] = []
         self.changed: set[tuple[str, int, str]] = set()
         self.flagged: list[tuple[str, str]] = []
+
+    @classmethod
+    async def read(cls, conn: asyncpg.Connection, payer: str, compute: Callable[[PayerWork, YearTotals], Paid],
+                   work: Sequence[PayerWork]) -> "_PayBatch":
+        """The batch with what it must know: this payer's lines already recorded for its claims, and
+        its persons' year totals (with the seq of the last claim each account counted)."""
+        keys = sorted({(w.psn_no, w.year) for w in work})
+        rows = await conn.fetch(_READ_BATCH, payer, sorted({w.claim_id for w in work}),
+                                [k[0] for k in keys], [k[1] for k in keys])
+        decided: dict[str, PaymentLine | None] = {}
+        totals: dict[tuple[str, int], YearTotals] = {key: {} for key in keys}
+        last: dict[tuple[str, int, str], int] = {}
+        for row in rows:
+            if row["kind"] == "line":
+                decided[row["claim_id"]] = PaymentLine.model_validate(row["line"])
+            else:
+                totals[(row["psn_no"], row["year"])][row["account"]] = _account_of(row)
+                last[(row["psn_no"], row["year"], row["account"])] = row["last_seq"]
+        return cls(payer, compute, decided, totals, last)
 
     def pay(self, work: PayerWork) -> PaymentLine | None:
         """The recorded (or this batch's) line of a claim, else compute and record a new one."""
