@@ -102,6 +102,7 @@ class Stage:
     wait_p99_ms: float | None
     rejected: int
     parked: int
+    resent: int = 0  # claims intake sent again because they had not reached the ledger in time
 
     @property
     def mean_batch(self) -> float | None:
@@ -125,5 +126,6 @@ def stages(samples: Samples) -> dict[str, Stage]:
             wait_p99_ms=round(1000 * p99, 1) if p99 is not None else None,
             rejected=int(total(samples, "onestop_rejections_total", worker=worker)),
             parked=int(total(samples, "onestop_parked_total", worker=worker)),
+            resent=int(total(samples, "onestop_resent_total", worker=worker)),
         )
     return out

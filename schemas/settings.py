@@ -70,6 +70,9 @@ DEFINED: dict[str, Setting] = {s.name: s for s in (
             "cancellation, year_end, resettlement): an idle fetch costs the broker about as much as a full one, so they ask less often", int),
     Setting("ONESTOP_SESSION_TIMEOUT", "10", "consumer-group session timeout, seconds", float),
     Setting("ONESTOP_COMMIT_INTERVAL", "1.0", "seconds between offset commits", float),
+    Setting("ONESTOP_RESEND_AFTER", "60", "seconds after which intake sends again a claim that has not reached the ledger "
+            "(its message to a payer or to the ledger lost on the way: the embedded broker has lost one in some runs, "
+            "README Faults); payers and the ledger take a claim sent twice once. 0 = never", float),
     Setting("ONESTOP_LINGER_MS", "5", "how long a producer waits to fill a batch, ms", int),
     Setting("ONESTOP_PURE_RULES", "0", "1 = run the settlement rules from their Python source even when `onestop compile-rules` "
             "has built them (schemas/compiled.py; the tests compare the two)", _flag),
@@ -124,6 +127,7 @@ class _Settings:
     session_timeout = property(lambda self: value("ONESTOP_SESSION_TIMEOUT"))
     commit_interval = property(lambda self: value("ONESTOP_COMMIT_INTERVAL"))
     linger_ms = property(lambda self: value("ONESTOP_LINGER_MS"))
+    resend_after = property(lambda self: value("ONESTOP_RESEND_AFTER"))
     pure_rules = property(lambda self: value("ONESTOP_PURE_RULES"))
     batch_max = property(lambda self: value("ONESTOP_BATCH_MAX"))
     batch_within = property(lambda self: value("ONESTOP_BATCH_WITHIN"))

@@ -22,7 +22,7 @@ from schemas.events import (
 from schemas.keys import SigningKey
 from schemas.totals import YearTotals
 
-from .records import ArchivedInput, Arrival, ClaimReceipt, InputReceipt, Outbox, Parked, PayerWork, QueueItem
+from .records import ArchivedInput, Arrival, ClaimReceipt, InputReceipt, Outbox, Parked, PayerWork, QueueItem, StalledClaim
 
 #: attach(claim, every period the person holds a category) -> the snapshot the claim travels with
 Attach = Callable[[DischargeClaim, list[CategoryHeld]], dict]
@@ -177,6 +177,12 @@ class Store(ABC):
     @abstractmethod
     async def queued(self, psn_no: str | None = None) -> list[QueueItem]:
         """Inputs waiting to take effect, in order."""
+
+    @abstractmethod
+    async def stalled_claims(self, received_before: datetime, limit: int = 500) -> list[StalledClaim]:
+        """Claims received before ``received_before`` that have not reached the ledger (queued, not
+        ready), oldest first, with what they travel with — not those of a person with a message
+        parked, which wait for that message instead."""
 
     @abstractmethod
     async def waiting_cancellations(self) -> list[ClaimCancellation]:

@@ -49,6 +49,7 @@ from .postgres.connection import dumps
 from .postgres.payments import _PayBatch, totals_row
 from .records import (
     ArchivedInput, Arrival, ClaimReceipt, Contribution, InputReceipt, Outbox, Parked, PayerWork, QueueItem,
+    StalledClaim,
 )
 
 _KINDS = ("claim", "cancellation", "eligibility", "close", "other")  # inputs.kind's CHECK
@@ -927,6 +928,20 @@ class MemoryStore(Store):
             if psn_no is not None:
                 return sorted(self._t.queue.get(psn_no, {}).values(), key=lambda i: i.key)
             return sorted((i for queue in self._t.queue.values() for i in queue.values()), key=lambda i: (i.seq, i.sub, i.psn_no))
+
+    async def stalled_claims(self, received_before: datetime, limit: int = 500) -> list[StalledClaim]:
+        """Claims received before ``received_before`` still on their way to the ledger, oldest first."""
+        async with self._transaction():
+            parked = {p.key for p in self._t.parked.values() if p.key is not None}
+            stalled = []
+            for item in (i for queue in self._t.queue.values() for i in queue.values()):
+                if item.kind != "claim" or item.ready or item.psn_no.encode() in parked:
+                    continue
+                first = next(row for row in self._t.claims[item.ref].values() if row.snapshot is not None)
+                if first.received_at < received_before:
+                    stalled.append(StalledClaim(DischargeClaim.model_validate(_loads(first.payload)), item.seq,
+                                                _loads(first.snapshot), first.received_at))
+            return sorted(stalled, key=lambda s: s.seq)[:limit]
 
     # --- signing keys (keys.py) -------------------------------------------------------------------
 

@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Generic, Literal, TypeVar
 
-from schemas.events import HighCostAlert, Settlement
+from schemas.events import DischargeClaim, HighCostAlert, Settlement
 from schemas.totals import AccountTotals
 
 E = TypeVar("E")
@@ -70,6 +70,17 @@ class Outbox:
 
     def __add__(self, other: "Outbox") -> "Outbox":
         return Outbox([*self.records, *other.records], [*self.alerts, *other.alerts], {**self.wire, **other.wire})
+
+
+@dataclass(frozen=True)
+class StalledClaim:
+    """A claim intake received and queued that has not reached the ledger: its message to a payer
+    or to the ledger may have been lost on the way, so intake can send it again."""
+
+    claim: DischargeClaim
+    seq: int
+    snapshot: dict  # what it travels with (identity, policy, route), as first attached
+    received_at: datetime
 
 
 @dataclass(frozen=True)

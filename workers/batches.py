@@ -16,3 +16,11 @@ async def handle_and_send(worker: Worker, context: Context, batch: list[Incoming
     outgoing = await until_done(worker, context, lambda: handle_or_park(worker, context, batch))
     await send_all(worker, context, outgoing, send)
     metrics.batch_done(worker.name, started, (o.topic for o in outgoing))
+
+
+async def sweep_and_send(worker: Worker, context: Context, send: SendOne) -> None:
+    """Run the worker's sweep (between batches) and send what it returns, acknowledged."""
+    if worker.sweep is None:
+        return
+    outgoing = await until_done(worker, context, lambda: worker.sweep(context))
+    await send_all(worker, context, outgoing, send)

@@ -114,6 +114,7 @@ class Context:
 
 Handler = Callable[[Context, list[Incoming]], Awaitable[list[Outgoing]]]
 AfterSent = Callable[[Context, list[Outgoing]], Awaitable[None]]
+Sweep = Callable[[Context], Awaitable[list[Outgoing]]]
 
 
 @dataclass(frozen=True)
@@ -128,6 +129,9 @@ class Worker:
     #: nobody waits at a window for it (eligibility, cancellations, closes, wake-ups): it asks the broker
     #: for records less often (ONESTOP_BACKGROUND_FETCH_WAIT_MS), since every idle fetch costs the broker
     background: bool = False
+    #: run by the driver every ``sweep_every`` seconds, between batches; its output is sent as a batch's is
+    sweep: Sweep | None = None
+    sweep_every: float = 0.0
     batch_max: int = field(default_factory=lambda: settings.batch_max)
     batch_within: float = field(default_factory=lambda: settings.batch_within)
 

@@ -2,21 +2,31 @@
 
 A corrected bill (the same claim_id, a higher revision) is not paid again by the payers: the
 ledger settles the claim's year again in order and publishes the adjustments.
+
+A claim that has not reached the ledger ONESTOP_RESEND_AFTER seconds after it was received is sent
+again, as it was first sent (payers return the line they recorded, the ledger takes an arrival
+once): a message lost between two workers does not hold up its person's ledger for ever.
 """
 from __future__ import annotations
 
-from datetime import datetime, timezone
+import logging
+import time
+from datetime import datetime, timedelta, timezone
 
 from policies import route
 from policies.identity import counting
 from policies.loader import NoPolicy, policy_for
 from schemas.events import CategoryHeld, ClaimInFlight, ClaimPaid, DischargeClaim
+from schemas.settings import settings
 from streams.codecs import encode
 from streams.topics import DISCHARGED, LEDGER, PAY_TOPICS, REJECTED, pay_topic
 
+from . import metrics
 from .harness import Context, Incoming, Outgoing, Worker
 from .outbox import OUTBOX_TOPICS, after_sent, messages
 from .trust import decode_trusted
+
+log = logging.getLogger("onestop.intake")
 
 
 def attach(claim: DischargeClaim, periods: list[CategoryHeld]) -> dict:
@@ -47,15 +57,44 @@ async def handle(context: Context, batch: list[Incoming]) -> list[Outgoing]:
         [incoming.arrival(claim) for incoming, claim in accepted], attach, datetime.now(timezone.utc))
     for (incoming, claim), receipt in zip(accepted, receipts):
         if receipt.status in ("new", "same"):
-            flight = ClaimInFlight(claim=claim, seq=receipt.seq, published_at=_published(incoming), **receipt.snapshot)
-            if flight.route:
-                out.append(Outgoing(pay_topic(flight.route[0]), claim.psn_no.encode(), encode(flight)))
-            else:  # no payer is open to it: straight to the ledger
-                paid = ClaimPaid(claim_id=claim.claim_id, psn_no=claim.psn_no, seq=receipt.seq, published_at=flight.published_at)
-                out.append(Outgoing(LEDGER, claim.psn_no.encode(), encode(paid)))
+            out.append(onward(claim, receipt.seq, receipt.snapshot, _published(incoming)))
         elif receipt.status != "correction":
             out.append(await context.reject(REJECTED, incoming, receipt.reason, "claim", claim.psn_no))
     return out + messages(outbox)
+
+
+def onward(claim: DischargeClaim, seq: int, snapshot: dict, published_at: datetime | None) -> Outgoing:
+    """The claim on its way: to the first payer of its route, or straight to the ledger when no payer is open to it."""
+    flight = ClaimInFlight(claim=claim, seq=seq, published_at=published_at, **snapshot)
+    if flight.route:
+        return Outgoing(pay_topic(flight.route[0]), claim.psn_no.encode(), encode(flight))
+    paid = ClaimPaid(claim_id=claim.claim_id, psn_no=claim.psn_no, seq=seq, published_at=published_at)
+    return Outgoing(LEDGER, claim.psn_no.encode(), encode(paid))
+
+
+class Resender:
+    """Sends again the claims that have not reached the ledger ONESTOP_RESEND_AFTER seconds after
+    they were received — each at most once in that time, so that a backlog is not sent again and
+    again while it drains."""
+
+    def __init__(self) -> None:
+        self.sent: dict[str, float] = {}  # claim_id -> when this process last sent it again (monotonic)
+
+    async def sweep(self, context: Context) -> list[Outgoing]:
+        after = settings.resend_after
+        if not after:
+            return []
+        stalled = await (await context.store()).stalled_claims(datetime.now(timezone.utc) - timedelta(seconds=after))
+        now = time.monotonic()
+        self.sent = {s.claim.claim_id: self.sent[s.claim.claim_id] for s in stalled if s.claim.claim_id in self.sent}
+        due = [s for s in stalled if now - self.sent.get(s.claim.claim_id, -after) >= after]
+        for s in due:
+            self.sent[s.claim.claim_id] = now
+        if due:
+            metrics.RESENT.labels(context.worker).inc(len(due))
+            log.warning("sent again %d claim(s) not at the ledger %.0f s after they were received: %s", len(due), after,
+                        ", ".join(s.claim.claim_id for s in due[:10]))
+        return [onward(s.claim, s.seq, s.snapshot, None) for s in due]
 
 
 def _published(incoming: Incoming) -> datetime | None:
@@ -63,4 +102,8 @@ def _published(incoming: Incoming) -> datetime | None:
     return datetime.fromtimestamp(stamp / 1000, timezone.utc) if stamp and stamp > 0 else None
 
 
-WORKER = Worker("intake", DISCHARGED, handle, after_sent, sinks=(*PAY_TOPICS, LEDGER, REJECTED, *OUTBOX_TOPICS))
+#: how often intake looks for claims to send again (one query; what is due is set by ONESTOP_RESEND_AFTER)
+RESEND_LOOK_EVERY = 5.0
+
+WORKER = Worker("intake", DISCHARGED, handle, after_sent, sinks=(*PAY_TOPICS, LEDGER, REJECTED, *OUTBOX_TOPICS),
+                sweep=Resender().sweep, sweep_every=RESEND_LOOK_EVERY)

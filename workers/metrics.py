@@ -32,6 +32,7 @@ EVENTS_IN = Counter("onestop_events_in", "events a worker received", ["worker", 
 RECORDS_OUT = Counter("onestop_records_out", "records a worker sent and the broker acknowledged", ["worker", "topic"])
 REJECTIONS = Counter("onestop_rejections", "events refused to a rejection topic, with their reason", ["worker", "kind"])
 PARKED = Counter("onestop_parked", "messages a worker could not handle, parked (`onestop parked`)", ["worker", "why"])
+RESENT = Counter("onestop_resent", "claims intake sent again because they had not reached the ledger in time", ["worker"])
 DATABASE_RETRIES = Counter("onestop_database_retries", "batches retried because the database was away", ["worker"])
 BATCH_SIZE = Histogram("onestop_batch_size", "events per batch", ["worker"], buckets=BATCH_SIZE_BUCKETS)
 BATCH_SECONDS = Histogram("onestop_batch_seconds", "seconds from a batch's arrival to the broker acknowledging its "

@@ -11,7 +11,7 @@ import orjson
 
 from schemas.events import CategoryHeld, DischargeClaim
 
-from ..records import Arrival, ClaimReceipt, Outbox
+from ..records import Arrival, ClaimReceipt, Outbox, StalledClaim
 from .archive import archive_all
 from .connection import columns, dumps, persons_locked
 from .ledger import settle_in_order
@@ -77,6 +77,23 @@ class Claims:
             corrected = {a.event.psn_no for a, r in zip(arrivals, receipts) if r.status == "correction"}
             outbox = await settle_in_order(conn, corrected, now)
         return receipts, outbox
+
+
+    async def stalled_claims(self, received_before: datetime, limit: int = 500) -> list[StalledClaim]:
+        """Claims received before ``received_before`` still on their way to the ledger, oldest first."""
+        async with self._pool.acquire() as conn:
+            rows = await conn.fetch(_STALLED, received_before, limit)
+        return [StalledClaim(DischargeClaim.model_validate(row["payload"]), row["seq"], row["snapshot"], row["received_at"])
+                for row in rows]
+
+
+_STALLED = """
+SELECT c.payload, c.snapshot, c.received_at, q.seq
+FROM person_queue AS q JOIN claims_received AS c ON c.claim_id = q.ref AND c.snapshot IS NOT NULL
+WHERE q.kind = 'claim' AND NOT q.ready AND c.received_at < $1
+  AND NOT EXISTS (SELECT 1 FROM parked AS p WHERE p.msg_key = convert_to(q.psn_no, 'UTF8'))
+ORDER BY q.seq
+LIMIT $2"""
 
 
 class _Writes:

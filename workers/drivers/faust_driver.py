@@ -13,7 +13,7 @@ from faust.types import TP
 from streams.app import make_app
 
 from .. import metrics
-from ..batches import handle_and_send
+from ..batches import handle_and_send, sweep_and_send
 from ..harness import Context, Incoming, Worker
 
 log = logging.getLogger("onestop.driver")
@@ -50,6 +50,14 @@ def build_app(worker: Worker, kafka: str, database: str) -> faust.App:
     async def _alive():
         # Faust polls the broker in its own thread; a timer on the agents' loop shows that loop turns
         metrics.polled(worker.name)
+
+    if worker.sweep is not None:
+        @app.timer(interval=worker.sweep_every)
+        async def _sweep():
+            try:
+                await sweep_and_send(worker, context, send)
+            except BaseException as error:  # noqa: BLE001 - as a batch's: see _stop_dead
+                _stop_dead(worker, error)
 
     @app.on_before_shutdown.connect
     def _close_store(app, **kwargs):  # noqa: ARG001 - faust's signal signature

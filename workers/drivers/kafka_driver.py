@@ -12,7 +12,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListen
 from schemas.settings import settings
 
 from .. import metrics
-from ..batches import handle_and_send
+from ..batches import handle_and_send, sweep_and_send
 from ..harness import Context, Incoming, Worker
 from streams.security import client_options
 
@@ -59,7 +59,7 @@ async def serve(worker: Worker, kafka: str, database: str, stopping: asyncio.Eve
     await consumer.start()
     commit_every = settings.commit_interval
     loop = asyncio.get_running_loop()
-    last_commit = loop.time()
+    last_commit = last_sweep = loop.time()
     try:
         while not stopping.is_set():
             records = await consumer.getmany(timeout_ms=200, max_records=worker.batch_max)
@@ -74,6 +74,9 @@ async def serve(worker: Worker, kafka: str, database: str, stopping: asyncio.Eve
                 done.update({tp: rs[-1].offset + 1 for tp, rs in records.items() if tp in owned})
                 metrics.lag(worker.name, {(tp.topic, tp.partition): n for tp, n in done.items()},
                             lambda position: consumer.highwater(TopicPartition(*position)))
+            if worker.sweep is not None and loop.time() - last_sweep >= worker.sweep_every:
+                await sweep_and_send(worker, context, send)
+                last_sweep = loop.time()
             if done and loop.time() - last_commit >= commit_every:
                 await consumer.commit(dict(done))
                 last_commit = loop.time()
