@@ -10,8 +10,8 @@ exactly what the drivers do, minus Kafka. Printed per worker: CPU milliseconds p
 handled (this process's CPU around its handler and after_sent, which includes asyncpg and the
 event loop's share) and per claim; and PostgreSQL's CPU per claim (its processes, measured
 around each worker's calls); and the round trips to PostgreSQL per batch (statements sent, BEGIN
-and COMMIT among them: on this machine each costs more CPU in the two kernels' socket calls than
-in PostgreSQL). The pipeline's own figures (bench.pipeline) add the broker, the
+and COMMIT among them: each is a wait for the other process to be scheduled, which at small batches
+is most of a stage's time in the database; README, Benchmarks). The pipeline's own figures (bench.pipeline) add the broker, the
 drivers' consume and produce, and the polling of idle consumers.
 """
 from __future__ import annotations

@@ -63,8 +63,8 @@ async def persons_locked(pool: asyncpg.Pool, persons: Iterable[str]) -> AsyncIte
     """A transaction holding the persons' locks, always taken in one order so that holders never
     deadlock; committed when the block ends, rolled back if it raises. BEGIN and the locks go in
     one round trip (the simple protocol takes both; the keys are integers worked out here, so
-    nothing of the caller's reaches the SQL text): on this machine each round trip costs more
-    CPU in the kernel than the statement in PostgreSQL."""
+    nothing of the caller's reaches the SQL text): each round trip is a wait for PostgreSQL's
+    process to be scheduled, and that wait, not the statement, is most of a small batch's time."""
     keys = ",".join(str(k) for k in sorted({person_lock_key(p) for p in persons}))
     async with pool.acquire() as conn:
         try:
