@@ -940,7 +940,7 @@ class MemoryStore(Store):
                 first = next(row for row in self._t.claims[item.ref].values() if row.snapshot is not None)
                 if first.received_at < received_before:
                     stalled.append(StalledClaim(DischargeClaim.model_validate(_loads(first.payload)), item.seq,
-                                                _loads(first.snapshot), first.received_at))
+                                                _loads(first.snapshot)))
             return sorted(stalled, key=lambda s: s.seq)[:limit]
 
     # --- signing keys (keys.py) -------------------------------------------------------------------

@@ -80,7 +80,6 @@ class StalledClaim:
     claim: DischargeClaim
     seq: int
     snapshot: dict  # what it travels with (identity, policy, route), as first attached
-    received_at: datetime
 
 
 @dataclass(frozen=True)

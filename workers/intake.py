@@ -85,9 +85,9 @@ class Resender:
         if not after:
             return []
         stalled = await (await context.store()).stalled_claims(datetime.now(timezone.utc) - timedelta(seconds=after))
-        now = time.monotonic()
-        self.sent = {s.claim.claim_id: self.sent[s.claim.claim_id] for s in stalled if s.claim.claim_id in self.sent}
-        due = [s for s in stalled if now - self.sent.get(s.claim.claim_id, -after) >= after]
+        now, still = time.monotonic(), {s.claim.claim_id for s in stalled}
+        self.sent = {claim_id: at for claim_id, at in self.sent.items() if claim_id in still}  # the rest arrived
+        due = [s for s in stalled if s.claim.claim_id not in self.sent or now - self.sent[s.claim.claim_id] >= after]
         for s in due:
             self.sent[s.claim.claim_id] = now
         if due:

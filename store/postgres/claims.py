@@ -78,17 +78,15 @@ class Claims:
             outbox = await settle_in_order(conn, corrected, now)
         return receipts, outbox
 
-
     async def stalled_claims(self, received_before: datetime, limit: int = 500) -> list[StalledClaim]:
         """Claims received before ``received_before`` still on their way to the ledger, oldest first."""
         async with self._pool.acquire() as conn:
             rows = await conn.fetch(_STALLED, received_before, limit)
-        return [StalledClaim(DischargeClaim.model_validate(row["payload"]), row["seq"], row["snapshot"], row["received_at"])
-                for row in rows]
+        return [StalledClaim(DischargeClaim.model_validate(row["payload"]), row["seq"], row["snapshot"]) for row in rows]
 
 
 _STALLED = """
-SELECT c.payload, c.snapshot, c.received_at, q.seq
+SELECT c.payload, c.snapshot, q.seq
 FROM person_queue AS q JOIN claims_received AS c ON c.claim_id = q.ref AND c.snapshot IS NOT NULL
 WHERE q.kind = 'claim' AND NOT q.ready AND c.received_at < $1
   AND NOT EXISTS (SELECT 1 FROM parked AS p WHERE p.msg_key = convert_to(q.psn_no, 'UTF8'))
@@ -97,7 +95,7 @@ LIMIT $2"""
 
 
 class _Writes:
-    """A batch's new claims, queue places and outcomes, written in one statement each — before
+    """A batch's new claims, queue places and outcomes, written in one statement — before
     anything reads those tables again (``flush``) and at the end of the batch."""
 
     def __init__(self) -> None:

@@ -57,7 +57,7 @@ async def test_intake_sends_a_stalled_claim_again_to_its_first_payer_at_most_onc
     workers = Workers(store)
     await workers.changes(*grants(worked))
     claim = worked.claims[0]
-    await workers.receive(claim)
+    [receipt], _ = await workers.receive(claim)
     context = Context(backend.url if backend.name == "postgres" else backend.urls[-1], "intake")
     resender = Resender()
     monkeypatch.setenv("ONESTOP_RESEND_AFTER", "0.3")
@@ -67,7 +67,7 @@ async def test_intake_sends_a_stalled_claim_again_to_its_first_payer_at_most_onc
     sent = Flight.read(again.value)
     first_payer = Payer(Flight.read(workers.flights[claim.claim_id]).data["route"][0])
     assert (again.topic, again.key, sent.claim_id, sent.seq) == (pay_topic(first_payer), claim.psn_no.encode(),
-                                                                claim.claim_id, sent.seq)
+                                                                claim.claim_id, receipt.seq)
     assert sent.data["route"] == Flight.read(workers.flights[claim.claim_id]).data["route"]
     assert await resender.sweep(context) == []  # sent again just now: not again within the period
     await asyncio.sleep(0.35)
