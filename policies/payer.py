@@ -27,7 +27,9 @@ from typing import NamedTuple
 
 from schemas.codes import CATEGORY_ZH, Category, InsuType, Payer
 from schemas.events import DischargeClaim, PaymentLine
-from schemas.money import ZERO, format_exact, format_rate, format_yuan, round_to_fen
+from schemas.money import ZERO, format_rate, round_to_fen
+# (imported under their short names, not assigned to them: a compiled rule then calls them directly)
+from schemas.money import format_exact as exact, format_yuan as y
 from schemas.policy import Deferral, PayerPolicy, Policy, Rule, Tier
 from schemas.totals import AccountTotals, YearTotals
 from schemas.trusted import built
@@ -36,8 +38,6 @@ from .conditions import Reason, fields_read, holding, open_to, when_failures, wh
 from .diseases import major_disease_of
 from .schedule import Span, over, spans
 
-y = format_yuan
-exact = format_exact
 _ZERO_SHOWN = y(ZERO)
 
 
