@@ -20,10 +20,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from decimal import Decimal
 from operator import attrgetter
 from types import MappingProxyType
-from typing import NamedTuple
 
 from schemas.codes import CATEGORY_ZH, Category, InsuType, Payer
 from schemas.events import DischargeClaim, PaymentLine
@@ -45,16 +45,40 @@ _ZERO_SHOWN = y(ZERO)
 _NO_ACCOUNTS: Mapping[str, AccountTotals] = MappingProxyType({})
 
 
-class Paid(NamedTuple):
+class Paid:
     """A payer's outcome: its payment line (None when it has no part in this claim) and new totals.
 
     ``reaches_back``: this claim lifted the year over a qualifying line, so the year's earlier
     claims are owed more under that schedule and must be settled again.
     """
 
-    line: PaymentLine | None
-    accounts: Mapping[str, AccountTotals] = _NO_ACCOUNTS
-    reaches_back: bool = False
+    # (a plain class, not a NamedTuple: compiled, building one is a native call, not the tuple's Python)
+    __slots__ = ("line", "accounts", "reaches_back")
+
+    def __init__(self, line: PaymentLine | None, accounts: Mapping[str, AccountTotals] = _NO_ACCOUNTS,
+                 reaches_back: bool = False) -> None:
+        self.line, self.accounts, self.reaches_back = line, accounts, reaches_back
+
+    def __repr__(self) -> str:
+        return f"Paid(line={self.line!r}, accounts={dict(self.accounts)!r}, reaches_back={self.reaches_back!r})"
+
+
+def account_after(account: AccountTotals, base: Decimal, paid: Decimal, day: date | None = None,
+                  count_visit: bool = False) -> AccountTotals:
+    """The account's totals after a payment of ``paid`` that counted ``base`` (on ``day``, for
+    a rule with a daily limit; counted as an assisted visit of its month, for a rule with a
+    monthly number of them). The day's and month's figures are new dicts when they change:
+    totals are values, never changed in place."""
+    own = account.__dict__  # (the fields, read at once: each attribute of a model costs a look-up of its own)
+    by_day, visits = own["paid_by_day"], own["assisted_visits_by_month"]
+    if day is not None and paid:
+        by_day = {**by_day, day: by_day.get(day, ZERO) + paid}
+    if day is not None and count_visit and paid > 0:
+        month = day.strftime("%Y-%m")
+        visits = {**visits, month: visits.get(month, 0) + 1}
+    # sums of exact amounts the rules computed: nothing to validate again
+    return built(AccountTotals, {"base": own["base"] + base, "paid": own["paid"] + paid, "paid_by_day": by_day,
+                                 "assisted_visits_by_month": visits})
 
 
 class _Steps:
@@ -545,8 +569,8 @@ def pay(
         account=rule.account,
         cumulative_before=best.cumulative_before,
     )
-    new = account.after(base=best.base if rule.counted else ZERO, paid=amount, day=claim.enddate if rule.dated else None,
-                        count_visit=rule.assisted_visits_per_month is not None)
+    new = account_after(account, best.base if rule.counted else ZERO, amount, claim.enddate if rule.dated else None,
+                        rule.assisted_visits_per_month is not None)
     return Paid(line, {rule.account: new}, best.reaches_back)
 
 

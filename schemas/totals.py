@@ -2,12 +2,10 @@
 from __future__ import annotations
 
 from datetime import date
-from decimal import Decimal
 
 from pydantic import BaseModel, ConfigDict
 
 from .money import ZERO, Money
-from .trusted import built
 
 
 class AccountTotals(BaseModel):
@@ -18,20 +16,6 @@ class AccountTotals(BaseModel):
     paid: Money = ZERO  # paid this year
     paid_by_day: dict[date, Money] = {}  # only for rules with a daily limit
     assisted_visits_by_month: dict[str, int] = {}  # "YYYY-MM" -> visits that were paid
-
-    def after(self, *, base: Decimal, paid: Decimal, day: date | None = None, count_visit: bool = False) -> "AccountTotals":
-        # (the day's and month's figures are new dicts when they change: totals are values, never changed in place)
-        own = self.__dict__  # (the fields, read at once: each attribute of a model costs a look-up of its own)
-        by_day, visits = own["paid_by_day"], own["assisted_visits_by_month"]
-        if day is not None and paid:
-            by_day = {**by_day, day: by_day.get(day, ZERO) + paid}
-        if day is not None and count_visit and paid > 0:
-            month = day.strftime("%Y-%m")
-            visits = {**visits, month: visits.get(month, 0) + 1}
-        # sums of exact amounts the rules computed: nothing to validate again
-        return built(AccountTotals, {"base": own["base"] + base, "paid": own["paid"] + paid, "paid_by_day": by_day,
-                                     "assisted_visits_by_month": visits})
-
 
     def minus(self, earlier: "AccountTotals") -> "AccountTotals":
         """What changed since ``earlier``: a payment's contribution to the account (may be folded back with plus)."""

@@ -128,7 +128,7 @@ class Workers:
             paid = _compute(payer, work, totals)
             if paid.line is None or not mark:
                 return paid
-            return paid._replace(line=paid.line.model_copy(update={"explanation": paid.line.explanation + mark}))
+            return Paid(paid.line.model_copy(update={"explanation": paid.line.explanation + mark}), paid.accounts, paid.reaches_back)
 
         for payer in payers if payers is not None else route:
             flight = Flight.for_payer(payer, self.flights[claim_id])

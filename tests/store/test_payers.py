@@ -14,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from policies.payer import Paid
+from policies.payer import Paid, account_after
 from schemas.codes import Payer
 from schemas.events import PaymentLine
 from schemas.money import ZERO, round_to_fen
@@ -39,7 +39,7 @@ def half_within_cap(work: PayerWork, totals: YearTotals) -> Paid:
         explanation=f"half of {amount}, within the cap {CAP} ({before.paid} paid before): {pay}",
         account=ACCOUNT, cumulative_before=before.base,
     )
-    return Paid(line, {ACCOUNT: before.after(base=amount, paid=pay, day=day, count_visit=True)})
+    return Paid(line, {ACCOUNT: account_after(before, amount, pay, day, count_visit=True)})
 
 
 class Counting:
