@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from collections.abc import Collection
-from dataclasses import dataclass
 from decimal import Decimal
 
 from schemas.codes import Category
@@ -15,15 +14,18 @@ from .conditions import open_to
 from .payer import pay
 
 
-@dataclass(frozen=True)
 class Settled:
-    """Every payer's line in payment order (zero lines say why a payer paid nothing), and new totals."""
+    """Every payer's line in payment order (zero lines say why a payer paid nothing), and new totals.
 
-    claim: DischargeClaim
-    policy: Policy
-    lines: tuple[PaymentLine, ...]
-    totals: YearTotals
-    reaches_back: bool = False  # lifted the year over a qualifying line: settle its earlier claims again
+    A value: nothing changes it once it is made. (A plain class, not a frozen dataclass: compiled,
+    making one is a native call, where a dataclass's ``__init__`` is Python setting each field.)"""
+
+    __slots__ = ("claim", "policy", "lines", "totals", "reaches_back")
+
+    def __init__(self, claim: DischargeClaim, policy: Policy, lines: tuple[PaymentLine, ...], totals: YearTotals,
+                 reaches_back: bool = False) -> None:
+        self.claim, self.policy, self.lines, self.totals = claim, policy, lines, totals
+        self.reaches_back = reaches_back  # lifted the year over a qualifying line: settle its earlier claims again
 
     @property
     def payments(self) -> list[PaymentLine]:
@@ -38,13 +40,13 @@ class Settled:
         return self.claim.medfee_sumamt - self.fund_pay_sumamt
 
 
-@dataclass(frozen=True)
 class ClaimOfYear:
-    """One claim of a person's year, with the categories that count for it and its policy."""
+    """One claim of a person's year, with the categories that count for it and its policy (a value, as Settled)."""
 
-    claim: DischargeClaim
-    held: frozenset[Category]
-    policy: Policy
+    __slots__ = ("claim", "held", "policy")
+
+    def __init__(self, claim: DischargeClaim, held: frozenset[Category], policy: Policy) -> None:
+        self.claim, self.held, self.policy = claim, held, policy
 
 
 def route(policy: Policy, held: Collection[Category]) -> tuple[PayerPolicy, ...]:
