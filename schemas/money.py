@@ -33,9 +33,16 @@ def format_yuan(value: Decimal) -> str:
 
 def format_exact(value: Decimal) -> str:
     """An intermediate amount as computed: two decimals, or more when it has them (123.455)."""
-    if value == value.quantize(FEN):
-        return format_yuan(value)
-    return f"{value.normalize():f}"
+    shown = str(value)
+    point = shown.find(".")
+    if point < 0 or "E" in shown:  # (a whole number, or scientific notation: rare)
+        return format_yuan(value) if value == value.quantize(FEN) else f"{value.normalize():f}"
+    # its places less the trailing zeros beyond the fen (925.927500 → 925.9275, 750.0000 → 750.00):
+    # read from the digits, compiled a fifth of the cost of quantize, normalize and format
+    end = len(shown)
+    while end - point > 3 and shown[end - 1] == "0":
+        end -= 1
+    return shown[:end] if end - point > 2 else shown[:end] + "0"
 
 
 _PLAIN_AMOUNT = re.compile(r"-?\d{1,12}(\.\d{1,2})?")

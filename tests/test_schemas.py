@@ -9,11 +9,13 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from pydantic import BaseModel, ValidationError
 
 from schemas.codes import Authority, Category
 from schemas.events import DischargeClaim, EligibilityChange
-from schemas.money import Money, Rate, format_rate, format_yuan, round_to_fen
+from schemas.money import FEN, Money, Rate, format_exact, format_rate, format_yuan, round_to_fen
 from schemas.totals import AccountTotals
 from schemas.trusted import _plain_fields, built
 
@@ -397,6 +399,21 @@ def test_format_yuan(value, text):
                                    "5E+2", "1E-7", "123.4567", "-0.001", "12", "1.5"])
 def test_format_yuan_prints_what_two_decimals_print(value):
     assert format_yuan(Decimal(value)) == f"{Decimal(value):.2f}"
+
+
+@pytest.mark.parametrize("value", ["0", "5", "12.0", "0.00", "-0.00", "-0.5", "0.75", "750.0000", "925.927500", "123.4550",
+                                   "123.455", "-12.5", "0.001", "-0.0100", "0.0455", "679.0135", "99999999999.999999",
+                                   "1E+3", "1.5E+3", "1E-7", "0E-7"])
+def test_format_exact_prints_two_places_or_every_place_it_has(value):
+    amount = Decimal(value)  # the definition it is read from the digits for
+    expected = format_yuan(amount) if amount == amount.quantize(FEN) else f"{amount.normalize():f}"
+    assert format_exact(amount) == expected
+
+
+@given(st.decimals(min_value=-10**9, max_value=10**9, places=6, allow_nan=False, allow_infinity=False))
+def test_format_exact_is_its_definition_for_any_computed_amount(amount):
+    expected = format_yuan(amount) if amount == amount.quantize(FEN) else f"{amount.normalize():f}"
+    assert format_exact(amount) == expected
 
 
 class _Amounts(BaseModel):
