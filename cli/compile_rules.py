@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -47,9 +48,10 @@ def compile_rules(clean: bool) -> None:
 
 def _build(mypycify, setup, modules: tuple[str, ...], scratch: Path) -> list[Path]:
     sources = [str(compiled.source_of(name).relative_to(ROOT)) for name in modules]
+    tree = _copy_of_the_packages(modules, scratch / "src")
     here = Path.cwd()
-    os.chdir(ROOT)  # (mypyc names modules by their path from the package's parent)
-    sys.path.insert(0, str(ROOT))
+    os.chdir(tree)  # (mypyc names modules by their path from the package's parent)
+    sys.path.insert(0, str(tree))
     try:
         setup(name="onestop-rules", packages=[], script_args=[
                   "--quiet", "build_ext", "--build-lib", str(scratch / "lib"), "--build-temp", str(scratch / "temp")],
@@ -58,9 +60,20 @@ def _build(mypycify, setup, modules: tuple[str, ...], scratch: Path) -> list[Pat
     except SystemExit as failed:  # (setuptools reports a failed build by exiting)
         raise click.ClickException(f"the build failed: {failed}") from None
     finally:
-        sys.path.remove(str(ROOT))
+        sys.path.remove(str(tree))
         os.chdir(here)
     return sorted((scratch / "lib").glob("*/*.so"))
+
+
+def _copy_of_the_packages(modules: tuple[str, ...], tree: Path) -> Path:
+    """The Python files of the compiled modules' packages, copied to ``tree``: mypy reads them
+    there, not where they are installed — in site-packages (the production image), beside every
+    other installed module, it refuses to check them."""
+    for package in sorted({name.split(".")[0] for name in modules}):
+        (tree / package).mkdir(parents=True)
+        for source in (ROOT / package).glob("*.py"):
+            shutil.copy2(source, tree / package / source.name)
+    return tree
 
 
 def _remove_extensions(modules: tuple[str, ...]) -> int:

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
+
+import mypy_extensions
 
 from schemas import compiled
 
@@ -65,3 +68,40 @@ def test_a_build_is_current_only_for_this_python_and_the_very_sources_it_compile
     assert not compiled.build_is_current(build, tmp_path)  # built for another Python
     build.write_text("not json", encoding="utf-8")
     assert not compiled.build_is_current(build, tmp_path)
+
+
+#: compiles the rules of the copy first on sys.path (a stand-in for site-packages)
+_COMPILE_WHERE_INSTALLED = """
+import sys
+sys.path.insert(0, sys.argv[1])
+from cli.compile_rules import compile_rules
+compile_rules.main([], standalone_mode=False)
+"""
+#: then, in a process of its own (the rules are chosen at import), which rules run, and from where
+_WHAT_RUNS = """
+import sys
+sys.path.insert(0, sys.argv[1])
+from schemas.compiled import ROOT, running_compiled
+print(running_compiled(), ROOT)
+"""
+
+
+def test_the_rules_compile_where_they_are_installed_beside_other_modules(tmp_path):
+    # (as in the production image: site-packages, where mypy run in place refused a module that
+    # shadows one of its own, mypy_extensions)
+    site = tmp_path / "site-packages"
+    for package in ("schemas", "policies"):
+        shutil.copytree(ROOT / package, site / package, ignore=shutil.ignore_patterns("*.so", "_rules_build.json", "__pycache__"))
+    (site / "mypy_extensions.py").write_text((Path(mypy_extensions.__file__)).read_text(encoding="utf-8"), encoding="utf-8")
+    env = {**os.environ, "ONESTOP_PURE_RULES": "0"}
+    done = subprocess.run([sys.executable, "-c", _COMPILE_WHERE_INSTALLED, str(site)], cwd=tmp_path, env=env,
+                          capture_output=True, text=True)
+    if shutil.which("cc") is None:  # (no compiler: the command says the build failed, and the source runs)
+        assert done.returncode != 0 and "the build failed" in done.stderr
+        return
+    assert done.returncode == 0, done.stderr[-2000:]
+    runs = subprocess.run([sys.executable, "-c", _WHAT_RUNS, str(site)], cwd=tmp_path, env=env, capture_output=True,
+                          text=True, check=True)
+    assert runs.stdout.split()[-2:] == ["True", str(site)]
+    assert sorted(p.name.split(".")[0] for p in (site / "policies").glob("*.so")) == sorted(
+        name.split(".")[1] for name in compiled.COMPILED_MODULES if name.startswith("policies."))
