@@ -2,9 +2,10 @@
 
 Each hop is its own process with its own consumer group (like the workers), reading one topic
 and writing the next, keyed and sized like the claims in the pipeline, with the same client
-settings the workers use (100 ms fetch wait, 10 s session, 1 s heartbeat, acks=all, 5 ms
-linger, output acknowledged before the offsets of its batch are committed, commits every
-second). `bench.pipeline` measures it in the same run, on the same broker, as the pipeline.
+settings the workers use (their fetch wait and linger, read from the same settings:
+ONESTOP_FETCH_MAX_WAIT_MS, ONESTOP_LINGER_MS; 10 s session, 1 s heartbeat, acks=all, output
+acknowledged before the offsets of its batch are committed, commits every second).
+`bench.pipeline` measures it in the same run, on the same broker, as the pipeline.
 
     .venv/bin/python -m bench.baseline hop BOOTSTRAP SOURCE SINK GROUP   # one hop (started by Chain)
 
@@ -33,11 +34,11 @@ from schemas.events import CategoryHeld, ClaimInFlight, ClaimPaid, DischargeClai
 from streams.codecs import encode
 
 from runtime.supervisor import stop_processes
+from schemas.settings import settings
 
 from .generator import Person
 
 TOPIC = "bench.baseline.{}"
-FETCH_MAX_WAIT_MS = 100
 SESSION_TIMEOUT_MS = 10_000  # as the workers (ONESTOP_SESSION_TIMEOUT)
 HEARTBEAT_MS = 1_000
 COMMIT_EVERY = 1.0  # seconds, as the workers (ONESTOP_COMMIT_INTERVAL)
@@ -128,11 +129,11 @@ async def hop(bootstrap: str, source: str, sink: str, group: str) -> None:
     stopping = _stopped_by_signals()
     consumer = AIOKafkaConsumer(
         source, bootstrap_servers=bootstrap, group_id=group, client_id=group,
-        fetch_max_wait_ms=FETCH_MAX_WAIT_MS, session_timeout_ms=SESSION_TIMEOUT_MS,
+        fetch_max_wait_ms=settings.fetch_max_wait_ms, session_timeout_ms=SESSION_TIMEOUT_MS,
         heartbeat_interval_ms=HEARTBEAT_MS, auto_offset_reset="earliest", enable_auto_commit=False,
         max_poll_records=BATCH_MAX,
     )
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=settings.linger_ms)
     await producer.start()
     await consumer.start()
     acked: dict[TopicPartition, int] = {}

@@ -2,12 +2,12 @@
 
     .venv/bin/python -m bench.broker_offsets [--bursts 400] [--producers 4]
 
-Several producers send keyed records in bursts (linger 5 ms, acks=all, as the workers do) to a
-topic of four partitions while one consumer-group member reads at the tail (getmany, 100 ms fetch
-wait); then a second phase on the same partitions after a pause, as the bench's next phase. It
-prints how many acknowledged records were read, any gap or repeat in the offsets read, and each
-partition's end offset as the broker reports it (``end_offsets``) against the last offset read
-plus one. README, Faults: what was found.
+Several producers send keyed records in bursts (the workers' linger, ONESTOP_LINGER_MS, and
+acks=all, as they do) to a topic of four partitions while one consumer-group member reads at the
+tail (getmany, 100 ms fetch wait); then a second phase on the same partitions after a pause, as
+the bench's next phase. It prints how many acknowledged records were read, any gap or repeat in
+the offsets read, and each partition's end offset as the broker reports it (``end_offsets``)
+against the last offset read plus one. README, Faults: what was found.
 """
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from runtime.embedded import EmbeddedBroker
+from schemas.settings import settings
 
 TOPIC, PARTITIONS, MOST_IN_A_BURST = "offsets", 4, 12
 
@@ -53,7 +54,7 @@ class Reader:
 
 
 async def produce(bootstrap: str, name: str, bursts: int, acked: set[bytes]) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=settings.linger_ms)
     await producer.start()
     try:
         for burst in range(bursts):

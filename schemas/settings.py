@@ -73,7 +73,8 @@ DEFINED: dict[str, Setting] = {s.name: s for s in (
     Setting("ONESTOP_RESEND_AFTER", "60", "seconds after which intake sends again a claim that has not reached the ledger "
             "(its message to a payer or to the ledger lost on the way: the embedded broker has lost one in some runs, "
             "README Faults); payers and the ledger take a claim sent twice once. 0 = never", float),
-    Setting("ONESTOP_LINGER_MS", "5", "how long a producer waits to fill a batch, ms", int),
+    Setting("ONESTOP_LINGER_MS", "0", "how long a producer waits to fill a batch, ms: none, because a worker sends a "
+            "batch's whole output at once and then waits for it, so waiting would only delay it (README, Benchmarks)", int),
     Setting("ONESTOP_PURE_RULES", "0", "1 = run the settlement rules from their Python source even when `onestop compile-rules` "
             "has built them (schemas/compiled.py; the tests compare the two)", _flag),
     Setting("ONESTOP_BATCH_MAX", "500", "most events a worker handles in one batch (one database transaction)", int),
