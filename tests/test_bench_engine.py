@@ -18,3 +18,16 @@ def test_the_pipeline_bench_measures_the_engine_in_a_process_of_its_own():
     assert engine_rate(0) == (None, None)
     figure, compiled = engine_rate(200)
     assert figure > 0 and isinstance(compiled, bool)
+
+
+def test_the_pipeline_bench_measures_the_same_claims_with_or_without_a_profile():
+    from argparse import Namespace
+
+    from bench.pipeline.run import _generate
+
+    def measured(profile_seconds: float) -> list[str]:
+        args = Namespace(seconds=1.0, claims=40, profile_pool=120, profile_seconds=profile_seconds, seed=7, hops=None)
+        work = _generate(args, [20])
+        return [c.claim_id for _, part in work.loads for c in part] + [c.claim_id for c in work.saturation]
+
+    assert measured(0) == measured(15)

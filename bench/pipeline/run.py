@@ -92,8 +92,9 @@ async def run(args: argparse.Namespace) -> dict:
 
 def _generate(args: argparse.Namespace, rates: list[int]) -> Workload:
     print("generating claims …", flush=True)
-    work = workload(rates, args.seconds, args.claims, args.profile_pool if args.profile_seconds > 0 else 0, args.seed,
-                    args.hops)
+    # The profiling pool is generated even when no profile is taken: the generator deals its people
+    # out by how many claims are wanted, so without it a run would measure other people and claims.
+    work = workload(rates, args.seconds, args.claims, args.profile_pool, args.seed, args.hops)
     print(f"  {len(work.population)} people, routes of {work.hops_mean:.2f} processes on average → baseline of "
           f"{work.hops} hops; mean ClaimInFlight {work.message_size} bytes", flush=True)
     return work
