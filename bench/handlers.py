@@ -31,7 +31,7 @@ from pathlib import Path
 os.environ.setdefault("ONESTOP_ACCEPT_UNSIGNED", "1")  # the generated events are not signed
 
 from bench.generator import year_of_claims  # noqa: E402
-from bench.pipeline.cpu import postgres_pids  # noqa: E402
+from bench.pipeline.cpu import postgres_cpu_seconds  # noqa: E402
 from bench.pipeline.workload import grants_for  # noqa: E402
 from runtime.embedded import EmbeddedPostgres  # noqa: E402
 from store import open_store  # noqa: E402
@@ -68,19 +68,6 @@ class RoundTrips:
             return await prepared(conn, *args, **kwargs)
 
         connection.execute, connection._do_execute = execute, do_execute
-
-
-def _pg_cpu(data_dir: Path) -> float:
-    import psutil
-
-    total = 0.0
-    for pid in postgres_pids(data_dir):
-        try:
-            times = psutil.Process(pid).cpu_times()
-        except psutil.Error:
-            continue
-        total += times.user + times.system
-    return total
 
 
 class Chain:
@@ -123,7 +110,7 @@ class Chain:
         context = self.contexts[worker.name]
         await context.store()  # opened before the clock starts
         profiling = self.profiler is not None and worker.name == self.profiled
-        pg_before, started = _pg_cpu(self.data_dir), time.process_time()
+        pg_before, started = postgres_cpu_seconds(self.data_dir), time.process_time()
         self.round_trips.worker = worker.name
         if profiling:
             self.profiler.enable()
@@ -133,7 +120,7 @@ class Chain:
         if profiling:
             self.profiler.disable()
         self.cpu[worker.name] += time.process_time() - started
-        self.pg[worker.name] += _pg_cpu(self.data_dir) - pg_before
+        self.pg[worker.name] += postgres_cpu_seconds(self.data_dir) - pg_before
         self.round_trips.worker = ""
         self.events[worker.name] += len(batch)
         self.batches[worker.name] += 1

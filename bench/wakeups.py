@@ -30,19 +30,6 @@ def _cpu_of(who: int) -> tuple[float, float]:
     return usage.ru_utime, usage.ru_stime
 
 
-def _cpu_seconds_of(pids: list[int]) -> float:
-    import psutil
-
-    total = 0.0
-    for pid in pids:
-        try:
-            times = psutil.Process(pid).cpu_times()
-            total += times.user + times.system
-        except psutil.Error:
-            pass
-    return total
-
-
 def ping_pong(round_trips: int, one_core: bool) -> dict[str, float]:
     """Microseconds per round trip: wall, and this side's and the echoing child's user and system CPU."""
     here, there = socket.socketpair()
@@ -78,7 +65,7 @@ async def transactions(dsn: str, data_dir: Path, count: int, one_core: bool) -> 
     """Milliseconds per write transaction: wall, the client's CPU and PostgreSQL's (all its processes)."""
     import asyncpg
 
-    from bench.pipeline.cpu import postgres_pids
+    from bench.pipeline.cpu import postgres_cpu_seconds
 
     allowed = os.sched_getaffinity(0)
     conn = await asyncpg.connect(dsn)
@@ -88,8 +75,7 @@ async def transactions(dsn: str, data_dir: Path, count: int, one_core: bool) -> 
             os.sched_setaffinity(0, {min(allowed)})
             os.sched_setaffinity(backend, {min(allowed)})
         await conn.execute("CREATE TABLE IF NOT EXISTS wakeups (id bigserial PRIMARY KEY, a text, b numeric)")
-        pids = postgres_pids(data_dir)
-        database, (user, system) = _cpu_seconds_of(pids), _cpu_of(resource.RUSAGE_SELF)
+        database, (user, system) = postgres_cpu_seconds(data_dir), _cpu_of(resource.RUSAGE_SELF)
         began = time.perf_counter()
         for _ in range(count):
             await conn.execute("BEGIN; SELECT pg_advisory_xact_lock(1, k) FROM unnest('{1,2,3}'::integer[]) AS k ORDER BY k")
@@ -98,7 +84,7 @@ async def transactions(dsn: str, data_dir: Path, count: int, one_core: bool) -> 
             await conn.execute("COMMIT")
         wall = time.perf_counter() - began
         user_after, system_after = _cpu_of(resource.RUSAGE_SELF)
-        database = _cpu_seconds_of(pids) - database
+        database = postgres_cpu_seconds(data_dir) - database
     finally:
         os.sched_setaffinity(0, allowed)
         await conn.close()

@@ -79,6 +79,18 @@ def postgres_pids(data_dir: Path) -> list[int]:
     return []
 
 
+def postgres_cpu_seconds(data_dir: Path) -> float:
+    """CPU seconds so far (user + system) of the PostgreSQL of ``data_dir``, all its processes."""
+    total = 0.0
+    for pid in postgres_pids(data_dir):
+        try:
+            times = psutil.Process(pid).cpu_times()
+        except psutil.Error:
+            continue
+        total += times.user + times.system
+    return total
+
+
 def _cpu_times() -> dict[int, tuple[str, float]]:
     """Every process's name and CPU seconds so far."""
     out = {}
