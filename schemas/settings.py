@@ -65,7 +65,7 @@ DEFINED: dict[str, Setting] = {s.name: s for s in (
             "over N processes. Every worker is still its own consumer group. The default, measured on 2 cores: the five "
             "every claim passes alone, the other payers together, the background workers together (several per "
             "process: the aiokafka driver; Faust runs one per process)", process_layout),
-    Setting("ONESTOP_FETCH_MAX_WAIT_MS", "100", "how long a fetch may wait for data (Faust's own is 1,500 ms)", int),
+    Setting("ONESTOP_FETCH_MAX_WAIT_MS", "100", "how long a fetch may wait for data (Faust's own is 1,500 ms); the embedded broker sleeps through part of it before it answers, so it is a floor under every hop: 50 answers sooner and costs idle CPU (README Benchmarks, the fetch wait)", int),
     Setting("ONESTOP_BACKGROUND_FETCH_WAIT_MS", "1000", "the same for the workers nobody waits for at a window (eligibility, "
             "cancellation, year_end, resettlement): an idle fetch costs the broker about as much as a full one, so they ask less often", int),
     Setting("ONESTOP_SESSION_TIMEOUT", "10", "consumer-group session timeout, seconds", float),
