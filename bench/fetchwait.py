@@ -26,22 +26,13 @@ from pathlib import Path
 
 import psutil
 
+from bench.pipeline.measuring import percentile
 from runtime.embedded import EmbeddedBroker
+from streams.admin import create_topics
 
 GAP_SECONDS = 0.037  # between records: prime to every wait measured, so arrivals fall all over a sleep
 IDLE_SECONDS = 10.0
 RESULTS = Path(__file__).parent / "results"
-
-
-async def _topic(bootstrap: str, name: str, partitions: int) -> None:
-    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        await admin.create_topics([NewTopic(name, partitions, 1)])
-    finally:
-        await admin.close()
 
 
 async def record_delays(bootstrap: str, wait_ms: int, records: int) -> dict[str, float]:
@@ -50,7 +41,7 @@ async def record_delays(bootstrap: str, wait_ms: int, records: int) -> dict[str,
     from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
     topic = f"bench.fetchwait.delay.{wait_ms}.{time.monotonic_ns()}"
-    await _topic(bootstrap, topic, 1)
+    await create_topics(bootstrap, [topic], 1)
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=0)
     consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=topic, fetch_max_wait_ms=wait_ms,
                                 auto_offset_reset="earliest")
@@ -75,7 +66,7 @@ async def record_delays(bootstrap: str, wait_ms: int, records: int) -> dict[str,
         await consumer.stop()
         await producer.stop()
     delays.sort()
-    return {"p50_ms": round(statistics.median(delays), 1), "p99_ms": round(delays[int(len(delays) * 0.99) - 1], 1),
+    return {"p50_ms": round(statistics.median(delays), 1), "p99_ms": round(percentile(delays, 0.99), 1),
             "max_ms": round(delays[-1], 1)}
 
 
@@ -86,7 +77,7 @@ async def idle_cost(bootstrap: str, broker_pid: int, wait_ms: int, consumers: in
     from aiokafka import AIOKafkaConsumer
 
     topic = f"bench.fetchwait.idle.{wait_ms}.{time.monotonic_ns()}"
-    await _topic(bootstrap, topic, 4)
+    await create_topics(bootstrap, [topic], 4)
     group = [AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=f"{topic}.{i}", fetch_max_wait_ms=wait_ms,
                               auto_offset_reset="earliest") for i in range(consumers)]
     await asyncio.gather(*(c.start() for c in group))
