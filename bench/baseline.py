@@ -30,7 +30,7 @@ from policies import route
 from policies.loader import policy_for
 from policies.replay import settle_in_order
 from schemas.codes import ISSUING_AUTHORITY
-from schemas.events import CategoryHeld, ClaimInFlight, ClaimPaid, DischargeClaim, PolicyRef
+from schemas.events import CategoryHeld, ClaimInFlight, DischargeClaim, PolicyRef
 from streams.codecs import encode
 
 from runtime.supervisor import stop_processes
@@ -84,9 +84,10 @@ def hops_of(population: list[Person], claims: list[DischargeClaim]) -> tuple[flo
 def mean_flight_size(population: list[Person], claims: list[DischargeClaim], sample: int = 2000) -> int:
     """The mean size in bytes of the ClaimInFlight messages between the pipeline's workers.
 
-    For a sample of people with all their claims, settled in order by the pure rules: the
-    message intake sends (no lines), the one each payer sends on (one line more) and the last
-    payer's notice to the ledger (ClaimPaid), as encoded on the wire.
+    For a sample of people with all their claims, settled in order by the pure rules: the message
+    intake sends (no lines, the year's totals before the claim as its basis), the one each payer
+    sends on (one line more, and the accounts it changed), the last one to the ledger included, as
+    encoded on the wire.
     """
     by_person = {p.psn_no: p for p in population}
     own: dict[str, list[DischargeClaim]] = {}
@@ -97,17 +98,20 @@ def mean_flight_size(population: list[Person], claims: list[DischargeClaim], sam
     for psn_no, theirs in own.items():
         person = by_person[psn_no]
         granted = held_as_granted(person)
+        before: dict[int, dict] = {}
         for settled in settle_in_order(theirs, person.categories):
             claim = settled.claim
             identity = sorted(in_force(granted, claim), key=lambda h: (h.code.value, h.valid_from))
             ref = PolicyRef(region=settled.policy.region, period=settled.policy.period, version=settled.policy.version)
             path = [p.payer for p in route(settled.policy, {h.code for h in identity})]
-            for k in range(len(settled.lines)):  # intake's (no lines), then each payer's but the last's
-                flight = ClaimInFlight(claim=claim, identity=identity, policy=ref, route=path,
-                                       lines=list(settled.lines[:k]), received_at=now, seq=1, published_at=now)
+            basis = before.get(claim.year, {})
+            for k in range(len(settled.lines) + 1):  # intake's (no lines), then each payer's
+                changed = {line.account: settled.totals[line.account] for line in settled.lines[:k]
+                           if line.account in settled.totals}
+                flight = ClaimInFlight(claim=claim, identity=identity, policy=ref, route=path, lines=list(settled.lines[:k]),
+                                       basis=basis, accounts=changed, received_at=now, seq=1, published_at=now)
                 sizes.append(len(encode(flight)))
-            # the last payer's: the notice to the ledger, which reads the lines where they were recorded
-            sizes.append(len(encode(ClaimPaid(claim_id=claim.claim_id, psn_no=claim.psn_no, seq=1, published_at=now))))
+            before[claim.year] = settled.totals
         if len(sizes) >= sample:
             break
     return round(statistics.fmean(sizes))

@@ -1,4 +1,4 @@
-"""`onestop slip CLAIM_ID`: the patient's one-page settlement slip (一站式结算单), HTML and PDF."""
+"""`onestop slip CLAIM_ID [--hospital CODE]`: the patient's one-page settlement slip (一站式结算单), HTML and PDF."""
 from __future__ import annotations
 
 from datetime import datetime, timezone
@@ -8,32 +8,37 @@ import click
 
 from policies.ledger import ClaimReceived, truth
 from policies.presettle import next_seq
+from schemas.ids import claim_key
 
 from .finance import _safe, _write, read_ledger
 
 
 @click.command()
 @click.argument("claim_id")
+@click.option("--hospital", default=None, help="the hospital's fixmedins_code (a claim is its hospital's and its id)")
 @click.option("--out-dir", type=click.Path(file_okay=False, path_type=Path), default=Path("."), show_default=True,
               help="where slip-<claim_id>.html and .pdf are written")
 @click.option("--png", is_flag=True, help="also a picture of the PDF page (slip-<claim_id>.png; needs pypdfium2)")
-def slip(claim_id: str, out_dir: Path, png: bool) -> None:
+def slip(claim_id: str, hospital: str | None, out_dir: Path, png: bool) -> None:
     """Write the claim's settlement slip: the hospital, dates, the bill and its parts, each fund's
     payment with its rule in plain words, what the patient pays, the year's running totals, and
     the claim's later adjustments and reversals — in Chinese with the English beside."""
     from reports.slip import SlipError, build_slip
 
+    key = claim_key(hospital, claim_id)
+
     async def gather(store):
-        records = await store.records_of(claim_id)
+        records = await store.records_of(key)
         if not records:
             return records, [], None
         return records, await store.person_history(records[0].psn_no), None
 
     records, history, _ = read_ledger(gather)
     if not records:
-        raise click.ClickException(f"no records of claim {claim_id}: it was never settled here (check the id, or "
+        whose = f" of hospital {hospital}" if hospital else " naming no hospital (give --hospital CODE)"
+        raise click.ClickException(f"no records of claim {claim_id}{whose}: it was never settled here (check the id, or "
                                    "`onestop settlements`)")
-    received = [i.claim for i in history if isinstance(i, ClaimReceived) and i.claim.claim_id == claim_id]
+    received = [i.claim for i in history if isinstance(i, ClaimReceived) and i.claim.key == key]
     claim = max(received, key=lambda c: c.revision) if received else None
     totals = truth(history, (next_seq(history), 0)).totals.get(records[0].year, {}) if history else {}
     try:

@@ -25,6 +25,7 @@ from schemas.codes import Category, Payer
 from schemas.events import (
     CategoryHeld, ClaimCancellation, DischargeClaim, EligibilityChange, PaymentLine, PolicyRef, Settlement, YearEndClose,
 )
+from schemas.ids import cause
 from schemas.money import ZERO, format_yuan
 from schemas.policy import Policy
 from schemas.totals import YearTotals
@@ -71,7 +72,7 @@ Input = ClaimReceived | CancellationReceived | ChangeReceived | CloseReceived
 class Entry:
     """What one claim (or one year-end close) of one year comes to, as known at a point."""
 
-    entry_id: str  # the claim_id, or year-end/<region>/<year>/<psn_no>
+    entry_id: str  # the claim's key (its hospital and id, schemas/ids.py), or year-end/<region>/<year>/<psn_no>
     year: int
     kind: str  # "claim" or "year_end"
     psn_no: str
@@ -112,7 +113,7 @@ def nets_of(records: Iterable[Settlement]) -> dict[tuple[str, int], Net]:
     """(entry, year) → what its records add up to."""
     nets: dict[tuple[str, int], Net] = defaultdict(Net)
     for record in records:
-        nets[(record.claim_id, record.year)].add(record)
+        nets[(record.key, record.year)].add(record)
     return dict(nets)
 
 
@@ -136,32 +137,34 @@ def summed(records: Sequence[Settlement]) -> Settlement:
 
 
 def first_seqs(inputs: Iterable[Input]) -> dict[str, int]:
-    """claim_id → the seq it was first received at (its place in the settlement order)."""
+    """claim key → the seq it was first received at (its place in the settlement order)."""
     first: dict[str, int] = {}
     for item in inputs:
         if isinstance(item, ClaimReceived):
-            first[item.claim.claim_id] = min(first.get(item.claim.claim_id, item.seq), item.seq)
+            first[item.claim.key] = min(first.get(item.claim.key, item.seq), item.seq)
     return first
 
 
 def key_of(item: Input, first: Mapping[str, int]) -> Key:
     """Where an input takes effect: at its seq, or right after its claim for an early cancellation."""
     if isinstance(item, CancellationReceived):
-        claim_seq = first.get(item.cancellation.claim_id)
+        claim_seq = first.get(item.cancellation.claim_key)
         if claim_seq is not None and claim_seq > item.seq:
             return (claim_seq, 1)
     return (item.seq, 0)
 
 
 def cause_of(item: Input) -> str:
-    """The id an input's records name as their cause."""
+    """What an input's records name as their cause: its kind and its key (schemas/ids.py), so that
+    two inputs of different kinds or signers with the same id cause different records."""
     if isinstance(item, ClaimReceived):
-        return item.claim.claim_id if item.claim.revision == 0 else f"{item.claim.claim_id}@{item.claim.revision}"
+        claim = item.claim
+        return cause("claim", claim.key) + (f"@{claim.revision}" if claim.revision else "")
     if isinstance(item, CancellationReceived):
-        return item.cancellation.event_id
+        return item.cancellation.key
     if isinstance(item, ChangeReceived):
-        return item.change.event_id
-    return item.close.event_id
+        return cause("eligibility", item.change.authority.value, item.change.event_id)
+    return cause("close", item.close.event_id)
 
 
 def reason_of(item: Input) -> str:
@@ -213,8 +216,8 @@ def truth(inputs: Sequence[Input], at: Key) -> Truth:
     identity = identity_at(known, at)
     closed = {(c.close.region, c.close.year) for c in known if isinstance(c, CloseReceived)}
     by_year: dict[int, list[DischargeClaim]] = defaultdict(list)
-    for claim_id in sorted(latest, key=lambda c: first[c]):
-        by_year[latest[claim_id].year].append(latest[claim_id])
+    for key in sorted(latest, key=lambda c: first[c]):
+        by_year[latest[key].year].append(latest[key])
     entries: dict[tuple[str, int], Entry] = {}
     totals: dict[int, YearTotals] = {}
     for year, claims in by_year.items():
@@ -227,28 +230,28 @@ def _latest_revisions(known: Iterable[Input]) -> dict[str, DischargeClaim]:
     latest: dict[str, DischargeClaim] = {}
     for item in known:
         if isinstance(item, ClaimReceived):
-            was = latest.get(item.claim.claim_id)
+            was = latest.get(item.claim.key)
             if was is None or item.claim.revision > was.revision:
-                latest[item.claim.claim_id] = item.claim
+                latest[item.claim.key] = item.claim
     return latest
 
 
 def cancels(cancellation: ClaimCancellation, claim: DischargeClaim) -> bool:
-    """A cancellation takes effect on a claim of the same person, and of the hospital it names (if it names one)."""
-    return (cancellation.claim_id == claim.claim_id and cancellation.psn_no == claim.psn_no
-            and (cancellation.fixmedins_code is None or cancellation.fixmedins_code == claim.fixmedins_code))
+    """A cancellation takes effect on a claim of the same person and of its own hospital (a claim is
+    its hospital's and its id: schemas/ids.py)."""
+    return cancellation.claim_key == claim.key and cancellation.psn_no == claim.psn_no
 
 
 def _cancellations(known: Iterable[Input]) -> dict[str, str]:
-    """claim_id → the event that cancelled it (the first received that may)."""
+    """claim key → the cause of the cancellation that cancelled it (the first received that may)."""
     first: dict[str, DischargeClaim] = {}
     for item in sorted((i for i in known if isinstance(i, ClaimReceived)), key=lambda i: i.seq):
-        first.setdefault(item.claim.claim_id, item.claim)
+        first.setdefault(item.claim.key, item.claim)
     out: dict[str, str] = {}
     for item in sorted((i for i in known if isinstance(i, CancellationReceived)), key=lambda i: i.seq):
-        claim = first.get(item.cancellation.claim_id)
+        claim = first.get(item.cancellation.claim_key)
         if claim is not None and cancels(item.cancellation, claim):
-            out.setdefault(claim.claim_id, item.cancellation.event_id)
+            out.setdefault(claim.key, item.cancellation.key)
     return out
 
 
@@ -258,8 +261,8 @@ def _year(claims: list[DischargeClaim], cancelled: Mapping[str, str], identity: 
     for claim in claims:
         policy = policy_for(claim.insuplc_admdvs, claim.enddate)
         held = counting(identity, claim, policy)
-        if claim.claim_id in cancelled:
-            out.append(_entry(claim, policy, held, (), cancelled[claim.claim_id]))
+        if claim.key in cancelled:
+            out.append(_entry(claim, policy, held, (), cancelled[claim.key]))
         else:
             live.append((ClaimOfYear(claim, frozenset(h.code for h in held), policy), held))
     year = settle_year([c for c, _ in live], closed_regions)
@@ -275,7 +278,7 @@ def _year(claims: list[DischargeClaim], cancelled: Mapping[str, str], identity: 
 
 
 def _entry(claim: DischargeClaim, policy: Policy, held: list[CategoryHeld], lines, cancelled_by: str | None = None) -> Entry:
-    return Entry(claim.claim_id, claim.year, "claim", claim.psn_no, claim.insuplc_admdvs, policy, tuple(held),
+    return Entry(claim.key, claim.year, "claim", claim.psn_no, claim.insuplc_admdvs, policy, tuple(held),
                  tuple(lines), ZERO if cancelled_by else claim.medfee_sumamt, claim, cancelled_by)
 
 
@@ -288,7 +291,7 @@ def records_of(item: Input, inputs: Sequence[Input], nets: Mapping[tuple[str, in
     first = first_seqs(inputs)
     after = truth(inputs, key_of(item, first)).entries
     cause, reason = cause_of(item), reason_of(item)
-    own = item.claim.claim_id if isinstance(item, ClaimReceived) and first[item.claim.claim_id] == item.seq else None
+    own = item.claim.key if isinstance(item, ClaimReceived) and first[item.claim.key] == item.seq else None
     by_id = {entry_id: entry for (entry_id, _), entry in after.items()}
     keys = sorted(set(after) | set(nets), key=lambda k: (first.get(k[0], 1 << 62), k[0], k[1]))
     out = []
@@ -307,7 +310,7 @@ def replay(inputs: Sequence[Input], settled_at: datetime) -> list[Settlement]:
     for item in sorted(inputs, key=lambda i: key_of(i, first)):
         made = records_of(item, inputs, nets, settled_at)
         for record in made:
-            nets[(record.claim_id, record.year)].add(record)
+            nets[(record.key, record.year)].add(record)
         records += made
     return records
 
@@ -338,7 +341,7 @@ def _record(key: tuple[str, int], entry: Entry | None, elsewhere: Entry | None, 
     claim = source.claim
     bill = _bill(entry, net) if source.kind == "claim" else {}
     return Settlement(
-        settlement_id=settlement_id, kind=kind, reason=reason, claim_id=entry_id, psn_no=source.psn_no,
+        settlement_id=settlement_id, kind=kind, reason=reason, claim_id=claim.claim_id if claim else entry_id, psn_no=source.psn_no,
         insuplc_admdvs=source.insuplc_admdvs, policy=PolicyRef(region=source.policy.region, period=source.policy.period,
                                                                  version=source.policy.version),
         year=year, identity=list(source.identity), medfee_sumamt=medfee, payments=lines, fund_pay_sumamt=funds,

@@ -64,19 +64,22 @@ def presettle(history: Sequence[Input], claim: DischargeClaim, at: datetime) -> 
     before = truth(history, (seq, 0))
     made = records_of(item, inputs, nets_of_truth(before.entries), at)
     after = truth(inputs, (seq, 0))
-    own = [r for r in made if r.claim_id == claim.claim_id]
+    own = [r for r in made if r.key == claim.key]
     if not own:
         notes.append("the corrected bill changes no payment")
     if not any(isinstance(i, ChangeReceived) for i in history):
         notes.append("no eligibility change was ever received for this person: no category counts, "
                      "only the funds open to every insured person pay")
-    return Presettled(claim, own, [r for r in made if r.claim_id != claim.claim_id], after.totals.get(claim.year, {}), notes)
+    return Presettled(claim, own, [r for r in made if r.key != claim.key], after.totals.get(claim.year, {}), notes)
 
 
 def _admissible(history: Sequence[Input], claim: DischargeClaim) -> list[str]:
     """Refuse what intake would refuse; the notes on what it would accept."""
-    same = sorted((i for i in history if isinstance(i, ClaimReceived) and i.claim.claim_id == claim.claim_id), key=lambda i: i.seq)
+    same = sorted((i for i in history if isinstance(i, ClaimReceived) and i.claim.key == claim.key), key=lambda i: i.seq)
     if not same:
+        if claim.revision:
+            raise CannotPresettle(f"claim {claim.claim_id} was never received from its hospital: a corrected bill "
+                                  f"(revision {claim.revision}) corrects only its own hospital's claim")
         return []
     if same[0].claim.psn_no != claim.psn_no:
         raise CannotPresettle(f"claim {claim.claim_id} was received for another person")

@@ -6,8 +6,10 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from .ids import cancellation_key, claim_key
 from .codes import ISSUING_AUTHORITY, Authority, Category, DivisionCode, HospitalLevel, Icd10, Identifier, InsuType, MedType, NonEmpty, Payer, Text
 from .money import ZERO, Money, SignedMoney
+from .totals import AccountTotals
 
 
 class Event(BaseModel):
@@ -64,6 +66,11 @@ class DischargeClaim(Event):
         """The policy year: the calendar year of discharge (PARAMETERS.md)."""
         return self.enddate.year
 
+    @property
+    def key(self) -> str:
+        """Whose claim this is: its hospital and its id (schemas/ids.py)."""
+        return claim_key(self.fixmedins_code, self.claim_id)
+
 
 class EligibilityChange(Event):
     """`eligibility.changes`: an authority grants or ends a category for a period."""
@@ -104,6 +111,16 @@ class ClaimCancellation(Event):
     cancelled_at: datetime
     fixmedins_code: Identifier | None = None  # the hospital cancelling: it must be the claim's (and its key's)
 
+    @property
+    def key(self) -> str:
+        """This cancellation: its hospital's and its event_id (schemas/ids.py)."""
+        return cancellation_key(self.fixmedins_code, self.event_id)
+
+    @property
+    def claim_key(self) -> str:
+        """The claim it cancels: one of the cancelling hospital's own (schemas/ids.py)."""
+        return claim_key(self.fixmedins_code, self.claim_id)
+
 
 class YearEndClose(Event):
     """`year_end.closes`: close a region's year (年终清算): pay what its rules defer to the year end, once."""
@@ -115,7 +132,9 @@ class YearEndClose(Event):
 
 
 class WakeUp(Event):
-    """`claims.resettle` (internal): a person whose queue holds inputs ready to take effect."""
+    """`claims.ledger` (internal): a person whose queue holds inputs ready to take effect (a corrected
+    bill, a cancellation, an eligibility change or a close was queued). It carries no authority: the
+    ledger only applies what the person's queue holds."""
 
     psn_no: NonEmpty
     cause: str | None = None
@@ -188,6 +207,11 @@ class Settlement(Event):
     begndate: date | None = None
     enddate: date | None = None
 
+    @property
+    def key(self) -> str:
+        """The claim (or year-end entry) this record is of: its hospital's and its id (schemas/ids.py)."""
+        return claim_key(self.fixmedins_code, self.claim_id)
+
     @model_validator(mode="after")
     def _balances(self) -> "Settlement":
         total = sum((line.amount for line in self.payments), start=ZERO)
@@ -227,8 +251,10 @@ class HighCostAlert(BaseModel):
 class ClaimInFlight(BaseModel):
     """A claim on its way along the payer chain (`claims.pay.<payer>`, `claims.ledger`).
 
-    Intake attaches the identity snapshot, the policy and the route once; each payer appends its
-    line. Every payer uses the same snapshot, and the settlement records it.
+    Intake attaches the identity snapshot, the policy, the route and the year's totals as the
+    ledger has them (``basis``) once; each payer appends its line and what it added to the totals
+    (``accounts``). Nothing of it carries authority: the ledger settles the claim from what intake
+    recorded, on its own totals, and only compares the lines (policies/soundness.py).
     """
 
     model_config = ConfigDict(frozen=True)
@@ -237,6 +263,8 @@ class ClaimInFlight(BaseModel):
     policy: PolicyRef
     route: list[Payer]
     lines: list[PaymentLine] = []
+    basis: dict[str, AccountTotals] = {}
+    accounts: dict[str, AccountTotals] = {}
     received_at: datetime
     seq: int = 0  # the claim's place in its person's order (its first receipt)
     published_at: datetime | None = None  # when the hospital published it (its record's timestamp): the metrics' start
@@ -245,15 +273,3 @@ class ClaimInFlight(BaseModel):
         """The payer that follows ``payer`` on this claim's route; None after the last."""
         index = self.route.index(payer)
         return self.route[index + 1] if index + 1 < len(self.route) else None
-
-
-class ClaimPaid(BaseModel):
-    """`claims.ledger` (internal): a claim has passed every payer of its route. The ledger reads the
-    claim, its snapshot and its payers' lines from the database, where intake and the payers
-    recorded them, so the notice names only which claim, its place, and when it was published."""
-
-    model_config = ConfigDict(frozen=True, extra="ignore")
-    claim_id: NonEmpty
-    psn_no: NonEmpty
-    seq: int = 0
-    published_at: datetime | None = None

@@ -45,7 +45,7 @@ def _flag(value: str) -> bool:
 
 #: ONESTOP_PROCESSES's default (README, Benchmarks: as fast as a process per worker, 40 % less memory)
 SMALL_MACHINE = ("intake ledger basic critical assistance tilt+supplementary+emergency_relief+secondary+re_assistance+"
-                 "poverty_relief cancellation+eligibility+resettlement+year_end+presettle")
+                 "poverty_relief cancellation+eligibility+year_end+presettle")
 
 DEFINED: dict[str, Setting] = {s.name: s for s in (
     Setting("ONESTOP_KAFKA", None, "bootstrap servers of a real Kafka cluster; unset: the embedded broker (or the running `onestop up`)"),
@@ -67,7 +67,7 @@ DEFINED: dict[str, Setting] = {s.name: s for s in (
             "process: the aiokafka driver; Faust runs one per process)", process_layout),
     Setting("ONESTOP_FETCH_MAX_WAIT_MS", "100", "how long a fetch may wait for data (Faust's own is 1,500 ms); the embedded broker sleeps through part of it before it answers, so it is a floor under every hop: 50 answers sooner and costs idle CPU (README Benchmarks, the fetch wait)", int),
     Setting("ONESTOP_BACKGROUND_FETCH_WAIT_MS", "1000", "the same for the workers nobody waits for at a window (eligibility, "
-            "cancellation, year_end, resettlement): an idle fetch costs the broker about as much as a full one, so they ask less often", int),
+            "cancellation, year_end): an idle fetch costs the broker about as much as a full one, so they ask less often", int),
     Setting("ONESTOP_SESSION_TIMEOUT", "10", "consumer-group session timeout, seconds", float),
     Setting("ONESTOP_COMMIT_INTERVAL", "1.0", "seconds between offset commits", float),
     Setting("ONESTOP_RESEND_AFTER", "60", "seconds after which intake sends again a claim that has not reached the ledger "

@@ -1,6 +1,7 @@
 """A person's year-to-date totals, per account (a payer, or a separately capped part of one)."""
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date
 
 from pydantic import BaseModel, ConfigDict
@@ -40,3 +41,11 @@ class AccountTotals(BaseModel):
 
 #: account name -> totals, for one person and one year
 YearTotals = dict[str, AccountTotals]
+
+
+def totals_from_json(data: object) -> YearTotals:
+    """A year's totals as they travel on a claim in flight (account → totals as JSON), validated:
+    what comes off an internal topic is not trusted."""
+    if not isinstance(data, Mapping):
+        raise ValueError("a year's totals must be an object of accounts")
+    return {str(account): AccountTotals.model_validate(totals) for account, totals in data.items()}

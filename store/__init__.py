@@ -8,10 +8,10 @@ from collections.abc import AsyncIterator
 
 from .errors import DATABASE_AWAY
 from .interface import Attach, Store
-from .records import ArchivedInput, Arrival, ClaimReceipt, InputReceipt, Outbox, Parked, PayerWork, QueueItem, StalledClaim
+from .records import ArchivedInput, ArrivedClaim, Arrival, ClaimReceipt, InputReceipt, Outbox, Parked, QueueItem, StalledClaim
 
-__all__ = ["DATABASE_AWAY", "ArchivedInput", "Arrival", "Attach", "ClaimReceipt", "InputReceipt", "Outbox", "Parked", "PayerWork",
-           "QueueItem", "StalledClaim", "Store", "open_store", "store_at"]
+__all__ = ["DATABASE_AWAY", "ArchivedInput", "ArrivedClaim", "Arrival", "Attach", "ClaimReceipt", "InputReceipt", "Outbox",
+           "Parked", "QueueItem", "StalledClaim", "Store", "open_store", "store_at"]
 
 
 async def open_store(url: str, *, migrate: bool = True, **options) -> Store:

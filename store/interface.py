@@ -15,14 +15,11 @@ from collections.abc import Callable, Sequence
 from datetime import date, datetime
 
 from policies.ledger import Input
-from policies.payer import Paid
-from schemas.events import (
-    CategoryHeld, ClaimCancellation, DischargeClaim, EligibilityChange, PaymentLine, Settlement, YearEndClose,
-)
+from schemas.events import CategoryHeld, ClaimCancellation, DischargeClaim, EligibilityChange, Settlement, YearEndClose
 from schemas.keys import SigningKey
 from schemas.totals import YearTotals
 
-from .records import ArchivedInput, Arrival, ClaimReceipt, InputReceipt, Outbox, Parked, PayerWork, QueueItem, StalledClaim
+from .records import ArchivedInput, ArrivedClaim, Arrival, ClaimReceipt, InputReceipt, Outbox, Parked, QueueItem, StalledClaim
 
 #: attach(claim, every period the person holds a category) -> the snapshot the claim travels with
 Attach = Callable[[DischargeClaim, list[CategoryHeld]], dict]
@@ -51,23 +48,24 @@ class Store(ABC):
     # --- inputs: each archived (raw bytes, topic, partition, offset) with its effect, in one transaction
 
     @abstractmethod
-    async def receive_claims(self, arrivals: list[Arrival[DischargeClaim]], attach: Attach,
-                             now: datetime) -> tuple[list[ClaimReceipt], Outbox]:
+    async def receive_claims(self, arrivals: list[Arrival[DischargeClaim]], attach: Attach) -> list[ClaimReceipt]:
         """Per discharge event: a new claim (``attach`` gives the snapshot it travels with, from
         every period its person holds, taken under the person's lock with its place in the
-        person's order), the same as before, a corrected bill (settled again in order), or refused
-        with the reason. The outbox holds what corrections recorded."""
+        person's order; ``basis`` its year's totals as the ledger has them now), the same as before,
+        a corrected bill of the same hospital's claim (queued: the ledger settles it in order, once
+        woken), or refused with the reason. Nothing here records money."""
 
     @abstractmethod
-    async def receive_cancellations(self, arrivals: list[Arrival[ClaimCancellation]],
-                                    now: datetime) -> tuple[list[InputReceipt], Outbox]:
-        """Per cancellation: applied in its person's order, waiting for its claim, a repeat, or refused."""
+    async def receive_cancellations(self, arrivals: list[Arrival[ClaimCancellation]]) -> list[InputReceipt]:
+        """Per cancellation: queued in its person's order (``applied``: the ledger reverses the claim
+        once woken), waiting for its claim, a repeat, or refused. Only the cancelling hospital's own
+        claims are cancelled (a cancellation is its hospital's and its event_id)."""
 
     @abstractmethod
-    async def record_changes(self, arrivals: list[Arrival[EligibilityChange]],
-                             now: datetime) -> tuple[list[InputReceipt], Outbox]:
-        """Per eligibility change: applied (periods folded again; a person with claims has their
-        years settled again in order) or a repeat of an event_id received before."""
+    async def record_changes(self, arrivals: list[Arrival[EligibilityChange]]) -> list[InputReceipt]:
+        """Per eligibility change: recorded (periods folded again; a person with claims gets it in
+        their queue, and the ledger settles their years again once woken) or a repeat of an
+        (authority, event_id) received before."""
 
     @abstractmethod
     async def receive_close(self, arrival: Arrival[YearEndClose]) -> InputReceipt:
@@ -81,25 +79,24 @@ class Store(ABC):
     async def inputs(self, *, after_seq: int = 0, limit: int = 10_000) -> list[ArchivedInput]:
         """The archive, in the order inputs take effect (seq), after ``after_seq``."""
 
-    # --- payers
+    # --- the ledger: the one writer of money
 
     @abstractmethod
-    async def pay_batch(self, payer: str, work: Sequence[PayerWork],
-                        compute: Callable[[PayerWork, YearTotals], Paid]) -> list[PaymentLine | None]:
-        """Pay a batch for ``payer``: a claim already paid by it gets its recorded line back; each
-        new one, in order, ``compute(item, its person's totals of its year)``, recorded with the
-        totals and what it added to them. A claim that lifted its year over a qualifying line, or
-        that an account saw after a claim received later, is flagged for the ledger."""
-
-    # --- the ledger
-
-    @abstractmethod
-    async def arrive(self, claims: list[tuple[str, str]], now: datetime) -> Outbox:
-        """Claims (psn_no, claim_id) that passed their payers take effect in their persons' order."""
+    async def arrive(self, claims: list[ArrivedClaim], now: datetime,
+                     woken: Sequence[str] = ()) -> tuple[Outbox, list[str | None]]:
+        """Claims in flight that passed their payers take effect in their persons' order, and the
+        ``woken`` persons' queues are applied. A claim is taken only when intake recorded it for
+        that person at that place and its lines are what the rules give for it on the basis it
+        carried; per claim, None or the reason it was refused (it changes nothing)."""
 
     @abstractmethod
     async def apply(self, persons: list[str], now: datetime) -> Outbox:
         """Apply whatever the persons' queues hold that is ready."""
+
+    @abstractmethod
+    async def ready_persons(self, queued_before: datetime, limit: int = 500) -> list[str]:
+        """Persons whose queue starts with an input ready to take effect since before ``queued_before``
+        (its wake-up was lost, or never sent): the ledger applies them."""
 
     @abstractmethod
     async def mark_published(self, settlement_ids: list[str], alert_ids: list[str] = ()) -> None:
@@ -171,8 +168,8 @@ class Store(ABC):
         for settling what-if (pre-settlement) by the pure rules, recording nothing."""
 
     @abstractmethod
-    async def records_of(self, claim_id: str) -> list[Settlement]:
-        """Every record of a claim (or year-end entry), in the order recorded."""
+    async def records_of(self, claim_key: str) -> list[Settlement]:
+        """Every record of a claim (by its key, schemas/ids.py) or year-end entry, in the order recorded."""
 
     @abstractmethod
     async def queued(self, psn_no: str | None = None) -> list[QueueItem]:
@@ -195,10 +192,6 @@ class Store(ABC):
     @abstractmethod
     async def years_of(self, psn_no: str) -> list[int]:
         """The years a person has totals for."""
-
-    @abstractmethod
-    async def payments_of(self, claim_id: str) -> list[PaymentLine]:
-        """The payers' lines recorded for a claim, in the order paid."""
 
     @abstractmethod
     async def counts(self) -> dict[str, int]:

@@ -1,4 +1,4 @@
-"""The order inputs take effect in a person's ledger, for every backend.
+"""The order inputs take effect in a person's ledger, for every backend — and the one writer of money.
 
 Each accepted input (a claim, a corrected bill, a cancellation, an eligibility change, a close)
 gets a place in its person's queue, in the order it was received. The ledger applies a person's
@@ -7,12 +7,15 @@ ledger; every other input as soon as everything received before it has. So an in
 overtakes one received earlier, and the records are those of policies.ledger, input after input,
 however the workers interleave: an auditor's replay of the inputs gets the same records.
 
-A claim whose payers' lines can be trusted (nothing changed the person's year while it travelled)
-is settled with them: the fast path. Otherwise — it lifted the year over a qualifying line, a
-payer saw it out of order, the year was settled again while it travelled, its year is closed —
-it is ``flagged``, and the ledger settles it by the rules (policies.ledger.records_of), as every
-other input. After any such settlement the year totals the payers use are replaced by what the
-rules give, plus what claims still travelling have already added, and those claims are flagged.
+Only the ledger writes money (records and the year totals), and it believes no internal message:
+a claim is settled from what intake recorded of it (its bill, identity snapshot, policy and
+route), by the rules, on the ledger's own year totals — the fast path, one claim through its
+payers (policies.settle). A claim whose year needs more than that — it lifts the year over a
+qualifying line, its year is closed, or something other than a claim went before it — is
+``flagged`` (or found so here), and the ledger settles it by the rules for the whole year
+(policies.ledger.records_of), as every other input; the year totals are then replaced by what the
+rules give. Every record is checked against the invariants of money before it is written
+(policies.soundness): an unsound one raises, and nothing of its transaction is recorded.
 """
 from __future__ import annotations
 
@@ -26,11 +29,13 @@ from policies.ledger import (
     CancellationReceived, ChangeReceived, ClaimReceived, CloseReceived, Input, Net, bill_of, nets_of, records_of, truth,
 )
 from policies.loader import policy_of
-from schemas.events import CategoryHeld, DischargeClaim, HighCostAlert, PaymentLine, PolicyRef, Settlement
-from schemas.money import ZERO
-from schemas.totals import AccountTotals, YearTotals
+from policies.settle import route
+from policies.soundness import Unsound, recorded_route, settled_on, unsound
+from schemas.codes import Payer
+from schemas.events import CategoryHeld, DischargeClaim, HighCostAlert, PolicyRef, Settlement
+from schemas.totals import YearTotals
 
-from .records import Contribution, QueueItem
+from .records import QueueItem
 
 
 class PersonAccess(Protocol):
@@ -39,9 +44,9 @@ class PersonAccess(Protocol):
     async def queue(self, psn_no: str) -> list[QueueItem]: ...
     async def history(self, psn_no: str) -> list[Input]: ...
     async def records(self, psn_no: str) -> list[Settlement]: ...
-    async def first_receipt(self, claim_id: str) -> tuple[DischargeClaim, dict]: ...
-    async def payment_lines(self, claim_id: str) -> list[PaymentLine]: ...
-    async def contributions(self, claim_ids: Sequence[str]) -> list[Contribution]: ...
+    async def first_receipt(self, claim_key: str) -> tuple[DischargeClaim, dict]: ...
+    async def totals(self, psn_no: str, year: int) -> YearTotals: ...
+    async def set_totals(self, psn_no: str, year: int, totals: YearTotals) -> None: ...
     async def write(self, records: list[Settlement], alerts: list[tuple[str, HighCostAlert]]) -> None: ...
     async def replace_totals(self, psn_no: str, totals: dict[int, YearTotals]) -> None: ...
     async def done(self, item: QueueItem) -> None: ...
@@ -57,45 +62,69 @@ async def apply_ready(access: PersonAccess, psn_no: str, now: datetime) -> list[
     for item in items:
         if not item.ready:
             break
+        paid = None
         # once the rules have settled an input in this run, the flags read with the queue are stale
         if item.kind == "claim" and not item.flagged and history is None:
-            record, claim = await _as_paid(access, item, now)
-            records, claims = [record], {(claim.claim_id, claim.revision): claim}
+            paid = await _as_paid(access, item, now)
+        if paid is not None:
+            records, claims, routes = paid
         else:
             history = history if history is not None else await access.history(psn_no)
             nets = nets if nets is not None else nets_of(await access.records(psn_no))
             records = records_of(_input_of(item, history), history, nets, now)
-            travelling = [i.ref for i in items if i.kind == "claim" and i.key > item.key]
-            await access.replace_totals(psn_no, await _totals_after(access, history, item, travelling))
+            claims = {(i.claim.key, i.claim.revision): i.claim for i in history if isinstance(i, ClaimReceived)}
+            routes = _routes(records)
+            await access.replace_totals(psn_no, {year: dict(t) for year, t in truth(history, item.key).totals.items()})
             await access.flag_claims(psn_no)
-            claims = {(i.claim.claim_id, i.claim.revision): i.claim for i in history if isinstance(i, ClaimReceived)}
+        _assert_sound(records, nets, routes)
         await access.write(records, _alerts(records, claims))
         if nets is not None:
             for record in records:
-                nets.setdefault((record.claim_id, record.year), Net()).add(record)
+                nets.setdefault((record.key, record.year), Net()).add(record)
         await access.done(item)
         made += records
     return made
 
 
-async def _as_paid(access: PersonAccess, item: QueueItem, now: datetime) -> tuple[Settlement, DischargeClaim]:
-    """The fast path: the claim's first record is what its payers paid."""
+async def _as_paid(access: PersonAccess, item: QueueItem, now: datetime):
+    """The fast path: the claim through its recorded route by the rules, on the ledger's own totals
+    of its year — or None when the claim lifts its year over a qualifying line (the whole year
+    must be settled again, by the rules' path)."""
     claim, snapshot = await access.first_receipt(item.ref)
-    lines = await access.payment_lines(item.ref)
-    funds = sum((line.amount for line in lines), start=ZERO)
-    return Settlement(
-        settlement_id=f"{claim.claim_id}/settlement", kind="settlement", claim_id=claim.claim_id, psn_no=claim.psn_no,
+    totals = await access.totals(claim.psn_no, claim.year)
+    settled = settled_on(claim, snapshot, totals)
+    if settled.reaches_back:
+        return None
+    await access.set_totals(claim.psn_no, claim.year, settled.totals)
+    record = Settlement(
+        settlement_id=f"{claim.key}/settlement", kind="settlement", claim_id=claim.claim_id, psn_no=claim.psn_no,
         insuplc_admdvs=claim.insuplc_admdvs, policy=PolicyRef.model_validate(snapshot["policy"]), year=claim.year,
         identity=[CategoryHeld.model_validate(h) for h in snapshot["identity"]], medfee_sumamt=claim.medfee_sumamt,
-        payments=lines, fund_pay_sumamt=funds, psn_part_amt=claim.medfee_sumamt - funds, settled_at=now,
-        fixmedins_code=claim.fixmedins_code, fixmedins_name=claim.fixmedins_name, revision=claim.revision, **bill_of(claim),
-    ), claim
+        payments=list(settled.lines), fund_pay_sumamt=settled.fund_pay_sumamt, psn_part_amt=settled.psn_part_amt,
+        settled_at=now, fixmedins_code=claim.fixmedins_code, fixmedins_name=claim.fixmedins_name, revision=claim.revision,
+        **bill_of(claim),
+    )
+    return [record], {(claim.key, claim.revision): claim}, {claim.key: recorded_route(snapshot)}
+
+
+def _routes(records: Sequence[Settlement]) -> dict[str, tuple[Payer, ...]]:
+    """Each claim's route as its records' identity and policy give it (the rules' path)."""
+    return {record.key: tuple(p.payer for p in route(policy_of(record.policy), {h.code for h in record.identity}))
+            for record in records if record.kind == "settlement"}
+
+
+def _assert_sound(records: Sequence[Settlement], nets: dict[tuple[str, int], Net] | None,
+                  routes: dict[str, tuple[Payer, ...]]) -> None:
+    """Raise Unsound, recording nothing, when a record breaks an invariant of money."""
+    problems = unsound(records, nets or {}, routes)
+    if problems:
+        raise Unsound("the ledger refused to record: " + "; ".join(problems))
 
 
 def _input_of(item: QueueItem, history: Sequence[Input]) -> Input:
     for candidate in history:
         if item.kind == "cancellation":
-            if isinstance(candidate, CancellationReceived) and candidate.cancellation.event_id == item.ref:
+            if isinstance(candidate, CancellationReceived) and candidate.cancellation.key == item.ref:
                 return candidate
         elif candidate.seq == item.seq and isinstance(candidate, _KINDS[item.kind]):
             return candidate
@@ -105,32 +134,16 @@ def _input_of(item: QueueItem, history: Sequence[Input]) -> Input:
 _KINDS = {"claim": ClaimReceived, "correction": ClaimReceived, "eligibility": ChangeReceived, "close": CloseReceived}
 
 
-async def _totals_after(access: PersonAccess, history: Sequence[Input], item: QueueItem,
-                        travelling: Sequence[str]) -> dict[int, YearTotals]:
-    """The year totals as the rules give them after ``item``, plus what travelling claims added."""
-    totals: dict[int, YearTotals] = {year: dict(t) for year, t in truth(history, item.key).totals.items()}
-    for contribution in await access.contributions(travelling):
-        year = totals.setdefault(contribution.year, {})
-        year[contribution.account] = year.get(contribution.account, AccountTotals()).plus(contribution.change)
-    return totals
-
-
 def _alerts(records: Sequence[Settlement], claims: dict[tuple[str, int], DischargeClaim]) -> list[tuple[str, HighCostAlert]]:
     """Early warnings for the claims first settled here (measured on their first settlement)."""
     out = []
     for record in records:
-        claim = claims.get((record.claim_id, record.revision or 0))
+        claim = claims.get((record.key, record.revision or 0))
         if record.kind != "settlement" or claim is None:
             continue
         held = {h.code for h in record.identity}
-        out += [(record.claim_id, alert) for alert in alerts_for(claim, record.payments, held, policy_of(record.policy))]
+        out += [(record.key, alert) for alert in alerts_for(claim, record.payments, held, policy_of(record.policy))]
     return out
-
-
-def contributions_of(year: int, before: YearTotals, after: YearTotals) -> list[Contribution]:
-    """What a payment changed in the accounts of a year (for the payers' bookkeeping)."""
-    return [Contribution(year, account, totals.minus(before.get(account, AccountTotals())))
-            for account, totals in after.items()]
 
 
 def group_by_person(items) -> dict[str, list]:

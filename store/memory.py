@@ -4,13 +4,13 @@ It behaves as the PostgreSQL store (store/postgres/) does — the same statuses,
 flags, queue rules and outbox, in the same order — only without SQL: each table is a dict keyed
 by its primary key, and each method takes one asyncio lock for the whole store and runs as one
 transaction (an undo log puts every change back if it raises, as a rollback would). What the
-rows hold is what PostgreSQL would give back: events, snapshots, lines and records are kept as
+rows hold is what PostgreSQL would give back: events, snapshots and records are kept as
 the JSON their columns hold and validated again when read; money columns are ``numeric(14,2)``
 (two places); timestamps are UTC; sequence numbers are consumed when an insert finds its key
 taken, as PostgreSQL's are. The order each person's inputs take effect in is store/life.py's, the
-periods policies.periods', and what the PostgreSQL store decides in Python rather than SQL (a
-payer batch's arithmetic, a claim's content digest, the JSON its columns hold) is its own code,
-reused, so that both backends decide alike.
+periods policies.periods', the check of a claim arriving at the ledger policies.soundness', and
+what the PostgreSQL store decides in Python rather than SQL (a claim's content digest, the JSON its
+columns hold, the wording of a refusal) is its own code, reused, so that both backends decide alike.
 
 ``memory://NAME`` names one store per process (``MemoryStore.named``), so a test's workers, each
 opening the URL, share it; ``close()`` keeps it (the next opener finds it), ``forget(url)`` drops it.
@@ -21,7 +21,7 @@ import asyncio
 import hashlib
 import itertools
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timezone
@@ -31,26 +31,23 @@ from typing import Any, ClassVar
 import orjson
 
 from policies.ledger import CancellationReceived, ChangeReceived, ClaimReceived, CloseReceived, Input
-from policies.payer import Paid
 from policies.periods import periods_from
+from policies.soundness import disagreement
 from schemas.events import (
-    CategoryHeld, ClaimCancellation, DischargeClaim, EligibilityChange, HighCostAlert, PaymentLine, Settlement, YearEndClose,
+    CategoryHeld, ClaimCancellation, DischargeClaim, EligibilityChange, HighCostAlert, Settlement, YearEndClose,
 )
 from schemas.keys import SigningKey
 from schemas.money import FEN
 from schemas.personal import mask
-from schemas.totals import AccountTotals, YearTotals
+from schemas.totals import AccountTotals, YearTotals, totals_from_json
 from schemas.wire import encode
 
 from .interface import Attach, Store
 from .life import apply_ready
-from .postgres.claims import content_digest
+from .postgres.claims import content_digest, claim_named, not_received_to_correct
 from .postgres.connection import dumps
-from .postgres.payments import _PayBatch, totals_row
-from .records import (
-    ArchivedInput, Arrival, ClaimReceipt, Contribution, InputReceipt, Outbox, Parked, PayerWork, QueueItem,
-    StalledClaim,
-)
+from .postgres.totals import totals_json, totals_row
+from .records import ArchivedInput, ArrivedClaim, Arrival, ClaimReceipt, InputReceipt, Outbox, Parked, QueueItem, StalledClaim
 
 _KINDS = ("claim", "cancellation", "eligibility", "close", "other")  # inputs.kind's CHECK
 _MISSING = object()
@@ -90,6 +87,7 @@ class _Input:
 
 @dataclass(frozen=True)
 class _Claim:
+    key: str  # claim_key: its hospital and id (schemas/ids.py)
     claim_id: str
     psn_no: str
     digest: str
@@ -108,13 +106,13 @@ class _Claim:
 
 @dataclass(frozen=True)
 class _Cancellation:
+    key: str  # cancellation_key: its hospital and event_id (schemas/ids.py)
     event_id: str
     input_seq: int
-    claim_id: str
+    claim_key: str  # the claim it cancels: its own hospital's
     psn_no: str
     reason: str
     cancelled_at: datetime
-    hospital: str | None  # event ->> 'fixmedins_code'
     event: bytes
     status: str  # applied | waiting
     received_at: datetime
@@ -155,25 +153,11 @@ class _Period:
 
 
 @dataclass(frozen=True)
-class _Payment:
-    seq: int
-    claim_id: str
-    payer: str
-    psn_no: str
-    year: int
-    account: str | None
-    amount: Decimal
-    line: bytes
-    contributions: bytes
-
-
-@dataclass(frozen=True)
 class _Totals:
     base: Decimal
     paid: Decimal
     paid_by_day: bytes
     assisted_visits_by_month: bytes
-    last_seq: int
 
     def account(self) -> AccountTotals:
         return AccountTotals.model_validate({
@@ -186,6 +170,7 @@ class _Totals:
 class _Record:
     seq: int
     settlement_id: str
+    key: str  # the claim's key (or the year-end entry's id)
     claim_id: str
     kind: str
     psn_no: str
@@ -259,20 +244,18 @@ class _Tables:
     def __init__(self) -> None:
         self.inputs: dict[int, _Input] = {}
         self.input_places: dict[tuple, int] = {}  # (topic, partition, offset, digest) -> seq
-        self.claims: dict[str, dict[int, _Claim]] = {}  # claim_id -> revision -> row
+        self.claims: dict[str, dict[int, _Claim]] = {}  # claim key -> revision -> row
         self.person_claims: dict[str, dict[tuple[str, int], None]] = {}
-        self.cancellations: dict[str, _Cancellation] = {}
-        self.claim_cancellations: dict[str, dict[str, None]] = {}
+        self.cancellations: dict[str, _Cancellation] = {}  # by cancellation key
+        self.claim_cancellations: dict[str, dict[str, None]] = {}  # claim key -> cancellation keys
         self.person_cancellations: dict[str, dict[str, None]] = {}
-        self.changes: dict[str, _Change] = {}  # identity_events
-        self.person_changes: dict[str, dict[str, None]] = {}
+        self.changes: dict[tuple[str, str], _Change] = {}  # identity_events by (authority, event_id)
+        self.person_changes: dict[str, dict[tuple[str, str], None]] = {}
         self.periods: dict[str, dict[tuple[str, date], _Period]] = {}  # identity_periods by person
-        self.payments: dict[tuple[str, str], _Payment] = {}  # (claim_id, payer)
-        self.claim_payments: dict[str, dict[str, None]] = {}
         self.totals: dict[tuple[str, int, str], _Totals] = {}  # year_totals (psn_no, year, account)
         self.person_totals: dict[str, dict[tuple[int, str], None]] = {}
         self.records: dict[str, _Record] = {}  # settlements by settlement_id, in seq order
-        self.claim_records: dict[str, dict[str, None]] = {}
+        self.claim_records: dict[str, dict[str, None]] = {}  # claim key -> settlement ids
         self.person_records: dict[str, dict[str, None]] = {}
         self.alerts: dict[str, _Alert] = {}
         self.person_alerts: dict[str, dict[str, None]] = {}
@@ -281,6 +264,7 @@ class _Tables:
         self.closes: dict[tuple[str, int], _Close] = {}  # year_closes (region, year)
         self.close_ids: dict[str, tuple[str, int]] = {}
         self.queue: dict[str, dict[tuple[int, int], QueueItem]] = {}  # person_queue by person
+        self.queued_at: dict[tuple[str, int, int], datetime] = {}  # person_queue.queued_at
         self.parked: dict[int, Parked] = {}
         self.parked_places: dict[tuple, int] = {}
         self.keys: dict[str, SigningKey] = {}
@@ -390,23 +374,20 @@ class MemoryStore(Store):
 
     # --- intake (claims.py) -----------------------------------------------------------------------
 
-    async def receive_claims(self, arrivals: list[Arrival[DischargeClaim]], attach: Attach,
-                             now: datetime) -> tuple[list[ClaimReceipt], Outbox]:
+    async def receive_claims(self, arrivals: list[Arrival[DischargeClaim]], attach: Attach) -> list[ClaimReceipt]:
         """Archive each discharge event and say what it is: new (snapshot attached, queued for its
-        payers), the same as before, a corrected bill (settled again at once, in order), or refused."""
+        payers, with its year's totals), the same as before, a corrected bill of the same hospital's
+        claim (queued for the ledger), or refused."""
         if not arrivals:
-            return [], Outbox()
+            return []
         async with self._transaction():
-            receipts = [self._receive_claim(arrival, attach) for arrival in arrivals]
-            corrected = {a.event.psn_no for a, r in zip(arrivals, receipts) if r.status == "correction"}
-            outbox = await self._settle_in_order(corrected, now)
-        return receipts, outbox
+            return [self._receive_claim(arrival, attach) for arrival in arrivals]
 
     def _receive_claim(self, arrival: Arrival[DischargeClaim], attach: Attach) -> ClaimReceipt:
         claim = arrival.event
         seq, new_position = self._archive(arrival, "claim", claim.psn_no)
         digest = content_digest(claim)
-        revisions = sorted(self._t.claims.get(claim.claim_id, {}).values(), key=lambda r: r.revision)
+        revisions = sorted(self._t.claims.get(claim.key, {}).values(), key=lambda r: r.revision)
         receipt = self._decide_claim(claim, digest, seq, revisions, arrival, attach)
         if new_position and receipt.status not in ("new", "correction"):
             self._set_outcome(seq, "repeat" if receipt.status == "same" else "rejected", receipt.reason)
@@ -415,26 +396,32 @@ class MemoryStore(Store):
     def _decide_claim(self, claim: DischargeClaim, digest: str, seq: int, revisions: list[_Claim], arrival: Arrival,
                       attach: Attach) -> ClaimReceipt:
         if not revisions:
+            if claim.revision:
+                return ClaimReceipt("refused", seq, reason=not_received_to_correct(claim))
             return self._first_receipt(claim, digest, seq, arrival, attach)
         first, latest = revisions[0], revisions[-1]
         same = next((r for r in revisions if r.revision == claim.revision), None)
         if same is not None:
             if same.digest == digest:
-                return ClaimReceipt("same", first.seq, _loads(first.snapshot) if first.snapshot is not None else None)
+                return ClaimReceipt("same", first.seq, _loads(first.snapshot) if first.snapshot is not None else None,
+                                    basis=self._basis_of(claim))
             return ClaimReceipt("conflict", seq, reason=(
-                f"claim_id {claim.claim_id} revision {claim.revision} was already received with different content; "
-                f"send a corrected bill with a revision above {latest.revision}"))
+                f"{claim_named(claim)} revision {claim.revision} was already received with different "
+                f"content; send a corrected bill with a revision above {latest.revision}"))
         if claim.revision < latest.revision:
             return ClaimReceipt("stale", seq, reason=(
-                f"claim {claim.claim_id} revision {claim.revision} arrived after revision {latest.revision}; it changes nothing"))
-        cancelled = next((c.event_id for c in self._cancellations_of(claim.claim_id) if c.status == "applied"), None)
+                f"{claim_named(claim)} revision {claim.revision} arrived after revision "
+                f"{latest.revision}; it changes nothing"))
+        if first.psn_no != claim.psn_no:
+            return ClaimReceipt("refused", seq, reason=(
+                f"{claim_named(claim)} belongs to another person; a corrected bill keeps its psn_no"))
+        cancelled = next((c.event_id for c in self._cancellations_of(claim.key) if c.status == "applied"), None)
         if cancelled is not None:
             return ClaimReceipt("refused", seq, reason=(
-                f"claim {claim.claim_id} was cancelled by {cancelled}; a cancelled claim is not corrected — send the bill as a new claim_id"))
-        if first.psn_no != claim.psn_no:
-            return ClaimReceipt("refused", seq, reason=f"claim {claim.claim_id} belongs to another person; a corrected bill keeps its psn_no")
+                f"{claim_named(claim)} was cancelled by {cancelled}; a cancelled claim is not corrected "
+                "— send the bill as a new claim_id"))
         self._insert_claim(claim, digest, None, arrival, seq)
-        self._queue(claim.psn_no, seq, 0, "correction", claim.claim_id, True, False)
+        self._queue(claim.psn_no, seq, 0, "correction", claim.key, True, False)
         return ClaimReceipt("correction", seq)
 
     def _first_receipt(self, claim: DischargeClaim, digest: str, seq: int, arrival: Arrival, attach: Attach) -> ClaimReceipt:
@@ -442,32 +429,36 @@ class MemoryStore(Store):
         region = snapshot["policy"]["region"]
         flagged = (any(not (item.kind == "claim" and not item.flagged) for item in self._t.queue.get(claim.psn_no, {}).values())
                    or (region, claim.year) in self._t.closes)
+        basis = self._basis_of(claim)
         self._insert_claim(claim, digest, snapshot, arrival, seq)
-        self._queue(claim.psn_no, seq, 0, "claim", claim.claim_id, False, flagged)
+        self._queue(claim.psn_no, seq, 0, "claim", claim.key, False, flagged)
         matched = []
-        for waiting in self._cancellations_of(claim.claim_id):
-            if (waiting.psn_no == claim.psn_no and waiting.status == "waiting"
-                    and (waiting.hospital or claim.fixmedins_code or "") == (claim.fixmedins_code or "")):
-                self._set(self._t.cancellations, waiting.event_id, replace(waiting, status="applied"))
-                matched.append(waiting.event_id)
-        for event_id in matched[:1]:
-            self._queue(claim.psn_no, seq, 1, "cancellation", event_id, True, False)
-        return ClaimReceipt("new", seq, snapshot)
+        for waiting in self._cancellations_of(claim.key):
+            if waiting.psn_no == claim.psn_no and waiting.status == "waiting":
+                self._set(self._t.cancellations, waiting.key, replace(waiting, status="applied"))
+                matched.append(waiting.key)
+        for key in matched[:1]:
+            self._queue(claim.psn_no, seq, 1, "cancellation", key, True, False)
+        return ClaimReceipt("new", seq, snapshot, basis=basis)
+
+    def _basis_of(self, claim: DischargeClaim) -> dict:
+        """The claim's year as the ledger has it now, as it travels."""
+        return totals_json(self._load_totals({(claim.psn_no, claim.year)})[(claim.psn_no, claim.year)])
 
     def _insert_claim(self, claim: DischargeClaim, digest: str, snapshot: dict | None, arrival: Arrival, seq: int) -> None:
         region = snapshot["policy"]["region"] if snapshot else next(
-            (row.region for row in self._t.claims.get(claim.claim_id, {}).values() if row.snapshot is not None), None)
-        if claim.revision in self._t.claims.get(claim.claim_id, {}):
-            raise ValueError(f"claims_received already holds claim {claim.claim_id} revision {claim.revision}")
-        row = _Claim(claim.claim_id, claim.psn_no, digest, dumps(claim.model_dump(mode="json", by_alias=True)),
+            (row.region for row in self._t.claims.get(claim.key, {}).values() if row.snapshot is not None), None)
+        if claim.revision in self._t.claims.get(claim.key, {}):
+            raise ValueError(f"claims_received already holds claim {claim.key} revision {claim.revision}")
+        row = _Claim(claim.key, claim.claim_id, claim.psn_no, digest, dumps(claim.model_dump(mode="json", by_alias=True)),
                      claim.fixmedins_code, dumps(snapshot) if snapshot is not None else None, arrival.topic,
                      arrival.partition, arrival.offset, claim.revision, seq, claim.year, region, self._now)
-        bucket = self._t.claims.get(claim.claim_id)
+        bucket = self._t.claims.get(claim.key)
         if bucket is None:
             bucket = {}
-            self._set(self._t.claims, claim.claim_id, bucket)
+            self._set(self._t.claims, claim.key, bucket)
         self._set(bucket, claim.revision, row)
-        self._index(self._t.person_claims, claim.psn_no, (claim.claim_id, claim.revision))
+        self._index(self._t.person_claims, claim.psn_no, (claim.key, claim.revision))
 
     def _periods_of(self, psn_no: str) -> list[CategoryHeld]:
         """Every period the person holds a category, by code and start."""
@@ -485,20 +476,19 @@ class MemoryStore(Store):
             queue = {}
             self._set(self._t.queue, psn_no, queue)
         self._set(queue, (seq, sub), QueueItem(psn_no, seq, sub, kind, ref, ready, flagged))
+        self._set(self._t.queued_at, (psn_no, seq, sub), self._now)
         return True
 
     # --- cancellations (cancellations.py) ---------------------------------------------------------
 
-    async def receive_cancellations(self, arrivals: list[Arrival[ClaimCancellation]],
-                                    now: datetime) -> tuple[list[InputReceipt], Outbox]:
-        """Archive each cancellation and apply it in its person's order: applied, waiting for its
-        claim, a repeat, or refused (another person's claim, another hospital's, already cancelled)."""
+    async def receive_cancellations(self, arrivals: list[Arrival[ClaimCancellation]]) -> list[InputReceipt]:
+        """Archive each cancellation and queue it in its person's order: applied, waiting for its
+        claim, a repeat, or refused (another person's claim, already cancelled). It acts only on its
+        own hospital's claim."""
         if not arrivals:
-            return [], Outbox()
+            return []
         async with self._transaction():
-            receipts = [self._receive_cancellation(arrival) for arrival in arrivals]
-            outbox = await self._settle_in_order((a.event.psn_no for a in arrivals), now)
-        return receipts, outbox
+            return [self._receive_cancellation(arrival) for arrival in arrivals]
 
     async def waiting_cancellations(self) -> list[ClaimCancellation]:
         """Cancellations still waiting for their claim, oldest first."""
@@ -507,8 +497,8 @@ class MemoryStore(Store):
                              key=lambda c: (c.received_at, c.event_id))
             return [ClaimCancellation.model_validate(_loads(c.event)) for c in waiting]
 
-    def _cancellations_of(self, claim_id: str) -> list[_Cancellation]:
-        return [self._t.cancellations[e] for e in self._t.claim_cancellations.get(claim_id, {})]
+    def _cancellations_of(self, claim_key: str) -> list[_Cancellation]:
+        return [self._t.cancellations[e] for e in self._t.claim_cancellations.get(claim_key, {})]
 
     def _receive_cancellation(self, arrival: Arrival[ClaimCancellation]) -> InputReceipt:
         cancellation = arrival.event
@@ -519,45 +509,40 @@ class MemoryStore(Store):
         return receipt
 
     def _decide_cancellation(self, cancellation: ClaimCancellation, seq: int) -> InputReceipt:
-        known = self._t.cancellations.get(cancellation.event_id)
+        known = self._t.cancellations.get(cancellation.key)
         if known is not None:
             return InputReceipt("repeat", known.input_seq, f"cancellation {cancellation.event_id} was received before")
-        revisions = sorted(self._t.claims.get(cancellation.claim_id, {}).values(), key=lambda r: r.revision)
-        claim = revisions[0] if revisions else None
-        owner = claim.psn_no if claim else None
+        claim = cancellation.claim_id + (f" of hospital {cancellation.fixmedins_code}" if cancellation.fixmedins_code else "")
+        revisions = sorted(self._t.claims.get(cancellation.claim_key, {}).values(), key=lambda r: r.revision)
+        owner = revisions[0].psn_no if revisions else None
         if owner is not None and owner != cancellation.psn_no:
-            return InputReceipt("refused", seq, f"claim {cancellation.claim_id} belongs to another person; nothing was cancelled")
-        if claim is not None and cancellation.fixmedins_code and cancellation.fixmedins_code != claim.hospital:
-            return InputReceipt("refused", seq, f"claim {cancellation.claim_id} is not hospital {cancellation.fixmedins_code}'s; "
-                                                "nothing was cancelled")
+            return InputReceipt("refused", seq, f"claim {claim} belongs to another person; nothing was cancelled")
         status = "applied" if owner is not None else "waiting"
-        earlier = next((c for c in self._cancellations_of(cancellation.claim_id)
+        earlier = next((c for c in self._cancellations_of(cancellation.claim_key)
                         if c.psn_no == cancellation.psn_no and c.status == status), None)
         if earlier is not None and status == "applied":
-            return InputReceipt("refused", seq, (f"claim {cancellation.claim_id} was already cancelled by {earlier.event_id} "
+            return InputReceipt("refused", seq, (f"claim {claim} was already cancelled by {earlier.event_id} "
                                                  f"({earlier.cancelled_at:%Y-%m-%d %H:%M}); this cancellation changes nothing"))
         if earlier is not None:
-            return InputReceipt("refused", seq, (f"cancellation {earlier.event_id} of claim {cancellation.claim_id} is already waiting "
+            return InputReceipt("refused", seq, (f"cancellation {earlier.event_id} of claim {claim} is already waiting "
                                                  "for the claim; this one changes nothing"))
-        self._set(self._t.cancellations, cancellation.event_id, _Cancellation(
-            cancellation.event_id, seq, cancellation.claim_id, cancellation.psn_no, cancellation.reason,
-            _utc(cancellation.cancelled_at), cancellation.fixmedins_code,
-            dumps(cancellation.model_dump(mode="json", by_alias=True)), status, self._now))
-        self._index(self._t.claim_cancellations, cancellation.claim_id, cancellation.event_id)
-        self._index(self._t.person_cancellations, cancellation.psn_no, cancellation.event_id)
+        self._set(self._t.cancellations, cancellation.key, _Cancellation(
+            cancellation.key, cancellation.event_id, seq, cancellation.claim_key, cancellation.psn_no, cancellation.reason,
+            _utc(cancellation.cancelled_at), dumps(cancellation.model_dump(mode="json", by_alias=True)), status, self._now))
+        self._index(self._t.claim_cancellations, cancellation.claim_key, cancellation.key)
+        self._index(self._t.person_cancellations, cancellation.psn_no, cancellation.key)
         if status == "applied":
-            self._queue(cancellation.psn_no, seq, 0, "cancellation", cancellation.event_id, True)
+            self._queue(cancellation.psn_no, seq, 0, "cancellation", cancellation.key, True)
         return InputReceipt(status, seq)
 
     # --- eligibility (identity.py) ----------------------------------------------------------------
 
-    async def record_changes(self, arrivals: list[Arrival[EligibilityChange]],
-                             now: datetime) -> tuple[list[InputReceipt], Outbox]:
-        """Archive and record eligibility changes (a repeated ``event_id`` changes nothing), fold the
-        touched (person, category) periods again from all their events, and settle again, in order,
-        the years of persons with claims."""
+    async def record_changes(self, arrivals: list[Arrival[EligibilityChange]]) -> list[InputReceipt]:
+        """Archive and record eligibility changes (an authority's repeated ``event_id`` changes nothing),
+        fold the touched (person, category) periods again from all their events, and queue the change
+        for persons with claims (the ledger settles their years again once woken)."""
         if not arrivals:
-            return [], Outbox()
+            return []
         async with self._transaction():
             receipts, touched = [], set()
             for arrival in arrivals:
@@ -567,26 +552,26 @@ class MemoryStore(Store):
                 receipts.append(receipt)
             if touched:
                 self._recompute_periods(sorted(touched))
-            outbox = await self._settle_in_order((a.event.psn_no for a in arrivals), now)
-        return receipts, outbox
+        return receipts
 
     def _record_change(self, arrival: Arrival[EligibilityChange]) -> InputReceipt:
         change = arrival.event
         seq, _ = self._archive(arrival, "eligibility", change.psn_no)
         event_seq = self._next("identity_events")
-        known = self._t.changes.get(change.event_id)
+        key = (change.authority.value, change.event_id)
+        known = self._t.changes.get(key)
         if known is not None:
             if known.input_seq != seq:
                 self._set_outcome(seq, "repeat", f"event {change.event_id} was received before")
             return InputReceipt("repeat", known.input_seq)
-        self._set(self._t.changes, change.event_id, _Change(
+        self._set(self._t.changes, key, _Change(
             change.event_id, change.psn_no, change.category.value, change.action, change.valid_from, change.valid_to,
             change.authority.value, _utc(change.recorded_at), dumps(change.model_dump(mode="json", by_alias=True)),
             event_seq, self._now, seq))
-        self._index(self._t.person_changes, change.psn_no, change.event_id)
-        if self._t.person_claims.get(change.psn_no):
-            self._queue(change.psn_no, seq, 0, "eligibility", change.event_id, True, if_new=True)
-        return InputReceipt("applied", seq)
+        self._index(self._t.person_changes, change.psn_no, key)
+        queued = bool(self._t.person_claims.get(change.psn_no)) and self._queue(
+            change.psn_no, seq, 0, "eligibility", change.event_id, True, if_new=True)
+        return InputReceipt("applied", seq, persons=(change.psn_no,) if queued else ())
 
     def _recompute_periods(self, touched: list[tuple[str, str]]) -> None:
         """Replace the periods of the touched (person, category) pairs by those of all their events."""
@@ -737,96 +722,79 @@ class MemoryStore(Store):
             if self._t.parked_places.get(place) == parked_id:
                 self._pop(self._t.parked_places, place)
 
-    # --- payers (payments.py) ---------------------------------------------------------------------
+    # --- year totals (totals.py) -----------------------------------------------------------------
 
-    async def pay_batch(self, payer: str, work: Sequence[PayerWork],
-                        compute: Callable[[PayerWork, YearTotals], Paid]) -> list[PaymentLine | None]:
-        """Pay a batch for ``payer`` at once: a claim already paid by it gets its recorded line back;
-        each new one, in order, ``compute(item, its person's totals of its year)``, recorded with the
-        totals and what it added; a claim the ledger must settle by the rules is flagged."""
-        if not work:
-            return []
-        async with self._transaction():
-            decided = {claim_id: PaymentLine.model_validate(_loads(self._t.payments[(claim_id, payer)].line))
-                       for claim_id in sorted({w.claim_id for w in work}) if (claim_id, payer) in self._t.payments}
-            totals, last = self._load_totals({(w.psn_no, w.year) for w in work if w.claim_id not in decided})
-            batch = _PayBatch(payer, compute, decided, totals, last)
-            lines = [batch.pay(w) for w in work]
-            for claim_id, paid_by, psn_no, year, account, amount, line, added in batch.payments:
-                self._set(self._t.payments, (claim_id, paid_by), _Payment(
-                    self._next("payments"), claim_id, paid_by, psn_no, year, account, _numeric(amount), line, added))  # JSON bytes
-                self._index(self._t.claim_payments, claim_id, paid_by)
-            if batch.changed:
-                for row in batch.totals_rows():
-                    self._upsert_totals(*row)
-            for psn_no, claim_id in batch.flagged:
-                for key, item in list(self._t.queue.get(psn_no, {}).items()):
-                    if item.kind == "claim" and item.ref == claim_id:
-                        self._set(self._t.queue[psn_no], key, replace(item, flagged=True))
-        return lines
-
-    def _load_totals(self, keys: set[tuple[str, int]]):
-        """{(psn_no, year): {account: totals}} and {(psn_no, year, account): seq of the last claim it counted}."""
+    def _load_totals(self, keys: set[tuple[str, int]]) -> dict[tuple[str, int], YearTotals]:
+        """{(psn_no, year): {account: totals}}."""
         totals: dict[tuple[str, int], YearTotals] = {key: {} for key in keys}
-        last: dict[tuple[str, int, str], int] = {}
         for psn_no, year in sorted(keys):
             for row_year, account in sorted(self._t.person_totals.get(psn_no, {})):
                 if row_year == year:
-                    row = self._t.totals[(psn_no, year, account)]
-                    totals[(psn_no, year)][account] = row.account()
-                    last[(psn_no, year, account)] = row.last_seq
-        return totals, last
+                    totals[(psn_no, year)][account] = self._t.totals[(psn_no, year, account)].account()
+        return totals
 
     def _upsert_totals(self, psn_no: str, year: int, account: str, base: Decimal, paid: Decimal, paid_by_day: bytes,
-                       visits: bytes, last_seq: int) -> None:
+                       visits: bytes) -> None:
         """A row as totals_row makes it (its JSON columns as JSON bytes)."""
-        self._set(self._t.totals, (psn_no, year, account),
-                  _Totals(_numeric(base), _numeric(paid), paid_by_day, visits, last_seq))
+        self._set(self._t.totals, (psn_no, year, account), _Totals(_numeric(base), _numeric(paid), paid_by_day, visits))
         self._index(self._t.person_totals, psn_no, (year, account))
 
     async def year_totals(self, psn_no: str, year: int) -> YearTotals:
         """A person's totals of one year, per account (empty when nothing was paid)."""
         async with self._transaction():
-            totals, _ = self._load_totals({(psn_no, year)})
-        return totals[(psn_no, year)]
+            return self._load_totals({(psn_no, year)})[(psn_no, year)]
 
     async def years_of(self, psn_no: str) -> list[int]:
         """The years a person has totals for."""
         async with self._transaction():
             return sorted({year for year, _ in self._t.person_totals.get(psn_no, {})})
 
-    async def payments_of(self, claim_id: str) -> list[PaymentLine]:
-        """The payment lines recorded for a claim, in the order they were paid."""
-        async with self._transaction():
-            return [PaymentLine.model_validate(_loads(p.line)) for p in self._payments_of([claim_id])]
-
-    def _payments_of(self, claim_ids: Iterable[str]) -> list[_Payment]:
-        rows = [self._t.payments[(claim_id, payer)] for claim_id in set(claim_ids)
-                for payer in self._t.claim_payments.get(claim_id, {})]
-        return sorted(rows, key=lambda p: p.seq)
-
     # --- the ledger (ledger.py) -------------------------------------------------------------------
 
-    async def arrive(self, claims: list[tuple[str, str]], now: datetime) -> Outbox:
-        """Claims (psn_no, claim_id) that passed their payers take effect in their persons' order,
-        with whatever they held up; what is left to publish for those persons."""
-        if not claims:
-            return Outbox()
+    async def arrive(self, claims: list[ArrivedClaim], now: datetime,
+                     woken: Sequence[str] = ()) -> tuple[Outbox, list[str | None]]:
+        """Claims that passed their payers, each checked against what intake recorded, take effect in
+        their persons' order with whatever they held up; the ``woken`` persons' queues applied too."""
+        persons = {c.psn_no for c in claims} | set(woken)
+        if not persons:
+            return Outbox(), []
         async with self._transaction():
-            arrived = set(claims)
-            for psn_no in {p for p, _ in claims}:
-                queue = self._t.queue.get(psn_no, {})
-                for key, item in list(queue.items()):
-                    if item.kind == "claim" and (psn_no, item.ref) in arrived:
-                        self._set(queue, key, replace(item, ready=True))
-            return await self._settle_in_order((p for p, _ in claims), now)
+            refused = [self._take(claim) for claim in claims]
+            return await self._settle_in_order(persons, now), refused
+
+    def _take(self, arrived: ArrivedClaim) -> str | None:
+        """None when the claim holds against what intake recorded (its queue item is then ready), else why not."""
+        first = next((row for row in self._t.claims.get(arrived.key, {}).values() if row.snapshot is not None), None)
+        if first is None:
+            return f"intake recorded no claim {arrived.key}: a claim reaches the ledger only from intake"
+        if (first.psn_no, first.seq) != (arrived.psn_no, arrived.seq):
+            return (f"claim {arrived.key} arrived as person {arrived.psn_no!r} at place {arrived.seq}, but intake recorded it "
+                    f"for another person or place")
+        try:
+            why = disagreement(DischargeClaim.model_validate(_loads(first.payload)), _loads(first.snapshot), arrived.lines,
+                               totals_from_json(arrived.basis))
+        except (ValueError, TypeError, KeyError) as error:
+            why = f"its lines or basis cannot be read: {type(error).__name__}: {error}"
+        if why is not None:
+            return f"claim {arrived.key} arrived with lines that are not the rules' for what intake recorded: {why}"
+        queue = self._t.queue.get(first.psn_no, {})
+        for key, item in list(queue.items()):
+            if item.kind == "claim" and item.ref == arrived.key and not item.ready:
+                self._set(queue, key, replace(item, ready=True))
+        return None
 
     async def apply(self, persons: list[str], now: datetime) -> Outbox:
-        """Apply whatever the persons' queues hold that is ready (a wake-up after a year-end close)."""
-        if not persons:
-            return Outbox()
+        """Apply whatever the persons' queues hold that is ready."""
+        outbox, _ = await self.arrive([], now, persons)
+        return outbox
+
+    async def ready_persons(self, queued_before: datetime, limit: int = 500) -> list[str]:
+        """Persons whose queue starts with an input ready since before ``queued_before``."""
         async with self._transaction():
-            return await self._settle_in_order(persons, now)
+            heads = [min(queue.values(), key=lambda i: i.key) for queue in self._t.queue.values() if queue]
+            late = [(self._t.queued_at[(i.psn_no, i.seq, i.sub)], i.psn_no) for i in heads
+                    if i.ready and self._t.queued_at[(i.psn_no, i.seq, i.sub)] < _utc(queued_before)]
+        return [psn_no for _, psn_no in sorted(late)[:limit]]
 
     async def _settle_in_order(self, persons: Iterable[str], now: datetime) -> Outbox:
         """Apply every person's ready inputs in order; the outbox of what they (and earlier runs
@@ -853,11 +821,13 @@ class MemoryStore(Store):
             seq = self._next("settlements")
             if record.settlement_id in self._t.records:
                 continue
+            if record.kind == "settlement" and not 0 <= record.fund_pay_sumamt <= record.medfee_sumamt:
+                raise ValueError(f"settlement {record.settlement_id} violates settlements_first_within_bill")
             self._set(self._t.records, record.settlement_id, _Record(
-                seq, record.settlement_id, record.claim_id, record.kind, record.psn_no,
+                seq, record.settlement_id, record.key, record.claim_id, record.kind, record.psn_no,
                 encode(record), _numeric(record.medfee_sumamt),
                 _numeric(record.fund_pay_sumamt), _numeric(record.psn_part_amt), record.year))
-            self._index(self._t.claim_records, record.claim_id, record.settlement_id)
+            self._index(self._t.claim_records, record.key, record.settlement_id)
             self._index(self._t.person_records, record.psn_no, record.settlement_id)
 
     def _write_alerts(self, alerts: Sequence[tuple[str, HighCostAlert]]) -> None:
@@ -916,10 +886,10 @@ class MemoryStore(Store):
                    for c in t.closes.values()]
         return sorted(inputs, key=lambda i: i.seq)
 
-    async def records_of(self, claim_id: str) -> list[Settlement]:
-        """Every record of a claim (or year-end entry), in the order recorded."""
+    async def records_of(self, claim_key: str) -> list[Settlement]:
+        """Every record of a claim (by its key: its hospital and id) or year-end entry, in the order recorded."""
         async with self._transaction():
-            rows = sorted((self._t.records[s] for s in self._t.claim_records.get(claim_id, {})), key=lambda r: r.seq)
+            rows = sorted((self._t.records[s] for s in self._t.claim_records.get(claim_key, {})), key=lambda r: r.seq)
         return [r.settlement() for r in rows]
 
     async def queued(self, psn_no: str | None = None) -> list[QueueItem]:
@@ -939,8 +909,8 @@ class MemoryStore(Store):
                     continue
                 first = next(row for row in self._t.claims[item.ref].values() if row.snapshot is not None)
                 if first.received_at < received_before:
-                    stalled.append(StalledClaim(DischargeClaim.model_validate(_loads(first.payload)), item.seq,
-                                                _loads(first.snapshot)))
+                    claim = DischargeClaim.model_validate(_loads(first.payload))
+                    stalled.append(StalledClaim(claim, item.seq, _loads(first.snapshot), self._basis_of(claim)))
             return sorted(stalled, key=lambda s: s.seq)[:limit]
 
     # --- signing keys (keys.py) -------------------------------------------------------------------
@@ -976,12 +946,12 @@ class MemoryStore(Store):
     # --- checks (checks.py) -----------------------------------------------------------------------
 
     async def counts(self) -> dict[str, int]:
-        """How many inputs, claims received, payments, records, rejections, events, cancellations, queued, parked."""
+        """How many inputs, claims received, records, rejections, events, cancellations, queued, parked."""
         async with self._transaction():
             t = self._t
             return {
                 "inputs": len(t.inputs), "claims_received": sum(len(b) for b in t.claims.values()),
-                "payments": len(t.payments), "settlements": len(t.records), "rejections": len(t.rejections),
+                "settlements": len(t.records), "rejections": len(t.rejections),
                 "identity_events": len(t.changes), "cancellations": len(t.cancellations),
                 "queued": sum(len(q) for q in t.queue.values()), "parked": len(t.parked),
             }
@@ -992,38 +962,34 @@ class MemoryStore(Store):
         async with self._transaction():
             records = self._records_in_order()
             documents = [(r, _loads(r.record)) for r in records]
-            payments = sorted(self._t.payments.values(), key=lambda p: p.seq)
             totals = dict(self._t.totals)
-        # year totals against the lines of the records plus what claims still travelling have paid
+        # year totals against the lines of the records
         lines: dict[tuple, Decimal] = {}
         for record, document in documents:
             for line in document.get("payments") or ():
                 if line.get("account") is not None:
                     key = (record.psn_no, record.year, line["account"])
                     lines[key] = lines[key] + Decimal(line["amount"]) if key in lines else Decimal(line["amount"])
-        settled = {r.claim_id for r in records if r.kind == "settlement"}
-        for p in payments:
-            if p.claim_id not in settled and p.account is not None:
-                key = (p.psn_no, p.year, p.account)
-                lines[key] = lines[key] + p.amount if key in lines else p.amount
         out = []
         for key in sorted(set(totals) | set(lines), key=lambda k: (k[0], k[1] is None, k[1] or 0, k[2])):
             paid = totals[key].paid if key in totals else Decimal(0)
             amount = lines.get(key, Decimal(0))
             if paid != amount:
                 out.append(f"year_totals of {mask(key[0])} {key[1]} account {key[2]}: paid {paid} but its lines sum to {amount}")
-        out += [f"payment of claim {p.claim_id} by {p.payer}: {p.amount} counted in no account"
-                for p in sorted(payments, key=lambda p: (p.claim_id, p.payer)) if p.account is None and p.amount != 0]
+        loose = sorted((record.key, line.get("payer"), Decimal(line["amount"])) for record, document in documents
+                       if record.kind == "settlement" for line in document.get("payments") or ()
+                       if line.get("account") is None and Decimal(line["amount"]) != 0)
+        out += [f"payment of claim {claim} by {payer}: {amount} counted in no account" for claim, payer, amount in loose]
         out += [f"settlement {r.settlement_id}: fund_pay_sumamt {r.fund_pay_sumamt} + psn_part_amt {r.psn_part_amt} "
                 f"!= medfee_sumamt {r.medfee_sumamt}" for r in records if r.fund_pay_sumamt + r.psn_part_amt != r.medfee_sumamt]
-        settlements = Counter(r.claim_id for r in records if r.kind == "settlement")
+        settlements = Counter(r.key for r in records if r.kind == "settlement")
         out += [f"claim {claim_id} has {n} settlements of kind settlement" for claim_id, n in sorted(settlements.items()) if n > 1]
         twice = sorted((record.settlement_id, payer, n) for record, document in documents
                        for payer, n in Counter(line.get("payer") for line in document.get("payments") or ()).items() if n > 1)
         out += [f"record {settlement_id} has {n} lines of {payer}" for settlement_id, payer, n in twice]
-        firsts = {r.claim_id for r in records if r.kind in ("settlement", "year_end")}
+        firsts = {r.key for r in records if r.kind in ("settlement", "year_end")}
         out += [f"record {r.settlement_id} corrects a claim that has no first record" for r in records
-                if r.kind in ("adjustment", "reversal") and r.claim_id not in firsts]
+                if r.kind in ("adjustment", "reversal") and r.key not in firsts]
         return out
 
 
@@ -1043,18 +1009,16 @@ class _MemoryPersonAccess:
     async def records(self, psn_no: str) -> list[Settlement]:
         return [r.settlement() for r in self.store._records_in_order(psn_no)]
 
-    async def first_receipt(self, claim_id: str) -> tuple[DischargeClaim, dict]:
-        row = next(r for r in self.t.claims[claim_id].values() if r.snapshot is not None)
+    async def first_receipt(self, claim_key: str) -> tuple[DischargeClaim, dict]:
+        row = next(r for r in self.t.claims[claim_key].values() if r.snapshot is not None)
         return DischargeClaim.model_validate(_loads(row.payload)), _loads(row.snapshot)
 
-    async def payment_lines(self, claim_id: str) -> list[PaymentLine]:
-        return [PaymentLine.model_validate(_loads(p.line)) for p in self.store._payments_of([claim_id])]
+    async def totals(self, psn_no: str, year: int) -> YearTotals:
+        return self.store._load_totals({(psn_no, year)})[(psn_no, year)]
 
-    async def contributions(self, claim_ids: Sequence[str]) -> list[Contribution]:
-        if not claim_ids:
-            return []
-        return [Contribution(c["year"], c["account"], AccountTotals.model_validate(c["change"]))
-                for p in self.store._payments_of(claim_ids) for c in _loads(p.contributions)]
+    async def set_totals(self, psn_no: str, year: int, totals: YearTotals) -> None:
+        for account, account_totals in sorted(totals.items()):
+            self.store._upsert_totals(*totals_row(psn_no, year, account, account_totals))
 
     async def write(self, records: list[Settlement], alerts: list[tuple[str, HighCostAlert]]) -> None:
         self.store._write_records(records)
@@ -1073,6 +1037,7 @@ class _MemoryPersonAccess:
         queue = self.t.queue.get(item.psn_no)
         if queue is not None:
             self.store._pop(queue, (item.seq, item.sub))
+            self.store._pop(self.t.queued_at, (item.psn_no, item.seq, item.sub))
 
     async def flag_claims(self, psn_no: str) -> None:
         queue = self.t.queue.get(psn_no, {})

@@ -6,7 +6,6 @@ from datetime import datetime
 from typing import Any, Generic, Literal, TypeVar
 
 from schemas.events import DischargeClaim, HighCostAlert, Settlement
-from schemas.totals import AccountTotals
 
 E = TypeVar("E")
 
@@ -35,6 +34,9 @@ class ClaimReceipt:
     seq: int
     snapshot: dict | None = None
     reason: str | None = None
+    #: new / same: the claim's year as the ledger had it when intake took the claim (account → totals
+    #: as JSON): what its payers compute on. The ledger does not believe it; it settles on its own
+    basis: dict | None = None
 
 
 @dataclass(frozen=True)
@@ -44,18 +46,20 @@ class InputReceipt:
     status: Literal["applied", "waiting", "repeat", "refused"]
     seq: int
     reason: str | None = None
-    persons: tuple[str, ...] = ()  # for a close: whose year it settles (each gets a wake-up)
+    persons: tuple[str, ...] = ()  # whose queue it was put in (each gets a wake-up: the ledger applies it)
 
 
 @dataclass(frozen=True)
-class PayerWork:
-    """One claim for a payer; ``item`` is opaque to the store and passed to ``compute``."""
+class ArrivedClaim:
+    """A claim in flight as it reached the ledger: which claim it says it is, and the lines its
+    payers appended on the year's totals it carried (``basis``). Nothing of it is believed: the
+    ledger compares it with what intake recorded, and settles by the rules on its own totals."""
 
-    claim_id: str
     psn_no: str
-    year: int
-    seq: int  # where the claim stands in its person's order (its first receipt)
-    item: Any
+    key: str  # the claim's key: its hospital and id (schemas/ids.py)
+    seq: int
+    lines: list  # the payers' lines, as JSON
+    basis: Any  # account -> totals, as JSON
 
 
 @dataclass(frozen=True)
@@ -80,6 +84,7 @@ class StalledClaim:
     claim: DischargeClaim
     seq: int
     snapshot: dict  # what it travels with (identity, policy, route), as first attached
+    basis: dict = field(default_factory=dict)  # its year's totals now (account -> totals as JSON)
 
 
 @dataclass(frozen=True)
@@ -101,15 +106,6 @@ class QueueItem:
     @property
     def key(self) -> tuple[int, int]:
         return (self.seq, self.sub)
-
-
-@dataclass(frozen=True)
-class Contribution:
-    """What one payment added to its account's totals (folded back in after a re-settlement)."""
-
-    year: int
-    account: str
-    change: AccountTotals
 
 
 @dataclass(frozen=True)

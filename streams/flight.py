@@ -1,22 +1,30 @@
 """A claim in flight as the hops after intake read it (`claims.pay.<payer>`, `claims.ledger`):
-decoded once by orjson and trusted, not validated again.
+decoded once by orjson, not validated again.
 
 Intake validated the claim and built the rest of the record (``schemas.events.ClaimInFlight``,
-which is also its written form); only our own workers may write these topics (their ACLs). So
-a hop turns into models only the parts it uses, once: a payer the claim and the lines before
-its own, the ledger nothing but who and which claim. A payer passes the record on by adding its
-line to the decoded data, not by building and dumping the whole model again. A message on these
-topics that is not a claim in flight (a bug, a stray producer) is still refused with a reason.
+which is also its written form). Nothing on these topics carries authority — anyone who can write
+them could write such a record — so a payer only computes: it turns into models the parts the
+rules take (the claim, the categories, the lines before its own, the year's totals it travels with
+and what the payers before it added), appends its line and what it added, and passes the record
+on; it records nothing. The ledger takes from a record only which claim it says it is, its lines
+and its basis, and believes none of it (store/life.py, policies/soundness.py). A message here that is not a claim in flight (a bug, a
+stray producer) is refused with a reason.
+
+`claims.ledger` also carries wake-ups (``schemas.events.WakeUp``): a person whose queue holds an
+input to apply.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 
 import orjson
 from pydantic import ValidationError
 
 from schemas.codes import Category, Payer
-from schemas.events import ClaimPaid, DischargeClaim, PaymentLine, PolicyRef
+from schemas.events import DischargeClaim, PaymentLine, PolicyRef, WakeUp
+from schemas.ids import claim_key
+from schemas.totals import AccountTotals, YearTotals, totals_from_json
 
 from .codecs import BadInput, describe
 
@@ -25,7 +33,8 @@ _FIELDS = ("claim", "identity", "policy", "route", "received_at")
 
 class Flight:
     """One claim in flight; ``data`` is the record as decoded. Read for a payer (``for_payer``),
-    it also holds what the rules take: the claim, the categories held, the policy, the lines before."""
+    it also holds what the rules take: the claim, the categories held, the policy, the lines before,
+    and the year's totals before this payer."""
 
     def __init__(self, data: dict) -> None:
         self.data = data
@@ -33,26 +42,30 @@ class Flight:
         self.held: frozenset[Category] = frozenset()
         self.policy: PolicyRef | None = None
         self.prior: list[PaymentLine] = []
+        self.totals: YearTotals = {}
 
     @classmethod
     def read(cls, raw: bytes | None) -> "Flight":
         """The record in ``raw``, or BadInput naming what is wrong with it."""
-        if not raw:
-            raise BadInput("empty message: expected a claim in flight")
-        try:
-            data = orjson.loads(raw)
-        except orjson.JSONDecodeError as error:
-            raise BadInput(f"not JSON: {error}") from None
-        if not isinstance(data, dict):
-            raise BadInput(f"expected a JSON object, got {type(data).__name__}")
+        return cls.of(_json_object(raw, "a claim in flight"))
+
+    @classmethod
+    def of(cls, data: dict) -> "Flight":
+        """The record decoded as ``data``, or BadInput naming what is wrong with it."""
         missing = [name for name in _FIELDS if name not in data]
         if missing:
             raise BadInput(f"not a claim in flight: {', '.join(missing)} missing")
         claim = data["claim"]
         if not isinstance(claim, dict) or not all(isinstance(claim.get(k), str) for k in ("claim_id", "psn_no")):
             raise BadInput("not a claim in flight: claim.claim_id and claim.psn_no must be strings")
+        if claim.get("fixmedins_code") is not None and not isinstance(claim["fixmedins_code"], str):
+            raise BadInput("not a claim in flight: claim.fixmedins_code must be a string")
         if not isinstance(data["route"], list) or not isinstance(data.get("lines", []), list):
             raise BadInput("not a claim in flight: route and lines must be lists")
+        if not isinstance(data.get("basis", {}), dict) or not isinstance(data.get("accounts", {}), dict):
+            raise BadInput("not a claim in flight: basis and accounts must be objects")
+        if type(data.get("seq", 0)) is not int:
+            raise BadInput("not a claim in flight: seq must be an integer")
         return cls(data)
 
     @classmethod
@@ -68,6 +81,7 @@ class Flight:
             flight.held = frozenset(Category(held["code"]) for held in data["identity"])
             flight.policy = PolicyRef(**data["policy"])
             flight.prior = [PaymentLine.model_validate(line) for line in data.get("lines", []) if line["payer"] != payer.value]
+            flight.totals = {**totals_from_json(data.get("basis", {})), **totals_from_json(data.get("accounts", {}))}
             flight.next_after(payer)
         except ValidationError as error:
             raise BadInput(describe(error)) from None
@@ -84,6 +98,11 @@ class Flight:
         return self.data["claim"]["claim_id"]
 
     @property
+    def key(self) -> str:
+        """The claim's key: its hospital and id (schemas/ids.py)."""
+        return claim_key(self.data["claim"].get("fixmedins_code"), self.data["claim"]["claim_id"])
+
+    @property
     def seq(self) -> int:
         return self.data.get("seq", 0)
 
@@ -93,18 +112,15 @@ class Flight:
         index = route.index(payer.value)
         return Payer(route[index + 1]) if index + 1 < len(route) else None
 
-    def paid(self) -> bytes:
-        """The notice to the ledger that the claim passed its route (its lines are in the database)."""
-        data, claim = self.data, self.data["claim"]
-        return orjson.dumps({"claim_id": claim["claim_id"], "psn_no": claim["psn_no"], "seq": data.get("seq", 0),
-                             "published_at": data.get("published_at")})
-
-    def with_line(self, payer: Payer, line: PaymentLine | None) -> bytes:
-        """The record passed on: the lines before ``payer``, then its own (if it pays a line)."""
+    def with_line(self, payer: Payer, line: PaymentLine | None, changed: Mapping[str, AccountTotals]) -> bytes:
+        """The record passed on: the lines before ``payer``, then its own (if it pays a line), and
+        the totals it ``changed`` added to those the payers before it changed."""
         kept = [held for held in self.data.get("lines", []) if held["payer"] != payer.value]
         if line is not None:
             kept.append(line.model_dump(mode="json"))
-        return orjson.dumps({**self.data, "lines": kept})
+        accounts = {**self.data.get("accounts", {}),
+                    **{account: totals.model_dump(mode="json") for account, totals in changed.items()}}
+        return orjson.dumps({**self.data, "lines": kept, "accounts": accounts})
 
     @property
     def published_at(self) -> float | None:
@@ -113,18 +129,24 @@ class Flight:
         return datetime.fromisoformat(stamp).timestamp() if stamp else None
 
 
+def read_for_ledger(raw: bytes | None) -> Flight | WakeUp:
+    """A message on `claims.ledger`: a claim in flight that passed its payers, or a wake-up."""
+    data = _json_object(raw, "a claim in flight or a wake-up")
+    if "claim" in data:
+        return Flight.of(data)
+    try:
+        return WakeUp.model_validate(data)
+    except ValidationError as error:
+        raise BadInput(f"not a wake-up: {describe(error)}") from None
 
-def read_paid(raw: bytes | None) -> ClaimPaid:
-    """A notice on `claims.ledger`; a whole claim in flight (as sent before the notice) is read as one."""
+
+def _json_object(raw: bytes | None, expected: str) -> dict:
     if not raw:
-        raise BadInput("empty message: expected a paid claim")
+        raise BadInput(f"empty message: expected {expected}")
     try:
         data = orjson.loads(raw)
     except orjson.JSONDecodeError as error:
         raise BadInput(f"not JSON: {error}") from None
-    if isinstance(data, dict) and isinstance(data.get("claim"), dict):
-        data = {**data["claim"], "seq": data.get("seq", 0), "published_at": data.get("published_at")}
-    try:
-        return ClaimPaid.model_validate(data)
-    except ValidationError as error:
-        raise BadInput(describe(error)) from None
+    if not isinstance(data, dict):
+        raise BadInput(f"expected a JSON object, got {type(data).__name__}")
+    return data

@@ -5,14 +5,13 @@ from schemas.codes import Payer
 
 DISCHARGED = "claims.discharged"
 REJECTED = "claims.rejected"
-LEDGER = "claims.ledger"  # after the last payer of a claim's route: the ledger step
+LEDGER = "claims.ledger"  # after the last payer of a claim's route, and wake-ups: the ledger step
 SETTLEMENTS = "settlements.completed"
 ELIGIBILITY = "eligibility.changes"
 ELIGIBILITY_REJECTED = "eligibility.rejected"
 ALERTS = "alerts.high_cost"
 CANCELLED = "claims.cancelled"  # hospitals' cancellations of settlements
 YEAR_END = "year_end.closes"  # year-end closes of a region's year (a deployment may schedule them)
-RESETTLE = "claims.resettle"  # wake-ups: a person's queued inputs to apply (after a close)
 SETTLEMENTS_NHSA = "settlements.nhsa"  # every record in the national platform's shape (ONESTOP_NHSA_TOPIC=1)
 PRESETTLE = "claims.presettle"  # pre-settlement requests (预结算, like the platform's 2206): recorded nowhere
 PRESETTLE_REPLIES = "claims.presettle.replies"  # their answers, keyed by the person
@@ -47,7 +46,7 @@ PAY_TOPICS = tuple(pay_topic(p) for p in Payer)
 
 def all_topics() -> dict[str, dict[str, str]]:
     """Every topic with its config, for creation."""
-    names = [DISCHARGED, CANCELLED, REJECTED, LEDGER, SETTLEMENTS, ELIGIBILITY, ELIGIBILITY_REJECTED, ALERTS, RESETTLE, YEAR_END]
+    names = [DISCHARGED, CANCELLED, REJECTED, LEDGER, SETTLEMENTS, ELIGIBILITY, ELIGIBILITY_REJECTED, ALERTS, YEAR_END]
     names += [SETTLEMENTS_NHSA, PRESETTLE, PRESETTLE_REPLIES]
     names += [pay_topic(p) for p in Payer]
     return {name: {"retention.ms": str(RETENTION_MS.get(name, HOP_RETENTION_MS))} for name in names}

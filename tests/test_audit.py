@@ -38,7 +38,7 @@ def archive_of_zhengzhou() -> list[Archived]:
 def test_the_archive_replays_into_the_records_it_makes():
     replayed = replay_archive(archive_of_zhengzhou())
     assert [r.settlement_id for r in replayed.records] == [
-        "ZZ-1a/settlement", "ZZ-1b/settlement", "ZZ-1c/settlement", "ZZ-1b/reversal/X", "ZZ-1c/adjustment/X"]
+        "ZZ-1a/settlement", "ZZ-1b/settlement", "ZZ-1c/settlement", "ZZ-1b/reversal/cancellation/X", "ZZ-1c/adjustment/cancellation/X"]
     assert replayed.inputs[("claim", "rejected")] == 1
     # basic: 2,160 + 2,960 + 51,350 − 2,960 = 53,510.00 (fund 390100 of resident insurance)
     assert totals_per_fund(replayed.records)["basic 390100"] == Decimal("53510.00")
@@ -70,7 +70,7 @@ def test_a_missing_record_and_an_extra_one_are_found_and_named():
     extra = records[0].model_copy(update={"settlement_id": "ZZ-1a/adjustment/forged", "kind": "adjustment", "reason": "?"})
     found = differences(records, [*records[:3], records[4], extra], "settlements.completed")
     assert found == [
-        "settlements.completed: missing record ZZ-1b/reversal/X (reversal, ***, 2018)",
+        "settlements.completed: missing record ZZ-1b/reversal/cancellation/X (reversal, ***, 2018)",
         "settlements.completed: extra record ZZ-1a/adjustment/forged (adjustment, ***, 2018) (the inputs do not make it)",
     ]
 

@@ -1,23 +1,22 @@
-"""Eligibility: record authorities' grants and revocations; a person with claims has their years
-settled again in order, what was paid on revoked grounds recovered (追回)."""
+"""Eligibility: record authorities' grants and revocations; a person with claims gets the change in
+their queue, and the ledger, woken, settles their years again in order — what was paid on revoked
+grounds recovered (追回)."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
-
 from schemas.events import EligibilityChange
-from streams.topics import ELIGIBILITY, ELIGIBILITY_REJECTED
+from streams.topics import ELIGIBILITY, ELIGIBILITY_REJECTED, LEDGER
 
 from .harness import Context, Incoming, Outgoing, Worker
-from .outbox import OUTBOX_TOPICS, after_sent, messages
 from .trust import decode_trusted
+from .wakeups import wake
 
 
 async def handle(context: Context, batch: list[Incoming]) -> list[Outgoing]:
     decoded, out = await decode_trusted(context, EligibilityChange, batch, ELIGIBILITY_REJECTED, "eligibility")
     if decoded:
-        _, outbox = await (await context.store()).record_changes([i.arrival(c) for i, c in decoded], datetime.now(timezone.utc))
-        out += messages(outbox)
+        receipts = await (await context.store()).record_changes([i.arrival(c) for i, c in decoded])
+        out += wake((psn_no for receipt in receipts for psn_no in receipt.persons), "eligibility change")
     return out
 
 
-WORKER = Worker("eligibility", ELIGIBILITY, handle, after_sent, sinks=(ELIGIBILITY_REJECTED, *OUTBOX_TOPICS), background=True)
+WORKER = Worker("eligibility", ELIGIBILITY, handle, sinks=(ELIGIBILITY_REJECTED, LEDGER), background=True)

@@ -1,7 +1,10 @@
 """Intake: validate a discharge event, attach the identity snapshot once, send it to the first payer.
 
-A corrected bill (the same claim_id, a higher revision) is not paid again by the payers: the
-ledger settles the claim's year again in order and publishes the adjustments.
+A claim is its hospital's and its id (schemas/ids.py). A corrected bill (the same hospital's
+claim, a higher revision) is not paid again by the payers: it is queued, and the ledger — woken
+here — settles the claim's year again in order and publishes the adjustments. Intake records no
+money; the claim travels with its year's totals as the ledger had them (its ``basis``), on which
+its payers compute their lines.
 
 A claim that has not reached the ledger ONESTOP_RESEND_AFTER seconds after it was received is sent
 again, as it was first sent (payers return the line they recorded, the ledger takes an arrival
@@ -16,15 +19,15 @@ from datetime import datetime, timedelta, timezone
 from policies import route
 from policies.identity import counting
 from policies.loader import NoPolicy, policy_for
-from schemas.events import CategoryHeld, ClaimInFlight, ClaimPaid, DischargeClaim
+from schemas.events import CategoryHeld, ClaimInFlight, DischargeClaim
 from schemas.settings import settings
 from streams.codecs import encode
 from streams.topics import DISCHARGED, LEDGER, PAY_TOPICS, REJECTED, pay_topic
 
 from . import metrics
 from .harness import Context, Incoming, Outgoing, Worker
-from .outbox import OUTBOX_TOPICS, after_sent, messages
 from .trust import decode_trusted
+from .wakeups import wake
 
 log = logging.getLogger("onestop.intake")
 
@@ -53,23 +56,24 @@ async def handle(context: Context, batch: list[Incoming]) -> list[Outgoing]:
         accepted.append((incoming, claim))
     if not accepted:
         return out
-    receipts, outbox = await (await context.store()).receive_claims(
-        [incoming.arrival(claim) for incoming, claim in accepted], attach, datetime.now(timezone.utc))
+    receipts = await (await context.store()).receive_claims([incoming.arrival(claim) for incoming, claim in accepted], attach)
+    corrected = set()
     for (incoming, claim), receipt in zip(accepted, receipts):
         if receipt.status in ("new", "same"):
-            out.append(onward(claim, receipt.seq, receipt.snapshot, _published(incoming)))
-        elif receipt.status != "correction":
+            out.append(onward(claim, receipt.seq, receipt.snapshot, receipt.basis, _published(incoming)))
+        if receipt.status == "correction" or (receipt.status == "same" and claim.revision):
+            corrected.add(claim.psn_no)  # (a correction sent again: its wake-up may have been lost)
+        elif receipt.status not in ("new", "same"):
             out.append(await context.reject(REJECTED, incoming, receipt.reason, "claim", claim.psn_no))
-    return out + messages(outbox)
+    return out + wake(corrected, "corrected bill")
 
 
-def onward(claim: DischargeClaim, seq: int, snapshot: dict, published_at: datetime | None) -> Outgoing:
-    """The claim on its way: to the first payer of its route, or straight to the ledger when no payer is open to it."""
-    flight = ClaimInFlight(claim=claim, seq=seq, published_at=published_at, **snapshot)
-    if flight.route:
-        return Outgoing(pay_topic(flight.route[0]), claim.psn_no.encode(), encode(flight))
-    paid = ClaimPaid(claim_id=claim.claim_id, psn_no=claim.psn_no, seq=seq, published_at=published_at)
-    return Outgoing(LEDGER, claim.psn_no.encode(), encode(paid))
+def onward(claim: DischargeClaim, seq: int, snapshot: dict, basis: dict | None, published_at: datetime | None) -> Outgoing:
+    """The claim on its way, with its year's totals: to the first payer of its route, or straight
+    to the ledger when no payer is open to it."""
+    flight = ClaimInFlight(claim=claim, seq=seq, published_at=published_at, basis=basis or {}, **snapshot)
+    topic = pay_topic(flight.route[0]) if flight.route else LEDGER
+    return Outgoing(topic, claim.psn_no.encode(), encode(flight))
 
 
 class Resender:
@@ -78,23 +82,23 @@ class Resender:
     again while it drains."""
 
     def __init__(self) -> None:
-        self.sent: dict[str, float] = {}  # claim_id -> when this process last sent it again (monotonic)
+        self.sent: dict[str, float] = {}  # claim key -> when this process last sent it again (monotonic)
 
     async def sweep(self, context: Context) -> list[Outgoing]:
         after = settings.resend_after
         if not after:
             return []
         stalled = await (await context.store()).stalled_claims(datetime.now(timezone.utc) - timedelta(seconds=after))
-        now, still = time.monotonic(), {s.claim.claim_id for s in stalled}
-        self.sent = {claim_id: at for claim_id, at in self.sent.items() if claim_id in still}  # the rest arrived
-        due = [s for s in stalled if s.claim.claim_id not in self.sent or now - self.sent[s.claim.claim_id] >= after]
+        now, still = time.monotonic(), {s.claim.key for s in stalled}
+        self.sent = {key: at for key, at in self.sent.items() if key in still}  # the rest arrived
+        due = [s for s in stalled if s.claim.key not in self.sent or now - self.sent[s.claim.key] >= after]
         for s in due:
-            self.sent[s.claim.claim_id] = now
+            self.sent[s.claim.key] = now
         if due:
             metrics.RESENT.labels(context.worker).inc(len(due))
             log.warning("sent again %d claim(s) not at the ledger %.0f s after they were received: %s", len(due), after,
                         ", ".join(s.claim.claim_id for s in due[:10]))
-        return [onward(s.claim, s.seq, s.snapshot, None) for s in due]
+        return [onward(s.claim, s.seq, s.snapshot, s.basis, None) for s in due]
 
 
 def _published(incoming: Incoming) -> datetime | None:
@@ -105,5 +109,5 @@ def _published(incoming: Incoming) -> datetime | None:
 #: how often intake looks for claims to send again (one query; what is due is set by ONESTOP_RESEND_AFTER)
 RESEND_LOOK_EVERY = 5.0
 
-WORKER = Worker("intake", DISCHARGED, handle, after_sent, sinks=(*PAY_TOPICS, LEDGER, REJECTED, *OUTBOX_TOPICS),
+WORKER = Worker("intake", DISCHARGED, handle, sinks=(*PAY_TOPICS, LEDGER, REJECTED),
                 sweep=Resender().sweep, sweep_every=RESEND_LOOK_EVERY)

@@ -1,24 +1,70 @@
-"""The ledger step: each fully paid claim takes effect in its person's order — settled with its
-payers' lines, or by the rules when something changed its year on the way — and is published."""
+"""The ledger step — the one writer of money. A claim that passed its payers takes effect in its
+person's order, settled by the rules from what intake recorded, on the ledger's own totals; a
+wake-up applies what a person's queue holds (a corrected bill, a cancellation, an eligibility
+change, a year-end close). Every record is published.
+
+Internal messages carry no authority: a claim in flight whose lines are not what the rules give
+for what intake recorded (or that intake never recorded) is refused with an alarm — it moves
+nothing, and it holds up nobody (the real claim, or intake's resend of it, still settles).
+"""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+import logging
+from datetime import datetime, timedelta, timezone
 
-from streams.flight import read_paid
+from schemas.events import WakeUp
+from schemas.personal import mask
+from schemas.settings import settings
+from store import ArrivedClaim
+from streams.flight import Flight, read_for_ledger
 from streams.topics import LEDGER, REJECTED
 
 from . import metrics
 from .harness import Context, Incoming, Outgoing, Worker
 from .outbox import OUTBOX_TOPICS, after_sent, messages
 
+log = logging.getLogger("onestop.ledger")
+
 
 async def handle(context: Context, batch: list[Incoming]) -> list[Outgoing]:
-    decoded, out = await context.read_all(read_paid, batch, REJECTED, "not a paid claim for the ledger: ")
-    arrived = [(paid.psn_no, paid.claim_id) for _, paid in decoded]
-    if arrived:
-        out += messages(await (await context.store()).arrive(arrived, datetime.now(timezone.utc)))
-        metrics.settled(paid.published_at.timestamp() for _, paid in decoded if paid.published_at is not None)
-    return out
+    decoded, out = await context.read_all(read_for_ledger, batch, REJECTED, "not a claim in flight or a wake-up for the ledger: ")
+    flights = [(incoming, message) for incoming, message in decoded if isinstance(message, Flight)]
+    woken = [message.psn_no for _, message in decoded if isinstance(message, WakeUp)]
+    if not flights and not woken:
+        return out
+    arrived = [ArrivedClaim(f.psn_no, f.key, f.seq, f.data.get("lines", []), f.data.get("basis", {})) for _, f in flights]
+    outbox, refused = await (await context.store()).arrive(arrived, datetime.now(timezone.utc), woken)
+    for (incoming, flight), why in zip(flights, refused):
+        if why is not None:
+            out.append(await _alarm(context, incoming, flight, why))
+    metrics.settled(f.published_at for (_, f), why in zip(flights, refused) if why is None and f.published_at is not None)
+    return out + messages(outbox)
 
 
-WORKER = Worker("ledger", LEDGER, handle, after_sent, sinks=(REJECTED, *OUTBOX_TOPICS))
+async def _alarm(context: Context, incoming: Incoming, flight: Flight, why: str) -> Outgoing:
+    """Refuse a claim in flight that is not what intake recorded or the rules give: loudly, once."""
+    metrics.ALARMS.labels(context.worker, "claim in flight refused").inc()
+    log.error("ALARM: refused %s[%s]@%s, a claim in flight of %s: %s", incoming.topic, incoming.partition, incoming.offset,
+              mask(flight.psn_no), why.replace(flight.psn_no, mask(flight.psn_no)))
+    return await context.reject(REJECTED, incoming, f"refused by the ledger: {why}", "other", flight.psn_no)
+
+
+async def sweep(context: Context) -> list[Outgoing]:
+    """Apply the persons whose queue has waited for a wake-up longer than ONESTOP_RESEND_AFTER (one
+    lost between a worker and the ledger, or never sent before a crash)."""
+    after = settings.resend_after
+    if not after:
+        return []
+    store = await context.store()
+    persons = await store.ready_persons(datetime.now(timezone.utc) - timedelta(seconds=after))
+    if not persons:
+        return []
+    metrics.WOKEN.labels(context.worker).inc(len(persons))
+    log.warning("applied %d person(s) whose queue waited more than %.0f s for a wake-up", len(persons), after)
+    return messages(await store.apply(persons, datetime.now(timezone.utc)))
+
+
+#: how often the ledger looks for queues whose wake-up was lost
+SWEEP_EVERY = 5.0
+
+WORKER = Worker("ledger", LEDGER, handle, after_sent, sinks=(REJECTED, *OUTBOX_TOPICS), sweep=sweep, sweep_every=SWEEP_EVERY)

@@ -33,6 +33,11 @@ RECORDS_OUT = Counter("onestop_records_out", "records a worker sent and the brok
 REJECTIONS = Counter("onestop_rejections", "events refused to a rejection topic, with their reason", ["worker", "kind"])
 PARKED = Counter("onestop_parked", "messages a worker could not handle, parked (`onestop parked`)", ["worker", "why"])
 RESENT = Counter("onestop_resent", "claims intake sent again because they had not reached the ledger in time", ["worker"])
+ALARMS = Counter("onestop_alarms", "messages refused because they claimed what no one entitled sent: a claim in flight "
+                 "the ledger found not to be what intake recorded or the rules give (forged or broken on its way)",
+                 ["worker", "kind"])
+WOKEN = Counter("onestop_woken", "persons the ledger applied because their queue had waited too long for a wake-up",
+                ["worker"])
 DATABASE_RETRIES = Counter("onestop_database_retries", "batches retried because the database was away", ["worker"])
 BATCH_SIZE = Histogram("onestop_batch_size", "events per batch", ["worker"], buckets=BATCH_SIZE_BUCKETS)
 BATCH_SECONDS = Histogram("onestop_batch_seconds", "seconds from a batch's arrival to the broker acknowledging its "

@@ -1,4 +1,10 @@
-"""A payer's worker: append this payer's line to each claim, recorded once in the ledger, and pass it on."""
+"""A payer's worker: append this payer's line to each claim in flight and pass it on.
+
+It holds no money state and records nothing: it computes its line by the rules on the year's
+totals the claim carries (as the ledger had them at intake, plus what the payers before it added)
+and appends it, with what it added, to the record. The ledger — the one writer of money — settles
+the claim itself and refuses a record whose lines are not the rules' (policies/soundness.py).
+"""
 from __future__ import annotations
 
 from functools import partial
@@ -6,34 +12,35 @@ from functools import partial
 from policies import pay
 from policies.loader import load_policies, policy_of
 from schemas.codes import Payer
-from schemas.totals import YearTotals
+from schemas.policy import PayerPolicy
+from streams.codecs import BadInput
 from streams.flight import Flight
 from streams.topics import LEDGER, REJECTED, pay_topic
 
 from .harness import Context, Incoming, Outgoing, Worker
-from store import PayerWork
 
 
-def _compute(payer: Payer, work: PayerWork, totals: YearTotals):
-    flight: Flight = work.item
-    policy = policy_of(flight.policy)
-    rules = next(p for p in policy.payers if p.payer == payer)
-    return pay(flight.claim, flight.held, flight.prior, totals, policy, rules)
+def read_for(payer: Payer, raw: bytes | None) -> tuple[Flight, PayerPolicy]:
+    """The claim in flight and this payer's part of its policy; BadInput when the record names a
+    policy or a route this payer is not on (a stray or forged record is refused, never parked)."""
+    flight = Flight.for_payer(payer, raw)
+    try:
+        policy = policy_of(flight.policy)
+    except LookupError as error:
+        raise BadInput(f"no policy {flight.policy}: {error}") from None
+    rules = next((p for p in policy.payers if p.payer == payer), None)
+    if rules is None:
+        raise BadInput(f"policy {policy.region} {policy.period} has no payer {payer.value}")
+    return flight, rules
 
 
 async def handle(payer: Payer, context: Context, batch: list[Incoming]) -> list[Outgoing]:
-    decoded, out = await context.read_all(partial(Flight.for_payer, payer), batch, REJECTED,
-                                          f"not a claim in flight for {payer.value}: ")
-    flights = [flight for _, flight in decoded]
-    store = await context.store()
-    work = [PayerWork(f.claim_id, f.psn_no, f.claim.year, f.seq, f) for f in flights]
-    lines = await store.pay_batch(payer.value, work, partial(_compute, payer))
-    for flight, line in zip(flights, lines):
+    decoded, out = await context.read_all(partial(read_for, payer), batch, REJECTED, f"not a claim in flight for {payer.value}: ")
+    for _, (flight, rules) in decoded:
+        paid = pay(flight.claim, flight.held, flight.prior, flight.totals, policy_of(flight.policy), rules)
         after = flight.next_after(payer)  # a redelivered hop carries no second line: with_line replaces it
-        if after is not None:
-            out.append(Outgoing(pay_topic(after), flight.psn_no.encode(), flight.with_line(payer, line)))
-        else:  # the last payer: the ledger reads the lines where they were recorded
-            out.append(Outgoing(LEDGER, flight.psn_no.encode(), flight.paid()))
+        out.append(Outgoing(pay_topic(after) if after is not None else LEDGER, flight.psn_no.encode(),
+                            flight.with_line(payer, paid.line, paid.accounts)))
     return out
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from schemas.codes import Payer
 
-from . import cancellation, eligibility, intake, ledger, payer, presettle, resettlement, year_end
+from . import cancellation, eligibility, intake, ledger, payer, presettle, year_end
 from .harness import Worker
 
 WORKERS: dict[str, Worker] = {
@@ -12,7 +12,6 @@ WORKERS: dict[str, Worker] = {
     "eligibility": eligibility.WORKER,
     **{p.value: payer.worker(p) for p in Payer},
     "ledger": ledger.WORKER,
-    "resettlement": resettlement.WORKER,
     "year_end": year_end.WORKER,
     "presettle": presettle.WORKER,
 }

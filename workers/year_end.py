@@ -1,13 +1,13 @@
 """The year-end close (年终清算) of a region's year: recorded once, then every person with claims of
-that year is woken to settle it in their order (the resettlement worker)."""
+that year is woken: the ledger settles it in their order."""
 from __future__ import annotations
 
 from policies.loader import policy_named
-from schemas.events import WakeUp, YearEndClose
-from streams.codecs import encode
-from streams.topics import REJECTED, RESETTLE, YEAR_END
+from schemas.events import YearEndClose
+from streams.topics import LEDGER, REJECTED, YEAR_END
 
 from .harness import Context, Incoming, Outgoing, Worker
+from .wakeups import wake
 
 
 async def handle(context: Context, batch: list[Incoming]) -> list[Outgoing]:
@@ -19,9 +19,8 @@ async def handle(context: Context, batch: list[Incoming]) -> list[Outgoing]:
             continue
         receipt = await store.receive_close(incoming.arrival(close))
         # also when closed before: a close interrupted before it woke everyone finishes now
-        out += [Outgoing(RESETTLE, psn_no.encode(), encode(WakeUp(psn_no=psn_no, cause=close.event_id)))
-                for psn_no in receipt.persons]
+        out += wake(receipt.persons, f"year-end close {close.event_id}")
     return out
 
 
-WORKER = Worker("year_end", YEAR_END, handle, sinks=(RESETTLE, REJECTED), background=True)
+WORKER = Worker("year_end", YEAR_END, handle, sinks=(LEDGER, REJECTED), background=True)

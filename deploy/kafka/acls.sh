@@ -26,9 +26,6 @@ allow onestop-intake Write --topic claims.pay.re_assistance
 allow onestop-intake Write --topic claims.pay.poverty_relief
 allow onestop-intake Write --topic claims.ledger
 allow onestop-intake Write --topic claims.rejected
-allow onestop-intake Write --topic settlements.completed
-allow onestop-intake Write --topic alerts.high_cost
-allow onestop-intake Write --topic settlements.nhsa
 allow onestop-intake Describe --topic claims.pay.basic
 allow onestop-intake Describe --topic claims.pay.critical
 allow onestop-intake Describe --topic claims.pay.tilt
@@ -40,9 +37,6 @@ allow onestop-intake Describe --topic claims.pay.re_assistance
 allow onestop-intake Describe --topic claims.pay.poverty_relief
 allow onestop-intake Describe --topic claims.ledger
 allow onestop-intake Describe --topic claims.rejected
-allow onestop-intake Describe --topic settlements.completed
-allow onestop-intake Describe --topic alerts.high_cost
-allow onestop-intake Describe --topic settlements.nhsa
 allow onestop-intake Read --group onestop-intake
 allow onestop-intake Create --topic onestop-intake- --resource-pattern-type prefixed
 allow onestop-intake Read --topic onestop-intake- --resource-pattern-type prefixed
@@ -51,13 +45,9 @@ allow onestop-intake Describe --topic onestop-intake- --resource-pattern-type pr
 user onestop-cancellation "${KAFKA_PASSWORD_CANCELLATION:?set KAFKA_PASSWORD_CANCELLATION}"
 allow onestop-cancellation Read --topic claims.cancelled
 allow onestop-cancellation Write --topic claims.rejected
-allow onestop-cancellation Write --topic settlements.completed
-allow onestop-cancellation Write --topic alerts.high_cost
-allow onestop-cancellation Write --topic settlements.nhsa
+allow onestop-cancellation Write --topic claims.ledger
 allow onestop-cancellation Describe --topic claims.rejected
-allow onestop-cancellation Describe --topic settlements.completed
-allow onestop-cancellation Describe --topic alerts.high_cost
-allow onestop-cancellation Describe --topic settlements.nhsa
+allow onestop-cancellation Describe --topic claims.ledger
 allow onestop-cancellation Read --group onestop-cancellation
 allow onestop-cancellation Create --topic onestop-cancellation- --resource-pattern-type prefixed
 allow onestop-cancellation Read --topic onestop-cancellation- --resource-pattern-type prefixed
@@ -66,13 +56,9 @@ allow onestop-cancellation Describe --topic onestop-cancellation- --resource-pat
 user onestop-eligibility "${KAFKA_PASSWORD_ELIGIBILITY:?set KAFKA_PASSWORD_ELIGIBILITY}"
 allow onestop-eligibility Read --topic eligibility.changes
 allow onestop-eligibility Write --topic eligibility.rejected
-allow onestop-eligibility Write --topic settlements.completed
-allow onestop-eligibility Write --topic alerts.high_cost
-allow onestop-eligibility Write --topic settlements.nhsa
+allow onestop-eligibility Write --topic claims.ledger
 allow onestop-eligibility Describe --topic eligibility.rejected
-allow onestop-eligibility Describe --topic settlements.completed
-allow onestop-eligibility Describe --topic alerts.high_cost
-allow onestop-eligibility Describe --topic settlements.nhsa
+allow onestop-eligibility Describe --topic claims.ledger
 allow onestop-eligibility Read --group onestop-eligibility
 allow onestop-eligibility Create --topic onestop-eligibility- --resource-pattern-type prefixed
 allow onestop-eligibility Read --topic onestop-eligibility- --resource-pattern-type prefixed
@@ -240,26 +226,11 @@ allow onestop-ledger Create --topic onestop-ledger- --resource-pattern-type pref
 allow onestop-ledger Read --topic onestop-ledger- --resource-pattern-type prefixed
 allow onestop-ledger Write --topic onestop-ledger- --resource-pattern-type prefixed
 allow onestop-ledger Describe --topic onestop-ledger- --resource-pattern-type prefixed
-user onestop-resettlement "${KAFKA_PASSWORD_RESETTLEMENT:?set KAFKA_PASSWORD_RESETTLEMENT}"
-allow onestop-resettlement Read --topic claims.resettle
-allow onestop-resettlement Write --topic claims.rejected
-allow onestop-resettlement Write --topic settlements.completed
-allow onestop-resettlement Write --topic alerts.high_cost
-allow onestop-resettlement Write --topic settlements.nhsa
-allow onestop-resettlement Describe --topic claims.rejected
-allow onestop-resettlement Describe --topic settlements.completed
-allow onestop-resettlement Describe --topic alerts.high_cost
-allow onestop-resettlement Describe --topic settlements.nhsa
-allow onestop-resettlement Read --group onestop-resettlement
-allow onestop-resettlement Create --topic onestop-resettlement- --resource-pattern-type prefixed
-allow onestop-resettlement Read --topic onestop-resettlement- --resource-pattern-type prefixed
-allow onestop-resettlement Write --topic onestop-resettlement- --resource-pattern-type prefixed
-allow onestop-resettlement Describe --topic onestop-resettlement- --resource-pattern-type prefixed
 user onestop-year_end "${KAFKA_PASSWORD_YEAR_END:?set KAFKA_PASSWORD_YEAR_END}"
 allow onestop-year_end Read --topic year_end.closes
-allow onestop-year_end Write --topic claims.resettle
+allow onestop-year_end Write --topic claims.ledger
 allow onestop-year_end Write --topic claims.rejected
-allow onestop-year_end Describe --topic claims.resettle
+allow onestop-year_end Describe --topic claims.ledger
 allow onestop-year_end Describe --topic claims.rejected
 allow onestop-year_end Read --group onestop-year_end
 allow onestop-year_end Create --topic onestop-year_end- --resource-pattern-type prefixed

@@ -4,16 +4,17 @@ In the style of the recorders of the ``eventsourcing`` library, every effect is 
 together with its bookkeeping in one transaction, under a unique key:
 
 - every input is archived as received, once per place it came from (``inputs``) — archive.py;
-- a claim is received once per revision (``claims_received``, key ``(claim_id, revision)``) and
+- a claim is received once per revision (``claims_received``, key ``(claim_key, revision)``: the
+  claim is its hospital's and its id, schemas/ids.py) and
   takes its place in its person's queue — claims.py; a cancellation once (``cancellations``) —
   cancellations.py; an eligibility change once (``identity_events``, key ``event_id``), the
   periods folded again from all events of that person and category — identity.py; a year-end
   close once per region and year (``year_closes``) — closes.py;
-- a payer pays a claim once (``payments``, key ``(claim_id, payer)``), in the same transaction
-  as the update of the person's year-to-date totals (``year_totals``): a redelivered claim finds
-  its recorded line and re-emits it, it never pays twice — payments.py;
-- each person's queued inputs take effect in the order received (store/life.py), each record
-  once (``settlements``, key ``settlement_id``), published in ``seq`` order — ledger.py;
+- the ledger is the one writer of money: each person's queued inputs take effect in the order
+  received (store/life.py), each record once (``settlements``, key ``settlement_id``) in the same
+  transaction as the person's year-to-date totals (``year_totals``), published in ``seq`` order;
+  a claim in flight is checked against what intake recorded before it may take its place — ledger.py,
+  totals.py;
 - rejections once per place, parked messages — inputs.py.
 
 Money columns are ``numeric(14,2)`` and come back as ``Decimal``; never float. JSONB goes
@@ -35,12 +36,12 @@ from .inputs import Inputs
 from .keys import Keys
 from .ledger import Ledger
 from .migrate import MIGRATE_LOCK, apply_migrations, migrations
-from .payments import Payments
+from .totals import Totals
 
 __all__ = ["PostgresStore", "migrations"]
 
 
-class PostgresStore(Claims, Cancellations, Identity, Closes, Payments, Ledger, Inputs, Keys, Checks, Store):
+class PostgresStore(Claims, Cancellations, Identity, Closes, Totals, Ledger, Inputs, Keys, Checks, Store):
     """The PostgreSQL store: ``await PostgresStore.open(url)``, or ``async with store_at(url)``."""
 
     def __init__(self, pool: asyncpg.Pool) -> None:

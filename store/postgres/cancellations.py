@@ -2,36 +2,34 @@
 for a claim not yet received — never dropped."""
 from __future__ import annotations
 
-from datetime import datetime
-
 import asyncpg
 
 from schemas.events import ClaimCancellation
 
-from ..records import Arrival, InputReceipt, Outbox
+from ..records import Arrival, InputReceipt
 from .archive import archive, set_outcome
 from .connection import persons_locked
-from .ledger import settle_in_order
 
 _INSERT = """
-INSERT INTO cancellations (event_id, input_seq, claim_id, psn_no, reason, cancelled_at, event, status)
-VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8)"""
+INSERT INTO cancellations (event_id, fixmedins_code, input_seq, claim_id, psn_no, reason, cancelled_at, event, status)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9)"""
 
 
 class Cancellations:
     _pool: asyncpg.Pool
 
-    async def receive_cancellations(self, arrivals: list[Arrival[ClaimCancellation]], now: datetime) -> tuple[list[InputReceipt], Outbox]:
-        """Archive each cancellation and apply it in its person's order: ``applied`` (the claim is
-        reversed once everything received before has taken effect), ``waiting`` (its claim has not
-        been received; it is applied when it is), ``repeat`` (the same event again), or ``refused``
-        (the claim is another person's, or already cancelled: nothing changes, and the reason says so)."""
+    async def receive_cancellations(self, arrivals: list[Arrival[ClaimCancellation]]) -> list[InputReceipt]:
+        """Archive each cancellation and queue it in its person's order: ``applied`` (the ledger
+        reverses the claim once everything received before has taken effect), ``waiting`` (its
+        claim has not been received; it is queued when it is), ``repeat`` (the same hospital's same
+        event again), or ``refused`` (the claim is another person's, or already cancelled: nothing
+        changes, and the reason says so). A cancellation is its hospital's and acts only on that
+        hospital's own claim: another hospital's cancellation of the same claim_id waits for a
+        claim of its own, and stands in nobody's way."""
         if not arrivals:
-            return [], Outbox()
+            return []
         async with persons_locked(self._pool, (a.event.psn_no for a in arrivals)) as conn:
-            receipts = [await _receive(conn, arrival) for arrival in arrivals]
-            outbox = await settle_in_order(conn, (a.event.psn_no for a in arrivals), now)
-        return receipts, outbox
+            return [await _receive(conn, arrival) for arrival in arrivals]
 
     async def waiting_cancellations(self) -> list[ClaimCancellation]:
         """Cancellations still waiting for their claim, oldest first."""
@@ -50,29 +48,28 @@ async def _receive(conn: asyncpg.Connection, arrival: Arrival[ClaimCancellation]
 
 
 async def _decide(conn: asyncpg.Connection, cancellation: ClaimCancellation, seq: int) -> InputReceipt:
-    known = await conn.fetchrow("SELECT input_seq, status FROM cancellations WHERE event_id = $1", cancellation.event_id)
+    known = await conn.fetchrow("SELECT input_seq, status FROM cancellations WHERE fixmedins_code = $1 AND event_id = $2",
+                                cancellation.fixmedins_code or "", cancellation.event_id)
     if known is not None:
         return InputReceipt("repeat", known["input_seq"], f"cancellation {cancellation.event_id} was received before")
-    claim = await conn.fetchrow("SELECT psn_no, payload ->> 'fixmedins_code' AS hospital FROM claims_received "
-                                "WHERE claim_id = $1 ORDER BY revision LIMIT 1", cancellation.claim_id)
-    owner = claim["psn_no"] if claim else None
+    claim = cancellation.claim_id + (f" of hospital {cancellation.fixmedins_code}" if cancellation.fixmedins_code else "")
+    owner = await conn.fetchval("SELECT psn_no FROM claims_received WHERE claim_key = $1 ORDER BY revision LIMIT 1",
+                                cancellation.claim_key)
     if owner is not None and owner != cancellation.psn_no:
-        return InputReceipt("refused", seq, f"claim {cancellation.claim_id} belongs to another person; nothing was cancelled")
-    if claim is not None and cancellation.fixmedins_code and cancellation.fixmedins_code != claim["hospital"]:
-        return InputReceipt("refused", seq, f"claim {cancellation.claim_id} is not hospital {cancellation.fixmedins_code}'s; "
-                                            "nothing was cancelled")
+        return InputReceipt("refused", seq, f"claim {claim} belongs to another person; nothing was cancelled")
     status = "applied" if owner is not None else "waiting"
-    earlier = await conn.fetchrow("SELECT event_id, cancelled_at FROM cancellations WHERE claim_id = $1 AND psn_no = $2 AND status = $3",
-                                  cancellation.claim_id, cancellation.psn_no, status)
+    earlier = await conn.fetchrow("SELECT event_id, cancelled_at FROM cancellations WHERE claim_key = $1 AND psn_no = $2 AND status = $3",
+                                  cancellation.claim_key, cancellation.psn_no, status)
     if earlier is not None and status == "applied":
-        return InputReceipt("refused", seq, (f"claim {cancellation.claim_id} was already cancelled by {earlier['event_id']} "
+        return InputReceipt("refused", seq, (f"claim {claim} was already cancelled by {earlier['event_id']} "
                                              f"({earlier['cancelled_at']:%Y-%m-%d %H:%M}); this cancellation changes nothing"))
     if earlier is not None:
-        return InputReceipt("refused", seq, (f"cancellation {earlier['event_id']} of claim {cancellation.claim_id} is already waiting "
+        return InputReceipt("refused", seq, (f"cancellation {earlier['event_id']} of claim {claim} is already waiting "
                                              "for the claim; this one changes nothing"))
-    await conn.execute(_INSERT, cancellation.event_id, seq, cancellation.claim_id, cancellation.psn_no, cancellation.reason,
-                       cancellation.cancelled_at, cancellation.model_dump(mode="json", by_alias=True), status)
+    await conn.execute(_INSERT, cancellation.event_id, cancellation.fixmedins_code or "", seq, cancellation.claim_id,
+                       cancellation.psn_no, cancellation.reason, cancellation.cancelled_at,
+                       cancellation.model_dump(mode="json", by_alias=True), status)
     if status == "applied":
         await conn.execute("INSERT INTO person_queue (psn_no, seq, sub, kind, ref, ready) VALUES ($1, $2, 0, 'cancellation', $3, true)",
-                           cancellation.psn_no, seq, cancellation.event_id)
+                           cancellation.psn_no, seq, cancellation.key)
     return InputReceipt(status, seq)

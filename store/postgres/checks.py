@@ -8,7 +8,6 @@ from schemas.personal import mask
 _COUNTS = """
 SELECT (SELECT count(*) FROM inputs) AS inputs,
        (SELECT count(*) FROM claims_received) AS claims_received,
-       (SELECT count(*) FROM payments) AS payments,
        (SELECT count(*) FROM settlements) AS settlements,
        (SELECT count(*) FROM rejections) AS rejections,
        (SELECT count(*) FROM identity_events) AS identity_events,
@@ -16,17 +15,13 @@ SELECT (SELECT count(*) FROM inputs) AS inputs,
        (SELECT count(*) FROM person_queue) AS queued,
        (SELECT count(*) FROM parked) AS parked"""
 
-# A year's totals are the lines of its records, plus what claims still travelling have paid so far.
+# A year's totals are the lines of its records: the ledger writes both, in one transaction.
 _TOTALS_VS_PAYMENTS = """
 WITH record_lines AS (
     SELECT s.psn_no, s.year, l ->> 'account' AS account, (l ->> 'amount')::numeric AS amount
     FROM settlements AS s, jsonb_array_elements(s.record -> 'payments') AS l
-), travelling AS (
-    SELECT p.psn_no, p.year, p.account, p.amount FROM payments AS p
-    WHERE NOT EXISTS (SELECT 1 FROM settlements AS s WHERE s.claim_id = p.claim_id AND s.kind = 'settlement')
 ), p AS (
-    SELECT psn_no, year, account, sum(amount) AS amount
-    FROM (SELECT * FROM record_lines UNION ALL SELECT * FROM travelling) AS lines
+    SELECT psn_no, year, account, sum(amount) AS amount FROM record_lines
     WHERE account IS NOT NULL GROUP BY psn_no, year, account
 )
 SELECT psn_no, year, account, coalesce(y.paid, 0) AS paid, coalesce(p.amount, 0) AS amount
@@ -35,7 +30,9 @@ WHERE coalesce(y.paid, 0) <> coalesce(p.amount, 0)
 ORDER BY psn_no, year, account"""
 
 _PAYMENTS_WITHOUT_ACCOUNT = """
-SELECT claim_id, payer, amount FROM payments WHERE account IS NULL AND amount <> 0 ORDER BY claim_id, payer"""
+SELECT s.claim_key AS claim_id, l ->> 'payer' AS payer, (l ->> 'amount')::numeric AS amount
+FROM settlements AS s, jsonb_array_elements(s.record -> 'payments') AS l
+WHERE s.kind = 'settlement' AND l ->> 'account' IS NULL AND (l ->> 'amount')::numeric <> 0 ORDER BY 1, 2"""
 
 _UNBALANCED_SETTLEMENTS = """
 SELECT settlement_id, medfee_sumamt, fund_pay_sumamt, psn_part_amt FROM settlements
@@ -44,7 +41,7 @@ WHERE fund_pay_sumamt + psn_part_amt <> medfee_sumamt ORDER BY seq"""
 _WITHOUT_A_FIRST = """
 SELECT s.settlement_id FROM settlements AS s
 WHERE s.kind IN ('adjustment', 'reversal') AND NOT EXISTS (
-    SELECT 1 FROM settlements AS f WHERE f.claim_id = s.claim_id AND f.kind IN ('settlement', 'year_end'))
+    SELECT 1 FROM settlements AS f WHERE f.claim_key = s.claim_key AND f.kind IN ('settlement', 'year_end'))
 ORDER BY s.seq"""
 
 _LINE_TWICE = """
@@ -53,8 +50,8 @@ FROM settlements AS s, jsonb_array_elements(s.record -> 'payments') AS l
 GROUP BY s.settlement_id, l ->> 'payer' HAVING count(*) > 1 ORDER BY 1, 2"""
 
 _SETTLED_TWICE = """
-SELECT claim_id, count(*) AS n FROM settlements WHERE kind = 'settlement'
-GROUP BY claim_id HAVING count(*) > 1 ORDER BY claim_id"""
+SELECT claim_key AS claim_id, count(*) AS n FROM settlements WHERE kind = 'settlement'
+GROUP BY claim_key HAVING count(*) > 1 ORDER BY claim_key"""
 
 
 
@@ -62,15 +59,15 @@ class Checks:
     _pool: asyncpg.Pool
 
     async def counts(self) -> dict[str, int]:
-        """Rows in claims_received, payments, settlements, rejections and identity_events."""
+        """Rows in inputs, claims_received, settlements, rejections, identity_events, cancellations, the queue, parked."""
         async with self._pool.acquire() as conn:
             return dict(await conn.fetchrow(_COUNTS))
 
     async def check_ledger(self) -> list[str]:
         """The ledger's invariant violations, in words (person numbers masked); empty when all hold.
 
-        - every ``year_totals.paid`` equals the lines of that person's records of the year and account,
-          plus what claims still travelling have paid (and no line counts for an account without totals);
+        - every ``year_totals.paid`` equals the lines of that person's records of the year and account
+          (and no line counts for an account without totals);
         - no payment of a non-zero amount lacks an account;
         - every record has ``fund_pay_sumamt + psn_part_amt == medfee_sumamt``;
         - at most one record of kind ``settlement`` per claim, and one line per payer in a record;

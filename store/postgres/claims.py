@@ -1,5 +1,9 @@
 """Intake's writes: every discharge event archived; a claim recorded once per revision, its first
-receipt with the identity snapshot it travels with, and its place in its person's queue."""
+receipt with the identity snapshot it travels with, and its place in its person's queue.
+
+A claim is its hospital's and its id (its key, schemas/ids.py): a corrected bill corrects only the
+sending hospital's own claim, and no hospital's claim_id stands in another's way. Nothing here
+records money: a corrected bill is queued, and the ledger settles it once woken."""
 from __future__ import annotations
 
 import hashlib
@@ -10,11 +14,12 @@ import asyncpg
 import orjson
 
 from schemas.events import CategoryHeld, DischargeClaim
+from schemas.totals import YearTotals
 
-from ..records import Arrival, ClaimReceipt, Outbox, StalledClaim
+from ..records import Arrival, ClaimReceipt, StalledClaim
 from .archive import archive_all
 from .connection import columns, dumps, persons_locked
-from .ledger import settle_in_order
+from .totals import load_totals, totals_json, totals_of_rows
 
 #: attach(claim, every period the person holds a category) -> the snapshot the claim travels with
 Attach = Callable[[DischargeClaim, list[CategoryHeld]], dict]
@@ -22,34 +27,39 @@ Attach = Callable[[DischargeClaim, list[CategoryHeld]], dict]
 # A batch's new claims, queue places and outcomes, in one round trip
 _WRITE_ALL = """
 WITH claims AS (
-    INSERT INTO claims_received (claim_id, psn_no, digest, payload, snapshot, topic, "partition", "offset", revision, seq, year, region)
-    SELECT c, p, d, convert_from(j, 'UTF8')::jsonb, convert_from(s, 'UTF8')::jsonb, t, pa, o, r, q, y, g
-    FROM unnest($1::text[], $2::text[], $3::text[], $4::bytea[], $5::bytea[], $6::text[], $7::integer[], $8::bigint[],
-                $9::integer[], $10::bigint[], $11::integer[], $12::text[]) AS x(c, p, d, j, s, t, pa, o, r, q, y, g)
+    INSERT INTO claims_received (claim_id, fixmedins_code, psn_no, digest, payload, snapshot, topic, "partition", "offset",
+                                 revision, seq, year, region)
+    SELECT c, h, p, d, convert_from(j, 'UTF8')::jsonb, convert_from(s, 'UTF8')::jsonb, t, pa, o, r, q, y, g
+    FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bytea[], $6::bytea[], $7::text[], $8::integer[],
+                $9::bigint[], $10::integer[], $11::bigint[], $12::integer[], $13::text[]) AS x(c, h, p, d, j, s, t, pa, o, r, q, y, g)
 ), queued AS (
     INSERT INTO person_queue (psn_no, seq, sub, kind, ref, ready, flagged)
-    SELECT * FROM unnest($13::text[], $14::bigint[], $15::integer[], $16::text[], $17::text[], $18::boolean[], $19::boolean[])
+    SELECT * FROM unnest($14::text[], $15::bigint[], $16::integer[], $17::text[], $18::text[], $19::boolean[], $20::boolean[])
 )
 UPDATE inputs AS i SET outcome = x.outcome, reason = x.reason
-FROM unnest($20::bigint[], $21::text[], $22::text[]) AS x(seq, outcome, reason) WHERE i.seq = x.seq"""
+FROM unnest($21::bigint[], $22::text[], $23::text[]) AS x(seq, outcome, reason) WHERE i.seq = x.seq"""
 
-# What intake must know of a batch before deciding, in one round trip ($1 the claim_ids, $2 the persons)
+# What intake must know of a batch before deciding, in one round trip ($1 the claims' keys, $2 the
+# persons, $3 and $4 the (person, year) pairs whose totals the claims travel with)
 _KNOWN = """
 SELECT
-    ARRAY(SELECT ROW(claim_id, revision, digest, snapshot, seq) FROM claims_received
-          WHERE claim_id = ANY($1::text[]) ORDER BY claim_id, revision) AS revisions,
+    ARRAY(SELECT ROW(claim_key, revision, digest, snapshot, seq, psn_no) FROM claims_received
+          WHERE claim_key = ANY($1::text[]) ORDER BY claim_key, revision) AS revisions,
     ARRAY(SELECT ROW(psn_no, category, valid_from, valid_to, authority, event_id) FROM identity_periods
           WHERE psn_no = ANY($2::text[])) AS periods,
     -- a claim must be settled by the rules when anything but an unflagged claim waits before it in its person's queue
     ARRAY(SELECT DISTINCT psn_no FROM person_queue WHERE psn_no = ANY($2::text[])
           AND NOT (kind = 'claim' AND NOT flagged)) AS blocked,
     ARRAY(SELECT ROW(region, year) FROM year_closes) AS closed,
-    ARRAY(SELECT DISTINCT claim_id FROM cancellations WHERE claim_id = ANY($1::text[]) AND status = 'waiting') AS waited"""
+    ARRAY(SELECT DISTINCT claim_key FROM cancellations WHERE claim_key = ANY($1::text[]) AND status = 'waiting') AS waited,
+    ARRAY(SELECT ROW(y.psn_no, y.year, y.account, y.base, y.paid, y.paid_by_day, y.assisted_visits_by_month)
+          FROM year_totals AS y JOIN unnest($3::text[], $4::integer[]) AS k(psn_no, year)
+          ON y.psn_no = k.psn_no AND y.year = k.year) AS totals"""
 
 _MATCH_WAITING = """
 UPDATE cancellations SET status = 'applied'
-WHERE claim_id = $1 AND psn_no = $2 AND status = 'waiting' AND coalesce(event ->> 'fixmedins_code', $3, '') = coalesce($3, '')
-RETURNING event_id"""
+WHERE claim_key = $1 AND psn_no = $2 AND status = 'waiting'
+RETURNING cancellation_key"""
 
 
 def content_digest(claim: DischargeClaim) -> str:
@@ -60,34 +70,36 @@ def content_digest(claim: DischargeClaim) -> str:
 class Claims:
     _pool: asyncpg.Pool
 
-    async def receive_claims(self, arrivals: list[Arrival[DischargeClaim]], attach: Attach,
-                             now: datetime) -> tuple[list[ClaimReceipt], Outbox]:
+    async def receive_claims(self, arrivals: list[Arrival[DischargeClaim]], attach: Attach) -> list[ClaimReceipt]:
         """Archive each discharge event and say what it is: a new claim (snapshot attached, queued
-        for its payers), the same as before, a corrected bill (settled again at once, in order), or
-        refused with the reason. Persons are locked, so the snapshot and the claim's place in its
-        person's order are taken together."""
+        for its payers, with its year's totals as the ledger has them), the same as before, a
+        corrected bill of the same hospital's claim (queued for the ledger), or refused with the
+        reason. Persons are locked, so the snapshot and the claim's place in its person's order are
+        taken together."""
         if not arrivals:
-            return [], Outbox()
+            return []
         async with persons_locked(self._pool, (a.event.psn_no for a in arrivals)) as conn:
             known = await _Known.read(conn, [a.event for a in arrivals])
             places = await archive_all(conn, arrivals, "claim", [a.event.psn_no for a in arrivals])
             writes = _Writes()
             receipts = [await _receive(conn, arrival, place, attach, known, writes) for arrival, place in zip(arrivals, places)]
             await writes.flush(conn)
-            corrected = {a.event.psn_no for a, r in zip(arrivals, receipts) if r.status == "correction"}
-            outbox = await settle_in_order(conn, corrected, now)
-        return receipts, outbox
+        return receipts
 
     async def stalled_claims(self, received_before: datetime, limit: int = 500) -> list[StalledClaim]:
-        """Claims received before ``received_before`` still on their way to the ledger, oldest first."""
+        """Claims received before ``received_before`` still on their way to the ledger, oldest first,
+        each with its year's totals as the ledger has them now."""
         async with self._pool.acquire() as conn:
             rows = await conn.fetch(_STALLED, received_before, limit)
-        return [StalledClaim(DischargeClaim.model_validate(row["payload"]), row["seq"], row["snapshot"]) for row in rows]
+            claims = [DischargeClaim.model_validate(row["payload"]) for row in rows]
+            totals = await load_totals(conn, {(c.psn_no, c.year) for c in claims})
+        return [StalledClaim(claim, row["seq"], row["snapshot"], totals_json(totals[(claim.psn_no, claim.year)]))
+                for claim, row in zip(claims, rows)]
 
 
 _STALLED = """
 SELECT c.payload, c.snapshot, q.seq
-FROM person_queue AS q JOIN claims_received AS c ON c.claim_id = q.ref AND c.snapshot IS NOT NULL
+FROM person_queue AS q JOIN claims_received AS c ON c.claim_key = q.ref AND c.snapshot IS NOT NULL
 WHERE q.kind = 'claim' AND NOT q.ready AND c.received_at < $1
   AND NOT EXISTS (SELECT 1 FROM parked AS p WHERE p.msg_key = convert_to(q.psn_no, 'UTF8'))
 ORDER BY q.seq
@@ -107,39 +119,50 @@ class _Writes:
         claims, queue, outcomes = self.claims, self.queue, self.outcomes
         self.claims, self.queue, self.outcomes = [], [], []
         if claims or queue or outcomes:
-            await conn.execute(_WRITE_ALL, *columns(claims, 12), *columns(queue, 7), *columns(outcomes, 3))
+            await conn.execute(_WRITE_ALL, *columns(claims, 13), *columns(queue, 7), *columns(outcomes, 3))
 
 
 class _Known:
     """What intake must know of a batch's claims and persons before deciding, read in one query
     (the persons are locked, so nothing else changes it) and kept up to date as each claim of the
     batch is recorded: earlier revisions, each person's periods, who has something other than an
-    unflagged claim in their queue, the closed years, the claims a cancellation waits for."""
+    unflagged claim in their queue, the closed years, the claims a cancellation waits for, and the
+    year totals the claims travel with."""
 
-    def __init__(self, revisions: dict, periods: dict, blocked: set[str], closed: set[tuple[str, int]], waited: set[str]) -> None:
+    def __init__(self, revisions: dict, periods: dict, blocked: set[str], closed: set[tuple[str, int]], waited: set[str],
+                 totals: dict[tuple[str, int], YearTotals]) -> None:
         self.revisions, self.periods, self.blocked, self.closed, self.waited = revisions, periods, blocked, closed, waited
+        self.totals = totals
 
     @classmethod
     async def read(cls, conn: asyncpg.Connection, claims: list[DischargeClaim]) -> "_Known":
-        known = await conn.fetchrow(_KNOWN, sorted({c.claim_id for c in claims}), sorted({c.psn_no for c in claims}))
+        years = sorted({(c.psn_no, c.year) for c in claims})
+        known = await conn.fetchrow(_KNOWN, sorted({c.key for c in claims}), sorted({c.psn_no for c in claims}),
+                                    [p for p, _ in years], [y for _, y in years])
         revisions: dict[str, list] = {}
-        for claim_id, revision, digest, snapshot, seq in known["revisions"]:
-            revisions.setdefault(claim_id, []).append({"revision": revision, "digest": digest, "snapshot": snapshot, "seq": seq})
+        for key, revision, digest, snapshot, seq, psn_no in known["revisions"]:
+            revisions.setdefault(key, []).append(
+                {"revision": revision, "digest": digest, "snapshot": snapshot, "seq": seq, "psn_no": psn_no})
         periods: dict[str, list[CategoryHeld]] = {}
         for psn_no, category, valid_from, valid_to, authority, event_id in known["periods"]:
             periods.setdefault(psn_no, []).append(CategoryHeld(
                 code=category, valid_from=valid_from, valid_to=valid_to, authority=authority, event_id=event_id))
         closed = {(region, year) for region, year in known["closed"]}
-        return cls(revisions, periods, set(known["blocked"]), closed, set(known["waited"]))
+        totals = totals_of_rows(years, known["totals"])
+        return cls(revisions, periods, set(known["blocked"]), closed, set(known["waited"]), totals)
 
     def periods_of(self, psn_no: str) -> list[CategoryHeld]:
         """In the rules' order (by code, then start), not the database's collation: the snapshot is the rules' identity."""
         return sorted(self.periods.get(psn_no, []), key=lambda h: (h.code.value, h.valid_from))
 
+    def basis_of(self, claim: DischargeClaim) -> dict:
+        """The claim's year as the ledger has it now, as it travels."""
+        return totals_json(self.totals.get((claim.psn_no, claim.year), {}))
+
     def recorded(self, claim: DischargeClaim, digest: str, snapshot: dict | None, seq: int) -> None:
-        self.revisions.setdefault(claim.claim_id, []).append(
-            {"revision": claim.revision, "digest": digest, "snapshot": snapshot, "seq": seq})
-        self.revisions[claim.claim_id].sort(key=lambda r: r["revision"])
+        self.revisions.setdefault(claim.key, []).append(
+            {"revision": claim.revision, "digest": digest, "snapshot": snapshot, "seq": seq, "psn_no": claim.psn_no})
+        self.revisions[claim.key].sort(key=lambda r: r["revision"])
 
 
 async def _receive(conn: asyncpg.Connection, arrival: Arrival[DischargeClaim], place: tuple[int, bool], attach: Attach,
@@ -147,8 +170,7 @@ async def _receive(conn: asyncpg.Connection, arrival: Arrival[DischargeClaim], p
     claim = arrival.event
     seq, new_position = place
     digest = content_digest(claim)
-    receipt = await _decide(conn, claim, digest, seq, known.revisions.get(claim.claim_id, []), arrival, attach, known,
-                            writes)
+    receipt = await _decide(conn, claim, digest, seq, known.revisions.get(claim.key, []), arrival, attach, known, writes)
     if new_position and receipt.status not in ("new", "correction"):
         writes.outcomes.append((seq, "repeat" if receipt.status == "same" else "rejected", receipt.reason))
     return receipt
@@ -157,32 +179,47 @@ async def _receive(conn: asyncpg.Connection, arrival: Arrival[DischargeClaim], p
 async def _decide(conn, claim: DischargeClaim, digest: str, seq: int, revisions, arrival, attach: Attach,
                   known: _Known, writes: _Writes) -> ClaimReceipt:
     if not revisions:
+        if claim.revision:
+            return ClaimReceipt("refused", seq, reason=not_received_to_correct(claim))
         return await _first_receipt(conn, claim, digest, seq, arrival, attach, known, writes)
     first, latest = revisions[0], revisions[-1]
     same = next((r for r in revisions if r["revision"] == claim.revision), None)
     if same is not None:
         if same["digest"] == digest:
-            return ClaimReceipt("same", first["seq"], first["snapshot"])
+            return ClaimReceipt("same", first["seq"], first["snapshot"], basis=known.basis_of(claim))
         return ClaimReceipt("conflict", seq, reason=(
-            f"claim_id {claim.claim_id} revision {claim.revision} was already received with different content; "
-            f"send a corrected bill with a revision above {latest['revision']}"))
+            f"{claim_named(claim)} revision {claim.revision} was already received with different "
+            f"content; send a corrected bill with a revision above {latest['revision']}"))
     if claim.revision < latest["revision"]:
         return ClaimReceipt("stale", seq, reason=(
-            f"claim {claim.claim_id} revision {claim.revision} arrived after revision {latest['revision']}; it changes nothing"))
+            f"{claim_named(claim)} revision {claim.revision} arrived after revision "
+            f"{latest['revision']}; it changes nothing"))
+    if first["psn_no"] != claim.psn_no:
+        return ClaimReceipt("refused", seq, reason=(
+            f"{claim_named(claim)} belongs to another person; a corrected bill keeps its psn_no"))
     await writes.flush(conn)  # a correction reads what this batch may have written of its claim
-    cancelled = await conn.fetchval("SELECT event_id FROM cancellations WHERE claim_id = $1 AND status = 'applied'", claim.claim_id)
+    cancelled = await conn.fetchval("SELECT event_id FROM cancellations WHERE claim_key = $1 AND status = 'applied'", claim.key)
     if cancelled is not None:
         return ClaimReceipt("refused", seq, reason=(
-            f"claim {claim.claim_id} was cancelled by {cancelled}; a cancelled claim is not corrected — send the bill as a new claim_id"))
-    owner = await conn.fetchval("SELECT psn_no FROM claims_received WHERE claim_id = $1 LIMIT 1", claim.claim_id)
-    if owner != claim.psn_no:
-        return ClaimReceipt("refused", seq, reason=f"claim {claim.claim_id} belongs to another person; a corrected bill keeps its psn_no")
-    region = await conn.fetchval("SELECT region FROM claims_received WHERE claim_id = $1 AND snapshot IS NOT NULL", claim.claim_id)
+            f"{claim_named(claim)} was cancelled by {cancelled}; a cancelled claim is not corrected "
+            "— send the bill as a new claim_id"))
+    region = first["snapshot"]["policy"]["region"] if first["snapshot"] else None
     writes.claims.append(_claim_row(claim, digest, None, region, arrival, seq))
-    writes.queue.append((claim.psn_no, seq, 0, "correction", claim.claim_id, True, False))
+    writes.queue.append((claim.psn_no, seq, 0, "correction", claim.key, True, False))
     known.recorded(claim, digest, None, seq)
     known.blocked.add(claim.psn_no)
     return ClaimReceipt("correction", seq)
+
+
+def claim_named(claim: DischargeClaim) -> str:
+    """A claim as a reason names it: its id, and its hospital when it names one."""
+    return f"claim {claim.claim_id} of hospital {claim.fixmedins_code}" if claim.fixmedins_code else f"claim {claim.claim_id}"
+
+
+def not_received_to_correct(claim: DischargeClaim) -> str:
+    """Why a corrected bill of a claim its hospital never sent is refused (whoever else sent that claim_id)."""
+    return (f"{claim_named(claim)} was never received: revision {claim.revision} is a corrected bill, and a corrected "
+            "bill corrects only its own hospital's claim; send the bill as revision 0")
 
 
 async def _first_receipt(conn, claim: DischargeClaim, digest: str, seq: int, arrival, attach: Attach,
@@ -191,20 +228,20 @@ async def _first_receipt(conn, claim: DischargeClaim, digest: str, seq: int, arr
     region = snapshot["policy"]["region"]
     flagged = claim.psn_no in known.blocked or (region, claim.year) in known.closed
     writes.claims.append(_claim_row(claim, digest, snapshot, region, arrival, seq))
-    writes.queue.append((claim.psn_no, seq, 0, "claim", claim.claim_id, False, flagged))
+    writes.queue.append((claim.psn_no, seq, 0, "claim", claim.key, False, flagged))
     known.recorded(claim, digest, snapshot, seq)
     if flagged:
         known.blocked.add(claim.psn_no)
-    if claim.claim_id in known.waited:
-        matched = await conn.fetch(_MATCH_WAITING, claim.claim_id, claim.psn_no, claim.fixmedins_code)
-        for event_id in [row["event_id"] for row in matched][:1]:
-            writes.queue.append((claim.psn_no, seq, 1, "cancellation", event_id, True, False))
+    if claim.key in known.waited:
+        matched = await conn.fetch(_MATCH_WAITING, claim.key, claim.psn_no)
+        for cancellation in [row["cancellation_key"] for row in matched][:1]:
+            writes.queue.append((claim.psn_no, seq, 1, "cancellation", cancellation, True, False))
             known.blocked.add(claim.psn_no)
-    return ClaimReceipt("new", seq, snapshot)
+    return ClaimReceipt("new", seq, snapshot, basis=known.basis_of(claim))
 
 
 def _claim_row(claim: DischargeClaim, digest: str, snapshot: dict | None, region: str | None, arrival: Arrival,
                seq: int) -> tuple:
-    return (claim.claim_id, claim.psn_no, digest, dumps(claim.model_dump(mode="json", by_alias=True)),
+    return (claim.claim_id, claim.fixmedins_code or "", claim.psn_no, digest, dumps(claim.model_dump(mode="json", by_alias=True)),
             None if snapshot is None else dumps(snapshot), arrival.topic, arrival.partition, arrival.offset,
             claim.revision, seq, claim.year, region)

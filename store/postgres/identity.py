@@ -9,10 +9,9 @@ import asyncpg
 from policies.periods import periods_from
 from schemas.events import CategoryHeld, EligibilityChange
 
-from ..records import Arrival, InputReceipt, Outbox
+from ..records import Arrival, InputReceipt
 from .archive import archive, set_outcome
 from .connection import persons_locked
-from .ledger import settle_in_order
 
 _IDENTITIES = """
 SELECT w.ord, i.category, i.valid_from, i.valid_to, i.authority, i.event_id
@@ -23,13 +22,14 @@ JOIN identity_periods AS i
 _INSERT_EVENT = """
 INSERT INTO identity_events (event_id, psn_no, category, action, valid_from, valid_to, authority, recorded_at, event, input_seq)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10)
-ON CONFLICT (event_id) DO NOTHING
+ON CONFLICT (authority, event_id) DO NOTHING
 RETURNING event_id"""
 
 _QUEUE_IF_CLAIMS = """
 INSERT INTO person_queue (psn_no, seq, sub, kind, ref, ready)
 SELECT $1, $2, 0, 'eligibility', $3, true WHERE EXISTS (SELECT 1 FROM claims_received WHERE psn_no = $1)
-ON CONFLICT DO NOTHING"""
+ON CONFLICT DO NOTHING
+RETURNING psn_no"""
 
 _EVENTS_OF = """
 SELECT e.psn_no, e.category, e.event_id, e.action, e.valid_from, e.valid_to, e.authority, e.recorded_at
@@ -64,16 +64,16 @@ class Identity:
             found[row["ord"] - 1].append(_held(row))
         return [sorted(held, key=lambda h: (h.code.value, h.valid_from)) for held in found]
 
-    async def record_changes(self, arrivals: list[Arrival[EligibilityChange]], now: datetime) -> tuple[list[InputReceipt], Outbox]:
-        """Archive and record eligibility changes; a repeated ``event_id`` changes nothing.
+    async def record_changes(self, arrivals: list[Arrival[EligibilityChange]]) -> list[InputReceipt]:
+        """Archive and record eligibility changes; an authority's repeated ``event_id`` changes nothing.
 
         The periods of every (person, category) that got a new event are folded again from all its
         events (policies/periods.py), so the order of arrival never changes them. A change of a
-        person who has claims takes its place in that person's queue and settles their years again
-        as soon as everything received before it has taken effect.
+        person who has claims takes its place in that person's queue; the ledger settles their years
+        again, once woken, as soon as everything received before it has taken effect.
         """
         if not arrivals:
-            return [], Outbox()
+            return []
         async with persons_locked(self._pool, (a.event.psn_no for a in arrivals)) as conn:
             receipts, touched = [], set()
             for arrival in arrivals:
@@ -83,8 +83,7 @@ class Identity:
                 receipts.append(receipt)
             if touched:
                 await _recompute_periods(conn, sorted(touched))
-            outbox = await settle_in_order(conn, (a.event.psn_no for a in arrivals), now)
-        return receipts, outbox
+        return receipts
 
     async def identity_history(self, psn_no: str) -> tuple[list[CategoryHeld], list[EligibilityChange]]:
         """A person's current periods (by code, start), and the events as received, in the order applied."""
@@ -143,12 +142,13 @@ async def _record_change(conn: asyncpg.Connection, arrival: Arrival[EligibilityC
         _INSERT_EVENT, change.event_id, change.psn_no, change.category.value, change.action, change.valid_from,
         change.valid_to, change.authority.value, change.recorded_at, change.model_dump(mode="json", by_alias=True), seq)
     if inserted is None:
-        known = await conn.fetchval("SELECT input_seq FROM identity_events WHERE event_id = $1", change.event_id)
+        known = await conn.fetchval("SELECT input_seq FROM identity_events WHERE authority = $1 AND event_id = $2",
+                                    change.authority.value, change.event_id)
         if known != seq:
             await set_outcome(conn, seq, "repeat", f"event {change.event_id} was received before")
         return InputReceipt("repeat", known)
-    await conn.execute(_QUEUE_IF_CLAIMS, change.psn_no, seq, change.event_id)
-    return InputReceipt("applied", seq)
+    queued = await conn.fetchval(_QUEUE_IF_CLAIMS, change.psn_no, seq, change.event_id)
+    return InputReceipt("applied", seq, persons=(queued,) if queued else ())
 
 
 async def _recompute_periods(conn: asyncpg.Connection, touched: list[tuple[str, str]]) -> None:

@@ -1,25 +1,25 @@
-"""The ledger's writes: each person's queued inputs applied in order (store/life.py) — records once
-each, published in commit order — and the outbox of records and alerts still to publish."""
+"""The ledger's writes — the one writer of money: each person's queued inputs applied in order
+(store/life.py), records once each, published in commit order, the year totals with them; the
+claims that arrive checked against what intake recorded before they take their place; and the
+outbox of records and alerts still to publish."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from datetime import datetime
 
 import asyncpg
 
 from policies.ledger import CancellationReceived, ChangeReceived, ClaimReceived, CloseReceived, Input
-from schemas.events import (
-    ClaimCancellation, DischargeClaim, EligibilityChange, HighCostAlert, PaymentLine, Settlement, YearEndClose,
-)
-from schemas.totals import AccountTotals, YearTotals
+from policies.soundness import disagreement
+from schemas.events import ClaimCancellation, DischargeClaim, EligibilityChange, HighCostAlert, Settlement, YearEndClose
+from schemas.totals import YearTotals, totals_from_json
 from schemas.wire import encode
 
 from ..life import apply_ready
-from ..records import Contribution, Outbox, QueueItem
+from ..records import ArrivedClaim, Outbox, QueueItem
 from .connection import columns, persons_locked
-from .payments import UPSERT_TOTALS, totals_row
-
-_QUEUE = "SELECT psn_no, seq, sub, kind, ref, ready, flagged FROM person_queue WHERE psn_no = $1 ORDER BY seq, sub"
+from .totals import totals_of_rows, totals_row, upsert_totals
 
 _INSERT_RECORDS = """
 INSERT INTO settlements (settlement_id, claim_id, kind, psn_no, record, medfee_sumamt, fund_pay_sumamt, psn_part_amt, year)
@@ -42,110 +42,130 @@ SELECT
           FROM settlements WHERE psn_no = ANY($1::text[]) AND NOT published ORDER BY seq) AS records,
     ARRAY(SELECT ROW(alert_id, alert) FROM alerts WHERE psn_no = ANY($1::text[]) AND NOT published ORDER BY seq) AS alerts"""
 
+_QUEUE = "SELECT psn_no, seq, sub, kind, ref, ready, flagged FROM person_queue WHERE psn_no = $1 ORDER BY seq, sub"
 
-class PostgresPersonAccess:
-    """store/life.py's view of one person's ledger, inside the caller's transaction."""
+# persons whose first queued input is ready and has waited since before $1
+_READY_HEADS = """
+SELECT q.psn_no FROM person_queue AS q
+WHERE q.ready AND q.queued_at < $1 AND NOT EXISTS (
+    SELECT 1 FROM person_queue AS e WHERE e.psn_no = q.psn_no AND (e.seq, e.sub) < (q.seq, q.sub))
+ORDER BY q.queued_at LIMIT $2"""
+
+# Everything the common case needs, in one round trip: the persons' queues; the first receipt of
+# every claim queued for them and of every claim that arrived ($2); and the year totals of those
+# claims' persons and years.
+_PRELOAD = """
+WITH wanted AS (
+    SELECT c.claim_key, c.psn_no, c.seq, c.year, c.payload, c.snapshot FROM claims_received AS c
+    WHERE c.snapshot IS NOT NULL AND (c.claim_key = ANY($2::text[]) OR c.claim_key IN (
+        SELECT q.ref FROM person_queue AS q WHERE q.psn_no = ANY($1::text[]) AND q.kind = 'claim'))
+)
+SELECT
+    ARRAY(SELECT ROW(psn_no, seq, sub, kind, ref, ready, flagged) FROM person_queue
+          WHERE psn_no = ANY($1::text[]) ORDER BY psn_no, seq, sub) AS queues,
+    ARRAY(SELECT ROW(claim_key, psn_no, seq, payload, snapshot) FROM wanted) AS receipts,
+    ARRAY(SELECT ROW(y.psn_no, y.year, y.account, y.base, y.paid, y.paid_by_day, y.assisted_visits_by_month)
+          FROM year_totals AS y WHERE (y.psn_no, y.year) IN (SELECT psn_no, year FROM wanted)) AS totals"""
+
+# What a batch leaves behind, in one round trip: finished queue items gone, the claims that arrived
+# and still wait (for something before them) marked ready, the year totals the fast path changed.
+_FINISH = """
+WITH done AS (
+    DELETE FROM person_queue AS q USING unnest($1::text[], $2::bigint[], $3::integer[]) AS d(p, s, u)
+    WHERE q.psn_no = d.p AND q.seq = d.s AND q.sub = d.u
+), arrived AS (
+    UPDATE person_queue AS q SET ready = true FROM unnest($4::text[], $5::bigint[], $6::integer[]) AS a(p, s, u)
+    WHERE q.psn_no = a.p AND q.seq = a.s AND q.sub = a.u
+)""" + upsert_totals(7)
+
+
+class BatchedPersonAccess:
+    """store/life.py's view of a batch of persons' ledgers, inside the caller's transaction, with the
+    few round trips the common case needs: everything read in one query up front (``preload``), and
+    the records, finished queue items and year totals written at the end (``flush``). Whatever reads
+    more of a person's ledger (the rules' path) first writes what is pending, so it reads exactly
+    what it would have without the batching."""
 
     def __init__(self, conn: asyncpg.Connection) -> None:
         self.conn = conn
         self.written: dict[str, tuple[Settlement, bytes]] = {}  # the records this transaction wrote, as written
-
-    async def queue(self, psn_no: str) -> list[QueueItem]:
-        return [QueueItem(**dict(row)) for row in await self.conn.fetch(_QUEUE, psn_no)]
-
-    async def history(self, psn_no: str) -> list[Input]:
-        return await history_of(self.conn, psn_no)
-
-    async def records(self, psn_no: str) -> list[Settlement]:
-        rows = await self.conn.fetch("SELECT record FROM settlements WHERE psn_no = $1 ORDER BY seq", psn_no)
-        return [Settlement.model_validate(row["record"]) for row in rows]
-
-    async def first_receipt(self, claim_id: str) -> tuple[DischargeClaim, dict]:
-        row = await self.conn.fetchrow(
-            "SELECT payload, snapshot FROM claims_received WHERE claim_id = $1 AND snapshot IS NOT NULL", claim_id)
-        return DischargeClaim.model_validate(row["payload"]), row["snapshot"]
-
-    async def payment_lines(self, claim_id: str) -> list[PaymentLine]:
-        rows = await self.conn.fetch("SELECT line FROM payments WHERE claim_id = $1 ORDER BY seq", claim_id)
-        return [PaymentLine.model_validate(row["line"]) for row in rows]
-
-    async def contributions(self, claim_ids: Sequence[str]) -> list[Contribution]:
-        if not claim_ids:
-            return []
-        rows = await self.conn.fetch("SELECT contributions FROM payments WHERE claim_id = ANY($1::text[]) ORDER BY seq",
-                                     list(claim_ids))
-        return [Contribution(c["year"], c["account"], AccountTotals.model_validate(c["change"]))
-                for row in rows for c in row["contributions"]]
-
-    async def write(self, records: list[Settlement], alerts: list[tuple[str, HighCostAlert]]) -> None:
-        self.written.update(await write_records(self.conn, records))
-        if alerts:
-            await self.conn.execute(_INSERT_ALERTS, [a for a, _ in alerts], [alert.psn_no for _, alert in alerts],
-                                    [alert.model_dump_json().encode() for _, alert in alerts])
-
-    async def replace_totals(self, psn_no: str, totals: dict[int, YearTotals]) -> None:
-        await self.conn.execute("DELETE FROM year_totals WHERE psn_no = $1 AND year = ANY($2::integer[])", psn_no, list(totals))
-        rows = [totals_row(psn_no, year, account, account_totals)
-                for year, accounts in sorted(totals.items()) for account, account_totals in sorted(accounts.items())]
-        if rows:
-            await self.conn.execute(UPSERT_TOTALS, *columns(rows))
-
-    async def done(self, item: QueueItem) -> None:
-        await self.conn.execute("DELETE FROM person_queue WHERE psn_no = $1 AND seq = $2 AND sub = $3",
-                                item.psn_no, item.seq, item.sub)
-
-    async def flag_claims(self, psn_no: str) -> None:
-        await self.conn.execute("UPDATE person_queue SET flagged = true WHERE psn_no = $1 AND kind = 'claim'", psn_no)
-
-
-class BatchedPersonAccess(PostgresPersonAccess):
-    """The same view for a batch of persons, with the few round trips the common case needs: every
-    person's queue, then the ready claims' first receipts and payers' lines, read in two queries up
-    front, and the records and finished queue items written in one statement each at the end.
-    Whatever reads more of a person's ledger (the rules' path) first writes what is pending, so it
-    reads exactly what the unbatched access would."""
-
-    def __init__(self, conn: asyncpg.Connection) -> None:
-        super().__init__(conn)
         self._queues: dict[str, list[QueueItem]] = {}
-        self._receipts: dict[str, tuple[DischargeClaim, dict]] = {}
-        self._lines: dict[str, list[PaymentLine]] = {}
+        self._receipts: dict[str, tuple[str, int, DischargeClaim, dict]] = {}  # claim key -> psn_no, seq, claim, snapshot
+        self._totals: dict[tuple[str, int], YearTotals] = {}
+        self._changed: set[tuple[str, int]] = set()
         self._records: list[Settlement] = []
         self._alerts: list[tuple[str, HighCostAlert]] = []
         self._done: list[QueueItem] = []
+        self._arrived: list[QueueItem] = []
 
-    async def preload(self, persons: list[str], arrived: Sequence[tuple[str, str]] = ()) -> None:
-        """Read the persons' queues (with the claims that ``arrived``, (psn_no, claim_id), marked
-        ready in the same round trip), then the ready claims' receipts and lines."""
+    async def preload(self, persons: list[str], arrived: Sequence[ArrivedClaim] = ()) -> list[str | None]:
+        """Read everything up front, then take the claims that ``arrived``: each is checked against
+        what intake recorded (policies/soundness.py) and, if it holds, its queue item made ready.
+        Per arrival, None or why it was refused."""
+        read = await self.conn.fetchrow(_PRELOAD, persons, sorted({a.key for a in arrived}))
         self._queues = {psn_no: [] for psn_no in persons}
-        if arrived:
-            rows = await self.conn.fetch(_ARRIVE_AND_QUEUES, persons, [p for p, _ in arrived], [c for _, c in arrived])
-        else:
-            rows = await self.conn.fetch(_QUEUES, persons)
-        for row in rows:
-            self._queues.setdefault(row["psn_no"], []).append(QueueItem(**dict(row)))
-        claims = [row["ref"] for row in rows if row["kind"] == "claim" and row["ready"] and not row["flagged"]]
-        if not claims:
-            return
-        read = await self.conn.fetchrow(_RECEIPTS_AND_LINES, claims)
-        for claim_id, payload, snapshot in read["receipts"]:
-            self._receipts[claim_id] = (DischargeClaim.model_validate(payload), snapshot)
-        for claim_id, line in read["lines"]:
-            self._lines.setdefault(claim_id, []).append(PaymentLine.model_validate(line))
+        for row in read["queues"]:
+            self._queues.setdefault(row[0], []).append(QueueItem(*row))
+        for key, psn_no, seq, payload, snapshot in read["receipts"]:
+            self._receipts[key] = (psn_no, seq, DischargeClaim.model_validate(payload), snapshot)
+        self._totals = totals_of_rows([], read["totals"])
+        return [self._take(claim) for claim in arrived]
+
+    def _take(self, arrived: ArrivedClaim) -> str | None:
+        receipt = self._receipts.get(arrived.key)
+        if receipt is None:
+            return f"intake recorded no claim {arrived.key}: a claim reaches the ledger only from intake"
+        psn_no, seq, claim, snapshot = receipt
+        if (psn_no, seq) != (arrived.psn_no, arrived.seq):
+            return (f"claim {arrived.key} arrived as person {arrived.psn_no!r} at place {arrived.seq}, but intake recorded it "
+                    f"for another person or place")
+        try:
+            why = disagreement(claim, snapshot, arrived.lines, totals_from_json(arrived.basis))
+        except (ValueError, TypeError, KeyError) as error:
+            why = f"its lines or basis cannot be read: {type(error).__name__}: {error}"
+        if why is not None:
+            return f"claim {arrived.key} arrived with lines that are not the rules' for what intake recorded: {why}"
+        for item in self._queues.get(psn_no, []):
+            if item.kind == "claim" and item.ref == arrived.key and not item.ready:
+                index = self._queues[psn_no].index(item)
+                self._queues[psn_no][index] = ready = replace(item, ready=True)
+                self._arrived.append(ready)
+        return None
 
     async def queue(self, psn_no: str) -> list[QueueItem]:
         if psn_no in self._queues:
             return self._queues.pop(psn_no)
         await self.flush()
-        return await super().queue(psn_no)
+        return [QueueItem(**dict(row)) for row in await self.conn.fetch(_QUEUE, psn_no)]
 
-    async def first_receipt(self, claim_id: str) -> tuple[DischargeClaim, dict]:
-        return self._receipts.pop(claim_id, None) or await super().first_receipt(claim_id)
+    async def first_receipt(self, claim_key: str) -> tuple[DischargeClaim, dict]:
+        if claim_key in self._receipts:
+            _, _, claim, snapshot = self._receipts[claim_key]
+            return claim, snapshot
+        row = await self.conn.fetchrow(
+            "SELECT payload, snapshot FROM claims_received WHERE claim_key = $1 AND snapshot IS NOT NULL", claim_key)
+        return DischargeClaim.model_validate(row["payload"]), row["snapshot"]
 
-    async def payment_lines(self, claim_id: str) -> list[PaymentLine]:
-        if claim_id in self._lines:
-            return self._lines.pop(claim_id)
-        return await super().payment_lines(claim_id)
+    async def totals(self, psn_no: str, year: int) -> YearTotals:
+        if (psn_no, year) not in self._totals:
+            await self.flush()
+            rows = await self.conn.fetch("SELECT psn_no, year, account, base, paid, paid_by_day, assisted_visits_by_month "
+                                         "FROM year_totals WHERE psn_no = $1 AND year = $2", psn_no, year)
+            self._totals.update(totals_of_rows([(psn_no, year)], [tuple(r) for r in rows]))
+        return dict(self._totals[(psn_no, year)])
+
+    async def set_totals(self, psn_no: str, year: int, totals: YearTotals) -> None:
+        self._totals[(psn_no, year)] = dict(totals)
+        self._changed.add((psn_no, year))
+
+    async def history(self, psn_no: str) -> list[Input]:
+        await self.flush()
+        return await history_of(self.conn, psn_no)
+
+    async def records(self, psn_no: str) -> list[Settlement]:
+        await self.flush()
+        rows = await self.conn.fetch("SELECT record FROM settlements WHERE psn_no = $1 ORDER BY seq", psn_no)
+        return [Settlement.model_validate(row["record"]) for row in rows]
 
     async def write(self, records: list[Settlement], alerts: list[tuple[str, HighCostAlert]]) -> None:
         self._records += records
@@ -154,59 +174,33 @@ class BatchedPersonAccess(PostgresPersonAccess):
     async def done(self, item: QueueItem) -> None:
         self._done.append(item)
 
-    async def history(self, psn_no: str) -> list[Input]:
-        await self.flush()
-        return await super().history(psn_no)
-
-    async def records(self, psn_no: str) -> list[Settlement]:
-        await self.flush()
-        return await super().records(psn_no)
-
-    async def contributions(self, claim_ids: Sequence[str]) -> list[Contribution]:
-        await self.flush()
-        return await super().contributions(claim_ids)
-
     async def replace_totals(self, psn_no: str, totals: dict[int, YearTotals]) -> None:
         await self.flush()
-        await super().replace_totals(psn_no, totals)
+        await self.conn.execute("DELETE FROM year_totals WHERE psn_no = $1 AND year = ANY($2::integer[])", psn_no, list(totals))
+        for year, accounts in totals.items():
+            await self.set_totals(psn_no, year, accounts)
 
     async def flag_claims(self, psn_no: str) -> None:
         await self.flush()
-        await super().flag_claims(psn_no)
+        await self.conn.execute("UPDATE person_queue SET flagged = true WHERE psn_no = $1 AND kind = 'claim'", psn_no)
 
     async def flush(self) -> None:
-        """Write the pending records, alerts and finished queue items."""
-        records, alerts, done = self._records, self._alerts, self._done
-        self._records, self._alerts, self._done = [], [], []
-        if records or alerts:
-            await super().write(records, alerts)
-        if done:
-            await self.conn.execute(_DONE, [i.psn_no for i in done], [i.seq for i in done], [i.sub for i in done])
-
-
-_QUEUES = ("SELECT psn_no, seq, sub, kind, ref, ready, flagged FROM person_queue WHERE psn_no = ANY($1::text[]) "
-           "ORDER BY psn_no, seq, sub")
-# the arrived claims marked ready, and the persons' queues as they are after it (the select sees the
-# rows as they were before the update, so their readiness is taken from both)
-_ARRIVE_AND_QUEUES = """
-WITH arrived AS (
-    UPDATE person_queue AS q SET ready = true FROM unnest($2::text[], $3::text[]) AS a(p, c)
-    WHERE q.psn_no = a.p AND q.kind = 'claim' AND q.ref = a.c
-    RETURNING q.psn_no, q.seq, q.sub
-)
-SELECT q.psn_no, q.seq, q.sub, q.kind, q.ref, q.ready OR a.seq IS NOT NULL AS ready, q.flagged
-FROM person_queue AS q LEFT JOIN arrived AS a ON a.psn_no = q.psn_no AND a.seq = q.seq AND a.sub = q.sub
-WHERE q.psn_no = ANY($1::text[])
-ORDER BY q.psn_no, q.seq, q.sub"""
-# the ready claims' first receipts and their payers' lines, in one round trip
-_RECEIPTS_AND_LINES = """
-SELECT
-    ARRAY(SELECT ROW(claim_id, payload, snapshot) FROM claims_received
-          WHERE claim_id = ANY($1::text[]) AND snapshot IS NOT NULL) AS receipts,
-    ARRAY(SELECT ROW(claim_id, line) FROM payments WHERE claim_id = ANY($1::text[]) ORDER BY seq) AS lines"""
-_DONE = """
-DELETE FROM person_queue AS q USING unnest($1::text[], $2::bigint[], $3::integer[]) AS d(p, s, u)
-WHERE q.psn_no = d.p AND q.seq = d.s AND q.sub = d.u"""
+        """Write the pending records, alerts, finished and arrived queue items and changed totals."""
+        records, alerts, done, arrived = self._records, self._alerts, self._done, self._arrived
+        changed, self._changed = sorted(self._changed), set()
+        self._records, self._alerts, self._done, self._arrived = [], [], [], []
+        if records:
+            self.written.update(await write_records(self.conn, records))
+        if alerts:
+            await self.conn.execute(_INSERT_ALERTS, [a for a, _ in alerts], [alert.psn_no for _, alert in alerts],
+                                    [alert.model_dump_json().encode() for _, alert in alerts])
+        finished = {(i.psn_no, i.seq, i.sub) for i in done}
+        waiting = [i for i in arrived if (i.psn_no, i.seq, i.sub) not in finished]
+        totals = [totals_row(p, y, account, t) for p, y in changed for account, t in sorted(self._totals[(p, y)].items())]
+        if done or waiting or totals:
+            await self.conn.execute(_FINISH, [i.psn_no for i in done], [i.seq for i in done], [i.sub for i in done],
+                                    [i.psn_no for i in waiting], [i.seq for i in waiting], [i.sub for i in waiting],
+                                    *columns(totals, 7))
 
 
 async def write_records(conn: asyncpg.Connection, records: list[Settlement]) -> dict[str, tuple[Settlement, bytes]]:
@@ -241,19 +235,20 @@ async def history_of(conn: asyncpg.Connection, psn_no: str) -> list[Input]:
 
 
 async def settle_in_order(conn: asyncpg.Connection, persons: Iterable[str], now: datetime,
-                          arrived: Sequence[tuple[str, str]] = ()) -> Outbox:
-    """Apply every person's ready inputs in order, the claims that ``arrived`` (psn_no, claim_id)
-    from their last payer now ready among them; the outbox of what they (and earlier runs that did
-    not get to publish) left unpublished. The persons must be locked by the caller."""
+                          arrived: Sequence[ArrivedClaim] = ()) -> tuple[Outbox, list[str | None]]:
+    """Apply every person's ready inputs in order, the claims that ``arrived`` from their last payer
+    (and hold against what intake recorded) now ready among them; the outbox of what they (and
+    earlier runs that did not get to publish) left unpublished, and per arrival None or why it was
+    refused. The persons must be locked by the caller."""
     persons = sorted(set(persons))
-    if not persons:  # intake's batch without a corrected bill: nothing to read
-        return Outbox()
+    if not persons:
+        return Outbox(), []
     access = BatchedPersonAccess(conn)
-    await access.preload(persons, arrived)
+    refused = await access.preload(persons, arrived)
     for psn_no in persons:
         await apply_ready(access, psn_no, now)
     await access.flush()
-    return await unpublished(conn, persons, access.written)
+    return await unpublished(conn, persons, access.written), refused
 
 
 async def unpublished(conn: asyncpg.Connection, persons: list[str],
@@ -273,20 +268,28 @@ async def unpublished(conn: asyncpg.Connection, persons: list[str],
 class Ledger:
     _pool: asyncpg.Pool
 
-    async def arrive(self, claims: list[tuple[str, str]], now: datetime) -> Outbox:
-        """Claims (psn_no, claim_id) that passed their payers: each takes effect in its person's
-        order, with whatever it held up. Returns what is left to publish for those persons."""
-        if not claims:
-            return Outbox()
-        async with persons_locked(self._pool, (p for p, _ in claims)) as conn:
-            return await settle_in_order(conn, (p for p, _ in claims), now, arrived=claims)
+    async def arrive(self, claims: list[ArrivedClaim], now: datetime,
+                     woken: Sequence[str] = ()) -> tuple[Outbox, list[str | None]]:
+        """Claims that passed their payers, each checked against what intake recorded and then taking
+        effect in its person's order with whatever it held up; the ``woken`` persons' queues applied
+        too. Returns what is left to publish for those persons, and per claim None or why it was refused."""
+        persons = {c.psn_no for c in claims} | set(woken)
+        if not persons:
+            return Outbox(), []
+        async with persons_locked(self._pool, persons) as conn:
+            return await settle_in_order(conn, persons, now, arrived=claims)
 
     async def apply(self, persons: list[str], now: datetime) -> Outbox:
-        """Apply whatever the persons' queues hold that is ready (a wake-up after a year-end close)."""
-        if not persons:
-            return Outbox()
-        async with persons_locked(self._pool, persons) as conn:
-            return await settle_in_order(conn, persons, now)
+        """Apply whatever the persons' queues hold that is ready (woken after a correction, a
+        cancellation, an eligibility change or a year-end close was queued)."""
+        outbox, _ = await self.arrive([], now, persons)
+        return outbox
+
+    async def ready_persons(self, queued_before: datetime, limit: int = 500) -> list[str]:
+        """Persons whose queue starts with an input ready since before ``queued_before``."""
+        async with self._pool.acquire() as conn:
+            rows = await conn.fetch(_READY_HEADS, queued_before, limit)
+        return [row["psn_no"] for row in rows]
 
     async def mark_published(self, settlement_ids: list[str], alert_ids: list[str] = ()) -> None:
         """Mark records (and alerts) as published; unknown ids are ignored."""
@@ -319,10 +322,10 @@ class Ledger:
         async with self._pool.acquire() as conn:
             return await history_of(conn, psn_no)
 
-    async def records_of(self, claim_id: str) -> list[Settlement]:
-        """Every record of a claim (or year-end entry), in the order recorded."""
+    async def records_of(self, claim_key: str) -> list[Settlement]:
+        """Every record of a claim (by its key: its hospital and id) or year-end entry, in the order recorded."""
         async with self._pool.acquire() as conn:
-            rows = await conn.fetch("SELECT record FROM settlements WHERE claim_id = $1 ORDER BY seq", claim_id)
+            rows = await conn.fetch("SELECT record FROM settlements WHERE claim_key = $1 ORDER BY seq", claim_key)
         return [Settlement.model_validate(row["record"]) for row in rows]
 
     async def queued(self, psn_no: str | None = None) -> list[QueueItem]:

@@ -202,18 +202,13 @@ async def a_busy_life(live_system, store, prefix: str) -> None:
                                             authority=p.categories[0].authority or "civil_affairs", recorded_at=NOW))
                    for p in population[:6] if p.categories]
     await publish(live_system.kafka, ELIGIBILITY, revocations, EligibilityChange)
-    live_system.workers.kill("resettlement")
     live_system.workers.start_one("ledger")
-    live_system.workers.start_one("resettlement")
     try:
         await settled_claims(store, {c.claim_id for c in claims}, TIMEOUT)
     except TimeoutError:
         stuck = {c.psn_no for c in claims} & {q.psn_no for q in await store.queued()}
         for psn in sorted(stuck)[:3]:
             print("QUEUE", psn, [(q.seq, q.sub, q.kind, q.ref, q.ready, q.flagged) for q in await store.queued(psn)])
-            for q in await store.queued(psn):
-                if q.kind == "claim":
-                    print("  PAID", q.ref, [(l.payer.value, str(l.amount)) for l in await store.payments_of(q.ref)])
         print("PARKED", [(x.worker, x.key, x.error) for x in await store.parked()])
         raise
     # every input received (a killed process's are redelivered once its group has rejoined), then

@@ -35,13 +35,14 @@ def inputs_of(case: Case, every_kind: bool = True) -> list[Input]:
         return inputs
     if case.name == "zhengzhou-dibao-deferred-then-paid":
         seq += 1
-        inputs.append(CloseReceived(seq, YearEndClose(event_id="year-end/zhengzhou/2018", region="zhengzhou", year=2018,
+        inputs.append(CloseReceived(seq, YearEndClose(event_id="year-end.zhengzhou.2018", region="zhengzhou", year=2018,
                                                       closed_at=NOW)))
     if case.name == "jining-tekun-caps":
         first = claims[0]
         seq += 1
         inputs.append(CancellationReceived(seq, ClaimCancellation(event_id="cancel-1", claim_id=first.claim_id,
-                                                                  psn_no=first.psn_no, reason="wrong patient", cancelled_at=NOW)))
+                                                                  psn_no=first.psn_no, reason="wrong patient", cancelled_at=NOW,
+                                                                  fixmedins_code=first.fixmedins_code)))
     if case.name == "zhangye-dibao-rural-1-one-stay":
         first = claims[0]
         seq += 1

@@ -27,8 +27,8 @@ class Ledger:
         numbered = [(seq, r) for seq, r in enumerate(self.records, start=1) if psn_no in (None, r.psn_no)]
         return [(seq, r) for seq, r in numbered if seq > after_seq][:limit]
 
-    async def records_of(self, claim_id: str):
-        return [r for r in self.records if r.claim_id == claim_id]
+    async def records_of(self, claim_key: str):
+        return [r for r in self.records if r.key == claim_key]
 
     async def person_history(self, psn_no: str):
         return list(self.histories.get(psn_no, []))
@@ -92,11 +92,14 @@ def test_reconcile_exit_codes(ledger, tmp_path: Path):
 
 
 def test_slip_writes_html_and_pdf(ledger, tmp_path: Path):
-    result = run("slip", "JN-1b", "--out-dir", str(tmp_path), "--png")
+    [hospital] = {r.fixmedins_code for r in ledger.records if r.claim_id == "JN-1b"}
+    result = run("slip", "JN-1b", "--hospital", hospital, "--out-dir", str(tmp_path), "--png")
     assert result.exit_code == 0, result.output
     assert sorted(p.name for p in tmp_path.iterdir()) == ["slip-JN-1b.html", "slip-JN-1b.pdf", "slip-JN-1b.png"]
     missing = run("slip", "NO-SUCH", "--out-dir", str(tmp_path))
-    assert missing.exit_code == 1 and "no records of claim NO-SUCH" in missing.output
+    assert missing.exit_code == 1 and "no records of claim NO-SUCH naming no hospital (give --hospital CODE)" in missing.output
+    # a claim is its hospital's and its id: without the hospital, JN-1b is another (unknown) claim
+    assert run("slip", "JN-1b", "--out-dir", str(tmp_path)).exit_code == 1
 
 
 def test_presettle_of_a_file(ledger, tmp_path: Path):

@@ -87,7 +87,8 @@ def test_what_intake_would_refuse_cannot_be_presettled():
     with pytest.raises(CannotPresettle, match="revision 3 already"):
         presettle([*history, ClaimReceived(500, higher)], first.model_copy(update={"revision": 2}), NOW)
     cancelled = [*history, CancellationReceived(500, ClaimCancellation(event_id="c", claim_id=first.claim_id,
-                                                                        psn_no=first.psn_no, cancelled_at=NOW))]
+                                                                        psn_no=first.psn_no, cancelled_at=NOW,
+                                                                        fixmedins_code=first.fixmedins_code))]
     with pytest.raises(CannotPresettle, match="cancelled"):
         presettle(cancelled, higher, NOW)
     with pytest.raises(CannotPresettle, match="no policy"):

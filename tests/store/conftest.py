@@ -164,12 +164,6 @@ class PostgresDamage:
             record.settlement_id, record.claim_id, record.kind, record.psn_no, record.model_dump_json(by_alias=True).encode(),
             record.medfee_sumamt, record.fund_pay_sumamt, record.psn_part_amt, record.year)
 
-    async def insert_payment(self, claim_id: str, payer: str, psn_no: str, year: int, line: PaymentLine) -> None:
-        await self._execute(
-            "INSERT INTO payments (claim_id, payer, psn_no, year, account, amount, line) "
-            "VALUES ($1, $2, $3, $4, $5, $6, convert_from($7, 'UTF8')::jsonb)",
-            claim_id, payer, psn_no, year, line.account, line.amount, line.model_dump_json().encode())
-
 
 class MemoryDamage:
     def __init__(self, backend: MemoryBackend) -> None:
@@ -191,17 +185,6 @@ class MemoryDamage:
         store = self._store()
         async with store._transaction():
             store._write_records([record])
-
-    async def insert_payment(self, claim_id: str, payer: str, psn_no: str, year: int, line: PaymentLine) -> None:
-        from store.memory import _Payment
-        from store.postgres.connection import dumps
-
-        store = self._store()
-        async with store._transaction():
-            store._set(store._t.payments, (claim_id, payer), _Payment(
-                store._next("payments"), claim_id, payer, psn_no, year, line.account, line.amount,
-                dumps(line.model_dump(mode="json")), b"[]"))
-            store._index(store._t.claim_payments, claim_id, payer)
 
 
 # --- the fixtures every contract test uses ------------------------------------------------------

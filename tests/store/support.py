@@ -1,6 +1,7 @@
 """What the store contract tests share: events as they come off a topic (raw bytes and a place),
 and the workers' part played by hand on one store — intake, each payer of a claim's route, the
-ledger — as workers/intake.py, workers/payer.py and workers/ledger.py do it."""
+ledger, and the wake-ups that make the ledger apply what the others queued — as workers/intake.py,
+workers/payer.py, workers/ledger.py and the others do it."""
 from __future__ import annotations
 
 import itertools
@@ -12,17 +13,17 @@ from pydantic import BaseModel
 
 from policies.audit import differences, replay_archive
 from policies.ledger import replay
-from policies.payer import Paid
+from policies import pay
+from policies.loader import policy_of
 from schemas.codes import Payer
 from schemas.events import (
     CategoryHeld, ClaimCancellation, ClaimInFlight, DischargeClaim, EligibilityChange, Settlement, YearEndClose,
 )
-from store import Arrival, ClaimReceipt, InputReceipt, Outbox, PayerWork, Store
+from store import Arrival, ArrivedClaim, Attach, ClaimReceipt, InputReceipt, Outbox, Store
 from streams.codecs import encode
 from streams.flight import Flight
 from streams.topics import CANCELLED, DISCHARGED, ELIGIBILITY, YEAR_END
 from workers.intake import attach
-from workers.payer import _compute
 
 from ..shared_cases import CASES_DIR, load_case
 
@@ -70,7 +71,7 @@ def cancellation(claim: DischargeClaim, event_id: str, reason: str = "billed in 
 
 
 def close(region: str, year: int, event_id: str | None = None) -> YearEndClose:
-    return YearEndClose(event_id=event_id or f"year-end/{region}/{year}", region=region, year=year, closed_at=NOW)
+    return YearEndClose(event_id=event_id or f"year-end.{region}.{year}", region=region, year=year, closed_at=NOW)
 
 
 def stay(claim_id: str, psn_no: str, insured: str, day: str, inscp: str, level: str = "1", **fields) -> DischargeClaim:
@@ -100,44 +101,80 @@ def ids(records) -> list[str]:
     return [r.settlement_id for r in records]
 
 
+async def receive_claims(store: Store, arrivals: list[Arrival], attach: Attach = attach) -> tuple[list[ClaimReceipt], Outbox]:
+    """Intake's part: the claims received, and what the ledger makes of the corrected bills once woken."""
+    receipts = await store.receive_claims(arrivals, attach)
+    return receipts, await store.apply([a.event.psn_no for a, r in zip(arrivals, receipts) if r.status == "correction"], NOW)
+
+
+async def receive_cancellations(store: Store, arrivals: list[Arrival]) -> tuple[list[InputReceipt], Outbox]:
+    """The cancellation worker's part, and what the ledger makes of them once woken."""
+    receipts = await store.receive_cancellations(arrivals)
+    return receipts, await store.apply([a.event.psn_no for a, r in zip(arrivals, receipts) if r.status == "applied"], NOW)
+
+
+async def record_changes(store: Store, arrivals: list[Arrival]) -> tuple[list[InputReceipt], Outbox]:
+    """The eligibility worker's part, and what the ledger makes of the changes once woken."""
+    receipts = await store.record_changes(arrivals)
+    return receipts, await store.apply([p for r in receipts for p in r.persons], NOW)
+
+
+def arrived(flight: bytes) -> ArrivedClaim:
+    """A claim in flight as the ledger worker hands it to the store."""
+    read = Flight.read(flight)
+    return ArrivedClaim(read.psn_no, read.key, read.seq, read.data.get("lines", []), read.data.get("basis", {}))
+
+
 class Workers:
-    """The workers' part on one store, by hand: intake attaches the snapshot (workers.intake.attach),
-    each payer of the route pays in one batch of its own (workers.payer._compute), the ledger
-    takes the claim in its person's order. Each call returns what the store returned."""
+    """The workers' part on one store, by hand: intake attaches the snapshot (workers.intake.attach)
+    and the year's totals, each payer of the route computes its line on them (as workers.payer
+    does: by the rules, recording nothing), the ledger takes the claim in its person's order. Each
+    call returns what the store returned; claims the ledger refused are kept in ``refused``."""
 
     def __init__(self, store: Store) -> None:
         self.store = store
-        self.flights: dict[str, bytes] = {}  # each claim's record in flight, as on the wire
+        self.flights: dict[str, bytes] = {}  # each claim's record in flight, as on the wire, by claim key
+        self.refused: dict[str, str] = {}  # claim key -> why the ledger refused it
 
     async def changes(self, *changes: EligibilityChange) -> tuple[list[InputReceipt], Outbox]:
-        return await self.store.record_changes([arrival(c) for c in changes], NOW)
+        return await record_changes(self.store, [arrival(c) for c in changes])
 
     async def receive(self, *claims: DischargeClaim) -> tuple[list[ClaimReceipt], Outbox]:
-        receipts, outbox = await self.store.receive_claims([arrival(c) for c in claims], attach, NOW)
+        receipts, outbox = await receive_claims(self.store, [arrival(c) for c in claims])
         for claim, receipt in zip(claims, receipts):
             if receipt.status in ("new", "same"):
-                self.flights[claim.claim_id] = encode(ClaimInFlight(claim=claim, seq=receipt.seq, **receipt.snapshot))
+                self.flights[claim.key] = encode(ClaimInFlight(claim=claim, seq=receipt.seq, basis=receipt.basis or {},
+                                                               **receipt.snapshot))
         return receipts, outbox
 
     async def pay(self, claim_id: str, payers: list[Payer] | None = None, mark: str = "") -> None:
-        """The claim through the payers of its route (or the ones named), each in a batch of its own;
-        ``mark`` is added to each line's explanation (to tell the payers' lines from the rules')."""
-        route = [Payer(p) for p in Flight.read(self.flights[claim_id]).data["route"]]
-
-        def compute(payer: Payer, work: PayerWork, totals) -> Paid:
-            paid = _compute(payer, work, totals)
-            if paid.line is None or not mark:
-                return paid
-            return Paid(paid.line.model_copy(update={"explanation": paid.line.explanation + mark}), paid.accounts, paid.reaches_back)
-
+        """The claim through the payers of its route (or the ones named), as their workers compute;
+        ``mark`` is added to each line's explanation (a payer that lies: the ledger must refuse it)."""
+        key = self._key(claim_id)
+        route = [Payer(p) for p in Flight.read(self.flights[key]).data["route"]]
         for payer in payers if payers is not None else route:
-            flight = Flight.for_payer(payer, self.flights[claim_id])
-            work = PayerWork(flight.claim_id, flight.psn_no, flight.claim.year, flight.seq, flight)
-            [line] = await self.store.pay_batch(payer.value, [work], lambda w, totals, p=payer: compute(p, w, totals))
-            self.flights[claim_id] = flight.with_line(payer, line)
+            flight = Flight.for_payer(payer, self.flights[key])
+            policy = policy_of(flight.policy)
+            rules = next(p for p in policy.payers if p.payer == payer)
+            paid = pay(flight.claim, flight.held, flight.prior, flight.totals, policy, rules)
+            line = paid.line
+            if line is not None and mark:
+                line = line.model_copy(update={"explanation": line.explanation + mark})
+            self.flights[key] = flight.with_line(payer, line, paid.accounts)
 
     async def arrive(self, *claim_ids: str) -> Outbox:
-        return await self.store.arrive([(Flight.read(self.flights[c]).psn_no, c) for c in claim_ids], NOW)
+        keys = [self._key(c) for c in claim_ids]
+        outbox, refused = await self.store.arrive([arrived(self.flights[k]) for k in keys], NOW)
+        self.refused.update({k: why for k, why in zip(keys, refused) if why is not None})
+        return outbox
+
+    def _key(self, claim_id: str) -> str:
+        """A claim's key from its id or its key (the tests' claims are of one hospital each)."""
+        if claim_id in self.flights:
+            return claim_id
+        found = [key for key in self.flights if key.rpartition("/")[2] == claim_id]
+        assert len(found) == 1, f"claim {claim_id}: {found or 'never received'}"
+        return found[0]
 
     async def settle(self, *claims: DischargeClaim) -> Outbox:
         """Each claim received, paid by its route and arrived at the ledger, one after the other;
@@ -146,8 +183,8 @@ class Workers:
         for claim in claims:
             receipts, _ = await self.receive(claim)
             assert receipts[0].status in ("new", "same"), receipts[0]
-            await self.pay(claim.claim_id)
-            outbox = await self.arrive(claim.claim_id)
+            await self.pay(claim.key)
+            outbox = await self.arrive(claim.key)
             await self.publish(outbox)
         return outbox
 

@@ -45,12 +45,18 @@ async def test_check_ledger_names_what_does_not_add_up(store: Store, backend: Ba
         **nothing, "settlement_id": "CHK-1/adjustment/twice", "kind": "adjustment", "payments": [zero_line(), zero_line()]}))
     await damage.insert_record(settled.model_copy(update={
         **nothing, "settlement_id": "GHOST/adjustment/x", "kind": "adjustment", "claim_id": "GHOST", "payments": []}))
-    await damage.insert_payment("LOOSE", "tilt", PSN, 2018, zero_line().model_copy(update={"amount": D("5.00")}))
-    await damage.insert_payment("TRAVEL", "basic", PSN, 2019, zero_line("half").model_copy(update={"amount": D("7.00")}))
+    five = zero_line().model_copy(update={"payer": Payer.tilt, "amount": D("5.00")})
+    await damage.insert_record(settled.model_copy(update={
+        **nothing, "settlement_id": "LOOSE/settlement", "claim_id": "LOOSE", "medfee_sumamt": D("5.00"),
+        "fund_pay_sumamt": D("5.00"), "payments": [five]}))
+    seven = zero_line("half").model_copy(update={"amount": D("7.00")})
+    await damage.insert_record(settled.model_copy(update={
+        **nothing, "settlement_id": "CHK-1/adjustment/2019", "kind": "adjustment", "year": 2019, "payments": [seven],
+        "fund_pay_sumamt": D("7.00"), "psn_part_amt": D("-7.00")}))
 
     assert await store.check_ledger() == [
         f"year_totals of {MASKED} 2018 account {account}: paid 2520.01 but its lines sum to 2520.00",
-        f"year_totals of {MASKED} 2019 account half: paid 0 but its lines sum to 7.00",  # a claim still travelling
+        f"year_totals of {MASKED} 2019 account half: paid 0 but its lines sum to 7.00",  # an account with no totals
         "payment of claim LOOSE by tilt: 5.00 counted in no account",
         "settlement CHK-1/settlement: fund_pay_sumamt 2520.00 + psn_part_amt 0.00 != medfee_sumamt 3000.00",
         "claim CHK-1 has 2 settlements of kind settlement",

@@ -23,8 +23,8 @@ from workers.intake import attach
 
 from .conftest import Backend
 from .support import (
-    D, NOW, Workers, arrival, as_replayed, by_id, cancellation, case, close, corrected, grant, grants, ids, paid,
-    records, revoke, stay, uid,
+    D, NOW, Workers, arrival, arrived, as_replayed, by_id, cancellation, case, close, corrected, grant, grants, ids, paid,
+    receive_cancellations, receive_claims, record_changes, records, revoke, stay, uid,
 )
 
 ZZ = "zhengzhou-dibao-deferred-then-paid"  # P009, dibao: ZZ-1a basic 2,160; ZZ-1b basic 2,960; ZZ-1c four payers
@@ -46,7 +46,7 @@ async def test_an_empty_store_is_empty_and_up_to_date(store: Store) -> None:
     assert await store.check_ledger() == []
     assert (await store.queued(), await store.waiting_cancellations(), await store.parked(), await store.settlements()) == ([], [], [], [])
     assert (await store.inputs(), await store.signing_keys(), await store.person_history("P1")) == ([], {}, [])
-    assert (await store.records_of("C1"), await store.payments_of("C1"), await store.years_of("P1")) == ([], [], [])
+    assert (await store.records_of("C1"), await store.years_of("P1"), await store.ready_persons(NOW)) == ([], [], [])
 
 
 # --- intake: receive_claims ---------------------------------------------------------------------
@@ -68,7 +68,7 @@ async def test_a_new_claim_travels_with_the_snapshot_attach_makes_of_every_perio
 
     claim = stay(uid("C"), psn, "410102", "2018-02-01", "3000.00")
     came = arrival(claim)
-    receipts, outbox = await store.receive_claims([came], spy, NOW)
+    receipts, outbox = await receive_claims(store, [came], spy)
     [receipt] = receipts
     assert (receipt.status, receipt.reason, outbox.records) == ("new", None, [])
     [archived] = [i for i in await store.inputs() if i.kind == "claim"]
@@ -106,12 +106,12 @@ async def test_the_same_claim_again_gets_its_first_seq_and_snapshot(store: Store
     workers = Workers(store)
     claim = stay(uid("C"), psn, "410102", "2018-02-01", "3000.00")
     first = arrival(claim)
-    [new], _ = await store.receive_claims([first], attach, NOW)
+    [new], _ = await receive_claims(store, [first], attach)
     assert new.snapshot["identity"] == []
     await workers.changes(grant(psn, "dibao", "2017-01-01"))
     reordered = orjson.dumps(dict(reversed(list(orjson.loads(first.raw).items()))))
     again = [first, arrival(claim), Arrival(first.topic, 0, 10_000, reordered, claim)]
-    receipts, _ = await store.receive_claims(again, attach, NOW)
+    receipts, _ = await receive_claims(store, again, attach)
     assert [(r.status, r.seq, r.snapshot) for r in receipts] == [("same", new.seq, new.snapshot)] * 3
     archived = [(i.offset, i.outcome, i.reason) for i in await store.inputs() if i.kind == "claim"]
     assert archived == [(first.offset, "accepted", None), (again[1].offset, "repeat", None), (10_000, "repeat", None)]
@@ -123,15 +123,15 @@ async def test_other_content_under_a_known_revision_is_a_conflict(store: Store) 
     revision a correction must exceed; it is archived as rejected with that reason."""
     psn = uid("P")
     claim = stay(uid("C"), psn, "410102", "2018-02-01", "3000.00")
-    await store.receive_claims([arrival(claim)], attach, NOW)
+    await receive_claims(store, [arrival(claim)], attach)
     other = claim.model_copy(update={"medfee_sumamt": D("3100.00"), "inscp_scp_amt": D("3100.00")})
-    [receipt], _ = await store.receive_claims([arrival(other)], attach, NOW)
-    reason = (f"claim_id {claim.claim_id} revision 0 was already received with different content; "
+    [receipt], _ = await receive_claims(store, [arrival(other)], attach)
+    reason = (f"claim {claim.claim_id} revision 0 was already received with different content; "
               "send a corrected bill with a revision above 0")
     assert (receipt.status, receipt.reason, receipt.snapshot) == ("conflict", reason, None)
     assert [(i.seq, i.outcome, i.reason) for i in await store.inputs()][-1] == (receipt.seq, "rejected", reason)
     # another person's bill under this claim_id and revision is a conflict too
-    [theirs], _ = await store.receive_claims([arrival(claim.model_copy(update={"psn_no": uid("Q")}))], attach, NOW)
+    [theirs], _ = await receive_claims(store, [arrival(claim.model_copy(update={"psn_no": uid("Q")}))], attach)
     assert theirs.status == "conflict"
 
 
@@ -140,10 +140,10 @@ async def test_a_higher_revision_is_a_correction_and_a_lower_one_stale(store: St
     is stale; revision 2 again is the same (with the first receipt's seq and snapshot)."""
     psn = uid("P")
     claim = stay(uid("C"), psn, "410102", "2018-02-01", "3000.00")
-    [first], _ = await store.receive_claims([arrival(claim)], attach, NOW)
+    [first], _ = await receive_claims(store, [arrival(claim)], attach)
     two = corrected(claim, 2, medfee_sumamt=D("3500.00"), inscp_scp_amt=D("3500.00"))
     one = corrected(claim, 1, medfee_sumamt=D("3200.00"), inscp_scp_amt=D("3200.00"))
-    receipts, outbox = await store.receive_claims([arrival(two), arrival(one), arrival(two)], attach, NOW)
+    receipts, outbox = await receive_claims(store, [arrival(two), arrival(one), arrival(two)], attach)
     assert [r.status for r in receipts] == ["correction", "stale", "same"]
     assert receipts[0].snapshot is None and receipts[0].seq > first.seq
     assert receipts[1].reason == f"claim {claim.claim_id} revision 1 arrived after revision 2; it changes nothing"
@@ -160,11 +160,11 @@ async def test_a_cancelled_claim_or_another_persons_is_not_corrected(store: Stor
     person's number is refused as another person's claim."""
     workers, (a, b, _) = await zhengzhou(store)
     await workers.settle(a, b)
-    await store.receive_cancellations([arrival(cancellation(a, "cancel-a"))], NOW)
-    receipts, outbox = await store.receive_claims([
+    await receive_cancellations(store, [arrival(cancellation(a, "cancel-a"))])
+    receipts, outbox = await receive_claims(store, [
         arrival(corrected(a, 1)),
         arrival(corrected(b, 1, psn_no=uid("Q"))),
-    ], attach, NOW)
+    ])
     assert [(r.status, r.reason) for r in receipts] == [
         ("refused", "claim ZZ-1a was cancelled by cancel-a; a cancelled claim is not corrected — send the bill as a new claim_id"),
         ("refused", "claim ZZ-1b belongs to another person; a corrected bill keeps its psn_no"),
@@ -179,9 +179,9 @@ async def test_a_corrected_bill_adjusts_its_claim_and_the_later_ones(store: Stor
     workers, (a, b, c) = await zhengzhou(store)
     await workers.settle(a, b, c)
     fixed = corrected(a, 1, medfee_sumamt=D("3500.00"), inscp_scp_amt=D("3100.00"))
-    [receipt], outbox = await store.receive_claims([arrival(fixed)], attach, NOW)
+    [receipt], outbox = await receive_claims(store, [arrival(fixed)], attach)
     assert receipt.status == "correction"
-    assert ids(outbox.records) == ["ZZ-1a/adjustment/ZZ-1a@1", "ZZ-1c/adjustment/ZZ-1a@1"]
+    assert ids(outbox.records) == ["ZZ-1a/adjustment/claim/ZZ-1a@1", "ZZ-1c/adjustment/claim/ZZ-1a@1"]
     fix, later = outbox.records
     # basic 90% × (3,100 − 200) = 2,610: +450.00 on a bill 500.00 higher; the person +50.00
     assert (fix.medfee_sumamt, paid(fix), fix.psn_part_amt, fix.revision) == (D("500.00"), {"basic": D("450.00")}, D("50.00"), 1)
@@ -205,10 +205,10 @@ async def test_a_batch_that_fails_leaves_nothing_behind(store: Store) -> None:
 
     batch = [arrival(a), arrival(b)]
     with pytest.raises(RuntimeError, match="no snapshot"):
-        await store.receive_claims(batch, fails_on_b, NOW)
+        await receive_claims(store, batch, fails_on_b)
     assert await store.counts() == before
     assert await store.queued() == []
-    receipts, _ = await store.receive_claims(batch, attach, NOW)
+    receipts, _ = await receive_claims(store, batch, attach)
     assert [r.status for r in receipts] == ["new", "new"]
 
 
@@ -217,16 +217,17 @@ async def test_two_intakes_and_two_ledgers_at_once_take_each_input_once(store: S
     the other the same; two ledger consumers taking the same claims at once record each once."""
     other = await backend.another()
     workers, (a, b, _) = await zhengzhou(store)
-    receipts = await asyncio.gather(store.receive_claims([arrival(a)], attach, NOW), other.receive_claims([arrival(a)], attach, NOW))
+    receipts = await asyncio.gather(receive_claims(store, [arrival(a)]), receive_claims(other, [arrival(a)]))
     assert sorted(r[0][0].status for r in receipts) == ["new", "same"]
     assert receipts[0][0][0].seq == receipts[1][0][0].seq
     [first], _ = receipts[0]
-    workers.flights["ZZ-1a"] = encode(ClaimInFlight(claim=a, seq=first.seq, **first.snapshot))
+    workers.flights["ZZ-1a"] = encode(ClaimInFlight(claim=a, seq=first.seq, basis=first.basis, **first.snapshot))
     await workers.receive(b)
     for claim in (a, b):
         await workers.pay(claim.claim_id)
-    arrived = [("P009", "ZZ-1a"), ("P009", "ZZ-1b")]
-    one, two = await asyncio.gather(store.arrive(arrived, NOW), other.arrive(list(reversed(arrived)), NOW))
+    both = [arrived(workers.flights["ZZ-1a"]), arrived(workers.flights["ZZ-1b"])]
+    (one, refused), (two, too) = await asyncio.gather(store.arrive(both, NOW), other.arrive(list(reversed(both)), NOW))
+    assert refused == too == [None, None]
     assert ids(one.records) == ids(two.records) == ["ZZ-1a/settlement", "ZZ-1b/settlement"]
     assert (await store.counts())["settlements"] == 2
     assert await as_replayed(store, "P009") == []
@@ -241,12 +242,12 @@ async def test_the_archive_keeps_every_input_once_in_seq_order_with_its_outcome(
     at another place are another row, a repeat; after_seq and limit page through it."""
     workers, (a, b, _) = await zhengzhou(store)
     came = arrival(a)
-    [first], _ = await store.receive_claims([came], attach, NOW)
-    [redelivered], _ = await store.receive_claims([came], attach, NOW)
-    [elsewhere], _ = await store.receive_claims([arrival(a, offset=came.offset + 1000)], attach, NOW)
-    [conflict], _ = await store.receive_claims([arrival(a.model_copy(update={"dise_codg": "K35.9"}))], attach, NOW)
+    [first], _ = await receive_claims(store, [came], attach)
+    [redelivered], _ = await receive_claims(store, [came], attach)
+    [elsewhere], _ = await receive_claims(store, [arrival(a, offset=came.offset + 1000)], attach)
+    [conflict], _ = await receive_claims(store, [arrival(a.model_copy(update={"dise_codg": "K35.9"}))], attach)
     waiting = arrival(cancellation(b, "early"))
-    [cancelled], _ = await store.receive_cancellations([waiting], NOW)
+    [cancelled], _ = await receive_cancellations(store, [waiting])
     closing = arrival(close("zhengzhou", 2018))
     closed = await store.receive_close(closing)
     bad = Arrival("claims.discharged", 1, 77, b'{"claim_id": \x00', None)
@@ -264,7 +265,7 @@ async def test_the_archive_keeps_every_input_once_in_seq_order_with_its_outcome(
     assert [(i.topic, i.partition, i.offset, i.raw) for i in archived[1:3]] == [
         (came.topic, 0, came.offset, came.raw), (came.topic, 0, came.offset + 1000, came.raw)]
     assert (archived[6].topic, archived[6].partition, archived[6].offset, archived[6].raw) == ("claims.discharged", 1, 77, bad.raw)
-    assert archived[6].reason == "not JSON" and archived[3].reason.startswith("claim_id ZZ-1a revision 0 was already received")
+    assert archived[6].reason == "not JSON" and archived[3].reason.startswith("claim ZZ-1a revision 0 was already received")
     assert archived[5].raw == closing.raw and archived[4].raw == waiting.raw
     assert all(i.received_at.tzinfo is not None for i in archived)
     assert await store.inputs(after_seq=archived[2].seq, limit=2) == archived[3:5]
@@ -281,9 +282,9 @@ async def test_a_cancellation_reverses_its_claim_and_settles_the_later_ones_agai
     workers, (a, b, c) = await zhengzhou(store)
     await workers.settle(a, b, c)
     first = arrival(cancellation(b, "cancel-1b", "duplicate bill"))
-    [applied], outbox = await store.receive_cancellations([first], NOW)
+    [applied], outbox = await receive_cancellations(store, [first])
     assert (applied.status, applied.reason) == ("applied", None)
-    assert ids(outbox.records) == ["ZZ-1b/reversal/cancel-1b", "ZZ-1c/adjustment/cancel-1b"]
+    assert ids(outbox.records) == ["ZZ-1b/reversal/cancellation/cancel-1b", "ZZ-1c/adjustment/cancellation/cancel-1b"]
     reversal, adjustment = outbox.records
     # every line of ZZ-1b negated: basic −2,960.00 of a bill of 5,000.00
     assert (reversal.kind, paid(reversal), reversal.medfee_sumamt) == ("reversal", {"basic": D("-2960.00")}, D("-5000.00"))
@@ -291,8 +292,8 @@ async def test_a_cancellation_reverses_its_claim_and_settles_the_later_ones_agai
     # ZZ-1c's yearly base before it falls by 1,240: critical and supplementary −620.00 each
     assert paid(adjustment) == {"critical": D("-620.00"), "supplementary": D("-620.00")}
     await workers.publish(outbox)
-    receipts, outbox = await store.receive_cancellations([
-        arrival(cancellation(b, "cancel-1b-again")), first, arrival(cancellation(b, "cancel-1b", "duplicate bill"))], NOW)
+    receipts, outbox = await receive_cancellations(store, [
+        arrival(cancellation(b, "cancel-1b-again")), first, arrival(cancellation(b, "cancel-1b", "duplicate bill"))])
     assert [(r.status, r.seq, r.reason) for r in receipts] == [
         ("refused", receipts[0].seq,
          "claim ZZ-1b was already cancelled by cancel-1b (2026-11-22 00:00); this cancellation changes nothing"),
@@ -312,10 +313,10 @@ async def test_a_cancellation_before_its_claim_waits_and_reverses_it_when_it_arr
     without ZZ-1b in its year: critical 7,045.00 (tests/test_ledger_life.py)."""
     workers, (a, b, c) = await zhengzhou(store)
     early = cancellation(b, "early")
-    [receipt], outbox = await store.receive_cancellations([arrival(early)], NOW)
+    [receipt], outbox = await receive_cancellations(store, [arrival(early)])
     assert (receipt.status, outbox.records) == ("waiting", [])
     assert await store.waiting_cancellations() == [early]
-    [second], _ = await store.receive_cancellations([arrival(cancellation(b, "also-early"))], NOW)
+    [second], _ = await receive_cancellations(store, [arrival(cancellation(b, "also-early"))])
     assert (second.status, second.reason) == (
         "refused", "cancellation early of claim ZZ-1b is already waiting for the claim; this one changes nothing")
     await workers.settle(a)
@@ -325,7 +326,7 @@ async def test_a_cancellation_before_its_claim_waits_and_reverses_it_when_it_arr
         ("claim", received.seq, 0, False), ("cancellation", received.seq, 1, True)]
     await workers.pay(b.claim_id)
     outbox = await workers.arrive(b.claim_id)
-    assert ids(outbox.records) == ["ZZ-1b/settlement", "ZZ-1b/reversal/early"]
+    assert ids(outbox.records) == ["ZZ-1b/settlement", "ZZ-1b/reversal/cancellation/early"]
     assert paid(outbox.records[0]) == {"basic": D("2960.00")} and paid(outbox.records[1]) == {"basic": D("-2960.00")}
     await workers.publish(outbox)
     outbox = await workers.settle(c)
@@ -340,33 +341,37 @@ async def test_a_cancellation_of_a_claim_still_travelling_is_applied_right_after
     the settlement and its reversal."""
     workers, (a, _, _) = await zhengzhou(store)
     [claim], _ = await workers.receive(a)
-    [receipt], outbox = await store.receive_cancellations([arrival(cancellation(a, "while-travelling"))], NOW)
+    [receipt], outbox = await receive_cancellations(store, [arrival(cancellation(a, "while-travelling"))])
     assert (receipt.status, outbox.records) == ("applied", [])
     assert [(i.kind, i.ready) for i in await store.queued("P009")] == [("claim", False), ("cancellation", True)]
     await workers.pay(a.claim_id)
     outbox = await workers.arrive(a.claim_id)
-    assert ids(outbox.records) == ["ZZ-1a/settlement", "ZZ-1a/reversal/while-travelling"]
+    assert ids(outbox.records) == ["ZZ-1a/settlement", "ZZ-1a/reversal/cancellation/while-travelling"]
     assert paid(outbox.records[0]) == {"basic": D("2160.00")}  # the shared case's ZZ-1a
     assert await as_replayed(store, "P009") == []
 
 
-async def test_a_cancellation_of_another_persons_or_another_hospitals_claim_is_refused(store: Store) -> None:
-    """Refused, nothing cancelled: the claim is another person's, or not the cancelling hospital's."""
+async def test_a_cancellation_of_another_persons_claim_is_refused_and_another_hospitals_waits_for_its_own(
+        store: Store) -> None:
+    """A cancellation of the claim under another person's number is refused, nothing cancelled.
+    Another hospital's cancellation of the same claim_id names a claim of its own (a claim is its
+    hospital's and its id): it waits for that claim, which never comes, and cancels nothing of H1's;
+    H1's own cancellation — with the same event_id — is applied."""
     psn = uid("P")
     claim = stay(uid("C"), psn, "410102", "2018-02-01", "3000.00", fixmedins_code="H1")
     workers = Workers(store)
     await workers.settle(claim)
-    receipts, outbox = await store.receive_cancellations([
-        arrival(cancellation(claim, "theirs", psn_no=uid("Q"))),
-        arrival(cancellation(claim, "other-hospital", fixmedins_code="H2")),
-    ], NOW)
+    receipts, outbox = await receive_cancellations(store, [
+        arrival(cancellation(claim, "theirs", psn_no=uid("Q"), fixmedins_code="H1")),
+        arrival(cancellation(claim, "own", fixmedins_code="H2")),
+    ])
     assert [(r.status, r.reason) for r in receipts] == [
-        ("refused", f"claim {claim.claim_id} belongs to another person; nothing was cancelled"),
-        ("refused", f"claim {claim.claim_id} is not hospital H2's; nothing was cancelled"),
+        ("refused", f"claim {claim.claim_id} of hospital H1 belongs to another person; nothing was cancelled"),
+        ("waiting", None),
     ]
-    assert outbox.records == [] and (await store.counts())["cancellations"] == 0
-    [ok], outbox = await store.receive_cancellations([arrival(cancellation(claim, "own", fixmedins_code="H1"))], NOW)
-    assert ok.status == "applied" and ids(outbox.records) == [f"{claim.claim_id}/reversal/own"]
+    assert outbox.records == [] and [c.fixmedins_code for c in await store.waiting_cancellations()] == ["H2"]
+    [ok], outbox = await receive_cancellations(store, [arrival(cancellation(claim, "own", fixmedins_code="H1"))])
+    assert ok.status == "applied" and ids(outbox.records) == [f"H1/{claim.claim_id}/reversal/cancellation/H1/own"]
 
 
 # --- eligibility changes settle a person's years again ------------------------------------------
@@ -382,13 +387,13 @@ async def test_a_grant_reaching_back_twelve_months_settles_the_year_again(store:
     # without a category: the shared case's insurance figures
     assert [paid(r) for r in await records(store)] == [{"basic": D("6000.00")}, {"basic": D("16250.00"), "critical": D("4050.00")}]
     late = grant("P002", "dibao_edge", "2022-11-01", event_id="edge-2022-11")
-    [receipt], outbox = await store.record_changes([arrival(late)], NOW)
+    [receipt], outbox = await record_changes(store, [arrival(late)])
     assert receipt.status == "applied"
-    assert ids(outbox.records) == ["ZY-2b/adjustment/edge-2022-11"]
+    assert ids(outbox.records) == ["ZY-2b/adjustment/eligibility/civil_affairs/edge-2022-11"]
     assert paid(outbox.records[0]) == {"assistance": D("3420.00")}
     assert outbox.records[0].psn_part_amt == D("-3420.00")
     await workers.publish(outbox)
-    [again], outbox = await store.record_changes([arrival(late)], NOW)
+    [again], outbox = await record_changes(store, [arrival(late)])
     assert (again.status, again.seq, outbox.records) == ("repeat", receipt.seq, [])
     assert await as_replayed(store, "P002") == []
     assert await store.check_ledger() == []
@@ -402,10 +407,10 @@ async def test_a_revocation_reaching_back_recovers_what_was_paid_on_its_grounds(
     await workers.changes(*grants(worked))
     await workers.settle(*worked.claims)
     assert paid(by_id(await records(store))["GA-2b/settlement"]) == {"basic": D("16020.00"), "assistance": D("1386.00")}
-    [receipt], outbox = await store.record_changes([arrival(revoke("P010", "dibao", "2018-05-01", event_id="dibao-revoked"))], NOW)
+    [receipt], outbox = await record_changes(store, [arrival(revoke("P010", "dibao", "2018-05-01", event_id="dibao-revoked"))])
     assert receipt.status == "applied"
     [recovered] = outbox.records
-    assert recovered.settlement_id == "GA-2b/adjustment/dibao-revoked"
+    assert recovered.settlement_id == "GA-2b/adjustment/eligibility/civil_affairs/dibao-revoked"
     assert (paid(recovered), recovered.psn_part_amt, recovered.medfee_sumamt) == ({"assistance": D("-1386.00")}, D("1386.00"), D("0.00"))
     assert await as_replayed(store, "P010") == []
     assert await store.check_ledger() == []
@@ -444,7 +449,7 @@ async def test_a_close_is_taken_once_per_region_and_year_and_applied_in_each_per
     assert [(i.kind, i.flagged) for i in await store.queued("P009")] == [("claim", True)]  # its year is closed
     await workers.pay(c.claim_id)
     outbox = await workers.arrive(c.claim_id)
-    assert ids(outbox.records) == ["ZZ-1c/settlement", "year-end/zhengzhou/2018/P009/adjustment/ZZ-1c"]
+    assert ids(outbox.records) == ["ZZ-1c/settlement", "year-end/zhengzhou/2018/P009/adjustment/claim/ZZ-1c"]
     assert paid(outbox.records[0]) == {"basic": D("51350.00"), "critical": D("7665.00"), "supplementary": D("12765.00"),
                                        "assistance": D("6580.00")}
     assert paid(outbox.records[1]) == {"assistance": D("-826.00")}
@@ -455,31 +460,66 @@ async def test_a_close_is_taken_once_per_region_and_year_and_applied_in_each_per
 # --- the ledger: each person's order, the fast path and the rules ---------------------------------
 
 
-async def test_a_claim_nothing_disturbed_is_settled_with_its_payers_lines(store: Store) -> None:
-    """The fast path: the settlement's lines are the payers' recorded lines (marked here, so they
-    cannot be the rules' own), its sums theirs; the stay's early warning (inscp 36,000 − basic
-    22,750 − critical 6,987.50 = 6,262.50 > 6,000 for a tekun person in Zhangye) is in the outbox with it."""
+async def test_a_claim_nothing_disturbed_is_settled_by_the_ledger_as_its_payers_computed(store: Store) -> None:
+    """The fast path: the ledger settles the claim itself, by the rules, on its own totals — which
+    here are what the claim's payers computed on, so the record's lines are the payers' lines; the
+    stay's early warning (inscp 36,000 − basic 22,750 − critical 6,987.50 = 6,262.50 > 6,000 for a
+    tekun person in Zhangye) is in the outbox with it."""
     worked = case("zhangye-tekun-unreferred-elsewhere")
     workers = Workers(store)
     await workers.changes(*grants(worked))
     [claim] = worked.claims
     await workers.receive(claim)
-    await workers.pay(claim.claim_id, mark=" [as paid]")
+    await workers.pay(claim.claim_id)
     assert [(i.ready, i.flagged) for i in await store.queued("P003")] == [(False, False)]
     outbox = await workers.arrive(claim.claim_id)
     [record] = outbox.records
-    assert record.payments == await store.payments_of(claim.claim_id)
-    assert record.payments and all(line.explanation.endswith(" [as paid]") for line in record.payments)
+    assert [line.model_dump(mode="json") for line in record.payments] == Flight.read(workers.flights[claim.key]).data["lines"]
     assert paid(record) == {"basic": D("22750.00"), "critical": D("6987.50")}  # the shared case
     assert (record.fund_pay_sumamt, record.psn_part_amt) == (D("29737.50"), D("10262.50"))
     assert [(alert_id, alert.psn_part_amt, alert.threshold) for alert_id, alert in outbox.alerts] == [
         ("ZY-3", D("6262.50"), D("6000.00"))]
     assert [h.code.value for h in record.identity] == ["tekun"]
+    assert await store.check_ledger() == [] and workers.refused == {}
+
+
+async def test_a_claim_whose_payers_lie_is_refused_and_moves_nothing(store: Store) -> None:
+    """Internal messages carry no authority: a claim in flight whose lines are not what the rules give
+    for what intake recorded (here a payer's explanation changed; so too any amount) is refused with
+    the reason, records nothing and stays where it was in its person's queue; the honest record of
+    the same claim, arriving after, is settled. A claim intake never recorded, or one that says it is
+    another person's or at another place, is refused as well."""
+    worked = case("zhangye-tekun-unreferred-elsewhere")
+    workers = Workers(store)
+    await workers.changes(*grants(worked))
+    [claim] = worked.claims
+    await workers.receive(claim)
+    honest = workers.flights[claim.key]
+    await workers.pay(claim.claim_id, mark=" [as paid]")
+    assert (await workers.arrive(claim.claim_id)).records == []
+    assert "basic line differs in explanation" in workers.refused[claim.key]
+    assert [(i.ready, i.flagged) for i in await store.queued("P003")] == [(False, False)]
+    assert await store.settlements() == []
+    forged = orjson.loads(honest)
+    forged["lines"] = [{**line, "amount": "40000.00"} for line in orjson.loads(workers.flights[claim.key])["lines"]]
+    workers.flights[claim.key] = orjson.dumps(forged)
+    assert (await workers.arrive(claim.claim_id)).records == []
+    assert "basic pays 40000.00, the rules give 22750.00" in workers.refused[claim.key]
+    unknown = arrived(orjson.dumps({**forged, "claim": {**forged["claim"], "claim_id": "NEVER"}}))
+    elsewhere = arrived(orjson.dumps({**forged, "seq": forged["seq"] + 1}))
+    _, refused = await store.arrive([unknown, elsewhere], NOW)
+    assert refused[0] == "intake recorded no claim NEVER: a claim reaches the ledger only from intake"
+    assert refused[1].startswith(f"claim {claim.claim_id} arrived as person 'P003' at place {forged['seq'] + 1}")
+    workers.flights[claim.key] = honest
+    await workers.pay(claim.claim_id)
+    [record] = (await workers.arrive(claim.claim_id)).records
+    assert paid(record) == {"basic": D("22750.00"), "critical": D("6987.50")}
+    assert await as_replayed(store, "P003") == [] and await store.check_ledger() == []
 
 
 async def test_a_claim_that_lifts_its_year_over_a_qualifying_line_is_settled_by_the_rules(store: Store) -> None:
-    """Taizhou: TZ-B lifts the low-income serious-illness year over 10,000, so its payer flags it
-    and the ledger settles it by the rules (not with the payers' marked lines): TZ-B as worked by
+    """Taizhou: TZ-B lifts the low-income serious-illness year over 10,000, which the ledger finds
+    when it settles TZ-B on its own totals, so it settles the year by the rules: TZ-B as worked by
     hand, and TZ-A owed 70% × 480 = 336.00 more (tests/test_ledger_life.py)."""
     psn = uid("PTZ")
     workers = Workers(store)
@@ -488,15 +528,14 @@ async def test_a_claim_that_lifts_its_year_over_a_qualifying_line_is_settled_by_
     b = stay("TZ-B-" + psn, psn, "321202", "2018-06-01", "100000.00", level="3")
     await workers.settle(a)
     await workers.receive(b)
-    await workers.pay(b.claim_id, mark=" [as paid]")
-    assert [(i.ref, i.flagged) for i in await store.queued(psn)] == [(b.claim_id, True)]
+    await workers.pay(b.claim_id)
+    assert [(i.ref, i.flagged) for i in await store.queued(psn)] == [(b.claim_id, False)]
     outbox = await workers.arrive(b.claim_id)
     # in settlement order: TZ-A (received first) before TZ-B
-    assert ids(outbox.records) == [f"{a.claim_id}/adjustment/{b.claim_id}", f"{b.claim_id}/settlement"]
+    assert ids(outbox.records) == [f"{a.claim_id}/adjustment/claim/{b.claim_id}", f"{b.claim_id}/settlement"]
     assert (paid(outbox.records[0]), outbox.records[0].psn_part_amt) == ({"assistance": D("336.00")}, D("-336.00"))
     # basic 65% × 99,000 = 64,350; critical 60% × (36,130 − 10,000) = 15,678; assistance 70% × 19,972 = 13,980.40
     assert paid(outbox.records[1]) == {"basic": D("64350.00"), "critical": D("15678.00"), "assistance": D("13980.40")}
-    assert not any(line.explanation.endswith(" [as paid]") for line in outbox.records[1].payments)
     assert await as_replayed(store, psn) == []
     assert await store.check_ledger() == []
 
@@ -519,19 +558,19 @@ async def test_a_claim_that_reaches_the_ledger_before_an_earlier_one_waits_for_i
     assert await as_replayed(store, "P009") == []
 
 
-async def test_claims_a_payer_saw_out_of_their_order_are_settled_by_the_rules(store: Store) -> None:
-    """The payers see ZZ-1c before ZZ-1a and ZZ-1b (so ZZ-1c's lines miss the year before it, and
-    ZZ-1a and ZZ-1b are flagged, seen after a claim received later); they reach the ledger in
-    reverse, so one run of the ledger applies all three. Once ZZ-1a is settled by the rules, the
-    claims behind it must be too: the records are the shared case's figures, in the order received
+async def test_claims_the_payers_saw_in_any_order_are_settled_in_the_order_received(store: Store) -> None:
+    """The payers see ZZ-1c before ZZ-1a and ZZ-1b, each on the year's totals as intake found them
+    (ZZ-1c's lines therefore miss the year before it); the claims reach the ledger in reverse. The
+    ledger settles them in the order received, each on its own totals — the shared case's figures
     (ZZ-1c on its payers' lines would get critical 6,825.00 and supplementary 11,925.00: 840.00 less
-    each, 50% of the 1,680 of ZZ-1a and ZZ-1b's year it did not see)."""
+    each, 50% of the 1,680 of ZZ-1a and ZZ-1b's year it did not see); nothing was refused, since each
+    payer's lines are what the rules give on the basis it carried."""
     workers, (a, b, c) = await zhengzhou(store)
     for claim in (a, b, c):
         await workers.receive(claim)
     for claim in (c, b, a):
         await workers.pay(claim.claim_id)
-    assert [(i.ref, i.flagged) for i in await store.queued("P009")] == [("ZZ-1a", True), ("ZZ-1b", True), ("ZZ-1c", False)]
+    assert [(i.ref, i.flagged) for i in await store.queued("P009")] == [("ZZ-1a", False), ("ZZ-1b", False), ("ZZ-1c", False)]
     assert (await workers.arrive(c.claim_id)).records == []
     assert (await workers.arrive(b.claim_id)).records == []
     outbox = await workers.arrive(a.claim_id)
@@ -539,8 +578,9 @@ async def test_claims_a_payer_saw_out_of_their_order_are_settled_by_the_rules(st
     assert [paid(r) for r in outbox.records] == [
         {"basic": D("2160.00")}, {"basic": D("2960.00")},
         {"basic": D("51350.00"), "critical": D("7665.00"), "supplementary": D("12765.00"), "assistance": D("6580.00")}]
+    assert workers.refused == {}
     assert await as_replayed(store, "P009") == []
-    assert await store.check_ledger() == []  # the payers' totals were replaced by the rules'
+    assert await store.check_ledger() == []
 
 
 # --- records and the outbox ----------------------------------------------------------------------
@@ -562,7 +602,7 @@ async def test_records_are_recorded_once_and_published_in_order(store: Store) ->
     assert ids((await store.apply(["P009"], NOW)).records) == ["ZZ-1b/settlement"]
     await store.mark_published(["ZZ-1b/settlement"], ["no-such-alert"])
     assert (await store.apply(["P009"], NOW)).records == []
-    assert await store.apply([], NOW) == (await store.arrive([], NOW))
+    assert (await store.apply([], NOW), []) == (await store.arrive([], NOW))
     listed = await store.settlements()
     assert [s for _, s in listed] == first.records
     assert listed[0][0] < listed[1][0]
@@ -599,8 +639,8 @@ async def test_a_persons_history_is_every_input_of_their_ledger_in_seq_order(sto
     eligibility changes, and every year-end close, in seq order; counts() counts each table."""
     workers, (a, b, c) = await zhengzhou(store)
     await workers.settle(a)
-    await store.receive_claims([arrival(corrected(a, 1))], attach, NOW)
-    await store.receive_cancellations([arrival(cancellation(c, "waits"))], NOW)
+    await receive_claims(store, [arrival(corrected(a, 1))], attach)
+    await receive_cancellations(store, [arrival(cancellation(c, "waits"))])
     await store.receive_close(arrival(close("guangan", 2018)))
     history = await store.person_history("P009")
     assert [type(i).__name__ for i in history] == ["ChangeReceived", "ClaimReceived", "ClaimReceived", "CancellationReceived",
@@ -609,10 +649,10 @@ async def test_a_persons_history_is_every_input_of_their_ledger_in_seq_order(sto
     assert [i.claim.revision for i in history[1:3]] == [0, 1]
     assert await store.person_history("nobody") == [h for h in history if type(h).__name__ == "CloseReceived"]
     # a grant, ZZ-1a and its revision 1, a cancellation, a close; ZZ-1a's one record (its revision 1 is the same
-    # bill, so settling it again changes nothing); one payment per payer of its route
-    payments = len(await store.payments_of("ZZ-1a"))
-    assert payments == len(Flight.read(workers.flights["ZZ-1a"]).data["route"])
-    assert await store.counts() == {"inputs": 5, "claims_received": 2, "payments": payments, "settlements": 1, "rejections": 0,
+    # bill, so settling it again changes nothing), with one line per payer of its route
+    [record] = await store.records_of("ZZ-1a")
+    assert [line.payer.value for line in record.payments] == Flight.read(workers.flights["ZZ-1a"]).data["route"]
+    assert await store.counts() == {"inputs": 5, "claims_received": 2, "settlements": 1, "rejections": 0,
                                     "identity_events": 1, "cancellations": 1, "queued": 0, "parked": 0}
 
 

@@ -3,7 +3,7 @@ corrected bills, cancellations before and after their claim, grants and revocati
 year-end closes, published in any order while the workers take turns at random, some batches
 delivered twice — tests/test_interleavings.py's lives) once on PostgreSQL and once in memory, and
 the two stores end up holding the same thing: the same archive (seq, place, bytes, outcome,
-reason), the same records under the same seqs, the same totals, lines, queue, waiting
+reason), the same records under the same seqs, the same totals, records per claim, queue, waiting
 cancellations, counts and checks. Only the moments (settled_at, received_at) differ.
 
 The lives' events are unsigned, so the workers run with ONESTOP_ACCEPT_UNSIGNED=1 here (as the
@@ -51,12 +51,12 @@ async def held(store: Store) -> dict:
     """Everything a store holds that does not depend on when it was done."""
     records = await store.settlements(limit=1_000_000)
     persons = sorted({r.psn_no for _, r in records} | {item.psn_no for item in await store.queued()})
-    claims = sorted({r.claim_id for _, r in records})
+    claims = sorted({r.key for _, r in records})
     return {
         "archive": [(i.seq, i.topic, i.partition, i.offset, i.raw, i.kind, i.outcome, i.reason) for i in await store.inputs(limit=1_000_000)],
         "records": [(seq, _comparable(r.model_dump(mode="json", exclude={"settled_at"}))) for seq, r in records],
         "totals": {(p, y): await store.year_totals(p, y) for p in persons for y in await store.years_of(p)},
-        "lines": {c: await store.payments_of(c) for c in claims},
+        "by_claim": {c: [r.settlement_id for r in await store.records_of(c)] for c in claims},
         "queued": sorted(await store.queued(), key=lambda i: (i.seq, i.sub, i.psn_no)),
         "waiting": await store.waiting_cancellations(),
         "history": {p: await store.person_history(p) for p in persons},

@@ -12,7 +12,7 @@ from schemas.events import EligibilityChange
 from store import Store
 
 from .conftest import Backend
-from .support import NOW, arrival, uid
+from .support import NOW, arrival, record_changes, uid
 
 T0 = datetime(2024, 1, 1, 9, 0, tzinfo=timezone.utc)
 
@@ -26,7 +26,7 @@ def change(psn: str, event_id: str, action: str, begin: date, end: date | None, 
 
 
 async def record(store: Store, *changes: EligibilityChange) -> list[str]:
-    receipts, outbox = await store.record_changes([arrival(c) for c in changes], NOW)
+    receipts, outbox = await record_changes(store, [arrival(c) for c in changes])
     assert outbox.records == []  # nobody here has claims
     return [r.status for r in receipts]
 
@@ -79,16 +79,16 @@ async def test_the_same_event_twice_changes_nothing(store: Store) -> None:
     psn = uid("psn")
     grant = change(psn, "g1", "grant", date(2024, 1, 1), None, minutes=0)
     revoke = change(psn, "r1", "revoke", date(2024, 5, 1), None, minutes=1)
-    first, _ = await store.record_changes([arrival(grant), arrival(revoke), arrival(grant)], NOW)
+    first, _ = await record_changes(store, [arrival(grant), arrival(revoke), arrival(grant)])
     assert [r.status for r in first] == ["applied", "applied", "repeat"]
     assert first[2].seq == first[0].seq
     before = await store.identity_history(psn)
     counted = (await store.counts())["identity_events"]
     again = arrival(grant)
-    assert [r.status for r in (await store.record_changes([again], NOW))[0]] == ["repeat"]
+    assert [r.status for r in (await record_changes(store, [again]))[0]] == ["repeat"]
     assert await record(store, revoke, revoke) == ["repeat", "repeat"]
     archived = len(await store.inputs())
-    assert [r.status for r in (await store.record_changes([again], NOW))[0]] == ["repeat"]  # the same place
+    assert [r.status for r in (await record_changes(store, [again]))[0]] == ["repeat"]  # the same place
     assert len(await store.inputs()) == archived
     assert await store.identity_history(psn) == before
     assert (await store.counts())["identity_events"] == counted == 2
@@ -141,8 +141,8 @@ async def test_two_writers_of_one_person_at_once_give_the_same_periods(store: St
     for _ in range(10):
         psn = uid("psn")
         events = story(psn)
-        await asyncio.gather(store.record_changes([arrival(e) for e in events[::2]], NOW),
-                             other.record_changes([arrival(e) for e in events[1::2]], NOW))
+        await asyncio.gather(record_changes(store, [arrival(e) for e in events[::2]]),
+                             record_changes(other, [arrival(e) for e in events[1::2]]))
         assert periods((await store.identity_history(psn))[0]) == STORY_PERIODS
 
 
