@@ -35,7 +35,7 @@ def inputs_of(case: Case, every_kind: bool = True) -> list[Input]:
         return inputs
     if case.name == "zhengzhou-dibao-deferred-then-paid":
         seq += 1
-        inputs.append(CloseReceived(seq, YearEndClose(event_id="year-end/zhengzhou/2018", region="zhengzhou", year=2018,
+        inputs.append(CloseReceived(seq, YearEndClose(event_id="year-end.zhengzhou.2018", region="zhengzhou", year=2018,
                                                       closed_at=NOW)))
     if case.name == "jining-tekun-caps":
         first = claims[0]

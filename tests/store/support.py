@@ -50,7 +50,7 @@ def grants(of) -> list[EligibilityChange]:
     """A worked case's person's categories as grants (recorded at 09:00 UTC on their first day)."""
     person = of.person
     return [EligibilityChange.grant_of(person.psn_no, CategoryHeld(code=c.code, valid_from=c.valid_from, valid_to=c.valid_to),
-                                       f"{of.name}/{c.code.value}/{c.valid_from}") for c in person.categories]
+                                       f"{c.code.value}.{c.valid_from:%Y%m%d}.{person.psn_no}") for c in person.categories]
 
 
 def grant(psn_no: str, code: str, start: str, end: str | None = None, *, event_id: str | None = None,
@@ -70,7 +70,7 @@ def cancellation(claim: DischargeClaim, event_id: str, reason: str = "billed in 
 
 
 def close(region: str, year: int, event_id: str | None = None) -> YearEndClose:
-    return YearEndClose(event_id=event_id or f"year-end/{region}/{year}", region=region, year=year, closed_at=NOW)
+    return YearEndClose(event_id=event_id or f"year-end.{region}.{year}", region=region, year=year, closed_at=NOW)
 
 
 def stay(claim_id: str, psn_no: str, insured: str, day: str, inscp: str, level: str = "1", **fields) -> DischargeClaim:
