@@ -72,6 +72,18 @@ def read_list(path: Path) -> tuple[list[ListEntry], str]:
     return entries, hashlib.sha256(raw).hexdigest()[:12]
 
 
+def _digest(*parts: str) -> str:
+    """16 hex digits standing for ``parts``: an event id's unique part that holds no person's number
+    and fits an id's 64 characters (CONTRACTS.md) however long the parts are."""
+    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:16]
+
+
+def list_event_id(authority: Authority, digest: str, psn_no: str, category: str, action: str) -> str:
+    """A list's grant or revocation: ``<authority>.list-<digest>.<person and category>.<action>``, the
+    same each time the same list is imported (so importing it again changes nothing)."""
+    return f"{authority.value}.list-{digest}.{_digest(psn_no, category)}.{action}"
+
+
 def changes_of(entries: list[ListEntry], digest: str, authority: Authority, recorded_at: datetime,
                missing: list[tuple[str, str]] = (), effective: date | None = None) -> tuple[list[EligibilityChange], list[str]]:
     """Grants for the list's entries and revocations for ``missing`` (person, category) from ``effective``;
@@ -80,7 +92,7 @@ def changes_of(entries: list[ListEntry], digest: str, authority: Authority, reco
     for line, entry in enumerate(entries, start=2):
         try:
             changes.append(EligibilityChange(
-                event_id=f"{authority.value}/list-{digest}/{entry.psn_no}/{entry.category}/grant", psn_no=entry.psn_no,
+                event_id=list_event_id(authority, digest, entry.psn_no, entry.category, "grant"), psn_no=entry.psn_no,
                 category=entry.category, action="grant", valid_from=entry.valid_from, valid_to=entry.valid_to,
                 authority=authority, recorded_at=recorded_at,
             ))
@@ -88,7 +100,7 @@ def changes_of(entries: list[ListEntry], digest: str, authority: Authority, reco
             problems.append(f"line {line}: {describe(error)}")
     for psn_no, category in missing:
         changes.append(EligibilityChange(
-            event_id=f"{authority.value}/list-{digest}/{psn_no}/{category}/revoke", psn_no=psn_no, category=category,
+            event_id=list_event_id(authority, digest, psn_no, category, "revoke"), psn_no=psn_no, category=category,
             action="revoke", valid_from=effective, authority=authority, recorded_at=recorded_at,
         ))
     return changes, problems
@@ -98,7 +110,9 @@ def changes_of(entries: list[ListEntry], digest: str, authority: Authority, reco
 
 def grants_of(case: Case) -> list[EligibilityChange]:
     person = case.person
-    return [EligibilityChange.grant_of(person.psn_no, held, f"{case.name}/{person.psn_no}/{held.code.value}/{held.valid_from}")
+    # <category>.<valid_from>.<8 hex digits of the case and person>: readable where it is a cause, and an id
+    return [EligibilityChange.grant_of(person.psn_no, held,
+                                       f"{held.code.value}.{held.valid_from:%Y%m%d}.{_digest(case.name, person.psn_no)[:8]}")
             for held in person.categories]
 
 

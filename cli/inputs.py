@@ -7,14 +7,16 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import click
+from pydantic import ValidationError
 
 from runtime.endpoints import Endpoints
 from schemas.codes import Authority
 from policies.loader import load_policies, policy_named
+from policies.plausible import implausible
 from schemas.events import ClaimCancellation, DischargeClaim, EligibilityChange, YearEndClose
 from schemas.personal import mask
 from store import store_at
-from streams.codecs import encode
+from streams.codecs import describe, encode
 from streams.publisher import publish
 from streams.topics import CANCELLED, DISCHARGED, ELIGIBILITY, YEAR_END
 
@@ -84,15 +86,21 @@ def year_end() -> None:
 @year_end.command("close")
 @click.argument("region")
 @click.argument("year", type=int)
-@click.option("--event-id", default=None, help="default: year-end/<region>/<year>, so closing twice is one close")
+@click.option("--event-id", default=None, help="default: year-end.<region>.<year>, so closing twice is one close")
 def year_end_close(region: str, year: int, event_id: str | None) -> None:
     """Close REGION's YEAR: pay what its rules defer to the year end, once per person (as year_end records)."""
     found = endpoints_or_fail()
     policies = policy_named(region)
     if not policies:
         raise click.ClickException(f"no policy for {region!r}; known regions: {', '.join(sorted({p.region for p in load_policies()}))}")
-    close = YearEndClose(event_id=event_id or f"year-end/{policies[0].region}/{year}", region=policies[0].region, year=year,
-                         closed_at=datetime.now(timezone.utc))
+    try:
+        close = YearEndClose(event_id=event_id or f"year-end.{policies[0].region}.{year}", region=policies[0].region, year=year,
+                             recorded_at=datetime.now(timezone.utc))
+    except ValidationError as error:
+        raise click.ClickException(describe(error)) from None
+    why_not = implausible(close, close.recorded_at)
+    if why_not:
+        raise click.ClickException(why_not)
     asyncio.run(publish(found.kafka, YEAR_END, [encode(close)], YearEndClose, key_field="region"))
     click.echo(f"published the close {close.event_id} of {close.region} {year}; the year_end worker settles each person's year")
 

@@ -80,7 +80,7 @@ async def _via_topic(kafka: str, raws: list[bytes], timeout: float) -> list[Pres
     for number, raw in enumerate(raws, start=1):
         data = orjson.loads(raw) if raw.strip().startswith(b"{") else None
         if isinstance(data, dict) and not data.get("request_id"):
-            data["request_id"] = f"presettle-{batch}/{number}"
+            data["request_id"] = f"presettle-{batch}.{number}"
             raw = orjson.dumps(data)
         wanted.append(data.get("request_id") if isinstance(data, dict) else None)
         sent.append(raw)

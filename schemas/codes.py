@@ -1,11 +1,12 @@
 """Code lists of the contracts (CONTRACTS.md) and the domain (DOMAIN.md)."""
 from __future__ import annotations
 
+import re
 import unicodedata
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import AfterValidator, StringConstraints
+from pydantic import AfterValidator, StringConstraints, WithJsonSchema
 
 
 class InsuType(StrEnum):
@@ -93,8 +94,33 @@ def printable(value: str) -> str:
     return value
 
 
-#: An identifier on an input event (claim_id, psn_no, event_id, fixmedins_code): printable, 1 to 128 characters.
-Identifier = Annotated[str, StringConstraints(min_length=1, max_length=128, strip_whitespace=True), AfterValidator(printable)]
+#: the characters of an id that comes in (CONTRACTS.md): never "/", with which the system joins the
+#: ids of its own records (``year-end/<region>/<year>/<psn_no>``, ``<claim_id>/adjustment/<cause>``),
+#: so that no id that comes in can equal one the system makes
+IDENTIFIER_CHARACTERS = "A–Z a–z 0–9 . _ : -"
+IDENTIFIER_MAX = 64
+_IDENTIFIER = re.compile(r"[A-Za-z0-9._:\-]{1,%d}" % IDENTIFIER_MAX)
+
+
+def identifier(value: str) -> str:
+    """An id as it came in, or why it is not one (nothing is stripped: " C-1" is not "C-1")."""
+    if _IDENTIFIER.fullmatch(value):
+        return value
+    printable(value)  # a control or invisible character is named as such
+    rule = f"an id is 1 to {IDENTIFIER_MAX} characters of {IDENTIFIER_CHARACTERS}"
+    if not value:
+        raise ValueError(f"is empty; {rule}")
+    if len(value) > IDENTIFIER_MAX:
+        raise ValueError(f"is {len(value)} characters long; {rule}")
+    position, char = next((i, c) for i, c in enumerate(value) if not _IDENTIFIER.fullmatch(c))
+    shown = "a space" if char.isspace() else repr(char)
+    raise ValueError(f"holds {shown} at position {position + 1}; {rule} (no spaces, no \"/\")")
+
+
+#: An id on an input event (claim_id, event_id, psn_no, fixmedins_code, request_id, a close's region,
+#: a key id): 1 to 64 characters of A–Z a–z 0–9 . _ : - (CONTRACTS.md).
+Identifier = Annotated[str, AfterValidator(identifier), WithJsonSchema(
+    {"type": "string", "pattern": r"^[A-Za-z0-9._:\-]{1,%d}$" % IDENTIFIER_MAX})]
 #: Free text on an input event (a hospital's name, a reason): printable, at most 200 characters.
 Text = Annotated[str, StringConstraints(max_length=200), AfterValidator(printable)]
 

@@ -1,22 +1,40 @@
 """The events on the wire (CONTRACTS.md). Field names are fixed there; add, never rename."""
 from __future__ import annotations
 
+import re
 from datetime import date, datetime, time, timezone
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, AliasChoices, BaseModel, ConfigDict, Field, model_validator
 
+from .codes import (ISSUING_AUTHORITY, Authority, Category, DivisionCode, HospitalLevel, Icd10, Identifier, InsuType, MedType,
+                    NonEmpty, Payer, Text, printable)
+from .money import ZERO, Money, SignedMoney, WireMoney
 from .ids import cancellation_key, claim_key
-from .codes import ISSUING_AUTHORITY, Authority, Category, DivisionCode, HospitalLevel, Icd10, Identifier, InsuType, MedType, NonEmpty, Payer, Text
-from .money import ZERO, Money, SignedMoney
+from .times import Day, Timestamp
 from .totals import AccountTotals
+
+_SCHEMA_NAME = re.compile(r"[a-z][a-z0-9_.\-]{0,47}/[0-9]{1,4}")
+
+
+def _schema_name(value: str) -> str:
+    """An event's ``schema``: ``<name>/<version>`` (e.g. claims.discharged/2); it is stored with the
+    event, so nothing else (a NUL or a control character would not even reach PostgreSQL's jsonb)."""
+    if _SCHEMA_NAME.fullmatch(value):
+        return value
+    printable(value)
+    raise ValueError(f"{value[:60]!r} is not a schema name; write <name>/<version>, e.g. \"claims.discharged/2\"")
+
+
+#: ``schema`` on an event: a name and a version, printable, at most 53 characters.
+SchemaName = Annotated[str, AfterValidator(_schema_name)]
 
 
 class Event(BaseModel):
     """Events ignore fields they do not know (producers may add fields freely)."""
 
     model_config = ConfigDict(extra="ignore", frozen=True, use_enum_values=False)
-    schema_: str | None = Field(default=None, alias="schema")
+    schema_: SchemaName | None = Field(default=None, alias="schema")
 
 
 class DischargeClaim(Event):
@@ -32,14 +50,14 @@ class DischargeClaim(Event):
     referral: bool
     emergency_unable_to_pay: bool = False
     age: int | None = Field(default=None, ge=0, le=150)  # optional; the children's major diseases need it
-    begndate: date
-    enddate: date
+    begndate: Day
+    enddate: Day
     dise_codg: Icd10
-    medfee_sumamt: Money
-    fulamt_ownpay_amt: Money
-    overlmt_selfpay: Money
-    preselfpay_amt: Money
-    inscp_scp_amt: Money
+    medfee_sumamt: WireMoney
+    fulamt_ownpay_amt: WireMoney
+    overlmt_selfpay: WireMoney
+    preselfpay_amt: WireMoney
+    inscp_scp_amt: WireMoney
     fixmedins_code: Identifier | None = None  # the hospital (定点医药机构编号); finance clears per hospital
     fixmedins_name: Text | None = None
     revision: int = Field(default=0, ge=0)  # a corrected bill of the same claim_id carries a higher revision
@@ -79,10 +97,10 @@ class EligibilityChange(Event):
     psn_no: Identifier
     category: Category
     action: Literal["grant", "revoke"]
-    valid_from: date
-    valid_to: date | None = None
+    valid_from: Day
+    valid_to: Day | None = None
     authority: Authority
-    recorded_at: datetime
+    recorded_at: Timestamp
 
     @classmethod
     def grant_of(cls, psn_no: str, held: "CategoryHeld", event_id: str, recorded_at: datetime | None = None) -> "EligibilityChange":
@@ -108,7 +126,7 @@ class ClaimCancellation(Event):
     claim_id: Identifier
     psn_no: Identifier
     reason: Text = ""
-    cancelled_at: datetime
+    cancelled_at: Timestamp
     fixmedins_code: Identifier | None = None  # the hospital cancelling: it must be the claim's (and its key's)
 
     @property
@@ -128,7 +146,21 @@ class YearEndClose(Event):
     event_id: Identifier
     region: Identifier
     year: int = Field(ge=2000, le=2100)
-    closed_at: datetime
+    #: when finance closed it; CONTRACTS.md names it recorded_at, earlier producers closed_at (either is read)
+    recorded_at: Timestamp = Field(validation_alias=AliasChoices("recorded_at", "closed_at"))
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_time(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "recorded_at" in data and "closed_at" in data and data["recorded_at"] != data["closed_at"]:
+            raise ValueError(f"recorded_at {data['recorded_at']!r} and closed_at {data['closed_at']!r} differ: "
+                             "send recorded_at only (closed_at is its earlier name)")
+        return data
+
+    @property
+    def closed_at(self) -> datetime:
+        """The close's time under its earlier name (recorded_at)."""
+        return self.recorded_at
 
 
 class WakeUp(Event):

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from .codes import Authority, NonEmpty
+from .codes import Authority, Identifier, NonEmpty
 
 
 class SigningKey(BaseModel):
@@ -19,9 +19,9 @@ class SigningKey(BaseModel):
     """
 
     model_config = ConfigDict(frozen=True)
-    key_id: NonEmpty = Field(pattern=r"^[A-Za-z0-9._:\-]{1,80}$")
+    key_id: Identifier
     signer_kind: Literal["hospital", "authority"]
-    signer: NonEmpty
+    signer: Identifier  # a hospital's fixmedins_code, or an authority's code
     public_key: NonEmpty  # Ed25519, the 32 raw bytes in base64
     valid_from: datetime
     valid_to: datetime | None = None

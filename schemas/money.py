@@ -92,11 +92,61 @@ def _signed_amount(value: Any) -> Decimal:
     return _parse_amount(value, allow_negative=True)
 
 
+#: an amount as the wire writes it: digits, then at most two decimals (no sign, exponent or space)
+_WIRE_AMOUNT = re.compile(r"[0-9]{1,12}(\.[0-9]{1,2})?")  # ([0-9], not \d: that is any script's digits)
+
+
+def _wire_amount(value: Any) -> Decimal:
+    """An amount from outside: a plain decimal string ("1234.50", "1234.5", "1234"), or a Decimal of
+    our own (computed, or read back from the database, as the claim travels); anything else refused
+    with what to write instead. A JSON number never: a hospital's float may already have lost a fen,
+    and "1e5" or " 12" is not how a bill is written."""
+    if type(value) is str and _WIRE_AMOUNT.fullmatch(value):
+        return _HALF_UP.quantize(Decimal(value), FEN)  # (exact: at most two places)
+    if type(value) is Decimal:
+        return _checked(value, False)
+    raise ValueError(_not_a_wire_amount(value))
+
+
+def _not_a_wire_amount(value: Any) -> str:
+    """Why ``value`` is not an amount as the wire writes it."""
+    write = 'write a plain decimal string like "1234.50"'
+    if not isinstance(value, str):
+        if isinstance(value, (bool, int, float)):
+            return (f"amounts must be JSON strings with at most two decimals, {write} "
+                    f"(got the number {value!r}: a JSON number may already have lost a fen)")
+        return f"an amount must be a string like \"1234.50\", not {type(value).__name__}"
+    if value != value.strip() or any(c.isspace() for c in value):
+        return f"{value!r} holds spaces; {write}"
+    if value.startswith("-"):
+        return f"{value} is negative; amounts on a bill are never below zero"
+    if value.startswith("+"):
+        return f"{value!r} has a sign; {write}"
+    try:
+        number = Decimal(value)
+    except InvalidOperation:
+        return f"{value!r} is not an amount; {write}"
+    if not number.is_finite():
+        return f"{value!r} is not a finite amount; {write}"
+    if "e" in value.lower():
+        return f"{value!r} is written with an exponent; {write}"
+    if number.adjusted() >= 12:
+        return f"an amount of {number.adjusted() + 1} digits before the point is too large; at most 12"
+    if "." in value and len(value) - value.index(".") > 3:
+        return f"{value} has more than two decimals; amounts are exact to the fen, {write}"
+    return f"{value!r} is not an amount; {write}"
+
+
 _AS_STRING = PlainSerializer(format_yuan, return_type=str, when_used="json")
 _SCHEMA = WithJsonSchema({"type": "string", "pattern": r"^-?\d+(\.\d{1,2})?$"})
 
 #: A non-negative amount in yuan, exact to the fen; a JSON string on the wire.
 Money = Annotated[Decimal, BeforeValidator(_amount), _AS_STRING, _SCHEMA]
+#: A non-negative amount that comes in (a bill's amounts): a plain decimal string on the wire, never
+#: a JSON number, sign or exponent; a Decimal of our own is accepted as it is (to the fen). Policy
+#: files and computed values use Money, which is lenient about how a number is written.
+WireMoney = Annotated[Decimal, BeforeValidator(_wire_amount), _AS_STRING,
+                      WithJsonSchema({"type": "string", "pattern": r"^[0-9]{1,12}(\.[0-9]{1,2})?$"})]
 #: An amount that may be negative: the differences of adjustments and reversals.
 SignedMoney = Annotated[Decimal, BeforeValidator(_signed_amount), _AS_STRING, _SCHEMA]
 

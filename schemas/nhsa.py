@@ -15,7 +15,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, model_validator
 
-from .codes import InsuType, MedType
+from .codes import Identifier, InsuType, MedType
 from .events import DischargeClaim, PaymentLine, Settlement
 from .money import ZERO, SignedMoney
 
@@ -117,7 +117,7 @@ class PresettleRequest(DischargeClaim):
     The claim's own fields (CONTRACTS.md, `claims.discharged`) and an optional ``request_id`` the
     answer carries back (default: the claim_id)."""
 
-    request_id: str | None = None
+    request_id: Identifier | None = None
 
     @property
     def answer_to(self) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,26 @@ def process_layout(value: str) -> int | str:
     if not all(name for group in value.split() for name in group.split("+")):
         raise ValueError('write a number, or groups of worker names joined by "+", separated by spaces')
     return " ".join(value.split())
+
+
+def _amount(value: str) -> Decimal:
+    try:
+        amount = Decimal(value)
+    except InvalidOperation:
+        raise ValueError('write an amount in yuan, e.g. "10000000.00"') from None
+    # (below 10^12: what a bill's amount may be at all, schemas/money.py; quantize needs it too)
+    if not amount.is_finite() or not 0 < amount < 10**12 or amount != amount.quantize(Decimal("0.01")):
+        raise ValueError('write a positive amount in yuan below 1000000000000 with at most two decimals, e.g. "10000000.00"')
+    return amount.quantize(Decimal("0.01"))
+
+
+def _at_least(lowest: int) -> Callable[[str], int]:
+    def parse(value: str) -> int:
+        number = int(value)
+        if number < lowest:
+            raise ValueError(f"at least {lowest}")
+        return number
+    return parse
 
 
 def _flag(value: str) -> bool:
@@ -88,6 +109,13 @@ DEFINED: dict[str, Setting] = {s.name: s for s in (
     Setting("ONESTOP_CASES", None, "tests: the folder of shared worked cases (unset: ../shared/cases beside the repository)"),
     Setting("ONESTOP_NHSA_TOPIC", "0", "1: also publish every record in the national platform's setlinfo / setldetail shape "
             "on settlements.nhsa (for hospital systems integrated with the platform)", _flag),
+    Setting("ONESTOP_MAX_AMOUNT", "10000000.00", "the largest bill accepted (medfee_sumamt, and so each of its "
+            "parts), in yuan: a claim or pre-settlement above it is refused with the reason, as implausible (policies/plausible.py)", _amount),
+    Setting("ONESTOP_MAX_STAY_DAYS", "366", "the longest stay accepted, enddate − begndate in days: a longer one is refused as "
+            "implausible (a back-dated begndate would make categories of years ago count)", _at_least(1)),
+    Setting("ONESTOP_CLOCK_SKEW_SECONDS", "300", "how far in the future, in seconds, an input's own time (a claim's discharge, "
+            "a grant's recorded_at, a cancellation's or close's time) may be of its receipt, for clocks that disagree; "
+            "beyond it the input is refused as implausible", _at_least(0)),
     Setting("ONESTOP_PDF_FONT", None, "a TrueType font file (.ttf / .ttc) with Chinese glyphs, embedded in the PDF reports; "
             "unset: WenQuanYi Micro Hei or Zen Hei where installed (Debian fonts-wqy-microhei), else ReportLab's "
             "STSong-Light, which is not embedded (readers substitute a font of their own)"),
@@ -100,10 +128,18 @@ def value(name: str) -> Any:
     raw = os.environ.get(name, "").strip() or setting.default
     if raw is None:
         return None
+    parsed = _PARSED.get((name, raw), _PARSED)
+    if parsed is not _PARSED:
+        return parsed
     try:
-        return setting.parse(raw)
+        parsed = _PARSED[(name, raw)] = setting.parse(raw)
     except ValueError as error:
         raise ValueError(f"{name}={raw!r}: {error} ({setting.meaning})") from None
+    return parsed
+
+
+#: each setting's value parsed once per text it is given (some are read for every event)
+_PARSED: dict[tuple[str, str], Any] = {}
 
 
 def described() -> list[tuple[str, str | None, str | None, str]]:
@@ -137,6 +173,9 @@ class _Settings:
     accept_unsigned = property(lambda self: value("ONESTOP_ACCEPT_UNSIGNED"))
     nhsa_topic = property(lambda self: value("ONESTOP_NHSA_TOPIC"))
     pdf_font = property(lambda self: value("ONESTOP_PDF_FONT"))
+    max_amount = property(lambda self: value("ONESTOP_MAX_AMOUNT"))
+    max_stay_days = property(lambda self: value("ONESTOP_MAX_STAY_DAYS"))
+    clock_skew_seconds = property(lambda self: value("ONESTOP_CLOCK_SKEW_SECONDS"))
 
     @property
     def home(self) -> Path:

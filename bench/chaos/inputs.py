@@ -11,6 +11,7 @@ import orjson
 
 from bench.generator import Person, year_of_claims
 from policies.loader import NoPolicy, policy_for
+from policies.plausible import implausible
 from schemas.events import ClaimCancellation, DischargeClaim, EligibilityChange
 from streams.codecs import BadInput, decode, encode
 
@@ -62,6 +63,8 @@ def _reason_of(raw: bytes) -> str | None:
     """What intake will say about a discharge event (None: it is accepted)."""
     try:
         claim = decode(DischargeClaim, raw)
+        if (implausible_because := implausible(claim, datetime.now(timezone.utc))) is not None:
+            return implausible_because
         policy_for(claim.insuplc_admdvs, claim.enddate)
     except (BadInput, NoPolicy) as problem:
         return str(problem)

@@ -81,7 +81,49 @@ def _no_policy_in_force(c: dict, n: int) -> tuple[dict, str]:
 
 def _blank_id(c: dict, n: int) -> tuple[dict, str]:
     c["claim_id"] = "   "
-    return c, "at least 1 character"
+    return c, "holds a space"
+
+
+def _id_with_a_slash(c: dict, n: int) -> tuple[dict, str]:
+    # (the ids the system makes hold "/": year-end/<region>/<year>/<psn_no> must never be a claim's)
+    c["claim_id"] = f"year-end/zhangye/2022/{c['psn_no']}" if n % 2 == 0 else f"{c['claim_id']}/adjustment/x"
+    return c, "holds '/'"
+
+
+def _amount_as_written(c: dict, n: int) -> tuple[dict, str]:
+    """An amount not written as a plain decimal string: a JSON integer, an exponent, a sign, a space."""
+    amount = Decimal(c["overlmt_selfpay"])
+    written, word = [(int(amount), "JSON strings"), (f"{amount:.2E}", "exponent"), (f"+{amount:.2f}", "sign"),
+                     (f" {amount:.2f}", "spaces")][n % 4]
+    c["overlmt_selfpay"] = written
+    return c, word
+
+
+def _date_out_of_range(c: dict, n: int) -> tuple[dict, str]:
+    # (a stay from 1021 to 9999: every category held in a thousand years would count)
+    c["begndate" if n % 2 == 0 else "enddate"] = "1021-03-01" if n % 2 == 0 else "9999-12-31"
+    return c, "dates before 1900-01-01 or after 2100-12-31"
+
+
+def _schema_not_a_name(c: dict, n: int) -> tuple[dict, str]:
+    c["schema"] = ["claims.discharged/2\u0000", "claims discharged", "x" * 80][n % 3]
+    return c, "schema"
+
+
+def _too_long_a_stay(c: dict, n: int) -> tuple[dict, str]:
+    c["begndate"] = (date.fromisoformat(c["enddate"]) - timedelta(days=367 + n % 400)).isoformat()
+    return c, "ONESTOP_MAX_STAY_DAYS"
+
+
+def _discharged_in_the_future(c: dict, n: int) -> tuple[dict, str]:
+    c["begndate"], c["enddate"] = "2099-12-01", "2099-12-10"
+    return c, "is in the future"
+
+
+def _above_the_ceiling(c: dict, n: int) -> tuple[dict, str]:
+    c["medfee_sumamt"] = money(c["medfee_sumamt"], "999990000000.00")
+    c["fulamt_ownpay_amt"] = money(c["fulamt_ownpay_amt"], "999990000000.00")
+    return c, "ONESTOP_MAX_AMOUNT"
 
 
 #: kind -> change of a good claim (as a dict) into a bad one, with the word its reason must hold
@@ -102,21 +144,32 @@ CLAIM_KINDS: dict[str, Callable[[dict, int], tuple[dict, str]]] = {
     "boolean amount": _field("overlmt_selfpay", True),
     "age out of range": _field("age", lambda n: [-1, 151][n % 2]),
     "blank identifier": _blank_id,
+    "id with a slash": _id_with_a_slash,
+    "amount not a plain decimal string": _amount_as_written,
+    "date before 1900 or after 2100": _date_out_of_range,
+    "schema not a name/version": _schema_not_a_name,
     "no policy for the insured place": _no_policy_place,
     "no policy in force": _no_policy_in_force,
+}
+#: well formed, refused at receipt as implausible (policies/plausible.py): intake's, once it asks
+IMPLAUSIBLE_KINDS: dict[str, Callable[[dict, int], tuple[dict, str]]] = {
+    "stay longer than the limit": _too_long_a_stay,
+    "discharged in the future": _discharged_in_the_future,
+    "bill above the ceiling": _above_the_ceiling,
 }
 #: kinds that are not a changed claim, with the word of their reason
 RAW_KINDS = {"not JSON": "not JSON", "not an object": "JSON object"}
 #: the same claim_id sent again with other content: intake refuses it
 CONFLICT = "claim_id reused with other content"
 #: every kind of malformed discharge event, in the order they are made
+#: (IMPLAUSIBLE_KINDS join them once intake asks policies.plausible: the self-check already does)
 ALL_KINDS = [*CLAIM_KINDS, *RAW_KINDS, CONFLICT]
 
 
 def malformed_claim(kind: str, base: dict, round_: int, rng: random.Random) -> tuple[bytes, str]:
     """A bad discharge event of ``kind`` (not CONFLICT) made from ``base``, and the word of its reason."""
-    if kind in CLAIM_KINDS:
-        changed, word = CLAIM_KINDS[kind](base, round_)
+    if kind in CLAIM_KINDS or kind in IMPLAUSIBLE_KINDS:
+        changed, word = {**CLAIM_KINDS, **IMPLAUSIBLE_KINDS}[kind](base, round_)
         return orjson.dumps(changed), word
     if kind == "not JSON":
         return orjson.dumps(base)[: rng.randint(40, 120)] + b'"', RAW_KINDS[kind]
@@ -139,6 +192,9 @@ GRANT_KINDS: dict[str, tuple[Callable[[dict], None], str]] = {
     "valid_to before valid_from": (lambda g: g.update(valid_to="2000-01-01"), "before valid_from"),
     "missing field": (lambda g: g.pop("recorded_at"), "Field required"),
     "bad timestamp": (lambda g: g.update(recorded_at="yesterday"), "recorded_at"),
+    "timestamp without an offset": (lambda g: g.update(recorded_at="2017-01-01T09:00:00"), "has no offset"),
+    "recorded in year 9999": (lambda g: g.update(recorded_at="9999-01-01T09:00:00+00:00"), "after 2100-12-31"),
+    "event_id with a slash": (lambda g: g.update(event_id=f"{g['event_id']}/revoke"), "holds '/'"),
 }
 
 

@@ -15,8 +15,8 @@ GRANTED_AT = datetime(2017, 1, 1, tzinfo=timezone.utc)
 
 
 def grants_of(population: Sequence[Person], prefix: str) -> list[bytes]:
-    """Every category of every person as a grant, its event id ``<prefix>/<psn_no>/<category>``."""
-    return [encode(EligibilityChange.grant_of(p.psn_no, held, f"{prefix}/{p.psn_no}/{held.code.value}", GRANTED_AT))
+    """Every category of every person as a grant, its event id ``<prefix>.<psn_no>.<category>``."""
+    return [encode(EligibilityChange.grant_of(p.psn_no, held, f"{prefix}.{p.psn_no}.{held.code.value}", GRANTED_AT))
             for p in population for held in p.categories]
 
 

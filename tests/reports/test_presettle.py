@@ -140,7 +140,7 @@ def test_the_worker_answers_what_settling_then_records_and_records_nothing():
         for claim in case.claims[:2]:
             await broker.send(DISCHARGED, claim.psn_no.encode(), encode(claim))
         await drain()
-        close = YearEndClose(event_id="year-end/zhengzhou/2018", region="zhengzhou", year=2018, closed_at=NOW)
+        close = YearEndClose(event_id="year-end.zhengzhou.2018", region="zhengzhou", year=2018, closed_at=NOW)
         await broker.send(YEAR_END, b"zhengzhou", encode(close))
         await drain()
         store = await context.store()

@@ -51,7 +51,7 @@ def grants(of) -> list[EligibilityChange]:
     """A worked case's person's categories as grants (recorded at 09:00 UTC on their first day)."""
     person = of.person
     return [EligibilityChange.grant_of(person.psn_no, CategoryHeld(code=c.code, valid_from=c.valid_from, valid_to=c.valid_to),
-                                       f"{of.name}/{c.code.value}/{c.valid_from}") for c in person.categories]
+                                       f"{c.code.value}.{c.valid_from:%Y%m%d}.{person.psn_no}") for c in person.categories]
 
 
 def grant(psn_no: str, code: str, start: str, end: str | None = None, *, event_id: str | None = None,
