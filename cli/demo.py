@@ -16,7 +16,7 @@ import orjson
 from schemas.cases import Case
 from schemas.codes import ISSUING_AUTHORITY
 from schemas.events import DischargeClaim, EligibilityChange, Settlement
-from schemas.keys import KeyFile, SigningKey
+from schemas.keys import KeyFile
 from streams.signing import new_key
 from streams.topics import DISCHARGED, ELIGIBILITY
 
@@ -29,6 +29,11 @@ from streams.publisher import publish
 
 from .files import events_of
 from .formats import TABLE_HEADER, table_row
+from .keys import register_key
+
+
+#: the demonstration keys' validity begins here, before any of the worked cases' dates
+DEMO_KEYS_FROM = datetime(2000, 1, 1, tzinfo=timezone.utc)
 
 
 def agreement(case: Case, settled: dict[str, Settlement]) -> list[str]:
@@ -55,7 +60,8 @@ def with_hospitals(cases: list[Case]) -> list[Case]:
 
 
 async def demo_keys(store, cases: list[Case]) -> dict[str, KeyFile]:
-    """A key for every hospital and authority of the cases (made once, kept in .onestop/keys), registered."""
+    """A key for every hospital and authority of the cases (made once, kept in .onestop/keys),
+    registered the way an administrator does (challenge, proof, add)."""
     folder = home() / "keys"
     folder.mkdir(parents=True, exist_ok=True)
     signers = {("hospital", c.fixmedins_code) for case in cases for c in case.claims}
@@ -66,8 +72,8 @@ async def demo_keys(store, cases: list[Case]) -> dict[str, KeyFile]:
         key = KeyFile.model_validate_json(path.read_bytes()) if path.exists() else new_key(f"demo-{who}", kind, who)
         path.write_bytes(key.model_dump_json().encode())
         path.chmod(0o600)
-        await store.add_key(SigningKey(key_id=key.key_id, signer_kind=kind, signer=who, public_key=key.public_key,
-                                       valid_from=datetime(2000, 1, 1, tzinfo=timezone.utc)))
+        # valid from long before the cases' first grant (2017) and discharge (2018): events are judged at their own time too
+        await register_key(store, key, valid_from=DEMO_KEYS_FROM)
         found[who] = key
     return found
 

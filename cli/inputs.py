@@ -87,12 +87,21 @@ def year_end() -> None:
 @click.argument("region")
 @click.argument("year", type=int)
 @click.option("--event-id", default=None, help="default: year-end.<region>.<year>, so closing twice is one close")
-def year_end_close(region: str, year: int, event_id: str | None) -> None:
+@click.option("--key", "key_file", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="a key file of the authority medical_insurance (onestop keys create --signer authority:medical_insurance): "
+                   "the close is signed with it; the year_end worker refuses a close signed by any other")
+def year_end_close(region: str, year: int, event_id: str | None, key_file: Path | None) -> None:
     """Close REGION's YEAR: pay what its rules defer to the year end, once per person (as year_end records)."""
     found = endpoints_or_fail()
     policies = policy_named(region)
     if not policies:
         raise click.ClickException(f"no policy for {region!r}; known regions: {', '.join(sorted({p.region for p in load_policies()}))}")
+    key = read_key_file(key_file) if key_file else None
+    if key is None:
+        click.echo("warning: publishing an unsigned close: the year_end worker refuses it unless ONESTOP_ACCEPT_UNSIGNED is on", err=True)
+    elif (key.signer_kind, key.signer) != ("authority", Authority.medical_insurance.value):
+        raise click.ClickException(f"{key_file} is {key.signer_kind} {key.signer}'s key: only a key of the authority "
+                                   f"medical_insurance signs year-end closes")
     try:
         close = YearEndClose(event_id=event_id or f"year-end.{policies[0].region}.{year}", region=policies[0].region, year=year,
                              recorded_at=datetime.now(timezone.utc))
@@ -101,7 +110,7 @@ def year_end_close(region: str, year: int, event_id: str | None) -> None:
     why_not = implausible(close, close.recorded_at)
     if why_not:
         raise click.ClickException(why_not)
-    asyncio.run(publish(found.kafka, YEAR_END, [encode(close)], YearEndClose, key_field="region"))
+    asyncio.run(publish(found.kafka, YEAR_END, [encode(close)], YearEndClose, key_field="region", signed_by=key))
     click.echo(f"published the close {close.event_id} of {close.region} {year}; the year_end worker settles each person's year")
 
 

@@ -32,17 +32,32 @@ class Endpoints:
     def for_workers(self) -> str:
         return self.worker_database or self.database
 
+    @property
+    def for_admin(self) -> str:
+        """The URL the key registry's commands use: the administrator's role (admin_url), else the owner's."""
+        return admin_url(self.database) or self.database
 
-def worker_url(admin_url: str) -> str | None:
+
+def worker_url(owner_url: str) -> str | None:
     """The URL workers connect with: ONESTOP_WORKER_DATABASE_URL; else, on a database reached by a
     local socket (the embedded PostgreSQL), the same database as the role onestop_worker
     (migration 0005); else None (the workers use ONESTOP_DATABASE_URL)."""
-    if settings.worker_database_url:
-        return settings.worker_database_url
-    parts = urlsplit(admin_url)
+    return settings.worker_database_url or _as_role(owner_url, "onestop_worker")
+
+
+def admin_url(owner_url: str) -> str | None:
+    """The URL the administrator's commands (`onestop keys …`) connect with: ONESTOP_ADMIN_DATABASE_URL;
+    else, on a database reached by a local socket (the embedded PostgreSQL), the same database as
+    the role onestop_admin (migration 0008); else None (they use ONESTOP_DATABASE_URL)."""
+    return settings.admin_database_url or _as_role(owner_url, "onestop_admin")
+
+
+def _as_role(owner_url: str, role: str) -> str | None:
+    """The same database as ``role``, when it is reached by a local socket (no password needed); else None."""
+    parts = urlsplit(owner_url)
     if "host=/" not in parts.query:
         return None
-    netloc = "onestop_worker@" + parts.netloc.rpartition("@")[2]
+    netloc = role + "@" + parts.netloc.rpartition("@")[2]
     return urlunsplit(parts._replace(netloc=netloc))
 
 

@@ -18,7 +18,8 @@ from .endpoints import Endpoints, worker_url
 
 async def initialise(found: Endpoints) -> None:
     """Create every topic (config is only accepted at creation), migrate the database, and give the
-    workers' role its password when ONESTOP_WORKER_DATABASE_URL names one."""
+    workers' and the administrator's roles their passwords when ONESTOP_WORKER_DATABASE_URL and
+    ONESTOP_ADMIN_DATABASE_URL name them."""
     by_config: dict[tuple, list[str]] = {}
     for name, config in all_topics().items():
         by_config.setdefault(tuple(sorted(config.items())), []).append(name)
@@ -26,9 +27,10 @@ async def initialise(found: Endpoints) -> None:
         await create_topics(found.kafka, names, settings.partitions, config=dict(config))
     store = await open_store(found.database, migrate=True)
     try:
-        worker = urlsplit(settings.worker_database_url or "")
-        if worker.username == "onestop_worker" and worker.password:
-            await store.set_worker_password(unquote(worker.password))
+        for role, url in (("onestop_worker", settings.worker_database_url), ("onestop_admin", settings.admin_database_url)):
+            named = urlsplit(url or "")
+            if named.username == role and named.password:
+                await store.set_role_password(role, unquote(named.password))
     finally:
         await store.close()
 

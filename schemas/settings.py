@@ -77,6 +77,9 @@ DEFINED: dict[str, Setting] = {s.name: s for s in (
     Setting("ONESTOP_DATABASE_URL", None, "postgresql:// URL of a real PostgreSQL; unset: the embedded one (or the running `onestop up`)"),
     Setting("ONESTOP_WORKER_DATABASE_URL", None, "postgresql:// URL the workers use: a role that cannot change the schema "
             "(unset: the embedded PostgreSQL's onestop_worker role, or ONESTOP_DATABASE_URL)"),
+    Setting("ONESTOP_ADMIN_DATABASE_URL", None, "postgresql:// URL `onestop keys challenge | add | revoke | list` use: the "
+            "administrator's role onestop_admin, which may only add keys, set their revocation and issue challenges "
+            "(unset: the embedded PostgreSQL's onestop_admin role, or ONESTOP_DATABASE_URL)"),
     Setting("ONESTOP_HOME", ".", "the directory whose .onestop/ holds the embedded data, logs and runtime.json"),
     Setting("ONESTOP_PARTITIONS", "4", "partitions of every topic, set when topics are created", int),
     Setting("ONESTOP_DRIVER", "aiokafka", "how a worker meets Kafka: aiokafka (the default: measured faster, leaner and quicker to answer, README Benchmarks) or faust (workers/drivers/)", _choice("faust", "aiokafka")),
@@ -156,6 +159,7 @@ class _Settings:
     kafka_user = property(lambda self: value("ONESTOP_KAFKA_USER"))
     kafka_password = property(lambda self: value("ONESTOP_KAFKA_PASSWORD"))
     worker_database_url = property(lambda self: value("ONESTOP_WORKER_DATABASE_URL"))
+    admin_database_url = property(lambda self: value("ONESTOP_ADMIN_DATABASE_URL"))
     partitions = property(lambda self: value("ONESTOP_PARTITIONS"))
     driver = property(lambda self: value("ONESTOP_DRIVER"))
     processes = property(lambda self: value("ONESTOP_PROCESSES"))

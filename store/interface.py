@@ -12,11 +12,11 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from policies.ledger import Input
 from schemas.events import CategoryHeld, ClaimCancellation, DischargeClaim, EligibilityChange, Settlement, YearEndClose
-from schemas.keys import SigningKey
+from schemas.keys import CHALLENGE_LIFETIME, KeyChallenge, KeyProof, SigningKey
 from schemas.totals import YearTotals
 
 from .records import ArchivedInput, ArrivedClaim, Arrival, ClaimReceipt, InputReceipt, Outbox, Parked, QueueItem, StalledClaim
@@ -124,8 +124,16 @@ class Store(ABC):
     # --- the registry of signing keys
 
     @abstractmethod
-    async def add_key(self, key: SigningKey) -> bool:
-        """Register a public key; True if new; the same id for another key or signer is refused."""
+    async def key_challenge(self, now: datetime, lifetime: timedelta = CHALLENGE_LIFETIME) -> KeyChallenge:
+        """A new random challenge for registering one key, good once until ``now + lifetime``."""
+
+    @abstractmethod
+    async def add_key(self, key: SigningKey, proof: KeyProof, now: datetime) -> bool:
+        """Register a public key on its holder's proof of having the private half (a challenge of
+        this registry, unused and unexpired, signed by the key for its id, signer and public key:
+        schemas/keys.py ``proof_refusal``); the challenge is used up. True if new, False the same
+        key again; ProofRefused for a missing, wrong, reused or expired proof, ValueError for
+        another key or signer under the same id, each with its reason."""
 
     @abstractmethod
     async def revoke_key(self, key_id: str, at: datetime) -> SigningKey:

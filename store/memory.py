@@ -24,7 +24,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, ClassVar
 
@@ -36,7 +36,7 @@ from policies.soundness import disagreement
 from schemas.events import (
     CategoryHeld, ClaimCancellation, DischargeClaim, EligibilityChange, HighCostAlert, Settlement, YearEndClose,
 )
-from schemas.keys import SigningKey
+from schemas.keys import CHALLENGE_LIFETIME, KeyChallenge, KeyProof, ProofRefused, SigningKey, proof_refusal
 from schemas.money import FEN
 from schemas.personal import mask
 from schemas.totals import AccountTotals, YearTotals, totals_from_json
@@ -268,6 +268,7 @@ class _Tables:
         self.parked: dict[int, Parked] = {}
         self.parked_places: dict[tuple, int] = {}
         self.keys: dict[str, SigningKey] = {}
+        self.challenges: dict[str, KeyChallenge] = {}  # key_challenges
 
 
 class MemoryStore(Store):
@@ -915,9 +916,21 @@ class MemoryStore(Store):
 
     # --- signing keys (keys.py) -------------------------------------------------------------------
 
-    async def add_key(self, key: SigningKey) -> bool:
-        """Register a public key; True if new. The same id with another key or signer is refused."""
+    async def key_challenge(self, now: datetime, lifetime: timedelta = CHALLENGE_LIFETIME) -> KeyChallenge:
+        """A new random challenge for registering one key, good once until ``now + lifetime``."""
         async with self._transaction():
+            issued = KeyChallenge.issue(_utc(now), lifetime)
+            self._set(self._t.challenges, issued.challenge, issued)
+            return issued
+
+    async def add_key(self, key: SigningKey, proof: KeyProof, now: datetime) -> bool:
+        """Register a public key on its holder's proof; True if new. The same id with another key or signer is refused."""
+        async with self._transaction():
+            refusal = proof_refusal(key, proof, self._t.challenges.get(proof.challenge), _utc(now))
+            if refusal:
+                raise ProofRefused(refusal)
+            self._set(self._t.challenges, proof.challenge,
+                      self._t.challenges[proof.challenge].model_copy(update={"used_at": _utc(now), "key_id": key.key_id}))
             known = self._t.keys.get(key.key_id)
             if known is not None:
                 if (known.signer_kind, known.signer, known.public_key) != (key.signer_kind, key.signer, key.public_key):

@@ -1,7 +1,8 @@
 """Only those entitled move money: hospitals' and authorities' events are verified before anything
 else is done with them (streams/signing.py). An event unsigned, badly signed, signed by an
-unknown, revoked or expired key, or by a key not entitled to it, goes to the rejection topic
-with the reason. ONESTOP_ACCEPT_UNSIGNED (development only) lets unsigned events through."""
+unknown, revoked or expired key, by a key not valid at the event's own time, or by a key not
+entitled to it, goes to the rejection topic with the reason. ONESTOP_ACCEPT_UNSIGNED
+(development only) lets unsigned events through."""
 from __future__ import annotations
 
 from typing import TypeVar
@@ -10,7 +11,7 @@ from pydantic import BaseModel
 
 from schemas.settings import settings
 from streams.codecs import BadInput, decode
-from streams.signing import KEY_HEADER, Untrusted, entitled, now, signer_of
+from streams.signing import KEY_HEADER, Untrusted, now, verified
 
 from .harness import Context, Incoming, Outgoing
 
@@ -30,10 +31,10 @@ async def decode_trusted(context: Context, model: type[M], batch: list[Incoming]
     for incoming in batch:
         signed = any(name == KEY_HEADER for name, _ in incoming.headers)
         try:
-            key = signer_of(incoming.value or b"", incoming.headers, keys, received_at) if signed or not settings.accept_unsigned else None
-            event = decode(model, incoming.value)
-            if key is not None:
-                entitled(key, event)
+            if signed or not settings.accept_unsigned:
+                _, event = verified(incoming.value or b"", incoming.headers, keys, received_at, lambda raw: decode(model, raw))
+            else:
+                event = decode(model, incoming.value)
         except Untrusted as why:
             refused.append(await context.reject(reject_to, incoming, f"refused: {why}", kind))
             continue

@@ -14,13 +14,12 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field
-from datetime import datetime
 
 import orjson
 from aiokafka import AIOKafkaProducer
 
 from schemas.codes import ISSUING_AUTHORITY, Authority, Category
-from schemas.keys import KeyFile, SigningKey
+from schemas.keys import KeyFile
 from streams.security import client_options
 from streams.signing import KEY_HEADER, SIGNATURE_HEADER, new_key, sign
 from streams.topics import CANCELLED, DISCHARGED, ELIGIBILITY
@@ -51,10 +50,9 @@ class Keys:
     def of(self, signer: str) -> KeyFile:
         return self.by_signer[signer]
 
-    def public(self, valid_from: datetime) -> list[SigningKey]:
-        keys = [*self.by_signer.values(), *([self.revoked] if self.revoked else [])]
-        return [SigningKey(key_id=k.key_id, signer_kind=k.signer_kind, signer=k.signer, public_key=k.public_key,
-                           valid_from=valid_from) for k in keys]
+    def every(self) -> list[KeyFile]:
+        """Every key pair, the revoked one's too (it is registered, then revoked)."""
+        return [*self.by_signer.values(), *([self.revoked] if self.revoked else [])]
 
 
 def make_keys(hospitals: set[str]) -> Keys:

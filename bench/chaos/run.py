@@ -15,6 +15,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from bench.parts import start_embedded
+from cli.keys import register_key
 from policies.audit import differences, replay_archive
 from runtime.parts import Parts, initialise_sync
 from runtime.supervisor import WorkerProcesses
@@ -144,13 +145,18 @@ class _Live:
         return lambda raw: keys.by_signer.get(signer_of_event(raw) or "", fallback)
 
 
+#: the run's keys are valid from here: before its first event's own time (grants recorded from 2017 on)
+KEYS_FROM = datetime(2000, 1, 1, tzinfo=timezone.utc)
+
+
 async def _register(database: str, keys: Keys) -> None:
-    """Every signer's public key, in force from yesterday; the revoked one revoked an hour ago."""
+    """Every signer's public key, registered as an administrator does (challenge, proof, add) and
+    valid from KEYS_FROM; the revoked one revoked an hour ago."""
     now = datetime.now(timezone.utc)
     store = await PostgresStore.open(database, migrate=False)
     try:
-        for key in keys.public(now - timedelta(days=1)):
-            await store.add_key(key)
+        for key in keys.every():
+            await register_key(store, key, valid_from=KEYS_FROM)
         if keys.revoked is not None:
             await store.revoke_key(keys.revoked.key_id, now - timedelta(hours=1))
     finally:

@@ -75,10 +75,13 @@ class PostgresStore(Claims, Cancellations, Identity, Closes, Totals, Ledger, Inp
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
 
-    async def set_worker_password(self, password: str) -> None:
-        """Let the workers' role (migration 0005) log in with ``password`` (a deployment's init does this)."""
+    async def set_role_password(self, role: str, password: str) -> None:
+        """Let the workers' role (migration 0005) or the administrator's (0008) log in with
+        ``password`` (a deployment's init does this)."""
+        if role not in ("onestop_worker", "onestop_admin"):
+            raise ValueError(f"no role {role!r} of onestop's: onestop_worker or onestop_admin")
         async with self._pool.acquire() as conn:
-            statement = await conn.fetchval("SELECT format('ALTER ROLE onestop_worker PASSWORD %L', $1::text)", password)
+            statement = await conn.fetchval("SELECT format('ALTER ROLE %I PASSWORD %L', $1::text, $2::text)", role, password)
             await conn.execute(statement)
 
     async def migrate(self) -> list[int]:

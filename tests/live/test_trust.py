@@ -1,35 +1,41 @@
 """Only those entitled move money: a system that verifies signatures (the default), on a broker and
 a database of its own. Every kind of untrusted event is refused to the rejection topic with its
-reason and pays nothing; a signed event replayed pays once; the workers' database role cannot
-change the schema."""
+reason and pays nothing; a signed event replayed pays once; only a close signed by the authority
+medical_insurance closes a year; the workers' database role cannot change the schema; the
+administrator's role registers keys (on proof) and can do nothing else."""
 from __future__ import annotations
 
 import asyncio
 from datetime import datetime, timedelta, timezone
+from decimal import Decimal
 
 import asyncpg
+import pytest
 import pytest_asyncio
 from aiokafka import AIOKafkaProducer
 
+from cli.keys import register_key
 from runtime.embedded import EmbeddedBroker
-from runtime.endpoints import Endpoints, worker_url
+from runtime.endpoints import Endpoints, admin_url, worker_url
 from runtime.parts import initialise
 from runtime.supervisor import WorkerProcesses
-from schemas.events import ClaimCancellation, DischargeClaim, EligibilityChange, Rejection
-from schemas.keys import SigningKey
+from schemas.events import ClaimCancellation, DischargeClaim, EligibilityChange, Rejection, YearEndClose
+from schemas.keys import ProofRefused
 from schemas.settings import settings
 from store.postgres import PostgresStore
 from store.waiting import identities_recorded, settled_claims
 from streams.codecs import encode
 from streams.reader import read_topic
-from streams.signing import new_key, sign
-from streams.topics import CANCELLED, DISCHARGED, ELIGIBILITY, ELIGIBILITY_REJECTED, REJECTED
+from streams.signing import new_key, prove, sign
+from streams.topics import CANCELLED, DISCHARGED, ELIGIBILITY, ELIGIBILITY_REJECTED, REJECTED, YEAR_END
 
 from ..shared_cases import CASES_DIR, load_case
 from .databases import _created_database, _drop_database
 
 NOW = datetime.now(timezone.utc)
 HOSPITAL, OTHER = "H620702001", "H620702999"
+#: the keys' validity begins before the worked cases' dates: an event is judged at its own time too
+KEYS_FROM = datetime(2000, 1, 1, tzinfo=timezone.utc)
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
@@ -46,6 +52,7 @@ async def trusted(broker, database, tmp_path_factory):
         "other": new_key("hospital-2", "hospital", OTHER),
         "civil": new_key("civil-1", "authority", "civil_affairs"),
         "rural": new_key("rural-1", "authority", "rural_revitalisation"),
+        "finance": new_key("finance-1", "authority", "medical_insurance"),
         "revoked": new_key("hospital-revoked", "hospital", HOSPITAL),
         "expired": new_key("hospital-expired", "hospital", HOSPITAL),
         "unregistered": new_key("nobody", "hospital", HOSPITAL),
@@ -53,9 +60,7 @@ async def trusted(broker, database, tmp_path_factory):
     for name, key in keys.items():
         if name == "unregistered":
             continue
-        await store.add_key(SigningKey(key_id=key.key_id, signer_kind=key.signer_kind, signer=key.signer, public_key=key.public_key,
-                                       valid_from=NOW - timedelta(days=30),
-                                       valid_to=NOW - timedelta(days=1) if name == "expired" else None))
+        await register_key(store, key, valid_from=KEYS_FROM, valid_to=NOW - timedelta(days=1) if name == "expired" else None)
     try:
         yield found, store, keys
     finally:
@@ -165,5 +170,90 @@ async def test_the_workers_database_role_can_change_data_but_not_the_schema(trus
                 assert "permission denied" in str(error) or "must be owner" in str(error), (ddl, error)
             else:
                 raise AssertionError(f"the workers' role could run: {ddl}")
+    finally:
+        await conn.close()
+
+
+async def _year_end_records(store: PostgresStore, psn_no: str) -> list:
+    return [r for _, r in await store.settlements(psn_no=psn_no) if r.kind == "year_end"]
+
+
+async def test_only_a_close_signed_by_medical_insurance_closes_a_year(trusted):
+    """Zhengzhou defers P009's assistance on two small stays to the year end (308 + 518 = 826,
+    ../shared/cases/zhengzhou-dibao-deferred-then-paid.json). A close unsigned, signed by a
+    hospital or by another authority is refused with its reason and pays nothing; it does not take
+    the region's year either: finance's close, signed by medical_insurance, is the one applied."""
+    found, store, keys = trusted
+    worked = load_case(CASES_DIR / "zhengzhou-dibao-deferred-then-paid.json")
+    psn = worked.person.psn_no
+    grants = [encode(EligibilityChange.grant_of(psn, held, f"TY-grant-{n}")) for n, held in enumerate(worked.person.categories)]
+    await send(found.kafka, ELIGIBILITY, [(g, sign(g, keys["civil"])) for g in grants], key=psn.encode())
+    small = [c.model_copy(update={"fixmedins_code": HOSPITAL}) for c in worked.claims if c.claim_id in ("ZZ-1a", "ZZ-1b")]
+    while not (await store.identity_history(psn))[0]:
+        await asyncio.sleep(0.2)  # the grant first: claims settled before it would be adjusted after
+    await send(found.kafka, DISCHARGED, [(encode(c), sign(encode(c), keys["hospital"])) for c in small], key=psn.encode())
+    await settled_claims(store, {c.claim_id for c in small}, 180)
+
+    def close(event_id: str) -> bytes:
+        return encode(YearEndClose(event_id=event_id, region="zhengzhou", year=2018, closed_at=NOW))
+
+    forged = [(close("TY-unsigned"), None), (close("TY-hospital"), sign(close("TY-hospital"), keys["hospital"])),
+              (close("TY-civil"), sign(close("TY-civil"), keys["civil"]))]
+    await send(found.kafka, YEAR_END, forged, key=b"zhengzhou")
+    for _ in range(240):
+        refused = [r for r in await rejections(found.kafka, REJECTED, 1) if '"TY-' in r.original]
+        if len(refused) >= 3:
+            break
+        await asyncio.sleep(0.5)
+    reasons = {r.original: r.reason for r in refused}
+    assert len(refused) == 3, reasons
+    assert "unsigned" in reasons[close("TY-unsigned").decode()]
+    assert "key hospital-1 is hospital H620702001's: only a key of the authority medical_insurance signs year-end closes" \
+        in reasons[close("TY-hospital").decode()]
+    assert "key civil-1 is civil_affairs's: only a key of the authority medical_insurance signs year-end closes" \
+        in reasons[close("TY-civil").decode()]
+    assert await _year_end_records(store, psn) == []
+
+    await send(found.kafka, YEAR_END, [(close("TY-finance"), sign(close("TY-finance"), keys["finance"]))], key=b"zhengzhou")
+    for _ in range(360):
+        paid = await _year_end_records(store, psn)
+        if paid:
+            break
+        await asyncio.sleep(0.5)
+    [record] = paid
+    assert "TY-finance" in record.reason  # the close applied is finance's, not one of the refused ones
+    assert {p.payer.value: p.amount for p in record.payments if p.amount} == {"assistance": Decimal("826.00")}
+
+
+async def test_the_administrators_role_registers_keys_on_proof_and_can_do_nothing_else(trusted):
+    """`onestop keys …` connect as onestop_admin (migration 0008): it issues challenges, adds a key
+    on its holder's proof, revokes; a proof replayed is refused; it cannot change or delete a key,
+    nor read or write the ledger."""
+    found, _, _ = trusted
+    admin = await PostgresStore.open(admin_url(found.database), migrate=False)
+    try:
+        key = new_key("admin-made", "hospital", "H410102001")
+        issued = await admin.key_challenge(datetime.now(timezone.utc))
+        proof = prove(key, issued.challenge)
+        assert await admin.add_key(proof.key(KEYS_FROM), proof, datetime.now(timezone.utc)) is True
+        with pytest.raises(ProofRefused, match="is good once"):
+            await admin.add_key(proof.key(KEYS_FROM), proof, datetime.now(timezone.utc))
+        assert (await admin.revoke_key("admin-made", NOW)).revoked_at == NOW
+        assert "admin-made" in await admin.signing_keys()
+    finally:
+        await admin.close()
+    conn = await asyncpg.connect(found.database, user="onestop_admin")
+    try:
+        for sql in ("UPDATE signing_keys SET public_key = 'x'", "UPDATE signing_keys SET signer = 'H1'",
+                    "UPDATE signing_keys SET valid_from = now()", "DELETE FROM signing_keys",
+                    "UPDATE key_challenges SET expires_at = now() + interval '1 year'", "DELETE FROM key_challenges",
+                    "SELECT count(*) FROM settlements", "SELECT count(*) FROM inputs", "DELETE FROM payments",
+                    "INSERT INTO year_totals SELECT * FROM year_totals", "TRUNCATE signing_keys", "CREATE TABLE intruder (x int)"):
+            try:
+                await conn.execute(sql)
+            except asyncpg.PostgresError as error:
+                assert "permission denied" in str(error) or "must be owner" in str(error), (sql, error)
+            else:
+                raise AssertionError(f"the administrator's role could run: {sql}")
     finally:
         await conn.close()

@@ -15,10 +15,11 @@ import orjson
 import pytest
 
 from schemas.events import CategoryHeld, ClaimInFlight, DischargeClaim
-from schemas.keys import SigningKey
+from schemas.keys import CHALLENGE_LIFETIME, KeyFile, KeyProof, ProofRefused, SigningKey
 from store import Arrival, Outbox, Store
 from streams.codecs import encode
 from streams.flight import Flight
+from streams.signing import new_key, prove
 from workers.intake import attach
 
 from .conftest import Backend
@@ -708,21 +709,58 @@ async def test_parked_messages_are_kept_in_order_and_forgotten_when_handled(stor
 # --- the key registry --------------------------------------------------------------------------------
 
 
-async def test_signing_keys_are_added_once_and_revoked_from_a_moment_on(store: Store) -> None:
-    """add_key: True the first time, False the same key again, refused for another key under its
-    id; revoke_key keeps the earliest revocation; an unknown key cannot be revoked."""
+async def _proved(store: Store, key: KeyFile, now: datetime) -> KeyProof:
+    """The holder's proof for ``key``, against a challenge the store issued at ``now``."""
+    return prove(key, (await store.key_challenge(now)).challenge)
+
+
+async def test_signing_keys_are_added_once_on_proof_and_revoked_from_a_moment_on(store: Store) -> None:
+    """add_key: True the first time, False the same key again (on a new proof), refused for another
+    key under its id; revoke_key keeps the earliest revocation; an unknown key cannot be revoked."""
     since = datetime(2026, 1, 1, tzinfo=timezone.utc)
-    key = SigningKey(key_id="h1.2026", signer_kind="hospital", signer="H1", public_key="AAAA", valid_from=since)
-    assert await store.add_key(key) is True
-    assert await store.add_key(key) is False
+    h1, a1 = new_key("h1.2026", "hospital", "H1"), new_key("a1", "authority", "civil_affairs")
+    key = SigningKey(key_id="h1.2026", signer_kind="hospital", signer="H1", public_key=h1.public_key, valid_from=since)
+    assert await store.add_key(key, await _proved(store, h1, NOW), NOW) is True
+    assert await store.add_key(key, await _proved(store, h1, NOW), NOW) is False
+    squatter = new_key("h1.2026", "hospital", "H1")  # the same id, another key pair
     with pytest.raises(ValueError, match="registered for another key or signer"):
-        await store.add_key(key.model_copy(update={"public_key": "BBBB"}))
+        await store.add_key(key.model_copy(update={"public_key": squatter.public_key}), await _proved(store, squatter, NOW), NOW)
     at = datetime(2026, 6, 1, tzinfo=timezone.utc)
     assert (await store.revoke_key("h1.2026", at)).revoked_at == at
     assert (await store.revoke_key("h1.2026", at + timedelta(days=1))).revoked_at == at
     assert (await store.revoke_key("h1.2026", at - timedelta(days=1))).revoked_at == at - timedelta(days=1)
     with pytest.raises(LookupError):
         await store.revoke_key("nobody", at)
-    other = SigningKey(key_id="a1", signer_kind="authority", signer="civil_affairs", public_key="CCCC", valid_from=since)
-    await store.add_key(other)
+    other = SigningKey(key_id="a1", signer_kind="authority", signer="civil_affairs", public_key=a1.public_key, valid_from=since)
+    await store.add_key(other, await _proved(store, a1, NOW), NOW)
     assert await store.signing_keys() == {"a1": other, "h1.2026": key.model_copy(update={"revoked_at": at - timedelta(days=1)})}
+
+
+async def test_a_key_is_added_only_on_a_fresh_proof_by_its_own_private_half(store: Store) -> None:
+    """A proof made by another key pair, one the holder made for another signer or key id, one
+    against a challenge this registry never issued, one used before, one whose challenge expired:
+    each is refused with its reason and adds nothing; a refused proof does not use its challenge up."""
+    h1, thief = new_key("h1", "hospital", "H1"), new_key("h1", "hospital", "H1")
+    challenge = (await store.key_challenge(NOW)).challenge
+    assert challenge != (await store.key_challenge(NOW)).challenge  # random, one per registration
+    key = prove(h1, challenge).key(NOW)
+    refusals = {
+        "wrong key": (key, prove(thief, challenge)),  # someone without h1's private half
+        "other signer": (key.model_copy(update={"signer": "H2"}), prove(h1, challenge)),  # H1's proof, registered for H2
+        "other id": (key.model_copy(update={"key_id": "h2"}), prove(h1, challenge)),
+        "unknown challenge": (key, prove(h1, "made-up-by-the-holder")),
+    }
+    for case, (candidate, proof) in refusals.items():
+        with pytest.raises(ProofRefused, match="does not hold|not issued by this registry") as refused:
+            await store.add_key(candidate, proof, NOW)
+        assert ("not issued" in str(refused.value)) == (case == "unknown challenge"), (case, refused.value)
+    assert await store.signing_keys() == {}
+    proof = prove(h1, challenge)
+    assert await store.add_key(key, proof, NOW) is True  # the challenge was still unused
+    with pytest.raises(ProofRefused, match=r"was used at .* \(for key h1\): a proof is good once"):
+        await store.add_key(key, proof, NOW + timedelta(minutes=1))  # replayed
+    old = await store.key_challenge(NOW - CHALLENGE_LIFETIME - timedelta(seconds=1))
+    late = new_key("h1.late", "hospital", "H1")
+    with pytest.raises(ProofRefused, match="expired at"):
+        await store.add_key(prove(late, old.challenge).key(NOW), prove(late, old.challenge), NOW)
+    assert list(await store.signing_keys()) == ["h1"]
