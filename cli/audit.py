@@ -160,7 +160,7 @@ def verify_command() -> None:
             return await store.check_ledger(), await store.counts()
 
     breaches, counts = asyncio.run(check())
-    click.echo(f"checked {counts['settlements']} records, {counts['payments']} payers' lines, {counts['claims_received']} claims: "
+    click.echo(f"checked {counts['settlements']} records, {counts['claims_received']} claims: "
                "every record balances, year totals equal their lines, one settlement per claim, one line per payer in a record, "
                "every later record follows a first one")
     for breach in breaches:

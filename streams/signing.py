@@ -52,13 +52,13 @@ TIME_FIELD: dict[type, str | None] = {
     DischargeClaim: "enddate",
     ClaimCancellation: "cancelled_at",
     EligibilityChange: "recorded_at",
-    YearEndClose: "closed_at",
+    YearEndClose: "recorded_at",
 }
 
 
 def event_time(event: BaseModel, received_at: datetime) -> EventTime:
     """The event's own time: a claim's discharge (``enddate``), a cancellation's ``cancelled_at``, an
-    eligibility change's ``recorded_at``, a close's ``closed_at``; a pre-settlement request, or a
+    eligibility change's ``recorded_at``, a close's ``recorded_at``; a pre-settlement request, or a
     kind named nowhere here, its arrival."""
     for kind in type(event).__mro__:
         if kind in TIME_FIELD:

@@ -49,7 +49,7 @@ def test_each_kind_of_event_is_dated_by_its_own_field():
     request = PresettleRequest(**discharged.model_dump())
     assert [(t.field, t.at) for t in (event_time(e, ARRIVAL) for e in (discharged, cancelled, change, close, request))] == [
         ("enddate", date(2021, 6, 30)), ("cancelled_at", datetime(2022, 1, 2, 3, tzinfo=UTC)),
-        ("recorded_at", datetime(2022, 1, 5, 9, tzinfo=UTC)), ("closed_at", datetime(2019, 1, 5, tzinfo=UTC)),
+        ("recorded_at", datetime(2022, 1, 5, 9, tzinfo=UTC)), ("recorded_at", datetime(2019, 1, 5, tzinfo=UTC)),
         ("arrival", ARRIVAL)]  # a pre-settlement request is a question asked now
 
 
@@ -128,8 +128,8 @@ def test_only_a_key_of_medical_insurance_signs_a_year_end_close():
         with pytest.raises(Untrusted) as refused:
             judged(close, key, registered(key, since))
         assert str(refused.value) == reason
-    with pytest.raises(Untrusted, match="was not yet valid at the event's own time: its closed_at is 1900-01-01"):
-        judged(close.model_copy(update={"closed_at": datetime(1900, 1, 1, tzinfo=UTC)}), finance, registered(finance, since))
+    with pytest.raises(Untrusted, match="was not yet valid at the event's own time: its recorded_at is 1900-01-01"):
+        judged(close.model_copy(update={"recorded_at": datetime(1900, 1, 1, tzinfo=UTC)}), finance, registered(finance, since))
 
 
 # --- proof of possession ------------------------------------------------------------------------------

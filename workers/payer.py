@@ -21,13 +21,12 @@ from .harness import Context, Incoming, Outgoing, Worker
 
 
 def read_for(payer: Payer, raw: bytes | None) -> tuple[Flight, PayerPolicy]:
-    """The claim in flight and this payer's part of its policy; BadInput when the record names a
-    policy or a route this payer is not on (a stray or forged record is refused, never parked)."""
+    """The claim in flight and this payer's part of its policy; BadInput when the record puts this
+    payer on a route its policy does not have (a stray or forged record is refused). A policy this
+    worker does not have (a newer version not yet deployed here) raises: the message is parked,
+    and runs again once the policy is deployed (`onestop parked retry`)."""
     flight = Flight.for_payer(payer, raw)
-    try:
-        policy = policy_of(flight.policy)
-    except LookupError as error:
-        raise BadInput(f"no policy {flight.policy}: {error}") from None
+    policy = policy_of(flight.policy)
     rules = next((p for p in policy.payers if p.payer == payer), None)
     if rules is None:
         raise BadInput(f"policy {policy.region} {policy.period} has no payer {payer.value}")

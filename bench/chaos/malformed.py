@@ -151,7 +151,7 @@ CLAIM_KINDS: dict[str, Callable[[dict, int], tuple[dict, str]]] = {
     "no policy for the insured place": _no_policy_place,
     "no policy in force": _no_policy_in_force,
 }
-#: well formed, refused at receipt as implausible (policies/plausible.py): intake's, once it asks
+#: well formed, refused at receipt as implausible (policies/plausible.py, asked by intake)
 IMPLAUSIBLE_KINDS: dict[str, Callable[[dict, int], tuple[dict, str]]] = {
     "stay longer than the limit": _too_long_a_stay,
     "discharged in the future": _discharged_in_the_future,
@@ -161,9 +161,8 @@ IMPLAUSIBLE_KINDS: dict[str, Callable[[dict, int], tuple[dict, str]]] = {
 RAW_KINDS = {"not JSON": "not JSON", "not an object": "JSON object"}
 #: the same claim_id sent again with other content: intake refuses it
 CONFLICT = "claim_id reused with other content"
-#: every kind of malformed discharge event, in the order they are made
-#: (IMPLAUSIBLE_KINDS join them once intake asks policies.plausible: the self-check already does)
-ALL_KINDS = [*CLAIM_KINDS, *RAW_KINDS, CONFLICT]
+#: every kind of malformed or implausible discharge event, in the order they are made
+ALL_KINDS = [*CLAIM_KINDS, *IMPLAUSIBLE_KINDS, *RAW_KINDS, CONFLICT]
 
 
 def malformed_claim(kind: str, base: dict, round_: int, rng: random.Random) -> tuple[bytes, str]:

@@ -78,7 +78,7 @@ async def test_a_retroactive_grant_pays_exactly_the_missing_assistance_once(live
     assert {p.payer.value for s in first.values() for p in s.payments if p.amount} == {"basic", "critical"}
     grant = change("RETRO-G", "PRETRO", "dibao_edge", "grant", "2023-01-15", recorded="2023-01-15T09:00:00")
     await _apply(live_system, store, [grant])
-    adjustment = await _adjustment(store, "RETRO-b/adjustment/RETRO-G")
+    adjustment = await _adjustment(store, "RETRO-b/adjustment/eligibility/civil_affairs/RETRO-G")
     assert [(p.payer.value, p.amount) for p in adjustment.payments] == [("assistance", Decimal("3420.00"))]
     assert adjustment.psn_part_amt == Decimal("-3420.00") and adjustment.medfee_sumamt == 0
     owed = first["RETRO-b"].fund_pay_sumamt + adjustment.fund_pay_sumamt
@@ -91,7 +91,7 @@ async def test_a_retroactive_grant_pays_exactly_the_missing_assistance_once(live
     assert await _ledger_of(store, "PRETRO") == ledger_after_first
     assert await store.check_ledger() == []
     on_topic = [r for r in [orjson.loads(raw) async for raw in read_topic(live_system.kafka, SETTLEMENTS)] if r["psn_no"] == "PRETRO"]
-    assert sorted(r["settlement_id"] for r in on_topic) == ["RETRO-a/settlement", "RETRO-b/adjustment/RETRO-G", "RETRO-b/settlement"]
+    assert sorted(r["settlement_id"] for r in on_topic) == ["RETRO-a/settlement", "RETRO-b/adjustment/eligibility/civil_affairs/RETRO-G", "RETRO-b/settlement"]
 
 
 async def _adjustment(store, settlement_id: str):

@@ -78,13 +78,13 @@ async def test_statement_reconciliation_slip_and_presettle_over_a_live_run(live_
     # a reversal (and the later claim adjusted), a corrected bill, the year-end close
     first, second = jn.claims
     await publish(live_system.kafka, CANCELLED, [encode(ClaimCancellation(
-        event_id=f"F{tag}-cancel", claim_id=first.claim_id, psn_no=first.psn_no, reason="wrong patient", cancelled_at=NOW))],
-        ClaimCancellation)
-    await wait_for(store, {f"{first.claim_id}/reversal/F{tag}-cancel"})
+        event_id=f"F{tag}-cancel", claim_id=first.claim_id, psn_no=first.psn_no, reason="wrong patient", cancelled_at=NOW,
+        fixmedins_code=first.fixmedins_code))], ClaimCancellation)
+    await wait_for(store, {f"{first.key}/reversal/cancellation/{first.fixmedins_code}/F{tag}-cancel"})
     corrected = second.model_copy(update={"revision": 1, "medfee_sumamt": second.medfee_sumamt + 1000,
                                           "inscp_scp_amt": second.inscp_scp_amt + 1000})
     await publish(live_system.kafka, DISCHARGED, [encode(corrected)], DischargeClaim)
-    await wait_for(store, {f"{second.claim_id}/adjustment/{second.claim_id}@1"})
+    await wait_for(store, {f"{second.key}/adjustment/claim/{second.key}@1"})
     close = YearEndClose(event_id=f"F{tag}-close", region="zhengzhou", year=2018, closed_at=NOW)
     await publish(live_system.kafka, YEAR_END, [encode(close)], YearEndClose, key_field="region")
     year_end = f"year-end/zhengzhou/2018/{zz.person.psn_no}"
@@ -142,12 +142,13 @@ async def test_statement_reconciliation_slip_and_presettle_over_a_live_run(live_
     assert found[f"EXTRA-{tag}/settlement"]["status"] == "only_in_hospital"
 
     # --- the slip of the corrected claim: one page, the amounts in its text
-    slip = await command(live_system, "slip", second.claim_id, "--out-dir", str(tmp_path / "slips"))
+    slip = await command(live_system, "slip", second.claim_id, "--hospital", second.fixmedins_code, "--out-dir",
+                         str(tmp_path / "slips"))
     assert slip.exit_code == 0, slip.output
     reader = PdfReader(io.BytesIO((tmp_path / "slips" / f"slip-{second.claim_id}.pdf").read_bytes()))
     assert len(reader.pages) == 1
     text = reader.pages[0].extract_text()
-    settled = next(r for r in mine if r.settlement_id == f"{second.claim_id}/settlement")
+    settled = next(r for r in mine if r.settlement_id == f"{second.key}/settlement")
     for amount in (settled.medfee_sumamt, settled.fund_pay_sumamt, settled.psn_part_amt, *(l.amount for l in settled.payments)):
         assert yuan(amount) in text
     assert "corrected bill" in text and "cancellation" in text
@@ -168,14 +169,14 @@ async def test_statement_reconciliation_slip_and_presettle_over_a_live_run(live_
     direct = await command(live_system, "presettle", str(request), "--format", "json")
     assert orjson.loads(direct.output)["settlement"]["payments"] == reply["settlement"]["payments"]
     await publish(live_system.kafka, DISCHARGED, [encode(third)], DischargeClaim)
-    made = await wait_for(store, {f"{third.claim_id}/settlement", *(e["settlement_id"] for e in reply["effects"])})
-    settled = made[f"{third.claim_id}/settlement"]
+    made = await wait_for(store, {f"{third.key}/settlement", *(e["settlement_id"] for e in reply["effects"])})
+    settled = made[f"{third.key}/settlement"]
     assert [(l["payer"], l["amount"]) for l in reply["settlement"]["payments"]] == \
         [(l.payer.value, f"{l.amount:.2f}") for l in settled.payments]
     for effect in reply["effects"]:
         assert Decimal(effect["fund_pay_sumamt"]) == made[effect["settlement_id"]].fund_pay_sumamt
     await asyncio.sleep(1)
     after = {r.settlement_id for _, r in await store.settlements(limit=1_000_000, psn_no=zz.person.psn_no)}
-    assert after - {r.settlement_id for _, r in ledger_before} == {f"{third.claim_id}/settlement",
+    assert after - {r.settlement_id for _, r in ledger_before} == {f"{third.key}/settlement",
                                                                    *(e["settlement_id"] for e in reply["effects"])}
     assert await store.check_ledger() == []

@@ -73,10 +73,10 @@ async def test_a_cancellation_reverses_its_claim_and_settles_the_later_ones_agai
     await settle_case(live_system, store, case)
     a, b, c = case.claims
     await publish(live_system.kafka, CANCELLED, [cancellation(b, "L1-cancel"), cancellation(b, "L1-cancel-again")], ClaimCancellation)
-    got = await records_of(store, {f"{b.claim_id}/reversal/L1-cancel", f"{c.claim_id}/adjustment/L1-cancel"})
+    got = await records_of(store, {f"{b.claim_id}/reversal/cancellation/L1-cancel", f"{c.claim_id}/adjustment/cancellation/L1-cancel"})
     # as worked in tests/test_ledger_life.py: ZZ-1b's basic 2,960 reversed; ZZ-1c critical and supplementary −620.00 each
-    assert paid(got[f"{b.claim_id}/reversal/L1-cancel"]) == {"basic": D("-2960.00")}
-    assert paid(got[f"{c.claim_id}/adjustment/L1-cancel"]) == {"critical": D("-620.00"), "supplementary": D("-620.00")}
+    assert paid(got[f"{b.claim_id}/reversal/cancellation/L1-cancel"]) == {"basic": D("-2960.00")}
+    assert paid(got[f"{c.claim_id}/adjustment/cancellation/L1-cancel"]) == {"critical": D("-620.00"), "supplementary": D("-620.00")}
     await asyncio.sleep(2)
     assert not [s for _, s in await store.settlements(limit=1_000_000) if "again" in s.settlement_id]
     assert await store.check_ledger() == []
@@ -92,9 +92,9 @@ async def test_a_cancellation_that_arrives_first_waits_for_its_claim(live_system
         await asyncio.sleep(0.25)
     assert any(c.event_id == "L2-early" for c in await store.waiting_cancellations())  # listed, not dropped
     await settle_case(live_system, store, case)
-    got = await records_of(store, {f"{second.claim_id}/settlement", f"{second.claim_id}/reversal/L2-early"})
+    got = await records_of(store, {f"{second.claim_id}/settlement", f"{second.claim_id}/reversal/cancellation/L2-early"})
     assert paid(got[f"{second.claim_id}/settlement"]) == {"basic": D("16020.00"), "assistance": D("1386.00")}
-    assert paid(got[f"{second.claim_id}/reversal/L2-early"]) == {"basic": D("-16020.00"), "assistance": D("-1386.00")}
+    assert paid(got[f"{second.claim_id}/reversal/cancellation/L2-early"]) == {"basic": D("-16020.00"), "assistance": D("-1386.00")}
     assert not any(c.event_id == "L2-early" for c in await store.waiting_cancellations())
 
 
@@ -112,15 +112,15 @@ async def test_a_corrected_bill_a_revocation_and_the_year_end_close(live_system,
     # a corrected bill of ZZ-1a (in scope 2,600 → 3,100): basic +450.00, and the close rises by 70% × 50 = 35.00
     corrected = orjson.dumps({**a.model_dump(mode="json"), "revision": 1, "medfee_sumamt": "3500.00", "inscp_scp_amt": "3100.00"})
     await publish(live_system.kafka, DISCHARGED, [corrected], DischargeClaim)
-    got = await records_of(store, {f"{a.claim_id}/adjustment/{a.claim_id}@1", f"{year_end}/adjustment/{a.claim_id}@1"})
-    assert paid(got[f"{a.claim_id}/adjustment/{a.claim_id}@1"]) == {"basic": D("450.00")}
-    assert paid(got[f"{year_end}/adjustment/{a.claim_id}@1"]) == {"assistance": D("35.00")}
+    got = await records_of(store, {f"{a.claim_id}/adjustment/claim/{a.claim_id}@1", f"{year_end}/adjustment/claim/{a.claim_id}@1"})
+    assert paid(got[f"{a.claim_id}/adjustment/claim/{a.claim_id}@1"]) == {"basic": D("450.00")}
+    assert paid(got[f"{year_end}/adjustment/claim/{a.claim_id}@1"]) == {"assistance": D("35.00")}
     # dibao revoked from 2018-01-01: the close recovers what it paid on its grounds (−861.00)
     revoked = EligibilityChange(event_id="L3-revoke", psn_no=case.person.psn_no, category="dibao", action="revoke",
                                 valid_from="2018-01-01", authority="civil_affairs", recorded_at=NOW)
     await publish(live_system.kafka, ELIGIBILITY, [encode(revoked)], EligibilityChange)
-    got = await records_of(store, {f"{year_end}/adjustment/L3-revoke"})
-    assert paid(got[f"{year_end}/adjustment/L3-revoke"]) == {"assistance": D("-861.00")}
+    got = await records_of(store, {f"{year_end}/adjustment/eligibility/civil_affairs/L3-revoke"})
+    assert paid(got[f"{year_end}/adjustment/eligibility/civil_affairs/L3-revoke"]) == {"assistance": D("-861.00")}
     assert await store.check_ledger() == []
 
 
@@ -148,12 +148,16 @@ async def test_a_message_the_rules_cannot_handle_is_parked_and_its_person_waits_
         await asyncio.sleep(0.25)
     assert [(p.offset is not None, p.behind, p.key) for p in parked] == [(True, False, b"PL4A"), (True, True, b"PL4A")]
     assert "policy zhangye/2022-07/v99 is not loaded" in parked[0].error
-    # everyone else goes on: PL4B's claim is paid by basic
+    # everyone else goes on: PL4B's message passes basic and critical; the ledger, which believes no
+    # internal message, refuses it (intake never recorded L4-2) with an alarm, and it pays nothing
+    refused = []
     for _ in range(int(TIMEOUT * 4)):
-        if await store.payments_of("L4-2"):
+        refused = [i for i in await store.inputs(limit=1_000_000) if i.reason and "intake recorded no claim L4-2" in i.reason]
+        if refused:
             break
         await asyncio.sleep(0.25)
-    assert Payer.basic in [line.payer for line in await store.payments_of("L4-2")]
+    assert [i.topic for i in refused] == ["claims.ledger"]
+    assert await store.records_of("L4-2") == []
     assert live_system.workers.crashed() == []
     # still failing: stays parked, in order
     sent = []
