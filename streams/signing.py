@@ -20,6 +20,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PrivateFormat
 from schemas.codes import ISSUING_AUTHORITY
 from schemas.events import ClaimCancellation, DischargeClaim, EligibilityChange
 from schemas.keys import KeyFile, SigningKey
+from schemas.nhsa import PresettleRequest
 
 KEY_HEADER = "onestop-key"
 SIGNATURE_HEADER = "onestop-signature"
@@ -67,11 +68,13 @@ def signer_of(value: bytes, headers: Headers, keys: Mapping[str, SigningKey], re
     return key
 
 
-def entitled(key: SigningKey, event: DischargeClaim | ClaimCancellation | EligibilityChange) -> None:
-    """Raise Untrusted unless the key may speak for this event: a hospital for its own claims and
-    cancellations, an authority for changes of the categories it issues (DOMAIN.md)."""
+def entitled(key: SigningKey, event: DischargeClaim | ClaimCancellation | PresettleRequest | EligibilityChange) -> None:
+    """Raise Untrusted unless the key may speak for this event: a hospital for its own claims,
+    cancellations and pre-settlement requests, an authority for changes of the categories it issues
+    (DOMAIN.md)."""
     if isinstance(event, (DischargeClaim, ClaimCancellation)):
-        what = "claims" if isinstance(event, DischargeClaim) else "cancellations"
+        what = ("pre-settlement requests" if isinstance(event, PresettleRequest)  # (a PresettleRequest is a DischargeClaim)
+                else "claims" if isinstance(event, DischargeClaim) else "cancellations")
         if key.signer_kind != "hospital":
             raise Untrusted(f"key {key.key_id} is {key.signer}'s, an authority's: only a hospital signs {what}")
         if not event.fixmedins_code:
