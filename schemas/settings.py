@@ -87,7 +87,8 @@ DEFINED: dict[str, Setting] = {s.name: s for s in (
             "`onestop up` warns when it is on", _flag),
     Setting("ONESTOP_CASES", None, "tests: the folder of shared worked cases (unset: ../shared/cases beside the repository)"),
     Setting("ONESTOP_NHSA_TOPIC", "0", "1: also publish every record in the national platform's setlinfo / setldetail shape "
-            "on settlements.nhsa (for hospital systems integrated with the platform)", _flag),
+            "on its hospital's own settlements.nhsa.<fixmedins_code> (settlements.nhsa for records naming no hospital), "
+            "for hospital systems integrated with the platform", _flag),
     Setting("ONESTOP_PDF_FONT", None, "a TrueType font file (.ttf / .ttc) with Chinese glyphs, embedded in the PDF reports; "
             "unset: WenQuanYi Micro Hei or Zen Hei where installed (Debian fonts-wqy-microhei), else ReportLab's "
             "STSong-Light, which is not embedded (readers substitute a font of their own)"),
