@@ -80,6 +80,7 @@ def show(reply: PresettleReply, fmt: str) -> None:
 class _Sent:
     raw: bytes  # as sent: with a request_id, and with a key, the key's hospital as its fixmedins_code
     request_id: str | None  # None: not a request (the worker refuses it on claims.rejected, answering nowhere)
+    topic: str | None = None  # where its answer comes
     problem: str | None = None
 
 
@@ -90,7 +91,7 @@ def _as_sent(raws: list[bytes], key: KeyFile | None) -> list[_Sent]:
     for number, raw in enumerate(raws, start=1):
         data = orjson.loads(raw) if raw.strip().startswith(b"{") else None
         if not isinstance(data, dict):
-            out.append(_Sent(raw, None, "not a JSON object"))
+            out.append(_Sent(raw, None, problem="not a JSON object"))
             continue
         data["request_id"] = data.get("request_id") or f"presettle-{batch}/{number}"
         if key is not None:
@@ -102,11 +103,9 @@ def _as_sent(raws: list[bytes], key: KeyFile | None) -> list[_Sent]:
         raw = orjson.dumps(data)
         try:
             request = decode(PresettleRequest, raw)
-            presettle_reply_topic(request.fixmedins_code)
+            out.append(_Sent(raw, request.answer_to, presettle_reply_topic(request.fixmedins_code)))
         except (BadInput, ValueError) as problem:
-            out.append(_Sent(raw, None, f"request {number}: {problem}"))
-            continue
-        out.append(_Sent(raw, request.answer_to))
+            out.append(_Sent(raw, None, problem=f"request {number}: {problem}"))
     return out
 
 
@@ -117,7 +116,7 @@ async def _via_topic(kafka: str, raws: list[bytes], timeout: float, key: KeyFile
     sent = _as_sent(raws, key)
     await publish(kafka, PRESETTLE, [s.raw for s in sent], PresettleRequest, signed_by=key)
     wanted = {s.request_id for s in sent if s.request_id}
-    topics = sorted({presettle_reply_topic(decode(PresettleRequest, s.raw).fixmedins_code) for s in sent if s.request_id})
+    topics = sorted({s.topic for s in sent if s.topic})
     answers: dict[str, PresettleReply] = {}
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and not wanted <= set(answers):
