@@ -45,7 +45,7 @@ def parked_retry(worker: str | None) -> None:
     found = endpoints_or_fail()
 
     async def retry() -> list[tuple[str, int, int]]:
-        context = Context(found.database)
+        context = Context(found.database, kafka=found.kafka)
         producer = AIOKafkaProducer(bootstrap_servers=found.kafka, acks="all", **client_options())
         await producer.start()
         try:

@@ -127,23 +127,36 @@ def settings_command() -> None:
 
 
 @click.command("kafka-acls")
-def kafka_acls() -> None:
-    """Print the script that creates every Kafka principal and its ACLs (deploy/kafka/acls.sh)."""
-    from runtime.acls import script
+@click.option("--hospital", "code", default=None, metavar="CODE",
+              help="print instead the commands that add hospital CODE (fixmedins_code): its principal hospital-CODE, "
+                   "password $KAFKA_PASSWORD_HOSPITAL, and its ACLs")
+def kafka_acls(code: str | None) -> None:
+    """Print the script that creates every Kafka principal and its ACLs (deploy/kafka/acls.sh), or
+    the commands that add one hospital."""
+    from runtime.acls import hospital_script, script
 
-    click.echo(script(), nl=False)
+    if code is None:
+        click.echo(script(), nl=False)
+        return
+    try:
+        click.echo(hospital_script(code), nl=False)
+    except ValueError as problem:
+        raise click.ClickException(str(problem)) from None
 
 
 @click.command("compose")
 @click.option("--prometheus", "what", flag_value="prometheus", help="print deploy/prometheus/prometheus.yml instead")
 @click.option("--dashboard", "what", flag_value="dashboard", help="print deploy/grafana/dashboards/onestop.json instead")
+@click.option("--env", "what", flag_value="env",
+              help="print instead a .env of fresh random secrets, every one docker-compose.yml requires (once, before the first start)")
 def compose_command(what: str | None) -> None:
     """Print docker-compose.yml: every worker a service, principal and database role of its own,
-    with Prometheus and Grafana; or the Prometheus configuration or the Grafana dashboard it mounts."""
-    from runtime.compose import compose
+    with Prometheus and Grafana; or the Prometheus configuration or the Grafana dashboard it mounts,
+    or the secrets it needs."""
+    from runtime.compose import compose, env_file
     from runtime.dashboard import dashboard_json, prometheus_config
 
-    click.echo({"prometheus": prometheus_config, "dashboard": dashboard_json}.get(what, compose)(), nl=False)
+    click.echo({"prometheus": prometheus_config, "dashboard": dashboard_json, "env": env_file}.get(what, compose)(), nl=False)
 
 
 COMMANDS = [up, worker, init, check, settings_command, kafka_acls, compose_command]

@@ -8,6 +8,13 @@ own record (a ``settlement``; for a corrected bill the ``adjustment`` it would m
 it would make for the person's other claims (a qualifying line crossed, a closed year's close
 adjusted), and the year's totals after it. Whatever intake would refuse is refused here with the
 same reason (CannotPresettle).
+
+The answer (:func:`reply_for`) goes to the hospital that asked, so it holds only what that hospital
+may see (policies/withheld.py): the bill, what each fund would pay and the arithmetic, but never the
+person's categories, who granted them or the grants' ids — each record's ``identity`` is empty and
+those names read "category withheld" in rules, explanations, reasons and notes. Of the records
+the claim would make for the person's other claims, those of the asking hospital's claims and the
+person's year-end entries are shown; those of other hospitals' claims only counted in a note.
 """
 from __future__ import annotations
 
@@ -25,6 +32,7 @@ from .ledger import (
 )
 from .loader import NoPolicy, policy_for
 from .nhsa import nhsa_form
+from .withheld import seen_by_hospital, withhold
 
 
 class CannotPresettle(ValueError):
@@ -128,20 +136,28 @@ def claim_of(request: PresettleRequest) -> DischargeClaim:
 
 
 def reply_for(history: Sequence[Input], request: PresettleRequest, at: datetime) -> PresettleReply:
-    """The answer to a pre-settlement request (`claims.presettle.replies`, `onestop presettle --format json`):
-    the would-be record in the platform's shape and ours, its effects, the notes; or the reason it cannot be."""
+    """The answer to a pre-settlement request (`claims.presettle.replies.<fixmedins_code>`, `onestop
+    presettle --format json`) as the asking hospital may see it (the module's doc): the would-be record
+    in the platform's shape and ours, its effects, the notes; or the reason it cannot be."""
     claim = claim_of(request)
     base = {"request_id": request.answer_to, "claim_id": claim.claim_id, "psn_no": claim.psn_no, "answered_at": at}
+    grants = tuple(item.change.event_id for item in history if isinstance(item, ChangeReceived))
     try:
         result = presettle(history, claim, at)
     except CannotPresettle as error:
-        return PresettleReply(**base, error=str(error))
-    record = result.record
+        return PresettleReply(**base, error=withhold(str(error), grants))
+    record = seen_by_hospital(result.record, grants) if result.record is not None else None
+    others = [*[r for r in result.records if r is not result.record], *result.effects]
+    shown = [seen_by_hospital(r, grants) for r in others if r.fixmedins_code in (None, request.fixmedins_code)]
+    notes = [withhold(note, grants) for note in result.notes]
+    elsewhere = len(others) - len(shown)
+    if elsewhere:
+        notes.append(f"settling it would also change {elsewhere} record(s) of the person's claims at other hospitals "
+                     "(not shown: they are those hospitals')")
     form = nhsa_form(record) if record is not None else None
-    own_lines = list(record.payments) if record is not None else []
     return PresettleReply(
-        **base, setlinfo=form.setlinfo if form else None, setldetail=form.setldetail if form else [], payments=own_lines,
-        settlement=record, effects=[*[r for r in result.records if r is not record], *result.effects], notes=result.notes,
+        **base, setlinfo=form.setlinfo if form else None, setldetail=form.setldetail if form else [],
+        payments=list(record.payments) if record is not None else [], settlement=record, effects=shown, notes=notes,
     )
 
 

@@ -1,7 +1,13 @@
 """docker-compose.yml, derived from the code: one service per worker, each its own Kafka principal
 (SASL/SCRAM; the broker's ACLs from runtime/acls.py) and the workers' database role (no DDL).
-`onestop compose` prints it; tests/test_compose.py keeps the committed file equal to it."""
+`onestop compose` prints it; tests/test_compose.py keeps the committed file equal to it.
+
+It ships no password: every secret is required (``${VAR:?…}``: compose refuses to start without
+it), and `onestop compose --env` prints a .env of fresh random ones to keep next to it."""
 from __future__ import annotations
+
+import secrets
+from datetime import datetime, timezone
 
 from workers.registry import WORKERS
 
@@ -16,23 +22,25 @@ HEAD = """\
 #   http://127.0.0.1:3000             # Grafana (admin / GRAFANA_ADMIN_PASSWORD): the onestop dashboard
 #   http://127.0.0.1:9090             # Prometheus, scraping every worker's /metrics on port 9400
 #
-# Every secret has a development default; put real ones in a .env file next to this one before
-# the first start: POSTGRES_PASSWORD, WORKER_DB_PASSWORD, KAFKA_PASSWORD_ADMIN and one
-# KAFKA_PASSWORD_<PRINCIPAL> per principal (deploy/kafka/acls.sh names them), GRAFANA_ADMIN_PASSWORD. Clients use
-# SASL_PLAINTEXT inside this network; across networks use SASL_SSL (ONESTOP_KAFKA_SECURITY).
+# No secret has a default: compose refuses to start until each is set. Before the first start,
+# `onestop compose --env > .env` (umask 077) writes fresh random ones next to this file:
+# POSTGRES_PASSWORD, WORKER_DB_PASSWORD, KAFKA_PASSWORD_ADMIN, one KAFKA_PASSWORD_<PRINCIPAL> per
+# principal (deploy/kafka/acls.sh names them) and GRAFANA_ADMIN_PASSWORD. Each hospital is added with
+# its own principal: KAFKA_PASSWORD_HOSPITAL=… docker compose run --rm -e KAFKA_PASSWORD_HOSPITAL kafka-acls hospital CODE
+# Clients use SASL_PLAINTEXT inside this network; across networks use SASL_SSL (ONESTOP_KAFKA_SECURITY).
 
 name: onestop
 
 x-kafka-secrets: &kafka-secrets
-  KAFKA_PASSWORD_ADMIN: ${KAFKA_PASSWORD_ADMIN:-dev-admin}
+  KAFKA_PASSWORD_ADMIN: ${KAFKA_PASSWORD_ADMIN:?KAFKA_PASSWORD_ADMIN is required}
 {secrets}
 x-onestop-env: &onestop-env
   ONESTOP_KAFKA: kafka:9092
   ONESTOP_KAFKA_SECURITY: SASL_PLAINTEXT
   ONESTOP_PARTITIONS: ${ONESTOP_PARTITIONS:-4}
   # the owner runs migrations (init); the workers connect as onestop_worker, which cannot change the schema
-  ONESTOP_DATABASE_URL: postgresql://${POSTGRES_USER:-onestop}:${POSTGRES_PASSWORD:-onestop}@postgres:5432/${POSTGRES_DB:-onestop}
-  ONESTOP_WORKER_DATABASE_URL: postgresql://onestop_worker:${WORKER_DB_PASSWORD:-dev-worker}@postgres:5432/${POSTGRES_DB:-onestop}
+  ONESTOP_DATABASE_URL: postgresql://${POSTGRES_USER:-onestop}:${POSTGRES_PASSWORD:?POSTGRES_PASSWORD is required}@postgres:5432/${POSTGRES_DB:-onestop}
+  ONESTOP_WORKER_DATABASE_URL: postgresql://onestop_worker:${WORKER_DB_PASSWORD:?WORKER_DB_PASSWORD is required}@postgres:5432/${POSTGRES_DB:-onestop}
   # every worker's /metrics and /healthz, for Prometheus (deploy/prometheus/prometheus.yml) and the healthcheck
   ONESTOP_METRICS_PORT: 9400
   ONESTOP_METRICS_ADDRESS: 0.0.0.0
@@ -104,7 +112,8 @@ services:
       retries: 10
       start_period: 30s
 
-  # One-shot, in the broker's network namespace: every principal (SCRAM) and its ACLs.
+  # One-shot, in the broker's network namespace: every principal (SCRAM) and its ACLs; with
+  # `run --rm -e KAFKA_PASSWORD_HOSPITAL kafka-acls hospital CODE`, one hospital's.
   kafka-acls:
     image: apache/kafka:3.9.1
     network_mode: "service:kafka"
@@ -122,7 +131,7 @@ services:
     restart: unless-stopped
     environment:
       POSTGRES_USER: ${POSTGRES_USER:-onestop}
-      POSTGRES_PASSWORD: ${POSTGRES_PASSWORD:-onestop}
+      POSTGRES_PASSWORD: ${POSTGRES_PASSWORD:?POSTGRES_PASSWORD is required}
       POSTGRES_DB: ${POSTGRES_DB:-onestop}
     volumes:
       - postgres-data:/var/lib/postgresql/data
@@ -141,7 +150,7 @@ services:
     environment:
       <<: *onestop-env
       ONESTOP_KAFKA_USER: onestop-admin
-      ONESTOP_KAFKA_PASSWORD: ${KAFKA_PASSWORD_ADMIN:-dev-admin}
+      ONESTOP_KAFKA_PASSWORD: ${KAFKA_PASSWORD_ADMIN:?KAFKA_PASSWORD_ADMIN is required}
     restart: "no"
     depends_on:
       kafka-acls:
@@ -156,9 +165,9 @@ WORKER = """\
     command: ["worker", "{name}"]
     environment:
       <<: *onestop-env
-      ONESTOP_DATABASE_URL: postgresql://onestop_worker:${{WORKER_DB_PASSWORD:-dev-worker}}@postgres:5432/${{POSTGRES_DB:-onestop}}
+      ONESTOP_DATABASE_URL: postgresql://onestop_worker:${{WORKER_DB_PASSWORD:?WORKER_DB_PASSWORD is required}}@postgres:5432/${{POSTGRES_DB:-onestop}}
       ONESTOP_KAFKA_USER: onestop-{name}
-      ONESTOP_KAFKA_PASSWORD: ${{{variable}:-dev-{name}}}
+      ONESTOP_KAFKA_PASSWORD: ${{{variable}:?{variable} is required}}
 """
 
 TAIL = """
@@ -178,7 +187,7 @@ TAIL = """
     image: grafana/grafana:12.1.0
     restart: unless-stopped
     environment:
-      GF_SECURITY_ADMIN_PASSWORD: ${GRAFANA_ADMIN_PASSWORD:-dev-grafana}
+      GF_SECURITY_ADMIN_PASSWORD: ${GRAFANA_ADMIN_PASSWORD:?GRAFANA_ADMIN_PASSWORD is required}
       GF_AUTH_ANONYMOUS_ENABLED: "false"
     volumes:
       - ./deploy/grafana/provisioning:/etc/grafana/provisioning:ro
@@ -198,14 +207,32 @@ volumes:
 
 
 def _variable(principal: str) -> str:
-    return "KAFKA_PASSWORD_" + principal.removeprefix("onestop-").upper().replace("-", "_")
+    from .acls import password_variable
+
+    return password_variable(principal)
+
+
+def secret_names() -> list[str]:
+    """Every secret docker-compose.yml requires."""
+    from .acls import principals
+
+    return ["POSTGRES_PASSWORD", "WORKER_DB_PASSWORD", "KAFKA_PASSWORD_ADMIN", *(_variable(p.name) for p in principals()),
+            "GRAFANA_ADMIN_PASSWORD"]
 
 
 def compose() -> str:
     """The docker-compose.yml of a deployment of every worker."""
     from .acls import principals
 
-    secrets = "".join(f"  {_variable(p.name)}: ${{{_variable(p.name)}:-dev-{p.name.removeprefix('onestop-')}}}\n"
-                      for p in principals())
+    required = "".join(f"  {_variable(p.name)}: ${{{_variable(p.name)}:?{_variable(p.name)} is required}}\n"
+                       for p in principals())
     workers = "".join(WORKER.format(name=name, variable=_variable(name)) for name in WORKERS)
-    return HEAD.replace("{secrets}", secrets) + workers + TAIL
+    return HEAD.replace("{secrets}", required) + workers + TAIL
+
+
+def env_file() -> str:
+    """A .env of fresh random secrets for docker-compose.yml (URL-safe: they go into database URLs)."""
+    made = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    lines = [f"# onestop's secrets, made by `onestop compose --env` at {made}. Keep this file (mode 0600) next to",
+             "# docker-compose.yml and never commit it: PostgreSQL keeps its password from the first start."]
+    return "\n".join([*lines, *(f"{name}={secrets.token_urlsafe(24)}" for name in secret_names())]) + "\n"

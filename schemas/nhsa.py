@@ -114,8 +114,8 @@ class NhsaSettlement(_Form):
 class PresettleRequest(DischargeClaim):
     """`claims.presettle`: a discharge event a hospital window wants pre-settled; recorded nowhere.
 
-    The claim's own fields (CONTRACTS.md, `claims.discharged`) and an optional ``request_id`` the
-    answer carries back (default: the claim_id)."""
+    The claim's own fields (CONTRACTS.md, `claims.discharged`; signed, as a claim is, by a key of the
+    hospital it names) and an optional ``request_id`` the answer carries back (default: the claim_id)."""
 
     request_id: Identifier | None = None
 
@@ -125,8 +125,9 @@ class PresettleRequest(DischargeClaim):
 
 
 class PresettleReply(BaseModel):
-    """`claims.presettle.replies`: what each fund would pay for the claim now, from the person's
-    year as known now; or why it cannot be pre-settled (``error``)."""
+    """`claims.presettle.replies.<fixmedins_code>`: what each fund would pay for the claim now, from
+    the person's year as known now, as the asking hospital may see it (policies/withheld.py: no
+    category, authority or grant id of the person); or why it cannot be pre-settled (``error``)."""
 
     model_config = ConfigDict(frozen=True)
     request_id: str

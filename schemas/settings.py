@@ -111,7 +111,8 @@ DEFINED: dict[str, Setting] = {s.name: s for s in (
             "`onestop up` warns when it is on", _flag),
     Setting("ONESTOP_CASES", None, "tests: the folder of shared worked cases (unset: ../shared/cases beside the repository)"),
     Setting("ONESTOP_NHSA_TOPIC", "0", "1: also publish every record in the national platform's setlinfo / setldetail shape "
-            "on settlements.nhsa (for hospital systems integrated with the platform)", _flag),
+            "on its hospital's own settlements.nhsa.<fixmedins_code> (settlements.nhsa for records naming no hospital), "
+            "for hospital systems integrated with the platform", _flag),
     Setting("ONESTOP_MAX_AMOUNT", "10000000.00", "the largest bill accepted (medfee_sumamt, and so each of its "
             "parts), in yuan: a claim or pre-settlement above it is refused with the reason, as implausible (policies/plausible.py)", _amount),
     Setting("ONESTOP_MAX_STAY_DAYS", "366", "the longest stay accepted, enddate − begndate in days: a longer one is refused as "

@@ -147,9 +147,9 @@ def valid_at(key: SigningKey, happened: EventTime) -> None:
 
 
 def entitled(key: SigningKey, event: BaseModel) -> None:
-    """Raise Untrusted unless the key may speak for this event: a hospital for its own claims and
-    cancellations, an authority for changes of the categories it issues (DOMAIN.md), the authority
-    medical_insurance for year-end closes (CONTRACTS.md)."""
+    """Raise Untrusted unless the key may speak for this event: a hospital for its own claims,
+    cancellations and pre-settlement requests, an authority for changes of the categories it issues
+    (DOMAIN.md), the authority medical_insurance for year-end closes (CONTRACTS.md)."""
     if isinstance(event, (DischargeClaim, ClaimCancellation)):
         _hospital_entitled(key, event)
     elif isinstance(event, EligibilityChange):
@@ -164,7 +164,8 @@ def entitled(key: SigningKey, event: BaseModel) -> None:
 
 
 def _hospital_entitled(key: SigningKey, event: DischargeClaim | ClaimCancellation) -> None:
-    what = "claims" if isinstance(event, DischargeClaim) else "cancellations"
+    what = ("pre-settlement requests" if isinstance(event, PresettleRequest)  # (a PresettleRequest is a DischargeClaim)
+            else "claims" if isinstance(event, DischargeClaim) else "cancellations")
     if key.signer_kind != "hospital":
         raise Untrusted(f"key {key.key_id} is {key.signer}'s, an authority's: only a hospital signs {what}")
     if not event.fixmedins_code:

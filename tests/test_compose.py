@@ -8,7 +8,10 @@ from pathlib import Path
 import yaml
 
 from runtime.acls import principals, script
-from runtime.compose import compose
+from click.testing import CliRunner
+
+from cli import main as cli
+from runtime.compose import compose, env_file, secret_names
 from runtime.dashboard import METRICS_PORT, dashboard, dashboard_json, prometheus_config
 from workers import metrics
 from workers.registry import WORKERS
@@ -45,13 +48,47 @@ def test_each_principal_reads_its_topic_and_writes_only_what_it_declares():
     for name, worker in WORKERS.items():
         p = by_name[f"onestop-{name}"]
         assert p.reads == (worker.source,) and set(p.writes) == set(worker.sinks)
-    assert by_name["hospital"].writes == ("claims.discharged", "claims.cancelled", "claims.presettle")
-    assert by_name["hospital"].reads == ("claims.presettle.replies", "settlements.nhsa")  # its answers, never finance's records
-    assert by_name["authority"].writes == ("eligibility.changes",)
+    assert not any(name.startswith("hospital") for name in by_name)  # each hospital its own principal: tests/test_acls.py
+    assert by_name["authority"].writes == ("eligibility.changes",) and by_name["authority"].reads == ()
+    assert (by_name["finance"].reads, by_name["finance"].writes) == (("settlements.completed",), ("year_end.closes",))
     text = script()
     assert "allow onestop-basic Write --topic claims.pay.critical" in text
     assert "allow onestop-basic Write --topic settlements.completed" not in text  # a payer never publishes records
-    assert "allow hospital Write --topic eligibility.changes" not in text
+    assert "allow onestop-basic Create --topic settlements.nhsa." not in text
+    # the workers that write hospitals' own topics make them: prefixed rights on those prefixes only
+    for name, prefix in (("presettle", "claims.presettle.replies."), ("ledger", "settlements.nhsa."), ("intake", "settlements.nhsa.")):
+        for op in ("Write", "Describe", "Create"):
+            assert f"allow onestop-{name} {op} --topic {prefix} --resource-pattern-type prefixed" in text
+    assert "Read --topic claims.presettle.replies" not in text.split("add_hospital()")[0]
+
+
+def test_compose_ships_no_default_password():
+    text = compose()
+    secrets_used = re.findall(r"\$\{(\w*(?:PASSWORD|SECRET)\w*)([^}]*)\}", text)
+    assert secrets_used and {name for name, _ in secrets_used} == set(secret_names())
+    for name, rest in secrets_used:
+        assert rest.startswith(":?"), f"${{{name}{rest}}}: a secret is required, never given a default"
+    assert "dev-" not in text and ":-onestop}@" not in text
+    def literal_secrets(node, path=()):
+        if isinstance(node, dict):
+            for key, value in node.items():
+                yield from literal_secrets(value, (*path, str(key)))
+        elif isinstance(node, str) and re.search(r"PASSWORD|SECRET", path[-1] if path else "") and "${" not in node:
+            yield "/".join(path)
+    assert list(literal_secrets(yaml.safe_load(text))) == []
+    assert not re.search(r"password=[^$\]\"]", (ROOT / "deploy" / "kafka" / "acls.sh").read_text())
+
+
+def test_the_generated_env_file_gives_every_required_secret_a_fresh_random_value():
+    def values_of(text: str) -> dict[str, str]:
+        return dict(line.split("=", 1) for line in text.splitlines() if line and not line.startswith("#"))
+
+    values, again = values_of(env_file()), values_of(env_file())
+    assert list(values) == list(again) == secret_names()
+    assert all(len(v) >= 32 and re.fullmatch(r"[A-Za-z0-9_-]+", v) for v in values.values())  # safe in a database URL
+    assert len(set(values.values())) == len(values) and not set(values.values()) & set(again.values())  # made anew each time
+    result = CliRunner().invoke(cli, ["compose", "--env"])
+    assert result.exit_code == 0 and [l.split("=")[0] for l in result.output.splitlines() if "=" in l and l[0] != "#"] == secret_names()
 
 
 def test_the_committed_prometheus_configuration_and_dashboard_are_the_generated_ones():

@@ -15,7 +15,7 @@ async def handle_and_send(worker: Worker, context: Context, batch: list[Incoming
     started = metrics.batch_arrived(worker.name, (i.topic for i in batch), (i.timestamp_ms for i in batch))
     outgoing = await until_done(worker, context, lambda: handle_or_park(worker, context, batch))
     await send_all(worker, context, outgoing, send)
-    metrics.batch_done(worker.name, started, (o.topic for o in outgoing))
+    metrics.batch_done(worker.name, started, (o.topic for o in outgoing), worker.sink_of)
 
 
 async def sweep_and_send(worker: Worker, context: Context, send: SendOne) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TypeVar
@@ -18,7 +18,9 @@ from typing import TypeVar
 from schemas.events import Rejection
 from schemas.settings import settings
 from store import DATABASE_AWAY, Arrival, Store, open_store
+from streams.admin import create_topics
 from streams.codecs import BadInput, as_text, decode, encode
+from streams.topics import config_of, sink_covering
 
 from . import metrics
 
@@ -54,9 +56,13 @@ class Outgoing:
 class Context:
     """What a worker's handler may use: the store, and a way to reject with a reason."""
 
-    def __init__(self, dsn: str, worker: str = "") -> None:
+    def __init__(self, dsn: str, worker: str = "", kafka: str | None = None) -> None:
         self._dsn = dsn
         self.worker = worker  # whose context: the metrics' label
+        #: the broker the driver sends to, where hospitals' topics are made; None: the sender makes any topic
+        #: (the tests' and benchmarks' brokers in memory)
+        self.kafka = kafka
+        self._topics_made: set[str] = set()
         self._store: Store | None = None
         self._opening = asyncio.Lock()
         #: the persons with something parked for this worker, kept between batches while it is empty,
@@ -100,6 +106,20 @@ class Context:
                 rejected.append(await self.reject(reject_to, incoming, f"{what}{problem}", kind))
         return good, rejected
 
+    async def ensure_topics(self, topics: Iterable[str]) -> None:
+        """Make the topics (hospitals' own ones) this process has not made yet: they do not exist
+        until a hospital first needs one. Made once each per process; one that exists is left as it is."""
+        new = sorted(set(topics) - self._topics_made)
+        if not new:
+            return
+        if self.kafka is not None:
+            by_config: dict[tuple, list[str]] = {}
+            for topic in new:
+                by_config.setdefault(tuple(sorted(config_of(topic).items())), []).append(topic)
+            for config, names in by_config.items():
+                await create_topics(self.kafka, names, settings.partitions, config=dict(config))
+        self._topics_made.update(new)
+
     async def close(self) -> None:
         if self._store is not None:
             await self._store.close()
@@ -125,7 +145,9 @@ class Worker:
     source: str
     handle: Handler
     after_sent: AfterSent | None = None  # runs once the broker acknowledged a batch's output
-    sinks: tuple[str, ...] = ()  # the topics it writes: its Kafka principal may write these and no others
+    #: the topics it writes: its Kafka principal may write these and no others. A sink ending in '.' is a
+    #: prefix: the worker writes one topic ``<prefix><fixmedins_code>`` per hospital, made when first written
+    sinks: tuple[str, ...] = ()
     #: nobody waits at a window for it (eligibility, cancellations, closes, wake-ups): it asks the broker
     #: for records less often (ONESTOP_BACKGROUND_FETCH_WAIT_MS), since every idle fetch costs the broker
     background: bool = False
@@ -134,6 +156,10 @@ class Worker:
     sweep_every: float = 0.0
     batch_max: int = field(default_factory=lambda: settings.batch_max)
     batch_within: float = field(default_factory=lambda: settings.batch_within)
+
+    def sink_of(self, topic: str) -> str | None:
+        """The declared sink that covers ``topic`` (the topic, or the prefix it is a hospital's topic of)."""
+        return sink_covering(topic, self.sinks)
 
     @property
     def fetch_max_wait_ms(self) -> int:
@@ -165,9 +191,11 @@ SendOne = Callable[[str, bytes | None, bytes], Awaitable[Awaitable]]
 
 async def send_all(worker: Worker, context: Context, outgoing: list[Outgoing], send: SendOne) -> None:
     """Send, wait for the broker's acknowledgements, then run the worker's after_sent."""
-    stray = {o.topic for o in outgoing} - set(worker.sinks)
+    topics = {o.topic for o in outgoing}
+    stray = sorted(t for t in topics if worker.sink_of(t) is None)
     if stray:
-        raise RuntimeError(f"worker {worker.name} wrote {sorted(stray)}, which it does not declare (its ACLs would refuse it)")
+        raise RuntimeError(f"worker {worker.name} wrote {stray}, which it does not declare (its ACLs would refuse it)")
+    await context.ensure_topics(t for t in topics if t not in worker.sinks)  # hospitals' own topics
     started = time.perf_counter()
     pending = [await send(o.topic, o.key, o.value) for o in outgoing]
     await asyncio.gather(*pending)

@@ -73,14 +73,16 @@ def batch_arrived(worker: str, topic_of: Iterable[str], timestamps_ms: Iterable[
     return time.perf_counter()
 
 
-def batch_done(worker: str, started: float, sent_topics: Iterable[str]) -> None:
-    """The batch's output is acknowledged: its records out and its time."""
+def batch_done(worker: str, started: float, sent_topics: Iterable[str],
+               label: Callable[[str], str | None] = lambda topic: topic) -> None:
+    """The batch's output is acknowledged: its records out and its time. ``label`` names a topic in
+    the metrics: a hospital's own topic by its prefix (one series per prefix, not per hospital)."""
     BATCH_SECONDS.labels(worker).observe(time.perf_counter() - started)
     counts: dict[str, int] = {}
     for topic in sent_topics:
         counts[topic] = counts.get(topic, 0) + 1
     for topic, count in counts.items():
-        RECORDS_OUT.labels(worker, topic).inc(count)
+        RECORDS_OUT.labels(worker, label(topic) or topic).inc(count)
 
 
 def settled(published_at_s: Iterable[float]) -> None:

@@ -1,19 +1,22 @@
 """Publishing what the ledger recorded: records to finance (settlements.completed; with
-ONESTOP_NHSA_TOPIC also in the national platform's shape on settlements.nhsa), early warnings
-to civil affairs (alerts.high_cost); each marked published only once the broker has it, so a
-crash in between publishes it again, with the same id and amounts, never other ones."""
+ONESTOP_NHSA_TOPIC also in the national platform's shape on the hospital's own topic
+settlements.nhsa.<fixmedins_code>, or settlements.nhsa for a record naming no hospital), early
+warnings to civil affairs (alerts.high_cost); each marked published only once the broker has it,
+so a crash in between publishes it again, with the same id and amounts, never other ones. What a
+hospital reads holds no category of the person, authority or grant id (policies/withheld.py)."""
 from __future__ import annotations
 
 from policies.nhsa import nhsa_form
+from policies.withheld import seen_by_hospital
 from schemas.settings import settings
 from store import Outbox
 from streams.codecs import encode
-from streams.topics import ALERTS, SETTLEMENTS, SETTLEMENTS_NHSA
+from streams.topics import ALERTS, SETTLEMENTS, SETTLEMENTS_NHSA, SETTLEMENTS_NHSA_OF, nhsa_topic
 
 from .harness import Context, Outgoing
 
-#: what a worker that applies a person's queue publishes
-OUTBOX_TOPICS = (SETTLEMENTS, ALERTS, SETTLEMENTS_NHSA)
+#: what a worker that applies a person's queue publishes (settlements.nhsa.: each hospital's own topic)
+OUTBOX_TOPICS = (SETTLEMENTS, ALERTS, SETTLEMENTS_NHSA, SETTLEMENTS_NHSA_OF)
 
 
 def messages(outbox: Outbox) -> list[Outgoing]:
@@ -24,8 +27,9 @@ def messages(outbox: Outbox) -> list[Outgoing]:
             seen.add(record.settlement_id)
             wire = outbox.wire.get(record.settlement_id) or encode(record)
             out.append(Outgoing(SETTLEMENTS, record.psn_no.encode(), wire, ("record", record.settlement_id)))
-            if settings.nhsa_topic:  # the national platform's shape, for hospitals' systems (a resend is the same)
-                out.append(Outgoing(SETTLEMENTS_NHSA, record.psn_no.encode(), encode(nhsa_form(record))))
+            if settings.nhsa_topic:  # the national platform's shape, for the hospital's system (a resend is the same)
+                form = nhsa_form(seen_by_hospital(record))
+                out.append(Outgoing(nhsa_topic(record.fixmedins_code), record.psn_no.encode(), encode(form)))
     for alert_id, alert in outbox.alerts:
         if ("alert", alert_id) not in seen:
             seen.add(("alert", alert_id))
