@@ -82,8 +82,7 @@ def test_a_hospital_reads_its_own_topics_and_nothing_else(deployment, code):
 
 def test_only_the_workers_that_answer_or_publish_for_hospitals_may_write_their_topics(deployment):
     writers = {a.who for a in deployment if a.operation == "Write" and a.name.startswith(("claims.presettle.replies", "settlements.nhsa"))}
-    assert writers == {"onestop-presettle", "onestop-intake", "onestop-cancellation", "onestop-eligibility", "onestop-ledger",
-                       "onestop-resettlement"}
+    assert writers == {"onestop-presettle", "onestop-ledger"}  # the ledger is the one writer of records
     for who in writers:
         assert not any(allowed(deployment, who, "Read", "topic", f"{p}H620702001") for p in ("claims.presettle.replies.", "settlements.nhsa."))
     assert allowed(deployment, "onestop-presettle", "Create", "topic", "claims.presettle.replies.H620702001")

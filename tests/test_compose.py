@@ -56,7 +56,7 @@ def test_each_principal_reads_its_topic_and_writes_only_what_it_declares():
     assert "allow onestop-basic Write --topic settlements.completed" not in text  # a payer never publishes records
     assert "allow onestop-basic Create --topic settlements.nhsa." not in text
     # the workers that write hospitals' own topics make them: prefixed rights on those prefixes only
-    for name, prefix in (("presettle", "claims.presettle.replies."), ("ledger", "settlements.nhsa."), ("intake", "settlements.nhsa.")):
+    for name, prefix in (("presettle", "claims.presettle.replies."), ("ledger", "settlements.nhsa.")):
         for op in ("Write", "Describe", "Create"):
             assert f"allow onestop-{name} {op} --topic {prefix} --resource-pattern-type prefixed" in text
     assert "Read --topic claims.presettle.replies" not in text.split("add_hospital()")[0]

@@ -81,7 +81,7 @@ def test_the_harness_sends_only_declared_topics_and_makes_each_hospitals_topic_o
 
 
 def _records():
-    person = [grant(1, "PTZ", "low_income_serious_illness", "2018-01-01", event_id="civil/2018/7")]
+    person = [grant(1, "PTZ", "low_income_serious_illness", "2018-01-01", event_id="civil.2018.7")]
     a = stay("TZ-A", "PTZ", "321202", "2018-03-01", "3000.00", fixmedins_code="HOSPITAL-A")
     b = stay("TZ-B", "PTZ", "321202", "2018-06-01", "100000.00", level="3", fixmedins_code="HOSPITAL-B")
     c = stay("TZ-C", "PTZ", "321202", "2018-07-01", "500.00")  # naming no hospital
@@ -97,15 +97,16 @@ def test_each_record_goes_to_its_hospitals_own_topic_without_the_persons_categor
     nhsa = [o for o in out if o.topic != SETTLEMENTS and o.topic.startswith("settlements.nhsa")]
     forms = {NhsaSettlement.model_validate_json(o.value).setlinfo.setl_id: (o.topic, o.value.decode()) for o in nhsa}
     assert {r.settlement_id: r.fixmedins_code for r in records} == {
-        "TZ-A/settlement": "HOSPITAL-A", "TZ-B/settlement": "HOSPITAL-B", "TZ-A/adjustment/TZ-B": "HOSPITAL-A", "TZ-C/settlement": None}
+        "HOSPITAL-A/TZ-A/settlement": "HOSPITAL-A", "HOSPITAL-B/TZ-B/settlement": "HOSPITAL-B",
+        "HOSPITAL-A/TZ-A/adjustment/claim/HOSPITAL-B/TZ-B": "HOSPITAL-A", "TZ-C/settlement": None}
     assert {setl_id: topic for setl_id, (topic, _) in forms.items()} == {
-        "TZ-A/settlement": "settlements.nhsa.HOSPITAL-A", "TZ-B/settlement": "settlements.nhsa.HOSPITAL-B",
-        "TZ-A/adjustment/TZ-B": "settlements.nhsa.HOSPITAL-A", "TZ-C/settlement": "settlements.nhsa"}
+        "HOSPITAL-A/TZ-A/settlement": "settlements.nhsa.HOSPITAL-A", "HOSPITAL-B/TZ-B/settlement": "settlements.nhsa.HOSPITAL-B",
+        "HOSPITAL-A/TZ-A/adjustment/claim/HOSPITAL-B/TZ-B": "settlements.nhsa.HOSPITAL-A", "TZ-C/settlement": "settlements.nhsa"}
     for _, text in forms.values():
         assert not any(word in text for word in ("low_income_serious_illness", "low-income serious illness", "低收入家庭大重病患者",
-                                                 "civil_affairs", "civil/2018/7"))
-    tz_b = NhsaSettlement.model_validate_json(forms["TZ-B/settlement"][1])
-    assert tz_b.setlinfo.maf_pay == next(l.amount for r in records if r.settlement_id == "TZ-B/settlement"
+                                                 "civil_affairs", "civil.2018.7"))
+    tz_b = NhsaSettlement.model_validate_json(forms["HOSPITAL-B/TZ-B/settlement"][1])
+    assert tz_b.setlinfo.maf_pay == next(l.amount for r in records if r.settlement_id == "HOSPITAL-B/TZ-B/settlement"
                                          for l in r.payments if l.payer.value == "assistance") > 0
     worker = Worker("ledger", "claims.ledger", lambda c, b: [], sinks=("claims.rejected", "settlements.completed", "alerts.high_cost",
                                                                        "settlements.nhsa", "settlements.nhsa."))

@@ -183,14 +183,14 @@ def test_a_record_an_eligibility_change_caused_says_only_that():
     from tests.test_ledger_life import grant, revoke, stay
 
     claim = stay("TZ-E", "PTZE", "321202", "2018-06-01", "30000.00", fixmedins_code="H3212021")
-    records = replay([grant(1, "PTZE", "tekun", "2018-01-01", event_id="civil/2018/0042"), ClaimReceived(10, claim),
-                      revoke(11, "PTZE", "tekun", "2018-01-01", "civil/2018/0043")], NOW)
+    records = replay([grant(1, "PTZE", "tekun", "2018-01-01", event_id="civil.2018.0042"), ClaimReceived(10, claim),
+                      revoke(11, "PTZE", "tekun", "2018-01-01", "civil.2018.0043")], NOW)
     later = records[-1]
-    assert later.kind == "adjustment" and "civil/2018/0043" in later.reason and "tekun" in later.reason
+    assert later.kind == "adjustment" and "civil.2018.0043" in later.reason and "tekun" in later.reason
     seen = seen_by_hospital(later)
     assert seen.reason == ELIGIBILITY_CHANGED and seen.identity == []
     assert [l.amount for l in seen.payments] == [l.amount for l in later.payments]
-    assert "civil/2018/0042" in encode(records[0]).decode() and "civil/2018/0042" not in encode(seen_by_hospital(records[0])).decode()
+    assert "civil.2018.0042" in encode(records[0]).decode() and "civil.2018.0042" not in encode(seen_by_hospital(records[0])).decode()
 
 
 def test_records_of_other_hospitals_claims_are_only_counted():
@@ -271,6 +271,7 @@ def test_the_worker_answers_what_settling_then_records_and_records_nothing():
 
 
 def test_the_worker_answers_only_requests_signed_by_the_hospital_they_name_on_its_own_topic():
+    from cli.keys import register_key
     from streams.signing import new_key, sign
     from tests.test_interleavings import Broker, step
     from workers.harness import Context
@@ -300,8 +301,7 @@ def test_the_worker_answers_only_requests_signed_by_the_hospital_they_name_on_it
         broker, context = Broker(), Context(f"memory://{uuid.uuid4()}")
         store = await context.store()
         for key in (hospital, other, authority):
-            await store.add_key(SigningKey(key_id=key.key_id, signer_kind=key.signer_kind, signer=key.signer,
-                                           public_key=key.public_key, valid_from=datetime(2020, 1, 1, tzinfo=timezone.utc)))
+            await register_key(store, key, datetime(2020, 1, 1, tzinfo=timezone.utc))
         for value, headers in sent:
             await broker.send(PRESETTLE, claim.psn_no.encode(), value)
             broker.topics[PRESETTLE][-1] = dataclasses.replace(broker.topics[PRESETTLE][-1], headers=tuple(headers))
