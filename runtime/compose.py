@@ -9,6 +9,7 @@ from __future__ import annotations
 import secrets
 from datetime import datetime, timezone
 
+from schemas.settings import WORKER_KINDS
 from workers.registry import WORKERS
 
 HEAD = """\
@@ -24,7 +25,7 @@ HEAD = """\
 #
 # No secret has a default: compose refuses to start until each is set. Before the first start,
 # `onestop compose --env > .env` (umask 077) writes fresh random ones next to this file:
-# POSTGRES_PASSWORD, WORKER_DB_PASSWORD, KAFKA_PASSWORD_ADMIN, one KAFKA_PASSWORD_<PRINCIPAL> per
+# POSTGRES_PASSWORD, one DB_PASSWORD_<ROLE> per database role, KAFKA_PASSWORD_ADMIN, one KAFKA_PASSWORD_<PRINCIPAL> per
 # principal (deploy/kafka/acls.sh names them) and GRAFANA_ADMIN_PASSWORD. Each hospital is added with
 # its own principal: KAFKA_PASSWORD_HOSPITAL=… docker compose run --rm -e KAFKA_PASSWORD_HOSPITAL kafka-acls hospital CODE
 # Clients use SASL_PLAINTEXT inside this network; across networks use SASL_SSL (ONESTOP_KAFKA_SECURITY).
@@ -38,9 +39,9 @@ x-onestop-env: &onestop-env
   ONESTOP_KAFKA: kafka:9092
   ONESTOP_KAFKA_SECURITY: SASL_PLAINTEXT
   ONESTOP_PARTITIONS: ${ONESTOP_PARTITIONS:-4}
-  # the owner runs migrations (init); the workers connect as onestop_worker, which cannot change the schema
+  # the owner runs migrations (init); each worker connects as the database role of its kind (its own
+  # ONESTOP_DATABASE_URL below), which may do what that kind does and cannot change the schema
   ONESTOP_DATABASE_URL: postgresql://${POSTGRES_USER:-onestop}:${POSTGRES_PASSWORD:?POSTGRES_PASSWORD is required}@postgres:5432/${POSTGRES_DB:-onestop}
-  ONESTOP_WORKER_DATABASE_URL: postgresql://onestop_worker:${WORKER_DB_PASSWORD:?WORKER_DB_PASSWORD is required}@postgres:5432/${POSTGRES_DB:-onestop}
   # every worker's /metrics and /healthz, for Prometheus (deploy/prometheus/prometheus.yml) and the healthcheck
   ONESTOP_METRICS_PORT: 9400
   ONESTOP_METRICS_ADDRESS: 0.0.0.0
@@ -143,13 +144,13 @@ services:
       start_period: 10s
 
   # One-shot: creates every topic (configs are set at creation), runs the migrations as the
-  # owner, and gives the workers' database role its password.
+  # owner, and gives each database role (the workers' kinds', the administrator's) its password.
   init:
     <<: *onestop-image
     command: ["init"]
     environment:
       <<: *onestop-env
-      ONESTOP_KAFKA_USER: onestop-admin
+{role_urls}      ONESTOP_KAFKA_USER: onestop-admin
       ONESTOP_KAFKA_PASSWORD: ${KAFKA_PASSWORD_ADMIN:?KAFKA_PASSWORD_ADMIN is required}
     restart: "no"
     depends_on:
@@ -165,7 +166,7 @@ WORKER = """\
     command: ["worker", "{name}"]
     environment:
       <<: *onestop-env
-      ONESTOP_DATABASE_URL: postgresql://onestop_worker:${{WORKER_DB_PASSWORD:?WORKER_DB_PASSWORD is required}}@postgres:5432/${{POSTGRES_DB:-onestop}}
+      ONESTOP_DATABASE_URL: {database_url}
       ONESTOP_KAFKA_USER: onestop-{name}
       ONESTOP_KAFKA_PASSWORD: ${{{variable}:?{variable} is required}}
 """
@@ -216,8 +217,23 @@ def secret_names() -> list[str]:
     """Every secret docker-compose.yml requires."""
     from .acls import principals
 
-    return ["POSTGRES_PASSWORD", "WORKER_DB_PASSWORD", "KAFKA_PASSWORD_ADMIN", *(_variable(p.name) for p in principals()),
-            "GRAFANA_ADMIN_PASSWORD"]
+    return ["POSTGRES_PASSWORD", *(_db_password(role) for role in ROLES), "KAFKA_PASSWORD_ADMIN",
+            *(_variable(p.name) for p in principals()), "GRAFANA_ADMIN_PASSWORD"]
+
+
+#: the database roles of a deployment: one per kind of worker (store/roles.py), and the administrator's
+ROLES = (*WORKER_KINDS, "admin")
+
+
+def _db_password(role: str) -> str:
+    return f"DB_PASSWORD_{role.upper()}"
+
+
+def _role_url(role: str) -> str:
+    """The URL of a database role, its password required (written in the compose file's own syntax)."""
+    variable = _db_password(role)
+    return (f"postgresql://onestop_{role}:${{{variable}:?{variable} is required}}@postgres:5432/"
+            "${POSTGRES_DB:-onestop}")
 
 
 def compose() -> str:
@@ -226,8 +242,10 @@ def compose() -> str:
 
     required = "".join(f"  {_variable(p.name)}: ${{{_variable(p.name)}:?{_variable(p.name)} is required}}\n"
                        for p in principals())
-    workers = "".join(WORKER.format(name=name, variable=_variable(name)) for name in WORKERS)
-    return HEAD.replace("{secrets}", required) + workers + TAIL
+    workers = "".join(WORKER.format(name=name, variable=_variable(name), database_url=_role_url(worker.kind or name))
+                      for name, worker in WORKERS.items())
+    role_urls = "".join(f"      ONESTOP_{role.upper()}_DATABASE_URL: {_role_url(role)}\n" for role in ROLES)
+    return HEAD.replace("{secrets}", required).replace("{role_urls}", role_urls) + workers + TAIL
 
 
 def env_file() -> str:

@@ -7,8 +7,9 @@ from urllib.parse import unquote, urlsplit
 from dataclasses import dataclass
 from pathlib import Path
 
-from schemas.settings import settings
+from schemas.settings import WORKER_KINDS, settings
 from store import open_store
+from store.roles import url_for
 from streams.admin import create_topics
 from streams.topics import all_topics
 
@@ -18,8 +19,8 @@ from .endpoints import Endpoints, worker_url
 
 async def initialise(found: Endpoints) -> None:
     """Create every topic (config is only accepted at creation), migrate the database, and give the
-    workers' and the administrator's roles their passwords when ONESTOP_WORKER_DATABASE_URL and
-    ONESTOP_ADMIN_DATABASE_URL name them."""
+    workers' and the administrator's roles the passwords their URLs name (ONESTOP_<KIND>_DATABASE_URL,
+    else ONESTOP_WORKER_DATABASE_URL for every kind; ONESTOP_ADMIN_DATABASE_URL)."""
     by_config: dict[tuple, list[str]] = {}
     for name, config in all_topics().items():
         by_config.setdefault(tuple(sorted(config.items())), []).append(name)
@@ -27,10 +28,11 @@ async def initialise(found: Endpoints) -> None:
         await create_topics(found.kafka, names, settings.partitions, config=dict(config))
     store = await open_store(found.database, migrate=True)
     try:
-        for role, url in (("onestop_worker", settings.worker_database_url), ("onestop_admin", settings.admin_database_url)):
-            named = urlsplit(url or "")
-            if named.username == role and named.password:
-                await store.set_role_password(role, unquote(named.password))
+        urls = [url_for(kind, settings.worker_database_url or "") for kind in WORKER_KINDS]
+        for url in [*urls, settings.admin_database_url or ""]:
+            named = urlsplit(url)
+            if named.username and named.username.startswith("onestop_") and named.password:
+                await store.set_role_password(named.username, unquote(named.password))
     finally:
         await store.close()
 

@@ -64,6 +64,9 @@ def _flag(value: str) -> bool:
     return value.lower() in {"1", "true", "yes", "on"}
 
 
+#: the kinds of worker, each its own database role onestop_<kind> (store/migrations/0009_worker_roles.sql)
+WORKER_KINDS = ("intake", "cancellation", "eligibility", "year_end", "ledger", "payer", "presettle")
+
 #: ONESTOP_PROCESSES's default (README, Benchmarks: as fast as a process per worker, 40 % less memory)
 SMALL_MACHINE = ("intake ledger basic critical assistance tilt+supplementary+emergency_relief+secondary+re_assistance+"
                  "poverty_relief cancellation+eligibility+year_end+presettle")
@@ -75,8 +78,12 @@ DEFINED: dict[str, Setting] = {s.name: s for s in (
     Setting("ONESTOP_KAFKA_USER", None, "this process's Kafka principal (each worker its own; the broker's ACLs say what it may read and write)"),
     Setting("ONESTOP_KAFKA_PASSWORD", None, "the principal's SCRAM password"),
     Setting("ONESTOP_DATABASE_URL", None, "postgresql:// URL of a real PostgreSQL; unset: the embedded one (or the running `onestop up`)"),
-    Setting("ONESTOP_WORKER_DATABASE_URL", None, "postgresql:// URL the workers use: a role that cannot change the schema "
-            "(unset: the embedded PostgreSQL's onestop_worker role, or ONESTOP_DATABASE_URL)"),
+    Setting("ONESTOP_WORKER_DATABASE_URL", None, "postgresql:// URL the workers use, as the role onestop_worker: each worker "
+            "connects with it as the role of its kind instead (onestop_intake, onestop_ledger, …, the same password), unless "
+            "ONESTOP_<KIND>_DATABASE_URL names its own (unset: the embedded PostgreSQL's roles, or ONESTOP_DATABASE_URL)"),
+    *(Setting(f"ONESTOP_{kind.upper()}_DATABASE_URL", None, f"postgresql:// URL the {kind} worker{'s' if kind == 'payer' else ''} "
+              f"connect{'' if kind == 'payer' else 's'} with, as the role onestop_{kind} (migration 0009: only what {kind} does); "
+              "unset: ONESTOP_WORKER_DATABASE_URL as that role") for kind in WORKER_KINDS),
     Setting("ONESTOP_ADMIN_DATABASE_URL", None, "postgresql:// URL `onestop keys challenge | add | revoke | list` use: the "
             "administrator's role onestop_admin, which may only add keys, set their revocation and issue challenges "
             "(unset: the embedded PostgreSQL's onestop_admin role, or ONESTOP_DATABASE_URL)"),
@@ -161,6 +168,10 @@ class _Settings:
     kafka_password = property(lambda self: value("ONESTOP_KAFKA_PASSWORD"))
     worker_database_url = property(lambda self: value("ONESTOP_WORKER_DATABASE_URL"))
     admin_database_url = property(lambda self: value("ONESTOP_ADMIN_DATABASE_URL"))
+
+    def kind_database_url(self, kind: str) -> str | None:
+        """ONESTOP_<KIND>_DATABASE_URL: the URL of one kind of worker's own role, when set."""
+        return value(f"ONESTOP_{kind.upper()}_DATABASE_URL")
     partitions = property(lambda self: value("ONESTOP_PARTITIONS"))
     driver = property(lambda self: value("ONESTOP_DRIVER"))
     processes = property(lambda self: value("ONESTOP_PROCESSES"))

@@ -557,12 +557,12 @@ class MemoryStore(Store):
 
     def _record_change(self, arrival: Arrival[EligibilityChange]) -> InputReceipt:
         change = arrival.event
-        seq, _ = self._archive(arrival, "eligibility", change.psn_no)
+        seq, new_position = self._archive(arrival, "eligibility", change.psn_no)
         event_seq = self._next("identity_events")
         key = (change.authority.value, change.event_id)
         known = self._t.changes.get(key)
         if known is not None:
-            if known.input_seq != seq:
+            if new_position and known.input_seq != seq:
                 self._set_outcome(seq, "repeat", f"event {change.event_id} was received before")
             return InputReceipt("repeat", known.input_seq)
         self._set(self._t.changes, key, _Change(

@@ -37,7 +37,8 @@ def test_every_worker_is_a_service_with_its_own_principal_and_the_workers_databa
         assert "http://127.0.0.1:9400/healthz" in " ".join(service["healthcheck"]["test"])
         assert env["ONESTOP_METRICS_PORT"] == 9400 and env["ONESTOP_METRICS_ADDRESS"] == "0.0.0.0"
         assert env["ONESTOP_KAFKA_USER"] == f"onestop-{name}" and env["ONESTOP_KAFKA_SECURITY"] == "SASL_PLAINTEXT"
-        assert env["ONESTOP_DATABASE_URL"].startswith("postgresql://onestop_worker:")
+        kind = "payer" if WORKERS[name].kind == "payer" else name
+        assert env["ONESTOP_DATABASE_URL"].startswith(f"postgresql://onestop_{kind}:${{DB_PASSWORD_{kind.upper()}:?")
     assert services["init"]["command"] == ["init"]
     assert services["init"]["environment"]["ONESTOP_KAFKA_USER"] == "onestop-admin"  # the owner migrates
     assert services["kafka"]["environment"]["KAFKA_ALLOW_EVERYONE_IF_NO_ACL_FOUND"] == "false"

@@ -18,6 +18,7 @@ from typing import TypeVar
 from schemas.events import Rejection
 from schemas.settings import settings
 from store import DATABASE_AWAY, Arrival, Store, open_store
+from store.roles import url_for
 from streams.admin import create_topics
 from streams.codecs import BadInput, as_text, decode, encode
 from streams.topics import config_of, sink_covering
@@ -156,6 +157,12 @@ class Worker:
     sweep_every: float = 0.0
     batch_max: int = field(default_factory=lambda: settings.batch_max)
     batch_within: float = field(default_factory=lambda: settings.batch_within)
+    #: what kind of worker it is, and so its database role (store/roles.py); "" means its name
+    kind: str = ""
+
+    def database_url(self, workers_url: str) -> str:
+        """The URL it connects to PostgreSQL with: the role of its kind (store/roles.py)."""
+        return url_for(self.kind or self.name, workers_url)
 
     def sink_of(self, topic: str) -> str | None:
         """The declared sink that covers ``topic`` (the topic, or the prefix it is a hospital's topic of)."""

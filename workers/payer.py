@@ -44,7 +44,8 @@ async def handle(payer: Payer, context: Context, batch: list[Incoming]) -> list[
 
 
 def worker(payer: Payer) -> Worker:
-    return Worker(payer.value, pay_topic(payer), partial(handle, payer), sinks=(*(pay_topic(p) for p in _after(payer)), LEDGER, REJECTED))
+    return Worker(payer.value, pay_topic(payer), partial(handle, payer), sinks=(*(pay_topic(p) for p in _after(payer)), LEDGER, REJECTED),
+                  kind="payer")
 
 
 def _after(payer: Payer) -> list[Payer]:

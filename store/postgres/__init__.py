@@ -25,7 +25,10 @@ from __future__ import annotations
 
 import asyncpg
 
+from schemas.settings import WORKER_KINDS
+
 from ..interface import Store
+from ..roles import role_of
 from .cancellations import Cancellations
 from .checks import Checks
 from .claims import Claims
@@ -76,10 +79,11 @@ class PostgresStore(Claims, Cancellations, Identity, Closes, Totals, Ledger, Inp
         await self.close()
 
     async def set_role_password(self, role: str, password: str) -> None:
-        """Let the workers' role (migration 0005) or the administrator's (0008) log in with
+        """Let a worker's role (migration 0009) or the administrator's (0008) log in with
         ``password`` (a deployment's init does this)."""
-        if role not in ("onestop_worker", "onestop_admin"):
-            raise ValueError(f"no role {role!r} of onestop's: onestop_worker or onestop_admin")
+        roles = {*(role_of(kind) for kind in WORKER_KINDS), "onestop_admin"}
+        if role not in roles:
+            raise ValueError(f"no role {role!r} of onestop's: one of {', '.join(sorted(roles))}")
         async with self._pool.acquire() as conn:
             statement = await conn.fetchval("SELECT format('ALTER ROLE %I PASSWORD %L', $1::text, $2::text)", role, password)
             await conn.execute(statement)

@@ -137,14 +137,14 @@ def _held(row: asyncpg.Record) -> CategoryHeld:
 
 async def _record_change(conn: asyncpg.Connection, arrival: Arrival[EligibilityChange]) -> InputReceipt:
     change = arrival.event
-    seq, _ = await archive(conn, arrival, "eligibility", change.psn_no)
+    seq, new_position = await archive(conn, arrival, "eligibility", change.psn_no)
     inserted = await conn.fetchval(
         _INSERT_EVENT, change.event_id, change.psn_no, change.category.value, change.action, change.valid_from,
         change.valid_to, change.authority.value, change.recorded_at, change.model_dump(mode="json", by_alias=True), seq)
     if inserted is None:
         known = await conn.fetchval("SELECT input_seq FROM identity_events WHERE authority = $1 AND event_id = $2",
                                     change.authority.value, change.event_id)
-        if known != seq:
+        if new_position and known != seq:
             await set_outcome(conn, seq, "repeat", f"event {change.event_id} was received before")
         return InputReceipt("repeat", known)
     queued = await conn.fetchval(_QUEUE_IF_CLAIMS, change.psn_no, seq, change.event_id)

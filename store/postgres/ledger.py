@@ -42,6 +42,9 @@ SELECT
           FROM settlements WHERE psn_no = ANY($1::text[]) AND NOT published ORDER BY seq) AS records,
     ARRAY(SELECT ROW(alert_id, alert) FROM alerts WHERE psn_no = ANY($1::text[]) AND NOT published ORDER BY seq) AS alerts"""
 
+#: the advisory lock (a single 64-bit key: apart from the persons' two-key locks) writers of records take turns on
+RECORDS_LOCK = 0x6F73_0002_0000_0001
+
 _QUEUE = "SELECT psn_no, seq, sub, kind, ref, ready, flagged FROM person_queue WHERE psn_no = $1 ORDER BY seq, sub"
 
 # persons whose first queued input is ready and has waited since before $1
@@ -204,14 +207,16 @@ class BatchedPersonAccess:
 
 
 async def write_records(conn: asyncpg.Connection, records: list[Settlement]) -> dict[str, tuple[Settlement, bytes]]:
-    """Insert records once each, each serialised once, as it goes on the wire; the table is locked
-    for the transaction (as the eventsourcing recorder does) so that ``seq`` order is commit order
-    for readers paging with ``after_seq``. Returns the records inserted now, with their bytes (one
-    whose settlement_id was recorded before is left as it was, and not among them)."""
+    """Insert records once each, each serialised once, as it goes on the wire; the writers of records
+    take turns for the rest of the transaction (as the eventsourcing recorder locks its table; an
+    advisory lock, since the ledger's role may only insert records, not lock their table) so that
+    ``seq`` order is commit order for readers paging with ``after_seq``. Returns the records
+    inserted now, with their bytes (one whose settlement_id was recorded before is left as it was,
+    and not among them)."""
     if not records:
         return {}
     wire = [encode(r) for r in records]
-    await conn.execute("LOCK TABLE settlements IN EXCLUSIVE MODE")
+    await conn.execute(f"SELECT pg_advisory_xact_lock({RECORDS_LOCK})")
     inserted = await conn.fetch(
         _INSERT_RECORDS, [r.settlement_id for r in records], [r.claim_id for r in records], [r.kind for r in records],
         [r.psn_no for r in records], wire, [r.medfee_sumamt for r in records], [r.fund_pay_sumamt for r in records],

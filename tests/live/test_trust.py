@@ -21,8 +21,9 @@ from runtime.parts import initialise
 from runtime.supervisor import WorkerProcesses
 from schemas.events import ClaimCancellation, DischargeClaim, EligibilityChange, Rejection, YearEndClose
 from schemas.keys import ProofRefused
-from schemas.settings import settings
+from schemas.settings import WORKER_KINDS, settings
 from store.postgres import PostgresStore
+from store.roles import url_for
 from store.waiting import identities_recorded, settled_claims
 from streams.codecs import encode
 from streams.reader import read_topic
@@ -157,21 +158,68 @@ async def test_a_revoked_key_keeps_what_it_signed_before_and_signs_nothing_after
     assert await store.records_of(f"{HOSPITAL}/T-after-revoke") == []
 
 
-async def test_the_workers_database_role_can_change_data_but_not_the_schema(trusted):
-    found, _, _ = trusted
-    conn = await asyncpg.connect(found.database, user="onestop_worker")
+#: what no worker's role may do: the key registry, the books and the archive, the schema
+FORBIDDEN_TO_EVERY_WORKER = (
+    "INSERT INTO signing_keys (key_id, signer_kind, signer, public_key, valid_from) VALUES ('mine', 'hospital', 'H1', 'AAAA', now())",
+    "UPDATE signing_keys SET revoked_at = NULL", "DELETE FROM signing_keys",
+    "UPDATE settlements SET psn_part_amt = 0", "DELETE FROM settlements", "UPDATE inputs SET raw = ''::bytea", "DELETE FROM inputs",
+    "CREATE TABLE intruder (x int)", "DROP TABLE settlements", "ALTER TABLE settlements ADD COLUMN x int", "TRUNCATE settlements",
+)
+#: and, beyond that, what each kind may not do that another kind does
+FORBIDDEN_TO = {
+    "intake": ("INSERT INTO year_totals (psn_no, year, account) VALUES ('P', 2018, 'basic')", "UPDATE year_totals SET paid = 0",
+               "UPDATE settlements SET published = true", "DELETE FROM person_queue"),
+    "payer": ("SELECT count(*) FROM claims_received", "SELECT count(*) FROM year_totals", "UPDATE year_totals SET paid = 0",
+              "INSERT INTO person_queue (psn_no, seq, kind, ref, ready) VALUES ('P', 1, 'claim', 'x', true)"),
+    "eligibility": ("UPDATE year_totals SET paid = 0", "UPDATE claims_received SET payload = '{}'::jsonb"),
+    "presettle": ("INSERT INTO person_queue (psn_no, seq, kind, ref, ready) VALUES ('P', 1, 'claim', 'x', true)",
+                  "UPDATE year_totals SET paid = 0"),
+    "ledger": ("INSERT INTO claims_received (claim_id, psn_no, digest, payload, topic, seq, year) "
+               "VALUES ('C', 'P', 'd', '{}'::jsonb, 't', 1, 2018)", "UPDATE identity_periods SET valid_to = NULL",
+               "UPDATE person_queue SET ref = 'x'"),
+}
+
+
+async def _refused(conn: asyncpg.Connection, sql: str, who: str) -> None:
     try:
-        assert await conn.fetchval("SELECT count(*) >= 0 FROM settlements")
-        for ddl in ("CREATE TABLE intruder (x int)", "DROP TABLE settlements", "ALTER TABLE settlements ADD COLUMN x int",
-                    "TRUNCATE settlements"):
-            try:
-                await conn.execute(ddl)
-            except asyncpg.PostgresError as error:
-                assert "permission denied" in str(error) or "must be owner" in str(error), (ddl, error)
-            else:
-                raise AssertionError(f"the workers' role could run: {ddl}")
+        async with conn.transaction():
+            await conn.execute(sql)
+    except asyncpg.PostgresError as error:
+        assert "permission denied" in str(error) or "must be owner" in str(error) or "stays published" in str(error) \
+            or "is not changed after" in str(error), (who, sql, error)
+    else:
+        raise AssertionError(f"{who} could run: {sql}")
+
+
+async def test_each_kind_of_worker_has_its_own_role_and_none_can_touch_keys_or_rewrite_the_books(trusted):
+    """Least privilege (migration 0009): every worker's role is refused the key registry, any change
+    to a record or an archived input, and the schema; each kind is refused what other kinds do; the
+    ledger may mark a record published, never back; an archived input's outcome is not changed after
+    the transaction that archived it; no one logs in as onestop_worker any more."""
+    found, store, _ = trusted
+    for _ in range(240):
+        if await store.settlements(limit=1):
+            break
+        await asyncio.sleep(0.25)
+    [(_, record)] = await store.settlements(limit=1)
+    for kind in WORKER_KINDS:
+        conn = await asyncpg.connect(url_for(kind, found.for_workers))
+        try:
+            assert await conn.fetchval("SELECT current_user") == f"onestop_{kind}"
+            for sql in (*FORBIDDEN_TO_EVERY_WORKER, *FORBIDDEN_TO.get(kind, ())):
+                await _refused(conn, sql, kind)
+            await _refused(conn, "UPDATE inputs SET outcome = 'repeat' WHERE seq = (SELECT min(seq) FROM inputs)", kind)
+        finally:
+            await conn.close()
+    ledger = await asyncpg.connect(url_for("ledger", found.for_workers))
+    try:
+        assert await ledger.fetchval("SELECT published FROM settlements WHERE settlement_id = $1", record.settlement_id)
+        await ledger.execute("UPDATE settlements SET published = true WHERE settlement_id = $1", record.settlement_id)
+        await _refused(ledger, f"UPDATE settlements SET published = false WHERE settlement_id = '{record.settlement_id}'", "ledger")
     finally:
-        await conn.close()
+        await ledger.close()
+    with pytest.raises(asyncpg.PostgresError, match="not permitted to log in"):
+        await asyncpg.connect(found.for_workers)
 
 
 async def _year_end_records(store: PostgresStore, psn_no: str) -> list:

@@ -193,6 +193,47 @@ async def test_a_corrected_bill_adjusts_its_claim_and_the_later_ones(store: Stor
     assert await store.check_ledger() == []
 
 
+async def test_a_claim_is_its_hospitals_and_its_id(store: Store) -> None:
+    """Another hospital's higher revision of H1's claim (same claim_id and person, its own
+    fixmedins_code) corrects nothing: it names a claim of its own hospital, which was never received,
+    and is refused; H1's claim keeps its one record. A claim_id H2 sends first stands in nobody's
+    way: H1's claim of the same id is new, and each is settled as its own hospital's."""
+    psn = uid("P")
+    workers = Workers(store)
+    mine = stay("C-1", psn, "410102", "2018-02-01", "3000.00", fixmedins_code="H1")
+    await workers.settle(mine)
+    theirs = corrected(mine, 1, fixmedins_code="H2", medfee_sumamt=D("230000.00"), inscp_scp_amt=D("230000.00"))
+    [refused], outbox = await receive_claims(store, [arrival(theirs)])
+    assert (refused.status, refused.reason, outbox.records) == ("refused", (
+        "claim C-1 of hospital H2 was never received: revision 1 is a corrected bill, and a corrected bill corrects only "
+        "its own hospital's claim; send the bill as revision 0"), [])
+    assert ids(await store.records_of("H1/C-1")) == ["H1/C-1/settlement"] and await store.records_of("H2/C-1") == []
+    squatted = stay("C-2", psn, "410102", "2018-03-01", "1000.00", fixmedins_code="H2")
+    rightful = stay("C-2", psn, "410102", "2018-03-02", "2000.00", fixmedins_code="H1")
+    await workers.settle(squatted, rightful)
+    assert [(r.settlement_id, r.fixmedins_code, r.medfee_sumamt) for r in await records(store, psn)][1:] == [
+        ("H2/C-2/settlement", "H2", D("1000.00")), ("H1/C-2/settlement", "H1", D("2000.00"))]
+    assert await as_replayed(store, psn) == [] and await store.check_ledger() == []
+
+
+async def test_inputs_of_other_kinds_with_the_same_id_cause_records_of_their_own(store: Store) -> None:
+    """A cancellation and a grant sent with one event_id: each causes its own records (a record's
+    cause names its kind), none collides with another or vanishes."""
+    worked = case("zhangye-dibao-edge-two-stays")
+    workers = Workers(store)
+    await workers.settle(*worked.claims)
+    _, b = worked.claims
+    [grant_receipt], granted = await record_changes(store, [arrival(grant("P002", "dibao_edge", "2022-11-01", event_id="E-1"))])
+    await workers.publish(granted)
+    [cancel_receipt], cancelled = await receive_cancellations(store, [arrival(cancellation(b, "E-1"))])
+    assert (grant_receipt.status, cancel_receipt.status) == ("applied", "applied")
+    assert ids(granted.records) == ["ZY-2b/adjustment/eligibility/civil_affairs/E-1"]
+    assert ids(cancelled.records) == ["ZY-2b/reversal/cancellation/E-1"]
+    assert paid(by_id(await records(store, "P002"))["ZY-2b/reversal/cancellation/E-1"]) == {
+        "basic": D("-16250.00"), "critical": D("-4050.00"), "assistance": D("-3420.00")}
+    assert await as_replayed(store, "P002") == [] and await store.check_ledger() == []
+
+
 async def test_a_batch_that_fails_leaves_nothing_behind(store: Store) -> None:
     """receive_claims is one transaction: when attach fails on the second claim of a batch, the first
     is neither archived nor recorded nor queued; the batch again, with a working attach, is new."""

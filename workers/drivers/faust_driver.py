@@ -22,7 +22,7 @@ log = logging.getLogger("onestop.driver")
 def build_app(worker: Worker, kafka: str, database: str) -> faust.App:
     app = make_app(worker.name, kafka, fetch_max_wait_ms=worker.fetch_max_wait_ms)
     source = app.topic(worker.source, key_serializer="raw", value_serializer="raw")
-    context = Context(database, worker.name, kafka)
+    context = Context(worker.database_url(database), worker.name, kafka)
     handled: dict[metrics.Position, int] = {}
     sinks: dict[str, faust.TopicT] = {}
 

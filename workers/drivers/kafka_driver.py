@@ -39,7 +39,7 @@ class _CommitOnRevoke(ConsumerRebalanceListener):
 
 
 async def serve(worker: Worker, kafka: str, database: str, stopping: asyncio.Event) -> None:
-    context = Context(database, worker.name, kafka)
+    context = Context(worker.database_url(database), worker.name, kafka)
     context.keeps_parked_keys = True  # on_partitions_assigned forgets them
     done: dict[TopicPartition, int] = {}
     consumer = AIOKafkaConsumer(
