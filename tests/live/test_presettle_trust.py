@@ -10,7 +10,7 @@ both drivers: each sends to the topics the harness makes."""
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
 import orjson
 import pytest
@@ -18,9 +18,9 @@ from aiokafka.admin import AIOKafkaAdminClient
 from click.testing import CliRunner
 
 from cli import main
+from cli.keys import register_key
 from schemas.codes import CATEGORY_ZH, Category
 from schemas.events import EligibilityChange, Rejection
-from schemas.keys import SigningKey
 from schemas.nhsa import NhsaSettlement, PresettleReply
 from store.waiting import identities_recorded, settled_claims
 from streams.codecs import encode
@@ -29,7 +29,7 @@ from streams.signing import new_key, sign
 from streams.topics import DISCHARGED, ELIGIBILITY, PRESETTLE, PRESETTLE_REPLIES, REJECTED, SETTLEMENTS_NHSA
 
 from .conftest import system_of_its_own
-from .test_trust import HOSPITAL, OTHER, a_claim, rejections, send
+from .test_trust import HOSPITAL, KEYS_FROM, OTHER, a_claim, rejections, send
 
 NOW = datetime.now(timezone.utc)
 PERSON = "PPRESETTLE"
@@ -74,8 +74,7 @@ async def test_a_hospital_gets_its_answer_on_its_own_topic_and_nothing_of_the_pe
     async with system_of_its_own(database, tmp_path_factory, f"presettle-trust-{driver}",
                                  {"ONESTOP_ACCEPT_UNSIGNED": "0", "ONESTOP_NHSA_TOPIC": "1", "ONESTOP_DRIVER": driver}) as (system, store):
         for key in keys.values():
-            await store.add_key(SigningKey(key_id=key.key_id, signer_kind=key.signer_kind, signer=key.signer,
-                                           public_key=key.public_key, valid_from=NOW - timedelta(days=30)))
+            await register_key(store, key, KEYS_FROM)
         grant = encode(EligibilityChange(event_id=GRANT_ID, psn_no=PERSON, category="tekun", action="grant",
                                          valid_from="2022-01-01", authority="civil_affairs", recorded_at=NOW))
         await send(system.kafka, ELIGIBILITY, [(grant, sign(grant, keys["civil"]))], key=PERSON.encode())
