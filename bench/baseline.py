@@ -49,7 +49,7 @@ BATCH_MAX = 500  # as the workers (ONESTOP_BATCH_MAX)
 
 
 def grant_id(psn_no: str, code: str) -> str:
-    return f"bench/{psn_no}/{code}"
+    return f"bench.{psn_no}.{code}"
 
 
 def held_as_granted(person: Person) -> list[CategoryHeld]:

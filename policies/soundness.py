@@ -16,32 +16,52 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 
+import orjson
+
 from schemas.codes import Category, Payer
-from schemas.events import CategoryHeld, DischargeClaim, PaymentLine, PolicyRef, Settlement
+from schemas.events import DischargeClaim, Settlement
+from schemas.policy import Policy
 from schemas.money import ZERO, format_yuan
 from schemas.totals import YearTotals
 
 from .ledger import Net
-from .loader import policy_of
+from .loader import policy_by_ref
 from .settle import Settled, route, settle
 
 
 def held_of(snapshot: Mapping) -> frozenset[Category]:
-    """The categories a recorded snapshot says count for its claim."""
-    return frozenset(CategoryHeld.model_validate(held).code for held in snapshot["identity"])
+    """The categories a recorded snapshot says count for its claim (intake wrote it: their codes)."""
+    return frozenset(Category(held["code"]) for held in snapshot["identity"])
+
+
+def policy_of_snapshot(snapshot: Mapping) -> Policy:
+    """The policy a recorded snapshot names."""
+    named = snapshot["policy"]
+    return policy_by_ref(named["region"], named["period"], named["version"])
 
 
 def settled_on(claim: DischargeClaim, snapshot: Mapping, totals: YearTotals) -> Settled:
     """The claim through its recorded route, by the rules, on the year's ``totals``."""
-    policy = policy_of(PolicyRef.model_validate(snapshot["policy"]))
-    return settle(claim, held_of(snapshot), totals, policy)
+    return settle(claim, held_of(snapshot), totals, policy_of_snapshot(snapshot))
 
 
 def disagreement(claim: DischargeClaim, snapshot: Mapping, lines: Sequence[Mapping], basis: YearTotals) -> str | None:
     """Why the ``lines`` a claim arrived with are not what the rules give for the recorded claim
     on the flight's own ``basis``; None when they are, payer by payer, to the fen and word."""
-    expected = [line.model_dump(mode="json") for line in settled_on(claim, snapshot, basis).lines]
-    if list(lines) == expected:
+    return checked(claim, snapshot, lines, basis)[0]
+
+
+def checked(claim: DischargeClaim, snapshot: Mapping, lines: Sequence[Mapping],
+            basis: YearTotals) -> tuple[str | None, Settled]:
+    """:func:`disagreement`, and the claim as the rules settle it on ``basis`` (the ledger settles on
+    its own totals: when they are the basis, this is the settlement)."""
+    settled = settled_on(claim, snapshot, basis)
+    return _disagreement(settled, snapshot, lines), settled
+
+
+def _disagreement(settled: Settled, snapshot: Mapping, lines: Sequence[Mapping]) -> str | None:
+    expected = [line.model_dump(mode="json") for line in settled.lines]
+    if _same(lines, expected):
         return None
     want = {line["payer"]: line for line in expected}
     got = {line.get("payer"): line for line in lines if isinstance(line, Mapping)}
@@ -57,6 +77,17 @@ def disagreement(claim: DischargeClaim, snapshot: Mapping, lines: Sequence[Mappi
     if not problems:
         problems.append("the lines are out of the route's order or repeated")
     return "; ".join(problems)
+
+
+def _same(lines: Sequence[Mapping], expected: list[dict]) -> bool:
+    """The lines as they travelled are the expected ones, field by field: compared as JSON text (the
+    payers wrote them as these are dumped, fields in one order), else as values."""
+    try:
+        if orjson.dumps(lines) == orjson.dumps(expected):
+            return True
+    except TypeError:  # not JSON values: never what the rules made
+        return False
+    return list(lines) == expected
 
 
 class Unsound(AssertionError):
@@ -113,8 +144,7 @@ def _copy(net: Net | None) -> Net:
 def recorded_route(snapshot: Mapping) -> tuple[Payer, ...]:
     """The payers intake recorded for a claim, checked against the rules for its snapshot."""
     recorded = tuple(Payer(p) for p in snapshot["route"])
-    policy = policy_of(PolicyRef.model_validate(snapshot["policy"]))
-    computed = tuple(p.payer for p in route(policy, held_of(snapshot)))
+    computed = tuple(p.payer for p in route(policy_of_snapshot(snapshot), held_of(snapshot)))
     if recorded != computed:
         raise Unsound(f"the recorded route {[p.value for p in recorded]} is not the rules' {[p.value for p in computed]}")
     return recorded

@@ -29,7 +29,7 @@ from policies.ledger import (
     CancellationReceived, ChangeReceived, ClaimReceived, CloseReceived, Input, Net, bill_of, nets_of, records_of, truth,
 )
 from policies.loader import policy_of
-from policies.settle import route
+from policies.settle import Settled, route
 from policies.soundness import Unsound, recorded_route, settled_on, unsound
 from schemas.codes import Payer
 from schemas.events import CategoryHeld, DischargeClaim, HighCostAlert, PolicyRef, Settlement
@@ -46,6 +46,7 @@ class PersonAccess(Protocol):
     async def records(self, psn_no: str) -> list[Settlement]: ...
     async def first_receipt(self, claim_key: str) -> tuple[DischargeClaim, dict]: ...
     async def totals(self, psn_no: str, year: int) -> YearTotals: ...
+    def settled_before(self, claim_key: str, totals: YearTotals) -> Settled | None: ...
     async def set_totals(self, psn_no: str, year: int, totals: YearTotals) -> None: ...
     async def write(self, records: list[Settlement], alerts: list[tuple[str, HighCostAlert]]) -> None: ...
     async def replace_totals(self, psn_no: str, totals: dict[int, YearTotals]) -> None: ...
@@ -92,7 +93,7 @@ async def _as_paid(access: PersonAccess, item: QueueItem, now: datetime):
     must be settled again, by the rules' path)."""
     claim, snapshot = await access.first_receipt(item.ref)
     totals = await access.totals(claim.psn_no, claim.year)
-    settled = settled_on(claim, snapshot, totals)
+    settled = access.settled_before(item.ref, totals) or settled_on(claim, snapshot, totals)
     if settled.reaches_back:
         return None
     await access.set_totals(claim.psn_no, claim.year, settled.totals)

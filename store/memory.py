@@ -32,7 +32,8 @@ import orjson
 
 from policies.ledger import CancellationReceived, ChangeReceived, ClaimReceived, CloseReceived, Input
 from policies.periods import periods_from
-from policies.soundness import disagreement
+from policies.settle import Settled
+from policies.soundness import checked
 from schemas.events import (
     CategoryHeld, ClaimCancellation, DischargeClaim, EligibilityChange, HighCostAlert, Settlement, YearEndClose,
 )
@@ -283,6 +284,8 @@ class MemoryStore(Store):
         self._lock_loop: asyncio.AbstractEventLoop | None = None
         self._undo: _Undo | None = None
         self._now = datetime.now(timezone.utc)
+        #: an arrive's claims as settled on the basis they carried (store/life.py: the rules need not run twice)
+        self._settled_on_arrival: dict[str, tuple[YearTotals, Settled]] = {}
 
     @classmethod
     def named(cls, url: str) -> "MemoryStore":
@@ -760,6 +763,7 @@ class MemoryStore(Store):
         if not persons:
             return Outbox(), []
         async with self._transaction():
+            self._settled_on_arrival = {}
             refused = [self._take(claim) for claim in claims]
             return await self._settle_in_order(persons, now), refused
 
@@ -772,12 +776,14 @@ class MemoryStore(Store):
             return (f"claim {arrived.key} arrived as person {arrived.psn_no!r} at place {arrived.seq}, but intake recorded it "
                     f"for another person or place")
         try:
-            why = disagreement(DischargeClaim.model_validate(_loads(first.payload)), _loads(first.snapshot), arrived.lines,
-                               totals_from_json(arrived.basis))
+            basis = totals_from_json(arrived.basis)
+            why, settled = checked(DischargeClaim.model_validate(_loads(first.payload)), _loads(first.snapshot), arrived.lines,
+                                   basis)
         except (ValueError, TypeError, KeyError) as error:
             why = f"its lines or basis cannot be read: {type(error).__name__}: {error}"
         if why is not None:
             return f"claim {arrived.key} arrived with lines that are not the rules' for what intake recorded: {why}"
+        self._settled_on_arrival[arrived.key] = (basis, settled)
         queue = self._t.queue.get(first.psn_no, {})
         for key, item in list(queue.items()):
             if item.kind == "claim" and item.ref == arrived.key and not item.ready:
@@ -1028,6 +1034,10 @@ class _MemoryPersonAccess:
 
     async def totals(self, psn_no: str, year: int) -> YearTotals:
         return self.store._load_totals({(psn_no, year)})[(psn_no, year)]
+
+    def settled_before(self, claim_key: str, totals: YearTotals) -> Settled | None:
+        known = self.store._settled_on_arrival.pop(claim_key, None)
+        return known[1] if known is not None and known[0] == totals else None
 
     async def set_totals(self, psn_no: str, year: int, totals: YearTotals) -> None:
         for account, account_totals in sorted(totals.items()):

@@ -11,7 +11,8 @@ from datetime import datetime
 import asyncpg
 
 from policies.ledger import CancellationReceived, ChangeReceived, ClaimReceived, CloseReceived, Input
-from policies.soundness import disagreement
+from policies.settle import Settled
+from policies.soundness import checked
 from schemas.events import ClaimCancellation, DischargeClaim, EligibilityChange, HighCostAlert, Settlement, YearEndClose
 from schemas.totals import YearTotals, totals_from_json
 from schemas.wire import encode
@@ -100,6 +101,7 @@ class BatchedPersonAccess:
         self._alerts: list[tuple[str, HighCostAlert]] = []
         self._done: list[QueueItem] = []
         self._arrived: list[QueueItem] = []
+        self._settled: dict[str, tuple[YearTotals, Settled]] = {}  # claim key -> its basis, and the claim settled on it
 
     async def preload(self, persons: list[str], arrived: Sequence[ArrivedClaim] = ()) -> list[str | None]:
         """Read everything up front, then take the claims that ``arrived``: each is checked against
@@ -111,7 +113,9 @@ class BatchedPersonAccess:
             self._queues.setdefault(row[0], []).append(QueueItem(*row))
         for key, psn_no, seq, payload, snapshot in read["receipts"]:
             self._receipts[key] = (psn_no, seq, DischargeClaim.model_validate(payload), snapshot)
-        self._totals = totals_of_rows([], read["totals"])
+        # every year of those claims is known now: one with no row yet has no totals (nothing to read again)
+        years = {(psn_no, claim.year) for psn_no, _, claim, _ in self._receipts.values()}
+        self._totals = totals_of_rows(years, read["totals"])
         return [self._take(claim) for claim in arrived]
 
     def _take(self, arrived: ArrivedClaim) -> str | None:
@@ -123,11 +127,13 @@ class BatchedPersonAccess:
             return (f"claim {arrived.key} arrived as person {arrived.psn_no!r} at place {arrived.seq}, but intake recorded it "
                     f"for another person or place")
         try:
-            why = disagreement(claim, snapshot, arrived.lines, totals_from_json(arrived.basis))
+            basis = totals_from_json(arrived.basis)
+            why, settled = checked(claim, snapshot, arrived.lines, basis)
         except (ValueError, TypeError, KeyError) as error:
             why = f"its lines or basis cannot be read: {type(error).__name__}: {error}"
         if why is not None:
             return f"claim {arrived.key} arrived with lines that are not the rules' for what intake recorded: {why}"
+        self._settled[arrived.key] = (basis, settled)
         for item in self._queues.get(psn_no, []):
             if item.kind == "claim" and item.ref == arrived.key and not item.ready:
                 index = self._queues[psn_no].index(item)
@@ -148,6 +154,12 @@ class BatchedPersonAccess:
         row = await self.conn.fetchrow(
             "SELECT payload, snapshot FROM claims_received WHERE claim_key = $1 AND snapshot IS NOT NULL", claim_key)
         return DischargeClaim.model_validate(row["payload"]), row["snapshot"]
+
+    def settled_before(self, claim_key: str, totals: YearTotals) -> Settled | None:
+        """The claim as settled when it arrived, if that was on these very totals (its payers saw the
+        year as it is): the rules need not run twice."""
+        known = self._settled.pop(claim_key, None)
+        return known[1] if known is not None and known[0] == totals else None
 
     async def totals(self, psn_no: str, year: int) -> YearTotals:
         if (psn_no, year) not in self._totals:
