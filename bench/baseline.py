@@ -31,6 +31,7 @@ from policies.loader import policy_for
 from policies.replay import settle_in_order
 from schemas.codes import ISSUING_AUTHORITY
 from schemas.events import CategoryHeld, ClaimInFlight, DischargeClaim, PolicyRef
+from schemas.totals import totals_json
 from streams.codecs import encode
 
 from runtime.supervisor import stop_processes
@@ -104,12 +105,12 @@ def mean_flight_size(population: list[Person], claims: list[DischargeClaim], sam
             identity = sorted(in_force(granted, claim), key=lambda h: (h.code.value, h.valid_from))
             ref = PolicyRef(region=settled.policy.region, period=settled.policy.period, version=settled.policy.version)
             path = [p.payer for p in route(settled.policy, {h.code for h in identity})]
-            basis = before.get(claim.year, {})
-            for k in range(len(settled.lines) + 1):  # intake's (no lines), then each payer's
+            basis = totals_json(before.get(claim.year, {}))
+            for k in range(len(settled.lines) + 1):  # intake's (no lines), then each payer's; the last, to the ledger, without accounts
                 changed = {line.account: settled.totals[line.account] for line in settled.lines[:k]
-                           if line.account in settled.totals}
+                           if line.account in settled.totals and k < len(settled.lines)}
                 flight = ClaimInFlight(claim=claim, identity=identity, policy=ref, route=path, lines=list(settled.lines[:k]),
-                                       basis=basis, accounts=changed, received_at=now, seq=1, published_at=now)
+                                       basis=basis, accounts=totals_json(changed), received_at=now, seq=1, published_at=now)
                 sizes.append(len(encode(flight)))
             before[claim.year] = settled.totals
         if len(sizes) >= sample:

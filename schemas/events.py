@@ -12,7 +12,6 @@ from .codes import (ISSUING_AUTHORITY, Authority, Category, DivisionCode, Hospit
 from .money import ZERO, Money, SignedMoney, WireMoney
 from .ids import cancellation_key, claim_key
 from .times import Day, Timestamp
-from .totals import AccountTotals
 
 _SCHEMA_NAME = re.compile(r"[a-z][a-z0-9_.\-]{0,47}/[0-9]{1,4}")
 
@@ -295,8 +294,9 @@ class ClaimInFlight(BaseModel):
     policy: PolicyRef
     route: list[Payer]
     lines: list[PaymentLine] = []
-    basis: dict[str, AccountTotals] = {}
-    accounts: dict[str, AccountTotals] = {}
+    #: account -> totals as JSON (schemas.totals.totals_json): read and validated by whoever uses them
+    basis: dict[str, dict] = {}
+    accounts: dict[str, dict] = {}
     received_at: datetime
     seq: int = 0  # the claim's place in its person's order (its first receipt)
     published_at: datetime | None = None  # when the hospital published it (its record's timestamp): the metrics' start

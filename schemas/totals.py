@@ -43,6 +43,13 @@ class AccountTotals(BaseModel):
 YearTotals = dict[str, AccountTotals]
 
 
+def totals_json(totals: YearTotals) -> dict:
+    """A year's totals as they travel on a claim in flight (account → totals as JSON, what is at its
+    default left out: most accounts keep no days or months)."""
+    return {account: account_totals.model_dump(mode="json", exclude_defaults=True)
+            for account, account_totals in sorted(totals.items())}
+
+
 def totals_from_json(data: object) -> YearTotals:
     """A year's totals as they travel on a claim in flight (account → totals as JSON), validated:
     what comes off an internal topic is not trusted."""

@@ -40,14 +40,14 @@ from schemas.events import (
 from schemas.keys import CHALLENGE_LIFETIME, KeyChallenge, KeyProof, ProofRefused, SigningKey, proof_refusal
 from schemas.money import FEN
 from schemas.personal import mask
-from schemas.totals import AccountTotals, YearTotals, totals_from_json
+from schemas.totals import AccountTotals, YearTotals, totals_from_json, totals_json
 from schemas.wire import encode
 
 from .interface import Attach, Store
 from .life import apply_ready
 from .postgres.claims import content_digest, claim_named, not_received_to_correct
 from .postgres.connection import dumps
-from .postgres.totals import totals_json, totals_row
+from .postgres.totals import totals_row
 from .records import ArchivedInput, ArrivedClaim, Arrival, ClaimReceipt, InputReceipt, Outbox, Parked, QueueItem, StalledClaim
 
 _KINDS = ("claim", "cancellation", "eligibility", "close", "other")  # inputs.kind's CHECK

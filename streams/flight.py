@@ -24,7 +24,7 @@ from pydantic import ValidationError
 from schemas.codes import Category, Payer
 from schemas.events import DischargeClaim, PaymentLine, PolicyRef, WakeUp
 from schemas.ids import claim_key
-from schemas.totals import AccountTotals, YearTotals, totals_from_json
+from schemas.totals import AccountTotals, YearTotals, totals_from_json, totals_json
 
 from .codecs import BadInput, describe
 
@@ -112,15 +112,17 @@ class Flight:
         index = route.index(payer.value)
         return Payer(route[index + 1]) if index + 1 < len(route) else None
 
-    def with_line(self, payer: Payer, line: PaymentLine | None, changed: Mapping[str, AccountTotals]) -> bytes:
+    def with_line(self, payer: Payer, line: PaymentLine | None, changed: Mapping[str, AccountTotals],
+                  last: bool = False) -> bytes:
         """The record passed on: the lines before ``payer``, then its own (if it pays a line), and
-        the totals it ``changed`` added to those the payers before it changed."""
+        the totals it ``changed`` added to those the payers before it changed — but by the ``last``
+        payer, to the ledger, which settles on its own totals and reads none of them."""
         kept = [held for held in self.data.get("lines", []) if held["payer"] != payer.value]
         if line is not None:
             kept.append(line.model_dump(mode="json"))
-        accounts = {**self.data.get("accounts", {}),
-                    **{account: totals.model_dump(mode="json") for account, totals in changed.items()}}
-        return orjson.dumps({**self.data, "lines": kept, "accounts": accounts})
+        if last:
+            return orjson.dumps({**{k: v for k, v in self.data.items() if k != "accounts"}, "lines": kept})
+        return orjson.dumps({**self.data, "lines": kept, "accounts": {**self.data.get("accounts", {}), **totals_json(changed)}})
 
     @property
     def published_at(self) -> float | None:

@@ -12,7 +12,7 @@ import pytest
 
 from schemas.codes import Category, Payer
 from schemas.events import CategoryHeld, ClaimInFlight, DischargeClaim, PaymentLine, PolicyRef, WakeUp
-from schemas.totals import AccountTotals
+from schemas.totals import AccountTotals, totals_from_json, totals_json
 from streams.codecs import BadInput, encode
 from streams.flight import Flight, read_for_ledger
 
@@ -36,7 +36,7 @@ def _flight(lines=(), accounts=None) -> bytes:
     return encode(ClaimInFlight(claim=CLAIM, identity=[CategoryHeld(code=Category.dibao, valid_from=date(2020, 1, 1))],
                                 policy=PolicyRef(region="zhangye", period="2022-07", version=1),
                                 route=[Payer.basic, Payer.critical, Payer.assistance], lines=list(lines), received_at=NOW,
-                                seq=7, published_at=NOW, basis=BASIS, accounts=accounts or {}))
+                                seq=7, published_at=NOW, basis=totals_json(BASIS), accounts=totals_json(accounts or {})))
 
 
 def test_a_payer_reads_what_the_rules_take_and_passes_the_record_on_with_its_line():
@@ -58,7 +58,7 @@ def test_a_payer_computes_on_the_basis_and_what_the_payers_before_it_changed():
     assert flight.totals == {"basic": changed, "critical": BASIS["critical"]}
     mine = AccountTotals(base=Decimal("900.00"), paid=Decimal("510.00"))
     onward = ClaimInFlight.model_validate_json(flight.with_line(Payer.critical, _line(Payer.critical, "450.00"), {"critical": mine}))
-    assert (onward.basis, onward.accounts) == (BASIS, {"basic": changed, "critical": mine})
+    assert (totals_from_json(onward.basis), totals_from_json(onward.accounts)) == (BASIS, {"basic": changed, "critical": mine})
 
 
 def test_a_basis_that_is_not_a_years_totals_is_refused():

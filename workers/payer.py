@@ -39,7 +39,7 @@ async def handle(payer: Payer, context: Context, batch: list[Incoming]) -> list[
         paid = pay(flight.claim, flight.held, flight.prior, flight.totals, policy_of(flight.policy), rules)
         after = flight.next_after(payer)  # a redelivered hop carries no second line: with_line replaces it
         out.append(Outgoing(pay_topic(after) if after is not None else LEDGER, flight.psn_no.encode(),
-                            flight.with_line(payer, paid.line, paid.accounts)))
+                            flight.with_line(payer, paid.line, paid.accounts, last=after is None)))
     return out
 
 

@@ -14,12 +14,12 @@ import asyncpg
 import orjson
 
 from schemas.events import CategoryHeld, DischargeClaim
-from schemas.totals import YearTotals
+from schemas.totals import YearTotals, totals_json
 
 from ..records import Arrival, ClaimReceipt, StalledClaim
 from .archive import archive_all
 from .connection import columns, dumps, persons_locked
-from .totals import load_totals, totals_json, totals_of_rows
+from .totals import load_totals, totals_of_rows
 
 #: attach(claim, every period the person holds a category) -> the snapshot the claim travels with
 Attach = Callable[[DischargeClaim, list[CategoryHeld]], dict]

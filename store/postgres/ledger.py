@@ -14,7 +14,7 @@ from policies.ledger import CancellationReceived, ChangeReceived, ClaimReceived,
 from policies.settle import Settled
 from policies.soundness import checked
 from schemas.events import ClaimCancellation, DischargeClaim, EligibilityChange, HighCostAlert, Settlement, YearEndClose
-from schemas.totals import YearTotals, totals_from_json
+from schemas.totals import YearTotals, totals_from_json, totals_json
 from schemas.wire import encode
 
 from ..life import apply_ready
@@ -127,7 +127,7 @@ class BatchedPersonAccess:
             return (f"claim {arrived.key} arrived as person {arrived.psn_no!r} at place {arrived.seq}, but intake recorded it "
                     f"for another person or place")
         try:
-            basis = totals_from_json(arrived.basis)
+            basis = self._basis(psn_no, claim.year, arrived.basis)
             why, settled = checked(claim, snapshot, arrived.lines, basis)
         except (ValueError, TypeError, KeyError) as error:
             why = f"its lines or basis cannot be read: {type(error).__name__}: {error}"
@@ -154,6 +154,12 @@ class BatchedPersonAccess:
         row = await self.conn.fetchrow(
             "SELECT payload, snapshot FROM claims_received WHERE claim_key = $1 AND snapshot IS NOT NULL", claim_key)
         return DischargeClaim.model_validate(row["payload"]), row["snapshot"]
+
+    def _basis(self, psn_no: str, year: int, basis: object) -> YearTotals:
+        """The totals a claim arrived with: the ledger's own when they are what it carried (the common
+        case: nothing was settled for the person meanwhile), else read and validated from the flight."""
+        own = self._totals.get((psn_no, year))
+        return own if own is not None and totals_json(own) == basis else totals_from_json(basis)
 
     def settled_before(self, claim_key: str, totals: YearTotals) -> Settled | None:
         """The claim as settled when it arrived, if that was on these very totals (its payers saw the

@@ -43,11 +43,6 @@ def totals_row(psn_no: str, year: int, account: str, totals: AccountTotals) -> t
     return psn_no, year, account, totals.base, totals.paid, dumps(by_day), dumps(visits)
 
 
-def totals_json(totals: YearTotals) -> dict:
-    """A year's totals as they travel on a claim in flight (account → totals as JSON)."""
-    return {account: account_totals.model_dump(mode="json") for account, account_totals in sorted(totals.items())}
-
-
 def totals_of_rows(keys: Iterable[tuple[str, int]], rows) -> dict[tuple[str, int], YearTotals]:
     """Rows (psn_no, year, account, base, paid, paid_by_day, visits) as {(psn_no, year): {account: totals}}."""
     totals: dict[tuple[str, int], YearTotals] = {key: {} for key in keys}
