@@ -12,9 +12,14 @@
    SIGKILLed at random moments (and restarted after a short pause, as `onestop up` would), and
    PostgreSQL is stopped and started again once on the same data directory.
 4. The checks, one line each with PASS/FAIL: both runs finished, the faults happened and no
-   worker died of anything else, exactly once, balanced to the fen, every malformed event
-   rejected with its reason, the fault run's ledger identical to the reference's, no identity
-   number or name in clear in any worker log (nor in the broker's and PostgreSQL's).
+   worker died of anything else, exactly once, balanced to the fen, no negative personal share,
+   every malformed event rejected with its reason, the fault run's ledger identical to the
+   reference's, no identity number or name in clear in any worker log (nor in the broker's and
+   PostgreSQL's). Claims are counted by their key: a claim is its hospital's and its id.
+
+With ``--attacks`` the fault run is also attacked (``attacks``): every attack must be refused with
+its reason, or be one a hospital may send and move nothing; not one fen may move on an attack's
+account; the workers' database roles must be refused the keys and the books.
 
 A run ends when every good claim is settled and every worker's consumer group has committed the
 end of its source topic, or after 90 s without progress (then the check says where the unsettled

@@ -1,7 +1,12 @@
 """The checks of the chaos run, one line each with PASS/FAIL: both runs finished, the faults
-happened and no worker died of anything else, exactly once, balanced to the fen, every malformed
-event rejected with its reason, the fault run's ledger identical to the reference's, no identity
-number or name in clear in any log."""
+happened and no worker died of anything else, exactly once, balanced to the fen, no negative
+personal share, every malformed event rejected with its reason, the fault run's ledger identical to
+the reference's, no identity number or name in clear in any log; in an attacked run, every attack
+refused with its reason (or accepted and harmless), not one fen moved by one, and the workers'
+database roles refused the keys and the books.
+
+Claims are counted by their key (a claim is its hospital's and its id, schemas/ids.py): another
+hospital's claim with a good claim's claim_id is another claim."""
 from __future__ import annotations
 
 from collections import Counter, defaultdict
@@ -10,10 +15,13 @@ from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
+import orjson
+
 from schemas.events import Rejection, Settlement
 from schemas.personal import mask
+from schemas.settings import WORKER_KINDS
 
-from .attacks import Attack
+from .attacks import MARKER, Attack, kind_group
 from .faults import FaultLog, Faults
 from .inputs import ChaosInput
 from .malformed import Malformed
@@ -39,20 +47,22 @@ def _amounts(s: Settlement) -> tuple:
     return (s.medfee_sumamt, s.fund_pay_sumamt, s.psn_part_amt, tuple((l.payer.value, l.amount) for l in s.payments))
 
 
-def check_exactly_once(made: ChaosInput, run: RunResult) -> Check:
+def check_exactly_once(made: ChaosInput, run: RunResult, attack_claims: set[str] = frozenset()) -> Check:
+    """Every good claim settled once; no other claim settled but the attacks' (checked apart: they pay nothing)."""
     good = set(made.good)
     store_once = sum(1 for c in good if run.settlements_per_claim.get(c) == 1)
     missing = [c for c in good if c not in run.settlements_per_claim]
     twice = [c for c, n in run.settlements_per_claim.items() if n > 1]
-    stray = [c for c in run.settlements_per_claim if c not in good]
-    topic_detail, topic_wrong, topic_stray = _exactly_once_on_topic(good, run.topic_settlements)
+    stray = [c for c in run.settlements_per_claim if c not in good | attack_claims]
+    topic_detail, topic_wrong, topic_stray = _exactly_once_on_topic(good, run.topic_settlements, attack_claims)
     ok = store_once == len(good) and not (missing or twice or stray or topic_wrong or topic_stray)
     detail = (f"{store_once}/{len(good)} good claims with exactly 1 settlement in the store "
               f"(missing {len(missing)}, more than 1: {len(twice)}, not a good claim: {len(stray)}); " + topic_detail)
     return _check("every good claim settled exactly once", ok, detail, missing + twice + stray + topic_wrong)
 
 
-def _exactly_once_on_topic(good: set[str], records: list[Settlement]) -> tuple[str, list[str], list[str]]:
+def _exactly_once_on_topic(good: set[str], records: list[Settlement],
+                           attack_claims: set[str]) -> tuple[str, list[str], list[str]]:
     """What settlements.completed says of exactly once: the detail, the good claims missing, under
     two first settlements or a record repeated with other amounts, and the claims that are not good ones."""
     first: dict[str, set[str]] = defaultdict(set)
@@ -60,10 +70,10 @@ def _exactly_once_on_topic(good: set[str], records: list[Settlement]) -> tuple[s
     for s in records:
         by_id[s.settlement_id].append(s)
         if s.kind == "settlement":
-            first[s.claim_id].add(s.settlement_id)
+            first[s.key].add(s.settlement_id)
     missing = [c for c in good if c not in first]
     ids_per_claim = [c for c, ids in first.items() if len(ids) > 1]
-    stray = sorted({s.claim_id for s in records if s.claim_id not in good and s.kind != "year_end"})
+    stray = sorted({s.key for s in records if s.key not in good | attack_claims and s.kind != "year_end"})
     repeats = sum(len(ss) - 1 for ss in by_id.values())
     differing = [i for i, ss in by_id.items() if len({_amounts(s) for s in ss}) > 1]
     detail = (f"settlements.completed: {len(first.keys() & good)}/{len(good)} claims, "
@@ -101,9 +111,9 @@ def _unbalanced(s: Settlement) -> bool:
 
 
 def _net_negative(run: RunResult) -> list[str]:
-    """Claims on which a fund is owed less than nothing, or the patient: no record can make that right."""
-    return sorted({c for (c, _), amount in run.ledger.payments.items() if amount < 0}
-                  | {c for c, (_, _, personal) in run.ledger.settlements.items() if personal < 0})
+    """Claims on which a fund is owed less than nothing: no record can make that right (the patient's
+    share: check_personal_share)."""
+    return sorted({c for (c, _), amount in run.ledger.payments.items() if amount < 0})
 
 
 def check_balanced(run: RunResult) -> Check:
@@ -112,8 +122,22 @@ def check_balanced(run: RunResult) -> Check:
     kinds = Counter(s.kind for s in run.store_settlements)
     detail = (f"{len(records) - len(bad)}/{len(records)} records (store and topic; "
               f"{', '.join(f'{n} {k}' for k, n in sorted(kinds.items()))}): payments sum to fund_pay_sumamt, "
-              f"fund_pay_sumamt + psn_part_amt = medfee_sumamt, no negative part on a settlement, no claim's net below zero")
+              f"fund_pay_sumamt + psn_part_amt = medfee_sumamt, no negative part on a settlement, no fund's net below zero")
     return _check("every record balanced to the fen", not bad, detail, bad)
+
+
+def check_personal_share(runs: list[RunResult]) -> Check:
+    """No claim's net personal share below zero in either run: no one is paid to be treated. A
+    year-end record is excepted: it pays the person back what the year's rules deferred, by design."""
+    nets: dict[tuple[str, str], Decimal] = defaultdict(lambda: Decimal("0.00"))
+    for run in runs:
+        for s in run.store_settlements:
+            if s.kind != "year_end":
+                nets[(run.name, s.key)] += s.psn_part_amt
+    negative = sorted(f"{name} {key}: {net}" for (name, key), net in nets.items() if net < 0)
+    detail = (f"{len(nets)} claims' net psn_part_amt over {len(runs)} runs (year-end records excepted): "
+              f"{len(negative)} below zero")
+    return _check("no negative personal share anywhere", not negative, detail, negative)
 
 
 def check_audit(run: RunResult) -> Check:
@@ -124,7 +148,7 @@ def check_audit(run: RunResult) -> Check:
 
 def check_life(made: ChaosInput, run: RunResult) -> Check:
     """Cancelled claims owe nothing; corrected ones are owed on their corrected bill."""
-    life, nets = made.life, run.ledger.settlements
+    life, nets = made.life, run.ledger.settlements  # both by claim key
     zero = (Decimal("0.00"),) * 3
     not_cancelled = [c for c in life.cancelled if nets.get(c) != zero]
     corrected = {c: corrected_total(made, c) for c in life.corrected}
@@ -138,9 +162,9 @@ def check_life(made: ChaosInput, run: RunResult) -> Check:
                   detail, not_cancelled + not_corrected)
 
 
-def corrected_total(made: ChaosInput, claim_id: str) -> Decimal:
+def corrected_total(made: ChaosInput, key: str) -> Decimal:
     from .life import corrected_bill
-    original = made.good[claim_id]
+    original = made.good[key]
     return Decimal(corrected_bill({"inscp_scp_amt": f"{original.inscp_scp_amt:.2f}",
                                    "medfee_sumamt": f"{original.medfee_sumamt:.2f}"})["medfee_sumamt"])
 
@@ -178,20 +202,69 @@ def check_rejections(made: ChaosInput, run: RunResult) -> list[Check]:
     ]
 
 
-def check_attacks(attacks: list[Attack], run: RunResult) -> list[Check]:
-    """Each attack on its rejection topic with its reason, none settled, no worker stopped by one."""
-    reasons: dict[bytes, list[str]] = defaultdict(list)
+def _reasons_of_attacks(run: RunResult) -> tuple[dict[bytes, list[str]], dict[str, list[str]]]:
+    """The reasons of every rejection by the bytes refused, and by MARKER for forged claims in flight
+    (the payers rewrite those on their way: the bytes refused are not those sent)."""
+    by_raw: dict[bytes, list[str]] = defaultdict(list)
+    by_marker: dict[str, list[str]] = defaultdict(list)
     for r in [*run.rejected, *run.eligibility_rejected]:
-        reasons[r.original.encode()].append(r.reason)
-    wrong = [(a.kind, reasons.get(a.raw, [])[:1]) for a in attacks
-             if not reasons.get(a.raw) or not all(a.expect in reason for reason in reasons[a.raw])]
-    paid = sorted({s.claim_id for s in run.store_settlements if s.claim_id.startswith("ATK")})
-    kinds = Counter(a.kind.split(" in ")[0] for a in attacks)
-    detail = (f"{len(attacks) - len(wrong)}/{len(attacks)} attacks on their rejection topic with the reason expected "
-              f"({', '.join(f'{k} {n}' for k, n in kinds.items())})")
-    return [_check("every attack refused with its reason", not wrong, detail, wrong, 4),
-            _check("not one fen paid on an attack", not paid,
-                   f"{len(paid)} attack claims with a record in the ledger", paid)]
+        by_raw[r.original.encode()].append(r.reason)
+        if MARKER in r.original:
+            try:
+                marker = orjson.loads(r.original).get(MARKER)
+            except (orjson.JSONDecodeError, AttributeError):
+                marker = None
+            if isinstance(marker, str):
+                by_marker[marker].append(r.reason)
+    return by_raw, by_marker
+
+
+def check_attacks(attacks: list[Attack], run: RunResult) -> list[Check]:
+    """Each attack refused on its rejection topic with its reason, or (the harmless ones a hospital
+    may rightly send) accepted and not refused; not one fen moved by one; the workers' roles refused."""
+    by_raw, by_marker = _reasons_of_attacks(run)
+
+    def reasons(a: Attack) -> list[str]:
+        return by_marker.get(a.marker, []) if a.marker else by_raw.get(a.raw, [])
+
+    refusable = [a for a in attacks if not a.harmless]
+    wrong = [(a.kind, reasons(a)[:1]) for a in refusable if not reasons(a) or not all(a.expect in r for r in reasons(a))]
+    harmless = [a for a in attacks if a.harmless]
+    refused = [(a.kind, reasons(a)[:1]) for a in harmless if reasons(a)]
+    kinds = Counter(kind_group(a.kind) for a in refusable)
+    detail = (f"{len(refusable) - len(wrong)}/{len(refusable)} attacks on their rejection topic with the reason expected "
+              f"({', '.join(f'{k} {n}' for k, n in kinds.items())}); pre-settlement answers sent: {run.answers}; "
+              f"accepted as a hospital may send them, none refused: {len(harmless) - len(refused)}/{len(harmless)} "
+              f"({'; '.join(a.kind for a in harmless)})")
+    return [_check("every attack refused with its reason", not (wrong or refused or run.answers), detail, wrong + refused, 4),
+            check_nothing_moved(attacks, run), check_roles(run)]
+
+
+def check_nothing_moved(attacks: list[Attack], run: RunResult) -> Check:
+    """No fund paid on a claim an attack made, no record caused by an attack's cancellation, close or grant.
+    (What attacks on good claims would have moved shows in the ledger compared with the reference's.)"""
+    claims = {a.claim for a in attacks if a.claim}
+    causes = {a.event_id for a in attacks if a.event_id}
+    recorded = {s.key for s in run.store_settlements if s.key in claims}
+    paid = sorted({s.settlement_id for s in run.store_settlements
+                   if s.key in claims and (s.fund_pay_sumamt or any(line.amount for line in s.payments))})
+    caused = sorted({s.settlement_id for s in run.store_settlements
+                     if any(e in s.settlement_id or e in (s.reason or "") for e in causes)})
+    detail = (f"{len(claims)} claims made by attacks: {len(recorded)} recorded (those accepted), {len(paid)} records "
+              f"with a fund paid; {len(causes)} attacks' cancellations, closes and grants: {len(caused)} records caused")
+    return _check("not one fen moved by an attack", not (paid or caused), detail, paid + caused)
+
+
+def check_roles(run: RunResult) -> Check:
+    """Each kind of worker's database role refused (SQLSTATE 42501, a grant or a trigger) every
+    write of the key registry, change to a record or an archived input, and change of the schema."""
+    allowed = [(a.kind, a.statement, a.said) for a in run.roles if not a.refused]
+    kinds = sorted({a.kind for a in run.roles})
+    detail = (f"{len(run.roles) - len(allowed)}/{len(run.roles)} statements refused for want of privilege, tried as "
+              f"each of {len(kinds)}/{len(WORKER_KINDS)} workers' roles: signing_keys written, settlements and inputs "
+              f"updated or deleted, year_totals and settlements written by any but the ledger, the schema changed")
+    return _check("the workers' database roles cannot touch the keys or the books", bool(run.roles) and not allowed
+                  and len(kinds) == len(WORKER_KINDS), detail, allowed, 3)
 
 
 def _differences(name: str, reference: dict, fault: dict, show: Callable[[object], str]) -> tuple[int, list[str]]:
@@ -200,15 +273,20 @@ def _differences(name: str, reference: dict, fault: dict, show: Callable[[object
     return len(differ), [f"{name} {show(k)}: {reference.get(k)} vs {fault.get(k)}" for k in differ[:3]]
 
 
-def check_same_ledger(reference: RunResult, fault: RunResult) -> Check:
+def check_same_ledger(reference: RunResult, fault: RunResult, attack_claims: set[str] = frozenset()) -> Check:
+    """What is owed on every claim and every year's totals, identical. The claims attacks made are
+    left out of the comparison (they are in the attacked run only: check_nothing_moved says they pay
+    nothing); a good claim an attack aimed at, its payments and the year totals are compared as they are."""
     a, b = reference.ledger, fault.ledger
     n_pay, e_pay = _differences("payment", a.payments, b.payments, str)
-    n_set, e_set = _differences("settlement", a.settlements, b.settlements, str)
+    rightful = {k: v for k, v in b.settlements.items() if k not in attack_claims}
+    n_set, e_set = _differences("settlement", a.settlements, rightful, str)
     n_tot, e_tot = _differences("year_totals", a.totals, b.totals, lambda k: f"{mask(k[0])}/{k[1]}/{k[2]}")
     ok = not (n_pay or n_set or n_tot) and a.payments and a.totals
     total_paid = sum(a.payments.values(), Decimal("0.00"))
+    left_out = f" ({len(b.settlements) - len(rightful)} attack claims left out)" if len(rightful) < len(b.settlements) else ""
     detail = (f"{len(b.payments)} payments (claim, payer) vs {len(a.payments)}: {n_pay} differ; "
-              f"{len(b.settlements)} settlements vs {len(a.settlements)}: {n_set} differ; "
+              f"{len(rightful)} claims' nets vs {len(a.settlements)}: {n_set} differ{left_out}; "
               f"{len(b.totals)} year_totals (person, year, account) vs {len(a.totals)}: {n_tot} differ; "
               f"funds paid {sum(b.payments.values(), Decimal('0.00'))} vs {total_paid}")
     return _check("fault run's ledger identical to the reference run's", bool(ok), detail, e_pay + e_set + e_tot)
@@ -282,19 +360,21 @@ def check_finished(runs: list[RunResult]) -> Check:
 
 def all_checks(made: ChaosInput, reference: RunResult, fault: RunResult, faults: Faults,
                attacks: list[Attack] | None = None) -> list[Check]:
+    attack_claims = {a.claim for a in attacks or [] if a.claim}
     return [
         check_finished([reference, fault]),
         check_faults(fault, faults),
-        check_exactly_once(made, fault),
+        check_exactly_once(made, fault, attack_claims),
         check_no_duplicate_lines(fault),
         check_year_totals(fault),
         check_balanced(fault),
+        check_personal_share([reference, fault]),
         check_life(made, fault),
         check_audit(reference),
         check_audit(fault),
         *check_rejections(made, fault),
         *(check_attacks(attacks, fault) if attacks else []),
-        check_same_ledger(reference, fault),
+        check_same_ledger(reference, fault, attack_claims),
         check_logs(made, [reference, fault]),
         check_reasons(made, fault),
         check_part_logs(made, [reference, fault]),

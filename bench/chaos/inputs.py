@@ -43,7 +43,7 @@ class ChaosInput:
     grants: list[bytes]  # good eligibility events
     bad_grants: list[Malformed]  # for eligibility.rejected
     events: list[bytes]  # every discharge event in publish order: good, repeated, malformed
-    good: dict[str, DischargeClaim]  # claim_id -> claim
+    good: dict[str, DischargeClaim]  # claim key (hospital/claim_id, schemas/ids.py) -> claim
     malformed: list[Malformed]  # for claims.rejected
     repeated_adjacent: int = 0
     repeated_later: int = 0
@@ -129,14 +129,14 @@ def _grants(people: list[Person], names: dict[str, str]) -> list[bytes]:
 
 def _good_claims(made: list[DischargeClaim], numbers: dict[str, str],
                  names: dict[str, str]) -> tuple[dict[str, DischargeClaim], list[dict]]:
-    """The generated claims under the synthetic numbers and opaque claim_ids: by claim_id, and as
-    dicts with the person's name in the order generated."""
+    """The generated claims under the synthetic numbers and opaque claim_ids: by their key (a claim
+    is its hospital's and its id), and as dicts with the person's name in the order generated."""
     good: dict[str, DischargeClaim] = {}
     dicts: list[dict] = []
     for number, claim in enumerate(made):
         renamed = claim.model_copy(update={"psn_no": numbers[claim.psn_no], "claim_id": f"HIS{number:07d}",
                                            "fixmedins_code": hospital_of(claim.mdtrtarea_admvs, number)})
-        good[renamed.claim_id] = renamed
+        good[renamed.key] = renamed
         dicts.append(claim_dict(renamed, names[renamed.psn_no]))
     return good, dicts
 
@@ -200,10 +200,10 @@ def _self_check(made: ChaosInput) -> None:
 
 
 def _check_claims(made: ChaosInput) -> None:
-    for claim_id, claim in made.good.items():
+    for key, claim in made.good.items():
         raw = orjson.dumps(claim_dict(claim, made.names[claim.psn_no]))
         if (reason := _reason_of(raw)) is not None:
-            raise AssertionError(f"good claim {claim_id} would be rejected: {reason}")
+            raise AssertionError(f"good claim {key} would be rejected: {reason}")
     for _, raw in made.life.corrections:
         if (reason := _reason_of(raw)) is not None:
             raise AssertionError(f"a corrected bill would be rejected: {reason}")

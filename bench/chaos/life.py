@@ -24,6 +24,7 @@ import orjson
 
 from bench.generator import Person
 from schemas.codes import ISSUING_AUTHORITY
+from schemas.ids import claim_key
 
 #: when the revocations and cancellations say they were recorded (fixed: both runs publish the same bytes)
 DECIDED_AT = datetime(2026, 1, 5, 9, tzinfo=timezone.utc)
@@ -34,7 +35,7 @@ class LifeEvents:
     corrections: list[tuple[float, bytes]] = field(default_factory=list)  # (position among the claims, raw)
     cancellations: list[tuple[float, bytes]] = field(default_factory=list)  # (position of its claim, raw)
     revocations: list[bytes] = field(default_factory=list)
-    cancelled: set[str] = field(default_factory=set)  # claim_ids
+    cancelled: set[str] = field(default_factory=set)  # claim keys (schemas/ids.py)
     corrected: set[str] = field(default_factory=set)
     revoked: set[str] = field(default_factory=set)  # psn_no
 
@@ -70,11 +71,11 @@ def make_life(dicts: list[dict], people: list[Person], names: dict[str, str], sh
     for number, index in enumerate(chosen[:count]):
         claim = dicts[index]
         life.corrections.append((rng.uniform(index + 0.6, len(dicts) + 0.5), orjson.dumps(corrected_bill(claim))))
-        life.corrected.add(claim["claim_id"])
+        life.corrected.add(claim_key(claim.get("fixmedins_code"), claim["claim_id"]))
     for number, index in enumerate(chosen[count:]):
         claim = dicts[index]
         life.cancellations.append((float(index), orjson.dumps(cancellation_of(claim, number))))
-        life.cancelled.add(claim["claim_id"])
+        life.cancelled.add(claim_key(claim.get("fixmedins_code"), claim["claim_id"]))
     holders = [p for p in people if p.categories]
     for number, person in enumerate(rng.sample(holders, min(len(holders), round(len(holders) * share)))):
         life.revocations.append(orjson.dumps(revocation_of(person, number, names[person.psn_no])))

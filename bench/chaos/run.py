@@ -27,7 +27,8 @@ from streams.publisher import publish
 from streams.reader import read_all
 from streams.topics import CANCELLED, DISCHARGED, ELIGIBILITY, ELIGIBILITY_REJECTED, REJECTED, SETTLEMENTS
 
-from .attacks import Attack, Keys, publish_attacks, signer_of_event
+from .attacks import (Attack, Keys, RoleAttempt, copied_flights, forged_flight, presettle_answers, publish_attacks,
+                      role_attempts, signer_of_event)
 from .faults import FaultLog, Faults, kill_workers, restart_postgres, supervise
 from .inputs import ChaosInput
 from .watch import Probe, diagnosis, queued_and_parked, settled_count, wait_drained
@@ -38,10 +39,11 @@ class Ledger:
     """What a run leaves in the ledger, in comparable form: what is owed on each claim now (the net
     of its records: its settlement less every adjustment and reversal) and the year totals. The
     records themselves depend on the order the inputs met (an adjustment exists only if a change
-    came after its claim); what they add up to does not."""
+    came after its claim); what they add up to does not. Claims by their key (a claim is its
+    hospital's and its id, schemas/ids.py)."""
 
-    payments: dict[tuple[str, str], Decimal]  # (claim_id, payer) -> net amount
-    settlements: dict[str, tuple[Decimal, Decimal, Decimal]]  # claim_id -> net (medfee, fund, personal)
+    payments: dict[tuple[str, str], Decimal]  # (claim key, payer) -> net amount
+    settlements: dict[str, tuple[Decimal, Decimal, Decimal]]  # claim key -> net (medfee, fund, personal)
     totals: dict[tuple[str, int, str], tuple]  # (psn_no, year, account) -> (base, paid, by day, visits)
 
 
@@ -63,12 +65,14 @@ class RunResult:
     faults: FaultLog | None = None
     lag: dict[str, int] = field(default_factory=dict)
     unfinished: list[str] = field(default_factory=list)  # what did not finish in the time allowed, and why
+    roles: list[RoleAttempt] = field(default_factory=list)  # an attacked run: what each worker's role tried
+    answers: int = 0  # records on the pre-settlement reply topics (an attacked run sends no rightful request)
 
 
 def settled_in(run: RunResult) -> str:
     if run.unfinished:
         return "not every good claim settled"
-    return f"{len(run.settlements_per_claim)} good claims settled {run.settle_seconds:.1f}s after the first was published"
+    return f"{len(run.settlements_per_claim)} claims settled, every good one {run.settle_seconds:.1f}s after the first was published"
 
 
 def run_pipeline(made: ChaosInput, work: Path, faults: Faults | None = None, *, seed: int = 7,
@@ -129,7 +133,7 @@ class _Live:
         return self.workers.found.database
 
     @property
-    def claim_ids(self) -> list[str]:
+    def claim_keys(self) -> list[str]:
         return list(self.made.good)
 
     def settled_share(self) -> float:
@@ -201,9 +205,6 @@ async def _settle_everything(live: _Live, probe: Probe) -> dict[str, int]:
         await _until_settled(live, probe, tasks)
         stop.set()
         await asyncio.gather(*tasks, return_exceptions=True)
-        # cancellations by those not entitled go last: aimed at claims already received, each is refused
-        # outright (one that arrived before its claim would wait for a match instead)
-        await publish_attacks(live.kafka, [a for a in live.attacks if a.topic == CANCELLED])
         return await _drain(live, probe)
     finally:
         stop.set()
@@ -227,28 +228,44 @@ def _start_tasks(live: _Live, stop: asyncio.Event, done: asyncio.Event) -> tuple
 async def _publish_slices(live: _Live) -> None:
     """Every discharge event, in ``faults.slices`` slices a random pause apart (one slice without
     faults); after each slice the cancellations of its claims; after the first, the revocations and
-    the attacks on claims and eligibility."""
+    the attacks (those that must come before a rightful hospital's event go before the first slice,
+    the forged claims in flight once their real ones are on the payers' topics)."""
     made, faults, signer = live.made, live.faults, live.signer()
     events, claims = made.events, max(1, len(made.good))
     slices = faults.slices if faults else 1
     size = -(-len(events) // slices)
-    for n in range(slices):
-        await publish(live.kafka, DISCHARGED, events[n * size:(n + 1) * size], DischargeClaim, signed_by=signer)
-        cancellations = [raw for at, raw in made.life.cancellations if n <= at * slices / claims < n + 1]
-        await publish(live.kafka, CANCELLED, cancellations, ClaimCancellation, signed_by=signer)
-        if n == 0:
-            await publish(live.kafka, ELIGIBILITY, made.life.revocations, EligibilityChange, signed_by=signer)
-            await publish_attacks(live.kafka, [a for a in live.attacks if a.topic != CANCELLED])
-        if faults and n + 1 < slices:
-            await asyncio.sleep(live.rng.uniform(*faults.slice_pause))
+    await publish_attacks(live.kafka, [a for a in live.attacks if a.before])
+    forging = asyncio.create_task(_forge_flights(live, [a for a in live.attacks if a.copies]))
+    try:
+        for n in range(slices):
+            await publish(live.kafka, DISCHARGED, events[n * size:(n + 1) * size], DischargeClaim, signed_by=signer)
+            cancellations = [raw for at, raw in made.life.cancellations if n <= at * slices / claims < n + 1]
+            await publish(live.kafka, CANCELLED, cancellations, ClaimCancellation, signed_by=signer)
+            if n == 0:
+                await publish(live.kafka, ELIGIBILITY, made.life.revocations, EligibilityChange, signed_by=signer)
+                await publish_attacks(live.kafka, [a for a in live.attacks if not (a.before or a.copies)])
+            if faults and n + 1 < slices:
+                await asyncio.sleep(live.rng.uniform(*faults.slice_pause))
+        await forging
+    finally:
+        forging.cancel()
+
+
+async def _forge_flights(live: _Live, attacks: list[Attack]) -> None:
+    """Copy the real claims in flight the ``attacks`` aim at off the payers' topics as soon as they are
+    there, change them, and write them to their topic (claims.ledger), racing the real ones."""
+    if not attacks:
+        return
+    copied = await copied_flights(live.kafka, {a.copies for a in attacks}, min(live.deadline, time.monotonic() + live.stall))
+    await publish_attacks(live.kafka, [forged_flight(a, copied[a.copies]) for a in attacks if a.copies in copied])
 
 
 async def _until_settled(live: _Live, probe: Probe, tasks: list[asyncio.Task]) -> None:
     """Count the settled good claims until all are and every task is done, or the time allowed is
     over, or nothing moved for ``stall`` seconds after the last event was published."""
-    claim_ids = live.claim_ids
+    claim_keys = live.claim_keys
     progressed = time.monotonic()
-    while live.settled < len(claim_ids) or not all(task.done() for task in tasks):
+    while live.settled < len(claim_keys) or not all(task.done() for task in tasks):
         for task in tasks:
             if task.done() and task.exception() is not None:
                 raise task.exception()
@@ -256,11 +273,11 @@ async def _until_settled(live: _Live, probe: Probe, tasks: list[asyncio.Task]) -
             await _note_stall(live, probe, why)
             return
         await asyncio.sleep(0.5)
-        now_settled = await settled_count(probe, claim_ids)
+        now_settled = await settled_count(probe, claim_keys)
         if now_settled != live.settled:
             live.settled, progressed = now_settled, time.monotonic()
     live.settle_seconds = time.monotonic() - live.started
-    live.say(f"  all {len(claim_ids)} good claims settled {live.settle_seconds:.1f}s after the first claim was published")
+    live.say(f"  all {len(claim_keys)} good claims settled {live.settle_seconds:.1f}s after the first claim was published")
 
 
 def _stalled(live: _Live, progressed: float, publisher: asyncio.Task) -> str | None:
@@ -274,9 +291,9 @@ def _stalled(live: _Live, progressed: float, publisher: asyncio.Task) -> str | N
 
 
 async def _note_stall(live: _Live, probe: Probe, why: str) -> None:
-    claim_ids = live.claim_ids
-    live.unfinished.append(f"{len(claim_ids) - live.settled} of {len(claim_ids)} good claims not settled "
-                           f"({why}): " + await diagnosis(probe, live.workers, claim_ids, live.log, live.kafka))
+    claim_keys = live.claim_keys
+    live.unfinished.append(f"{len(claim_keys) - live.settled} of {len(claim_keys)} good claims not settled "
+                           f"({why}): " + await diagnosis(probe, live.workers, claim_keys, live.log, live.kafka))
     live.say(f"  STALLED: {live.unfinished[-1]}")
 
 
@@ -312,10 +329,13 @@ async def _result(live: _Live, probe: Probe, lag: dict[str, int]) -> RunResult:
     topic = [Settlement.model_validate_json(raw) for raw in await read_all(live.kafka, SETTLEMENTS)]
     rejected = await _rejections(live.kafka, REJECTED)
     eligibility_rejected = await _rejections(live.kafka, ELIGIBILITY_REJECTED)
-    per_claim = Counter(s.claim_id for s in records if s.kind == "settlement")
+    per_claim = Counter(s.key for s in records if s.kind == "settlement")
+    attacked = bool(live.attacks)
     return RunResult("fault" if live.faults else "reference", ledger, records, per_claim, topic, rejected,
                      eligibility_rejected, problems, audit, counts, live.workers.log_dir, time.monotonic() - live.began,
-                     live.settle_seconds, live.log, lag, live.unfinished)
+                     live.settle_seconds, live.log, lag, live.unfinished,
+                     roles=await role_attempts(live.workers.found.for_workers) if attacked else [],
+                     answers=await presettle_answers(live.kafka) if attacked else 0)
 
 
 async def _rejections(kafka: str, topic: str) -> list[Rejection]:
@@ -339,10 +359,11 @@ async def _dump(store: Store, probe: Probe) -> tuple[Ledger, list[Settlement]]:
     payments: dict[tuple[str, str], Decimal] = {}
     settlements: dict[str, tuple[Decimal, Decimal, Decimal]] = {}
     for s in records:
+        key = s.key
         for line in s.payments:
-            payments[(s.claim_id, line.payer.value)] = payments.get((s.claim_id, line.payer.value), Decimal("0.00")) + line.amount
-        was = settlements.get(s.claim_id, (Decimal("0.00"),) * 3)
-        settlements[s.claim_id] = (was[0] + s.medfee_sumamt, was[1] + s.fund_pay_sumamt, was[2] + s.psn_part_amt)
+            payments[(key, line.payer.value)] = payments.get((key, line.payer.value), Decimal("0.00")) + line.amount
+        was = settlements.get(key, (Decimal("0.00"),) * 3)
+        settlements[key] = (was[0] + s.medfee_sumamt, was[1] + s.fund_pay_sumamt, was[2] + s.psn_part_amt)
     # a payer's line that nets to nothing owes nothing, whether it was paid and taken back or never paid
     payments = {key: amount for key, amount in payments.items() if amount}
     return Ledger(payments, settlements, totals), records

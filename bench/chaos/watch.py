@@ -8,7 +8,6 @@ import time
 from collections import Counter
 
 import asyncpg
-import orjson
 from aiokafka import TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
@@ -47,9 +46,10 @@ class Probe:
             await self.conn.close()
 
 
-async def settled_count(probe: Probe, claim_ids: list[str]) -> int:
-    rows = await probe.fetch("SELECT count(DISTINCT claim_id) AS n FROM settlements WHERE claim_id = ANY($1::text[])",
-                             claim_ids)
+async def settled_count(probe: Probe, claim_keys: list[str]) -> int:
+    """How many of the claims (by key: a claim is its hospital's and its id) have a record."""
+    rows = await probe.fetch("SELECT count(DISTINCT claim_key) AS n FROM settlements WHERE claim_key = ANY($1::text[])",
+                             claim_keys)
     return rows[0]["n"]
 
 
@@ -102,27 +102,25 @@ async def wait_drained(kafka: str, until: float) -> dict[str, int]:
     return lag
 
 
-async def diagnosis(probe: Probe, workers: WorkerProcesses, claim_ids: list[str], log: FaultLog | None,
+async def diagnosis(probe: Probe, workers: WorkerProcesses, claim_keys: list[str], log: FaultLog | None,
                     kafka: str) -> str:
-    """Where the unsettled claims stopped (the last payer that recorded a line), which workers run, the faults."""
-    waiting = await _waiting_for(probe, claim_ids)
-    received = await probe.fetch("SELECT count(*) AS n FROM claims_received WHERE claim_id = ANY($1::text[])", claim_ids)
+    """Where the unsettled claims stopped (not received, queued in their person's order, or on their
+    way through the payers), which workers run, the faults."""
+    waiting = await _waiting_for(probe, claim_keys)
+    received = await probe.fetch("SELECT count(DISTINCT claim_key) AS n FROM claims_received WHERE claim_key = ANY($1::text[])",
+                                 claim_keys)
     alive = {name: ("running" if p.poll() is None else f"exited {p.returncode}") for name, p in workers.processes.items()}
     lag = await consumer_lag(kafka)
-    return (f"not yet received by intake: {len(claim_ids) - received[0]['n']}; unsettled claims waiting for: "
+    return (f"not yet received by intake: {len(claim_keys) - received[0]['n']}; unsettled claims received: "
             f"{dict(waiting)}; records not yet committed per consumer group: {lag}; workers: {alive}; faults: {log}")
 
 
-async def _waiting_for(probe: Probe, claim_ids: list[str]) -> Counter:
-    """How many received but unsettled claims wait for each payer (the first of its route not yet paid) or the ledger."""
+async def _waiting_for(probe: Probe, claim_keys: list[str]) -> Counter:
+    """Received but unsettled claims: how many wait in their person's queue (ready: for the ledger;
+    not ready: for their payers' claim in flight) and how many are in no queue."""
     rows = await probe.fetch(
-        "SELECT c.claim_id, c.snapshot->'route' AS route, array_agg(p.payer) FILTER (WHERE p.payer IS NOT NULL) AS paid "
-        "FROM claims_received AS c LEFT JOIN payments AS p USING (claim_id) "
-        "WHERE c.claim_id = ANY($1::text[]) AND NOT EXISTS (SELECT 1 FROM settlements AS s WHERE s.claim_id = c.claim_id) "
-        "GROUP BY c.claim_id, c.snapshot", claim_ids)
-    waiting: Counter = Counter()
-    for row in rows:
-        route, paid = orjson.loads(row["route"]), set(row["paid"] or ())
-        waiting[next((payer for payer in route if payer not in paid), "ledger")] += 1
-    return waiting
-
+        "SELECT q.ready FROM claims_received AS c LEFT JOIN person_queue AS q ON q.kind = 'claim' AND q.ref = c.claim_key "
+        "WHERE c.claim_key = ANY($1::text[]) AND c.revision = 0 "
+        "AND NOT EXISTS (SELECT 1 FROM settlements AS s WHERE s.claim_key = c.claim_key)", claim_keys)
+    return Counter("in no queue" if row["ready"] is None else "the ledger" if row["ready"] else "their payers"
+                   for row in rows)
