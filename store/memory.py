@@ -773,7 +773,7 @@ class MemoryStore(Store):
         if first is None:
             return f"intake recorded no claim {arrived.key}: a claim reaches the ledger only from intake"
         if (first.psn_no, first.seq) != (arrived.psn_no, arrived.seq):
-            return (f"claim {arrived.key} arrived as person {arrived.psn_no!r} at place {arrived.seq}, but intake recorded it "
+            return (f"claim {arrived.key} arrived as person {mask(arrived.psn_no)} at place {arrived.seq}, but intake recorded it "
                     f"for another person or place")
         try:
             basis = totals_from_json(arrived.basis)

@@ -59,11 +59,11 @@ async def handle(context: Context, batch: list[Incoming]) -> list[Outgoing]:
     receipts = await (await context.store()).receive_claims([incoming.arrival(claim) for incoming, claim in accepted], attach)
     corrected = set()
     for (incoming, claim), receipt in zip(accepted, receipts):
-        if receipt.status in ("new", "same"):
+        if receipt.status == "new" or (receipt.status == "same" and not claim.revision):
             out.append(onward(claim, receipt.seq, receipt.snapshot, receipt.basis, _published(incoming)))
-        if receipt.status == "correction" or (receipt.status == "same" and claim.revision):
-            corrected.add(claim.psn_no)  # (a correction sent again: its wake-up may have been lost)
-        elif receipt.status not in ("new", "same"):
+        elif receipt.status in ("correction", "same"):  # a corrected bill (again: its wake-up may have been lost)
+            corrected.add(claim.psn_no)
+        else:
             out.append(await context.reject(REJECTED, incoming, receipt.reason, "claim", claim.psn_no))
     return out + wake(corrected, "corrected bill")
 

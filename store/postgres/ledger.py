@@ -14,6 +14,7 @@ from policies.ledger import CancellationReceived, ChangeReceived, ClaimReceived,
 from policies.settle import Settled
 from policies.soundness import checked
 from schemas.events import ClaimCancellation, DischargeClaim, EligibilityChange, HighCostAlert, Settlement, YearEndClose
+from schemas.personal import mask
 from schemas.totals import YearTotals, totals_from_json, totals_json
 from schemas.wire import encode
 
@@ -124,7 +125,7 @@ class BatchedPersonAccess:
             return f"intake recorded no claim {arrived.key}: a claim reaches the ledger only from intake"
         psn_no, seq, claim, snapshot = receipt
         if (psn_no, seq) != (arrived.psn_no, arrived.seq):
-            return (f"claim {arrived.key} arrived as person {arrived.psn_no!r} at place {arrived.seq}, but intake recorded it "
+            return (f"claim {arrived.key} arrived as person {mask(arrived.psn_no)} at place {arrived.seq}, but intake recorded it "
                     f"for another person or place")
         try:
             basis = self._basis(psn_no, claim.year, arrived.basis)

@@ -142,7 +142,7 @@ class Workers:
     async def receive(self, *claims: DischargeClaim) -> tuple[list[ClaimReceipt], Outbox]:
         receipts, outbox = await receive_claims(self.store, [arrival(c) for c in claims])
         for claim, receipt in zip(claims, receipts):
-            if receipt.status in ("new", "same"):
+            if receipt.status == "new" or (receipt.status == "same" and not claim.revision):  # as intake sends it
                 self.flights[claim.key] = encode(ClaimInFlight(claim=claim, seq=receipt.seq, basis=receipt.basis or {},
                                                                **receipt.snapshot))
         return receipts, outbox
