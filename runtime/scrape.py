@@ -103,6 +103,7 @@ class Stage:
     rejected: int
     parked: int
     resent: int = 0  # claims intake sent again because they had not reached the ledger in time
+    alarms: int = 0  # claims in flight the ledger refused as not what intake recorded or the rules give
 
     @property
     def mean_batch(self) -> float | None:
@@ -127,5 +128,6 @@ def stages(samples: Samples) -> dict[str, Stage]:
             rejected=int(total(samples, "onestop_rejections_total", worker=worker)),
             parked=int(total(samples, "onestop_parked_total", worker=worker)),
             resent=int(total(samples, "onestop_resent_total", worker=worker)),
+            alarms=int(total(samples, "onestop_alarms_total", worker=worker)),
         )
     return out

@@ -198,6 +198,9 @@ async def _measure_phase(label: str, offering: Offering, source: str, name: str,
     resent = sum(w["resent"] for w in phase.stages.get("workers", {}).values())
     if resent:  # a message lost on the way (the embedded broker has lost one in some runs: README, Faults)
         note += f", {resent} sent again by intake after ONESTOP_RESEND_AFTER"
+    alarms = sum(w.get("alarms", 0) for w in phase.stages.get("workers", {}).values())
+    if alarms:  # a claim in flight the ledger refused: never in an honest run
+        note += f", {alarms} REFUSED BY THE LEDGER (alarms)"
     print(f"  {label:9} {name:>14}: {phase.settled}/{phase.claims} in "
           f"{time.perf_counter() - began:5.1f}s  p50 {phase.p50_ms} p99 {phase.p99_ms} max {phase.max_ms} ms"
           f"  {phase.throughput_per_s}/s{note}", flush=True)
