@@ -29,13 +29,12 @@ import orjson
 from policies import route
 from policies.loader import policy_for
 from policies.replay import settle_in_order
+from runtime.supervisor import stop_processes
 from schemas.codes import ISSUING_AUTHORITY
 from schemas.events import CategoryHeld, ClaimInFlight, DischargeClaim, PolicyRef
+from schemas.settings import settings
 from schemas.totals import totals_json
 from streams.codecs import encode
-
-from runtime.supervisor import stop_processes
-from schemas.settings import settings
 
 from .generator import Person
 

@@ -16,10 +16,10 @@ from functools import cache
 
 import orjson
 
-from schemas.compiled import running_compiled
 from policies.diseases import major_diseases
 from policies.loader import load_policies
 from policies.replay import settle_in_order
+from schemas.compiled import running_compiled
 from schemas.events import DischargeClaim
 
 from .generator import Person, year_of_claims

@@ -1326,7 +1326,7 @@ def main(argv: list[str] | None = None) -> None:
     at_floor = [res for res in RESOURCES if res not in found.one_fewer]
     print(f"  at their floor: {', '.join(at_floor)} (≥ {found.min_instances} instances a stage; "
           f"≥ {found.min_db_nodes} nodes for the data; ≥ {CORE_CHOICES[0]} cores a node)")
-    print(f"\ncost (every price an assumption, not a quote: see Prices and docs/national-load.md):")
+    print("\ncost (every price an assumption, not a quote: see Prices and docs/national-load.md):")
     print("\n".join(cost_lines(cost(found.config, found.result, prices, args.share, args.max_util))))
 
 

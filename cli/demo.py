@@ -13,24 +13,22 @@ from pathlib import Path
 import click
 import orjson
 
+from runtime.endpoints import NotRunning, endpoints, home
+from runtime.parts import Parts, initialise_sync
+from runtime.supervisor import WorkerProcesses
 from schemas.cases import Case
 from schemas.codes import ISSUING_AUTHORITY
 from schemas.events import DischargeClaim, EligibilityChange, Settlement
 from schemas.keys import KeyFile
-from streams.signing import new_key
-from streams.topics import DISCHARGED, ELIGIBILITY
-
-from runtime.endpoints import NotRunning, endpoints, home
-from runtime.parts import Parts, initialise_sync
-from runtime.supervisor import WorkerProcesses
 from store import store_at
 from store.waiting import identities_recorded, settled_claims
 from streams.publisher import publish
+from streams.signing import new_key
+from streams.topics import DISCHARGED, ELIGIBILITY
 
 from .files import events_of
 from .formats import TABLE_HEADER, table_row
 from .keys import register_key
-
 
 #: the demonstration keys' validity begins here, before any of the worked cases' dates
 DEMO_KEYS_FROM = datetime(2000, 1, 1, tzinfo=timezone.utc)

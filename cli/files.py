@@ -6,14 +6,14 @@ import csv
 import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date, datetime, time, timezone
+from datetime import date, datetime
 from pathlib import Path
 
 import orjson
 from pydantic import ValidationError
 
 from schemas.cases import Case
-from schemas.codes import ISSUING_AUTHORITY, Authority
+from schemas.codes import Authority
 from schemas.events import EligibilityChange
 from streams.codecs import describe, encode
 

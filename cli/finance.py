@@ -14,9 +14,9 @@ import asyncio
 import contextlib
 import sys
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 import orjson

@@ -9,10 +9,10 @@ from pathlib import Path
 import click
 from pydantic import ValidationError
 
-from runtime.endpoints import Endpoints
-from schemas.codes import Authority
 from policies.loader import load_policies, policy_named
 from policies.plausible import implausible
+from runtime.endpoints import Endpoints
+from schemas.codes import Authority
 from schemas.events import ClaimCancellation, DischargeClaim, EligibilityChange, YearEndClose
 from schemas.personal import mask
 from store import store_at
@@ -23,7 +23,6 @@ from streams.topics import CANCELLED, DISCHARGED, ELIGIBILITY, YEAR_END
 from .common import endpoints_or_fail
 from .files import BadList, changes_of, read_lines, read_list
 from .keys import read_key_file
-
 
 KEY_OPTION = click.option("--key", "key_file", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
                           help="the signer's key file (onestop keys create): every event is signed with it")

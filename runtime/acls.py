@@ -16,8 +16,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from streams.topics import (
-    CANCELLED, DISCHARGED, ELIGIBILITY, HOSPITAL_CODE, PRESETTLE, PRESETTLE_REPLIES_OF, SETTLEMENTS, SETTLEMENTS_NHSA_OF,
-    YEAR_END, hospital_code_problem,
+    CANCELLED,
+    DISCHARGED,
+    ELIGIBILITY,
+    HOSPITAL_CODE,
+    PRESETTLE,
+    PRESETTLE_REPLIES_OF,
+    SETTLEMENTS,
+    SETTLEMENTS_NHSA_OF,
+    YEAR_END,
+    hospital_code_problem,
 )
 from workers.registry import WORKERS
 

@@ -14,8 +14,8 @@ from pydantic import BaseModel
 
 from schemas.keys import KeyFile
 from streams.codecs import BadInput, decode
-from streams.signing import sign
 from streams.security import client_options
+from streams.signing import sign
 
 
 def _key(raw: bytes, field: str) -> bytes | None:

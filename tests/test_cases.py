@@ -3,10 +3,9 @@ from __future__ import annotations
 
 import pytest
 
+from cli.demo import EXAMPLES
 from policies.replay import as_expected, settle_case
 from schemas.money import format_yuan
-
-from cli.demo import EXAMPLES
 
 from .shared_cases import CASES_DIR, case_files, load_case
 

@@ -6,11 +6,10 @@ import re
 from pathlib import Path
 
 import yaml
-
-from runtime.acls import principals, script
 from click.testing import CliRunner
 
 from cli import main as cli
+from runtime.acls import principals, script
 from runtime.compose import compose, env_file, secret_names
 from runtime.dashboard import METRICS_PORT, dashboard, dashboard_json, prometheus_config
 from workers import metrics

@@ -15,7 +15,14 @@ from policies.ledger import replay
 from schemas.nhsa import NhsaSettlement
 from store import Outbox
 from streams.topics import (
-    PRESETTLE_REPLIES, SETTLEMENTS, SETTLEMENTS_NHSA, all_topics, config_of, nhsa_topic, presettle_reply_topic, sink_covering,
+    PRESETTLE_REPLIES,
+    SETTLEMENTS,
+    SETTLEMENTS_NHSA,
+    all_topics,
+    config_of,
+    nhsa_topic,
+    presettle_reply_topic,
+    sink_covering,
 )
 from workers.harness import Context, Outgoing, Worker, send_all
 from workers.outbox import messages

@@ -5,10 +5,9 @@ from datetime import date, datetime, timezone
 
 import orjson
 
+from cli.files import ListEntry, changes_of, read_lines, read_list
 from schemas.codes import Authority
 from schemas.events import DischargeClaim
-from cli.files import ListEntry, changes_of, read_list
-from cli.files import read_lines
 
 CLAIM = {
     "claim_id": "C1", "psn_no": "P1", "insutype": "390", "insuplc_admdvs": "620702", "mdtrtarea_admvs": "620702",

@@ -16,8 +16,7 @@ from datetime import date, datetime, timezone
 from unittest import mock
 
 import orjson
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from policies.audit import by_person, differences, replay_archive
 from policies.ledger import first_seqs, key_of, nets_of, truth

@@ -7,11 +7,18 @@ from collections import defaultdict
 from datetime import date, datetime, timezone
 from decimal import Decimal
 
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from policies.ledger import (
-    CancellationReceived, ChangeReceived, ClaimReceived, CloseReceived, first_seqs, key_of, nets_of, replay, truth,
+    CancellationReceived,
+    ChangeReceived,
+    ClaimReceived,
+    CloseReceived,
+    first_seqs,
+    key_of,
+    nets_of,
+    replay,
+    truth,
 )
 from schemas.events import CategoryHeld, ClaimCancellation, DischargeClaim, EligibilityChange, YearEndClose
 

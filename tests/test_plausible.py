@@ -12,8 +12,7 @@ from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal as D
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 
 from policies.loader import NoPolicy, load_policies, policy_for
 from policies.nhsa import CHINA

@@ -29,13 +29,12 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
-from hypothesis import HealthCheck, example, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, example, given, settings, strategies as st
 
 from policies.conditions import open_to
 from policies.diseases import major_disease_of
-from policies.loader import load_policies
 from policies.identity import counting
+from policies.loader import load_policies
 from policies.replay import settle_in_order
 from policies.schedule import covered, over, spans
 from schemas.codes import Category, HospitalLevel, InsuType, MedType, Payer, categories_named

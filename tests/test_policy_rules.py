@@ -22,7 +22,6 @@ from policies.settle import Settled, route, settle
 from policies.year import ClaimOfYear, settle_year
 from schemas.codes import Category, Payer
 from schemas.events import CategoryHeld, DischargeClaim, PaymentLine
-from schemas.money import ZERO
 from schemas.policy import Policy
 from schemas.totals import AccountTotals
 

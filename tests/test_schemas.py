@@ -6,12 +6,10 @@ from __future__ import annotations
 
 import json
 from datetime import date
-from decimal import Decimal
-from decimal import Decimal as D
+from decimal import Decimal, Decimal as D
 
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
+from hypothesis import given, strategies as st
 from pydantic import BaseModel, ValidationError
 
 from schemas.codes import Authority, Category

@@ -18,7 +18,14 @@ from datetime import datetime, timezone
 from policies.presettle import reply_for
 from schemas.nhsa import PresettleRequest
 from streams.codecs import encode
-from streams.topics import PRESETTLE, PRESETTLE_REPLIES, PRESETTLE_REPLIES_OF, REJECTED, hospital_code_problem, presettle_reply_topic
+from streams.topics import (
+    PRESETTLE,
+    PRESETTLE_REPLIES,
+    PRESETTLE_REPLIES_OF,
+    REJECTED,
+    hospital_code_problem,
+    presettle_reply_topic,
+)
 
 from .harness import Context, Incoming, Outgoing, Worker
 from .trust import decode_trusted

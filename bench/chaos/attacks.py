@@ -54,8 +54,17 @@ from streams.codecs import BadInput, decode, encode
 from streams.reader import read_topic
 from streams.security import client_options
 from streams.signing import KEY_HEADER, SIGNATURE_HEADER, new_key, sign
-from streams.topics import (CANCELLED, DISCHARGED, ELIGIBILITY, LEDGER, PAY_TOPICS, PRESETTLE, PRESETTLE_REPLIES, YEAR_END,
-                           pay_topic)
+from streams.topics import (
+    CANCELLED,
+    DISCHARGED,
+    ELIGIBILITY,
+    LEDGER,
+    PAY_TOPICS,
+    PRESETTLE,
+    PRESETTLE_REPLIES,
+    YEAR_END,
+    pay_topic,
+)
 
 from .inputs import ChaosInput, claim_dict
 from .life import DECIDED_AT

@@ -19,7 +19,6 @@ from workers.registry import WORKERS
 from .faults import FaultLog
 
 
-
 class Probe:
     """A reconnecting asyncpg connection for the run's own queries (PostgreSQL may be away a while)."""
 

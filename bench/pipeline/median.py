@@ -18,8 +18,7 @@ from pathlib import Path
 
 import orjson
 
-from .report import (TARGET_CPU_MS, TARGET_ENGINE, TARGET_MEMORY_MB, TARGET_P99, TARGET_THROUGHPUT_RATIO,
-                     _cpu_per_claim)
+from .report import TARGET_CPU_MS, TARGET_ENGINE, TARGET_MEMORY_MB, TARGET_P99, TARGET_THROUGHPUT_RATIO, _cpu_per_claim
 
 RESULTS = Path(__file__).resolve().parents[1] / "results"
 #: settled at less than this share of the offered rate: the pipeline could not carry the load

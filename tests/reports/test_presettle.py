@@ -18,10 +18,17 @@ from policies.presettle import CannotPresettle, claim_of, error_reply, presettle
 from policies.withheld import WITHHELD, WITHHELD_ZH
 from schemas.codes import CATEGORY_ZH
 from schemas.events import ClaimCancellation, Rejection, YearEndClose
-from schemas.keys import SigningKey
 from schemas.nhsa import PresettleReply, PresettleRequest
 from streams.codecs import encode
-from streams.topics import DISCHARGED, ELIGIBILITY, PRESETTLE, PRESETTLE_REPLIES, PRESETTLE_REPLIES_OF, REJECTED, YEAR_END
+from streams.topics import (
+    DISCHARGED,
+    ELIGIBILITY,
+    PRESETTLE,
+    PRESETTLE_REPLIES,
+    PRESETTLE_REPLIES_OF,
+    REJECTED,
+    YEAR_END,
+)
 
 from .ledgers import NOW, cases, inputs_of
 
@@ -213,10 +220,10 @@ def test_records_of_other_hospitals_claims_are_only_counted():
 
 
 def test_the_worker_answers_what_settling_then_records_and_records_nothing():
+    from cli.files import grants_of
     from tests.test_interleavings import Broker, step
     from workers.harness import Context
     from workers.registry import WORKERS
-    from cli.files import grants_of
 
     case = _zhengzhou()
 

@@ -10,11 +10,11 @@ import signal
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
 
 from schemas.settings import settings
+from streams.security import client_options
 
 from .. import metrics
 from ..batches import handle_and_send, sweep_and_send
 from ..harness import Context, Incoming, Worker
-from streams.security import client_options
 
 log = logging.getLogger("onestop.driver")
 
