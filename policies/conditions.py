@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from enum import StrEnum
 from functools import cache
 from typing import NamedTuple
 
@@ -57,7 +58,7 @@ def fields_read(when: When | Conditions | None) -> set[str]:
             if getattr(conditions, condition) is not None for name in names}
 
 
-def _zh_list(values, names: dict[str, str]) -> str:
+def _zh_list(values: Iterable[StrEnum], names: dict[str, str]) -> str:
     return "、".join(names.get(v.value, v.value) for v in values)
 
 

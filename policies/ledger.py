@@ -20,10 +20,19 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
-from schemas.codes import Category, Payer
+from schemas.codes import Authority, Category, Payer
 from schemas.events import (
-    CategoryHeld, ClaimCancellation, DischargeClaim, EligibilityChange, PaymentLine, PolicyRef, Settlement, YearEndClose,
+    CategoryHeld,
+    ClaimCancellation,
+    DischargeClaim,
+    EligibilityChange,
+    PaymentLine,
+    PolicyRef,
+    RecordKind,
+    Settlement,
+    YearEndClose,
 )
 from schemas.ids import cause
 from schemas.money import ZERO, format_yuan
@@ -109,18 +118,24 @@ class Net:
             self.last_line[line.payer] = line
 
 
+def entry_key(record: Settlement) -> tuple[str, int]:
+    """The (entry, year) a record is of: every record the ledger makes names its year (0: none named)."""
+    return (record.key, record.year or 0)
+
+
 def nets_of(records: Iterable[Settlement]) -> dict[tuple[str, int], Net]:
     """(entry, year) → what its records add up to."""
     nets: dict[tuple[str, int], Net] = defaultdict(Net)
     for record in records:
-        nets[(record.key, record.year)].add(record)
+        nets[entry_key(record)].add(record)
     return dict(nets)
 
 
 def summed(records: Sequence[Settlement]) -> Settlement:
     """What a claim's records add up to, as one record: what is owed on it now (its first
     settlement's shape, every payer's amount net of the later records)."""
-    first, lines = records[0], {}
+    first = records[0]
+    lines: dict[Payer, PaymentLine] = {}
     for record in records:
         for line in record.payments:
             was = lines.get(line.payer)
@@ -175,14 +190,17 @@ def reason_of(item: Input) -> str:
             return f"corrected bill: claim {claim.claim_id} revision {claim.revision}"
         return f"claim {claim.claim_id} ({claim.begndate} – {claim.enddate}) settled in the same year"
     if isinstance(item, CancellationReceived):
-        c = item.cancellation
-        return f"cancellation {c.event_id} of claim {c.claim_id}" + (f": {c.reason}" if c.reason else "")
+        cancellation = item.cancellation
+        return (f"cancellation {cancellation.event_id} of claim {cancellation.claim_id}"
+                + (f": {cancellation.reason}" if cancellation.reason else ""))
     if isinstance(item, ChangeReceived):
-        c = item.change
-        period = f"{c.valid_from} – {c.valid_to or 'open'}"
-        return f"eligibility change {c.event_id}: {c.category.value} {'granted' if c.action == 'grant' else 'revoked'} {period} by {c.authority.value}"
-    c = item.close
-    return f"year-end close {c.event_id} of {c.region} {c.year}"
+        change = item.change
+        period = f"{change.valid_from} – {change.valid_to or 'open'}"
+        done = "granted" if change.action == "grant" else "revoked"
+        return (f"eligibility change {change.event_id}: {change.category.value} {done} {period} "
+                f"by {change.authority.value}")
+    close = item.close
+    return f"year-end close {close.event_id} of {close.region} {close.year}"
 
 
 # --- the ledger as known at a point -------------------------------------------------------------
@@ -190,11 +208,12 @@ def reason_of(item: Input) -> str:
 
 def identity_at(inputs: Iterable[Input], at: Key) -> list[CategoryHeld]:
     """Every period the person held a category, from the changes received up to ``at``."""
-    by_category: dict[Category, list[dict]] = defaultdict(list)
+    by_category: dict[Category, list[dict[str, Any]]] = defaultdict(list)
     for item in inputs:
         if isinstance(item, ChangeReceived) and (item.seq, 0) <= at:
             by_category[item.change.category].append(item.change.model_dump())
-    held = [CategoryHeld(code=category, valid_from=p.start, valid_to=p.end, authority=p.authority, event_id=p.event_id)
+    held = [CategoryHeld(code=category, valid_from=p.start, valid_to=p.end, authority=Authority(p.authority),
+                         event_id=p.event_id)
             for category, events in by_category.items() for p in periods_from(events)]
     return sorted(held, key=lambda h: (h.code.value, h.valid_from))
 
@@ -248,10 +267,10 @@ def _cancellations(known: Iterable[Input]) -> dict[str, str]:
     for item in sorted((i for i in known if isinstance(i, ClaimReceived)), key=lambda i: i.seq):
         first.setdefault(item.claim.key, item.claim)
     out: dict[str, str] = {}
-    for item in sorted((i for i in known if isinstance(i, CancellationReceived)), key=lambda i: i.seq):
-        claim = first.get(item.cancellation.claim_key)
-        if claim is not None and cancels(item.cancellation, claim):
-            out.setdefault(claim.key, item.cancellation.key)
+    for received in sorted((i for i in known if isinstance(i, CancellationReceived)), key=lambda i: i.seq):
+        claim = first.get(received.cancellation.claim_key)
+        if claim is not None and cancels(received.cancellation, claim):
+            out.setdefault(claim.key, received.cancellation.key)
     return out
 
 
@@ -277,7 +296,8 @@ def _year(claims: list[DischargeClaim], cancelled: Mapping[str, str], identity: 
     return out, year.totals
 
 
-def _entry(claim: DischargeClaim, policy: Policy, held: list[CategoryHeld], lines, cancelled_by: str | None = None) -> Entry:
+def _entry(claim: DischargeClaim, policy: Policy, held: list[CategoryHeld], lines: Iterable[PaymentLine],
+           cancelled_by: str | None = None) -> Entry:
     return Entry(claim.key, claim.year, "claim", claim.psn_no, claim.insuplc_admdvs, policy, tuple(held),
                  tuple(lines), ZERO if cancelled_by else claim.medfee_sumamt, claim, cancelled_by)
 
@@ -310,15 +330,16 @@ def replay(inputs: Sequence[Input], settled_at: datetime) -> list[Settlement]:
     for item in sorted(inputs, key=lambda i: key_of(i, first)):
         made = records_of(item, inputs, nets, settled_at)
         for record in made:
-            nets[(record.key, record.year)].add(record)
+            nets[entry_key(record)].add(record)
         records += made
     return records
 
 
-def _record(key: tuple[str, int], entry: Entry | None, elsewhere: Entry | None, net: Net | None, cause: str, reason: str,
-            own: str | None, settled_at: datetime) -> Settlement | None:
+def _record(key: tuple[str, int], entry: Entry | None, elsewhere: Entry | None, net: Net | None, cause: str,
+            reason: str | None, own: str | None, settled_at: datetime) -> Settlement | None:
     entry_id, year = key
     net = net or Net()
+    kind: RecordKind
     lines = _difference(entry, net, cause)
     medfee = (entry.medfee_sumamt if entry else ZERO) - net.medfee_sumamt
     if not net.kinds and entry is not None and entry.kind == "claim" and entry_id == own:
@@ -351,7 +372,7 @@ def _record(key: tuple[str, int], entry: Entry | None, elsewhere: Entry | None, 
     )
 
 
-def _bill(entry: Entry | None, net: Net) -> dict:
+def _bill(entry: Entry | None, net: Net) -> dict[str, Any]:
     """The bill's parts as the record carries them: now less what was recorded before, and the stay."""
     now = entry.claim if entry is not None and entry.cancelled_by is None else None
     parts = {part: (getattr(now, part) if now else ZERO) - net.parts[part] for part in BILL_PARTS}
@@ -360,7 +381,7 @@ def _bill(entry: Entry | None, net: Net) -> dict:
             "enddate": stay.enddate if stay else None}
 
 
-def bill_of(claim: DischargeClaim) -> dict:
+def bill_of(claim: DischargeClaim) -> dict[str, Any]:
     """The bill's fields a claim's first record carries."""
     return {**{part: getattr(claim, part) for part in BILL_PARTS}, "med_type": claim.med_type,
             "begndate": claim.begndate, "enddate": claim.enddate}

@@ -11,7 +11,7 @@ amount (schemas.nhsa.NhsaSettlement checks it).
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
@@ -36,6 +36,16 @@ class Fund:
     code: str
     name: str
     field: str
+
+
+@dataclass
+class _Detail:
+    """One fund's `setldetail` line, as the record's lines of that fund add to it."""
+
+    fund: Fund
+    left: Decimal | None  # what of the in-scope bill was left when the fund's first line came
+    amount: Decimal = ZERO
+    info: list[str] = field(default_factory=list)  # each line's explanation
 
 
 class FundConflict(ValueError):
@@ -102,7 +112,7 @@ def nhsa_form(record: Settlement, policy: Policy | None = None) -> NhsaSettlemen
     """The record as the platform's 2207 answer: `setlinfo` with the fund fields derived from the
     lines, and one `setldetail` line per fund in payment order (zero lines included: they say why)."""
     policy = policy if policy is not None else policy_or_none(record)
-    details: dict[str, dict] = {}
+    details: dict[str, _Detail] = {}
     fields = dict.fromkeys(SETLINFO_FIELDS, ZERO)
     paid_before = ZERO
     for line in record.payments:
@@ -110,14 +120,14 @@ def nhsa_form(record: Settlement, policy: Policy | None = None) -> NhsaSettlemen
         detail = details.get(fund.code)
         if detail is None:
             left = None if record.inscp_scp_amt is None else record.medfee_sumamt - paid_before
-            detail = details[fund.code] = {"fund": fund, "amount": ZERO, "left": left, "info": []}
-        detail["amount"] += line.amount
-        detail["info"].append(line.explanation_zh or line.explanation)
+            detail = details[fund.code] = _Detail(fund, left)
+        detail.amount += line.amount
+        detail.info.append(line.explanation_zh or line.explanation)
         fields[fund.field] += line.amount
         paid_before += line.amount
     setldetail = [
-        SetlDetail(fund_pay_type=code, fund_pay_type_name=d["fund"].name, inscp_scp_amt=record.inscp_scp_amt,
-                   crt_payb_lmt_amt=d["left"], fund_payamt=d["amount"], setl_proc_info=_proc_info(d["info"]))
+        SetlDetail(fund_pay_type=code, fund_pay_type_name=d.fund.name, inscp_scp_amt=record.inscp_scp_amt,
+                   crt_payb_lmt_amt=d.left, fund_payamt=d.amount, setl_proc_info=_proc_info(d.info))
         for code, d in details.items()
     ]
     setlinfo = SetlInfo(

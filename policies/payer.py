@@ -18,7 +18,7 @@ claims are settled again (policies/year.py) — nothing is clipped onto the cros
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Hashable, Mapping, Sequence
+from collections.abc import Callable, Collection, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -27,9 +27,9 @@ from types import MappingProxyType
 
 from schemas.codes import CATEGORY_ZH, Category, InsuType, Payer
 from schemas.events import DischargeClaim, PaymentLine
-from schemas.money import ZERO, format_rate, round_to_fen
+
 # (imported under their short names, not assigned to them: a compiled rule then calls them directly)
-from schemas.money import format_exact as exact, format_yuan as y
+from schemas.money import ZERO, format_exact as exact, format_rate, format_yuan as y, round_to_fen
 from schemas.policy import Deferral, PayerPolicy, Policy, Rule, Tier
 from schemas.totals import AccountTotals, YearTotals
 from schemas.trusted import built
@@ -211,7 +211,7 @@ def _tier_for(payer: PayerPolicy, rule: Rule, account: str, tier: Tier, held: fr
                     tier.personal_share_ceiling, tier.qualifies_at)
 
 
-def _reads_nothing(claim: DischargeClaim) -> tuple:
+def _reads_nothing(claim: DischargeClaim) -> tuple[()]:
     return ()
 
 
@@ -233,7 +233,7 @@ _NOTHING_YET = AccountTotals()
 _amount_of = attrgetter("amount")
 
 
-def _line(**fields) -> PaymentLine:
+def _line(**fields: object) -> PaymentLine:
     """A payment line of values computed here, each of its field's type, given in the schema's order."""
     return built(PaymentLine, fields)
 
@@ -262,7 +262,7 @@ def _account_name_zh(policy: Policy, account: str) -> str:
     return account
 
 
-def _payer_names_zh(policy: Policy, payers) -> str:
+def _payer_names_zh(policy: Policy, payers: Iterable[Payer]) -> str:
     names = {p.payer: p.name_zh for p in policy.payers}
     return "、".join(names.get(p, p.value) for p in payers)
 

@@ -9,8 +9,8 @@ from schemas.money import format_yuan
 
 from .identity import counting
 from .loader import NoPolicy, policy_for
-from .settle import Settled
-from .year import ClaimOfYear, settle_year
+from .settle import ClaimOfYear, Settled
+from .year import settle_year
 
 
 def settle_in_order(claims: Sequence[DischargeClaim], categories: Sequence[CategoryHeld]) -> list[Settled]:
@@ -38,7 +38,7 @@ def settle_case(case: Case) -> list[Settled]:
     return settle_in_order(case.claims, categories)
 
 
-def as_expected(settled: Settled) -> dict:
+def as_expected(settled: Settled) -> dict[str, str | dict[str, str]]:
     """A settlement in the shape of a case's ``expect`` entries (payers that pay nothing left out)."""
     return {
         "claim_id": settled.claim.claim_id,

@@ -8,7 +8,6 @@ from typing import NamedTuple
 from schemas.money import format_rate, format_yuan
 from schemas.policy import Segment
 
-
 #: the sum of no terms (an exact zero: the terms decide the places)
 _NOTHING = Decimal(0)
 
@@ -73,5 +72,5 @@ def over(spans: Sequence[Span], low: Decimal, high: Decimal,
 
 def _read(segments: Sequence[Segment] | tuple[Span, ...]) -> Sequence[Span]:
     if segments and isinstance(segments[0], Span):
-        return segments  # type: ignore[return-value]
-    return spans(segments)  # type: ignore[arg-type]
+        return segments  # type: ignore[return-value]  # (mypy narrows no sequence by its first item: all are Spans)
+    return spans(segments)  # type: ignore[arg-type]  # (and here all are Segments)

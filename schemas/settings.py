@@ -171,7 +171,8 @@ class _Settings:
 
     def kind_database_url(self, kind: str) -> str | None:
         """ONESTOP_<KIND>_DATABASE_URL: the URL of one kind of worker's own role, when set."""
-        return value(f"ONESTOP_{kind.upper()}_DATABASE_URL")
+        url: str | None = value(f"ONESTOP_{kind.upper()}_DATABASE_URL")
+        return url
     partitions = property(lambda self: value("ONESTOP_PARTITIONS"))
     driver = property(lambda self: value("ONESTOP_DRIVER"))
     processes = property(lambda self: value("ONESTOP_PROCESSES"))

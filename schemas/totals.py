@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import date
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
@@ -43,7 +44,7 @@ class AccountTotals(BaseModel):
 YearTotals = dict[str, AccountTotals]
 
 
-def totals_json(totals: YearTotals) -> dict:
+def totals_json(totals: YearTotals) -> dict[str, dict[str, Any]]:
     """A year's totals as they travel on a claim in flight (account → totals as JSON, what is at its
     default left out: most accounts keep no days or months)."""
     return {account: account_totals.model_dump(mode="json", exclude_defaults=True)
