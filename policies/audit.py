@@ -134,7 +134,8 @@ def _payment_differences(want: Settlement, got: Settlement) -> list[str]:
             out.append(f"{payer.value} should pay {format_yuan(x.amount)}, pays {format_yuan(y.amount)} "
                        f"({format_yuan(y.amount - x.amount)})")
         elif x.model_dump(mode="json") != y.model_dump(mode="json"):
-            out.append(f"{payer.value} line differs in {', '.join(k for k in x.model_dump() if x.model_dump()[k] != y.model_dump()[k])}")
+            fields = [k for k in x.model_dump() if x.model_dump()[k] != y.model_dump()[k]]
+            out.append(f"{payer.value} line differs in {', '.join(fields)}")
     return out
 
 

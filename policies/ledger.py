@@ -142,10 +142,15 @@ def summed(records: Sequence[Settlement]) -> Settlement:
             lines[line.payer] = line if was is None else was.model_copy(update={"amount": was.amount + line.amount})
     medfee = sum((r.medfee_sumamt for r in records), start=ZERO)
     funds = sum((line.amount for line in lines.values()), start=ZERO)
-    return first.model_copy(update={
-        "medfee_sumamt": medfee, "payments": list(lines.values()), "fund_pay_sumamt": funds, "psn_part_amt": medfee - funds,
-        "identity": records[-1].identity,
-    })
+    return first.model_copy(
+        update={
+            "medfee_sumamt": medfee,
+            "payments": list(lines.values()),
+            "fund_pay_sumamt": funds,
+            "psn_part_amt": medfee - funds,
+            "identity": records[-1].identity,
+        }
+    )
 
 
 # --- the order of a person's inputs -----------------------------------------------------------
@@ -292,7 +297,9 @@ def _year(claims: list[DischargeClaim], cancelled: Mapping[str, str], identity: 
         if entry.policy.region in closed_regions:
             closes.setdefault(entry.policy.region, (entry.policy, ()))
     for region, (policy, lines) in sorted(closes.items()):
-        out.append(Entry(f"year-end/{region}/{year_id}/{psn_no}", year_id, "year_end", psn_no, place, policy, (), lines, ZERO))
+        out.append(
+            Entry(f"year-end/{region}/{year_id}/{psn_no}", year_id, "year_end", psn_no, place, policy, (), lines, ZERO)
+        )
     return out, year.totals
 
 
@@ -305,7 +312,9 @@ def _entry(claim: DischargeClaim, policy: Policy, held: list[CategoryHeld], line
 # --- the records an input makes ------------------------------------------------------------------
 
 
-def records_of(item: Input, inputs: Sequence[Input], nets: Mapping[tuple[str, int], Net], settled_at: datetime) -> list[Settlement]:
+def records_of(
+    item: Input, inputs: Sequence[Input], nets: Mapping[tuple[str, int], Net], settled_at: datetime
+) -> list[Settlement]:
     """The records ``item`` makes: for every entry, what the rules give after it less what was
     recorded before (``nets``), in settlement order; nothing where nothing changed."""
     first = first_seqs(inputs)
@@ -362,13 +371,24 @@ def _record(key: tuple[str, int], entry: Entry | None, elsewhere: Entry | None, 
     claim = source.claim
     bill = _bill(entry, net) if source.kind == "claim" else {}
     return Settlement(
-        settlement_id=settlement_id, kind=kind, reason=reason, claim_id=claim.claim_id if claim else entry_id, psn_no=source.psn_no,
-        insuplc_admdvs=source.insuplc_admdvs, policy=PolicyRef(region=source.policy.region, period=source.policy.period,
-                                                                 version=source.policy.version),
-        year=year, identity=list(source.identity), medfee_sumamt=medfee, payments=lines, fund_pay_sumamt=funds,
-        psn_part_amt=medfee - funds, settled_at=settled_at,
-        fixmedins_code=claim.fixmedins_code if claim else None, fixmedins_name=claim.fixmedins_name if claim else None,
-        revision=claim.revision if claim else None, **bill,
+        settlement_id=settlement_id,
+        kind=kind,
+        reason=reason,
+        claim_id=claim.claim_id if claim else entry_id,
+        psn_no=source.psn_no,
+        insuplc_admdvs=source.insuplc_admdvs,
+        policy=PolicyRef(region=source.policy.region, period=source.policy.period, version=source.policy.version),
+        year=year,
+        identity=list(source.identity),
+        medfee_sumamt=medfee,
+        payments=lines,
+        fund_pay_sumamt=funds,
+        psn_part_amt=medfee - funds,
+        settled_at=settled_at,
+        fixmedins_code=claim.fixmedins_code if claim else None,
+        fixmedins_name=claim.fixmedins_name if claim else None,
+        revision=claim.revision if claim else None,
+        **bill,
     )
 
 
@@ -400,19 +420,28 @@ def _difference(entry: Entry | None, net: Net, cause: str) -> list[PaymentLine]:
         if payer not in now and was:
             last = net.last_line[payer]
             why = "cancelled" if entry is not None and entry.cancelled_by == cause else "no longer owed"
-            out.append(last.model_copy(update={
-                "amount": -was,
-                "explanation": f"{why} ({cause}): {format_yuan(was)} paid before is recovered",
-                "explanation_zh": f"{'结算撤销' if why == 'cancelled' else '不再支付'}（{cause}）：追回此前已付 {format_yuan(was)}",
-            }))
+            out.append(
+                last.model_copy(
+                    update={
+                        "amount": -was,
+                        "explanation": f"{why} ({cause}): {format_yuan(was)} paid before is recovered",
+                        "explanation_zh": f"{'结算撤销' if why == 'cancelled' else '不再支付'}（{cause}）："
+                        f"追回此前已付 {format_yuan(was)}",
+                    }
+                )
+            )
     return out
 
 
 def _changed(line: PaymentLine, was: Decimal, cause: str) -> PaymentLine:
     if was == 0 and line.amount == 0:
         return line
-    return line.model_copy(update={
-        "amount": line.amount - was,
-        "explanation": f"settled again ({cause}): was {format_yuan(was)}, now {format_yuan(line.amount)}; {line.explanation}",
-        "explanation_zh": f"重新结算（{cause}）：原 {format_yuan(was)}，现 {format_yuan(line.amount)}；{line.explanation_zh}",
-    })
+    return line.model_copy(
+        update={
+            "amount": line.amount - was,
+            "explanation": f"settled again ({cause}): was {format_yuan(was)}, now {format_yuan(line.amount)}; "
+            f"{line.explanation}",
+            "explanation_zh": f"重新结算（{cause}）：原 {format_yuan(was)}，现 {format_yuan(line.amount)}；"
+            f"{line.explanation_zh}",
+        }
+    )

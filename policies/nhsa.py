@@ -62,8 +62,10 @@ def funds_of(policy: Policy) -> dict[str, Fund]:
             if known is not None and known[0] != fund:
                 raise FundConflict(
                     f"policy {policy.ref}: fund {fund.code} is {known[0].name} counted in {known[0].field} for payer "
-                    f"{known[1]}, but {fund.name} counted in {fund.field} for payer {payer.payer.value} ({insutype.value}); "
-                    "give both payers the same fund_name and setlinfo_field")
+                    f"{known[1]}, but {fund.name} counted in {fund.field} "
+                    f"for payer {payer.payer.value} ({insutype.value}); "
+                    "give both payers the same fund_name and setlinfo_field"
+                )
             funds.setdefault(fund.code, (fund, payer.payer.value))
     return {code: fund for code, (fund, _) in funds.items()}
 
@@ -131,15 +133,30 @@ def nhsa_form(record: Settlement, policy: Policy | None = None) -> NhsaSettlemen
         for code, d in details.items()
     ]
     setlinfo = SetlInfo(
-        setl_id=record.settlement_id, mdtrt_id=record.claim_id, psn_no=record.psn_no, insutype=insutype_of(record, policy),
-        insuplc_admdvs=record.insuplc_admdvs, clr_optins=record.insuplc_admdvs, med_type=record.med_type,
-        begndate=record.begndate, enddate=record.enddate,
+        setl_id=record.settlement_id,
+        mdtrt_id=record.claim_id,
+        psn_no=record.psn_no,
+        insutype=insutype_of(record, policy),
+        insuplc_admdvs=record.insuplc_admdvs,
+        clr_optins=record.insuplc_admdvs,
+        med_type=record.med_type,
+        begndate=record.begndate,
+        enddate=record.enddate,
         setl_time=china_time(record.settled_at).strftime("%Y-%m-%d %H:%M:%S"),
-        fixmedins_code=record.fixmedins_code, fixmedins_name=record.fixmedins_name,
-        medfee_sumamt=record.medfee_sumamt, fulamt_ownpay_amt=record.fulamt_ownpay_amt,
-        overlmt_selfpay=record.overlmt_selfpay, preselfpay_amt=record.preselfpay_amt, inscp_scp_amt=record.inscp_scp_amt,
-        **fields, fund_pay_sumamt=record.fund_pay_sumamt, psn_part_amt=record.psn_part_amt,
-        psn_cash_pay=record.psn_part_amt, setl_type=record.kind, reason=record.reason, year=record.year,
+        fixmedins_code=record.fixmedins_code,
+        fixmedins_name=record.fixmedins_name,
+        medfee_sumamt=record.medfee_sumamt,
+        fulamt_ownpay_amt=record.fulamt_ownpay_amt,
+        overlmt_selfpay=record.overlmt_selfpay,
+        preselfpay_amt=record.preselfpay_amt,
+        inscp_scp_amt=record.inscp_scp_amt,
+        **fields,
+        fund_pay_sumamt=record.fund_pay_sumamt,
+        psn_part_amt=record.psn_part_amt,
+        psn_cash_pay=record.psn_part_amt,
+        setl_type=record.kind,
+        reason=record.reason,
+        year=record.year,
         policy=f"{record.policy.region}/{record.policy.period}/v{record.policy.version}",
     )
     return NhsaSettlement(setlinfo=setlinfo, setldetail=setldetail)

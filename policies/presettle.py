@@ -94,7 +94,9 @@ def presettle(history: Sequence[Input], claim: DischargeClaim, at: datetime) -> 
 
 def _admissible(history: Sequence[Input], claim: DischargeClaim) -> list[str]:
     """Refuse what intake would refuse; the notes on what it would accept."""
-    same = sorted((i for i in history if isinstance(i, ClaimReceived) and i.claim.key == claim.key), key=lambda i: i.seq)
+    same = sorted(
+        (i for i in history if isinstance(i, ClaimReceived) and i.claim.key == claim.key), key=lambda i: i.seq
+    )
     if not same:
         if claim.revision:
             raise CannotPresettle(f"claim {claim.claim_id} was never received from its hospital: a corrected bill "
@@ -135,7 +137,8 @@ def nets_of_truth(entries: dict[tuple[str, int], Entry]) -> dict[tuple[str, int]
             medfee_sumamt=entry.medfee_sumamt,
             by_payer={line.payer: line.amount for line in entry.lines},
             last_line={line.payer: line for line in entry.lines},
-            kinds={"year_end" if entry.kind == "year_end" else "settlement"} | ({"reversal"} if entry.cancelled_by else set()),
+            kinds={"year_end" if entry.kind == "year_end" else "settlement"}
+            | ({"reversal"} if entry.cancelled_by else set()),
             parts={part: (getattr(claim, part) if claim is not None else ZERO) for part in BILL_PARTS},
         )
     return nets
@@ -184,6 +187,10 @@ def error_reply(raw: bytes | None, reason: str, at: datetime, fallback_id: str) 
         data = None
     data = data if isinstance(data, dict) else {}
     request_id = str(data.get("request_id") or data.get("claim_id") or fallback_id)
-    return PresettleReply(request_id=request_id, claim_id=data.get("claim_id") if isinstance(data.get("claim_id"), str) else None,
-                          psn_no=data.get("psn_no") if isinstance(data.get("psn_no"), str) else None, answered_at=at,
-                          error=reason)
+    return PresettleReply(
+        request_id=request_id,
+        claim_id=data.get("claim_id") if isinstance(data.get("claim_id"), str) else None,
+        psn_no=data.get("psn_no") if isinstance(data.get("psn_no"), str) else None,
+        answered_at=at,
+        error=reason,
+    )

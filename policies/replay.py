@@ -34,7 +34,9 @@ def settle_in_order(claims: Sequence[DischargeClaim], categories: Sequence[Categ
 
 def settle_case(case: Case) -> list[Settled]:
     """A worked case's claims, settled in arrival order (its ``expect`` is ignored)."""
-    categories = [CategoryHeld(code=c.code, valid_from=c.valid_from, valid_to=c.valid_to) for c in case.person.categories]
+    categories = [
+        CategoryHeld(code=c.code, valid_from=c.valid_from, valid_to=c.valid_to) for c in case.person.categories
+    ]
     return settle_in_order(case.claims, categories)
 
 

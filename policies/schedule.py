@@ -26,8 +26,10 @@ class Span(NamedTuple):
 def spans(segments: Sequence[Segment]) -> tuple[Span, ...]:
     """The segments read once, for a schedule applied to many bases."""
     ends = [s.from_ for s in segments[1:]] + [None]
-    return tuple(Span(s.from_, end, s.rate, format_rate(s.rate), format_yuan(s.from_), None if end is None else format_yuan(end))
-                 for s, end in zip(segments, ends))
+    return tuple(
+        Span(s.from_, end, s.rate, format_rate(s.rate), format_yuan(s.from_), None if end is None else format_yuan(end))
+        for s, end in zip(segments, ends)
+    )
 
 
 def covered(segments: Sequence[Segment] | tuple[Span, ...], base: Decimal) -> Decimal:

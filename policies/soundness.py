@@ -46,7 +46,9 @@ def settled_on(claim: DischargeClaim, snapshot: Mapping[str, Any], totals: YearT
     return settle(claim, held_of(snapshot), totals, policy_of_snapshot(snapshot))
 
 
-def disagreement(claim: DischargeClaim, snapshot: Mapping[str, Any], lines: Sequence[object], basis: YearTotals) -> str | None:
+def disagreement(
+    claim: DischargeClaim, snapshot: Mapping[str, Any], lines: Sequence[object], basis: YearTotals
+) -> str | None:
     """Why the ``lines`` a claim arrived with are not what the rules give for the recorded claim
     on the flight's own ``basis``; None when they are, payer by payer, to the fen and word."""
     return checked(claim, snapshot, lines, basis)[0]
@@ -132,7 +134,9 @@ def _net_problems(entry: str, year: int, net: Net) -> list[str]:
            for payer, amount in net.by_payer.items() if amount < 0]
     funds = sum(net.by_payer.values(), start=ZERO)
     if "year_end" not in net.kinds and not ZERO <= funds <= net.medfee_sumamt:
-        out.append(f"{entry} ({year}): the funds have paid {format_yuan(funds)} of a bill of {format_yuan(net.medfee_sumamt)}")
+        out.append(
+            f"{entry} ({year}): the funds have paid {format_yuan(funds)} of a bill of {format_yuan(net.medfee_sumamt)}"
+        )
     return out
 
 
@@ -147,5 +151,7 @@ def recorded_route(snapshot: Mapping[str, Any]) -> tuple[Payer, ...]:
     recorded = tuple(Payer(p) for p in snapshot["route"])
     computed = tuple(p.payer for p in route(policy_of_snapshot(snapshot), held_of(snapshot)))
     if recorded != computed:
-        raise Unsound(f"the recorded route {[p.value for p in recorded]} is not the rules' {[p.value for p in computed]}")
+        raise Unsound(
+            f"the recorded route {[p.value for p in recorded]} is not the rules' {[p.value for p in computed]}"
+        )
     return recorded

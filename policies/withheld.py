@@ -62,7 +62,9 @@ def _names() -> tuple[re.Pattern[str], dict[str, str]]:
     return pattern, instead
 
 
-_RUNS = re.compile(f"(?:{re.escape(WITHHELD)}|{re.escape(WITHHELD_ZH)})(?:\\s*[,、，]\\s*(?:{re.escape(WITHHELD)}|{re.escape(WITHHELD_ZH)}))+")
+_RUNS = re.compile(
+    f"(?:{re.escape(WITHHELD)}|{re.escape(WITHHELD_ZH)})(?:\\s*[,、，]\\s*(?:{re.escape(WITHHELD)}|{re.escape(WITHHELD_ZH)}))+"
+)
 
 
 @overload
@@ -83,12 +85,20 @@ def withhold(text: str | None, ids: Iterable[str] = ()) -> str | None:
 
 
 def _line(line: PaymentLine, ids: tuple[str, ...]) -> PaymentLine:
-    return line.model_copy(update={"rule": withhold(line.rule, ids), "explanation": withhold(line.explanation, ids),
-                                   "explanation_zh": withhold(line.explanation_zh, ids), "applied": withhold(line.applied, ids)})
+    return line.model_copy(
+        update={
+            "rule": withhold(line.rule, ids),
+            "explanation": withhold(line.explanation, ids),
+            "explanation_zh": withhold(line.explanation_zh, ids),
+            "applied": withhold(line.applied, ids),
+        }
+    )
 
 
 def _reason(reason: str | None, ids: tuple[str, ...]) -> str | None:
-    if reason is not None and reason.startswith("eligibility change "):  # policies.ledger.reason_of: the grant's own words
+    if reason is not None and reason.startswith(
+        "eligibility change "
+    ):  # policies.ledger.reason_of: the grant's own words
         return ELIGIBILITY_CHANGED
     return withhold(reason, ids)
 

@@ -115,7 +115,9 @@ class EligibilityChange(Event):
     recorded_at: Timestamp
 
     @classmethod
-    def grant_of(cls, psn_no: str, held: "CategoryHeld", event_id: str, recorded_at: datetime | None = None) -> "EligibilityChange":
+    def grant_of(
+        cls, psn_no: str, held: "CategoryHeld", event_id: str, recorded_at: datetime | None = None
+    ) -> "EligibilityChange":
         """The grant of a category a person holds, from the authority that issues it; recorded
         (unless said otherwise) at 09:00 UTC on its first day."""
         return cls(
@@ -164,7 +166,12 @@ class YearEndClose(Event):
     @model_validator(mode="before")
     @classmethod
     def _one_time(cls, data: Any) -> Any:
-        if isinstance(data, dict) and "recorded_at" in data and "closed_at" in data and data["recorded_at"] != data["closed_at"]:
+        if (
+            isinstance(data, dict)
+            and "recorded_at" in data
+            and "closed_at" in data
+            and data["recorded_at"] != data["closed_at"]
+        ):
             raise ValueError(f"recorded_at {data['recorded_at']!r} and closed_at {data['closed_at']!r} differ: "
                              "send recorded_at only (closed_at is its earlier name)")
         return data

@@ -15,7 +15,11 @@ def test_case_agrees_to_the_fen(path):
     case = load_case(path)
     got = [as_expected(s) for s in settle_case(case)]
     want = [
-        {"claim_id": e.claim_id, "payments": {k: format_yuan(v) for k, v in e.payments.items()}, "personal": format_yuan(e.personal)}
+        {
+            "claim_id": e.claim_id,
+            "payments": {k: format_yuan(v) for k, v in e.payments.items()},
+            "personal": format_yuan(e.personal),
+        }
         for e in case.expect
     ]
     assert got == want

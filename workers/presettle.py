@@ -32,7 +32,9 @@ from .trust import decode_trusted
 
 
 async def handle(context: Context, batch: list[Incoming]) -> list[Outgoing]:
-    trusted, out = await decode_trusted(context, PresettleRequest, batch, REJECTED, "other", "not a pre-settlement request: ")
+    trusted, out = await decode_trusted(
+        context, PresettleRequest, batch, REJECTED, "other", "not a pre-settlement request: "
+    )
     now = datetime.now(timezone.utc)
     for incoming, request in trusted:
         code = request.fixmedins_code

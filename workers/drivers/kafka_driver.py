@@ -20,7 +20,9 @@ log = logging.getLogger("onestop.driver")
 
 
 class _CommitOnRevoke(ConsumerRebalanceListener):
-    def __init__(self, name: str, consumer: AIOKafkaConsumer, done: dict[TopicPartition, int], context: Context) -> None:
+    def __init__(
+        self, name: str, consumer: AIOKafkaConsumer, done: dict[TopicPartition, int], context: Context
+    ) -> None:
         self.name, self.consumer, self.done, self.context = name, consumer, done, context
 
     async def on_partitions_revoked(self, revoked):
