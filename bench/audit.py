@@ -27,7 +27,9 @@ def archive_of(claims: int, seed: int = 7) -> list[ArchivedInput]:
     population, made = year_of_claims(claims, seed=seed)
     grants = [EligibilityChange.grant_of(p.psn_no, held, f"grant/{p.psn_no}/{held.code.value}", _AT)
               for p in population for held in p.categories]
-    inputs = [(ELIGIBILITY, "eligibility", encode(g)) for g in grants] + [(DISCHARGED, "claim", encode(c)) for c in made]
+    inputs = [(ELIGIBILITY, "eligibility", encode(g)) for g in grants] + [
+        (DISCHARGED, "claim", encode(c)) for c in made
+    ]
     return [ArchivedInput(seq, topic, 0, seq, raw, kind, "accepted", None, _AT)
             for seq, (topic, kind, raw) in enumerate(inputs, start=1)]
 

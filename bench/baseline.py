@@ -29,13 +29,12 @@ import orjson
 from policies import route
 from policies.loader import policy_for
 from policies.replay import settle_in_order
+from runtime.supervisor import stop_processes
 from schemas.codes import ISSUING_AUTHORITY
 from schemas.events import CategoryHeld, ClaimInFlight, DischargeClaim, PolicyRef
+from schemas.settings import settings
 from schemas.totals import totals_json
 from streams.codecs import encode
-
-from runtime.supervisor import stop_processes
-from schemas.settings import settings
 
 from .generator import Person
 
@@ -56,7 +55,9 @@ def grant_id(psn_no: str, code: str) -> str:
 def held_as_granted(person: Person) -> list[CategoryHeld]:
     """A person's categories as intake snapshots them: with the granting authority and event id."""
     return [
-        held.model_copy(update={"authority": ISSUING_AUTHORITY[held.code], "event_id": grant_id(person.psn_no, held.code.value)})
+        held.model_copy(
+            update={"authority": ISSUING_AUTHORITY[held.code], "event_id": grant_id(person.psn_no, held.code.value)}
+        )
         for held in person.categories
     ]
 
@@ -106,11 +107,23 @@ def mean_flight_size(population: list[Person], claims: list[DischargeClaim], sam
             ref = PolicyRef(region=settled.policy.region, period=settled.policy.period, version=settled.policy.version)
             path = [p.payer for p in route(settled.policy, {h.code for h in identity})]
             basis = totals_json(before.get(claim.year, {}))
-            for k in range(len(settled.lines) + 1):  # intake's (no lines), then each payer's; the last, to the ledger, without accounts
+            for k in range(
+                len(settled.lines) + 1
+            ):  # intake's (no lines), then each payer's; the last, to the ledger, without accounts
                 changed = {line.account: settled.totals[line.account] for line in settled.lines[:k]
                            if line.account in settled.totals and k < len(settled.lines)}
-                flight = ClaimInFlight(claim=claim, identity=identity, policy=ref, route=path, lines=list(settled.lines[:k]),
-                                       basis=basis, accounts=totals_json(changed), received_at=now, seq=1, published_at=now)
+                flight = ClaimInFlight(
+                    claim=claim,
+                    identity=identity,
+                    policy=ref,
+                    route=path,
+                    lines=list(settled.lines[:k]),
+                    basis=basis,
+                    accounts=totals_json(changed),
+                    received_at=now,
+                    seq=1,
+                    published_at=now,
+                )
                 sizes.append(len(encode(flight)))
             before[claim.year] = settled.totals
         if len(sizes) >= sample:

@@ -30,9 +30,17 @@ class Reader:
     """A consumer-group member at the tail: every value read, and any offset that does not follow its predecessor."""
 
     def __init__(self, bootstrap: str) -> None:
-        self.consumer = AIOKafkaConsumer(TOPIC, bootstrap_servers=bootstrap, group_id="offsets", enable_auto_commit=False,
-                                         auto_offset_reset="earliest", fetch_max_wait_ms=100, max_poll_records=500,
-                                         session_timeout_ms=10_000, heartbeat_interval_ms=1_000)
+        self.consumer = AIOKafkaConsumer(
+            TOPIC,
+            bootstrap_servers=bootstrap,
+            group_id="offsets",
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            fetch_max_wait_ms=100,
+            max_poll_records=500,
+            session_timeout_ms=10_000,
+            heartbeat_interval_ms=1_000,
+        )
         self.seen: set[bytes] = set()
         self.last: dict[int, int] = {}
         self.gaps: list[tuple[int, int, int]] = []
@@ -61,7 +69,9 @@ async def produce(bootstrap: str, name: str, bursts: int, acked: set[bytes]) -> 
             pending = []
             for i in range(random.randint(1, MOST_IN_A_BURST)):
                 value = f"{name}-{burst}-{i}".encode()
-                pending.append((value, await producer.send(TOPIC, value=value, key=f"k{random.randint(0, 5000)}".encode())))
+                pending.append(
+                    (value, await producer.send(TOPIC, value=value, key=f"k{random.randint(0, 5000)}".encode()))
+                )
             for value, future in pending:
                 await future
                 acked.add(value)
@@ -78,10 +88,16 @@ async def read_up(reader: Reader, acked: set[bytes], timeout: float = 20.0) -> N
 
 def report(phase: str, reader: Reader, acked: set[bytes], ends: dict[int, tuple[int, int]]) -> None:
     wrong = {p: e for p, e in ends.items() if e[0] != e[1]}
-    print(f"{phase}: {len(acked)} acknowledged, {len(reader.seen & acked)} read, {len(acked - reader.seen)} never read; "
-          f"offsets out of order {len(reader.gaps)} {reader.gaps[:5]}")
-    print("  end offset reported / last read + 1, per partition: "
-          + ", ".join(f"{p}: {r} / {l}" + (" WRONG" if (p in wrong) else "") for p, (r, l) in ends.items()))
+    print(
+        f"{phase}: {len(acked)} acknowledged, {len(reader.seen & acked)} read, {len(acked - reader.seen)} never read; "
+        f"offsets out of order {len(reader.gaps)} {reader.gaps[:5]}"
+    )
+    print(
+        "  end offset reported / last read + 1, per partition: "
+        + ", ".join(
+            f"{p}: {reported} / {read}" + (" WRONG" if (p in wrong) else "") for p, (reported, read) in ends.items()
+        )
+    )
 
 
 async def main(args: argparse.Namespace) -> None:
@@ -95,7 +111,9 @@ async def main(args: argparse.Namespace) -> None:
         await reader.consumer.start()
         reading = asyncio.create_task(reader.run())
         try:
-            await asyncio.gather(*(produce(broker.bootstrap, f"p{i}", args.bursts, acked) for i in range(args.producers)))
+            await asyncio.gather(
+                *(produce(broker.bootstrap, f"p{i}", args.bursts, acked) for i in range(args.producers))
+            )
             await read_up(reader, acked)
             report("first phase", reader, acked, await reader.ends())
             await produce(broker.bootstrap, "after-the-pause", args.bursts, acked)

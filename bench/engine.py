@@ -16,10 +16,10 @@ from functools import cache
 
 import orjson
 
-from schemas.compiled import running_compiled
 from policies.diseases import major_diseases
 from policies.loader import load_policies
 from policies.replay import settle_in_order
+from schemas.compiled import running_compiled
 from schemas.events import DischargeClaim
 
 from .generator import Person, year_of_claims
@@ -29,7 +29,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--claims", type=int, default=20_000)
     parser.add_argument("--passes", type=int, default=1, help="settle the same year this many times, each timed")
-    parser.add_argument("--json", action="store_true", help="print one JSON line of the figures instead (for bench.pipeline)")
+    parser.add_argument(
+        "--json", action="store_true", help="print one JSON line of the figures instead (for bench.pipeline)"
+    )
     args = parser.parse_args()
     population, claims = year_of_claims(args.claims)
     raw = [orjson.dumps(c.model_dump(mode="json")) for c in claims]
@@ -44,8 +46,11 @@ def main() -> None:
         settled, settle_seconds = settling(people)
         passes.append(round(settled / settle_seconds, 1))
         if not args.json:
-            print(f"settle (pure engine):     {settled / settle_seconds:,.0f} claims/s  "
-                  f"= {parse_seconds / settle_seconds:.3f} × baseline  ({settled} claims of {len(people)} people, five regions)")
+            print(
+                f"settle (pure engine):     {settled / settle_seconds:,.0f} claims/s  "
+                f"= {parse_seconds / settle_seconds:.3f} × baseline  "
+                f"({settled} claims of {len(people)} people, five regions)"
+            )
     if args.json:
         print(orjson.dumps({"claims": len(raw), "validate_per_s": round(validate_per_s, 1), "settle_per_s": passes,
                             "compiled": running_compiled()}).decode())

@@ -125,7 +125,9 @@ def main(argv: list[str] | None = None) -> None:
     waits = [int(w) for w in args.waits.split(",")]
     with tempfile.TemporaryDirectory() as scratch, EmbeddedBroker(scratch) as broker:
         rows = asyncio.run(measure(broker.bootstrap, broker.pid, waits, args.records, args.idle))
-    print(f"fetch wait   record's delay p50 / p99 / max ms   at rest, {args.idle} idle consumers: broker / clients, cores")
+    print(
+        f"fetch wait   record's delay p50 / p99 / max ms   at rest, {args.idle} idle consumers: broker / clients, cores"
+    )
     for row in rows:
         print(f"{row['wait_ms']:>6} ms   {row['p50_ms']:>8.1f} / {row['p99_ms']:>6.1f} / {row['max_ms']:>6.1f}"
               f"            {row['broker_cores']:.3f} / {row['clients_cores']:.3f}")

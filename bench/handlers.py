@@ -11,8 +11,8 @@ handled (this process's CPU around its handler and after_sent, which includes as
 event loop's share) and per claim; and PostgreSQL's CPU per claim (its processes, measured
 around each worker's calls); and the round trips to PostgreSQL per batch (statements sent, BEGIN
 and COMMIT among them: each is a wait for the other process to be scheduled, which at small batches
-is most of a stage's time in the database; README, Benchmarks). The pipeline's own figures (bench.pipeline) add the broker, the
-drivers' consume and produce, and the polling of idle consumers.
+is most of a stage's time in the database; README, Benchmarks). The pipeline's own figures
+(bench.pipeline) add the broker, the drivers' consume and produce, and the polling of idle consumers.
 """
 from __future__ import annotations
 
@@ -147,7 +147,13 @@ async def run(args: argparse.Namespace) -> None:
         for claim in warm:
             chain.publish(DISCHARGED, claim.psn_no.encode(), encode(claim))
         await chain.drain()
-        chain.cpu.clear(), chain.pg.clear(), chain.events.clear(), chain.batches.clear(), chain.round_trips.counts.clear()
+        (
+            chain.cpu.clear(),
+            chain.pg.clear(),
+            chain.events.clear(),
+            chain.batches.clear(),
+            chain.round_trips.counts.clear(),
+        )
         wall = time.perf_counter()
         for claim in measured:
             chain.publish(DISCHARGED, claim.psn_no.encode(), encode(claim))
@@ -164,7 +170,10 @@ async def run(args: argparse.Namespace) -> None:
 
 def _report(chain: Chain, claims: int, wall: float, batch: int) -> None:
     print(f"{claims} claims in batches of up to {batch}, {wall:.1f} s wall")
-    print(f"{'worker':18} {'events':>7} {'ms/event':>9} {'ms/claim':>9} {'PostgreSQL ms/claim':>20} {'round trips/batch':>18}")
+    print(
+        f"{'worker':18} {'events':>7} {'ms/event':>9} {'ms/claim':>9} "
+        f"{'PostgreSQL ms/claim':>20} {'round trips/batch':>18}"
+    )
     trips = chain.round_trips.counts
     for name in sorted(chain.events, key=lambda n: -chain.cpu[n]):
         events = chain.events[name]
@@ -183,7 +192,9 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=200, help="events per handler call (as one poll returns)")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--profile", help="a worker to profile with cProfile (its top 45)")
-    parser.add_argument("--sort", default="cumulative", help="the profile's order: cumulative or tottime (time in the function itself)")
+    parser.add_argument(
+        "--sort", default="cumulative", help="the profile's order: cumulative or tottime (time in the function itself)"
+    )
     asyncio.run(run(parser.parse_args()))
 
 

@@ -819,7 +819,7 @@ def calibrate() -> list[str]:
              f"{'phase':<17}{'':>9}{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}{'claims/s':>10}"
              "   CPU seconds intake / basic / "
              "critical / assistance / ledger / postgres / broker"]
-    for name, rate, claims, p50, p99, top, thr, cpu, wall in MEASURED:
+    for name, rate, claims, p50, p99, top, thr, cpu, _wall in MEASURED:
         seconds = 10.0 if rate else 0.343
         r = simulate(calibration_config(rate or claims / seconds, seconds))
         through = r.throughput_per_s if rate else r.settled / r.last_settled_s
@@ -1326,7 +1326,7 @@ def main(argv: list[str] | None = None) -> None:
     at_floor = [res for res in RESOURCES if res not in found.one_fewer]
     print(f"  at their floor: {', '.join(at_floor)} (≥ {found.min_instances} instances a stage; "
           f"≥ {found.min_db_nodes} nodes for the data; ≥ {CORE_CHOICES[0]} cores a node)")
-    print(f"\ncost (every price an assumption, not a quote: see Prices and docs/national-load.md):")
+    print("\ncost (every price an assumption, not a quote: see Prices and docs/national-load.md):")
     print("\n".join(cost_lines(cost(found.config, found.result, prices, args.share, args.max_util))))
 
 

@@ -86,7 +86,9 @@ async def _offer_and_sample(kafka: str, messages: list, args, cpu: ProcessCpu, s
             await asyncio.sleep(args.every)
             done = sum(1 for c in ids if c in offering.arrivals.at)
             samples.append((done, cpu.resident_mb(proportional=True)))
-            print(f"  {time.perf_counter() - began:6.0f}s {done:7,} settled, {_total(samples[-1][1]):,.0f} MB", flush=True)
+            print(
+                f"  {time.perf_counter() - began:6.0f}s {done:7,} settled, {_total(samples[-1][1]):,.0f} MB", flush=True
+            )
             if done == len(ids) or (sending.done() and time.perf_counter() - began > len(ids) / args.rate + args.drain):
                 break
         await sending
@@ -101,9 +103,11 @@ def report(result: dict) -> str:
     samples, after = result["samples"], result["after"]
     parts = sorted(after, key=lambda name: -after[name])
     half = [(n, s) for n, s in samples if n >= result["settled"] / 2]
-    lines = [f"onestop soak — {result['date']}: {result['settled']:,} of {result['settings']['claims']:,} claims settled at "
-             f"{result['settings']['rate']}/s; resident memory (PSS) per part, MB",
-             f"{'part':<70} {'at rest':>8} {'peak':>8} {'after':>8} {'per 10k claims, 2nd half':>25}"]
+    lines = [
+        f"onestop soak — {result['date']}: {result['settled']:,} of {result['settings']['claims']:,} claims settled at "
+        f"{result['settings']['rate']}/s; resident memory (PSS) per part, MB",
+        f"{'part':<70} {'at rest':>8} {'peak':>8} {'after':>8} {'per 10k claims, 2nd half':>25}",
+    ]
     for name in [*parts, "whole system"]:
         series = [(n, _total(s) if name == "whole system" else s.get(name, 0.0)) for n, s in samples]
         end = _total(after) if name == "whole system" else after.get(name, 0.0)
@@ -128,7 +132,9 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=300.0, help="claims offered per second (below saturation)")
     parser.add_argument("--every", type=float, default=10.0, help="seconds between memory samples")
     parser.add_argument("--rest", type=float, default=15.0, help="seconds at rest before and after")
-    parser.add_argument("--drain", type=float, default=300.0, help="seconds to wait for the last claims after publishing")
+    parser.add_argument(
+        "--drain", type=float, default=300.0, help="seconds to wait for the last claims after publishing"
+    )
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
     result = asyncio.run(run(args))

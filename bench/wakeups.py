@@ -53,7 +53,9 @@ def ping_pong(round_trips: int, one_core: bool) -> dict[str, float]:
         here.close()
         child_user, child_system = _cpu_of(resource.RUSAGE_CHILDREN)
         os.waitpid(child, 0)
-        child_user, child_system = (a - b for a, b in zip(_cpu_of(resource.RUSAGE_CHILDREN), (child_user, child_system)))
+        child_user, child_system = (
+            a - b for a, b in zip(_cpu_of(resource.RUSAGE_CHILDREN), (child_user, child_system))
+        )
     finally:
         os.sched_setaffinity(0, allowed)
     per = 1e6 / round_trips
@@ -78,9 +80,14 @@ async def transactions(dsn: str, data_dir: Path, count: int, one_core: bool) -> 
         database, (user, system) = postgres_cpu_seconds(data_dir), _cpu_of(resource.RUSAGE_SELF)
         began = time.perf_counter()
         for _ in range(count):
-            await conn.execute("BEGIN; SELECT pg_advisory_xact_lock(1, k) FROM unnest('{1,2,3}'::integer[]) AS k ORDER BY k")
-            await conn.execute("INSERT INTO wakeups (a, b) SELECT a, b FROM unnest($1::text[], $2::numeric[]) AS x(a, b)",
-                               ["x"] * 4, [1, 2, 3, 4])
+            await conn.execute(
+                "BEGIN; SELECT pg_advisory_xact_lock(1, k) FROM unnest('{1,2,3}'::integer[]) AS k ORDER BY k"
+            )
+            await conn.execute(
+                "INSERT INTO wakeups (a, b) SELECT a, b FROM unnest($1::text[], $2::numeric[]) AS x(a, b)",
+                ["x"] * 4,
+                [1, 2, 3, 4],
+            )
             await conn.execute("COMMIT")
         wall = time.perf_counter() - began
         user_after, system_after = _cpu_of(resource.RUSAGE_SELF)
@@ -101,8 +108,11 @@ def main() -> None:
     print(f"{os.cpu_count()} cores; a socket pair, {args.round_trips} round trips of 50 bytes, µs each:")
     for one_core in (False, True):
         r = ping_pong(args.round_trips, one_core)
-        print(f"  {'one core' if one_core else 'any core':9s} wall {r['wall_us']:7.1f}   this side user {r['user_us']:5.1f} "
-              f"system {r['system_us']:5.1f}   the echo user {r['echo_user_us']:5.1f} system {r['echo_system_us']:5.1f}")
+        print(
+            f"  {'one core' if one_core else 'any core':9s} wall {r['wall_us']:7.1f}   "
+            f"this side user {r['user_us']:5.1f} "
+            f"system {r['system_us']:5.1f}   the echo user {r['echo_user_us']:5.1f} system {r['echo_system_us']:5.1f}"
+        )
     from runtime.embedded import EmbeddedPostgres
 
     with tempfile.TemporaryDirectory(prefix="onestop-wakeups-") as scratch:
@@ -112,8 +122,11 @@ def main() -> None:
             print(f"a PostgreSQL write transaction (3 round trips), {args.transactions} of them, ms each:")
             for one_core in (False, True, False, True):
                 r = asyncio.run(transactions(postgres.dsn, data_dir, args.transactions, one_core))
-                print(f"  {'one core' if one_core else 'any core':9s} wall {r['wall_ms']:.3f}   client {r['client_ms']:.3f} "
-                      f"(system {r['client_system_ms']:.3f})   PostgreSQL {r['postgres_ms']:.3f}")
+                print(
+                    f"  {'one core' if one_core else 'any core':9s} wall {r['wall_ms']:.3f}   "
+                    f"client {r['client_ms']:.3f} "
+                    f"(system {r['client_system_ms']:.3f})   PostgreSQL {r['postgres_ms']:.3f}"
+                )
         finally:
             postgres.stop()
 

@@ -20,12 +20,27 @@ def chaos(context: click.Context) -> None:
     try:
         from bench.chaos import chaos as command  # the benchmarks load only when an operator asks for them
     except ImportError:
-        raise click.ClickException("onestop chaos runs from a source checkout of onestop (bench/ is not installed here)") from None
+        raise click.ClickException(
+            "onestop chaos runs from a source checkout of onestop (bench/ is not installed here)"
+        ) from None
 
     command.main(args=context.args, prog_name="onestop chaos", standalone_mode=True)
 
 
-for command in (*system.COMMANDS, *inputs.COMMANDS, *views.COMMANDS, *operations.COMMANDS, *audit.COMMANDS, *keys.COMMANDS,
-                *finance.COMMANDS, *metrics.COMMANDS, *slip.COMMANDS, *presettle.COMMANDS, *compile_rules.COMMANDS, demo, policy,
-                chaos):
+for command in (
+    *system.COMMANDS,
+    *inputs.COMMANDS,
+    *views.COMMANDS,
+    *operations.COMMANDS,
+    *audit.COMMANDS,
+    *keys.COMMANDS,
+    *finance.COMMANDS,
+    *metrics.COMMANDS,
+    *slip.COMMANDS,
+    *presettle.COMMANDS,
+    *compile_rules.COMMANDS,
+    demo,
+    policy,
+    chaos,
+):
     main.add_command(command)

@@ -36,8 +36,13 @@ def audit() -> None:
 
 
 @audit.command("replay")
-@click.option("--from", "source", type=click.Choice(["archive", "topics"]), default="archive",
-              help="archive: the database's copy of every input as received; topics: the input topics (a Kafka with retention)")
+@click.option(
+    "--from",
+    "source",
+    type=click.Choice(["archive", "topics"]),
+    default="archive",
+    help="archive: the database's copy of every input as received; topics: the input topics (a Kafka with retention)",
+)
 @click.option("--show", default=50, help="differences printed at most (all are counted)")
 def replay_command(source: str, show: int) -> None:
     """Replay every input in the recorded order into a fresh ledger; exit 1 on any difference."""
@@ -51,8 +56,12 @@ def replay_command(source: str, show: int) -> None:
         replayed = replay_archive(archived, progress=bar.update)
     expected_on_topic = _since_the_topic_began(replayed.records, numbered, topic)
     unreadable = {d.split(" ")[2] for d in damaged}
-    problems = [*missing, *damaged, *differences([r for r in replayed.records if r.settlement_id not in unreadable], ledger, "ledger"),
-                *differences(expected_on_topic, topic, SETTLEMENTS)]
+    problems = [
+        *missing,
+        *damaged,
+        *differences([r for r in replayed.records if r.settlement_id not in unreadable], ledger, "ledger"),
+        *differences(expected_on_topic, topic, SETTLEMENTS),
+    ]
     seconds = time.monotonic() - began
     _summary(source, replayed, ledger, topic, claims, seconds)
     for problem in problems[:show]:
@@ -73,7 +82,9 @@ async def _gather(found, source: str):
     missing: list[str] = []
     if source == "topics":
         archived, missing = await _from_topics(found.kafka, archived)
-    topic = _last_of_each([Settlement.model_validate_json(r.value) async for r in read_records(found.kafka, SETTLEMENTS)])
+    topic = _last_of_each(
+        [Settlement.model_validate_json(r.value) async for r in read_records(found.kafka, SETTLEMENTS)]
+    )
     return archived, ledger, topic, missing
 
 
@@ -84,7 +95,9 @@ def _valid(documents: list[tuple[int, dict]]) -> tuple[list[tuple[int, Settlemen
         try:
             good.append((seq, Settlement.model_validate(document)))
         except ValidationError as error:
-            damaged.append(f"ledger: record {document.get('settlement_id', seq)} is not a valid record: {describe(error)}")
+            damaged.append(
+                f"ledger: record {document.get('settlement_id', seq)} is not a valid record: {describe(error)}"
+            )
     return good, damaged
 
 
@@ -105,14 +118,19 @@ async def _from_topics(kafka: str, archived: list[ArchivedInput]) -> tuple[list[
         async for record in read_records(kafka, topic):
             known = placed.get((topic, record.partition, record.offset))
             if known is None or digest(record.value) != digest(known.raw):
-                problems.append(f"{topic}[{record.partition}]@{record.offset}: on the topic but not what the system received")
+                problems.append(
+                    f"{topic}[{record.partition}]@{record.offset}: on the topic but not what the system received"
+                )
                 continue
             seen.add(known.seq)
             out.append(known)
     gone = [a for a in archived if a.seq not in seen and a.topic in INPUT_TOPICS and a.partition is not None]
     if gone:
-        click.echo(f"{len(gone)} archived inputs are no longer on the topics (retention, or an embedded broker restarted); "
-                   "replayed from the topics without them", err=True)
+        click.echo(
+            f"{len(gone)} archived inputs are no longer on the topics (retention, or an embedded broker restarted); "
+            "replayed from the topics without them",
+            err=True,
+        )
     return sorted(out, key=lambda a: a.seq), problems
 
 
@@ -125,8 +143,11 @@ def _since_the_topic_began(expected: list[Settlement], numbered: list[tuple[int,
     first = min((seq for seq, r in numbered if r.settlement_id in on_topic), default=None)
     earlier = {r.settlement_id for seq, r in numbered if first is None or seq < first}
     if earlier:
-        click.echo(f"{len(earlier)} records were recorded before {SETTLEMENTS} began (a restarted embedded broker keeps "
-                   "no topics): compared with the ledger only", err=True)
+        click.echo(
+            f"{len(earlier)} records were recorded before {SETTLEMENTS} began (a restarted embedded broker keeps "
+            "no topics): compared with the ledger only",
+            err=True,
+        )
     return [r for r in expected if r.settlement_id not in earlier or r.settlement_id in on_topic]
 
 
@@ -137,13 +158,16 @@ def _last_of_each(records: list[Settlement]) -> list[Settlement]:
 
 def _summary(source, replayed, ledger, topic, claims: int, seconds: float) -> None:
     kinds = Counter()
-    for (kind, outcome), count in replayed.inputs.items():
+    for (kind, _outcome), count in replayed.inputs.items():
         kinds[kind] += count
     refused = ", ".join(f"{count} {kind} {outcome}" for (kind, outcome), count in sorted(replayed.inputs.items())
                         if outcome != "accepted")
     click.echo(f"replayed from the {source}: " + ", ".join(f"{count} {kind}" for kind, count in sorted(kinds.items()))
                + " inputs" + (f" ({refused}: no effect)" if refused else ""))
-    click.echo(f"records: {len(replayed.records)} made by the replay, {len(ledger)} in the ledger, {len(topic)} on {SETTLEMENTS}")
+    click.echo(
+        f"records: {len(replayed.records)} made by the replay, {len(ledger)} in the ledger, "
+        f"{len(topic)} on {SETTLEMENTS}"
+    )
     for fund, amount in totals_per_fund(replayed.records).items():
         click.echo(f"  {fund:<28} {format_yuan(amount):>18}")
     per = seconds / claims * 10_000 if claims else 0.0
@@ -160,9 +184,12 @@ def verify_command() -> None:
             return await store.check_ledger(), await store.counts()
 
     breaches, counts = asyncio.run(check())
-    click.echo(f"checked {counts['settlements']} records, {counts['claims_received']} claims: "
-               "every record balances, year totals equal their lines, one settlement per claim, one line per payer in a record, "
-               "every later record follows a first one")
+    click.echo(
+        f"checked {counts['settlements']} records, {counts['claims_received']} claims: "
+        "every record balances, year totals equal their lines, one settlement per claim, "
+        "one line per payer in a record, "
+        "every later record follows a first one"
+    )
     for breach in breaches:
         click.echo(f"  BREACH {breach}")
     if breaches:

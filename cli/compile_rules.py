@@ -43,7 +43,9 @@ def compile_rules(clean: bool) -> None:
             os.replace(extension, ROOT / extension.relative_to(Path(scratch) / "lib"))
     build_file.write_text(json.dumps({"python": sys.implementation.cache_tag, "sources": hashes}, indent=1) + "\n",
                           encoding="utf-8")
-    click.echo(f"compiled {', '.join(modules)} in {time.perf_counter() - began:.0f} s: {len(built)} extensions in {ROOT}")
+    click.echo(
+        f"compiled {', '.join(modules)} in {time.perf_counter() - began:.0f} s: {len(built)} extensions in {ROOT}"
+    )
 
 
 def _build(mypycify, setup, modules: tuple[str, ...], scratch: Path) -> list[Path]:
@@ -53,10 +55,23 @@ def _build(mypycify, setup, modules: tuple[str, ...], scratch: Path) -> list[Pat
     os.chdir(tree)  # (mypyc names modules by their path from the package's parent)
     sys.path.insert(0, str(tree))
     try:
-        setup(name="onestop-rules", packages=[], script_args=[
-                  "--quiet", "build_ext", "--build-lib", str(scratch / "lib"), "--build-temp", str(scratch / "temp")],
-              ext_modules=mypycify(["--ignore-missing-imports", "--follow-imports=silent", "--cache-dir", str(scratch / "mypy"),
-                                    *sources], group_name="schemas._rules", target_dir=str(scratch / "c")))
+        setup(
+            name="onestop-rules",
+            packages=[],
+            script_args=[
+                "--quiet",
+                "build_ext",
+                "--build-lib",
+                str(scratch / "lib"),
+                "--build-temp",
+                str(scratch / "temp"),
+            ],
+            ext_modules=mypycify(
+                ["--ignore-missing-imports", "--follow-imports=silent", "--cache-dir", str(scratch / "mypy"), *sources],
+                group_name="schemas._rules",
+                target_dir=str(scratch / "c"),
+            ),
+        )
     except SystemExit as failed:  # (setuptools reports a failed build by exiting)
         raise click.ClickException(f"the build failed: {failed}") from None
     finally:

@@ -13,24 +13,22 @@ from pathlib import Path
 import click
 import orjson
 
+from runtime.endpoints import NotRunning, endpoints, home
+from runtime.parts import Parts, initialise_sync
+from runtime.supervisor import WorkerProcesses
 from schemas.cases import Case
 from schemas.codes import ISSUING_AUTHORITY
 from schemas.events import DischargeClaim, EligibilityChange, Settlement
 from schemas.keys import KeyFile
-from streams.signing import new_key
-from streams.topics import DISCHARGED, ELIGIBILITY
-
-from runtime.endpoints import NotRunning, endpoints, home
-from runtime.parts import Parts, initialise_sync
-from runtime.supervisor import WorkerProcesses
 from store import store_at
 from store.waiting import identities_recorded, settled_claims
 from streams.publisher import publish
+from streams.signing import new_key
+from streams.topics import DISCHARGED, ELIGIBILITY
 
 from .files import events_of
 from .formats import TABLE_HEADER, table_row
 from .keys import register_key
-
 
 #: the demonstration keys' validity begins here, before any of the worked cases' dates
 DEMO_KEYS_FROM = datetime(2000, 1, 1, tzinfo=timezone.utc)
@@ -55,7 +53,13 @@ def with_hospitals(cases: list[Case]) -> list[Case]:
         if claim.fixmedins_code:
             return claim
         code = f"H{claim.mdtrtarea_admvs}{claim.hosp_lv.value}"
-        return claim.model_copy(update={"fixmedins_code": code, "fixmedins_name": f"示例{claim.hosp_lv.value}级医院 {claim.mdtrtarea_admvs}"})
+        return claim.model_copy(
+            update={
+                "fixmedins_code": code,
+                "fixmedins_name": f"示例{claim.hosp_lv.value}级医院 {claim.mdtrtarea_admvs}",
+            }
+        )
+
     return [case.model_copy(update={"claims": [named(c) for c in case.claims]}) for case in cases]
 
 
@@ -72,7 +76,8 @@ async def demo_keys(store, cases: list[Case]) -> dict[str, KeyFile]:
         key = KeyFile.model_validate_json(path.read_bytes()) if path.exists() else new_key(f"demo-{who}", kind, who)
         path.write_bytes(key.model_dump_json().encode())
         path.chmod(0o600)
-        # valid from long before the cases' first grant (2017) and discharge (2018): events are judged at their own time too
+        # valid from long before the cases' first grant (2017) and discharge (2018): events are judged at
+        # their own time too
         await register_key(store, key, valid_from=DEMO_KEYS_FROM)
         found[who] = key
     return found

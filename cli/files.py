@@ -6,14 +6,14 @@ import csv
 import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date, datetime, time, timezone
+from datetime import date, datetime
 from pathlib import Path
 
 import orjson
 from pydantic import ValidationError
 
 from schemas.cases import Case
-from schemas.codes import ISSUING_AUTHORITY, Authority
+from schemas.codes import Authority
 from schemas.events import EligibilityChange
 from streams.codecs import describe, encode
 
@@ -67,8 +67,15 @@ def read_list(path: Path) -> tuple[list[ListEntry], str]:
     rows = list(csv.DictReader(raw.decode("utf-8-sig").splitlines()))
     if rows and not {"psn_no", "category", "valid_from"} <= set(rows[0]):
         raise BadList(f"{path}: the header must name {', '.join(COLUMNS)} (valid_to may be empty)")
-    entries = [ListEntry(r["psn_no"].strip(), r["category"].strip(), r["valid_from"].strip(), (r.get("valid_to") or "").strip() or None)
-               for r in rows]
+    entries = [
+        ListEntry(
+            r["psn_no"].strip(),
+            r["category"].strip(),
+            r["valid_from"].strip(),
+            (r.get("valid_to") or "").strip() or None,
+        )
+        for r in rows
+    ]
     return entries, hashlib.sha256(raw).hexdigest()[:12]
 
 
@@ -84,8 +91,14 @@ def list_event_id(authority: Authority, digest: str, psn_no: str, category: str,
     return f"{authority.value}.list-{digest}.{_digest(psn_no, category)}.{action}"
 
 
-def changes_of(entries: list[ListEntry], digest: str, authority: Authority, recorded_at: datetime,
-               missing: list[tuple[str, str]] = (), effective: date | None = None) -> tuple[list[EligibilityChange], list[str]]:
+def changes_of(
+    entries: list[ListEntry],
+    digest: str,
+    authority: Authority,
+    recorded_at: datetime,
+    missing: list[tuple[str, str]] = (),
+    effective: date | None = None,
+) -> tuple[list[EligibilityChange], list[str]]:
     """Grants for the list's entries and revocations for ``missing`` (person, category) from ``effective``;
     plus, per bad row, its line number and what is wrong."""
     changes, problems = [], []
@@ -111,9 +124,12 @@ def changes_of(entries: list[ListEntry], digest: str, authority: Authority, reco
 def grants_of(case: Case) -> list[EligibilityChange]:
     person = case.person
     # <category>.<valid_from>.<8 hex digits of the case and person>: readable where it is a cause, and an id
-    return [EligibilityChange.grant_of(person.psn_no, held,
-                                       f"{held.code.value}.{held.valid_from:%Y%m%d}.{_digest(case.name, person.psn_no)[:8]}")
-            for held in person.categories]
+    return [
+        EligibilityChange.grant_of(
+            person.psn_no, held, f"{held.code.value}.{held.valid_from:%Y%m%d}.{_digest(case.name, person.psn_no)[:8]}"
+        )
+        for held in person.categories
+    ]
 
 
 def events_of(cases: list[Case]) -> tuple[list[bytes], list[bytes]]:

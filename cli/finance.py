@@ -14,9 +14,9 @@ import asyncio
 import contextlib
 import sys
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 import orjson
@@ -106,8 +106,10 @@ def _text_row(row: statements.FundRow, kinds: tuple[str, ...], net: bool = True)
     name = row.fund_name if len(row.fund_name) <= 8 else row.fund_name[:7] + "…"
     cells = " ".join(f"{row.kinds[k].count:>{6 if i == 0 else 5}} {row.kinds[k].amount:>{13 if i != 1 else 12},.2f}"
                      for i, k in enumerate(kinds))
-    return f"  {row.region:<10} {row.fund_pay_type:<8} {name:<{16 - sum(1 for c in name if ord(c) > 0x2E80)}} {cells}" + (
-        f" {row.net:>14,.2f}" if net else "")
+    return (
+        f"  {row.region:<10} {row.fund_pay_type:<8} {name:<{16 - sum(1 for c in name if ord(c) > 0x2E80)}} {cells}"
+        + (f" {row.net:>14,.2f}" if net else "")
+    )
 
 
 FORMATS = ("text", "csv", "json", "html", "pdf")
@@ -185,7 +187,9 @@ def _day(value: str, option: str) -> date:
 
 @finance.command()
 @click.option("--hospital", required=True, metavar="CODE", help="the hospital (fixmedins_code)")
-@click.option("--from", "begin", required=True, metavar="YYYY-MM-DD", help="first day of the period (China Standard Time)")
+@click.option(
+    "--from", "begin", required=True, metavar="YYYY-MM-DD", help="first day of the period (China Standard Time)"
+)
 @click.option("--to", "end", required=True, metavar="YYYY-MM-DD", help="last day of the period, included")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))

@@ -14,8 +14,11 @@ TABLE_HEADER = f"{'claim_id':<28} {'kind':<10} {'psn_no':<10} {'total':>12} {'fu
 
 def table_row(settlement: Settlement) -> str:
     payments = ", ".join(f"{p.payer.value} {format_yuan(p.amount)}" for p in settlement.payments if p.amount)
-    return (f"{settlement.claim_id:<28} {settlement.kind:<10} {settlement.psn_no:<10} {format_yuan(settlement.medfee_sumamt):>12} "
-            f"{format_yuan(settlement.fund_pay_sumamt):>12} {format_yuan(settlement.psn_part_amt):>12}  {payments}")
+    return (
+        f"{settlement.claim_id:<28} {settlement.kind:<10} {settlement.psn_no:<10} "
+        f"{format_yuan(settlement.medfee_sumamt):>12} "
+        f"{format_yuan(settlement.fund_pay_sumamt):>12} {format_yuan(settlement.psn_part_amt):>12}  {payments}"
+    )
 
 
 def describe_person(psn_no: str, held: list[CategoryHeld], events: list[EligibilityChange],

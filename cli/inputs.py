@@ -9,10 +9,10 @@ from pathlib import Path
 import click
 from pydantic import ValidationError
 
-from runtime.endpoints import Endpoints
-from schemas.codes import Authority
 from policies.loader import load_policies, policy_named
 from policies.plausible import implausible
+from runtime.endpoints import Endpoints
+from schemas.codes import Authority
 from schemas.events import ClaimCancellation, DischargeClaim, EligibilityChange, YearEndClose
 from schemas.personal import mask
 from store import store_at
@@ -24,9 +24,13 @@ from .common import endpoints_or_fail
 from .files import BadList, changes_of, read_lines, read_list
 from .keys import read_key_file
 
-
-KEY_OPTION = click.option("--key", "key_file", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
-                          help="the signer's key file (onestop keys create): every event is signed with it")
+KEY_OPTION = click.option(
+    "--key",
+    "key_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="the signer's key file (onestop keys create): every event is signed with it",
+)
 
 
 def _publish_file(file: Path, topic: str, model, key_file: Path | None) -> None:
@@ -34,12 +38,17 @@ def _publish_file(file: Path, topic: str, model, key_file: Path | None) -> None:
     events = list(read_lines(file))
     key = read_key_file(key_file) if key_file else None
     if key is None:
-        click.echo("warning: publishing unsigned events: the workers refuse them unless ONESTOP_ACCEPT_UNSIGNED is on", err=True)
+        click.echo(
+            "warning: publishing unsigned events: the workers refuse them unless ONESTOP_ACCEPT_UNSIGNED is on",
+            err=True,
+        )
     with click.progressbar(length=len(events), label=f"publishing to {topic}", file=sys.stderr) as bar:
         tally = asyncio.run(publish(found.kafka, topic, events, model, bar, signed_by=key))
     for reason in tally.reasons:
         click.echo(f"  rejected {reason}", err=True)
-    click.echo(f"published {len(events)}: {tally.accepted} accepted, {tally.rejected} rejected (see the rejection topic)")
+    click.echo(
+        f"published {len(events)}: {tally.accepted} accepted, {tally.rejected} rejected (see the rejection topic)"
+    )
 
 
 @click.group()
@@ -59,7 +68,8 @@ def claims_publish(file: Path, key_file: Path | None) -> None:
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @KEY_OPTION
 def claims_cancel(file: Path, key_file: Path | None) -> None:
-    """Publish a JSON-lines file of cancellations (claims.cancelled): event_id, claim_id, psn_no, reason, cancelled_at, fixmedins_code."""
+    """Publish a JSON-lines file of cancellations (claims.cancelled): event_id, claim_id, psn_no, reason,
+    cancelled_at, fixmedins_code."""
     _publish_file(file, CANCELLED, ClaimCancellation, key_file)
 
 
@@ -74,7 +84,10 @@ def claims_cancellations() -> None:
 
     waiting = asyncio.run(show())
     for c in waiting:
-        click.echo(f"{c.event_id:<24} claim {c.claim_id:<20} person {mask(c.psn_no):<10} cancelled {c.cancelled_at:%Y-%m-%d %H:%M}  {c.reason}")
+        click.echo(
+            f"{c.event_id:<24} claim {c.claim_id:<20} person {mask(c.psn_no):<10} "
+            f"cancelled {c.cancelled_at:%Y-%m-%d %H:%M}  {c.reason}"
+        )
     click.echo(f"{len(waiting)} cancellations waiting for their claim")
 
 
@@ -87,31 +100,48 @@ def year_end() -> None:
 @click.argument("region")
 @click.argument("year", type=int)
 @click.option("--event-id", default=None, help="default: year-end.<region>.<year>, so closing twice is one close")
-@click.option("--key", "key_file", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
-              help="a key file of the authority medical_insurance (onestop keys create --signer authority:medical_insurance): "
-                   "the close is signed with it; the year_end worker refuses a close signed by any other")
+@click.option(
+    "--key",
+    "key_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="a key file of the authority medical_insurance (onestop keys create --signer authority:medical_insurance): "
+    "the close is signed with it; the year_end worker refuses a close signed by any other",
+)
 def year_end_close(region: str, year: int, event_id: str | None, key_file: Path | None) -> None:
     """Close REGION's YEAR: pay what its rules defer to the year end, once per person (as year_end records)."""
     found = endpoints_or_fail()
     policies = policy_named(region)
     if not policies:
-        raise click.ClickException(f"no policy for {region!r}; known regions: {', '.join(sorted({p.region for p in load_policies()}))}")
+        raise click.ClickException(
+            f"no policy for {region!r}; known regions: {', '.join(sorted({p.region for p in load_policies()}))}"
+        )
     key = read_key_file(key_file) if key_file else None
     if key is None:
-        click.echo("warning: publishing an unsigned close: the year_end worker refuses it unless ONESTOP_ACCEPT_UNSIGNED is on", err=True)
+        click.echo(
+            "warning: publishing an unsigned close: "
+            "the year_end worker refuses it unless ONESTOP_ACCEPT_UNSIGNED is on",
+            err=True,
+        )
     elif (key.signer_kind, key.signer) != ("authority", Authority.medical_insurance.value):
         raise click.ClickException(f"{key_file} is {key.signer_kind} {key.signer}'s key: only a key of the authority "
                                    f"medical_insurance signs year-end closes")
     try:
-        close = YearEndClose(event_id=event_id or f"year-end.{policies[0].region}.{year}", region=policies[0].region, year=year,
-                             recorded_at=datetime.now(timezone.utc))
+        close = YearEndClose(
+            event_id=event_id or f"year-end.{policies[0].region}.{year}",
+            region=policies[0].region,
+            year=year,
+            recorded_at=datetime.now(timezone.utc),
+        )
     except ValidationError as error:
         raise click.ClickException(describe(error)) from None
     why_not = implausible(close, close.recorded_at)
     if why_not:
         raise click.ClickException(why_not)
     asyncio.run(publish(found.kafka, YEAR_END, [encode(close)], YearEndClose, key_field="region", signed_by=key))
-    click.echo(f"published the close {close.event_id} of {close.region} {year}; the year_end worker settles each person's year")
+    click.echo(
+        f"published the close {close.event_id} of {close.region} {year}; the year_end worker settles each person's year"
+    )
 
 
 @click.group()
@@ -131,9 +161,16 @@ def eligibility_publish(file: Path, key_file: Path | None) -> None:
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--authority", required=True, type=click.Choice([a.value for a in Authority]))
 @click.option("--replace", is_flag=True, help="revoke the list's categories of everyone missing from it")
-@click.option("--effective", type=click.DateTime(["%Y-%m-%d"]), default=None, help="date the revocations take effect (default today)")
+@click.option(
+    "--effective",
+    type=click.DateTime(["%Y-%m-%d"]),
+    default=None,
+    help="date the revocations take effect (default today)",
+)
 @KEY_OPTION
-def eligibility_import(file: Path, authority: str, replace: bool, effective: datetime | None, key_file: Path | None) -> None:
+def eligibility_import(
+    file: Path, authority: str, replace: bool, effective: datetime | None, key_file: Path | None
+) -> None:
     """Turn an authority's CSV name list into eligibility changes and publish them."""
     found = endpoints_or_fail()
     try:

@@ -29,8 +29,10 @@ from streams.signing import new_key, prove
 
 from .common import endpoints_or_fail
 
-PROCEDURE = ("registering a key: `onestop keys challenge` (administrator) → `onestop keys prove --key FILE --challenge C` "
-             "(the key's holder; writes FILE's .proof.json) → `onestop keys add PROOF` (administrator)")
+PROCEDURE = (
+    "registering a key: `onestop keys challenge` (administrator) → `onestop keys prove --key FILE --challenge C` "
+    "(the key's holder; writes FILE's .proof.json) → `onestop keys add PROOF` (administrator)"
+)
 
 
 def read_key_file(path: Path) -> KeyFile:
@@ -48,7 +50,9 @@ def read_proof(path: Path) -> KeyProof:
     except (OSError, ValueError) as error:
         raise click.ClickException(f"{path}: not JSON: {error}") from None
     if isinstance(data, dict) and "challenge" not in data and "public_key" in data:
-        raise click.ClickException(f"{path} is a public key without proof that its holder has the private half; {PROCEDURE}")
+        raise click.ClickException(
+            f"{path} is a public key without proof that its holder has the private half; {PROCEDURE}"
+        )
     try:
         return KeyProof.model_validate(data)
     except ValueError as error:
@@ -95,7 +99,11 @@ def keys() -> None:
 @click.option("--signer", required=True, help="hospital:<fixmedins_code> or authority:<authority code>")
 @click.option("--id", "key_id", default=None, help="default: <signer>-<date>")
 @click.option("--out", type=click.Path(path_type=Path), default=None, help="default: <id>.key.json here")
-@click.option("--challenge", default=None, help="a challenge from the administrator (`onestop keys challenge`): also write the proof to send back")
+@click.option(
+    "--challenge",
+    default=None,
+    help="a challenge from the administrator (`onestop keys challenge`): also write the proof to send back",
+)
 def create(signer: str, key_id: str | None, out: Path | None, challenge: str | None) -> None:
     """Make a key pair: the private key file (keep it secret, 0600), its public part (<id>.pub.json)
     and, with --challenge, the proof (<id>.proof.json) the administrator registers it from."""
@@ -106,15 +114,24 @@ def create(signer: str, key_id: str | None, out: Path | None, challenge: str | N
     out.write_bytes(key.model_dump_json(indent=2).encode())
     os.chmod(out, 0o600)
     public = _beside(out, ".pub.json")
-    public.write_bytes(orjson.dumps({"key_id": key.key_id, "signer_kind": kind, "signer": who, "public_key": key.public_key},
-                                    option=orjson.OPT_INDENT_2))
+    public.write_bytes(
+        orjson.dumps(
+            {"key_id": key.key_id, "signer_kind": kind, "signer": who, "public_key": key.public_key},
+            option=orjson.OPT_INDENT_2,
+        )
+    )
     click.echo(f"key {key_id} for {kind} {who}: private {out} (keep it secret), public {public}")
     if challenge:
         proof = _beside(out, ".proof.json")
         _write_proof(key, challenge, proof)
-        click.echo(f"proof {proof}: send it to the administrator, who registers the key with `onestop keys add {proof.name}`")
+        click.echo(
+            f"proof {proof}: send it to the administrator, who registers the key with `onestop keys add {proof.name}`"
+        )
     else:
-        click.echo(f"to register it, ask the administrator for a challenge and run `onestop keys prove --key {out} --challenge C`")
+        click.echo(
+            "to register it, ask the administrator for a challenge and run "
+            f"`onestop keys prove --key {out} --challenge C`"
+        )
 
 
 @keys.command("prove")
@@ -146,8 +163,11 @@ def challenge_command(hours: float) -> None:
 
     issued = asyncio.run(run())
     click.echo(issued.challenge)
-    click.echo(f"challenge good once, until {issued.expires_at:%Y-%m-%d %H:%M:%S} UTC: the key's holder runs "
-               f"`onestop keys prove --key <id>.key.json --challenge {issued.challenge}` and sends you the proof file", err=True)
+    click.echo(
+        f"challenge good once, until {issued.expires_at:%Y-%m-%d %H:%M:%S} UTC: the key's holder runs "
+        f"`onestop keys prove --key <id>.key.json --challenge {issued.challenge}` and sends you the proof file",
+        err=True,
+    )
 
 
 @keys.command("add")
@@ -166,7 +186,9 @@ def add(proof_file: Path, valid_from: datetime | None, valid_to: datetime | None
     except ValueError as error:
         raise click.ClickException(f"{proof_file}: {error}") from None
     if key.valid_to is not None and key.valid_to <= key.valid_from:
-        raise click.ClickException(f"--valid-to {key.valid_to:%Y-%m-%d %H:%M:%S} is not after --valid-from {key.valid_from:%Y-%m-%d %H:%M:%S}")
+        raise click.ClickException(
+            f"--valid-to {key.valid_to:%Y-%m-%d %H:%M:%S} is not after --valid-from {key.valid_from:%Y-%m-%d %H:%M:%S}"
+        )
     found = endpoints_or_fail()
 
     async def register() -> bool:
@@ -178,13 +200,21 @@ def add(proof_file: Path, valid_from: datetime | None, valid_to: datetime | None
     except ValueError as error:
         raise click.ClickException(f"key {key.key_id} not registered: {error}") from None
     until = f"{key.valid_to:%Y-%m-%d %H:%M:%S}" if key.valid_to else "no end"
-    click.echo(f"key {key.key_id} {'registered' if new else 'was registered already'}: {key.signer_kind} {key.signer}"
-               + (f", signs events of {key.valid_from:%Y-%m-%d %H:%M:%S} to {until} (their own time and arrival)" if new else ""))
+    click.echo(
+        f"key {key.key_id} {'registered' if new else 'was registered already'}: {key.signer_kind} {key.signer}"
+        + (
+            f", signs events of {key.valid_from:%Y-%m-%d %H:%M:%S} to {until} (their own time and arrival)"
+            if new
+            else ""
+        )
+    )
 
 
 @keys.command("revoke")
 @click.argument("key_id")
-@click.option("--at", type=click.DateTime(), default=None, help="default: now; events received from then on are refused")
+@click.option(
+    "--at", type=click.DateTime(), default=None, help="default: now; events received from then on are refused"
+)
 def revoke(key_id: str, at: datetime | None) -> None:
     """(administrator) Revoke a key: its events received from then on are refused (earlier ones stay valid)."""
     found = endpoints_or_fail()
@@ -212,7 +242,9 @@ def list_keys() -> None:
     for key in asyncio.run(run()).values():
         state = f"revoked {key.revoked_at:%Y-%m-%d %H:%M}" if key.revoked_at else "in force"
         until = f"{key.valid_to:%Y-%m-%d}" if key.valid_to else "open"
-        click.echo(f"{key.key_id:<32} {key.signer_kind:<10} {key.signer:<24} {key.valid_from:%Y-%m-%d} – {until:<10} {state}")
+        click.echo(
+            f"{key.key_id:<32} {key.signer_kind:<10} {key.signer:<24} {key.valid_from:%Y-%m-%d} – {until:<10} {state}"
+        )
 
 
 def _utc(moment: datetime | None) -> datetime | None:

@@ -25,7 +25,9 @@ def metrics_command(urls: bool) -> None:
     for process, address in found.items():
         healthy, report = healthz(address["url"])
         unhealthy += not healthy
-        click.echo(f"{process}  {address['url']}/metrics  pid {address['pid']}  {'healthy' if healthy else 'NOT HEALTHY'}")
+        click.echo(
+            f"{process}  {address['url']}/metrics  pid {address['pid']}  {'healthy' if healthy else 'NOT HEALTHY'}"
+        )
         for worker, state in report.items():
             if not state.get("healthy"):
                 click.echo(f"    {worker}: {state.get('why', state)}")

@@ -57,9 +57,12 @@ def explain_command(file: Path) -> None:
         click.echo(f"# {case.name} — {case.person.psn_no}")
         for settled in settle_case(case):
             claim = settled.claim
-            click.echo(f"\n## {claim.claim_id}  {claim.begndate} – {claim.enddate}  "
-                       f"总额 total {format_yuan(claim.medfee_sumamt)}  政策范围内 in-scope {format_yuan(claim.inscp_scp_amt)}  "
-                       f"policy {settled.policy.ref}")
+            click.echo(
+                f"\n## {claim.claim_id}  {claim.begndate} – {claim.enddate}  "
+                f"总额 total {format_yuan(claim.medfee_sumamt)}  "
+                f"政策范围内 in-scope {format_yuan(claim.inscp_scp_amt)}  "
+                f"policy {settled.policy.ref}"
+            )
             for line in settled.lines:
                 click.echo(f"- {line.payer.value} {format_yuan(line.amount)}  [{line.rule}]")
                 click.echo(f"    {line.explanation_zh}")
@@ -85,9 +88,12 @@ def show_command(region: str) -> None:
 
 def describe(policy: Policy) -> str:
     """A policy in words, every value with its source."""
-    out = [f"{policy.name_zh} {policy.name} — policy {policy.ref}, in force {policy.in_force_from} – {policy.in_force_to or 'open'}",
-           f"document: {policy.document} (seed {policy.seed}); pooled city {policy.pooled_city}",
-           "chain: " + " → ".join(p.payer.value for p in policy.payers)]
+    out = [
+        f"{policy.name_zh} {policy.name} — policy {policy.ref}, "
+        f"in force {policy.in_force_from} – {policy.in_force_to or 'open'}",
+        f"document: {policy.document} (seed {policy.seed}); pooled city {policy.pooled_city}",
+        "chain: " + " → ".join(p.payer.value for p in policy.payers),
+    ]
     for payer in policy.payers:
         funds = payer.fund_pay_type if isinstance(payer.fund_pay_type, str) else ", ".join(
             f"{insutype.value}: {code}" for insutype, code in payer.fund_pay_type.items())
@@ -95,8 +101,11 @@ def describe(policy: Policy) -> str:
         for rule in payer.rules:
             out.extend(_describe_rule(rule, payer.account_of(rule)))
     for alert in policy.alerts:
-        out.append(f"\n[alert {alert.name}] {alert.categories or 'everyone else'}: in-scope personal share after "
-                   f"{', '.join(p.value for p in alert.measured_after)} above {format_yuan(alert.threshold)}  — source: {alert.source}")
+        out.append(
+            f"\n[alert {alert.name}] {alert.categories or 'everyone else'}: in-scope personal share after "
+            f"{', '.join(p.value for p in alert.measured_after)} above {format_yuan(alert.threshold)}  "
+            f"— source: {alert.source}"
+        )
     if policy.readings:
         out.append("\nreadings taken where the seed is silent or unclear:")
         out.extend(f"  - {reading}" for reading in policy.readings)
@@ -124,7 +133,9 @@ def _describe_rule(rule: Rule, account: str) -> list[str]:
         lines.append(f"    limits: {limits}")
     if rule.defer_while:
         d = rule.defer_while
-        lines.append(f"    deferred while {d.account} yearly base < {format_yuan(d.cumulative_base_below)}: {d.explanation}")
+        lines.append(
+            f"    deferred while {d.account} yearly base < {format_yuan(d.cumulative_base_below)}: {d.explanation}"
+        )
     lines.extend(_describe_tier(tier, rule) for tier in rule.tiers)
     return lines
 

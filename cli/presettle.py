@@ -49,8 +49,10 @@ def table(reply: PresettleReply) -> str:
     if reply.error:
         return f"{head}: cannot be pre-settled: {reply.error}"
     record = reply.settlement
-    out = [f"{head}, person {reply.psn_no}: {'settling it now' if record.kind == 'settlement' else 'the corrected bill'} "
-           f"would record {record.kind} {record.settlement_id}"]
+    out = [
+        f"{head}, person {reply.psn_no}: {'settling it now' if record.kind == 'settlement' else 'the corrected bill'} "
+        f"would record {record.kind} {record.settlement_id}"
+    ]
     names = {d.fund_pay_type: d.fund_pay_type_name for d in reply.setldetail}
     for line in record.payments:
         out.append(f"  {line.payer.value:<17} {line.fund_pay_type:<7} {names.get(line.fund_pay_type, ''):<14}"
@@ -133,8 +135,10 @@ async def _via_topic(kafka: str, raws: list[bytes], timeout: float, key: KeyFile
     if missing:
         raise click.ClickException(
             f"no answer within {timeout:.0f}s to {len(missing)} request(s) on {', '.join(topics)}: is the presettle "
-            f"worker running (`onestop up`)? A request not signed by a registered key of the hospital it names is refused "
-            f"on {REJECTED} and answered nowhere")
+            "worker running (`onestop up`)? A request not signed by a registered key of the hospital it names "
+            "is refused "
+            f"on {REJECTED} and answered nowhere"
+        )
     now = datetime.now(timezone.utc)
     return [answers[s.request_id] if s.request_id else
             error_reply(s.raw, f"{s.problem} (refused on {REJECTED})", now, f"request {n}")
@@ -143,8 +147,14 @@ async def _via_topic(kafka: str, raws: list[bytes], timeout: float, key: KeyFile
 
 @click.command()
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--format", "fmt", type=click.Choice(["table", "json", "nhsa"]), default="table", show_default=True,
-              help="json: each answer as on claims.presettle.replies.<fixmedins_code>; nhsa: its setlinfo / setldetail only")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json", "nhsa"]),
+    default="table",
+    show_default=True,
+    help="json: each answer as on claims.presettle.replies.<fixmedins_code>; nhsa: its setlinfo / setldetail only",
+)
 @click.option("--via-topic", is_flag=True, help="ask the running system's presettle worker (claims.presettle) instead")
 @click.option("--timeout", default=30.0, show_default=True, help="seconds to wait for answers with --via-topic")
 @click.option("--key", "key_file", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
@@ -162,10 +172,14 @@ def presettle(file: Path, fmt: str, via_topic: bool, timeout: float, key_file: P
     if via_topic:
         key = read_key_file(key_file) if key_file else None
         if key is None:
-            click.echo("warning: unsigned requests: the presettle worker refuses them unless ONESTOP_ACCEPT_UNSIGNED is on",
-                       err=True)
+            click.echo(
+                "warning: unsigned requests: the presettle worker refuses them unless ONESTOP_ACCEPT_UNSIGNED is on",
+                err=True,
+            )
         elif key.signer_kind != "hospital":
-            raise click.ClickException(f"{key_file}: key {key.key_id} is {key.signer}'s, an authority's: a hospital's key signs requests")
+            raise click.ClickException(
+                f"{key_file}: key {key.key_id} is {key.signer}'s, an authority's: a hospital's key signs requests"
+            )
         replies = asyncio.run(_via_topic(endpoints_or_fail().kafka, [raw for _, raw in items], timeout, key))
     else:
         now = datetime.now(timezone.utc)

@@ -36,8 +36,9 @@ def slip(claim_id: str, hospital: str | None, out_dir: Path, png: bool) -> None:
     records, history, _ = read_ledger(gather)
     if not records:
         whose = f" of hospital {hospital}" if hospital else " naming no hospital (give --hospital CODE)"
-        raise click.ClickException(f"no records of claim {claim_id}{whose}: it was never settled here (check the id, or "
-                                   "`onestop settlements`)")
+        raise click.ClickException(
+            f"no records of claim {claim_id}{whose}: it was never settled here (check the id, or `onestop settlements`)"
+        )
     received = [i.claim for i in history if isinstance(i, ClaimReceived) and i.claim.key == key]
     claim = max(received, key=lambda c: c.revision) if received else None
     totals = truth(history, (next_seq(history), 0)).totals.get(records[0].year, {}) if history else {}

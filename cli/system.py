@@ -38,8 +38,11 @@ def up(data_dir: Path | None) -> None:
         initialise_sync(found)
         _say_what_survived(parts, found)
         if settings.accept_unsigned:
-            click.echo("WARNING: ONESTOP_ACCEPT_UNSIGNED is on: the workers accept unsigned events from anyone who can reach the "
-                       "broker. For development only.", err=True)
+            click.echo(
+                "WARNING: ONESTOP_ACCEPT_UNSIGNED is on: the workers accept unsigned events from anyone "
+                "who can reach the broker. For development only.",
+                err=True,
+            )
         write_runtime(found, os.getpid())
         workers.start()
         click.echo(f"onestop is up: kafka {found.kafka}; {len(WORKERS)} workers in {len(workers.processes)} processes; "
@@ -71,17 +74,24 @@ def _say_what_survived(parts: Parts, found) -> None:
 
     held = asyncio.run(counts())
     if held["settlements"] or held["inputs"]:
-        click.echo(f"note: the database holds the ledger — {held['settlements']} records, {held['inputs']} inputs received — "
-                   "but the embedded broker keeps topics in memory only, so its topics start empty: settlements.completed "
-                   "does not hold the earlier records. `onestop settlements` reads the ledger; `onestop audit replay` replays "
-                   "the archive. Inputs sent again are recognised and settle nothing twice.", err=True)
+        click.echo(
+            f"note: the database holds the ledger — {held['settlements']} records, {held['inputs']} inputs received — "
+            "but the embedded broker keeps topics in memory only, so its topics start empty: settlements.completed "
+            "does not hold the earlier records. `onestop settlements` reads the ledger; `onestop audit replay` replays "
+            "the archive. Inputs sent again are recognised and settle nothing twice.",
+            err=True,
+        )
 
 
 @click.command()
 @click.argument("names", nargs=-1, required=True, type=click.Choice(list(WORKERS)))
 @click.option("--loglevel", default="warning")
-@click.option("--instance", type=click.IntRange(min=1), default=1,
-              help="which instance of these workers this is (its metrics address is named after it); start more to scale out")
+@click.option(
+    "--instance",
+    type=click.IntRange(min=1),
+    default=1,
+    help="which instance of these workers this is (its metrics address is named after it); start more to scale out",
+)
 def worker(names: tuple[str, ...], loglevel: str, instance: int) -> None:
     """Run a worker (its own consumer group) until SIGINT / SIGTERM; several names run several
     workers in this one process, each still its own consumer group (the aiokafka driver)."""
@@ -146,9 +156,16 @@ def kafka_acls(code: str | None) -> None:
 
 @click.command("compose")
 @click.option("--prometheus", "what", flag_value="prometheus", help="print deploy/prometheus/prometheus.yml instead")
-@click.option("--dashboard", "what", flag_value="dashboard", help="print deploy/grafana/dashboards/onestop.json instead")
-@click.option("--env", "what", flag_value="env",
-              help="print instead a .env of fresh random secrets, every one docker-compose.yml requires (once, before the first start)")
+@click.option(
+    "--dashboard", "what", flag_value="dashboard", help="print deploy/grafana/dashboards/onestop.json instead"
+)
+@click.option(
+    "--env",
+    "what",
+    flag_value="env",
+    help="print instead a .env of fresh random secrets, every one docker-compose.yml requires "
+    "(once, before the first start)",
+)
 def compose_command(what: str | None) -> None:
     """Print docker-compose.yml: every worker a service, principal and database role of its own,
     with Prometheus and Grafana; or the Prometheus configuration or the Grafana dashboard it mounts,
@@ -156,7 +173,9 @@ def compose_command(what: str | None) -> None:
     from runtime.compose import compose, env_file
     from runtime.dashboard import dashboard_json, prometheus_config
 
-    click.echo({"prometheus": prometheus_config, "dashboard": dashboard_json, "env": env_file}.get(what, compose)(), nl=False)
+    click.echo(
+        {"prometheus": prometheus_config, "dashboard": dashboard_json, "env": env_file}.get(what, compose)(), nl=False
+    )
 
 
 COMMANDS = [up, worker, init, check, settings_command, kafka_acls, compose_command]

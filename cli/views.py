@@ -29,7 +29,9 @@ def person(psn_no: str, as_known_at: datetime | None) -> None:
         async with store_at(found.database) as store:
             held, events = await store.identity_history(psn_no)
             if as_known_at is not None:
-                held = await store.identity_as_known(psn_no, as_known_at.replace(tzinfo=as_known_at.tzinfo or timezone.utc))
+                held = await store.identity_as_known(
+                    psn_no, as_known_at.replace(tzinfo=as_known_at.tzinfo or timezone.utc)
+                )
             years = {year: await store.year_totals(psn_no, year) for year in await store.years_of(psn_no)}
         click.echo(describe_person(psn_no, held, events, years, as_known_at))
 
@@ -40,8 +42,14 @@ def person(psn_no: str, as_known_at: datetime | None) -> None:
 @click.option("--from", "source", type=click.Choice(["ledger", "topic"]), default="ledger",
               help="ledger: the database's records (they survive a restart); topic: settlements.completed as published")
 @click.option("--follow", is_flag=True, help="keep printing new records")
-@click.option("--format", "fmt", type=click.Choice(["json", "table", "nhsa"]), default="table",
-              help="json: each record as on the wire (CONTRACTS.md); nhsa: as the national platform's 2207 answer (setlinfo/setldetail)")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["json", "table", "nhsa"]),
+    default="table",
+    help="json: each record as on the wire (CONTRACTS.md); "
+    "nhsa: as the national platform's 2207 answer (setlinfo/setldetail)",
+)
 def settlements(source: str, follow: bool, fmt: str) -> None:
     """Print every record — settlements, adjustments, reversals, year-end payments — in the order recorded."""
     found = endpoints_or_fail()

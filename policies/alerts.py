@@ -11,7 +11,9 @@ from schemas.policy import Policy
 from .conditions import holding, open_to
 
 
-def alerts_for(claim: DischargeClaim, lines: Sequence[PaymentLine], held: Collection[Category], policy: Policy) -> list[HighCostAlert]:
+def alerts_for(
+    claim: DischargeClaim, lines: Sequence[PaymentLine], held: Collection[Category], policy: Policy
+) -> list[HighCostAlert]:
     """The first alert rule open to the person's categories decides; at most one alert per claim."""
     for rule in policy.alerts:
         if not open_to(rule.categories, held):

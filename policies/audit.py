@@ -9,10 +9,11 @@ effect for every person (it settles those with claims of its region and year).
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from decimal import Decimal
+from typing import Protocol
 
 from schemas.events import ClaimCancellation, DischargeClaim, EligibilityChange, Settlement, YearEndClose
 from schemas.money import ZERO, format_yuan
@@ -22,7 +23,7 @@ from .ledger import CancellationReceived, ChangeReceived, ClaimReceived, CloseRe
 
 #: fields a replay cannot reproduce: when the record was made
 NOT_COMPARED = {"settled_at"}
-_PARSERS = {
+_PARSERS: dict[str, Callable[[int, bytes], Input]] = {
     "claim": lambda seq, raw: ClaimReceived(seq, DischargeClaim.model_validate_json(raw)),
     "cancellation": lambda seq, raw: CancellationReceived(seq, ClaimCancellation.model_validate_json(raw)),
     "eligibility": lambda seq, raw: ChangeReceived(seq, EligibilityChange.model_validate_json(raw)),
@@ -30,19 +31,32 @@ _PARSERS = {
 }
 
 
+class Archived(Protocol):
+    """One input as archived (store.ArchivedInput, or one read off its topic): what a replay reads of it."""
+
+    @property
+    def seq(self) -> int: ...
+    @property
+    def kind(self) -> str: ...  # claim, cancellation, eligibility or close
+    @property
+    def outcome(self) -> str: ...  # accepted, or why not
+    @property
+    def raw(self) -> bytes: ...
+
+
 @dataclass
 class Replayed:
     """What a replay read and made."""
 
-    inputs: Counter = field(default_factory=Counter)  # (kind, outcome) -> count
+    inputs: Counter[tuple[str, str]] = field(default_factory=Counter)  # (kind, outcome) -> count
     records: list[Settlement] = field(default_factory=list)
 
 
-def by_person(archived: Iterable) -> tuple[dict[str, list[Input]], Counter]:
+def by_person(archived: Iterable[Archived]) -> tuple[dict[str, list[Input]], Counter[tuple[str, str]]]:
     """The accepted inputs of each person (every close added to everyone), and the count of all inputs."""
     persons: dict[str, list[Input]] = defaultdict(list)
     closes: list[Input] = []
-    counted: Counter = Counter()
+    counted: Counter[tuple[str, str]] = Counter()
     for item in archived:
         counted[(item.kind, item.outcome)] += 1
         if item.outcome != "accepted" or item.kind not in _PARSERS:
@@ -55,7 +69,7 @@ def by_person(archived: Iterable) -> tuple[dict[str, list[Input]], Counter]:
     return {psn: [*inputs, *closes] for psn, inputs in persons.items()}, counted
 
 
-def _person_of(item: Input) -> str:
+def _person_of(item: ClaimReceived | CancellationReceived | ChangeReceived) -> str:
     if isinstance(item, ClaimReceived):
         return item.claim.psn_no
     if isinstance(item, CancellationReceived):
@@ -63,7 +77,7 @@ def _person_of(item: Input) -> str:
     return item.change.psn_no
 
 
-def replay_archive(archived: Iterable, progress=None) -> Replayed:
+def replay_archive(archived: Iterable[Archived], progress: Callable[[int], object] | None = None) -> Replayed:
     """Every record the archived inputs make, person by person, each person's in the recorded order."""
     persons, counted = by_person(archived)
     done = Replayed(counted)
@@ -120,7 +134,8 @@ def _payment_differences(want: Settlement, got: Settlement) -> list[str]:
             out.append(f"{payer.value} should pay {format_yuan(x.amount)}, pays {format_yuan(y.amount)} "
                        f"({format_yuan(y.amount - x.amount)})")
         elif x.model_dump(mode="json") != y.model_dump(mode="json"):
-            out.append(f"{payer.value} line differs in {', '.join(k for k in x.model_dump() if x.model_dump()[k] != y.model_dump()[k])}")
+            fields = [k for k in x.model_dump() if x.model_dump()[k] != y.model_dump()[k]]
+            out.append(f"{payer.value} line differs in {', '.join(fields)}")
     return out
 
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from enum import StrEnum
 from functools import cache
 from typing import NamedTuple
 
@@ -45,7 +46,9 @@ FIELDS_READ: dict[str, tuple[str, ...]] = {
     "discharged_to": ("enddate",),
 }
 if set(FIELDS_READ) != set(Conditions.model_fields):
-    raise TypeError(f"say in FIELDS_READ which claim fields the conditions {set(Conditions.model_fields) - set(FIELDS_READ)} read")
+    raise TypeError(
+        f"say in FIELDS_READ which claim fields the conditions {set(Conditions.model_fields) - set(FIELDS_READ)} read"
+    )
 
 
 def fields_read(when: When | Conditions | None) -> set[str]:
@@ -57,7 +60,7 @@ def fields_read(when: When | Conditions | None) -> set[str]:
             if getattr(conditions, condition) is not None for name in names}
 
 
-def _zh_list(values, names: dict[str, str]) -> str:
+def _zh_list(values: Iterable[StrEnum], names: dict[str, str]) -> str:
     return "、".join(names.get(v.value, v.value) for v in values)
 
 
@@ -85,7 +88,10 @@ def failures(conditions: Conditions, claim: DischargeClaim) -> list[Reason]:
     if conditions.referral is not None and claim.referral != conditions.referral:
         missing.append(Reason("the stay was not referred", "未办理转诊") if conditions.referral
                        else Reason("the stay was referred", "已办理转诊"))
-    if conditions.emergency_unable_to_pay is not None and claim.emergency_unable_to_pay != conditions.emergency_unable_to_pay:
+    if (
+        conditions.emergency_unable_to_pay is not None
+        and claim.emergency_unable_to_pay != conditions.emergency_unable_to_pay
+    ):
         missing.append(Reason("the claim is not flagged emergency_unable_to_pay", "非急诊无力支付"))
     if conditions.discharged_from is not None and claim.enddate < conditions.discharged_from:
         missing.append(Reason(f"discharged {claim.enddate}, before {conditions.discharged_from}",
@@ -98,14 +104,19 @@ def failures(conditions: Conditions, claim: DischargeClaim) -> list[Reason]:
 
 def holds(conditions: Conditions, claim: DischargeClaim) -> bool:
     """True when the claim meets every condition (``failures`` says why not, in words)."""
-    return ((conditions.med_types is None or claim.med_type in conditions.med_types)
-            and (conditions.hosp_lv is None or claim.hosp_lv in conditions.hosp_lv)
-            and (conditions.insutype is None or claim.insutype in conditions.insutype)
-            and (conditions.area is None or AREA_ORDER.index(area_of(claim)) <= AREA_ORDER.index(conditions.area))
-            and (conditions.referral is None or claim.referral == conditions.referral)
-            and (conditions.emergency_unable_to_pay is None or claim.emergency_unable_to_pay == conditions.emergency_unable_to_pay)
-            and (conditions.discharged_from is None or claim.enddate >= conditions.discharged_from)
-            and (conditions.discharged_to is None or claim.enddate <= conditions.discharged_to))
+    return (
+        (conditions.med_types is None or claim.med_type in conditions.med_types)
+        and (conditions.hosp_lv is None or claim.hosp_lv in conditions.hosp_lv)
+        and (conditions.insutype is None or claim.insutype in conditions.insutype)
+        and (conditions.area is None or AREA_ORDER.index(area_of(claim)) <= AREA_ORDER.index(conditions.area))
+        and (conditions.referral is None or claim.referral == conditions.referral)
+        and (
+            conditions.emergency_unable_to_pay is None
+            or claim.emergency_unable_to_pay == conditions.emergency_unable_to_pay
+        )
+        and (conditions.discharged_from is None or claim.enddate >= conditions.discharged_from)
+        and (conditions.discharged_to is None or claim.enddate <= conditions.discharged_to)
+    )
 
 
 def when_holds(when: When | Conditions | None, claim: DischargeClaim) -> bool:

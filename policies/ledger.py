@@ -20,10 +20,19 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
-from schemas.codes import Category, Payer
+from schemas.codes import Authority, Category, Payer
 from schemas.events import (
-    CategoryHeld, ClaimCancellation, DischargeClaim, EligibilityChange, PaymentLine, PolicyRef, Settlement, YearEndClose,
+    CategoryHeld,
+    ClaimCancellation,
+    DischargeClaim,
+    EligibilityChange,
+    PaymentLine,
+    PolicyRef,
+    RecordKind,
+    Settlement,
+    YearEndClose,
 )
 from schemas.ids import cause
 from schemas.money import ZERO, format_yuan
@@ -109,28 +118,39 @@ class Net:
             self.last_line[line.payer] = line
 
 
+def entry_key(record: Settlement) -> tuple[str, int]:
+    """The (entry, year) a record is of: every record the ledger makes names its year (0: none named)."""
+    return (record.key, record.year or 0)
+
+
 def nets_of(records: Iterable[Settlement]) -> dict[tuple[str, int], Net]:
     """(entry, year) → what its records add up to."""
     nets: dict[tuple[str, int], Net] = defaultdict(Net)
     for record in records:
-        nets[(record.key, record.year)].add(record)
+        nets[entry_key(record)].add(record)
     return dict(nets)
 
 
 def summed(records: Sequence[Settlement]) -> Settlement:
     """What a claim's records add up to, as one record: what is owed on it now (its first
     settlement's shape, every payer's amount net of the later records)."""
-    first, lines = records[0], {}
+    first = records[0]
+    lines: dict[Payer, PaymentLine] = {}
     for record in records:
         for line in record.payments:
             was = lines.get(line.payer)
             lines[line.payer] = line if was is None else was.model_copy(update={"amount": was.amount + line.amount})
     medfee = sum((r.medfee_sumamt for r in records), start=ZERO)
     funds = sum((line.amount for line in lines.values()), start=ZERO)
-    return first.model_copy(update={
-        "medfee_sumamt": medfee, "payments": list(lines.values()), "fund_pay_sumamt": funds, "psn_part_amt": medfee - funds,
-        "identity": records[-1].identity,
-    })
+    return first.model_copy(
+        update={
+            "medfee_sumamt": medfee,
+            "payments": list(lines.values()),
+            "fund_pay_sumamt": funds,
+            "psn_part_amt": medfee - funds,
+            "identity": records[-1].identity,
+        }
+    )
 
 
 # --- the order of a person's inputs -----------------------------------------------------------
@@ -175,14 +195,17 @@ def reason_of(item: Input) -> str:
             return f"corrected bill: claim {claim.claim_id} revision {claim.revision}"
         return f"claim {claim.claim_id} ({claim.begndate} – {claim.enddate}) settled in the same year"
     if isinstance(item, CancellationReceived):
-        c = item.cancellation
-        return f"cancellation {c.event_id} of claim {c.claim_id}" + (f": {c.reason}" if c.reason else "")
+        cancellation = item.cancellation
+        return (f"cancellation {cancellation.event_id} of claim {cancellation.claim_id}"
+                + (f": {cancellation.reason}" if cancellation.reason else ""))
     if isinstance(item, ChangeReceived):
-        c = item.change
-        period = f"{c.valid_from} – {c.valid_to or 'open'}"
-        return f"eligibility change {c.event_id}: {c.category.value} {'granted' if c.action == 'grant' else 'revoked'} {period} by {c.authority.value}"
-    c = item.close
-    return f"year-end close {c.event_id} of {c.region} {c.year}"
+        change = item.change
+        period = f"{change.valid_from} – {change.valid_to or 'open'}"
+        done = "granted" if change.action == "grant" else "revoked"
+        return (f"eligibility change {change.event_id}: {change.category.value} {done} {period} "
+                f"by {change.authority.value}")
+    close = item.close
+    return f"year-end close {close.event_id} of {close.region} {close.year}"
 
 
 # --- the ledger as known at a point -------------------------------------------------------------
@@ -190,11 +213,12 @@ def reason_of(item: Input) -> str:
 
 def identity_at(inputs: Iterable[Input], at: Key) -> list[CategoryHeld]:
     """Every period the person held a category, from the changes received up to ``at``."""
-    by_category: dict[Category, list[dict]] = defaultdict(list)
+    by_category: dict[Category, list[dict[str, Any]]] = defaultdict(list)
     for item in inputs:
         if isinstance(item, ChangeReceived) and (item.seq, 0) <= at:
             by_category[item.change.category].append(item.change.model_dump())
-    held = [CategoryHeld(code=category, valid_from=p.start, valid_to=p.end, authority=p.authority, event_id=p.event_id)
+    held = [CategoryHeld(code=category, valid_from=p.start, valid_to=p.end, authority=Authority(p.authority),
+                         event_id=p.event_id)
             for category, events in by_category.items() for p in periods_from(events)]
     return sorted(held, key=lambda h: (h.code.value, h.valid_from))
 
@@ -248,10 +272,10 @@ def _cancellations(known: Iterable[Input]) -> dict[str, str]:
     for item in sorted((i for i in known if isinstance(i, ClaimReceived)), key=lambda i: i.seq):
         first.setdefault(item.claim.key, item.claim)
     out: dict[str, str] = {}
-    for item in sorted((i for i in known if isinstance(i, CancellationReceived)), key=lambda i: i.seq):
-        claim = first.get(item.cancellation.claim_key)
-        if claim is not None and cancels(item.cancellation, claim):
-            out.setdefault(claim.key, item.cancellation.key)
+    for received in sorted((i for i in known if isinstance(i, CancellationReceived)), key=lambda i: i.seq):
+        claim = first.get(received.cancellation.claim_key)
+        if claim is not None and cancels(received.cancellation, claim):
+            out.setdefault(claim.key, received.cancellation.key)
     return out
 
 
@@ -273,11 +297,14 @@ def _year(claims: list[DischargeClaim], cancelled: Mapping[str, str], identity: 
         if entry.policy.region in closed_regions:
             closes.setdefault(entry.policy.region, (entry.policy, ()))
     for region, (policy, lines) in sorted(closes.items()):
-        out.append(Entry(f"year-end/{region}/{year_id}/{psn_no}", year_id, "year_end", psn_no, place, policy, (), lines, ZERO))
+        out.append(
+            Entry(f"year-end/{region}/{year_id}/{psn_no}", year_id, "year_end", psn_no, place, policy, (), lines, ZERO)
+        )
     return out, year.totals
 
 
-def _entry(claim: DischargeClaim, policy: Policy, held: list[CategoryHeld], lines, cancelled_by: str | None = None) -> Entry:
+def _entry(claim: DischargeClaim, policy: Policy, held: list[CategoryHeld], lines: Iterable[PaymentLine],
+           cancelled_by: str | None = None) -> Entry:
     return Entry(claim.key, claim.year, "claim", claim.psn_no, claim.insuplc_admdvs, policy, tuple(held),
                  tuple(lines), ZERO if cancelled_by else claim.medfee_sumamt, claim, cancelled_by)
 
@@ -285,7 +312,9 @@ def _entry(claim: DischargeClaim, policy: Policy, held: list[CategoryHeld], line
 # --- the records an input makes ------------------------------------------------------------------
 
 
-def records_of(item: Input, inputs: Sequence[Input], nets: Mapping[tuple[str, int], Net], settled_at: datetime) -> list[Settlement]:
+def records_of(
+    item: Input, inputs: Sequence[Input], nets: Mapping[tuple[str, int], Net], settled_at: datetime
+) -> list[Settlement]:
     """The records ``item`` makes: for every entry, what the rules give after it less what was
     recorded before (``nets``), in settlement order; nothing where nothing changed."""
     first = first_seqs(inputs)
@@ -310,15 +339,16 @@ def replay(inputs: Sequence[Input], settled_at: datetime) -> list[Settlement]:
     for item in sorted(inputs, key=lambda i: key_of(i, first)):
         made = records_of(item, inputs, nets, settled_at)
         for record in made:
-            nets[(record.key, record.year)].add(record)
+            nets[entry_key(record)].add(record)
         records += made
     return records
 
 
-def _record(key: tuple[str, int], entry: Entry | None, elsewhere: Entry | None, net: Net | None, cause: str, reason: str,
-            own: str | None, settled_at: datetime) -> Settlement | None:
+def _record(key: tuple[str, int], entry: Entry | None, elsewhere: Entry | None, net: Net | None, cause: str,
+            reason: str | None, own: str | None, settled_at: datetime) -> Settlement | None:
     entry_id, year = key
     net = net or Net()
+    kind: RecordKind
     lines = _difference(entry, net, cause)
     medfee = (entry.medfee_sumamt if entry else ZERO) - net.medfee_sumamt
     if not net.kinds and entry is not None and entry.kind == "claim" and entry_id == own:
@@ -341,17 +371,28 @@ def _record(key: tuple[str, int], entry: Entry | None, elsewhere: Entry | None, 
     claim = source.claim
     bill = _bill(entry, net) if source.kind == "claim" else {}
     return Settlement(
-        settlement_id=settlement_id, kind=kind, reason=reason, claim_id=claim.claim_id if claim else entry_id, psn_no=source.psn_no,
-        insuplc_admdvs=source.insuplc_admdvs, policy=PolicyRef(region=source.policy.region, period=source.policy.period,
-                                                                 version=source.policy.version),
-        year=year, identity=list(source.identity), medfee_sumamt=medfee, payments=lines, fund_pay_sumamt=funds,
-        psn_part_amt=medfee - funds, settled_at=settled_at,
-        fixmedins_code=claim.fixmedins_code if claim else None, fixmedins_name=claim.fixmedins_name if claim else None,
-        revision=claim.revision if claim else None, **bill,
+        settlement_id=settlement_id,
+        kind=kind,
+        reason=reason,
+        claim_id=claim.claim_id if claim else entry_id,
+        psn_no=source.psn_no,
+        insuplc_admdvs=source.insuplc_admdvs,
+        policy=PolicyRef(region=source.policy.region, period=source.policy.period, version=source.policy.version),
+        year=year,
+        identity=list(source.identity),
+        medfee_sumamt=medfee,
+        payments=lines,
+        fund_pay_sumamt=funds,
+        psn_part_amt=medfee - funds,
+        settled_at=settled_at,
+        fixmedins_code=claim.fixmedins_code if claim else None,
+        fixmedins_name=claim.fixmedins_name if claim else None,
+        revision=claim.revision if claim else None,
+        **bill,
     )
 
 
-def _bill(entry: Entry | None, net: Net) -> dict:
+def _bill(entry: Entry | None, net: Net) -> dict[str, Any]:
     """The bill's parts as the record carries them: now less what was recorded before, and the stay."""
     now = entry.claim if entry is not None and entry.cancelled_by is None else None
     parts = {part: (getattr(now, part) if now else ZERO) - net.parts[part] for part in BILL_PARTS}
@@ -360,7 +401,7 @@ def _bill(entry: Entry | None, net: Net) -> dict:
             "enddate": stay.enddate if stay else None}
 
 
-def bill_of(claim: DischargeClaim) -> dict:
+def bill_of(claim: DischargeClaim) -> dict[str, Any]:
     """The bill's fields a claim's first record carries."""
     return {**{part: getattr(claim, part) for part in BILL_PARTS}, "med_type": claim.med_type,
             "begndate": claim.begndate, "enddate": claim.enddate}
@@ -379,19 +420,28 @@ def _difference(entry: Entry | None, net: Net, cause: str) -> list[PaymentLine]:
         if payer not in now and was:
             last = net.last_line[payer]
             why = "cancelled" if entry is not None and entry.cancelled_by == cause else "no longer owed"
-            out.append(last.model_copy(update={
-                "amount": -was,
-                "explanation": f"{why} ({cause}): {format_yuan(was)} paid before is recovered",
-                "explanation_zh": f"{'结算撤销' if why == 'cancelled' else '不再支付'}（{cause}）：追回此前已付 {format_yuan(was)}",
-            }))
+            out.append(
+                last.model_copy(
+                    update={
+                        "amount": -was,
+                        "explanation": f"{why} ({cause}): {format_yuan(was)} paid before is recovered",
+                        "explanation_zh": f"{'结算撤销' if why == 'cancelled' else '不再支付'}（{cause}）："
+                        f"追回此前已付 {format_yuan(was)}",
+                    }
+                )
+            )
     return out
 
 
 def _changed(line: PaymentLine, was: Decimal, cause: str) -> PaymentLine:
     if was == 0 and line.amount == 0:
         return line
-    return line.model_copy(update={
-        "amount": line.amount - was,
-        "explanation": f"settled again ({cause}): was {format_yuan(was)}, now {format_yuan(line.amount)}; {line.explanation}",
-        "explanation_zh": f"重新结算（{cause}）：原 {format_yuan(was)}，现 {format_yuan(line.amount)}；{line.explanation_zh}",
-    })
+    return line.model_copy(
+        update={
+            "amount": line.amount - was,
+            "explanation": f"settled again ({cause}): was {format_yuan(was)}, now {format_yuan(line.amount)}; "
+            f"{line.explanation}",
+            "explanation_zh": f"重新结算（{cause}）：原 {format_yuan(was)}，现 {format_yuan(line.amount)}；"
+            f"{line.explanation_zh}",
+        }
+    )

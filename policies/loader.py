@@ -6,7 +6,7 @@ from datetime import date
 from functools import cache, lru_cache, wraps
 from importlib import resources
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import yaml
 from pydantic import BaseModel, ValidationError
@@ -27,7 +27,12 @@ class NoPolicy(LookupError):
     """No policy in force for a claim's insured place and date."""
 
 
-def _line_map(node: yaml.Node, path: tuple = ()) -> dict[tuple, int]:
+#: where in a policy file's data: keys and list indexes from the top (pydantic's ``loc``)
+Where = tuple[str | int, ...]
+M = TypeVar("M", bound=BaseModel)
+
+
+def _line_map(node: yaml.Node, path: Where = ()) -> dict[Where, int]:
     lines = {path: node.start_mark.line + 1}
     if isinstance(node, yaml.MappingNode):
         for key, value in node.value:
@@ -39,7 +44,7 @@ def _line_map(node: yaml.Node, path: tuple = ()) -> dict[tuple, int]:
     return lines
 
 
-def _line_of(lines: dict[tuple, int], loc: tuple) -> int:
+def _line_of(lines: dict[Where, int], loc: Where) -> int:
     for end in range(len(loc), -1, -1):
         key = tuple(str(p) if not isinstance(p, int) else p for p in loc[:end])
         if key in lines:
@@ -47,7 +52,7 @@ def _line_of(lines: dict[tuple, int], loc: tuple) -> int:
     return 1
 
 
-def _validated(model: type[BaseModel], text: str, name: str, shared_dir: Path):
+def _validated(model: type[M], text: str, name: str, shared_dir: Path) -> M:
     try:
         node = yaml.compose(text)
         data = yaml.safe_load(text)
@@ -69,13 +74,14 @@ def _validated(model: type[BaseModel], text: str, name: str, shared_dir: Path):
         raise PolicyFileError("\n".join(problems)) from None
 
 
-def _shared_payer(file: str, shared_dir: Path, used_at: str) -> dict:
+def _shared_payer(file: str, shared_dir: Path, used_at: str) -> dict[str, Any]:
     path = shared_dir / file
     if not path.is_file():
         raise PolicyFileError(f"{used_at}: use: {file}: no such shared payer file in {shared_dir}")
     text = path.read_text(encoding="utf-8")
     _validated(PayerPolicy, text, str(path), shared_dir)  # its own errors point into its own lines
-    return yaml.safe_load(text)
+    payer: dict[str, Any] = yaml.safe_load(text)  # (a mapping: it validated as a payer)
+    return payer
 
 
 def parse_policy(text: str, name: str = "<policy>", shared_dir: Path = SHARED_DIR) -> Policy:

@@ -11,7 +11,7 @@ amount (schemas.nhsa.NhsaSettlement checks it).
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
@@ -38,6 +38,16 @@ class Fund:
     field: str
 
 
+@dataclass
+class _Detail:
+    """One fund's `setldetail` line, as the record's lines of that fund add to it."""
+
+    fund: Fund
+    left: Decimal | None  # what of the in-scope bill was left when the fund's first line came
+    amount: Decimal = ZERO
+    info: list[str] = field(default_factory=list)  # each line's explanation
+
+
 class FundConflict(ValueError):
     """Two payers of one policy give one fund code different names or setlinfo fields."""
 
@@ -52,8 +62,10 @@ def funds_of(policy: Policy) -> dict[str, Fund]:
             if known is not None and known[0] != fund:
                 raise FundConflict(
                     f"policy {policy.ref}: fund {fund.code} is {known[0].name} counted in {known[0].field} for payer "
-                    f"{known[1]}, but {fund.name} counted in {fund.field} for payer {payer.payer.value} ({insutype.value}); "
-                    "give both payers the same fund_name and setlinfo_field")
+                    f"{known[1]}, but {fund.name} counted in {fund.field} "
+                    f"for payer {payer.payer.value} ({insutype.value}); "
+                    "give both payers the same fund_name and setlinfo_field"
+                )
             funds.setdefault(fund.code, (fund, payer.payer.value))
     return {code: fund for code, (fund, _) in funds.items()}
 
@@ -102,7 +114,7 @@ def nhsa_form(record: Settlement, policy: Policy | None = None) -> NhsaSettlemen
     """The record as the platform's 2207 answer: `setlinfo` with the fund fields derived from the
     lines, and one `setldetail` line per fund in payment order (zero lines included: they say why)."""
     policy = policy if policy is not None else policy_or_none(record)
-    details: dict[str, dict] = {}
+    details: dict[str, _Detail] = {}
     fields = dict.fromkeys(SETLINFO_FIELDS, ZERO)
     paid_before = ZERO
     for line in record.payments:
@@ -110,26 +122,41 @@ def nhsa_form(record: Settlement, policy: Policy | None = None) -> NhsaSettlemen
         detail = details.get(fund.code)
         if detail is None:
             left = None if record.inscp_scp_amt is None else record.medfee_sumamt - paid_before
-            detail = details[fund.code] = {"fund": fund, "amount": ZERO, "left": left, "info": []}
-        detail["amount"] += line.amount
-        detail["info"].append(line.explanation_zh or line.explanation)
+            detail = details[fund.code] = _Detail(fund, left)
+        detail.amount += line.amount
+        detail.info.append(line.explanation_zh or line.explanation)
         fields[fund.field] += line.amount
         paid_before += line.amount
     setldetail = [
-        SetlDetail(fund_pay_type=code, fund_pay_type_name=d["fund"].name, inscp_scp_amt=record.inscp_scp_amt,
-                   crt_payb_lmt_amt=d["left"], fund_payamt=d["amount"], setl_proc_info=_proc_info(d["info"]))
+        SetlDetail(fund_pay_type=code, fund_pay_type_name=d.fund.name, inscp_scp_amt=record.inscp_scp_amt,
+                   crt_payb_lmt_amt=d.left, fund_payamt=d.amount, setl_proc_info=_proc_info(d.info))
         for code, d in details.items()
     ]
     setlinfo = SetlInfo(
-        setl_id=record.settlement_id, mdtrt_id=record.claim_id, psn_no=record.psn_no, insutype=insutype_of(record, policy),
-        insuplc_admdvs=record.insuplc_admdvs, clr_optins=record.insuplc_admdvs, med_type=record.med_type,
-        begndate=record.begndate, enddate=record.enddate,
+        setl_id=record.settlement_id,
+        mdtrt_id=record.claim_id,
+        psn_no=record.psn_no,
+        insutype=insutype_of(record, policy),
+        insuplc_admdvs=record.insuplc_admdvs,
+        clr_optins=record.insuplc_admdvs,
+        med_type=record.med_type,
+        begndate=record.begndate,
+        enddate=record.enddate,
         setl_time=china_time(record.settled_at).strftime("%Y-%m-%d %H:%M:%S"),
-        fixmedins_code=record.fixmedins_code, fixmedins_name=record.fixmedins_name,
-        medfee_sumamt=record.medfee_sumamt, fulamt_ownpay_amt=record.fulamt_ownpay_amt,
-        overlmt_selfpay=record.overlmt_selfpay, preselfpay_amt=record.preselfpay_amt, inscp_scp_amt=record.inscp_scp_amt,
-        **fields, fund_pay_sumamt=record.fund_pay_sumamt, psn_part_amt=record.psn_part_amt,
-        psn_cash_pay=record.psn_part_amt, setl_type=record.kind, reason=record.reason, year=record.year,
+        fixmedins_code=record.fixmedins_code,
+        fixmedins_name=record.fixmedins_name,
+        medfee_sumamt=record.medfee_sumamt,
+        fulamt_ownpay_amt=record.fulamt_ownpay_amt,
+        overlmt_selfpay=record.overlmt_selfpay,
+        preselfpay_amt=record.preselfpay_amt,
+        inscp_scp_amt=record.inscp_scp_amt,
+        **fields,
+        fund_pay_sumamt=record.fund_pay_sumamt,
+        psn_part_amt=record.psn_part_amt,
+        psn_cash_pay=record.psn_part_amt,
+        setl_type=record.kind,
+        reason=record.reason,
+        year=record.year,
         policy=f"{record.policy.region}/{record.policy.period}/v{record.policy.version}",
     )
     return NhsaSettlement(setlinfo=setlinfo, setldetail=setldetail)

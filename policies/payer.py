@@ -18,7 +18,7 @@ claims are settled again (policies/year.py) — nothing is clipped onto the cros
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Hashable, Mapping, Sequence
+from collections.abc import Callable, Collection, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -27,9 +27,9 @@ from types import MappingProxyType
 
 from schemas.codes import CATEGORY_ZH, Category, InsuType, Payer
 from schemas.events import DischargeClaim, PaymentLine
-from schemas.money import ZERO, format_rate, round_to_fen
+
 # (imported under their short names, not assigned to them: a compiled rule then calls them directly)
-from schemas.money import format_exact as exact, format_yuan as y
+from schemas.money import ZERO, format_exact as exact, format_rate, format_yuan as y, round_to_fen
 from schemas.policy import Deferral, PayerPolicy, Policy, Rule, Tier
 from schemas.totals import AccountTotals, YearTotals
 from schemas.trusted import built
@@ -187,7 +187,11 @@ def _read_for(policy: Policy, payer: PayerPolicy, held: frozenset[Category]) -> 
     rules = []
     for rule in payer.rules:
         account = payer.account_of(rule)
-        tiers = tuple(_tier_for(payer, rule, account, tier, held, rule_id) for tier in rule.tiers if open_to(tier.categories, held))
+        tiers = tuple(
+            _tier_for(payer, rule, account, tier, held, rule_id)
+            for tier in rule.tiers
+            if open_to(tier.categories, held)
+        )
         if tiers:
             rules.append(_rule_for(rule, account, tiers))
     conditions = [when for r in rules for when in (r.rule.when, *(t.tier.when for t in r.tiers))]
@@ -203,7 +207,9 @@ def _rule_for(rule: Rule, account: str, tiers: tuple[_TierFor, ...]) -> _RuleFor
                     limits.per_day is not None or limits.assisted_visits_per_month is not None)
 
 
-def _tier_for(payer: PayerPolicy, rule: Rule, account: str, tier: Tier, held: frozenset[Category], rule_id: str) -> _TierFor:
+def _tier_for(
+    payer: PayerPolicy, rule: Rule, account: str, tier: Tier, held: frozenset[Category], rule_id: str
+) -> _TierFor:
     label, label_zh = _tier_label(tier, held), _tier_label_zh(tier, held)
     return _TierFor(tier, label, label_zh, qualification_key(account, tier), f"{rule_id}.{rule.name}[{tier.label}]",
                     Reason(f"{payer.payer.value} ({rule.name}, {label}): ", f"{payer.name_zh}（{label_zh}）："),
@@ -211,7 +217,7 @@ def _tier_for(payer: PayerPolicy, rule: Rule, account: str, tier: Tier, held: fr
                     tier.personal_share_ceiling, tier.qualifies_at)
 
 
-def _reads_nothing(claim: DischargeClaim) -> tuple:
+def _reads_nothing(claim: DischargeClaim) -> tuple[()]:
     return ()
 
 
@@ -233,7 +239,7 @@ _NOTHING_YET = AccountTotals()
 _amount_of = attrgetter("amount")
 
 
-def _line(**fields) -> PaymentLine:
+def _line(**fields: object) -> PaymentLine:
     """A payment line of values computed here, each of its field's type, given in the schema's order."""
     return built(PaymentLine, fields)
 
@@ -262,7 +268,7 @@ def _account_name_zh(policy: Policy, account: str) -> str:
     return account
 
 
-def _payer_names_zh(policy: Policy, payers) -> str:
+def _payer_names_zh(policy: Policy, payers: Iterable[Payer]) -> str:
     names = {p.payer: p.name_zh for p in policy.payers}
     return "、".join(names.get(p, p.value) for p in payers)
 
@@ -284,8 +290,11 @@ def _annual_cap(rule: Rule, tier: Tier, claim: DischargeClaim) -> tuple[Decimal 
         return cap
     disease = major_disease_of(claim.dise_codg, claim.age)
     if disease is not None:
-        return (rule.limits.major_disease_annual_cap, f"annual cap for the major disease {disease.name} ({disease.name_zh})",
-                f"重大疾病（{disease.name_zh}）年度限额")
+        return (
+            rule.limits.major_disease_annual_cap,
+            f"annual cap for the major disease {disease.name} ({disease.name_zh})",
+            f"重大疾病（{disease.name_zh}）年度限额",
+        )
     return rule.limits.annual_cap, "annual cap", "年度限额"
 
 
@@ -300,7 +309,9 @@ def _claim_free_cap(rule: Rule, tier: Tier) -> tuple[Decimal | None, str, str] |
     return rule.limits.annual_cap, "annual cap", "年度限额"
 
 
-def _limit(amount: Decimal, left: Decimal, what: str, what_zh: str, steps: _Steps, figure: Decimal | None = None) -> Decimal:
+def _limit(
+    amount: Decimal, left: Decimal, what: str, what_zh: str, steps: _Steps, figure: Decimal | None = None
+) -> Decimal:
     """``amount`` held to what is ``left`` of a limit, named ``what`` (followed by ``figure``, if given)."""
     if not left > ZERO:  # (what max(ZERO, left) gives)
         left = ZERO
@@ -330,8 +341,11 @@ def _base(rule: _RuleFor, in_scope: Decimal, prior: Sequence[PaymentLine], paid_
         base = max(ZERO, in_scope - after)
         names = ", ".join(p.value for p in rule.base_after)
         shown, after_shown = y(base), y(after)
-        steps.add(f"base {shown} (in-scope {in_scope_shown} − paid by {names} {after_shown})",
-                  f"基数 {shown}（政策范围内 {in_scope_shown} − {_payer_names_zh(policy, rule.base_after)}已付 {after_shown}）")
+        steps.add(
+            f"base {shown} (in-scope {in_scope_shown} − paid by {names} {after_shown})",
+            f"基数 {shown}（政策范围内 {in_scope_shown} − "
+            f"{_payer_names_zh(policy, rule.base_after)}已付 {after_shown}）",
+        )
         return base, account.base, shown
     base = in_scope - paid_before
     if not base > ZERO:  # (what max(ZERO, base) gives)
@@ -388,7 +402,10 @@ def _qualifying_step(c: _Candidate, line: Decimal, low: Decimal, high: Decimal, 
         c.reaches_back = not qualified and low > 0
         later = ": the year's earlier claims are settled again by this schedule" if c.reaches_back else ""
         later_zh = "：本年此前的就医按此标准重新结算" if c.reaches_back else ""
-        c.add(f"the year reaches the qualifying {y(line)} with this claim{later}", f"本次就医使本年累计达到资格线 {y(line)}{later_zh}")
+        c.add(
+            f"the year reaches the qualifying {y(line)} with this claim{later}",
+            f"本次就医使本年累计达到资格线 {y(line)}{later_zh}",
+        )
 
 
 def _equation(shown: list[str], gross: Decimal, paid_this_year: Decimal | None = None) -> tuple[str, str]:
@@ -412,16 +429,24 @@ def _within_limits(gross: Decimal, claim: DischargeClaim, in_scope: Decimal, pai
     if cap is not None:
         amount = _limit(amount, cap - account.paid, cap_name, cap_name_zh, steps, cap)
     if rule.per_claim is not None:
-        amount = _limit(amount, rule.per_claim, f"at most {y(rule.per_claim)} a claim", f"单次最高 {y(rule.per_claim)}", steps)
+        amount = _limit(
+            amount, rule.per_claim, f"at most {y(rule.per_claim)} a claim", f"单次最高 {y(rule.per_claim)}", steps
+        )
     if rule.per_day is not None:
         today = account.paid_by_day.get(claim.enddate, ZERO)
-        amount = _limit(amount, rule.per_day - today, f"at most {y(rule.per_day)} a day", f"每日最高 {y(rule.per_day)}", steps)
+        amount = _limit(
+            amount, rule.per_day - today, f"at most {y(rule.per_day)} a day", f"每日最高 {y(rule.per_day)}", steps
+        )
     visits = rule.assisted_visits_per_month
     if visits is not None:
         month = claim.enddate.strftime("%Y-%m")
         if account.assisted_visits_by_month.get(month, 0) >= visits:
-            amount = _limit(amount, ZERO, f"{visits} assisted visits in {month} already", f"{month} 已救助 {visits} 次", steps)
-    amount = _limit(amount, in_scope - paid_before, "never more than the remaining in-scope amount", "不超过政策范围内剩余", steps)
+            amount = _limit(
+                amount, ZERO, f"{visits} assisted visits in {month} already", f"{month} 已救助 {visits} 次", steps
+            )
+    amount = _limit(
+        amount, in_scope - paid_before, "never more than the remaining in-scope amount", "不超过政策范围内剩余", steps
+    )
     return round_to_fen(amount)
 
 
@@ -473,7 +498,9 @@ def _apply(payer: _PayerFor, claim: DischargeClaim) -> _Applicable:
     reasons = _why_not(payer, claim)
     why = "; ".join(r.en for r in reasons) or "no rule covers this claim"
     why_zh = "；".join(r.zh for r in reasons) or "无适用规则"
-    return _Applicable(None, why_not=Reason(f"{payer.payer.payer.value} pays nothing: {why}", f"{payer.payer.name_zh}不支付：{why_zh}"))
+    return _Applicable(
+        None, why_not=Reason(f"{payer.payer.payer.value} pays nothing: {why}", f"{payer.payer.name_zh}不支付：{why_zh}")
+    )
 
 
 def _why_not(payer: _PayerFor, claim: DischargeClaim) -> list[Reason]:
@@ -482,7 +509,9 @@ def _why_not(payer: _PayerFor, claim: DischargeClaim) -> list[Reason]:
     for rule in (r.rule for r in payer.rules):
         missing = when_failures(rule.when, claim)
         if missing:
-            reasons.append(Reason(f"{rule.name}: " + "; ".join(r.en for r in missing), "；".join(r.zh for r in missing)))
+            reasons.append(
+                Reason(f"{rule.name}: " + "; ".join(r.en for r in missing), "；".join(r.zh for r in missing))
+            )
         else:
             reasons.append(Reason(f"{rule.name}: no schedule of the person's categories applies to this claim",
                                   "本人所属类别无适用于本次就医的标准"))
@@ -542,11 +571,15 @@ def pay(
     paid_before = _paid_before(prior)
     in_scope = claim.inscp_scp_amt
     if len(tiers) == 1:  # (nine payments in ten: no comparison to make)
-        best = _candidate(tiers[0], rule, claim, in_scope, prior, paid_before, account, policy, tiers[0].qualification in qualified)
+        best = _candidate(
+            tiers[0], rule, claim, in_scope, prior, paid_before, account, policy, tiers[0].qualification in qualified
+        )
         candidates = None
     else:
-        candidates = [_candidate(t, rule, claim, in_scope, prior, paid_before, account, policy, t.qualification in qualified)
-                      for t in tiers]
+        candidates = [
+            _candidate(t, rule, claim, in_scope, prior, paid_before, account, policy, t.qualification in qualified)
+            for t in tiers
+        ]
         best = max(candidates, key=_amount_of)  # max keeps the first of equals: the listed order
     amount, steps = best.amount, best
     deferred = _deferred(rule, prior, policy)

@@ -21,14 +21,25 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
+from typing import Any
 
 from schemas.events import DischargeClaim, Settlement
-from schemas.nhsa import PresettleReply, PresettleRequest
 from schemas.money import ZERO
+from schemas.nhsa import PresettleReply, PresettleRequest
 from schemas.totals import YearTotals
 
 from .ledger import (
-    BILL_PARTS, CancellationReceived, ChangeReceived, ClaimReceived, Entry, Input, Net, cancels, records_of, truth,
+    BILL_PARTS,
+    CancellationReceived,
+    ChangeReceived,
+    ClaimReceived,
+    Entry,
+    Input,
+    Net,
+    cancels,
+    records_of,
+    truth,
 )
 from .loader import NoPolicy, policy_for
 from .nhsa import nhsa_form
@@ -83,7 +94,9 @@ def presettle(history: Sequence[Input], claim: DischargeClaim, at: datetime) -> 
 
 def _admissible(history: Sequence[Input], claim: DischargeClaim) -> list[str]:
     """Refuse what intake would refuse; the notes on what it would accept."""
-    same = sorted((i for i in history if isinstance(i, ClaimReceived) and i.claim.key == claim.key), key=lambda i: i.seq)
+    same = sorted(
+        (i for i in history if isinstance(i, ClaimReceived) and i.claim.key == claim.key), key=lambda i: i.seq
+    )
     if not same:
         if claim.revision:
             raise CannotPresettle(f"claim {claim.claim_id} was never received from its hospital: a corrected bill "
@@ -110,21 +123,22 @@ def _admissible(history: Sequence[Input], claim: DischargeClaim) -> list[str]:
             "its record is the change from what was settled"]
 
 
-def _content(claim: DischargeClaim) -> dict:
+def _content(claim: DischargeClaim) -> dict[str, Any]:
     return claim.model_dump(exclude={"schema_"})
 
 
 def nets_of_truth(entries: dict[tuple[str, int], Entry]) -> dict[tuple[str, int], Net]:
     """What the records of each entry add up to once every input received has taken effect: by
     the ledger's invariant, the entries the rules give (a cancelled claim nets to nothing)."""
-    nets = {}
+    nets: dict[tuple[str, int], Net] = {}
     for key, entry in entries.items():
         claim = entry.claim if entry.cancelled_by is None else None
         nets[key] = Net(
             medfee_sumamt=entry.medfee_sumamt,
             by_payer={line.payer: line.amount for line in entry.lines},
             last_line={line.payer: line for line in entry.lines},
-            kinds={"year_end" if entry.kind == "year_end" else "settlement"} | ({"reversal"} if entry.cancelled_by else set()),
+            kinds={"year_end" if entry.kind == "year_end" else "settlement"}
+            | ({"reversal"} if entry.cancelled_by else set()),
             parts={part: (getattr(claim, part) if claim is not None else ZERO) for part in BILL_PARTS},
         )
     return nets
@@ -140,12 +154,13 @@ def reply_for(history: Sequence[Input], request: PresettleRequest, at: datetime)
     presettle --format json`) as the asking hospital may see it (the module's doc): the would-be record
     in the platform's shape and ours, its effects, the notes; or the reason it cannot be."""
     claim = claim_of(request)
-    base = {"request_id": request.answer_to, "claim_id": claim.claim_id, "psn_no": claim.psn_no, "answered_at": at}
+    answer = partial(PresettleReply, request_id=request.answer_to, claim_id=claim.claim_id, psn_no=claim.psn_no,
+                     answered_at=at)
     grants = tuple(item.change.event_id for item in history if isinstance(item, ChangeReceived))
     try:
         result = presettle(history, claim, at)
     except CannotPresettle as error:
-        return PresettleReply(**base, error=withhold(str(error), grants))
+        return answer(error=withhold(str(error), grants))
     record = seen_by_hospital(result.record, grants) if result.record is not None else None
     others = [*[r for r in result.records if r is not result.record], *result.effects]
     shown = [seen_by_hospital(r, grants) for r in others if r.fixmedins_code in (None, request.fixmedins_code)]
@@ -155,8 +170,8 @@ def reply_for(history: Sequence[Input], request: PresettleRequest, at: datetime)
         notes.append(f"settling it would also change {elsewhere} record(s) of the person's claims at other hospitals "
                      "(not shown: they are those hospitals')")
     form = nhsa_form(record) if record is not None else None
-    return PresettleReply(
-        **base, setlinfo=form.setlinfo if form else None, setldetail=form.setldetail if form else [],
+    return answer(
+        setlinfo=form.setlinfo if form else None, setldetail=form.setldetail if form else [],
         payments=list(record.payments) if record is not None else [], settlement=record, effects=shown, notes=notes,
     )
 
@@ -172,6 +187,10 @@ def error_reply(raw: bytes | None, reason: str, at: datetime, fallback_id: str) 
         data = None
     data = data if isinstance(data, dict) else {}
     request_id = str(data.get("request_id") or data.get("claim_id") or fallback_id)
-    return PresettleReply(request_id=request_id, claim_id=data.get("claim_id") if isinstance(data.get("claim_id"), str) else None,
-                          psn_no=data.get("psn_no") if isinstance(data.get("psn_no"), str) else None, answered_at=at,
-                          error=reason)
+    return PresettleReply(
+        request_id=request_id,
+        claim_id=data.get("claim_id") if isinstance(data.get("claim_id"), str) else None,
+        psn_no=data.get("psn_no") if isinstance(data.get("psn_no"), str) else None,
+        answered_at=at,
+        error=reason,
+    )

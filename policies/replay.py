@@ -9,8 +9,8 @@ from schemas.money import format_yuan
 
 from .identity import counting
 from .loader import NoPolicy, policy_for
-from .settle import Settled
-from .year import ClaimOfYear, settle_year
+from .settle import ClaimOfYear, Settled
+from .year import settle_year
 
 
 def settle_in_order(claims: Sequence[DischargeClaim], categories: Sequence[CategoryHeld]) -> list[Settled]:
@@ -34,11 +34,13 @@ def settle_in_order(claims: Sequence[DischargeClaim], categories: Sequence[Categ
 
 def settle_case(case: Case) -> list[Settled]:
     """A worked case's claims, settled in arrival order (its ``expect`` is ignored)."""
-    categories = [CategoryHeld(code=c.code, valid_from=c.valid_from, valid_to=c.valid_to) for c in case.person.categories]
+    categories = [
+        CategoryHeld(code=c.code, valid_from=c.valid_from, valid_to=c.valid_to) for c in case.person.categories
+    ]
     return settle_in_order(case.claims, categories)
 
 
-def as_expected(settled: Settled) -> dict:
+def as_expected(settled: Settled) -> dict[str, str | dict[str, str]]:
     """A settlement in the shape of a case's ``expect`` entries (payers that pay nothing left out)."""
     return {
         "claim_id": settled.claim.claim_id,

@@ -8,7 +8,6 @@ from typing import NamedTuple
 from schemas.money import format_rate, format_yuan
 from schemas.policy import Segment
 
-
 #: the sum of no terms (an exact zero: the terms decide the places)
 _NOTHING = Decimal(0)
 
@@ -27,8 +26,10 @@ class Span(NamedTuple):
 def spans(segments: Sequence[Segment]) -> tuple[Span, ...]:
     """The segments read once, for a schedule applied to many bases."""
     ends = [s.from_ for s in segments[1:]] + [None]
-    return tuple(Span(s.from_, end, s.rate, format_rate(s.rate), format_yuan(s.from_), None if end is None else format_yuan(end))
-                 for s, end in zip(segments, ends))
+    return tuple(
+        Span(s.from_, end, s.rate, format_rate(s.rate), format_yuan(s.from_), None if end is None else format_yuan(end))
+        for s, end in zip(segments, ends)
+    )
 
 
 def covered(segments: Sequence[Segment] | tuple[Span, ...], base: Decimal) -> Decimal:
@@ -73,5 +74,5 @@ def over(spans: Sequence[Span], low: Decimal, high: Decimal,
 
 def _read(segments: Sequence[Segment] | tuple[Span, ...]) -> Sequence[Span]:
     if segments and isinstance(segments[0], Span):
-        return segments  # type: ignore[return-value]
-    return spans(segments)  # type: ignore[arg-type]
+        return segments  # type: ignore[return-value]  # (mypy narrows no sequence by its first item: all are Spans)
+    return spans(segments)  # type: ignore[arg-type]  # (and here all are Segments)

@@ -54,7 +54,10 @@ def route(policy: Policy, held: Collection[Category]) -> tuple[PayerPolicy, ...]
     key = (id(policy), held if type(held) is frozenset else frozenset(held))
     found = _ROUTES.get(key)
     if found is None or found[0] is not policy:  # (an id is reused only once its policy is gone)
-        found = _ROUTES[key] = (policy, tuple(p for p in policy.payers if any(open_to(t.categories, held) for r in p.rules for t in r.tiers)))
+        found = _ROUTES[key] = (
+            policy,
+            tuple(p for p in policy.payers if any(open_to(t.categories, held) for r in p.rules for t in r.tiers)),
+        )
     return found[1]
 
 
@@ -63,7 +66,11 @@ _ROUTES: dict[tuple[int, frozenset[Category]], tuple[Policy, tuple[PayerPolicy, 
 
 
 def settle(
-    claim: DischargeClaim, held: Collection[Category], totals: YearTotals, policy: Policy, qualified: Collection[str] = ()
+    claim: DischargeClaim,
+    held: Collection[Category],
+    totals: YearTotals,
+    policy: Policy,
+    qualified: Collection[str] = (),
 ) -> Settled:
     """Run ``claim`` through every payer of ``policy`` in order. ``totals`` is the person's year so far;
     ``qualified`` the qualifying tiers the year is known to reach (policies/year.py)."""

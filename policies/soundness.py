@@ -15,43 +15,46 @@ record each claim's net per payer is never negative and its funds stay within it
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 import orjson
 
 from schemas.codes import Category, Payer
 from schemas.events import DischargeClaim, Settlement
-from schemas.policy import Policy
 from schemas.money import ZERO, format_yuan
+from schemas.policy import Policy
 from schemas.totals import YearTotals
 
-from .ledger import Net
+from .ledger import Net, entry_key
 from .loader import policy_by_ref
 from .settle import Settled, route, settle
 
 
-def held_of(snapshot: Mapping) -> frozenset[Category]:
+def held_of(snapshot: Mapping[str, Any]) -> frozenset[Category]:
     """The categories a recorded snapshot says count for its claim (intake wrote it: their codes)."""
     return frozenset(Category(held["code"]) for held in snapshot["identity"])
 
 
-def policy_of_snapshot(snapshot: Mapping) -> Policy:
+def policy_of_snapshot(snapshot: Mapping[str, Any]) -> Policy:
     """The policy a recorded snapshot names."""
     named = snapshot["policy"]
     return policy_by_ref(named["region"], named["period"], named["version"])
 
 
-def settled_on(claim: DischargeClaim, snapshot: Mapping, totals: YearTotals) -> Settled:
+def settled_on(claim: DischargeClaim, snapshot: Mapping[str, Any], totals: YearTotals) -> Settled:
     """The claim through its recorded route, by the rules, on the year's ``totals``."""
     return settle(claim, held_of(snapshot), totals, policy_of_snapshot(snapshot))
 
 
-def disagreement(claim: DischargeClaim, snapshot: Mapping, lines: Sequence[Mapping], basis: YearTotals) -> str | None:
+def disagreement(
+    claim: DischargeClaim, snapshot: Mapping[str, Any], lines: Sequence[object], basis: YearTotals
+) -> str | None:
     """Why the ``lines`` a claim arrived with are not what the rules give for the recorded claim
     on the flight's own ``basis``; None when they are, payer by payer, to the fen and word."""
     return checked(claim, snapshot, lines, basis)[0]
 
 
-def checked(claim: DischargeClaim, snapshot: Mapping, lines: Sequence[Mapping],
+def checked(claim: DischargeClaim, snapshot: Mapping[str, Any], lines: Sequence[object],
             basis: YearTotals) -> tuple[str | None, Settled]:
     """:func:`disagreement`, and the claim as the rules settle it on ``basis`` (the ledger settles on
     its own totals: when they are the basis, this is the settlement)."""
@@ -59,7 +62,7 @@ def checked(claim: DischargeClaim, snapshot: Mapping, lines: Sequence[Mapping],
     return _disagreement(settled, snapshot, lines), settled
 
 
-def _disagreement(settled: Settled, snapshot: Mapping, lines: Sequence[Mapping]) -> str | None:
+def _disagreement(settled: Settled, snapshot: Mapping[str, Any], lines: Sequence[object]) -> str | None:
     expected = [line.model_dump(mode="json") for line in settled.lines]
     if _same(lines, expected):
         return None
@@ -79,7 +82,7 @@ def _disagreement(settled: Settled, snapshot: Mapping, lines: Sequence[Mapping])
     return "; ".join(problems)
 
 
-def _same(lines: Sequence[Mapping], expected: list[dict]) -> bool:
+def _same(lines: Sequence[object], expected: list[dict[str, Any]]) -> bool:
     """The lines as they travelled are the expected ones, field by field: compared as JSON text (the
     payers wrote them as these are dumped, fields in one order), else as values."""
     try:
@@ -102,7 +105,7 @@ def unsound(records: Iterable[Settlement], nets: Mapping[tuple[str, int], Net],
     after: dict[tuple[str, int], Net] = {}
     for record in records:
         problems += _first_settlement_problems(record, routes)
-        key = (record.key, record.year or 0)
+        key = entry_key(record)
         if key not in after:
             after[key] = _copy(nets.get(key))
         after[key].add(record)
@@ -131,7 +134,9 @@ def _net_problems(entry: str, year: int, net: Net) -> list[str]:
            for payer, amount in net.by_payer.items() if amount < 0]
     funds = sum(net.by_payer.values(), start=ZERO)
     if "year_end" not in net.kinds and not ZERO <= funds <= net.medfee_sumamt:
-        out.append(f"{entry} ({year}): the funds have paid {format_yuan(funds)} of a bill of {format_yuan(net.medfee_sumamt)}")
+        out.append(
+            f"{entry} ({year}): the funds have paid {format_yuan(funds)} of a bill of {format_yuan(net.medfee_sumamt)}"
+        )
     return out
 
 
@@ -141,10 +146,12 @@ def _copy(net: Net | None) -> Net:
     return Net(net.medfee_sumamt, dict(net.by_payer), dict(net.last_line), set(net.kinds), dict(net.parts))
 
 
-def recorded_route(snapshot: Mapping) -> tuple[Payer, ...]:
+def recorded_route(snapshot: Mapping[str, Any]) -> tuple[Payer, ...]:
     """The payers intake recorded for a claim, checked against the rules for its snapshot."""
     recorded = tuple(Payer(p) for p in snapshot["route"])
     computed = tuple(p.payer for p in route(policy_of_snapshot(snapshot), held_of(snapshot)))
     if recorded != computed:
-        raise Unsound(f"the recorded route {[p.value for p in recorded]} is not the rules' {[p.value for p in computed]}")
+        raise Unsound(
+            f"the recorded route {[p.value for p in recorded]} is not the rules' {[p.value for p in computed]}"
+        )
     return recorded

@@ -23,6 +23,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from functools import cache
+from typing import overload
 
 from schemas.codes import CATEGORY_ZH, Authority, Category, InsuType
 from schemas.events import PaymentLine, Settlement
@@ -36,7 +37,7 @@ ELIGIBILITY_CHANGED = "a change of the person's eligibility"
 
 
 @cache
-def _names() -> tuple[re.Pattern, dict[str, str]]:
+def _names() -> tuple[re.Pattern[str], dict[str, str]]:
     """One pattern for every name to withhold and every fund name to keep as it is (a fund may be
     named after the people it serves: 困难群众大病补充医疗保险 keeps its name), longest first so that a
     label is replaced whole, not word by word; and what each match becomes."""
@@ -61,9 +62,15 @@ def _names() -> tuple[re.Pattern, dict[str, str]]:
     return pattern, instead
 
 
-_RUNS = re.compile(f"(?:{re.escape(WITHHELD)}|{re.escape(WITHHELD_ZH)})(?:\\s*[,、，]\\s*(?:{re.escape(WITHHELD)}|{re.escape(WITHHELD_ZH)}))+")
+_RUNS = re.compile(
+    f"(?:{re.escape(WITHHELD)}|{re.escape(WITHHELD_ZH)})(?:\\s*[,、，]\\s*(?:{re.escape(WITHHELD)}|{re.escape(WITHHELD_ZH)}))+"
+)
 
 
+@overload
+def withhold(text: str, ids: Iterable[str] = ()) -> str: ...
+@overload
+def withhold(text: None, ids: Iterable[str] = ()) -> None: ...
 def withhold(text: str | None, ids: Iterable[str] = ()) -> str | None:
     """``text`` with every category's name, authority and one of ``ids`` (grants' ids) withheld."""
     if not text:
@@ -78,12 +85,20 @@ def withhold(text: str | None, ids: Iterable[str] = ()) -> str | None:
 
 
 def _line(line: PaymentLine, ids: tuple[str, ...]) -> PaymentLine:
-    return line.model_copy(update={"rule": withhold(line.rule, ids), "explanation": withhold(line.explanation, ids),
-                                   "explanation_zh": withhold(line.explanation_zh, ids), "applied": withhold(line.applied, ids)})
+    return line.model_copy(
+        update={
+            "rule": withhold(line.rule, ids),
+            "explanation": withhold(line.explanation, ids),
+            "explanation_zh": withhold(line.explanation_zh, ids),
+            "applied": withhold(line.applied, ids),
+        }
+    )
 
 
 def _reason(reason: str | None, ids: tuple[str, ...]) -> str | None:
-    if reason is not None and reason.startswith("eligibility change "):  # policies.ledger.reason_of: the grant's own words
+    if reason is not None and reason.startswith(
+        "eligibility change "
+    ):  # policies.ledger.reason_of: the grant's own words
         return ELIGIBILITY_CHANGED
     return withhold(reason, ids)
 

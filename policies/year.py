@@ -77,7 +77,9 @@ def _in_order(claims: Sequence[ClaimOfYear], qualified: Collection[str]) -> tupl
 def _qualifying_lines_reached(claims: Sequence[ClaimOfYear], totals: YearTotals) -> frozenset[str]:
     """The qualifying tiers whose account's yearly base reached their line by the end of the year."""
     reached = set()
-    for policy in {id(c.policy): c.policy for c in claims}.values():  # each once (a policy's ref is a new string each time)
+    for policy in {
+        id(c.policy): c.policy for c in claims
+    }.values():  # each once (a policy's ref is a new string each time)
         for account, line, key in _qualifying_lines(policy):
             if account in totals and totals[account].base >= line:
                 reached.add(key)

@@ -14,11 +14,11 @@ a claim of a closed year arriving later is settled as before and the close is ad
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
-from schemas.codes import CATEGORY_ZH
+from schemas.codes import CATEGORY_ZH, Category, InsuType
 from schemas.events import PaymentLine
 from schemas.money import ZERO, format_exact, format_yuan, round_to_fen
 from schemas.policy import PayerPolicy, Policy, Rule, Tier
@@ -42,7 +42,9 @@ class _Owed:
     steps_zh: list[str]
 
 
-def close_year(claims: Sequence[ClaimOfYear], settled: Sequence[Settled], totals: YearTotals) -> tuple[list[PaymentLine], YearTotals]:
+def close_year(
+    claims: Sequence[ClaimOfYear], settled: Sequence[Settled], totals: YearTotals
+) -> tuple[list[PaymentLine], YearTotals]:
     """The close's lines for one person, region and year (``claims`` and ``settled`` of that
     region, in order), and the totals with the close counted."""
     policy = claims[-1].policy
@@ -62,29 +64,39 @@ def close_year(claims: Sequence[ClaimOfYear], settled: Sequence[Settled], totals
                 continue
             line = _close_account(policy, payer, rule, tiers, totals[account], held, left, insutype)
             left -= line.amount
-            totals[line.account] = AccountTotals(paid=line.amount)
+            totals[account + YEAR_END_ACCOUNT] = AccountTotals(paid=line.amount)
             lines.append(line)
     return lines, totals
 
 
 def _close_account(policy: Policy, payer: PayerPolicy, rule: Rule, tiers: list[Tier], account: AccountTotals,
-                   held, left: Decimal, insutype) -> PaymentLine:
+                   held: Collection[Category], left: Decimal, insutype: InsuType) -> PaymentLine:
     candidates = [_owed(rule, tier, account, left) for tier in tiers]
     best = max(candidates, key=lambda c: c.amount)  # the first of equals: the listed order
     label = ", ".join(c.value for c in holding(best.tier.categories, held)) if best.tier.categories else best.tier.label
-    label_zh = "、".join(CATEGORY_ZH[c] for c in holding(best.tier.categories, held)) if best.tier.categories else (best.tier.label_zh or best.tier.label)
+    label_zh = (
+        "、".join(CATEGORY_ZH[c] for c in holding(best.tier.categories, held))
+        if best.tier.categories
+        else (best.tier.label_zh or best.tier.label)
+    )
     name = payer.account_of(rule)
     if len(candidates) > 1:
         best.steps_en.append("most favourable of " + ", ".join(f"{c.tier.label} {y(c.amount)}" for c in candidates))
-        best.steps_zh.append("就高不重复：" + "，".join(f"{c.tier.label_zh or c.tier.label} {y(c.amount)}" for c in candidates))
+        best.steps_zh.append(
+            "就高不重复：" + "，".join(f"{c.tier.label_zh or c.tier.label} {y(c.amount)}" for c in candidates)
+        )
     return PaymentLine(
         payer=payer.payer,
         fund_pay_type=payer.fund_code(insutype),
         amount=best.amount,
         base=account.base,
         rule=f"{policy.ref}#{payer.payer.value}.{rule.name}.year_end[{best.tier.label}]",
-        explanation=f"{payer.payer.value} at the year-end close ({label}): " + "; ".join(best.steps_en) + f" → pays {y(best.amount)}",
-        explanation_zh=f"{payer.name_zh}年终清算（{label_zh}）：" + "；".join(best.steps_zh) + f" → 支付 {y(best.amount)}",
+        explanation=f"{payer.payer.value} at the year-end close ({label}): "
+        + "; ".join(best.steps_en)
+        + f" → pays {y(best.amount)}",
+        explanation_zh=f"{payer.name_zh}年终清算（{label_zh}）："
+        + "；".join(best.steps_zh)
+        + f" → 支付 {y(best.amount)}",
         applied=label,
         account=name + YEAR_END_ACCOUNT,
     )
@@ -98,10 +110,13 @@ def _owed(rule: Rule, tier: Tier, account: AccountTotals, left: Decimal) -> _Owe
         en.append(f"below the qualifying {y(tier.qualifies_at)}: 0.00")
         zh.append(f"未达 {y(tier.qualifies_at)} 的救助资格线：0.00")
         return _Owed(tier, ZERO, en, zh)
-    year = covered(tier.segments, base)
-    arithmetic = " + ".join(pieces(tier.segments, ZERO, base)) or "0.00"
+    segments = tier.segments or ()  # (a close's tiers all have segments: close_year takes no other)
+    year = covered(segments, base)
+    arithmetic = " + ".join(pieces(segments, ZERO, base)) or "0.00"
     owed = year - paid
-    en.append(f"deductible {y(tier.deductible)}; {arithmetic} − {y(paid)} already paid this year = {format_exact(owed)}")
+    en.append(
+        f"deductible {y(tier.deductible)}; {arithmetic} − {y(paid)} already paid this year = {format_exact(owed)}"
+    )
     zh.append(f"起付线 {y(tier.deductible)}；{arithmetic} − 本年已付 {y(paid)} = {format_exact(owed)}")
     amount = max(ZERO, owed)
     cap = None if tier.uncapped else tier.annual_cap if tier.annual_cap is not None else rule.limits.annual_cap

@@ -11,11 +11,20 @@ KIND = {
 }
 MED_TYPE = {"21": ("住院", "inpatient"), "14": ("门诊慢特病", "chronic / special-disease outpatient"),
             "11": ("普通门诊", "general outpatient")}
-INSUTYPE = {"390": ("城乡居民基本医疗保险", "resident basic insurance"), "310": ("职工基本医疗保险", "employee basic insurance")}
+INSUTYPE = {
+    "390": ("城乡居民基本医疗保险", "resident basic insurance"),
+    "310": ("职工基本医疗保险", "employee basic insurance"),
+}
 PAYER_EN = {
-    "basic": "basic insurance", "critical": "critical-illness insurance", "tilt": "tilted payment",
-    "supplementary": "supplementary insurance", "emergency_relief": "emergency relief", "assistance": "medical assistance",
-    "secondary": "secondary assistance", "re_assistance": "re-assistance", "poverty_relief": "poverty-relief fund",
+    "basic": "basic insurance",
+    "critical": "critical-illness insurance",
+    "tilt": "tilted payment",
+    "supplementary": "supplementary insurance",
+    "emergency_relief": "emergency relief",
+    "assistance": "medical assistance",
+    "secondary": "secondary assistance",
+    "re_assistance": "re-assistance",
+    "poverty_relief": "poverty-relief fund",
 }
 #: what the bill's parts are called (DOMAIN.md)
 BILL_PARTS = (

@@ -103,7 +103,9 @@ def read_hospital_file(text: str, name: str = "the hospital's file") -> Hospital
             try:
                 found[amount] = _AMOUNT.validate_python(raw)
             except ValidationError as error:
-                problems.append(f"line {number}: field {amount}: {error.errors()[0]['msg'].removeprefix('Value error, ')}")
+                problems.append(
+                    f"line {number}: field {amount}: {error.errors()[0]['msg'].removeprefix('Value error, ')}"
+                )
         if len(found) < len(AMOUNTS) or not value:
             continue
         amounts = Amounts(**found)
@@ -115,7 +117,11 @@ def read_hospital_file(text: str, name: str = "the hospital's file") -> Hospital
         if was is not None and key == "setl_id":
             problems.append(f"line {number}: field setl_id: {value} is listed again (first on line {was.lines[0]})")
             continue
-        items[value] = HospitalItem(value, (*was.lines, number), was.amounts + amounts) if was else HospitalItem(value, (number,), amounts)
+        items[value] = (
+            HospitalItem(value, (*was.lines, number), was.amounts + amounts)
+            if was
+            else HospitalItem(value, (number,), amounts)
+        )
     if problems:
         raise BadFile(name, problems)
     return HospitalFile(key, items, rows)
@@ -173,7 +179,9 @@ def ledger_items(records: Iterable[Settlement], hospital: str, begin: date, end:
     return items
 
 
-def reconcile(hospital_file: HospitalFile, records: Iterable[Settlement], hospital: str, begin: date, end: date) -> Reconciliation:
+def reconcile(
+    hospital_file: HospitalFile, records: Iterable[Settlement], hospital: str, begin: date, end: date
+) -> Reconciliation:
     """The hospital's file against the ledger's records (all of them: the hospital's and the
     period's are picked here). A hospital no record ever named is an error (UnknownHospital)."""
     if end < begin:
@@ -190,7 +198,9 @@ def reconcile(hospital_file: HospitalFile, records: Iterable[Settlement], hospit
     for key in sorted(set(ours) | set(theirs)):
         mine, their = ours.get(key), theirs.get(key)
         if their is None:
-            differences.append(Difference(key, "only_in_ledger", (), None, mine, {a: -getattr(mine, a) for a in AMOUNTS}))
+            differences.append(
+                Difference(key, "only_in_ledger", (), None, mine, {a: -getattr(mine, a) for a in AMOUNTS})
+            )
         elif mine is None:
             differences.append(Difference(key, "only_in_hospital", their.lines, their.amounts, None,
                                           {a: getattr(their.amounts, a) for a in AMOUNTS}))
@@ -215,16 +225,23 @@ STATUS = {
 
 
 def as_text(result: Reconciliation) -> str:
-    out = [f"reconciliation of hospital {result.hospital}" + (f" ({result.hospital_name})" if result.hospital_name else "")
-           + f", records of {result.begin} to {result.end} (China Standard Time), by {result.key}",
-           "", "totals (对总账, 3201)            hospital          ledger      difference"]
-    h, l = result.hospital_totals, result.ledger_totals
-    out.append(f"  {'count':<24} {h.count:>12} {l.count:>15} {h.count - l.count:>15}")
+    out = [
+        f"reconciliation of hospital {result.hospital}"
+        + (f" ({result.hospital_name})" if result.hospital_name else "")
+        + f", records of {result.begin} to {result.end} (China Standard Time), by {result.key}",
+        "",
+        "totals (对总账, 3201)            hospital          ledger      difference",
+    ]
+    hospital, ledger = result.hospital_totals, result.ledger_totals
+    out.append(f"  {'count':<24} {hospital.count:>12} {ledger.count:>15} {hospital.count - ledger.count:>15}")
     for amount in AMOUNTS:
-        a, b = getattr(h.amounts, amount), getattr(l.amounts, amount)
+        a, b = getattr(hospital.amounts, amount), getattr(ledger.amounts, amount)
         out.append(f"  {amount:<24} {a:>12.2f} {b:>15.2f} {a - b:>15.2f}")
     out.append("  totals agree" if result.totals_agree else "  totals DIFFER")
-    out += ["", f"details (对明细账, 3202): {len(result.differences)} difference{'s' if len(result.differences) != 1 else ''}"]
+    out += [
+        "",
+        f"details (对明细账, 3202): {len(result.differences)} difference{'s' if len(result.differences) != 1 else ''}",
+    ]
     for d in result.differences:
         where = f"line {', '.join(map(str, d.lines))}: " if d.lines else ""
         out.append(f"  {where}{result.key} {d.key}: {STATUS[d.status]}")
@@ -232,7 +249,9 @@ def as_text(result: Reconciliation) -> str:
             if amount in d.differences:
                 a = "—" if d.hospital is None else f"{getattr(d.hospital, amount):.2f}"
                 b = "—" if d.ledger is None else f"{getattr(d.ledger, amount):.2f}"
-                out.append(f"      {amount:<18} hospital {a:>12}  ledger {b:>12}  difference {d.differences[amount]:+.2f}")
+                out.append(
+                    f"      {amount:<18} hospital {a:>12}  ledger {b:>12}  difference {d.differences[amount]:+.2f}"
+                )
     out += ["", "AGREE: the hospital's list and the ledger agree to the fen" if result.agrees
             else "DIFFER: see above (differences are the hospital's amount less the ledger's)"]
     return "\n".join(out)

@@ -144,23 +144,47 @@ def build_slip(records: Sequence[Settlement], totals: YearTotals | None, generat
     for line in first.payments:
         payer = next((p for p in policy.payers if p.payer == line.payer), None) if policy else None
         fund = fund_of(line.fund_pay_type, policy, line)
-        funds.append(FundPaid(
-            line.payer.value, payer.name_zh if payer else line.payer.value, labels.PAYER_EN.get(line.payer.value, line.payer.value),
-            line.fund_pay_type, fund.name, line.amount, _rule_words(line.rule), line.explanation_zh, line.explanation,
-        ))
+        funds.append(
+            FundPaid(
+                line.payer.value,
+                payer.name_zh if payer else line.payer.value,
+                labels.PAYER_EN.get(line.payer.value, line.payer.value),
+                line.fund_pay_type,
+                fund.name,
+                line.amount,
+                _rule_words(line.rule),
+                line.explanation_zh,
+                line.explanation,
+            )
+        )
     running = _running(first, totals or {}, policy, claim)
     later = [LaterRecord(r.settlement_id, r.kind, r.settled_at, r.reason or "", r.medfee_sumamt, r.fund_pay_sumamt,
                          r.psn_part_amt, {line.payer.value: line.amount for line in r.payments if line.amount})
              for r in records[1:]]
     return Slip(
-        claim_id=first.claim_id, setl_id=first.settlement_id, psn_no=first.psn_no, insuplc_admdvs=first.insuplc_admdvs,
-        region_name=policy.name_zh if policy else first.policy.region, region_name_en=policy.name if policy else first.policy.region,
-        document=policy.document if policy else "", hospital_code=first.fixmedins_code, hospital_name=first.fixmedins_name,
-        med_type=first.med_type.value if first.med_type else None, begndate=first.begndate, enddate=first.enddate,
-        settled_at=china_time(first.settled_at), categories=[labels.category(h.code.value) for h in first.identity],
+        claim_id=first.claim_id,
+        setl_id=first.settlement_id,
+        psn_no=first.psn_no,
+        insuplc_admdvs=first.insuplc_admdvs,
+        region_name=policy.name_zh if policy else first.policy.region,
+        region_name_en=policy.name if policy else first.policy.region,
+        document=policy.document if policy else "",
+        hospital_code=first.fixmedins_code,
+        hospital_name=first.fixmedins_name,
+        med_type=first.med_type.value if first.med_type else None,
+        begndate=first.begndate,
+        enddate=first.enddate,
+        settled_at=china_time(first.settled_at),
+        categories=[labels.category(h.code.value) for h in first.identity],
         bill={part: getattr(first, part) for part, _, _ in labels.BILL_PARTS},
-        funds=funds, fund_pay_sumamt=first.fund_pay_sumamt, psn_part_amt=first.psn_part_amt, year=first.year,
-        totals=running, later=later, now=summed(list(records)), generated_at=china_time(generated_at),
+        funds=funds,
+        fund_pay_sumamt=first.fund_pay_sumamt,
+        psn_part_amt=first.psn_part_amt,
+        year=first.year,
+        totals=running,
+        later=later,
+        now=summed(list(records)),
+        generated_at=china_time(generated_at),
     )
 
 
@@ -172,12 +196,18 @@ def _annual_cap(rule: Rule | None, tier: Tier | None, claim: DischargeClaim | No
         return tier.annual_cap
     if rule is None:
         return None
-    if rule.limits.major_disease_annual_cap is not None and claim is not None and major_disease_of(claim.dise_codg, claim.age):
+    if (
+        rule.limits.major_disease_annual_cap is not None
+        and claim is not None
+        and major_disease_of(claim.dise_codg, claim.age)
+    ):
         return rule.limits.major_disease_annual_cap
     return rule.limits.annual_cap
 
 
-def _running(record: Settlement, totals: YearTotals, policy: Policy | None, claim: DischargeClaim | None) -> list[RunningTotal]:
+def _running(
+    record: Settlement, totals: YearTotals, policy: Policy | None, claim: DischargeClaim | None
+) -> list[RunningTotal]:
     out, seen = [], set()
     for line in record.payments:
         account = line.account or line.payer.value
@@ -188,13 +218,20 @@ def _running(record: Settlement, totals: YearTotals, policy: Policy | None, clai
         counted = rule.base_of if rule is not None and rule.base_of else account  # a base counted on another account
         so_far, counted_on = totals.get(account), totals.get(counted)
         cap = _annual_cap(rule, tier, claim)
-        out.append(RunningTotal(
-            account=account, name_zh=(payer.name_zh if payer else line.payer.value) + ("" if account == line.payer.value else f"（{account}）"),
-            name_en=labels.PAYER_EN.get(line.payer.value, line.payer.value),
-            yearly_base=counted_on.base if counted_on else ZERO, paid=so_far.paid if so_far else ZERO,
-            deductible=tier.deductible if tier is not None and tier.segments else None,
-            per_stay=rule is not None and rule.scope == "per_claim", cap=cap, uncapped=bool(tier and tier.uncapped),
-        ))
+        out.append(
+            RunningTotal(
+                account=account,
+                name_zh=(payer.name_zh if payer else line.payer.value)
+                + ("" if account == line.payer.value else f"（{account}）"),
+                name_en=labels.PAYER_EN.get(line.payer.value, line.payer.value),
+                yearly_base=counted_on.base if counted_on else ZERO,
+                paid=so_far.paid if so_far else ZERO,
+                deductible=tier.deductible if tier is not None and tier.segments else None,
+                per_stay=rule is not None and rule.scope == "per_claim",
+                cap=cap,
+                uncapped=bool(tier and tier.uncapped),
+            )
+        )
     return out
 
 

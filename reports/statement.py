@@ -177,7 +177,9 @@ def build_statement(records: Iterable[Settlement], month: str, hospital: str | N
             year_end.append(record)
         elif hospital is None or record.fixmedins_code == hospital:
             by_hospital.setdefault(record.fixmedins_code or None, []).append(record)
-    sections = [_section(code, rs) for code, rs in sorted(by_hospital.items(), key=lambda kv: (kv[0] is None, kv[0] or ""))]
+    sections = [
+        _section(code, rs) for code, rs in sorted(by_hospital.items(), key=lambda kv: (kv[0] is None, kv[0] or ""))
+    ]
     return Statement(month, hospital, generated_at or datetime.now().astimezone(), sections,
                      None if hospital is not None else _section(None, year_end))
 
@@ -201,7 +203,10 @@ def _section(code: str | None, records: list[Settlement]) -> Section:
             if (region, fund.code) not in rows:
                 rows[(region, fund.code)] = FundRow(region, region_name, fund.code, fund.name, fund.field)
             per_fund[fund.code] = per_fund.get(fund.code, ZERO) + line.amount
-        for fund_code, amount in per_fund.items():  # a record counts once per fund, however many of its payers pay from it
+        for (
+            fund_code,
+            amount,
+        ) in per_fund.items():  # a record counts once per fund, however many of its payers pay from it
             rows[(region, fund_code)].add(record.kind, amount)
     funds_rows = sorted((r for r in rows.values() if any(t.count for t in r.kinds.values())),
                         key=lambda r: (r.region, r.fund_pay_type))
@@ -229,14 +234,26 @@ def csv_rows(statement: Statement) -> list[dict[str, str]]:
         sections.append(("year_end", statement.year_end))
     for name, section in sections:
         for row in section.funds:
-            out.append({
-                "section": name, "month": statement.month, "fixmedins_code": section.code or "",
-                "fixmedins_name": section.name or "", "region": row.region, "fund_pay_type": row.fund_pay_type,
-                "fund_name": row.fund_name, "setlinfo_field": row.setlinfo_field,
-                **{f"{kind}_{what}": (str(row.kinds[kind].count) if what == "count" else f"{row.kinds[kind].amount:.2f}")
-                   for kind in KINDS for what in ("count", "sum")},
-                "net_payable": f"{row.net:.2f}",
-            })
+            out.append(
+                {
+                    "section": name,
+                    "month": statement.month,
+                    "fixmedins_code": section.code or "",
+                    "fixmedins_name": section.name or "",
+                    "region": row.region,
+                    "fund_pay_type": row.fund_pay_type,
+                    "fund_name": row.fund_name,
+                    "setlinfo_field": row.setlinfo_field,
+                    **{
+                        f"{kind}_{what}": (
+                            str(row.kinds[kind].count) if what == "count" else f"{row.kinds[kind].amount:.2f}"
+                        )
+                        for kind in KINDS
+                        for what in ("count", "sum")
+                    },
+                    "net_payable": f"{row.net:.2f}",
+                }
+            )
     return out
 
 
@@ -257,7 +274,10 @@ def _money(value: Decimal) -> str:
 
 def _row_json(row: FundRow) -> dict:
     return {
-        "region": row.region, "region_name": row.region_name, "fund_pay_type": row.fund_pay_type, "fund_name": row.fund_name,
+        "region": row.region,
+        "region_name": row.region_name,
+        "fund_pay_type": row.fund_pay_type,
+        "fund_name": row.fund_name,
         "setlinfo_field": row.setlinfo_field,
         **{kind: {"count": row.kinds[kind].count, "sum": _money(row.kinds[kind].amount)} for kind in KINDS},
         "net_payable": _money(row.net),

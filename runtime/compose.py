@@ -158,7 +158,7 @@ services:
         condition: service_completed_successfully
       postgres:
         condition: service_healthy
-"""
+"""  # noqa: E501 - the generated compose file's lines: a URL, commands and a JAAS setting do not wrap
 
 WORKER = """\
   {name}:

@@ -6,8 +6,8 @@ ONESTOP_HOME) so that the other commands find its embedded broker and database b
 from __future__ import annotations
 
 from dataclasses import dataclass
-from urllib.parse import urlsplit, urlunsplit
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import orjson
 

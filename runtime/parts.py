@@ -3,9 +3,9 @@ unless ONESTOP_KAFKA / ONESTOP_DATABASE_URL name real ones; every topic created,
 from __future__ import annotations
 
 import asyncio
-from urllib.parse import unquote, urlsplit
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 from schemas.settings import WORKER_KINDS, settings
 from store import open_store

@@ -56,7 +56,9 @@ def difference(after: Samples, before: Samples) -> Samples:
 
 def total(samples: Samples, name: str, **labels: str) -> float:
     """The sum of ``name`` over every sample whose labels include ``labels``."""
-    return sum(v for (n, ls), v in samples.items() if n == name and all(dict(ls).get(k) == x for k, x in labels.items()))
+    return sum(
+        v for (n, ls), v in samples.items() if n == name and all(dict(ls).get(k) == x for k, x in labels.items())
+    )
 
 
 def by_label(samples: Samples, name: str, label: str) -> dict[str, float]:

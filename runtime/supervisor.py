@@ -30,7 +30,9 @@ def grouped(names: list[str], processes: int | str) -> list[list[str]]:
         groups = [[n for n in group.split("+") if n in names] for group, count in tokens for _ in range(count)]
         unknown = sorted({n for group, _ in tokens for n in group.split("+")} - set(WORKERS))
         if unknown:
-            raise ValueError(f"ONESTOP_PROCESSES names no such worker: {', '.join(unknown)} (workers: {', '.join(WORKERS)})")
+            raise ValueError(
+                f"ONESTOP_PROCESSES names no such worker: {', '.join(unknown)} (workers: {', '.join(WORKERS)})"
+            )
         placed = {n for group in groups for n in group}
         return [group for group in groups if group] + [[n] for n in names if n not in placed]
     if processes <= 0:
@@ -76,7 +78,9 @@ class WorkerProcesses:
     log_dir: Path
     extra_env: dict[str, str] = field(default_factory=dict)
     processes: dict[str, subprocess.Popen] = field(default_factory=dict)
-    per_process: int | str | None = None  # a layout (ONESTOP_PROCESSES) for these: else extra_env's, else this process's
+    per_process: int | str | None = (
+        None  # a layout (ONESTOP_PROCESSES) for these: else extra_env's, else this process's
+    )
     metrics_ports: dict[str, int] = field(default_factory=dict)  # each process's own, kept across restarts
 
     def start(self, names: list[str] | None = None) -> None:
@@ -95,8 +99,13 @@ class WorkerProcesses:
         """Start the process ``name`` (a worker, workers joined by "+", either with "#N" for its Nth
         instance), or the one worker ``name`` runs in."""
         name = self.process_of(name)
-        env = {**os.environ, **self.extra_env, "ONESTOP_KAFKA": self.found.kafka, "ONESTOP_DATABASE_URL": self.found.for_workers,
-               "ONESTOP_METRICS_PORT": str(self._metrics_port(name))}
+        env = {
+            **os.environ,
+            **self.extra_env,
+            "ONESTOP_KAFKA": self.found.kafka,
+            "ONESTOP_DATABASE_URL": self.found.for_workers,
+            "ONESTOP_METRICS_PORT": str(self._metrics_port(name)),
+        }
         group, _, instance = name.partition("#")
         log = open(self.log_dir / f"{name}.log", "ab")
         self.processes[name] = subprocess.Popen(

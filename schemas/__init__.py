@@ -2,4 +2,4 @@
 
 Nothing here imports any other onestop package.
 """
-from . import compiled  # (first: it decides whether the rules load compiled or from their source)
+from . import compiled  # noqa: F401 - first: it decides whether the rules load compiled or from their source

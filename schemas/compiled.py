@@ -16,8 +16,10 @@ import importlib.util
 import json
 import logging
 import sys
+from collections.abc import Sequence
 from importlib.machinery import ModuleSpec
 from pathlib import Path
+from types import ModuleType
 
 from .settings import settings
 
@@ -40,7 +42,7 @@ def source_hashes(root: Path = ROOT) -> dict[str, str]:
 def build_is_current(build_file: Path = BUILD_FILE, root: Path = ROOT) -> bool:
     """True when a build exists for this Python and every compiled module's source is the one it compiled."""
     try:
-        build = json.loads(build_file.read_text(encoding="utf-8"))
+        build: dict[str, object] = json.loads(build_file.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return False
     return build.get("python") == sys.implementation.cache_tag and build.get("sources") == source_hashes(root)
@@ -49,7 +51,8 @@ def build_is_current(build_file: Path = BUILD_FILE, root: Path = ROOT) -> bool:
 class _PythonSource(importlib.abc.MetaPathFinder):
     """Imports the compiled modules from their .py files, passing over the extensions."""
 
-    def find_spec(self, fullname: str, path=None, target=None) -> ModuleSpec | None:
+    def find_spec(self, fullname: str, path: Sequence[str] | None = None,
+                  target: ModuleType | None = None) -> ModuleSpec | None:
         if fullname not in COMPILED_MODULES:
             return None
         return importlib.util.spec_from_file_location(fullname, source_of(fullname))
@@ -74,5 +77,11 @@ _choose()  # (at import: before any module it decides for is imported)
 def running_compiled() -> bool:
     """Whether the settlement modules load (or loaded) from their compiled extensions."""
     loaded = sys.modules.get("policies.payer")
-    origin = loaded.__file__ if loaded is not None else importlib.util.find_spec("policies.payer").origin
+    if loaded is not None:
+        origin = loaded.__file__
+    else:
+        spec = importlib.util.find_spec("policies.payer")
+        if spec is None:  # (never: it is this package's own module)
+            raise ModuleNotFoundError("policies.payer is not importable")
+        origin = spec.origin
     return not str(origin).endswith(".py")

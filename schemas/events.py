@@ -7,10 +7,23 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, AliasChoices, BaseModel, ConfigDict, Field, model_validator
 
-from .codes import (ISSUING_AUTHORITY, Authority, Category, DivisionCode, HospitalLevel, Icd10, Identifier, InsuType, MedType,
-                    NonEmpty, Payer, Text, printable)
-from .money import ZERO, Money, SignedMoney, WireMoney
+from .codes import (
+    ISSUING_AUTHORITY,
+    Authority,
+    Category,
+    DivisionCode,
+    HospitalLevel,
+    Icd10,
+    Identifier,
+    InsuType,
+    MedType,
+    NonEmpty,
+    Payer,
+    Text,
+    printable,
+)
 from .ids import cancellation_key, claim_key
+from .money import ZERO, Money, SignedMoney, WireMoney
 from .times import Day, Timestamp
 
 _SCHEMA_NAME = re.compile(r"[a-z][a-z0-9_.\-]{0,47}/[0-9]{1,4}")
@@ -102,7 +115,9 @@ class EligibilityChange(Event):
     recorded_at: Timestamp
 
     @classmethod
-    def grant_of(cls, psn_no: str, held: "CategoryHeld", event_id: str, recorded_at: datetime | None = None) -> "EligibilityChange":
+    def grant_of(
+        cls, psn_no: str, held: "CategoryHeld", event_id: str, recorded_at: datetime | None = None
+    ) -> "EligibilityChange":
         """The grant of a category a person holds, from the authority that issues it; recorded
         (unless said otherwise) at 09:00 UTC on its first day."""
         return cls(
@@ -151,7 +166,12 @@ class YearEndClose(Event):
     @model_validator(mode="before")
     @classmethod
     def _one_time(cls, data: Any) -> Any:
-        if isinstance(data, dict) and "recorded_at" in data and "closed_at" in data and data["recorded_at"] != data["closed_at"]:
+        if (
+            isinstance(data, dict)
+            and "recorded_at" in data
+            and "closed_at" in data
+            and data["recorded_at"] != data["closed_at"]
+        ):
             raise ValueError(f"recorded_at {data['recorded_at']!r} and closed_at {data['closed_at']!r} differ: "
                              "send recorded_at only (closed_at is its earlier name)")
         return data
@@ -209,11 +229,15 @@ class PolicyRef(BaseModel):
     version: int
 
 
+#: what a settlement record is (README, "The ledger's life")
+RecordKind = Literal["settlement", "adjustment", "reversal", "year_end"]
+
+
 class Settlement(Event):
     """`settlements.completed`: one record per settled (or corrected) claim, for finance."""
 
     settlement_id: NonEmpty
-    kind: Literal["settlement", "adjustment", "reversal", "year_end"] = "settlement"
+    kind: RecordKind = "settlement"
     reason: str | None = None  # for every kind but settlement: what caused it, by its id
     claim_id: NonEmpty
     psn_no: NonEmpty
@@ -251,7 +275,8 @@ class Settlement(Event):
         if self.fund_pay_sumamt + self.psn_part_amt != self.medfee_sumamt:
             raise ValueError("fund_pay_sumamt + psn_part_amt does not equal medfee_sumamt")
         parts = [self.fulamt_ownpay_amt, self.overlmt_selfpay, self.preselfpay_amt, self.inscp_scp_amt]
-        if None not in parts and sum(parts, start=ZERO) != self.medfee_sumamt:
+        given = [part for part in parts if part is not None]
+        if len(given) == len(parts) and sum(given, start=ZERO) != self.medfee_sumamt:
             raise ValueError("the bill's parts do not add up to medfee_sumamt")
         return self
 
@@ -295,8 +320,8 @@ class ClaimInFlight(BaseModel):
     route: list[Payer]
     lines: list[PaymentLine] = []
     #: account -> totals as JSON (schemas.totals.totals_json): read and validated by whoever uses them
-    basis: dict[str, dict] = {}
-    accounts: dict[str, dict] = {}
+    basis: dict[str, dict[str, Any]] = {}
+    accounts: dict[str, dict[str, Any]] = {}
     received_at: datetime
     seq: int = 0  # the claim's place in its person's order (its first receipt)
     published_at: datetime | None = None  # when the hospital published it (its record's timestamp): the metrics' start

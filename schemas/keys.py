@@ -10,7 +10,7 @@ from typing import Literal
 import orjson
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict
 
 from .codes import Authority, Identifier, NonEmpty
 
@@ -82,8 +82,14 @@ class KeyProof(BaseModel):
 
     def key(self, valid_from: datetime, valid_to: datetime | None = None) -> SigningKey:
         """The key this proof is for, valid over [valid_from, valid_to)."""
-        return SigningKey(key_id=self.key_id, signer_kind=self.signer_kind, signer=self.signer, public_key=self.public_key,
-                          valid_from=valid_from, valid_to=valid_to)
+        return SigningKey(
+            key_id=self.key_id,
+            signer_kind=self.signer_kind,
+            signer=self.signer,
+            public_key=self.public_key,
+            valid_from=valid_from,
+            valid_to=valid_to,
+        )
 
 
 class ProofRefused(ValueError):
@@ -93,7 +99,13 @@ class ProofRefused(ValueError):
 def registration_statement(challenge: str, key_id: str, signer_kind: str, signer: str, public_key: str) -> bytes:
     """The bytes a key's holder signs to register it. The prefix is not JSON, so no signed event can
     ever pass for a proof, nor a proof for an event."""
-    fields = {"challenge": challenge, "key_id": key_id, "signer_kind": signer_kind, "signer": signer, "public_key": public_key}
+    fields = {
+        "challenge": challenge,
+        "key_id": key_id,
+        "signer_kind": signer_kind,
+        "signer": signer,
+        "public_key": public_key,
+    }
     return b"onestop key registration\n" + orjson.dumps(fields, option=orjson.OPT_SORT_KEYS)
 
 
@@ -114,10 +126,14 @@ def proof_refusal(key: SigningKey, proof: KeyProof, issued: KeyChallenge | None,
         return (f"the proof does not hold for key {key.key_id} of {key.signer_kind} {key.signer} with this public key: "
                 f"it was signed by another key, or made for another key id, signer or challenge")
     if issued is None:
-        return f"challenge {proof.challenge!r} was not issued by this registry: ask for one with `onestop keys challenge`"
+        return (
+            f"challenge {proof.challenge!r} was not issued by this registry: ask for one with `onestop keys challenge`"
+        )
     if issued.used_at is not None:
-        return (f"challenge {proof.challenge!r} was used at {issued.used_at:%Y-%m-%d %H:%M:%S} (for key {issued.key_id}): "
-                f"a proof is good once; ask for a new challenge")
+        return (
+            f"challenge {proof.challenge!r} was used at {issued.used_at:%Y-%m-%d %H:%M:%S} (for key {issued.key_id}): "
+            f"a proof is good once; ask for a new challenge"
+        )
     if now >= issued.expires_at:
         return f"challenge {proof.challenge!r} expired at {issued.expires_at:%Y-%m-%d %H:%M:%S}: ask for a new one"
     return None

@@ -26,7 +26,9 @@ def round_to_fen(value: Decimal) -> Decimal:
 def format_yuan(value: Decimal) -> str:
     """Two decimals, as amounts travel on the wire ("1234.50"); rounded half-even like ``quantize``."""
     shown = str(value)
-    if len(shown) > 3 and shown[-3] == ".":  # already to the fen, as nearly every amount is: what .2f prints, at a third of the cost
+    if (
+        len(shown) > 3 and shown[-3] == "."
+    ):  # already to the fen, as nearly every amount is: what .2f prints, at a third of the cost
         return shown
     return f"{value:.2f}"
 

@@ -23,10 +23,22 @@ from .money import ZERO, SignedMoney
 #: servants' subsidy, enterprise supplementary, residents' critical illness, employees'
 #: large-amount subsidy, medical assistance, other.
 SetlinfoField = Literal["hifp_pay", "cvlserv_pay", "hifes_pay", "hifmi_pay", "hifob_pay", "maf_pay", "oth_pay"]
-SETLINFO_FIELDS: tuple[str, ...] = ("hifp_pay", "cvlserv_pay", "hifes_pay", "hifmi_pay", "hifob_pay", "maf_pay", "oth_pay")
+SETLINFO_FIELDS: tuple[str, ...] = (
+    "hifp_pay",
+    "cvlserv_pay",
+    "hifes_pay",
+    "hifmi_pay",
+    "hifob_pay",
+    "maf_pay",
+    "oth_pay",
+)
 SETLINFO_FIELD_ZH = {
-    "hifp_pay": "基本医疗保险统筹基金支出", "cvlserv_pay": "公务员医疗补助资金支出", "hifes_pay": "企业补充医疗保险基金支出",
-    "hifmi_pay": "居民大病保险资金支出", "hifob_pay": "职工大额医疗费用补助基金支出", "maf_pay": "医疗救助基金支出",
+    "hifp_pay": "基本医疗保险统筹基金支出",
+    "cvlserv_pay": "公务员医疗补助资金支出",
+    "hifes_pay": "企业补充医疗保险基金支出",
+    "hifmi_pay": "居民大病保险资金支出",
+    "hifob_pay": "职工大额医疗费用补助基金支出",
+    "maf_pay": "医疗救助基金支出",
     "oth_pay": "其他支出",
 }
 
@@ -41,7 +53,9 @@ class SetlDetail(_Form):
     fund_pay_type: str  # 基金支付类型
     fund_pay_type_name: str  # 基金支付类型名称
     inscp_scp_amt: SignedMoney | None  # 符合政策范围金额: the record's in-scope amount (none on a year-end record)
-    crt_payb_lmt_amt: SignedMoney | None  # 本次可支付限额金额: what of the bill was still unpaid when this fund began to pay
+    crt_payb_lmt_amt: (
+        SignedMoney | None
+    )  # 本次可支付限额金额: what of the bill was still unpaid when this fund began to pay
     fund_payamt: SignedMoney  # 基金支付金额
     setl_proc_info: str  # 结算过程信息: each payer's rule and arithmetic, in Chinese
 
@@ -52,7 +66,9 @@ class SetlInfo(_Form):
     setl_id: str  # 结算ID: our settlement_id (a reversal or adjustment is a settlement of its own, as on the platform)
     mdtrt_id: str  # 就诊ID: the claim_id
     psn_no: str
-    insutype: InsuType | None = None  # 险种类型, read off the funds' codes (none on a record without a basic-insurance line)
+    insutype: InsuType | None = (
+        None  # 险种类型, read off the funds' codes (none on a record without a basic-insurance line)
+    )
     insuplc_admdvs: str
     clr_optins: str  # 清算经办机构: the insured place's agency (its division code)
     med_type: MedType | None = None
@@ -101,8 +117,10 @@ class NhsaSettlement(_Form):
         funds = info.fund_total()
         details = sum((d.fund_payamt for d in self.setldetail), start=ZERO)
         if not funds == details == info.fund_pay_sumamt:
-            raise ValueError(f"setl_id {info.setl_id}: the funds of setlinfo ({funds}), the setldetail lines ({details}) "
-                             f"and fund_pay_sumamt ({info.fund_pay_sumamt}) differ")
+            raise ValueError(
+                f"setl_id {info.setl_id}: the funds of setlinfo ({funds}), the setldetail lines ({details}) "
+                f"and fund_pay_sumamt ({info.fund_pay_sumamt}) differ"
+            )
         if info.fund_pay_sumamt + info.psn_part_amt != info.medfee_sumamt:
             raise ValueError(f"setl_id {info.setl_id}: fund_pay_sumamt + psn_part_amt is not medfee_sumamt")
         return self
@@ -138,6 +156,8 @@ class PresettleReply(BaseModel):
     setlinfo: SetlInfo | None = None
     setldetail: list[SetlDetail] = []
     payments: list[PaymentLine] = []  # every payer's line with its arithmetic, zero lines included
-    settlement: Settlement | None = None  # the record settling the claim would make (an adjustment for a corrected bill)
-    effects: list[Settlement] = []  # the records it would make for the person's other claims (e.g. a qualifying line crossed)
+    settlement: Settlement | None = None
+    effects: list[
+        Settlement
+    ] = []  # the records it would make for the person's other claims (e.g. a qualifying line crossed)
     notes: list[str] = []

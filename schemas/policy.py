@@ -180,9 +180,11 @@ class PayerPolicy(Strict):
     fund_name: str | dict[InsuType, str] | None = Field(
         default=None, description="the fund's name (fund_pay_type_name) on the national platform; default: name_zh")
     setlinfo_field: SetlinfoField | dict[InsuType, SetlinfoField] | None = Field(
-        default=None, description="the national platform's setlinfo field the payment is counted in (hifp_pay, hifmi_pay, "
+        default=None,
+        description="the national platform's setlinfo field the payment is counted in (hifp_pay, hifmi_pay, "
         "hifob_pay, maf_pay, oth_pay, …); default: by payer (basic hifp_pay, critical hifmi_pay / hifob_pay, "
-        "assistance maf_pay, others oth_pay)")
+        "assistance maf_pay, others oth_pay)",
+    )
     rules: list[Rule]
 
     def fund_code(self, insutype: InsuType) -> str:

@@ -45,7 +45,9 @@ def _amount(value: str) -> Decimal:
         raise ValueError('write an amount in yuan, e.g. "10000000.00"') from None
     # (below 10^12: what a bill's amount may be at all, schemas/money.py; quantize needs it too)
     if not amount.is_finite() or not 0 < amount < 10**12 or amount != amount.quantize(Decimal("0.01")):
-        raise ValueError('write a positive amount in yuan below 1000000000000 with at most two decimals, e.g. "10000000.00"')
+        raise ValueError(
+            'write a positive amount in yuan below 1000000000000 with at most two decimals, e.g. "10000000.00"'
+        )
     return amount.quantize(Decimal("0.01"))
 
 
@@ -71,66 +73,188 @@ WORKER_KINDS = ("intake", "cancellation", "eligibility", "year_end", "ledger", "
 SMALL_MACHINE = ("intake ledger basic critical assistance tilt+supplementary+emergency_relief+secondary+re_assistance+"
                  "poverty_relief cancellation+eligibility+year_end+presettle")
 
-DEFINED: dict[str, Setting] = {s.name: s for s in (
-    Setting("ONESTOP_KAFKA", None, "bootstrap servers of a real Kafka cluster; unset: the embedded broker (or the running `onestop up`)"),
-    Setting("ONESTOP_KAFKA_SECURITY", "PLAINTEXT", "how clients meet Kafka: PLAINTEXT (the embedded broker), SASL_PLAINTEXT or "
-            "SASL_SSL (SCRAM-SHA-512 with the principal below)", _choice("PLAINTEXT", "SASL_PLAINTEXT", "SASL_SSL")),
-    Setting("ONESTOP_KAFKA_USER", None, "this process's Kafka principal (each worker its own; the broker's ACLs say what it may read and write)"),
-    Setting("ONESTOP_KAFKA_PASSWORD", None, "the principal's SCRAM password"),
-    Setting("ONESTOP_DATABASE_URL", None, "postgresql:// URL of a real PostgreSQL; unset: the embedded one (or the running `onestop up`)"),
-    Setting("ONESTOP_WORKER_DATABASE_URL", None, "postgresql:// URL the workers use, as the role onestop_worker: each worker "
-            "connects with it as the role of its kind instead (onestop_intake, onestop_ledger, …, the same password), unless "
-            "ONESTOP_<KIND>_DATABASE_URL names its own (unset: the embedded PostgreSQL's roles, or ONESTOP_DATABASE_URL)"),
-    *(Setting(f"ONESTOP_{kind.upper()}_DATABASE_URL", None, f"postgresql:// URL the {kind} worker{'s' if kind == 'payer' else ''} "
-              f"connect{'' if kind == 'payer' else 's'} with, as the role onestop_{kind} (migration 0009: only what {kind} does); "
-              "unset: ONESTOP_WORKER_DATABASE_URL as that role") for kind in WORKER_KINDS),
-    Setting("ONESTOP_ADMIN_DATABASE_URL", None, "postgresql:// URL `onestop keys challenge | add | revoke | list` use: the "
+DEFINED: dict[str, Setting] = {
+    s.name: s
+    for s in (
+        Setting(
+            "ONESTOP_KAFKA",
+            None,
+            "bootstrap servers of a real Kafka cluster; unset: the embedded broker (or the running `onestop up`)",
+        ),
+        Setting(
+            "ONESTOP_KAFKA_SECURITY",
+            "PLAINTEXT",
+            "how clients meet Kafka: PLAINTEXT (the embedded broker), SASL_PLAINTEXT or "
+            "SASL_SSL (SCRAM-SHA-512 with the principal below)",
+            _choice("PLAINTEXT", "SASL_PLAINTEXT", "SASL_SSL"),
+        ),
+        Setting(
+            "ONESTOP_KAFKA_USER",
+            None,
+            "this process's Kafka principal (each worker its own; the broker's ACLs say what it may read and write)",
+        ),
+        Setting("ONESTOP_KAFKA_PASSWORD", None, "the principal's SCRAM password"),
+        Setting(
+            "ONESTOP_DATABASE_URL",
+            None,
+            "postgresql:// URL of a real PostgreSQL; unset: the embedded one (or the running `onestop up`)",
+        ),
+        Setting(
+            "ONESTOP_WORKER_DATABASE_URL",
+            None,
+            "postgresql:// URL the workers use, as the role onestop_worker: each worker "
+            "connects with it as the role of its kind instead (onestop_intake, onestop_ledger, …, the same "
+            "password), unless ONESTOP_<KIND>_DATABASE_URL names its own (unset: the embedded PostgreSQL's "
+            "roles, or ONESTOP_DATABASE_URL)",
+        ),
+        *(
+            Setting(
+                f"ONESTOP_{kind.upper()}_DATABASE_URL",
+                None,
+                f"postgresql:// URL the {kind} worker{'s' if kind == 'payer' else ''} "
+                f"connect{'' if kind == 'payer' else 's'} with, as the role onestop_{kind} "
+                f"(migration 0009: only what {kind} does); "
+                "unset: ONESTOP_WORKER_DATABASE_URL as that role",
+            )
+            for kind in WORKER_KINDS
+        ),
+        Setting(
+            "ONESTOP_ADMIN_DATABASE_URL",
+            None,
+            "postgresql:// URL `onestop keys challenge | add | revoke | list` use: the "
             "administrator's role onestop_admin, which may only add keys, set their revocation and issue challenges "
-            "(unset: the embedded PostgreSQL's onestop_admin role, or ONESTOP_DATABASE_URL)"),
-    Setting("ONESTOP_HOME", ".", "the directory whose .onestop/ holds the embedded data, logs and runtime.json"),
-    Setting("ONESTOP_PARTITIONS", "4", "partitions of every topic, set when topics are created", int),
-    Setting("ONESTOP_DRIVER", "aiokafka", "how a worker meets Kafka: aiokafka (the default: measured faster, leaner and quicker to answer, README Benchmarks) or faust (workers/drivers/)", _choice("faust", "aiokafka")),
-    Setting("ONESTOP_PROCESSES", SMALL_MACHINE, "how `onestop up` (and the benchmarks) spread the workers over processes: "
-            "groups of workers joined by \"+\", separated by spaces, a group*N in N processes (instances of the same "
-            "consumer groups), a worker named in none alone; or 0 = one process per worker, as deployed; or N = dealt "
-            "over N processes. Every worker is still its own consumer group. The default, measured on 2 cores: the five "
-            "every claim passes alone, the other payers together, the background workers together (several per "
-            "process: the aiokafka driver; Faust runs one per process)", process_layout),
-    Setting("ONESTOP_FETCH_MAX_WAIT_MS", "100", "how long a fetch may wait for data (Faust's own is 1,500 ms); the embedded broker sleeps through part of it before it answers, so it is a floor under every hop: 50 answers sooner and costs idle CPU (README Benchmarks, the fetch wait)", int),
-    Setting("ONESTOP_BACKGROUND_FETCH_WAIT_MS", "1000", "the same for the workers nobody waits for at a window (eligibility, "
-            "cancellation, year_end): an idle fetch costs the broker about as much as a full one, so they ask less often", int),
-    Setting("ONESTOP_SESSION_TIMEOUT", "10", "consumer-group session timeout, seconds", float),
-    Setting("ONESTOP_COMMIT_INTERVAL", "1.0", "seconds between offset commits", float),
-    Setting("ONESTOP_RESEND_AFTER", "60", "seconds after which intake sends again a claim that has not reached the ledger "
+            "(unset: the embedded PostgreSQL's onestop_admin role, or ONESTOP_DATABASE_URL)",
+        ),
+        Setting("ONESTOP_HOME", ".", "the directory whose .onestop/ holds the embedded data, logs and runtime.json"),
+        Setting("ONESTOP_PARTITIONS", "4", "partitions of every topic, set when topics are created", int),
+        Setting(
+            "ONESTOP_DRIVER",
+            "aiokafka",
+            "how a worker meets Kafka: aiokafka (the default: measured faster, leaner and quicker to answer, "
+            "README Benchmarks) or faust (workers/drivers/)",
+            _choice("faust", "aiokafka"),
+        ),
+        Setting(
+            "ONESTOP_PROCESSES",
+            SMALL_MACHINE,
+            "how `onestop up` (and the benchmarks) spread the workers over processes: "
+            'groups of workers joined by "+", separated by spaces, a group*N in N processes (instances of the '
+            "same consumer groups), a worker named in none alone; or 0 = one process per worker, as deployed; or "
+            "N = dealt over N processes. Every worker is still its own consumer group. The default, measured on 2 "
+            "cores: the five every claim passes alone, the other payers together, the background workers "
+            "together (several per process: the aiokafka driver; Faust runs one per process)",
+            process_layout,
+        ),
+        Setting(
+            "ONESTOP_FETCH_MAX_WAIT_MS",
+            "100",
+            "how long a fetch may wait for data (Faust's own is 1,500 ms); the embedded broker sleeps through "
+            "part of it before it answers, so it is a floor under every hop: 50 answers sooner and costs idle CPU "
+            "(README Benchmarks, the fetch wait)",
+            int,
+        ),
+        Setting(
+            "ONESTOP_BACKGROUND_FETCH_WAIT_MS",
+            "1000",
+            "the same for the workers nobody waits for at a window (eligibility, "
+            "cancellation, year_end): an idle fetch costs the broker about as much as a full one, so they ask "
+            "less often",
+            int,
+        ),
+        Setting("ONESTOP_SESSION_TIMEOUT", "10", "consumer-group session timeout, seconds", float),
+        Setting("ONESTOP_COMMIT_INTERVAL", "1.0", "seconds between offset commits", float),
+        Setting(
+            "ONESTOP_RESEND_AFTER",
+            "60",
+            "seconds after which intake sends again a claim that has not reached the ledger "
             "(its message to a payer or to the ledger lost on the way: the embedded broker has lost one in some runs, "
-            "README Faults); payers and the ledger take a claim sent twice once. 0 = never", float),
-    Setting("ONESTOP_LINGER_MS", "0", "how long a producer waits to fill a batch, ms: none, because a worker sends a "
-            "batch's whole output at once and then waits for it, so waiting would only delay it (README, Benchmarks)", int),
-    Setting("ONESTOP_PURE_RULES", "0", "1 = run the settlement rules from their Python source even when `onestop compile-rules` "
-            "has built them (schemas/compiled.py; the tests compare the two)", _flag),
-    Setting("ONESTOP_BATCH_MAX", "500", "most events a worker handles in one batch (one database transaction)", int),
-    Setting("ONESTOP_BATCH_WITHIN", "0.01", "seconds a worker waits to fill a batch", float),
-    Setting("ONESTOP_METRICS_PORT", "0", "port of each worker process's /metrics and /healthz (Prometheus): 0 = any free "
+            "README Faults); payers and the ledger take a claim sent twice once. 0 = never",
+            float,
+        ),
+        Setting(
+            "ONESTOP_LINGER_MS",
+            "0",
+            "how long a producer waits to fill a batch, ms: none, because a worker sends a "
+            "batch's whole output at once and then waits for it, so waiting would only delay it (README, Benchmarks)",
+            int,
+        ),
+        Setting(
+            "ONESTOP_PURE_RULES",
+            "0",
+            "1 = run the settlement rules from their Python source even when `onestop compile-rules` "
+            "has built them (schemas/compiled.py; the tests compare the two)",
+            _flag,
+        ),
+        Setting(
+            "ONESTOP_BATCH_MAX", "500", "most events a worker handles in one batch (one database transaction)", int
+        ),
+        Setting("ONESTOP_BATCH_WITHIN", "0.01", "seconds a worker waits to fill a batch", float),
+        Setting(
+            "ONESTOP_METRICS_PORT",
+            "0",
+            "port of each worker process's /metrics and /healthz (Prometheus): 0 = any free "
             "port, written with the process's pid to .onestop/metrics/<process>.json (`onestop metrics` lists them); "
-            "-1 = none; docker-compose.yml gives every worker 9400", int),
-    Setting("ONESTOP_METRICS_ADDRESS", "127.0.0.1", "the address /metrics and /healthz listen on (0.0.0.0 in a container)"),
-    Setting("ONESTOP_ACCEPT_UNSIGNED", "0", "development only: accept events that carry no signature (signed ones are still verified); "
-            "`onestop up` warns when it is on", _flag),
-    Setting("ONESTOP_CASES", None, "tests: the folder of shared worked cases (unset: ../shared/cases beside the repository)"),
-    Setting("ONESTOP_NHSA_TOPIC", "0", "1: also publish every record in the national platform's setlinfo / setldetail shape "
-            "on its hospital's own settlements.nhsa.<fixmedins_code> (settlements.nhsa for records naming no hospital), "
-            "for hospital systems integrated with the platform", _flag),
-    Setting("ONESTOP_MAX_AMOUNT", "10000000.00", "the largest bill accepted (medfee_sumamt, and so each of its "
-            "parts), in yuan: a claim or pre-settlement above it is refused with the reason, as implausible (policies/plausible.py)", _amount),
-    Setting("ONESTOP_MAX_STAY_DAYS", "366", "the longest stay accepted, enddate − begndate in days: a longer one is refused as "
-            "implausible (a back-dated begndate would make categories of years ago count)", _at_least(1)),
-    Setting("ONESTOP_CLOCK_SKEW_SECONDS", "300", "how far in the future, in seconds, an input's own time (a claim's discharge, "
+            "-1 = none; docker-compose.yml gives every worker 9400",
+            int,
+        ),
+        Setting(
+            "ONESTOP_METRICS_ADDRESS",
+            "127.0.0.1",
+            "the address /metrics and /healthz listen on (0.0.0.0 in a container)",
+        ),
+        Setting(
+            "ONESTOP_ACCEPT_UNSIGNED",
+            "0",
+            "development only: accept events that carry no signature (signed ones are still verified); "
+            "`onestop up` warns when it is on",
+            _flag,
+        ),
+        Setting(
+            "ONESTOP_CASES",
+            None,
+            "tests: the folder of shared worked cases (unset: ../shared/cases beside the repository)",
+        ),
+        Setting(
+            "ONESTOP_NHSA_TOPIC",
+            "0",
+            "1: also publish every record in the national platform's setlinfo / setldetail shape "
+            "on its hospital's own settlements.nhsa.<fixmedins_code> (settlements.nhsa for records naming no "
+            "hospital), "
+            "for hospital systems integrated with the platform",
+            _flag,
+        ),
+        Setting(
+            "ONESTOP_MAX_AMOUNT",
+            "10000000.00",
+            "the largest bill accepted (medfee_sumamt, and so each of its "
+            "parts), in yuan: a claim or pre-settlement above it is refused with the reason, as implausible "
+            "(policies/plausible.py)",
+            _amount,
+        ),
+        Setting(
+            "ONESTOP_MAX_STAY_DAYS",
+            "366",
+            "the longest stay accepted, enddate − begndate in days: a longer one is refused as "
+            "implausible (a back-dated begndate would make categories of years ago count)",
+            _at_least(1),
+        ),
+        Setting(
+            "ONESTOP_CLOCK_SKEW_SECONDS",
+            "300",
+            "how far in the future, in seconds, an input's own time (a claim's discharge, "
             "a grant's recorded_at, a cancellation's or close's time) may be of its receipt, for clocks that disagree; "
-            "beyond it the input is refused as implausible", _at_least(0)),
-    Setting("ONESTOP_PDF_FONT", None, "a TrueType font file (.ttf / .ttc) with Chinese glyphs, embedded in the PDF reports; "
+            "beyond it the input is refused as implausible",
+            _at_least(0),
+        ),
+        Setting(
+            "ONESTOP_PDF_FONT",
+            None,
+            "a TrueType font file (.ttf / .ttc) with Chinese glyphs, embedded in the PDF reports; "
             "unset: WenQuanYi Micro Hei or Zen Hei where installed (Debian fonts-wqy-microhei), else ReportLab's "
-            "STSong-Light, which is not embedded (readers substitute a font of their own)"),
-)}
+            "STSong-Light, which is not embedded (readers substitute a font of their own)",
+        ),
+    )
+}
 
 
 def value(name: str) -> Any:
@@ -171,7 +295,8 @@ class _Settings:
 
     def kind_database_url(self, kind: str) -> str | None:
         """ONESTOP_<KIND>_DATABASE_URL: the URL of one kind of worker's own role, when set."""
-        return value(f"ONESTOP_{kind.upper()}_DATABASE_URL")
+        url: str | None = value(f"ONESTOP_{kind.upper()}_DATABASE_URL")
+        return url
     partitions = property(lambda self: value("ONESTOP_PARTITIONS"))
     driver = property(lambda self: value("ONESTOP_DRIVER"))
     processes = property(lambda self: value("ONESTOP_PROCESSES"))

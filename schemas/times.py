@@ -21,8 +21,10 @@ _ISO_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 def _within_years(day: date, shown: object) -> None:
     if not EARLIEST <= day <= LATEST:
-        raise ValueError(f"{shown} is {'before' if day < EARLIEST else 'after'} {EARLIEST if day < EARLIEST else LATEST}; "
-                         f"dates before {EARLIEST} or after {LATEST} are refused")
+        raise ValueError(
+            f"{shown} is {'before' if day < EARLIEST else 'after'} {EARLIEST if day < EARLIEST else LATEST}; "
+            f"dates before {EARLIEST} or after {LATEST} are refused"
+        )
 
 
 def _day_as_written(value: Any) -> Any:
@@ -41,7 +43,7 @@ def _timestamp_as_written(value: Any) -> Any:
     """A timestamp as the wire writes it (an ISO string), or one of our own; never a number."""
     if isinstance(value, (str, datetime)):
         return value
-    raise ValueError(f"write a timestamp in ISO form with its offset, e.g. \"2021-03-01T10:00:00+08:00\" (got {value!r})")
+    raise ValueError(f'write a timestamp in ISO form with its offset, e.g. "2021-03-01T10:00:00+08:00" (got {value!r})')
 
 
 def _aware_in_range(value: datetime) -> datetime:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import date
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
@@ -21,11 +22,18 @@ class AccountTotals(BaseModel):
     def minus(self, earlier: "AccountTotals") -> "AccountTotals":
         """What changed since ``earlier``: a payment's contribution to the account (may be folded back with plus)."""
         return AccountTotals.model_construct(
-            base=self.base - earlier.base, paid=self.paid - earlier.paid,
-            paid_by_day={d: a - earlier.paid_by_day.get(d, ZERO) for d, a in self.paid_by_day.items()
-                         if a != earlier.paid_by_day.get(d, ZERO)},
-            assisted_visits_by_month={m: n - earlier.assisted_visits_by_month.get(m, 0)
-                                      for m, n in self.assisted_visits_by_month.items() if n != earlier.assisted_visits_by_month.get(m, 0)},
+            base=self.base - earlier.base,
+            paid=self.paid - earlier.paid,
+            paid_by_day={
+                d: a - earlier.paid_by_day.get(d, ZERO)
+                for d, a in self.paid_by_day.items()
+                if a != earlier.paid_by_day.get(d, ZERO)
+            },
+            assisted_visits_by_month={
+                m: n - earlier.assisted_visits_by_month.get(m, 0)
+                for m, n in self.assisted_visits_by_month.items()
+                if n != earlier.assisted_visits_by_month.get(m, 0)
+            },
         )
 
     def plus(self, change: "AccountTotals") -> "AccountTotals":
@@ -43,7 +51,7 @@ class AccountTotals(BaseModel):
 YearTotals = dict[str, AccountTotals]
 
 
-def totals_json(totals: YearTotals) -> dict:
+def totals_json(totals: YearTotals) -> dict[str, dict[str, Any]]:
     """A year's totals as they travel on a claim in flight (account → totals as JSON, what is at its
     default left out: most accounts keep no days or months)."""
     return {account: account_totals.model_dump(mode="json", exclude_defaults=True)

@@ -42,8 +42,13 @@ _PLAIN: Final[dict[type, tuple[tuple[str, ...] | None, set[str]]]] = {}
 def _plain_fields(model: type[BaseModel]) -> tuple[str, ...] | None:
     """The model's fields in order, or None when model_construct does more than store them."""
     fields = model.__pydantic_fields__
-    if (model.__pydantic_post_init__ or model.__pydantic_root_model__ or model.model_config.get("extra") == "allow"
-            or any(f.alias is not None or f.validation_alias is not None for f in fields.values())
-            or model.__new__ is not BaseModel.__new__ or any("__slots__" in vars(c) for c in model.__mro__[:model.__mro__.index(BaseModel)])):
+    if (
+        model.__pydantic_post_init__
+        or model.__pydantic_root_model__
+        or model.model_config.get("extra") == "allow"
+        or any(f.alias is not None or f.validation_alias is not None for f in fields.values())
+        or model.__new__ is not BaseModel.__new__
+        or any("__slots__" in vars(c) for c in model.__mro__[: model.__mro__.index(BaseModel)])
+    ):
         return None  # (a model with slots of its own, or its own __new__, is model_construct's)
     return tuple(fields)

@@ -7,8 +7,8 @@ them could write such a record — so a payer only computes: it turns into model
 rules take (the claim, the categories, the lines before its own, the year's totals it travels with
 and what the payers before it added), appends its line and what it added, and passes the record
 on; it records nothing. The ledger takes from a record only which claim it says it is, its lines
-and its basis, and believes none of it (store/life.py, policies/soundness.py). A message here that is not a claim in flight (a bug, a
-stray producer) is refused with a reason.
+and its basis, and believes none of it (store/life.py, policies/soundness.py). A message here that
+is not a claim in flight (a bug, a stray producer) is refused with a reason.
 
 `claims.ledger` also carries wake-ups (``schemas.events.WakeUp``): a person whose queue holds an
 input to apply.
@@ -80,7 +80,9 @@ class Flight:
             flight.claim = DischargeClaim.model_validate(data["claim"])
             flight.held = frozenset(Category(held["code"]) for held in data["identity"])
             flight.policy = PolicyRef(**data["policy"])
-            flight.prior = [PaymentLine.model_validate(line) for line in data.get("lines", []) if line["payer"] != payer.value]
+            flight.prior = [
+                PaymentLine.model_validate(line) for line in data.get("lines", []) if line["payer"] != payer.value
+            ]
             flight.totals = {**totals_from_json(data.get("basis", {})), **totals_from_json(data.get("accounts", {}))}
             flight.next_after(payer)
         except ValidationError as error:
@@ -122,7 +124,9 @@ class Flight:
             kept.append(line.model_dump(mode="json"))
         if last:
             return orjson.dumps({**{k: v for k, v in self.data.items() if k != "accounts"}, "lines": kept})
-        return orjson.dumps({**self.data, "lines": kept, "accounts": {**self.data.get("accounts", {}), **totals_json(changed)}})
+        return orjson.dumps(
+            {**self.data, "lines": kept, "accounts": {**self.data.get("accounts", {}), **totals_json(changed)}}
+        )
 
     @property
     def published_at(self) -> float | None:

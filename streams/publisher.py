@@ -1,7 +1,8 @@
 """Publishing events to a topic, keyed by psn_no, each checked locally for the count.
 
-Every line is published as it is, good or bad: the workers are the one place that rejects, so every rejection lands on its rejection topic with the reason. The local
-check only counts what will be accepted and prints why the others will not.
+Every line is published as it is, good or bad: the workers are the one place that rejects, so every
+rejection lands on its rejection topic with the reason. The local check only counts what will be
+accepted and prints why the others will not.
 """
 from __future__ import annotations
 
@@ -14,8 +15,8 @@ from pydantic import BaseModel
 
 from schemas.keys import KeyFile
 from streams.codecs import BadInput, decode
-from streams.signing import sign
 from streams.security import client_options
+from streams.signing import sign
 
 
 def _key(raw: bytes, field: str) -> bytes | None:
@@ -33,8 +34,15 @@ class Tally:
     reasons: list[str] = field(default_factory=list)
 
 
-async def publish(bootstrap: str, topic: str, events: list[bytes], model: type[BaseModel], progress=None,
-                  key_field: str = "psn_no", signed_by: Callable[[bytes], KeyFile | None] | KeyFile | None = None) -> Tally:
+async def publish(
+    bootstrap: str,
+    topic: str,
+    events: list[bytes],
+    model: type[BaseModel],
+    progress=None,
+    key_field: str = "psn_no",
+    signed_by: Callable[[bytes], KeyFile | None] | KeyFile | None = None,
+) -> Tally:
     """Send every event to ``topic`` keyed by its ``key_field`` (the person), signed by the key
     ``signed_by`` gives (a key, or a function choosing one per event); count those the schema accepts."""
     tally = Tally()

@@ -15,11 +15,15 @@ from .admin import partitions_of
 from .security import client_options
 
 
-async def read_records(bootstrap: str, topic: str, *, follow: bool = False, idle_seconds: float = 1.0) -> AsyncIterator[ConsumerRecord]:
+async def read_records(
+    bootstrap: str, topic: str, *, follow: bool = False, idle_seconds: float = 1.0
+) -> AsyncIterator[ConsumerRecord]:
     """Every record of ``topic`` from its beginning, in (timestamp, partition, offset) order per
     fetch; stops once caught up and idle for ``idle_seconds`` unless ``follow``."""
     assigned = [TopicPartition(topic, p) for p in await partitions_of(bootstrap, topic)]
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, fetch_max_wait_ms=100, **client_options())
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, enable_auto_commit=False, fetch_max_wait_ms=100, **client_options()
+    )
     await consumer.start()
     try:
         consumer.assign(assigned)
@@ -42,7 +46,9 @@ async def read_records(bootstrap: str, topic: str, *, follow: bool = False, idle
         await consumer.stop()
 
 
-async def read_topic(bootstrap: str, topic: str, *, follow: bool = False, idle_seconds: float = 1.0) -> AsyncIterator[bytes]:
+async def read_topic(
+    bootstrap: str, topic: str, *, follow: bool = False, idle_seconds: float = 1.0
+) -> AsyncIterator[bytes]:
     """The values of every record of ``topic`` from its beginning (see :func:`read_records`)."""
     async for record in read_records(bootstrap, topic, follow=follow, idle_seconds=idle_seconds):
         yield record.value

@@ -16,8 +16,12 @@ def client_options() -> dict[str, Any]:
     protocol = settings.kafka_security
     if protocol == "PLAINTEXT":
         return {}
-    options: dict[str, Any] = {"security_protocol": protocol, "sasl_mechanism": MECHANISM,
-                               "sasl_plain_username": settings.kafka_user, "sasl_plain_password": settings.kafka_password}
+    options: dict[str, Any] = {
+        "security_protocol": protocol,
+        "sasl_mechanism": MECHANISM,
+        "sasl_plain_username": settings.kafka_user,
+        "sasl_plain_password": settings.kafka_password,
+    }
     if protocol == "SASL_SSL":
         from aiokafka.helpers import create_ssl_context
 

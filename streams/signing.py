@@ -17,7 +17,7 @@ from datetime import date, datetime, time, timedelta, timezone
 from typing import TypeVar
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from cryptography.hazmat.primitives.serialization import Encoding, PrivateFormat, PublicFormat, NoEncryption
+from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat, PublicFormat
 from pydantic import BaseModel
 
 from schemas.codes import ISSUING_AUTHORITY, Authority
@@ -115,7 +115,9 @@ def signer_of(value: bytes, headers: Headers, keys: Mapping[str, SigningKey], re
     if key is None:
         raise Untrusted(f"signed by an unknown key {key_id!r}")
     if not signature_holds(key.public_key, found[SIGNATURE_HEADER].decode(errors="replace"), value):
-        raise Untrusted(f"the signature by key {key_id} does not match the event's bytes (altered, or signed by another key)")
+        raise Untrusted(
+            f"the signature by key {key_id} does not match the event's bytes (altered, or signed by another key)"
+        )
     if key.revoked_at is not None and received_at >= key.revoked_at:
         raise Untrusted(f"key {key_id} was revoked at {key.revoked_at:%Y-%m-%d %H:%M:%S}")
     if received_at < key.valid_from:

@@ -20,7 +20,9 @@ ELIGIBILITY_REJECTED = "eligibility.rejected"
 ALERTS = "alerts.high_cost"
 CANCELLED = "claims.cancelled"  # hospitals' cancellations of settlements
 YEAR_END = "year_end.closes"  # year-end closes of a region's year (a deployment may schedule them)
-SETTLEMENTS_NHSA = "settlements.nhsa"  # records naming no hospital in the national platform's shape (ONESTOP_NHSA_TOPIC=1)
+SETTLEMENTS_NHSA = (
+    "settlements.nhsa"  # records naming no hospital in the national platform's shape (ONESTOP_NHSA_TOPIC=1)
+)
 PRESETTLE = "claims.presettle"  # pre-settlement requests (预结算, like the platform's 2206): recorded nowhere
 PRESETTLE_REPLIES = "claims.presettle.replies"  # answers to unsigned development requests naming no hospital
 

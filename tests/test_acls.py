@@ -81,10 +81,17 @@ def test_a_hospital_reads_its_own_topics_and_nothing_else(deployment, code):
 
 
 def test_only_the_workers_that_answer_or_publish_for_hospitals_may_write_their_topics(deployment):
-    writers = {a.who for a in deployment if a.operation == "Write" and a.name.startswith(("claims.presettle.replies", "settlements.nhsa"))}
+    writers = {
+        a.who
+        for a in deployment
+        if a.operation == "Write" and a.name.startswith(("claims.presettle.replies", "settlements.nhsa"))
+    }
     assert writers == {"onestop-presettle", "onestop-ledger"}  # the ledger is the one writer of records
     for who in writers:
-        assert not any(allowed(deployment, who, "Read", "topic", f"{p}H620702001") for p in ("claims.presettle.replies.", "settlements.nhsa."))
+        assert not any(
+            allowed(deployment, who, "Read", "topic", f"{p}H620702001")
+            for p in ("claims.presettle.replies.", "settlements.nhsa.")
+        )
     assert allowed(deployment, "onestop-presettle", "Create", "topic", "claims.presettle.replies.H620702001")
     assert not allowed(deployment, "onestop-presettle", "Create", "topic", "settlements.nhsa.H620702001")
     assert not allowed(deployment, "finance", "Read", "topic", "settlements.nhsa.H620702001")
@@ -130,7 +137,9 @@ def test_the_script_adds_a_hospital_as_kafka_acls_hospital_prints_it(tmp_path):
     assert code == 0
     code, printed, _ = _run(tmp_path, [], password, source=hospital_script("H620702001"))
     assert code == 0 and by_function == printed
-    assert by_function[0].endswith("--entity-name hospital-H620702001 --add-config SCRAM-SHA-512=[password=s3cret-of-H620702001]")
+    assert by_function[0].endswith(
+        "--entity-name hospital-H620702001 --add-config SCRAM-SHA-512=[password=s3cret-of-H620702001]"
+    )
     assert sum("--operation Read --topic" in call for call in by_function) == 2
 
 

@@ -15,8 +15,16 @@ def _run(date, saturation, chain, p99_500, engine, cpu_ours):
     cpu = {"wall": 10.0, "broker": cpu_ours * 6, "intake": cpu_ours * 6, "bench": 100.0, "other processes": 50.0}
     return {
         "date": date,
-        "pipeline": [_phase(100, 300, 98), _phase(500, p99_500, 480 if p99_500 < 1000 else 400), _phase(None, 9000, saturation, cpu, 6000, 6000)],
-        "baseline": [_phase(100, 250, 99), _phase(500, 260, 495), _phase(None, 2000, chain, {"wall": 3.0, "broker": 3.0}, 6000, 6000)],
+        "pipeline": [
+            _phase(100, 300, 98),
+            _phase(500, p99_500, 480 if p99_500 < 1000 else 400),
+            _phase(None, 9000, saturation, cpu, 6000, 6000),
+        ],
+        "baseline": [
+            _phase(100, 250, 99),
+            _phase(500, 260, 495),
+            _phase(None, 2000, chain, {"wall": 3.0, "broker": 3.0}, 6000, 6000),
+        ],
         "memory_mb": {"at rest": {"broker": 20.0, "postgres": 100.0, "intake": 40.0}},
         "engine_per_s": engine,
     }
@@ -57,15 +65,23 @@ def test_a_missed_target_reads_missed():
 
 
 def test_a_run_without_a_figure_shows_a_dash_and_the_median_is_of_the_others():
-    with_engine, without = _run("2026-12-03T08:46:50", 400, 1600, 4000, 8000, 1.0), _run("2026-12-03T09:00:00", 400, 1600, 4000, None, 1.0)
+    with_engine, without = (
+        _run("2026-12-03T08:46:50", 400, 1600, 4000, 8000, 1.0),
+        _run("2026-12-03T09:00:00", 400, 1600, 4000, None, 1.0),
+    )
     assert _row(table([with_engine, without]), "pure engine")[1:] == ["8,000/s", "—", "8,000/s", "missed"]
 
 
 def test_the_default_runs_are_the_newest_unlabelled_ones(tmp_path: Path):
-    names = ["pipeline-aiokafka-2026-11-22.json", "pipeline-aiokafka-2026-12-03T0849.json",
-             "pipeline-aiokafka-2026-12-03T0856.json", "pipeline-aiokafka-2026-12-03T0903.json",
-             "pipeline-aiokafka-grouped-ledger2-2026-12-03T0910.json", "pipeline-aiokafka-8partitions-2026-12-03T0917.json",
-             "pipeline-faust-2026-12-03T0920.json"]
+    names = [
+        "pipeline-aiokafka-2026-11-22.json",
+        "pipeline-aiokafka-2026-12-03T0849.json",
+        "pipeline-aiokafka-2026-12-03T0856.json",
+        "pipeline-aiokafka-2026-12-03T0903.json",
+        "pipeline-aiokafka-grouped-ledger2-2026-12-03T0910.json",
+        "pipeline-aiokafka-8partitions-2026-12-03T0917.json",
+        "pipeline-faust-2026-12-03T0920.json",
+    ]
     for name in names:
         (tmp_path / name).write_text("{}")
     assert [p.name for p in newest_default_runs(3, tmp_path)] == names[1:4]

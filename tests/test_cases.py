@@ -3,10 +3,9 @@ from __future__ import annotations
 
 import pytest
 
+from cli.demo import EXAMPLES
 from policies.replay import as_expected, settle_case
 from schemas.money import format_yuan
-
-from cli.demo import EXAMPLES
 
 from .shared_cases import CASES_DIR, case_files, load_case
 
@@ -16,7 +15,11 @@ def test_case_agrees_to_the_fen(path):
     case = load_case(path)
     got = [as_expected(s) for s in settle_case(case)]
     want = [
-        {"claim_id": e.claim_id, "payments": {k: format_yuan(v) for k, v in e.payments.items()}, "personal": format_yuan(e.personal)}
+        {
+            "claim_id": e.claim_id,
+            "payments": {k: format_yuan(v) for k, v in e.payments.items()},
+            "personal": format_yuan(e.personal),
+        }
         for e in case.expect
     ]
     assert got == want

@@ -39,7 +39,9 @@ print(json.dumps({"compiled": running_compiled(), "digest": digest.hexdigest()})
 
 def _settled(pure: bool) -> dict:
     env = {**os.environ, "ONESTOP_PURE_RULES": "1" if pure else "0"}
-    done = subprocess.run([sys.executable, "-c", _FINGERPRINT], cwd=ROOT, env=env, capture_output=True, text=True, check=True)
+    done = subprocess.run(
+        [sys.executable, "-c", _FINGERPRINT], cwd=ROOT, env=env, capture_output=True, text=True, check=True
+    )
     return json.loads(done.stdout.splitlines()[-1])
 
 
@@ -64,7 +66,9 @@ def test_a_build_is_current_only_for_this_python_and_the_very_sources_it_compile
     assert compiled.build_is_current(build, tmp_path)
     compiled.source_of("policies.payer", tmp_path).write_text("# payer, edited\n", encoding="utf-8")
     assert not compiled.build_is_current(build, tmp_path)  # a rule edited since
-    build.write_text(json.dumps({"python": "cpython-399", "sources": compiled.source_hashes(tmp_path)}), encoding="utf-8")
+    build.write_text(
+        json.dumps({"python": "cpython-399", "sources": compiled.source_hashes(tmp_path)}), encoding="utf-8"
+    )
     assert not compiled.build_is_current(build, tmp_path)  # built for another Python
     build.write_text("not json", encoding="utf-8")
     assert not compiled.build_is_current(build, tmp_path)
@@ -91,8 +95,12 @@ def test_the_rules_compile_where_they_are_installed_beside_other_modules(tmp_pat
     # shadows one of its own, mypy_extensions)
     site = tmp_path / "site-packages"
     for package in ("schemas", "policies"):
-        shutil.copytree(ROOT / package, site / package, ignore=shutil.ignore_patterns("*.so", "_rules_build.json", "__pycache__"))
-    (site / "mypy_extensions.py").write_text((Path(mypy_extensions.__file__)).read_text(encoding="utf-8"), encoding="utf-8")
+        shutil.copytree(
+            ROOT / package, site / package, ignore=shutil.ignore_patterns("*.so", "_rules_build.json", "__pycache__")
+        )
+    (site / "mypy_extensions.py").write_text(
+        (Path(mypy_extensions.__file__)).read_text(encoding="utf-8"), encoding="utf-8"
+    )
     env = {**os.environ, "ONESTOP_PURE_RULES": "0"}
     done = subprocess.run([sys.executable, "-c", _COMPILE_WHERE_INSTALLED, str(site)], cwd=tmp_path, env=env,
                           capture_output=True, text=True)

@@ -6,11 +6,10 @@ import re
 from pathlib import Path
 
 import yaml
-
-from runtime.acls import principals, script
 from click.testing import CliRunner
 
 from cli import main as cli
+from runtime.acls import principals, script
 from runtime.compose import compose, env_file, secret_names
 from runtime.dashboard import METRICS_PORT, dashboard, dashboard_json, prometheus_config
 from workers import metrics
@@ -24,7 +23,9 @@ def test_the_committed_compose_file_is_the_generated_one():
 
 
 def test_the_committed_acl_script_is_the_generated_one():
-    assert (ROOT / "deploy" / "kafka" / "acls.sh").read_text() == script(), "run `onestop kafka-acls > deploy/kafka/acls.sh`"
+    assert (ROOT / "deploy" / "kafka" / "acls.sh").read_text() == script(), (
+        "run `onestop kafka-acls > deploy/kafka/acls.sh`"
+    )
 
 
 def test_every_worker_is_a_service_with_its_own_principal_and_the_workers_database_role():
@@ -49,7 +50,9 @@ def test_each_principal_reads_its_topic_and_writes_only_what_it_declares():
     for name, worker in WORKERS.items():
         p = by_name[f"onestop-{name}"]
         assert p.reads == (worker.source,) and set(p.writes) == set(worker.sinks)
-    assert not any(name.startswith("hospital") for name in by_name)  # each hospital its own principal: tests/test_acls.py
+    assert not any(
+        name.startswith("hospital") for name in by_name
+    )  # each hospital its own principal: tests/test_acls.py
     assert by_name["authority"].writes == ("eligibility.changes",) and by_name["authority"].reads == ()
     assert (by_name["finance"].reads, by_name["finance"].writes) == (("settlements.completed",), ("year_end.closes",))
     text = script()
@@ -87,9 +90,14 @@ def test_the_generated_env_file_gives_every_required_secret_a_fresh_random_value
     values, again = values_of(env_file()), values_of(env_file())
     assert list(values) == list(again) == secret_names()
     assert all(len(v) >= 32 and re.fullmatch(r"[A-Za-z0-9_-]+", v) for v in values.values())  # safe in a database URL
-    assert len(set(values.values())) == len(values) and not set(values.values()) & set(again.values())  # made anew each time
+    assert len(set(values.values())) == len(values) and not set(values.values()) & set(
+        again.values()
+    )  # made anew each time
     result = CliRunner().invoke(cli, ["compose", "--env"])
-    assert result.exit_code == 0 and [l.split("=")[0] for l in result.output.splitlines() if "=" in l and l[0] != "#"] == secret_names()
+    assert (
+        result.exit_code == 0
+        and [row.split("=")[0] for row in result.output.splitlines() if "=" in row and row[0] != "#"] == secret_names()
+    )
 
 
 def test_the_committed_prometheus_configuration_and_dashboard_are_the_generated_ones():
@@ -108,7 +116,10 @@ def test_prometheus_scrapes_every_worker_service_and_both_listen_on_loopback_onl
         assert all(port.startswith("127.0.0.1:") for port in services[name]["ports"])
     mounted = " ".join(services["grafana"]["volumes"])
     assert "./deploy/grafana/dashboards" in mounted and "./deploy/grafana/provisioning" in mounted
-    for path in ("deploy/grafana/provisioning/datasources/prometheus.yml", "deploy/grafana/provisioning/dashboards/onestop.yml"):
+    for path in (
+        "deploy/grafana/provisioning/datasources/prometheus.yml",
+        "deploy/grafana/provisioning/dashboards/onestop.yml",
+    ):
         assert yaml.safe_load((ROOT / path).read_text())["apiVersion"] == 1
 
 

@@ -33,19 +33,29 @@ BASIS = {"basic": AccountTotals(base=Decimal("3000.00"), paid=Decimal("2400.00")
 
 
 def _flight(lines=(), accounts=None) -> bytes:
-    return encode(ClaimInFlight(claim=CLAIM, identity=[CategoryHeld(code=Category.dibao, valid_from=date(2020, 1, 1))],
-                                policy=PolicyRef(region="zhangye", period="2022-07", version=1),
-                                route=[Payer.basic, Payer.critical, Payer.assistance], lines=list(lines), received_at=NOW,
-                                seq=7, published_at=NOW, basis=totals_json(BASIS), accounts=totals_json(accounts or {})))
+    return encode(
+        ClaimInFlight(
+            claim=CLAIM,
+            identity=[CategoryHeld(code=Category.dibao, valid_from=date(2020, 1, 1))],
+            policy=PolicyRef(region="zhangye", period="2022-07", version=1),
+            route=[Payer.basic, Payer.critical, Payer.assistance],
+            lines=list(lines),
+            received_at=NOW,
+            seq=7,
+            published_at=NOW,
+            basis=totals_json(BASIS),
+            accounts=totals_json(accounts or {}),
+        )
+    )
 
 
 def test_a_payer_reads_what_the_rules_take_and_passes_the_record_on_with_its_line():
     flight = Flight.for_payer(Payer.critical, _flight([_line(Payer.basic, "100.00")]))
     assert flight.claim == CLAIM and flight.held == {Category.dibao} and flight.seq == 7
-    assert [(l.payer, l.amount) for l in flight.prior] == [(Payer.basic, Decimal("100.00"))]
+    assert [(line.payer, line.amount) for line in flight.prior] == [(Payer.basic, Decimal("100.00"))]
     assert flight.next_after(Payer.critical) == Payer.assistance and flight.next_after(Payer.assistance) is None
     onward = orjson.loads(flight.with_line(Payer.critical, _line(Payer.critical, "50.00"), {}))
-    assert [(l["payer"], l["amount"]) for l in onward["lines"]] == [("basic", "100.00"), ("critical", "50.00")]
+    assert [(line["payer"], line["amount"]) for line in onward["lines"]] == [("basic", "100.00"), ("critical", "50.00")]
     # the record passed on is still a claim in flight, as intake wrote it plus the line
     assert ClaimInFlight.model_validate(onward).lines[-1].amount == Decimal("50.00")
 
@@ -57,8 +67,13 @@ def test_a_payer_computes_on_the_basis_and_what_the_payers_before_it_changed():
     flight = Flight.for_payer(Payer.critical, _flight([_line(Payer.basic, "800.00")], {"basic": changed}))
     assert flight.totals == {"basic": changed, "critical": BASIS["critical"]}
     mine = AccountTotals(base=Decimal("900.00"), paid=Decimal("510.00"))
-    onward = ClaimInFlight.model_validate_json(flight.with_line(Payer.critical, _line(Payer.critical, "450.00"), {"critical": mine}))
-    assert (totals_from_json(onward.basis), totals_from_json(onward.accounts)) == (BASIS, {"basic": changed, "critical": mine})
+    onward = ClaimInFlight.model_validate_json(
+        flight.with_line(Payer.critical, _line(Payer.critical, "450.00"), {"critical": mine})
+    )
+    assert (totals_from_json(onward.basis), totals_from_json(onward.accounts)) == (
+        BASIS,
+        {"basic": changed, "critical": mine},
+    )
 
 
 def test_a_basis_that_is_not_a_years_totals_is_refused():
@@ -73,9 +88,9 @@ def test_a_basis_that_is_not_a_years_totals_is_refused():
 
 def test_a_redelivered_hop_carries_its_payers_line_once():
     again = Flight.for_payer(Payer.critical, _flight([_line(Payer.basic, "100.00"), _line(Payer.critical, "50.00")]))
-    assert [l.payer for l in again.prior] == [Payer.basic]
+    assert [line.payer for line in again.prior] == [Payer.basic]
     onward = orjson.loads(again.with_line(Payer.critical, _line(Payer.critical, "50.00"), {}))
-    assert [l["payer"] for l in onward["lines"]] == ["basic", "critical"]
+    assert [line["payer"] for line in onward["lines"]] == ["basic", "critical"]
 
 
 @pytest.mark.parametrize("raw, reason", [

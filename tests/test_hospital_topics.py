@@ -15,7 +15,14 @@ from policies.ledger import replay
 from schemas.nhsa import NhsaSettlement
 from store import Outbox
 from streams.topics import (
-    PRESETTLE_REPLIES, SETTLEMENTS, SETTLEMENTS_NHSA, all_topics, config_of, nhsa_topic, presettle_reply_topic, sink_covering,
+    PRESETTLE_REPLIES,
+    SETTLEMENTS,
+    SETTLEMENTS_NHSA,
+    all_topics,
+    config_of,
+    nhsa_topic,
+    presettle_reply_topic,
+    sink_covering,
 )
 from workers.harness import Context, Outgoing, Worker, send_all
 from workers.outbox import messages
@@ -29,10 +36,20 @@ def test_a_prefix_covers_one_hospitals_topic_and_nothing_else():
     sinks = ("claims.rejected", "claims.presettle.replies", "claims.presettle.replies.")
     assert sink_covering("claims.presettle.replies.H620702001", sinks) == "claims.presettle.replies."
     assert sink_covering("claims.presettle.replies", sinks) == "claims.presettle.replies"
-    for stray in ("claims.presettle.replies.", "claims.presettle.replies.H1.x", "claims.presettle.repliesH1",
-                  "claims.presettle.replies.H1:x", "settlements.nhsa.H1", "claims.rejected.H1", f"claims.presettle.replies.{'H' * 65}"):
+    for stray in (
+        "claims.presettle.replies.",
+        "claims.presettle.replies.H1.x",
+        "claims.presettle.repliesH1",
+        "claims.presettle.replies.H1:x",
+        "settlements.nhsa.H1",
+        "claims.rejected.H1",
+        f"claims.presettle.replies.{'H' * 65}",
+    ):
         assert sink_covering(stray, sinks) is None, stray
-    assert presettle_reply_topic(None) == PRESETTLE_REPLIES and presettle_reply_topic("H1") == "claims.presettle.replies.H1"
+    assert (
+        presettle_reply_topic(None) == PRESETTLE_REPLIES
+        and presettle_reply_topic("H1") == "claims.presettle.replies.H1"
+    )
     with pytest.raises(ValueError):
         presettle_reply_topic("H1.x")
     assert nhsa_topic("H1") == "settlements.nhsa.H1" and nhsa_topic(None) == nhsa_topic("H1:x") == SETTLEMENTS_NHSA
@@ -69,8 +86,18 @@ def test_the_harness_sends_only_declared_topics_and_makes_each_hospitals_topic_o
     context, sent = Made(), Sent()
 
     async def run():
-        await send_all(worker, context, [Outgoing("settlements.nhsa.H1", b"k", b"v"), Outgoing("claims.rejected", b"k", b"v")], sent.send)
-        await send_all(worker, context, [Outgoing("settlements.nhsa.H1", b"k", b"v"), Outgoing("settlements.nhsa.H2", b"k", b"v")], sent.send)
+        await send_all(
+            worker,
+            context,
+            [Outgoing("settlements.nhsa.H1", b"k", b"v"), Outgoing("claims.rejected", b"k", b"v")],
+            sent.send,
+        )
+        await send_all(
+            worker,
+            context,
+            [Outgoing("settlements.nhsa.H1", b"k", b"v"), Outgoing("settlements.nhsa.H2", b"k", b"v")],
+            sent.send,
+        )
         for stray in ("settlements.nhsa", "settlements.nhsa.H1.x", "settlements.completed"):
             with pytest.raises(RuntimeError, match="does not declare"):
                 await send_all(worker, context, [Outgoing(stray, b"k", b"v")], sent.send)
@@ -100,14 +127,29 @@ def test_each_record_goes_to_its_hospitals_own_topic_without_the_persons_categor
         "HOSPITAL-A/TZ-A/settlement": "HOSPITAL-A", "HOSPITAL-B/TZ-B/settlement": "HOSPITAL-B",
         "HOSPITAL-A/TZ-A/adjustment/claim/HOSPITAL-B/TZ-B": "HOSPITAL-A", "TZ-C/settlement": None}
     assert {setl_id: topic for setl_id, (topic, _) in forms.items()} == {
-        "HOSPITAL-A/TZ-A/settlement": "settlements.nhsa.HOSPITAL-A", "HOSPITAL-B/TZ-B/settlement": "settlements.nhsa.HOSPITAL-B",
-        "HOSPITAL-A/TZ-A/adjustment/claim/HOSPITAL-B/TZ-B": "settlements.nhsa.HOSPITAL-A", "TZ-C/settlement": "settlements.nhsa"}
+        "HOSPITAL-A/TZ-A/settlement": "settlements.nhsa.HOSPITAL-A",
+        "HOSPITAL-B/TZ-B/settlement": "settlements.nhsa.HOSPITAL-B",
+        "HOSPITAL-A/TZ-A/adjustment/claim/HOSPITAL-B/TZ-B": "settlements.nhsa.HOSPITAL-A",
+        "TZ-C/settlement": "settlements.nhsa",
+    }
     for _, text in forms.values():
-        assert not any(word in text for word in ("low_income_serious_illness", "low-income serious illness", "低收入家庭大重病患者",
-                                                 "civil_affairs", "civil.2018.7"))
+        assert not any(
+            word in text
+            for word in (
+                "low_income_serious_illness",
+                "low-income serious illness",
+                "低收入家庭大重病患者",
+                "civil_affairs",
+                "civil.2018.7",
+            )
+        )
     tz_b = NhsaSettlement.model_validate_json(forms["HOSPITAL-B/TZ-B/settlement"][1])
-    assert tz_b.setlinfo.maf_pay == next(l.amount for r in records if r.settlement_id == "HOSPITAL-B/TZ-B/settlement"
-                                         for l in r.payments if l.payer.value == "assistance") > 0
-    worker = Worker("ledger", "claims.ledger", lambda c, b: [], sinks=("claims.rejected", "settlements.completed", "alerts.high_cost",
-                                                                       "settlements.nhsa", "settlements.nhsa."))
+    assert tz_b.setlinfo.maf_pay == next(line.amount for r in records if r.settlement_id == "HOSPITAL-B/TZ-B/settlement"
+                                         for line in r.payments if line.payer.value == "assistance") > 0
+    worker = Worker(
+        "ledger",
+        "claims.ledger",
+        lambda c, b: [],
+        sinks=("claims.rejected", "settlements.completed", "alerts.high_cost", "settlements.nhsa", "settlements.nhsa."),
+    )
     assert all(worker.sink_of(o.topic) for o in out)

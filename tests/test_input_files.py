@@ -5,10 +5,9 @@ from datetime import date, datetime, timezone
 
 import orjson
 
+from cli.files import ListEntry, changes_of, read_lines, read_list
 from schemas.codes import Authority
 from schemas.events import DischargeClaim
-from cli.files import ListEntry, changes_of, read_list
-from cli.files import read_lines
 
 CLAIM = {
     "claim_id": "C1", "psn_no": "P1", "insutype": "390", "insuplc_admdvs": "620702", "mdtrtarea_admvs": "620702",
@@ -40,7 +39,10 @@ def test_a_list_becomes_grants_and_the_missing_become_revocations_with_stable_id
     entries, digest = read_list(path)
     at = datetime(2023, 1, 2, tzinfo=timezone.utc)
     changes, problems = changes_of(entries, digest, Authority.civil_affairs, at, [("P9", "tekun")], date(2023, 7, 1))
-    assert [(c.psn_no, c.action, c.valid_from) for c in changes] == [("P1", "grant", date(2023, 1, 1)), ("P9", "revoke", date(2023, 7, 1))]
+    assert [(c.psn_no, c.action, c.valid_from) for c in changes] == [
+        ("P1", "grant", date(2023, 1, 1)),
+        ("P9", "revoke", date(2023, 7, 1)),
+    ]
     assert len(problems) == 1 and problems[0].startswith("line 3: category:") and "tekun" in problems[0]
     again, _ = changes_of(*read_list(path), Authority.civil_affairs, at, [("P9", "tekun")], date(2023, 7, 1))
     assert [c.event_id for c in again] == [c.event_id for c in changes]
@@ -48,18 +50,31 @@ def test_a_list_becomes_grants_and_the_missing_become_revocations_with_stable_id
 
 def test_a_lists_event_ids_are_ids_that_hold_no_persons_number_however_long_the_entries():
     psn_no = "4" * 64  # the longest person number an id may be
-    changes, problems = changes_of([ListEntry(psn_no, "low_income_serious_illness", "2023-01-01", None)], "0123456789ab",
-                                   Authority.rural_revitalisation, datetime(2023, 1, 2, tzinfo=timezone.utc),
-                                   [(psn_no, "low_income_serious_illness")], date(2023, 7, 1))
+    changes, problems = changes_of(
+        [ListEntry(psn_no, "low_income_serious_illness", "2023-01-01", None)],
+        "0123456789ab",
+        Authority.rural_revitalisation,
+        datetime(2023, 1, 2, tzinfo=timezone.utc),
+        [(psn_no, "low_income_serious_illness")],
+        date(2023, 7, 1),
+    )
     assert problems == [] and len(changes) == 2
     grant, revoke = (c.event_id for c in changes)
-    assert grant.startswith("rural_revitalisation.list-0123456789ab.") and grant.endswith(".grant") and revoke.endswith(".revoke")
+    assert (
+        grant.startswith("rural_revitalisation.list-0123456789ab.")
+        and grant.endswith(".grant")
+        and revoke.endswith(".revoke")
+    )
     assert all(len(i) <= 64 and "/" not in i and psn_no[:8] not in i for i in (grant, revoke))
     assert grant.split(".")[2] == revoke.split(".")[2]  # the same person and category
 
 
 def test_a_list_entry_whose_person_number_is_not_an_id_is_a_problem_of_its_line():
-    changes, problems = changes_of([ListEntry("P 1", "tekun", "2023-01-01", None)], "0123456789ab", Authority.civil_affairs,
-                                   datetime(2023, 1, 2, tzinfo=timezone.utc))
+    changes, problems = changes_of(
+        [ListEntry("P 1", "tekun", "2023-01-01", None)],
+        "0123456789ab",
+        Authority.civil_affairs,
+        datetime(2023, 1, 2, tzinfo=timezone.utc),
+    )
     assert changes == [] and problems == ["line 2: psn_no: holds a space at position 2; an id is 1 to 64 characters of "
                                           "A–Z a–z 0–9 . _ : - (no spaces, no \"/\")"]

@@ -16,8 +16,7 @@ from datetime import date, datetime, timezone
 from unittest import mock
 
 import orjson
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from policies.audit import by_person, differences, replay_archive
 from policies.ledger import first_seqs, key_of, nets_of, truth
@@ -82,11 +81,31 @@ def lives(draw):
             if draw(st.integers(0, 3)) == 0:
                 events.append((DISCHARGED, encode(claim)))  # the same bill again
             if draw(st.integers(0, 3)) == 0:
-                events.append((DISCHARGED, encode(claim.model_copy(update={
-                    "revision": 1, "inscp_scp_amt": claim.inscp_scp_amt + 500, "medfee_sumamt": claim.medfee_sumamt + 500}))))
+                events.append(
+                    (
+                        DISCHARGED,
+                        encode(
+                            claim.model_copy(
+                                update={
+                                    "revision": 1,
+                                    "inscp_scp_amt": claim.inscp_scp_amt + 500,
+                                    "medfee_sumamt": claim.medfee_sumamt + 500,
+                                }
+                            )
+                        ),
+                    )
+                )
             if draw(st.integers(0, 3)) == 0:
-                events.append((CANCELLED, encode(ClaimCancellation(event_id=f"X-{claim.claim_id}", claim_id=claim.claim_id,
-                                                                   psn_no=psn, cancelled_at=NOW))))
+                events.append(
+                    (
+                        CANCELLED,
+                        encode(
+                            ClaimCancellation(
+                                event_id=f"X-{claim.claim_id}", claim_id=claim.claim_id, psn_no=psn, cancelled_at=NOW
+                            )
+                        ),
+                    )
+                )
         for index in range(draw(st.integers(0, 3))):
             start = date(draw(st.sampled_from(years)), draw(st.integers(1, 12)), 1).isoformat()
             code = draw(st.sampled_from(categories))
@@ -98,7 +117,9 @@ def lives(draw):
             events.append((YEAR_END, encode(close)))
     order = draw(st.permutations(events))
     names = sorted(WORKERS)
-    turns = draw(st.lists(st.tuples(st.sampled_from(names), st.integers(1, 4), st.integers(0, 9)), min_size=10, max_size=120))
+    turns = draw(
+        st.lists(st.tuples(st.sampled_from(names), st.integers(1, 4), st.integers(0, 9)), min_size=10, max_size=120)
+    )
     return order, turns
 
 
@@ -139,7 +160,7 @@ def test_any_interleaving_records_what_the_inputs_make(life):
     # each claim nets to the year as known now
     persons, _ = by_person(archived)
     nets = nets_of(records)
-    for psn, inputs in persons.items():
+    for inputs in persons.values():
         first = first_seqs(inputs)
         final = truth(inputs, max(key_of(i, first) for i in inputs)).entries
         for key, entry in final.items():

@@ -18,7 +18,16 @@ ALLOWED = {
     "workers": {"schemas", "policies", "streams", "store"},
     "runtime": {"schemas", "streams", "store", "workers"},
     "reports": {"schemas", "policies"},
-    "cli": {"schemas", "policies", "streams", "store", "workers", "runtime", "reports", "bench"},  # bench: only when `onestop chaos` runs
+    "cli": {
+        "schemas",
+        "policies",
+        "streams",
+        "store",
+        "workers",
+        "runtime",
+        "reports",
+        "bench",
+    },  # bench: only when `onestop chaos` runs
     "bench": set(PACKAGES),
 }
 
@@ -103,7 +112,11 @@ def test_no_import_cycle_among_the_project_modules():
 def test_every_setting_is_read_in_one_module_and_listed_in_the_readme():
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     assert [name for name in DEFINED if f"`{name}`" not in readme] == []
-    readers = [f"{p.relative_to(ROOT)}:{n}" for p in ROOT.rglob("*.py") if ".venv" not in p.parts and p.name != "settings.py"
-               for n, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1)
-               if re.search(r"environ(\.get)?\(?\[?[\"']ONESTOP_", line)]
+    readers = [
+        f"{p.relative_to(ROOT)}:{n}"
+        for p in ROOT.rglob("*.py")
+        if ".venv" not in p.parts and p.name != "settings.py"
+        for n, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1)
+        if re.search(r"environ(\.get)?\(?\[?[\"']ONESTOP_", line)
+    ]
     assert readers == [], "ONESTOP_* read outside schemas/settings.py"

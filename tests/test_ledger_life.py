@@ -7,11 +7,18 @@ from collections import defaultdict
 from datetime import date, datetime, timezone
 from decimal import Decimal
 
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from policies.ledger import (
-    CancellationReceived, ChangeReceived, ClaimReceived, CloseReceived, first_seqs, key_of, nets_of, replay, truth,
+    CancellationReceived,
+    ChangeReceived,
+    ClaimReceived,
+    CloseReceived,
+    first_seqs,
+    key_of,
+    nets_of,
+    replay,
+    truth,
 )
 from schemas.events import CategoryHeld, ClaimCancellation, DischargeClaim, EligibilityChange, YearEndClose
 
@@ -21,10 +28,18 @@ D = Decimal
 NOW = datetime(2026, 11, 22, tzinfo=timezone.utc)
 
 
-def grant(seq: int, psn_no: str, code: str, start: str, end: str | None = None, event_id: str | None = None) -> ChangeReceived:
-    held = CategoryHeld(code=code, valid_from=date.fromisoformat(start), valid_to=date.fromisoformat(end) if end else None)
-    return ChangeReceived(seq, EligibilityChange.grant_of(psn_no, held, event_id or f"grant-{seq}",
-                                                          datetime(2017, 1, 1, tzinfo=timezone.utc) if seq < 10 else NOW))
+def grant(
+    seq: int, psn_no: str, code: str, start: str, end: str | None = None, event_id: str | None = None
+) -> ChangeReceived:
+    held = CategoryHeld(
+        code=code, valid_from=date.fromisoformat(start), valid_to=date.fromisoformat(end) if end else None
+    )
+    return ChangeReceived(
+        seq,
+        EligibilityChange.grant_of(
+            psn_no, held, event_id or f"grant-{seq}", datetime(2017, 1, 1, tzinfo=timezone.utc) if seq < 10 else NOW
+        ),
+    )
 
 
 def revoke(seq: int, psn_no: str, code: str, start: str, event_id: str) -> ChangeReceived:
@@ -43,9 +58,22 @@ def close(seq: int, region: str, year: int, event_id: str = "close") -> CloseRec
 
 def stay(claim_id: str, psn_no: str, insured: str, day: str, inscp: str, level: str = "1", **fields) -> DischargeClaim:
     values = dict(
-        claim_id=claim_id, psn_no=psn_no, insutype="390", insuplc_admdvs=insured, mdtrtarea_admvs=insured, med_type="21",
-        hosp_lv=level, referral=False, begndate=day, enddate=day, dise_codg="K35.8", medfee_sumamt=inscp,
-        fulamt_ownpay_amt="0", overlmt_selfpay="0", preselfpay_amt="0", inscp_scp_amt=inscp,
+        claim_id=claim_id,
+        psn_no=psn_no,
+        insutype="390",
+        insuplc_admdvs=insured,
+        mdtrtarea_admvs=insured,
+        med_type="21",
+        hosp_lv=level,
+        referral=False,
+        begndate=day,
+        enddate=day,
+        dise_codg="K35.8",
+        medfee_sumamt=inscp,
+        fulamt_ownpay_amt="0",
+        overlmt_selfpay="0",
+        preselfpay_amt="0",
+        inscp_scp_amt=inscp,
     )
     return DischargeClaim(**{**values, **fields})
 
@@ -60,9 +88,15 @@ def by_id(records) -> dict[str, object]:
 
 def case_inputs(name: str):
     case = load_case(CASES_DIR / f"{name}.json")
-    grants = [ChangeReceived(i + 1, EligibilityChange.grant_of(case.person.psn_no, CategoryHeld(code=c.code, valid_from=c.valid_from,
-                                                                                                 valid_to=c.valid_to), f"g{i}"))
-              for i, c in enumerate(case.person.categories)]
+    grants = [
+        ChangeReceived(
+            i + 1,
+            EligibilityChange.grant_of(
+                case.person.psn_no, CategoryHeld(code=c.code, valid_from=c.valid_from, valid_to=c.valid_to), f"g{i}"
+            ),
+        )
+        for i, c in enumerate(case.person.categories)
+    ]
     return grants, [ClaimReceived(10 + i, claim) for i, claim in enumerate(case.claims)]
 
 
@@ -72,20 +106,30 @@ def case_inputs(name: str):
 def test_the_close_pays_the_deferred_assistance_once_and_a_later_stay_adjusts_it():
     grants, (a, b, c) = case_inputs("zhengzhou-dibao-deferred-then-paid")
     later = ClaimReceived(30, c.claim)  # received after the close
-    records = replay([*grants, a, b, close(20, "zhengzhou", 2018, "close-2018"), close(21, "zhengzhou", 2018, "again"), later], NOW)
+    records = replay(
+        [*grants, a, b, close(20, "zhengzhou", 2018, "close-2018"), close(21, "zhengzhou", 2018, "again"), later], NOW
+    )
     got = by_id(records)
     # ZZ-1a, ZZ-1b: basic only, assistance deferred (the year's OOP after basic 1,680 < 3,000)
     assert paid(got["ZZ-1a/settlement"]) == {"basic": D("2160.00")}
     assert paid(got["ZZ-1b/settlement"]) == {"basic": D("2960.00")}
     # the close: F(1,680) = 70% × (1,680 − 500) = 826.00 − 0 paid, to the person
     close_record = got["year-end/zhengzhou/2018/P009/year_end"]
-    assert (close_record.kind, paid(close_record), close_record.psn_part_amt) == ("year_end", {"assistance": D("826.00")}, D("-826.00"))
+    assert (close_record.kind, paid(close_record), close_record.psn_part_amt) == (
+        "year_end",
+        {"assistance": D("826.00")},
+        D("-826.00"),
+    )
     assert close_record.reason == "year-end close close-2018 of zhengzhou 2018"
     # closing again changes nothing: no record names "again"
     assert not [r for r in records if "again" in r.settlement_id]
     # ZZ-1c, in the closed year, is settled as usual (the shared case's figures) ...
-    assert paid(got["ZZ-1c/settlement"]) == {"basic": D("51350.00"), "critical": D("7665.00"), "supplementary": D("12765.00"),
-                                             "assistance": D("6580.00")}
+    assert paid(got["ZZ-1c/settlement"]) == {
+        "basic": D("51350.00"),
+        "critical": D("7665.00"),
+        "supplementary": D("12765.00"),
+        "assistance": D("6580.00"),
+    }
     # ... and pays the deferred stays' share (F(9,900) − 0 = 6,580), so the close is adjusted by −826.00
     adjusted = got["year-end/zhengzhou/2018/P009/adjustment/claim/ZZ-1c"]
     assert (adjusted.kind, paid(adjusted)) == ("adjustment", {"assistance": D("-826.00")})
@@ -93,7 +137,9 @@ def test_the_close_pays_the_deferred_assistance_once_and_a_later_stay_adjusts_it
 
 def test_cancelling_every_claim_of_a_closed_year_recovers_the_close():
     grants, (a, b, _) = case_inputs("zhengzhou-dibao-deferred-then-paid")
-    records = replay([*grants, a, b, close(20, "zhengzhou", 2018), cancel(30, a.claim, "xa"), cancel(31, b.claim, "xb")], NOW)
+    records = replay(
+        [*grants, a, b, close(20, "zhengzhou", 2018), cancel(30, a.claim, "xa"), cancel(31, b.claim, "xb")], NOW
+    )
     got = by_id(records)
     # the close paid 826.00 on ZZ-1a and ZZ-1b; without ZZ-1a it is 70% × (1,240 − 500) = 518.00 (−308.00);
     # without either, nothing (−518.00): the year-end entry stays, recovered
@@ -120,7 +166,11 @@ def test_taizhou_reaching_the_line_settles_the_earlier_stay_again():
     assert paid(got["TZ-A/settlement"]) == {"basic": D("2520.00")}
     # B: basic 65% × 99,000 = 64,350; critical tilt 60% × (36,130 − 10,000) = 15,678; assistance: the year
     #    reaches 10,000 (480 → 20,452): 70% × 19,972 = 13,980.40 on its own base
-    assert paid(got["TZ-B/settlement"]) == {"basic": D("64350.00"), "critical": D("15678.00"), "assistance": D("13980.40")}
+    assert paid(got["TZ-B/settlement"]) == {
+        "basic": D("64350.00"),
+        "critical": D("15678.00"),
+        "assistance": D("13980.40"),
+    }
     # ... and A is owed 70% × 480 = 336.00, recorded as an adjustment caused by B
     again = got["TZ-A/adjustment/claim/TZ-B"]
     assert (paid(again), again.psn_part_amt) == ({"assistance": D("336.00")}, D("-336.00"))
@@ -135,7 +185,9 @@ def test_zhangye_a_grant_on_application_reaches_back_twelve_months():
     assert paid(got["ZY-2b/settlement"]) == {"basic": D("16250.00"), "critical": D("4050.00")}
     # ... then the grant covers costs of the 12 months before 2022-11-01: ZY-2b gets the shared case's 3,420.00
     assert paid(got["ZY-2b/adjustment/eligibility/civil_affairs/edge-2022-11"]) == {"assistance": D("3420.00")}
-    assert "ZY-2a/adjustment/eligibility/civil_affairs/edge-2022-11" not in got  # its assistance is 0 either way (below the 2,000 deductible)
+    assert (
+        "ZY-2a/adjustment/eligibility/civil_affairs/edge-2022-11" not in got
+    )  # its assistance is 0 either way (below the 2,000 deductible)
 
 
 def test_a_revocation_reaching_back_recovers_what_was_paid_on_its_grounds():
@@ -145,7 +197,11 @@ def test_a_revocation_reaching_back_recovers_what_was_paid_on_its_grounds():
     assert paid(got["GA-2b/settlement"]) == {"basic": D("16020.00"), "assistance": D("1386.00")}
     recovered = got["GA-2b/adjustment/eligibility/civil_affairs/dibao-revoked"]
     # 追回: assistance −1,386.00, and the person's share rises by as much
-    assert (paid(recovered), recovered.psn_part_amt, recovered.medfee_sumamt) == ({"assistance": D("-1386.00")}, D("1386.00"), D("0.00"))
+    assert (paid(recovered), recovered.psn_part_amt, recovered.medfee_sumamt) == (
+        {"assistance": D("-1386.00")},
+        D("1386.00"),
+        D("0.00"),
+    )
 
 
 def test_a_cancellation_reverses_the_claim_and_settles_the_later_ones_again():
@@ -153,11 +209,18 @@ def test_a_cancellation_reverses_the_claim_and_settles_the_later_ones_again():
     x = cancel(40, b.claim, "cancel-1b", "duplicate bill")
     got = by_id(replay([*grants, a, b, c, x, cancel(41, b.claim, "cancel-1b-again")], NOW))
     reversal = got["ZZ-1b/reversal/cancellation/cancel-1b"]
-    assert (reversal.kind, paid(reversal), reversal.medfee_sumamt) == ("reversal", {"basic": D("-2960.00")}, D("-5000.00"))
+    assert (reversal.kind, paid(reversal), reversal.medfee_sumamt) == (
+        "reversal",
+        {"basic": D("-2960.00")},
+        D("-5000.00"),
+    )
     assert reversal.reason == "cancellation cancel-1b of claim ZZ-1b: duplicate bill"
     # ZZ-1c's yearly base before it falls by 1,240: critical 50% × (29,090 − 15,000) = 7,045 (−620),
     # supplementary 30% × 2,000 + 40% × 5,000 + 50% × 19,090 = 12,145 (−620); assistance F(9,900) unchanged
-    assert paid(got["ZZ-1c/adjustment/cancellation/cancel-1b"]) == {"critical": D("-620.00"), "supplementary": D("-620.00")}
+    assert paid(got["ZZ-1c/adjustment/cancellation/cancel-1b"]) == {
+        "critical": D("-620.00"),
+        "supplementary": D("-620.00"),
+    }
     # cancelling again changes nothing
     assert not [k for k in got if "again" in k]
 
@@ -168,18 +231,30 @@ def test_a_cancellation_before_its_claim_waits_and_reverses_it_when_it_arrives()
     inputs = [*grants, early, a, b, c]
     assert key_of(early, first_seqs(inputs)) == (11, 1)  # right after ZZ-1b
     records = replay(inputs, NOW)
-    assert [r.settlement_id for r in records] == ["ZZ-1a/settlement", "ZZ-1b/settlement", "ZZ-1b/reversal/cancellation/early", "ZZ-1c/settlement"]
+    assert [r.settlement_id for r in records] == [
+        "ZZ-1a/settlement",
+        "ZZ-1b/settlement",
+        "ZZ-1b/reversal/cancellation/early",
+        "ZZ-1c/settlement",
+    ]
     # ZZ-1c then settles without ZZ-1b in its year: critical 7,045.00 as in the cancellation above
     assert paid(by_id(records)["ZZ-1c/settlement"])["critical"] == D("7045.00")
 
 
 def test_a_corrected_bill_adjusts_its_claim_and_the_later_ones():
     grants, (a, b, c) = case_inputs("zhengzhou-dibao-deferred-then-paid")
-    corrected = ClaimReceived(50, a.claim.model_copy(update={"revision": 1, "medfee_sumamt": D("3500.00"), "inscp_scp_amt": D("3100.00")}))
+    corrected = ClaimReceived(
+        50, a.claim.model_copy(update={"revision": 1, "medfee_sumamt": D("3500.00"), "inscp_scp_amt": D("3100.00")})
+    )
     got = by_id(replay([*grants, a, b, c, corrected], NOW))
     fix = got["ZZ-1a/adjustment/claim/ZZ-1a@1"]
     # basic 90% × (3,100 − 200) = 2,610: +450.00 on a bill 500.00 higher; the person +50.00
-    assert (fix.medfee_sumamt, paid(fix), fix.psn_part_amt, fix.revision) == (D("500.00"), {"basic": D("450.00")}, D("50.00"), 1)
+    assert (fix.medfee_sumamt, paid(fix), fix.psn_part_amt, fix.revision) == (
+        D("500.00"),
+        {"basic": D("450.00")},
+        D("50.00"),
+        1,
+    )
     assert fix.reason == "corrected bill: claim ZZ-1a revision 1"
     # ZZ-1c's yearly base before it rises by 50 (1,680 → 1,730): critical 50% × (30,380 − 15,000) = 7,690 and
     # supplementary +25.00 each; assistance F(9,900) − 0 = 6,580 unchanged (its year's base is still 9,900)
@@ -188,7 +263,9 @@ def test_a_corrected_bill_adjusts_its_claim_and_the_later_ones():
 
 def test_a_corrected_bill_that_moves_a_stay_to_another_year_leaves_the_first_year():
     grants, (a, _, _) = case_inputs("zhengzhou-dibao-deferred-then-paid")
-    moved = ClaimReceived(50, a.claim.model_copy(update={"revision": 1, "begndate": date(2019, 1, 2), "enddate": date(2019, 1, 2)}))
+    moved = ClaimReceived(
+        50, a.claim.model_copy(update={"revision": 1, "begndate": date(2019, 1, 2), "enddate": date(2019, 1, 2)})
+    )
     got = by_id(replay([*grants, a, moved], NOW))
     assert paid(got["ZZ-1a/adjustment/claim/ZZ-1a@1@2018"]) == {"basic": D("-2160.00")}
     assert got["ZZ-1a/adjustment/claim/ZZ-1a@1@2018"].year == 2018
@@ -228,9 +305,19 @@ def histories(draw):
         if draw(st.integers(0, 4)) == 0:
             events.append(("cancel", c))
     for _ in range(draw(st.integers(0, 3))):
-        events.append(("grant", (draw(st.sampled_from(categories)), date(draw(st.sampled_from(years)), draw(st.integers(1, 12)), 1))))
+        events.append(
+            (
+                "grant",
+                (draw(st.sampled_from(categories)), date(draw(st.sampled_from(years)), draw(st.integers(1, 12)), 1)),
+            )
+        )
     for _ in range(draw(st.integers(0, 2))):
-        events.append(("revoke", (draw(st.sampled_from(categories)), date(draw(st.sampled_from(years)), draw(st.integers(1, 12)), 1))))
+        events.append(
+            (
+                "revoke",
+                (draw(st.sampled_from(categories)), date(draw(st.sampled_from(years)), draw(st.integers(1, 12)), 1)),
+            )
+        )
     if draw(st.booleans()):
         events.append(("close", draw(st.sampled_from(years))))
     order = draw(st.permutations(events))

@@ -75,7 +75,10 @@ def test_the_endpoint_serves_metrics_and_health_on_a_free_port_and_says_where(tm
     try:
         address = metrics.addresses()[f"{worker}+other"]
         assert address["url"].startswith("http://127.0.0.1:") and address["pid"] > 0
-        assert healthz(address["url"]) == (False, {worker: {"healthy": False, "why": "not polling yet (starting, or waiting for the broker)"}})
+        assert healthz(address["url"]) == (
+            False,
+            {worker: {"healthy": False, "why": "not polling yet (starting, or waiting for the broker)"}},
+        )
         metrics.polled(worker)
         healthy, report = healthz(address["url"])
         assert healthy and report[worker]["healthy"]
@@ -97,10 +100,22 @@ def test_no_endpoint_when_the_port_is_minus_one(tmp_path, monkeypatch):
 
 def _claim(claim_id: str, psn_no: str, **changes) -> bytes:
     claim = {
-        "claim_id": claim_id, "psn_no": psn_no, "insutype": "390", "insuplc_admdvs": "620702",
-        "mdtrtarea_admvs": "620702", "med_type": "21", "hosp_lv": "2", "referral": False,
-        "begndate": "2022-09-01", "enddate": "2022-09-10", "dise_codg": "K35.8", "medfee_sumamt": "9000.00",
-        "fulamt_ownpay_amt": "750.00", "overlmt_selfpay": "0.00", "preselfpay_amt": "250.00", "inscp_scp_amt": "8000.00",
+        "claim_id": claim_id,
+        "psn_no": psn_no,
+        "insutype": "390",
+        "insuplc_admdvs": "620702",
+        "mdtrtarea_admvs": "620702",
+        "med_type": "21",
+        "hosp_lv": "2",
+        "referral": False,
+        "begndate": "2022-09-01",
+        "enddate": "2022-09-10",
+        "dise_codg": "K35.8",
+        "medfee_sumamt": "9000.00",
+        "fulamt_ownpay_amt": "750.00",
+        "overlmt_selfpay": "0.00",
+        "preselfpay_amt": "250.00",
+        "inscp_scp_amt": "8000.00",
     }
     claim.update(changes)
     return orjson.dumps(claim)

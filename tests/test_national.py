@@ -89,7 +89,7 @@ def test_the_plan_is_confirmed_by_the_simulation_and_one_fewer_of_the_bottleneck
     assert again.meets(300.0, 0.9)
     assert again.p99_ms == found.result.p99_ms  # the search's figures are the simulation's
     assert found.one_fewer, "some resource must be the bottleneck"
-    for resource, r in found.one_fewer.items():
+    for resource in found.one_fewer:
         fewer = N.with_count(found.config, resource, N._step(found.config, resource, False))
         assert not N.simulate(fewer).meets(300.0, 0.9), resource
     bottleneck = max(N.STAGES, key=lambda s: found.result.stage(s).load_max)

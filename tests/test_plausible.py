@@ -12,8 +12,7 @@ from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal as D
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 
 from policies.loader import NoPolicy, load_policies, policy_for
 from policies.nhsa import CHINA
@@ -76,8 +75,10 @@ def test_the_finding_a_begndate_back_dated_by_years_is_refused():
 
 def test_a_bill_above_the_ceiling_is_refused_with_the_ceiling():
     reason = why(claim(**bill("10000000.01")))
-    assert reason == ("medfee_sumamt 10000000.01 is above the ceiling of 10000000.00 for one bill (ONESTOP_MAX_AMOUNT): "
-                      "check the amount, or have the ceiling raised if the bill is real")
+    assert reason == (
+        "medfee_sumamt 10000000.01 is above the ceiling of 10000000.00 for one bill (ONESTOP_MAX_AMOUNT): "
+        "check the amount, or have the ceiling raised if the bill is real"
+    )
     assert why(claim(**bill("10000000.00"))) is None
 
 
@@ -97,16 +98,22 @@ def test_the_ceiling_is_the_setting(monkeypatch):
 
 
 def test_a_discharge_tomorrow_is_refused():
-    reason = why(claim(begndate="2026-12-01", enddate="2026-12-07"), received_at=datetime(2026, 12, 5, 12, tzinfo=timezone.utc))
-    assert reason == ("enddate 2026-12-07 is in the future: the claim was received at 2026-12-05 20:00:00 China Standard "
-                      "Time; a claim is sent at discharge")
+    reason = why(
+        claim(begndate="2026-12-01", enddate="2026-12-07"), received_at=datetime(2026, 12, 5, 12, tzinfo=timezone.utc)
+    )
+    assert reason == (
+        "enddate 2026-12-07 is in the future: the claim was received at 2026-12-05 20:00:00 China Standard "
+        "Time; a claim is sent at discharge"
+    )
 
 
 def test_a_discharge_today_in_beijing_is_accepted_while_it_is_still_yesterday_in_utc():
     # 2026-12-06 17:00 UTC is 2026-12-07 01:00 in Beijing: a discharge on the 7th is today's
     received = datetime(2026, 12, 6, 17, tzinfo=timezone.utc)
     assert why(claim(begndate="2026-12-01", enddate="2026-12-07"), received_at=received) is None
-    assert "enddate 2026-12-08 is in the future" in why(claim(begndate="2026-12-01", enddate="2026-12-08"), received_at=received)
+    assert "enddate 2026-12-08 is in the future" in why(
+        claim(begndate="2026-12-01", enddate="2026-12-08"), received_at=received
+    )
 
 
 def test_a_discharge_within_the_clock_skew_is_accepted():
@@ -140,12 +147,23 @@ def test_a_pre_settlement_request_is_checked_as_a_claim():
 
 
 def grant(recorded_at: str) -> EligibilityChange:
-    return EligibilityChange.model_validate({"event_id": "E-1", "psn_no": "P-1", "category": "dibao", "action": "grant",
-                                             "valid_from": "2024-01-01", "authority": "civil_affairs", "recorded_at": recorded_at})
+    return EligibilityChange.model_validate(
+        {
+            "event_id": "E-1",
+            "psn_no": "P-1",
+            "category": "dibao",
+            "action": "grant",
+            "valid_from": "2024-01-01",
+            "authority": "civil_affairs",
+            "recorded_at": recorded_at,
+        }
+    )
 
 
 def cancellation(cancelled_at: str) -> ClaimCancellation:
-    return ClaimCancellation.model_validate({"event_id": "X-1", "claim_id": "C-1", "psn_no": "P-1", "cancelled_at": cancelled_at})
+    return ClaimCancellation.model_validate(
+        {"event_id": "X-1", "claim_id": "C-1", "psn_no": "P-1", "cancelled_at": cancelled_at}
+    )
 
 
 def close(year: int, recorded_at: str, region: str = "zhengzhou") -> YearEndClose:
@@ -154,9 +172,11 @@ def close(year: int, recorded_at: str, region: str = "zhengzhou") -> YearEndClos
 
 def test_a_grant_recorded_in_the_future_is_refused_it_could_never_be_revoked():
     reason = why(grant("2100-01-01T00:00:00+00:00"))
-    assert reason == ("recorded_at 2100-01-01T00:00:00+00:00 is in the future: it was received at 2026-12-06T12:00:00+00:00 "
-                      "(clocks may disagree by 300 s, ONESTOP_CLOCK_SKEW_SECONDS); a change recorded in the future would "
-                      "outrank every later one, even its revocation")
+    assert reason == (
+        "recorded_at 2100-01-01T00:00:00+00:00 is in the future: it was received at 2026-12-06T12:00:00+00:00 "
+        "(clocks may disagree by 300 s, ONESTOP_CLOCK_SKEW_SECONDS); a change recorded in the future would "
+        "outrank every later one, even its revocation"
+    )
 
 
 @pytest.mark.parametrize("make, field", [(grant, "recorded_at"), (cancellation, "cancelled_at"),
@@ -212,7 +232,10 @@ def test_the_limits_are_the_settings(monkeypatch):
 # --- properties
 
 
-FIRST = {p.pooled_city: min(q.in_force_from for q in load_policies() if q.pooled_city == p.pooled_city) for p in load_policies()}
+FIRST = {
+    p.pooled_city: min(q.in_force_from for q in load_policies() if q.pooled_city == p.pooled_city)
+    for p in load_policies()
+}
 PLACES = sorted(FIRST)
 
 
@@ -239,8 +262,14 @@ def test_a_claim_is_refused_exactly_when_one_rule_says_so_and_a_plausible_one_ha
         policy_for(c.insuplc_admdvs, c.enddate)  # (a plausible claim's place and day have a policy: no NoPolicy)
 
 
-@given(year=st.integers(2000, 2100), at=st.datetimes(datetime(1900, 1, 1), datetime(2100, 12, 31),
-                                                     timezones=st.sampled_from([timezone.utc, CHINA, timezone(timedelta(hours=-5))])))
+@given(
+    year=st.integers(2000, 2100),
+    at=st.datetimes(
+        datetime(1900, 1, 1),
+        datetime(2100, 12, 31),
+        timezones=st.sampled_from([timezone.utc, CHINA, timezone(timedelta(hours=-5))]),
+    ),
+)
 def test_a_close_is_refused_exactly_when_its_year_is_not_over_at_its_own_time_or_it_is_in_the_future(year, at):
     reason = why(close(year, at.isoformat()), received_at=datetime(2100, 12, 31, 23, tzinfo=timezone.utc))
     over = at.date() >= date(year + 1, 1, 1)
@@ -248,8 +277,16 @@ def test_a_close_is_refused_exactly_when_its_year_is_not_over_at_its_own_time_or
     assert (reason is None) == (over and not future and year >= 2018), (year, at, reason)
 
 
-@pytest.mark.parametrize("name, text", [("ONESTOP_MAX_AMOUNT", "1e30"), ("ONESTOP_MAX_AMOUNT", "12.345"), ("ONESTOP_MAX_AMOUNT", "0"),
-                                        ("ONESTOP_MAX_STAY_DAYS", "0"), ("ONESTOP_CLOCK_SKEW_SECONDS", "-1")])
+@pytest.mark.parametrize(
+    "name, text",
+    [
+        ("ONESTOP_MAX_AMOUNT", "1e30"),
+        ("ONESTOP_MAX_AMOUNT", "12.345"),
+        ("ONESTOP_MAX_AMOUNT", "0"),
+        ("ONESTOP_MAX_STAY_DAYS", "0"),
+        ("ONESTOP_CLOCK_SKEW_SECONDS", "-1"),
+    ],
+)
 def test_a_limit_set_to_what_cannot_be_one_is_refused_naming_the_setting(monkeypatch, name, text):
     monkeypatch.setenv(name, text)
     with pytest.raises(ValueError, match=f"^{name}='{re.escape(text)}': "):

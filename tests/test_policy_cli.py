@@ -19,6 +19,9 @@ def test_a_claim_before_the_policy_starts_is_a_clear_error(tmp_path):
     for command in ("settle", "explain"):
         result = CliRunner().invoke(policy, [command, str(path)])
         assert result.exit_code == 1, result.output
-        assert "case zhangye-dibao-edge-two-stays: claim ZY-2a: no policy of pooled city 6207 in force on 2022-05-03" in result.output
+        assert (
+            "case zhangye-dibao-edge-two-stays: claim ZY-2a: no policy of pooled city 6207 in force on 2022-05-03"
+            in result.output
+        )
         assert result.exception is None or isinstance(result.exception, SystemExit)
         assert "Traceback" not in result.output

@@ -29,13 +29,12 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
-from hypothesis import HealthCheck, example, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, example, given, settings, strategies as st
 
 from policies.conditions import open_to
 from policies.diseases import major_disease_of
-from policies.loader import load_policies
 from policies.identity import counting
+from policies.loader import load_policies
 from policies.replay import settle_in_order
 from policies.schedule import covered, over, spans
 from schemas.codes import Category, HospitalLevel, InsuType, MedType, Payer, categories_named
@@ -172,7 +171,9 @@ def histories(draw, policy: Policy) -> tuple[list[DischargeClaim], list[Category
     focus = draw(st.booleans())
     if focus:
         kinds = [MedType.inpatient, MedType.inpatient, MedType.chronic_outpatient]
-        claims = [draw(one_claim(i, person, lo, hi, kinds, 400_000_00, ("county", "pooled_city"))) for i in range(count)]
+        claims = [
+            draw(one_claim(i, person, lo, hi, kinds, 400_000_00, ("county", "pooled_city"))) for i in range(count)
+        ]
     else:
         claims = [draw(one_claim(i, person, lo, hi)) for i in range(count)]
     held = draw(categories(start, end, named_in(policy), surely=focus))
@@ -192,14 +193,25 @@ def taizhou_outpatient(draw) -> tuple[list[DischargeClaim], list[CategoryHeld]]:
         for day in days:
             visit = date(year, month, day)
             claims.append(
-                draw(one_claim(len(claims), person, visit, visit, [MedType.general_outpatient, MedType.chronic_outpatient], 1500_00))
+                draw(
+                    one_claim(
+                        len(claims),
+                        person,
+                        visit,
+                        visit,
+                        [MedType.general_outpatient, MedType.chronic_outpatient],
+                        1500_00,
+                    )
+                )
             )
     outpatient_groups = [
         Category.dibao, Category.dibao_urban_full, Category.tekun, Category.retired_1960s, Category.entitled_group,
         Category.orphan, Category.low_income_severe_mental, Category.worker_in_difficulty,
     ]
     code = draw(st.sampled_from(outpatient_groups))
-    held = [CategoryHeld(code=code, valid_from=policy.in_force_from)] + draw(categories(date(year, 1, 1), date(year, 12, 31)))
+    held = [CategoryHeld(code=code, valid_from=policy.in_force_from)] + draw(
+        categories(date(year, 1, 1), date(year, 12, 31))
+    )
     return claims, held
 
 
@@ -287,7 +299,10 @@ def false_equations(text: str) -> list[str]:
     """Every "arithmetic = value" in an explanation whose two sides differ (words around it ignored)."""
     wrong = []
     for part in re.split(r"[;；:：]", text):
-        for left, right in re.findall(r"([\d.%×()+−\- ]+?)\s=\s(-?\d+(?:\.\d+)?)", part.replace("already paid this year", "").replace("本年已付", "")):
+        for left, right in re.findall(
+            r"([\d.%×()+−\- ]+?)\s=\s(-?\d+(?:\.\d+)?)",
+            part.replace("already paid this year", "").replace("本年已付", ""),
+        ):
             left = left.strip()
             if any(op in left for op in "×+−") and _ARITHMETIC.match(left) and _value(left) != Decimal(right):
                 wrong.append(f"{left} = {right} (is {_value(left)})")
@@ -301,7 +316,9 @@ def check_explanations(line) -> None:
 
 
 def test_false_equations_are_found():
-    assert false_equations("deductible 0.00; 70% × (10000.00 − 0.00) = 1900.00") == ["70% × (10000.00 − 0.00) = 1900.00 (is 7000.000)"]
+    assert false_equations("deductible 0.00; 70% × (10000.00 − 0.00) = 1900.00") == [
+        "70% × (10000.00 − 0.00) = 1900.00 (is 7000.000)"
+    ]
     assert not false_equations("起付线 500.00；70% × (9900.00 − 500.00) − 本年已付 0.00 = 6580.00")
     assert not false_equations("held to 10% of the bill: 1234.55 × 10% = 123.455; 617.27 − 123.455 = 493.815")
     assert false_equations("617.27 − 123.46 = 493.815")
@@ -333,7 +350,8 @@ def check_history(claims: list[DischargeClaim], held: list[CategoryHeld]) -> lis
             else:
                 remaining = max(ZERO, claim.inscp_scp_amt - paid_before)
                 assert amount <= remaining, (
-                    f"{line.payer.value} pays {amount} > in-scope remaining {remaining} on {claim.claim_id}: {line.explanation}"
+                    f"{line.payer.value} pays {amount} > in-scope remaining {remaining} on {claim.claim_id}: "
+                    f"{line.explanation}"
                 )
             if amount > 0:
                 rule, tier = _rule_and_tier(policy, line.payer, line.rule)

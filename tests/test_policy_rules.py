@@ -22,7 +22,6 @@ from policies.settle import Settled, route, settle
 from policies.year import ClaimOfYear, settle_year
 from schemas.codes import Category, Payer
 from schemas.events import CategoryHeld, DischargeClaim, PaymentLine
-from schemas.money import ZERO
 from schemas.policy import Policy
 from schemas.totals import AccountTotals
 
@@ -118,7 +117,7 @@ def paid(result: Settled) -> dict[str, Decimal]:
 
 
 def line(result: Settled, payer: str) -> PaymentLine:
-    (found,) = [l for l in result.lines if l.payer.value == payer]
+    (found,) = [line for line in result.lines if line.payer.value == payer]
     return found
 
 
@@ -273,7 +272,9 @@ def test_annual_segments_one_claim_equals_the_sum_of_parts():
 
 def test_annual_totals_start_again_in_a_new_year():
     policy = make_policy(CRITICAL)
-    r1, r2 = run(policy, [claim("3000.00", claim_id="A", day="2024-12-31"), claim("3000.00", claim_id="B", day="2025-01-01")])
+    r1, r2 = run(
+        policy, [claim("3000.00", claim_id="A", day="2024-12-31"), claim("3000.00", claim_id="B", day="2025-01-01")]
+    )
     # both: F(3,000) − F(0) = 1,000.00; 2025 starts from a yearly base of 0
     assert amount(r1, "critical") == amount(r2, "critical") == D("1000.00")
     assert line(r2, "critical").cumulative_before == D("0.00")
@@ -309,7 +310,9 @@ def test_annual_cap_of_the_rule():
             """,
         )
     )
-    r1, r2, r3 = run(policy, [claim("3000.00", claim_id="A"), claim("4000.00", claim_id="B"), claim("5000.00", claim_id="C")])
+    r1, r2, r3 = run(
+        policy, [claim("3000.00", claim_id="A"), claim("4000.00", claim_id="B"), claim("5000.00", claim_id="C")]
+    )
     # A: 1,000.00 (as above); B: 2,200.00 by the schedule, 2,500 − 1,000 = 1,500.00 left of the cap
     assert amount(r1, "critical") == D("1000.00")
     assert amount(r2, "critical") == D("1500.00")
@@ -377,7 +380,9 @@ def test_per_claim_cap():
             """,
         )
     )
-    r1, r2, r3 = run(policy, [claim("1000.00", claim_id="A"), claim("500.00", claim_id="B"), claim("1000.00", claim_id="C")])
+    r1, r2, r3 = run(
+        policy, [claim("1000.00", claim_id="A"), claim("500.00", claim_id="B"), claim("1000.00", claim_id="C")]
+    )
     # A: 100% × 1,000 = 1,000, at most 800.00; B: 500.00; C: 800.00 again (per claim, not per year)
     assert [amount(r, "emergency_relief") for r in (r1, r2, r3)] == [D("800.00"), D("500.00"), D("800.00")]
     assert "at most 800.00 a claim" in line(r1, "emergency_relief").explanation
@@ -547,8 +552,18 @@ CONDITION_CASES = [
     ("{area: county}", {"treated": "511621"}, False, "treated pooled_city (511621), not within county of 511602"),
     ("{area: pooled_city}", {"treated": "511602"}, True, None),
     ("{area: pooled_city}", {"treated": "511621"}, True, None),
-    ("{area: pooled_city}", {"treated": "510104"}, False, "treated province (510104), not within pooled_city of 511602"),
-    ("{area: pooled_city}", {"treated": "110101"}, False, "treated anywhere (110101), not within pooled_city of 511602"),
+    (
+        "{area: pooled_city}",
+        {"treated": "510104"},
+        False,
+        "treated province (510104), not within pooled_city of 511602",
+    ),
+    (
+        "{area: pooled_city}",
+        {"treated": "110101"},
+        False,
+        "treated anywhere (110101), not within pooled_city of 511602",
+    ),
     ("{area: province}", {"treated": "510104"}, True, None),
     ("{area: province}", {"treated": "500101"}, False, "treated anywhere (500101), not within province of 511602"),
     ("{area: anywhere}", {"treated": "110101"}, True, None),
@@ -556,7 +571,12 @@ CONDITION_CASES = [
     ("{referral: true}", {"referral": False}, False, "the stay was not referred"),
     ("{referral: false}", {"referral": True}, False, "the stay was referred"),
     ("{emergency_unable_to_pay: true}", {"emergency": True}, True, None),
-    ("{emergency_unable_to_pay: true}", {"emergency": False}, False, "the claim is not flagged emergency_unable_to_pay"),
+    (
+        "{emergency_unable_to_pay: true}",
+        {"emergency": False},
+        False,
+        "the claim is not flagged emergency_unable_to_pay",
+    ),
     ("{discharged_from: 2024-07-01}", {"begin": "2024-06-25", "day": "2024-07-01"}, True, None),
     ("{discharged_from: 2024-07-01}", {"day": "2024-06-30"}, False, "discharged 2024-06-30, before 2024-07-01"),
     ("{discharged_to: 2024-06-30}", {"day": "2024-06-30"}, True, None),
@@ -572,8 +592,18 @@ CONDITION_CASES = [
     ),
     # alternatives of several conditions each: in the pooled city, or referred within the province
     ("{any_of: [{area: pooled_city}, {area: province, referral: true}]}", {"treated": "511621"}, True, None),
-    ("{any_of: [{area: pooled_city}, {area: province, referral: true}]}", {"treated": "510104", "referral": True}, True, None),
-    ("{any_of: [{area: pooled_city}, {area: province, referral: true}]}", {"treated": "510104"}, False, "or the stay was not referred"),
+    (
+        "{any_of: [{area: pooled_city}, {area: province, referral: true}]}",
+        {"treated": "510104", "referral": True},
+        True,
+        None,
+    ),
+    (
+        "{any_of: [{area: pooled_city}, {area: province, referral: true}]}",
+        {"treated": "510104"},
+        False,
+        "or the stay was not referred",
+    ),
     (
         "{any_of: [{area: pooled_city}, {area: province, referral: true}]}",
         {"treated": "110101", "referral": True},
@@ -631,7 +661,10 @@ def test_tier_condition_failing_for_every_open_tier_gives_a_zero_line():
             source: test
             scope: per_claim
             tiers:
-              - {label: referred dibao, categories: ["dibao*"], when: {referral: true}, segments: [{from: 0, rate: "5%"}]}
+              - label: referred dibao
+                categories: ["dibao*"]
+                when: {referral: true}
+                segments: [{from: 0, rate: "5%"}]
             """,
         )
     )
@@ -664,10 +697,15 @@ def test_first_rule_that_holds_is_used():
               tiers: [{label: outpatient, segments: [{from: 0, rate: "50%"}]}]
         """
     )
-    inpatient, outpatient = run(policy, [claim("100.00", med_type="21", claim_id="A"), claim("100.00", med_type="11", claim_id="B")])
+    inpatient, outpatient = run(
+        policy, [claim("100.00", med_type="21", claim_id="A"), claim("100.00", med_type="11", claim_id="B")]
+    )
     # 70% × 100 = 70.00 (account assistance); 50% × 100 = 50.00 (account assistance.outpatient)
     assert (amount(inpatient, "assistance"), line(inpatient, "assistance").account) == (D("70.00"), "assistance")
-    assert (amount(outpatient, "assistance"), line(outpatient, "assistance").account) == (D("50.00"), "assistance.outpatient")
+    assert (amount(outpatient, "assistance"), line(outpatient, "assistance").account) == (
+        D("50.00"),
+        "assistance.outpatient",
+    )
     assert outpatient.totals["assistance"].paid == D("70.00")
     assert outpatient.totals["assistance.outpatient"].paid == D("50.00")
 
@@ -696,12 +734,17 @@ def visit(day: str, n: int, inscp: str = "100.00") -> DischargeClaim:
 
 def test_per_day_limit():
     policy = make_policy(OUTPATIENT)
-    results = run(policy, [visit("2024-03-01", 1), visit("2024-03-01", 2), visit("2024-03-01", 3), visit("2024-03-02", 4)])
+    results = run(
+        policy, [visit("2024-03-01", 1), visit("2024-03-01", 2), visit("2024-03-01", 3), visit("2024-03-02", 4)]
+    )
     # 85% × 100 = 85.00; then 100 − 85 = 15.00 left today; then 0.00; the next day 85.00 again
     assert [amount(r, "assistance") for r in results] == [D("85.00"), D("15.00"), D("0.00"), D("85.00")]
     assert "at most 100.00 a day: 15.00 left" in line(results[1], "assistance").explanation
     assert "at most 100.00 a day: 0.00 left" in line(results[2], "assistance").explanation
-    assert results[3].totals["assistance.outpatient"].paid_by_day == {date(2024, 3, 1): D("100.00"), date(2024, 3, 2): D("85.00")}
+    assert results[3].totals["assistance.outpatient"].paid_by_day == {
+        date(2024, 3, 1): D("100.00"),
+        date(2024, 3, 2): D("85.00"),
+    }
 
 
 def test_assisted_visits_per_month():
@@ -754,7 +797,10 @@ QUALIFYING = payer_yaml(
     source: test
     scope: annual
     tiers:
-      - {label: serious illness, categories: [low_income_serious_illness], segments: [{from: 0, rate: "70%"}], qualifies_at: 10000}
+      - label: serious illness
+        categories: [low_income_serious_illness]
+        segments: [{from: 0, rate: "70%"}]
+        qualifies_at: 10000
     """,
 )
 
@@ -885,12 +931,17 @@ DEFERRED = payer_yaml(
 
 
 def test_defer_while_below_then_pays_as_usual():
-    r1, r2 = run(make_policy(DEFERRED), [claim("2000.00", claim_id="A"), claim("1500.00", claim_id="B")], [Category.tekun])
+    r1, r2 = run(
+        make_policy(DEFERRED), [claim("2000.00", claim_id="A"), claim("1500.00", claim_id="B")], [Category.tekun]
+    )
     # A: critical pays 0 (deductible 100,000) but counts 2,000; 2,000 < 3,000: assistance 0.00 now
     assert paid(r1) == {"critical": D("0.00"), "assistance": D("0.00")}
     a = line(r1, "assistance")
     # it says how much waits (70% × 2,000 = 1,400.00) and where it will be paid
-    assert "paid at year end (critical yearly base 2000.00 < 3000.00): 1400.00 deferred, paid at the year-end close" in a.explanation
+    assert (
+        "paid at year end (critical yearly base 2000.00 < 3000.00): 1400.00 deferred, paid at the year-end close"
+        in a.explanation
+    )
     assert "年终结算" in a.explanation_zh and "1400.00 暂缓支付" in a.explanation_zh
     # ... and assistance's own yearly base still counts the claim
     assert r1.totals["assistance"] == AccountTotals(base=D("2000.00"), paid=D("0.00"))
@@ -927,8 +978,11 @@ def test_deduct_paid_this_year_never_recovers_within_a_claim():
           - {label: tekun, categories: [tekun], segments: [{from: 0, rate: "100%"}]}
           - {label: dibao, categories: [dibao], segments: [{from: 1000, rate: "50%"}]}
         """))
-    r1, r2 = run(policy, [claim("1000.00", claim_id="A"), claim("1000.00", claim_id="B")], [[Category.tekun], [Category.dibao]])
-    # A (tekun): 100% × 1,000 = 1,000.00; B (dibao only): 50% × (2,000 − 1,000) − 1,000 paid = −500: nothing, not negative
+    r1, r2 = run(
+        policy, [claim("1000.00", claim_id="A"), claim("1000.00", claim_id="B")], [[Category.tekun], [Category.dibao]]
+    )
+    # A (tekun): 100% × 1,000 = 1,000.00;
+    # B (dibao only): 50% × (2,000 − 1,000) − 1,000 paid = −500: nothing, not negative
     assert amount(r1, "assistance") == D("1000.00")
     assert amount(r2, "assistance") == D("0.00")
     assert "= -500.00; nothing more is owed" in line(r2, "assistance").explanation
@@ -949,7 +1003,11 @@ def test_base_after_counts_the_oop_after_the_named_payers_on_its_own_yearly_base
         tiers:
           - {label: dibao, categories: [dibao], segments: [{from: 300, rate: "40%"}]}
         """, fund='"390300"'))
-    r1, r2 = run(policy, [claim("1000.00", claim_id="A", hosp_lv="1"), claim("2000.00", claim_id="B", hosp_lv="1")], [Category.dibao])
+    r1, r2 = run(
+        policy,
+        [claim("1000.00", claim_id="A", hosp_lv="1"), claim("2000.00", claim_id="B", hosp_lv="1")],
+        [Category.dibao],
+    )
     # A: basic 90% × (1,000 − 200) = 720; OOP after basic 280; critical 0 (below 500);
     #    supplementary base 1,000 − 720 = 280 (not the remaining after critical), yearly 0 → 280 < 300: 0.00
     assert paid(r1) == {"basic": D("720.00"), "critical": D("0.00"), "supplementary": D("0.00")}
@@ -1009,7 +1067,9 @@ TILTED = CRITICAL.replace(
 
 
 def test_base_of_uses_the_other_accounts_base_and_yearly_total():
-    r1, r2 = run(make_policy(TILTED), [claim("5000.00", claim_id="A"), claim("3000.00", claim_id="B")], [Category.dibao])
+    r1, r2 = run(
+        make_policy(TILTED), [claim("5000.00", claim_id="A"), claim("3000.00", claim_id="B")], [Category.dibao]
+    )
     # A: critical 50% × (5,000 − 1,000) = 2,000.00; tilt 5% × (5,000 − 1,000) = 200.00, on critical's base
     assert paid(r1) == {"critical": D("2000.00"), "tilt": D("200.00")}
     # personal: 5,000 − 2,200 = 2,800.00
@@ -1088,7 +1148,9 @@ def test_pay_directly_after_prior_lines():
     policy = make_policy(ROUTED)
     payer = policy.payers[1]
     prior = [
-        PaymentLine(payer=Payer.basic, fund_pay_type="390100", amount=D("600.00"), base=D("1000.00"), rule="x", explanation="x")
+        PaymentLine(
+            payer=Payer.basic, fund_pay_type="390100", amount=D("600.00"), base=D("1000.00"), rule="x", explanation="x"
+        )
     ]
     result = pay(claim("1000.00"), {Category.tekun}, prior, {}, policy, payer)
     # 100% of the remaining 1,000 − 600 = 400.00
@@ -1110,7 +1172,11 @@ def test_never_more_than_the_remaining():
             """,
         )
     )
-    prior = [PaymentLine(payer=Payer.basic, fund_pay_type="390100", amount=D("1200.00"), base=D("0"), rule="x", explanation="x")]
+    prior = [
+        PaymentLine(
+            payer=Payer.basic, fund_pay_type="390100", amount=D("1200.00"), base=D("0"), rule="x", explanation="x"
+        )
+    ]
     result = pay(claim("1000.00"), set(), prior, {}, policy, policy.payers[0])
     # remaining max(0, 1,000 − 1,200) = 0: nothing
     assert result.line.amount == D("0.00")
@@ -1130,7 +1196,10 @@ def test_regression_qualifying_catch_up_pays_twice_for_base_already_paid():
             scope: annual
             tiers:
               - {label: registered poor, categories: [poverty_registered], segments: [{from: 0, rate: "70%"}]}
-              - {label: serious illness, categories: [low_income_serious_illness], segments: [{from: 0, rate: "70%"}], qualifies_at: 10000}
+              - label: serious illness
+                categories: [low_income_serious_illness]
+                segments: [{from: 0, rate: "70%"}]
+                qualifies_at: 10000
             """,
         )
     )
@@ -1205,7 +1274,7 @@ def test_regression_applied_label_depends_on_the_order_of_held_categories():
 
 def line_no(text: str, marker: str) -> int:
     """The 1-based line of ``text`` holding ``marker`` (exactly one)."""
-    hits = [i for i, l in enumerate(text.splitlines(), start=1) if marker in l]
+    hits = [i for i, row in enumerate(text.splitlines(), start=1) if marker in row]
     assert len(hits) == 1, (marker, hits)
     return hits[0]
 
@@ -1296,14 +1365,18 @@ def test_empty_segment_list():
 
 
 def test_tier_needs_one_kind_of_schedule():
-    text = policy_text(simple_payer('- {label: both, segments: [{from: 0, rate: "5%"}], personal_share_ceiling: "10%"}'))
+    text = policy_text(
+        simple_payer('- {label: both, segments: [{from: 0, rate: "5%"}], personal_share_ceiling: "10%"}')
+    )
     error = file_error(text)
     assert error.startswith(f"testland.yaml:{line_no(text, 'both')}: ")
     assert "needs exactly one of `segments` or `personal_share_ceiling`" in error
 
 
 def test_tier_uncapped_and_capped():
-    text = policy_text(simple_payer('- {label: muddled, segments: [{from: 0, rate: "5%"}], uncapped: true, annual_cap: 100}'))
+    text = policy_text(
+        simple_payer('- {label: muddled, segments: [{from: 0, rate: "5%"}], uncapped: true, annual_cap: 100}')
+    )
     assert "cannot be both uncapped and capped" in file_error(text)
 
 
@@ -1421,7 +1494,11 @@ def test_use_of_a_shared_file(tmp_path):
 
 
 def test_error_inside_a_shared_file_points_into_that_file(tmp_path):
-    shared = 'payer: basic\nname_zh: 基本\nfund_pay_type: "390100"\nrules:\n  - name: r\n    source: s\n    scope: per_claim\n    tiers: [{label: all, segments: [{from: 0, rate: "120%"}]}]\n'
+    shared = (
+        'payer: basic\nname_zh: 基本\nfund_pay_type: "390100"\n'
+        'rules:\n  - name: r\n    source: s\n    scope: per_claim\n'
+        '    tiers: [{label: all, segments: [{from: 0, rate: "120%"}]}]\n'
+    )
     (tmp_path / "broken.yaml").write_text(shared, encoding="utf-8")
     error = file_error(policy_text("- use: broken.yaml\n"), shared_dir=tmp_path)
     assert error.startswith(f"{tmp_path / 'broken.yaml'}:8: ")
@@ -1455,8 +1532,12 @@ def test_bad_pooled_city():
 
 
 def head(period: str, start: str, end: str | None = None, region: str = "testland", city: str = "5116") -> str:
-    text = HEAD.replace('period: "2024"', f'period: "{period}"').replace("in_force_from: 2024-01-01", f"in_force_from: {start}")
-    text = text.replace("region: testland", f"region: {region}").replace('pooled_city: "5116"', f'pooled_city: "{city}"')
+    text = HEAD.replace('period: "2024"', f'period: "{period}"').replace(
+        "in_force_from: 2024-01-01", f"in_force_from: {start}"
+    )
+    text = text.replace("region: testland", f"region: {region}").replace(
+        'pooled_city: "5116"', f'pooled_city: "{city}"'
+    )
     return text + (f"in_force_to: {end}\n" if end else "")
 
 
@@ -1504,7 +1585,9 @@ def test_consecutive_periods_and_policy_for(tmp_path):
 
 def test_a_bad_file_in_the_directory_names_itself(tmp_path):
     write(tmp_path, "good.yaml", policy_text(CRITICAL, head("2018", "2018-01-01")))
-    text = policy_text(simple_payer('- {label: all, segments: [{from: 0, rate: "150%"}]}'), head("x", "2030-01-01", city="9999"))
+    text = policy_text(
+        simple_payer('- {label: all, segments: [{from: 0, rate: "150%"}]}'), head("x", "2030-01-01", city="9999")
+    )
     write(tmp_path, "bad.yaml", text)
     with pytest.raises(PolicyFileError) as info:
         load_policies(tmp_path)

@@ -16,7 +16,13 @@ def test_zero_is_a_process_per_worker_and_a_number_deals_them_round_robin():
 
 
 def test_a_layout_names_the_groups_and_every_worker_it_leaves_out_runs_alone():
-    assert grouped(NAMES, "intake ledger tilt+secondary") == [["intake"], ["ledger"], ["tilt", "secondary"], ["basic"], ["critical"]]
+    assert grouped(NAMES, "intake ledger tilt+secondary") == [
+        ["intake"],
+        ["ledger"],
+        ["tilt", "secondary"],
+        ["basic"],
+        ["critical"],
+    ]
     # a worker of the layout that is not started now is left out of its group, not started
     assert grouped(["tilt", "basic"], "tilt+secondary") == [["tilt"], ["basic"]]
     every = {n for group in grouped(NAMES, "critical+basic") for n in group}
@@ -34,13 +40,21 @@ def test_the_setting_reads_a_number_or_a_layout(monkeypatch):
     monkeypatch.setenv("ONESTOP_PROCESSES", "basic++critical")
     with pytest.raises(ValueError, match="ONESTOP_PROCESSES"):
         value("ONESTOP_PROCESSES")
-    assert shares_processes("intake tilt+secondary") and not shares_processes("intake ledger") and not shares_processes(0)
+    assert (
+        shares_processes("intake tilt+secondary") and not shares_processes("intake ledger") and not shares_processes(0)
+    )
     assert shares_processes(2)
 
 
 def test_a_group_with_a_count_runs_in_as_many_processes():
-    assert grouped(NAMES, "ledger*2 tilt+secondary") == [["ledger"], ["ledger"], ["tilt", "secondary"], ["intake"], ["basic"],
-                                                          ["critical"]]
+    assert grouped(NAMES, "ledger*2 tilt+secondary") == [
+        ["ledger"],
+        ["ledger"],
+        ["tilt", "secondary"],
+        ["intake"],
+        ["basic"],
+        ["critical"],
+    ]
     with pytest.raises(ValueError, match="group\\*N"):
         grouped(NAMES, "ledger*0")
 

@@ -6,12 +6,10 @@ from __future__ import annotations
 
 import json
 from datetime import date
-from decimal import Decimal
-from decimal import Decimal as D
+from decimal import Decimal, Decimal as D
 
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
+from hypothesis import given, strategies as st
 from pydantic import BaseModel, ValidationError
 
 from schemas.codes import Authority, Category
@@ -119,7 +117,11 @@ def test_good_change_is_accepted():
 def test_claim_accepts_amounts_with_two_one_or_no_decimals():
     claim = DischargeClaim.model_validate(_with(GOOD_CLAIM, inscp_scp_amt="850", preselfpay_amt="49.5",
                                                 fulamt_ownpay_amt="100.50"))
-    assert (claim.inscp_scp_amt, claim.preselfpay_amt, claim.fulamt_ownpay_amt) == (D("850.00"), D("49.50"), D("100.50"))
+    assert (claim.inscp_scp_amt, claim.preselfpay_amt, claim.fulamt_ownpay_amt) == (
+        D("850.00"),
+        D("49.50"),
+        D("100.50"),
+    )
     assert str(claim.inscp_scp_amt) == "850.00"  # to the fen, as it is written back
 
 
@@ -403,15 +405,56 @@ def test_format_yuan(value, text):
     assert format_yuan(Decimal(value)) == text
 
 
-@pytest.mark.parametrize("value", ["0.00", "-0.00", "0.05", "-12.30", "1234.56", "999999999999.99", "0.005", "1.2E+3", "1.23E+5",
-                                   "5E+2", "1E-7", "123.4567", "-0.001", "12", "1.5"])
+@pytest.mark.parametrize(
+    "value",
+    [
+        "0.00",
+        "-0.00",
+        "0.05",
+        "-12.30",
+        "1234.56",
+        "999999999999.99",
+        "0.005",
+        "1.2E+3",
+        "1.23E+5",
+        "5E+2",
+        "1E-7",
+        "123.4567",
+        "-0.001",
+        "12",
+        "1.5",
+    ],
+)
 def test_format_yuan_prints_what_two_decimals_print(value):
     assert format_yuan(Decimal(value)) == f"{Decimal(value):.2f}"
 
 
-@pytest.mark.parametrize("value", ["0", "5", "12.0", "0.00", "-0.00", "-0.5", "0.75", "750.0000", "925.927500", "123.4550",
-                                   "123.455", "-12.5", "0.001", "-0.0100", "0.0455", "679.0135", "99999999999.999999",
-                                   "1E+3", "1.5E+3", "1E-7", "0E-7"])
+@pytest.mark.parametrize(
+    "value",
+    [
+        "0",
+        "5",
+        "12.0",
+        "0.00",
+        "-0.00",
+        "-0.5",
+        "0.75",
+        "750.0000",
+        "925.927500",
+        "123.4550",
+        "123.455",
+        "-12.5",
+        "0.001",
+        "-0.0100",
+        "0.0455",
+        "679.0135",
+        "99999999999.999999",
+        "1E+3",
+        "1.5E+3",
+        "1E-7",
+        "0E-7",
+    ],
+)
 def test_format_exact_prints_two_places_or_every_place_it_has(value):
     amount = Decimal(value)  # the definition it is read from the digits for
     expected = format_yuan(amount) if amount == amount.quantize(FEN) else f"{amount.normalize():f}"
@@ -470,8 +513,15 @@ def test_a_model_built_from_the_rules_values_is_what_model_construct_builds():
              "assisted_visits_by_month": {"2024-03": 1}}
     for values in (every, {"paid": Decimal("1.00")}, dict(reversed(every.items()))):  # all, some, out of order
         fast, slow = built(AccountTotals, dict(values)), AccountTotals.model_construct(**values)
-        assert (fast.__dict__, list(fast.__dict__), fast.model_fields_set) == (slow.__dict__, list(slow.__dict__), slow.model_fields_set)
-        assert (fast.__pydantic_extra__, fast.__pydantic_private__) == (slow.__pydantic_extra__, slow.__pydantic_private__)
+        assert (fast.__dict__, list(fast.__dict__), fast.model_fields_set) == (
+            slow.__dict__,
+            list(slow.__dict__),
+            slow.model_fields_set,
+        )
+        assert (fast.__pydantic_extra__, fast.__pydantic_private__) == (
+            slow.__pydantic_extra__,
+            slow.__pydantic_private__,
+        )
         assert fast.model_dump(mode="json") == slow.model_dump(mode="json")
 
 
@@ -480,13 +530,17 @@ def test_a_model_with_slots_of_its_own_is_built_by_model_construct():
         __slots__ = ("_note",)
 
     values = {"base": Decimal("1.00"), "paid": Decimal("0.50"), "paid_by_day": {}, "assisted_visits_by_month": {}}
-    assert _plain_fields(Slotted) is None and _plain_fields(AccountTotals) == tuple(values)  # the slots' setters are BaseModel's
+    assert _plain_fields(Slotted) is None and _plain_fields(AccountTotals) == tuple(
+        values
+    )  # the slots' setters are BaseModel's
     model = built(Slotted, dict(values))
     assert type(model) is Slotted and model.model_dump() == Slotted.model_construct(**values).model_dump()
 
 
 def test_claim_version_2_needs_the_hospital():
-    assert_model_error(claim_errors(schema="claims.discharged/2"), "fixmedins_code", "required from claims.discharged/2")
+    assert_model_error(
+        claim_errors(schema="claims.discharged/2"), "fixmedins_code", "required from claims.discharged/2"
+    )
     claim = DischargeClaim.model_validate(_with(GOOD_CLAIM, schema="claims.discharged/2", fixmedins_code="H41010200001",
                                                 fixmedins_name="郑州市第一人民医院"))
     assert claim.fixmedins_code == "H41010200001"
@@ -517,12 +571,23 @@ GOOD_GRANT = {"event_id": "E-1", "psn_no": "P-1", "category": "dibao", "action":
               "authority": "civil_affairs", "recorded_at": "2024-01-01T09:00:00+00:00"}
 #: every free string field of every input event, with a good event holding it
 STRING_FIELDS = [
-    *((DischargeClaim, {**GOOD_CLAIM, "fixmedins_code": "H1", "fixmedins_name": "人民医院"}, f)
-      for f in ("claim_id", "psn_no", "fixmedins_code", "fixmedins_name")),
-    *((ClaimCancellation, GOOD_CANCELLATION, f) for f in ("event_id", "claim_id", "psn_no", "reason", "fixmedins_code")),
+    *(
+        (DischargeClaim, {**GOOD_CLAIM, "fixmedins_code": "H1", "fixmedins_name": "人民医院"}, f)
+        for f in ("claim_id", "psn_no", "fixmedins_code", "fixmedins_name")
+    ),
+    *(
+        (ClaimCancellation, GOOD_CANCELLATION, f)
+        for f in ("event_id", "claim_id", "psn_no", "reason", "fixmedins_code")
+    ),
     *((EligibilityChange, GOOD_GRANT, f) for f in ("event_id", "psn_no")),
-    *((YearEndClose, {"event_id": "Y-1", "region": "zhengzhou", "year": 2018, "closed_at": "2019-01-05T00:00:00+00:00"}, f)
-      for f in ("event_id", "region")),
+    *(
+        (
+            YearEndClose,
+            {"event_id": "Y-1", "region": "zhengzhou", "year": 2018, "closed_at": "2019-01-05T00:00:00+00:00"},
+            f,
+        )
+        for f in ("event_id", "region")
+    ),
 ]
 HOSTILE_CHARACTERS = ["\x00", "\x1b[31m", "\u202e", "\u200d", "\ufeff", "\ue000", "\U0010fffd", "\x7f", "\u0085"]
 
@@ -537,7 +602,9 @@ def test_control_and_invisible_characters_are_refused_in_every_string_field(mode
 
 
 def test_chinese_text_and_ordinary_punctuation_are_accepted():
-    claim = decode(DischargeClaim, json.dumps({**GOOD_CLAIM, "fixmedins_name": "郑州大学第一附属医院（河医）· 东院"}).encode())
+    claim = decode(
+        DischargeClaim, json.dumps({**GOOD_CLAIM, "fixmedins_name": "郑州大学第一附属医院（河医）· 东院"}).encode()
+    )
     assert claim.fixmedins_name == "郑州大学第一附属医院（河医）· 东院"
 
 
@@ -592,14 +659,20 @@ _ID = TypeAdapter(Identifier)
 
 
 @pytest.mark.parametrize("model, good, field", ID_FIELDS, ids=lambda v: v if isinstance(v, str) else None)
-@pytest.mark.parametrize("bad, words", [
-    ("year-end/zhengzhou/2018/P009", "holds '/' at position 9"),  # the ids the system makes hold "/": never one that came in
-    ("C 1", "holds a space at position 2"),
-    (" C1", "holds a space at position 1"),  # nothing is stripped
-    ("病人1", "holds '病' at position 1"),
-    ("A" * 65, "is 65 characters long"),
-    ("", "is empty"),
-])
+@pytest.mark.parametrize(
+    "bad, words",
+    [
+        (
+            "year-end/zhengzhou/2018/P009",
+            "holds '/' at position 9",
+        ),  # the ids the system makes hold "/": never one that came in
+        ("C 1", "holds a space at position 2"),
+        (" C1", "holds a space at position 1"),  # nothing is stripped
+        ("病人1", "holds '病' at position 1"),
+        ("A" * 65, "is 65 characters long"),
+        ("", "is empty"),
+    ],
+)
 def test_every_id_that_comes_in_is_1_to_64_characters_of_the_contracts_alphabet(model, good, field, bad, words):
     model.model_validate(good)  # the event itself is good
     with pytest.raises(ValidationError) as info:
@@ -684,24 +757,39 @@ def test_a_timestamp_without_its_offset_is_refused_with_what_to_write(model, goo
         model.model_validate({**good, field: 1614592800})  # (pydantic would read a number as seconds since 1970)
 
 
-@pytest.mark.parametrize("model, good, field, bad, words", [
-    (DischargeClaim, GOOD_CLAIM, "begndate", "1021-03-01", "1021-03-01 is before 1900-01-01"),
-    (DischargeClaim, GOOD_CLAIM, "enddate", "9999-12-31", "9999-12-31 is after 2100-12-31"),
-    (EligibilityChange, GOOD_GRANT, "valid_from", "1899-12-31", "1899-12-31 is before 1900-01-01"),
-    (EligibilityChange, GOOD_GRANT, "valid_to", "2101-01-01", "2101-01-01 is after 2100-12-31"),
-    (EligibilityChange, GOOD_GRANT, "recorded_at", "9999-01-01T00:00:00+00:00", "9999-01-01T00:00:00+00:00 is after 2100-12-31"),
-    (ClaimCancellation, GOOD_CANCELLATION, "cancelled_at", "1899-12-31T23:00:00+00:00", "is before 1900-01-01"),
-    (YearEndClose, GOOD_CLOSE, "recorded_at", "2101-01-01T00:00:00+08:00", "is after 2100-12-31"),
-])
+@pytest.mark.parametrize(
+    "model, good, field, bad, words",
+    [
+        (DischargeClaim, GOOD_CLAIM, "begndate", "1021-03-01", "1021-03-01 is before 1900-01-01"),
+        (DischargeClaim, GOOD_CLAIM, "enddate", "9999-12-31", "9999-12-31 is after 2100-12-31"),
+        (EligibilityChange, GOOD_GRANT, "valid_from", "1899-12-31", "1899-12-31 is before 1900-01-01"),
+        (EligibilityChange, GOOD_GRANT, "valid_to", "2101-01-01", "2101-01-01 is after 2100-12-31"),
+        (
+            EligibilityChange,
+            GOOD_GRANT,
+            "recorded_at",
+            "9999-01-01T00:00:00+00:00",
+            "9999-01-01T00:00:00+00:00 is after 2100-12-31",
+        ),
+        (ClaimCancellation, GOOD_CANCELLATION, "cancelled_at", "1899-12-31T23:00:00+00:00", "is before 1900-01-01"),
+        (YearEndClose, GOOD_CLOSE, "recorded_at", "2101-01-01T00:00:00+08:00", "is after 2100-12-31"),
+    ],
+)
 def test_a_date_or_timestamp_before_1900_or_after_2100_is_refused(model, good, field, bad, words):
     with pytest.raises(ValidationError) as info:
         model.model_validate({**good, field: bad})
     error = only_error(info.value.errors(include_url=False))
-    assert error["loc"] == (field,) and words in error["msg"] and "dates before 1900-01-01 or after 2100-12-31" in error["msg"]
+    assert (
+        error["loc"] == (field,)
+        and words in error["msg"]
+        and "dates before 1900-01-01 or after 2100-12-31" in error["msg"]
+    )
 
 
 def test_the_first_and_last_days_are_accepted():
-    assert DischargeClaim.model_validate({**GOOD_CLAIM, "begndate": "1900-01-01", "enddate": "2100-12-31"}).enddate == date(2100, 12, 31)
+    assert DischargeClaim.model_validate(
+        {**GOOD_CLAIM, "begndate": "1900-01-01", "enddate": "2100-12-31"}
+    ).enddate == date(2100, 12, 31)
 
 
 @pytest.mark.parametrize("bad", ["2024-3-1", "20240301", 20240301, "2024-03-01T00:00:00"])
@@ -748,8 +836,11 @@ GOOD_INPUTS = [(DischargeClaim, {**GOOD_CLAIM, "fixmedins_code": "H1", "fixmedin
                (ClaimCancellation, GOOD_CANCELLATION), (YearEndClose, GOOD_CLOSE)]
 
 
-@pytest.mark.parametrize("model, good, field", [(m, g, f.alias or name) for m, g in GOOD_INPUTS for name, f in m.model_fields.items()],
-                         ids=lambda v: v if isinstance(v, str) else getattr(v, "__name__", None))
+@pytest.mark.parametrize(
+    "model, good, field",
+    [(m, g, f.alias or name) for m, g in GOOD_INPUTS for name, f in m.model_fields.items()],
+    ids=lambda v: v if isinstance(v, str) else getattr(v, "__name__", None),
+)
 def test_no_nul_reaches_the_database_from_any_field_of_any_input(model, good, field):
     # (every field, not only the free text: each refuses a NUL with its own reason, never stores it)
     with pytest.raises(BadInput, match=rf"^(.*; )?{field}: "):

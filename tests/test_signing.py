@@ -21,8 +21,17 @@ HOSPITAL = "H620702001"
 
 
 def registered(key, valid_from: datetime, valid_to: datetime | None = None, revoked_at: datetime | None = None) -> dict:
-    return {key.key_id: SigningKey(key_id=key.key_id, signer_kind=key.signer_kind, signer=key.signer, public_key=key.public_key,
-                                   valid_from=valid_from, valid_to=valid_to, revoked_at=revoked_at)}
+    return {
+        key.key_id: SigningKey(
+            key_id=key.key_id,
+            signer_kind=key.signer_kind,
+            signer=key.signer,
+            public_key=key.public_key,
+            valid_from=valid_from,
+            valid_to=valid_to,
+            revoked_at=revoked_at,
+        )
+    }
 
 
 def claim(enddate: date):
@@ -42,15 +51,24 @@ def judged(event, key, keys: dict, received_at: datetime = ARRIVAL) -> SigningKe
 
 def test_each_kind_of_event_is_dated_by_its_own_field():
     discharged = claim(date(2021, 6, 30))
-    cancelled = ClaimCancellation(event_id="X-1", claim_id="C-1", psn_no="P1", cancelled_at=datetime(2022, 1, 2, 3, tzinfo=UTC))
+    cancelled = ClaimCancellation(
+        event_id="X-1", claim_id="C-1", psn_no="P1", cancelled_at=datetime(2022, 1, 2, 3, tzinfo=UTC)
+    )
     change = EligibilityChange(event_id="G-1", psn_no="P1", category="tekun", action="grant", valid_from="2022-01-01",
                                authority="civil_affairs", recorded_at=datetime(2022, 1, 5, 9, tzinfo=UTC))
-    close = YearEndClose(event_id="year-end.zhengzhou.2018", region="zhengzhou", year=2018, closed_at=datetime(2019, 1, 5, tzinfo=UTC))
+    close = YearEndClose(
+        event_id="year-end.zhengzhou.2018", region="zhengzhou", year=2018, closed_at=datetime(2019, 1, 5, tzinfo=UTC)
+    )
     request = PresettleRequest(**discharged.model_dump())
-    assert [(t.field, t.at) for t in (event_time(e, ARRIVAL) for e in (discharged, cancelled, change, close, request))] == [
-        ("enddate", date(2021, 6, 30)), ("cancelled_at", datetime(2022, 1, 2, 3, tzinfo=UTC)),
-        ("recorded_at", datetime(2022, 1, 5, 9, tzinfo=UTC)), ("recorded_at", datetime(2019, 1, 5, tzinfo=UTC)),
-        ("arrival", ARRIVAL)]  # a pre-settlement request is a question asked now
+    assert [
+        (t.field, t.at) for t in (event_time(e, ARRIVAL) for e in (discharged, cancelled, change, close, request))
+    ] == [
+        ("enddate", date(2021, 6, 30)),
+        ("cancelled_at", datetime(2022, 1, 2, 3, tzinfo=UTC)),
+        ("recorded_at", datetime(2022, 1, 5, 9, tzinfo=UTC)),
+        ("recorded_at", datetime(2019, 1, 5, tzinfo=UTC)),
+        ("arrival", ARRIVAL),
+    ]  # a pre-settlement request is a question asked now
 
 
 def test_an_event_altered_after_signing_is_refused_as_altered_before_it_is_read():
@@ -77,7 +95,9 @@ def test_a_key_registered_today_does_not_sign_a_claim_discharged_years_ago():
 
 def test_a_discharge_date_is_inside_when_some_moment_of_that_day_is():
     key = new_key("h-noon", "hospital", HOSPITAL)
-    keys = registered(key, valid_from=datetime(2026, 3, 5, 12, tzinfo=UTC), valid_to=datetime(2026, 12, 31, 12, tzinfo=UTC))
+    keys = registered(
+        key, valid_from=datetime(2026, 3, 5, 12, tzinfo=UTC), valid_to=datetime(2026, 12, 31, 12, tzinfo=UTC)
+    )
     assert judged(claim(date(2026, 3, 5)), key, keys)  # the day the key begins
     assert judged(claim(date(2026, 12, 31)), key, keys)  # the day it ends
     with pytest.raises(Untrusted, match="not yet valid at the event's own time: its enddate is 2026-03-04"):
@@ -92,8 +112,10 @@ def test_a_key_expired_at_the_events_own_time_does_not_sign_it():
                              cancelled_at=datetime(2027, 3, 1, 8, tzinfo=UTC))
     with pytest.raises(Untrusted) as refused:
         judged(late, key, keys)
-    assert str(refused.value) == ("key h-old had expired at the event's own time: its cancelled_at is 2027-03-01 08:00:00, "
-                                  "the key expired at 2027-01-01 00:00:00")
+    assert str(refused.value) == (
+        "key h-old had expired at the event's own time: its cancelled_at is 2027-03-01 08:00:00, "
+        "the key expired at 2027-01-01 00:00:00"
+    )
     assert judged(late.model_copy(update={"cancelled_at": datetime(2026, 12, 1, tzinfo=UTC)}), key, keys)
 
 
@@ -110,7 +132,11 @@ def test_arrival_outside_the_keys_validity_is_refused_and_says_so():
     with pytest.raises(Untrusted, match="valid only from 2027-01-01 00:00:00: the event arrived before"):
         judged(claim(date(2026, 6, 30)), key, registered(key, valid_from=datetime(2027, 1, 1, tzinfo=UTC)))
     with pytest.raises(Untrusted, match="expired at 2026-01-01 00:00:00, before the event arrived"):
-        judged(claim(date(2021, 6, 30)), key, registered(key, datetime(2018, 1, 1, tzinfo=UTC), datetime(2026, 1, 1, tzinfo=UTC)))
+        judged(
+            claim(date(2021, 6, 30)),
+            key,
+            registered(key, datetime(2018, 1, 1, tzinfo=UTC), datetime(2026, 1, 1, tzinfo=UTC)),
+        )
 
 
 # --- who signs a year-end close ---------------------------------------------------------------------
@@ -121,15 +147,25 @@ def test_only_a_key_of_medical_insurance_signs_a_year_end_close():
     since = datetime(2018, 1, 1, tzinfo=UTC)
     finance = new_key("mi-1", "authority", "medical_insurance")
     assert judged(close, finance, registered(finance, since)).key_id == "mi-1"
-    for key, reason in [(new_key("h-1", "hospital", HOSPITAL), f"key h-1 is hospital {HOSPITAL}'s: only a key of the authority "
-                                                                "medical_insurance signs year-end closes"),
-                        (new_key("ca-1", "authority", "civil_affairs"), "key ca-1 is civil_affairs's: only a key of the "
-                                                                         "authority medical_insurance signs year-end closes")]:
+    for key, reason in [
+        (
+            new_key("h-1", "hospital", HOSPITAL),
+            f"key h-1 is hospital {HOSPITAL}'s: only a key of the authority medical_insurance signs year-end closes",
+        ),
+        (
+            new_key("ca-1", "authority", "civil_affairs"),
+            "key ca-1 is civil_affairs's: only a key of the authority medical_insurance signs year-end closes",
+        ),
+    ]:
         with pytest.raises(Untrusted) as refused:
             judged(close, key, registered(key, since))
         assert str(refused.value) == reason
     with pytest.raises(Untrusted, match="was not yet valid at the event's own time: its recorded_at is 1900-01-01"):
-        judged(close.model_copy(update={"recorded_at": datetime(1900, 1, 1, tzinfo=UTC)}), finance, registered(finance, since))
+        judged(
+            close.model_copy(update={"recorded_at": datetime(1900, 1, 1, tzinfo=UTC)}),
+            finance,
+            registered(finance, since),
+        )
 
 
 # --- proof of possession ------------------------------------------------------------------------------

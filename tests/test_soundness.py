@@ -46,8 +46,13 @@ def test_the_rules_lines_on_the_flights_basis_agree_and_any_change_is_named():
     assert disagreement(claim, snapshot, worded, {}) == "critical line differs in explanation"
     assert disagreement(claim, snapshot, honest[:3], {}) == "secondary line missing"
     extra = [*honest, {**honest[0], "payer": "poverty_relief"}]
-    assert disagreement(claim, snapshot, extra, {}).startswith("a line of poverty_relief, which is not on the claim's recorded route")
-    assert disagreement(claim, snapshot, list(reversed(honest)), {}) == "the lines are out of the route's order or repeated"
+    assert disagreement(claim, snapshot, extra, {}).startswith(
+        "a line of poverty_relief, which is not on the claim's recorded route"
+    )
+    assert (
+        disagreement(claim, snapshot, list(reversed(honest)), {})
+        == "the lines are out of the route's order or repeated"
+    )
 
 
 def test_lines_computed_on_another_basis_are_the_rules_for_that_basis():
@@ -93,14 +98,20 @@ def test_every_record_is_checked_against_the_invariants_of_money():
     sound = _settlement(claim, snapshot)
     assert unsound([sound], {}, route) == []
     lines = sound.payments
-    below = _settlement(claim, snapshot, payments=[lines[0], lines[1].model_copy(update={"amount": D("-5.00")}), *lines[2:]])
+    below = _settlement(
+        claim, snapshot, payments=[lines[0], lines[1].model_copy(update={"amount": D("-5.00")}), *lines[2:]]
+    )
     assert unsound([below], {}, route)[0] == f"{claim.key}/settlement: critical pays -5.00, below zero"
-    over = _settlement(claim, snapshot, payments=[lines[0].model_copy(update={"amount": claim.medfee_sumamt}), *lines[1:]])
+    over = _settlement(
+        claim, snapshot, payments=[lines[0].model_copy(update={"amount": claim.medfee_sumamt}), *lines[1:]]
+    )
     assert any("the funds pay" in p and f"of a bill of {claim.medfee_sumamt}" in p for p in unsound([over], {}, route))
     off_route = PaymentLine(payer=Payer.poverty_relief, fund_pay_type="x", amount=D("1.00"), base=D("1.00"), rule="r",
                             explanation="e")
     stray = _settlement(claim, snapshot, payments=[*lines, off_route])
-    assert f"{claim.key}/settlement: a line of poverty_relief, not on the claim's recorded route" in unsound([stray], {}, route)
+    assert f"{claim.key}/settlement: a line of poverty_relief, not on the claim's recorded route" in unsound(
+        [stray], {}, route
+    )
 
 
 def test_no_claims_net_per_payer_falls_below_zero_after_later_records():
@@ -111,10 +122,20 @@ def test_no_claims_net_per_payer_falls_below_zero_after_later_records():
     net.add(first)
     basic = first.payments[0]
     too_much = basic.model_copy(update={"amount": -(basic.amount + D("0.01"))})
-    adjustment = first.model_copy(update={
-        "settlement_id": f"{claim.key}/adjustment/x", "kind": "adjustment", "payments": [too_much], "medfee_sumamt": D("0.00"),
-        "fund_pay_sumamt": too_much.amount, "psn_part_amt": -too_much.amount, "fulamt_ownpay_amt": None,
-        "overlmt_selfpay": None, "preselfpay_amt": None, "inscp_scp_amt": None})
+    adjustment = first.model_copy(
+        update={
+            "settlement_id": f"{claim.key}/adjustment/x",
+            "kind": "adjustment",
+            "payments": [too_much],
+            "medfee_sumamt": D("0.00"),
+            "fund_pay_sumamt": too_much.amount,
+            "psn_part_amt": -too_much.amount,
+            "fulamt_ownpay_amt": None,
+            "overlmt_selfpay": None,
+            "preselfpay_amt": None,
+            "inscp_scp_amt": None,
+        }
+    )
     problems = unsound([adjustment], {(claim.key, claim.year): net}, {})
     assert f"{claim.key} ({claim.year}): basic has paid -0.01 in all, below zero" in problems
     assert unsound([adjustment.model_copy(update={"payments": [basic.model_copy(update={"amount": -basic.amount})],

@@ -12,7 +12,9 @@ from .wakeups import wake
 
 
 async def handle(context: Context, batch: list[Incoming]) -> list[Outgoing]:
-    decoded, out = await decode_trusted(context, ClaimCancellation, batch, REJECTED, "cancellation", "not a cancellation: ")
+    decoded, out = await decode_trusted(
+        context, ClaimCancellation, batch, REJECTED, "cancellation", "not a cancellation: "
+    )
     if not decoded:
         return out
     receipts = await (await context.store()).receive_cancellations([incoming.arrival(c) for incoming, c in decoded])

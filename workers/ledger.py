@@ -27,25 +27,37 @@ log = logging.getLogger("onestop.ledger")
 
 
 async def handle(context: Context, batch: list[Incoming]) -> list[Outgoing]:
-    decoded, out = await context.read_all(read_for_ledger, batch, REJECTED, "not a claim in flight or a wake-up for the ledger: ")
+    decoded, out = await context.read_all(
+        read_for_ledger, batch, REJECTED, "not a claim in flight or a wake-up for the ledger: "
+    )
     flights = [(incoming, message) for incoming, message in decoded if isinstance(message, Flight)]
     woken = [message.psn_no for _, message in decoded if isinstance(message, WakeUp)]
     if not flights and not woken:
         return out
-    arrived = [ArrivedClaim(f.psn_no, f.key, f.seq, f.data.get("lines", []), f.data.get("basis", {})) for _, f in flights]
+    arrived = [
+        ArrivedClaim(f.psn_no, f.key, f.seq, f.data.get("lines", []), f.data.get("basis", {})) for _, f in flights
+    ]
     outbox, refused = await (await context.store()).arrive(arrived, datetime.now(timezone.utc), woken)
     for (incoming, flight), why in zip(flights, refused):
         if why is not None:
             out.append(await _alarm(context, incoming, flight, why))
-    metrics.settled(f.published_at for (_, f), why in zip(flights, refused) if why is None and f.published_at is not None)
+    metrics.settled(
+        f.published_at for (_, f), why in zip(flights, refused) if why is None and f.published_at is not None
+    )
     return out + messages(outbox)
 
 
 async def _alarm(context: Context, incoming: Incoming, flight: Flight, why: str) -> Outgoing:
     """Refuse a claim in flight that is not what intake recorded or the rules give: loudly, once."""
     metrics.ALARMS.labels(context.worker, "claim in flight refused").inc()
-    log.error("ALARM: refused %s[%s]@%s, a claim in flight of %s: %s", incoming.topic, incoming.partition, incoming.offset,
-              mask(flight.psn_no), why.replace(flight.psn_no, mask(flight.psn_no)))
+    log.error(
+        "ALARM: refused %s[%s]@%s, a claim in flight of %s: %s",
+        incoming.topic,
+        incoming.partition,
+        incoming.offset,
+        mask(flight.psn_no),
+        why.replace(flight.psn_no, mask(flight.psn_no)),
+    )
     return await context.reject(REJECTED, incoming, f"refused by the ledger: {why}", "other", flight.psn_no)
 
 
@@ -67,4 +79,6 @@ async def sweep(context: Context) -> list[Outgoing]:
 #: how often the ledger looks for queues whose wake-up was lost
 SWEEP_EVERY = 5.0
 
-WORKER = Worker("ledger", LEDGER, handle, after_sent, sinks=(REJECTED, *OUTBOX_TOPICS), sweep=sweep, sweep_every=SWEEP_EVERY)
+WORKER = Worker(
+    "ledger", LEDGER, handle, after_sent, sinks=(REJECTED, *OUTBOX_TOPICS), sweep=sweep, sweep_every=SWEEP_EVERY
+)

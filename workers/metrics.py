@@ -32,7 +32,9 @@ EVENTS_IN = Counter("onestop_events_in", "events a worker received", ["worker", 
 RECORDS_OUT = Counter("onestop_records_out", "records a worker sent and the broker acknowledged", ["worker", "topic"])
 REJECTIONS = Counter("onestop_rejections", "events refused to a rejection topic, with their reason", ["worker", "kind"])
 PARKED = Counter("onestop_parked", "messages a worker could not handle, parked (`onestop parked`)", ["worker", "why"])
-RESENT = Counter("onestop_resent", "claims intake sent again because they had not reached the ledger in time", ["worker"])
+RESENT = Counter(
+    "onestop_resent", "claims intake sent again because they had not reached the ledger in time", ["worker"]
+)
 ALARMS = Counter("onestop_alarms", "messages refused because they claimed what no one entitled sent: a claim in flight "
                  "the ledger found not to be what intake recorded or the rules give (forged or broken on its way)",
                  ["worker", "kind"])
@@ -42,8 +44,13 @@ DATABASE_RETRIES = Counter("onestop_database_retries", "batches retried because 
 BATCH_SIZE = Histogram("onestop_batch_size", "events per batch", ["worker"], buckets=BATCH_SIZE_BUCKETS)
 BATCH_SECONDS = Histogram("onestop_batch_seconds", "seconds from a batch's arrival to the broker acknowledging its "
                           "output (handling, database, sending)", ["worker"], buckets=LATENCY_BUCKETS)
-SEND_SECONDS = Histogram("onestop_send_seconds", "seconds of a batch spent sending its output until the broker "
-                         "acknowledged every record (part of onestop_batch_seconds)", ["worker"], buckets=LATENCY_BUCKETS)
+SEND_SECONDS = Histogram(
+    "onestop_send_seconds",
+    "seconds of a batch spent sending its output until the broker "
+    "acknowledged every record (part of onestop_batch_seconds)",
+    ["worker"],
+    buckets=LATENCY_BUCKETS,
+)
 WAIT_SECONDS = Histogram("onestop_wait_seconds", "seconds from the producer timestamp of a record a worker reads to "
                          "its batch being handed to the worker (the hop and the queue before it)", ["worker"],
                          buckets=LATENCY_BUCKETS)

@@ -34,7 +34,9 @@ def read_for(payer: Payer, raw: bytes | None) -> tuple[Flight, PayerPolicy]:
 
 
 async def handle(payer: Payer, context: Context, batch: list[Incoming]) -> list[Outgoing]:
-    decoded, out = await context.read_all(partial(read_for, payer), batch, REJECTED, f"not a claim in flight for {payer.value}: ")
+    decoded, out = await context.read_all(
+        partial(read_for, payer), batch, REJECTED, f"not a claim in flight for {payer.value}: "
+    )
     for _, (flight, rules) in decoded:
         paid = pay(flight.claim, flight.held, flight.prior, flight.totals, policy_of(flight.policy), rules)
         after = flight.next_after(payer)  # a redelivered hop carries no second line: with_line replaces it
@@ -44,8 +46,13 @@ async def handle(payer: Payer, context: Context, batch: list[Incoming]) -> list[
 
 
 def worker(payer: Payer) -> Worker:
-    return Worker(payer.value, pay_topic(payer), partial(handle, payer), sinks=(*(pay_topic(p) for p in _after(payer)), LEDGER, REJECTED),
-                  kind="payer")
+    return Worker(
+        payer.value,
+        pay_topic(payer),
+        partial(handle, payer),
+        sinks=(*(pay_topic(p) for p in _after(payer)), LEDGER, REJECTED),
+        kind="payer",
+    )
 
 
 def _after(payer: Payer) -> list[Payer]:

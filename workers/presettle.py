@@ -18,14 +18,23 @@ from datetime import datetime, timezone
 from policies.presettle import reply_for
 from schemas.nhsa import PresettleRequest
 from streams.codecs import encode
-from streams.topics import PRESETTLE, PRESETTLE_REPLIES, PRESETTLE_REPLIES_OF, REJECTED, hospital_code_problem, presettle_reply_topic
+from streams.topics import (
+    PRESETTLE,
+    PRESETTLE_REPLIES,
+    PRESETTLE_REPLIES_OF,
+    REJECTED,
+    hospital_code_problem,
+    presettle_reply_topic,
+)
 
 from .harness import Context, Incoming, Outgoing, Worker
 from .trust import decode_trusted
 
 
 async def handle(context: Context, batch: list[Incoming]) -> list[Outgoing]:
-    trusted, out = await decode_trusted(context, PresettleRequest, batch, REJECTED, "other", "not a pre-settlement request: ")
+    trusted, out = await decode_trusted(
+        context, PresettleRequest, batch, REJECTED, "other", "not a pre-settlement request: "
+    )
     now = datetime.now(timezone.utc)
     for incoming, request in trusted:
         code = request.fixmedins_code

@@ -34,7 +34,9 @@ async def decode_trusted(context: Context, model: type[M], batch: list[Incoming]
         signed = any(name == KEY_HEADER for name, _ in incoming.headers)
         try:
             if signed or not settings.accept_unsigned:
-                _, event = verified(incoming.value or b"", incoming.headers, keys, received_at, lambda raw: decode(model, raw))
+                _, event = verified(
+                    incoming.value or b"", incoming.headers, keys, received_at, lambda raw: decode(model, raw)
+                )
             else:
                 event = decode(model, incoming.value)
         except Untrusted as why:

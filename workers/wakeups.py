@@ -15,4 +15,6 @@ from .harness import Outgoing
 
 def wake(persons: Iterable[str], cause: str) -> list[Outgoing]:
     """One wake-up per person, on the ledger's topic, keyed by the person (so it follows their claims)."""
-    return [Outgoing(LEDGER, psn_no.encode(), encode(WakeUp(psn_no=psn_no, cause=cause))) for psn_no in sorted(set(persons))]
+    return [
+        Outgoing(LEDGER, psn_no.encode(), encode(WakeUp(psn_no=psn_no, cause=cause))) for psn_no in sorted(set(persons))
+    ]

@@ -18,7 +18,9 @@ async def handle(context: Context, batch: list[Incoming]) -> list[Outgoing]:
     store = await context.store()
     for incoming, close in decoded:
         if not policy_named(close.region):
-            out.append(await context.reject(REJECTED, incoming, f"no policy of a region named {close.region!r}", "close"))
+            out.append(
+                await context.reject(REJECTED, incoming, f"no policy of a region named {close.region!r}", "close")
+            )
             continue
         receipt = await store.receive_close(incoming.arrival(close))
         # also when closed before: a close interrupted before it woke everyone finishes now

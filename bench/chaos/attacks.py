@@ -54,8 +54,17 @@ from streams.codecs import BadInput, decode, encode
 from streams.reader import read_topic
 from streams.security import client_options
 from streams.signing import KEY_HEADER, SIGNATURE_HEADER, new_key, sign
-from streams.topics import (CANCELLED, DISCHARGED, ELIGIBILITY, LEDGER, PAY_TOPICS, PRESETTLE, PRESETTLE_REPLIES, YEAR_END,
-                           pay_topic)
+from streams.topics import (
+    CANCELLED,
+    DISCHARGED,
+    ELIGIBILITY,
+    LEDGER,
+    PAY_TOPICS,
+    PRESETTLE,
+    PRESETTLE_REPLIES,
+    YEAR_END,
+    pay_topic,
+)
 
 from .inputs import ChaosInput, claim_dict
 from .life import DECIDED_AT
@@ -186,8 +195,17 @@ class _Made:
             more.setdefault("event_id", event.get("event_id"))
         if topic == YEAR_END and isinstance(event, dict):
             psn = event["region"]
-        self.attacks.append(Attack(kind, topic, raw, headers if headers is not None else (sign(raw, signer) if signer else None),
-                                   expect, psn, **more))
+        self.attacks.append(
+            Attack(
+                kind,
+                topic,
+                raw,
+                headers if headers is not None else (sign(raw, signer) if signer else None),
+                expect,
+                psn,
+                **more,
+            )
+        )
 
 
 def make_attacks(made: ChaosInput, keys: Keys, rng: random.Random) -> list[Attack]:
@@ -214,21 +232,48 @@ def _signatures(claims: list[dict], out: _Made, keys: Keys) -> None:
     out.add("unsigned claim", DISCHARGED, out.claim(claims), None, "unsigned")
     forged = out.claim(claims)
     raw = orjson.dumps(forged)
-    out.add("forged signature", DISCHARGED, raw, None, "does not match",
-            [(KEY_HEADER, keys.of(forged["fixmedins_code"]).key_id.encode()), (SIGNATURE_HEADER, dict(sign(raw, forger))[SIGNATURE_HEADER])],
-            claim=key_of(forged))
+    out.add(
+        "forged signature",
+        DISCHARGED,
+        raw,
+        None,
+        "does not match",
+        [
+            (KEY_HEADER, keys.of(forged["fixmedins_code"]).key_id.encode()),
+            (SIGNATURE_HEADER, dict(sign(raw, forger))[SIGNATURE_HEADER]),
+        ],
+        claim=key_of(forged),
+    )
     unknown = out.claim(claims)
-    out.add("unknown key", DISCHARGED, unknown, new_key("nobody-knows", "hospital", unknown["fixmedins_code"]), "unknown key")
+    out.add(
+        "unknown key",
+        DISCHARGED,
+        unknown,
+        new_key("nobody-knows", "hospital", unknown["fixmedins_code"]),
+        "unknown key",
+    )
     others = out.claim(claims)
-    out.add("a hospital signs another hospital's claim", DISCHARGED, others, keys.of(keys.other_than(others["fixmedins_code"])),
-            "speaks for hospital")
+    out.add(
+        "a hospital signs another hospital's claim",
+        DISCHARGED,
+        others,
+        keys.of(keys.other_than(others["fixmedins_code"])),
+        "speaks for hospital",
+    )
     revoked = out.claim(claims, fixmedins_code=keys.revoked.signer)
     out.add("a revoked key's claim", DISCHARGED, revoked, keys.revoked, "was revoked")
     altered = out.claim(claims)
     raw = orjson.dumps(altered)
     one_byte = raw.replace(b'"medfee_sumamt":"', b'"medfee_sumamt":"9', 1)  # one more digit: ten times the bill
-    out.add("altered after signing", DISCHARGED, one_byte, None, "does not match", sign(raw, keys.of(altered["fixmedins_code"])),
-            claim=key_of(altered))
+    out.add(
+        "altered after signing",
+        DISCHARGED,
+        one_byte,
+        None,
+        "does not match",
+        sign(raw, keys.of(altered["fixmedins_code"])),
+        claim=key_of(altered),
+    )
 
 
 def _hostile_claims(claims: list[dict], out: _Made, keys: Keys) -> None:
@@ -267,8 +312,15 @@ def _attacks_on_eligibility(grants: list[dict], out: _Made, keys: Keys, rng: ran
         event = {"event_id": f"ATKELG{n:04d}", "psn_no": person, "category": category.value, "action": "grant",
                  "valid_from": "2000-01-01", "authority": wrong.value, "recorded_at": WHEN}
         out.add(f"{wrong.value} grants {category.value}", ELIGIBILITY, event, keys.of(wrong.value), "is issued by")
-    tekun = {"event_id": "ATKELG9000", "psn_no": person, "category": "tekun", "action": "grant", "valid_from": "2000-01-01",
-             "authority": ISSUING_AUTHORITY[Category("tekun")].value, "recorded_at": WHEN}
+    tekun = {
+        "event_id": "ATKELG9000",
+        "psn_no": person,
+        "category": "tekun",
+        "action": "grant",
+        "valid_from": "2000-01-01",
+        "authority": ISSUING_AUTHORITY[Category("tekun")].value,
+        "recorded_at": WHEN,
+    }
     out.add("a hospital grants a category", ELIGIBILITY, tekun, keys.of(keys.hospitals()[0]), "only an authority")
     out.add("unsigned grant", ELIGIBILITY, {**tekun, "event_id": "ATKELG9001"}, None, "unsigned")
     out.add("hostile character in event_id", ELIGIBILITY, {**tekun, "event_id": "ATKELG9002\u202e"},
@@ -299,12 +351,16 @@ def _whose_claim(made: ChaosInput, targets: _Targets, out: _Made, keys: Keys) ->
     correction = {**target, "fixmedins_code": other, "revision": 1,
                   "inscp_scp_amt": f"{Decimal(target['inscp_scp_amt']) + larger:.2f}",
                   "medfee_sumamt": f"{Decimal(target['medfee_sumamt']) + larger:.2f}"}
-    out.add("another hospital corrects a hospital's claim", DISCHARGED, correction, keys.of(other), "was never received")
+    out.add(
+        "another hospital corrects a hospital's claim", DISCHARGED, correction, keys.of(other), "was never received"
+    )
     target = targets.take(but=life.cancelled | life.corrected)
     other = keys.other_than(target["fixmedins_code"])
     own = {**target, "fixmedins_code": other, "fulamt_ownpay_amt": target["medfee_sumamt"], "overlmt_selfpay": "0.00",
            "preselfpay_amt": "0.00", "inscp_scp_amt": "0.00"}
-    out.add("a hospital's claim with another hospital's claim_id, first", DISCHARGED, own, keys.of(other), None, before=True)
+    out.add(
+        "a hospital's claim with another hospital's claim_id, first", DISCHARGED, own, keys.of(other), None, before=True
+    )
 
 
 def _cancellation(event_id: str, claim: dict, hospital: str) -> dict:
@@ -327,12 +383,24 @@ def _internal_topics(targets: _Targets, out: _Made) -> None:
     out.add("a claim in flight no intake recorded, on claims.pay.assistance", pay_topic(Payer.assistance),
             {**orjson.loads(encode(flight)), MARKER: "ATKFLT0000"}, None, "intake recorded no claim",
             marker="ATKFLT0000", claim=claim.key)
-    for n, (what, forge) in enumerate([("without its lines", _no_lines), ("with a line paying the whole bill", _whole_bill)],
-                                      start=1):
+    for n, (what, forge) in enumerate(
+        [("without its lines", _no_lines), ("with a line paying the whole bill", _whole_bill)], start=1
+    ):
         target = targets.take(among=targets.early)
         marker = f"ATKFLT{n:04d}"
-        out.attacks.append(Attack(f"a real claim in flight {what}, on claims.ledger", LEDGER, b"", None, "not the rules'",
-                                  target["psn_no"], marker=marker, copies=key_of(target), forge=forge))
+        out.attacks.append(
+            Attack(
+                f"a real claim in flight {what}, on claims.ledger",
+                LEDGER,
+                b"",
+                None,
+                "not the rules'",
+                target["psn_no"],
+                marker=marker,
+                copies=key_of(target),
+                forge=forge,
+            )
+        )
 
 
 def _no_lines(flight: dict) -> dict:
@@ -342,8 +410,14 @@ def _no_lines(flight: dict) -> dict:
 def _whole_bill(flight: dict) -> dict:
     """One line of the route's last payer paying the whole bill: the person pays nothing."""
     bill = flight["claim"]["medfee_sumamt"]
-    line = PaymentLine(payer=Payer(flight["route"][-1]), fund_pay_type="forged", amount=Decimal(bill), base=Decimal(bill),
-                       rule="forged", explanation="the whole bill")
+    line = PaymentLine(
+        payer=Payer(flight["route"][-1]),
+        fund_pay_type="forged",
+        amount=Decimal(bill),
+        base=Decimal(bill),
+        rule="forged",
+        explanation="the whole bill",
+    )
     return {**flight, "lines": [line.model_dump(mode="json")]}
 
 
@@ -385,10 +459,17 @@ def _closes_and_presettlements(claims: list[dict], out: _Made, keys: Keys) -> No
     claim = DischargeClaim.model_validate(source)
     close = {"region": policy_for(claim.insuplc_admdvs, claim.enddate).region, "year": claim.year, "recorded_at": WHEN}
     hospital = keys.hospitals()[0]
-    for n, (who, signer, expect) in enumerate([("unsigned", None, "unsigned"),
-                                               ("signed by a hospital", keys.of(hospital), "only a key of the authority medical_insurance"),
-                                               ("signed by civil_affairs", keys.of(Authority.civil_affairs.value),
-                                                "only a key of the authority medical_insurance")]):
+    for n, (who, signer, expect) in enumerate(
+        [
+            ("unsigned", None, "unsigned"),
+            ("signed by a hospital", keys.of(hospital), "only a key of the authority medical_insurance"),
+            (
+                "signed by civil_affairs",
+                keys.of(Authority.civil_affairs.value),
+                "only a key of the authority medical_insurance",
+            ),
+        ]
+    ):
         out.add(f"a year-end close {who}", YEAR_END, {"event_id": f"ATKCLS{n:04d}", **close}, signer, expect)
     unsigned = out.claim(claims, request_id="ATKPRE0000")
     out.add("unsigned pre-settlement request", PRESETTLE, unsigned, None, "unsigned")
@@ -422,8 +503,12 @@ def _implausible(claims: list[dict], grants: list[dict], out: _Made, keys: Keys)
         _holds(DischargeClaim, event, expect)
         out.add(kind, DISCHARGED, event, keys.of(event["fixmedins_code"]), expect)
     grant = {**grants[0], "event_id": "ATKELG9100"}
-    for n, (kind, recorded_at, expect) in enumerate([("a grant recorded in 9999", "9999-01-01T09:00:00+00:00", "after 2100-12-31"),
-                                                     ("a grant recorded without an offset", "2026-01-05T09:00:00", "has no offset")]):
+    for n, (kind, recorded_at, expect) in enumerate(
+        [
+            ("a grant recorded in 9999", "9999-01-01T09:00:00+00:00", "after 2100-12-31"),
+            ("a grant recorded without an offset", "2026-01-05T09:00:00", "has no offset"),
+        ]
+    ):
         event = {**grant, "event_id": f"ATKELG91{n:02d}", "recorded_at": recorded_at}
         _holds(EligibilityChange, event, expect)
         out.add(kind, ELIGIBILITY, event, keys.of(event["authority"]), expect)
@@ -455,14 +540,22 @@ async def presettle_answers(kafka: str) -> int:
 FORBIDDEN_TO_EVERY_WORKER = (
     "INSERT INTO signing_keys (key_id, signer_kind, signer, public_key, valid_from) "
     "VALUES ('chaos-mine', 'hospital', 'H1', 'AAAA', now())",
-    "UPDATE signing_keys SET revoked_at = NULL", "DELETE FROM signing_keys",
-    "UPDATE settlements SET psn_part_amt = 0", "UPDATE settlements SET published = false", "DELETE FROM settlements",
-    "TRUNCATE settlements", "UPDATE inputs SET raw = ''::bytea", "UPDATE inputs SET outcome = 'repeat'", "DELETE FROM inputs",
-    "DROP TABLE settlements", "CREATE TABLE intruder (x int)",
+    "UPDATE signing_keys SET revoked_at = NULL",
+    "DELETE FROM signing_keys",
+    "UPDATE settlements SET psn_part_amt = 0",
+    "UPDATE settlements SET published = false",
+    "DELETE FROM settlements",
+    "TRUNCATE settlements",
+    "UPDATE inputs SET raw = ''::bytea",
+    "UPDATE inputs SET outcome = 'repeat'",
+    "DELETE FROM inputs",
+    "DROP TABLE settlements",
+    "CREATE TABLE intruder (x int)",
 )
 #: and what only the ledger may do: record money and count the year
 FORBIDDEN_BUT_TO_THE_LEDGER = (
-    "INSERT INTO settlements (settlement_id, claim_id, kind, psn_no, record, medfee_sumamt, fund_pay_sumamt, psn_part_amt) "
+    "INSERT INTO settlements "
+    "(settlement_id, claim_id, kind, psn_no, record, medfee_sumamt, fund_pay_sumamt, psn_part_amt) "
     "VALUES ('chaos-mine', 'chaos-mine', 'settlement', 'P', '{}'::jsonb, 1000, 1000, 0)",
     "UPDATE year_totals SET paid = 0",
 )

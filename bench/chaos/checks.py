@@ -44,7 +44,12 @@ def _check(name: str, ok: bool, detail: str, examples: list, count: int = 5) -> 
 
 
 def _amounts(s: Settlement) -> tuple:
-    return (s.medfee_sumamt, s.fund_pay_sumamt, s.psn_part_amt, tuple((l.payer.value, l.amount) for l in s.payments))
+    return (
+        s.medfee_sumamt,
+        s.fund_pay_sumamt,
+        s.psn_part_amt,
+        tuple((line.payer.value, line.amount) for line in s.payments),
+    )
 
 
 def check_exactly_once(made: ChaosInput, run: RunResult, attack_claims: set[str] = frozenset()) -> Check:
@@ -87,7 +92,7 @@ def check_no_duplicate_lines(run: RunResult) -> Check:
     ids = Counter(s.settlement_id for s in run.store_settlements)
     twice = [i for i, n in ids.items() if n > 1]
     doubled = [s.settlement_id for s in [*run.store_settlements, *run.topic_settlements]
-               if len({l.payer for l in s.payments}) != len(s.payments)]
+               if len({line.payer for line in s.payments}) != len(s.payments)]
     detail = (f"{len(ids)} records in the ledger, {len(twice)} under an id twice; "
               f"{len(doubled)} records (store and topic) with a payer twice")
     return _check("no record and no payment line duplicated", not twice and not doubled, detail, twice + doubled)
@@ -105,8 +110,8 @@ def _unbalanced(s: Settlement) -> bool:
     Adjustments and reversals are differences: their parts may be negative."""
     first = s.kind in ("settlement", "year_end")
     return (s.fund_pay_sumamt + s.psn_part_amt != s.medfee_sumamt
-            or sum((l.amount for l in s.payments), Decimal("0.00")) != s.fund_pay_sumamt
-            or (first and (any(l.amount < 0 for l in s.payments) or s.psn_part_amt < 0))
+            or sum((line.amount for line in s.payments), Decimal("0.00")) != s.fund_pay_sumamt
+            or (first and (any(line.amount < 0 for line in s.payments) or s.psn_part_amt < 0))
             or any(v.as_tuple().exponent < -2 for v in (s.medfee_sumamt, s.fund_pay_sumamt, s.psn_part_amt)))
 
 
@@ -120,9 +125,11 @@ def check_balanced(run: RunResult) -> Check:
     records = [*run.store_settlements, *run.topic_settlements]
     bad = [s.settlement_id for s in records if _unbalanced(s)] + _net_negative(run)
     kinds = Counter(s.kind for s in run.store_settlements)
-    detail = (f"{len(records) - len(bad)}/{len(records)} records (store and topic; "
-              f"{', '.join(f'{n} {k}' for k, n in sorted(kinds.items()))}): payments sum to fund_pay_sumamt, "
-              f"fund_pay_sumamt + psn_part_amt = medfee_sumamt, no negative part on a settlement, no fund's net below zero")
+    detail = (
+        f"{len(records) - len(bad)}/{len(records)} records (store and topic; "
+        f"{', '.join(f'{n} {k}' for k, n in sorted(kinds.items()))}): payments sum to fund_pay_sumamt, "
+        f"fund_pay_sumamt + psn_part_amt = medfee_sumamt, no negative part on a settlement, no fund's net below zero"
+    )
     return _check("every record balanced to the fen", not bad, detail, bad)
 
 
@@ -143,7 +150,9 @@ def check_personal_share(runs: list[RunResult]) -> Check:
 def check_audit(run: RunResult) -> Check:
     detail = (f"{len(run.store_settlements)} records against a replay of the run's archived inputs by the rules: "
               f"{len(run.audit)} differences")
-    return _check(f"{run.name} run's ledger is what its inputs make (audit replay)", not run.audit, detail, run.audit, 3)
+    return _check(
+        f"{run.name} run's ledger is what its inputs make (audit replay)", not run.audit, detail, run.audit, 3
+    )
 
 
 def check_life(made: ChaosInput, run: RunResult) -> Check:
@@ -228,16 +237,25 @@ def check_attacks(attacks: list[Attack], run: RunResult) -> list[Check]:
         return by_marker.get(a.marker, []) if a.marker else by_raw.get(a.raw, [])
 
     refusable = [a for a in attacks if not a.harmless]
-    wrong = [(a.kind, reasons(a)[:1]) for a in refusable if not reasons(a) or not all(a.expect in r for r in reasons(a))]
+    wrong = [
+        (a.kind, reasons(a)[:1]) for a in refusable if not reasons(a) or not all(a.expect in r for r in reasons(a))
+    ]
     harmless = [a for a in attacks if a.harmless]
     refused = [(a.kind, reasons(a)[:1]) for a in harmless if reasons(a)]
     kinds = Counter(kind_group(a.kind) for a in refusable)
-    detail = (f"{len(refusable) - len(wrong)}/{len(refusable)} attacks on their rejection topic with the reason expected "
-              f"({', '.join(f'{k} {n}' for k, n in kinds.items())}); pre-settlement answers sent: {run.answers}; "
-              f"accepted as a hospital may send them, none refused: {len(harmless) - len(refused)}/{len(harmless)} "
-              f"({'; '.join(a.kind for a in harmless)})")
-    return [_check("every attack refused with its reason", not (wrong or refused or run.answers), detail, wrong + refused, 4),
-            check_nothing_moved(attacks, run), check_roles(run)]
+    detail = (
+        f"{len(refusable) - len(wrong)}/{len(refusable)} attacks on their rejection topic with the reason expected "
+        f"({', '.join(f'{k} {n}' for k, n in kinds.items())}); pre-settlement answers sent: {run.answers}; "
+        f"accepted as a hospital may send them, none refused: {len(harmless) - len(refused)}/{len(harmless)} "
+        f"({'; '.join(a.kind for a in harmless)})"
+    )
+    return [
+        _check(
+            "every attack refused with its reason", not (wrong or refused or run.answers), detail, wrong + refused, 4
+        ),
+        check_nothing_moved(attacks, run),
+        check_roles(run),
+    ]
 
 
 def check_nothing_moved(attacks: list[Attack], run: RunResult) -> Check:
@@ -250,8 +268,10 @@ def check_nothing_moved(attacks: list[Attack], run: RunResult) -> Check:
                    if s.key in claims and (s.fund_pay_sumamt or any(line.amount for line in s.payments))})
     caused = sorted({s.settlement_id for s in run.store_settlements
                      if any(e in s.settlement_id or e in (s.reason or "") for e in causes)})
-    detail = (f"{len(claims)} claims made by attacks: {len(recorded)} recorded (those accepted), {len(paid)} records "
-              f"with a fund paid; {len(causes)} attacks' cancellations, closes and grants: {len(caused)} records caused")
+    detail = (
+        f"{len(claims)} claims made by attacks: {len(recorded)} recorded (those accepted), {len(paid)} records "
+        f"with a fund paid; {len(causes)} attacks' cancellations, closes and grants: {len(caused)} records caused"
+    )
     return _check("not one fen moved by an attack", not (paid or caused), detail, paid + caused)
 
 
@@ -284,7 +304,9 @@ def check_same_ledger(reference: RunResult, fault: RunResult, attack_claims: set
     n_tot, e_tot = _differences("year_totals", a.totals, b.totals, lambda k: f"{mask(k[0])}/{k[1]}/{k[2]}")
     ok = not (n_pay or n_set or n_tot) and a.payments and a.totals
     total_paid = sum(a.payments.values(), Decimal("0.00"))
-    left_out = f" ({len(b.settlements) - len(rightful)} attack claims left out)" if len(rightful) < len(b.settlements) else ""
+    left_out = (
+        f" ({len(b.settlements) - len(rightful)} attack claims left out)" if len(rightful) < len(b.settlements) else ""
+    )
     detail = (f"{len(b.payments)} payments (claim, payer) vs {len(a.payments)}: {n_pay} differ; "
               f"{len(rightful)} claims' nets vs {len(a.settlements)}: {n_set} differ{left_out}; "
               f"{len(b.totals)} year_totals (person, year, account) vs {len(a.totals)}: {n_tot} differ; "
@@ -303,7 +325,9 @@ def find_secrets(logs: Path | Iterable[Path], secrets: Iterable[str]) -> list[tu
         for number, line in enumerate(path.read_text(errors="replace").splitlines(), start=1):
             found = {line[i:i + n] for n in lengths for i in range(len(line) - n + 1)} & wanted
             for secret in sorted(found):
-                hits.append((path.name, number, mask(secret) if len(secret) > 6 else secret[0] + "*" * (len(secret) - 1)))
+                hits.append(
+                    (path.name, number, mask(secret) if len(secret) > 6 else secret[0] + "*" * (len(secret) - 1))
+                )
     return hits
 
 
@@ -324,7 +348,9 @@ def check_reasons(made: ChaosInput, run: RunResult) -> Check:
     secrets = made.secrets
     reasons = [r.reason for r in [*run.rejected, *run.eligibility_rejected]]
     hits = [mask(s) for reason in reasons for s in secrets if s in reason]
-    detail = f"{len(reasons)} rejection reasons searched for {len(secrets)} identity numbers and names: {len(hits)} in clear"
+    detail = (
+        f"{len(reasons)} rejection reasons searched for {len(secrets)} identity numbers and names: {len(hits)} in clear"
+    )
     return _check("no identity number or name in a rejection's reason", not hits, detail, hits)
 
 
@@ -342,12 +368,17 @@ def check_faults(run: RunResult, faults: Faults) -> Check:
     same_dsn = all(same for _, _, same in log.pg_restarts)
     ok = len(log.kills) == faults.kills and len(log.pg_restarts) == 1 and same_dsn and not log.unexpected_exits
     kills = Counter(name for _, name, _ in log.kills)
-    detail = (f"{len(log.kills)} SIGKILLs ({', '.join(f'{n}×{c}' for n, c in sorted(kills.items()))}); "
-              f"PostgreSQL restarted {len(log.pg_restarts)}× "
-              f"({', '.join(f'at {at:.1f}s, down {down:.1f}s' for at, down, _ in log.pg_restarts)}, same DSN: {same_dsn}); "
-              f"{len(log.unexpected_exits)} workers exited without being killed"
-              + (f": {[(f'{at:.1f}s', name, code) for at, name, code in log.unexpected_exits][:6]}"
-                 if log.unexpected_exits else ""))
+    detail = (
+        f"{len(log.kills)} SIGKILLs ({', '.join(f'{n}×{c}' for n, c in sorted(kills.items()))}); "
+        f"PostgreSQL restarted {len(log.pg_restarts)}× "
+        f"({', '.join(f'at {at:.1f}s, down {down:.1f}s' for at, down, _ in log.pg_restarts)}, same DSN: {same_dsn}); "
+        f"{len(log.unexpected_exits)} workers exited without being killed"
+        + (
+            f": {[(f'{at:.1f}s', name, code) for at, name, code in log.unexpected_exits][:6]}"
+            if log.unexpected_exits
+            else ""
+        )
+    )
     return Check("faults injected, workers survived all but the SIGKILLs", ok, detail)
 
 

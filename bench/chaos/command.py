@@ -49,18 +49,24 @@ def run_chaos(claims: int, seed: int, faults: Faults, work: Path, say: Callable[
 
 def _describe(made: ChaosInput) -> str:
     life = made.life
-    return (f"input: {len(made.good)} claims of {len(made.people)} people, {len(made.grants)} grants; "
-            f"{len(made.events)} discharge events = {len(made.good)} + {made.repeated_adjacent} repeated right after "
-            f"+ {made.repeated_later} repeated much later + {len(made.malformed)} malformed "
-            f"({len(ALL_KINDS)} kinds) + {len(life.corrections)} corrected bills; {len(made.bad_grants)} malformed grants; "
-            f"{len(life.cancellations)} cancellations and {len(life.revocations)} revocations reaching back, published "
-            f"while the claims travel")
+    return (
+        f"input: {len(made.good)} claims of {len(made.people)} people, {len(made.grants)} grants; "
+        f"{len(made.events)} discharge events = {len(made.good)} + {made.repeated_adjacent} repeated right after "
+        f"+ {made.repeated_later} repeated much later + {len(made.malformed)} malformed "
+        f"({len(ALL_KINDS)} kinds) + {len(life.corrections)} corrected bills; {len(made.bad_grants)} malformed grants; "
+        f"{len(life.cancellations)} cancellations and {len(life.revocations)} revocations reaching back, published "
+        f"while the claims travel"
+    )
 
 
 @click.command()
-@click.option("--claims", default=10_000, show_default=True, help="generated claims (before repeats and malformed events)")
+@click.option(
+    "--claims", default=10_000, show_default=True, help="generated claims (before repeats and malformed events)"
+)
 @click.option("--seed", default=7, show_default=True, help="seed of the input and of the faults")
-@click.option("--kills", default=None, type=int, help="SIGKILLs in the fault run (default: one per 1,250 claims, at least 2)")
+@click.option(
+    "--kills", default=None, type=int, help="SIGKILLs in the fault run (default: one per 1,250 claims, at least 2)"
+)
 @click.option("--work-dir", type=click.Path(path_type=Path), default=None,
               help="where the runs keep their parts and logs (default: a new temporary directory)")
 @click.option("--keep/--no-keep", default=False,
@@ -68,11 +74,15 @@ def _describe(made: ChaosInput) -> str:
 @click.option("--timeout", default=600.0, show_default=True, help="seconds each run may take")
 @click.option("--driver", type=click.Choice(list(DRIVERS)), default=None,
               help="the workers' driver (ONESTOP_DRIVER; default: the environment's, else aiokafka)")
-@click.option("--attacks", is_flag=True, default=False,
-              help="verify signatures in both runs and attack the fault run: forged, unsigned, misplaced, revoked, "
-                   "altered, hostile and implausible events, another hospital's corrections, cancellations and claim ids, "
-                   "forged claims in flight, unsigned closes and pre-settlements, the workers' roles writing the keys "
-                   "and the books: all refused or harmless, not one fen moved")
+@click.option(
+    "--attacks",
+    is_flag=True,
+    default=False,
+    help="verify signatures in both runs and attack the fault run: forged, unsigned, misplaced, revoked, "
+    "altered, hostile and implausible events, another hospital's corrections, cancellations and claim ids, "
+    "forged claims in flight, unsigned closes and pre-settlements, the workers' roles writing the keys "
+    "and the books: all refused or harmless, not one fen moved",
+)
 def chaos(claims: int, seed: int, kills: int | None, work_dir: Path | None, keep: bool, timeout: float,
           driver: str | None, attacks: bool) -> None:
     """Settle a generated year twice, without and with faults (SIGKILLed workers, a PostgreSQL restart),

@@ -56,7 +56,9 @@ async def kill_workers(workers: WorkerProcesses, faults: Faults, rng: random.Ran
         log.kills.append((time.monotonic() - started, name, down))
 
 
-async def supervise(workers: WorkerProcesses, log: FaultLog, held: set[str], done: asyncio.Event, started: float) -> None:
+async def supervise(
+    workers: WorkerProcesses, log: FaultLog, held: set[str], done: asyncio.Event, started: float
+) -> None:
     """Restarts a worker that died without being killed, as `onestop up` does, and notes it (until ``done``)."""
     while not done.is_set():
         _restart_crashed(workers, log, held, started)

@@ -16,9 +16,16 @@ from schemas.events import ClaimCancellation, DischargeClaim, EligibilityChange
 from streams.codecs import BadInput, decode, encode
 
 from .life import LifeEvents, make_life
-
-from .malformed import (ALL_KINDS, CONFLICT, GRANT_KINDS, Malformed, conflicting_claim, malformed_claim,
-                        malformed_grant, unparsable_grant)
+from .malformed import (
+    ALL_KINDS,
+    CONFLICT,
+    GRANT_KINDS,
+    Malformed,
+    conflicting_claim,
+    malformed_claim,
+    malformed_grant,
+    unparsable_grant,
+)
 
 _SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘蒋蔡余杜叶程苏魏吕丁任沈姚卢"
 _GIVEN = "秀英桂兰建国志强玉梅海燕春华凤淑珍文明丽娟永红金德胜秋菊宝山雪长青霞卫东晓振家福禄寿喜佳慧敏"

@@ -68,7 +68,7 @@ def make_life(dicts: list[dict], people: list[Person], names: dict[str, str], sh
     life = LifeEvents()
     count = round(len(dicts) * share)
     chosen = rng.sample(range(len(dicts)), min(len(dicts), 2 * count))
-    for number, index in enumerate(chosen[:count]):
+    for index in chosen[:count]:
         claim = dicts[index]
         life.corrections.append((rng.uniform(index + 0.6, len(dicts) + 0.5), orjson.dumps(corrected_bill(claim))))
         life.corrected.add(claim_key(claim.get("fixmedins_code"), claim["claim_id"]))

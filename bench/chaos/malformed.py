@@ -172,7 +172,11 @@ def malformed_claim(kind: str, base: dict, round_: int, rng: random.Random) -> t
         return orjson.dumps(changed), word
     if kind == "not JSON":
         return orjson.dumps(base)[: rng.randint(40, 120)] + b'"', RAW_KINDS[kind]
-    shapes = [[base["claim_id"], base["psn_no"], base["psn_name"]], [base], f"claim {base['claim_id']} of {base['psn_no']}"]
+    shapes = [
+        [base["claim_id"], base["psn_no"], base["psn_name"]],
+        [base],
+        f"claim {base['claim_id']} of {base['psn_no']}",
+    ]
     return orjson.dumps(shapes[round_ % 3]), RAW_KINDS[kind]
 
 

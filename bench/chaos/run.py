@@ -27,8 +27,17 @@ from streams.publisher import publish
 from streams.reader import read_all
 from streams.topics import CANCELLED, DISCHARGED, ELIGIBILITY, ELIGIBILITY_REJECTED, REJECTED, SETTLEMENTS
 
-from .attacks import (Attack, Keys, RoleAttempt, copied_flights, forged_flight, presettle_answers, publish_attacks,
-                      role_attempts, signer_of_event)
+from .attacks import (
+    Attack,
+    Keys,
+    RoleAttempt,
+    copied_flights,
+    forged_flight,
+    presettle_answers,
+    publish_attacks,
+    role_attempts,
+    signer_of_event,
+)
 from .faults import FaultLog, Faults, kill_workers, restart_postgres, supervise
 from .inputs import ChaosInput
 from .watch import Probe, diagnosis, queued_and_parked, settled_count, wait_drained
@@ -72,7 +81,8 @@ class RunResult:
 def settled_in(run: RunResult) -> str:
     if run.unfinished:
         return "not every good claim settled"
-    return f"{len(run.settlements_per_claim)} claims settled, every good one {run.settle_seconds:.1f}s after the first was published"
+    return (f"{len(run.settlements_per_claim)} claims settled, every good one {run.settle_seconds:.1f}s "
+            "after the first was published")
 
 
 def run_pipeline(made: ChaosInput, work: Path, faults: Faults | None = None, *, seed: int = 7,
@@ -89,7 +99,9 @@ def run_pipeline(made: ChaosInput, work: Path, faults: Faults | None = None, *, 
     began = time.monotonic()
     parts, found = start_embedded(work / "parts")
     trust = {} if keys is not None else {"ONESTOP_ACCEPT_UNSIGNED": "1"}
-    workers = WorkerProcesses(found, work / "logs", extra_env={"ONESTOP_HOME": str(work / "home"), **trust, **(env or {})})
+    workers = WorkerProcesses(
+        found, work / "logs", extra_env={"ONESTOP_HOME": str(work / "home"), **trust, **(env or {})}
+    )
     try:
         initialise_sync(found)
         if keys is not None:
@@ -212,16 +224,21 @@ async def _settle_everything(live: _Live, probe: Probe) -> dict[str, int]:
         await asyncio.gather(*tasks, *helpers, return_exceptions=True)
 
 
-def _start_tasks(live: _Live, stop: asyncio.Event, done: asyncio.Event) -> tuple[list[asyncio.Task], list[asyncio.Task]]:
+def _start_tasks(
+    live: _Live, stop: asyncio.Event, done: asyncio.Event
+) -> tuple[list[asyncio.Task], list[asyncio.Task]]:
     """The publisher first, then under faults the killer and PostgreSQL's restart (the run waits
     for these) and the supervisor of workers that die unexpectedly (stopped by ``done``)."""
     tasks = [asyncio.create_task(_publish_slices(live))]
     if live.faults is None:
         return tasks, []
     held: set[str] = set()
-    tasks += [asyncio.create_task(kill_workers(live.workers, live.faults, live.rng, live.log, held, stop, live.started)),
-              asyncio.create_task(restart_postgres(live.parts, live.faults, live.rng, live.log, stop, live.started,
-                                                   live.settled_share))]
+    tasks += [
+        asyncio.create_task(kill_workers(live.workers, live.faults, live.rng, live.log, held, stop, live.started)),
+        asyncio.create_task(
+            restart_postgres(live.parts, live.faults, live.rng, live.log, stop, live.started, live.settled_share)
+        ),
+    ]
     return tasks, [asyncio.create_task(supervise(live.workers, live.log, held, done, live.started))]
 
 
@@ -256,7 +273,9 @@ async def _forge_flights(live: _Live, attacks: list[Attack]) -> None:
     there, change them, and write them to their topic (claims.ledger), racing the real ones."""
     if not attacks:
         return
-    copied = await copied_flights(live.kafka, {a.copies for a in attacks}, min(live.deadline, time.monotonic() + live.stall))
+    copied = await copied_flights(
+        live.kafka, {a.copies for a in attacks}, min(live.deadline, time.monotonic() + live.stall)
+    )
     await publish_attacks(live.kafka, [forged_flight(a, copied[a.copies]) for a in attacks if a.copies in copied])
 
 
@@ -277,7 +296,9 @@ async def _until_settled(live: _Live, probe: Probe, tasks: list[asyncio.Task]) -
         if now_settled != live.settled:
             live.settled, progressed = now_settled, time.monotonic()
     live.settle_seconds = time.monotonic() - live.started
-    live.say(f"  all {len(claim_keys)} good claims settled {live.settle_seconds:.1f}s after the first claim was published")
+    live.say(
+        f"  all {len(claim_keys)} good claims settled {live.settle_seconds:.1f}s after the first claim was published"
+    )
 
 
 def _stalled(live: _Live, progressed: float, publisher: asyncio.Task) -> str | None:
@@ -351,10 +372,13 @@ async def _archive(store: Store) -> list:
 
 
 async def _dump(store: Store, probe: Probe) -> tuple[Ledger, list[Settlement]]:
-    totals = {(r["psn_no"], r["year"], r["account"]): (r["base"], r["paid"], r["paid_by_day"], r["assisted_visits_by_month"])
-              for r in await probe.fetch(
-                  "SELECT psn_no, year, account, base, paid, paid_by_day::text AS paid_by_day, "
-                  "assisted_visits_by_month::text AS assisted_visits_by_month FROM year_totals")}
+    totals = {
+        (r["psn_no"], r["year"], r["account"]): (r["base"], r["paid"], r["paid_by_day"], r["assisted_visits_by_month"])
+        for r in await probe.fetch(
+            "SELECT psn_no, year, account, base, paid, paid_by_day::text AS paid_by_day, "
+            "assisted_visits_by_month::text AS assisted_visits_by_month FROM year_totals"
+        )
+    }
     records = await _every_settlement(store)
     payments: dict[tuple[str, str], Decimal] = {}
     settlements: dict[str, tuple[Decimal, Decimal, Decimal]] = {}

@@ -19,7 +19,6 @@ from workers.registry import WORKERS
 from .faults import FaultLog
 
 
-
 class Probe:
     """A reconnecting asyncpg connection for the run's own queries (PostgreSQL may be away a while)."""
 
@@ -55,7 +54,9 @@ async def settled_count(probe: Probe, claim_keys: list[str]) -> int:
 
 async def queued_and_parked(probe: Probe) -> tuple[int, int]:
     """Inputs waiting in their person's queue, and messages parked."""
-    rows = await probe.fetch("SELECT (SELECT count(*) FROM person_queue) AS queued, (SELECT count(*) FROM parked) AS parked")
+    rows = await probe.fetch(
+        "SELECT (SELECT count(*) FROM person_queue) AS queued, (SELECT count(*) FROM parked) AS parked"
+    )
     return rows[0]["queued"], rows[0]["parked"]
 
 
@@ -107,9 +108,12 @@ async def diagnosis(probe: Probe, workers: WorkerProcesses, claim_keys: list[str
     """Where the unsettled claims stopped (not received, queued in their person's order, or on their
     way through the payers), which workers run, the faults."""
     waiting = await _waiting_for(probe, claim_keys)
-    received = await probe.fetch("SELECT count(DISTINCT claim_key) AS n FROM claims_received WHERE claim_key = ANY($1::text[])",
-                                 claim_keys)
-    alive = {name: ("running" if p.poll() is None else f"exited {p.returncode}") for name, p in workers.processes.items()}
+    received = await probe.fetch(
+        "SELECT count(DISTINCT claim_key) AS n FROM claims_received WHERE claim_key = ANY($1::text[])", claim_keys
+    )
+    alive = {
+        name: ("running" if p.poll() is None else f"exited {p.returncode}") for name, p in workers.processes.items()
+    }
     lag = await consumer_lag(kafka)
     return (f"not yet received by intake: {len(claim_keys) - received[0]['n']}; unsettled claims received: "
             f"{dict(waiting)}; records not yet committed per consumer group: {lag}; workers: {alive}; faults: {log}")
@@ -119,8 +123,11 @@ async def _waiting_for(probe: Probe, claim_keys: list[str]) -> Counter:
     """Received but unsettled claims: how many wait in their person's queue (ready: for the ledger;
     not ready: for their payers' claim in flight) and how many are in no queue."""
     rows = await probe.fetch(
-        "SELECT q.ready FROM claims_received AS c LEFT JOIN person_queue AS q ON q.kind = 'claim' AND q.ref = c.claim_key "
+        "SELECT q.ready FROM claims_received AS c "
+        "LEFT JOIN person_queue AS q ON q.kind = 'claim' AND q.ref = c.claim_key "
         "WHERE c.claim_key = ANY($1::text[]) AND c.revision = 0 "
-        "AND NOT EXISTS (SELECT 1 FROM settlements AS s WHERE s.claim_key = c.claim_key)", claim_keys)
+        "AND NOT EXISTS (SELECT 1 FROM settlements AS s WHERE s.claim_key = c.claim_key)",
+        claim_keys,
+    )
     return Counter("in no queue" if row["ready"] is None else "the ledger" if row["ready"] else "their payers"
                    for row in rows)

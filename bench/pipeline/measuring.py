@@ -220,9 +220,12 @@ def stage_figures(grew: Samples) -> dict:
         value = quantile(grew, "onestop_settlement_seconds", q)
         return round(1000 * value, 1) if value is not None else None
 
-    return {"workers": {name: {**asdict(stage), "mean_batch": stage.mean_batch} for name, stage in stages(grew).items()},
-            "settlement_p50_ms": ms(0.5), "settlement_p99_ms": ms(0.99),
-            "settled": int(total(grew, "onestop_settlement_seconds_count"))}
+    return {
+        "workers": {name: {**asdict(stage), "mean_batch": stage.mean_batch} for name, stage in stages(grew).items()},
+        "settlement_p50_ms": ms(0.5),
+        "settlement_p99_ms": ms(0.99),
+        "settled": int(total(grew, "onestop_settlement_seconds_count")),
+    }
 
 
 async def idle_cpu(cpu: ProcessCpu, seconds: float) -> dict[str, float]:
@@ -240,5 +243,7 @@ async def warm_up(bootstrap: str, source: str, sink: str, messages: list[Message
         await offer(offering.producer, source, messages, None, {})
         missing = await offering.arrivals.wait_for([c for c, _, _ in messages], timeout)
         if missing:
-            raise TimeoutError(f"{missing} of {len(messages)} warm-up messages did not come out of {sink} in {timeout:.0f}s")
+            raise TimeoutError(
+                f"{missing} of {len(messages)} warm-up messages did not come out of {sink} in {timeout:.0f}s"
+            )
     return time.perf_counter() - began

@@ -18,8 +18,7 @@ from pathlib import Path
 
 import orjson
 
-from .report import (TARGET_CPU_MS, TARGET_ENGINE, TARGET_MEMORY_MB, TARGET_P99, TARGET_THROUGHPUT_RATIO,
-                     _cpu_per_claim)
+from .report import TARGET_CPU_MS, TARGET_ENGINE, TARGET_MEMORY_MB, TARGET_P99, TARGET_THROUGHPUT_RATIO, _cpu_per_claim
 
 RESULTS = Path(__file__).resolve().parents[1] / "results"
 #: settled at less than this share of the offered rate: the pipeline could not carry the load
@@ -83,11 +82,20 @@ def _engine(result: dict) -> tuple[float, str] | None:
 
 
 TARGETS = [
-    Target(f"saturation ≥ {TARGET_THROUGHPUT_RATIO} × the plain chain", _throughput, lambda r: r >= TARGET_THROUGHPUT_RATIO, " ×"),
-    *(Target(f"p99 at {rate}/s ≤ {times:g} × the chain's", _p99_at(rate), lambda r, t=times: r <= t, " ×")
-      for rate, times in TARGET_P99),
+    Target(
+        f"saturation ≥ {TARGET_THROUGHPUT_RATIO} × the plain chain",
+        _throughput,
+        lambda r: r >= TARGET_THROUGHPUT_RATIO,
+        " ×",
+    ),
+    *(
+        Target(f"p99 at {rate}/s ≤ {times:g} × the chain's", _p99_at(rate), lambda r, t=times: r <= t, " ×")
+        for rate, times in TARGET_P99
+    ),
     Target(f"CPU per settled claim ≤ {TARGET_CPU_MS} ms", _cpu, lambda ms: ms <= TARGET_CPU_MS, " ms"),
-    Target(f"whole system at rest ≤ {TARGET_MEMORY_MB:,.0f} MB (PSS)", _memory, lambda mb: mb <= TARGET_MEMORY_MB, " MB"),
+    Target(
+        f"whole system at rest ≤ {TARGET_MEMORY_MB:,.0f} MB (PSS)", _memory, lambda mb: mb <= TARGET_MEMORY_MB, " MB"
+    ),
     Target(f"pure engine ≥ {TARGET_ENGINE:,}/s on one core", _engine, lambda r: r >= TARGET_ENGINE, "/s"),
 ]
 

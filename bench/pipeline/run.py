@@ -77,8 +77,16 @@ async def run(args: argparse.Namespace) -> dict:
         if args.baseline_only:
             return result
         layout = {} if args.processes is None else {"ONESTOP_PROCESSES": args.processes}
-        workers = WorkerProcesses(found, bench.logs, extra_env={
-            "ONESTOP_HOME": str(temporary / "home"), "ONESTOP_DRIVER": args.driver, "ONESTOP_ACCEPT_UNSIGNED": "1", **layout})
+        workers = WorkerProcesses(
+            found,
+            bench.logs,
+            extra_env={
+                "ONESTOP_HOME": str(temporary / "home"),
+                "ONESTOP_DRIVER": args.driver,
+                "ONESTOP_ACCEPT_UNSIGNED": "1",
+                **layout,
+            },
+        )
         workers.start()
         await _measure_pipeline(bench, workers)
         return result

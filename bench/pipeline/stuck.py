@@ -21,7 +21,8 @@ from workers.registry import WORKERS
 
 async def waiting_work(bootstrap: str, sources: Mapping[str, str] | None = None) -> list[dict]:
     """Every (worker, partition) whose source has records after the committed offset of the
-    worker's group (``sources``: worker → its source topic; default: every worker's): ``{"worker", "topic", "partition", "committed", "end", "members", "held_by"}``."""
+    worker's group (``sources``: worker → its source topic; default: every worker's):
+    ``{"worker", "topic", "partition", "committed", "end", "members", "held_by"}``."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **client_options())
     ends_reader = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, **client_options())
     await admin.start()

@@ -79,7 +79,9 @@ def statement_chart(statement: Statement, font: str, width: float = 500, height:
     legend.colorNamePairs = [(colour, label) for _, label, colour in SERIES]
     drawing.add(legend)
     if low < 0:  # the zero line, where bars below it begin
-        zero = chart.y + chart.height * (0 - chart.valueAxis.valueMin) / (chart.valueAxis.valueMax - chart.valueAxis.valueMin)
+        zero = chart.y + chart.height * (0 - chart.valueAxis.valueMin) / (
+            chart.valueAxis.valueMax - chart.valueAxis.valueMin
+        )
         drawing.add(Line(chart.x, zero, chart.x + chart.width, zero, strokeColor=colors.black, strokeWidth=0.5))
     return drawing
 
@@ -94,5 +96,8 @@ def as_svg(drawing: Drawing, font: str) -> str:
 
     svg = renderSVG.drawToString(drawing)
     svg = svg[svg.find("<svg"):]  # no XML declaration or doctype inside HTML
-    return re.sub(rf"font-family:\s*{re.escape(font)}", "font-family: 'Noto Sans CJK SC','Microsoft YaHei','PingFang SC',"
-                  "'WenQuanYi Micro Hei',sans-serif", svg)
+    return re.sub(
+        rf"font-family:\s*{re.escape(font)}",
+        "font-family: 'Noto Sans CJK SC','Microsoft YaHei','PingFang SC','WenQuanYi Micro Hei',sans-serif",
+        svg,
+    )

@@ -62,9 +62,13 @@ def _fund_table(section: Section, kinds: tuple[str, ...]) -> str:
     head += f'<th class="n">{_two("应付净额", "net payable")}</th></tr>'
     rows = []
     for row in section.funds:
-        cells = "".join(f'<td class="n">{row.kinds[k].count}</td><td class="n">{yuan(row.kinds[k].amount)}</td>' for k in kinds)
-        rows.append(f"<tr><td>{escape(row.fund_pay_type)} {escape(row.fund_name)}<span class=\"en\">{escape(row.setlinfo_field)}"
-                    f"</span></td><td>{escape(row.region_name)}</td>{cells}<td class=\"n\">{yuan(row.net)}</td></tr>")
+        cells = "".join(
+            f'<td class="n">{row.kinds[k].count}</td><td class="n">{yuan(row.kinds[k].amount)}</td>' for k in kinds
+        )
+        rows.append(
+            f'<tr><td>{escape(row.fund_pay_type)} {escape(row.fund_name)}<span class="en">{escape(row.setlinfo_field)}'
+            f'</span></td><td>{escape(row.region_name)}</td>{cells}<td class="n">{yuan(row.net)}</td></tr>'
+        )
     totals = "".join(
         f'<td class="n">{section.records.get(k, 0)}</td>'
         f'<td class="n">{yuan(sum((r.kinds[k].amount for r in section.funds), start=Decimal(0)))}</td>' for k in kinds)
@@ -75,8 +79,11 @@ def _fund_table(section: Section, kinds: tuple[str, ...]) -> str:
 
 def _summary(section: Section) -> str:
     counts = " · ".join(f"{labels.KIND[k][0]} {labels.KIND[k][1]} {n}" for k, n in section.records.items() if n)
-    return (f'<p class="small">记录 records: {escape(counts or "0")}；医疗费总额 total bills {yuan(section.medfee_sumamt)}；'
-            f"基金支付 funds {yuan(section.fund_pay_sumamt)}；个人负担 patients {yuan(section.psn_part_amt)}</p>")
+    return (
+        f'<p class="small">记录 records: {escape(counts or "0")}；'
+        f"医疗费总额 total bills {yuan(section.medfee_sumamt)}；"
+        f"基金支付 funds {yuan(section.fund_pay_sumamt)}；个人负担 patients {yuan(section.psn_part_amt)}</p>"
+    )
 
 
 def statement_html(statement: Statement) -> str:
@@ -96,9 +103,17 @@ def statement_html(statement: Statement) -> str:
     if statement.empty:
         parts.append("<p>本月没有记录。No records this month: nothing to pay.</p>")
     for section in statement.hospitals:
-        title = (f"{section.code} {section.name or ''}" if section.code
-                 else f"{labels.UNKNOWN_HOSPITAL[0]} {labels.UNKNOWN_HOSPITAL[1]} — 未注明医院的结算 records naming no hospital")
-        parts += [f"<h2>{escape(title)}</h2>", _summary(section), _fund_table(section, ("settlement", "adjustment", "reversal"))]
+        title = (
+            f"{section.code} {section.name or ''}"
+            if section.code
+            else f"{labels.UNKNOWN_HOSPITAL[0]} {labels.UNKNOWN_HOSPITAL[1]} — "
+            "未注明医院的结算 records naming no hospital"
+        )
+        parts += [
+            f"<h2>{escape(title)}</h2>",
+            _summary(section),
+            _fund_table(section, ("settlement", "adjustment", "reversal")),
+        ]
     if statement.year_end is not None and statement.year_end.record_count:
         parts += ["<h2>年终清算（付个人，不付医院） Year-end payments — to persons, not hospitals</h2>",
                   _summary(statement.year_end), _fund_table(statement.year_end, ("year_end", "adjustment"))]
@@ -117,16 +132,22 @@ def slip_html(slip: Slip) -> str:
         "<h1>一站式结算单 One-stop settlement slip</h1>",
         f'<p class="sub">{escape(slip.region_name)} {escape(slip.region_name_en)} · {escape(slip.document)}</p>',
         '<table class="info">' + "".join(rows) + "</table>",
-        "<h2>费用 The bill</h2><table><tr>" + "".join(f'<th class="n">{_two(zh, en)}</th>' for _, zh, en in labels.BILL_PARTS)
-        + "</tr><tr>" + "".join(f'<td class="n">{yuan(slip.bill[p])}</td>' for p, _, _ in labels.BILL_PARTS) + "</tr></table>",
+        "<h2>费用 The bill</h2><table><tr>"
+        + "".join(f'<th class="n">{_two(zh, en)}</th>' for _, zh, en in labels.BILL_PARTS)
+        + "</tr><tr>"
+        + "".join(f'<td class="n">{yuan(slip.bill[p])}</td>' for p, _, _ in labels.BILL_PARTS)
+        + "</tr></table>",
         "<h2>各项基金支付 What each fund paid, and by which rule</h2>",
         f'<table><tr><th>{_two("基金", "fund")}</th><th class="n">{_two("支付", "paid")}</th>'
-        f'<th>{_two("计算方法", "how it was computed")}</th></tr>'
-        + "".join(f'<tr><td>{escape(f.name_zh)}<span class="en">{escape(f.name_en)} · {escape(f.fund_pay_type)}</span></td>'
-                  f'<td class="n">{yuan(f.amount)}</td><td class="explain">{escape(f.explanation_zh)}'
-                  f'<span class="en">{escape(f.explanation_en)}</span></td></tr>' for f in slip.funds)
-        + f'<tr class="total"><td>{_two("基金支付合计", "funds pay")}</td><td class="n">{yuan(slip.fund_pay_sumamt)}</td>'
-          "<td></td></tr></table>",
+        f"<th>{_two('计算方法', 'how it was computed')}</th></tr>"
+        + "".join(
+            f'<tr><td>{escape(f.name_zh)}<span class="en">{escape(f.name_en)} · {escape(f.fund_pay_type)}</span></td>'
+            f'<td class="n">{yuan(f.amount)}</td><td class="explain">{escape(f.explanation_zh)}'
+            f'<span class="en">{escape(f.explanation_en)}</span></td></tr>'
+            for f in slip.funds
+        )
+        + f'<tr class="total"><td>{_two("基金支付合计", "funds pay")}</td>'
+        f'<td class="n">{yuan(slip.fund_pay_sumamt)}</td><td></td></tr></table>',
         f'<div class="pay"><span>个人负担<span class="en">you pay (medfee_sumamt − funds)</span></span>'
         f"<b>{yuan(slip.psn_part_amt)} 元</b></div>",
     ]
@@ -142,8 +163,11 @@ def slip_html(slip: Slip) -> str:
             cap = "不封顶 none" if t.uncapped else yuan(t.cap)
             cells = ["—" if t.per_stay else yuan(t.yearly_base), deductible, left, yuan(t.paid), cap,
                      "—" if t.cap_left is None else yuan(t.cap_left)]
-            body.append(f'<tr><td>{_two(t.name_zh, t.name_en)}</td>' + "".join(f'<td class="n">{escape(c)}</td>' for c in cells)
-                        + "</tr>")
+            body.append(
+                f"<tr><td>{_two(t.name_zh, t.name_en)}</td>"
+                + "".join(f'<td class="n">{escape(c)}</td>' for c in cells)
+                + "</tr>"
+            )
         parts += [f"<h2>{slip.year} 年度累计（截至 {slip.generated_at:%Y-%m-%d}） The year so far, as known now</h2>",
                   f'<table><tr><th>{_two("账户", "account")}</th>{head}</tr>' + "".join(body) + "</table>"]
     parts.append("<h2>其后的调整与撤销 Later adjustments and reversals of this claim</h2>")
@@ -152,18 +176,30 @@ def slip_html(slip: Slip) -> str:
         for later in slip.later:
             zh, en = labels.KIND.get(later.kind, (later.kind, later.kind))
             changes = "；".join(f"{p} {signed(a)}" for p, a in later.by_payer.items())
-            body.append(f"<tr><td>{later.settled_at.astimezone(slip.generated_at.tzinfo):%Y-%m-%d %H:%M}</td>"
-                        f"<td>{_two(zh, en)}</td><td>{escape(later.reason)}<span class=\"en\">{escape(changes)}</span></td>"
-                        f'<td class="n">{signed(later.fund_pay_sumamt)}</td><td class="n">{signed(later.psn_part_amt)}</td></tr>')
-        body.append(f'<tr class="total"><td>{_two("现应付", "owed now")}</td><td></td>'
-                    f"<td>医疗费总额 total {yuan(slip.now.medfee_sumamt)}</td>"
-                    f'<td class="n">{yuan(slip.now.fund_pay_sumamt)}</td><td class="n">{yuan(slip.now.psn_part_amt)}</td></tr>')
-        parts.append(f'<table><tr><th>{_two("时间", "when")}</th><th>{_two("类别", "kind")}</th><th>{_two("原因", "reason")}</th>'
-                     f'<th class="n">{_two("基金变动", "funds")}</th><th class="n">{_two("个人负担变动", "you pay")}</th></tr>'
-                     + "".join(body) + "</table>")
+            body.append(
+                f"<tr><td>{later.settled_at.astimezone(slip.generated_at.tzinfo):%Y-%m-%d %H:%M}</td>"
+                f'<td>{_two(zh, en)}</td><td>{escape(later.reason)}<span class="en">{escape(changes)}</span></td>'
+                f'<td class="n">{signed(later.fund_pay_sumamt)}</td>'
+                f'<td class="n">{signed(later.psn_part_amt)}</td></tr>'
+            )
+        body.append(
+            f'<tr class="total"><td>{_two("现应付", "owed now")}</td><td></td>'
+            f"<td>医疗费总额 total {yuan(slip.now.medfee_sumamt)}</td>"
+            f'<td class="n">{yuan(slip.now.fund_pay_sumamt)}</td><td class="n">{yuan(slip.now.psn_part_amt)}</td></tr>'
+        )
+        parts.append(
+            f"<table><tr><th>{_two('时间', 'when')}</th><th>{_two('类别', 'kind')}</th>"
+            f"<th>{_two('原因', 'reason')}</th>"
+            f'<th class="n">{_two("基金变动", "funds")}</th><th class="n">{_two("个人负担变动", "you pay")}</th></tr>'
+            + "".join(body)
+            + "</table>"
+        )
     else:
         parts.append("<p>无。None: this settlement stands as settled.</p>")
-    parts.append(f'<p class="small">金额单位：元 amounts in yuan · 打印于 printed {slip.generated_at:%Y-%m-%d %H:%M} 北京时间 CST · '
-                 "一站式结算：基本医保、大病保险、补充保险与医疗救助按序支付，个人只付余下部分。 "
-                 "One stop: each fund pays its part in order; you pay only what is left.</p>")
+    parts.append(
+        '<p class="small">金额单位：元 amounts in yuan · '
+        f"打印于 printed {slip.generated_at:%Y-%m-%d %H:%M} 北京时间 CST · "
+        "一站式结算：基本医保、大病保险、补充保险与医疗救助按序支付，个人只付余下部分。 "
+        "One stop: each fund pays its part in order; you pay only what is left.</p>"
+    )
     return _page(f"一站式结算单 {slip.claim_id}", "\n".join(parts), landscape=False)

@@ -48,7 +48,9 @@ class Styles:
         self.cell = ParagraphStyle("cell", fontName=font, fontSize=s(8), leading=s(10), textColor=INK)
         self.cell_en = ParagraphStyle("cell_en", fontName=font, fontSize=s(6.5), leading=s(8), textColor=MUTED)
         self.number = ParagraphStyle("number", parent=self.cell, alignment=TA_RIGHT)
-        self.big = ParagraphStyle("big", fontName=font, fontSize=s(15), leading=s(19), textColor=INK, alignment=TA_RIGHT)
+        self.big = ParagraphStyle(
+            "big", fontName=font, fontSize=s(15), leading=s(19), textColor=INK, alignment=TA_RIGHT
+        )
         self.font = font
         self.scale = scale
 
@@ -77,7 +79,10 @@ def _grid(font: str, header_rows: int = 1, total_row: bool = False, size: float 
         ("RIGHTPADDING", (0, 0), (-1, -1), 3),
     ]
     if total_row:
-        style += [("LINEABOVE", (0, -1), (-1, -1), 0.6, INK), ("BACKGROUND", (0, -1), (-1, -1), colors.HexColor("#f4f6f8"))]
+        style += [
+            ("LINEABOVE", (0, -1), (-1, -1), 0.6, INK),
+            ("BACKGROUND", (0, -1), (-1, -1), colors.HexColor("#f4f6f8")),
+        ]
     return TableStyle(style)
 
 
@@ -132,8 +137,11 @@ def _keep(flowable):
 
 def _section_summary(section: Section, st: Styles) -> Paragraph:
     counts = " · ".join(f"{labels.KIND[k][0]} {labels.KIND[k][1]} {n}" for k, n in section.records.items() if n)
-    return _p(f"记录 records: {counts or '0'}；医疗费总额 total bills {yuan(section.medfee_sumamt)}；"
-              f"基金支付 funds {yuan(section.fund_pay_sumamt)}；个人负担 patients {yuan(section.psn_part_amt)}", st.small)
+    return _p(
+        f"记录 records: {counts or '0'}；医疗费总额 total bills {yuan(section.medfee_sumamt)}；"
+        f"基金支付 funds {yuan(section.fund_pay_sumamt)}；个人负担 patients {yuan(section.psn_part_amt)}",
+        st.small,
+    )
 
 
 def statement_pdf(statement: Statement) -> bytes:
@@ -163,8 +171,12 @@ def statement_pdf(statement: Statement) -> bytes:
         story.append(_p("本月没有记录。No records this month: nothing to pay.", st.body))
     for section in statement.hospitals:
         name = section.name or ""
-        title = (f"{section.code} {name}" if section.code else f"{labels.UNKNOWN_HOSPITAL[0]} {labels.UNKNOWN_HOSPITAL[1]}"
-                 " — 未注明医院的结算 records naming no hospital")
+        title = (
+            f"{section.code} {name}"
+            if section.code
+            else f"{labels.UNKNOWN_HOSPITAL[0]} {labels.UNKNOWN_HOSPITAL[1]}"
+            " — 未注明医院的结算 records naming no hospital"
+        )
         story += [_keep(_p(title, st.h2)), _keep(_section_summary(section, st)), _keep(Spacer(1, 1.5 * mm)),
                   _fund_table(section, st, ("settlement", "adjustment", "reversal"), width)]
     if statement.year_end is not None and statement.year_end.record_count:
@@ -225,7 +237,9 @@ def _slip_story(slip: Slip, st: Styles, width: float) -> list:
     story += [pays, gap(2)]
 
     if slip.totals:
-        story.append(_p(f"{slip.year} 年度累计（截至 {slip.generated_at:%Y-%m-%d}） The year so far, as known now", st.h2))
+        story.append(
+            _p(f"{slip.year} 年度累计（截至 {slip.generated_at:%Y-%m-%d}） The year so far, as known now", st.h2)
+        )
         rows = [[_two("账户", "account", st), _two("本年累计基数", "yearly base", st, True),
                  _two("起付线", "deductible", st, True), _two("尚差起付线", "to reach it", st, True),
                  _two("本年已支付", "paid this year", st, True), _two("年度限额", "annual cap", st, True),
@@ -253,16 +267,31 @@ def _slip_story(slip: Slip, st: Styles, width: float) -> list:
             rows.append([_p(f"{later.settled_at.astimezone(slip.generated_at.tzinfo):%Y-%m-%d %H:%M}", st.cell),
                          _two(zh, en, st), [_p(later.reason, st.cell), _p(changes, st.cell_en)],
                          _p(signed(later.fund_pay_sumamt), st.number), _p(signed(later.psn_part_amt), st.number)])
-        rows.append([_two("现应付", "owed now", st), "", _p(f"医疗费总额 total {yuan(slip.now.medfee_sumamt)}", st.cell),
-                     _p(yuan(slip.now.fund_pay_sumamt), st.number), _p(yuan(slip.now.psn_part_amt), st.number)])
-        table = Table(rows, colWidths=[width * 0.14, width * 0.11, width * 0.45, width * 0.15, width * 0.15], repeatRows=1)
+        rows.append(
+            [
+                _two("现应付", "owed now", st),
+                "",
+                _p(f"医疗费总额 total {yuan(slip.now.medfee_sumamt)}", st.cell),
+                _p(yuan(slip.now.fund_pay_sumamt), st.number),
+                _p(yuan(slip.now.psn_part_amt), st.number),
+            ]
+        )
+        table = Table(
+            rows, colWidths=[width * 0.14, width * 0.11, width * 0.45, width * 0.15, width * 0.15], repeatRows=1
+        )
         table.setStyle(_grid(st.font, total_row=True))
         story.append(table)
     else:
         story.append(_p("无。None: this settlement stands as settled.", st.body))
-    story += [gap(3), _p(f"金额单位：元 amounts in yuan · 打印于 printed {slip.generated_at:%Y-%m-%d %H:%M} 北京时间 CST · "
-                          "一站式结算：基本医保、大病保险、补充保险与医疗救助按序支付，个人只付余下部分。 "
-                          "One stop: each fund pays its part in order; you pay only what is left.", st.small)]
+    story += [
+        gap(3),
+        _p(
+            f"金额单位：元 amounts in yuan · 打印于 printed {slip.generated_at:%Y-%m-%d %H:%M} 北京时间 CST · "
+            "一站式结算：基本医保、大病保险、补充保险与医疗救助按序支付，个人只付余下部分。 "
+            "One stop: each fund pays its part in order; you pay only what is left.",
+            st.small,
+        ),
+    ]
     return story
 
 
@@ -285,7 +314,7 @@ def slip_pdf(slip: Slip) -> bytes:
     out = b""
     for scale in (1.0, 0.92, 0.85, 0.78, 0.7, 0.62):
         st = Styles(font, scale)
-        out, pages = _pages(lambda width: _slip_story(slip, st, width), font, A4, 14 * mm)
+        out, pages = _pages(lambda width, st=st: _slip_story(slip, st, width), font, A4, 14 * mm)
         if pages == 1:
             return out
     return out

@@ -40,9 +40,19 @@ def inputs_of(case: Case, every_kind: bool = True) -> list[Input]:
     if case.name == "jining-tekun-caps":
         first = claims[0]
         seq += 1
-        inputs.append(CancellationReceived(seq, ClaimCancellation(event_id="cancel-1", claim_id=first.claim_id,
-                                                                  psn_no=first.psn_no, reason="wrong patient", cancelled_at=NOW,
-                                                                  fixmedins_code=first.fixmedins_code)))
+        inputs.append(
+            CancellationReceived(
+                seq,
+                ClaimCancellation(
+                    event_id="cancel-1",
+                    claim_id=first.claim_id,
+                    psn_no=first.psn_no,
+                    reason="wrong patient",
+                    cancelled_at=NOW,
+                    fixmedins_code=first.fixmedins_code,
+                ),
+            )
+        )
     if case.name == "zhangye-dibao-rural-1-one-stay":
         first = claims[0]
         seq += 1

@@ -51,7 +51,9 @@ def test_statement_in_every_format(ledger, tmp_path: Path):
     text = run("finance", "statement", "--month", "2026-11")
     assert text.exit_code == 0 and "net to pay all hospitals" in text.output and "year-end" in text.output
     as_json = json.loads(run("finance", "statement", "--month", "2026-11", "--format", "json").output)
-    assert Decimal(as_json["net_payable"]) == sum(r.fund_pay_sumamt for r in ledger.records if not r.claim_id.startswith("year-end/"))
+    assert Decimal(as_json["net_payable"]) == sum(
+        r.fund_pay_sumamt for r in ledger.records if not r.claim_id.startswith("year-end/")
+    )
     out = run("finance", "statement", "--month", "2026-11", "--out-dir", str(tmp_path))
     assert out.exit_code == 0
     assert sorted(p.suffix for p in tmp_path.iterdir()) == [".csv", ".html", ".json", ".pdf"]
@@ -85,7 +87,9 @@ def test_reconcile_exit_codes(ledger, tmp_path: Path):
     broken.write_text("setl_id,medfee_sumamt,fund_pay_sumamt,psn_part_amt\nA,1.001,1.00,0.00\n")
     bad = run(*args, str(broken))
     assert bad.exit_code == 2 and "broken.csv: line 2: field medfee_sumamt" in bad.output
-    unknown = run("finance", "reconcile", "--hospital", "NO-SUCH", "--from", "2026-11-01", "--to", "2026-11-30", str(good))
+    unknown = run(
+        "finance", "reconcile", "--hospital", "NO-SUCH", "--from", "2026-11-01", "--to", "2026-11-30", str(good)
+    )
     assert unknown.exit_code == 2 and "unknown hospital" in unknown.output
     backwards = run("finance", "reconcile", "--hospital", code, "--from", "2026-11-30", "--to", "2026-11-01", str(good))
     assert backwards.exit_code == 2
@@ -97,7 +101,10 @@ def test_slip_writes_html_and_pdf(ledger, tmp_path: Path):
     assert result.exit_code == 0, result.output
     assert sorted(p.name for p in tmp_path.iterdir()) == ["slip-JN-1b.html", "slip-JN-1b.pdf", "slip-JN-1b.png"]
     missing = run("slip", "NO-SUCH", "--out-dir", str(tmp_path))
-    assert missing.exit_code == 1 and "no records of claim NO-SUCH naming no hospital (give --hospital CODE)" in missing.output
+    assert (
+        missing.exit_code == 1
+        and "no records of claim NO-SUCH naming no hospital (give --hospital CODE)" in missing.output
+    )
     # a claim is its hospital's and its id: without the hospital, JN-1b is another (unknown) claim
     assert run("slip", "JN-1b", "--out-dir", str(tmp_path)).exit_code == 1
 

@@ -46,7 +46,9 @@ def test_every_shared_cases_settlement_adds_up_in_the_platforms_form(case):
         form = _check_adds_up(record)
         assert form.setlinfo.setl_id == record.settlement_id and form.setlinfo.mdtrt_id == record.claim_id
         assert form.setlinfo.fixmedins_code == record.fixmedins_code and form.setlinfo.setl_type == "settlement"
-        assert form.setlinfo.hifp_pay == sum((line.amount for line in record.payments if line.payer.value == "basic"), start=ZERO)
+        assert form.setlinfo.hifp_pay == sum(
+            (line.amount for line in record.payments if line.payer.value == "basic"), start=ZERO
+        )
         assert form.setlinfo.insutype == InsuType.resident  # every case is resident insurance
         for detail in form.setldetail:
             assert detail.setl_proc_info and detail.fund_pay_type_name
@@ -62,7 +64,9 @@ def test_every_record_kind_adds_up_and_a_reversal_negates_its_settlement():
     reversal = next(r for r in records if r.kind == "reversal")
     settled = next(r for r in records if r.claim_id == reversal.claim_id and r.kind == "settlement")
     a, b = nhsa_form(settled), nhsa_form(reversal)
-    assert {d.fund_pay_type: -d.fund_payamt for d in a.setldetail} == {d.fund_pay_type: d.fund_payamt for d in b.setldetail}
+    assert {d.fund_pay_type: -d.fund_payamt for d in a.setldetail} == {
+        d.fund_pay_type: d.fund_payamt for d in b.setldetail
+    }
     assert {f: -v for f, v in fund_totals(a).items()} == fund_totals(b)
     assert b.setlinfo.setl_type == "reversal" and b.setlinfo.reason
     year_end = nhsa_form(next(r for r in records if r.kind == "year_end"))
@@ -138,12 +142,16 @@ def test_fund_names_and_fields_default_when_a_policy_file_does_not_give_them():
     policy = parse_policy(POLICY % "")
     funds = funds_of(policy)
     assert funds["390100"].name == "城乡居民基本医疗保险基金"  # the shared ordinary insurance's
-    assert funds["390200"] == type(funds["390200"])("390200", "大病保险", "hifmi_pay")  # name_zh, the payer's default field
+    assert funds["390200"] == type(funds["390200"])(
+        "390200", "大病保险", "hifmi_pay"
+    )  # name_zh, the payer's default field
     assert funds["330100"].field == "hifob_pay" and funds["610100"].field == "maf_pay"
 
 
 def test_two_payers_of_one_fund_code_must_agree():
-    policy = parse_policy((POLICY % "setlinfo_field: oth_pay").replace('fund_pay_type: "610100"', 'fund_pay_type: "390200"'))
+    policy = parse_policy(
+        (POLICY % "setlinfo_field: oth_pay").replace('fund_pay_type: "610100"', 'fund_pay_type: "390200"')
+    )
     with pytest.raises(FundConflict, match="390200"):
         funds_of(policy)
     with pytest.raises(Exception, match="setlinfo_field"):

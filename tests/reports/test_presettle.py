@@ -18,10 +18,17 @@ from policies.presettle import CannotPresettle, claim_of, error_reply, presettle
 from policies.withheld import WITHHELD, WITHHELD_ZH
 from schemas.codes import CATEGORY_ZH
 from schemas.events import ClaimCancellation, Rejection, YearEndClose
-from schemas.keys import SigningKey
 from schemas.nhsa import PresettleReply, PresettleRequest
 from streams.codecs import encode
-from streams.topics import DISCHARGED, ELIGIBILITY, PRESETTLE, PRESETTLE_REPLIES, PRESETTLE_REPLIES_OF, REJECTED, YEAR_END
+from streams.topics import (
+    DISCHARGED,
+    ELIGIBILITY,
+    PRESETTLE,
+    PRESETTLE_REPLIES,
+    PRESETTLE_REPLIES_OF,
+    REJECTED,
+    YEAR_END,
+)
 
 from .ledgers import NOW, cases, inputs_of
 
@@ -109,11 +116,19 @@ def test_an_unknown_person_gets_the_funds_open_to_everyone_and_a_note():
 
 def test_the_reply_carries_the_platform_form_and_errors_name_the_request():
     case = _zhengzhou()
-    history = [i for i in inputs_of(case, every_kind=False) if not (isinstance(i, ClaimReceived) and i.claim.claim_id == "ZZ-1c")]
+    history = [
+        i
+        for i in inputs_of(case, every_kind=False)
+        if not (isinstance(i, ClaimReceived) and i.claim.claim_id == "ZZ-1c")
+    ]
     request = PresettleRequest.model_validate({**orjson.loads(encode(case.claims[2])), "request_id": "window-7"})
     reply = reply_for(history, request, NOW)
     assert reply.error is None and reply.request_id == "window-7" and reply.claim_id == "ZZ-1c"
-    assert reply.setlinfo.fund_pay_sumamt == reply.settlement.fund_pay_sumamt == sum(d.fund_payamt for d in reply.setldetail)
+    assert (
+        reply.setlinfo.fund_pay_sumamt
+        == reply.settlement.fund_pay_sumamt
+        == sum(d.fund_payamt for d in reply.setldetail)
+    )
     assert PresettleReply.model_validate_json(encode(reply)) == reply
     again = reply_for([*history, ClaimReceived(999, case.claims[2])], request, NOW)
     assert again.error and "received already" in again.error and again.request_id == "window-7"
@@ -151,31 +166,42 @@ def test_a_reply_holds_no_category_authority_or_grant_id_and_every_amount(case):
             full = presettle(last, claim_of(request), NOW)
             assert reply.settlement.identity == [] and all(e.identity == [] for e in reply.effects)
             # the money is all there: every line's payer, fund, amount and base, the bill and the shares
-            assert [(l.payer, l.fund_pay_type, l.amount, l.base) for l in reply.payments] == \
-                [(l.payer, l.fund_pay_type, l.amount, l.base) for l in full.record.payments]
-            assert (reply.settlement.medfee_sumamt, reply.settlement.fund_pay_sumamt, reply.settlement.psn_part_amt) == \
-                (full.record.medfee_sumamt, full.record.fund_pay_sumamt, full.record.psn_part_amt)
+            assert [(line.payer, line.fund_pay_type, line.amount, line.base) for line in reply.payments] == \
+                [(line.payer, line.fund_pay_type, line.amount, line.base) for line in full.record.payments]
+            assert (
+                reply.settlement.medfee_sumamt,
+                reply.settlement.fund_pay_sumamt,
+                reply.settlement.psn_part_amt,
+            ) == (full.record.medfee_sumamt, full.record.fund_pay_sumamt, full.record.psn_part_amt)
             assert reply.setlinfo.fund_pay_sumamt == sum(d.fund_payamt for d in reply.setldetail)
 
 
 def test_the_names_a_category_goes_by_read_withheld_and_the_arithmetic_stays():
     case = _zhengzhou()  # dibao: supplementary and assistance pay on its grounds
-    history = [i for i in inputs_of(case, every_kind=False) if not (isinstance(i, ClaimReceived) and i.claim.claim_id == "ZZ-1c")]
+    history = [
+        i
+        for i in inputs_of(case, every_kind=False)
+        if not (isinstance(i, ClaimReceived) and i.claim.claim_id == "ZZ-1c")
+    ]
     request = PresettleRequest.model_validate(orjson.loads(encode(case.claims[2])))
     reply = reply_for(history, request, NOW)
     full = presettle(history, claim_of(request), NOW).record
-    assistance = next(l for l in reply.payments if l.payer.value == "assistance")
-    original = next(l for l in full.payments if l.payer.value == "assistance")
+    assistance = next(line for line in reply.payments if line.payer.value == "assistance")
+    original = next(line for line in full.payments if line.payer.value == "assistance")
     assert "dibao" in original.explanation and "低保对象" in original.explanation_zh and original.applied == "dibao"
     assert assistance.applied == WITHHELD and assistance.rule.endswith(f"[{WITHHELD}]")
-    assert assistance.explanation == original.explanation.replace("dibao", WITHHELD)  # the same arithmetic, word for word
+    assert assistance.explanation == original.explanation.replace(
+        "dibao", WITHHELD
+    )  # the same arithmetic, word for word
     assert assistance.explanation_zh == original.explanation_zh.replace("低保对象", WITHHELD_ZH)
     detail = next(d for d in reply.setldetail if d.fund_pay_type == original.fund_pay_type)
     assert WITHHELD_ZH in detail.setl_proc_info and detail.fund_pay_type_name == "医疗救助基金"
     supplementary = next(d for d in reply.setldetail if d.fund_payamt and "补充" in d.fund_pay_type_name)
     assert supplementary.setl_proc_info.startswith("困难群众大病补充医疗保险（人员类别略）")  # the fund keeps its name
-    basic = next(l for l in reply.payments if l.payer.value == "basic")
-    assert basic == next(l for l in full.payments if l.payer.value == "basic")  # nothing of a category in it: unchanged
+    basic = next(line for line in reply.payments if line.payer.value == "basic")
+    assert basic == next(
+        line for line in full.payments if line.payer.value == "basic"
+    )  # nothing of a category in it: unchanged
 
 
 def test_a_record_an_eligibility_change_caused_says_only_that():
@@ -189,8 +215,11 @@ def test_a_record_an_eligibility_change_caused_says_only_that():
     assert later.kind == "adjustment" and "civil.2018.0043" in later.reason and "tekun" in later.reason
     seen = seen_by_hospital(later)
     assert seen.reason == ELIGIBILITY_CHANGED and seen.identity == []
-    assert [l.amount for l in seen.payments] == [l.amount for l in later.payments]
-    assert "civil.2018.0042" in encode(records[0]).decode() and "civil.2018.0042" not in encode(seen_by_hospital(records[0])).decode()
+    assert [line.amount for line in seen.payments] == [line.amount for line in later.payments]
+    assert (
+        "civil.2018.0042" in encode(records[0]).decode()
+        and "civil.2018.0042" not in encode(seen_by_hospital(records[0])).decode()
+    )
 
 
 def test_records_of_other_hospitals_claims_are_only_counted():
@@ -201,7 +230,9 @@ def test_records_of_other_hospitals_claims_are_only_counted():
     b = stay("TZ-B", "PTZ", "321202", "2018-06-01", "100000.00", level="3", fixmedins_code="HOSPITAL-B")
     assert [e.claim_id for e in presettle([*person, a], b, NOW).effects] == ["TZ-A"]  # reaching the line pays A again
     from_b = reply_for([*person, a], PresettleRequest.model_validate(orjson.loads(encode(b))), NOW)
-    assert from_b.effects == [] and any("1 record(s) of the person's claims at other hospitals" in n for n in from_b.notes)
+    assert from_b.effects == [] and any(
+        "1 record(s) of the person's claims at other hospitals" in n for n in from_b.notes
+    )
     assert "TZ-A" not in encode(from_b).decode() and "HOSPITAL-A" not in encode(from_b).decode()
     from_a = reply_for([*person, a], PresettleRequest.model_validate(orjson.loads(encode(b.model_copy(update={
         "fixmedins_code": "HOSPITAL-A"})))), NOW)
@@ -213,10 +244,10 @@ def test_records_of_other_hospitals_claims_are_only_counted():
 
 
 def test_the_worker_answers_what_settling_then_records_and_records_nothing():
+    from cli.files import grants_of
     from tests.test_interleavings import Broker, step
     from workers.harness import Context
     from workers.registry import WORKERS
-    from cli.files import grants_of
 
     case = _zhengzhou()
 
@@ -241,14 +272,20 @@ def test_the_worker_answers_what_settling_then_records_and_records_nothing():
         records_before = [r for _, r in await store.settlements(limit=10_000)]
         third = case.claims[2]
         rejected_before = len(broker.topics.get(REJECTED, []))
-        await broker.send(PRESETTLE, third.psn_no.encode(), orjson.dumps({**orjson.loads(encode(third)), "request_id": "w-1"}))
+        await broker.send(
+            PRESETTLE, third.psn_no.encode(), orjson.dumps({**orjson.loads(encode(third)), "request_id": "w-1"})
+        )
         await broker.send(PRESETTLE, b"x", b"{not json")
         await drain()
-        replies = [PresettleReply.model_validate_json(m.value) for m in broker.topics[PRESETTLE_REPLIES_OF + third.fixmedins_code]]
+        replies = [
+            PresettleReply.model_validate_json(m.value)
+            for m in broker.topics[PRESETTLE_REPLIES_OF + third.fixmedins_code]
+        ]
         refused = [Rejection.model_validate_json(m.value) for m in broker.topics[REJECTED][rejected_before:]]
         assert PRESETTLE_REPLIES not in broker.topics  # every request named its hospital
-        assert {k: v for k, v in (await store.counts()).items() if k not in ("inputs", "rejections")} == \
-            {k: v for k, v in counts.items() if k not in ("inputs", "rejections")}  # recorded nowhere (the refusal is archived)
+        assert {k: v for k, v in (await store.counts()).items() if k not in ("inputs", "rejections")} == {
+            k: v for k, v in counts.items() if k not in ("inputs", "rejections")
+        }  # recorded nowhere (the refusal is archived)
         assert [r for _, r in await store.settlements(limit=10_000)] == records_before
         await broker.send(DISCHARGED, third.psn_no.encode(), encode(third))
         await drain()
@@ -261,7 +298,9 @@ def test_the_worker_answers_what_settling_then_records_and_records_nothing():
     [answer] = replies
     assert answer.request_id == "w-1" and answer.error is None
     mine = [r for r in after if r.claim_id == "ZZ-1c"]
-    assert [(l.payer, l.amount) for l in answer.settlement.payments] == [(l.payer, l.amount) for l in mine[0].payments]
+    assert [(line.payer, line.amount) for line in answer.settlement.payments] == [
+        (line.payer, line.amount) for line in mine[0].payments
+    ]
     assert answer.settlement.settlement_id == mine[0].settlement_id
     assert [(e.settlement_id, e.fund_pay_sumamt) for e in answer.effects] == \
         [(r.settlement_id, r.fund_pay_sumamt) for r in after if r.claim_id != "ZZ-1c"]
@@ -283,7 +322,11 @@ def test_the_worker_answers_only_requests_signed_by_the_hospital_they_name_on_it
     def request(request_id: str, **changes) -> bytes:
         return orjson.dumps({**orjson.loads(encode(claim.model_copy(update=changes))), "request_id": request_id})
 
-    good, unnamed, foreign = request("good"), request("unnamed", fixmedins_code=None), request("foreign", fixmedins_code="H4101029")
+    good, unnamed, foreign = (
+        request("good"),
+        request("unnamed", fixmedins_code=None),
+        request("foreign", fixmedins_code="H4101029"),
+    )
     dotted = request("dotted", fixmedins_code="H4101023.x")
     sent = [
         (good, sign(good, hospital)),
@@ -317,13 +360,23 @@ def test_the_worker_answers_only_requests_signed_by_the_hospital_they_name_on_it
     assert answered == {PRESETTLE_REPLIES_OF + "H4101023": ["good"]}
     reasons = [Rejection.model_validate_json(m.value).reason for m in topics[REJECTED]]
     assert len(reasons) == len(sent) - 1
-    for words in ("unsigned", "key h-2 speaks for hospital H4101029, not for hospital H4101023",
-                  "signed pre-settlement requests must name their hospital", "only a hospital signs pre-settlement requests",
-                  "does not match the event's bytes", "key h-1 speaks for hospital H4101023, not for hospital H4101029"):
+    for words in (
+        "unsigned",
+        "key h-2 speaks for hospital H4101029, not for hospital H4101023",
+        "signed pre-settlement requests must name their hospital",
+        "only a hospital signs pre-settlement requests",
+        "does not match the event's bytes",
+        "key h-1 speaks for hospital H4101023, not for hospital H4101029",
+    ):
         assert any(words in reason for reason in reasons), (words, reasons)
-    with mock.patch.dict(os.environ, {"ONESTOP_ACCEPT_UNSIGNED": "1"}):  # development: unsigned answered, still on its own topic
+    with mock.patch.dict(
+        os.environ, {"ONESTOP_ACCEPT_UNSIGNED": "1"}
+    ):  # development: unsigned answered, still on its own topic
         topics = asyncio.run(run())
-    assert [PresettleReply.model_validate_json(m.value).request_id for m in topics[PRESETTLE_REPLIES_OF + "H4101023"]] == \
-        ["good", "unsigned"]
+    assert [
+        PresettleReply.model_validate_json(m.value).request_id for m in topics[PRESETTLE_REPLIES_OF + "H4101023"]
+    ] == ["good", "unsigned"]
     assert [PresettleReply.model_validate_json(m.value).request_id for m in topics[PRESETTLE_REPLIES]] == ["bare"]
-    assert any("cannot have topics of its own" in Rejection.model_validate_json(m.value).reason for m in topics[REJECTED])
+    assert any(
+        "cannot have topics of its own" in Rejection.model_validate_json(m.value).reason for m in topics[REJECTED]
+    )

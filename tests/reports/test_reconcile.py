@@ -43,7 +43,10 @@ def test_the_hospitals_own_list_agrees():
 
 def test_a_missing_an_extra_and_a_fen_on_each_side():
     records, code, mine = _ledger()
-    settlement, adjustment = [r for r in mine if r.kind == "settlement"][0], [r for r in mine if r.kind == "adjustment"][0]
+    settlement, adjustment = (
+        [r for r in mine if r.kind == "settlement"][0],
+        [r for r in mine if r.kind == "adjustment"][0],
+    )
     reversal = next(r for r in mine if r.kind == "reversal")
     rows = [_row(settlement, fund_delta="0.01"),  # the hospital says one fen more from the funds
             _row(adjustment, fund_delta="-0.01"),  # and one fen less here
@@ -52,7 +55,12 @@ def test_a_missing_an_extra_and_a_fen_on_each_side():
     result = reconcile(read_hospital_file(_file(rows)), records, code, DAY, DAY)
     assert not result.agrees and not result.totals_agree
     by_key = {d.key: d for d in result.differences}
-    assert set(by_key) == {settlement.settlement_id, adjustment.settlement_id, "EXTRA-1/settlement", reversal.settlement_id}
+    assert set(by_key) == {
+        settlement.settlement_id,
+        adjustment.settlement_id,
+        "EXTRA-1/settlement",
+        reversal.settlement_id,
+    }
     assert by_key[settlement.settlement_id].status == "differs"
     assert {k: str(v) for k, v in by_key[settlement.settlement_id].differences.items()} == {
         "fund_pay_sumamt": "0.01", "psn_part_amt": "-0.01"}
@@ -73,7 +81,9 @@ def test_by_claim_the_rows_of_a_claim_add_up_and_the_period_counts():
     result = reconcile(read_hospital_file(_file(rows, key="claim_id")), records, code, DAY, DAY)
     assert result.agrees and result.key == "claim_id"
     assert result.ledger_totals.count == len({r.claim_id for r in mine})
-    later = reconcile(read_hospital_file(_file(rows, key="claim_id")), records, code, date(2026, 12, 1), date(2026, 12, 31))
+    later = reconcile(
+        read_hospital_file(_file(rows, key="claim_id")), records, code, date(2026, 12, 1), date(2026, 12, 31)
+    )
     assert not later.agrees and all(d.status == "only_in_hospital" for d in later.differences)
 
 
@@ -83,18 +93,42 @@ def test_an_unknown_hospital_is_an_error():
         reconcile(read_hospital_file(_file([_row(r) for r in mine])), records, "NO-SUCH", DAY, DAY)
 
 
-@pytest.mark.parametrize("text, problem", [
-    ("", "line 1: empty file"),
-    ("claim,medfee_sumamt,fund_pay_sumamt,psn_part_amt\nA,1.00,1.00,0.00\n", "line 1: the header lacks setl_id or claim_id"),
-    ("setl_id,medfee_sumamt,fund_pay_sumamt\nA,1.00,1.00\n", "line 1: the header lacks psn_part_amt"),
-    ("setl_id,medfee_sumamt,fund_pay_sumamt,psn_part_amt\nA,1.005,1.00,0.00\n", "line 2: field medfee_sumamt: 1.005 has more than two decimals"),
-    ("setl_id,medfee_sumamt,fund_pay_sumamt,psn_part_amt\nA,1.00,x,0.00\n", "line 2: field fund_pay_sumamt: 'x' is not an amount"),
-    ("setl_id,medfee_sumamt,fund_pay_sumamt,psn_part_amt\nA,1.00,1.00,0.00\n,1.00,1.00,0.00\n", "line 3: field setl_id: empty"),
-    ("setl_id,medfee_sumamt,fund_pay_sumamt,psn_part_amt\nA,1.00,1.00,\n", "line 2: field psn_part_amt: empty"),
-    ("setl_id,medfee_sumamt,fund_pay_sumamt,psn_part_amt\nA,2.00,1.00,0.50\n", "line 2: field medfee_sumamt: 2.00 is not fund_pay_sumamt + psn_part_amt"),
-    ("setl_id,medfee_sumamt,fund_pay_sumamt,psn_part_amt\nA,1.00,1.00,0.00\nA,1.00,1.00,0.00\n", "line 3: field setl_id: A is listed again (first on line 2)"),
-    ("setl_id,medfee_sumamt,fund_pay_sumamt,psn_part_amt\nA,1.00,1.00,0.00,9\n", "line 2: 5 fields, the header has 4"),
-])
+@pytest.mark.parametrize(
+    "text, problem",
+    [
+        ("", "line 1: empty file"),
+        (
+            "claim,medfee_sumamt,fund_pay_sumamt,psn_part_amt\nA,1.00,1.00,0.00\n",
+            "line 1: the header lacks setl_id or claim_id",
+        ),
+        ("setl_id,medfee_sumamt,fund_pay_sumamt\nA,1.00,1.00\n", "line 1: the header lacks psn_part_amt"),
+        (
+            "setl_id,medfee_sumamt,fund_pay_sumamt,psn_part_amt\nA,1.005,1.00,0.00\n",
+            "line 2: field medfee_sumamt: 1.005 has more than two decimals",
+        ),
+        (
+            "setl_id,medfee_sumamt,fund_pay_sumamt,psn_part_amt\nA,1.00,x,0.00\n",
+            "line 2: field fund_pay_sumamt: 'x' is not an amount",
+        ),
+        (
+            "setl_id,medfee_sumamt,fund_pay_sumamt,psn_part_amt\nA,1.00,1.00,0.00\n,1.00,1.00,0.00\n",
+            "line 3: field setl_id: empty",
+        ),
+        ("setl_id,medfee_sumamt,fund_pay_sumamt,psn_part_amt\nA,1.00,1.00,\n", "line 2: field psn_part_amt: empty"),
+        (
+            "setl_id,medfee_sumamt,fund_pay_sumamt,psn_part_amt\nA,2.00,1.00,0.50\n",
+            "line 2: field medfee_sumamt: 2.00 is not fund_pay_sumamt + psn_part_amt",
+        ),
+        (
+            "setl_id,medfee_sumamt,fund_pay_sumamt,psn_part_amt\nA,1.00,1.00,0.00\nA,1.00,1.00,0.00\n",
+            "line 3: field setl_id: A is listed again (first on line 2)",
+        ),
+        (
+            "setl_id,medfee_sumamt,fund_pay_sumamt,psn_part_amt\nA,1.00,1.00,0.00,9\n",
+            "line 2: 5 fields, the header has 4",
+        ),
+    ],
+)
 def test_a_malformed_file_is_named_by_line_and_field(text, problem):
     with pytest.raises(BadFile) as raised:
         read_hospital_file(text, "h.csv")
@@ -106,4 +140,9 @@ def test_every_problem_of_a_file_is_named_at_once_and_negative_amounts_are_fine(
     with pytest.raises(BadFile) as raised:
         read_hospital_file(text, "h.csv")
     assert [p.split(":")[0] for p in raised.value.problems] == ["line 3", "line 4"]
-    assert read_hospital_file("\ufeff" + text.splitlines()[0] + "\n" + text.splitlines()[1] + "\n").items["A"].amounts.medfee_sumamt == -1
+    assert (
+        read_hospital_file("\ufeff" + text.splitlines()[0] + "\n" + text.splitlines()[1] + "\n")
+        .items["A"]
+        .amounts.medfee_sumamt
+        == -1
+    )

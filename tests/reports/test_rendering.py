@@ -67,7 +67,9 @@ def test_the_running_totals_say_what_is_met_and_what_is_left():
     assistance = by_account["assistance"]
     assert assistance.deductible == 500 and assistance.deductible_left == 0 and not assistance.per_stay
     assert by_account["basic"].per_stay and by_account["basic"].deductible_left is None
-    assert by_account["critical"].deductible_left == by_account["critical"].deductible - by_account["critical"].yearly_base
+    assert (
+        by_account["critical"].deductible_left == by_account["critical"].deductible - by_account["critical"].yearly_base
+    )
     assert by_account["supplementary"].uncapped and by_account["supplementary"].cap_left is None
 
 

@@ -53,7 +53,9 @@ def test_a_record_counts_once_per_fund_however_many_payers_pay_from_it():
             paying = [r for r in records if r.fixmedins_code == section.code and r.kind == "settlement"
                       and _sum(line.amount for line in r.payments if line.fund_pay_type == row.fund_pay_type)]
             assert row.kinds["settlement"].count == len(paying), row.fund_pay_type
-    assert any(len([line for line in r.payments if line.fund_pay_type == "610100" and line.amount]) == 2 for r in records)
+    assert any(
+        len([line for line in r.payments if line.fund_pay_type == "610100" and line.amount]) == 2 for r in records
+    )
 
 
 def test_months_are_counted_in_china_standard_time():

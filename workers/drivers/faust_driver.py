@@ -37,8 +37,18 @@ def build_app(worker: Worker, kafka: str, database: str) -> faust.App:
     @app.agent(source, concurrency=1, name=f"onestop.{worker.name}")
     async def run(stream):
         async for events in stream.take_events(worker.batch_max, within=worker.batch_within):
-            batch = [Incoming(e.key, e.value, e.message.topic, e.message.partition, e.message.offset, _headers(e.headers),
-                              _milliseconds(e.message.timestamp)) for e in events]
+            batch = [
+                Incoming(
+                    e.key,
+                    e.value,
+                    e.message.topic,
+                    e.message.partition,
+                    e.message.offset,
+                    _headers(e.headers),
+                    _milliseconds(e.message.timestamp),
+                )
+                for e in events
+            ]
             try:
                 await handle_and_send(worker, context, batch, send)
             except BaseException as error:  # noqa: BLE001 - see _stop_dead

@@ -10,17 +10,19 @@ import signal
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
 
 from schemas.settings import settings
+from streams.security import client_options
 
 from .. import metrics
 from ..batches import handle_and_send, sweep_and_send
 from ..harness import Context, Incoming, Worker
-from streams.security import client_options
 
 log = logging.getLogger("onestop.driver")
 
 
 class _CommitOnRevoke(ConsumerRebalanceListener):
-    def __init__(self, name: str, consumer: AIOKafkaConsumer, done: dict[TopicPartition, int], context: Context) -> None:
+    def __init__(
+        self, name: str, consumer: AIOKafkaConsumer, done: dict[TopicPartition, int], context: Context
+    ) -> None:
         self.name, self.consumer, self.done, self.context = name, consumer, done, context
 
     async def on_partitions_revoked(self, revoked):
