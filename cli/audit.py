@@ -19,7 +19,8 @@ from pydantic import ValidationError
 from policies.audit import differences, replay_archive, totals_per_fund
 from schemas.events import Settlement
 from schemas.money import format_yuan
-from store import ArchivedInput, store_at
+from store import ArchivedInput, Place, store_at
+from store.reading import every
 from store.postgres.archive import digest
 from streams.codecs import describe
 from streams.reader import read_records
@@ -75,10 +76,7 @@ def replay_command(source: str, show: int) -> None:
 async def _gather(found, source: str):
     async with store_at(found.database) as store:
         archived = await _archive(store)
-        ledger, after = [], 0
-        while page := await store.record_documents(after_seq=after, limit=50_000):
-            ledger += page
-            after = page[-1][0]
+        ledger = await every(store.record_documents)
     missing: list[str] = []
     if source == "topics":
         archived, missing = await _from_topics(found.kafka, archived)
@@ -102,52 +100,46 @@ def _valid(documents: list[tuple[int, dict]]) -> tuple[list[tuple[int, Settlemen
 
 
 async def _archive(store) -> list[ArchivedInput]:
-    out, after = [], 0
-    while page := await store.inputs(after_seq=after, limit=50_000):
-        out += page
-        after = page[-1].seq
-    return out
+    return await every(store.inputs)
 
 
 async def _from_topics(kafka: str, archived: list[ArchivedInput]) -> tuple[list[ArchivedInput], list[str]]:
-    """The inputs as the topics hold them, each in its recorded place (the archive's seq); a record
-    the system never received, or whose bytes differ from what it received, is a difference."""
-    placed = {(a.topic, a.partition, a.offset): a for a in archived if a.partition is not None}
-    out, problems, seen = [], [], set()
+    """The inputs as the topics hold them, each in its recorded places (a close in the order of each
+    person it settles); a record the system never received, or whose bytes differ from what it
+    received, is a difference. The topics hold their current life only (an embedded broker starts
+    them afresh when restarted): what was received in earlier lives is replayed from the archive."""
+    life = max((a.life for a in archived), default=0)
+    placed: dict[tuple[str, int, int], list[ArchivedInput]] = {}
+    for a in archived:
+        if a.life == life and a.partition is not None and a.offset is not None:
+            placed.setdefault((a.topic, a.partition, a.offset), []).append(a)
+    out, problems, seen = [a for a in archived if a.life != life], [], set()
     for topic in INPUT_TOPICS:
         async for record in read_records(kafka, topic):
-            known = placed.get((topic, record.partition, record.offset))
-            if known is None or digest(record.value) != digest(known.raw):
-                problems.append(
-                    f"{topic}[{record.partition}]@{record.offset}: on the topic but not what the system received"
-                )
+            known = placed.get((topic, record.partition, record.offset), [])
+            if not known or any(digest(record.value) != digest(a.raw) for a in known):
+                problems.append(f"{topic}[{record.partition}]@{record.offset}: on the topic but not what the system received")
                 continue
-            seen.add(known.seq)
-            out.append(known)
-    gone = [a for a in archived if a.seq not in seen and a.topic in INPUT_TOPICS and a.partition is not None]
+            seen.update(a.place for a in known)
+            out += known
+    gone = [a for a in archived if a.life == life and a.place not in seen and a.topic in INPUT_TOPICS and a.partition is not None]
     if gone:
-        click.echo(
-            f"{len(gone)} archived inputs are no longer on the topics (retention, or an embedded broker restarted); "
-            "replayed from the topics without them",
-            err=True,
-        )
-    return sorted(out, key=lambda a: a.seq), problems
+        click.echo(f"{len(gone)} archived inputs are no longer on the topics (retention, or an embedded broker restarted); "
+                   "replayed from the topics without them", err=True)
+    return sorted(out, key=lambda a: a.place), problems
 
 
-def _since_the_topic_began(expected: list[Settlement], numbered: list[tuple[int, Settlement]],
+def _since_the_topic_began(expected: list[Settlement], numbered: list[tuple[Place, Settlement]],
                            topic: list[Settlement]) -> list[Settlement]:
     """The records the topic must hold: those the ledger recorded since the topic's first record.
     An embedded broker keeps topics in memory only, so after a restart its topic starts empty:
     the earlier records are in the ledger (compared above), not on the topic; said, not counted."""
     on_topic = {r.settlement_id for r in topic}
-    first = min((seq for seq, r in numbered if r.settlement_id in on_topic), default=None)
-    earlier = {r.settlement_id for seq, r in numbered if first is None or seq < first}
+    first = min((r.settled_at for _, r in numbered if r.settlement_id in on_topic), default=None)
+    earlier = {r.settlement_id for _, r in numbered if first is None or r.settled_at < first}
     if earlier:
-        click.echo(
-            f"{len(earlier)} records were recorded before {SETTLEMENTS} began (a restarted embedded broker keeps "
-            "no topics): compared with the ledger only",
-            err=True,
-        )
+        click.echo(f"{len(earlier)} records were recorded before {SETTLEMENTS} began (a restarted embedded broker keeps "
+                   "no topics): compared with the ledger only", err=True)
     return [r for r in expected if r.settlement_id not in earlier or r.settlement_id in on_topic]
 
 

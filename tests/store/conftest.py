@@ -159,8 +159,9 @@ class PostgresDamage:
 
     async def insert_record(self, record: Settlement) -> None:
         await self._execute(
-            "INSERT INTO settlements (settlement_id, claim_id, kind, psn_no, record, medfee_sumamt, fund_pay_sumamt, psn_part_amt, year) "
-            "VALUES ($1, $2, $3, $4, convert_from($5, 'UTF8')::jsonb, $6, $7, $8, $9)",
+            "INSERT INTO settlements (settlement_id, claim_id, kind, psn_no, record, medfee_sumamt, fund_pay_sumamt, psn_part_amt, year, "
+            "seq) VALUES ($1, $2, $3, $4, convert_from($5, 'UTF8')::jsonb, $6, $7, $8, $9, "
+            "(SELECT coalesce(max(seq), 0) + 1000 FROM settlements WHERE psn_no = $4))",
             record.settlement_id, record.claim_id, record.kind, record.psn_no, record.model_dump_json(by_alias=True).encode(),
             record.medfee_sumamt, record.fund_pay_sumamt, record.psn_part_amt, record.year)
 
