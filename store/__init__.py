@@ -8,9 +8,10 @@ from collections.abc import AsyncIterator
 
 from .errors import DATABASE_AWAY
 from .interface import Attach, Store
-from .records import ArchivedInput, ArrivedClaim, Arrival, ClaimReceipt, InputReceipt, Outbox, Parked, QueueItem, StalledClaim
+from .records import (ArchivedInput, ArrivedClaim, Arrival, ClaimReceipt, DroppedParked, InputReceipt, Outbox, Parked, QueueItem,
+                      StalledClaim)
 
-__all__ = ["DATABASE_AWAY", "ArchivedInput", "ArrivedClaim", "Arrival", "Attach", "ClaimReceipt", "InputReceipt", "Outbox",
+__all__ = ["DATABASE_AWAY", "ArchivedInput", "ArrivedClaim", "Arrival", "Attach", "ClaimReceipt", "DroppedParked", "InputReceipt", "Outbox",
            "Parked", "QueueItem", "StalledClaim", "Store", "open_store", "store_at"]
 
 
