@@ -104,8 +104,8 @@ def parked_dropped(worker: str | None) -> None:
 
 def _line(p: Parked) -> str:
     person = mask(p.key.decode(errors="replace")) if p.key else "-"
-    return (f"#{p.parked_id:<6} {p.worker:<16} {p.topic}[{p.partition}]@{p.offset:<8} person {person:<10} "
-            f"{p.parked_at:%Y-%m-%d %H:%M:%S}")
+    place = f"{p.topic}[{p.partition}]@{p.offset}" if p.offset is not None else f"{p.topic} (its own)"
+    return f"#{p.parked_id:<6} {p.worker:<16} {place:<32} person {person:<10} {p.parked_at:%Y-%m-%d %H:%M:%S}"
 
 
 def _with_sender(found: Endpoints, work: Callable[[Context, SendOne], Awaitable[T]]) -> T:

@@ -73,6 +73,16 @@ async def _one_by_one(worker: Worker, context: Context, batch: list[Incoming]) -
     return out
 
 
+async def park_unplaced(worker: Worker, context: Context, topic: str, key: bytes, value: bytes, error: str) -> None:
+    """Park a message a worker made itself and could not handle (the ledger's sweep: a wake-up for a
+    queue it could not apply), at no place of ``topic``: listed, run again or dropped as any other,
+    and its person's messages to the worker wait behind it."""
+    context.parked_keys = None
+    await (await context.store()).park(worker.name, topic, None, None, key, value, error, False)
+    metrics.PARKED.labels(worker.name, "error").inc()
+    log.error("%s: parked its own message to %s (%s)", worker.name, topic, error.split(":")[0])
+
+
 async def _park(context: Context, worker: Worker, incoming: Incoming, error: str, *, behind: bool) -> None:
     context.parked_keys = None  # read again with the next batch
     await (await context.store()).park(worker.name, incoming.topic, incoming.partition, incoming.offset, incoming.key,
@@ -97,8 +107,11 @@ async def retry_parked(worker: Worker, context: Context, send: SendOne, *, perso
         except DATABASE_AWAY:
             raise
         except Exception as error:  # noqa: BLE001 - stays parked, with the new error
-            await store.park(worker.name, parked.topic, parked.partition, parked.offset, parked.key, parked.value,
-                             f"{type(error).__name__}: {error}", False, parked.headers)
+            if parked.partition is not None and parked.offset is not None:  # (one parked at no place keeps its first)
+                await store.park(worker.name, parked.topic, parked.partition, parked.offset, parked.key, parked.value,
+                                 f"{type(error).__name__}: {error}", False, parked.headers)
+            log.error("%s: parked %s[%s]@%s failed again (%s)", worker.name, parked.topic, parked.partition, parked.offset,
+                      type(error).__name__)
             blocked.add(parked.key)
             continue
         await send_all(worker, context, outgoing, send)
