@@ -5,12 +5,15 @@ which its person's messages that waited behind it go on. A NUL a hostile message
 or a refusal reason is kept escaped: PostgreSQL's text refuses it, and the park itself must not fail."""
 from __future__ import annotations
 
+import asyncio
 from dataclasses import replace
 from datetime import datetime, timezone
 
 import asyncpg
 import pytest
+from click.testing import CliRunner
 
+from cli import main
 from policies.loader import policy_for
 from schemas.codes import Payer
 from schemas.events import ClaimInFlight, DischargeClaim, PolicyRef
@@ -188,3 +191,34 @@ async def test_a_dropped_message_lets_the_person_behind_it_go_on(store: Store, b
     assert [r.kind for r in await store.records_of(first.key)] == ["settlement"]
     assert await store.records_of(second.key) == []
     assert await store.dropped() == [dropped] and await store.parked() == []
+
+
+# --- the commands ------------------------------------------------------------------------------------
+
+
+async def test_the_commands_list_what_is_parked_and_what_was_dropped(store: Store, backend: Backend) -> None:
+    """`onestop parked` and `onestop parked dropped` (a message parked at no place too: the ledger's
+    own wake-up); `onestop parked drop` refuses to drop without a reason before it connects to anything."""
+    env = {"ONESTOP_DATABASE_URL": url_of(backend), "ONESTOP_KAFKA": "127.0.0.1:9"}  # (listing never reaches the broker)
+    one = await store.park("basic", pay_topic(Payer.basic), 0, 5, b"P0000001", b"first", "NoPolicy: policy x/2022-07/v99", False)
+    await store.park("basic", pay_topic(Payer.basic), 0, 6, b"P0000001", b"second", "behind", True)
+    await store.park("ledger", "claims.ledger", None, None, b"P0000002", b"{}", "Unsound: the ledger refused to record: x", False)
+    await store.drop_parked(one, "forged: no policy v99", "alice")
+
+    def run(*args: str):
+        return CliRunner().invoke(main, list(args), env=env)
+
+    listed = await asyncio.to_thread(run, "parked")
+    assert listed.exit_code == 0, listed.output
+    lines = listed.output.splitlines()
+    assert "claims.pay.basic[0]@6" in lines[0] and "waits behind an earlier one" in lines[0]
+    assert "claims.ledger (its own)" in lines[1] and "Unsound: the ledger refused to record" in lines[1]
+    assert lines[-1] == "2 parked" and "P0000001" not in listed.output  # (persons masked)
+    dropped = await asyncio.to_thread(run, "parked", "dropped", "--worker", "basic")
+    assert dropped.exit_code == 0, dropped.output
+    assert "claims.pay.basic[0]@5" in dropped.output and "by alice: forged: no policy v99" in dropped.output
+    assert "(it had: NoPolicy: policy x/2022-07/v99)" in dropped.output and dropped.output.endswith("1 dropped\n")
+    for args, words in ((("parked", "drop", "2"), "Missing option '--reason'"), (("parked", "drop", "2", "--reason", "  "), "--reason must say why")):
+        refused = await asyncio.to_thread(run, *args)
+        assert refused.exit_code == 2 and words in refused.output, refused.output
+    assert len(await store.parked()) == 2
