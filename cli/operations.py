@@ -68,8 +68,8 @@ def parked_drop(parked_id: int, reason: str, by: str | None) -> None:
     it run again."""
     if not reason.strip():
         raise click.UsageError("--reason must say why the message is dropped: it is kept for the audit")
+    operator = by or _login_name()
     found = endpoints_or_fail()
-    operator = by or getpass.getuser()
 
     async def drop(context: Context, send: SendOne):
         return await drop_parked(WORKERS, context, send, parked_id, reason, operator)
@@ -100,6 +100,13 @@ def parked_dropped(worker: str | None) -> None:
         click.echo(f"{_line(d.parked)}  dropped {d.dropped_at:%Y-%m-%d %H:%M:%S} by {d.dropped_by}: {d.reason}"
                    f"  (it had: {'waits behind an earlier one' if d.parked.behind else d.parked.error})")
     click.echo(f"{len(items)} dropped")
+
+
+def _login_name() -> str:
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):  # (a container's user may have no name)
+        raise click.UsageError("no login name to record as who dropped it: give one with --by") from None
 
 
 def _line(p: Parked) -> str:
