@@ -8,10 +8,13 @@ from collections.abc import AsyncIterator
 
 from .errors import DATABASE_AWAY
 from .interface import Attach, Store
-from .records import ArchivedInput, ArrivedClaim, Arrival, ClaimReceipt, InputReceipt, Outbox, Parked, QueueItem, StalledClaim
+from .records import (
+    LEDGER_WORKER, ArchivedInput, ArrivedClaim, Arrival, ClaimReceipt, DroppedParked, InputReceipt, Outbox, Parked, QueueItem,
+    StalledClaim,
+)
 
-__all__ = ["DATABASE_AWAY", "ArchivedInput", "ArrivedClaim", "Arrival", "Attach", "ClaimReceipt", "InputReceipt", "Outbox",
-           "Parked", "QueueItem", "StalledClaim", "Store", "open_store", "store_at"]
+__all__ = ["DATABASE_AWAY", "LEDGER_WORKER", "ArchivedInput", "ArrivedClaim", "Arrival", "Attach", "ClaimReceipt",
+           "DroppedParked", "InputReceipt", "Outbox", "Parked", "QueueItem", "StalledClaim", "Store", "open_store", "store_at"]
 
 
 async def open_store(url: str, *, migrate: bool = True, **options) -> Store:
