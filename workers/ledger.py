@@ -98,8 +98,8 @@ async def _one_by_one(context: Context, persons: list[str]) -> list[Outgoing]:
         except DATABASE_AWAY:
             raise
         except Exception as error:  # noqa: BLE001 - parked with the error, never fatal
-            await park_unplaced(WORKER, context, LEDGER, psn_no.encode(),
-                                encode(WakeUp(psn_no=psn_no, cause="the ledger's sweep")), f"{type(error).__name__}: {error}")
+            wake_up = encode(WakeUp(psn_no=psn_no, cause="the ledger's sweep"))
+            await park_unplaced(WORKER, context, LEDGER, psn_no.encode(), wake_up, f"{type(error).__name__}: {error}")
     return out
 
 
