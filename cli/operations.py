@@ -1,19 +1,26 @@
-"""`onestop parked [retry]`: what the workers could not handle, and running it again after a fix."""
+"""`onestop parked [retry | drop | dropped]`: what the workers could not handle, running it again
+after a fix, and resolving what must not run (README "Parked messages")."""
 from __future__ import annotations
 
 import asyncio
+import getpass
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 import click
 from aiokafka import AIOKafkaProducer
 
+from runtime.endpoints import Endpoints
 from schemas.personal import mask
-from store import store_at
-from workers.harness import Context
-from workers.parking import retry_parked
+from store import Parked, store_at
+from workers.harness import Context, SendOne
+from workers.parking import drop_parked, retry_parked
 from workers.registry import WORKERS
 
 from .common import endpoints_or_fail
 from streams.security import client_options
+
+T = TypeVar("T")
 
 
 @click.group(invoke_without_command=True)
@@ -31,10 +38,8 @@ def parked(context: click.Context, worker: str | None) -> None:
 
     items = asyncio.run(show())
     for p in items:
-        person = mask(p.key.decode(errors="replace")) if p.key else "-"
         why = "waits behind an earlier one" if p.behind else p.error
-        click.echo(f"#{p.parked_id:<6} {p.worker:<16} {p.topic}[{p.partition}]@{p.offset:<8} person {person:<10} "
-                   f"{p.parked_at:%Y-%m-%d %H:%M:%S}  {why}")
+        click.echo(f"{_line(p)}  {why}")
     click.echo(f"{len(items)} parked")
 
 
@@ -44,24 +49,89 @@ def parked_retry(worker: str | None) -> None:
     """Run parked messages again, person by person in order; what is handled is sent on and forgotten."""
     found = endpoints_or_fail()
 
-    async def retry() -> list[tuple[str, int, int]]:
+    async def retry(context: Context, send: SendOne) -> list[tuple[str, int, int]]:
+        store = await context.store()
+        names = [worker] if worker else sorted({p.worker for p in await store.parked()})
+        return [(name, *await retry_parked(WORKERS[name], context, send)) for name in names]
+
+    for name, handled, left in _with_sender(found, retry):
+        click.echo(f"{name}: {handled} handled, {left} still parked")
+
+
+@parked.command("drop")
+@click.argument("parked_id", type=int)
+@click.option("--reason", required=True, help="why it must not run (kept for the audit; required)")
+@click.option("--by", default=None, help="who drops it (default: your login name)")
+def parked_drop(parked_id: int, reason: str, by: str | None) -> None:
+    """Resolve parked message PARKED_ID without running it: it is kept among the dropped ones (`onestop
+    parked dropped`) with who dropped it, when and why, and its person's messages that waited behind
+    it run again."""
+    if not reason.strip():
+        raise click.UsageError("--reason must say why the message is dropped: it is kept for the audit")
+    operator = by or _login_name()
+    found = endpoints_or_fail()
+
+    async def drop(context: Context, send: SendOne):
+        return await drop_parked(WORKERS, context, send, parked_id, reason, operator)
+
+    try:
+        dropped, handled, left = _with_sender(found, drop)
+    except LookupError as error:
+        raise click.ClickException(str(error)) from None
+    except ValueError as error:
+        raise click.UsageError(str(error)) from None
+    worker = dropped.parked.worker
+    click.echo(f"dropped #{parked_id} ({worker}) by {dropped.dropped_by}: {dropped.reason}")
+    click.echo(f"{worker}: {handled} of the same person's handled, {left} still parked")
+
+
+@parked.command("dropped")
+@click.option("--worker", type=click.Choice(sorted(WORKERS)), default=None)
+def parked_dropped(worker: str | None) -> None:
+    """List the parked messages operators dropped: who, when and why."""
+    found = endpoints_or_fail()
+
+    async def show():
+        async with store_at(found.database) as store:
+            return await store.dropped(worker)
+
+    items = asyncio.run(show())
+    for d in items:
+        click.echo(f"{_line(d.parked)}  dropped {d.dropped_at:%Y-%m-%d %H:%M:%S} by {d.dropped_by}: {d.reason}"
+                   f"  (it had: {'waits behind an earlier one' if d.parked.behind else d.parked.error})")
+    click.echo(f"{len(items)} dropped")
+
+
+def _login_name() -> str:
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):  # (a container's user may have no name)
+        raise click.UsageError("no login name to record as who dropped it: give one with --by") from None
+
+
+def _line(p: Parked) -> str:
+    person = mask(p.key.decode(errors="replace")) if p.key else "-"
+    place = f"{p.topic}[{p.partition}]@{p.offset}" if p.offset is not None else f"{p.topic} (its own)"
+    return f"#{p.parked_id:<6} {p.worker:<16} {place:<32} person {person:<10} {p.parked_at:%Y-%m-%d %H:%M:%S}"
+
+
+def _with_sender(found: Endpoints, work: Callable[[Context, SendOne], Awaitable[T]]) -> T:
+    """``work`` run with a context on the database and a sender to the broker (what it runs again sends on)."""
+
+    async def run() -> T:
         context = Context(found.database, kafka=found.kafka)
         producer = AIOKafkaProducer(bootstrap_servers=found.kafka, acks="all", **client_options())
         await producer.start()
         try:
-            store = await context.store()
-            names = [worker] if worker else sorted({p.worker for p in await store.parked()})
-
             async def send(topic, key, value):
                 return await producer.send(topic, value=value, key=key)
 
-            return [(name, *await retry_parked(WORKERS[name], context, send)) for name in names]
+            return await work(context, send)
         finally:
             await producer.stop()
             await context.close()
 
-    for name, handled, left in asyncio.run(retry()):
-        click.echo(f"{name}: {handled} handled, {left} still parked")
+    return asyncio.run(run())
 
 
 COMMANDS = [parked]

@@ -8,11 +8,14 @@ from collections.abc import AsyncIterator
 
 from .errors import DATABASE_AWAY
 from .interface import Attach, Store
-from .records import (START, ArchivedInput, ArrivedClaim, Arrival, ClaimReceipt, InputReceipt, Outbox, Parked, Place,
-                      QueueItem, StalledClaim)
+from .records import (
+    LEDGER_WORKER, START, ArchivedInput, ArrivedClaim, Arrival, ClaimReceipt, DroppedParked, InputReceipt, Outbox, Parked,
+    Place, QueueItem, StalledClaim,
+)
 
-__all__ = ["DATABASE_AWAY", "START", "Place", "ArchivedInput", "ArrivedClaim", "Arrival", "Attach", "ClaimReceipt", "InputReceipt", "Outbox",
-           "Parked", "QueueItem", "StalledClaim", "Store", "open_store", "store_at"]
+__all__ = ["DATABASE_AWAY", "LEDGER_WORKER", "START", "ArchivedInput", "ArrivedClaim", "Arrival", "Attach", "ClaimReceipt",
+           "DroppedParked", "InputReceipt", "Outbox", "Parked", "Place", "QueueItem", "StalledClaim", "Store", "open_store",
+           "store_at"]
 
 
 async def open_store(url: str, *, migrate: bool = True, **options) -> Store:

@@ -19,8 +19,10 @@ from schemas.events import CategoryHeld, ClaimCancellation, DischargeClaim, Elig
 from schemas.keys import CHALLENGE_LIFETIME, KeyChallenge, KeyProof, SigningKey
 from schemas.totals import YearTotals
 
-from .records import (START, ArchivedInput, ArrivedClaim, Arrival, ClaimReceipt, InputReceipt, Outbox, Parked, Place,
-                      QueueItem, StalledClaim)
+from .records import (
+    START, ArchivedInput, ArrivedClaim, Arrival, ClaimReceipt, DroppedParked, InputReceipt, Outbox, Parked, Place, QueueItem,
+    StalledClaim,
+)
 
 #: attach(claim, every period the person holds a category) -> the snapshot the claim travels with
 Attach = Callable[[DischargeClaim, list[CategoryHeld]], dict]
@@ -115,8 +117,11 @@ class Store(ABC):
 
     @abstractmethod
     async def park(self, worker: str, topic: str, partition: int | None, offset: int | None, key: bytes | None,
-                   value: bytes | None, error: str, behind: bool) -> int:
-        """Keep a message a worker could not handle, or one waiting behind such a message of its person."""
+                   value: bytes | None, error: str, behind: bool, headers: Sequence[tuple[str, bytes]] = ()) -> int:
+        """Keep a message a worker could not handle, or one waiting behind such a message of its
+        person, with its headers (a signed input is verified again when it runs again). The same
+        place parked again keeps its id and takes the new error. A NUL in the error is kept as
+        the six characters ``\\u0000`` (PostgreSQL's text holds none)."""
 
     @abstractmethod
     async def parked_keys(self, worker: str) -> set[bytes]:
@@ -129,6 +134,18 @@ class Store(ABC):
     @abstractmethod
     async def unpark(self, parked_id: int) -> None:
         """Forget a parked message (after it was handled)."""
+
+    @abstractmethod
+    async def drop_parked(self, parked_id: int, reason: str, by: str) -> DroppedParked:
+        """An operator resolves a parked message without handling it: it leaves ``parked`` and is
+        kept, whole, among the dropped ones with ``reason``, ``by`` (the operator) and the time, in
+        one transaction. LookupError when nothing is parked under that id; ValueError for a blank
+        reason or operator (a drop is never silent). Running the person's later messages that
+        waited behind it is the caller's (workers/parking.py)."""
+
+    @abstractmethod
+    async def dropped(self, worker: str | None = None) -> list[DroppedParked]:
+        """The parked messages operators dropped (for one worker, or all), in the order dropped."""
 
     # --- the registry of signing keys
 
@@ -196,8 +213,11 @@ class Store(ABC):
     @abstractmethod
     async def stalled_claims(self, received_before: datetime, limit: int = 500) -> list[StalledClaim]:
         """Claims received before ``received_before`` that have not reached the ledger (queued, not
-        ready), oldest first, with what they travel with — not those of a person with a message
-        parked, which wait for that message instead."""
+        ready), oldest first, with what they travel with — not a claim that, sent again, would only
+        be parked: one whose person has a message parked for a worker the claim passes through
+        (the worker of each payer of its route, named by the payer, and ``ledger``), where it waits
+        behind that message instead. Whatever else of its person is parked (a change, a
+        cancellation, a claim at intake, or at a payer not on its route) holds it up not at all."""
 
     @abstractmethod
     async def waiting_cancellations(self) -> list[ClaimCancellation]:

@@ -47,8 +47,12 @@ from .interface import Attach, Store
 from .life import apply_ready
 from .postgres.claims import content_digest, claim_named, not_received_to_correct
 from .postgres.connection import dumps
+from .postgres.inputs import required_for_a_drop, without_nul
 from .postgres.totals import totals_row
-from .records import ArchivedInput, ArrivedClaim, Arrival, ClaimReceipt, InputReceipt, Outbox, Parked, QueueItem, StalledClaim
+from .records import (
+    LEDGER_WORKER, ArchivedInput, ArrivedClaim, Arrival, ClaimReceipt, DroppedParked, InputReceipt, Outbox, Parked, QueueItem,
+    StalledClaim,
+)
 
 _KINDS = ("claim", "cancellation", "eligibility", "close", "other")  # inputs.kind's CHECK
 _MISSING = object()
@@ -268,6 +272,7 @@ class _Tables:
         self.queued_at: dict[tuple[str, int, int], datetime] = {}  # person_queue.queued_at
         self.parked: dict[int, Parked] = {}
         self.parked_places: dict[tuple, int] = {}
+        self.dropped: dict[int, DroppedParked] = {}  # parked_dropped by dropped_id
         self.keys: dict[str, SigningKey] = {}
         self.challenges: dict[str, KeyChallenge] = {}  # key_challenges
 
@@ -668,7 +673,8 @@ class MemoryStore(Store):
 
     async def reject(self, arrival: Arrival, kind: str, reason: str, psn_no: str | None = None) -> bool:
         """Archive a refused input and keep it with its reason; True the first time this place is refused."""
-        original = arrival.raw.decode("utf-8", errors="backslashreplace").replace("\x00", "\\u0000")
+        original = without_nul(arrival.raw.decode("utf-8", errors="backslashreplace"))
+        reason = without_nul(reason)
         async with self._transaction():
             self._archive(arrival, kind, psn_no, "rejected", reason)
             rejection_id = self._next("rejections")
@@ -689,9 +695,10 @@ class MemoryStore(Store):
                 for r in rows]
 
     async def park(self, worker: str, topic: str, partition: int | None, offset: int | None, key: bytes | None,
-                   value: bytes | None, error: str, behind: bool) -> int:
-        """Keep a message a worker could not handle (or one waiting behind such a message of its person);
-        the same place parked again keeps its id and takes the new error."""
+                   value: bytes | None, error: str, behind: bool, headers: Sequence[tuple[str, bytes]] = ()) -> int:
+        """Keep a message a worker could not handle (or one waiting behind such a message of its person),
+        with its headers; the same place parked again keeps its id and takes the new error."""
+        error = without_nul(error)
         async with self._transaction():
             parked_id = self._next("parked")
             if partition is not None and offset is not None:
@@ -703,7 +710,8 @@ class MemoryStore(Store):
                 self._set(self._t.parked_places, place, parked_id)
             self._set(self._t.parked, parked_id, Parked(
                 parked_id, worker, topic, partition, offset, bytes(key) if key is not None else None,
-                bytes(value) if value is not None else None, error, self._now, behind))
+                bytes(value) if value is not None else None, error, self._now, behind,
+                tuple((str(name), bytes(data)) for name, data in headers)))
             return parked_id
 
     async def parked_keys(self, worker: str) -> set[bytes]:
@@ -721,10 +729,30 @@ class MemoryStore(Store):
             parked = self._t.parked.get(parked_id)
             if parked is None:
                 return
-            self._pop(self._t.parked, parked_id)
-            place = (parked.worker, parked.topic, parked.partition, parked.offset)
-            if self._t.parked_places.get(place) == parked_id:
-                self._pop(self._t.parked_places, place)
+            self._forget_parked(parked)
+
+    def _forget_parked(self, parked: Parked) -> None:
+        self._pop(self._t.parked, parked.parked_id)
+        place = (parked.worker, parked.topic, parked.partition, parked.offset)
+        if self._t.parked_places.get(place) == parked.parked_id:
+            self._pop(self._t.parked_places, place)
+
+    async def drop_parked(self, parked_id: int, reason: str, by: str) -> DroppedParked:
+        """Resolve a parked message without handling it: kept, whole, among the dropped ones with why and by whom."""
+        reason, by = required_for_a_drop("a reason", reason), required_for_a_drop("the operator's name", by)
+        async with self._transaction():
+            parked = self._t.parked.get(parked_id)
+            if parked is None:
+                raise LookupError(f"nothing is parked as #{parked_id} (`onestop parked` lists what is)")
+            self._forget_parked(parked)
+            dropped = DroppedParked(self._next("parked_dropped"), parked, reason, by, self._now)
+            self._set(self._t.dropped, dropped.dropped_id, dropped)
+            return dropped
+
+    async def dropped(self, worker: str | None = None) -> list[DroppedParked]:
+        """The parked messages operators dropped, in the order dropped."""
+        async with self._transaction():
+            return [d for _, d in sorted(self._t.dropped.items()) if worker is None or d.parked.worker == worker]
 
     # --- year totals (totals.py) -----------------------------------------------------------------
 
@@ -909,15 +937,20 @@ class MemoryStore(Store):
     async def stalled_claims(self, received_before: datetime, limit: int = 500) -> list[StalledClaim]:
         """Claims received before ``received_before`` still on their way to the ledger, oldest first."""
         async with self._transaction():
-            parked = {p.key for p in self._t.parked.values() if p.key is not None}
+            parked = {(p.key, p.worker) for p in self._t.parked.values() if p.key is not None}
             stalled = []
             for item in (i for queue in self._t.queue.values() for i in queue.values()):
-                if item.kind != "claim" or item.ready or item.psn_no.encode() in parked:
+                if item.kind != "claim" or item.ready:
                     continue
                 first = next(row for row in self._t.claims[item.ref].values() if row.snapshot is not None)
-                if first.received_at < received_before:
-                    claim = DischargeClaim.model_validate(_loads(first.payload))
-                    stalled.append(StalledClaim(claim, item.seq, _loads(first.snapshot), self._basis_of(claim)))
+                if first.received_at >= received_before:
+                    continue
+                snapshot = _loads(first.snapshot)
+                # sent again, it would only be parked behind a message of its person at a worker it passes through
+                if any((item.psn_no.encode(), worker) in parked for worker in [*snapshot["route"], LEDGER_WORKER]):
+                    continue
+                claim = DischargeClaim.model_validate(_loads(first.payload))
+                stalled.append(StalledClaim(claim, item.seq, snapshot, self._basis_of(claim)))
             return sorted(stalled, key=lambda s: s.seq)[:limit]
 
     # --- signing keys (keys.py) -------------------------------------------------------------------

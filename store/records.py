@@ -88,6 +88,11 @@ class Outbox:
         return Outbox([*self.records, *other.records], [*self.alerts, *other.alerts], {**self.wire, **other.wire})
 
 
+#: the ledger's worker, the last a claim passes through after the workers of its route's payers (named
+#: by the payer): what intake's resender must know of where a claim in flight can be parked
+LEDGER_WORKER = "ledger"
+
+
 @dataclass(frozen=True)
 class StalledClaim:
     """A claim intake received and queued that has not reached the ledger: its message to a payer
@@ -134,6 +139,20 @@ class Parked:
     error: str
     parked_at: datetime
     behind: bool  # parked only because an earlier message of the same person is
+    #: the record's headers as received (a signed input's key id and signature): sent again with it
+    headers: tuple[tuple[str, bytes], ...] = ()
+
+
+@dataclass(frozen=True)
+class DroppedParked:
+    """A parked message an operator resolved without handling it (`onestop parked drop`): the
+    message as it was parked, who dropped it, when and why. Kept for good (an audit reads them)."""
+
+    dropped_id: int
+    parked: Parked
+    reason: str
+    dropped_by: str  # the operator, as they named themselves
+    dropped_at: datetime
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from datetime import datetime
 import orjson
 from pydantic import ValidationError
 
-from schemas.codes import Category, Payer
+from schemas.codes import Category, Payer, identifier
 from schemas.events import DischargeClaim, PaymentLine, PolicyRef, WakeUp
 from schemas.ids import claim_key
 from schemas.totals import AccountTotals, YearTotals, totals_from_json, totals_json
@@ -60,6 +60,12 @@ class Flight:
             raise BadInput("not a claim in flight: claim.claim_id and claim.psn_no must be strings")
         if claim.get("fixmedins_code") is not None and not isinstance(claim["fixmedins_code"], str):
             raise BadInput("not a claim in flight: claim.fixmedins_code must be a string")
+        for name in ("claim_id", "psn_no", "fixmedins_code"):  # (looked up by, and kept with a refusal: ids only)
+            if claim.get(name) is not None:
+                _an_id(f"not a claim in flight: claim.{name}", claim[name])
+        published = data.get("published_at")
+        if published is not None and not _iso_moment(published):
+            raise BadInput("not a claim in flight: published_at must be an ISO timestamp")
         if not isinstance(data["route"], list) or not isinstance(data.get("lines", []), list):
             raise BadInput("not a claim in flight: route and lines must be lists")
         if not isinstance(data.get("basis", {}), dict) or not isinstance(data.get("accounts", {}), dict):
@@ -89,6 +95,9 @@ class Flight:
             raise BadInput(describe(error)) from None
         except (KeyError, TypeError, ValueError) as error:
             raise BadInput(f"{type(error).__name__}: {error}") from None
+        # a policy no worker can have (only one not yet deployed here is parked, to run again once it is)
+        _an_id("not a claim in flight: policy.region", flight.policy.region)
+        _an_id("not a claim in flight: policy.period", flight.policy.period)
         return flight
 
     @property
@@ -141,9 +150,27 @@ def read_for_ledger(raw: bytes | None) -> Flight | WakeUp:
     if "claim" in data:
         return Flight.of(data)
     try:
-        return WakeUp.model_validate(data)
+        wake = WakeUp.model_validate(data)
     except ValidationError as error:
         raise BadInput(f"not a wake-up: {describe(error)}") from None
+    _an_id("not a wake-up: psn_no", wake.psn_no)  # (the ledger looks the person up by it)
+    return wake
+
+
+def _an_id(what: str, value: str) -> None:
+    """BadInput unless ``value`` is an id as inputs have them (schemas/codes.py): a record naming a
+    person or claim by anything else — a NUL, which PostgreSQL's text refuses — is refused, not parked."""
+    try:
+        identifier(value)
+    except ValueError as error:
+        raise BadInput(f"{what} {error}") from None
+
+
+def _iso_moment(value: object) -> bool:
+    try:
+        return isinstance(value, str) and datetime.fromisoformat(value) is not None
+    except ValueError:
+        return False
 
 
 def _json_object(raw: bytes | None, expected: str) -> dict:

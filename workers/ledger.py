@@ -15,13 +15,15 @@ from datetime import datetime, timedelta, timezone
 from schemas.events import WakeUp
 from schemas.personal import mask
 from schemas.settings import settings
-from store import ArrivedClaim
+from store import DATABASE_AWAY, LEDGER_WORKER, ArrivedClaim
+from streams.codecs import encode
 from streams.flight import Flight, read_for_ledger
 from streams.topics import LEDGER, REJECTED
 
 from . import metrics
 from .harness import Context, Incoming, Outgoing, Worker
 from .outbox import OUTBOX_TOPICS, after_sent, messages
+from .parking import park_unplaced
 
 log = logging.getLogger("onestop.ledger")
 
@@ -63,22 +65,47 @@ async def _alarm(context: Context, incoming: Incoming, flight: Flight, why: str)
 
 async def sweep(context: Context) -> list[Outgoing]:
     """Apply the persons whose queue has waited for a wake-up longer than ONESTOP_RESEND_AFTER (one
-    lost between a worker and the ledger, or never sent before a crash)."""
+    lost between a worker and the ledger, or never sent before a crash) — but not a person with a
+    message parked here, who waits for it (`onestop parked retry`, or `drop`). A queue that cannot be
+    applied (a policy this ledger does not have, a record the ledger refuses to make: Unsound) parks
+    a wake-up for its person, as a message that cannot be handled is parked: it must neither stop
+    the ledger (a sweep that raised would end the process, and its restart raise again) nor the others."""
     after = settings.resend_after
     if not after:
         return []
     store = await context.store()
     persons = await store.ready_persons(datetime.now(timezone.utc) - timedelta(seconds=after))
+    if persons:
+        waiting = await store.parked_keys(LEDGER_WORKER)
+        persons = [psn_no for psn_no in persons if psn_no.encode() not in waiting]
     if not persons:
         return []
     metrics.WOKEN.labels(context.worker).inc(len(persons))
     log.warning("applied %d person(s) whose queue waited more than %.0f s for a wake-up", len(persons), after)
-    return messages(await store.apply(persons, datetime.now(timezone.utc)))
+    try:
+        return messages(await store.apply(persons, datetime.now(timezone.utc)))
+    except DATABASE_AWAY:
+        raise
+    except Exception:  # noqa: BLE001 - found below, one person at a time
+        return await _one_by_one(context, persons)
+
+
+async def _one_by_one(context: Context, persons: list[str]) -> list[Outgoing]:
+    store, out = await context.store(), []
+    for psn_no in persons:
+        try:
+            out += messages(await store.apply([psn_no], datetime.now(timezone.utc)))
+        except DATABASE_AWAY:
+            raise
+        except Exception as error:  # noqa: BLE001 - parked with the error, never fatal
+            wake_up = encode(WakeUp(psn_no=psn_no, cause="the ledger's sweep"))
+            await park_unplaced(WORKER, context, LEDGER, psn_no.encode(), wake_up, f"{type(error).__name__}: {error}")
+    return out
 
 
 #: how often the ledger looks for queues whose wake-up was lost
 SWEEP_EVERY = 5.0
 
 WORKER = Worker(
-    "ledger", LEDGER, handle, after_sent, sinks=(REJECTED, *OUTBOX_TOPICS), sweep=sweep, sweep_every=SWEEP_EVERY
+    LEDGER_WORKER, LEDGER, handle, after_sent, sinks=(REJECTED, *OUTBOX_TOPICS), sweep=sweep, sweep_every=SWEEP_EVERY
 )

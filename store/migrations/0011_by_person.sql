@@ -123,6 +123,16 @@ DROP INDEX parked_position;
 CREATE UNIQUE INDEX parked_position ON parked (psn_no, worker, life, topic, "partition", "offset")
     WHERE "partition" IS NOT NULL AND "offset" IS NOT NULL;
 
+ALTER TABLE parked_dropped ADD COLUMN psn_no text NOT NULL DEFAULT '';
+ALTER TABLE parked_dropped DISABLE TRIGGER parked_dropped_kept;  -- the one change its rows ever get: whose they are
+UPDATE parked_dropped SET psn_no = coalesce(convert_from(msg_key, 'UTF8'), '') WHERE msg_key IS NOT NULL;
+ALTER TABLE parked_dropped ENABLE TRIGGER parked_dropped_kept;
+ALTER TABLE parked_dropped ADD COLUMN life integer NOT NULL DEFAULT 0;
+ALTER TABLE parked_dropped DROP CONSTRAINT parked_dropped_pkey;
+ALTER TABLE parked_dropped DROP CONSTRAINT parked_dropped_parked_id_key;
+ALTER TABLE parked_dropped ADD PRIMARY KEY (psn_no, dropped_id);
+CREATE UNIQUE INDEX parked_dropped_parked ON parked_dropped (psn_no, parked_id);
+
 -- the roles (0009): the persons' rows are taken and counted by whoever records a person's input
 GRANT SELECT, INSERT ON persons TO onestop_worker;
 GRANT UPDATE (last_seq) ON persons TO onestop_worker;

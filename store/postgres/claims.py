@@ -20,7 +20,7 @@ from schemas.totals import YearTotals, totals_json
 
 from policies.loader import NoPolicy, policy_for
 
-from ..records import Arrival, ClaimReceipt, StalledClaim
+from ..records import LEDGER_WORKER, Arrival, ClaimReceipt, StalledClaim
 from .archive import archive_all
 from .closes import Close, closes_of, take_close
 from .connection import Persons, columns, dumps, persons_locked
@@ -115,18 +115,21 @@ class Claims:
         """Claims received before ``received_before`` still on their way to the ledger, oldest first,
         each with its year's totals as the ledger has them now."""
         async with self._pool.acquire() as conn:
-            rows = await conn.fetch(_STALLED, received_before, limit)
+            rows = await conn.fetch(_STALLED, received_before, limit, LEDGER_WORKER)
             claims = [DischargeClaim.model_validate(row["payload"]) for row in rows]
             totals = await load_totals(conn, {(c.psn_no, c.year) for c in claims})
         return [StalledClaim(claim, row["seq"], row["snapshot"], totals_json(totals[(claim.psn_no, claim.year)]))
                 for claim, row in zip(claims, rows)]
 
 
+# Not a claim whose person has a message parked for a worker the claim passes through (its route's
+# payers, then the ledger): sent again, it would only be parked behind that message (store/interface.py)
 _STALLED = """
 SELECT c.payload, c.snapshot, q.seq
 FROM person_queue AS q JOIN claims_received AS c ON c.psn_no = q.psn_no AND c.claim_key = q.ref AND c.snapshot IS NOT NULL
 WHERE q.kind = 'claim' AND NOT q.ready AND c.received_at < $1
-  AND NOT EXISTS (SELECT 1 FROM parked AS p WHERE p.psn_no = q.psn_no)
+  AND NOT EXISTS (SELECT 1 FROM parked AS p WHERE p.psn_no = q.psn_no
+                  AND (p.worker = $3 OR p.worker IN (SELECT jsonb_array_elements_text(c.snapshot -> 'route'))))
 ORDER BY c.received_at, q.psn_no, q.seq
 LIMIT $2"""
 

@@ -23,6 +23,7 @@ DISTRIBUTED: dict[str, str] = {
     "year_totals": "psn_no",
     "rejections": "psn_no",
     "parked": "psn_no",
+    "parked_dropped": "psn_no",
     "claim_owners": "claim_key",
 }
 

@@ -11,8 +11,10 @@ from decimal import Decimal
 
 import orjson
 from aiokafka import AIOKafkaProducer
+from click.testing import CliRunner
 
 from bench.generator import year_of_claims
+from cli import main
 from cli.files import events_of
 from policies.audit import differences, replay_archive
 from schemas.codes import Payer
@@ -174,6 +176,30 @@ async def test_a_message_the_rules_cannot_handle_is_parked_and_its_person_waits_
         assert await retry_parked(WORKERS["basic"], context, send) == (0, 2)
     finally:
         await context.close()
+    # the operator drops the first, which no worker will ever have a policy for: only with a reason,
+    # kept with who dropped it; the same person's next runs again at once (and, forged too, is refused
+    # by the ledger: intake never recorded L4-1)
+    env = {"ONESTOP_KAFKA": live_system.kafka, "ONESTOP_DATABASE_URL": live_system.database}
+    head = parked[0]
+    refused = await asyncio.to_thread(CliRunner().invoke, main, ["parked", "drop", str(head.parked_id)], env=env)
+    assert refused.exit_code == 2 and "--reason" in refused.output
+    dropped = await asyncio.to_thread(CliRunner().invoke, main, [
+        "parked", "drop", str(head.parked_id), "--reason", "policy v99 does not exist: a forged flight", "--by", "L4-operator"],
+        env=env)
+    assert dropped.exit_code == 0, dropped.output
+    assert "basic: 1 of the same person's handled, 0 still parked" in dropped.output
+    assert await store.parked("basic") == []
+    [kept] = await store.dropped("basic")
+    assert (kept.parked.offset, kept.reason, kept.dropped_by) == (head.offset, "policy v99 does not exist: a forged flight", "L4-operator")
+    listed = await asyncio.to_thread(CliRunner().invoke, main, ["parked", "dropped"], env=env)
+    assert "by L4-operator: policy v99 does not exist: a forged flight" in listed.output and "1 dropped" in listed.output
+    for _ in range(int(TIMEOUT * 4)):
+        if any(i.reason and "intake recorded no claim L4-1" in i.reason for i in await store.inputs(limit=1_000_000)):
+            break
+        await asyncio.sleep(0.25)
+    else:
+        raise AssertionError("L4-1, run again after the drop, never reached the ledger")
+    assert await store.records_of("L4-1") == [] and live_system.workers.crashed() == []
 
 
 async def test_after_a_busy_life_with_kills_an_auditor_replays_the_same_records(live_system, store):

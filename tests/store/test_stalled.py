@@ -11,13 +11,16 @@ import pytest
 from schemas.codes import Payer
 from store import Store
 from streams.flight import Flight
-from streams.topics import pay_topic
+from store.records import LEDGER_WORKER
+from streams.topics import ELIGIBILITY, LEDGER, pay_topic
 from workers.harness import Context
 from workers.intake import Resender
+from workers.registry import WORKERS
 
 from .support import Workers, case, grants
 
 ZZ = "zhengzhou-dibao-deferred-then-paid"
+ZY = "zhangye-dibao-rural-1-one-stay"
 
 
 def soon() -> datetime:
@@ -49,6 +52,59 @@ async def test_the_claims_of_a_person_with_a_message_parked_wait_for_it_instead(
     await store.park("basic", pay_topic(Payer.basic), 0, 7,
                      claim.psn_no.encode(), b"{}", "KeyError: 'x'", behind=False)
     assert await store.stalled_claims(soon()) == []
+
+
+async def test_a_claim_is_held_back_only_by_what_is_parked_where_it_passes(store: Store) -> None:
+    """Issue 28, finding 2: one bad input of a person — an eligibility change, a cancellation, a
+    claim at intake, a pre-settlement request, a claim at a payer not on this claim's route — no
+    longer strands the person's later claims: they are sent again. Only a message of the person
+    parked for a worker this claim passes through (its route's payers, the ledger) holds it back,
+    since sent again it would only be parked behind it; and never anyone else's claims."""
+    worked, other = case(ZZ), case(ZY)
+    workers = Workers(store)
+    await workers.changes(*grants(worked), *grants(other))
+    claim, elsewhere = worked.claims[0], other.claims[0]
+    await workers.receive(claim, elsewhere)
+    route = Flight.read(workers.flights[claim.key]).data["route"]
+    assert route[0] == "basic" and set(route) < {p.value for p in Payer}  # (payers off its route to park at)
+    psn = claim.psn_no.encode()
+
+    async def stalled() -> set[str]:
+        return {s.claim.claim_id for s in await store.stalled_claims(soon())}
+
+    off_route = ["intake", "eligibility", "cancellation", "year_end", "presettle", *(p.value for p in Payer if p.value not in route)]
+    for offset, worker in enumerate(off_route):
+        await store.park(worker, "somewhere", 0, offset, psn, b"{}", "KeyError: 'x'", False)
+    assert await stalled() == {claim.claim_id, elsewhere.claim_id}
+    for offset, worker in enumerate([*route, LEDGER_WORKER], start=100):
+        parked_id = await store.park(worker, "somewhere", 0, offset, psn, b"{}", "KeyError: 'x'", offset % 2 == 1)
+        assert await stalled() == {elsewhere.claim_id}, worker
+        await store.unpark(parked_id)
+        assert await stalled() == {claim.claim_id, elsewhere.claim_id}, worker
+
+
+def test_the_workers_a_claim_passes_through_are_named_as_the_store_names_them():
+    """The store knows a claim passes through the workers named by its route's payers, then
+    ``ledger`` (store/records.py LEDGER_WORKER): the registry's names and topics."""
+    assert WORKERS[LEDGER_WORKER].name == LEDGER_WORKER and WORKERS[LEDGER_WORKER].source == LEDGER
+    for payer in Payer:
+        assert (WORKERS[payer.value].name, WORKERS[payer.value].source) == (payer.value, pay_topic(payer))
+
+
+async def test_intake_sends_again_the_claim_of_a_person_whose_change_is_parked(
+        store: Store, backend, monkeypatch: pytest.MonkeyPatch) -> None:
+    worked = case(ZZ)
+    workers = Workers(store)
+    await workers.changes(*grants(worked))
+    claim = worked.claims[0]
+    await workers.receive(claim)
+    await store.park("eligibility", ELIGIBILITY, 0, 3, claim.psn_no.encode(), b"{}", "KeyError: 'a bug'", False)
+    context = Context(backend.url if backend.name == "postgres" else backend.urls[-1], "intake")
+    monkeypatch.setenv("ONESTOP_RESEND_AFTER", "0.2")
+    await asyncio.sleep(0.25)
+    [again] = await Resender().sweep(context)
+    assert (again.key, Flight.read(again.value).claim_id) == (claim.psn_no.encode(), claim.claim_id)
+    await context.close()
 
 
 async def test_intake_sends_a_stalled_claim_again_to_its_first_payer_at_most_once_per_period(
