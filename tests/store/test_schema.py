@@ -8,7 +8,11 @@ from pathlib import Path
 
 import asyncpg
 
+from store.postgres import PostgresStore, migrations
 from store.postgres.distribution import COORDINATOR, DISTRIBUTED, REFERENCE, citus_calls
+from store.postgres.migrate import _CREATE_SCHEMA_MIGRATIONS
+
+from .test_postgres import fresh_database  # noqa: F401 - the fixture
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -66,3 +70,52 @@ def test_nothing_in_the_store_takes_a_table_lock_or_an_advisory_lock_but_the_mig
 def test_the_national_plan_states_the_exact_citus_calls() -> None:
     plan = (ROOT / "docs" / "national-load.md").read_text(encoding="utf-8")
     assert [call for call in citus_calls() if call not in plan] == []
+
+
+_BEFORE_BY_PERSON = """
+INSERT INTO inputs (seq, topic, digest, raw, kind, outcome, psn_no) VALUES
+    (1, 'eligibility.changes', 'd1', 'g', 'eligibility', 'accepted', 'P1'),
+    (2, 'claims.discharged', 'd2', 'a', 'claim', 'accepted', 'P1'),
+    (3, 'claims.discharged', 'd3', 'b', 'claim', 'accepted', 'P2'),
+    (4, 'year_end.closes', 'd4', 'close', 'close', 'accepted', NULL),
+    (5, 'claims.discharged', 'd5', 'x', 'claim', 'rejected', NULL);
+INSERT INTO claims_received (claim_id, fixmedins_code, psn_no, digest, payload, topic, revision, seq, year, region) VALUES
+    ('A', 'H1', 'P1', 'd2', '{}', 'claims.discharged', 0, 2, 2018, 'zhengzhou'),
+    ('B', 'H1', 'P2', 'd3', '{}', 'claims.discharged', 0, 3, 2019, 'zhengzhou');
+INSERT INTO year_closes (region, year, event_id, input_seq, closed_at) VALUES ('zhengzhou', 2018, 'close-2018', 4, now());
+INSERT INTO settlements (settlement_id, claim_id, kind, psn_no, record, medfee_sumamt, fund_pay_sumamt, psn_part_amt, seq, year)
+    VALUES ('H1/A/settlement', 'A', 'settlement', 'P1', '{}', 1, 1, 0, 40, 2018);
+INSERT INTO parked_dropped (parked_id, worker, topic, msg_key, header_names, header_values, error, behind, parked_at, reason,
+                            dropped_by) VALUES (9, 'ledger', 'claims.ledger', 'P2', '{}', '{}', 'boom', false, now(), 'why', 'ops');
+"""
+
+
+async def test_a_database_of_one_global_order_is_carried_into_each_persons_order(fresh_database: str) -> None:
+    """Migration 0011 on a database with rows: each person's next place is after every place they had
+    (of inputs, records and alerts alike), a close taken is put in the order of each person it
+    settled at the place it had, and what was refused naming no one is the person ""."""
+    conn = await asyncpg.connect(fresh_database)
+    try:
+        await conn.execute(_CREATE_SCHEMA_MIGRATIONS)
+        for version, name, sql in migrations():
+            if version < 11:
+                await conn.execute(sql)
+                await conn.execute("INSERT INTO schema_migrations (version, name) VALUES ($1, $2)", version, name)
+        await conn.execute(_BEFORE_BY_PERSON)
+    finally:
+        await conn.close()
+    store = await PostgresStore.open(fresh_database)  # applies 0011
+    try:
+        async with store._pool.acquire() as conn:
+            persons = dict(await conn.fetch("SELECT psn_no, last_seq FROM persons ORDER BY psn_no"))
+            closes = [tuple(r) for r in await conn.fetch("SELECT psn_no, region, year, seq FROM person_closes")]
+            dropped = await conn.fetchval("SELECT psn_no FROM parked_dropped")
+            owners = dict(await conn.fetch("SELECT claim_key, psn_no FROM claim_owners"))
+        assert persons == {"": 5, "P1": 40, "P2": 3}
+        assert closes == [("P1", "zhengzhou", 2018, 4)]  # P2's claim is of 2019
+        assert owners == {"H1/A": "P1", "H1/B": "P2"} and dropped == "P2"
+        archived = [(i.psn_no, i.seq, i.kind) for i in await store.inputs()]
+        assert archived == [("", 4, "close"), ("", 5, "claim"), ("P1", 1, "eligibility"), ("P1", 2, "claim"),
+                            ("P1", 4, "close"), ("P2", 3, "claim")]
+    finally:
+        await store.close()
