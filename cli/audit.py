@@ -12,6 +12,8 @@ import asyncio
 import sys
 import time
 from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import click
 from pydantic import ValidationError
@@ -24,6 +26,8 @@ from store.postgres.archive import digest
 from streams.codecs import describe
 from streams.reader import read_records
 from streams.topics import CANCELLED, DISCHARGED, ELIGIBILITY, SETTLEMENTS, YEAR_END
+
+from runtime.endpoints import Endpoints
 
 from .common import endpoints_or_fail
 
@@ -42,37 +46,71 @@ def audit() -> None:
 def replay_command(source: str, show: int) -> None:
     """Replay every input in the recorded order into a fresh ledger; exit 1 on any difference."""
     found = endpoints_or_fail()
-    began = time.monotonic()
-    archived, numbered, topic, missing = asyncio.run(_gather(found, source))
-    numbered, damaged = _valid(numbered)
-    ledger = [record for _, record in numbered]
-    claims = sum(1 for a in archived if a.kind == "claim" and a.outcome == "accepted")
-    with click.progressbar(length=claims, label="replaying", file=sys.stderr) as bar:
-        replayed = replay_archive(archived, progress=bar.update)
-    expected_on_topic = _since_the_topic_began(replayed.records, numbered, topic)
-    unreadable = {d.split(" ")[2] for d in damaged}
-    problems = [*missing, *damaged, *differences([r for r in replayed.records if r.settlement_id not in unreadable], ledger, "ledger"),
-                *differences(expected_on_topic, topic, SETTLEMENTS)]
-    seconds = time.monotonic() - began
-    _summary(source, replayed, ledger, topic, claims, seconds)
-    for problem in problems[:show]:
+    bars = []
+
+    def progress(done: int, claims: int) -> None:
+        if not bars:  # the claims are counted once the archive is read
+            bars.append(click.progressbar(length=claims, label="replaying", file=sys.stderr).__enter__())
+        bars[0].update(done)
+
+    try:
+        outcome = replay(found, source, progress)
+    finally:
+        for bar in bars:
+            bar.__exit__(None, None, None)
+    for note in outcome.notes:
+        click.echo(note, err=True)
+    for line in outcome.summary:
+        click.echo(line)
+    for problem in outcome.problems[:show]:
         click.echo(f"  DIFFERENCE {problem}")
-    if problems:
-        click.echo(f"{len(problems)} differences")
+    if outcome.problems:
+        click.echo(f"{len(outcome.problems)} differences")
         raise SystemExit(1)
     click.echo("no difference: the ledger and settlements.completed are what the inputs make, to the fen")
 
 
-async def _gather(found, source: str):
+@dataclass
+class AuditReplay:
+    """What an auditor's replay found: the summary's lines, every difference in words, and notes on
+    what could not be compared (said, not counted)."""
+
+    summary: list[str]
+    problems: list[str]
+    notes: list[str]
+
+
+def replay(found: Endpoints, source: str, progress: Callable[[int, int], None] = lambda done, claims: None) -> AuditReplay:
+    """Replay every input (from the archive or the topics) into a fresh ledger and compare it with
+    the ledger and settlements.completed; ``progress(claims replayed since the last call, claims in
+    all)``. Runs its own event loop (call it in a thread from one): `onestop audit replay` and the
+    console's audit page."""
+    began = time.monotonic()
+    notes: list[str] = []
+    archived, numbered, topic, missing = asyncio.run(_gather(found, source, notes))
+    numbered, damaged = _valid(numbered)
+    ledger = [record for _, record in numbered]
+    claims = sum(1 for a in archived if a.kind == "claim" and a.outcome == "accepted")
+    progress(0, claims)
+    replayed = replay_archive(archived, progress=lambda done: progress(done, claims))
+    expected_on_topic = _since_the_topic_began(replayed.records, numbered, topic, notes)
+    unreadable = {d.split(" ")[2] for d in damaged}
+    problems = [*missing, *damaged,
+                *differences([r for r in replayed.records if r.settlement_id not in unreadable], ledger, "ledger"),
+                *differences(expected_on_topic, topic, SETTLEMENTS)]
+    return AuditReplay(_summary(source, replayed, ledger, topic, claims, time.monotonic() - began), problems, notes)
+
+
+async def _gather(found, source: str, notes: list[str]):
     async with store_at(found.database) as store:
-        archived = await _archive(store)
+        archived = await archive(store)
         ledger, after = [], 0
         while page := await store.record_documents(after_seq=after, limit=50_000):
             ledger += page
             after = page[-1][0]
     missing: list[str] = []
     if source == "topics":
-        archived, missing = await _from_topics(found.kafka, archived)
+        archived, missing = await _from_topics(found.kafka, archived, notes)
     topic = _last_of_each([Settlement.model_validate_json(r.value) async for r in read_records(found.kafka, SETTLEMENTS)])
     return archived, ledger, topic, missing
 
@@ -88,7 +126,8 @@ def _valid(documents: list[tuple[int, dict]]) -> tuple[list[tuple[int, Settlemen
     return good, damaged
 
 
-async def _archive(store) -> list[ArchivedInput]:
+async def archive(store) -> list[ArchivedInput]:
+    """Every input as received, in the order they take effect."""
     out, after = [], 0
     while page := await store.inputs(after_seq=after, limit=50_000):
         out += page
@@ -96,7 +135,7 @@ async def _archive(store) -> list[ArchivedInput]:
     return out
 
 
-async def _from_topics(kafka: str, archived: list[ArchivedInput]) -> tuple[list[ArchivedInput], list[str]]:
+async def _from_topics(kafka: str, archived: list[ArchivedInput], notes: list[str]) -> tuple[list[ArchivedInput], list[str]]:
     """The inputs as the topics hold them, each in its recorded place (the archive's seq); a record
     the system never received, or whose bytes differ from what it received, is a difference."""
     placed = {(a.topic, a.partition, a.offset): a for a in archived if a.partition is not None}
@@ -111,13 +150,13 @@ async def _from_topics(kafka: str, archived: list[ArchivedInput]) -> tuple[list[
             out.append(known)
     gone = [a for a in archived if a.seq not in seen and a.topic in INPUT_TOPICS and a.partition is not None]
     if gone:
-        click.echo(f"{len(gone)} archived inputs are no longer on the topics (retention, or an embedded broker restarted); "
-                   "replayed from the topics without them", err=True)
+        notes.append(f"{len(gone)} archived inputs are no longer on the topics (retention, or an embedded broker restarted); "
+                     "replayed from the topics without them")
     return sorted(out, key=lambda a: a.seq), problems
 
 
 def _since_the_topic_began(expected: list[Settlement], numbered: list[tuple[int, Settlement]],
-                           topic: list[Settlement]) -> list[Settlement]:
+                           topic: list[Settlement], notes: list[str]) -> list[Settlement]:
     """The records the topic must hold: those the ledger recorded since the topic's first record.
     An embedded broker keeps topics in memory only, so after a restart its topic starts empty:
     the earlier records are in the ledger (compared above), not on the topic; said, not counted."""
@@ -125,8 +164,8 @@ def _since_the_topic_began(expected: list[Settlement], numbered: list[tuple[int,
     first = min((seq for seq, r in numbered if r.settlement_id in on_topic), default=None)
     earlier = {r.settlement_id for seq, r in numbered if first is None or seq < first}
     if earlier:
-        click.echo(f"{len(earlier)} records were recorded before {SETTLEMENTS} began (a restarted embedded broker keeps "
-                   "no topics): compared with the ledger only", err=True)
+        notes.append(f"{len(earlier)} records were recorded before {SETTLEMENTS} began (a restarted embedded broker keeps "
+                     "no topics): compared with the ledger only")
     return [r for r in expected if r.settlement_id not in earlier or r.settlement_id in on_topic]
 
 
@@ -135,19 +174,18 @@ def _last_of_each(records: list[Settlement]) -> list[Settlement]:
     return list({r.settlement_id: r for r in records}.values())
 
 
-def _summary(source, replayed, ledger, topic, claims: int, seconds: float) -> None:
+def _summary(source, replayed, ledger, topic, claims: int, seconds: float) -> list[str]:
     kinds = Counter()
     for (kind, outcome), count in replayed.inputs.items():
         kinds[kind] += count
     refused = ", ".join(f"{count} {kind} {outcome}" for (kind, outcome), count in sorted(replayed.inputs.items())
                         if outcome != "accepted")
-    click.echo(f"replayed from the {source}: " + ", ".join(f"{count} {kind}" for kind, count in sorted(kinds.items()))
-               + " inputs" + (f" ({refused}: no effect)" if refused else ""))
-    click.echo(f"records: {len(replayed.records)} made by the replay, {len(ledger)} in the ledger, {len(topic)} on {SETTLEMENTS}")
-    for fund, amount in totals_per_fund(replayed.records).items():
-        click.echo(f"  {fund:<28} {format_yuan(amount):>18}")
+    lines = [f"replayed from the {source}: " + ", ".join(f"{count} {kind}" for kind, count in sorted(kinds.items()))
+             + " inputs" + (f" ({refused}: no effect)" if refused else ""),
+             f"records: {len(replayed.records)} made by the replay, {len(ledger)} in the ledger, {len(topic)} on {SETTLEMENTS}"]
+    lines += [f"  {fund:<28} {format_yuan(amount):>18}" for fund, amount in totals_per_fund(replayed.records).items()]
     per = seconds / claims * 10_000 if claims else 0.0
-    click.echo(f"took {seconds:.1f} s ({per:.1f} s per 10,000 claims)")
+    return [*lines, f"took {seconds:.1f} s ({per:.1f} s per 10,000 claims)"]
 
 
 @audit.command("verify")
