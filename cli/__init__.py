@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import click
 
-from . import audit, compile_rules, finance, inputs, keys, metrics, operations, presettle, slip, system, views
+from . import audit, compile_rules, console, finance, inputs, keys, metrics, operations, presettle, slip, system, views
 from .demo import demo
 from .policy import policy
 
@@ -26,6 +26,6 @@ def chaos(context: click.Context) -> None:
 
 
 for command in (*system.COMMANDS, *inputs.COMMANDS, *views.COMMANDS, *operations.COMMANDS, *audit.COMMANDS, *keys.COMMANDS,
-                *finance.COMMANDS, *metrics.COMMANDS, *slip.COMMANDS, *presettle.COMMANDS, *compile_rules.COMMANDS, demo, policy,
+                *finance.COMMANDS, *console.COMMANDS, *metrics.COMMANDS, *slip.COMMANDS, *presettle.COMMANDS, *compile_rules.COMMANDS, demo, policy,
                 chaos):
     main.add_command(command)
