@@ -39,7 +39,11 @@ class Account:
 
 
 class Refused(Exception):
-    """Outside the account's role or scope: the page answers 403 with this reason."""
+    """Outside the account's role or scope: the page answers 403 with this reason (English, 中文)."""
+
+    def __init__(self, reason: str, reason_zh: str | None = None) -> None:
+        super().__init__(reason)
+        self.reason, self.reason_zh = reason, reason_zh or reason
 
 
 def region_of_division(insuplc_admdvs: str | None) -> str | None:
@@ -82,18 +86,19 @@ def scope_of(role: str, given: Iterable[str]) -> tuple[str, ...]:
 def require_person(account: Account, regions: set[str]) -> None:
     """A caseworker sees a person of its regions only; a person with no claim yet is of no region."""
     if account.role != "caseworker":
-        raise Refused("only caseworkers look persons up")
+        raise Refused("only caseworkers look persons up", "仅经办人员可查询人员")
     if not regions & set(account.scope):
-        raise Refused("this person is not of your regions (" + ", ".join(account.scope) + ")")
+        regions_text = ", ".join(account.scope)
+        raise Refused(f"this person is not of your regions ({regions_text})", f"此人不属于您的统筹区（{regions_text}）")
 
 
 def require_claim(account: Account, fixmedins_code: str | None, person_regions: set[str] | None = None) -> None:
     """A hospital sees its own claims; a caseworker the claims of persons of its regions."""
     if account.role == "hospital":
         if (fixmedins_code or "") != account.hospital:
-            raise Refused("this claim is not your hospital's")
+            raise Refused("this claim is not your hospital's", "这不是本院的结算")
         return
     if account.role == "caseworker" and person_regions is not None:
         require_person(account, person_regions)
         return
-    raise Refused("your role does not read claims")
+    raise Refused("your role does not read claims", "您的角色不能查看结算")

@@ -17,7 +17,7 @@ from urllib.parse import quote
 import jinja2
 from aiohttp import web
 
-from policies.nhsa import china_time
+from policies.nhsa import china_time, policy_or_none
 from reports import labels
 from runtime.endpoints import Endpoints
 from schemas.money import format_yuan
@@ -86,8 +86,15 @@ def templates() -> jinja2.Environment:
     env.filters.update(yuan=lambda v: "—" if v is None else format_yuan(v), signed=_signed, cst=_cst, mask=mask,
                        url=lambda v: quote(str(v), safe=""))
     env.globals.update(category_name=lambda code: labels.category(getattr(code, "value", code)), insutypes=labels.INSUTYPE,
-                       kinds=labels.KIND, statuses=STATUSES)
+                       kinds=labels.KIND, statuses=STATUSES, fund_name=fund_name)
     return env
+
+
+def fund_name(record, line) -> tuple[str, str]:
+    """(中文, English) name of the fund that paid ``line`` of ``record``, as its policy names it."""
+    policy = policy_or_none(record)
+    payer = next((p for p in policy.payers if p.payer == line.payer), None) if policy else None
+    return (payer.name_zh if payer else line.payer.value), labels.PAYER_EN.get(line.payer.value, line.payer.value)
 
 
 #: a hospital's claim as its window reads it
@@ -122,8 +129,8 @@ def _nav(account: Account | None) -> list[tuple[str, str, str]]:
     }[account.role]
 
 
-def refused_page(request: web.Request, reason: str, status: int = 403) -> web.Response:
-    return render(request, "refused.html", status=status, reason=reason)
+def refused_page(request: web.Request, reason: str, status: int = 403, reason_zh: str | None = None) -> web.Response:
+    return render(request, "refused.html", status=status, reason=reason, reason_zh=reason_zh or reason)
 
 
 # --- who may call what ----------------------------------------------------------------------------------
@@ -138,7 +145,9 @@ def allow(*allowed: str) -> Callable[[Handler], Handler]:
                     raise web.HTTPSeeOther(f"/login?next={quote(request.path_qs, safe='')}")
                 raise web.HTTPUnauthorized(text="sign in first")
             if account.role not in allowed:
-                raise Refused(f"this page is for {', '.join(allowed)}; you are signed in as {account.role}")
+                raise Refused(f"this page is for {', '.join(allowed)}; you are signed in as {account.role}",
+                              f"此页面仅限{'、'.join(roles.ROLE_NAMES[r][0] for r in allowed)}；您的角色是"
+                              f"{roles.ROLE_NAMES[account.role][0]}")
             return await handler(request)
         guarded.roles = allowed  # type: ignore[attr-defined]
         return guarded
@@ -175,13 +184,13 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
     request["visitor"] = new_id() if new_visitor else visitor
     try:
         if request.method == "POST" and not await _csrf_ok(request):
-            response = refused_page(request, "这个表单已过期或不是本站发出的（缺少或错误的 CSRF 令牌）。请重新打开页面再提交。 "
-                                             "The form has expired or was not sent from this site (its CSRF token is "
-                                             "missing or wrong): open the page again and submit it from there.")
+            response = refused_page(request, "The form has expired or was not sent from this site (its CSRF token is "
+                                             "missing or wrong): open the page again and submit it from there.",
+                                    reason_zh="这个表单已过期或不是本站发出的（缺少或错误的 CSRF 令牌）：请重新打开页面再提交。")
         else:
             response = await handler(request)
     except Refused as refusal:
-        response = refused_page(request, str(refusal))
+        response = refused_page(request, refusal.reason, reason_zh=refusal.reason_zh)
     except web.HTTPException as error:
         if error.status == 404 and error.content_type != "text/html":
             response = refused_page(request, error.text or "not found", status=404)
