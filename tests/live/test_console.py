@@ -198,6 +198,9 @@ async def test_the_person_page_shows_the_ledgers_amounts_and_the_view_is_recorde
         assert await claim.locator(".fund").first.inner_text() == format_yuan(record.fund_pay_sumamt)
         assert await claim.locator(".psn").first.inner_text() == format_yuan(record.psn_part_amt)
     assert await page.locator("svg.bars").count() >= 1  # the year against its deductibles and caps
+    answer = await page.goto(f"{console.url}/person?psn_no={psn_no}&as_known_at=2000-01-01")
+    assert answer.status == 200 and "dibao" not in await page.inner_text("#categories")  # nothing granted was known then
+    await page.goto(f"{console.url}/person?psn_no={psn_no}")
     await picture(page, "person")
     await page.click("text=English")
     assert "Categories" in await page.inner_text("main")
