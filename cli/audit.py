@@ -80,7 +80,8 @@ class AuditReplay:
     notes: list[str]
 
 
-def replay(found: Endpoints, source: str, progress: Callable[[int, int], None] = lambda done, claims: None) -> AuditReplay:
+def replay(found: Endpoints, source: str,
+           progress: Callable[[int, int], None] = lambda done, claims: None) -> AuditReplay:
     """Replay every input (from the archive or the topics) into a fresh ledger and compare it with
     the ledger and settlements.completed; ``progress(claims replayed since the last call, claims in
     all)``. Runs its own event loop (call it in a thread from one): `onestop audit replay` and the
@@ -135,7 +136,8 @@ async def archive(store) -> list[ArchivedInput]:
     return out
 
 
-async def _from_topics(kafka: str, archived: list[ArchivedInput], notes: list[str]) -> tuple[list[ArchivedInput], list[str]]:
+async def _from_topics(kafka: str, archived: list[ArchivedInput],
+                       notes: list[str]) -> tuple[list[ArchivedInput], list[str]]:
     """The inputs as the topics hold them, each in its recorded place (the archive's seq); a record
     the system never received, or whose bytes differ from what it received, is a difference."""
     placed = {(a.topic, a.partition, a.offset): a for a in archived if a.partition is not None}
@@ -150,8 +152,8 @@ async def _from_topics(kafka: str, archived: list[ArchivedInput], notes: list[st
             out.append(known)
     gone = [a for a in archived if a.seq not in seen and a.topic in INPUT_TOPICS and a.partition is not None]
     if gone:
-        notes.append(f"{len(gone)} archived inputs are no longer on the topics (retention, or an embedded broker restarted); "
-                     "replayed from the topics without them")
+        notes.append(f"{len(gone)} archived inputs are no longer on the topics (retention, or an embedded broker "
+                     "restarted); replayed from the topics without them")
     return sorted(out, key=lambda a: a.seq), problems
 
 
@@ -164,8 +166,8 @@ def _since_the_topic_began(expected: list[Settlement], numbered: list[tuple[int,
     first = min((seq for seq, r in numbered if r.settlement_id in on_topic), default=None)
     earlier = {r.settlement_id for seq, r in numbered if first is None or seq < first}
     if earlier:
-        notes.append(f"{len(earlier)} records were recorded before {SETTLEMENTS} began (a restarted embedded broker keeps "
-                     "no topics): compared with the ledger only")
+        notes.append(f"{len(earlier)} records were recorded before {SETTLEMENTS} began (a restarted embedded broker "
+                     "keeps no topics): compared with the ledger only")
     return [r for r in expected if r.settlement_id not in earlier or r.settlement_id in on_topic]
 
 
@@ -182,7 +184,8 @@ def _summary(source, replayed, ledger, topic, claims: int, seconds: float) -> li
                         if outcome != "accepted")
     lines = [f"replayed from the {source}: " + ", ".join(f"{count} {kind}" for kind, count in sorted(kinds.items()))
              + " inputs" + (f" ({refused}: no effect)" if refused else ""),
-             f"records: {len(replayed.records)} made by the replay, {len(ledger)} in the ledger, {len(topic)} on {SETTLEMENTS}"]
+             f"records: {len(replayed.records)} made by the replay, {len(ledger)} in the ledger, "
+             f"{len(topic)} on {SETTLEMENTS}"]
     lines += [f"  {fund:<28} {format_yuan(amount):>18}" for fund, amount in totals_per_fund(replayed.records).items()]
     per = seconds / claims * 10_000 if claims else 0.0
     return [*lines, f"took {seconds:.1f} s ({per:.1f} s per 10,000 claims)"]

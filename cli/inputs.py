@@ -111,7 +111,8 @@ def year_end_close_of(region: str, year: int, event_id: str | None, key: KeyFile
     close` and the console's finance page."""
     policies = policy_named(region)
     if not policies:
-        raise ValueError(f"no policy for {region!r}; known regions: {', '.join(sorted({p.region for p in load_policies()}))}")
+        known = ", ".join(sorted({p.region for p in load_policies()}))
+        raise ValueError(f"no policy for {region!r}; known regions: {known}")
     if key is not None and (key.signer_kind, key.signer) != ("authority", Authority.medical_insurance.value):
         raise ValueError(f"key {key.key_id} is {key.signer_kind} {key.signer}'s: only a key of the authority "
                          "medical_insurance signs year-end closes")

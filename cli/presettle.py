@@ -191,7 +191,8 @@ def presettle(file: Path, fmt: str, via_topic: bool, timeout: float, key_file: P
         replies = asyncio.run(_via_topic(endpoints_or_fail().kafka, [raw for _, raw in items], timeout, key))
     else:
         now = datetime.now(timezone.utc)
-        replies = read_ledger(lambda store: presettle_here(store, [(f"line {line}", raw) for line, raw in items], now, str(file)))
+        numbered = [(f"line {line}", raw) for line, raw in items]
+        replies = read_ledger(lambda store: presettle_here(store, numbered, now, str(file)))
     for reply in replies:
         show(reply, fmt)
     if any(reply.error for reply in replies):

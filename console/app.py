@@ -1,4 +1,5 @@
 """The console's web application (aiohttp): its pages put together, and serving it."""
+
 from __future__ import annotations
 
 import asyncio
@@ -32,8 +33,14 @@ async def make_app(found: Endpoints, database: str | None = None) -> web.Applica
     except BaseException:
         await tables.close()
         raise
-    console = Console(Endpoints(found.kafka, url), store, tables, Signer(console_secret()), templates(),
-                      found.worker_database or worker_url(found.database) or found.database)
+    console = Console(
+        Endpoints(found.kafka, url),
+        store,
+        tables,
+        Signer(console_secret()),
+        templates(),
+        found.worker_database or worker_url(found.database) or found.database,
+    )
     await tables.abandon_running_jobs()
     app = web.Application(middlewares=[guard], client_max_size=MAX_UPLOAD)
     app[CONSOLE] = console

@@ -6,6 +6,7 @@ server did not make is refused; the session itself (who, since when, ended or no
 PostgreSQL, so signing out or disabling an account ends it at once. A form's CSRF token is an HMAC
 of the session it belongs to: a page of another site cannot read it, so cannot post it.
 """
+
 from __future__ import annotations
 
 import base64

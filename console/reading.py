@@ -1,6 +1,7 @@
 """What the console's pages read, through the store's public methods and the readers the commands
 use (cli/, reports/). Every use of the store's paging is here, in ``_pages``, ``person_records`` and
 ``archive_page``, so that a change of how the store pages is made in one place."""
+
 from __future__ import annotations
 
 import asyncio
@@ -62,6 +63,7 @@ def event_of(raw: bytes) -> dict:
 
 # --- a person ---------------------------------------------------------------------------------------
 
+
 @dataclass
 class ClaimView:
     key: str
@@ -121,8 +123,9 @@ async def person_page(store: Store, psn_no: str, as_known_at: datetime | None, n
     received = [i.claim for i in history if isinstance(i, ClaimReceived)]
     places = {c.insuplc_admdvs for c in received} | {r.insuplc_admdvs for r in records}
     page = PersonPage(psn_no, held, events, years, {r for r in map(region_of_division, places) if r}, claims)
-    page.enrollment = sorted({(c.insuplc_admdvs, region_of_division(c.insuplc_admdvs) or "?", str(c.insutype.value))
-                              for c in received})
+    page.enrollment = sorted(
+        {(c.insuplc_admdvs, region_of_division(c.insuplc_admdvs) or "?", str(c.insutype.value)) for c in received}
+    )
     for year in sorted({c.first.year for c in claims if c.first.year and not c.is_year_end}):
         last = [c for c in claims if c.first.year == year and not c.is_year_end][-1]
         try:
@@ -135,6 +138,7 @@ async def person_page(store: Store, psn_no: str, as_known_at: datetime | None, n
 
 
 # --- a hospital's claims ------------------------------------------------------------------------------
+
 
 @dataclass
 class HospitalClaim:
@@ -168,8 +172,9 @@ async def hospital_claims(store: Store, code: str, period: str | None) -> list[H
         if event.get("fixmedins_code") != code or not _period_holds(period, enddate):
             continue
         if item.outcome == "rejected":
-            claims[f"rejected/{item.seq}"] = HospitalClaim(claim_id, str(event.get("psn_no") or "?"), enddate,
-                                                           item.received_at, "rejected", item.reason)
+            claims[f"rejected/{item.seq}"] = HospitalClaim(
+                claim_id, str(event.get("psn_no") or "?"), enddate, item.received_at, "rejected", item.reason
+            )
             continue
         key = claim_key(code, claim_id)
         revision = event.get("revision") if isinstance(event.get("revision"), int) else 0
@@ -177,12 +182,20 @@ async def hospital_claims(store: Store, code: str, period: str | None) -> list[H
         status = "cancelled" if any(r.kind == "reversal" for r in found) else "settled" if found else "waiting"
         shown = claims.get(key)
         if shown is None or revision >= shown.revision:
-            claims[key] = HospitalClaim(claim_id, str(event.get("psn_no")), enddate, item.received_at, status,
-                                        revision=revision, now=summed(found) if found else None)
+            claims[key] = HospitalClaim(
+                claim_id,
+                str(event.get("psn_no")),
+                enddate,
+                item.received_at,
+                status,
+                revision=revision,
+                now=summed(found) if found else None,
+            )
     return sorted(claims.values(), key=lambda c: (c.enddate, c.received_at), reverse=True)
 
 
 # --- operations -----------------------------------------------------------------------------------------
+
 
 @dataclass
 class WorkerProcess:
@@ -197,14 +210,22 @@ class WorkerProcess:
 
 async def worker_processes() -> list[WorkerProcess]:
     """Each running worker process's health and figures, from its /healthz and /metrics."""
+
     def read(process: str, address: dict) -> WorkerProcess:
         healthy, report = healthz(address["url"], timeout=2.0)
         try:
             samples = scrape(address["url"], timeout=2.0)
         except OSError:
             samples = {}
-        return WorkerProcess(process, address["url"], address["pid"], healthy, report, stages(samples),
-                             by_label(samples, "onestop_consumer_lag", "worker"))
+        return WorkerProcess(
+            process,
+            address["url"],
+            address["pid"],
+            healthy,
+            report,
+            stages(samples),
+            by_label(samples, "onestop_consumer_lag", "worker"),
+        )
 
     found = worker_metrics.addresses()
     return list(await asyncio.gather(*(asyncio.to_thread(read, p, a) for p, a in found.items())))

@@ -6,6 +6,7 @@ server (hiding a link is not a check).
 - hospital: its own claims, by its one ``fixmedins_code``;
 - finance, auditor, operator, admin: their pages, no person's page.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable
@@ -17,11 +18,22 @@ from schemas.codes import identifier
 
 ROLES = ("caseworker", "hospital", "finance", "auditor", "operator", "admin")
 #: each role's first page
-HOME = {"caseworker": "/person", "hospital": "/hospital/claims", "finance": "/finance/statement", "auditor": "/audit",
-        "operator": "/operations", "admin": "/admin/accounts"}
-ROLE_NAMES = {"caseworker": ("经办人员", "caseworker"), "hospital": ("医院结算窗口", "hospital window"),
-              "finance": ("财务", "finance"), "auditor": ("审计", "auditor"), "operator": ("运维", "operator"),
-              "admin": ("管理员", "administrator")}
+HOME = {
+    "caseworker": "/person",
+    "hospital": "/hospital/claims",
+    "finance": "/finance/statement",
+    "auditor": "/audit",
+    "operator": "/operations",
+    "admin": "/admin/accounts",
+}
+ROLE_NAMES = {
+    "caseworker": ("经办人员", "caseworker"),
+    "hospital": ("医院结算窗口", "hospital window"),
+    "finance": ("财务", "finance"),
+    "auditor": ("审计", "auditor"),
+    "operator": ("运维", "operator"),
+    "admin": ("管理员", "administrator"),
+}
 
 
 @dataclass(frozen=True)
@@ -62,7 +74,9 @@ def scope_of(role: str, given: Iterable[str]) -> tuple[str, ...]:
         raise ValueError(f"no role {role!r}: one of {', '.join(ROLES)}")
     if role == "caseworker":
         if not items:
-            raise ValueError("a caseworker needs --scope: one or more regions (e.g. zhengzhou, or its pooled city 4101)")
+            raise ValueError(
+                "a caseworker needs --scope: one or more regions (e.g. zhengzhou, or its pooled city 4101)"
+            )
         regions = []
         for item in items:
             named = policy_named(item)

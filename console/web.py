@@ -5,6 +5,7 @@ whose CSRF token is not the session's, and turns a ``Refused`` (roles.py) into 4
 says which roles may call it (``allow``); the scope checks are made by the handler on what it is
 about to read, before it reads it (roles.require_*).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -68,6 +69,7 @@ def now() -> datetime:
 
 # --- language, money, times ------------------------------------------------------------------------------
 
+
 def lang_of(request: web.Request) -> str:
     return "en" if request.cookies.get(LANG_COOKIE) == "en" else "zh"
 
@@ -81,12 +83,27 @@ def _signed(value: Decimal) -> str:
 
 
 def templates() -> jinja2.Environment:
-    env = jinja2.Environment(loader=jinja2.PackageLoader("console", "templates"), autoescape=True,
-                             undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
-    env.filters.update(yuan=lambda v: "—" if v is None else format_yuan(v), signed=_signed, cst=_cst, mask=mask,
-                       url=lambda v: quote(str(v), safe=""))
-    env.globals.update(category_name=lambda code: labels.category(getattr(code, "value", code)), insutypes=labels.INSUTYPE,
-                       kinds=labels.KIND, statuses=STATUSES, fund_name=fund_name)
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("console", "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters.update(
+        yuan=lambda v: "—" if v is None else format_yuan(v),
+        signed=_signed,
+        cst=_cst,
+        mask=mask,
+        url=lambda v: quote(str(v), safe=""),
+    )
+    env.globals.update(
+        category_name=lambda code: labels.category(getattr(code, "value", code)),
+        insutypes=labels.INSUTYPE,
+        kinds=labels.KIND,
+        statuses=STATUSES,
+        fund_name=fund_name,
+    )
     return env
 
 
@@ -98,18 +115,32 @@ def fund_name(record, line) -> tuple[str, str]:
 
 
 #: a hospital's claim as its window reads it
-STATUSES = {"settled": ("已结算", "settled"), "waiting": ("待结算", "waiting"), "rejected": ("已拒绝", "rejected"),
-            "cancelled": ("已撤销", "cancelled")}
+STATUSES = {
+    "settled": ("已结算", "settled"),
+    "waiting": ("待结算", "waiting"),
+    "rejected": ("已拒绝", "rejected"),
+    "cancelled": ("已撤销", "cancelled"),
+}
 
 
 def render(request: web.Request, template: str, status: int = 200, **context) -> web.Response:
     lang = lang_of(request)
     account: Account | None = request.get("account")
     bound = request.get("session_id") or request.get("visitor")
-    page = console_of(request).templates.get_template(template).render(
-        lang=lang, tr=lambda zh, en: zh if lang == "zh" else en, account=account, here=request.path_qs,
-        csrf=console_of(request).signer.csrf_token(bound) if bound else "", role_names=roles.ROLE_NAMES,
-        nav=_nav(account), **context)
+    page = (
+        console_of(request)
+        .templates.get_template(template)
+        .render(
+            lang=lang,
+            tr=lambda zh, en: zh if lang == "zh" else en,
+            account=account,
+            here=request.path_qs,
+            csrf=console_of(request).signer.csrf_token(bound) if bound else "",
+            role_names=roles.ROLE_NAMES,
+            nav=_nav(account),
+            **context,
+        )
+    )
     return web.Response(text=page, content_type="text/html", status=status)
 
 
@@ -119,11 +150,21 @@ def _nav(account: Account | None) -> list[tuple[str, str, str]]:
         return []
     return {
         "caseworker": [("/person", "人员查询", "Person")],
-        "hospital": [("/hospital/claims", "本院结算", "Our claims"), ("/hospital/presettle", "预结算", "Pre-settlement")],
-        "finance": [("/finance/statement", "月度清算", "Statement"), ("/finance/reconcile", "对账", "Reconcile"),
-                    ("/finance/year-end", "年终清算", "Year-end close")],
-        "auditor": [("/audit", "审计核验", "Audit runs"), ("/audit/archive", "输入存档", "Input archive"),
-                    ("/audit/views", "查阅记录", "Views of persons"), ("/audit/actions", "操作记录", "Actions")],
+        "hospital": [
+            ("/hospital/claims", "本院结算", "Our claims"),
+            ("/hospital/presettle", "预结算", "Pre-settlement"),
+        ],
+        "finance": [
+            ("/finance/statement", "月度清算", "Statement"),
+            ("/finance/reconcile", "对账", "Reconcile"),
+            ("/finance/year-end", "年终清算", "Year-end close"),
+        ],
+        "auditor": [
+            ("/audit", "审计核验", "Audit runs"),
+            ("/audit/archive", "输入存档", "Input archive"),
+            ("/audit/views", "查阅记录", "Views of persons"),
+            ("/audit/actions", "操作记录", "Actions"),
+        ],
         "operator": [("/operations", "运行状态", "Operations")],
         "admin": [("/admin/accounts", "账户", "Accounts"), ("/admin/keys", "签名密钥", "Signing keys")],
     }[account.role]
@@ -135,8 +176,10 @@ def refused_page(request: web.Request, reason: str, status: int = 403, reason_zh
 
 # --- who may call what ----------------------------------------------------------------------------------
 
+
 def allow(*allowed: str) -> Callable[[Handler], Handler]:
     """The roles that may call a handler; anyone else gets 403, and nobody signed in is sent to sign in."""
+
     def wrap(handler: Handler) -> Handler:
         async def guarded(request: web.Request) -> web.StreamResponse:
             account = request.get("account")
@@ -145,12 +188,16 @@ def allow(*allowed: str) -> Callable[[Handler], Handler]:
                     raise web.HTTPSeeOther(f"/login?next={quote(request.path_qs, safe='')}")
                 raise web.HTTPUnauthorized(text="sign in first")
             if account.role not in allowed:
-                raise Refused(f"this page is for {', '.join(allowed)}; you are signed in as {account.role}",
-                              f"此页面仅限{'、'.join(roles.ROLE_NAMES[r][0] for r in allowed)}；您的角色是"
-                              f"{roles.ROLE_NAMES[account.role][0]}")
+                raise Refused(
+                    f"this page is for {', '.join(allowed)}; you are signed in as {account.role}",
+                    f"此页面仅限{'、'.join(roles.ROLE_NAMES[r][0] for r in allowed)}；您的角色是"
+                    f"{roles.ROLE_NAMES[account.role][0]}",
+                )
             return await handler(request)
+
         guarded.roles = allowed  # type: ignore[attr-defined]
         return guarded
+
     return wrap
 
 
@@ -164,7 +211,7 @@ def safe_next(target: str | None, account: Account | None) -> str:
 SECURITY_HEADERS = {
     # no script at all; inline styles only for the reports' own pages and the charts' SVG
     "Content-Security-Policy": "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
-                               "script-src 'none'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
+    "script-src 'none'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
     "X-Frame-Options": "DENY",
@@ -184,9 +231,12 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
     request["visitor"] = new_id() if new_visitor else visitor
     try:
         if request.method == "POST" and not await _csrf_ok(request):
-            response = refused_page(request, "The form has expired or was not sent from this site (its CSRF token is "
-                                             "missing or wrong): open the page again and submit it from there.",
-                                    reason_zh="这个表单已过期或不是本站发出的（缺少或错误的 CSRF 令牌）：请重新打开页面再提交。")
+            response = refused_page(
+                request,
+                "The form has expired or was not sent from this site (its CSRF token is "
+                "missing or wrong): open the page again and submit it from there.",
+                reason_zh="这个表单已过期或不是本站发出的（缺少或错误的 CSRF 令牌）：请重新打开页面再提交。",
+            )
         else:
             response = await handler(request)
     except Refused as refusal:
@@ -195,7 +245,7 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
         if error.status == 404 and error.content_type != "text/html":
             response = refused_page(request, error.text or "not found", status=404)
         else:
-            raise _with_headers(error, request, new_visitor)
+            raise _with_headers(error, request, new_visitor) from None
     return _with_headers(response, request, new_visitor)
 
 
@@ -203,8 +253,14 @@ def _with_headers(response, request: web.Request, new_visitor: bool):
     for name, value in SECURITY_HEADERS.items():
         response.headers.setdefault(name, value)
     if new_visitor:
-        response.set_cookie(VISITOR_COOKIE, console_of(request).signer.sign(request["visitor"]), httponly=True,
-                            samesite="Strict", secure=request.secure, path="/")
+        response.set_cookie(
+            VISITOR_COOKIE,
+            console_of(request).signer.sign(request["visitor"]),
+            httponly=True,
+            samesite="Strict",
+            secure=request.secure,
+            path="/",
+        )
     return response
 
 

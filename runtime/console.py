@@ -1,5 +1,6 @@
 """The web console as a process of its own beside the workers (`onestop up`): started, its address
 read from what it writes (.onestop/console.json), restarted when it dies, stopped with the rest."""
+
 from __future__ import annotations
 
 import os
@@ -34,8 +35,9 @@ class ConsoleProcess:
         console_address_file().unlink(missing_ok=True)
         env = {**os.environ, "ONESTOP_KAFKA": self.found.kafka, "ONESTOP_DATABASE_URL": self.found.database}
         with open(self.log_dir / "console.log", "ab") as log:
-            self.process = subprocess.Popen([sys.executable, "-m", "cli", "console"], env=env, stdout=log,
-                                            stderr=subprocess.STDOUT)
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "cli", "console"], env=env, stdout=log, stderr=subprocess.STDOUT
+            )
 
     def address(self, timeout: float = 30.0) -> str | None:
         """The console's URL once it listens; None if it stopped or did not say within ``timeout``."""

@@ -1,6 +1,7 @@
 """The console's rules that need no server: passwords, signed cookies and CSRF tokens, scopes and
 who may see what, the bars, and that every page but signing in says which roles may call it.
 (The pages themselves are tested in a real browser on the live system: tests/live/test_console.py.)"""
+
 from __future__ import annotations
 
 from decimal import Decimal
@@ -48,10 +49,15 @@ def test_scopes_are_checked_when_an_account_is_made():
     assert scope_of("caseworker", ["zhengzhou, 3708"]) == ("zhengzhou", "jining")  # by name or pooled city
     assert scope_of("hospital", ["H4101021"]) == ("H4101021",)
     assert scope_of("finance", []) == ()
-    for role, given, problem in [("caseworker", [], "needs --scope"), ("caseworker", ["atlantis"], "no region 'atlantis'"),
-                                 ("hospital", [], "one fixmedins_code"), ("hospital", ["A", "B"], "one fixmedins_code"),
-                                 ("hospital", ["H/1"], "holds '/'"), ("finance", ["zhengzhou"], "has no scope"),
-                                 ("boss", [], "no role 'boss'")]:
+    for role, given, problem in [
+        ("caseworker", [], "needs --scope"),
+        ("caseworker", ["atlantis"], "no region 'atlantis'"),
+        ("hospital", [], "one fixmedins_code"),
+        ("hospital", ["A", "B"], "one fixmedins_code"),
+        ("hospital", ["H/1"], "holds '/'"),
+        ("finance", ["zhengzhou"], "has no scope"),
+        ("boss", [], "no role 'boss'"),
+    ]:
         with pytest.raises(ValueError, match=problem):
             scope_of(role, given)
 
@@ -62,14 +68,24 @@ def test_who_may_see_a_person_and_a_claim():
     finance = Account("f", "finance", ())
     assert region_of_division("410102") == "zhengzhou" and region_of_division("999999") is None
     require_person(caseworker, {"zhengzhou", "jining"})
-    for account, regions in [(caseworker, {"jining"}), (caseworker, set()), (hospital, {"zhengzhou"}),
-                             (finance, {"zhengzhou"})]:
+    for account, regions in [
+        (caseworker, {"jining"}),
+        (caseworker, set()),
+        (hospital, {"zhengzhou"}),
+        (finance, {"zhengzhou"}),
+    ]:
         with pytest.raises(Refused):
             require_person(account, regions)
     require_claim(hospital, "H1")
     require_claim(caseworker, "H9", {"zhengzhou"})
-    for account, code, regions in [(hospital, "H2", None), (hospital, None, None), (hospital, "H10", None),
-                                   (caseworker, "H9", {"jining"}), (caseworker, "H9", None), (finance, "H1", {"zhengzhou"})]:
+    for account, code, regions in [
+        (hospital, "H2", None),
+        (hospital, None, None),
+        (hospital, "H10", None),
+        (caseworker, "H9", {"jining"}),
+        (caseworker, "H9", None),
+        (finance, "H1", {"zhengzhou"}),
+    ]:
         with pytest.raises(Refused):
             require_claim(account, code, regions)
 
@@ -92,8 +108,17 @@ def test_after_signing_in_only_a_page_of_this_site():
 
 
 def test_the_bars_show_the_year_against_its_deductible_and_cap():
-    total = RunningTotal("critical", "城乡居民大病保险", "critical-illness insurance", Decimal("30330.00"), Decimal("7665.00"),
-                         Decimal("15000.00"), False, Decimal("300000.00"), False)
+    total = RunningTotal(
+        "critical",
+        "城乡居民大病保险",
+        "critical-illness insurance",
+        Decimal("30330.00"),
+        Decimal("7665.00"),
+        Decimal("15000.00"),
+        False,
+        Decimal("300000.00"),
+        False,
+    )
     drawn = str(account_bars(total))
     assert drawn.startswith("<svg") and "30330.00 / 15000.00" in drawn and "7665.00 / 300000.00" in drawn
     uncapped = RunningTotal("s", "补充", "supplementary", Decimal("0"), Decimal("0"), None, True, None, True)

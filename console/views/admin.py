@@ -1,19 +1,28 @@
 """The administrator: accounts (made, unlocked, disabled) and the signing keys registered."""
+
 from __future__ import annotations
 
 from aiohttp import web
 
-from ..web import account_of, allow, console_of, now, render
 from ..auth import hash_password, password_problem
 from ..roles import ROLES, scope_of
 from ..tables import AccountExists
+from ..web import account_of, allow, console_of, now, render
 
 routes = web.RouteTableDef()
 
 
 async def _accounts(request: web.Request, problem: str | None = None, done: str | None = None, status: int = 200):
-    return render(request, "accounts.html", accounts=await console_of(request).tables.accounts(), roles=ROLES, now=now(),
-                  problem=problem, done=done, status=status)
+    return render(
+        request,
+        "accounts.html",
+        accounts=await console_of(request).tables.accounts(),
+        roles=ROLES,
+        now=now(),
+        problem=problem,
+        done=done,
+        status=status,
+    )
 
 
 @routes.get("/admin/accounts")
@@ -36,7 +45,9 @@ async def add(request: web.Request) -> web.Response:
         await console.tables.add_account(name, role, scope, hash_password(password), account.name)
     except (ValueError, AccountExists) as error:
         return await _accounts(request, problem=str(error), status=400)
-    await console.tables.record_action(account.name, "account added", {"name": name, "role": role, "scope": list(scope)})
+    await console.tables.record_action(
+        account.name, "account added", {"name": name, "role": role, "scope": list(scope)}
+    )
     return await _accounts(request, done=f"account {name} ({role}) added")
 
 
@@ -53,8 +64,9 @@ async def change(request: web.Request) -> web.Response:
         changed = await console.tables.set_disabled(name, what == "disable")
     if not changed:
         raise web.HTTPNotFound(text=f"no account {name}")
-    await console.tables.record_action(account.name, f"account {what}d" if what != "unlock" else "account unlocked",
-                                       {"name": name})
+    await console.tables.record_action(
+        account.name, f"account {what}d" if what != "unlock" else "account unlocked", {"name": name}
+    )
     return await _accounts(request, done=f"{name}: {what} done")
 
 

@@ -1,6 +1,7 @@
 """The auditor: `audit verify` and `audit replay` run in the background with their progress, the
 last results with every difference; the input archive with the reasons of what was refused; the
 record of every view of a person's data, and what the console's users did."""
+
 from __future__ import annotations
 
 import asyncio
@@ -9,8 +10,8 @@ from aiohttp import web
 
 from cli.audit import replay
 
-from ..web import Console, account_of, allow, console_of, render
 from ..reading import archive_page, event_of, place_of
+from ..web import Console, account_of, allow, console_of, render
 
 routes = web.RouteTableDef()
 ARCHIVE_PAGE = 100
@@ -43,9 +44,13 @@ async def _run(console: Console, job_id: int, kind: str) -> None:
     try:
         if kind == "verify":
             breaches, counts = await console.store.check_ledger(), await console.store.counts()
-            result = {"problems": breaches, "counts": counts, "summary": [
-                f"checked {counts['settlements']} records, {counts['claims_received']} claims"]}
+            result = {
+                "problems": breaches,
+                "counts": counts,
+                "summary": [f"checked {counts['settlements']} records, {counts['claims_received']} claims"],
+            }
         else:
+
             def progress(done: int, claims: int) -> None:
                 console.progress[job_id][0] += done
                 console.progress[job_id][1] = claims
@@ -86,7 +91,9 @@ async def archive(request: web.Request) -> web.Response:
                 if len(shown) == ARCHIVE_PAGE:
                     break
     more = len(shown) == ARCHIVE_PAGE
-    return render(request, "archive.html", items=shown, outcome=outcome, after=after, next_place=place if more else None)
+    return render(
+        request, "archive.html", items=shown, outcome=outcome, after=after, next_place=place if more else None
+    )
 
 
 @routes.get("/audit/archive/{seq:\\d+}")
@@ -108,8 +115,13 @@ async def archived(request: web.Request) -> web.Response:
 async def views(request: web.Request) -> web.Response:
     psn_no = request.query.get("psn_no", "").strip() or None
     name = request.query.get("account", "").strip() or None
-    return render(request, "views.html", views=await console_of(request).tables.views(psn_no, name), psn_no=psn_no or "",
-                  name=name or "")
+    return render(
+        request,
+        "views.html",
+        views=await console_of(request).tables.views(psn_no, name),
+        psn_no=psn_no or "",
+        name=name or "",
+    )
 
 
 @routes.get("/audit/actions")

@@ -1,5 +1,6 @@
 """The hospital window: its claims of a day or month with their status, and pre-settlement of a bill
 typed into the form or uploaded (the pure rules on the person's year as known now; nothing recorded)."""
+
 from __future__ import annotations
 
 import re
@@ -12,15 +13,30 @@ from aiohttp import web
 from cli.presettle import presettle_here, requests_of
 from schemas.nhsa import PresettleReply, PresettleRequest
 
-from ..web import account_of, allow, console_of, now, render
 from ..reading import hospital_claims
+from ..web import account_of, allow, console_of, now, render
 
 routes = web.RouteTableDef()
 
 PERIOD = re.compile(r"^\d{4}(-\d{2}(-\d{2})?)?$")
 #: the fields of a bill typed into the form (CONTRACTS.md, claims.discharged), in the form's order
-FIELDS = ("psn_no", "claim_id", "insutype", "insuplc_admdvs", "mdtrtarea_admvs", "med_type", "hosp_lv", "begndate", "enddate",
-          "dise_codg", "medfee_sumamt", "fulamt_ownpay_amt", "overlmt_selfpay", "preselfpay_amt", "inscp_scp_amt")
+FIELDS = (
+    "psn_no",
+    "claim_id",
+    "insutype",
+    "insuplc_admdvs",
+    "mdtrtarea_admvs",
+    "med_type",
+    "hosp_lv",
+    "begndate",
+    "enddate",
+    "dise_codg",
+    "medfee_sumamt",
+    "fulamt_ownpay_amt",
+    "overlmt_selfpay",
+    "preselfpay_amt",
+    "inscp_scp_amt",
+)
 UPLOADS = (".json", ".jsonl", ".csv")
 
 
@@ -30,8 +46,14 @@ async def claims(request: web.Request) -> web.Response:
     account = account_of(request)
     period = request.query.get("period", "").strip()
     if period and not PERIOD.match(period):
-        return render(request, "hospital_claims.html", claims=[], period=period, status=400,
-                      problem=f"{period!r}: write a month YYYY-MM or a day YYYY-MM-DD")
+        return render(
+            request,
+            "hospital_claims.html",
+            claims=[],
+            period=period,
+            status=400,
+            problem=f"{period!r}: write a month YYYY-MM or a day YYYY-MM-DD",
+        )
     found = await hospital_claims(console_of(request).store, account.hospital, period or None)
     return render(request, "hospital_claims.html", claims=found, period=period, problem=None)
 
@@ -39,8 +61,14 @@ async def claims(request: web.Request) -> web.Response:
 @routes.get("/hospital/presettle")
 @allow("hospital")
 async def presettle_form(request: web.Request) -> web.Response:
-    return render(request, "presettle.html", fields=FIELDS, values={"insutype": "390", "med_type": "21", "hosp_lv": "3"},
-                  replies=[], problem=None)
+    return render(
+        request,
+        "presettle.html",
+        fields=FIELDS,
+        values={"insutype": "390", "med_type": "21", "hosp_lv": "3"},
+        replies=[],
+        problem=None,
+    )
 
 
 @routes.post("/hospital/presettle")
@@ -53,8 +81,15 @@ async def presettle(request: web.Request) -> web.Response:
     if isinstance(upload, web.FileField) and upload.filename:
         suffix = Path(upload.filename).suffix.lower()
         if suffix not in UPLOADS:
-            return render(request, "presettle.html", fields=FIELDS, values=values, replies=[], status=400,
-                          problem=f"{upload.filename}: upload a .json, .jsonl or .csv file of discharge events")
+            return render(
+                request,
+                "presettle.html",
+                fields=FIELDS,
+                values=values,
+                replies=[],
+                status=400,
+                problem=f"{upload.filename}: upload a .json, .jsonl or .csv file of discharge events",
+            )
         with tempfile.TemporaryDirectory() as folder:
             path = Path(folder) / f"upload{suffix}"
             path.write_bytes(upload.file.read())

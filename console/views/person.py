@@ -1,4 +1,5 @@
 """The caseworker's person page, and the slip of a claim (a hospital's own, a caseworker's person's)."""
+
 from __future__ import annotations
 
 from datetime import datetime, timezone
@@ -12,10 +13,10 @@ from reports.slip import SlipError
 from schemas.codes import identifier
 from schemas.ids import claim_key
 
-from ..web import account_of, allow, console_of, now, render
 from ..charts import account_bars
 from ..reading import person_page, person_regions
 from ..roles import Refused, require_claim, require_person
+from ..web import account_of, allow, console_of, now, render
 
 routes = web.RouteTableDef()
 
@@ -42,7 +43,9 @@ async def person(request: web.Request) -> web.Response:
         identifier(psn_no)
         known_at = _moment(as_known)
     except ValueError as error:
-        return render(request, "person.html", page=None, psn_no=psn_no, as_known_at=as_known, problem=str(error), status=400)
+        return render(
+            request, "person.html", page=None, psn_no=psn_no, as_known_at=as_known, problem=str(error), status=400
+        )
     require_person(account, await person_regions(console.store, psn_no))  # before anything of theirs is read
     page = await person_page(console.store, psn_no, known_at, now())
     await console.tables.record_view(account, psn_no, "person" + (f" as known at {as_known}" if as_known else ""))
@@ -62,8 +65,9 @@ async def _claim(request: web.Request) -> tuple[str, str]:
     key = claim_key(code, request.match_info["claim_id"])
     records = await console.store.records_of(key)
     if not records:
-        raise web.HTTPNotFound(text=f"no records of claim {request.match_info['claim_id']}"
-                                    + (f" of hospital {code}" if code else ""))
+        raise web.HTTPNotFound(
+            text=f"no records of claim {request.match_info['claim_id']}" + (f" of hospital {code}" if code else "")
+        )
     if account.role == "caseworker":
         require_claim(account, code, await person_regions(console.store, records[0].psn_no))
     return key, records[0].psn_no
@@ -85,8 +89,11 @@ async def _slip(request: web.Request, what: str):
 async def slip_download(request: web.Request) -> web.Response:
     made = await _slip(request, "slip PDF")
     name = f"slip-{request.match_info['claim_id']}.pdf"
-    return web.Response(body=slip_pdf(made), content_type="application/pdf",
-                        headers={"Content-Disposition": f'attachment; filename="{name}"'})
+    return web.Response(
+        body=slip_pdf(made),
+        content_type="application/pdf",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
 
 
 @routes.get("/slip/{hospital}/{claim_id}/slip.html")
@@ -94,14 +101,26 @@ async def slip_download(request: web.Request) -> web.Response:
 async def slip_document(request: web.Request) -> web.Response:
     """The slip as `onestop slip` writes it: a printable page of its own (shown in the slip page's frame)."""
     made = await _slip(request, "slip")
-    return web.Response(text=slip_html(made), content_type="text/html", headers={
-        "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'self'",
-        "X-Frame-Options": "SAMEORIGIN"})
+    return web.Response(
+        text=slip_html(made),
+        content_type="text/html",
+        headers={
+            # its own inline styles, nothing else; framed by the console's slip page only
+            "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
+            "frame-ancestors 'self'",
+            "X-Frame-Options": "SAMEORIGIN",
+        },
+    )
 
 
 @routes.get("/slip/{hospital}/{claim_id}")
 @allow("hospital", "caseworker")
 async def slip_page(request: web.Request) -> web.Response:
     await _claim(request)
-    return render(request, "slip.html", claim_id=request.match_info["claim_id"], document=f"{request.path}/slip.html",
-                  pdf=f"{request.path}/slip.pdf")
+    return render(
+        request,
+        "slip.html",
+        claim_id=request.match_info["claim_id"],
+        document=f"{request.path}/slip.html",
+        pdf=f"{request.path}/slip.pdf",
+    )

@@ -1,11 +1,12 @@
 """Signing in and out, the language switch, and the first page of each role."""
+
 from __future__ import annotations
 
 from aiohttp import web
 
-from ..web import SESSION_COOKIE, LANG_COOKIE, safe_next, account_of, console_of, now, render
 from ..auth import password_matches
 from ..roles import HOME
+from ..web import LANG_COOKIE, SESSION_COOKIE, account_of, console_of, now, render, safe_next
 
 routes = web.RouteTableDef()
 
@@ -36,8 +37,11 @@ async def login(request: web.Request) -> web.Response:
         if account is not None and not account.disabled:
             account = await console.tables.wrong_password(name, at)
             locked = account is not None and account.locked_until is not None and account.locked_until > at
-            await console.tables.record_action(name, "account locked" if locked else "sign-in refused",
-                                               {"why": "wrong password", "failures": account.failures if account else None})
+            await console.tables.record_action(
+                name,
+                "account locked" if locked else "sign-in refused",
+                {"why": "wrong password", "failures": account.failures if account else None},
+            )
             if locked:
                 return _refused(request, name, target, "locked", account.locked_until)
         return _refused(request, name, target, "wrong")
@@ -45,14 +49,21 @@ async def login(request: web.Request) -> web.Response:
     session_id = await console.tables.new_session(name)
     await console.tables.record_action(name, "signed in", {})
     response = web.HTTPSeeOther(safe_next(target, account) if target else HOME[account.role])
-    response.set_cookie(SESSION_COOKIE, console.signer.sign(session_id), httponly=True, samesite="Strict",
-                        secure=request.secure, path="/")
+    response.set_cookie(
+        SESSION_COOKIE,
+        console.signer.sign(session_id),
+        httponly=True,
+        samesite="Strict",
+        secure=request.secure,
+        path="/",
+    )
     raise response
 
 
 def _refused(request: web.Request, name: str, target: str, why: str, until=None) -> web.Response:
-    return render(request, "login.html", status=401 if why == "wrong" else 423, problem=why, until=until, name=name,
-                  next=target)
+    return render(
+        request, "login.html", status=401 if why == "wrong" else 423, problem=why, until=until, name=name, next=target
+    )
 
 
 @routes.post("/logout")
@@ -68,6 +79,11 @@ async def logout(request: web.Request) -> web.Response:
 @routes.get("/lang")
 async def language(request: web.Request) -> web.Response:
     response = web.HTTPSeeOther(safe_next(request.query.get("next"), request.get("account")))
-    response.set_cookie(LANG_COOKIE, "en" if request.query.get("to") == "en" else "zh", samesite="Lax", path="/",
-                        max_age=365 * 24 * 3600)
+    response.set_cookie(
+        LANG_COOKIE,
+        "en" if request.query.get("to") == "en" else "zh",
+        samesite="Lax",
+        path="/",
+        max_age=365 * 24 * 3600,
+    )
     raise response

@@ -7,6 +7,7 @@ is recorded; a form posted without its CSRF token is refused; wrong passwords lo
 
 The console runs as `onestop console` does, in its own process, as its own database role. Each
 page is photographed into docs/console/ (the README's pictures)."""
+
 from __future__ import annotations
 
 import asyncio
@@ -91,8 +92,14 @@ async def onestop(live, *args: str, stdin: str | None = None):
 
 def _console_process(live, home: Path, key_file: Path) -> tuple[subprocess.Popen, str]:
     """`onestop console --port 0`, and its address once it listens."""
-    env = {**os.environ, "ONESTOP_DATABASE_URL": live.database, "ONESTOP_KAFKA": live.kafka, "ONESTOP_HOME": str(home),
-           "ONESTOP_CONSOLE_BUREAU_KEY": str(key_file), "PYTHONPATH": str(ROOT)}
+    env = {
+        **os.environ,
+        "ONESTOP_DATABASE_URL": live.database,
+        "ONESTOP_KAFKA": live.kafka,
+        "ONESTOP_HOME": str(home),
+        "ONESTOP_CONSOLE_BUREAU_KEY": str(key_file),
+        "PYTHONPATH": str(ROOT),
+    }
     address = home / ".onestop" / "console.json"
     address.unlink(missing_ok=True)
     log = open(home / "console.log", "ab")
@@ -127,23 +134,57 @@ async def console(live_system, store, tmp_path_factory):
     key_file = folder / "bureau.key.json"
     key_file.write_bytes(key.model_dump_json().encode())
 
-    accounts = {"caseworker": f"cw-zz-{tag}", "caseworker-jn": f"cw-jn-{tag}", "hospital": f"h-zz-{tag}",
-                "hospital-jn": f"h-jn-{tag}", "finance": f"fin-{tag}", "auditor": f"aud-{tag}", "operator": f"ops-{tag}",
-                "admin": f"adm-{tag}", "locked": f"lock-{tag}"}
-    scopes = {"caseworker": ["--scope", "zhengzhou"], "caseworker-jn": ["--scope", "jining"],
-              "hospital": ["--scope", f"HCZ{tag}"], "hospital-jn": ["--scope", f"HCJ{tag}"]}
+    accounts = {
+        "caseworker": f"cw-zz-{tag}",
+        "caseworker-jn": f"cw-jn-{tag}",
+        "hospital": f"h-zz-{tag}",
+        "hospital-jn": f"h-jn-{tag}",
+        "finance": f"fin-{tag}",
+        "auditor": f"aud-{tag}",
+        "operator": f"ops-{tag}",
+        "admin": f"adm-{tag}",
+        "locked": f"lock-{tag}",
+    }
+    scopes = {
+        "caseworker": ["--scope", "zhengzhou"],
+        "caseworker-jn": ["--scope", "jining"],
+        "hospital": ["--scope", f"HCZ{tag}"],
+        "hospital-jn": ["--scope", f"HCJ{tag}"],
+    }
     for who, name in accounts.items():
         role = who.split("-")[0] if who != "locked" else "finance"
-        made = await onestop(live_system, "console", "user", "add", name, "--role", role, *scopes.get(who, []),
-                             "--password-stdin", stdin=PASSWORD + "\n")
+        made = await onestop(
+            live_system,
+            "console",
+            "user",
+            "add",
+            name,
+            "--role",
+            role,
+            *scopes.get(who, []),
+            "--password-stdin",
+            stdin=PASSWORD + "\n",
+        )
         assert made.exit_code == 0, made.output
-    refused = await onestop(live_system, "console", "user", "add", f"x-{tag}", "--role", "caseworker", "--scope", "atlantis",
-                            "--password-stdin", stdin=PASSWORD + "\n")
+    refused = await onestop(
+        live_system,
+        "console",
+        "user",
+        "add",
+        f"x-{tag}",
+        "--role",
+        "caseworker",
+        "--scope",
+        "atlantis",
+        "--password-stdin",
+        stdin=PASSWORD + "\n",
+    )
     assert refused.exit_code != 0 and "no region 'atlantis'" in refused.output
 
     # the console beside the live system's workers (their metrics addresses are in the same home)
-    process, url = await asyncio.to_thread(_console_process, live_system, Path(live_system.workers.extra_env["ONESTOP_HOME"]),
-                                           key_file)
+    process, url = await asyncio.to_thread(
+        _console_process, live_system, Path(live_system.workers.extra_env["ONESTOP_HOME"]), key_file
+    )
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(executable_path=CHROMIUM)
         try:
@@ -155,8 +196,14 @@ async def console(live_system, store, tmp_path_factory):
 
 
 async def test_each_role_signs_in_to_its_own_pages_and_is_refused_the_others(console):
-    homes = {"caseworker": "/person", "hospital": "/hospital/claims", "finance": "/finance/statement", "auditor": "/audit",
-             "operator": "/operations", "admin": "/admin/accounts"}
+    homes = {
+        "caseworker": "/person",
+        "hospital": "/hospital/claims",
+        "finance": "/finance/statement",
+        "auditor": "/audit",
+        "operator": "/operations",
+        "admin": "/admin/accounts",
+    }
     context = await console.browser.new_context(viewport={"width": 1366, "height": 768})
     page = await context.new_page()
     answer = await page.goto(f"{console.url}/finance/statement")
@@ -192,14 +239,19 @@ async def test_the_person_page_shows_the_ledgers_amounts_and_the_view_is_recorde
         if record.kind != "settlement":
             continue
         claim = page.locator(f"[id='claim-{record.claim_id}']")
-        shown = {await cell.get_attribute("data-payer"): await cell.inner_text() for cell in await claim.locator(".amount").all()}
+        shown = {
+            await cell.get_attribute("data-payer"): await cell.inner_text()
+            for cell in await claim.locator(".amount").all()
+        }
         assert shown == {line.payer.value: format_yuan(line.amount) for line in record.payments}
         assert await claim.locator(".medfee").first.inner_text() == format_yuan(record.medfee_sumamt)
         assert await claim.locator(".fund").first.inner_text() == format_yuan(record.fund_pay_sumamt)
         assert await claim.locator(".psn").first.inner_text() == format_yuan(record.psn_part_amt)
     assert await page.locator("svg.bars").count() >= 1  # the year against its deductibles and caps
     answer = await page.goto(f"{console.url}/person?psn_no={psn_no}&as_known_at=2000-01-01")
-    assert answer.status == 200 and "dibao" not in await page.inner_text("#categories")  # nothing granted was known then
+    assert answer.status == 200 and "dibao" not in await page.inner_text(
+        "#categories"
+    )  # nothing granted was known then
     await page.goto(f"{console.url}/person?psn_no={psn_no}")
     await picture(page, "person")
     await page.click("text=English")
@@ -232,7 +284,9 @@ async def test_a_hospital_sees_its_own_claims_and_slips_only(console):
     assert pdf.status == 200 and pdf.headers["content-type"] == "application/pdf"
     text = PdfReader(io.BytesIO(await pdf.body())).pages[0].extract_text()
     settled = next(r for r in await console.store.records_of(ours.key) if r.kind == "settlement")
-    assert all(yuan(amount) in text for amount in (settled.medfee_sumamt, settled.fund_pay_sumamt, settled.psn_part_amt))
+    assert all(
+        yuan(amount) in text for amount in (settled.medfee_sumamt, settled.fund_pay_sumamt, settled.psn_part_amt)
+    )
 
     theirs = jn.claims[0]
     for path in (f"/slip/HCJ{tag}/{theirs.claim_id}", f"/slip/HCJ{tag}/{theirs.claim_id}/slip.html"):
@@ -261,25 +315,34 @@ async def test_a_caseworker_of_one_region_is_refused_a_person_of_another(console
 
 
 async def test_the_statement_is_the_commands(console):
-    records = [r for _, r in await console.store.settlements(limit=1_000_000)
-               if r.fixmedins_code == f"HCZ{console.tag}"]
+    records = [
+        r for _, r in await console.store.settlements(limit=1_000_000) if r.fixmedins_code == f"HCZ{console.tag}"
+    ]
     month = month_of(records[0].settled_at)
     context, page = await console.signed_in("finance")
     hospital = f"HCZ{console.tag}"
     await page.goto(f"{console.url}/finance/statement?month={month}&hospital={hospital}")
     shown = Decimal(await page.inner_text("#net"))
-    cli = json.loads((await onestop(console.live, "finance", "statement", "--month", month, "--hospital", hospital,
-                                    "--format", "json")).output)
+    cli = json.loads(
+        (
+            await onestop(
+                console.live, "finance", "statement", "--month", month, "--hospital", hospital, "--format", "json"
+            )
+        ).output
+    )
     assert shown == Decimal(cli["net_payable"]) == sum((r.fund_pay_sumamt for r in records), start=Decimal(0))
     csv = await page.request.get(f"{console.url}/finance/statement.csv?month={month}&hospital={hospital}")
-    assert (await csv.body()).decode() == (await onestop(console.live, "finance", "statement", "--month", month,
-                                                          "--hospital", hospital, "--format", "csv")).output
+    assert (await csv.body()).decode() == (
+        await onestop(console.live, "finance", "statement", "--month", month, "--hospital", hospital, "--format", "csv")
+    ).output
     pdf = await page.request.get(f"{console.url}/finance/statement.pdf?month={month}&hospital={hospital}")
     assert (await pdf.body()).startswith(b"%PDF")
     for _ in range(3):  # every hospital: the same unless a record was made between the two readings
         await page.goto(f"{console.url}/finance/statement?month={month}")
         everyone = Decimal(await page.inner_text("#net"))
-        cli = json.loads((await onestop(console.live, "finance", "statement", "--month", month, "--format", "json")).output)
+        cli = json.loads(
+            (await onestop(console.live, "finance", "statement", "--month", month, "--format", "json")).output
+        )
         if everyone == Decimal(cli["net_payable"]):
             break
     assert everyone == Decimal(cli["net_payable"])
@@ -292,9 +355,10 @@ async def test_reconciliation_lists_the_differences(console, tmp_path):
     hospital = f"HCJ{console.tag}"
     records = [r for _, r in await console.store.settlements(limit=1_000_000) if r.fixmedins_code == hospital]
     first = records[0]
-    rows = [f"{first.settlement_id},{first.medfee_sumamt},{first.fund_pay_sumamt + Decimal('0.01')},"
-            f"{first.psn_part_amt - Decimal('0.01')}"] + [f"{r.settlement_id},{r.medfee_sumamt},{r.fund_pay_sumamt},"
-                                                         f"{r.psn_part_amt}" for r in records[1:]]
+    rows = [
+        f"{first.settlement_id},{first.medfee_sumamt},{first.fund_pay_sumamt + Decimal('0.01')},"
+        f"{first.psn_part_amt - Decimal('0.01')}"
+    ] + [f"{r.settlement_id},{r.medfee_sumamt},{r.fund_pay_sumamt},{r.psn_part_amt}" for r in records[1:]]
     listed = tmp_path / "hospital.csv"
     listed.write_text("setl_id,medfee_sumamt,fund_pay_sumamt,psn_part_amt\n" + "\n".join(rows) + "\n")
     context, page = await console.signed_in("finance")
@@ -318,20 +382,39 @@ async def test_presettlement_of_a_worked_case_gives_its_expected_amounts(console
     context, page = await console.signed_in("hospital", viewport=(1366, 900))
     await page.goto(f"{console.url}/hospital/presettle")
     bill = orjson.loads(encode(third))
-    for name in ("psn_no", "claim_id", "insutype", "insuplc_admdvs", "mdtrtarea_admvs", "med_type", "hosp_lv", "begndate",
-                 "enddate", "dise_codg", "medfee_sumamt", "fulamt_ownpay_amt", "overlmt_selfpay", "preselfpay_amt",
-                 "inscp_scp_amt"):
+    for name in (
+        "psn_no",
+        "claim_id",
+        "insutype",
+        "insuplc_admdvs",
+        "mdtrtarea_admvs",
+        "med_type",
+        "hosp_lv",
+        "begndate",
+        "enddate",
+        "dise_codg",
+        "medfee_sumamt",
+        "fulamt_ownpay_amt",
+        "overlmt_selfpay",
+        "preselfpay_amt",
+        "inscp_scp_amt",
+    ):
         await page.fill(f"#bill input[name={name}]", str(bill[name]))
     async with page.expect_navigation():
         await page.click("#bill button[type=submit]")
     reply = page.locator("#reply-1")
-    shown = {await cell.get_attribute("data-payer"): await cell.inner_text() for cell in await reply.locator(".amount").all()}
-    assert {payer: amount for payer, amount in shown.items() if amount != "0.00"} == \
-        {getattr(payer, "value", payer): format_yuan(amount) for payer, amount in expected.payments.items() if amount}
+    shown = {
+        await cell.get_attribute("data-payer"): await cell.inner_text() for cell in await reply.locator(".amount").all()
+    }
+    assert {payer: amount for payer, amount in shown.items() if amount != "0.00"} == {
+        getattr(payer, "value", payer): format_yuan(amount) for payer, amount in expected.payments.items() if amount
+    }
     assert await reply.locator(".psn").inner_text() == format_yuan(expected.personal)
     await picture(page, "presettle")
     store = console.store
-    assert not [r for _, r in await store.settlements(limit=1_000_000, psn_no=third.psn_no) if r.claim_id == third.claim_id]
+    assert not [
+        r for _, r in await store.settlements(limit=1_000_000, psn_no=third.psn_no) if r.claim_id == third.claim_id
+    ]
     await context.close()
 
 
@@ -344,8 +427,10 @@ def console_case_expect(console):
 async def test_a_form_posted_without_its_csrf_token_is_refused(console):
     context, page = await console.signed_in("finance")
     before = await _closes(console)
-    for form in ({"region": "zhengzhou", "year": "2018", "confirm": "yes"},
-                 {"region": "zhengzhou", "year": "2018", "confirm": "yes", "csrf": "forged"}):
+    for form in (
+        {"region": "zhengzhou", "year": "2018", "confirm": "yes"},
+        {"region": "zhengzhou", "year": "2018", "confirm": "yes", "csrf": "forged"},
+    ):
         answer = await page.request.post(f"{console.url}/finance/year-end", form=form)
         assert answer.status == 403 and "CSRF" in await answer.text()
     assert await _closes(console) == before  # nothing was published
@@ -361,7 +446,9 @@ async def console_actions(console) -> list[dict]:
 
     conn = await asyncpg.connect(console.live.database)
     try:
-        return [dict(r) for r in await conn.fetch("SELECT account, action, detail::text AS detail FROM console_actions")]
+        return [
+            dict(r) for r in await conn.fetch("SELECT account, action, detail::text AS detail FROM console_actions")
+        ]
     finally:
         await conn.close()
 
@@ -389,7 +476,10 @@ async def test_the_year_end_close_asks_for_confirmation_is_signed_and_recorded(c
     deadline = time.monotonic() + TIMEOUT
     wanted = f"year-end/zhengzhou/2018/{console.zz.person.psn_no}/year_end"
     while time.monotonic() < deadline:
-        if any(r.settlement_id == wanted for _, r in await store.settlements(limit=1_000_000, psn_no=console.zz.person.psn_no)):
+        if any(
+            r.settlement_id == wanted
+            for _, r in await store.settlements(limit=1_000_000, psn_no=console.zz.person.psn_no)
+        ):
             break
         await asyncio.sleep(0.5)
     else:
@@ -461,3 +551,31 @@ async def test_the_operator_sees_the_workers_and_the_admin_the_accounts_and_keys
     await page.goto(f"{console.url}/admin/keys")
     assert console.bureau_key_id in await page.inner_text("#keys")
     await context.close()
+
+
+async def test_the_consoles_database_role_reads_what_it_shows_and_writes_only_its_own_tables(console):
+    import asyncpg
+
+    from runtime.endpoints import console_url
+
+    conn = await asyncpg.connect(console_url(console.live.database))
+    try:
+        assert await conn.fetchval("SELECT current_user") == "onestop_console"
+        assert await conn.fetchval("SELECT count(*) FROM settlements") > 0
+        for statement in (
+            "INSERT INTO settlements (settlement_id) VALUES ('forged')",
+            "UPDATE year_totals SET paid = 0",
+            "DELETE FROM inputs",
+            "INSERT INTO signing_keys (key_id) VALUES ('forged')",
+            "SELECT * FROM key_challenges",
+            "UPDATE console_person_views SET psn_no = 'someone else'",
+            "DELETE FROM console_person_views",
+            "DELETE FROM console_actions",
+            "UPDATE console_actions SET account = 'someone else'",
+            "UPDATE console_accounts SET role = 'admin'",
+            "DELETE FROM console_accounts",
+        ):
+            with pytest.raises(asyncpg.InsufficientPrivilegeError):
+                await conn.execute(statement)
+    finally:
+        await conn.close()
