@@ -54,8 +54,8 @@ def up(data_dir: Path | None) -> None:
             for name in workers.crashed():
                 click.echo(f"worker {name} stopped unexpectedly; restarting it", err=True)
                 workers.start_one(name)
-            if console.crashed():
-                click.echo("the console stopped unexpectedly; restarting it", err=True)
+            if console.crashed() and console.may_restart():
+                click.echo(f"the console stopped; restarting it (see {home() / 'logs' / 'console.log'})", err=True)
                 console.start()
             time.sleep(1)
     except KeyboardInterrupt:

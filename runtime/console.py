@@ -29,10 +29,12 @@ class ConsoleProcess:
     found: Endpoints
     log_dir: Path
     process: subprocess.Popen | None = field(default=None)
+    started_at: float = 0.0
 
     def start(self) -> None:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         console_address_file().unlink(missing_ok=True)
+        self.started_at = time.monotonic()
         env = {**os.environ, "ONESTOP_KAFKA": self.found.kafka, "ONESTOP_DATABASE_URL": self.found.database}
         with open(self.log_dir / "console.log", "ab") as log:
             self.process = subprocess.Popen(
@@ -53,6 +55,11 @@ class ConsoleProcess:
 
     def crashed(self) -> bool:
         return self.process is not None and self.process.poll() is not None
+
+    def may_restart(self, after: float = 30.0) -> bool:
+        """Whether to start it again: not sooner than ``after`` seconds after the last start, so
+        that one that cannot start (its port taken) is not started again every second."""
+        return time.monotonic() - self.started_at >= after
 
     def stop(self, timeout: float = 10.0) -> None:
         if self.process is not None:
