@@ -23,6 +23,7 @@ COPY workers/ workers/
 COPY runtime/ runtime/
 COPY cli/ cli/
 COPY reports/ reports/
+COPY console/ console/
 # compile-rules builds next to the installed sources and records their hashes, so the workers run
 # the compiled rules (schemas/compiled.py); the compiled code needs nothing of mypy at run time.
 RUN python -m venv /opt/onestop \

@@ -1,9 +1,10 @@
 """The `onestop` command: the live system, the pure rules as a calculator, and the operators' checks."""
+
 from __future__ import annotations
 
 import click
 
-from . import audit, compile_rules, finance, inputs, keys, metrics, operations, presettle, slip, system, views
+from . import audit, compile_rules, console, finance, inputs, keys, metrics, operations, presettle, slip, system, views
 from .demo import demo
 from .policy import policy
 
@@ -35,6 +36,7 @@ for command in (
     *audit.COMMANDS,
     *keys.COMMANDS,
     *finance.COMMANDS,
+    *console.COMMANDS,
     *metrics.COMMANDS,
     *slip.COMMANDS,
     *presettle.COMMANDS,

@@ -6,17 +6,21 @@ Kafka with retention), run in the recorded order through the pure rules into a f
 compared record by record, to the fen, with the database's ledger and with settlements.completed.
 verify: the ledger's own invariants.
 """
+
 from __future__ import annotations
 
 import asyncio
 import sys
 import time
 from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import click
 from pydantic import ValidationError
 
 from policies.audit import differences, replay_archive, totals_per_fund
+from runtime.endpoints import Endpoints
 from schemas.events import Settlement
 from schemas.money import format_yuan
 from store import ArchivedInput, Place, store_at
@@ -48,14 +52,56 @@ def audit() -> None:
 def replay_command(source: str, show: int) -> None:
     """Replay every input in the recorded order into a fresh ledger; exit 1 on any difference."""
     found = endpoints_or_fail()
+    bars = []
+
+    def progress(done: int, claims: int) -> None:
+        if not bars:  # the claims are counted once the archive is read
+            bars.append(click.progressbar(length=claims, label="replaying", file=sys.stderr).__enter__())
+        bars[0].update(done)
+
+    try:
+        outcome = replay(found, source, progress)
+    finally:
+        for bar in bars:
+            bar.__exit__(None, None, None)
+    for note in outcome.notes:
+        click.echo(note, err=True)
+    for line in outcome.summary:
+        click.echo(line)
+    for problem in outcome.problems[:show]:
+        click.echo(f"  DIFFERENCE {problem}")
+    if outcome.problems:
+        click.echo(f"{len(outcome.problems)} differences")
+        raise SystemExit(1)
+    click.echo("no difference: the ledger and settlements.completed are what the inputs make, to the fen")
+
+
+@dataclass
+class AuditReplay:
+    """What an auditor's replay found: the summary's lines, every difference in words, and notes on
+    what could not be compared (said, not counted)."""
+
+    summary: list[str]
+    problems: list[str]
+    notes: list[str]
+
+
+def replay(
+    found: Endpoints, source: str, progress: Callable[[int, int], None] = lambda done, claims: None
+) -> AuditReplay:
+    """Replay every input (from the archive or the topics) into a fresh ledger and compare it with
+    the ledger and settlements.completed; ``progress(claims replayed since the last call, claims in
+    all)``. Runs its own event loop (call it in a thread from one): `onestop audit replay` and the
+    console's audit page."""
     began = time.monotonic()
-    archived, numbered, topic, missing = asyncio.run(_gather(found, source))
+    notes: list[str] = []
+    archived, numbered, topic, missing = asyncio.run(_gather(found, source, notes))
     numbered, damaged = _valid(numbered)
     ledger = [record for _, record in numbered]
     claims = sum(1 for a in archived if a.kind == "claim" and a.outcome == "accepted")
-    with click.progressbar(length=claims, label="replaying", file=sys.stderr) as bar:
-        replayed = replay_archive(archived, progress=bar.update)
-    expected_on_topic = _since_the_topic_began(replayed.records, numbered, topic)
+    progress(0, claims)
+    replayed = replay_archive(archived, progress=lambda done: progress(done, claims))
+    expected_on_topic = _since_the_topic_began(replayed.records, numbered, topic, notes)
     unreadable = {d.split(" ")[2] for d in damaged}
     problems = [
         *missing,
@@ -63,30 +109,23 @@ def replay_command(source: str, show: int) -> None:
         *differences([r for r in replayed.records if r.settlement_id not in unreadable], ledger, "ledger"),
         *differences(expected_on_topic, topic, SETTLEMENTS),
     ]
-    seconds = time.monotonic() - began
-    _summary(source, replayed, ledger, topic, claims, seconds)
-    for problem in problems[:show]:
-        click.echo(f"  DIFFERENCE {problem}")
-    if problems:
-        click.echo(f"{len(problems)} differences")
-        raise SystemExit(1)
-    click.echo("no difference: the ledger and settlements.completed are what the inputs make, to the fen")
+    return AuditReplay(_summary(source, replayed, ledger, topic, claims, time.monotonic() - began), problems, notes)
 
 
-async def _gather(found, source: str):
+async def _gather(found, source: str, notes: list[str]):
     async with store_at(found.database) as store:
-        archived = await _archive(store)
+        archived = await archive(store)
         ledger = await every(store.record_documents)
     missing: list[str] = []
     if source == "topics":
-        archived, missing = await _from_topics(found.kafka, archived)
+        archived, missing = await _from_topics(found.kafka, archived, notes)
     topic = _last_of_each(
         [Settlement.model_validate_json(r.value) async for r in read_records(found.kafka, SETTLEMENTS)]
     )
     return archived, ledger, topic, missing
 
 
-def _valid(documents: list[tuple[int, dict]]) -> tuple[list[tuple[int, Settlement]], list[str]]:
+def _valid(documents: list[tuple[Place, dict]]) -> tuple[list[tuple[Place, Settlement]], list[str]]:
     """The ledger's records that are records at all; each that is not is a difference, named."""
     good, damaged = [], []
     for seq, document in documents:
@@ -99,11 +138,14 @@ def _valid(documents: list[tuple[int, dict]]) -> tuple[list[tuple[int, Settlemen
     return good, damaged
 
 
-async def _archive(store) -> list[ArchivedInput]:
+async def archive(store) -> list[ArchivedInput]:
+    """Every input as received, in the order they take effect."""
     return await every(store.inputs)
 
 
-async def _from_topics(kafka: str, archived: list[ArchivedInput]) -> tuple[list[ArchivedInput], list[str]]:
+async def _from_topics(
+    kafka: str, archived: list[ArchivedInput], notes: list[str]
+) -> tuple[list[ArchivedInput], list[str]]:
     """The inputs as the topics hold them, each in its recorded places (a close in the order of each
     person it settles); a record the system never received, or whose bytes differ from what it
     received, is a difference. The topics hold their current life only (an embedded broker starts
@@ -118,19 +160,27 @@ async def _from_topics(kafka: str, archived: list[ArchivedInput]) -> tuple[list[
         async for record in read_records(kafka, topic):
             known = placed.get((topic, record.partition, record.offset), [])
             if not known or any(digest(record.value) != digest(a.raw) for a in known):
-                problems.append(f"{topic}[{record.partition}]@{record.offset}: on the topic but not what the system received")
+                problems.append(
+                    f"{topic}[{record.partition}]@{record.offset}: on the topic but not what the system received"
+                )
                 continue
             seen.update(a.place for a in known)
             out += known
-    gone = [a for a in archived if a.life == life and a.place not in seen and a.topic in INPUT_TOPICS and a.partition is not None]
+    gone = [
+        a for a in archived
+        if a.life == life and a.place not in seen and a.topic in INPUT_TOPICS and a.partition is not None
+    ]
     if gone:
-        click.echo(f"{len(gone)} archived inputs are no longer on the topics (retention, or an embedded broker restarted); "
-                   "replayed from the topics without them", err=True)
+        notes.append(
+            f"{len(gone)} archived inputs are no longer on the topics (retention, or an embedded broker "
+            "restarted); replayed from the topics without them"
+        )
     return sorted(out, key=lambda a: a.place), problems
 
 
-def _since_the_topic_began(expected: list[Settlement], numbered: list[tuple[Place, Settlement]],
-                           topic: list[Settlement]) -> list[Settlement]:
+def _since_the_topic_began(
+    expected: list[Settlement], numbered: list[tuple[Place, Settlement]], topic: list[Settlement], notes: list[str]
+) -> list[Settlement]:
     """The records the topic must hold: those the ledger recorded since the topic's first record.
     An embedded broker keeps topics in memory only, so after a restart its topic starts empty:
     the earlier records are in the ledger (compared above), not on the topic; said, not counted."""
@@ -138,8 +188,10 @@ def _since_the_topic_began(expected: list[Settlement], numbered: list[tuple[Plac
     first = min((r.settled_at for _, r in numbered if r.settlement_id in on_topic), default=None)
     earlier = {r.settlement_id for _, r in numbered if first is None or r.settled_at < first}
     if earlier:
-        click.echo(f"{len(earlier)} records were recorded before {SETTLEMENTS} began (a restarted embedded broker keeps "
-                   "no topics): compared with the ledger only", err=True)
+        notes.append(
+            f"{len(earlier)} records were recorded before {SETTLEMENTS} began (a restarted embedded broker "
+            "keeps no topics): compared with the ledger only"
+        )
     return [r for r in expected if r.settlement_id not in earlier or r.settlement_id in on_topic]
 
 
@@ -148,22 +200,26 @@ def _last_of_each(records: list[Settlement]) -> list[Settlement]:
     return list({r.settlement_id: r for r in records}.values())
 
 
-def _summary(source, replayed, ledger, topic, claims: int, seconds: float) -> None:
+def _summary(source, replayed, ledger, topic, claims: int, seconds: float) -> list[str]:
     kinds = Counter()
-    for (kind, _outcome), count in replayed.inputs.items():
+    for (kind, _), count in replayed.inputs.items():
         kinds[kind] += count
-    refused = ", ".join(f"{count} {kind} {outcome}" for (kind, outcome), count in sorted(replayed.inputs.items())
-                        if outcome != "accepted")
-    click.echo(f"replayed from the {source}: " + ", ".join(f"{count} {kind}" for kind, count in sorted(kinds.items()))
-               + " inputs" + (f" ({refused}: no effect)" if refused else ""))
-    click.echo(
-        f"records: {len(replayed.records)} made by the replay, {len(ledger)} in the ledger, "
-        f"{len(topic)} on {SETTLEMENTS}"
+    refused = ", ".join(
+        f"{count} {kind} {outcome}"
+        for (kind, outcome), count in sorted(replayed.inputs.items())
+        if outcome != "accepted"
     )
-    for fund, amount in totals_per_fund(replayed.records).items():
-        click.echo(f"  {fund:<28} {format_yuan(amount):>18}")
+    lines = [
+        f"replayed from the {source}: "
+        + ", ".join(f"{count} {kind}" for kind, count in sorted(kinds.items()))
+        + " inputs"
+        + (f" ({refused}: no effect)" if refused else ""),
+        f"records: {len(replayed.records)} made by the replay, {len(ledger)} in the ledger, "
+        f"{len(topic)} on {SETTLEMENTS}",
+    ]
+    lines += [f"  {fund:<28} {format_yuan(amount):>18}" for fund, amount in totals_per_fund(replayed.records).items()]
     per = seconds / claims * 10_000 if claims else 0.0
-    click.echo(f"took {seconds:.1f} s ({per:.1f} s per 10,000 claims)")
+    return [*lines, f"took {seconds:.1f} s ({per:.1f} s per 10,000 claims)"]
 
 
 @audit.command("verify")
@@ -179,8 +235,7 @@ def verify_command() -> None:
     click.echo(
         f"checked {counts['settlements']} records, {counts['claims_received']} claims: "
         "every record balances, year totals equal their lines, one settlement per claim, "
-        "one line per payer in a record, "
-        "every later record follows a first one"
+        "one line per payer in a record, every later record follows a first one"
     )
     for breach in breaches:
         click.echo(f"  BREACH {breach}")

@@ -1,4 +1,5 @@
 """`onestop claims … | eligibility …`: publishing hospitals' and authorities' events from files."""
+
 from __future__ import annotations
 
 import asyncio
@@ -14,6 +15,7 @@ from policies.plausible import implausible
 from runtime.endpoints import Endpoints
 from schemas.codes import Authority
 from schemas.events import ClaimCancellation, DischargeClaim, EligibilityChange, YearEndClose
+from schemas.keys import KeyFile
 from schemas.personal import mask
 from store import store_at
 from streams.codecs import describe, encode
@@ -111,11 +113,6 @@ def year_end() -> None:
 def year_end_close(region: str, year: int, event_id: str | None, key_file: Path | None) -> None:
     """Close REGION's YEAR: pay what its rules defer to the year end, once per person (as year_end records)."""
     found = endpoints_or_fail()
-    policies = policy_named(region)
-    if not policies:
-        raise click.ClickException(
-            f"no policy for {region!r}; known regions: {', '.join(sorted({p.region for p in load_policies()}))}"
-        )
     key = read_key_file(key_file) if key_file else None
     if key is None:
         click.echo(
@@ -123,25 +120,42 @@ def year_end_close(region: str, year: int, event_id: str | None, key_file: Path 
             "the year_end worker refuses it unless ONESTOP_ACCEPT_UNSIGNED is on",
             err=True,
         )
-    elif (key.signer_kind, key.signer) != ("authority", Authority.medical_insurance.value):
-        raise click.ClickException(f"{key_file} is {key.signer_kind} {key.signer}'s key: only a key of the authority "
-                                   f"medical_insurance signs year-end closes")
+    try:
+        close = year_end_close_of(region, year, event_id, key, datetime.now(timezone.utc))
+    except ValueError as error:
+        raise click.ClickException(str(error)) from None
+    asyncio.run(publish(found.kafka, YEAR_END, [encode(close)], YearEndClose, key_field="region", signed_by=key))
+    click.echo(
+        f"published the close {close.event_id} of {close.region} {year}; the year_end worker settles each person's year"
+    )
+
+
+def year_end_close_of(region: str, year: int, event_id: str | None, key: KeyFile | None, now: datetime) -> YearEndClose:
+    """The close of REGION's YEAR as it is published, or ValueError saying why it cannot be: no such
+    region, a key not of the authority medical_insurance, a year not yet over. `onestop year-end
+    close` and the console's finance page."""
+    policies = policy_named(region)
+    if not policies:
+        known = ", ".join(sorted({p.region for p in load_policies()}))
+        raise ValueError(f"no policy for {region!r}; known regions: {known}")
+    if key is not None and (key.signer_kind, key.signer) != ("authority", Authority.medical_insurance.value):
+        raise ValueError(
+            f"key {key.key_id} is {key.signer_kind} {key.signer}'s: only a key of the authority "
+            "medical_insurance signs year-end closes"
+        )
     try:
         close = YearEndClose(
             event_id=event_id or f"year-end.{policies[0].region}.{year}",
             region=policies[0].region,
             year=year,
-            recorded_at=datetime.now(timezone.utc),
+            recorded_at=now,
         )
     except ValidationError as error:
-        raise click.ClickException(describe(error)) from None
+        raise ValueError(describe(error)) from None
     why_not = implausible(close, close.recorded_at)
     if why_not:
-        raise click.ClickException(why_not)
-    asyncio.run(publish(found.kafka, YEAR_END, [encode(close)], YearEndClose, key_field="region", signed_by=key))
-    click.echo(
-        f"published the close {close.event_id} of {close.region} {year}; the year_end worker settles each person's year"
-    )
+        raise ValueError(why_not)
+    return close
 
 
 @click.group()

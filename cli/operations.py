@@ -1,5 +1,6 @@
 """`onestop parked [retry | drop | dropped]`: what the workers could not handle, running it again
 after a fix, and resolving what must not run (README "Parked messages")."""
+
 from __future__ import annotations
 
 import asyncio
@@ -13,12 +14,12 @@ from aiokafka import AIOKafkaProducer
 from runtime.endpoints import Endpoints
 from schemas.personal import mask
 from store import Parked, store_at
-from workers.harness import Context, SendOne
+from streams.security import client_options
+from workers.harness import Context, SendOne, Worker
 from workers.parking import drop_parked, retry_parked
 from workers.registry import WORKERS
 
 from .common import endpoints_or_fail
-from streams.security import client_options
 
 T = TypeVar("T")
 
@@ -44,17 +45,14 @@ def parked(context: click.Context, worker: str | None) -> None:
 
 
 @parked.command("retry")
-@click.option("--worker", type=click.Choice(sorted(WORKERS)), default=None, help="default: every worker with something parked")
+@click.option(
+    "--worker", type=click.Choice(sorted(WORKERS)), default=None, help="default: every worker with something parked"
+)
 def parked_retry(worker: str | None) -> None:
     """Run parked messages again, person by person in order; what is handled is sent on and forgotten."""
     found = endpoints_or_fail()
-
-    async def retry(context: Context, send: SendOne) -> list[tuple[str, int, int]]:
-        store = await context.store()
-        names = [worker] if worker else sorted({p.worker for p in await store.parked()})
-        return [(name, *await retry_parked(WORKERS[name], context, send)) for name in names]
-
-    for name, handled, left in _with_sender(found, retry):
+    results = asyncio.run(retry_parked_messages(found.kafka, lambda _: found.database, worker))
+    for name, handled, left in results:
         click.echo(f"{name}: {handled} handled, {left} still parked")
 
 
@@ -97,8 +95,10 @@ def parked_dropped(worker: str | None) -> None:
 
     items = asyncio.run(show())
     for d in items:
-        click.echo(f"{_line(d.parked)}  dropped {d.dropped_at:%Y-%m-%d %H:%M:%S} by {d.dropped_by}: {d.reason}"
-                   f"  (it had: {'waits behind an earlier one' if d.parked.behind else d.parked.error})")
+        click.echo(
+            f"{_line(d.parked)}  dropped {d.dropped_at:%Y-%m-%d %H:%M:%S} by {d.dropped_by}: {d.reason}"
+            f"  (it had: {'waits behind an earlier one' if d.parked.behind else d.parked.error})"
+        )
     click.echo(f"{len(items)} dropped")
 
 
@@ -123,6 +123,7 @@ def _with_sender(found: Endpoints, work: Callable[[Context, SendOne], Awaitable[
         producer = AIOKafkaProducer(bootstrap_servers=found.kafka, acks="all", **client_options())
         await producer.start()
         try:
+
             async def send(topic, key, value):
                 return await producer.send(topic, value=value, key=key)
 
@@ -132,6 +133,38 @@ def _with_sender(found: Endpoints, work: Callable[[Context, SendOne], Awaitable[
             await context.close()
 
     return asyncio.run(run())
+
+
+async def retry_parked_messages(
+    kafka: str, database_of: Callable[[Worker], str], worker: str | None = None
+) -> list[tuple[str, int, int]]:
+    """Run the parked messages of ``worker`` (default: every worker with something parked) again, each
+    worker's with the database URL ``database_of(worker)`` gives; per worker (name, handled, still
+    parked). `onestop parked retry` and the console's operations page."""
+    async with store_at(database_of(WORKERS[worker]) if worker else _any_url(database_of)) as store:
+        names = [worker] if worker else sorted({p.worker for p in await store.parked()})
+    producer = AIOKafkaProducer(bootstrap_servers=kafka, acks="all", **client_options())
+    await producer.start()
+    try:
+
+        async def send(topic, key, value):
+            return await producer.send(topic, value=value, key=key)
+
+        results = []
+        for name in names:
+            context = Context(database_of(WORKERS[name]), kafka=kafka)
+            try:
+                results.append((name, *await retry_parked(WORKERS[name], context, send)))
+            finally:
+                await context.close()
+        return results
+    finally:
+        await producer.stop()
+
+
+def _any_url(database_of: Callable[[Worker], str]) -> str:
+    """A URL that may read what is parked (every worker's role may)."""
+    return database_of(next(iter(WORKERS.values())))
 
 
 COMMANDS = [parked]

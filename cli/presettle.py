@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -20,6 +21,7 @@ from policies.presettle import error_reply, reply_for
 from schemas.keys import KeyFile
 from schemas.money import format_yuan
 from schemas.nhsa import PresettleReply, PresettleRequest
+from store import Store
 from streams.codecs import BadInput, decode, encode
 from streams.topics import PRESETTLE, REJECTED, presettle_reply_topic
 
@@ -145,6 +147,26 @@ async def _via_topic(kafka: str, raws: list[bytes], timeout: float, key: KeyFile
             for n, s in enumerate(sent, start=1)]
 
 
+async def presettle_here(store: Store, requests: list[tuple[str, bytes]], now: datetime, source: str = "",
+                         only_for: Callable[[PresettleRequest], str | None] | None = None) -> list[PresettleReply]:
+    """Each request (where in ``source`` it came from, its JSON bytes) answered by the pure rules on its person's
+    history as the ledger knows it now; recorded nowhere. ``only_for`` may refuse a request with a
+    reason (the console: a hospital asks only for itself). `onestop presettle` and the console."""
+    out = []
+    for where, raw in requests:
+        try:
+            request = decode(PresettleRequest, raw)
+        except BadInput as problem:
+            out.append(error_reply(raw, f"{source + ': ' if source else ''}{where}: {problem}", now, where))
+            continue
+        refused = only_for(request) if only_for else None
+        if refused:
+            out.append(error_reply(raw, f"{source + ': ' if source else ''}{where}: {refused}", now, where))
+            continue
+        out.append(reply_for(await store.person_history(request.psn_no), request, now))
+    return out
+
+
 @click.command()
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option(
@@ -183,19 +205,8 @@ def presettle(file: Path, fmt: str, via_topic: bool, timeout: float, key_file: P
         replies = asyncio.run(_via_topic(endpoints_or_fail().kafka, [raw for _, raw in items], timeout, key))
     else:
         now = datetime.now(timezone.utc)
-
-        async def answer(store) -> list[PresettleReply]:
-            out = []
-            for line, raw in items:
-                try:
-                    request = decode(PresettleRequest, raw)
-                except BadInput as problem:
-                    out.append(error_reply(raw, f"{file}: line {line}: {problem}", now, f"line {line}"))
-                    continue
-                out.append(reply_for(await store.person_history(request.psn_no), request, now))
-            return out
-
-        replies = read_ledger(answer)
+        numbered = [(f"line {line}", raw) for line, raw in items]
+        replies = read_ledger(lambda store: presettle_here(store, numbered, now, str(file)))
     for reply in replies:
         show(reply, fmt)
     if any(reply.error for reply in replies):

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 
+from runtime.console import ConsoleProcess
 from runtime.embedded import kafka_answers
 from runtime.endpoints import clear_runtime, home, write_runtime
 from runtime.parts import Parts, initialise_sync
@@ -23,7 +24,7 @@ from .common import endpoints_or_fail
 @click.command()
 @click.option("--data-dir", type=click.Path(path_type=Path), default=None, help="default: .onestop/ here")
 def up(data_dir: Path | None) -> None:
-    """Start the broker, PostgreSQL, topics, migrations and every worker; Ctrl-C stops them all."""
+    """Start the broker, PostgreSQL, topics, migrations, every worker and the web console; Ctrl-C stops them all."""
     try:
         layout()
     except ValueError as error:
@@ -31,6 +32,7 @@ def up(data_dir: Path | None) -> None:
     parts = Parts(data_dir or home())
     found = parts.start()
     workers = WorkerProcesses(found, home() / "logs")
+    console = ConsoleProcess(found, home() / "logs")
     stopping = []
     for signum in (signal.SIGINT, signal.SIGTERM):  # also when started in the background
         signal.signal(signum, lambda *_: stopping.append(True))
@@ -45,17 +47,25 @@ def up(data_dir: Path | None) -> None:
             )
         write_runtime(found, os.getpid())
         workers.start()
+        console.start()
         click.echo(f"onestop is up: kafka {found.kafka}; {len(WORKERS)} workers in {len(workers.processes)} processes; "
                    f"logs in {home() / 'logs'}. Ctrl-C stops.")
+        address = console.address()
+        click.echo(f"console: {address} (accounts: onestop console user add NAME --role ROLE)" if address else
+                   f"console: did not start; see {home() / 'logs' / 'console.log'}", err=address is None)
         while not stopping:
             for name in workers.crashed():
                 click.echo(f"worker {name} stopped unexpectedly; restarting it", err=True)
                 workers.start_one(name)
+            if console.crashed() and console.may_restart():
+                click.echo(f"the console stopped; restarting it (see {home() / 'logs' / 'console.log'})", err=True)
+                console.start()
             time.sleep(1)
     except KeyboardInterrupt:
         pass
     finally:
         click.echo("stopping workers…")
+        console.stop()
         workers.stop()
         parts.stop()
         clear_runtime()

@@ -1,4 +1,5 @@
 """`onestop settlements | person`: what the ledger holds, as finance and caseworkers read it."""
+
 from __future__ import annotations
 
 import asyncio
@@ -8,8 +9,9 @@ import click
 import orjson
 
 from policies.nhsa import nhsa_form
-from schemas.events import Settlement
-from store import store_at
+from schemas.events import CategoryHeld, EligibilityChange, Settlement
+from schemas.totals import YearTotals
+from store import Store, store_at
 from store.reading import pages
 from streams.codecs import encode
 from streams.reader import read_topic
@@ -28,20 +30,32 @@ def person(psn_no: str, as_known_at: datetime | None) -> None:
 
     async def show() -> None:
         async with store_at(found.database) as store:
-            held, events = await store.identity_history(psn_no)
-            if as_known_at is not None:
-                held = await store.identity_as_known(
-                    psn_no, as_known_at.replace(tzinfo=as_known_at.tzinfo or timezone.utc)
-                )
-            years = {year: await store.year_totals(psn_no, year) for year in await store.years_of(psn_no)}
+            held, events, years = await person_identity(store, psn_no, as_known_at)
         click.echo(describe_person(psn_no, held, events, years, as_known_at))
 
     asyncio.run(show())
 
 
+async def person_identity(
+    store: Store, psn_no: str, as_known_at: datetime | None = None
+) -> tuple[list[CategoryHeld], list[EligibilityChange], dict[int, YearTotals]]:
+    """A person's categories (as known now, or at ``as_known_at``: naive is UTC), the changes in the
+    order applied, and each year's totals per account: `onestop person` and the console's person page."""
+    held, events = await store.identity_history(psn_no)
+    if as_known_at is not None:
+        held = await store.identity_as_known(psn_no, as_known_at.replace(tzinfo=as_known_at.tzinfo or timezone.utc))
+    years = {year: await store.year_totals(psn_no, year) for year in await store.years_of(psn_no)}
+    return held, events, years
+
+
 @click.command()
-@click.option("--from", "source", type=click.Choice(["ledger", "topic"]), default="ledger",
-              help="ledger: the database's records (they survive a restart); topic: settlements.completed as published")
+@click.option(
+    "--from",
+    "source",
+    type=click.Choice(["ledger", "topic"]),
+    default="ledger",
+    help="ledger: the database's records (they survive a restart); topic: settlements.completed as published",
+)
 @click.option("--follow", is_flag=True, help="keep printing new records")
 @click.option(
     "--format",

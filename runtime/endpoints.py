@@ -37,6 +37,11 @@ class Endpoints:
         """The URL the key registry's commands use: the administrator's role (admin_url), else the owner's."""
         return admin_url(self.database) or self.database
 
+    @property
+    def for_console(self) -> str:
+        """The URL the web console uses: its own role (console_url), else the owner's."""
+        return console_url(self.database) or self.database
+
 
 def worker_url(owner_url: str) -> str | None:
     """The URL workers connect with: ONESTOP_WORKER_DATABASE_URL; else, on a database reached by a
@@ -50,6 +55,13 @@ def admin_url(owner_url: str) -> str | None:
     else, on a database reached by a local socket (the embedded PostgreSQL), the same database as
     the role onestop_admin (migration 0008); else None (they use ONESTOP_DATABASE_URL)."""
     return settings.admin_database_url or _as_role(owner_url, "onestop_admin")
+
+
+def console_url(owner_url: str) -> str | None:
+    """The URL the web console connects with: ONESTOP_CONSOLE_DATABASE_URL; else, on a database
+    reached by a local socket (the embedded PostgreSQL), the same database as the role
+    onestop_console (migration 0012); else None (it uses ONESTOP_DATABASE_URL)."""
+    return settings.console_database_url or _as_role(owner_url, "onestop_console")
 
 
 def _as_role(owner_url: str, role: str) -> str | None:

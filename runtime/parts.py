@@ -19,8 +19,8 @@ from .endpoints import Endpoints, worker_url
 
 async def initialise(found: Endpoints) -> None:
     """Create every topic (config is only accepted at creation), migrate the database, and give the
-    workers' and the administrator's roles the passwords their URLs name (ONESTOP_<KIND>_DATABASE_URL,
-    else ONESTOP_WORKER_DATABASE_URL for every kind; ONESTOP_ADMIN_DATABASE_URL)."""
+    workers', the administrator's and the console's roles the passwords their URLs name (ONESTOP_<KIND>_DATABASE_URL,
+    else ONESTOP_WORKER_DATABASE_URL for every kind; ONESTOP_ADMIN_DATABASE_URL; ONESTOP_CONSOLE_DATABASE_URL)."""
     by_config: dict[tuple, list[str]] = {}
     for name, config in all_topics().items():
         by_config.setdefault(tuple(sorted(config.items())), []).append(name)
@@ -32,7 +32,7 @@ async def initialise(found: Endpoints) -> None:
         if DISCHARGED in created:  # the topics are new: offsets start again at 0, in a new life
             await store.begin_life(found.kafka)
         urls = [url_for(kind, settings.worker_database_url or "") for kind in WORKER_KINDS]
-        for url in [*urls, settings.admin_database_url or ""]:
+        for url in [*urls, settings.admin_database_url or "", settings.console_database_url or ""]:
             named = urlsplit(url)
             if named.username and named.username.startswith("onestop_") and named.password:
                 await store.set_role_password(named.username, unquote(named.password))

@@ -125,6 +125,37 @@ DEFINED: dict[str, Setting] = {
             "administrator's role onestop_admin, which may only add keys, set their revocation and issue challenges "
             "(unset: the embedded PostgreSQL's onestop_admin role, or ONESTOP_DATABASE_URL)",
         ),
+        Setting(
+            "ONESTOP_CONSOLE_DATABASE_URL",
+            None,
+            "postgresql:// URL the web console (`onestop console`) uses: the role onestop_console, which reads what "
+            "its pages show and writes only its own tables (migration 0012); `onestop init` sets its password from "
+            "this URL (unset: the embedded PostgreSQL's onestop_console role, or ONESTOP_DATABASE_URL)",
+        ),
+        Setting(
+            "ONESTOP_CONSOLE_ADDRESS",
+            "127.0.0.1",
+            "the address the web console listens on (0.0.0.0 in a container, behind a TLS proxy)",
+        ),
+        Setting(
+            "ONESTOP_CONSOLE_PORT",
+            "8400",
+            "the web console's port; 0 = any free port (its address is written to .onestop/console.json, and "
+            "`onestop up` prints it)",
+            _at_least(0),
+        ),
+        Setting(
+            "ONESTOP_CONSOLE_SECRET",
+            None,
+            "the key the console signs its session cookies and CSRF tokens with (at least 32 characters; every "
+            "instance of one console the same); unset: a random one kept in .onestop/console-secret",
+        ),
+        Setting(
+            "ONESTOP_CONSOLE_BUREAU_KEY",
+            None,
+            "the key file (`onestop keys create --signer authority:medical_insurance`) the console signs the "
+            "year-end closes finance confirms with; unset: the console offers no close",
+        ),
         Setting("ONESTOP_HOME", ".", "the directory whose .onestop/ holds the embedded data, logs and runtime.json"),
         Setting("ONESTOP_PARTITIONS", "4", "partitions of every topic, set when topics are created", int),
         Setting(
@@ -292,6 +323,11 @@ class _Settings:
     kafka_password = property(lambda self: value("ONESTOP_KAFKA_PASSWORD"))
     worker_database_url = property(lambda self: value("ONESTOP_WORKER_DATABASE_URL"))
     admin_database_url = property(lambda self: value("ONESTOP_ADMIN_DATABASE_URL"))
+    console_database_url = property(lambda self: value("ONESTOP_CONSOLE_DATABASE_URL"))
+    console_address = property(lambda self: value("ONESTOP_CONSOLE_ADDRESS"))
+    console_port = property(lambda self: value("ONESTOP_CONSOLE_PORT"))
+    console_secret = property(lambda self: value("ONESTOP_CONSOLE_SECRET"))
+    console_bureau_key = property(lambda self: value("ONESTOP_CONSOLE_BUREAU_KEY"))
 
     def kind_database_url(self, kind: str) -> str | None:
         """ONESTOP_<KIND>_DATABASE_URL: the URL of one kind of worker's own role, when set."""

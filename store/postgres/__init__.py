@@ -105,9 +105,9 @@ class PostgresStore(Claims, Cancellations, Identity, Closes, Totals, Ledger, Inp
         await self.close()
 
     async def set_role_password(self, role: str, password: str) -> None:
-        """Let a worker's role (migration 0009) or the administrator's (0008) log in with
+        """Let a worker's role (migration 0009), the administrator's (0008) or the console's (0012) log in with
         ``password`` (a deployment's init does this)."""
-        roles = {*(role_of(kind) for kind in WORKER_KINDS), "onestop_admin"}
+        roles = {*(role_of(kind) for kind in WORKER_KINDS), "onestop_admin", "onestop_console"}
         if role not in roles:
             raise ValueError(f"no role {role!r} of onestop's: one of {', '.join(sorted(roles))}")
         async with self._pool.acquire() as conn:

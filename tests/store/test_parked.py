@@ -102,7 +102,8 @@ async def test_what_was_dropped_is_kept_for_good_and_the_workers_roles_cannot_re
             with pytest.raises(asyncpg.InsufficientPrivilegeError, match="kept for good"):
                 await conn.execute(statement)
         roles = [r["rolname"] for r in await conn.fetch("SELECT rolname FROM pg_roles WHERE rolname LIKE 'onestop\\_%'")]
-        workers = [role for role in roles if role != "onestop_admin"]
+        workers = [role for role in roles if role not in ("onestop_admin", "onestop_console")]
+        assert not await conn.fetchval("SELECT has_table_privilege('onestop_console', 'parked_dropped', 'INSERT')")
         assert "onestop_worker" in workers and "onestop_intake" in workers
         for role in workers:
             for privilege in ("SELECT", "INSERT", "UPDATE", "DELETE"):
