@@ -124,6 +124,11 @@ class Claims:
 
 # Not a claim whose person has a message parked for a worker the claim passes through (its route's
 # payers, then the ledger): sent again, it would only be parked behind that message (store/interface.py)
+# an input at a place received before that was refused then: refused again, whatever has come since
+# (a corrected bill refused as never received is not taken as a correction when delivered again
+# after its first revision arrived)
+_REFUSED_BEFORE = "SELECT reason FROM inputs WHERE psn_no = $1 AND seq = $2 AND outcome = 'rejected'"
+
 _STALLED = """
 SELECT c.payload, c.snapshot, q.seq
 FROM person_queue AS q JOIN claims_received AS c ON c.psn_no = q.psn_no AND c.claim_key = q.ref AND c.snapshot IS NOT NULL
@@ -222,6 +227,11 @@ async def _receive(locked: Persons, arrival: Arrival[DischargeClaim], place: tup
                    known: _Known, writes: _Writes) -> ClaimReceipt:
     claim = arrival.event
     seq, new_position = place
+    if not new_position:  # delivered again: it was decided when first received, and stays so
+        await writes.flush(locked.conn)
+        refused = await locked.conn.fetchrow(_REFUSED_BEFORE, claim.psn_no, seq)
+        if refused is not None:
+            return ClaimReceipt("refused", seq, reason=refused["reason"])
     digest = content_digest(claim)
     receipt = await _decide(locked.conn, claim, digest, seq, known.revisions_of(claim), arrival, attach, known, writes)
     if new_position and receipt.status not in ("new", "correction"):

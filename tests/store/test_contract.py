@@ -137,6 +137,23 @@ async def test_other_content_under_a_known_revision_is_a_conflict(store: Store) 
         "refused", f"claim {claim.claim_id} belongs to another person; a claim id names one stay of one person")
 
 
+async def test_an_input_delivered_again_keeps_the_decision_it_first_had(store: Store) -> None:
+    """A corrected bill refused because its claim was never received stays refused when the same
+    message is delivered again (a batch redelivered after a crash), even though revision 0 has
+    come since: the archive said refused, and the ledger must not take it (found by the
+    interleavings test: the replay and the ledger disagreed)."""
+    psn = uid("P")
+    claim = stay(uid("C"), psn, "410102", "2018-02-01", "3000.00")
+    early = arrival(corrected(claim, 1), offset=10)
+    [refused], _ = await receive_claims(store, [early], attach)
+    [first], _ = await receive_claims(store, [arrival(claim, offset=11)], attach)
+    [again], _ = await receive_claims(store, [early], attach)
+    assert (refused.status, first.status, again.status) == ("refused", "new", "refused")
+    assert again.reason == refused.reason and again.seq == refused.seq
+    assert [(i.kind, i.ref) for i in await store.queued(psn)] == [("claim", claim.key)]
+    assert [i.outcome for i in await store.inputs() if i.psn_no == psn] == ["rejected", "accepted"]
+
+
 async def test_a_higher_revision_is_a_correction_and_a_lower_one_stale(store: Store) -> None:
     """Revision 2 after 0 is a correction, queued ready in its person's order; revision 1 after it
     is stale; revision 2 again is the same (with the first receipt's seq and snapshot)."""
