@@ -43,12 +43,11 @@ from schemas.personal import mask
 from schemas.totals import AccountTotals, YearTotals, totals_from_json, totals_json
 from schemas.wire import encode
 
+from .columns import content_digest, dumps, totals_row
 from .interface import Attach, Store
 from .life import apply_ready
-from .postgres.claims import content_digest, claim_named, not_received_to_correct
-from .postgres.connection import dumps
 from .postgres.inputs import required_for_a_drop, without_nul
-from .postgres.totals import totals_row
+from .reasons import claim_named, not_received_to_correct
 from .records import (
     LEDGER_WORKER, ArchivedInput, ArrivedClaim, Arrival, ClaimReceipt, DroppedParked, InputReceipt, Outbox, Parked, QueueItem,
     StalledClaim,

@@ -5,8 +5,7 @@ inputs take effect in, store/life.py); one that names no person is the person ""
 are the same input delivered again, and keep their first place."""
 from __future__ import annotations
 
-import hashlib
-
+from ..columns import digest
 from ..records import Arrival
 from .connection import Persons
 
@@ -24,10 +23,6 @@ _ARCHIVED_ALL = """
 SELECT i.psn_no, i.seq, i.topic, i."partition", i."offset", i.digest FROM inputs AS i
 JOIN unnest($2::text[], $3::text[], $4::integer[], $5::bigint[], $6::text[]) AS x(n, t, p, o, d)
   ON i.psn_no = x.n AND i.life = $1 AND i.topic = x.t AND i."partition" = x.p AND i."offset" = x.o AND i.digest = x.d"""
-
-
-def digest(raw: bytes) -> str:
-    return hashlib.sha256(raw).hexdigest()
 
 
 async def archive(locked: Persons, life: int, arrival: Arrival, kind: str, psn_no: str | None,

@@ -8,23 +8,23 @@ has the close put before it in the person's order. Nothing here records money: a
 queued, and the ledger settles it once woken."""
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
 from datetime import datetime
 
 import asyncpg
-import orjson
 
 from schemas.events import CategoryHeld, DischargeClaim
 from schemas.totals import YearTotals, totals_json
 
 from policies.loader import NoPolicy, policy_for
 
+from ..columns import content_digest, dumps, totals_of_rows
+from ..reasons import another_persons, claim_named, not_received_to_correct
 from ..records import LEDGER_WORKER, Arrival, ClaimReceipt, StalledClaim
 from .archive import archive_all
 from .closes import Close, closes_of, take_close
-from .connection import Persons, columns, dumps, persons_locked
-from .totals import load_totals, totals_of_rows
+from .connection import Persons, columns, persons_locked
+from .totals import load_totals
 
 #: attach(claim, every period the person holds a category) -> the snapshot the claim travels with
 Attach = Callable[[DischargeClaim, list[CategoryHeld]], dict]
@@ -72,11 +72,6 @@ _MATCH_WAITING = """
 UPDATE cancellations SET status = 'applied'
 WHERE claim_key = $1 AND psn_no = $2 AND status = 'waiting'
 RETURNING cancellation_key"""
-
-
-def content_digest(claim: DischargeClaim) -> str:
-    """A claim's content, whatever order its fields came in: the same bill twice has one digest."""
-    return hashlib.sha256(orjson.dumps(claim.model_dump(mode="json"), option=orjson.OPT_SORT_KEYS)).hexdigest()
 
 
 class Claims:
@@ -272,23 +267,6 @@ async def _decide(conn, claim: DischargeClaim, digest: str, seq: int, revisions,
     known.recorded(claim, digest, None, seq)
     known.blocked.add(claim.psn_no)
     return ClaimReceipt("correction", seq)
-
-
-def claim_named(claim: DischargeClaim) -> str:
-    """A claim as a reason names it: its id, and its hospital when it names one."""
-    return f"claim {claim.claim_id} of hospital {claim.fixmedins_code}" if claim.fixmedins_code else f"claim {claim.claim_id}"
-
-
-def another_persons(claim: DischargeClaim) -> str:
-    """Why a claim id its hospital sent for one person is refused for another (never paid twice)."""
-    return f"{claim_named(claim)} belongs to another person; " + (
-        "a corrected bill keeps its psn_no" if claim.revision else "a claim id names one stay of one person")
-
-
-def not_received_to_correct(claim: DischargeClaim) -> str:
-    """Why a corrected bill of a claim its hospital never sent is refused (whoever else sent that claim_id)."""
-    return (f"{claim_named(claim)} was never received: revision {claim.revision} is a corrected bill, and a corrected "
-            "bill corrects only its own hospital's claim; send the bill as revision 0")
 
 
 async def _first_receipt(conn, claim: DischargeClaim, digest: str, seq: int, arrival, attach: Attach,

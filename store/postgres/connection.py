@@ -3,29 +3,21 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
-from decimal import Decimal
 from typing import Any
 
 import asyncpg
 import orjson
 
-def _json_default(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return f"{value:f}"  # exact, as a string: never a float
-    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
-
-
-def _dumps(value: Any) -> bytes:
-    return orjson.dumps(value, default=_json_default, option=orjson.OPT_NON_STR_KEYS)
+from ..columns import dumps
 
 
 def json_text(value: Any) -> str:
     """JSON as text, for ``text[]`` parameters cast to jsonb in SQL."""
-    return _dumps(value).decode()
+    return dumps(value).decode()
 
 
 def _encode_jsonb(value: Any) -> bytes:
-    return b"\x01" + _dumps(value)  # binary jsonb: a version byte, then the text
+    return b"\x01" + dumps(value)  # binary jsonb: a version byte, then the text
 
 
 def _decode_jsonb(data: bytes) -> Any:
@@ -130,11 +122,6 @@ def first_of_each(items: Iterable[Any], key: Callable[[Any], str]) -> list[Any]:
             seen.add(key(item))
             out.append(item)
     return out
-
-
-def dumps(value: Any) -> bytes:
-    """JSON bytes (orjson; Decimal as exact strings)."""
-    return _dumps(value)
 
 
 def first_and_in(items: list[Any], keys: set[str], key: Callable[[Any], str]) -> list[bool]:

@@ -18,10 +18,11 @@ from schemas.personal import mask
 from schemas.totals import YearTotals, totals_from_json, totals_json
 from schemas.wire import encode
 
+from ..columns import totals_of_rows, totals_row
 from ..life import apply_ready
 from ..records import START, ArrivedClaim, Outbox, Place, QueueItem
 from .connection import Persons, columns, persons_locked
-from .totals import totals_of_rows, totals_row, upsert_totals
+from .totals import upsert_totals
 
 _INSERT_RECORDS = """
 INSERT INTO settlements (settlement_id, claim_id, kind, psn_no, record, medfee_sumamt, fund_pay_sumamt, psn_part_amt, year, seq)
