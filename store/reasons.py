@@ -7,7 +7,9 @@ from schemas.events import DischargeClaim
 
 def claim_named(claim: DischargeClaim) -> str:
     """A claim as a reason names it: its id, and its hospital when it names one."""
-    return f"claim {claim.claim_id} of hospital {claim.fixmedins_code}" if claim.fixmedins_code else f"claim {claim.claim_id}"
+    if claim.fixmedins_code:
+        return f"claim {claim.claim_id} of hospital {claim.fixmedins_code}"
+    return f"claim {claim.claim_id}"
 
 
 def another_persons(claim: DischargeClaim) -> str:
