@@ -523,6 +523,31 @@ async def test_a_close_is_taken_once_per_region_and_year_and_applied_in_each_per
     assert await store.check_ledger() == []
 
 
+async def test_a_persons_first_claim_of_a_closed_year_has_the_close_put_before_it(store: Store) -> None:
+    """Zhengzhou 2018 closed before P009 sent any claim of it: the close settles nobody then. P009's
+    first claim of 2018 has the close put before it in P009's order — archived there, remembered in
+    the person's history, queued first — and the claim is settled by the rules (flagged); a second
+    claim of that year does not get the close again. The records are the replay's."""
+    workers, (a, b, _) = await zhengzhou(store)
+    closed = await store.receive_close(arrival(close("zhengzhou", 2018, "close-2018")))
+    assert (closed.status, closed.persons) == ("applied", ())
+    [received], _ = await workers.receive(a)
+    assert [(i.psn_no, i.kind) for i in await store.inputs()] == [
+        ("", "close"), ("P009", "eligibility"), ("P009", "close"), ("P009", "claim")]
+    assert [(i.kind, i.ref, i.ready, i.flagged) for i in await store.queued("P009")] == [
+        ("close", "close-2018", True, False), ("claim", a.claim_id, False, True)]
+    assert [type(i).__name__ for i in await store.person_history("P009")] == [
+        "ChangeReceived", "CloseReceived", "ClaimReceived"]
+    await workers.pay(a.claim_id)
+    outbox = await workers.arrive(a.claim_id)
+    assert "ZZ-1a/settlement" in ids(outbox.records) and workers.refused == {}
+    await workers.publish(outbox)
+    await workers.settle(b)
+    assert [i.kind for i in await store.inputs() if i.psn_no == "P009"] == ["eligibility", "close", "claim", "claim"]
+    assert await store.queued() == []
+    assert await as_replayed(store, "P009") == [] and await store.check_ledger() == []
+
+
 # --- the ledger: each person's order, the fast path and the rules ---------------------------------
 
 
