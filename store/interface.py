@@ -1,7 +1,7 @@
 """What every store does: the contract the workers rely on, whatever keeps the records.
 
 Two backends implement it: PostgreSQL (store/postgres/, the real one) and memory
-(store/memory.py, for fast tests of the workers' handlers and of the flow). One suite of
+(store/memory/, for fast tests of the workers' handlers and of the flow). One suite of
 contract tests (tests/store/) runs against both, the way the ``eventsourcing`` library runs one
 recorder test case per backend.
 
