@@ -8,7 +8,7 @@ from dataclasses import replace
 
 from ..columns import digest
 from ..records import Arrival
-from .rows import Input
+from .rows import Archived
 from .tables import Memory
 
 #: inputs.kind's CHECK
@@ -44,8 +44,8 @@ def _insert(m: Memory, life: int, arrival: Arrival, kind: str, psn_no: str, seq:
         if known is not None:
             return known, False
         m.set(m.t.input_places, place, seq)
-    m.set(m.t.inputs, (psn_no, seq), Input(psn_no, seq, life, arrival.topic, arrival.partition, arrival.offset, hashed,
-                                           bytes(arrival.raw), kind, outcome[0], outcome[1], m.now))
+    m.set(m.t.inputs, (psn_no, seq), Archived(psn_no, seq, life, arrival.topic, arrival.partition, arrival.offset,
+                                              hashed, bytes(arrival.raw), kind, outcome[0], outcome[1], m.now))
     return seq, True
 
 

@@ -11,7 +11,7 @@ from schemas.events import YearEndClose
 
 from ..records import Arrival, InputReceipt
 from .archive import archive, archive_all, set_outcome
-from .rows import Close as CloseRow, PersonClose, utc
+from .rows import PersonClose, YearClose, utc
 from .tables import Memory
 
 
@@ -60,7 +60,7 @@ def _close_for_everyone(m: Memory, life: int, close: Close) -> list[str]:
     return take_close(m, life, close, waiting)
 
 
-def _repeat(earlier: CloseRow) -> str:
+def _repeat(earlier: YearClose) -> str:
     return (f"{earlier.region} {earlier.year} was closed by {earlier.event_id} on "
             f"{earlier.closed_at:%Y-%m-%d}; closing again changes nothing")
 
@@ -81,7 +81,7 @@ class Closes:
                 if close.event_id in m.t.close_ids:
                     raise ValueError(f"year_closes already holds event_id {close.event_id} (of another region or year)")
                 m.set(m.t.closes, (close.region, close.year),
-                      CloseRow(close.region, close.year, close.event_id, seq, utc(close.closed_at)))
+                      YearClose(close.region, close.year, close.event_id, seq, utc(close.closed_at)))
                 m.set(m.t.close_ids, close.event_id, (close.region, close.year))
             elif new_position and earlier.input_seq != seq:
                 set_outcome(m, "", seq, "repeat", _repeat(earlier))

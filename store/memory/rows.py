@@ -35,7 +35,7 @@ def utc(moment: datetime) -> datetime:
 
 
 @dataclass(frozen=True)
-class Input:
+class Archived:
     """``inputs``, by (psn_no, seq); its place (psn_no, life, topic, partition, offset, digest) once."""
 
     psn_no: str  # "" when it names no one person
@@ -187,7 +187,7 @@ class Rejection:
 
 
 @dataclass(frozen=True)
-class Close:
+class YearClose:
     """``year_closes``, by (region, year); its event_id once."""
 
     region: str

@@ -21,16 +21,16 @@ from schemas.keys import KeyChallenge, SigningKey
 from ..records import QueueItem
 from .rows import (
     Alert,
+    Archived,
     Cancellation,
     Change,
     Claim,
-    Close,
-    Input,
     Period,
     PersonClose,
     Record,
     Rejection,
     Totals,
+    YearClose,
 )
 
 _MISSING = object()
@@ -42,7 +42,7 @@ class Tables:
     def __init__(self) -> None:
         self.persons: dict[str, int] = {}  # persons: psn_no -> last_seq
         self.lives: dict[int, tuple[str, datetime]] = {}  # broker_lives: life -> (bootstrap, began_at)
-        self.inputs: dict[tuple[str, int], Input] = {}
+        self.inputs: dict[tuple[str, int], Archived] = {}
         self.input_places: dict[tuple, int] = {}  # (psn_no, life, topic, partition, offset, digest) -> seq
         self.claims: dict[tuple[str, str], dict[int, Claim]] = {}  # (psn_no, claim_key) -> revision -> row
         self.person_claims: dict[str, dict[str, None]] = {}  # psn_no -> claim keys
@@ -62,7 +62,7 @@ class Tables:
         self.person_alerts: dict[str, dict[str, None]] = {}
         self.rejections: dict[tuple[str, int], Rejection] = {}
         self.rejection_places: dict[tuple, int] = {}  # (psn_no, life, topic, partition, offset) -> id
-        self.closes: dict[tuple[str, int], Close] = {}  # year_closes (region, year)
+        self.closes: dict[tuple[str, int], YearClose] = {}  # year_closes (region, year)
         self.close_ids: dict[str, tuple[str, int]] = {}
         self.person_closes: dict[tuple[str, str, int], PersonClose] = {}  # (psn_no, region, year)
         self.persons_closes: dict[str, dict[tuple[str, int], None]] = {}
