@@ -20,6 +20,7 @@ from schemas.totals import YearTotals, totals_from_json, totals_json
 from schemas.wire import encode
 
 from ..records import ArrivedClaim, QueueItem
+from .claims import first_receipt_of
 from .identity import changes_of
 from .rows import Alert, Record, loads, numeric
 from .tables import Memory
@@ -50,8 +51,8 @@ class PersonAccess:
         for psn_no in persons:
             queued = {i.ref for i in self.m.t.queue.get(psn_no, {}).values() if i.kind == "claim"}
             for claim_key in self.m.t.person_claims.get(psn_no, {}):
-                row = next((r for r in self.m.t.claims[(psn_no, claim_key)].values() if r.snapshot is not None), None)
-                if row is not None and (claim_key in keys or claim_key in queued):
+                row = first_receipt_of(self.m, psn_no, claim_key)
+                if row is not None and row.snapshot is not None and (claim_key in keys or claim_key in queued):
                     claim = DischargeClaim.model_validate(loads(row.payload))
                     self._receipts[(psn_no, claim_key)] = (row.seq, claim, loads(row.snapshot))
         # every year of those claims is known now: one with no row yet has no totals
@@ -93,7 +94,9 @@ class PersonAccess:
 
     async def first_receipt(self, psn_no: str, claim_key: str) -> tuple[DischargeClaim, dict]:
         if (psn_no, claim_key) not in self._receipts:
-            row = next(r for r in self.m.t.claims[(psn_no, claim_key)].values() if r.snapshot is not None)
+            row = first_receipt_of(self.m, psn_no, claim_key)
+            if row is None or row.snapshot is None:
+                raise LookupError(f"claim {claim_key} has no first receipt of this person")
             return DischargeClaim.model_validate(loads(row.payload)), loads(row.snapshot)
         _, claim, snapshot = self._receipts[(psn_no, claim_key)]
         return claim, snapshot

@@ -55,7 +55,7 @@ class Claims:
             stalled = []
             for psn_no, queue in m.t.queue.items():
                 for item in queue.values():
-                    first = _first_receipt_of(m, psn_no, item.ref) if item.kind == "claim" and not item.ready else None
+                    first = first_receipt_of(m, psn_no, item.ref) if item.kind == "claim" and not item.ready else None
                     if first is None or first.snapshot is None or first.received_at >= received_before:
                         continue
                     passes = [*loads(first.snapshot)["route"], LEDGER_WORKER]
@@ -90,7 +90,7 @@ def revisions_of(m: Memory, psn_no: str, claim_key: str) -> list[Claim]:
     return sorted(m.t.claims.get((psn_no, claim_key), {}).values(), key=lambda r: r.revision)
 
 
-def _first_receipt_of(m: Memory, psn_no: str, claim_key: str) -> Claim | None:
+def first_receipt_of(m: Memory, psn_no: str, claim_key: str) -> Claim | None:
     """The revision the claim travels with (the only one with a snapshot)."""
     return next((r for r in m.t.claims.get((psn_no, claim_key), {}).values() if r.snapshot is not None), None)
 
