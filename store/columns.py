@@ -27,6 +27,12 @@ def dumps(value: Any) -> bytes:
     return orjson.dumps(value, default=_json_default, option=orjson.OPT_NON_STR_KEYS)
 
 
+def without_nul(text: str) -> str:
+    """Text as a PostgreSQL text column can hold it: a NUL (which it refuses, and which a reason or
+    an error may quote from a hostile input) written as the six characters \\u0000."""
+    return text.replace("\x00", "\\u0000")
+
+
 def digest(raw: bytes) -> str:
     """An input's bytes as its place in the archive tells them apart (the same bytes again are the same input)."""
     return hashlib.sha256(raw).hexdigest()

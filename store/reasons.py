@@ -1,8 +1,10 @@
-"""The words a refused claim is refused in, whichever backend refuses it (the same reason for the
-same bill, so that a hospital reads one answer whatever keeps the records)."""
+"""The words a refused claim (or a drop without a reason) is refused in, whichever backend refuses it
+(the same reason for the same bill, so that a hospital reads one answer whatever keeps the records)."""
 from __future__ import annotations
 
 from schemas.events import DischargeClaim
+
+from .columns import without_nul
 
 
 def claim_named(claim: DischargeClaim) -> str:
@@ -22,3 +24,11 @@ def not_received_to_correct(claim: DischargeClaim) -> str:
     """Why a corrected bill of a claim its hospital never sent is refused (whoever else sent that claim_id)."""
     return (f"{claim_named(claim)} was never received: revision {claim.revision} is a corrected bill, and a corrected "
             "bill corrects only its own hospital's claim; send the bill as revision 0")
+
+
+def required_for_a_drop(what: str, text: str) -> str:
+    """A drop's reason or operator, as given; ValueError when blank: a drop is never silent."""
+    if not text or not text.strip():
+        raise ValueError(f"{what} is required to drop a parked message: the drop is kept, for the audit, "
+                         "with who and why")
+    return without_nul(text)

@@ -2,7 +2,7 @@
 (store/postgres/inputs.py); parked messages are parking.py's."""
 from __future__ import annotations
 
-from ..postgres.inputs import without_nul
+from ..columns import without_nul
 from ..records import START, ArchivedInput, Arrival, Place
 from .archive import archive
 from .rows import Rejection

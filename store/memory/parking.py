@@ -8,7 +8,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from ..postgres.inputs import required_for_a_drop, without_nul
+from ..columns import without_nul
+from ..reasons import required_for_a_drop
 from ..records import DroppedParked, Parked
 from .tables import Memory
 

@@ -5,6 +5,8 @@ from collections.abc import Sequence
 
 import asyncpg
 
+from ..columns import without_nul
+from ..reasons import required_for_a_drop
 from ..records import START, ArchivedInput, Arrival, DroppedParked, Parked, Place
 from .archive import archive
 from .connection import persons_locked
@@ -30,12 +32,6 @@ WITH gone AS (DELETE FROM parked WHERE psn_no = $4 AND parked_id = $1 RETURNING 
 INSERT INTO parked_dropped ({_PARKED_COLUMNS}, reason, dropped_by)
 SELECT {_PARKED_COLUMNS}, $2, $3 FROM gone
 RETURNING dropped_id, reason, dropped_by, dropped_at, {_PARKED_COLUMNS}"""
-
-
-def without_nul(text: str) -> str:
-    """Text as a PostgreSQL text column can hold it: a NUL (which it refuses, and which a reason or
-    an error may quote from a hostile input) written as the six characters \\u0000."""
-    return text.replace("\x00", "\\u0000")
 
 
 _INPUTS_AFTER = """
@@ -110,13 +106,6 @@ class Inputs:
             rows = await conn.fetch(f"SELECT dropped_id, reason, dropped_by, dropped_at, {_PARKED_COLUMNS} FROM parked_dropped "
                                     "WHERE $1::text IS NULL OR worker = $1 ORDER BY dropped_id", worker)
         return [_dropped(r) for r in rows]
-
-
-def required_for_a_drop(what: str, text: str) -> str:
-    """A drop's reason or operator, as given; ValueError when blank: a drop is never silent."""
-    if not text or not text.strip():
-        raise ValueError(f"{what} is required to drop a parked message: the drop is kept, for the audit, with who and why")
-    return without_nul(text)
 
 
 def _optional_bytes(value) -> bytes | None:
