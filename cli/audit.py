@@ -24,8 +24,8 @@ from runtime.endpoints import Endpoints
 from schemas.events import Settlement
 from schemas.money import format_yuan
 from store import ArchivedInput, Place, store_at
+from store.columns import digest
 from store.reading import every
-from store.postgres.archive import digest
 from streams.codecs import describe
 from streams.reader import read_records
 from streams.topics import CANCELLED, DISCHARGED, ELIGIBILITY, SETTLEMENTS, YEAR_END

@@ -9,7 +9,6 @@ import asyncio
 from aiohttp import web
 
 from cli.audit import replay
-
 from store import Place
 
 from ..reading import archive_page, event_of, place_of, place_read, place_text

@@ -1,7 +1,7 @@
 """What every part of the PostgreSQL store shares: JSON through orjson, per-person locks, batch helpers."""
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -9,11 +9,6 @@ import asyncpg
 import orjson
 
 from ..columns import dumps
-
-
-def json_text(value: Any) -> str:
-    """JSON as text, for ``text[]`` parameters cast to jsonb in SQL."""
-    return dumps(value).decode()
 
 
 def _encode_jsonb(value: Any) -> bytes:
@@ -112,22 +107,3 @@ def columns(rows: Sequence[tuple], width: int = 0) -> list[list]:
     """Rows as the columns an unnest(...) statement takes (``width`` empty ones when there are none)."""
     return [list(column) for column in zip(*rows)] if rows else [[] for _ in range(width)]
 
-
-def first_of_each(items: Iterable[Any], key: Callable[[Any], str]) -> list[Any]:
-    """The items whose key has not been seen before, in order."""
-    seen: set[str] = set()
-    out = []
-    for item in items:
-        if key(item) not in seen:
-            seen.add(key(item))
-            out.append(item)
-    return out
-
-
-def first_and_in(items: list[Any], keys: set[str], key: Callable[[Any], str]) -> list[bool]:
-    """For each item: its key is in ``keys`` and no earlier item had that key."""
-    out, seen = [], set()
-    for item in items:
-        out.append(key(item) in keys and key(item) not in seen)
-        seen.add(key(item))
-    return out

@@ -30,8 +30,12 @@ DISTRIBUTED: dict[str, str] = {
 #: small tables every node reads: copied to each
 REFERENCE: tuple[str, ...] = ("year_closes", "broker_lives", "signing_keys", "key_challenges")
 
-#: kept on the coordinator only (the migrations run there)
-COORDINATOR: tuple[str, ...] = ("schema_migrations",)
+#: kept on the coordinator only: the migrations' record, and the console's own tables — its
+#: accounts, sessions, actions, jobs and the log of who viewed which person's data, written by the
+#: console through the coordinator and read by the auditor there (few rows, never joined to a shard's)
+COORDINATOR: tuple[str, ...] = (
+    "schema_migrations", "console_accounts", "console_sessions", "console_person_views", "console_actions", "console_jobs",
+)
 
 
 def citus_calls() -> list[str]:

@@ -42,8 +42,9 @@ ON CONFLICT (psn_no, alert_id) DO NOTHING"""
 _UNPUBLISHED = """
 SELECT
     ARRAY(SELECT ROW(settlement_id, CASE WHEN settlement_id = ANY($2::text[]) THEN NULL ELSE record END)
-          FROM settlements WHERE psn_no = ANY($1::text[]) AND NOT published ORDER BY seq) AS records,
-    ARRAY(SELECT ROW(alert_id, alert) FROM alerts WHERE psn_no = ANY($1::text[]) AND NOT published ORDER BY seq) AS alerts"""
+          FROM settlements WHERE psn_no = ANY($1::text[]) AND NOT published ORDER BY psn_no, seq) AS records,
+    ARRAY(SELECT ROW(alert_id, alert) FROM alerts WHERE psn_no = ANY($1::text[]) AND NOT published
+          ORDER BY psn_no, seq) AS alerts"""
 
 _MARK_RECORDS = """
 UPDATE settlements AS s SET published = true FROM unnest($1::text[], $2::text[]) AS x(p, i)
@@ -68,7 +69,7 @@ _READY_HEADS = """
 SELECT q.psn_no FROM person_queue AS q
 WHERE q.ready AND q.queued_at < $1 AND NOT EXISTS (
     SELECT 1 FROM person_queue AS e WHERE e.psn_no = q.psn_no AND (e.seq, e.sub) < (q.seq, q.sub))
-ORDER BY q.queued_at LIMIT $2"""
+ORDER BY q.queued_at, q.psn_no LIMIT $2"""
 
 # Everything the common case needs, in one round trip: the persons' queues; the first receipt of
 # every claim queued for them and of every claim that arrived ($2); and the year totals of those

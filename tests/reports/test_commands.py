@@ -12,9 +12,8 @@ import pytest
 from click.testing import CliRunner
 
 from cli import main
-from streams.codecs import encode
-
 from store import START, Place
+from streams.codecs import encode
 
 from .ledgers import every_kind
 
