@@ -67,7 +67,7 @@ def by_person(archived: Iterable[Archived]) -> tuple[dict[str, list[Input]], Cou
         if item.outcome != "accepted" or item.kind not in _PARSERS or (item.kind == "close" and not a_persons_close):
             continue
         parsed = _PARSERS[item.kind](item.seq, item.raw)
-        persons[item.psn_no if a_persons_close else _person_of(parsed)].append(parsed)
+        persons[item.psn_no if isinstance(parsed, CloseReceived) else _person_of(parsed)].append(parsed)
     return {psn: sorted(inputs, key=lambda i: i.seq) for psn, inputs in persons.items()}, counted
 
 
