@@ -82,6 +82,8 @@ class PostgresStore(Claims, Cancellations, Identity, Closes, Totals, Ledger, Inp
                 return await conn.fetchval(_CURRENT_LIFE)
             except asyncpg.UndefinedTableError:  # not migrated yet (opened with migrate=False)
                 return 0
+            except asyncpg.InsufficientPrivilegeError:  # a role that places no input (the console's, the keys')
+                return 0
 
     async def begin_life(self, bootstrap: str) -> int:
         """The topics were made afresh (an embedded broker keeps none through a restart, so its offsets
