@@ -26,7 +26,8 @@ def messages(outbox: Outbox) -> list[Outgoing]:
         if record.settlement_id not in seen:
             seen.add(record.settlement_id)
             wire = outbox.wire.get(record.settlement_id) or encode(record)
-            out.append(Outgoing(SETTLEMENTS, record.psn_no.encode(), wire, ("record", record.psn_no, record.settlement_id)))
+            published = ("record", record.psn_no, record.settlement_id)
+            out.append(Outgoing(SETTLEMENTS, record.psn_no.encode(), wire, published))
             if settings.nhsa_topic:  # the national platform's shape, for the hospital's system (a resend is the same)
                 form = nhsa_form(seen_by_hospital(record))
                 out.append(Outgoing(nhsa_topic(record.fixmedins_code), record.psn_no.encode(), encode(form)))

@@ -22,8 +22,8 @@ from runtime.supervisor import WorkerProcesses
 from schemas.events import ClaimCancellation, DischargeClaim, EligibilityChange, Rejection, Settlement
 from schemas.keys import KeyFile
 from store.interface import Store
-from store.reading import every
 from store.postgres import PostgresStore
+from store.reading import every
 from streams.publisher import publish
 from streams.reader import read_all
 from streams.topics import CANCELLED, DISCHARGED, ELIGIBILITY, ELIGIBILITY_REJECTED, REJECTED, SETTLEMENTS
