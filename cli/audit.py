@@ -23,8 +23,9 @@ from policies.audit import differences, replay_archive, totals_per_fund
 from runtime.endpoints import Endpoints
 from schemas.events import Settlement
 from schemas.money import format_yuan
-from store import ArchivedInput, store_at
-from store.postgres.archive import digest
+from store import ArchivedInput, Place, store_at
+from store.columns import digest
+from store.reading import every
 from streams.codecs import describe
 from streams.reader import read_records
 from streams.topics import CANCELLED, DISCHARGED, ELIGIBILITY, SETTLEMENTS, YEAR_END
@@ -114,10 +115,7 @@ def replay(
 async def _gather(found, source: str, notes: list[str]):
     async with store_at(found.database) as store:
         archived = await archive(store)
-        ledger, after = [], 0
-        while page := await store.record_documents(after_seq=after, limit=50_000):
-            ledger += page
-            after = page[-1][0]
+        ledger = await every(store.record_documents)
     missing: list[str] = []
     if source == "topics":
         archived, missing = await _from_topics(found.kafka, archived, notes)
@@ -127,7 +125,7 @@ async def _gather(found, source: str, notes: list[str]):
     return archived, ledger, topic, missing
 
 
-def _valid(documents: list[tuple[int, dict]]) -> tuple[list[tuple[int, Settlement]], list[str]]:
+def _valid(documents: list[tuple[Place, dict]]) -> tuple[list[tuple[Place, Settlement]], list[str]]:
     """The ledger's records that are records at all; each that is not is a difference, named."""
     good, damaged = [], []
     for seq, document in documents:
@@ -142,48 +140,53 @@ def _valid(documents: list[tuple[int, dict]]) -> tuple[list[tuple[int, Settlemen
 
 async def archive(store) -> list[ArchivedInput]:
     """Every input as received, in the order they take effect."""
-    out, after = [], 0
-    while page := await store.inputs(after_seq=after, limit=50_000):
-        out += page
-        after = page[-1].seq
-    return out
+    return await every(store.inputs)
 
 
 async def _from_topics(
     kafka: str, archived: list[ArchivedInput], notes: list[str]
 ) -> tuple[list[ArchivedInput], list[str]]:
-    """The inputs as the topics hold them, each in its recorded place (the archive's seq); a record
-    the system never received, or whose bytes differ from what it received, is a difference."""
-    placed = {(a.topic, a.partition, a.offset): a for a in archived if a.partition is not None}
-    out, problems, seen = [], [], set()
+    """The inputs as the topics hold them, each in its recorded places (a close in the order of each
+    person it settles); a record the system never received, or whose bytes differ from what it
+    received, is a difference. The topics hold their current life only (an embedded broker starts
+    them afresh when restarted): what was received in earlier lives is replayed from the archive."""
+    life = max((a.life for a in archived), default=0)
+    placed: dict[tuple[str, int, int], list[ArchivedInput]] = {}
+    for a in archived:
+        if a.life == life and a.partition is not None and a.offset is not None:
+            placed.setdefault((a.topic, a.partition, a.offset), []).append(a)
+    out, problems, seen = [a for a in archived if a.life != life], [], set()
     for topic in INPUT_TOPICS:
         async for record in read_records(kafka, topic):
-            known = placed.get((topic, record.partition, record.offset))
-            if known is None or digest(record.value) != digest(known.raw):
+            known = placed.get((topic, record.partition, record.offset), [])
+            if not known or any(digest(record.value) != digest(a.raw) for a in known):
                 problems.append(
                     f"{topic}[{record.partition}]@{record.offset}: on the topic but not what the system received"
                 )
                 continue
-            seen.add(known.seq)
-            out.append(known)
-    gone = [a for a in archived if a.seq not in seen and a.topic in INPUT_TOPICS and a.partition is not None]
+            seen.update(a.place for a in known)
+            out += known
+    gone = [
+        a for a in archived
+        if a.life == life and a.place not in seen and a.topic in INPUT_TOPICS and a.partition is not None
+    ]
     if gone:
         notes.append(
             f"{len(gone)} archived inputs are no longer on the topics (retention, or an embedded broker "
             "restarted); replayed from the topics without them"
         )
-    return sorted(out, key=lambda a: a.seq), problems
+    return sorted(out, key=lambda a: a.place), problems
 
 
 def _since_the_topic_began(
-    expected: list[Settlement], numbered: list[tuple[int, Settlement]], topic: list[Settlement], notes: list[str]
+    expected: list[Settlement], numbered: list[tuple[Place, Settlement]], topic: list[Settlement], notes: list[str]
 ) -> list[Settlement]:
     """The records the topic must hold: those the ledger recorded since the topic's first record.
     An embedded broker keeps topics in memory only, so after a restart its topic starts empty:
     the earlier records are in the ledger (compared above), not on the topic; said, not counted."""
     on_topic = {r.settlement_id for r in topic}
-    first = min((seq for seq, r in numbered if r.settlement_id in on_topic), default=None)
-    earlier = {r.settlement_id for seq, r in numbered if first is None or seq < first}
+    first = min((r.settled_at for _, r in numbered if r.settlement_id in on_topic), default=None)
+    earlier = {r.settlement_id for _, r in numbered if first is None or r.settled_at < first}
     if earlier:
         notes.append(
             f"{len(earlier)} records were recorded before {SETTLEMENTS} began (a restarted embedded broker "

@@ -26,6 +26,7 @@ from runtime.endpoints import NotRunning, endpoints, home
 from schemas.events import Settlement
 from schemas.settings import settings
 from store import Store, store_at
+from store.reading import every
 
 if TYPE_CHECKING:
     from reports import statement as statements
@@ -58,13 +59,7 @@ def ledger_database() -> Iterator[str]:
 
 async def all_records(store: Store) -> list[Settlement]:
     """Every record of the ledger, in the order recorded."""
-    records, after = [], 0
-    while True:
-        page = await store.settlements(after_seq=after, limit=PAGE)
-        if not page:
-            return records
-        records += [record for _, record in page]
-        after = page[-1][0]
+    return [record for _, record in await every(store.settlements, limit=PAGE)]
 
 
 def read_ledger(work):

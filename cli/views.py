@@ -12,6 +12,7 @@ from policies.nhsa import nhsa_form
 from schemas.events import CategoryHeld, EligibilityChange, Settlement
 from schemas.totals import YearTotals
 from store import Store, store_at
+from store.reading import pages
 from streams.codecs import encode
 from streams.reader import read_topic
 from streams.topics import SETTLEMENTS
@@ -85,17 +86,19 @@ def settlements(source: str, follow: bool, fmt: str) -> None:
         return count
 
     async def from_ledger() -> int:
-        count, after = 0, 0
+        # the ledger is read by place (person, then the person's order): following it reads it again
+        # and shows what each person has recorded since (settlements.completed is the place to follow)
+        count, shown = 0, {}
         async with store_at(found.database) as store:
             while True:
-                page = await store.settlements(after_seq=after, limit=1000)
-                for seq, record in page:
-                    show_one(record, encode(record))
-                    after, count = seq, count + 1
-                if not page:
-                    if not follow:
-                        return count
-                    await asyncio.sleep(0.5)
+                async for page in pages(store.settlements, limit=1000):
+                    for place, record in page:
+                        if place.seq > shown.get(place.psn_no, 0):
+                            show_one(record, encode(record))
+                            shown[place.psn_no], count = place.seq, count + 1
+                if not follow:
+                    return count
+                await asyncio.sleep(0.5)
 
     if fmt == "table":
         click.echo(TABLE_HEADER)

@@ -21,7 +21,8 @@ from runtime.scrape import by_label, healthz, scrape, stages
 from schemas.events import CategoryHeld, EligibilityChange, Settlement
 from schemas.ids import claim_key
 from schemas.totals import YearTotals
-from store import ArchivedInput, Store
+from store import START, ArchivedInput, Place, Store
+from store.reading import every
 from workers import metrics as worker_metrics
 
 from .roles import region_of_division
@@ -31,25 +32,32 @@ __all__ = ["all_records"]
 
 async def person_records(store: Store, psn_no: str) -> list[Settlement]:
     """Every record of one person, in the order recorded."""
-    return [record for _, record in await store.settlements(psn_no=psn_no, limit=1_000_000)]
+    return [record for _, record in await every(store.settlements, psn_no=psn_no, limit=10_000)]
 
 
-async def archive_page(store: Store, after: int, limit: int) -> list[ArchivedInput]:
-    """Up to ``limit`` archived inputs after the place ``after``, in the order they take effect."""
-    return await store.inputs(after_seq=after, limit=limit)
+async def archive_page(store: Store, after: Place, limit: int) -> list[ArchivedInput]:
+    """Up to ``limit`` archived inputs after the place ``after``: each person's in the order they take effect."""
+    return await store.inputs(after=after, limit=limit)
 
 
-def place_of(item: ArchivedInput) -> int:
+def place_of(item: ArchivedInput) -> Place:
     """Where the archive's next page begins after ``item``."""
-    return item.seq
+    return item.place
+
+
+def place_text(place: Place) -> str:
+    """A place as a page's address carries it: ``<psn_no>:<seq>`` (an id may hold ':' itself: the last one splits)."""
+    return f"{place.psn_no}:{place.seq}"
+
+
+def place_read(text: str) -> Place:
+    """The place ``place_text`` wrote; the archive's beginning for anything else."""
+    psn_no, _, seq = text.rpartition(":")
+    return Place(psn_no, int(seq)) if seq.isdigit() else START
 
 
 async def whole_archive(store: Store, page: int = 20_000) -> list[ArchivedInput]:
-    out, after = [], 0
-    while chunk := await archive_page(store, after, page):
-        out += chunk
-        after = place_of(chunk[-1])
-    return out
+    return await every(store.inputs, limit=page)
 
 
 def event_of(raw: bytes) -> dict:

@@ -4,7 +4,7 @@ pure rules into a fresh ledger, and compared with the ledger record by record, t
 The inputs are the archive's (the database keeps every input as received) or a topic's; each is
 (seq, kind, outcome, raw bytes). Only accepted inputs take effect; the rest are counted. The
 replay's records are policies.ledger's, input after input, per person; a year-end close takes
-effect for every person (it settles those with claims of its region and year).
+effect where the archive put it, in the order of each person it settles.
 """
 from __future__ import annotations
 
@@ -42,6 +42,8 @@ class Archived(Protocol):
     def outcome(self) -> str: ...  # accepted, or why not
     @property
     def raw(self) -> bytes: ...
+    @property
+    def psn_no(self) -> str: ...  # whose order it is in ("" for a close as received, or an input naming no one)
 
 
 @dataclass
@@ -53,20 +55,20 @@ class Replayed:
 
 
 def by_person(archived: Iterable[Archived]) -> tuple[dict[str, list[Input]], Counter[tuple[str, str]]]:
-    """The accepted inputs of each person (every close added to everyone), and the count of all inputs."""
+    """The accepted inputs of each person, and the count of all inputs. A year-end close is counted
+    once, as received (it names no one person), and takes effect where the archive put it: in the
+    order of each person it settles."""
     persons: dict[str, list[Input]] = defaultdict(list)
-    closes: list[Input] = []
     counted: Counter[tuple[str, str]] = Counter()
     for item in archived:
-        counted[(item.kind, item.outcome)] += 1
-        if item.outcome != "accepted" or item.kind not in _PARSERS:
+        a_persons_close = item.kind == "close" and bool(item.psn_no)
+        if not a_persons_close:
+            counted[(item.kind, item.outcome)] += 1
+        if item.outcome != "accepted" or item.kind not in _PARSERS or (item.kind == "close" and not a_persons_close):
             continue
         parsed = _PARSERS[item.kind](item.seq, item.raw)
-        if isinstance(parsed, CloseReceived):
-            closes.append(parsed)
-        else:
-            persons[_person_of(parsed)].append(parsed)
-    return {psn: [*inputs, *closes] for psn, inputs in persons.items()}, counted
+        persons[item.psn_no if isinstance(parsed, CloseReceived) else _person_of(parsed)].append(parsed)
+    return {psn: sorted(inputs, key=lambda i: i.seq) for psn, inputs in persons.items()}, counted
 
 
 def _person_of(item: ClaimReceived | CancellationReceived | ChangeReceived) -> str:

@@ -604,7 +604,10 @@ def pay(
     )
     new = account_after(account, best.base if rule.counted else ZERO, amount, claim.enddate if rule.dated else None,
                         rule.assisted_visits_per_month is not None)
-    return Paid(line, {rule.account: new}, best.reaches_back)
+    # a qualifying line crossed by any of the person's tiers reaches back, even when another tier pays
+    # this claim more: the year's earlier claims of that tier's categories are owed on it now
+    reaches_back = best.reaches_back if candidates is None else any(c.reaches_back for c in candidates)
+    return Paid(line, {rule.account: new}, reaches_back)
 
 
 def _nothing_paid(payer: _PayerFor, found: _Applicable, claim: DischargeClaim) -> PaymentLine:

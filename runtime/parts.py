@@ -11,7 +11,7 @@ from schemas.settings import WORKER_KINDS, settings
 from store import open_store
 from store.roles import url_for
 from streams.admin import create_topics
-from streams.topics import all_topics
+from streams.topics import DISCHARGED, all_topics
 
 from .embedded import EmbeddedBroker, EmbeddedPostgres
 from .endpoints import Endpoints, worker_url
@@ -24,10 +24,13 @@ async def initialise(found: Endpoints) -> None:
     by_config: dict[tuple, list[str]] = {}
     for name, config in all_topics().items():
         by_config.setdefault(tuple(sorted(config.items())), []).append(name)
+    created: list[str] = []
     for config, names in by_config.items():
-        await create_topics(found.kafka, names, settings.partitions, config=dict(config))
+        created += await create_topics(found.kafka, names, settings.partitions, config=dict(config))
     store = await open_store(found.database, migrate=True)
     try:
+        if DISCHARGED in created:  # the topics are new: offsets start again at 0, in a new life
+            await store.begin_life(found.kafka)
         urls = [url_for(kind, settings.worker_database_url or "") for kind in WORKER_KINDS]
         for url in [*urls, settings.admin_database_url or "", settings.console_database_url or ""]:
             named = urlsplit(url)

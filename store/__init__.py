@@ -9,12 +9,13 @@ from collections.abc import AsyncIterator
 from .errors import DATABASE_AWAY
 from .interface import Attach, Store
 from .records import (
-    LEDGER_WORKER, ArchivedInput, ArrivedClaim, Arrival, ClaimReceipt, DroppedParked, InputReceipt, Outbox, Parked, QueueItem,
-    StalledClaim,
+    LEDGER_WORKER, START, ArchivedInput, ArrivedClaim, Arrival, ClaimReceipt, DroppedParked, InputReceipt, Outbox, Parked,
+    Place, QueueItem, StalledClaim,
 )
 
-__all__ = ["DATABASE_AWAY", "LEDGER_WORKER", "ArchivedInput", "ArrivedClaim", "Arrival", "Attach", "ClaimReceipt",
-           "DroppedParked", "InputReceipt", "Outbox", "Parked", "QueueItem", "StalledClaim", "Store", "open_store", "store_at"]
+__all__ = ["DATABASE_AWAY", "LEDGER_WORKER", "START", "ArchivedInput", "ArrivedClaim", "Arrival", "Attach", "ClaimReceipt",
+           "DroppedParked", "InputReceipt", "Outbox", "Parked", "Place", "QueueItem", "StalledClaim", "Store", "open_store",
+           "store_at"]
 
 
 async def open_store(url: str, *, migrate: bool = True, **options) -> Store:

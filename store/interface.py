@@ -1,7 +1,7 @@
 """What every store does: the contract the workers rely on, whatever keeps the records.
 
 Two backends implement it: PostgreSQL (store/postgres/, the real one) and memory
-(store/memory.py, for fast tests of the workers' handlers and of the flow). One suite of
+(store/memory/, for fast tests of the workers' handlers and of the flow). One suite of
 contract tests (tests/store/) runs against both, the way the ``eventsourcing`` library runs one
 recorder test case per backend.
 
@@ -20,7 +20,8 @@ from schemas.keys import CHALLENGE_LIFETIME, KeyChallenge, KeyProof, SigningKey
 from schemas.totals import YearTotals
 
 from .records import (
-    ArchivedInput, ArrivedClaim, Arrival, ClaimReceipt, DroppedParked, InputReceipt, Outbox, Parked, QueueItem, StalledClaim,
+    START, ArchivedInput, ArrivedClaim, Arrival, ClaimReceipt, DroppedParked, InputReceipt, Outbox, Parked, Place, QueueItem,
+    StalledClaim,
 )
 
 #: attach(claim, every period the person holds a category) -> the snapshot the claim travels with
@@ -29,6 +30,9 @@ Attach = Callable[[DischargeClaim, list[CategoryHeld]], dict]
 
 class Store(ABC):
     """The idempotent ledger."""
+
+    #: the life of the topics inputs are placed in (``begin_life``): part of each input's place
+    life: int = 0
 
     async def __aenter__(self) -> "Store":
         return self
@@ -74,12 +78,17 @@ class Store(ABC):
         """A year-end close, once per region and year; ``persons`` to wake so their queues apply it."""
 
     @abstractmethod
+    async def begin_life(self, bootstrap: str) -> int:
+        """The topics were made afresh (``store.life`` is the life inputs are placed in): a new life."""
+
+    @abstractmethod
     async def reject(self, arrival: Arrival, kind: str, reason: str, psn_no: str | None = None) -> bool:
         """Archive a refused input with its reason; True the first time this place is refused."""
 
     @abstractmethod
-    async def inputs(self, *, after_seq: int = 0, limit: int = 10_000) -> list[ArchivedInput]:
-        """The archive, in the order inputs take effect (seq), after ``after_seq``."""
+    async def inputs(self, *, after: Place = START, limit: int = 10_000) -> list[ArchivedInput]:
+        """The archive after the place ``after``: each person's inputs in the order they take effect
+        (persons in order of their numbers; "", inputs that name no one person, first)."""
 
     # --- the ledger: the one writer of money
 
@@ -101,8 +110,8 @@ class Store(ABC):
         (its wake-up was lost, or never sent): the ledger applies them."""
 
     @abstractmethod
-    async def mark_published(self, settlement_ids: list[str], alert_ids: list[str] = ()) -> None:
-        """Mark records and alerts as published (unknown ids ignored)."""
+    async def mark_published(self, records: Sequence[tuple[str, str]], alerts: Sequence[tuple[str, str]] = ()) -> None:
+        """Mark records and alerts, each named by (psn_no, id), as published (unknown ones ignored)."""
 
     # --- parking
 
@@ -179,17 +188,18 @@ class Store(ABC):
         """(psn_no, category) of everyone holding one of ``categories`` from ``authority`` on ``on``."""
 
     @abstractmethod
-    async def settlements(self, *, after_seq: int = 0, limit: int = 1000,
-                          psn_no: str | None = None) -> list[tuple[int, Settlement]]:
-        """Up to ``limit`` records after ``after_seq``, in the order recorded."""
+    async def settlements(self, *, after: Place = START, limit: int = 1000,
+                          psn_no: str | None = None) -> list[tuple[Place, Settlement]]:
+        """Up to ``limit`` records after the place ``after``, each person's in the order recorded
+        (persons in order of their numbers)."""
 
     @abstractmethod
-    async def record_documents(self, *, after_seq: int = 0, limit: int = 1000) -> list[tuple[int, dict]]:
+    async def record_documents(self, *, after: Place = START, limit: int = 1000) -> list[tuple[Place, dict]]:
         """The records as stored, unvalidated (an auditor reads even a damaged ledger)."""
 
     @abstractmethod
     async def person_history(self, psn_no: str) -> list[Input]:
-        """Every input a person's ledger is built from (and every year-end close), in seq order —
+        """Every input a person's ledger is built from (its year-end closes among them), in its order —
         for settling what-if (pre-settlement) by the pure rules, recording nothing."""
 
     @abstractmethod

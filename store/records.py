@@ -3,11 +3,23 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Generic, Literal, TypeVar
+from typing import Any, Generic, Literal, NamedTuple, TypeVar
 
 from schemas.events import DischargeClaim, HighCostAlert, Settlement
 
 E = TypeVar("E")
+
+
+class Place(NamedTuple):
+    """Where a row is in the store's order: its person, and its place in that person's order. Readers
+    page by it (persons in order of their numbers, each person's rows in theirs)."""
+
+    psn_no: str
+    seq: int
+
+
+#: before every place
+START = Place("", 0)
 
 
 @dataclass(frozen=True)
@@ -156,3 +168,9 @@ class ArchivedInput:
     outcome: str
     reason: str | None
     received_at: datetime
+    psn_no: str = ""  # whose order it is in ("" when it names no one person, or a close as received)
+    life: int = 0  # the life of the topics it came from (a restarted embedded broker starts them again)
+
+    @property
+    def place(self) -> Place:
+        return Place(self.psn_no, self.seq)

@@ -51,7 +51,8 @@ class Outgoing:
     topic: str
     key: bytes | None
     value: bytes
-    published: tuple[str, str] | None = None  # ("record" | "alert", id): marked published once the broker has it
+    #: ("record" | "alert", psn_no, id): marked published once the broker has it
+    published: tuple[str, str, str] | None = None
 
 
 class Context:

@@ -26,20 +26,21 @@ def messages(outbox: Outbox) -> list[Outgoing]:
         if record.settlement_id not in seen:
             seen.add(record.settlement_id)
             wire = outbox.wire.get(record.settlement_id) or encode(record)
-            out.append(Outgoing(SETTLEMENTS, record.psn_no.encode(), wire, ("record", record.settlement_id)))
+            published = ("record", record.psn_no, record.settlement_id)
+            out.append(Outgoing(SETTLEMENTS, record.psn_no.encode(), wire, published))
             if settings.nhsa_topic:  # the national platform's shape, for the hospital's system (a resend is the same)
                 form = nhsa_form(seen_by_hospital(record))
                 out.append(Outgoing(nhsa_topic(record.fixmedins_code), record.psn_no.encode(), encode(form)))
     for alert_id, alert in outbox.alerts:
         if ("alert", alert_id) not in seen:
             seen.add(("alert", alert_id))
-            out.append(Outgoing(ALERTS, alert.psn_no.encode(), encode(alert), ("alert", alert_id)))
+            out.append(Outgoing(ALERTS, alert.psn_no.encode(), encode(alert), ("alert", alert.psn_no, alert_id)))
     return out
 
 
 async def after_sent(context: Context, outgoing: list[Outgoing]) -> None:
     """Once the broker has acknowledged them, mark the records and alerts published."""
-    records = [o.published[1] for o in outgoing if o.published and o.published[0] == "record"]
-    alerts = [o.published[1] for o in outgoing if o.published and o.published[0] == "alert"]
+    records = [o.published[1:] for o in outgoing if o.published and o.published[0] == "record"]
+    alerts = [o.published[1:] for o in outgoing if o.published and o.published[0] == "alert"]
     if records or alerts:
         await (await context.store()).mark_published(records, alerts)

@@ -23,6 +23,7 @@ from schemas.events import ClaimCancellation, DischargeClaim, EligibilityChange,
 from schemas.keys import KeyFile
 from store.interface import Store
 from store.postgres import PostgresStore
+from store.reading import every
 from streams.publisher import publish
 from streams.reader import read_all
 from streams.topics import CANCELLED, DISCHARGED, ELIGIBILITY, ELIGIBILITY_REJECTED, REJECTED, SETTLEMENTS
@@ -364,11 +365,7 @@ async def _rejections(kafka: str, topic: str) -> list[Rejection]:
 
 
 async def _archive(store: Store) -> list:
-    out, after = [], 0
-    while page := await store.inputs(after_seq=after, limit=50_000):
-        out += page
-        after = page[-1].seq
-    return out
+    return await every(store.inputs)
 
 
 async def _dump(store: Store, probe: Probe) -> tuple[Ledger, list[Settlement]]:
@@ -395,8 +392,5 @@ async def _dump(store: Store, probe: Probe) -> tuple[Ledger, list[Settlement]]:
 
 async def _every_settlement(store: Store) -> list[Settlement]:
     records: list[Settlement] = []
-    after = 0
-    while page := await store.settlements(after_seq=after, limit=5_000):
-        records.extend(s for _, s in page)
-        after = page[-1][0]
+    records.extend(s for _, s in await every(store.settlements, limit=5_000))
     return records

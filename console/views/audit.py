@@ -9,8 +9,9 @@ import asyncio
 from aiohttp import web
 
 from cli.audit import replay
+from store import Place
 
-from ..reading import archive_page, event_of, place_of
+from ..reading import archive_page, event_of, place_of, place_read, place_text
 from ..web import Console, account_of, allow, console_of, render
 
 routes = web.RouteTableDef()
@@ -78,7 +79,7 @@ async def job(request: web.Request) -> web.Response:
 @allow("auditor")
 async def archive(request: web.Request) -> web.Response:
     outcome = request.query.get("outcome", "")
-    after = int(request.query.get("after", "0") or 0) if request.query.get("after", "0").isdigit() else 0
+    after = place_read(request.query.get("after", ""))
     shown, place = [], after
     while len(shown) < ARCHIVE_PAGE:  # a filtered page may need several of the archive's pages
         chunk = await archive_page(console_of(request).store, place, ARCHIVE_PAGE * 5)
@@ -92,18 +93,21 @@ async def archive(request: web.Request) -> web.Response:
                     break
     more = len(shown) == ARCHIVE_PAGE
     return render(
-        request, "archive.html", items=shown, outcome=outcome, after=after, next_place=place if more else None
+        request, "archive.html", items=shown, outcome=outcome, after=place_text(after),
+        next_place=place_text(place) if more else None,
     )
 
 
-@routes.get("/audit/archive/{seq:\\d+}")
+@routes.get("/audit/archive/input")
 @allow("auditor")
 async def archived(request: web.Request) -> web.Response:
     console, account = console_of(request), account_of(request)
-    seq = int(request.match_info["seq"])
-    found = [item for item in await archive_page(console.store, seq - 1, 1) if item.seq == seq]
+    place = place_read(request.query.get("place", ""))
+    before = Place(place.psn_no, place.seq - 1)
+    found = [item for item in await archive_page(console.store, before, 1) if item.place == place and place.seq]
     if not found:
-        raise web.HTTPNotFound(text=f"no input {seq} in the archive")
+        raise web.HTTPNotFound(text=f"no input {place_text(place)} in the archive")
+    seq = place_text(place)
     event = event_of(found[0].raw)
     if isinstance(event.get("psn_no"), str):
         await console.tables.record_view(account, event["psn_no"], f"archived input {seq}")

@@ -3,19 +3,25 @@
 In the style of the recorders of the ``eventsourcing`` library, every effect is written
 together with its bookkeeping in one transaction, under a unique key:
 
-- every input is archived as received, once per place it came from (``inputs``) — archive.py;
-- a claim is received once per revision (``claims_received``, key ``(claim_key, revision)``: the
-  claim is its hospital's and its id, schemas/ids.py) and
+- every input is archived as received, once per place it came from (``inputs``), at its person's
+  next place in their order (``persons.last_seq``, taken under a lock on the person's row) —
+  archive.py, connection.py;
+- a claim is received once per revision (``claims_received``, key ``(psn_no, claim_key, revision)``:
+  the claim is its hospital's and its id, schemas/ids.py; ``claim_owners`` keeps whose it is) and
   takes its place in its person's queue — claims.py; a cancellation once (``cancellations``) —
-  cancellations.py; an eligibility change once (``identity_events``, key ``event_id``), the
-  periods folded again from all events of that person and category — identity.py; a year-end
-  close once per region and year (``year_closes``) — closes.py;
+  cancellations.py; an eligibility change once (``identity_events``, key ``(psn_no, authority,
+  event_id)``), the periods folded again from all events of that person and category —
+  identity.py; a year-end close once per region and year (``year_closes``), put in the order of
+  each person it settles (``person_closes``) — closes.py;
 - the ledger is the one writer of money: each person's queued inputs take effect in the order
-  received (store/life.py), each record once (``settlements``, key ``settlement_id``) in the same
-  transaction as the person's year-to-date totals (``year_totals``), published in ``seq`` order;
+  received (store/life.py), each record once (``settlements``, key ``(psn_no, settlement_id)``) in
+  the same transaction as the person's year-to-date totals (``year_totals``), in the person's order;
   a claim in flight is checked against what intake recorded before it may take its place — ledger.py,
   totals.py;
 - rejections once per place, parked messages — inputs.py.
+
+Every table of a person's rows is keyed by the person first, and nothing takes a table lock: the
+schema can be distributed by ``psn_no`` (docs/national-load.md).
 
 Money columns are ``numeric(14,2)`` and come back as ``Decimal``; never float. JSONB goes
 through orjson (codecs set on every pool connection). Nothing personal is logged: the messages
@@ -43,12 +49,17 @@ from .totals import Totals
 
 __all__ = ["PostgresStore", "migrations"]
 
+_CURRENT_LIFE = "SELECT coalesce(max(life), 0) FROM broker_lives"
+_BEGIN_LIFE = "INSERT INTO broker_lives (life, bootstrap) SELECT coalesce(max(life), 0) + 1, $1 FROM broker_lives RETURNING life"
+
 
 class PostgresStore(Claims, Cancellations, Identity, Closes, Totals, Ledger, Inputs, Keys, Checks, Store):
     """The PostgreSQL store: ``await PostgresStore.open(url)``, or ``async with store_at(url)``."""
 
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
+        #: the life of the topics this store's inputs come from (broker_lives): part of each input's place
+        self.life = 0
 
     @classmethod
     async def open(cls, dsn: str, *, min_size: int = 1, max_size: int = 4, migrate: bool = True) -> "PostgresStore":
@@ -56,13 +67,30 @@ class PostgresStore(Claims, Cancellations, Identity, Closes, Totals, Ledger, Inp
         pool = await asyncpg.create_pool(dsn, min_size=min_size, max_size=max_size, init=init_connection,
                                          reset=keep_session)
         store = cls(pool)
-        if migrate:
-            try:
+        try:
+            if migrate:
                 await store.migrate()
-            except BaseException:
-                await pool.close()
-                raise
+            store.life = await store._current_life()
+        except BaseException:
+            await pool.close()
+            raise
         return store
+
+    async def _current_life(self) -> int:
+        async with self._pool.acquire() as conn:
+            try:
+                return await conn.fetchval(_CURRENT_LIFE)
+            except asyncpg.UndefinedTableError:  # not migrated yet (opened with migrate=False)
+                return 0
+            except asyncpg.InsufficientPrivilegeError:  # a role that places no input (the console's, the keys')
+                return 0
+
+    async def begin_life(self, bootstrap: str) -> int:
+        """The topics were made afresh (an embedded broker keeps none through a restart, so its offsets
+        start again at 0): a new life begins, and stores opened from now on place inputs in it."""
+        async with self._pool.acquire() as conn:
+            self.life = await conn.fetchval(_BEGIN_LIFE, bootstrap)
+        return self.life
 
     async def close(self) -> None:
         """Close the pool (waits for connections in use to be released)."""

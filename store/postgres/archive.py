@@ -1,75 +1,62 @@
 """The archive: every input as received — raw bytes, topic, partition, offset, time — accepted or
-not, once per place it came from. Its ``seq`` is the order inputs take effect in (store/life.py)."""
+not, once per place it came from. An input takes its person's next ``seq`` (their order: the order
+inputs take effect in, store/life.py); one that names no person is the person "". A place is
+(person, life of the topics, topic, partition, offset, digest): the same bytes at the same place
+are the same input delivered again, and keep their first place."""
 from __future__ import annotations
 
-import hashlib
-
-import asyncpg
-
+from ..columns import digest
 from ..records import Arrival
-
-_ARCHIVE = """
-INSERT INTO inputs (topic, "partition", "offset", digest, raw, psn_no, kind, outcome, reason)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-ON CONFLICT (topic, "partition", "offset", digest) WHERE "partition" IS NOT NULL AND "offset" IS NOT NULL DO NOTHING
-RETURNING seq"""
-
-_ARCHIVED = """
-SELECT seq, outcome, reason FROM inputs
-WHERE topic = $1 AND "partition" = $2 AND "offset" = $3 AND digest = $4"""
-
+from .connection import Persons
 
 _ARCHIVE_ALL = """
-INSERT INTO inputs (topic, "partition", "offset", digest, raw, psn_no, kind, outcome)
-SELECT t, p, o, d, r, n, $7, 'accepted'
-FROM unnest($1::text[], $2::integer[], $3::bigint[], $4::text[], $5::bytea[], $6::text[]) WITH ORDINALITY AS x(t, p, o, d, r, n, ord)
+INSERT INTO inputs (psn_no, seq, life, topic, "partition", "offset", digest, raw, kind, outcome, reason)
+SELECT n, q, $1, t, p, o, d, r, $9, x.outcome, x.reason
+FROM unnest($2::text[], $3::bigint[], $4::text[], $5::integer[], $6::bigint[], $7::text[], $8::bytea[], $10::text[], $11::text[])
+    WITH ORDINALITY AS x(n, q, t, p, o, d, r, outcome, reason, ord)
 ORDER BY ord
-ON CONFLICT (topic, "partition", "offset", digest) WHERE "partition" IS NOT NULL AND "offset" IS NOT NULL DO NOTHING
-RETURNING seq, topic, "partition", "offset", digest"""
+ON CONFLICT (psn_no, life, topic, "partition", "offset", digest) WHERE "partition" IS NOT NULL AND "offset" IS NOT NULL
+DO NOTHING
+RETURNING psn_no, seq"""
 
 _ARCHIVED_ALL = """
-SELECT i.seq, i.topic, i."partition", i."offset", i.digest FROM inputs AS i
-JOIN unnest($1::text[], $2::integer[], $3::bigint[], $4::text[]) AS x(t, p, o, d)
-  ON i.topic = x.t AND i."partition" = x.p AND i."offset" = x.o AND i.digest = x.d"""
+SELECT i.psn_no, i.seq, i.topic, i."partition", i."offset", i.digest FROM inputs AS i
+JOIN unnest($2::text[], $3::text[], $4::integer[], $5::bigint[], $6::text[]) AS x(n, t, p, o, d)
+  ON i.psn_no = x.n AND i.life = $1 AND i.topic = x.t AND i."partition" = x.p AND i."offset" = x.o AND i.digest = x.d"""
 
 
-def digest(raw: bytes) -> str:
-    return hashlib.sha256(raw).hexdigest()
-
-
-async def archive(conn: asyncpg.Connection, arrival: Arrival, kind: str, psn_no: str | None,
+async def archive(locked: Persons, life: int, arrival: Arrival, kind: str, psn_no: str | None,
                   outcome: str = "accepted", reason: str | None = None) -> tuple[int, bool]:
-    """(seq, new): the input's place in the archive; an input delivered again keeps its first place."""
-    fingerprint = digest(arrival.raw)
-    seq = await conn.fetchval(_ARCHIVE, arrival.topic, arrival.partition, arrival.offset, fingerprint, arrival.raw,
-                              psn_no, kind, outcome, reason)
-    if seq is not None:
-        return seq, True
-    row = await conn.fetchrow(_ARCHIVED, arrival.topic, arrival.partition, arrival.offset, fingerprint)
-    return row["seq"], False
+    """(seq, new): the input's place in its person's order; an input delivered again keeps its first place."""
+    [place] = await archive_all(locked, life, [arrival], kind, [psn_no], [(outcome, reason)])
+    return place
 
 
-async def archive_all(conn: asyncpg.Connection, arrivals: list[Arrival], kind: str,
-                      psn_nos: list[str | None]) -> list[tuple[int, bool]]:
-    """``archive`` for a batch, accepted, in two statements at most: the places in the order given
-    (the batch's order is the order its inputs take effect), each (seq, new) as ``archive`` says."""
-    if any(a.partition is None or a.offset is None for a in arrivals):  # no place to find them by: one by one
-        return [await archive(conn, a, kind, psn_no) for a, psn_no in zip(arrivals, psn_nos)]
-    places = [(a.topic, a.partition, a.offset, digest(a.raw)) for a in arrivals]
-    columns = [list(column) for column in zip(*places)] if places else [[], [], [], []]
-    rows = await conn.fetch(_ARCHIVE_ALL, *columns, [a.raw for a in arrivals], psn_nos, kind)
-    new = {(r["topic"], r["partition"], r["offset"], r["digest"]): r["seq"] for r in rows}
+async def archive_all(locked: Persons, life: int, arrivals: list[Arrival], kind: str, psn_nos: list[str | None],
+                      outcomes: list[tuple[str, str | None]] | None = None) -> list[tuple[int, bool]]:
+    """``archive`` for a batch, in two statements at most: the places in the order given (the batch's
+    order is the order its inputs take effect), each (seq, new) as ``archive`` says. The persons must be
+    locked by the caller."""
+    persons = [p or "" for p in psn_nos]
+    outcomes = outcomes or [("accepted", None)] * len(arrivals)
+    places = [(p, a.topic, a.partition, a.offset, digest(a.raw)) for p, a in zip(persons, arrivals)]
+    seqs = [locked.next_seq(p) for p in persons]
+    rows = await locked.conn.fetch(
+        _ARCHIVE_ALL, life, persons, seqs, [a.topic for a in arrivals], [a.partition for a in arrivals],
+        [a.offset for a in arrivals], [p[4] for p in places], [a.raw for a in arrivals], kind,
+        [o for o, _ in outcomes], [r for _, r in outcomes])
+    new = {(row["psn_no"], row["seq"]) for row in rows}
     known = {}
     if len(rows) < len(places):
-        known = {(r["topic"], r["partition"], r["offset"], r["digest"]): r["seq"]
-                 for r in await conn.fetch(_ARCHIVED_ALL, *columns)}
-    out, taken = [], set()
-    for place in places:
-        first = place in new and place not in taken  # the same place twice in a batch: its first is the new one
-        taken.add(place)
-        out.append((new[place], True) if first else (known.get(place) or new[place], False))
+        columns = [list(column) for column in zip(*places)]
+        known = {(r["psn_no"], r["topic"], r["partition"], r["offset"], r["digest"]): r["seq"]
+                 for r in await locked.conn.fetch(_ARCHIVED_ALL, life, *columns)}
+    out = []
+    for place, seq in zip(places, seqs):
+        out.append((seq, True) if (place[0], seq) in new else (known[place], False))
     return out
 
 
-async def set_outcome(conn: asyncpg.Connection, seq: int, outcome: str, reason: str | None = None) -> None:
-    await conn.execute("UPDATE inputs SET outcome = $2, reason = $3 WHERE seq = $1", seq, outcome, reason)
+async def set_outcome(locked: Persons, psn_no: str | None, seq: int, outcome: str, reason: str | None = None) -> None:
+    await locked.conn.execute("UPDATE inputs SET outcome = $3, reason = $4 WHERE psn_no = $1 AND seq = $2",
+                              psn_no or "", seq, outcome, reason)

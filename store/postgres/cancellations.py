@@ -8,7 +8,7 @@ from schemas.events import ClaimCancellation
 
 from ..records import Arrival, InputReceipt
 from .archive import archive, set_outcome
-from .connection import persons_locked
+from .connection import Persons, persons_locked
 
 _INSERT = """
 INSERT INTO cancellations (event_id, fixmedins_code, input_seq, claim_id, psn_no, reason, cancelled_at, event, status)
@@ -17,6 +17,7 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9)"""
 
 class Cancellations:
     _pool: asyncpg.Pool
+    life: int
 
     async def receive_cancellations(self, arrivals: list[Arrival[ClaimCancellation]]) -> list[InputReceipt]:
         """Archive each cancellation and queue it in its person's order: ``applied`` (the ledger
@@ -28,8 +29,8 @@ class Cancellations:
         claim of its own, and stands in nobody's way."""
         if not arrivals:
             return []
-        async with persons_locked(self._pool, (a.event.psn_no for a in arrivals)) as conn:
-            return [await _receive(conn, arrival) for arrival in arrivals]
+        async with persons_locked(self._pool, (a.event.psn_no for a in arrivals)) as locked:
+            return [await _receive(locked, self.life, arrival) for arrival in arrivals]
 
     async def waiting_cancellations(self) -> list[ClaimCancellation]:
         """Cancellations still waiting for their claim, oldest first."""
@@ -38,28 +39,27 @@ class Cancellations:
         return [ClaimCancellation.model_validate(row["event"]) for row in rows]
 
 
-async def _receive(conn: asyncpg.Connection, arrival: Arrival[ClaimCancellation]) -> InputReceipt:
+async def _receive(locked: Persons, life: int, arrival: Arrival[ClaimCancellation]) -> InputReceipt:
     cancellation = arrival.event
-    seq, new_position = await archive(conn, arrival, "cancellation", cancellation.psn_no)
-    receipt = await _decide(conn, cancellation, seq)
+    seq, new_position = await archive(locked, life, arrival, "cancellation", cancellation.psn_no)
+    receipt = await _decide(locked.conn, cancellation, seq)
     if new_position and receipt.status in ("repeat", "refused"):
-        await set_outcome(conn, seq, "repeat" if receipt.status == "repeat" else "rejected", receipt.reason)
+        await set_outcome(locked, cancellation.psn_no, seq, "repeat" if receipt.status == "repeat" else "rejected", receipt.reason)
     return receipt
 
 
 async def _decide(conn: asyncpg.Connection, cancellation: ClaimCancellation, seq: int) -> InputReceipt:
-    known = await conn.fetchrow("SELECT input_seq, status FROM cancellations WHERE fixmedins_code = $1 AND event_id = $2",
-                                cancellation.fixmedins_code or "", cancellation.event_id)
+    known = await conn.fetchrow("SELECT input_seq, status FROM cancellations WHERE psn_no = $1 AND fixmedins_code = $2 "
+                                "AND event_id = $3", cancellation.psn_no, cancellation.fixmedins_code or "", cancellation.event_id)
     if known is not None:
         return InputReceipt("repeat", known["input_seq"], f"cancellation {cancellation.event_id} was received before")
     claim = cancellation.claim_id + (f" of hospital {cancellation.fixmedins_code}" if cancellation.fixmedins_code else "")
-    owner = await conn.fetchval("SELECT psn_no FROM claims_received WHERE claim_key = $1 ORDER BY revision LIMIT 1",
-                                cancellation.claim_key)
+    owner = await conn.fetchval("SELECT psn_no FROM claim_owners WHERE claim_key = $1", cancellation.claim_key)
     if owner is not None and owner != cancellation.psn_no:
         return InputReceipt("refused", seq, f"claim {claim} belongs to another person; nothing was cancelled")
     status = "applied" if owner is not None else "waiting"
-    earlier = await conn.fetchrow("SELECT event_id, cancelled_at FROM cancellations WHERE claim_key = $1 AND psn_no = $2 AND status = $3",
-                                  cancellation.claim_key, cancellation.psn_no, status)
+    earlier = await conn.fetchrow("SELECT event_id, cancelled_at FROM cancellations WHERE psn_no = $1 AND claim_key = $2 AND status = $3",
+                                  cancellation.psn_no, cancellation.claim_key, status)
     if earlier is not None and status == "applied":
         return InputReceipt("refused", seq, (f"claim {claim} was already cancelled by {earlier['event_id']} "
                                              f"({earlier['cancelled_at']:%Y-%m-%d %H:%M}); this cancellation changes nothing"))

@@ -36,18 +36,18 @@ WHERE s.kind = 'settlement' AND l ->> 'account' IS NULL AND (l ->> 'amount')::nu
 
 _UNBALANCED_SETTLEMENTS = """
 SELECT settlement_id, medfee_sumamt, fund_pay_sumamt, psn_part_amt FROM settlements
-WHERE fund_pay_sumamt + psn_part_amt <> medfee_sumamt ORDER BY seq"""
+WHERE fund_pay_sumamt + psn_part_amt <> medfee_sumamt ORDER BY psn_no, seq"""
 
 _WITHOUT_A_FIRST = """
 SELECT s.settlement_id FROM settlements AS s
 WHERE s.kind IN ('adjustment', 'reversal') AND NOT EXISTS (
-    SELECT 1 FROM settlements AS f WHERE f.claim_key = s.claim_key AND f.kind IN ('settlement', 'year_end'))
-ORDER BY s.seq"""
+    SELECT 1 FROM settlements AS f WHERE f.psn_no = s.psn_no AND f.claim_key = s.claim_key AND f.kind IN ('settlement', 'year_end'))
+ORDER BY s.psn_no, s.seq"""
 
 _LINE_TWICE = """
 SELECT s.settlement_id, l ->> 'payer' AS payer, count(*) AS n
 FROM settlements AS s, jsonb_array_elements(s.record -> 'payments') AS l
-GROUP BY s.settlement_id, l ->> 'payer' HAVING count(*) > 1 ORDER BY 1, 2"""
+GROUP BY s.psn_no, s.settlement_id, l ->> 'payer' HAVING count(*) > 1 ORDER BY 1, 2"""
 
 _SETTLED_TWICE = """
 SELECT claim_key AS claim_id, count(*) AS n FROM settlements WHERE kind = 'settlement'

@@ -1,36 +1,18 @@
 """What every part of the PostgreSQL store shares: JSON through orjson, per-person locks, batch helpers."""
 from __future__ import annotations
 
-import zlib
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
-from decimal import Decimal
 from typing import Any
 
 import asyncpg
 import orjson
 
-#: namespace of the per-person transaction locks: intake, payers, eligibility, the ledger take turns per person
-PERSON_LOCKS = 0x6F730001
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return f"{value:f}"  # exact, as a string: never a float
-    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
-
-
-def _dumps(value: Any) -> bytes:
-    return orjson.dumps(value, default=_json_default, option=orjson.OPT_NON_STR_KEYS)
-
-
-def json_text(value: Any) -> str:
-    """JSON as text, for ``text[]`` parameters cast to jsonb in SQL."""
-    return _dumps(value).decode()
+from ..columns import dumps
 
 
 def _encode_jsonb(value: Any) -> bytes:
-    return b"\x01" + _dumps(value)  # binary jsonb: a version byte, then the text
+    return b"\x01" + dumps(value)  # binary jsonb: a version byte, then the text
 
 
 def _decode_jsonb(data: bytes) -> Any:
@@ -51,26 +33,60 @@ async def keep_session(conn: asyncpg.Connection) -> None:
     asyncpg still ends any transaction left open before calling this."""
 
 
-def person_lock_key(psn_no: str) -> int:
-    """A person's lock within PERSON_LOCKS: the CRC-32 of the psn_no as a signed 32-bit integer,
-    worked out here so that the locks can be asked for in the same round trip as BEGIN."""
-    key = zlib.crc32(psn_no.encode())
-    return key - (1 << 32) if key >= 1 << 31 else key
+_LOCK_PERSONS = """
+INSERT INTO persons (psn_no) SELECT p FROM unnest($1::text[]) AS p ORDER BY p
+ON CONFLICT (psn_no) DO UPDATE SET last_seq = persons.last_seq
+RETURNING psn_no, last_seq"""
+
+SAVE_PERSONS = """
+UPDATE persons AS p SET last_seq = x.s FROM unnest($1::text[], $2::bigint[]) AS x(n, s) WHERE p.psn_no = x.n"""
+
+
+class Persons:
+    """A transaction holding some persons' rows locked (``persons``): the connection, and each
+    person's order — every input, record or alert of a person takes the person's next ``seq``. The
+    lock is a row lock on a table distributed by the person, as every table of a person's rows is."""
+
+    def __init__(self, conn: asyncpg.Connection, last: dict[str, int]) -> None:
+        self.conn = conn
+        self._last = last
+        self._taken: dict[str, int] = {}
+
+    def locks(self, psn_no: str) -> bool:
+        return psn_no in self._last
+
+    def next_seq(self, psn_no: str) -> int:
+        """The person's next place in their order (the person must be locked here)."""
+        if psn_no not in self._last:
+            raise LookupError("a person's seq is taken only under their lock: lock the person first")
+        seq = self._last[psn_no] = self._last[psn_no] + 1
+        self._taken[psn_no] = seq
+        return seq
+
+    def taken(self) -> tuple[list[str], list[int]]:
+        """The persons whose order moved on, and how far: for SAVE_PERSONS (then forgotten)."""
+        taken, self._taken = self._taken, {}
+        return list(taken), list(taken.values())
+
+    async def save(self) -> None:
+        names, seqs = self.taken()
+        if names:
+            await self.conn.execute(SAVE_PERSONS, names, seqs)
 
 
 @asynccontextmanager
-async def persons_locked(pool: asyncpg.Pool, persons: Iterable[str]) -> AsyncIterator[asyncpg.Connection]:
-    """A transaction holding the persons' locks, always taken in one order so that holders never
-    deadlock; committed when the block ends, rolled back if it raises. BEGIN and the locks go in
-    one round trip (the simple protocol takes both; the keys are integers worked out here, so
-    nothing of the caller's reaches the SQL text): each round trip is a wait for PostgreSQL's
-    process to be scheduled, and that wait, not the statement, is most of a small batch's time."""
-    keys = ",".join(str(k) for k in sorted({person_lock_key(p) for p in persons}))
+async def persons_locked(pool: asyncpg.Pool, persons: Iterable[str]) -> AsyncIterator[Persons]:
+    """A transaction holding the persons' rows, locked in one order so that holders never deadlock
+    (a person named for the first time gets a row); committed when the block ends — what the block
+    took of each person's order saved with it —, rolled back if it raises."""
+    names = sorted(set(persons))
     async with pool.acquire() as conn:
         try:
-            await conn.execute(f"BEGIN; SELECT pg_advisory_xact_lock({PERSON_LOCKS}, k) "
-                               f"FROM unnest('{{{keys}}}'::integer[]) AS k ORDER BY k")
-            yield conn
+            await conn.execute("BEGIN")
+            rows = await conn.fetch(_LOCK_PERSONS, names) if names else []
+            locked = Persons(conn, {row["psn_no"]: row["last_seq"] for row in rows})
+            yield locked
+            await locked.save()
         except BaseException:
             await _roll_back(conn)
             raise
@@ -91,27 +107,3 @@ def columns(rows: Sequence[tuple], width: int = 0) -> list[list]:
     """Rows as the columns an unnest(...) statement takes (``width`` empty ones when there are none)."""
     return [list(column) for column in zip(*rows)] if rows else [[] for _ in range(width)]
 
-
-def first_of_each(items: Iterable[Any], key: Callable[[Any], str]) -> list[Any]:
-    """The items whose key has not been seen before, in order."""
-    seen: set[str] = set()
-    out = []
-    for item in items:
-        if key(item) not in seen:
-            seen.add(key(item))
-            out.append(item)
-    return out
-
-
-def dumps(value: Any) -> bytes:
-    """JSON bytes (orjson; Decimal as exact strings)."""
-    return _dumps(value)
-
-
-def first_and_in(items: list[Any], keys: set[str], key: Callable[[Any], str]) -> list[bool]:
-    """For each item: its key is in ``keys`` and no earlier item had that key."""
-    out, seen = [], set()
-    for item in items:
-        out.append(key(item) in keys and key(item) not in seen)
-        seen.add(key(item))
-    return out

@@ -11,7 +11,7 @@ from schemas.events import CategoryHeld, EligibilityChange
 
 from ..records import Arrival, InputReceipt
 from .archive import archive, set_outcome
-from .connection import persons_locked
+from .connection import Persons, persons_locked
 
 _IDENTITIES = """
 SELECT w.ord, i.category, i.valid_from, i.valid_to, i.authority, i.event_id
@@ -22,7 +22,7 @@ JOIN identity_periods AS i
 _INSERT_EVENT = """
 INSERT INTO identity_events (event_id, psn_no, category, action, valid_from, valid_to, authority, recorded_at, event, input_seq)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10)
-ON CONFLICT (authority, event_id) DO NOTHING
+ON CONFLICT (psn_no, authority, event_id) DO NOTHING
 RETURNING event_id"""
 
 _QUEUE_IF_CLAIMS = """
@@ -48,6 +48,7 @@ VALUES ($1, $2, $3, $4, $5, $6)"""
 
 class Identity:
     _pool: asyncpg.Pool
+    life: int
 
     async def identities(self, wanted: list[tuple[str, date, date]]) -> list[list[CategoryHeld]]:
         """Per ``(psn_no, begin, end)``: the categories in force on at least one day of [begin, end].
@@ -74,15 +75,15 @@ class Identity:
         """
         if not arrivals:
             return []
-        async with persons_locked(self._pool, (a.event.psn_no for a in arrivals)) as conn:
+        async with persons_locked(self._pool, (a.event.psn_no for a in arrivals)) as locked:
             receipts, touched = [], set()
             for arrival in arrivals:
-                receipt = await _record_change(conn, arrival)
+                receipt = await _record_change(locked, self.life, arrival)
                 if receipt.status == "applied":
                     touched.add((arrival.event.psn_no, arrival.event.category.value))
                 receipts.append(receipt)
             if touched:
-                await _recompute_periods(conn, sorted(touched))
+                await _recompute_periods(locked.conn, sorted(touched))
         return receipts
 
     async def identity_history(self, psn_no: str) -> tuple[list[CategoryHeld], list[EligibilityChange]]:
@@ -135,17 +136,18 @@ def _held(row: asyncpg.Record) -> CategoryHeld:
     )
 
 
-async def _record_change(conn: asyncpg.Connection, arrival: Arrival[EligibilityChange]) -> InputReceipt:
-    change = arrival.event
-    seq, new_position = await archive(conn, arrival, "eligibility", change.psn_no)
+async def _record_change(locked: Persons, life: int, arrival: Arrival[EligibilityChange]) -> InputReceipt:
+    change, conn = arrival.event, locked.conn
+    seq, new_position = await archive(locked, life, arrival, "eligibility", change.psn_no)
     inserted = await conn.fetchval(
         _INSERT_EVENT, change.event_id, change.psn_no, change.category.value, change.action, change.valid_from,
         change.valid_to, change.authority.value, change.recorded_at, change.model_dump(mode="json", by_alias=True), seq)
     if inserted is None:
-        known = await conn.fetchval("SELECT input_seq FROM identity_events WHERE authority = $1 AND event_id = $2",
-                                    change.authority.value, change.event_id)
+        known = await conn.fetchval(
+            "SELECT input_seq FROM identity_events WHERE psn_no = $1 AND authority = $2 AND event_id = $3",
+            change.psn_no, change.authority.value, change.event_id)
         if new_position and known != seq:
-            await set_outcome(conn, seq, "repeat", f"event {change.event_id} was received before")
+            await set_outcome(locked, change.psn_no, seq, "repeat", f"event {change.event_id} was received before")
         return InputReceipt("repeat", known)
     queued = await conn.fetchval(_QUEUE_IF_CLAIMS, change.psn_no, seq, change.event_id)
     return InputReceipt("applied", seq, persons=(queued,) if queued else ())

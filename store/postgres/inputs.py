@@ -5,56 +5,61 @@ from collections.abc import Sequence
 
 import asyncpg
 
-from ..records import ArchivedInput, Arrival, DroppedParked, Parked
+from ..columns import without_nul
+from ..reasons import required_for_a_drop
+from ..records import START, ArchivedInput, Arrival, DroppedParked, Parked, Place
 from .archive import archive
+from .connection import persons_locked
 
 _INSERT_REJECTION = """
-INSERT INTO rejections (topic, reason, original, "partition", "offset") VALUES ($1, $2, $3, $4, $5)
-ON CONFLICT (topic, "partition", "offset") WHERE "partition" IS NOT NULL AND "offset" IS NOT NULL DO NOTHING
+INSERT INTO rejections (topic, reason, original, "partition", "offset", psn_no, life) VALUES ($1, $2, $3, $4, $5, $6, $7)
+ON CONFLICT (psn_no, life, topic, "partition", "offset") WHERE "partition" IS NOT NULL AND "offset" IS NOT NULL DO NOTHING
 RETURNING id"""
 
 _PARK = """
-INSERT INTO parked (worker, topic, "partition", "offset", msg_key, msg_value, error, behind, header_names, header_values)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
-ON CONFLICT (worker, topic, "partition", "offset") WHERE "partition" IS NOT NULL AND "offset" IS NOT NULL
+INSERT INTO parked (worker, topic, "partition", "offset", msg_key, msg_value, error, behind, header_names, header_values,
+                    psn_no, life)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+ON CONFLICT (psn_no, worker, life, topic, "partition", "offset") WHERE "partition" IS NOT NULL AND "offset" IS NOT NULL
 DO UPDATE SET error = EXCLUDED.error
 RETURNING parked_id"""
 
-_PARKED_COLUMNS = 'parked_id, worker, topic, "partition", "offset", msg_key, msg_value, error, parked_at, behind, header_names, header_values'
+_PARKED_COLUMNS = ('parked_id, worker, topic, "partition", "offset", msg_key, msg_value, error, parked_at, behind, header_names, '
+                   'header_values, psn_no, life')
 
 _DROP = f"""
-WITH gone AS (DELETE FROM parked WHERE parked_id = $1 RETURNING {_PARKED_COLUMNS})
+WITH gone AS (DELETE FROM parked WHERE psn_no = $4 AND parked_id = $1 RETURNING {_PARKED_COLUMNS})
 INSERT INTO parked_dropped ({_PARKED_COLUMNS}, reason, dropped_by)
 SELECT {_PARKED_COLUMNS}, $2, $3 FROM gone
 RETURNING dropped_id, reason, dropped_by, dropped_at, {_PARKED_COLUMNS}"""
 
 
-def without_nul(text: str) -> str:
-    """Text as a PostgreSQL text column can hold it: a NUL (which it refuses, and which a reason or
-    an error may quote from a hostile input) written as the six characters \\u0000."""
-    return text.replace("\x00", "\\u0000")
+_INPUTS_AFTER = """
+SELECT psn_no, seq, life, topic, "partition", "offset", raw, kind, outcome, reason, received_at FROM inputs
+WHERE (psn_no, seq) > ($1, $2) ORDER BY psn_no, seq LIMIT $3"""
 
 
 class Inputs:
     _pool: asyncpg.Pool
+    life: int
 
     async def reject(self, arrival: Arrival, kind: str, reason: str, psn_no: str | None = None) -> bool:
         """Archive a refused input and keep it with its reason; True the first time this place is refused
         (a redelivered bad event is counted once)."""
         original = without_nul(arrival.raw.decode("utf-8", errors="backslashreplace"))
         reason = without_nul(reason)
-        async with self._pool.acquire() as conn, conn.transaction():
-            await archive(conn, arrival, kind, psn_no, "rejected", reason)
-            return await conn.fetchval(_INSERT_REJECTION, arrival.topic, reason, original, arrival.partition, arrival.offset) is not None
+        async with persons_locked(self._pool, [psn_no or ""]) as locked:
+            await archive(locked, self.life, arrival, kind, psn_no, "rejected", reason)
+            return await locked.conn.fetchval(_INSERT_REJECTION, arrival.topic, reason, original, arrival.partition,
+                                              arrival.offset, psn_no or "", self.life) is not None
 
-    async def inputs(self, *, after_seq: int = 0, limit: int = 10_000) -> list[ArchivedInput]:
-        """The archive in the order inputs take effect, after ``after_seq``."""
+    async def inputs(self, *, after: Place = START, limit: int = 10_000) -> list[ArchivedInput]:
+        """The archive after the place ``after``: each person's inputs in the order they take effect
+        (persons in order of their numbers; "", what names no one person, first)."""
         async with self._pool.acquire() as conn:
-            rows = await conn.fetch(
-                'SELECT seq, topic, "partition", "offset", raw, kind, outcome, reason, received_at FROM inputs '
-                "WHERE seq > $1 ORDER BY seq LIMIT $2", after_seq, limit)
+            rows = await conn.fetch(_INPUTS_AFTER, after.psn_no, after.seq, limit)
         return [ArchivedInput(r["seq"], r["topic"], r["partition"], r["offset"], bytes(r["raw"]), r["kind"], r["outcome"],
-                              r["reason"], r["received_at"]) for r in rows]
+                              r["reason"], r["received_at"], r["psn_no"], r["life"]) for r in rows]
 
     # --- parking
 
@@ -62,9 +67,10 @@ class Inputs:
                    value: bytes | None, error: str, behind: bool, headers: Sequence[tuple[str, bytes]] = ()) -> int:
         """Keep a message a worker could not handle (or one waiting behind such a message of its person), with its headers."""
         names = [name.encode("utf-8", errors="surrogatepass") for name, _ in headers]
+        psn_no = key.decode("utf-8", errors="backslashreplace") if key is not None else ""
         async with self._pool.acquire() as conn:
             return await conn.fetchval(_PARK, worker, topic, partition, offset, key, value, without_nul(error), behind,
-                                       names, [bytes(value) for _, value in headers])
+                                       names, [bytes(value) for _, value in headers], without_nul(psn_no), self.life)
 
     async def parked_keys(self, worker: str) -> set[bytes]:
         """The message keys (persons) that have something parked for this worker."""
@@ -86,8 +92,10 @@ class Inputs:
     async def drop_parked(self, parked_id: int, reason: str, by: str) -> DroppedParked:
         """Resolve a parked message without handling it: moved, whole, to ``parked_dropped`` with why and by whom."""
         reason, by = required_for_a_drop("a reason", reason), required_for_a_drop("the operator's name", by)
-        async with self._pool.acquire() as conn:
-            row = await conn.fetchrow(_DROP, parked_id, reason, by)
+        async with self._pool.acquire() as conn, conn.transaction():
+            # whose it is first: the drop itself is then one person's rows (routed to their shard)
+            psn_no = await conn.fetchval("SELECT psn_no FROM parked WHERE parked_id = $1", parked_id)
+            row = await conn.fetchrow(_DROP, parked_id, reason, by, psn_no) if psn_no is not None else None
         if row is None:
             raise LookupError(f"nothing is parked as #{parked_id} (`onestop parked` lists what is)")
         return _dropped(row)
@@ -98,13 +106,6 @@ class Inputs:
             rows = await conn.fetch(f"SELECT dropped_id, reason, dropped_by, dropped_at, {_PARKED_COLUMNS} FROM parked_dropped "
                                     "WHERE $1::text IS NULL OR worker = $1 ORDER BY dropped_id", worker)
         return [_dropped(r) for r in rows]
-
-
-def required_for_a_drop(what: str, text: str) -> str:
-    """A drop's reason or operator, as given; ValueError when blank: a drop is never silent."""
-    if not text or not text.strip():
-        raise ValueError(f"{what} is required to drop a parked message: the drop is kept, for the audit, with who and why")
-    return without_nul(text)
 
 
 def _optional_bytes(value) -> bytes | None:

@@ -18,34 +18,49 @@ from schemas.personal import mask
 from schemas.totals import YearTotals, totals_from_json, totals_json
 from schemas.wire import encode
 
+from ..columns import totals_of_rows, totals_row
 from ..life import apply_ready
-from ..records import ArrivedClaim, Outbox, QueueItem
-from .connection import columns, persons_locked
-from .totals import totals_of_rows, totals_row, upsert_totals
+from ..records import START, ArrivedClaim, Outbox, Place, QueueItem
+from .connection import Persons, columns, persons_locked
+from .totals import upsert_totals
 
 _INSERT_RECORDS = """
-INSERT INTO settlements (settlement_id, claim_id, kind, psn_no, record, medfee_sumamt, fund_pay_sumamt, psn_part_amt, year)
-SELECT s, c, k, p, convert_from(r, 'UTF8')::jsonb, m, f, pp, y
+INSERT INTO settlements (settlement_id, claim_id, kind, psn_no, record, medfee_sumamt, fund_pay_sumamt, psn_part_amt, year, seq)
+SELECT s, c, k, p, convert_from(r, 'UTF8')::jsonb, m, f, pp, y, q
 FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bytea[], $6::numeric[], $7::numeric[], $8::numeric[],
-            $9::integer[]) WITH ORDINALITY AS x(s, c, k, p, r, m, f, pp, y, ord)
+            $9::integer[], $10::bigint[]) WITH ORDINALITY AS x(s, c, k, p, r, m, f, pp, y, q, ord)
 ORDER BY ord
-ON CONFLICT (settlement_id) DO NOTHING
+ON CONFLICT (psn_no, settlement_id) DO NOTHING
 RETURNING settlement_id"""
 
 _INSERT_ALERTS = """
-INSERT INTO alerts (alert_id, psn_no, alert) SELECT a, p, convert_from(j, 'UTF8')::jsonb
-FROM unnest($1::text[], $2::text[], $3::bytea[]) WITH ORDINALITY AS x(a, p, j, ord) ORDER BY ord
-ON CONFLICT (alert_id) DO NOTHING"""
+INSERT INTO alerts (alert_id, psn_no, alert, seq) SELECT a, p, convert_from(j, 'UTF8')::jsonb, q
+FROM unnest($1::text[], $2::text[], $3::bytea[], $4::bigint[]) WITH ORDINALITY AS x(a, p, j, q, ord) ORDER BY ord
+ON CONFLICT (psn_no, alert_id) DO NOTHING"""
 
 # the records written in this transaction are known already: only their ids are read back
 _UNPUBLISHED = """
 SELECT
     ARRAY(SELECT ROW(settlement_id, CASE WHEN settlement_id = ANY($2::text[]) THEN NULL ELSE record END)
-          FROM settlements WHERE psn_no = ANY($1::text[]) AND NOT published ORDER BY seq) AS records,
-    ARRAY(SELECT ROW(alert_id, alert) FROM alerts WHERE psn_no = ANY($1::text[]) AND NOT published ORDER BY seq) AS alerts"""
+          FROM settlements WHERE psn_no = ANY($1::text[]) AND NOT published ORDER BY psn_no, seq) AS records,
+    ARRAY(SELECT ROW(alert_id, alert) FROM alerts WHERE psn_no = ANY($1::text[]) AND NOT published
+          ORDER BY psn_no, seq) AS alerts"""
 
-#: the advisory lock (a single 64-bit key: apart from the persons' two-key locks) writers of records take turns on
-RECORDS_LOCK = 0x6F73_0002_0000_0001
+_MARK_RECORDS = """
+UPDATE settlements AS s SET published = true FROM unnest($1::text[], $2::text[]) AS x(p, i)
+WHERE s.psn_no = x.p AND s.settlement_id = x.i AND NOT s.published"""
+_MARK_ALERTS = """
+UPDATE alerts AS a SET published = true FROM unnest($1::text[], $2::text[]) AS x(p, i)
+WHERE a.psn_no = x.p AND a.alert_id = x.i AND NOT a.published"""
+
+_RECORDS_AFTER = "SELECT psn_no, seq, record FROM settlements WHERE (psn_no, seq) > ($1, $2) ORDER BY psn_no, seq LIMIT $3"
+_RECORDS_OF_AFTER = "SELECT psn_no, seq, record FROM settlements WHERE psn_no = $1 AND seq > $2 ORDER BY seq LIMIT $3"
+# a claim's records by its key: the person from claim_owners (a year-end entry's key is owned by no
+# claim: its records are found by the key alone)
+_RECORDS_OF_CLAIM = """
+SELECT record FROM settlements WHERE claim_key = $1
+  AND (psn_no = (SELECT psn_no FROM claim_owners WHERE claim_key = $1) OR NOT EXISTS (SELECT 1 FROM claim_owners WHERE claim_key = $1))
+ORDER BY seq"""
 
 _QUEUE = "SELECT psn_no, seq, sub, kind, ref, ready, flagged FROM person_queue WHERE psn_no = $1 ORDER BY seq, sub"
 
@@ -54,7 +69,7 @@ _READY_HEADS = """
 SELECT q.psn_no FROM person_queue AS q
 WHERE q.ready AND q.queued_at < $1 AND NOT EXISTS (
     SELECT 1 FROM person_queue AS e WHERE e.psn_no = q.psn_no AND (e.seq, e.sub) < (q.seq, q.sub))
-ORDER BY q.queued_at LIMIT $2"""
+ORDER BY q.queued_at, q.psn_no LIMIT $2"""
 
 # Everything the common case needs, in one round trip: the persons' queues; the first receipt of
 # every claim queued for them and of every claim that arrived ($2); and the year totals of those
@@ -62,8 +77,8 @@ ORDER BY q.queued_at LIMIT $2"""
 _PRELOAD = """
 WITH wanted AS (
     SELECT c.claim_key, c.psn_no, c.seq, c.year, c.payload, c.snapshot FROM claims_received AS c
-    WHERE c.snapshot IS NOT NULL AND (c.claim_key = ANY($2::text[]) OR c.claim_key IN (
-        SELECT q.ref FROM person_queue AS q WHERE q.psn_no = ANY($1::text[]) AND q.kind = 'claim'))
+    WHERE c.psn_no = ANY($1::text[]) AND c.snapshot IS NOT NULL AND (c.claim_key = ANY($2::text[]) OR (c.psn_no, c.claim_key) IN (
+        SELECT q.psn_no, q.ref FROM person_queue AS q WHERE q.psn_no = ANY($1::text[]) AND q.kind = 'claim'))
 )
 SELECT
     ARRAY(SELECT ROW(psn_no, seq, sub, kind, ref, ready, flagged) FROM person_queue
@@ -81,6 +96,8 @@ WITH done AS (
 ), arrived AS (
     UPDATE person_queue AS q SET ready = true FROM unnest($4::text[], $5::bigint[], $6::integer[]) AS a(p, s, u)
     WHERE q.psn_no = a.p AND q.seq = a.s AND q.sub = a.u
+), ordered AS (
+    UPDATE persons AS p SET last_seq = x.s FROM unnest($14::text[], $15::bigint[]) AS x(n, s) WHERE p.psn_no = x.n
 )""" + upsert_totals(7)
 
 
@@ -91,18 +108,18 @@ class BatchedPersonAccess:
     more of a person's ledger (the rules' path) first writes what is pending, so it reads exactly
     what it would have without the batching."""
 
-    def __init__(self, conn: asyncpg.Connection) -> None:
-        self.conn = conn
+    def __init__(self, locked: Persons) -> None:
+        self.locked, self.conn = locked, locked.conn
         self.written: dict[str, tuple[Settlement, bytes]] = {}  # the records this transaction wrote, as written
         self._queues: dict[str, list[QueueItem]] = {}
-        self._receipts: dict[str, tuple[str, int, DischargeClaim, dict]] = {}  # claim key -> psn_no, seq, claim, snapshot
+        self._receipts: dict[tuple[str, str], tuple[int, DischargeClaim, dict]] = {}  # (psn_no, claim key) -> seq, claim, snapshot
         self._totals: dict[tuple[str, int], YearTotals] = {}
         self._changed: set[tuple[str, int]] = set()
         self._records: list[Settlement] = []
         self._alerts: list[tuple[str, HighCostAlert]] = []
         self._done: list[QueueItem] = []
         self._arrived: list[QueueItem] = []
-        self._settled: dict[str, tuple[YearTotals, Settled]] = {}  # claim key -> its basis, and the claim settled on it
+        self._settled: dict[tuple[str, str], tuple[YearTotals, Settled]] = {}  # (psn_no, key) -> its basis, the claim settled on it
 
     async def preload(self, persons: list[str], arrived: Sequence[ArrivedClaim] = ()) -> list[str | None]:
         """Read everything up front, then take the claims that ``arrived``: each is checked against
@@ -113,20 +130,20 @@ class BatchedPersonAccess:
         for row in read["queues"]:
             self._queues.setdefault(row[0], []).append(QueueItem(*row))
         for key, psn_no, seq, payload, snapshot in read["receipts"]:
-            self._receipts[key] = (psn_no, seq, DischargeClaim.model_validate(payload), snapshot)
+            self._receipts[(psn_no, key)] = (seq, DischargeClaim.model_validate(payload), snapshot)
         # every year of those claims is known now: one with no row yet has no totals (nothing to read again)
-        years = {(psn_no, claim.year) for psn_no, _, claim, _ in self._receipts.values()}
+        years = {(psn_no, claim.year) for (psn_no, _), (_, claim, _) in self._receipts.items()}
         self._totals = totals_of_rows(years, read["totals"])
         return [self._take(claim) for claim in arrived]
 
     def _take(self, arrived: ArrivedClaim) -> str | None:
-        receipt = self._receipts.get(arrived.key)
+        psn_no = arrived.psn_no
+        receipt = self._receipts.get((psn_no, arrived.key))
         if receipt is None:
-            return f"intake recorded no claim {arrived.key}: a claim reaches the ledger only from intake"
-        psn_no, seq, claim, snapshot = receipt
-        if (psn_no, seq) != (arrived.psn_no, arrived.seq):
-            return (f"claim {arrived.key} arrived as person {mask(arrived.psn_no)} at place {arrived.seq}, but intake recorded it "
-                    f"for another person or place")
+            return f"intake recorded no claim {arrived.key} of this person: a claim reaches the ledger only from intake"
+        seq, claim, snapshot = receipt
+        if seq != arrived.seq:
+            return f"claim {arrived.key} arrived at place {arrived.seq} of its person, but intake recorded it at another place"
         try:
             basis = self._basis(psn_no, claim.year, arrived.basis)
             why, settled = checked(claim, snapshot, arrived.lines, basis)
@@ -134,7 +151,7 @@ class BatchedPersonAccess:
             why = f"its lines or basis cannot be read: {type(error).__name__}: {error}"
         if why is not None:
             return f"claim {arrived.key} arrived with lines that are not the rules' for what intake recorded: {why}"
-        self._settled[arrived.key] = (basis, settled)
+        self._settled[(psn_no, arrived.key)] = (basis, settled)
         for item in self._queues.get(psn_no, []):
             if item.kind == "claim" and item.ref == arrived.key and not item.ready:
                 index = self._queues[psn_no].index(item)
@@ -148,12 +165,12 @@ class BatchedPersonAccess:
         await self.flush()
         return [QueueItem(**dict(row)) for row in await self.conn.fetch(_QUEUE, psn_no)]
 
-    async def first_receipt(self, claim_key: str) -> tuple[DischargeClaim, dict]:
-        if claim_key in self._receipts:
-            _, _, claim, snapshot = self._receipts[claim_key]
+    async def first_receipt(self, psn_no: str, claim_key: str) -> tuple[DischargeClaim, dict]:
+        if (psn_no, claim_key) in self._receipts:
+            _, claim, snapshot = self._receipts[(psn_no, claim_key)]
             return claim, snapshot
-        row = await self.conn.fetchrow(
-            "SELECT payload, snapshot FROM claims_received WHERE claim_key = $1 AND snapshot IS NOT NULL", claim_key)
+        row = await self.conn.fetchrow("SELECT payload, snapshot FROM claims_received "
+                                       "WHERE psn_no = $1 AND claim_key = $2 AND snapshot IS NOT NULL", psn_no, claim_key)
         return DischargeClaim.model_validate(row["payload"]), row["snapshot"]
 
     def _basis(self, psn_no: str, year: int, basis: object) -> YearTotals:
@@ -162,10 +179,10 @@ class BatchedPersonAccess:
         own = self._totals.get((psn_no, year))
         return own if own is not None and totals_json(own) == basis else totals_from_json(basis)
 
-    def settled_before(self, claim_key: str, totals: YearTotals) -> Settled | None:
+    def settled_before(self, psn_no: str, claim_key: str, totals: YearTotals) -> Settled | None:
         """The claim as settled when it arrived, if that was on these very totals (its payers saw the
         year as it is): the rules need not run twice."""
-        known = self._settled.pop(claim_key, None)
+        known = self._settled.pop((psn_no, claim_key), None)
         return known[1] if known is not None and known[0] == totals else None
 
     async def totals(self, psn_no: str, year: int) -> YearTotals:
@@ -212,44 +229,44 @@ class BatchedPersonAccess:
         changed, self._changed = sorted(self._changed), set()
         self._records, self._alerts, self._done, self._arrived = [], [], [], []
         if records:
-            self.written.update(await write_records(self.conn, records))
+            self.written.update(await write_records(self.locked, records))
         if alerts:
             await self.conn.execute(_INSERT_ALERTS, [a for a, _ in alerts], [alert.psn_no for _, alert in alerts],
-                                    [alert.model_dump_json().encode() for _, alert in alerts])
+                                    [alert.model_dump_json().encode() for _, alert in alerts],
+                                    [self.locked.next_seq(alert.psn_no) for _, alert in alerts])
         finished = {(i.psn_no, i.seq, i.sub) for i in done}
         waiting = [i for i in arrived if (i.psn_no, i.seq, i.sub) not in finished]
         totals = [totals_row(p, y, account, t) for p, y in changed for account, t in sorted(self._totals[(p, y)].items())]
-        if done or waiting or totals:
+        persons, seqs = self.locked.taken()
+        if done or waiting or totals or persons:
             await self.conn.execute(_FINISH, [i.psn_no for i in done], [i.seq for i in done], [i.sub for i in done],
                                     [i.psn_no for i in waiting], [i.seq for i in waiting], [i.sub for i in waiting],
-                                    *columns(totals, 7))
+                                    *columns(totals, 7), persons, seqs)
 
 
-async def write_records(conn: asyncpg.Connection, records: list[Settlement]) -> dict[str, tuple[Settlement, bytes]]:
-    """Insert records once each, each serialised once, as it goes on the wire; the writers of records
-    take turns for the rest of the transaction (as the eventsourcing recorder locks its table; an
-    advisory lock, since the ledger's role may only insert records, not lock their table) so that
-    ``seq`` order is commit order for readers paging with ``after_seq``. Returns the records
-    inserted now, with their bytes (one whose settlement_id was recorded before is left as it was,
-    and not among them)."""
+async def write_records(locked: Persons, records: list[Settlement]) -> dict[str, tuple[Settlement, bytes]]:
+    """Insert records once each, each serialised once, as it goes on the wire, each at its person's
+    next place (the person is locked: their records are in the order they were made). Returns the
+    records inserted now, with their bytes (one whose settlement_id was recorded before is left as
+    it was, and not among them)."""
     if not records:
         return {}
     wire = [encode(r) for r in records]
-    await conn.execute(f"SELECT pg_advisory_xact_lock({RECORDS_LOCK})")
-    inserted = await conn.fetch(
+    inserted = await locked.conn.fetch(
         _INSERT_RECORDS, [r.settlement_id for r in records], [r.claim_id for r in records], [r.kind for r in records],
         [r.psn_no for r in records], wire, [r.medfee_sumamt for r in records], [r.fund_pay_sumamt for r in records],
-        [r.psn_part_amt for r in records], [r.year for r in records])
+        [r.psn_part_amt for r in records], [r.year for r in records], [locked.next_seq(r.psn_no) for r in records])
     new = {row["settlement_id"] for row in inserted}
     return {r.settlement_id: (r, w) for r, w in zip(records, wire) if r.settlement_id in new}
 
 
 async def history_of(conn: asyncpg.Connection, psn_no: str) -> list[Input]:
-    """Every input of a person the ledger is built from (and every year-end close), in seq order."""
+    """Every input of a person the ledger is built from (the year-end closes among them), in their order."""
     claims = await conn.fetch("SELECT seq, payload FROM claims_received WHERE psn_no = $1", psn_no)
     cancellations = await conn.fetch("SELECT input_seq, event FROM cancellations WHERE psn_no = $1", psn_no)
     changes = await conn.fetch("SELECT input_seq, event FROM identity_events WHERE psn_no = $1", psn_no)
-    closes = await conn.fetch("SELECT input_seq, event_id, region, year, closed_at FROM year_closes")
+    closes = await conn.fetch("SELECT p.seq AS input_seq, y.event_id, y.region, y.year, y.closed_at FROM person_closes AS p "
+                              "JOIN year_closes AS y ON y.region = p.region AND y.year = p.year WHERE p.psn_no = $1", psn_no)
     inputs: list[Input] = [ClaimReceived(r["seq"], DischargeClaim.model_validate(r["payload"])) for r in claims]
     inputs += [CancellationReceived(r["input_seq"], ClaimCancellation.model_validate(r["event"])) for r in cancellations]
     inputs += [ChangeReceived(r["input_seq"], EligibilityChange.model_validate(r["event"])) for r in changes]
@@ -258,7 +275,7 @@ async def history_of(conn: asyncpg.Connection, psn_no: str) -> list[Input]:
     return sorted(inputs, key=lambda i: i.seq)
 
 
-async def settle_in_order(conn: asyncpg.Connection, persons: Iterable[str], now: datetime,
+async def settle_in_order(locked: Persons, persons: Iterable[str], now: datetime,
                           arrived: Sequence[ArrivedClaim] = ()) -> tuple[Outbox, list[str | None]]:
     """Apply every person's ready inputs in order, the claims that ``arrived`` from their last payer
     (and hold against what intake recorded) now ready among them; the outbox of what they (and
@@ -267,12 +284,12 @@ async def settle_in_order(conn: asyncpg.Connection, persons: Iterable[str], now:
     persons = sorted(set(persons))
     if not persons:
         return Outbox(), []
-    access = BatchedPersonAccess(conn)
+    access = BatchedPersonAccess(locked)
     refused = await access.preload(persons, arrived)
     for psn_no in persons:
         await apply_ready(access, psn_no, now)
     await access.flush()
-    return await unpublished(conn, persons, access.written), refused
+    return await unpublished(locked.conn, persons, access.written), refused
 
 
 async def unpublished(conn: asyncpg.Connection, persons: list[str],
@@ -300,8 +317,8 @@ class Ledger:
         persons = {c.psn_no for c in claims} | set(woken)
         if not persons:
             return Outbox(), []
-        async with persons_locked(self._pool, persons) as conn:
-            return await settle_in_order(conn, persons, now, arrived=claims)
+        async with persons_locked(self._pool, persons) as locked:
+            return await settle_in_order(locked, persons, now, arrived=claims)
 
     async def apply(self, persons: list[str], now: datetime) -> Outbox:
         """Apply whatever the persons' queues hold that is ready (woken after a correction, a
@@ -315,31 +332,31 @@ class Ledger:
             rows = await conn.fetch(_READY_HEADS, queued_before, limit)
         return [row["psn_no"] for row in rows]
 
-    async def mark_published(self, settlement_ids: list[str], alert_ids: list[str] = ()) -> None:
-        """Mark records (and alerts) as published; unknown ids are ignored."""
+    async def mark_published(self, records: Sequence[tuple[str, str]], alerts: Sequence[tuple[str, str]] = ()) -> None:
+        """Mark records (and alerts), each named by (psn_no, id), as published; unknown ones are ignored."""
         async with self._pool.acquire() as conn:
-            if settlement_ids:
-                await conn.execute("UPDATE settlements SET published = true WHERE settlement_id = ANY($1::text[]) AND NOT published",
-                                   list(settlement_ids))
-            if alert_ids:
-                await conn.execute("UPDATE alerts SET published = true WHERE alert_id = ANY($1::text[]) AND NOT published",
-                                   list(alert_ids))
+            if records:
+                await conn.execute(_MARK_RECORDS, [p for p, _ in records], [i for _, i in records])
+            if alerts:
+                await conn.execute(_MARK_ALERTS, [p for p, _ in alerts], [i for _, i in alerts])
 
-    async def settlements(self, *, after_seq: int = 0, limit: int = 1000, psn_no: str | None = None) -> list[tuple[int, Settlement]]:
-        """Up to ``limit`` records with ``seq`` greater than ``after_seq``, in the order recorded."""
+    async def settlements(self, *, after: Place = START, limit: int = 1000,
+                          psn_no: str | None = None) -> list[tuple[Place, Settlement]]:
+        """Up to ``limit`` records after the place ``after``, each person's in the order recorded
+        (persons in order of their numbers): a reader pages on, and no writer waits for it."""
+        return [(place, Settlement.model_validate(record)) for place, record in await self._records_after(after, limit, psn_no)]
+
+    async def record_documents(self, *, after: Place = START, limit: int = 1000) -> list[tuple[Place, dict]]:
+        """The records as stored, unvalidated (an auditor reads even a damaged ledger)."""
+        return await self._records_after(after, limit, None)
+
+    async def _records_after(self, after: Place, limit: int, psn_no: str | None) -> list[tuple[Place, dict]]:
         async with self._pool.acquire() as conn:
             if psn_no is None:
-                rows = await conn.fetch("SELECT seq, record FROM settlements WHERE seq > $1 ORDER BY seq LIMIT $2", after_seq, limit)
+                rows = await conn.fetch(_RECORDS_AFTER, after.psn_no, after.seq, limit)
             else:
-                rows = await conn.fetch("SELECT seq, record FROM settlements WHERE seq > $1 AND psn_no = $3 ORDER BY seq LIMIT $2",
-                                        after_seq, limit, psn_no)
-        return [(row["seq"], Settlement.model_validate(row["record"])) for row in rows]
-
-    async def record_documents(self, *, after_seq: int = 0, limit: int = 1000) -> list[tuple[int, dict]]:
-        """The records as stored, unvalidated (an auditor reads even a damaged ledger)."""
-        async with self._pool.acquire() as conn:
-            rows = await conn.fetch("SELECT seq, record FROM settlements WHERE seq > $1 ORDER BY seq LIMIT $2", after_seq, limit)
-        return [(row["seq"], row["record"]) for row in rows]
+                rows = await conn.fetch(_RECORDS_OF_AFTER, psn_no, after.seq if after.psn_no == psn_no else 0, limit)
+        return [(Place(row["psn_no"], row["seq"]), row["record"]) for row in rows]
 
     async def person_history(self, psn_no: str) -> list[Input]:
         """Every input a person's ledger is built from (and every year-end close), in seq order."""
@@ -347,16 +364,17 @@ class Ledger:
             return await history_of(conn, psn_no)
 
     async def records_of(self, claim_key: str) -> list[Settlement]:
-        """Every record of a claim (by its key: its hospital and id) or year-end entry, in the order recorded."""
+        """Every record of a claim (by its key: its hospital and id) or year-end entry, in the order
+        recorded. A claim's person is found by its key (claim_owners), so this reads one person's rows."""
         async with self._pool.acquire() as conn:
-            rows = await conn.fetch("SELECT record FROM settlements WHERE claim_key = $1 ORDER BY seq", claim_key)
+            rows = await conn.fetch(_RECORDS_OF_CLAIM, claim_key)
         return [Settlement.model_validate(row["record"]) for row in rows]
 
     async def queued(self, psn_no: str | None = None) -> list[QueueItem]:
         """Inputs waiting to take effect (of one person, or everyone's), in order."""
         async with self._pool.acquire() as conn:
             if psn_no is None:
-                rows = await conn.fetch("SELECT psn_no, seq, sub, kind, ref, ready, flagged FROM person_queue ORDER BY seq, sub")
+                rows = await conn.fetch("SELECT psn_no, seq, sub, kind, ref, ready, flagged FROM person_queue ORDER BY psn_no, seq, sub")
             else:
                 rows = await conn.fetch(_QUEUE, psn_no)
         return [QueueItem(**dict(row)) for row in rows]

@@ -2,14 +2,12 @@
 the records they count; read by intake, whose claims carry them to their payers as a basis."""
 from __future__ import annotations
 
-from collections.abc import Iterable
-
 import asyncpg
 
-from schemas.money import format_yuan
-from schemas.totals import AccountTotals, YearTotals
+from schemas.totals import YearTotals
 
-from .connection import columns, dumps
+from ..columns import totals_of_rows, totals_row
+from .connection import columns
 
 _LOAD_TOTALS = """
 SELECT y.psn_no, y.year, y.account, y.base, y.paid, y.paid_by_day, y.assisted_visits_by_month
@@ -30,25 +28,6 @@ ON CONFLICT (psn_no, year, account) DO UPDATE SET
 
 
 UPSERT_TOTALS = upsert_totals()
-
-
-def account_of(base, paid, paid_by_day, visits) -> AccountTotals:
-    return AccountTotals.model_validate({"base": base, "paid": paid, "paid_by_day": paid_by_day,
-                                         "assisted_visits_by_month": visits})
-
-
-def totals_row(psn_no: str, year: int, account: str, totals: AccountTotals) -> tuple:
-    by_day = {day.isoformat(): format_yuan(amount) for day, amount in sorted(totals.paid_by_day.items())}
-    visits = dict(sorted(totals.assisted_visits_by_month.items()))
-    return psn_no, year, account, totals.base, totals.paid, dumps(by_day), dumps(visits)
-
-
-def totals_of_rows(keys: Iterable[tuple[str, int]], rows) -> dict[tuple[str, int], YearTotals]:
-    """Rows (psn_no, year, account, base, paid, paid_by_day, visits) as {(psn_no, year): {account: totals}}."""
-    totals: dict[tuple[str, int], YearTotals] = {key: {} for key in keys}
-    for psn_no, year, account, base, paid, by_day, visits in rows:
-        totals.setdefault((psn_no, year), {})[account] = account_of(base, paid, by_day, visits)
-    return totals
 
 
 async def load_totals(conn: asyncpg.Connection, keys: set[tuple[str, int]]) -> dict[tuple[str, int], YearTotals]:

@@ -82,16 +82,17 @@ async def test_replay_and_verify_pass_after_a_live_run_and_find_what_was_changed
                        f"UPDATE settlements SET psn_part_amt = psn_part_amt - 0.01 WHERE settlement_id = '{target}'",
                        "!= medfee_sumamt"),
         "settled twice": (f"INSERT INTO settlements (settlement_id, claim_id, kind, psn_no, record, medfee_sumamt, fund_pay_sumamt, "
-                          f"psn_part_amt, year, published) SELECT settlement_id || '/copy', claim_id, kind, psn_no, "
-                          f"jsonb_set(record, '{{payments}}', '[]'::jsonb), 0, 0, 0, year, true FROM settlements WHERE settlement_id = '{target}'",
+                          f"psn_part_amt, year, published, seq) SELECT settlement_id || '/copy', claim_id, kind, psn_no, "
+                          f"jsonb_set(record, '{{payments}}', '[]'::jsonb), 0, 0, 0, year, true, seq + 1000000 "
+                          f"FROM settlements WHERE settlement_id = '{target}'",
                           f"DELETE FROM settlements WHERE settlement_id = '{target}/copy'", "settlements of kind settlement"),
         "a line twice": (f"UPDATE settlements SET record = jsonb_set(record, '{{payments}}', (record -> 'payments') || "
                          f"jsonb_build_array(jsonb_set(record -> 'payments' -> 0, '{{amount}}', '\"0.00\"'))) WHERE settlement_id = '{target}'",
                          f"UPDATE settlements SET record = jsonb_set(record, '{{payments}}', (record -> 'payments') - -1) "
                          f"WHERE settlement_id = '{target}'", "lines of"),
         "no first record": ("INSERT INTO settlements (settlement_id, claim_id, kind, psn_no, record, medfee_sumamt, fund_pay_sumamt, "
-                            "psn_part_amt, year, published) SELECT 'ghost/adjustment/x', 'ghost', 'adjustment', psn_no, "
-                            "jsonb_set(record, '{payments}', '[]'::jsonb), 0, 0, 0, year, true FROM settlements LIMIT 1",
+                            "psn_part_amt, year, published, seq) SELECT 'ghost/adjustment/x', 'ghost', 'adjustment', psn_no, "
+                            "jsonb_set(record, '{payments}', '[]'::jsonb), 0, 0, 0, year, true, seq + 1000000 FROM settlements LIMIT 1",
                             "DELETE FROM settlements WHERE settlement_id = 'ghost/adjustment/x'", "has no first record"),
     }
     for name, (change, undo, words) in breaches.items():

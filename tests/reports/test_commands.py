@@ -12,6 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from cli import main
+from store import START, Place
 from streams.codecs import encode
 
 from .ledgers import every_kind
@@ -23,9 +24,14 @@ class Ledger:
     def __init__(self) -> None:
         self.histories, self.records = every_kind()
 
-    async def settlements(self, *, after_seq: int = 0, limit: int = 1000, psn_no: str | None = None):
-        numbered = [(seq, r) for seq, r in enumerate(self.records, start=1) if psn_no in (None, r.psn_no)]
-        return [(seq, r) for seq, r in numbered if seq > after_seq][:limit]
+    async def settlements(self, *, after: Place = START, limit: int = 1000, psn_no: str | None = None):
+        seqs: dict[str, int] = {}
+        placed = []
+        for r in self.records:  # each person's records in the order recorded, persons in order of their numbers
+            seqs[r.psn_no] = seqs.get(r.psn_no, 0) + 1
+            placed.append((Place(r.psn_no, seqs[r.psn_no]), r))
+        placed.sort(key=lambda pr: pr[0])
+        return [(p, r) for p, r in placed if p > after and psn_no in (None, r.psn_no)][:limit]
 
     async def records_of(self, claim_key: str):
         return [r for r in self.records if r.key == claim_key]

@@ -27,6 +27,7 @@ from schemas.events import PaymentLine, Settlement
 from schemas.settings import settings
 from store import Store
 from store.memory import MemoryStore
+from store.memory.access import write_records
 from store.postgres import PostgresStore
 
 from ..live.databases import _created_database, _drop_database
@@ -159,8 +160,9 @@ class PostgresDamage:
 
     async def insert_record(self, record: Settlement) -> None:
         await self._execute(
-            "INSERT INTO settlements (settlement_id, claim_id, kind, psn_no, record, medfee_sumamt, fund_pay_sumamt, psn_part_amt, year) "
-            "VALUES ($1, $2, $3, $4, convert_from($5, 'UTF8')::jsonb, $6, $7, $8, $9)",
+            "INSERT INTO settlements (settlement_id, claim_id, kind, psn_no, record, medfee_sumamt, fund_pay_sumamt, psn_part_amt, year, "
+            "seq) VALUES ($1, $2, $3, $4, convert_from($5, 'UTF8')::jsonb, $6, $7, $8, $9, "
+            "(SELECT coalesce(max(seq), 0) + 1000 FROM settlements WHERE psn_no = $4))",
             record.settlement_id, record.claim_id, record.kind, record.psn_no, record.model_dump_json(by_alias=True).encode(),
             record.medfee_sumamt, record.fund_pay_sumamt, record.psn_part_amt, record.year)
 
@@ -173,18 +175,18 @@ class MemoryDamage:
         return MemoryStore.named(self.backend.urls[-1])
 
     async def add_to_paid(self, psn_no: str, year: int, account: str, amount: Decimal) -> None:
-        tables = self._store()._t
+        tables = self._store()._m.t
         row = tables.totals[(psn_no, year, account)]
         tables.totals[(psn_no, year, account)] = replace(row, paid=row.paid + amount)
 
     async def set_psn_part_amt(self, settlement_id: str, amount: Decimal) -> None:
-        tables = self._store()._t
-        tables.records[settlement_id] = replace(tables.records[settlement_id], psn_part_amt=amount)
+        tables = self._store()._m.t
+        for key in [key for key in tables.records if key[1] == settlement_id]:
+            tables.records[key] = replace(tables.records[key], psn_part_amt=amount)
 
     async def insert_record(self, record: Settlement) -> None:
-        store = self._store()
-        async with store._transaction():
-            store._write_records([record])
+        async with self._store()._m.transaction() as m:
+            write_records(m, [record])
 
 
 # --- the fixtures every contract test uses ------------------------------------------------------

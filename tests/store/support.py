@@ -190,7 +190,8 @@ class Workers:
 
     async def publish(self, outbox: Outbox) -> None:
         """What a worker does once the broker has the outbox: mark it published."""
-        await self.store.mark_published([r.settlement_id for r in outbox.records], [a for a, _ in outbox.alerts])
+        await self.store.mark_published([(r.psn_no, r.settlement_id) for r in outbox.records],
+                                        [(alert.psn_no, a) for a, alert in outbox.alerts])
 
 
 async def records(store: Store, psn_no: str | None = None) -> list[Settlement]:

@@ -131,9 +131,27 @@ async def test_other_content_under_a_known_revision_is_a_conflict(store: Store) 
               "send a corrected bill with a revision above 0")
     assert (receipt.status, receipt.reason, receipt.snapshot) == ("conflict", reason, None)
     assert [(i.seq, i.outcome, i.reason) for i in await store.inputs()][-1] == (receipt.seq, "rejected", reason)
-    # another person's bill under this claim_id and revision is a conflict too
+    # another person's bill under this hospital's claim_id is refused: a claim id names one stay of one person
     [theirs], _ = await receive_claims(store, [arrival(claim.model_copy(update={"psn_no": uid("Q")}))], attach)
-    assert theirs.status == "conflict"
+    assert (theirs.status, theirs.reason) == (
+        "refused", f"claim {claim.claim_id} belongs to another person; a claim id names one stay of one person")
+
+
+async def test_an_input_delivered_again_keeps_the_decision_it_first_had(store: Store) -> None:
+    """A corrected bill refused because its claim was never received stays refused when the same
+    message is delivered again (a batch redelivered after a crash), even though revision 0 has
+    come since: the archive said refused, and the ledger must not take it (found by the
+    interleavings test: the replay and the ledger disagreed)."""
+    psn = uid("P")
+    claim = stay(uid("C"), psn, "410102", "2018-02-01", "3000.00")
+    early = arrival(corrected(claim, 1), offset=10)
+    [refused], _ = await receive_claims(store, [early], attach)
+    [first], _ = await receive_claims(store, [arrival(claim, offset=11)], attach)
+    [again], _ = await receive_claims(store, [early], attach)
+    assert (refused.status, first.status, again.status) == ("refused", "new", "refused")
+    assert again.reason == refused.reason and again.seq == refused.seq
+    assert [(i.kind, i.ref) for i in await store.queued(psn)] == [("claim", claim.key)]
+    assert [i.outcome for i in await store.inputs() if i.psn_no == psn] == ["rejected", "accepted"]
 
 
 async def test_a_higher_revision_is_a_correction_and_a_lower_one_stale(store: Store) -> None:
@@ -278,10 +296,12 @@ async def test_two_intakes_and_two_ledgers_at_once_take_each_input_once(store: S
 # --- the archive --------------------------------------------------------------------------------
 
 
-async def test_the_archive_keeps_every_input_once_in_seq_order_with_its_outcome(store: Store) -> None:
-    """inputs(): every input once, in seq order, with its topic, place, bytes, kind, outcome and
-    reason; a redelivery at the same place is not archived again and keeps its seq; the same bytes
-    at another place are another row, a repeat; after_seq and limit page through it."""
+async def test_the_archive_keeps_every_input_once_in_its_persons_order_with_its_outcome(store: Store) -> None:
+    """inputs(): every input once, each person's in their order ("", what names no one person, first),
+    with its topic, place, bytes, kind, outcome and reason; a redelivery at the same place is not
+    archived again and keeps its seq; the same bytes at another place are another row, a repeat; a
+    close is archived as received and again in the order of each person it settles; ``after`` (a
+    place) and ``limit`` page through it."""
     workers, (a, b, _) = await zhengzhou(store)
     came = arrival(a)
     [first], _ = await receive_claims(store, [came], attach)
@@ -298,20 +318,23 @@ async def test_the_archive_keeps_every_input_once_in_seq_order_with_its_outcome(
     assert (elsewhere.status, elsewhere.seq) == ("same", first.seq)
     assert (cancelled.status, closed.status) == ("waiting", "applied")
     archived = await store.inputs()
-    assert [i.seq for i in archived] == sorted(i.seq for i in archived) and len({i.seq for i in archived}) == len(archived)
-    assert [(i.kind, i.outcome) for i in archived] == [
-        ("eligibility", "accepted"), ("claim", "accepted"), ("claim", "repeat"), ("claim", "rejected"),
-        ("cancellation", "accepted"), ("close", "accepted"), ("claim", "rejected")]
-    assert archived[1].seq == first.seq and archived[3].seq == conflict.seq
-    assert archived[4].seq == cancelled.seq and archived[5].seq == closed.seq
-    assert [(i.topic, i.partition, i.offset, i.raw) for i in archived[1:3]] == [
+    assert [i.place for i in archived] == sorted({i.place for i in archived})  # each once, in order
+    assert [(i.psn_no, i.kind, i.outcome) for i in archived] == [
+        ("", "close", "accepted"), ("", "claim", "rejected"),
+        ("P009", "eligibility", "accepted"), ("P009", "claim", "accepted"), ("P009", "claim", "repeat"),
+        ("P009", "claim", "rejected"), ("P009", "cancellation", "accepted"), ("P009", "close", "accepted")]
+    mine = archived[2:]
+    assert mine[0].seq == 1 and all(x.seq < y.seq for x, y in zip(mine, mine[1:]))  # the person's own order, from 1
+    assert mine[1].seq == first.seq and mine[3].seq == conflict.seq
+    assert mine[4].seq == cancelled.seq and archived[0].seq == closed.seq
+    assert [(i.topic, i.partition, i.offset, i.raw) for i in mine[1:3]] == [
         (came.topic, 0, came.offset, came.raw), (came.topic, 0, came.offset + 1000, came.raw)]
-    assert (archived[6].topic, archived[6].partition, archived[6].offset, archived[6].raw) == ("claims.discharged", 1, 77, bad.raw)
-    assert archived[6].reason == "not JSON" and archived[3].reason.startswith("claim ZZ-1a revision 0 was already received")
-    assert archived[5].raw == closing.raw and archived[4].raw == waiting.raw
+    assert (archived[1].topic, archived[1].partition, archived[1].offset, archived[1].raw) == ("claims.discharged", 1, 77, bad.raw)
+    assert archived[1].reason == "not JSON" and mine[3].reason.startswith("claim ZZ-1a revision 0 was already received")
+    assert archived[0].raw == mine[5].raw == closing.raw and mine[4].raw == waiting.raw
     assert all(i.received_at.tzinfo is not None for i in archived)
-    assert await store.inputs(after_seq=archived[2].seq, limit=2) == archived[3:5]
-    assert await store.inputs(after_seq=archived[-1].seq) == []
+    assert await store.inputs(after=archived[3].place, limit=2) == archived[4:6]
+    assert await store.inputs(after=archived[-1].place) == []
 
 
 # --- cancellations -------------------------------------------------------------------------------
@@ -484,8 +507,9 @@ async def test_a_close_is_taken_once_per_region_and_year_and_applied_in_each_per
     await workers.publish(outbox)
     redelivered = await store.receive_close(closing)
     assert (redelivered.status, redelivered.seq, redelivered.persons) == ("repeat", receipt.seq, ())
-    assert [(i.kind, i.outcome, i.reason) for i in await store.inputs() if i.kind == "close"] == [
-        ("close", "accepted", None), ("close", "repeat", said)]
+    assert [(i.psn_no, i.kind, i.outcome, i.reason) for i in await store.inputs() if i.kind == "close"] == [
+        ("", "close", "accepted", None), ("", "close", "repeat", said),  # as received: it names no one person
+        ("P009", "close", "accepted", None)]  # and in the order of the person it settles
     assert (await store.receive_close(arrival(close("zhengzhou", 2019)))).persons == ()  # nobody has claims of 2019
     [received], _ = await workers.receive(c)
     assert [(i.kind, i.flagged) for i in await store.queued("P009")] == [("claim", True)]  # its year is closed
@@ -497,6 +521,31 @@ async def test_a_close_is_taken_once_per_region_and_year_and_applied_in_each_per
     assert paid(outbox.records[1]) == {"assistance": D("-826.00")}
     assert await as_replayed(store, "P009") == []
     assert await store.check_ledger() == []
+
+
+async def test_a_persons_first_claim_of_a_closed_year_has_the_close_put_before_it(store: Store) -> None:
+    """Zhengzhou 2018 closed before P009 sent any claim of it: the close settles nobody then. P009's
+    first claim of 2018 has the close put before it in P009's order — archived there, remembered in
+    the person's history, queued first — and the claim is settled by the rules (flagged); a second
+    claim of that year does not get the close again. The records are the replay's."""
+    workers, (a, b, _) = await zhengzhou(store)
+    closed = await store.receive_close(arrival(close("zhengzhou", 2018, "close-2018")))
+    assert (closed.status, closed.persons) == ("applied", ())
+    [received], _ = await workers.receive(a)
+    assert [(i.psn_no, i.kind) for i in await store.inputs()] == [
+        ("", "close"), ("P009", "eligibility"), ("P009", "close"), ("P009", "claim")]
+    assert [(i.kind, i.ref, i.ready, i.flagged) for i in await store.queued("P009")] == [
+        ("close", "close-2018", True, False), ("claim", a.claim_id, False, True)]
+    assert [type(i).__name__ for i in await store.person_history("P009")] == [
+        "ChangeReceived", "CloseReceived", "ClaimReceived"]
+    await workers.pay(a.claim_id)
+    outbox = await workers.arrive(a.claim_id)
+    assert "ZZ-1a/settlement" in ids(outbox.records) and workers.refused == {}
+    await workers.publish(outbox)
+    await workers.settle(b)
+    assert [i.kind for i in await store.inputs() if i.psn_no == "P009"] == ["eligibility", "close", "claim", "claim"]
+    assert await store.queued() == []
+    assert await as_replayed(store, "P009") == [] and await store.check_ledger() == []
 
 
 # --- the ledger: each person's order, the fast path and the rules ---------------------------------
@@ -550,8 +599,11 @@ async def test_a_claim_whose_payers_lie_is_refused_and_moves_nothing(store: Stor
     unknown = arrived(orjson.dumps({**forged, "claim": {**forged["claim"], "claim_id": "NEVER"}}))
     elsewhere = arrived(orjson.dumps({**forged, "seq": forged["seq"] + 1}))
     _, refused = await store.arrive([unknown, elsewhere], NOW)
-    assert refused[0] == "intake recorded no claim NEVER: a claim reaches the ledger only from intake"
-    assert refused[1].startswith(f"claim {claim.claim_id} arrived as person *** at place {forged['seq'] + 1}")
+    assert refused[0] == "intake recorded no claim NEVER of this person: a claim reaches the ledger only from intake"
+    assert refused[1] == (f"claim {claim.key} arrived at place {forged['seq'] + 1} of its person, but intake recorded it "
+                          "at another place")
+    _, [another] = await store.arrive([arrived(orjson.dumps({**forged, "claim": {**forged["claim"], "psn_no": "P009"}}))], NOW)
+    assert another == f"intake recorded no claim {claim.key} of this person: a claim reaches the ledger only from intake"
     workers.flights[claim.key] = honest
     await workers.pay(claim.claim_id)
     [record] = (await workers.arrive(claim.claim_id)).records
@@ -640,15 +692,16 @@ async def test_records_are_recorded_once_and_published_in_order(store: Store) ->
     assert ids(first.records) == ["ZZ-1a/settlement", "ZZ-1b/settlement"]
     assert ids((await workers.arrive(a.claim_id, b.claim_id)).records) == ids(first.records)  # redelivered: nothing new
     assert (await store.counts())["settlements"] == 2
-    await store.mark_published(["ZZ-1a/settlement", "no-such-record"])
+    await store.mark_published([("P009", "ZZ-1a/settlement"), ("P009", "no-such-record"), ("P001", "ZZ-1b/settlement")])
     assert ids((await store.apply(["P009"], NOW)).records) == ["ZZ-1b/settlement"]
-    await store.mark_published(["ZZ-1b/settlement"], ["no-such-alert"])
+    await store.mark_published([("P009", "ZZ-1b/settlement")], [("P009", "no-such-alert")])
     assert (await store.apply(["P009"], NOW)).records == []
     assert (await store.apply([], NOW), []) == (await store.arrive([], NOW))
     listed = await store.settlements()
     assert [s for _, s in listed] == first.records
-    assert listed[0][0] < listed[1][0]
-    assert await store.settlements(after_seq=listed[0][0]) == listed[1:]
+    assert listed[0][0] < listed[1][0] and listed[0][0].psn_no == "P009"
+    assert await store.settlements(after=listed[0][0]) == listed[1:]
+    assert await store.settlements(after=listed[0][0], psn_no="P009") == listed[1:]
     assert await store.settlements(limit=1) == listed[:1]
     assert await store.settlements(psn_no="somebody else") == []
     assert await store.records_of("ZZ-1b") == [first.records[1]]
@@ -667,9 +720,11 @@ async def test_alerts_are_in_the_outbox_until_published(store: Store) -> None:
     await workers.receive(claim)
     await workers.pay(claim.claim_id)
     outbox = await workers.arrive(claim.claim_id)
-    await store.mark_published([r.settlement_id for r in outbox.records])
+    await store.mark_published([(r.psn_no, r.settlement_id) for r in outbox.records])
     assert [a for a, _ in (await store.apply(["P003"], NOW)).alerts] == ["ZY-3"]
-    await store.mark_published([], ["ZY-3"])
+    await store.mark_published([], [("P009", "ZY-3")])  # another person's alert of that id: none
+    assert [a for a, _ in (await store.apply(["P003"], NOW)).alerts] == ["ZY-3"]
+    await store.mark_published([], [("P003", "ZY-3")])
     assert await store.apply(["P003"], NOW) == Outbox()
 
 
@@ -683,19 +738,20 @@ async def test_a_persons_history_is_every_input_of_their_ledger_in_seq_order(sto
     await workers.settle(a)
     await receive_claims(store, [arrival(corrected(a, 1))], attach)
     await receive_cancellations(store, [arrival(cancellation(c, "waits"))])
-    await store.receive_close(arrival(close("guangan", 2018)))
+    await store.receive_close(arrival(close("guangan", 2018)))  # settles nobody of P009's
+    await store.receive_close(arrival(close("zhengzhou", 2018)))
     history = await store.person_history("P009")
     assert [type(i).__name__ for i in history] == ["ChangeReceived", "ClaimReceived", "ClaimReceived", "CancellationReceived",
                                                    "CloseReceived"]
     assert [i.seq for i in history] == sorted(i.seq for i in history)
     assert [i.claim.revision for i in history[1:3]] == [0, 1]
-    assert await store.person_history("nobody") == [h for h in history if type(h).__name__ == "CloseReceived"]
+    assert await store.person_history("nobody") == []  # a close is in the order of the persons it settles only
     # a grant, ZZ-1a and its revision 1, a cancellation, a close; ZZ-1a's one record (its revision 1 is the same
     # bill, so settling it again changes nothing), with one line per payer of its route
     [record] = await store.records_of("ZZ-1a")
     assert [line.payer.value for line in record.payments] == Flight.read(workers.flights["ZZ-1a"]).data["route"]
-    assert await store.counts() == {"inputs": 5, "claims_received": 2, "settlements": 1, "rejections": 0,
-                                    "identity_events": 1, "cancellations": 1, "queued": 0, "parked": 0}
+    assert await store.counts() == {"inputs": 7, "claims_received": 2, "settlements": 1, "rejections": 0,
+                                    "identity_events": 1, "cancellations": 1, "queued": 1, "parked": 0}  # the close, queued
 
 
 # --- rejections ------------------------------------------------------------------------------------
@@ -707,15 +763,15 @@ async def test_a_rejection_is_kept_once_per_place(store: Store) -> None:
     bad = Arrival("claims.discharged", 3, 42, b'{"x": "\x00"}', None)
     assert await store.reject(bad, "claim", "medfee_sumamt is not an amount", "P1") is True
     assert await store.reject(bad, "claim", "medfee_sumamt is not an amount", "P1") is False
-    assert await store.reject(Arrival("claims.discharged", 3, 42, b"other bytes", None), "claim", "not JSON") is False
+    assert await store.reject(Arrival("claims.discharged", 3, 42, b"other bytes", None), "claim", "not JSON", "P1") is False
     nowhere = Arrival("eligibility.changes", None, None, "\ufffd\ufffd".encode(), None)
     assert await store.reject(nowhere, "eligibility", "not JSON") is True
     assert await store.reject(nowhere, "eligibility", "not JSON") is True
     counted = await store.counts()
     assert (counted["rejections"], counted["inputs"]) == (3, 4)  # the same bytes at the same place archived once
-    assert [(i.kind, i.outcome, i.reason) for i in await store.inputs()] == [
-        ("claim", "rejected", "medfee_sumamt is not an amount"), ("claim", "rejected", "not JSON"),
-        ("eligibility", "rejected", "not JSON"), ("eligibility", "rejected", "not JSON")]
+    assert [(i.psn_no, i.kind, i.outcome, i.reason) for i in await store.inputs()] == [  # by person ("" first), in order
+        ("", "eligibility", "rejected", "not JSON"), ("", "eligibility", "rejected", "not JSON"),
+        ("P1", "claim", "rejected", "medfee_sumamt is not an amount"), ("P1", "claim", "rejected", "not JSON")]
     with pytest.raises(Exception):  # inputs.kind is one of claim, cancellation, eligibility, close, other
         await store.reject(bad, "gossip", "not a kind of input")
     assert (await store.counts())["inputs"] == 4
@@ -745,6 +801,26 @@ async def test_parked_messages_are_kept_in_order_and_forgotten_when_handled(stor
     await store.unpark(one)  # already gone
     assert [p.parked_id for p in await store.parked("basic")] == [two, four]
     assert (await store.counts())["parked"] == 3
+
+
+async def test_a_new_life_of_the_topics_is_a_new_place_for_every_input(store: Store) -> None:
+    """A restarted embedded broker starts its topics again at offset 0 (a new life, begun when init
+    makes them afresh): what comes at a place a message of an earlier life held is another input —
+    archived, refused and parked as itself, never taken for the earlier one (issue 28, finding 1)."""
+    assert store.life == 0  # no life begun yet
+    assert await store.reject(Arrival("claims.discharged", 0, 7, b"bad one", None), "claim", "not JSON", "P1") is True
+    first = await store.park("basic", "claims.pay.basic", 0, 5, b"P1", b"first", "boom", False)
+    life = await store.begin_life("broker:9092")
+    assert life == store.life == 1
+    assert await store.reject(Arrival("claims.discharged", 0, 7, b"bad two", None), "claim", "not JSON", "P1") is True
+    assert await store.reject(Arrival("claims.discharged", 0, 7, b"bad two", None), "claim", "not JSON", "P1") is False
+    second = await store.park("basic", "claims.pay.basic", 0, 5, b"P1", b"second", "boom", False)
+    assert second != first
+    assert [(p.value, p.error) for p in await store.parked("basic")] == [(b"first", "boom"), (b"second", "boom")]
+    assert [(i.life, i.raw, i.outcome) for i in await store.inputs()] == [
+        (0, b"bad one", "rejected"), (1, b"bad two", "rejected")]
+    assert (await store.counts())["rejections"] == 2
+    assert await store.begin_life("broker:9092") == 2
 
 
 # --- the key registry --------------------------------------------------------------------------------

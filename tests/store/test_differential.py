@@ -2,8 +2,8 @@
 corrected bills, cancellations before and after their claim, grants and revocations reaching back,
 year-end closes, published in any order while the workers take turns at random, some batches
 delivered twice — tests/test_interleavings.py's lives) once on PostgreSQL and once in memory, and
-the two stores end up holding the same thing: the same archive (seq, place, bytes, outcome,
-reason), the same records under the same seqs, the same totals, records per claim, queue, waiting
+the two stores end up holding the same thing: the same archive (person, seq, life, place, bytes,
+outcome, reason), the same records under the same seqs, the same totals, records per claim, queue, waiting
 cancellations, counts and checks. Only the moments (settled_at, received_at) differ.
 
 The lives' events are unsigned, so the workers run with ONESTOP_ACCEPT_UNSIGNED=1 here (as the
@@ -53,7 +53,8 @@ async def held(store: Store) -> dict:
     persons = sorted({r.psn_no for _, r in records} | {item.psn_no for item in await store.queued()})
     claims = sorted({r.key for _, r in records})
     return {
-        "archive": [(i.seq, i.topic, i.partition, i.offset, i.raw, i.kind, i.outcome, i.reason) for i in await store.inputs(limit=1_000_000)],
+        "archive": [(i.psn_no, i.seq, i.life, i.topic, i.partition, i.offset, i.raw, i.kind, i.outcome, i.reason)
+                    for i in await store.inputs(limit=1_000_000)],
         "records": [(seq, _comparable(r.model_dump(mode="json", exclude={"settled_at"}))) for seq, r in records],
         "totals": {(p, y): await store.year_totals(p, y) for p in persons for y in await store.years_of(p)},
         "by_claim": {c: [r.settlement_id for r in await store.records_of(c)] for c in claims},
@@ -85,7 +86,7 @@ async def test_the_workers_leave_the_same_ledger_on_both_backends(contract_datab
             in_memory = await run_on(url, order, turns)
         finally:
             MemoryStore.forget(url)
-    assert [a for a in on_postgres["archive"] if a[6] == "accepted"], "the workers accepted nothing"
+    assert [a for a in on_postgres["archive"] if a[8] == "accepted"], "the workers accepted nothing"
     for part in on_postgres:
         assert in_memory[part] == on_postgres[part], part
     assert on_postgres["checks"] == []

@@ -11,7 +11,7 @@ from schemas.money import ZERO, format_yuan
 from store import Store
 
 from ..shared_cases import case_files, load_case
-from .support import Workers, as_replayed, grants, records
+from .support import D, Workers, as_replayed, grants, records
 
 CASES = [pytest.param(path, id=path.stem) for path in case_files()]
 
@@ -64,3 +64,34 @@ async def test_a_worked_case_received_at_once_and_paid_in_reverse(store: Store, 
     assert await as_replayed(store, case.person.psn_no) == []
     assert await store.check_ledger() == []
     assert await store.queued() == []
+
+
+async def test_a_claim_paid_by_one_tier_that_lifts_another_over_its_qualifying_line_settles_the_year_again(
+    store: Store,
+) -> None:
+    """Taizhou: a low-income serious-illness patient (assistance only once the year's OOP reaches
+    10,000) becomes dibao from 1 February. Stay 1 (January, 800) gets no assistance; stay 2
+    (February, 30,000, level 3) is paid by the dibao tier, the more favourable — but it also lifts
+    the serious-illness year over 10,000, so stay 1 is owed assistance now: the ledger settles the
+    year by the rules (an adjustment of stay 1 caused by stay 2), exactly as the replay does (found
+    by the interleavings test: the fast path took stay 2 alone)."""
+    from datetime import date
+
+    from schemas.events import CategoryHeld, EligibilityChange
+
+    from ..test_ledger_life import stay
+
+    psn = "TZ-REACH"
+    held = [("low_income_serious_illness", date(2018, 1, 1)), ("dibao", date(2019, 2, 1))]
+    workers = Workers(store)
+    await workers.changes(*[EligibilityChange.grant_of(psn, CategoryHeld(code=code, valid_from=start), f"{code}.{psn}")
+                            for code, start in held])
+    first = stay("TZ-1", psn, "321202", "2019-01-01", "800.00")
+    second = stay("TZ-2", psn, "321202", "2019-02-01", "30000.00", level="3")
+    await workers.settle(first, second)
+    ids_ = [r.settlement_id for r in await records(store, psn)]
+    assert ids_ == ["TZ-1/settlement", "TZ-1/adjustment/claim/TZ-2", "TZ-2/settlement"]
+    [adjustment] = [r for r in await records(store, psn) if r.kind == "adjustment"]
+    assert [(line.payer.value, line.amount) for line in adjustment.payments if line.amount] == [
+        ("assistance", D("182.00"))]
+    assert await as_replayed(store, psn) == []

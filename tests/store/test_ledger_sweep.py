@@ -42,7 +42,7 @@ async def queue_what_is_not_there(backend: Backend) -> None:
         finally:
             await conn.close()
     else:
-        tables = MemoryStore.named(backend.urls[-1])._t
+        tables = MemoryStore.named(backend.urls[-1])._m.t
         tables.queue[BROKEN] = {(1_000_000, 0): QueueItem(BROKEN, 1_000_000, 0, "eligibility", "nowhere", True)}
         tables.queued_at[(BROKEN, 1_000_000, 0)] = an_hour_ago
 
