@@ -23,7 +23,6 @@ import pytest
 import pytest_asyncio
 
 from schemas.events import PaymentLine, Settlement
-from schemas.settings import settings
 from store import Store
 from store.memory import MemoryStore
 from store.postgres import PostgresStore
