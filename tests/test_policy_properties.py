@@ -367,7 +367,8 @@ def check_history(claims: list[DischargeClaim], held: list[CategoryHeld]) -> lis
                     assert amount <= rule.limits.per_claim
             paid_before += amount
         # paid_before is the lines' sum, added up here: the claim's sums must be it and the bill's rest
-        assert paid_before <= claim.medfee_sumamt, f"the funds pay {paid_before} > the bill {claim.medfee_sumamt} on {claim.claim_id}"
+        assert paid_before <= claim.medfee_sumamt, (
+            f"the funds pay {paid_before} > the bill {claim.medfee_sumamt} on {claim.claim_id}")
         assert result.fund_pay_sumamt == paid_before
         assert result.psn_part_amt == claim.medfee_sumamt - paid_before
     check_not_above_best_schedule(settled, held, with_qualifying=False)

@@ -55,7 +55,8 @@ async def test_a_yearly_list_grants_and_a_replacing_list_revokes_those_missing(l
     # it, on the same partitions) is recorded right after their changes before it
     sentinel = tmp_path / "dibao-2024.csv"
     sentinel.write_text("psn_no,category,valid_from,valid_to\n" + "".join(f"{p},dibao,2024-01-01,\n" for p in listed))
-    result = await asyncio.to_thread(runner.invoke, main, ["eligibility", "import", str(sentinel), "--authority", "civil_affairs"])
+    args = ["eligibility", "import", str(sentinel), "--authority", "civil_affairs"]
+    result = await asyncio.to_thread(runner.invoke, main, args)
     assert result.exit_code == 0, result.output
     for psn_no in listed:
         await _periods(store, psn_no, len(before[psn_no]) + 1)

@@ -101,7 +101,8 @@ async def test_a_retroactive_grant_pays_exactly_the_missing_assistance_once(live
 async def _applied(store, psn_no: str, event_id: str) -> None:
     """Wait until the person's change is recorded and the ledger has applied everything queued for them."""
     for _ in range(int(TIMEOUT * 4)):
-        if any(e.event_id == event_id for e in (await store.identity_history(psn_no))[1]) and not await store.queued(psn_no):
+        recorded = any(e.event_id == event_id for e in (await store.identity_history(psn_no))[1])
+        if recorded and not await store.queued(psn_no):
             return
         await asyncio.sleep(0.25)
     raise AssertionError(f"{psn_no}'s change {event_id} not applied within {TIMEOUT:.0f}s")

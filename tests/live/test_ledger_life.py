@@ -82,7 +82,8 @@ async def test_a_cancellation_reverses_its_claim_and_settles_the_later_ones_agai
     await settled_claims(store, {later.claim_id}, TIMEOUT)
     await publish(live_system.kafka, CANCELLED, [cancellation(b, "L1-cancel"), cancellation(b, "L1-cancel-again"),
                                                  cancellation(later, "L1-next")], ClaimCancellation)
-    got = await records_of(store, {f"{b.claim_id}/reversal/cancellation/L1-cancel", f"{c.claim_id}/adjustment/cancellation/L1-cancel",
+    got = await records_of(store, {f"{b.claim_id}/reversal/cancellation/L1-cancel",
+                                   f"{c.claim_id}/adjustment/cancellation/L1-cancel",
                                    f"{later.claim_id}/reversal/cancellation/L1-next"})
     # as worked in tests/test_ledger_life.py: ZZ-1b's basic 2,960 reversed; ZZ-1c critical and supplementary −620.00 each
     assert paid(got[f"{b.claim_id}/reversal/cancellation/L1-cancel"]) == {"basic": D("-2960.00")}
