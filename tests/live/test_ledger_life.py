@@ -88,7 +88,7 @@ async def test_a_cancellation_reverses_its_claim_and_settles_the_later_ones_agai
     # as worked in tests/test_ledger_life.py: ZZ-1b's basic 2,960 reversed; ZZ-1c critical and supplementary −620.00 each
     assert paid(got[f"{b.claim_id}/reversal/cancellation/L1-cancel"]) == {"basic": D("-2960.00")}
     assert paid(got[f"{c.claim_id}/adjustment/cancellation/L1-cancel"]) == {"critical": D("-620.00"), "supplementary": D("-620.00")}
-    assert not [s for _, s in await store.settlements(limit=1_000_000) if "again" in s.settlement_id]
+    assert not [s for _, s in await store.settlements(limit=1_000_000, psn_no=b.psn_no) if "again" in s.settlement_id]
     assert await store.check_ledger() == []
 
 
