@@ -5,7 +5,7 @@ import pytest
 
 from cli.demo import EXAMPLES
 from policies.replay import as_expected, settle_case
-from schemas.money import format_yuan
+from schemas.money import ZERO, format_yuan
 
 from .shared_cases import CASES_DIR, case_files, load_case
 
@@ -27,9 +27,18 @@ def test_case_agrees_to_the_fen(path):
 
 @pytest.mark.parametrize("path", case_files(), ids=lambda p: p.stem)
 def test_case_settlements_balance(path):
+    """The funds pay the sum of the lines (summed here, not by the code under test) and the patient
+    the rest of the bill; every line, the funds' sum and the patient's share lie between nothing and
+    the whole bill."""
     for settled in settle_case(load_case(path)):
-        assert settled.fund_pay_sumamt + settled.psn_part_amt == settled.claim.medfee_sumamt
-        assert all(line.amount >= 0 for line in settled.lines)
+        bill = settled.claim.medfee_sumamt
+        paid = ZERO
+        for line in settled.lines:
+            assert ZERO <= line.amount <= bill, f"{line.payer.value} pays {line.amount} of a bill of {bill}"
+            paid += line.amount
+        assert ZERO <= paid <= bill, f"the funds pay {paid} of a bill of {bill}"
+        assert settled.fund_pay_sumamt == paid
+        assert settled.psn_part_amt == bill - paid
 
 
 def test_the_shipped_examples_are_the_shared_cases():

@@ -1,4 +1,4 @@
-"""The national-load simulation (bench/national.py): it answers what it is asked in ways that could
+"""The national-load simulation (bench/national/): it answers what it is asked in ways that could
 be wrong — latency, keeping up, the bottleneck, a hot person, the sizing search, its determinism,
 and its agreement with the benchmark measured on this machine."""
 from __future__ import annotations
@@ -90,7 +90,7 @@ def test_the_plan_is_confirmed_by_the_simulation_and_one_fewer_of_the_bottleneck
     assert again.p99_ms == found.result.p99_ms  # the search's figures are the simulation's
     assert found.one_fewer, "some resource must be the bottleneck"
     for resource in found.one_fewer:
-        fewer = N.with_count(found.config, resource, N._step(found.config, resource, False))
+        fewer = N.with_count(found.config, resource, N.next_count(found.config, resource, False))
         assert not N.simulate(fewer).meets(300.0, 0.9), resource
     bottleneck = max(N.STAGES, key=lambda s: found.result.stage(s).load_max)
     assert bottleneck in found.one_fewer or found.config.instances_of(bottleneck) == 1

@@ -1,1 +1,2 @@
-"""Workers (intake, one per payer, eligibility, ledger), the PostgreSQL store and the CLI."""
+"""The workers — intake, cancellation, one per payer, the ledger, eligibility, year-end and
+pre-settlement — and the harness and drivers they run in. The store is `store/`, the CLI `cli/`."""

@@ -2,8 +2,8 @@
 
 A worker supplies only ``handle(batch) -> outgoing``: receive, look up, call the rules, record,
 pass on. The harness sends what it returns and waits for the broker's acknowledgement before
-the driver (drivers/: Faust by default) may commit the batch's offsets: at-least-once, and the
-ledger makes effects exactly-once.
+the driver (drivers/: aiokafka by default, Faust when ONESTOP_DRIVER=faust) may commit the
+batch's offsets: at-least-once, and the ledger makes effects exactly-once.
 """
 from __future__ import annotations
 

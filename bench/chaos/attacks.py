@@ -29,129 +29,37 @@ good signed events: they must change nothing (the exactly-once check).
 """
 from __future__ import annotations
 
-import asyncio
 import random
-import time
-from collections.abc import Callable
-from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 
-import asyncpg
 import orjson
-from aiokafka import AIOKafkaProducer
-from aiokafka.admin import AIOKafkaAdminClient
 
 from policies.loader import policy_for
 from policies.plausible import implausible
 from schemas.codes import ISSUING_AUTHORITY, Authority, Category, Payer
 from schemas.events import CategoryHeld, ClaimInFlight, DischargeClaim, EligibilityChange, PaymentLine, PolicyRef
-from schemas.ids import claim_key
 from schemas.keys import KeyFile
-from schemas.settings import WORKER_KINDS
-from store.roles import url_for
 from streams.codecs import BadInput, decode, encode
-from streams.reader import read_topic
-from streams.security import client_options
 from streams.signing import KEY_HEADER, SIGNATURE_HEADER, new_key, sign
 from streams.topics import (
     CANCELLED,
     DISCHARGED,
     ELIGIBILITY,
     LEDGER,
-    PAY_TOPICS,
     PRESETTLE,
-    PRESETTLE_REPLIES,
     YEAR_END,
     pay_topic,
 )
 
+from .attack import MARKER, Attack, Keys, key_of
 from .inputs import ChaosInput, claim_dict
 from .life import DECIDED_AT
 
-REVOKED_KEY = "hospital-revoked"
 #: a control character, an escape sequence, a right-to-left override, a zero-width joiner, a byte-order
 #: mark, a private-use character: each hides or changes what a caseworker reads
 HOSTILE = ["\x00", "\x1b[2J", "\u202e", "\u200d", "\ufeff", "\ue000"]
-#: the field a forged claim in flight carries to be told apart: the payers rewrite the message (they
-#: append their line), so its rejection's original is not the bytes sent; an extra field survives them
-MARKER = "chaos_attack"
 WHEN = DECIDED_AT.isoformat()
-
-
-@dataclass(frozen=True)
-class Attack:
-    kind: str
-    topic: str
-    raw: bytes
-    headers: list[tuple[str, bytes]] | None
-    expect: str | None  # a word the rejection's reason must hold; None: accepted, and must be harmless
-    psn_no: str  # the key it is published under (the person it targets, or the region of a close)
-    marker: str | None = None  # a forged claim in flight: its rejection is found by this MARKER
-    claim: str | None = None  # the key of the claim it would make (schemas/ids.py): no fund may pay on it
-    event_id: str | None = None  # a cancellation's, close's or grant's: no record may name it as its cause
-    before: bool = False  # published before the first good event (to come before the rightful hospital)
-    copies: str | None = None  # the key of the good claim whose real claim in flight it copies (run.py)
-    forge: Callable[[dict], dict] | None = None  # how a copied claim in flight is changed
-
-    @property
-    def harmless(self) -> bool:
-        return self.expect is None
-
-
-@dataclass
-class Keys:
-    """Every signer's key pair, by signer (a hospital code or an authority's name)."""
-
-    by_signer: dict[str, KeyFile] = field(default_factory=dict)
-    revoked: KeyFile | None = None
-
-    def of(self, signer: str) -> KeyFile:
-        return self.by_signer[signer]
-
-    def every(self) -> list[KeyFile]:
-        """Every key pair, the revoked one's too (it is registered, then revoked)."""
-        return [*self.by_signer.values(), *([self.revoked] if self.revoked else [])]
-
-    def hospitals(self) -> list[str]:
-        return sorted(h for h in self.by_signer if h.startswith("H"))
-
-    def other_than(self, hospital: str) -> str:
-        """Another hospital of the run (one with a registered key)."""
-        return next(h for h in self.hospitals() if h != hospital)
-
-
-def make_keys(hospitals: set[str]) -> Keys:
-    keys = Keys({code: new_key(f"hospital-{code}", "hospital", code) for code in sorted(hospitals)})
-    keys.by_signer.update({a.value: new_key(f"authority-{a.value}", "authority", a.value) for a in Authority})
-    keys.revoked = new_key(REVOKED_KEY, "hospital", sorted(hospitals)[0])
-    return keys
-
-
-def signer_of_event(raw: bytes) -> str | None:
-    """Who signs a good event: the claim's or cancellation's hospital, the change's authority."""
-    try:
-        event = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        return None
-    if not isinstance(event, dict):
-        return None
-    if "authority" in event:
-        return event.get("authority")
-    return event.get("fixmedins_code")
-
-
-def kind_group(kind: str) -> str:
-    """The kinds as a summary counts them: the hostile characters together, the authorities' wrong grants together."""
-    if kind.startswith("hostile character"):
-        return "hostile character"
-    if kind.split(" ")[0] in {a.value for a in Authority} and " grants " in kind:
-        return "an authority grants a category it does not issue"
-    return kind
-
-
-def key_of(claim: dict) -> str:
-    return claim_key(claim.get("fixmedins_code"), claim["claim_id"])
 
 
 class _Targets:
@@ -421,37 +329,6 @@ def _whole_bill(flight: dict) -> dict:
     return {**flight, "lines": [line.model_dump(mode="json")]}
 
 
-def forged_flight(attack: Attack, real: bytes) -> Attack:
-    """The attack with its bytes: the real claim in flight changed by its ``forge``, with its MARKER."""
-    assert attack.forge is not None and attack.marker is not None
-    return replace(attack, raw=orjson.dumps({**attack.forge(orjson.loads(real)), MARKER: attack.marker}))
-
-
-async def copied_flights(kafka: str, keys: set[str], until: float) -> dict[str, bytes]:
-    """The real claims in flight of the claims ``keys`` as they are on the payers' topics (the first
-    found of each), read as anyone who may read those topics could; until all are found or ``until``
-    (time.monotonic())."""
-    found: dict[str, bytes] = {}
-    while keys - found.keys() and time.monotonic() < until:
-        for topic in PAY_TOPICS:
-            async for value in read_topic(kafka, topic, idle_seconds=0.3):
-                key = _flight_key(value)
-                if key in keys and key not in found:
-                    found[key] = value
-            if not keys - found.keys():
-                break
-        await asyncio.sleep(0.5)
-    return found
-
-
-def _flight_key(raw: bytes) -> str | None:
-    try:
-        data = orjson.loads(raw)
-        return key_of(data["claim"]) if MARKER not in data else None
-    except (orjson.JSONDecodeError, KeyError, TypeError, AttributeError):
-        return None
-
-
 def _closes_and_presettlements(claims: list[dict], out: _Made, keys: Keys) -> None:
     """Year-end closes unsigned or signed by a key other than medical_insurance's; pre-settlement
     requests unsigned or signed by another hospital: refused, answered nowhere."""
@@ -522,88 +399,3 @@ def _holds(model, event: dict, expect: str) -> None:
         reason = str(problem)
     if reason is None or expect not in reason:
         raise AssertionError(f"an implausible event would get the reason {reason!r}, not one holding {expect!r}")
-
-
-async def presettle_answers(kafka: str) -> int:
-    """Records on every pre-settlement reply topic (claims.presettle.replies and each hospital's)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=kafka, **client_options())
-    await admin.start()
-    try:
-        topics = [t for t in await admin.list_topics() if t.startswith(PRESETTLE_REPLIES)]
-    finally:
-        await admin.close()
-    return sum([len([v async for v in read_topic(kafka, topic, idle_seconds=0.5)]) for topic in topics])
-
-
-#: what no worker's database role may do (migration 0009): write the key registry, change or delete
-#: a record or an archived input (grants, and triggers where grants cannot say it), change the schema
-FORBIDDEN_TO_EVERY_WORKER = (
-    "INSERT INTO signing_keys (key_id, signer_kind, signer, public_key, valid_from) "
-    "VALUES ('chaos-mine', 'hospital', 'H1', 'AAAA', now())",
-    "UPDATE signing_keys SET revoked_at = NULL",
-    "DELETE FROM signing_keys",
-    "UPDATE settlements SET psn_part_amt = 0",
-    "UPDATE settlements SET published = false",
-    "DELETE FROM settlements",
-    "TRUNCATE settlements",
-    "UPDATE inputs SET raw = ''::bytea",
-    "UPDATE inputs SET outcome = 'repeat'",
-    "DELETE FROM inputs",
-    "DROP TABLE settlements",
-    "CREATE TABLE intruder (x int)",
-)
-#: and what only the ledger may do: record money and count the year
-FORBIDDEN_BUT_TO_THE_LEDGER = (
-    "INSERT INTO settlements "
-    "(settlement_id, claim_id, kind, psn_no, record, medfee_sumamt, fund_pay_sumamt, psn_part_amt) "
-    "VALUES ('chaos-mine', 'chaos-mine', 'settlement', 'P', '{}'::jsonb, 1000, 1000, 0)",
-    "UPDATE year_totals SET paid = 0",
-)
-
-
-@dataclass(frozen=True)
-class RoleAttempt:
-    kind: str  # the kind of worker whose role tried
-    statement: str
-    refused: bool  # refused for want of privilege (SQLSTATE 42501: a grant or a trigger said no)
-    said: str  # what PostgreSQL said, or "allowed"
-
-
-async def role_attempts(workers_url: str) -> list[RoleAttempt]:
-    """Connect as each kind of worker's own role and try what none may do; every attempt rolled back."""
-    attempts = []
-    for kind in WORKER_KINDS:
-        conn = await asyncpg.connect(url_for(kind, workers_url))
-        try:
-            forbidden = FORBIDDEN_TO_EVERY_WORKER + (FORBIDDEN_BUT_TO_THE_LEDGER if kind != "ledger" else ())
-            attempts += [RoleAttempt(kind, sql, *await _attempt(conn, sql)) for sql in forbidden]
-        finally:
-            await conn.close()
-    return attempts
-
-
-async def _attempt(conn: asyncpg.Connection, sql: str) -> tuple[bool, str]:
-    transaction = conn.transaction()
-    await transaction.start()
-    try:
-        await conn.execute(sql)
-        return False, "allowed"
-    except asyncpg.InsufficientPrivilegeError as refused:
-        return True, str(refused)
-    except asyncpg.PostgresError as other:
-        return False, f"{type(other).__name__}: {other}"
-    finally:
-        await transaction.rollback()
-
-
-async def publish_attacks(kafka: str, attacks: list[Attack]) -> None:
-    """Send each attack as it is, with its own headers (or none)."""
-    producer = AIOKafkaProducer(bootstrap_servers=kafka, acks="all", max_request_size=1_048_576, **client_options())
-    await producer.start()
-    try:
-        sent = [await producer.send(a.topic, value=a.raw, key=a.psn_no.encode("utf-8", "replace"), headers=a.headers)
-                for a in attacks]
-        for future in sent:
-            await future
-    finally:
-        await producer.stop()

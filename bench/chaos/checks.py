@@ -21,7 +21,7 @@ from schemas.events import Rejection, Settlement
 from schemas.personal import mask
 from schemas.settings import WORKER_KINDS
 
-from .attacks import MARKER, Attack, kind_group
+from .attack import MARKER, Attack, kind_group
 from .faults import FaultLog, Faults
 from .inputs import ChaosInput
 from .malformed import Malformed

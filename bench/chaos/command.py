@@ -12,7 +12,8 @@ import click
 
 from workers.drivers import DRIVERS, driver_name
 
-from .attacks import kind_group, make_attacks, make_keys
+from .attack import kind_group, make_keys
+from .attacks import make_attacks
 from .checks import Check, all_checks
 from .faults import Faults
 from .inputs import ChaosInput, make_input

@@ -28,17 +28,8 @@ from streams.publisher import publish
 from streams.reader import read_all
 from streams.topics import CANCELLED, DISCHARGED, ELIGIBILITY, ELIGIBILITY_REJECTED, REJECTED, SETTLEMENTS
 
-from .attacks import (
-    Attack,
-    Keys,
-    RoleAttempt,
-    copied_flights,
-    forged_flight,
-    presettle_answers,
-    publish_attacks,
-    role_attempts,
-    signer_of_event,
-)
+from .attack import Attack, Keys, signer_of_event
+from .attempts import RoleAttempt, copied_flights, forged_flight, presettle_answers, publish_attacks, role_attempts
 from .faults import FaultLog, Faults, kill_workers, restart_postgres, supervise
 from .inputs import ChaosInput
 from .watch import Probe, diagnosis, queued_and_parked, settled_count, wait_drained

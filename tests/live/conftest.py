@@ -1,9 +1,6 @@
-"""Session fixtures for the real parts: a Kafka-protocol broker and PostgreSQL.
-
-`ONESTOP_KAFKA` / `ONESTOP_DATABASE_URL` point the tests at real ones; otherwise the
-embedded ones (runtime/embedded.py) are started once per session in a temporary
-directory and stopped at its end. A part that cannot start fails the tests that
-need it, with the reason: these tests are never skipped.
+"""Session fixtures of the live tests: the whole system, every worker its own process, on the
+session's broker and PostgreSQL (tests/conftest.py), and systems of their own for the tests that
+need one.
 """
 
 from __future__ import annotations
@@ -17,54 +14,11 @@ import pytest
 from runtime.parts import initialise, initialise_sync
 from runtime.supervisor import WorkerProcesses
 from runtime.endpoints import Endpoints, worker_url
-from runtime.embedded import EmbeddedBroker, EmbeddedPostgres, kafka_answers
+from runtime.embedded import EmbeddedBroker
 from schemas.settings import settings
 from store.postgres import PostgresStore
 
-from .databases import _created_database, _drop_database
-
-
-def _start_or_fail(part: EmbeddedBroker | EmbeddedPostgres, name: str) -> None:
-    """Start *part*, or fail (never skip) the tests that need it, saying why."""
-    try:
-        part.start()
-    except Exception as exc:  # noqa: BLE001 - any reason is reported, loudly
-        reason = f"{name} could not start: {type(exc).__name__}: {exc}"
-    else:
-        return
-    pytest.fail(reason, pytrace=False)
-
-
-@pytest.fixture(scope="session")
-def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """Bootstrap servers ("host:port") of a running broker."""
-    external = settings.kafka
-    if external is not None:
-        if not kafka_answers(external, timeout=5.0):
-            pytest.fail(f"ONESTOP_KAFKA={external!r} does not answer Kafka requests", pytrace=False)
-        yield external
-        return
-    embedded = EmbeddedBroker(tmp_path_factory.mktemp("broker"))
-    _start_or_fail(embedded, "the embedded broker")
-    try:
-        yield embedded.bootstrap
-    finally:
-        embedded.stop()
-
-
-@pytest.fixture(scope="session")
-def database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A postgresql:// URL of a running PostgreSQL."""
-    external = settings.database_url
-    if external is not None:
-        yield external
-        return
-    embedded = EmbeddedPostgres(tmp_path_factory.mktemp("postgres") / "pgdata")
-    _start_or_fail(embedded, "the embedded PostgreSQL")
-    try:
-        yield embedded.dsn
-    finally:
-        embedded.stop()
+from ..parts import created_database, drop_database, start_or_fail
 
 
 @dataclass
@@ -103,8 +57,8 @@ async def system_of_its_own(database: str, tmp_path_factory: pytest.TempPathFact
     events accepted, as the shared system does."""
     own_broker = None if settings.kafka else EmbeddedBroker(tmp_path_factory.mktemp(f"{name}-broker"))
     if own_broker is not None:
-        _start_or_fail(own_broker, f"a broker of its own for the {name} system")
-    url = await _created_database(database)
+        start_or_fail(own_broker, f"a broker of its own for the {name} system")
+    url = await created_database(database)
     found = Endpoints(own_broker.bootstrap if own_broker else settings.kafka, url, worker_url(url))
     await initialise(found)
     workers = WorkerProcesses(found, tmp_path_factory.mktemp(f"{name}-logs"), extra_env={
@@ -116,7 +70,7 @@ async def system_of_its_own(database: str, tmp_path_factory: pytest.TempPathFact
     finally:
         await opened.close()
         workers.stop()
-        await _drop_database(database, url)
+        await drop_database(database, url)
         if own_broker is not None:
             own_broker.stop()
 

@@ -43,11 +43,26 @@ async def test_a_yearly_list_grants_and_a_replacing_list_revokes_those_missing(l
     held = await _periods(store, "PLIST2", 2)
     assert [(h.code.value, h.valid_from, h.valid_to) for h in held] == [("low_income_elderly", date(2023, 1, 1), date(2023, 6, 30))]
     assert [(h.valid_from, h.valid_to) for h in (await store.identity_history("PLIST1"))[0]] == [(date(2023, 1, 1), None)]
+    listed = ("PLIST1", "PLIST2", "PLIST3")
+    await _periods(store, "PLIST1", 2)
+    await _periods(store, "PLIST3", 2)  # both lists' grants
+    before = {psn_no: (await store.identity_history(psn_no))[1] for psn_no in listed}
 
     result = await asyncio.to_thread(runner.invoke, main, ["eligibility", "import", str(second), "--authority", "civil_affairs",
                                                            "--replace", "--effective", "2023-07-01"])
-    await asyncio.sleep(2)
-    assert len((await store.identity_history("PLIST2"))[1]) == 2  # the same list again changes nothing
+    assert result.exit_code == 0, result.output
+    # the same list again changes nothing: each person's next change (a list of its own, published after
+    # it, on the same partitions) is recorded right after their changes before it
+    sentinel = tmp_path / "dibao-2024.csv"
+    sentinel.write_text("psn_no,category,valid_from,valid_to\n" + "".join(f"{p},dibao,2024-01-01,\n" for p in listed))
+    args = ["eligibility", "import", str(sentinel), "--authority", "civil_affairs"]
+    result = await asyncio.to_thread(runner.invoke, main, args)
+    assert result.exit_code == 0, result.output
+    for psn_no in listed:
+        await _periods(store, psn_no, len(before[psn_no]) + 1)
+        events = (await store.identity_history(psn_no))[1]
+        assert events[:-1] == before[psn_no], psn_no
+        assert (events[-1].category.value, events[-1].valid_from) == ("dibao", date(2024, 1, 1)), psn_no
 
     result = await asyncio.to_thread(runner.invoke, main, ["person", "PLIST2"])
     assert result.exit_code == 0, result.output

@@ -60,6 +60,29 @@ def total(values) -> Decimal:
     return sum(values, start=ZERO)
 
 
+async def end_of_archive(store) -> int:
+    """The seq of the last input archived."""
+    seq = 0
+    while page := await store.inputs(after_seq=seq):
+        seq = page[-1].seq
+    return seq
+
+
+async def archived_of(store, psn_no: str, after_seq: int) -> list[tuple[dict, str]]:
+    """The person's inputs archived after ``after_seq``: each event as received, and its outcome."""
+    out = []
+    while page := await store.inputs(after_seq=after_seq):
+        after_seq = page[-1].seq
+        for archived in page:
+            try:
+                event = orjson.loads(archived.raw)
+            except orjson.JSONDecodeError:
+                continue  # another test's malformed input
+            if isinstance(event, dict) and event.get("psn_no") == psn_no:
+                out.append((event, archived.outcome))
+    return out
+
+
 async def test_statement_reconciliation_slip_and_presettle_over_a_live_run(live_system, store, tmp_path):
     tag = uuid.uuid4().hex[:6].upper()
     zz = renamed("zhengzhou-dibao-deferred-then-paid", f"-F{tag}", f"HFZ{tag}")
@@ -156,6 +179,7 @@ async def test_statement_reconciliation_slip_and_presettle_over_a_live_run(live_
     # --- pre-settlement through the topics: what settling then records, and nothing recorded
     history = await store.person_history(zz.person.psn_no)
     ledger_before = await store.settlements(limit=1_000_000, psn_no=zz.person.psn_no)
+    archived_before = await end_of_archive(store)
     request = tmp_path / "request.json"
     request.write_bytes(orjson.dumps({**orjson.loads(encode(third)), "request_id": f"window-{tag}"}))
     asked = await command(live_system, "presettle", str(request), "--via-topic", "--format", "json", "--timeout", "120")
@@ -164,7 +188,8 @@ async def test_statement_reconciliation_slip_and_presettle_over_a_live_run(live_
     reply = orjson.loads(asked.stdout)
     assert reply["request_id"] == f"window-{tag}" and reply["error"] is None
     assert Decimal(reply["setlinfo"]["fund_pay_sumamt"]) == total(Decimal(d["fund_payamt"]) for d in reply["setldetail"])
-    await asyncio.sleep(1)
+    # the worker has answered: it recorded nothing while it did (what it might have sent on, the claim
+    # published below finds: it would have been received before it)
     assert await store.person_history(zz.person.psn_no) == history
     assert await store.settlements(limit=1_000_000, psn_no=zz.person.psn_no) == ledger_before
     direct = await command(live_system, "presettle", str(request), "--format", "json")
@@ -176,8 +201,15 @@ async def test_statement_reconciliation_slip_and_presettle_over_a_live_run(live_
         [(l.payer.value, f"{l.amount:.2f}") for l in settled.payments]
     for effect in reply["effects"]:
         assert Decimal(effect["fund_pay_sumamt"]) == made[effect["settlement_id"]].fund_pay_sumamt
-    await asyncio.sleep(1)
+    archived = await archived_of(store, zz.person.psn_no, archived_before)
+    assert [(event["claim_id"], outcome) for event, outcome in archived] == [(third.claim_id, "accepted")]  # the claim once
+    # and nothing more: the person's next claim (another year: it changes nothing of 2018), recorded after
+    # everything the claim made
+    later = DischargeClaim.model_validate({**orjson.loads(encode(third)), "claim_id": third.claim_id + "-2019",
+                                           "begndate": "2019-06-01", "enddate": "2019-06-01"})
+    await publish(live_system.kafka, DISCHARGED, [encode(later)], DischargeClaim)
+    await wait_for(store, {f"{later.key}/settlement"})
     after = {r.settlement_id for _, r in await store.settlements(limit=1_000_000, psn_no=zz.person.psn_no)}
-    assert after - {r.settlement_id for _, r in ledger_before} == {f"{third.key}/settlement",
+    assert after - {r.settlement_id for _, r in ledger_before} == {f"{third.key}/settlement", f"{later.key}/settlement",
                                                                    *(e["settlement_id"] for e in reply["effects"])}
     assert await store.check_ledger() == []

@@ -13,7 +13,7 @@ from runtime.endpoints import Endpoints, worker_url
 from runtime.parts import initialise_sync
 
 from ..test_interleavings import lives, run
-from .databases import _created_database, _drop_database
+from ..parts import created_database, drop_database
 
 
 def test_any_interleaving_records_what_the_inputs_make_on_postgres(broker, database):
@@ -22,12 +22,12 @@ def test_any_interleaving_records_what_the_inputs_make_on_postgres(broker, datab
     @given(lives())
     def check(life):
         order, turns = life
-        url = asyncio.run(_created_database(database))
+        url = asyncio.run(created_database(database))
         try:
             initialise_sync(Endpoints(broker, url, worker_url(url)))
             records, archived, breaches, queued = asyncio.run(run(order, turns, url))
         finally:
-            asyncio.run(_drop_database(database, url))
+            asyncio.run(drop_database(database, url))
         assert differences(replay_archive(archived).records, records, "ledger") == []
         assert breaches == [] and queued == []
 

@@ -79,8 +79,10 @@ async def test_every_process_is_healthy_and_says_so(each_driver):
 async def test_no_person_and_no_reason_is_in_a_label(each_driver):
     system, store = each_driver
     urls = await _urls(system)
-    await publish(system.kafka, DISCHARGED, [orjson.dumps(_claim("MET-PII-1", "PSECRET77", medfee_sumamt="2.00"))], DischargeClaim)
-    await asyncio.sleep(3)
+    # a claim refused with a reason, then the person's next claim, settled only after intake handled the first
+    await publish(system.kafka, DISCHARGED, [orjson.dumps(_claim("MET-PII-1", "PSECRET77", medfee_sumamt="2.00")),
+                                             orjson.dumps(_claim("MET-PII-2", "PSECRET77"))], DischargeClaim)
+    await settled_claims(store, {"MET-PII-2"}, TIMEOUT)
     for url in urls.values():
         with urllib.request.urlopen(url + "/metrics") as answer:
             text = answer.read().decode()

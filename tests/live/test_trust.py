@@ -31,7 +31,7 @@ from streams.signing import new_key, prove, sign
 from streams.topics import CANCELLED, DISCHARGED, ELIGIBILITY, ELIGIBILITY_REJECTED, REJECTED, YEAR_END
 
 from ..shared_cases import CASES_DIR, load_case
-from .databases import _created_database, _drop_database
+from ..parts import created_database, drop_database
 
 NOW = datetime.now(timezone.utc)
 HOSPITAL, OTHER = "H620702001", "H620702999"
@@ -42,7 +42,7 @@ KEYS_FROM = datetime(2000, 1, 1, tzinfo=timezone.utc)
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def trusted(broker, database, tmp_path_factory):
     own_broker = None if settings.kafka else EmbeddedBroker(tmp_path_factory.mktemp("trust-broker")).start()
-    url = await _created_database(database)
+    url = await created_database(database)
     found = Endpoints(own_broker.bootstrap if own_broker else broker, url, worker_url(url))
     await initialise(found)
     workers = WorkerProcesses(found, tmp_path_factory.mktemp("trust-logs"), extra_env={"ONESTOP_HOME": str(tmp_path_factory.mktemp("trust-home"))})
@@ -67,7 +67,7 @@ async def trusted(broker, database, tmp_path_factory):
     finally:
         await store.close()
         workers.stop()
-        await _drop_database(database, url)
+        await drop_database(database, url)
         if own_broker:
             own_broker.stop()
 

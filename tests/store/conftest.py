@@ -1,8 +1,8 @@
 """Fixtures of the store contract suite: every test runs once per backend, PostgreSQL and memory,
 the way the ``eventsourcing`` library runs one recorder test case per backend.
 
-PostgreSQL is a real one: ``ONESTOP_DATABASE_URL`` when set, otherwise the embedded server
-(runtime/embedded.py) started once per session in a temporary directory. One database of this
+PostgreSQL is a real one: the session's server (``database``, tests/conftest.py: ``ONESTOP_DATABASE_URL``
+when set, otherwise the embedded server, the same the live tests use). One database of this
 suite's own is created and migrated once; each test gets it emptied (every table truncated, the
 sequences restarted), so ``inputs()``, ``counts()`` and ``check_ledger()`` see only that test's
 work. A PostgreSQL that cannot start fails the tests that need it, with the reason: they are
@@ -14,7 +14,7 @@ checks have something to find.
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import replace
 from decimal import Decimal
 
@@ -22,49 +22,29 @@ import asyncpg
 import pytest
 import pytest_asyncio
 
-from runtime.embedded import EmbeddedPostgres
 from schemas.events import PaymentLine, Settlement
-from schemas.settings import settings
 from store import Store
 from store.memory import MemoryStore
 from store.memory.access import write_records
 from store.postgres import PostgresStore
 
-from ..live.databases import _created_database, _drop_database
+from ..parts import created_database, drop_database
 
 BACKENDS = ("postgres", "memory")
 
 
-@pytest.fixture(scope="session")
-def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A postgresql:// URL of a running PostgreSQL server (ONESTOP_DATABASE_URL, or the embedded one)."""
-    external = settings.database_url
-    if external is not None:
-        yield external
-        return
-    embedded = EmbeddedPostgres(tmp_path_factory.mktemp("store-postgres") / "pgdata")
-    try:
-        embedded.start()
-    except Exception as exc:  # noqa: BLE001 - any reason is reported, loudly
-        pytest.fail(f"the embedded PostgreSQL could not start: {type(exc).__name__}: {exc}", pytrace=False)
-    try:
-        yield embedded.dsn
-    finally:
-        embedded.stop()
-
-
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
-async def contract_database(postgres_server: str) -> AsyncIterator[str]:
+async def contract_database(database: str) -> AsyncIterator[str]:
     """A database of this suite's own, migrated once; dropped at the end of the session."""
     try:
-        url = await _created_database(postgres_server)
+        url = await created_database(database)
         migrated = await PostgresStore.open(url, migrate=True)
     except Exception as exc:  # noqa: BLE001 - any reason is reported, loudly
         pytest.fail(f"PostgreSQL (ONESTOP_DATABASE_URL, or the embedded one) could not give the store tests a database: "
                     f"{type(exc).__name__}: {exc}", pytrace=False)
     await migrated.close()
     yield url
-    await _drop_database(postgres_server, url)
+    await drop_database(database, url)
 
 
 async def emptied(url: str) -> None:

@@ -8,15 +8,15 @@ import pytest_asyncio
 
 from store.postgres import PostgresStore, migrations
 
-from ..live.databases import _created_database, _drop_database
+from ..parts import created_database, drop_database
 
 
 @pytest_asyncio.fixture(loop_scope="session")
-async def fresh_database(postgres_server: str) -> AsyncIterator[str]:
+async def fresh_database(database: str) -> AsyncIterator[str]:
     """A new, empty database, dropped afterwards."""
-    url = await _created_database(postgres_server)
+    url = await created_database(database)
     yield url
-    await _drop_database(postgres_server, url)
+    await drop_database(database, url)
 
 
 async def test_migrating_a_migrated_database_applies_nothing(contract_database: str) -> None:
