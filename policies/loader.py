@@ -1,6 +1,13 @@
-"""Reading policy files: YAML validated against schemas.policy, errors pointing at file and line."""
+"""Reading policy files: YAML validated against schemas.policy, errors pointing at file and line.
+
+Nothing is read at import: the files are read when a rule first asks for them, so that a command
+that needs no policy runs whatever the files hold, and one that does says which file, line and
+field is wrong, with the values the field allows (``PolicyFileError``).
+"""
 from __future__ import annotations
 
+import types
+import typing
 from collections.abc import Callable, Iterable
 from datetime import date
 from functools import cache, lru_cache, wraps
@@ -13,10 +20,17 @@ from pydantic import BaseModel, ValidationError
 
 from schemas.events import PolicyRef
 from schemas.policy import PayerPolicy, Policy
+from schemas.settings import settings
 
+#: the policy files shipped with onestop (ONESTOP_REGIONS names another folder)
 REGIONS_DIR = Path(str(resources.files("policies").joinpath("regions")))
 #: Payer definitions several regions share (e.g. the ordinary basic insurance), used as ``- use: FILE``.
 SHARED_DIR = REGIONS_DIR / "shared"
+
+
+def regions_dir() -> Path:
+    """The folder of policy files in use: ONESTOP_REGIONS, else the shipped one."""
+    return Path(settings.regions) if settings.regions else REGIONS_DIR
 
 
 class PolicyFileError(ValueError):
@@ -27,12 +41,7 @@ class NoPolicy(LookupError):
     """No policy in force for a claim's insured place and date."""
 
 
-#: where in a policy file's data: keys and list indexes from the top (pydantic's ``loc``)
-Where = tuple[str | int, ...]
-M = TypeVar("M", bound=BaseModel)
-
-
-def _line_map(node: yaml.Node, path: Where = ()) -> dict[Where, int]:
+def _line_map(node: yaml.Node, path: tuple = ()) -> dict[tuple, int]:
     lines = {path: node.start_mark.line + 1}
     if isinstance(node, yaml.MappingNode):
         for key, value in node.value:
@@ -44,7 +53,7 @@ def _line_map(node: yaml.Node, path: Where = ()) -> dict[Where, int]:
     return lines
 
 
-def _line_of(lines: dict[Where, int], loc: Where) -> int:
+def _line_of(lines: dict[tuple, int], loc: tuple) -> int:
     for end in range(len(loc), -1, -1):
         key = tuple(str(p) if not isinstance(p, int) else p for p in loc[:end])
         if key in lines:
@@ -52,7 +61,7 @@ def _line_of(lines: dict[Where, int], loc: Where) -> int:
     return 1
 
 
-def _validated(model: type[M], text: str, name: str, shared_dir: Path) -> M:
+def _validated(model: type[BaseModel], text: str, name: str, shared_dir: Path) -> Any:
     try:
         node = yaml.compose(text)
         data = yaml.safe_load(text)
@@ -68,20 +77,58 @@ def _validated(model: type[M], text: str, name: str, shared_dir: Path) -> M:
         return model.model_validate(data)
     except ValidationError as error:
         problems = [
-            f"{name}:{_line_of(lines, e['loc'])}: {'.'.join(str(p) for p in e['loc']) or '(top)'}: {e['msg']}"
+            f"{name}:{_line_of(lines, e['loc'])}: {'.'.join(str(p) for p in e['loc']) or '(top)'}: {_problem(model, e)}"
             for e in error.errors()
         ]
         raise PolicyFileError("\n".join(problems)) from None
 
 
-def _shared_payer(file: str, shared_dir: Path, used_at: str) -> dict[str, Any]:
-    path = shared_dir / file
-    if not path.is_file():
+def _problem(model: type[BaseModel], error: Any) -> str:
+    """The problem in words, with what the place allows when that is a list of names: the fields
+    of a mapping, for a field it does not know (enumerations and literals name theirs already)."""
+    message = str(error["msg"])
+    if error["type"] == "extra_forbidden":
+        where = _model_at(model, tuple(error["loc"])[:-1])
+        if where is not None:
+            message += "; the fields here are " + ", ".join(f.alias or n for n, f in where.model_fields.items())
+    return message
+
+
+def _model_at(model: type[BaseModel], loc: tuple[Any, ...]) -> type[BaseModel] | None:
+    """The model of the mapping at ``loc`` (field names and list positions) inside ``model``."""
+    current = model
+    for part in loc:
+        if isinstance(part, int):
+            continue  # a position in a list: the field's model is its items'
+        fields = {f.alias or n: f for n, f in current.model_fields.items()}
+        if part not in fields:
+            continue  # a step pydantic adds inside a union (the member's name)
+        inner = _model_in(fields[part].annotation)
+        if inner is None:
+            return None
+        current = inner
+    return current
+
+
+def _model_in(annotation: Any) -> type[BaseModel] | None:
+    """The first model class inside a field's type (``X | None``, ``list[X]``, …), if any."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType, list, dict, typing.Annotated):
+        for argument in typing.get_args(annotation):
+            found = _model_in(argument)
+            if found is not None:
+                return found
+    return None
+
+
+def _shared_payer(file: str, shared_dir: Path, used_at: str) -> Any:
+    path = next((d / file for d in dict.fromkeys((shared_dir, SHARED_DIR)) if (d / file).is_file()), None)
+    if path is None:
         raise PolicyFileError(f"{used_at}: use: {file}: no such shared payer file in {shared_dir}")
     text = path.read_text(encoding="utf-8")
     _validated(PayerPolicy, text, str(path), shared_dir)  # its own errors point into its own lines
-    payer: dict[str, Any] = yaml.safe_load(text)  # (a mapping: it validated as a payer)
-    return payer
+    return yaml.safe_load(text)
 
 
 def parse_policy(text: str, name: str = "<policy>", shared_dir: Path = SHARED_DIR) -> Policy:
@@ -93,9 +140,16 @@ def load_policy_file(path: Path) -> Policy:
     return parse_policy(path.read_text(encoding="utf-8"), str(path), path.parent / "shared")
 
 
+def load_policies(directory: Path | None = None) -> tuple[Policy, ...]:
+    """Every policy file of the directory (default: ``regions_dir()``), validated; overlapping
+    periods of one region are an error."""
+    return _loaded(directory or regions_dir())
+
+
 @cache
-def load_policies(directory: Path = REGIONS_DIR) -> tuple[Policy, ...]:
-    """Every policy file of the directory, validated; overlapping periods of one region are an error."""
+def _loaded(directory: Path) -> tuple[Policy, ...]:
+    if not directory.is_dir():
+        raise PolicyFileError(f"{directory}: no such folder of policy files (ONESTOP_REGIONS)")
     policies = tuple(load_policy_file(p) for p in sorted(directory.glob("*.yaml")))
     _check_no_overlap(policies)
     return policies
