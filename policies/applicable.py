@@ -193,10 +193,20 @@ def _apply(payer: PayerFor, claim: DischargeClaim) -> Applicable:
 def _why_not(payer: PayerFor, claim: DischargeClaim) -> list[Reason]:
     """Why no rule of the payer covers the claim, rule by rule, in words."""
     reasons: list[Reason] = []
-    for rule in (r.rule for r in payer.rules):
+    for read in payer.rules:
+        rule = read.rule
         missing = when_failures(rule.when, claim)
         if missing:
             reasons.append(Reason(f"{rule.name}: " + "; ".join(r.en for r in missing), "；".join(r.zh for r in missing)))
+            continue
+        # the rule covers the claim, and none of its schedules open to the person does: say why each not
+        per_tier = [(t, when_failures(t.tier.when, claim)) for t in read.tiers]
+        if all(failed for _, failed in per_tier):
+            reasons.append(Reason(
+                f"{rule.name}: no schedule applies to this claim: " + "; ".join(
+                    f"{t.tier.label}: " + ", ".join(r.en for r in failed) for t, failed in per_tier),
+                "无适用于本次就医的标准：" + "；".join(
+                    f"{t.tier.label_zh or t.tier.label}：" + "，".join(r.zh for r in failed) for t, failed in per_tier)))
         else:
             reasons.append(Reason(f"{rule.name}: no schedule of the person's categories applies to this claim",
                                   "本人所属类别无适用于本次就医的标准"))

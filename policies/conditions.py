@@ -1,8 +1,7 @@
-"""Conditions on a claim (medical type, level, area, referral, dates) and on a person's categories."""
+"""Conditions on a claim (medical type, level, area, referral, dates, contribution tier, age at admission) and on a person's categories."""
 from __future__ import annotations
 
 from collections.abc import Iterable
-from enum import StrEnum
 from functools import cache
 from typing import NamedTuple
 
@@ -44,11 +43,12 @@ FIELDS_READ: dict[str, tuple[str, ...]] = {
     "emergency_unable_to_pay": ("emergency_unable_to_pay",),
     "discharged_from": ("enddate",),
     "discharged_to": ("enddate",),
+    "contribution_tier": ("contribution_tier",),
+    "age_from": ("age",),
+    "age_below": ("age",),
 }
 if set(FIELDS_READ) != set(Conditions.model_fields):
-    raise TypeError(
-        f"say in FIELDS_READ which claim fields the conditions {set(Conditions.model_fields) - set(FIELDS_READ)} read"
-    )
+    raise TypeError(f"say in FIELDS_READ which claim fields the conditions {set(Conditions.model_fields) - set(FIELDS_READ)} read")
 
 
 def fields_read(when: When | Conditions | None) -> set[str]:
@@ -60,7 +60,7 @@ def fields_read(when: When | Conditions | None) -> set[str]:
             if getattr(conditions, condition) is not None for name in names}
 
 
-def _zh_list(values: Iterable[StrEnum], names: dict[str, str]) -> str:
+def _zh_list(values, names: dict[str, str]) -> str:
     return "、".join(names.get(v.value, v.value) for v in values)
 
 
@@ -88,10 +88,7 @@ def failures(conditions: Conditions, claim: DischargeClaim) -> list[Reason]:
     if conditions.referral is not None and claim.referral != conditions.referral:
         missing.append(Reason("the stay was not referred", "未办理转诊") if conditions.referral
                        else Reason("the stay was referred", "已办理转诊"))
-    if (
-        conditions.emergency_unable_to_pay is not None
-        and claim.emergency_unable_to_pay != conditions.emergency_unable_to_pay
-    ):
+    if conditions.emergency_unable_to_pay is not None and claim.emergency_unable_to_pay != conditions.emergency_unable_to_pay:
         missing.append(Reason("the claim is not flagged emergency_unable_to_pay", "非急诊无力支付"))
     if conditions.discharged_from is not None and claim.enddate < conditions.discharged_from:
         missing.append(Reason(f"discharged {claim.enddate}, before {conditions.discharged_from}",
@@ -99,24 +96,45 @@ def failures(conditions: Conditions, claim: DischargeClaim) -> list[Reason]:
     if conditions.discharged_to is not None and claim.enddate > conditions.discharged_to:
         missing.append(Reason(f"discharged {claim.enddate}, after {conditions.discharged_to}",
                               f"出院日期{claim.enddate}晚于{conditions.discharged_to}"))
+    missing += _person_failures(conditions, claim)
+    return missing
+
+
+def _person_failures(conditions: Conditions, claim: DischargeClaim) -> list[Reason]:
+    """The conditions on the person as the claim describes them (contribution tier, age) it does not meet."""
+    missing = []
+    tiers = conditions.contribution_tier
+    if tiers is not None and claim.contribution_tier not in tiers:
+        if claim.contribution_tier is None:
+            missing.append(Reason("the claim does not say the contribution tier the person is insured in (contribution_tier)",
+                                  "本次就医未注明参保缴费档次"))
+        else:
+            missing.append(Reason(f"contribution tier {claim.contribution_tier} is not one of {tiers}",
+                                  f"参保缴费{claim.contribution_tier}档不在{'、'.join(f'{t}档' for t in tiers)}之列"))
+    if (conditions.age_from is not None or conditions.age_below is not None) and claim.age is None:
+        missing.append(Reason("the claim does not give the patient's age at admission (age)", "本次就医未注明入院年龄"))
+    elif conditions.age_from is not None and claim.age is not None and claim.age < conditions.age_from:
+        missing.append(Reason(f"aged {claim.age} at admission, under {conditions.age_from}",
+                              f"入院年龄{claim.age}岁，未满{conditions.age_from}岁"))
+    elif conditions.age_below is not None and claim.age is not None and claim.age >= conditions.age_below:
+        missing.append(Reason(f"aged {claim.age} at admission, not under {conditions.age_below}",
+                              f"入院年龄{claim.age}岁，不在{conditions.age_below}岁以下"))
     return missing
 
 
 def holds(conditions: Conditions, claim: DischargeClaim) -> bool:
     """True when the claim meets every condition (``failures`` says why not, in words)."""
-    return (
-        (conditions.med_types is None or claim.med_type in conditions.med_types)
-        and (conditions.hosp_lv is None or claim.hosp_lv in conditions.hosp_lv)
-        and (conditions.insutype is None or claim.insutype in conditions.insutype)
-        and (conditions.area is None or AREA_ORDER.index(area_of(claim)) <= AREA_ORDER.index(conditions.area))
-        and (conditions.referral is None or claim.referral == conditions.referral)
-        and (
-            conditions.emergency_unable_to_pay is None
-            or claim.emergency_unable_to_pay == conditions.emergency_unable_to_pay
-        )
-        and (conditions.discharged_from is None or claim.enddate >= conditions.discharged_from)
-        and (conditions.discharged_to is None or claim.enddate <= conditions.discharged_to)
-    )
+    return ((conditions.med_types is None or claim.med_type in conditions.med_types)
+            and (conditions.hosp_lv is None or claim.hosp_lv in conditions.hosp_lv)
+            and (conditions.insutype is None or claim.insutype in conditions.insutype)
+            and (conditions.area is None or AREA_ORDER.index(area_of(claim)) <= AREA_ORDER.index(conditions.area))
+            and (conditions.referral is None or claim.referral == conditions.referral)
+            and (conditions.emergency_unable_to_pay is None or claim.emergency_unable_to_pay == conditions.emergency_unable_to_pay)
+            and (conditions.discharged_from is None or claim.enddate >= conditions.discharged_from)
+            and (conditions.discharged_to is None or claim.enddate <= conditions.discharged_to)
+            and (conditions.contribution_tier is None or claim.contribution_tier in conditions.contribution_tier)
+            and (conditions.age_from is None or (claim.age is not None and claim.age >= conditions.age_from))
+            and (conditions.age_below is None or (claim.age is not None and claim.age < conditions.age_below)))
 
 
 def when_holds(when: When | Conditions | None, claim: DischargeClaim) -> bool:

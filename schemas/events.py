@@ -61,7 +61,12 @@ class DischargeClaim(Event):
     hosp_lv: HospitalLevel
     referral: bool
     emergency_unable_to_pay: bool = False
-    age: int | None = Field(default=None, ge=0, le=150)  # optional; the children's major diseases need it
+    #: the patient's age at admission (入院年龄), optional: the children's major diseases and a rule's age conditions read it
+    age: int | None = Field(default=None, ge=0, le=150)
+    #: the contribution tier the person is insured in (参保缴费档次: 1 = 一档, 2 = 二档), optional: a rule's
+    #: ``contribution_tier`` condition reads it. The hospital's system sends it as the platform gives it at
+    #: admission (the person's enrollment, once onestop keeps enrollments, can fill it in where it does not)
+    contribution_tier: int | None = Field(default=None, ge=1, le=9)
     begndate: Day
     enddate: Day
     dise_codg: Icd10

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -44,6 +44,10 @@ class Conditions(Strict):
     emergency_unable_to_pay: bool | None = None
     discharged_from: date | None = None
     discharged_to: date | None = None
+    contribution_tier: list[Annotated[int, Field(ge=1, le=9)]] | None = Field(
+        default=None, description="the claim's contribution tier (参保缴费档次: 1 = 一档, 2 = 二档) is one of these")
+    age_from: int | None = Field(default=None, ge=0, le=150, description="aged at least this at admission")
+    age_below: int | None = Field(default=None, ge=1, le=151, description="aged under this at admission (minors: 18)")
 
 
 class When(Conditions):

@@ -671,7 +671,9 @@ def test_tier_condition_failing_for_every_open_tier_gives_a_zero_line():
     (r,) = run(policy, [claim("1000.00", referral=False)], [Category.dibao])
     t = line(r, "tilt")
     assert t.amount == D("0.00")
-    assert "no schedule of the person's categories applies to this claim" in t.explanation
+    # (each schedule open to the person, with why it does not apply)
+    assert "tilt: no schedule applies to this claim: referred dibao: the stay was not referred" in t.explanation
+    assert "无适用于本次就医的标准：referred dibao：未办理转诊" in t.explanation_zh
     (r,) = run(policy, [claim("1000.00", referral=True)], [Category.dibao])
     # 5% × 1,000 = 50.00
     assert amount(r, "tilt") == D("50.00")
