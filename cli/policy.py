@@ -8,7 +8,7 @@ import click
 import orjson
 from pydantic import TypeAdapter, ValidationError
 
-from policies.loader import NoPolicy, PolicyFileError, load_policies, policy_named
+from policies.loader import InForce, NoPolicy, PolicyFileError, in_force, load_policies, policy_named
 from policies.replay import as_expected, settle_case as _settle_case
 from schemas.cases import Case
 from schemas.money import format_rate, format_yuan
@@ -57,12 +57,9 @@ def explain_command(file: Path) -> None:
         click.echo(f"# {case.name} — {case.person.psn_no}")
         for settled in settle_case(case):
             claim = settled.claim
-            click.echo(
-                f"\n## {claim.claim_id}  {claim.begndate} – {claim.enddate}  "
-                f"总额 total {format_yuan(claim.medfee_sumamt)}  "
-                f"政策范围内 in-scope {format_yuan(claim.inscp_scp_amt)}  "
-                f"policy {settled.policy.ref}"
-            )
+            click.echo(f"\n## {claim.claim_id}  {claim.begndate} – {claim.enddate}  "
+                       f"总额 total {format_yuan(claim.medfee_sumamt)}  政策范围内 in-scope {format_yuan(claim.inscp_scp_amt)}  "
+                       f"policy {settled.policy.ref}")
             for line in settled.lines:
                 click.echo(f"- {line.payer.value} {format_yuan(line.amount)}  [{line.rule}]")
                 click.echo(f"    {line.explanation_zh}")
@@ -82,18 +79,34 @@ def show_command(region: str) -> None:
     if not found:
         known = ", ".join(sorted({p.region for p in load_policies()}))
         raise click.ClickException(f"no policy for {region!r}; known regions: {known}")
-    for item in found:
-        click.echo(describe(item))
+    periods = sorted((in_force(item) for item in found), key=lambda p: (p.start, p.policy.ref))
+    if len(periods) > 1:
+        click.echo("in force, by date:")
+        click.echo("\n".join(f"  {_period(p)}  {p.policy.ref}  ({', '.join(p.policy.codes)})" for p in periods) + "\n")
+    for period in periods:
+        click.echo(describe(period.policy, period))
 
 
-def describe(policy: Policy) -> str:
-    """A policy in words, every value with its source."""
-    out = [
-        f"{policy.name_zh} {policy.name} — policy {policy.ref}, "
-        f"in force {policy.in_force_from} – {policy.in_force_to or 'open'}",
-        f"document: {policy.document} (seed {policy.seed}); pooled city {policy.pooled_city}",
-        "chain: " + " → ".join(p.payer.value for p in policy.payers),
-    ]
+def _period(period: InForce) -> str:
+    return f"{period.start} – {period.end or 'open'}"
+
+
+def describe(policy: Policy, period: InForce | None = None) -> str:
+    """A policy in words, every value with its source; ``period``: when it is in force, with the
+    newer policy that supersedes it."""
+    period = period or InForce(policy, policy.in_force_from, policy.in_force_to)
+    when = f"in force {_period(period)}"
+    if period.superseded_by is not None:
+        when += (f" (superseded from {period.superseded_by.in_force_from} by {period.superseded_by.ref}; "
+                 f"its own period {policy.in_force_from} – {policy.in_force_to or 'open'})")
+    if policy.supersedes:
+        when += f"; supersedes {policy.supersedes} from {policy.in_force_from}"
+    place = f"insured places {', '.join(policy.codes)}"
+    if policy.pooled_area != policy.codes:
+        place += f"; pool {', '.join(policy.pooled_area)}"
+    out = [f"{policy.name_zh} {policy.name} — policy {policy.ref}, {when}",
+           f"document: {policy.document} (seed {policy.seed}); {place}",
+           "chain: " + " → ".join(p.payer.value for p in policy.payers)]
     for payer in policy.payers:
         funds = payer.fund_pay_type if isinstance(payer.fund_pay_type, str) else ", ".join(
             f"{insutype.value}: {code}" for insutype, code in payer.fund_pay_type.items())
@@ -101,11 +114,8 @@ def describe(policy: Policy) -> str:
         for rule in payer.rules:
             out.extend(_describe_rule(rule, payer.account_of(rule)))
     for alert in policy.alerts:
-        out.append(
-            f"\n[alert {alert.name}] {alert.categories or 'everyone else'}: in-scope personal share after "
-            f"{', '.join(p.value for p in alert.measured_after)} above {format_yuan(alert.threshold)}  "
-            f"— source: {alert.source}"
-        )
+        out.append(f"\n[alert {alert.name}] {alert.categories or 'everyone else'}: in-scope personal share after "
+                   f"{', '.join(p.value for p in alert.measured_after)} above {format_yuan(alert.threshold)}  — source: {alert.source}")
     if policy.readings:
         out.append("\nreadings taken where the seed is silent or unclear:")
         out.extend(f"  - {reading}" for reading in policy.readings)
@@ -133,9 +143,7 @@ def _describe_rule(rule: Rule, account: str) -> list[str]:
         lines.append(f"    limits: {limits}")
     if rule.defer_while:
         d = rule.defer_while
-        lines.append(
-            f"    deferred while {d.account} yearly base < {format_yuan(d.cumulative_base_below)}: {d.explanation}"
-        )
+        lines.append(f"    deferred while {d.account} yearly base < {format_yuan(d.cumulative_base_below)}: {d.explanation}")
     lines.extend(_describe_tier(tier, rule) for tier in rule.tiers)
     return lines
 

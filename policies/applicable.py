@@ -96,6 +96,7 @@ class PayerFor:
     rule_id: str  # <policy ref>#<payer>
     rules: tuple[RuleFor, ...]
     reads: Callable[[DischargeClaim], Hashable]  # the values of the claim's fields the rules' conditions read
+    pool: tuple[str, ...]  # the policy's pooled area, for the condition area: pooled_city
     #: what the rules make of a claim, per those values (all it depends on), as they are met
     applicable: dict[Hashable, Applicable] = field(default_factory=dict)
     #: the payer's fund code per insurance type, as met
@@ -132,7 +133,8 @@ def _read_for(policy: Policy, payer: PayerPolicy, held: frozenset[Category]) -> 
             rules.append(_rule_for(rule, account, tiers))
     conditions = [when for r in rules for when in (r.rule.when, *(t.tier.when for t in r.tiers))]
     fields = sorted(set().union(*map(fields_read, conditions)))
-    return PayerFor(payer, payer.payer, rule_id, tuple(rules), attrgetter(*fields) if fields else _reads_nothing)
+    return PayerFor(payer, payer.payer, rule_id, tuple(rules), attrgetter(*fields) if fields else _reads_nothing,
+                    policy.pooled_area)
 
 
 def _rule_for(rule: Rule, account: str, tiers: tuple[TierFor, ...]) -> RuleFor:
@@ -178,10 +180,11 @@ _MOST_KEPT = 20_000
 
 def _apply(payer: PayerFor, claim: DischargeClaim) -> Applicable:
     """The first rule whose conditions hold and some tier of which the person qualifies for."""
+    pool = payer.pool
     for rule in payer.rules:
-        if not when_holds(rule.rule.when, claim):
+        if not when_holds(rule.rule.when, claim, pool):
             continue
-        tiers = tuple(t for t in rule.tiers if when_holds(t.tier.when, claim))
+        tiers = tuple(t for t in rule.tiers if when_holds(t.tier.when, claim, pool))
         if tiers:
             return Applicable(rule, tiers)
     reasons = _why_not(payer, claim)
@@ -195,12 +198,12 @@ def _why_not(payer: PayerFor, claim: DischargeClaim) -> list[Reason]:
     reasons: list[Reason] = []
     for read in payer.rules:
         rule = read.rule
-        missing = when_failures(rule.when, claim)
+        missing = when_failures(rule.when, claim, payer.pool)
         if missing:
             reasons.append(Reason(f"{rule.name}: " + "; ".join(r.en for r in missing), "；".join(r.zh for r in missing)))
             continue
         # the rule covers the claim, and none of its schedules open to the person does: say why each not
-        per_tier = [(t, when_failures(t.tier.when, claim)) for t in read.tiers]
+        per_tier = [(t, when_failures(t.tier.when, claim, payer.pool)) for t in read.tiers]
         if all(failed for _, failed in per_tier):
             reasons.append(Reason(
                 f"{rule.name}: no schedule applies to this claim: " + "; ".join(

@@ -21,12 +21,14 @@ class Reason(NamedTuple):
     zh: str
 
 
-def area_of(claim: DischargeClaim) -> str:
-    """How close the place of treatment is: county, pooled_city, province or anywhere."""
+def area_of(claim: DischargeClaim, pool: tuple[str, ...] = ()) -> str:
+    """How close the place of treatment is: county (the insured place itself), pooled_city (within
+    ``pool``, the division-code prefixes of the policy's pooled area; none given: the insured place's
+    first 4 digits), province (the same first 2) or anywhere."""
     insured, treated = claim.insuplc_admdvs, claim.mdtrtarea_admvs
     if insured == treated:
         return "county"
-    if insured[:4] == treated[:4]:
+    if any(treated.startswith(prefix) for prefix in pool) if pool else insured[:4] == treated[:4]:
         return "pooled_city"
     if insured[:2] == treated[:2]:
         return "province"
@@ -64,8 +66,9 @@ def _zh_list(values, names: dict[str, str]) -> str:
     return "、".join(names.get(v.value, v.value) for v in values)
 
 
-def failures(conditions: Conditions, claim: DischargeClaim) -> list[Reason]:
-    """Each condition the claim does not meet, in words; empty when all hold."""
+def failures(conditions: Conditions, claim: DischargeClaim, pool: tuple[str, ...] = ()) -> list[Reason]:
+    """Each condition the claim does not meet, in words; empty when all hold. ``pool``: the policy's
+    pooled area (area_of)."""
     missing = []
     if conditions.med_types is not None and claim.med_type not in conditions.med_types:
         missing.append(Reason(
@@ -80,7 +83,7 @@ def failures(conditions: Conditions, claim: DischargeClaim) -> list[Reason]:
             f"insurance type {claim.insutype.value} is not one of {[i.value for i in conditions.insutype]}",
             f"险种{INSUTYPE_ZH[claim.insutype.value]}不在{_zh_list(conditions.insutype, INSUTYPE_ZH)}之列"))
     if conditions.area is not None:
-        area = area_of(claim)
+        area = area_of(claim, pool)
         if AREA_ORDER.index(area) > AREA_ORDER.index(conditions.area):
             missing.append(Reason(
                 f"treated {area} ({claim.mdtrtarea_admvs}), not within {conditions.area} of {claim.insuplc_admdvs}",
@@ -122,12 +125,12 @@ def _person_failures(conditions: Conditions, claim: DischargeClaim) -> list[Reas
     return missing
 
 
-def holds(conditions: Conditions, claim: DischargeClaim) -> bool:
+def holds(conditions: Conditions, claim: DischargeClaim, pool: tuple[str, ...] = ()) -> bool:
     """True when the claim meets every condition (``failures`` says why not, in words)."""
     return ((conditions.med_types is None or claim.med_type in conditions.med_types)
             and (conditions.hosp_lv is None or claim.hosp_lv in conditions.hosp_lv)
             and (conditions.insutype is None or claim.insutype in conditions.insutype)
-            and (conditions.area is None or AREA_ORDER.index(area_of(claim)) <= AREA_ORDER.index(conditions.area))
+            and (conditions.area is None or AREA_ORDER.index(area_of(claim, pool)) <= AREA_ORDER.index(conditions.area))
             and (conditions.referral is None or claim.referral == conditions.referral)
             and (conditions.emergency_unable_to_pay is None or claim.emergency_unable_to_pay == conditions.emergency_unable_to_pay)
             and (conditions.discharged_from is None or claim.enddate >= conditions.discharged_from)
@@ -137,22 +140,22 @@ def holds(conditions: Conditions, claim: DischargeClaim) -> bool:
             and (conditions.age_below is None or (claim.age is not None and claim.age < conditions.age_below)))
 
 
-def when_holds(when: When | Conditions | None, claim: DischargeClaim) -> bool:
+def when_holds(when: When | Conditions | None, claim: DischargeClaim, pool: tuple[str, ...] = ()) -> bool:
     """True when ``when`` and at least one of its alternatives (if any) hold."""
     if when is None:
         return True
     alternatives = when.any_of if isinstance(when, When) else None  # (a missing attribute is slow on a model)
-    return holds(when, claim) and (not alternatives or any(holds(alt, claim) for alt in alternatives))
+    return holds(when, claim, pool) and (not alternatives or any(holds(alt, claim, pool) for alt in alternatives))
 
 
-def when_failures(when: When | Conditions | None, claim: DischargeClaim) -> list[Reason]:
+def when_failures(when: When | Conditions | None, claim: DischargeClaim, pool: tuple[str, ...] = ()) -> list[Reason]:
     """Like ``failures``, with ``any_of``: at least one alternative must hold as well."""
     if when is None:
         return []
-    missing = failures(when, claim)
+    missing = failures(when, claim, pool)
     alternatives = when.any_of if isinstance(when, When) else None
     if alternatives:
-        per_alternative = [failures(alt, claim) for alt in alternatives]
+        per_alternative = [failures(alt, claim, pool) for alt in alternatives]
         if all(per_alternative):
             missing.append(Reason(
                 "none of the alternatives holds: " + "; or ".join(", ".join(r.en for r in f) for f in per_alternative),

@@ -9,7 +9,8 @@ from __future__ import annotations
 import types
 import typing
 from collections.abc import Callable, Iterable
-from datetime import date
+from dataclasses import dataclass
+from datetime import date, timedelta
 from functools import cache, lru_cache, wraps
 from importlib import resources
 from pathlib import Path
@@ -151,58 +152,133 @@ def _loaded(directory: Path) -> tuple[Policy, ...]:
     if not directory.is_dir():
         raise PolicyFileError(f"{directory}: no such folder of policy files (ONESTOP_REGIONS)")
     policies = tuple(load_policy_file(p) for p in sorted(directory.glob("*.yaml")))
-    _check_no_overlap(policies)
+    periods_in_force(policies)  # (periods that overlap, and supersessions that name no file, are errors)
     return policies
 
 
-def _check_no_overlap(policies: Iterable[Policy]) -> None:
-    by_city: dict[str, list[Policy]] = {}
-    for policy in policies:
-        by_city.setdefault(policy.pooled_city, []).append(policy)
-    for city, group in by_city.items():
-        group.sort(key=lambda p: p.in_force_from)
+@dataclass(frozen=True)
+class InForce:
+    """When a policy is in force: from its in_force_from to the day before a newer policy that
+    supersedes it takes over, or its own in_force_to (``end`` None: open)."""
+
+    policy: Policy
+    start: date
+    end: date | None
+    superseded_by: Policy | None = None
+
+    def covers(self, day: date) -> bool:
+        return self.start <= day and (self.end is None or day <= self.end)
+
+
+def periods_in_force(policies: Iterable[Policy]) -> dict[int, InForce]:
+    """Each policy's period in force (by id), the supersessions applied. Two periods of one insured
+    place (a division code two files list) may overlap only where the later supersedes the earlier."""
+    policies = tuple(policies)
+    by_ref = {p.ref: p for p in policies}
+    periods = {id(p): InForce(p, p.in_force_from, p.in_force_to) for p in policies}
+    for newer in policies:
+        if newer.supersedes is None:
+            continue
+        older = by_ref.get(newer.supersedes)
+        if older is None:
+            raise PolicyFileError(f"policy {newer.ref} supersedes {newer.supersedes}, which no policy file is "
+                                  f"(policies of {newer.region}: {sorted(p.ref for p in policies if p.region == newer.region)})")
+        if newer.in_force_from <= older.in_force_from:
+            raise PolicyFileError(f"policy {newer.ref} supersedes {older.ref} from {newer.in_force_from}, which is not "
+                                  f"after {older.ref} is in force from, {older.in_force_from}")
+        own = periods[id(older)]
+        until = newer.in_force_from - timedelta(days=1)
+        if own.end is None or until < own.end:
+            periods[id(older)] = InForce(older, own.start, until, newer)
+    _check_no_overlap(periods.values())
+    return periods
+
+
+def _check_no_overlap(periods: Iterable[InForce]) -> None:
+    by_code: dict[str, list[InForce]] = {}
+    for period in periods:
+        for code in period.policy.codes:
+            by_code.setdefault(code, []).append(period)
+    for code, group in by_code.items():
+        group.sort(key=lambda p: p.start)
         for earlier, later in zip(group, group[1:]):
-            if earlier.in_force_to is None or earlier.in_force_to >= later.in_force_from:
-                raise PolicyFileError(f"policies {earlier.ref} and {later.ref} of pooled city {city} overlap")
+            if earlier.end is None or earlier.end >= later.start:
+                raise PolicyFileError(f"policies {earlier.policy.ref} and {later.policy.ref} of {_place(code)} overlap "
+                                      f"(a newer notice replaces an older one with `supersedes: {earlier.policy.ref}`)")
+
+
+def _place(code: str) -> str:
+    """A division-code prefix in words."""
+    return {2: f"province {code}", 4: f"pooled city {code}", 6: f"county {code}"}.get(len(code), f"division {code}")
 
 
 def policy_for(insuplc_admdvs: str, day: date, policies: Iterable[Policy] | None = None) -> Policy:
-    """The policy of the insured place's pooled city (first 4 digits) in force on ``day``."""
-    city = insuplc_admdvs[:4]
+    """The policy that settles a claim of the insured place on ``day``: of the policies in force
+    that day, the one listing the longest division-code prefix of the place."""
     if policies is None:
-        found = _in_force(city, day)
+        directory = regions_dir()
+        found = _in_force(insuplc_admdvs, day, directory)
         if found is not None:
             return found
-    regional = _by_pooled_city().get(city, []) if policies is None else [p for p in policies if p.pooled_city == city]
-    if not regional:
-        policies = load_policies() if policies is None else policies
-        raise NoPolicy(f"no policy for insured place {insuplc_admdvs} (pooled city {city}); "
-                       f"known pooled cities: {sorted({p.pooled_city for p in policies})}")
-    for policy in regional:
-        if policy.in_force_on(day):
-            return policy
-    periods = ", ".join(f"{p.ref} from {p.in_force_from}" for p in regional)
-    raise NoPolicy(f"no policy of pooled city {city} in force on {day} (periods: {periods})")
+        serving = _serving(insuplc_admdvs, _index(directory))
+    else:
+        policies = tuple(policies)
+        serving = _serving(insuplc_admdvs, _indexed(periods_in_force(policies)))
+    if not serving:
+        known = sorted({c for p in (load_policies() if policies is None else policies) for c in p.codes})
+        raise NoPolicy(f"no policy for insured place {insuplc_admdvs} (pooled city {insuplc_admdvs[:4]}): no policy "
+                       f"file lists a division code it begins with; known: {known}")
+    for _, periods in serving:
+        for period in periods:
+            if period.covers(day):
+                return period.policy
+    shown = ", ".join(f"{p.policy.ref} from {p.start}" + (f" to {p.end}" if p.end else "") for _, ps in serving for p in ps)
+    raise NoPolicy(f"no policy of {_place(serving[0][0])} in force on {day} (periods: {shown})")
 
 
-@lru_cache(maxsize=20_000)  # (a pooled city's days of a few years: every claim asks)
-def _in_force(city: str, day: date) -> Policy | None:
-    return next((p for p in _by_pooled_city().get(city, ()) if p.in_force_on(day)), None)
+def _serving(place: str, index: dict[str, list[InForce]]) -> list[tuple[str, list[InForce]]]:
+    """The periods of the policies listing a prefix of ``place``, the longest prefix first."""
+    return [(place[:n], index[place[:n]]) for n in range(len(place), 1, -1) if place[:n] in index]
+
+
+@lru_cache(maxsize=50_000)  # (an insured place's days of a few years: every claim asks)
+def _in_force(place: str, day: date, directory: Path) -> Policy | None:
+    return next((p.policy for _, periods in _serving(place, _index(directory)) for p in periods if p.covers(day)), None)
 
 
 @cache
-def _by_pooled_city() -> dict[str, list[Policy]]:
-    """The loaded policies of each pooled city, in the order they were read (grouped once: every
-    claim asks for its policy)."""
-    by_city: dict[str, list[Policy]] = {}
-    for policy in load_policies():
-        by_city.setdefault(policy.pooled_city, []).append(policy)
-    return by_city
+def _periods(directory: Path) -> dict[int, InForce]:
+    return periods_in_force(load_policies(directory))
+
+
+@cache
+def _index(directory: Path) -> dict[str, list[InForce]]:
+    """The loaded policies' periods by the division-code prefix they list (grouped once: every claim asks)."""
+    return _indexed(_periods(directory))
+
+
+def _indexed(periods: dict[int, InForce]) -> dict[str, list[InForce]]:
+    index: dict[str, list[InForce]] = {}
+    for period in sorted(periods.values(), key=lambda p: p.start):
+        for code in period.policy.codes:
+            index.setdefault(code, []).append(period)
+    return index
+
+
+def in_force(policy: Policy) -> InForce:
+    """When a loaded policy is in force, its supersession applied."""
+    return _periods(regions_dir())[id(policy)]
 
 
 def policy_named(region: str, policies: Iterable[Policy] | None = None) -> list[Policy]:
+    """The policies of a region, by its name or a division code one of its files lists."""
     policies = load_policies() if policies is None else policies
-    return [p for p in policies if p.region == region or p.pooled_city == region]
+    return [p for p in policies if p.region == region or region in p.codes]
+
+
+def policies_of_place(insuplc_admdvs: str) -> list[Policy]:
+    """Every loaded policy listing a prefix of the insured place, whatever its period."""
+    return [p.policy for _, periods in _serving(insuplc_admdvs, _index(regions_dir())) for p in periods]
 
 
 def policy_by_ref(region: str, period: str, version: int, policies: Iterable[Policy] | None = None) -> Policy:

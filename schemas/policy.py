@@ -11,15 +11,21 @@ from datetime import date
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
 from .codes import HospitalLevel, InsuType, MedType, Payer, categories_named
 from .money import Money, Rate
 from .nhsa import SetlinfoField
 
-#: How close the place of treatment is to the insured place, from the division codes:
-#: county = same 6 digits, pooled_city = same first 4, province = same first 2.
+#: How close the place of treatment is to the insured place, from the division codes: county = the
+#: same 6 digits, pooled_city = within the policy's pool (``pool``; by default the division codes it
+#: is for — a pooled city's 4 digits), province = the same first 2.
 Area = Literal["county", "pooled_city", "province", "anywhere"]
+
+#: The first digits of administrative division codes (行政区划代码): 2 a province, 4 a city, 6 a county.
+DivisionPrefix = Annotated[str, StringConstraints(pattern=r"^\d{2,6}$")]
+#: A policy's name in records: <region>/<period>/v<version>.
+PolicyRefText = Annotated[str, StringConstraints(pattern=r"^[a-z_]+/[^/\s]+/v\d+$")]
 AREA_ORDER: tuple[str, ...] = ("county", "pooled_city", "province", "anywhere")
 
 
@@ -263,11 +269,22 @@ class Policy(Strict):
     name_zh: str
     document: str
     seed: str
-    pooled_city: str = Field(pattern=r"^\d{4}$")
+    pooled_city: str | None = Field(default=None, pattern=r"^\d{4}$", description="a pooled city's 4 digits: "
+                                    "the same as division_codes: [these four]")
+    division_codes: list[DivisionPrefix] | None = Field(
+        default=None, min_length=1, description="the insured places this file is for, as division-code prefixes of any "
+        "length (\"5001\": every district of Chongqing's city, \"500112\": one district); a claim is settled by the "
+        "file whose prefix of its insured place is the longest, among those in force on its day")
+    pool: list[DivisionPrefix] | None = Field(
+        default=None, min_length=1, description="the pooled area (统筹区) for the condition area: pooled_city — "
+        "treated anywhere it lists; default: the division_codes (a county's own file names its city's pool here)")
     period: str
     version: int = Field(ge=1)
     in_force_from: date
     in_force_to: date | None = None
+    supersedes: PolicyRefText | None = Field(
+        default=None, description="the policy (<region>/<period>/v<version>) this one replaces from its in_force_from: "
+        "a newer notice of the same bureau; the older is in force until the day before, whatever its in_force_to")
     payers: list[PayerPolicy]
     alerts: list[AlertRule] = []
     retroactive: list[Retroactive] = []
@@ -276,6 +293,15 @@ class Policy(Strict):
 
     @model_validator(mode="after")
     def _chain(self) -> "Policy":
+        if self.pooled_city is None and self.division_codes is None:
+            raise ValueError("give division_codes (the insured places this file is for, e.g. [\"5001\", \"5002\"]) "
+                             "or pooled_city (a pooled city's 4 digits)")
+        if self.pooled_city is not None and self.division_codes is not None:
+            raise ValueError("give division_codes or pooled_city, not both")
+        if self.in_force_to is not None and self.in_force_to < self.in_force_from:
+            raise ValueError(f"in_force_to {self.in_force_to} is before in_force_from {self.in_force_from}")
+        if self.supersedes is not None and not self.supersedes.startswith(f"{self.region}/"):
+            raise ValueError(f"supersedes {self.supersedes}: a policy supersedes one of its own region, {self.region}")
         names = [p.payer for p in self.payers]
         if len(set(names)) != len(names):
             raise ValueError(f"a payer appears twice in the chain: {[n.value for n in names]}")
@@ -299,6 +325,16 @@ class Policy(Strict):
     @property
     def ref(self) -> str:
         return f"{self.region}/{self.period}/v{self.version}"
+
+    @property
+    def codes(self) -> tuple[str, ...]:
+        """The division-code prefixes of the insured places this policy is for."""
+        return tuple(self.division_codes) if self.division_codes is not None else (str(self.pooled_city),)
+
+    @property
+    def pooled_area(self) -> tuple[str, ...]:
+        """The division-code prefixes of the pool, for the condition area: pooled_city."""
+        return tuple(self.pool) if self.pool is not None else self.codes
 
     def in_force_on(self, day: date) -> bool:
         return self.in_force_from <= day and (self.in_force_to is None or day <= self.in_force_to)

@@ -1517,9 +1517,10 @@ def test_not_a_mapping():
 
 
 def test_missing_top_level_field():
-    text = policy_text(CRITICAL).replace('pooled_city: "5116"\n', "")
-    error = file_error(text)
-    assert "pooled_city: Field required" in error
+    error = file_error(policy_text(CRITICAL).replace("document: test document\n", ""))
+    assert "testland.yaml:1: document: Field required" in error
+    error = file_error(policy_text(CRITICAL).replace('pooled_city: "5116"\n', ""))
+    assert "testland.yaml:1: (top): Value error, give division_codes (the insured places this file is for" in error
 
 
 def test_bad_pooled_city():

@@ -9,11 +9,20 @@ from the engine's output.
 """
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
+from pathlib import Path
 
+import pytest
+from click.testing import CliRunner
+
+from cli.policy import policy as policy_command
+from policies.conditions import area_of
+from policies.loader import PolicyFileError, load_policies, periods_in_force, policy_for
 from schemas.events import DischargeClaim
+from schemas.policy import Policy
 
-from .test_policy_rules import amount, line, make_policy, paid, payer_yaml, run
+from .test_policy_rules import amount, line, make_policy, paid, payer_yaml, policy_text, run
 
 D = Decimal
 
@@ -111,3 +120,131 @@ def test_an_age_condition_says_why_it_does_not_hold():
     assert "入院年龄59岁，未满60岁" in line(young, "assistance").explanation_zh
     assert "the claim does not give the patient's age at admission (age)" in line(unknown, "assistance").explanation
     assert amount(old, "assistance") == D("100.00")  # 10% × 1,000
+
+
+# ---------------------------------------------------------------------------------------------
+# 2. pools and counties: a file lists the division-code prefixes it is for, of any length; the
+# longest prefix of the insured place among the files in force chooses; pooled_city is the pool
+
+def region_file(region: str, codes: str, payers: str, *, pool: str = "", period: str = "2024", version: int = 1,
+                start: str = "2024-01-01", end: str = "", supersedes: str = "") -> str:
+    head = (f"region: {region}\nname: {region}\nname_zh: 测试\ndocument: test\nseed: none\ndivision_codes: {codes}\n"
+            f"period: \"{period}\"\nversion: {version}\nin_force_from: {start}\n")
+    head += (f"pool: {pool}\n" if pool else "") + (f"in_force_to: {end}\n" if end else "")
+    head += f"supersedes: {supersedes}\n" if supersedes else ""
+    return policy_text(payers, head)
+
+
+def assistance_at(rate: str, *, when: str = "{area: pooled_city}", threshold: str = "0") -> str:
+    return payer_yaml("assistance", f"""
+        name: assistance
+        source: test
+        when: {when}
+        scope: per_claim
+        tiers: [{{label: all, segments: [{{from: {threshold}, rate: "{rate}"}}]}}]
+        """)
+
+
+def write_regions(directory: Path, files: dict[str, str], *, load: bool = True) -> tuple[Policy, ...]:
+    for name, text in files.items():
+        (directory / name).write_text(text, encoding="utf-8")
+    return load_policies(directory) if load else ()
+
+
+def test_a_municipality_is_one_pool_of_two_prefixes_and_a_county_in_it_has_rules_of_its_own(tmp_path):
+    policies = write_regions(tmp_path, {
+        "city.yaml": region_file("city", '["5001", "5002"]', assistance_at("70%")),
+        # a county-level city inside the pool: its own assistance rules, from July; the city's pool
+        "county.yaml": region_file("county", '["500229"]', assistance_at("80%"), pool='["5001", "5002"]',
+                                   start="2024-07-01"),
+    })
+    chosen = {place: policy_for(place, date(2024, 8, 1), policies).region for place in ("500112", "500230", "500229")}
+    assert chosen == {"500112": "city", "500230": "city", "500229": "county"}  # the longest prefix: 500229 over 5002
+    assert policy_for("500229", date(2024, 3, 10), policies).region == "city"  # before the county's file is in force
+    city, county = (next(p for p in policies if p.region == r) for r in ("city", "county"))
+    # insured in a district (5001), treated in a county of the other half of the pool (5002): within the pool
+    (r,) = run(city, [claim("1000.00", insured="500112", treated="500230")])
+    assert paid(r) == {"assistance": D("700.00")}  # 70% × 1,000
+    assert area_of(claim(insured="500112", treated="500230"), city.pooled_area) == "pooled_city"
+    assert area_of(claim(insured="500112", treated="500230")) == "province"  # (by the first 4 digits alone it would not be)
+    # treated outside the pool, in Sichuan's 5101: not within the pooled city, nothing paid, and why
+    (r,) = run(city, [claim("1000.00", insured="500112", treated="510104")])
+    assert paid(r) == {"assistance": D("0.00")}
+    assert "treated anywhere (510104), not within pooled_city of 500112" in line(r, "assistance").explanation
+    # the county's own rule, on its own file's pool: treated in a district of 5001
+    (r,) = run(county, [claim("1000.00", insured="500229", treated="500112", day="2024-08-01")])
+    assert paid(r) == {"assistance": D("800.00")}  # 80% × 1,000
+
+
+def test_two_files_listing_one_prefix_may_not_overlap(tmp_path):
+    write_regions(tmp_path, {"a.yaml": region_file("city", '["5001", "5002"]', assistance_at("70%")),
+                             "b.yaml": region_file("other", '["5002"]', assistance_at("60%"), start="2024-06-01")},
+                  load=False)
+    with pytest.raises(PolicyFileError) as info:
+        load_policies(tmp_path)
+    assert "policies city/2024/v1 and other/2024/v1 of pooled city 5002 overlap" in str(info.value)
+
+
+# ---------------------------------------------------------------------------------------------
+# 8. a newer notice supersedes an older one from a date
+
+SECONDARY_2024 = assistance_at("75%", when="{med_types: [\"21\"]}", threshold="3000")
+SECONDARY_2024_REVISED = assistance_at("70%", when="{med_types: [\"21\"]}", threshold="3500")
+
+
+def test_a_newer_notice_supersedes_the_older_from_its_first_day(tmp_path):
+    policies = write_regions(tmp_path, {
+        "a.yaml": region_file("testland", '["5116"]', SECONDARY_2024, end="2024-12-31"),
+        "b.yaml": region_file("testland", '["5116"]', SECONDARY_2024_REVISED, version=2, start="2024-07-01",
+                              end="2024-12-31", supersedes="testland/2024/v1"),
+    })
+    older = policy_for("511602", date(2024, 6, 30), policies)
+    newer = policy_for("511602", date(2024, 7, 1), policies)
+    assert (older.ref, newer.ref) == ("testland/2024/v1", "testland/2024/v2")
+    (before,) = run(older, [claim("10000.00", day="2024-06-30")])
+    (after,) = run(newer, [claim("10000.00", day="2024-07-01")])
+    # the first answer: 75% × (10,000 − 3,000) = 5,250.00; the later one: 70% × (10,000 − 3,500) = 4,550.00
+    assert (amount(before, "assistance"), amount(after, "assistance")) == (D("5250.00"), D("4550.00"))
+    periods = periods_in_force(policies)
+    assert [(p.policy.ref, p.start, p.end) for p in sorted(periods.values(), key=lambda p: p.start)] == [
+        ("testland/2024/v1", date(2024, 1, 1), date(2024, 6, 30)), ("testland/2024/v2", date(2024, 7, 1), date(2024, 12, 31))]
+
+
+def test_without_supersedes_the_two_notices_overlap_and_the_error_says_how_to_supersede(tmp_path):
+    write_regions(tmp_path, {"a.yaml": region_file("testland", '["5116"]', SECONDARY_2024, end="2024-12-31"),
+                             "b.yaml": region_file("testland", '["5116"]', SECONDARY_2024_REVISED, version=2,
+                                                   start="2024-07-01")}, load=False)
+    with pytest.raises(PolicyFileError) as info:
+        load_policies(tmp_path)
+    assert ("policies testland/2024/v1 and testland/2024/v2 of pooled city 5116 overlap (a newer notice replaces an "
+            "older one with `supersedes: testland/2024/v1`)") in str(info.value)
+
+
+@pytest.mark.parametrize("supersedes, said", [
+    ("testland/2023/v1", "policy testland/2024/v2 supersedes testland/2023/v1, which no policy file is"),
+    ("otherland/2024/v1", "supersedes otherland/2024/v1: a policy supersedes one of its own region, testland"),
+])
+def test_a_supersession_that_names_no_policy_of_its_region_is_an_error(tmp_path, supersedes, said):
+    (tmp_path / "a.yaml").write_text(region_file("testland", '["5116"]', SECONDARY_2024), encoding="utf-8")
+    (tmp_path / "b.yaml").write_text(region_file("testland", '["5116"]', SECONDARY_2024_REVISED, version=2,
+                                                 start="2024-07-01", supersedes=supersedes), encoding="utf-8")
+    with pytest.raises(PolicyFileError) as info:
+        load_policies(tmp_path)
+    assert said in str(info.value)
+
+
+def test_policy_show_says_which_policy_is_in_force_when(tmp_path, monkeypatch):
+    write_regions(tmp_path, {
+        "a.yaml": region_file("testland", '["5116"]', SECONDARY_2024, end="2024-12-31"),
+        "b.yaml": region_file("testland", '["5116"]', SECONDARY_2024_REVISED, version=2, start="2024-07-01",
+                              end="2024-12-31", supersedes="testland/2024/v1"),
+    })
+    monkeypatch.setenv("ONESTOP_REGIONS", str(tmp_path))
+    shown = CliRunner().invoke(policy_command, ["show", "testland"])
+    assert shown.exit_code == 0, shown.output
+    assert shown.output.startswith("in force, by date:\n"
+                                   "  2024-01-01 – 2024-06-30  testland/2024/v1  (5116)\n"
+                                   "  2024-07-01 – 2024-12-31  testland/2024/v2  (5116)\n")
+    assert ("policy testland/2024/v1, in force 2024-01-01 – 2024-06-30 (superseded from 2024-07-01 by testland/2024/v2; "
+            "its own period 2024-01-01 – 2024-12-31)") in shown.output
+    assert "policy testland/2024/v2, in force 2024-07-01 – 2024-12-31; supersedes testland/2024/v1 from 2024-07-01" in shown.output
