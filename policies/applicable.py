@@ -73,6 +73,11 @@ class RuleFor:
     per_day: Decimal | None
     assisted_visits_per_month: int | None
     dated: bool  # the account keeps what it paid per day (a daily or a monthly limit)
+    with_preselfpay: bool  # the base counts the class-B own share (乙类先行自付) besides the in-scope amount
+    #: the accounts whose payments this year count towards the rule's annual cap: its own, or those of
+    #: every rule sharing the cap (empty: its own); and how the cap's name says so, in English and Chinese
+    cap_accounts: tuple[str, ...]
+    cap_shared: tuple[str, str]
 
 
 @dataclass(frozen=True)
@@ -130,19 +135,32 @@ def _read_for(policy: Policy, payer: PayerPolicy, held: frozenset[Category]) -> 
         account = payer.account_of(rule)
         tiers = tuple(_tier_for(payer, rule, account, tier, held, rule_id) for tier in rule.tiers if open_to(tier.categories, held))
         if tiers:
-            rules.append(_rule_for(rule, account, tiers))
+            rules.append(_rule_for(policy, rule, account, tiers))
     conditions = [when for r in rules for when in (r.rule.when, *(t.tier.when for t in r.tiers))]
     fields = sorted(set().union(*map(fields_read, conditions)))
     return PayerFor(payer, payer.payer, rule_id, tuple(rules), attrgetter(*fields) if fields else _reads_nothing,
                     policy.pooled_area)
 
 
-def _rule_for(rule: Rule, account: str, tiers: tuple[TierFor, ...]) -> RuleFor:
+def _rule_for(policy: Policy, rule: Rule, account: str, tiers: tuple[TierFor, ...]) -> RuleFor:
     limits, annual = rule.limits, rule.scope == "annual"
+    sharing = cap_accounts(policy, rule)
+    others = [a for a in sharing if a != account]  # (a cap named by one rule alone is its own)
+    shared = (f" shared with {', '.join(others)}", "共用")  # (the Chinese names no account: they have no Chinese names)
     return RuleFor(rule, account, tiers, annual, annual and rule.base_of is None, rule.base_of, rule.base_after,
                    rule.deduct_paid_this_year, rule.defer_while, limits.per_claim, limits.per_day,
                    limits.assisted_visits_per_month,
-                   limits.per_day is not None or limits.assisted_visits_per_month is not None)
+                   limits.per_day is not None or limits.assisted_visits_per_month is not None,
+                   "preselfpay_amt" in rule.base_parts, sharing, shared if others else ("", ""))
+
+
+def cap_accounts(policy: Policy, rule: Rule) -> tuple[str, ...]:
+    """The accounts of every rule of the policy sharing the rule's annual cap (``shared_cap``), in the
+    chain's order; none when it shares none (its own account's payments count)."""
+    name = rule.limits.shared_cap
+    if name is None:
+        return ()
+    return tuple(dict.fromkeys(p.account_of(r) for p in policy.payers for r in p.rules if r.limits.shared_cap == name))
 
 
 def _tier_for(payer: PayerPolicy, rule: Rule, account: str, tier: Tier, held: frozenset[Category], rule_id: str) -> TierFor:

@@ -135,26 +135,48 @@ def _paid_before(prior: Sequence[PaymentLine]) -> Decimal:
     return paid
 
 
+def _paid_towards(totals: YearTotals, accounts: tuple[str, ...]) -> Decimal:
+    """What the accounts sharing an annual cap paid this year."""
+    paid = ZERO
+    for account in accounts:
+        found = totals.get(account)
+        if found is not None:
+            paid += found.paid
+    return paid
+
+
 def _line_of(prior: Sequence[PaymentLine], account: str) -> PaymentLine | None:
     return next((line for line in prior if line.account == account), None)
 
 
-def _limit(amount: Decimal, left: Decimal, what: str, what_zh: str, steps: _Steps, figure: Decimal | None = None) -> Decimal:
-    """``amount`` held to what is ``left`` of a limit, named ``what`` (followed by ``figure``, if given)."""
+def _limit(amount: Decimal, left: Decimal, what: str, what_zh: str, steps: _Steps, figure: Decimal | None = None,
+           after: str = "") -> Decimal:
+    """``amount`` held to what is ``left`` of a limit, named ``what`` (followed by ``figure``, if given,
+    and by ``after``)."""
     if not left > ZERO:  # (what max(ZERO, left) gives)
         left = ZERO
     if amount > left:
         if figure is not None:  # (named only when it binds: printing amounts is a good part of the cost)
-            what, what_zh = f"{what} {y(figure)}", f"{what_zh} {y(figure)}"
+            what, what_zh = f"{what} {y(figure)}{after}", f"{what_zh} {y(figure)}"
         left_shown = y(left)
         steps.add(f"{what}: {left_shown} left, so {left_shown}", f"{what_zh}：余 {left_shown}，按 {left_shown}")
         return left
     return amount
 
 
-def _base(rule: RuleFor, in_scope: Decimal, prior: Sequence[PaymentLine], paid_before: Decimal,
+def _covered_shown(rule: RuleFor, claim: DischargeClaim) -> tuple[str, str]:
+    """The parts of the bill the rule's base counts, as printed: the in-scope amount, and the class-B own share."""
+    shown, shown_zh = f"in-scope {y(claim.inscp_scp_amt)}", f"政策范围内 {y(claim.inscp_scp_amt)}"
+    if rule.with_preselfpay:
+        return f"{shown} + class-B own share {y(claim.preselfpay_amt)}", f"{shown_zh} + 乙类先行自付 {y(claim.preselfpay_amt)}"
+    return shown, shown_zh
+
+
+def _base(rule: RuleFor, claim: DischargeClaim, in_scope: Decimal, prior: Sequence[PaymentLine], paid_before: Decimal,
           account: AccountTotals, policy: Policy, steps: _Steps) -> tuple[Decimal, Decimal, str]:
-    """This claim's base for the rule, the account's yearly base before it, and the base as printed."""
+    """This claim's base for the rule, the account's yearly base before it, and the base as printed.
+    ``in_scope``: the parts of the bill the rule's base counts (the in-scope amount, with the class-B
+    own share where the rule adds it)."""
     if rule.base_of is not None:
         source = _line_of(prior, rule.base_of)
         base = source.base if source else ZERO
@@ -163,30 +185,30 @@ def _base(rule: RuleFor, in_scope: Decimal, prior: Sequence[PaymentLine], paid_b
         steps.add(f"base {shown}, as counted by {rule.base_of}",
                   f"基数 {shown}（同{account_name_zh(policy, rule.base_of)}本次计入基数）")
         return base, before, shown
-    in_scope_shown = y(in_scope)
+    in_scope_shown, in_scope_zh = _covered_shown(rule, claim)
     if rule.base_after:
         after = sum((line.amount for line in prior if line.payer in rule.base_after), start=ZERO)
         base = max(ZERO, in_scope - after)
         names = ", ".join(p.value for p in rule.base_after)
         shown, after_shown = y(base), y(after)
-        steps.add(f"base {shown} (in-scope {in_scope_shown} − paid by {names} {after_shown})",
-                  f"基数 {shown}（政策范围内 {in_scope_shown} − {payer_names_zh(policy, rule.base_after)}已付 {after_shown}）")
+        steps.add(f"base {shown} ({in_scope_shown} − paid by {names} {after_shown})",
+                  f"基数 {shown}（{in_scope_zh} − {payer_names_zh(policy, rule.base_after)}已付 {after_shown}）")
         return base, account.base, shown
     base = in_scope - paid_before
     if not base > ZERO:  # (what max(ZERO, base) gives)
         base = ZERO
     shown, before_shown = y(base), y(paid_before)
-    steps.add(f"base {shown} (in-scope {in_scope_shown} − paid before {before_shown})",
-              f"基数 {shown}（政策范围内 {in_scope_shown} − 前序已付 {before_shown}）")
+    steps.add(f"base {shown} ({in_scope_shown} − paid before {before_shown})",
+              f"基数 {shown}（{in_scope_zh} − 前序已付 {before_shown}）")
     return base, account.base, shown
 
 
 def _candidate(tier: TierFor, rule: RuleFor, claim: DischargeClaim, in_scope: Decimal, prior: Sequence[PaymentLine],
-               paid_before: Decimal, account: AccountTotals, policy: Policy, qualified: bool) -> _Candidate:
+               paid_before: Decimal, account: AccountTotals, cap_paid: Decimal, policy: Policy, qualified: bool) -> _Candidate:
     if tier.personal_share_ceiling is not None:
         return _ceiling_candidate(tier, claim, paid_before)
     c = _Candidate(tier)
-    base, before, base_shown = _base(rule, in_scope, prior, paid_before, account, policy, c)
+    base, before, base_shown = _base(rule, claim, in_scope, prior, paid_before, account, policy, c)
     c.base = base
     if rule.annual:
         c.cumulative_before = before
@@ -215,7 +237,7 @@ def _candidate(tier: TierFor, rule: RuleFor, claim: DischargeClaim, in_scope: De
     if gross < 0:
         c.add("nothing more is owed", "无应付")
         gross = ZERO
-    c.amount = _within_limits(gross, claim, in_scope, paid_before, rule, tier, account, c)
+    c.amount = _within_limits(gross, claim, in_scope, paid_before, rule, tier, account, cap_paid, c)
     return c
 
 
@@ -245,11 +267,14 @@ def _equation(shown: list[str], gross: Decimal, paid_this_year: Decimal | None =
 
 
 def _within_limits(gross: Decimal, claim: DischargeClaim, in_scope: Decimal, paid_before: Decimal, rule: RuleFor,
-                   tier: TierFor, account: AccountTotals, steps: _Steps) -> Decimal:
+                   tier: TierFor, account: AccountTotals, cap_paid: Decimal, steps: _Steps) -> Decimal:
+    """``gross`` within what is left of the annual cap (``cap_paid``: what counts towards it this
+    year), the limits of a claim, a day and a month, and never above the remaining."""
     amount = gross
     cap, cap_name, cap_name_zh = tier.cap or annual_cap(rule.rule, tier.tier, claim)
     if cap is not None:
-        amount = _limit(amount, cap - account.paid, cap_name, cap_name_zh, steps, cap)
+        shared, shared_zh = rule.cap_shared
+        amount = _limit(amount, cap - cap_paid, cap_name, shared_zh + cap_name_zh, steps, cap, shared)
     if rule.per_claim is not None:
         amount = _limit(amount, rule.per_claim, f"at most {y(rule.per_claim)} a claim", f"单次最高 {y(rule.per_claim)}", steps)
     if rule.per_day is not None:
@@ -260,7 +285,11 @@ def _within_limits(gross: Decimal, claim: DischargeClaim, in_scope: Decimal, pai
         month = claim.enddate.strftime("%Y-%m")
         if account.assisted_visits_by_month.get(month, 0) >= visits:
             amount = _limit(amount, ZERO, f"{visits} assisted visits in {month} already", f"{month} 已救助 {visits} 次", steps)
-    amount = _limit(amount, in_scope - paid_before, "never more than the remaining in-scope amount", "不超过政策范围内剩余", steps)
+    if rule.with_preselfpay:
+        amount = _limit(amount, in_scope - paid_before, "never more than the remaining in-scope amount and class-B own share",
+                        "不超过政策范围内及乙类先行自付剩余", steps)
+    else:
+        amount = _limit(amount, in_scope - paid_before, "never more than the remaining in-scope amount", "不超过政策范围内剩余", steps)
     return round_to_fen(amount)
 
 
@@ -336,13 +365,15 @@ def pay(
     rule, tiers = found.rule, found.tiers
     account = totals.get(rule.account, _NOTHING_YET)
     paid_before = _paid_before(prior)
-    in_scope = claim.inscp_scp_amt
+    in_scope = claim.inscp_scp_amt + claim.preselfpay_amt if rule.with_preselfpay else claim.inscp_scp_amt
+    cap_paid = _paid_towards(totals, rule.cap_accounts) if rule.cap_accounts else account.paid
     if len(tiers) == 1:  # (nine payments in ten: no comparison to make)
-        best = _candidate(tiers[0], rule, claim, in_scope, prior, paid_before, account, policy, tiers[0].qualification in qualified)
+        best = _candidate(tiers[0], rule, claim, in_scope, prior, paid_before, account, cap_paid, policy,
+                          tiers[0].qualification in qualified)
         candidates = None
     else:
-        candidates = [_candidate(t, rule, claim, in_scope, prior, paid_before, account, policy, t.qualification in qualified)
-                      for t in tiers]
+        candidates = [_candidate(t, rule, claim, in_scope, prior, paid_before, account, cap_paid, policy,
+                                 t.qualification in qualified) for t in tiers]
         best = max(candidates, key=_amount_of)  # max keeps the first of equals: the listed order
     amount, steps = best.amount, best
     deferred = _deferred(rule, prior, policy)

@@ -14,16 +14,17 @@ a claim of a closed year arriving later is settled as before and the close is ad
 """
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
-from schemas.codes import CATEGORY_ZH, Category, InsuType
+from schemas.codes import CATEGORY_ZH
 from schemas.events import PaymentLine
 from schemas.money import ZERO, format_exact, format_yuan, round_to_fen
 from schemas.policy import PayerPolicy, Policy, Rule, Tier
 from schemas.totals import AccountTotals, YearTotals
 
+from .applicable import cap_accounts
 from .conditions import holding, open_to
 from .schedule import covered, pieces
 from .settle import ClaimOfYear, Settled
@@ -42,9 +43,7 @@ class _Owed:
     steps_zh: list[str]
 
 
-def close_year(
-    claims: Sequence[ClaimOfYear], settled: Sequence[Settled], totals: YearTotals
-) -> tuple[list[PaymentLine], YearTotals]:
+def close_year(claims: Sequence[ClaimOfYear], settled: Sequence[Settled], totals: YearTotals) -> tuple[list[PaymentLine], YearTotals]:
     """The close's lines for one person, region and year (``claims`` and ``settled`` of that
     region, in order), and the totals with the close counted."""
     policy = claims[-1].policy
@@ -62,47 +61,43 @@ def close_year(
             tiers = [t for t in rule.tiers if open_to(t.categories, held) and t.segments]
             if not tiers:
                 continue
-            line = _close_account(policy, payer, rule, tiers, totals[account], held, left, insutype)
+            sharing = cap_accounts(policy, rule) or (account,)
+            cap_paid = sum((totals[a].paid for a in sharing if a in totals), start=ZERO)
+            cap_paid += sum((closed.amount for closed in lines if closed.account in {a + YEAR_END_ACCOUNT for a in sharing}),
+                            start=ZERO)
+            line = _close_account(policy, payer, rule, tiers, totals[account], cap_paid, held, left, insutype)
             left -= line.amount
-            totals[account + YEAR_END_ACCOUNT] = AccountTotals(paid=line.amount)
+            totals[line.account] = AccountTotals(paid=line.amount)
             lines.append(line)
     return lines, totals
 
 
 def _close_account(policy: Policy, payer: PayerPolicy, rule: Rule, tiers: list[Tier], account: AccountTotals,
-                   held: Collection[Category], left: Decimal, insutype: InsuType) -> PaymentLine:
-    candidates = [_owed(rule, tier, account, left) for tier in tiers]
+                   cap_paid: Decimal, held, left: Decimal, insutype) -> PaymentLine:
+    candidates = [_owed(rule, tier, account, cap_paid, left) for tier in tiers]
     best = max(candidates, key=lambda c: c.amount)  # the first of equals: the listed order
     label = ", ".join(c.value for c in holding(best.tier.categories, held)) if best.tier.categories else best.tier.label
-    label_zh = (
-        "、".join(CATEGORY_ZH[c] for c in holding(best.tier.categories, held))
-        if best.tier.categories
-        else (best.tier.label_zh or best.tier.label)
-    )
+    label_zh = "、".join(CATEGORY_ZH[c] for c in holding(best.tier.categories, held)) if best.tier.categories else (best.tier.label_zh or best.tier.label)
     name = payer.account_of(rule)
     if len(candidates) > 1:
         best.steps_en.append("most favourable of " + ", ".join(f"{c.tier.label} {y(c.amount)}" for c in candidates))
-        best.steps_zh.append(
-            "就高不重复：" + "，".join(f"{c.tier.label_zh or c.tier.label} {y(c.amount)}" for c in candidates)
-        )
+        best.steps_zh.append("就高不重复：" + "，".join(f"{c.tier.label_zh or c.tier.label} {y(c.amount)}" for c in candidates))
     return PaymentLine(
         payer=payer.payer,
         fund_pay_type=payer.fund_code(insutype),
         amount=best.amount,
         base=account.base,
         rule=f"{policy.ref}#{payer.payer.value}.{rule.name}.year_end[{best.tier.label}]",
-        explanation=f"{payer.payer.value} at the year-end close ({label}): "
-        + "; ".join(best.steps_en)
-        + f" → pays {y(best.amount)}",
-        explanation_zh=f"{payer.name_zh}年终清算（{label_zh}）："
-        + "；".join(best.steps_zh)
-        + f" → 支付 {y(best.amount)}",
+        explanation=f"{payer.payer.value} at the year-end close ({label}): " + "; ".join(best.steps_en) + f" → pays {y(best.amount)}",
+        explanation_zh=f"{payer.name_zh}年终清算（{label_zh}）：" + "；".join(best.steps_zh) + f" → 支付 {y(best.amount)}",
         applied=label,
         account=name + YEAR_END_ACCOUNT,
     )
 
 
-def _owed(rule: Rule, tier: Tier, account: AccountTotals, left: Decimal) -> _Owed:
+def _owed(rule: Rule, tier: Tier, account: AccountTotals, cap_paid: Decimal, left: Decimal) -> _Owed:
+    """F(the year's base) − what the account paid, within what is left of the annual cap (``cap_paid``:
+    what counts towards it, the other accounts sharing it included) and of the year's claims."""
     base, paid = account.base, account.paid
     en = [f"the year's base {y(base)}"]
     zh = [f"本年累计基数 {y(base)}"]
@@ -110,18 +105,15 @@ def _owed(rule: Rule, tier: Tier, account: AccountTotals, left: Decimal) -> _Owe
         en.append(f"below the qualifying {y(tier.qualifies_at)}: 0.00")
         zh.append(f"未达 {y(tier.qualifies_at)} 的救助资格线：0.00")
         return _Owed(tier, ZERO, en, zh)
-    segments = tier.segments or ()  # (a close's tiers all have segments: close_year takes no other)
-    year = covered(segments, base)
-    arithmetic = " + ".join(pieces(segments, ZERO, base)) or "0.00"
+    year = covered(tier.segments, base)
+    arithmetic = " + ".join(pieces(tier.segments, ZERO, base)) or "0.00"
     owed = year - paid
-    en.append(
-        f"deductible {y(tier.deductible)}; {arithmetic} − {y(paid)} already paid this year = {format_exact(owed)}"
-    )
+    en.append(f"deductible {y(tier.deductible)}; {arithmetic} − {y(paid)} already paid this year = {format_exact(owed)}")
     zh.append(f"起付线 {y(tier.deductible)}；{arithmetic} − 本年已付 {y(paid)} = {format_exact(owed)}")
     amount = max(ZERO, owed)
     cap = None if tier.uncapped else tier.annual_cap if tier.annual_cap is not None else rule.limits.annual_cap
-    if cap is not None and amount > cap - paid:
-        amount = max(ZERO, cap - paid)
+    if cap is not None and amount > cap - cap_paid:
+        amount = max(ZERO, cap - cap_paid)
         en.append(f"annual cap {y(cap)}: {y(amount)} left")
         zh.append(f"年度限额 {y(cap)}：余 {y(amount)}")
     if amount > left:

@@ -113,10 +113,18 @@ class Tier(Strict):
         return self.segments[0].from_ if self.segments else Decimal(0)
 
 
+#: The parts of a bill a base may count (schemas/events.py: DischargeClaim).
+BasePart = Literal["inscp_scp_amt", "preselfpay_amt"]
+
+
 class Limits(Strict):
     """Caps a rule applies besides its schedule."""
 
     annual_cap: Money | None = None
+    shared_cap: str | None = Field(
+        default=None, pattern=r"^[a-z][a-z0-9_]*$", description="a name for an annual cap several rules share (e.g. "
+        "outpatient and inpatient assistance, each with its own account and threshold): the cap counts what every rule "
+        "naming it paid this year; each gives the same annual_cap")
     major_disease_annual_cap: Money | None = Field(
         default=None, description="the annual cap instead, when the claim's main diagnosis is a listed major disease"
     )
@@ -148,6 +156,9 @@ class Rule(Strict):
         description="the base is the in-scope amount less what these payers paid on the claim (e.g. [basic]: "
         "the OOP after basic insurance), counted on this account's own yearly base; never pays more than the remaining",
     )
+    base_parts: list[BasePart] = Field(
+        default=["inscp_scp_amt"], min_length=1, description="the parts of the bill the base counts: the in-scope amount "
+        "(inscp_scp_amt), and where a notice adds it the class-B own share (preselfpay_amt, 乙类先行自付)")
     deduct_paid_this_year: bool = Field(
         default=False,
         description="pay F(yearly base after this claim) less what the account already paid this year, "
@@ -166,6 +177,11 @@ class Rule(Strict):
             raise ValueError(f"rule {self.name!r}: base_of needs scope annual")
         if self.base_of and self.base_after:
             raise ValueError(f"rule {self.name!r}: give base_of or base_after, not both")
+        if "inscp_scp_amt" not in self.base_parts or len(set(self.base_parts)) != len(self.base_parts):
+            raise ValueError(f"rule {self.name!r}: base_parts lists inscp_scp_amt, and preselfpay_amt where the notice adds "
+                             f"the class-B own share, each once; got {self.base_parts}")
+        if self.limits.shared_cap is not None and self.limits.annual_cap is None:
+            raise ValueError(f"rule {self.name!r}: shared_cap {self.limits.shared_cap!r} needs the annual_cap it shares")
         if self.deduct_paid_this_year and (self.scope != "annual" or self.base_of):
             raise ValueError(f"rule {self.name!r}: deduct_paid_this_year needs scope annual on the rule's own base")
         return self
@@ -311,6 +327,12 @@ class Policy(Strict):
                 for ref in (rule.base_of, rule.defer_while.account if rule.defer_while else None):
                     if ref is not None and ref not in accounts:
                         raise ValueError(f"rule {payer.payer.value}.{rule.name} refers to unknown account {ref!r}")
+        shared: dict[str, set[Decimal | None]] = {}
+        for rule in (r for p in self.payers for r in p.rules if r.limits.shared_cap is not None):
+            shared.setdefault(str(rule.limits.shared_cap), set()).add(rule.limits.annual_cap)
+        for name, caps in shared.items():
+            if len(caps) > 1:
+                raise ValueError(f"the rules sharing the cap {name!r} give different annual caps: {sorted(map(str, caps))}")
         for retro in self.retroactive:
             if retro.from_payer not in names:
                 raise ValueError(f"retroactive.from_payer {retro.from_payer.value} is not in the chain")

@@ -54,7 +54,7 @@ def test_a_field_the_file_does_not_know_names_the_fields_allowed_there():
     said = problem(GOOD.replace("scope: per_claim", "scop: per_claim"))
     assert said.splitlines()[-1] == (
         "testland.yaml:18: payers.0.rules.0.scop: Extra inputs are not permitted; the fields here are name, source, when, "
-        "scope, base_of, base_after, deduct_paid_this_year, account, limits, defer_while, tiers")
+        "scope, base_of, base_after, base_parts, deduct_paid_this_year, account, limits, defer_while, tiers")
 
 
 def test_a_condition_it_does_not_know_names_the_conditions():

@@ -248,3 +248,99 @@ def test_policy_show_says_which_policy_is_in_force_when(tmp_path, monkeypatch):
     assert ("policy testland/2024/v1, in force 2024-01-01 – 2024-06-30 (superseded from 2024-07-01 by testland/2024/v2; "
             "its own period 2024-01-01 – 2024-12-31)") in shown.output
     assert "policy testland/2024/v2, in force 2024-07-01 – 2024-12-31; supersedes testland/2024/v1 from 2024-07-01" in shown.output
+
+
+# ---------------------------------------------------------------------------------------------
+# 5. a base that includes the class-B own share (乙类先行自付) as well as the in-scope amount
+
+BASIC_80 = payer_yaml("basic", """
+    name: inpatient
+    source: test
+    scope: per_claim
+    tiers: [{label: level 2, segments: [{from: 500, rate: "80%"}]}]
+    """, fund='"390100"')
+
+
+def assistance_with_class_b(rate: str, parts: str = "[inscp_scp_amt, preselfpay_amt]") -> str:
+    return payer_yaml("assistance", f"""
+        name: assistance
+        source: test
+        scope: per_claim
+        base_parts: {parts}
+        tiers: [{{label: all, segments: [{{from: 0, rate: "{rate}"}}]}}]
+        """)
+
+
+def test_an_assistance_base_that_includes_the_class_b_own_share():
+    (r,) = run(make_policy(BASIC_80 + assistance_with_class_b("70%")), [claim("10000.00", preselfpay="1000.00", out="500.00")])
+    # basic: 80% × (10,000 − 500) = 7,600.00
+    # assistance: base = in-scope 10,000 + class-B own share 1,000 − 7,600 = 3,400; 70% × 3,400 = 2,380.00
+    # (on the in-scope amount alone it would be 70% × 2,400 = 1,680.00)
+    assert paid(r) == {"basic": D("7600.00"), "assistance": D("2380.00")}
+    assert r.psn_part_amt == D("1520.00")  # 11,500 − 7,600 − 2,380
+    assistance = line(r, "assistance")
+    assert assistance.base == D("3400.00")
+    assert "base 3400.00 (in-scope 10000.00 + class-B own share 1000.00 − paid before 7600.00)" in assistance.explanation
+    assert "基数 3400.00（政策范围内 10000.00 + 乙类先行自付 1000.00 − 前序已付 7600.00）" in assistance.explanation_zh
+
+
+def test_a_base_with_the_class_b_share_pays_at_most_what_is_left_of_both():
+    (r,) = run(make_policy(BASIC_80 + assistance_with_class_b("100%")), [claim("10000.00", preselfpay="1000.00", out="500.00")])
+    # 100% × 3,400 = 3,400.00: more than the 2,400 of in-scope amount left, within the 3,400 of both left;
+    # the person pays the out-of-catalogue 500 alone
+    assert paid(r) == {"basic": D("7600.00"), "assistance": D("3400.00")}
+    assert r.psn_part_amt == D("500.00")
+
+
+@pytest.mark.parametrize("parts, said", [
+    ("[preselfpay_amt]", "base_parts lists inscp_scp_amt, and preselfpay_amt where the notice adds the class-B own share"),
+    ("[inscp_scp_amt, overlmt_selfpay]", "Input should be 'inscp_scp_amt' or 'preselfpay_amt'"),
+])
+def test_base_parts_name_what_they_may_be(parts, said):
+    with pytest.raises(PolicyFileError) as info:
+        make_policy(assistance_with_class_b("70%", parts))
+    assert said in str(info.value)
+
+
+# ---------------------------------------------------------------------------------------------
+# 6. outpatient and inpatient assistance share one annual cap; each has its own threshold
+
+SHARED_CAP = payer_yaml("assistance", """
+    name: outpatient
+    source: test
+    when: {med_types: ["11", "14"]}
+    scope: annual
+    account: assistance.outpatient
+    limits: {annual_cap: 3000, shared_cap: assistance_cap}
+    tiers: [{label: all, segments: [{from: 1000, rate: "80%"}]}]
+    """) + """    - name: inpatient
+      source: test
+      when: {med_types: ["21"]}
+      scope: annual
+      account: assistance.inpatient
+      limits: {annual_cap: 3000, shared_cap: assistance_cap}
+      tiers: [{label: all, segments: [{from: 0, rate: "70%"}]}]
+"""
+
+
+def test_outpatient_and_inpatient_share_one_cap_with_thresholds_of_their_own():
+    policy = make_policy(SHARED_CAP)
+    stays = [claim("2000.00", claim_id="I1", day="2024-02-01"), claim("1500.00", claim_id="O1", med_type="11", day="2024-03-01"),
+             claim("2000.00", claim_id="I2", day="2024-04-01"), claim("1000.00", claim_id="O2", med_type="11", day="2024-05-01")]
+    results = run(policy, stays)
+    # I1: 70% × 2,000 = 1,400.00
+    # O1: the outpatient threshold counts outpatient costs only (0 before): 80% × (1,500 − 1,000) = 400.00
+    #     (counted with the inpatient 2,000 it would have been 80% × 1,500 = 1,200.00)
+    # I2: 70% × 2,000 = 1,400.00, but the shared cap has 3,000 − 1,400 − 400 = 1,200.00 left
+    # O2: 80% × 1,000 = 800.00, and nothing is left of the cap: 0.00
+    assert [amount(r, "assistance") for r in results] == [D("1400.00"), D("400.00"), D("1200.00"), D("0.00")]
+    assert "annual cap 3000.00 shared with assistance.outpatient: 1200.00 left, so 1200.00" in line(results[2], "assistance").explanation
+    assert "共用年度限额 3000.00：余 1200.00，按 1200.00" in line(results[2], "assistance").explanation_zh
+    totals = results[-1].totals
+    assert (totals["assistance.inpatient"].base, totals["assistance.outpatient"].base) == (D("4000.00"), D("2500.00"))
+
+
+def test_the_rules_sharing_a_cap_must_give_the_same_cap():
+    with pytest.raises(PolicyFileError) as info:
+        make_policy(SHARED_CAP.replace("limits: {annual_cap: 3000, shared_cap", "limits: {annual_cap: 5000, shared_cap", 1))
+    assert "the rules sharing the cap 'assistance_cap' give different annual caps: ['3000.00', '5000.00']" in str(info.value)
