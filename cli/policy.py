@@ -113,9 +113,21 @@ def describe(policy: Policy, period: InForce | None = None) -> str:
         out.append(f"\n[{payer.payer.value}] {payer.name_zh}, fund {funds}")
         for rule in payer.rules:
             out.extend(_describe_rule(rule, payer.account_of(rule)))
+    if policy.categories:
+        out.append("\ncategories the region declares:")
+        out.extend(f"  {c.code} {c.name_zh} ({c.name}), issued by {c.authority.value}  — source: {c.source}" for c in policy.categories)
     for alert in policy.alerts:
         out.append(f"\n[alert {alert.name}] {alert.categories or 'everyone else'}: in-scope personal share after "
                    f"{', '.join(p.value for p in alert.measured_after)} above {format_yuan(alert.threshold)}  — source: {alert.source}")
+    for closing in policy.year_end:
+        top_up = closing.top_up
+        if top_up is None:
+            what = "pays F(the year's base) − what each annual account paid in the year"
+        else:
+            what = (f"tops up ({top_up.label}) [{', '.join(top_up.categories) if top_up.categories else 'everyone'}]: "
+                    f"the person's share of the in-scope costs of the year's claims ({_conditions(top_up.when)}) "
+                    f"held to {format_rate(top_up.personal_share_ceiling)} of them")
+        out.append(f"\n[year end] {closing.payer.value} {what}  — source: {closing.source}")
     if policy.readings:
         out.append("\nreadings taken where the seed is silent or unclear:")
         out.extend(f"  - {reading}" for reading in policy.readings)

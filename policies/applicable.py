@@ -20,7 +20,7 @@ from decimal import Decimal
 from operator import attrgetter
 from typing import Any
 
-from schemas.codes import CATEGORY_ZH, Category, InsuType, Payer
+from schemas.codes import Category, InsuType, Payer, category_name_zh
 from schemas.events import DischargeClaim, PaymentLine
 from schemas.money import ZERO
 from schemas.policy import Deferral, PayerPolicy, Policy, Rule, Tier
@@ -133,7 +133,7 @@ def _read_for(policy: Policy, payer: PayerPolicy, held: frozenset[Category]) -> 
     rules = []
     for rule in payer.rules:
         account = payer.account_of(rule)
-        tiers = tuple(_tier_for(payer, rule, account, tier, held, rule_id) for tier in rule.tiers if open_to(tier.categories, held))
+        tiers = tuple(_tier_for(policy, payer, rule, account, tier, held, rule_id) for tier in rule.tiers if open_to(tier.categories, held))
         if tiers:
             rules.append(_rule_for(policy, rule, account, tiers))
     conditions = [when for r in rules for when in (r.rule.when, *(t.tier.when for t in r.tiers))]
@@ -163,8 +163,9 @@ def cap_accounts(policy: Policy, rule: Rule) -> tuple[str, ...]:
     return tuple(dict.fromkeys(p.account_of(r) for p in policy.payers for r in p.rules if r.limits.shared_cap == name))
 
 
-def _tier_for(payer: PayerPolicy, rule: Rule, account: str, tier: Tier, held: frozenset[Category], rule_id: str) -> TierFor:
-    label, label_zh = tier_label(tier, held), tier_label_zh(tier, held)
+def _tier_for(policy: Policy, payer: PayerPolicy, rule: Rule, account: str, tier: Tier, held: frozenset[Category],
+              rule_id: str) -> TierFor:
+    label, label_zh = tier_label(tier, held), tier_label_zh(tier, held, policy)
     return TierFor(tier, label, label_zh, qualification_key(account, tier), f"{rule_id}.{rule.name}[{tier.label}]",
                    Reason(f"{payer.payer.value} ({rule.name}, {label}): ", f"{payer.name_zh}（{label_zh}）："),
                    spans(tier.segments or []), y(tier.deductible), _claim_free_cap(rule, tier),
@@ -274,9 +275,15 @@ def tier_label(tier: Tier, held: Collection[Category]) -> str:
     return ", ".join(c.value for c in named) or tier.label
 
 
-def tier_label_zh(tier: Tier, held: Collection[Category]) -> str:
+def tier_label_zh(tier: Tier, held: Collection[Category], policy: Policy) -> str:
     named = holding(tier.categories, held) if tier.categories is not None else []
-    return "、".join(CATEGORY_ZH[c] for c in named) or tier.label_zh or tier.label
+    return "、".join(name_zh(policy, c) for c in named) or tier.label_zh or tier.label
+
+
+def name_zh(policy: Policy, category: Category) -> str:
+    """A category's Chinese name: as the policy declares it, or the national list's."""
+    declared = next((d.name_zh for d in policy.categories if d.code == category.value), None)
+    return declared if declared is not None else category_name_zh(category)
 
 
 # --- caps ----------------------------------------------------------------------------------------

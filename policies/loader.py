@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from schemas.codes import DeclaredCategory, declare_categories_from
 from schemas.events import PolicyRef
 from schemas.policy import PayerPolicy, Policy
 from schemas.settings import settings
@@ -27,6 +28,35 @@ from schemas.settings import settings
 REGIONS_DIR = Path(str(resources.files("policies").joinpath("regions")))
 #: Payer definitions several regions share (e.g. the ordinary basic insurance), used as ``- use: FILE``.
 SHARED_DIR = REGIONS_DIR / "shared"
+
+
+def _declared_categories() -> dict[str, DeclaredCategory]:
+    """The categories the loaded policy files declare (for schemas.codes: an input's category may be
+    one); none while the files are being read, or when one does not validate (whoever needs a rule
+    then says which)."""
+    if _READING:
+        return {}
+    try:
+        return _declarations(regions_dir())
+    except PolicyFileError:
+        return {}
+
+
+@cache
+def _declarations(directory: Path) -> dict[str, DeclaredCategory]:
+    found: dict[str, DeclaredCategory] = {}
+    for policy in load_policies(directory):
+        for declared in policy.categories:
+            other = found.setdefault(declared.code, declared.declared())
+            if other != declared.declared():
+                raise PolicyFileError(f"policy {policy.ref} declares the category {declared.code} otherwise than another "
+                                      f"policy file does ({other}); a category means one thing in every file")
+    return found
+
+
+#: set while policy files are read (their categories are checked by each file against its own declarations)
+_READING: list[bool] = []
+declare_categories_from(_declared_categories)
 
 
 def regions_dir() -> Path:
@@ -74,8 +104,9 @@ def _validated(model: type[BaseModel], text: str, name: str, shared_dir: Path) -
     for index, payer in enumerate(data.get("payers") or []):
         if isinstance(payer, dict) and set(payer) == {"use"}:
             data["payers"][index] = _shared_payer(str(payer["use"]), shared_dir, f"{name}:{lines[('payers', index)]}")
+    declared = [c.get("code") for c in data.get("categories") or [] if isinstance(c, dict)]
     try:
-        return model.model_validate(data)
+        return model.model_validate(data, context={"declared": declared})
     except ValidationError as error:
         problems = [
             f"{name}:{_line_of(lines, e['loc'])}: {'.'.join(str(p) for p in e['loc']) or '(top)'}: {_problem(model, e)}"
@@ -151,7 +182,11 @@ def load_policies(directory: Path | None = None) -> tuple[Policy, ...]:
 def _loaded(directory: Path) -> tuple[Policy, ...]:
     if not directory.is_dir():
         raise PolicyFileError(f"{directory}: no such folder of policy files (ONESTOP_REGIONS)")
-    policies = tuple(load_policy_file(p) for p in sorted(directory.glob("*.yaml")))
+    _READING.append(True)
+    try:
+        policies = tuple(load_policy_file(p) for p in sorted(directory.glob("*.yaml")))
+    finally:
+        _READING.pop()
     periods_in_force(policies)  # (periods that overlap, and supersessions that name no file, are errors)
     return policies
 

@@ -7,13 +7,14 @@ a seed document, or "assumed" with the reason, so `onestop policy show` can prin
 """
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import date
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationInfo, field_validator, model_validator
 
-from .codes import HospitalLevel, InsuType, MedType, Payer, categories_named
+from .codes import CATEGORY_GROUPS, Authority, Category, DeclaredCategory, HospitalLevel, InsuType, MedType, Payer, categories_named, national
 from .money import Money, Rate
 from .nhsa import SetlinfoField
 
@@ -33,10 +34,44 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
 
-def _check_category_pattern(pattern: str) -> str:
-    """Patterns are category codes or group names of CATEGORY_GROUPS ("dibao*": every class of 低保)."""
+def _check_category_pattern(pattern: str, info: ValidationInfo) -> str:
+    """Patterns are category codes or group names of CATEGORY_GROUPS ("dibao*": every class of 低保),
+    or codes the file declares under ``categories`` (the loader gives them as the validation's
+    context, ``declared``, so that the error names the very line; Policy checks them again)."""
+    declared = info.context.get("declared") if isinstance(info.context, dict) else None
+    if declared is not None and not national(pattern) and pattern not in declared:
+        raise ValueError(unknown_category(pattern, declared))
     categories_named(pattern)
     return pattern
+
+
+def unknown_category(pattern: str, declared: Collection[str]) -> str:
+    return (f"unknown category {pattern!r}: not a national category or group "
+            f"({', '.join([c.value for c in Category] + list(CATEGORY_GROUPS))}), "
+            f"and not declared under categories ({', '.join(declared) or 'none declared'})")
+
+
+class CategoryDeclaration(Strict):
+    """A category the region declares, besides the national ones of schemas/codes.py: a status an
+    authority keeps that a rule depends on (e.g. 门特, chronic special-disease status, kept by the
+    medical-insurance bureau). People hold it as they hold any category: granted by an eligibility
+    change of its authority."""
+
+    code: str = Field(pattern=r"^[a-z][a-z0-9_]{0,47}$", description="lower-case letters, digits and _; not a national code")
+    name: str
+    name_zh: str
+    authority: Authority
+    source: str
+
+    @field_validator("code")
+    @classmethod
+    def _not_national(cls, value: str) -> str:
+        if national(value):
+            raise ValueError(f"{value!r} is a national category (or group) already: declare only the region's own")
+        return value
+
+    def declared(self) -> DeclaredCategory:
+        return DeclaredCategory(self.code, self.name, self.name_zh, self.authority)
 
 
 class Conditions(Strict):
@@ -91,8 +126,8 @@ class Tier(Strict):
 
     @field_validator("categories")
     @classmethod
-    def _patterns(cls, value: list[str] | None) -> list[str] | None:
-        return None if value is None else [_check_category_pattern(p) for p in value]
+    def _patterns(cls, value: list[str] | None, info: ValidationInfo) -> list[str] | None:
+        return None if value is None else [_check_category_pattern(p, info) for p in value]
 
     @model_validator(mode="after")
     def _one_kind(self) -> "Tier":
@@ -248,8 +283,8 @@ class AlertRule(Strict):
 
     @field_validator("categories")
     @classmethod
-    def _patterns(cls, value: list[str] | None) -> list[str] | None:
-        return None if value is None else [_check_category_pattern(p) for p in value]
+    def _patterns(cls, value: list[str] | None, info: ValidationInfo) -> list[str] | None:
+        return None if value is None else [_check_category_pattern(p, info) for p in value]
 
 
 class Retroactive(Strict):
@@ -266,17 +301,38 @@ class Retroactive(Strict):
 
     @field_validator("categories")
     @classmethod
-    def _patterns(cls, value: list[str]) -> list[str]:
-        return [_check_category_pattern(p) for p in value]
+    def _patterns(cls, value: list[str], info: ValidationInfo) -> list[str]:
+        return [_check_category_pattern(p, info) for p in value]
+
+
+class TopUp(Strict):
+    """A top-up at the year-end close: what brings the person's share of the in-scope costs of the
+    year's claims that meet ``when`` down to ``personal_share_ceiling`` of them, paid once (e.g.
+    个人自付费用超过政策范围内住院总费用10%的，超出部分由医疗救助资金年终一次性补偿)."""
+
+    label: str
+    label_zh: str | None = None
+    categories: list[str] | None = Field(default=None, description="who (a category that counts for a claim makes the "
+                                         "claim count); None: everyone the payer's chain reaches")
+    when: Conditions | None = Field(default=None, description="which claims count (e.g. {med_types: [\"21\"]}: inpatient)")
+    personal_share_ceiling: Rate
+    annual_cap: Money | None = None
+
+    @field_validator("categories")
+    @classmethod
+    def _patterns(cls, value: list[str] | None, info: ValidationInfo) -> list[str] | None:
+        return None if value is None else [_check_category_pattern(p, info) for p in value]
 
 
 class YearEndRule(Strict):
     """A payer whose annual accounts the year-end close settles: F(the year's base) − what the
     account paid in the year, by the most favourable tier of the year's categories, within the
-    annual cap and what the year's claims left (PARAMETERS.md, "Year-end close")."""
+    annual cap and what the year's claims left (PARAMETERS.md, "Year-end close"); or, with
+    ``top_up``, a top-up of another kind: the person's share held to a share of the year's costs."""
 
     payer: Payer
     source: str
+    top_up: TopUp | None = None
 
 
 class Policy(Strict):
@@ -306,6 +362,8 @@ class Policy(Strict):
     retroactive: list[Retroactive] = []
     year_end: list[YearEndRule] = []
     readings: list[str] = Field(default=[], description="where the seed was unclear: the reading taken")
+    categories: list[CategoryDeclaration] = Field(
+        default=[], description="categories the region declares besides the national ones (code, name, name_zh, authority, source)")
 
     @model_validator(mode="after")
     def _chain(self) -> "Policy":
@@ -333,6 +391,7 @@ class Policy(Strict):
         for name, caps in shared.items():
             if len(caps) > 1:
                 raise ValueError(f"the rules sharing the cap {name!r} give different annual caps: {sorted(map(str, caps))}")
+        self._check_categories()
         for retro in self.retroactive:
             if retro.from_payer not in names:
                 raise ValueError(f"retroactive.from_payer {retro.from_payer.value} is not in the chain")
@@ -340,6 +399,19 @@ class Policy(Strict):
             if closing.payer not in names:
                 raise ValueError(f"year_end.payer {closing.payer.value} is not in the chain")
         return self
+
+    def _check_categories(self) -> None:
+        """Every category a pattern names is national or declared by this file, each declared once."""
+        declared = [c.code for c in self.categories]
+        if len(set(declared)) != len(declared):
+            raise ValueError(f"a category is declared twice: {declared}")
+        used = [p for payer in self.payers for rule in payer.rules for tier in rule.tiers for p in tier.categories or []]
+        used += [p for alert in self.alerts for p in alert.categories or []]
+        used += [p for retro in self.retroactive for p in retro.categories]
+        used += [p for closing in self.year_end if closing.top_up for p in closing.top_up.categories or []]
+        unknown = sorted({p for p in used if not national(p) and p not in declared})
+        if unknown:
+            raise ValueError(unknown_category(unknown[0], declared))
 
     def payer(self, payer: Payer) -> PayerPolicy:
         return next(p for p in self.payers if p.payer == payer)

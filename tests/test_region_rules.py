@@ -18,11 +18,14 @@ from click.testing import CliRunner
 
 from cli.policy import policy as policy_command
 from policies.conditions import area_of
-from policies.loader import PolicyFileError, load_policies, periods_in_force, policy_for
-from schemas.events import DischargeClaim
+from policies.loader import PolicyFileError, load_policies, parse_policy, periods_in_force, policy_for
+from policies.year import ClaimOfYear, settle_year
+from pydantic import ValidationError
+from schemas.codes import Authority, Category, category_name_zh, issuing_authority, regional_category
+from schemas.events import DischargeClaim, EligibilityChange
 from schemas.policy import Policy
 
-from .test_policy_rules import amount, line, make_policy, paid, payer_yaml, policy_text, run
+from .test_policy_rules import HEAD, amount, line, make_policy, paid, payer_yaml, policy_text, run
 
 D = Decimal
 
@@ -344,3 +347,138 @@ def test_the_rules_sharing_a_cap_must_give_the_same_cap():
     with pytest.raises(PolicyFileError) as info:
         make_policy(SHARED_CAP.replace("limits: {annual_cap: 3000, shared_cap", "limits: {annual_cap: 5000, shared_cap", 1))
     assert "the rules sharing the cap 'assistance_cap' give different annual caps: ['3000.00', '5000.00']" in str(info.value)
+
+
+# ---------------------------------------------------------------------------------------------
+# 4. a category the region declares: 门特 (chronic special-disease status, kept by the
+# medical-insurance bureau) — 85% instead of 70% for chronic outpatient care
+
+DECLARES_MENTE = """\
+categories:
+  - {code: mente, name: chronic special-disease status, name_zh: 门特, authority: medical_insurance, source: test}
+"""
+MENTE_BASIC = payer_yaml("basic", """
+    name: chronic_outpatient
+    source: test
+    when: {med_types: ["14"]}
+    scope: per_claim
+    tiers:
+      - {label: residents, segments: [{from: 0, rate: "70%"}]}
+      - {label: 门特, categories: [mente], segments: [{from: 0, rate: "85%"}]}
+    """, fund='"390100"')
+MENTE = regional_category("mente")
+
+
+def test_a_category_the_region_declares_sets_a_rate():
+    policy = make_policy(MENTE_BASIC, head=HEAD + DECLARES_MENTE)
+    (plain,) = run(policy, [claim("1000.00", med_type="14")])
+    (holder,) = run(policy, [claim("1000.00", med_type="14")], [MENTE])
+    # 70% × 1,000 = 700.00; holding 门特: the best of 700.00 and 85% × 1,000 = 850.00
+    assert (amount(plain, "basic"), amount(holder, "basic")) == (D("700.00"), D("850.00"))
+    basic = line(holder, "basic")
+    assert basic.applied == "mente"  # (the category's code, as for a national one)
+    assert basic.explanation_zh.startswith("测试（门特）：")  # its Chinese name, as the file declares it
+    assert policy.categories[0].authority == Authority.medical_insurance
+
+
+def test_a_category_neither_national_nor_declared_is_named_with_the_line_and_what_is_allowed():
+    text = policy_text(MENTE_BASIC)
+    with pytest.raises(PolicyFileError) as info:
+        parse_policy(text, "testland.yaml")
+    said = str(info.value)
+    at = next(n for n, text_line in enumerate(text.splitlines(), start=1) if "categories: [mente]" in text_line)
+    assert said.startswith(f"testland.yaml:{at}: payers.0.rules.0.tiers.1.categories: ")
+    assert "unknown category 'mente': not a national category or group (tekun, orphan, dibao" in said
+    assert "and not declared under categories (none declared)" in said
+
+
+def test_a_region_may_not_declare_a_national_category_again():
+    with pytest.raises(PolicyFileError) as info:
+        make_policy(MENTE_BASIC, head=HEAD + DECLARES_MENTE.replace("code: mente", "code: tekun"))
+    assert "'tekun' is a national category (or group) already: declare only the region's own" in str(info.value)
+
+
+def test_a_declared_category_is_granted_by_its_authority_like_any_other(tmp_path, monkeypatch):
+    (tmp_path / "testland.yaml").write_text(policy_text(MENTE_BASIC, HEAD + DECLARES_MENTE), encoding="utf-8")
+    monkeypatch.setenv("ONESTOP_REGIONS", str(tmp_path))
+    grant = EligibilityChange(event_id="E1", psn_no="P1", category="mente", action="grant", valid_from="2024-01-01",
+                              authority="medical_insurance", recorded_at="2024-01-01T09:00:00Z")
+    assert grant.category is MENTE and issuing_authority(grant.category) == Authority.medical_insurance
+    assert category_name_zh(grant.category) == "门特"
+    with pytest.raises(ValidationError):  # a code no file declares is refused at the door
+        EligibilityChange(event_id="E2", psn_no="P1", category="mente_typo", action="grant", valid_from="2024-01-01",
+                          authority="medical_insurance", recorded_at="2024-01-01T09:00:00Z")
+
+
+# ---------------------------------------------------------------------------------------------
+# 7. a year-end top-up to a ceiling: "the registered poor person's share of in-scope inpatient
+# costs above 10% is topped up once at the year end"
+
+TOP_UP = """\
+year_end:
+  - payer: assistance
+    source: test
+    top_up:
+      label: registered poor, 10%
+      categories: [poverty_registered]
+      when: {med_types: ["21"]}
+      personal_share_ceiling: "10%"
+"""
+BASIC_INPATIENT_80 = payer_yaml("basic", """
+    name: inpatient
+    source: test
+    when: {med_types: ["21"]}
+    scope: per_claim
+    tiers: [{label: level 2, segments: [{from: 500, rate: "80%"}]}]
+    """, fund='"390100"')
+ASSISTANCE_50 = payer_yaml("assistance", """
+    name: assistance
+    source: test
+    when: {med_types: ["21"]}
+    scope: per_claim
+    tiers: [{label: all, categories: [poverty_registered, "dibao*"], segments: [{from: 0, rate: "50%"}]}]
+    """)
+
+
+def close(policy: Policy, claims: list[DischargeClaim], held: frozenset[Category]):
+    return settle_year([ClaimOfYear(c, held, policy) for c in claims], closed_regions={"testland"})
+
+
+def test_the_year_end_tops_up_the_personal_share_above_ten_percent_of_the_inpatient_costs():
+    policy = parse_policy(policy_text(BASIC_INPATIENT_80 + ASSISTANCE_50) + TOP_UP, "testland.yaml")
+    stays = [claim("10000.00", out="1000.00", claim_id="A", day="2024-02-01"), claim("20000.00", claim_id="B", day="2024-05-01"),
+             claim("1000.00", claim_id="O", med_type="11", day="2024-06-01")]
+    year = close(policy, stays, frozenset({Category.poverty_registered}))
+    # A: basic 80% × (10,000 − 500) = 7,600; assistance 50% × 2,400 = 1,200; share of in-scope 1,200
+    # B: basic 80% × (20,000 − 500) = 15,600; assistance 50% × 4,400 = 2,200; share of in-scope 2,200
+    # O: outpatient, not counted (the top-up is for inpatient costs)
+    assert [paid(s) for s in year.claims[:2]] == [{"basic": D("7600.00"), "assistance": D("1200.00")},
+                                                 {"basic": D("15600.00"), "assistance": D("2200.00")}]
+    # year end: inpatient in-scope 30,000, the person's share 3,400; held to 10% × 30,000 = 3,000: 400.00
+    (closed,) = year.year_end
+    (top_up,) = closed.lines
+    assert (top_up.payer.value, top_up.amount, top_up.base) == ("assistance", D("400.00"), D("3400.00"))
+    assert top_up.account == "assistance.top_up.year_end"
+    assert ("the year's 2 counted claims: in-scope 30000.00, the person's share of it 3400.00; held to 10% of it: "
+            "30000.00 × 10% = 3000.00; 3400.00 − 3000.00 = 400.00 → pays 400.00") in top_up.explanation
+    assert top_up.explanation_zh.startswith("测试年终一次性补偿（建档立卡贫困人口）：本年计入的2次就医：")
+
+
+def test_no_top_up_for_a_person_it_is_not_for_and_nothing_while_the_share_is_within_the_ceiling():
+    policy = parse_policy(policy_text(BASIC_INPATIENT_80 + ASSISTANCE_50) + TOP_UP, "testland.yaml")
+    dibao = close(policy, [claim("20000.00", claim_id="B")], frozenset({Category.dibao}))
+    assert [c.lines for c in dibao.year_end] == [()]  # the top-up is the registered poor's: no line for a dibao person
+    generous = parse_policy(policy_text(BASIC_INPATIENT_80 + ASSISTANCE_50.replace('"50%"', '"70%"')) + TOP_UP, "testland.yaml")
+    (closed,) = close(generous, [claim("10000.00", claim_id="A")], frozenset({Category.poverty_registered})).year_end
+    # basic 7,600; assistance 70% × 2,400 = 1,680; the share 720 is within 10% × 10,000 = 1,000: 0.00
+    (top_up,) = closed.lines
+    assert top_up.amount == D("0.00")
+    assert "the year's 1 counted claim: in-scope 10000.00, the person's share of it 720.00" in top_up.explanation
+    assert "10000.00 × 10% = 1000.00; 720.00 − 1000.00 = -280.00 → pays 0.00" in top_up.explanation
+
+
+def test_a_top_up_names_only_categories_the_file_knows():
+    with pytest.raises(PolicyFileError) as info:
+        parse_policy(policy_text(BASIC_INPATIENT_80 + ASSISTANCE_50) + TOP_UP.replace("[poverty_registered]", "[poor]"),
+                     "testland.yaml")
+    assert "year_end.0.top_up.categories: Value error, unknown category 'poor'" in str(info.value)
