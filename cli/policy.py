@@ -57,15 +57,20 @@ def explain_command(file: Path) -> None:
         click.echo(f"# {case.name} — {case.person.psn_no}")
         for settled in settle_case(case):
             claim = settled.claim
-            click.echo(f"\n## {claim.claim_id}  {claim.begndate} – {claim.enddate}  "
-                       f"总额 total {format_yuan(claim.medfee_sumamt)}  政策范围内 in-scope {format_yuan(claim.inscp_scp_amt)}  "
-                       f"policy {settled.policy.ref}")
+            click.echo(
+                f"\n## {claim.claim_id}  {claim.begndate} – {claim.enddate}  "
+                f"总额 total {format_yuan(claim.medfee_sumamt)}  "
+                f"政策范围内 in-scope {format_yuan(claim.inscp_scp_amt)}  "
+                f"policy {settled.policy.ref}"
+            )
             for line in settled.lines:
                 click.echo(f"- {line.payer.value} {format_yuan(line.amount)}  [{line.rule}]")
                 click.echo(f"    {line.explanation_zh}")
                 click.echo(f"    {line.explanation}")
-            click.echo(f"= 基金支付 funds {format_yuan(settled.fund_pay_sumamt)}; "
-                       f"个人负担 personal {format_yuan(settled.psn_part_amt)}")
+            click.echo(
+                f"= 基金支付 funds {format_yuan(settled.fund_pay_sumamt)}; "
+                f"个人负担 personal {format_yuan(settled.psn_part_amt)}"
+            )
 
 
 @policy.command("show")
@@ -97,36 +102,51 @@ def describe(policy: Policy, period: InForce | None = None) -> str:
     period = period or InForce(policy, policy.in_force_from, policy.in_force_to)
     when = f"in force {_period(period)}"
     if period.superseded_by is not None:
-        when += (f" (superseded from {period.superseded_by.in_force_from} by {period.superseded_by.ref}; "
-                 f"its own period {policy.in_force_from} – {policy.in_force_to or 'open'})")
+        when += (
+            f" (superseded from {period.superseded_by.in_force_from} by {period.superseded_by.ref}; "
+            f"its own period {policy.in_force_from} – {policy.in_force_to or 'open'})"
+        )
     if policy.supersedes:
         when += f"; supersedes {policy.supersedes} from {policy.in_force_from}"
     place = f"insured places {', '.join(policy.codes)}"
     if policy.pooled_area != policy.codes:
         place += f"; pool {', '.join(policy.pooled_area)}"
-    out = [f"{policy.name_zh} {policy.name} — policy {policy.ref}, {when}",
-           f"document: {policy.document} (seed {policy.seed}); {place}",
-           "chain: " + " → ".join(p.payer.value for p in policy.payers)]
+    out = [
+        f"{policy.name_zh} {policy.name} — policy {policy.ref}, {when}",
+        f"document: {policy.document} (seed {policy.seed}); {place}",
+        "chain: " + " → ".join(p.payer.value for p in policy.payers),
+    ]
     for payer in policy.payers:
-        funds = payer.fund_pay_type if isinstance(payer.fund_pay_type, str) else ", ".join(
-            f"{insutype.value}: {code}" for insutype, code in payer.fund_pay_type.items())
+        funds = (
+            payer.fund_pay_type
+            if isinstance(payer.fund_pay_type, str)
+            else ", ".join(f"{insutype.value}: {code}" for insutype, code in payer.fund_pay_type.items())
+        )
         out.append(f"\n[{payer.payer.value}] {payer.name_zh}, fund {funds}")
         for rule in payer.rules:
             out.extend(_describe_rule(rule, payer.account_of(rule)))
     if policy.categories:
         out.append("\ncategories the region declares:")
-        out.extend(f"  {c.code} {c.name_zh} ({c.name}), issued by {c.authority.value}  — source: {c.source}" for c in policy.categories)
+        out.extend(
+            f"  {c.code} {c.name_zh} ({c.name}), issued by {c.authority.value}  — source: {c.source}"
+            for c in policy.categories
+        )
     for alert in policy.alerts:
-        out.append(f"\n[alert {alert.name}] {alert.categories or 'everyone else'}: in-scope personal share after "
-                   f"{', '.join(p.value for p in alert.measured_after)} above {format_yuan(alert.threshold)}  — source: {alert.source}")
+        out.append(
+            f"\n[alert {alert.name}] {alert.categories or 'everyone else'}: in-scope personal share after "
+            f"{', '.join(p.value for p in alert.measured_after)} above {format_yuan(alert.threshold)}  "
+            f"— source: {alert.source}"
+        )
     for closing in policy.year_end:
         top_up = closing.top_up
         if top_up is None:
             what = "pays F(the year's base) − what each annual account paid in the year"
         else:
-            what = (f"tops up ({top_up.label}) [{', '.join(top_up.categories) if top_up.categories else 'everyone'}]: "
-                    f"the person's share of the in-scope costs of the year's claims ({_conditions(top_up.when)}) "
-                    f"held to {format_rate(top_up.personal_share_ceiling)} of them")
+            what = (
+                f"tops up ({top_up.label}) [{', '.join(top_up.categories) if top_up.categories else 'everyone'}]: "
+                f"the person's share of the in-scope costs of the year's claims ({_conditions(top_up.when)}) "
+                f"held to {format_rate(top_up.personal_share_ceiling)} of them"
+            )
         out.append(f"\n[year end] {closing.payer.value} {what}  — source: {closing.source}")
     if policy.readings:
         out.append("\nreadings taken where the seed is silent or unclear:")
@@ -147,15 +167,19 @@ def _conditions(when: Conditions | None) -> str:
 
 def _describe_rule(rule: Rule, account: str) -> list[str]:
     limits = {k: v for k, v in rule.limits.model_dump(exclude_none=True, mode="json").items()}
-    lines = [f"  rule {rule.name} ({rule.scope}, account {account}) — source: {rule.source}",
-             f"    when: {_conditions(rule.when)}"]
+    lines = [
+        f"  rule {rule.name} ({rule.scope}, account {account}) — source: {rule.source}",
+        f"    when: {_conditions(rule.when)}",
+    ]
     if rule.base_of:
         lines.append(f"    base and yearly cumulative: those of {rule.base_of}")
     if limits:
         lines.append(f"    limits: {limits}")
     if rule.defer_while:
         d = rule.defer_while
-        lines.append(f"    deferred while {d.account} yearly base < {format_yuan(d.cumulative_base_below)}: {d.explanation}")
+        lines.append(
+            f"    deferred while {d.account} yearly base < {format_yuan(d.cumulative_base_below)}: {d.explanation}"
+        )
     lines.extend(_describe_tier(tier, rule) for tier in rule.tiers)
     return lines
 

@@ -22,15 +22,15 @@ from typing import Any
 
 from schemas.codes import Category, InsuType, Payer, category_name_zh
 from schemas.events import DischargeClaim, PaymentLine
-from schemas.money import ZERO
+
+# (imported under its short name, not assigned to it: a compiled rule then calls it directly)
+from schemas.money import ZERO, format_yuan as y
 from schemas.policy import Deferral, PayerPolicy, Policy, Rule, Tier
 from schemas.trusted import built
 
 from .conditions import Reason, fields_read, holding, open_to, when_failures, when_holds
 from .diseases import major_disease_of
 from .schedule import Span, spans
-# (imported under its short name, not assigned to it: a compiled rule then calls it directly)
-from schemas.money import format_yuan as y
 
 #: a cap with its name in English and Chinese (None: no cap)
 Cap = tuple[Decimal | None, str, str]
@@ -133,13 +133,18 @@ def _read_for(policy: Policy, payer: PayerPolicy, held: frozenset[Category]) -> 
     rules = []
     for rule in payer.rules:
         account = payer.account_of(rule)
-        tiers = tuple(_tier_for(policy, payer, rule, account, tier, held, rule_id) for tier in rule.tiers if open_to(tier.categories, held))
+        tiers = tuple(
+            _tier_for(policy, payer, rule, account, tier, held, rule_id)
+            for tier in rule.tiers
+            if open_to(tier.categories, held)
+        )
         if tiers:
             rules.append(_rule_for(policy, rule, account, tiers))
     conditions = [when for r in rules for when in (r.rule.when, *(t.tier.when for t in r.tiers))]
     fields = sorted(set().union(*map(fields_read, conditions)))
-    return PayerFor(payer, payer.payer, rule_id, tuple(rules), attrgetter(*fields) if fields else _reads_nothing,
-                    policy.pooled_area)
+    return PayerFor(
+        payer, payer.payer, rule_id, tuple(rules), attrgetter(*fields) if fields else _reads_nothing, policy.pooled_area
+    )
 
 
 def _rule_for(policy: Policy, rule: Rule, account: str, tiers: tuple[TierFor, ...]) -> RuleFor:
@@ -147,11 +152,24 @@ def _rule_for(policy: Policy, rule: Rule, account: str, tiers: tuple[TierFor, ..
     sharing = cap_accounts(policy, rule)
     others = [a for a in sharing if a != account]  # (a cap named by one rule alone is its own)
     shared = (f" shared with {', '.join(others)}", "共用")  # (the Chinese names no account: they have no Chinese names)
-    return RuleFor(rule, account, tiers, annual, annual and rule.base_of is None, rule.base_of, rule.base_after,
-                   rule.deduct_paid_this_year, rule.defer_while, limits.per_claim, limits.per_day,
-                   limits.assisted_visits_per_month,
-                   limits.per_day is not None or limits.assisted_visits_per_month is not None,
-                   "preselfpay_amt" in rule.base_parts, sharing, shared if others else ("", ""))
+    return RuleFor(
+        rule,
+        account,
+        tiers,
+        annual,
+        annual and rule.base_of is None,
+        rule.base_of,
+        rule.base_after,
+        rule.deduct_paid_this_year,
+        rule.defer_while,
+        limits.per_claim,
+        limits.per_day,
+        limits.assisted_visits_per_month,
+        limits.per_day is not None or limits.assisted_visits_per_month is not None,
+        "preselfpay_amt" in rule.base_parts,
+        sharing,
+        shared if others else ("", ""),
+    )
 
 
 def cap_accounts(policy: Policy, rule: Rule) -> tuple[str, ...]:
@@ -163,13 +181,23 @@ def cap_accounts(policy: Policy, rule: Rule) -> tuple[str, ...]:
     return tuple(dict.fromkeys(p.account_of(r) for p in policy.payers for r in p.rules if r.limits.shared_cap == name))
 
 
-def _tier_for(policy: Policy, payer: PayerPolicy, rule: Rule, account: str, tier: Tier, held: frozenset[Category],
-              rule_id: str) -> TierFor:
+def _tier_for(
+    policy: Policy, payer: PayerPolicy, rule: Rule, account: str, tier: Tier, held: frozenset[Category], rule_id: str
+) -> TierFor:
     label, label_zh = tier_label(tier, held), tier_label_zh(tier, held, policy)
-    return TierFor(tier, label, label_zh, qualification_key(account, tier), f"{rule_id}.{rule.name}[{tier.label}]",
-                   Reason(f"{payer.payer.value} ({rule.name}, {label}): ", f"{payer.name_zh}（{label_zh}）："),
-                   spans(tier.segments or []), y(tier.deductible), _claim_free_cap(rule, tier),
-                   tier.personal_share_ceiling, tier.qualifies_at)
+    return TierFor(
+        tier,
+        label,
+        label_zh,
+        qualification_key(account, tier),
+        f"{rule_id}.{rule.name}[{tier.label}]",
+        Reason(f"{payer.payer.value} ({rule.name}, {label}): ", f"{payer.name_zh}（{label_zh}）："),
+        spans(tier.segments or []),
+        y(tier.deductible),
+        _claim_free_cap(rule, tier),
+        tier.personal_share_ceiling,
+        tier.qualifies_at,
+    )
 
 
 def _reads_nothing(claim: DischargeClaim) -> tuple[()]:
@@ -209,7 +237,9 @@ def _apply(payer: PayerFor, claim: DischargeClaim) -> Applicable:
     reasons = _why_not(payer, claim)
     why = "; ".join(r.en for r in reasons) or "no rule covers this claim"
     why_zh = "；".join(r.zh for r in reasons) or "无适用规则"
-    return Applicable(None, why_not=Reason(f"{payer.payer.payer.value} pays nothing: {why}", f"{payer.payer.name_zh}不支付：{why_zh}"))
+    return Applicable(
+        None, why_not=Reason(f"{payer.payer.payer.value} pays nothing: {why}", f"{payer.payer.name_zh}不支付：{why_zh}")
+    )
 
 
 def _why_not(payer: PayerFor, claim: DischargeClaim) -> list[Reason]:
@@ -219,19 +249,31 @@ def _why_not(payer: PayerFor, claim: DischargeClaim) -> list[Reason]:
         rule = read.rule
         missing = when_failures(rule.when, claim, payer.pool)
         if missing:
-            reasons.append(Reason(f"{rule.name}: " + "; ".join(r.en for r in missing), "；".join(r.zh for r in missing)))
+            reasons.append(
+                Reason(f"{rule.name}: " + "; ".join(r.en for r in missing), "；".join(r.zh for r in missing))
+            )
             continue
         # the rule covers the claim, and none of its schedules open to the person does: say why each not
         per_tier = [(t, when_failures(t.tier.when, claim, payer.pool)) for t in read.tiers]
         if all(failed for _, failed in per_tier):
-            reasons.append(Reason(
-                f"{rule.name}: no schedule applies to this claim: " + "; ".join(
-                    f"{t.tier.label}: " + ", ".join(r.en for r in failed) for t, failed in per_tier),
-                "无适用于本次就医的标准：" + "；".join(
-                    f"{t.tier.label_zh or t.tier.label}：" + "，".join(r.zh for r in failed) for t, failed in per_tier)))
+            reasons.append(
+                Reason(
+                    f"{rule.name}: no schedule applies to this claim: "
+                    + "; ".join(f"{t.tier.label}: " + ", ".join(r.en for r in failed) for t, failed in per_tier),
+                    "无适用于本次就医的标准："
+                    + "；".join(
+                        f"{t.tier.label_zh or t.tier.label}：" + "，".join(r.zh for r in failed)
+                        for t, failed in per_tier
+                    ),
+                )
+            )
         else:
-            reasons.append(Reason(f"{rule.name}: no schedule of the person's categories applies to this claim",
-                                  "本人所属类别无适用于本次就医的标准"))
+            reasons.append(
+                Reason(
+                    f"{rule.name}: no schedule of the person's categories applies to this claim",
+                    "本人所属类别无适用于本次就医的标准",
+                )
+            )
     return reasons
 
 
@@ -243,9 +285,17 @@ def nothing_paid(payer: PayerFor, found: Applicable, claim: DischargeClaim) -> P
         assert found.why_not is not None
         why, why_zh = found.why_not
         line = found.nothing[claim.insutype] = payment_line(
-            payer=payer.code, fund_pay_type=payer.fund_code(claim.insutype), amount=ZERO, base=ZERO,
-            rule=f"{payer.rule_id}.not_applicable", explanation=why, explanation_zh=why_zh, applied=None, account=None,
-            cumulative_before=None)
+            payer=payer.code,
+            fund_pay_type=payer.fund_code(claim.insutype),
+            amount=ZERO,
+            base=ZERO,
+            rule=f"{payer.rule_id}.not_applicable",
+            explanation=why,
+            explanation_zh=why_zh,
+            applied=None,
+            account=None,
+            cumulative_before=None,
+        )
     return line
 
 
@@ -296,8 +346,11 @@ def annual_cap(rule: Rule, tier: Tier, claim: DischargeClaim) -> Cap:
         return cap
     disease = major_disease_of(claim.dise_codg, claim.age)
     if disease is not None:
-        return (rule.limits.major_disease_annual_cap, f"annual cap for the major disease {disease.name} ({disease.name_zh})",
-                f"重大疾病（{disease.name_zh}）年度限额")
+        return (
+            rule.limits.major_disease_annual_cap,
+            f"annual cap for the major disease {disease.name} ({disease.name_zh})",
+            f"重大疾病（{disease.name_zh}）年度限额",
+        )
     return rule.limits.annual_cap, "annual cap", "年度限额"
 
 

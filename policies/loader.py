@@ -49,8 +49,10 @@ def _declarations(directory: Path) -> dict[str, DeclaredCategory]:
         for declared in policy.categories:
             other = found.setdefault(declared.code, declared.declared())
             if other != declared.declared():
-                raise PolicyFileError(f"policy {policy.ref} declares the category {declared.code} otherwise than another "
-                                      f"policy file does ({other}); a category means one thing in every file")
+                raise PolicyFileError(
+                    f"policy {policy.ref} declares the category {declared.code} otherwise than another "
+                    f"policy file does ({other}); a category means one thing in every file"
+                )
     return found
 
 
@@ -72,7 +74,12 @@ class NoPolicy(LookupError):
     """No policy in force for a claim's insured place and date."""
 
 
-def _line_map(node: yaml.Node, path: tuple = ()) -> dict[tuple, int]:
+#: where in a policy file's data: keys and list indexes from the top (pydantic's ``loc``)
+Where = tuple[str | int, ...]
+M = TypeVar("M", bound=BaseModel)
+
+
+def _line_map(node: yaml.Node, path: Where = ()) -> dict[Where, int]:
     lines = {path: node.start_mark.line + 1}
     if isinstance(node, yaml.MappingNode):
         for key, value in node.value:
@@ -84,7 +91,7 @@ def _line_map(node: yaml.Node, path: tuple = ()) -> dict[tuple, int]:
     return lines
 
 
-def _line_of(lines: dict[tuple, int], loc: tuple) -> int:
+def _line_of(lines: dict[Where, int], loc: Where) -> int:
     for end in range(len(loc), -1, -1):
         key = tuple(str(p) if not isinstance(p, int) else p for p in loc[:end])
         if key in lines:
@@ -92,7 +99,7 @@ def _line_of(lines: dict[tuple, int], loc: tuple) -> int:
     return 1
 
 
-def _validated(model: type[BaseModel], text: str, name: str, shared_dir: Path) -> Any:
+def _validated(model: type[M], text: str, name: str, shared_dir: Path) -> M:
     try:
         node = yaml.compose(text)
         data = yaml.safe_load(text)
@@ -160,7 +167,8 @@ def _shared_payer(file: str, shared_dir: Path, used_at: str) -> Any:
         raise PolicyFileError(f"{used_at}: use: {file}: no such shared payer file in {shared_dir}")
     text = path.read_text(encoding="utf-8")
     _validated(PayerPolicy, text, str(path), shared_dir)  # its own errors point into its own lines
-    return yaml.safe_load(text)
+    payer: dict[str, Any] = yaml.safe_load(text)  # (a mapping: it validated as a payer)
+    return payer
 
 
 def parse_policy(text: str, name: str = "<policy>", shared_dir: Path = SHARED_DIR) -> Policy:
@@ -216,11 +224,15 @@ def periods_in_force(policies: Iterable[Policy]) -> dict[int, InForce]:
             continue
         older = by_ref.get(newer.supersedes)
         if older is None:
-            raise PolicyFileError(f"policy {newer.ref} supersedes {newer.supersedes}, which no policy file is "
-                                  f"(policies of {newer.region}: {sorted(p.ref for p in policies if p.region == newer.region)})")
+            raise PolicyFileError(
+                f"policy {newer.ref} supersedes {newer.supersedes}, which no policy file is "
+                f"(policies of {newer.region}: {sorted(p.ref for p in policies if p.region == newer.region)})"
+            )
         if newer.in_force_from <= older.in_force_from:
-            raise PolicyFileError(f"policy {newer.ref} supersedes {older.ref} from {newer.in_force_from}, which is not "
-                                  f"after {older.ref} is in force from, {older.in_force_from}")
+            raise PolicyFileError(
+                f"policy {newer.ref} supersedes {older.ref} from {newer.in_force_from}, which is not "
+                f"after {older.ref} is in force from, {older.in_force_from}"
+            )
         own = periods[id(older)]
         until = newer.in_force_from - timedelta(days=1)
         if own.end is None or until < own.end:
@@ -238,8 +250,10 @@ def _check_no_overlap(periods: Iterable[InForce]) -> None:
         group.sort(key=lambda p: p.start)
         for earlier, later in zip(group, group[1:]):
             if earlier.end is None or earlier.end >= later.start:
-                raise PolicyFileError(f"policies {earlier.policy.ref} and {later.policy.ref} of {_place(code)} overlap "
-                                      f"(a newer notice replaces an older one with `supersedes: {earlier.policy.ref}`)")
+                raise PolicyFileError(
+                    f"policies {earlier.policy.ref} and {later.policy.ref} of {_place(code)} overlap "
+                    f"(a newer notice replaces an older one with `supersedes: {earlier.policy.ref}`)"
+                )
 
 
 def _place(code: str) -> str:
@@ -261,13 +275,17 @@ def policy_for(insuplc_admdvs: str, day: date, policies: Iterable[Policy] | None
         serving = _serving(insuplc_admdvs, _indexed(periods_in_force(policies)))
     if not serving:
         known = sorted({c for p in (load_policies() if policies is None else policies) for c in p.codes})
-        raise NoPolicy(f"no policy for insured place {insuplc_admdvs} (pooled city {insuplc_admdvs[:4]}): no policy "
-                       f"file lists a division code it begins with; known: {known}")
+        raise NoPolicy(
+            f"no policy for insured place {insuplc_admdvs} (pooled city {insuplc_admdvs[:4]}): no policy "
+            f"file lists a division code it begins with; known: {known}"
+        )
     for _, periods in serving:
         for period in periods:
             if period.covers(day):
                 return period.policy
-    shown = ", ".join(f"{p.policy.ref} from {p.start}" + (f" to {p.end}" if p.end else "") for _, ps in serving for p in ps)
+    shown = ", ".join(
+        f"{p.policy.ref} from {p.start}" + (f" to {p.end}" if p.end else "") for _, ps in serving for p in ps
+    )
     raise NoPolicy(f"no policy of {_place(serving[0][0])} in force on {day} (periods: {shown})")
 
 

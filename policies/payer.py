@@ -39,15 +39,25 @@ from types import MappingProxyType
 
 from schemas.codes import Category
 from schemas.events import DischargeClaim, PaymentLine
-from schemas.money import ZERO, format_rate, round_to_fen
+
 # (imported under their short names, not assigned to them: a compiled rule then calls them directly)
-from schemas.money import format_exact as exact, format_yuan as y
+from schemas.money import ZERO, format_exact as exact, format_rate, format_yuan as y, round_to_fen
 from schemas.policy import PayerPolicy, Policy
 from schemas.totals import AccountTotals, YearTotals
 from schemas.trusted import built
 
-from .applicable import (RuleFor, TierFor, account_name_zh, annual_cap, applicable, nothing_paid, payer_for, payer_names_zh,
-                         payment_line, qualification_key)
+from .applicable import (
+    RuleFor,
+    TierFor,
+    account_name_zh,
+    annual_cap,
+    applicable,
+    nothing_paid,
+    payer_for,
+    payer_names_zh,
+    payment_line,
+    qualification_key,
+)
 from .conditions import Reason
 from .schedule import over
 
@@ -168,12 +178,21 @@ def _covered_shown(rule: RuleFor, claim: DischargeClaim) -> tuple[str, str]:
     """The parts of the bill the rule's base counts, as printed: the in-scope amount, and the class-B own share."""
     shown, shown_zh = f"in-scope {y(claim.inscp_scp_amt)}", f"政策范围内 {y(claim.inscp_scp_amt)}"
     if rule.with_preselfpay:
-        return f"{shown} + class-B own share {y(claim.preselfpay_amt)}", f"{shown_zh} + 乙类先行自付 {y(claim.preselfpay_amt)}"
+        class_b = y(claim.preselfpay_amt)
+        return f"{shown} + class-B own share {class_b}", f"{shown_zh} + 乙类先行自付 {class_b}"
     return shown, shown_zh
 
 
-def _base(rule: RuleFor, claim: DischargeClaim, in_scope: Decimal, prior: Sequence[PaymentLine], paid_before: Decimal,
-          account: AccountTotals, policy: Policy, steps: _Steps) -> tuple[Decimal, Decimal, str]:
+def _base(
+    rule: RuleFor,
+    claim: DischargeClaim,
+    in_scope: Decimal,
+    prior: Sequence[PaymentLine],
+    paid_before: Decimal,
+    account: AccountTotals,
+    policy: Policy,
+    steps: _Steps,
+) -> tuple[Decimal, Decimal, str]:
     """This claim's base for the rule, the account's yearly base before it, and the base as printed.
     ``in_scope``: the parts of the bill the rule's base counts (the in-scope amount, with the class-B
     own share where the rule adds it)."""
@@ -182,8 +201,10 @@ def _base(rule: RuleFor, claim: DischargeClaim, in_scope: Decimal, prior: Sequen
         base = source.base if source else ZERO
         before = source.cumulative_before if source and source.cumulative_before is not None else ZERO
         shown = y(base)
-        steps.add(f"base {shown}, as counted by {rule.base_of}",
-                  f"基数 {shown}（同{account_name_zh(policy, rule.base_of)}本次计入基数）")
+        steps.add(
+            f"base {shown}, as counted by {rule.base_of}",
+            f"基数 {shown}（同{account_name_zh(policy, rule.base_of)}本次计入基数）",
+        )
         return base, before, shown
     in_scope_shown, in_scope_zh = _covered_shown(rule, claim)
     if rule.base_after:
@@ -191,20 +212,34 @@ def _base(rule: RuleFor, claim: DischargeClaim, in_scope: Decimal, prior: Sequen
         base = max(ZERO, in_scope - after)
         names = ", ".join(p.value for p in rule.base_after)
         shown, after_shown = y(base), y(after)
-        steps.add(f"base {shown} ({in_scope_shown} − paid by {names} {after_shown})",
-                  f"基数 {shown}（{in_scope_zh} − {payer_names_zh(policy, rule.base_after)}已付 {after_shown}）")
+        steps.add(
+            f"base {shown} ({in_scope_shown} − paid by {names} {after_shown})",
+            f"基数 {shown}（{in_scope_zh} − {payer_names_zh(policy, rule.base_after)}已付 {after_shown}）",
+        )
         return base, account.base, shown
     base = in_scope - paid_before
     if not base > ZERO:  # (what max(ZERO, base) gives)
         base = ZERO
     shown, before_shown = y(base), y(paid_before)
-    steps.add(f"base {shown} ({in_scope_shown} − paid before {before_shown})",
-              f"基数 {shown}（{in_scope_zh} − 前序已付 {before_shown}）")
+    steps.add(
+        f"base {shown} ({in_scope_shown} − paid before {before_shown})",
+        f"基数 {shown}（{in_scope_zh} − 前序已付 {before_shown}）",
+    )
     return base, account.base, shown
 
 
-def _candidate(tier: TierFor, rule: RuleFor, claim: DischargeClaim, in_scope: Decimal, prior: Sequence[PaymentLine],
-               paid_before: Decimal, account: AccountTotals, cap_paid: Decimal, policy: Policy, qualified: bool) -> _Candidate:
+def _candidate(
+    tier: TierFor,
+    rule: RuleFor,
+    claim: DischargeClaim,
+    in_scope: Decimal,
+    prior: Sequence[PaymentLine],
+    paid_before: Decimal,
+    account: AccountTotals,
+    cap_paid: Decimal,
+    policy: Policy,
+    qualified: bool,
+) -> _Candidate:
     if tier.personal_share_ceiling is not None:
         return _ceiling_candidate(tier, claim, paid_before)
     c = _Candidate(tier)
@@ -249,7 +284,10 @@ def _qualifying_step(c: _Candidate, line: Decimal, low: Decimal, high: Decimal, 
         c.reaches_back = not qualified and low > 0
         later = ": the year's earlier claims are settled again by this schedule" if c.reaches_back else ""
         later_zh = "：本年此前的就医按此标准重新结算" if c.reaches_back else ""
-        c.add(f"the year reaches the qualifying {y(line)} with this claim{later}", f"本次就医使本年累计达到资格线 {y(line)}{later_zh}")
+        c.add(
+            f"the year reaches the qualifying {y(line)} with this claim{later}",
+            f"本次就医使本年累计达到资格线 {y(line)}{later_zh}",
+        )
 
 
 def _equation(shown: list[str], gross: Decimal, paid_this_year: Decimal | None = None) -> tuple[str, str]:
@@ -262,12 +300,23 @@ def _equation(shown: list[str], gross: Decimal, paid_this_year: Decimal | None =
         equation = f"{arithmetic} = {gross_shown}"
         return equation, equation
     paid_shown = y(paid_this_year)
-    return (f"{arithmetic} − {paid_shown} already paid this year = {gross_shown}",
-            f"{arithmetic} − 本年已付 {paid_shown} = {gross_shown}")
+    return (
+        f"{arithmetic} − {paid_shown} already paid this year = {gross_shown}",
+        f"{arithmetic} − 本年已付 {paid_shown} = {gross_shown}",
+    )
 
 
-def _within_limits(gross: Decimal, claim: DischargeClaim, in_scope: Decimal, paid_before: Decimal, rule: RuleFor,
-                   tier: TierFor, account: AccountTotals, cap_paid: Decimal, steps: _Steps) -> Decimal:
+def _within_limits(
+    gross: Decimal,
+    claim: DischargeClaim,
+    in_scope: Decimal,
+    paid_before: Decimal,
+    rule: RuleFor,
+    tier: TierFor,
+    account: AccountTotals,
+    cap_paid: Decimal,
+    steps: _Steps,
+) -> Decimal:
     """``gross`` within what is left of the annual cap (``cap_paid``: what counts towards it this
     year), the limits of a claim, a day and a month, and never above the remaining."""
     amount = gross
@@ -276,20 +325,37 @@ def _within_limits(gross: Decimal, claim: DischargeClaim, in_scope: Decimal, pai
         shared, shared_zh = rule.cap_shared
         amount = _limit(amount, cap - cap_paid, cap_name, shared_zh + cap_name_zh, steps, cap, shared)
     if rule.per_claim is not None:
-        amount = _limit(amount, rule.per_claim, f"at most {y(rule.per_claim)} a claim", f"单次最高 {y(rule.per_claim)}", steps)
+        amount = _limit(
+            amount, rule.per_claim, f"at most {y(rule.per_claim)} a claim", f"单次最高 {y(rule.per_claim)}", steps
+        )
     if rule.per_day is not None:
         today = account.paid_by_day.get(claim.enddate, ZERO)
-        amount = _limit(amount, rule.per_day - today, f"at most {y(rule.per_day)} a day", f"每日最高 {y(rule.per_day)}", steps)
+        amount = _limit(
+            amount, rule.per_day - today, f"at most {y(rule.per_day)} a day", f"每日最高 {y(rule.per_day)}", steps
+        )
     visits = rule.assisted_visits_per_month
     if visits is not None:
         month = claim.enddate.strftime("%Y-%m")
         if account.assisted_visits_by_month.get(month, 0) >= visits:
-            amount = _limit(amount, ZERO, f"{visits} assisted visits in {month} already", f"{month} 已救助 {visits} 次", steps)
+            amount = _limit(
+                amount, ZERO, f"{visits} assisted visits in {month} already", f"{month} 已救助 {visits} 次", steps
+            )
     if rule.with_preselfpay:
-        amount = _limit(amount, in_scope - paid_before, "never more than the remaining in-scope amount and class-B own share",
-                        "不超过政策范围内及乙类先行自付剩余", steps)
+        amount = _limit(
+            amount,
+            in_scope - paid_before,
+            "never more than the remaining in-scope amount and class-B own share",
+            "不超过政策范围内及乙类先行自付剩余",
+            steps,
+        )
     else:
-        amount = _limit(amount, in_scope - paid_before, "never more than the remaining in-scope amount", "不超过政策范围内剩余", steps)
+        amount = _limit(
+            amount,
+            in_scope - paid_before,
+            "never more than the remaining in-scope amount",
+            "不超过政策范围内剩余",
+            steps,
+        )
     return round_to_fen(amount)
 
 
@@ -304,12 +370,14 @@ def _ceiling_candidate(tier: TierFor, claim: DischargeClaim, paid_before: Decima
     amount = round_to_fen(max(ZERO, owed))
     rate = format_rate(held_to)
     c = _Candidate(tier)
-    c.add(f"personal share so far {y(share)} (whole bill {y(claim.medfee_sumamt)} − paid {y(paid_before)}); "
-          f"held to {rate} of the bill: {y(claim.medfee_sumamt)} × {rate} = {exact(ceiling)}; "
-          f"{y(share)} − {exact(ceiling)} = {exact(owed)}",
-          f"个人负担 {y(share)}（医疗费总额 {y(claim.medfee_sumamt)} − 已付 {y(paid_before)}）；"
-          f"控制在总额的 {rate}：{y(claim.medfee_sumamt)} × {rate} = {exact(ceiling)}；"
-          f"{y(share)} − {exact(ceiling)} = {exact(owed)}")
+    c.add(
+        f"personal share so far {y(share)} (whole bill {y(claim.medfee_sumamt)} − paid {y(paid_before)}); "
+        f"held to {rate} of the bill: {y(claim.medfee_sumamt)} × {rate} = {exact(ceiling)}; "
+        f"{y(share)} − {exact(ceiling)} = {exact(owed)}",
+        f"个人负担 {y(share)}（医疗费总额 {y(claim.medfee_sumamt)} − 已付 {y(paid_before)}）；"
+        f"控制在总额的 {rate}：{y(claim.medfee_sumamt)} × {rate} = {exact(ceiling)}；"
+        f"{y(share)} − {exact(ceiling)} = {exact(owed)}",
+    )
     c.amount, c.base = amount, share
     return c
 
@@ -323,8 +391,9 @@ def _deferred(rule: RuleFor, prior: Sequence[PaymentLine], policy: Policy) -> Re
     cumulative = (line.cumulative_before or ZERO) + line.base if line else ZERO
     if cumulative < deferral.cumulative_base_below:
         below = f"{y(cumulative)} < {y(deferral.cumulative_base_below)}"
-        return Reason(f"{deferral.account} yearly base {below}",
-                      f"{account_name_zh(policy, deferral.account)}本年累计 {below}")
+        return Reason(
+            f"{deferral.account} yearly base {below}", f"{account_name_zh(policy, deferral.account)}本年累计 {below}"
+        )
     return None
 
 
@@ -333,13 +402,17 @@ def _defer(rule: RuleFor, why: Reason, owed: Decimal, steps: _Steps) -> None:
     assert deferral is not None
     line = y(deferral.cumulative_base_below)
     if rule.deduct_paid_this_year:
-        where = (f"paid by a later claim of this year that lifts {deferral.account}'s yearly base to {line}, "
-                 "or at the year-end close")
+        where = (
+            f"paid by a later claim of this year that lifts {deferral.account}'s yearly base to {line}, "
+            "or at the year-end close"
+        )
         where_zh = f"待本年度后续就医累计达到 {line} 时支付，或于年终清算时支付"
     else:
         where, where_zh = "paid at the year-end close", "于年终清算时支付"
-    steps.add(f"{deferral.explanation} ({why.en}): {y(owed)} deferred, {where}",
-              f"{deferral.explanation_zh}（{why.zh}）：{y(owed)} 暂缓支付，{where_zh}")
+    steps.add(
+        f"{deferral.explanation} ({why.en}): {y(owed)} deferred, {where}",
+        f"{deferral.explanation_zh}（{why.zh}）：{y(owed)} 暂缓支付，{where_zh}",
+    )
 
 
 def pay(
@@ -368,12 +441,26 @@ def pay(
     in_scope = claim.inscp_scp_amt + claim.preselfpay_amt if rule.with_preselfpay else claim.inscp_scp_amt
     cap_paid = _paid_towards(totals, rule.cap_accounts) if rule.cap_accounts else account.paid
     if len(tiers) == 1:  # (nine payments in ten: no comparison to make)
-        best = _candidate(tiers[0], rule, claim, in_scope, prior, paid_before, account, cap_paid, policy,
-                          tiers[0].qualification in qualified)
+        best = _candidate(
+            tiers[0],
+            rule,
+            claim,
+            in_scope,
+            prior,
+            paid_before,
+            account,
+            cap_paid,
+            policy,
+            tiers[0].qualification in qualified,
+        )
         candidates = None
     else:
-        candidates = [_candidate(t, rule, claim, in_scope, prior, paid_before, account, cap_paid, policy,
-                                 t.qualification in qualified) for t in tiers]
+        candidates = [
+            _candidate(
+                t, rule, claim, in_scope, prior, paid_before, account, cap_paid, policy, t.qualification in qualified
+            )
+            for t in tiers
+        ]
         best = max(candidates, key=_amount_of)  # max keeps the first of equals: the listed order
     amount, steps = best.amount, best
     deferred = _deferred(rule, prior, policy)
@@ -381,8 +468,10 @@ def pay(
         _defer(rule, deferred, amount, steps)
         amount = ZERO
     if candidates is not None:
-        steps.add("most favourable of " + ", ".join(f"{c.tier.label} {y(c.amount)}" for c in candidates),
-                  "就高不重复：" + "，".join(f"{c.tier.label_zh} {y(c.amount)}" for c in candidates))
+        steps.add(
+            "most favourable of " + ", ".join(f"{c.tier.label} {y(c.amount)}" for c in candidates),
+            "就高不重复：" + "，".join(f"{c.tier.label_zh} {y(c.amount)}" for c in candidates),
+        )
     paid_shown = y(amount)
     line = payment_line(
         payer=own.code,
@@ -396,6 +485,11 @@ def pay(
         account=rule.account,
         cumulative_before=best.cumulative_before,
     )
-    new = account_after(account, best.base if rule.counted else ZERO, amount, claim.enddate if rule.dated else None,
-                        rule.assisted_visits_per_month is not None)
+    new = account_after(
+        account,
+        best.base if rule.counted else ZERO,
+        amount,
+        claim.enddate if rule.dated else None,
+        rule.assisted_visits_per_month is not None,
+    )
     return Paid(line, {rule.account: new}, best.reaches_back)

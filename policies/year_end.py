@@ -14,10 +14,11 @@ a claim of a closed year arriving later is settled as before and the close is ad
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
+from schemas.codes import Category, InsuType
 from schemas.events import PaymentLine
 from schemas.money import ZERO, format_exact, format_rate, format_yuan, round_to_fen
 from schemas.policy import PayerPolicy, Policy, Rule, Tier, TopUp
@@ -42,7 +43,9 @@ class _Owed:
     steps_zh: list[str]
 
 
-def close_year(claims: Sequence[ClaimOfYear], settled: Sequence[Settled], totals: YearTotals) -> tuple[list[PaymentLine], YearTotals]:
+def close_year(
+    claims: Sequence[ClaimOfYear], settled: Sequence[Settled], totals: YearTotals
+) -> tuple[list[PaymentLine], YearTotals]:
     """The close's lines for one person, region and year (``claims`` and ``settled`` of that
     region, in order), and the totals with the close counted."""
     policy = claims[-1].policy
@@ -69,33 +72,54 @@ def close_year(claims: Sequence[ClaimOfYear], settled: Sequence[Settled], totals
                 continue
             sharing = cap_accounts(policy, rule) or (account,)
             cap_paid = sum((totals[a].paid for a in sharing if a in totals), start=ZERO)
-            cap_paid += sum((closed.amount for closed in lines if closed.account in {a + YEAR_END_ACCOUNT for a in sharing}),
-                            start=ZERO)
+            cap_paid += sum(
+                (closed.amount for closed in lines if closed.account in {a + YEAR_END_ACCOUNT for a in sharing}),
+                start=ZERO,
+            )
             line = _close_account(policy, payer, rule, tiers, totals[account], cap_paid, held, left, insutype)
             left -= line.amount
-            totals[line.account] = AccountTotals(paid=line.amount)
+            totals[account + YEAR_END_ACCOUNT] = AccountTotals(paid=line.amount)
             lines.append(line)
     return lines, totals
 
 
-def _close_account(policy: Policy, payer: PayerPolicy, rule: Rule, tiers: list[Tier], account: AccountTotals,
-                   cap_paid: Decimal, held, left: Decimal, insutype) -> PaymentLine:
+def _close_account(
+    policy: Policy,
+    payer: PayerPolicy,
+    rule: Rule,
+    tiers: list[Tier],
+    account: AccountTotals,
+    cap_paid: Decimal,
+    held: Collection[Category],
+    left: Decimal,
+    insutype: InsuType,
+) -> PaymentLine:
     candidates = [_owed(rule, tier, account, cap_paid, left) for tier in tiers]
     best = max(candidates, key=lambda c: c.amount)  # the first of equals: the listed order
     label = ", ".join(c.value for c in holding(best.tier.categories, held)) if best.tier.categories else best.tier.label
-    label_zh = "、".join(name_zh(policy, c) for c in holding(best.tier.categories, held)) if best.tier.categories else (best.tier.label_zh or best.tier.label)
+    label_zh = (
+        "、".join(name_zh(policy, c) for c in holding(best.tier.categories, held))
+        if best.tier.categories
+        else (best.tier.label_zh or best.tier.label)
+    )
     name = payer.account_of(rule)
     if len(candidates) > 1:
         best.steps_en.append("most favourable of " + ", ".join(f"{c.tier.label} {y(c.amount)}" for c in candidates))
-        best.steps_zh.append("就高不重复：" + "，".join(f"{c.tier.label_zh or c.tier.label} {y(c.amount)}" for c in candidates))
+        best.steps_zh.append(
+            "就高不重复：" + "，".join(f"{c.tier.label_zh or c.tier.label} {y(c.amount)}" for c in candidates)
+        )
     return PaymentLine(
         payer=payer.payer,
         fund_pay_type=payer.fund_code(insutype),
         amount=best.amount,
         base=account.base,
         rule=f"{policy.ref}#{payer.payer.value}.{rule.name}.year_end[{best.tier.label}]",
-        explanation=f"{payer.payer.value} at the year-end close ({label}): " + "; ".join(best.steps_en) + f" → pays {y(best.amount)}",
-        explanation_zh=f"{payer.name_zh}年终清算（{label_zh}）：" + "；".join(best.steps_zh) + f" → 支付 {y(best.amount)}",
+        explanation=f"{payer.payer.value} at the year-end close ({label}): "
+        + "; ".join(best.steps_en)
+        + f" → pays {y(best.amount)}",
+        explanation_zh=f"{payer.name_zh}年终清算（{label_zh}）："
+        + "；".join(best.steps_zh)
+        + f" → 支付 {y(best.amount)}",
         applied=label,
         account=name + YEAR_END_ACCOUNT,
     )
@@ -111,10 +135,13 @@ def _owed(rule: Rule, tier: Tier, account: AccountTotals, cap_paid: Decimal, lef
         en.append(f"below the qualifying {y(tier.qualifies_at)}: 0.00")
         zh.append(f"未达 {y(tier.qualifies_at)} 的救助资格线：0.00")
         return _Owed(tier, ZERO, en, zh)
-    year = covered(tier.segments, base)
-    arithmetic = " + ".join(pieces(tier.segments, ZERO, base)) or "0.00"
+    segments = tier.segments or ()  # (a close's tiers all have segments: close_year takes no other)
+    year = covered(segments, base)
+    arithmetic = " + ".join(pieces(segments, ZERO, base)) or "0.00"
     owed = year - paid
-    en.append(f"deductible {y(tier.deductible)}; {arithmetic} − {y(paid)} already paid this year = {format_exact(owed)}")
+    en.append(
+        f"deductible {y(tier.deductible)}; {arithmetic} − {y(paid)} already paid this year = {format_exact(owed)}"
+    )
     zh.append(f"起付线 {y(tier.deductible)}；{arithmetic} − 本年已付 {y(paid)} = {format_exact(owed)}")
     amount = max(ZERO, owed)
     cap = None if tier.uncapped else tier.annual_cap if tier.annual_cap is not None else rule.limits.annual_cap
@@ -129,12 +156,22 @@ def _owed(rule: Rule, tier: Tier, account: AccountTotals, cap_paid: Decimal, lef
     return _Owed(tier, round_to_fen(amount), en, zh)
 
 
-def _top_up(policy: Policy, payer: PayerPolicy, top_up: TopUp, claims: Sequence[ClaimOfYear], settled: Sequence[Settled],
-            paid_at_close: Sequence[PaymentLine], left: Decimal) -> PaymentLine | None:
+def _top_up(
+    policy: Policy,
+    payer: PayerPolicy,
+    top_up: TopUp,
+    claims: Sequence[ClaimOfYear],
+    settled: Sequence[Settled],
+    paid_at_close: Sequence[PaymentLine],
+    left: Decimal,
+) -> PaymentLine | None:
     """What brings the person's share of the in-scope costs of the year's counted claims (those of
     a category it names, meeting its conditions) down to its ceiling; None when no claim counts."""
-    counted = [s for c, s in zip(claims, settled)
-               if open_to(top_up.categories, c.held) and when_holds(top_up.when, c.claim, policy.pooled_area)]
+    counted = [
+        s
+        for c, s in zip(claims, settled)
+        if open_to(top_up.categories, c.held) and when_holds(top_up.when, c.claim, policy.pooled_area)
+    ]
     if not counted:
         return None
     held = frozenset().union(*(c.held for c in claims))
@@ -147,13 +184,18 @@ def _top_up(policy: Policy, payer: PayerPolicy, top_up: TopUp, claims: Sequence[
     rate = format_rate(top_up.personal_share_ceiling)
     ceiling = in_scope * top_up.personal_share_ceiling
     owed = share - closed - ceiling
-    en = [f"the year's {len(counted)} counted claim{'' if len(counted) == 1 else 's'}: in-scope {y(in_scope)}, "
-          f"the person's share of it {y(share)}"
-          + (f", less {y(closed)} paid at this close" if closed else ""),
-          f"held to {rate} of it: {y(in_scope)} × {rate} = {format_exact(ceiling)}; "
-          f"{y(share - closed)} − {format_exact(ceiling)} = {format_exact(owed)}"]
-    zh = [f"本年计入的{len(counted)}次就医：政策范围内 {y(in_scope)}，个人负担 {y(share)}" + (f"，减本次清算已付 {y(closed)}" if closed else ""),
-          f"控制在其 {rate}：{y(in_scope)} × {rate} = {format_exact(ceiling)}；{y(share - closed)} − {format_exact(ceiling)} = {format_exact(owed)}"]
+    en = [
+        f"the year's {len(counted)} counted claim{'' if len(counted) == 1 else 's'}: in-scope {y(in_scope)}, "
+        f"the person's share of it {y(share)}" + (f", less {y(closed)} paid at this close" if closed else ""),
+        f"held to {rate} of it: {y(in_scope)} × {rate} = {format_exact(ceiling)}; "
+        f"{y(share - closed)} − {format_exact(ceiling)} = {format_exact(owed)}",
+    ]
+    zh = [
+        f"本年计入的{len(counted)}次就医：政策范围内 {y(in_scope)}，个人负担 {y(share)}"
+        + (f"，减本次清算已付 {y(closed)}" if closed else ""),
+        f"控制在其 {rate}：{y(in_scope)} × {rate} = {format_exact(ceiling)}；"
+        f"{y(share - closed)} − {format_exact(ceiling)} = {format_exact(owed)}",
+    ]
     amount = max(ZERO, owed)
     if top_up.annual_cap is not None and amount > top_up.annual_cap:
         amount = top_up.annual_cap
@@ -165,8 +207,15 @@ def _top_up(policy: Policy, payer: PayerPolicy, top_up: TopUp, claims: Sequence[
         zh.append(f"不超过本年政策范围内个人剩余负担 {y(left)}")
     amount = round_to_fen(amount)
     return PaymentLine(
-        payer=payer.payer, fund_pay_type=payer.fund_code(counted[-1].claim.insutype), amount=amount, base=share,
+        payer=payer.payer,
+        fund_pay_type=payer.fund_code(counted[-1].claim.insutype),
+        amount=amount,
+        base=share,
         rule=f"{policy.ref}#{payer.payer.value}.top_up.year_end[{top_up.label}]",
-        explanation=f"{payer.payer.value} tops up at the year-end close ({label}): " + "; ".join(en) + f" → pays {y(amount)}",
+        explanation=f"{payer.payer.value} tops up at the year-end close ({label}): "
+        + "; ".join(en)
+        + f" → pays {y(amount)}",
         explanation_zh=f"{payer.name_zh}年终一次性补偿（{label_zh}）：" + "；".join(zh) + f" → 支付 {y(amount)}",
-        applied=label, account=f"{payer.payer.value}.top_up{YEAR_END_ACCOUNT}")
+        applied=label,
+        account=f"{payer.payer.value}.top_up{YEAR_END_ACCOUNT}",
+    )

@@ -14,7 +14,18 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationInfo, field_validator, model_validator
 
-from .codes import CATEGORY_GROUPS, Authority, Category, DeclaredCategory, HospitalLevel, InsuType, MedType, Payer, categories_named, national
+from .codes import (
+    CATEGORY_GROUPS,
+    Authority,
+    Category,
+    DeclaredCategory,
+    HospitalLevel,
+    InsuType,
+    MedType,
+    Payer,
+    categories_named,
+    national,
+)
 from .money import Money, Rate
 from .nhsa import SetlinfoField
 
@@ -57,7 +68,9 @@ class CategoryDeclaration(Strict):
     medical-insurance bureau). People hold it as they hold any category: granted by an eligibility
     change of its authority."""
 
-    code: str = Field(pattern=r"^[a-z][a-z0-9_]{0,47}$", description="lower-case letters, digits and _; not a national code")
+    code: str = Field(
+        pattern=r"^[a-z][a-z0-9_]{0,47}$", description="lower-case letters, digits and _; not a national code"
+    )
     name: str
     name_zh: str
     authority: Authority
@@ -86,7 +99,8 @@ class Conditions(Strict):
     discharged_from: date | None = None
     discharged_to: date | None = None
     contribution_tier: list[Annotated[int, Field(ge=1, le=9)]] | None = Field(
-        default=None, description="the claim's contribution tier (参保缴费档次: 1 = 一档, 2 = 二档) is one of these")
+        default=None, description="the claim's contribution tier (参保缴费档次: 1 = 一档, 2 = 二档) is one of these"
+    )
     age_from: int | None = Field(default=None, ge=0, le=150, description="aged at least this at admission")
     age_below: int | None = Field(default=None, ge=1, le=151, description="aged under this at admission (minors: 18)")
 
@@ -157,9 +171,12 @@ class Limits(Strict):
 
     annual_cap: Money | None = None
     shared_cap: str | None = Field(
-        default=None, pattern=r"^[a-z][a-z0-9_]*$", description="a name for an annual cap several rules share (e.g. "
+        default=None,
+        pattern=r"^[a-z][a-z0-9_]*$",
+        description="a name for an annual cap several rules share (e.g. "
         "outpatient and inpatient assistance, each with its own account and threshold): the cap counts what every rule "
-        "naming it paid this year; each gives the same annual_cap")
+        "naming it paid this year; each gives the same annual_cap",
+    )
     major_disease_annual_cap: Money | None = Field(
         default=None, description="the annual cap instead, when the claim's main diagnosis is a listed major disease"
     )
@@ -192,8 +209,11 @@ class Rule(Strict):
         "the OOP after basic insurance), counted on this account's own yearly base; never pays more than the remaining",
     )
     base_parts: list[BasePart] = Field(
-        default=["inscp_scp_amt"], min_length=1, description="the parts of the bill the base counts: the in-scope amount "
-        "(inscp_scp_amt), and where a notice adds it the class-B own share (preselfpay_amt, 乙类先行自付)")
+        default=["inscp_scp_amt"],
+        min_length=1,
+        description="the parts of the bill the base counts: the in-scope amount "
+        "(inscp_scp_amt), and where a notice adds it the class-B own share (preselfpay_amt, 乙类先行自付)",
+    )
     deduct_paid_this_year: bool = Field(
         default=False,
         description="pay F(yearly base after this claim) less what the account already paid this year, "
@@ -213,10 +233,14 @@ class Rule(Strict):
         if self.base_of and self.base_after:
             raise ValueError(f"rule {self.name!r}: give base_of or base_after, not both")
         if "inscp_scp_amt" not in self.base_parts or len(set(self.base_parts)) != len(self.base_parts):
-            raise ValueError(f"rule {self.name!r}: base_parts lists inscp_scp_amt, and preselfpay_amt where the notice adds "
-                             f"the class-B own share, each once; got {self.base_parts}")
+            raise ValueError(
+                f"rule {self.name!r}: base_parts lists inscp_scp_amt, and preselfpay_amt where the notice adds "
+                f"the class-B own share, each once; got {self.base_parts}"
+            )
         if self.limits.shared_cap is not None and self.limits.annual_cap is None:
-            raise ValueError(f"rule {self.name!r}: shared_cap {self.limits.shared_cap!r} needs the annual_cap it shares")
+            raise ValueError(
+                f"rule {self.name!r}: shared_cap {self.limits.shared_cap!r} needs the annual_cap it shares"
+            )
         if self.deduct_paid_this_year and (self.scope != "annual" or self.base_of):
             raise ValueError(f"rule {self.name!r}: deduct_paid_this_year needs scope annual on the rule's own base")
         return self
@@ -239,7 +263,8 @@ class PayerPolicy(Strict):
     name_zh: str
     fund_pay_type: str | dict[InsuType, str]
     fund_name: str | dict[InsuType, str] | None = Field(
-        default=None, description="the fund's name (fund_pay_type_name) on the national platform; default: name_zh")
+        default=None, description="the fund's name (fund_pay_type_name) on the national platform; default: name_zh"
+    )
     setlinfo_field: SetlinfoField | dict[InsuType, SetlinfoField] | None = Field(
         default=None,
         description="the national platform's setlinfo field the payment is counted in (hifp_pay, hifmi_pay, "
@@ -312,9 +337,14 @@ class TopUp(Strict):
 
     label: str
     label_zh: str | None = None
-    categories: list[str] | None = Field(default=None, description="who (a category that counts for a claim makes the "
-                                         "claim count); None: everyone the payer's chain reaches")
-    when: Conditions | None = Field(default=None, description="which claims count (e.g. {med_types: [\"21\"]}: inpatient)")
+    categories: list[str] | None = Field(
+        default=None,
+        description="who (a category that counts for a claim makes the "
+        "claim count); None: everyone the payer's chain reaches",
+    )
+    when: Conditions | None = Field(
+        default=None, description='which claims count (e.g. {med_types: ["21"]}: inpatient)'
+    )
     personal_share_ceiling: Rate
     annual_cap: Money | None = None
 
@@ -341,35 +371,50 @@ class Policy(Strict):
     name_zh: str
     document: str
     seed: str
-    pooled_city: str | None = Field(default=None, pattern=r"^\d{4}$", description="a pooled city's 4 digits: "
-                                    "the same as division_codes: [these four]")
+    pooled_city: str | None = Field(
+        default=None,
+        pattern=r"^\d{4}$",
+        description="a pooled city's 4 digits: the same as division_codes: [these four]",
+    )
     division_codes: list[DivisionPrefix] | None = Field(
-        default=None, min_length=1, description="the insured places this file is for, as division-code prefixes of any "
-        "length (\"5001\": every district of Chongqing's city, \"500112\": one district); a claim is settled by the "
-        "file whose prefix of its insured place is the longest, among those in force on its day")
+        default=None,
+        min_length=1,
+        description="the insured places this file is for, as division-code prefixes of any "
+        'length ("5001": every district of Chongqing\'s city, "500112": one district); a claim is settled by the '
+        "file whose prefix of its insured place is the longest, among those in force on its day",
+    )
     pool: list[DivisionPrefix] | None = Field(
-        default=None, min_length=1, description="the pooled area (统筹区) for the condition area: pooled_city — "
-        "treated anywhere it lists; default: the division_codes (a county's own file names its city's pool here)")
+        default=None,
+        min_length=1,
+        description="the pooled area (统筹区) for the condition area: pooled_city — "
+        "treated anywhere it lists; default: the division_codes (a county's own file names its city's pool here)",
+    )
     period: str
     version: int = Field(ge=1)
     in_force_from: date
     in_force_to: date | None = None
     supersedes: PolicyRefText | None = Field(
-        default=None, description="the policy (<region>/<period>/v<version>) this one replaces from its in_force_from: "
-        "a newer notice of the same bureau; the older is in force until the day before, whatever its in_force_to")
+        default=None,
+        description="the policy (<region>/<period>/v<version>) this one replaces from its in_force_from: "
+        "a newer notice of the same bureau; the older is in force until the day before, whatever its in_force_to",
+    )
     payers: list[PayerPolicy]
     alerts: list[AlertRule] = []
     retroactive: list[Retroactive] = []
     year_end: list[YearEndRule] = []
     readings: list[str] = Field(default=[], description="where the seed was unclear: the reading taken")
     categories: list[CategoryDeclaration] = Field(
-        default=[], description="categories the region declares besides the national ones (code, name, name_zh, authority, source)")
+        default=[],
+        description="categories the region declares besides the national ones (code, name, name_zh, authority, source)",
+    )
 
     @model_validator(mode="after")
     def _chain(self) -> "Policy":
         if self.pooled_city is None and self.division_codes is None:
-            raise ValueError("give division_codes (the insured places this file is for, e.g. [\"5001\", \"5002\"]) "
-                             "or pooled_city (a pooled city's 4 digits)")
+            raise ValueError(
+                'give division_codes (the insured places this file is for, e.g. ["5001", "5002"]) '
+                "or pooled_city (a pooled city's 4 digits)"
+            )
         if self.pooled_city is not None and self.division_codes is not None:
             raise ValueError("give division_codes or pooled_city, not both")
         if self.in_force_to is not None and self.in_force_to < self.in_force_from:
@@ -390,7 +435,9 @@ class Policy(Strict):
             shared.setdefault(str(rule.limits.shared_cap), set()).add(rule.limits.annual_cap)
         for name, caps in shared.items():
             if len(caps) > 1:
-                raise ValueError(f"the rules sharing the cap {name!r} give different annual caps: {sorted(map(str, caps))}")
+                raise ValueError(
+                    f"the rules sharing the cap {name!r} give different annual caps: {sorted(map(str, caps))}"
+                )
         self._check_categories()
         for retro in self.retroactive:
             if retro.from_payer not in names:
@@ -405,7 +452,9 @@ class Policy(Strict):
         declared = [c.code for c in self.categories]
         if len(set(declared)) != len(declared):
             raise ValueError(f"a category is declared twice: {declared}")
-        used = [p for payer in self.payers for rule in payer.rules for tier in rule.tiers for p in tier.categories or []]
+        used = [
+            p for payer in self.payers for rule in payer.rules for tier in rule.tiers for p in tier.categories or []
+        ]
         used += [p for alert in self.alerts for p in alert.categories or []]
         used += [p for retro in self.retroactive for p in retro.categories]
         used += [p for closing in self.year_end if closing.top_up for p in closing.top_up.categories or []]

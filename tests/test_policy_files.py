@@ -53,8 +53,9 @@ def test_the_good_file_is_read():
 def test_a_field_the_file_does_not_know_names_the_fields_allowed_there():
     said = problem(GOOD.replace("scope: per_claim", "scop: per_claim"))
     assert said.splitlines()[-1] == (
-        "testland.yaml:18: payers.0.rules.0.scop: Extra inputs are not permitted; the fields here are name, source, when, "
-        "scope, base_of, base_after, base_parts, deduct_paid_this_year, account, limits, defer_while, tiers")
+        "testland.yaml:18: payers.0.rules.0.scop: Extra inputs are not permitted; the fields here are name, source, "
+        "when, scope, base_of, base_after, base_parts, deduct_paid_this_year, account, limits, defer_while, tiers"
+    )
 
 
 def test_a_condition_it_does_not_know_names_the_conditions():
@@ -63,13 +64,18 @@ def test_a_condition_it_does_not_know_names_the_conditions():
     assert "med_types, hosp_lv, insutype, area, referral" in said and "any_of" in said
 
 
-@pytest.mark.parametrize("wrong, allowed", [
-    ('med_types: ["22"]', "Input should be '21', '14' or '11'"),
-    ("area: city", "Input should be 'county', 'pooled_city', 'province' or 'anywhere'"),
-])
+@pytest.mark.parametrize(
+    "wrong, allowed",
+    [
+        ('med_types: ["22"]', "Input should be '21', '14' or '11'"),
+        ("area: city", "Input should be 'county', 'pooled_city', 'province' or 'anywhere'"),
+    ],
+)
 def test_a_value_it_does_not_allow_names_the_values_allowed(wrong, allowed):
     field = wrong.split(":")[0]
-    text = GOOD.replace('med_types: ["21"]', wrong) if field == "med_types" else GOOD.replace("area: pooled_city", wrong)
+    text = (
+        GOOD.replace('med_types: ["21"]', wrong) if field == "med_types" else GOOD.replace("area: pooled_city", wrong)
+    )
     said = problem(text)
     assert said.startswith("testland.yaml:17: payers.0.rules.0.when.")
     assert allowed in said
@@ -77,8 +83,9 @@ def test_a_value_it_does_not_allow_names_the_values_allowed(wrong, allowed):
 
 def _onestop(*args: str, regions: Path) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PYTHONPATH": str(ROOT), "ONESTOP_REGIONS": str(regions)}
-    return subprocess.run([sys.executable, "-m", "cli", *args], cwd=ROOT, env=env, capture_output=True, text=True,
-                          timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "cli", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
 
 
 def test_every_command_says_what_is_wrong_with_a_file_and_none_shows_a_traceback(tmp_path):

@@ -15,12 +15,12 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from pydantic import ValidationError
 
 from cli.policy import policy as policy_command
 from policies.conditions import area_of
 from policies.loader import PolicyFileError, load_policies, parse_policy, periods_in_force, policy_for
 from policies.year import ClaimOfYear, settle_year
-from pydantic import ValidationError
 from schemas.codes import Authority, Category, category_name_zh, issuing_authority, regional_category
 from schemas.events import DischargeClaim, EligibilityChange
 from schemas.policy import Policy
@@ -30,15 +30,42 @@ from .test_policy_rules import HEAD, amount, line, make_policy, paid, payer_yaml
 D = Decimal
 
 
-def claim(inscp: str = "1000.00", *, out: str = "0.00", preselfpay: str = "0.00", claim_id: str = "C1", med_type: str = "21",
-          hosp_lv: str = "2", insured: str = "511602", treated: str | None = None, referral: bool = False,
-          age: int | None = None, tier: int | None = None, day: str = "2024-03-10") -> DischargeClaim:
+def claim(
+    inscp: str = "1000.00",
+    *,
+    out: str = "0.00",
+    preselfpay: str = "0.00",
+    claim_id: str = "C1",
+    med_type: str = "21",
+    hosp_lv: str = "2",
+    insured: str = "511602",
+    treated: str | None = None,
+    referral: bool = False,
+    age: int | None = None,
+    tier: int | None = None,
+    day: str = "2024-03-10",
+) -> DischargeClaim:
     """A resident's claim: in-scope ``inscp``, class-B own share ``preselfpay``, out of the catalogue ``out``."""
     return DischargeClaim(
-        claim_id=claim_id, psn_no="P1", insutype="390", insuplc_admdvs=insured, mdtrtarea_admvs=treated or insured,
-        med_type=med_type, hosp_lv=hosp_lv, referral=referral, age=age, contribution_tier=tier, begndate=day,
-        enddate=day, dise_codg="K35.8", medfee_sumamt=D(inscp) + D(out) + D(preselfpay), fulamt_ownpay_amt=out,
-        overlmt_selfpay="0", preselfpay_amt=preselfpay, inscp_scp_amt=inscp)
+        claim_id=claim_id,
+        psn_no="P1",
+        insutype="390",
+        insuplc_admdvs=insured,
+        mdtrtarea_admvs=treated or insured,
+        med_type=med_type,
+        hosp_lv=hosp_lv,
+        referral=referral,
+        age=age,
+        contribution_tier=tier,
+        begndate=day,
+        enddate=day,
+        dise_codg="K35.8",
+        medfee_sumamt=D(inscp) + D(out) + D(preselfpay),
+        fulamt_ownpay_amt=out,
+        overlmt_selfpay="0",
+        preselfpay_amt=preselfpay,
+        inscp_scp_amt=inscp,
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -72,15 +99,19 @@ def test_a_claim_without_its_contribution_tier_is_told_why_a_tiered_rule_pays_no
     (r,) = run(make_policy(TIERED_BASIC), [claim("10300.00")])
     assert paid(r) == {"basic": D("0.00")}
     basic = line(r, "basic")
-    assert "the claim does not say the contribution tier the person is insured in (contribution_tier)" in basic.explanation
+    assert (
+        "the claim does not say the contribution tier the person is insured in (contribution_tier)" in basic.explanation
+    )
     assert "本次就医未注明参保缴费档次" in basic.explanation_zh
 
 
 def test_a_claim_of_another_tier_is_told_which():
     (r,) = run(make_policy(TIERED_BASIC), [claim("10300.00", tier=3)])
     assert paid(r) == {"basic": D("0.00")}
-    assert "一档 level 2: contribution tier 3 is not one of [1]; 二档 level 2: contribution tier 3 is not one of [2]" in (
-        line(r, "basic").explanation)
+    assert (
+        "一档 level 2: contribution tier 3 is not one of [1]; 二档 level 2: contribution tier 3 is not one of [2]"
+        in (line(r, "basic").explanation)
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -106,18 +137,27 @@ def test_minors_get_five_points_more_by_their_age_at_admission():
     results = {name: run(policy, [claim("1000.00", age=age)])[0] for name, age in ages.items()}
     # 17 at admission: 75% × 1,000 = 750.00 (the best of 700 and 750); 18, 30 or no age given: 70% × 1,000 = 700.00
     assert {name: amount(r, "assistance") for name, r in results.items()} == {
-        "adult": D("700.00"), "seventeen": D("750.00"), "eighteen": D("700.00"), "unknown": D("700.00")}
+        "adult": D("700.00"),
+        "seventeen": D("750.00"),
+        "eighteen": D("700.00"),
+        "unknown": D("700.00"),
+    }
     assert line(results["seventeen"], "assistance").applied == "minors"
 
 
 def test_an_age_condition_says_why_it_does_not_hold():
-    policy = make_policy(payer_yaml("assistance", """
+    policy = make_policy(
+        payer_yaml(
+            "assistance",
+            """
         name: elderly
         source: test
         when: {age_from: 60}
         scope: per_claim
         tiers: [{label: elderly, segments: [{from: 0, rate: "10%"}]}]
-        """))
+        """,
+        )
+    )
     young, unknown, old = run(policy, [claim(age=59, claim_id="A"), claim(claim_id="B"), claim(age=60, claim_id="C")])
     assert "aged 59 at admission, under 60" in line(young, "assistance").explanation
     assert "入院年龄59岁，未满60岁" in line(young, "assistance").explanation_zh
@@ -129,23 +169,39 @@ def test_an_age_condition_says_why_it_does_not_hold():
 # 2. pools and counties: a file lists the division-code prefixes it is for, of any length; the
 # longest prefix of the insured place among the files in force chooses; pooled_city is the pool
 
-def region_file(region: str, codes: str, payers: str, *, pool: str = "", period: str = "2024", version: int = 1,
-                start: str = "2024-01-01", end: str = "", supersedes: str = "") -> str:
-    head = (f"region: {region}\nname: {region}\nname_zh: 测试\ndocument: test\nseed: none\ndivision_codes: {codes}\n"
-            f"period: \"{period}\"\nversion: {version}\nin_force_from: {start}\n")
+
+def region_file(
+    region: str,
+    codes: str,
+    payers: str,
+    *,
+    pool: str = "",
+    period: str = "2024",
+    version: int = 1,
+    start: str = "2024-01-01",
+    end: str = "",
+    supersedes: str = "",
+) -> str:
+    head = (
+        f"region: {region}\nname: {region}\nname_zh: 测试\ndocument: test\nseed: none\ndivision_codes: {codes}\n"
+        f'period: "{period}"\nversion: {version}\nin_force_from: {start}\n'
+    )
     head += (f"pool: {pool}\n" if pool else "") + (f"in_force_to: {end}\n" if end else "")
     head += f"supersedes: {supersedes}\n" if supersedes else ""
     return policy_text(payers, head)
 
 
 def assistance_at(rate: str, *, when: str = "{area: pooled_city}", threshold: str = "0") -> str:
-    return payer_yaml("assistance", f"""
+    return payer_yaml(
+        "assistance",
+        f"""
         name: assistance
         source: test
         when: {when}
         scope: per_claim
         tiers: [{{label: all, segments: [{{from: {threshold}, rate: "{rate}"}}]}}]
-        """)
+        """,
+    )
 
 
 def write_regions(directory: Path, files: dict[str, str], *, load: bool = True) -> tuple[Policy, ...]:
@@ -155,12 +211,16 @@ def write_regions(directory: Path, files: dict[str, str], *, load: bool = True) 
 
 
 def test_a_municipality_is_one_pool_of_two_prefixes_and_a_county_in_it_has_rules_of_its_own(tmp_path):
-    policies = write_regions(tmp_path, {
-        "city.yaml": region_file("city", '["5001", "5002"]', assistance_at("70%")),
-        # a county-level city inside the pool: its own assistance rules, from July; the city's pool
-        "county.yaml": region_file("county", '["500229"]', assistance_at("80%"), pool='["5001", "5002"]',
-                                   start="2024-07-01"),
-    })
+    policies = write_regions(
+        tmp_path,
+        {
+            "city.yaml": region_file("city", '["5001", "5002"]', assistance_at("70%")),
+            # a county-level city inside the pool: its own assistance rules, from July; the city's pool
+            "county.yaml": region_file(
+                "county", '["500229"]', assistance_at("80%"), pool='["5001", "5002"]', start="2024-07-01"
+            ),
+        },
+    )
     chosen = {place: policy_for(place, date(2024, 8, 1), policies).region for place in ("500112", "500230", "500229")}
     assert chosen == {"500112": "city", "500230": "city", "500229": "county"}  # the longest prefix: 500229 over 5002
     assert policy_for("500229", date(2024, 3, 10), policies).region == "city"  # before the county's file is in force
@@ -169,7 +229,9 @@ def test_a_municipality_is_one_pool_of_two_prefixes_and_a_county_in_it_has_rules
     (r,) = run(city, [claim("1000.00", insured="500112", treated="500230")])
     assert paid(r) == {"assistance": D("700.00")}  # 70% × 1,000
     assert area_of(claim(insured="500112", treated="500230"), city.pooled_area) == "pooled_city"
-    assert area_of(claim(insured="500112", treated="500230")) == "province"  # (by the first 4 digits alone it would not be)
+    assert (
+        area_of(claim(insured="500112", treated="500230")) == "province"
+    )  # (by the first 4 digits alone it would not be)
     # treated outside the pool, in Sichuan's 5101: not within the pooled city, nothing paid, and why
     (r,) = run(city, [claim("1000.00", insured="500112", treated="510104")])
     assert paid(r) == {"assistance": D("0.00")}
@@ -180,9 +242,14 @@ def test_a_municipality_is_one_pool_of_two_prefixes_and_a_county_in_it_has_rules
 
 
 def test_two_files_listing_one_prefix_may_not_overlap(tmp_path):
-    write_regions(tmp_path, {"a.yaml": region_file("city", '["5001", "5002"]', assistance_at("70%")),
-                             "b.yaml": region_file("other", '["5002"]', assistance_at("60%"), start="2024-06-01")},
-                  load=False)
+    write_regions(
+        tmp_path,
+        {
+            "a.yaml": region_file("city", '["5001", "5002"]', assistance_at("70%")),
+            "b.yaml": region_file("other", '["5002"]', assistance_at("60%"), start="2024-06-01"),
+        },
+        load=False,
+    )
     with pytest.raises(PolicyFileError) as info:
         load_policies(tmp_path)
     assert "policies city/2024/v1 and other/2024/v1 of pooled city 5002 overlap" in str(info.value)
@@ -191,16 +258,26 @@ def test_two_files_listing_one_prefix_may_not_overlap(tmp_path):
 # ---------------------------------------------------------------------------------------------
 # 8. a newer notice supersedes an older one from a date
 
-SECONDARY_2024 = assistance_at("75%", when="{med_types: [\"21\"]}", threshold="3000")
-SECONDARY_2024_REVISED = assistance_at("70%", when="{med_types: [\"21\"]}", threshold="3500")
+SECONDARY_2024 = assistance_at("75%", when='{med_types: ["21"]}', threshold="3000")
+SECONDARY_2024_REVISED = assistance_at("70%", when='{med_types: ["21"]}', threshold="3500")
 
 
 def test_a_newer_notice_supersedes_the_older_from_its_first_day(tmp_path):
-    policies = write_regions(tmp_path, {
-        "a.yaml": region_file("testland", '["5116"]', SECONDARY_2024, end="2024-12-31"),
-        "b.yaml": region_file("testland", '["5116"]', SECONDARY_2024_REVISED, version=2, start="2024-07-01",
-                              end="2024-12-31", supersedes="testland/2024/v1"),
-    })
+    policies = write_regions(
+        tmp_path,
+        {
+            "a.yaml": region_file("testland", '["5116"]', SECONDARY_2024, end="2024-12-31"),
+            "b.yaml": region_file(
+                "testland",
+                '["5116"]',
+                SECONDARY_2024_REVISED,
+                version=2,
+                start="2024-07-01",
+                end="2024-12-31",
+                supersedes="testland/2024/v1",
+            ),
+        },
+    )
     older = policy_for("511602", date(2024, 6, 30), policies)
     newer = policy_for("511602", date(2024, 7, 1), policies)
     assert (older.ref, newer.ref) == ("testland/2024/v1", "testland/2024/v2")
@@ -210,72 +287,114 @@ def test_a_newer_notice_supersedes_the_older_from_its_first_day(tmp_path):
     assert (amount(before, "assistance"), amount(after, "assistance")) == (D("5250.00"), D("4550.00"))
     periods = periods_in_force(policies)
     assert [(p.policy.ref, p.start, p.end) for p in sorted(periods.values(), key=lambda p: p.start)] == [
-        ("testland/2024/v1", date(2024, 1, 1), date(2024, 6, 30)), ("testland/2024/v2", date(2024, 7, 1), date(2024, 12, 31))]
+        ("testland/2024/v1", date(2024, 1, 1), date(2024, 6, 30)),
+        ("testland/2024/v2", date(2024, 7, 1), date(2024, 12, 31)),
+    ]
 
 
 def test_without_supersedes_the_two_notices_overlap_and_the_error_says_how_to_supersede(tmp_path):
-    write_regions(tmp_path, {"a.yaml": region_file("testland", '["5116"]', SECONDARY_2024, end="2024-12-31"),
-                             "b.yaml": region_file("testland", '["5116"]', SECONDARY_2024_REVISED, version=2,
-                                                   start="2024-07-01")}, load=False)
+    write_regions(
+        tmp_path,
+        {
+            "a.yaml": region_file("testland", '["5116"]', SECONDARY_2024, end="2024-12-31"),
+            "b.yaml": region_file("testland", '["5116"]', SECONDARY_2024_REVISED, version=2, start="2024-07-01"),
+        },
+        load=False,
+    )
     with pytest.raises(PolicyFileError) as info:
         load_policies(tmp_path)
-    assert ("policies testland/2024/v1 and testland/2024/v2 of pooled city 5116 overlap (a newer notice replaces an "
-            "older one with `supersedes: testland/2024/v1`)") in str(info.value)
+    assert (
+        "policies testland/2024/v1 and testland/2024/v2 of pooled city 5116 overlap (a newer notice replaces an "
+        "older one with `supersedes: testland/2024/v1`)"
+    ) in str(info.value)
 
 
-@pytest.mark.parametrize("supersedes, said", [
-    ("testland/2023/v1", "policy testland/2024/v2 supersedes testland/2023/v1, which no policy file is"),
-    ("otherland/2024/v1", "supersedes otherland/2024/v1: a policy supersedes one of its own region, testland"),
-])
+@pytest.mark.parametrize(
+    "supersedes, said",
+    [
+        ("testland/2023/v1", "policy testland/2024/v2 supersedes testland/2023/v1, which no policy file is"),
+        ("otherland/2024/v1", "supersedes otherland/2024/v1: a policy supersedes one of its own region, testland"),
+    ],
+)
 def test_a_supersession_that_names_no_policy_of_its_region_is_an_error(tmp_path, supersedes, said):
     (tmp_path / "a.yaml").write_text(region_file("testland", '["5116"]', SECONDARY_2024), encoding="utf-8")
-    (tmp_path / "b.yaml").write_text(region_file("testland", '["5116"]', SECONDARY_2024_REVISED, version=2,
-                                                 start="2024-07-01", supersedes=supersedes), encoding="utf-8")
+    (tmp_path / "b.yaml").write_text(
+        region_file(
+            "testland", '["5116"]', SECONDARY_2024_REVISED, version=2, start="2024-07-01", supersedes=supersedes
+        ),
+        encoding="utf-8",
+    )
     with pytest.raises(PolicyFileError) as info:
         load_policies(tmp_path)
     assert said in str(info.value)
 
 
 def test_policy_show_says_which_policy_is_in_force_when(tmp_path, monkeypatch):
-    write_regions(tmp_path, {
-        "a.yaml": region_file("testland", '["5116"]', SECONDARY_2024, end="2024-12-31"),
-        "b.yaml": region_file("testland", '["5116"]', SECONDARY_2024_REVISED, version=2, start="2024-07-01",
-                              end="2024-12-31", supersedes="testland/2024/v1"),
-    })
+    write_regions(
+        tmp_path,
+        {
+            "a.yaml": region_file("testland", '["5116"]', SECONDARY_2024, end="2024-12-31"),
+            "b.yaml": region_file(
+                "testland",
+                '["5116"]',
+                SECONDARY_2024_REVISED,
+                version=2,
+                start="2024-07-01",
+                end="2024-12-31",
+                supersedes="testland/2024/v1",
+            ),
+        },
+    )
     monkeypatch.setenv("ONESTOP_REGIONS", str(tmp_path))
     shown = CliRunner().invoke(policy_command, ["show", "testland"])
     assert shown.exit_code == 0, shown.output
-    assert shown.output.startswith("in force, by date:\n"
-                                   "  2024-01-01 – 2024-06-30  testland/2024/v1  (5116)\n"
-                                   "  2024-07-01 – 2024-12-31  testland/2024/v2  (5116)\n")
-    assert ("policy testland/2024/v1, in force 2024-01-01 – 2024-06-30 (superseded from 2024-07-01 by testland/2024/v2; "
-            "its own period 2024-01-01 – 2024-12-31)") in shown.output
-    assert "policy testland/2024/v2, in force 2024-07-01 – 2024-12-31; supersedes testland/2024/v1 from 2024-07-01" in shown.output
+    assert shown.output.startswith(
+        "in force, by date:\n"
+        "  2024-01-01 – 2024-06-30  testland/2024/v1  (5116)\n"
+        "  2024-07-01 – 2024-12-31  testland/2024/v2  (5116)\n"
+    )
+    assert (
+        "policy testland/2024/v1, in force 2024-01-01 – 2024-06-30 (superseded from 2024-07-01 by testland/2024/v2; "
+        "its own period 2024-01-01 – 2024-12-31)"
+    ) in shown.output
+    assert (
+        "policy testland/2024/v2, in force 2024-07-01 – 2024-12-31; supersedes testland/2024/v1 from 2024-07-01"
+        in shown.output
+    )
 
 
 # ---------------------------------------------------------------------------------------------
 # 5. a base that includes the class-B own share (乙类先行自付) as well as the in-scope amount
 
-BASIC_80 = payer_yaml("basic", """
+BASIC_80 = payer_yaml(
+    "basic",
+    """
     name: inpatient
     source: test
     scope: per_claim
     tiers: [{label: level 2, segments: [{from: 500, rate: "80%"}]}]
-    """, fund='"390100"')
+    """,
+    fund='"390100"',
+)
 
 
 def assistance_with_class_b(rate: str, parts: str = "[inscp_scp_amt, preselfpay_amt]") -> str:
-    return payer_yaml("assistance", f"""
+    return payer_yaml(
+        "assistance",
+        f"""
         name: assistance
         source: test
         scope: per_claim
         base_parts: {parts}
         tiers: [{{label: all, segments: [{{from: 0, rate: "{rate}"}}]}}]
-        """)
+        """,
+    )
 
 
 def test_an_assistance_base_that_includes_the_class_b_own_share():
-    (r,) = run(make_policy(BASIC_80 + assistance_with_class_b("70%")), [claim("10000.00", preselfpay="1000.00", out="500.00")])
+    (r,) = run(
+        make_policy(BASIC_80 + assistance_with_class_b("70%")), [claim("10000.00", preselfpay="1000.00", out="500.00")]
+    )
     # basic: 80% × (10,000 − 500) = 7,600.00
     # assistance: base = in-scope 10,000 + class-B own share 1,000 − 7,600 = 3,400; 70% × 3,400 = 2,380.00
     # (on the in-scope amount alone it would be 70% × 2,400 = 1,680.00)
@@ -283,22 +402,32 @@ def test_an_assistance_base_that_includes_the_class_b_own_share():
     assert r.psn_part_amt == D("1520.00")  # 11,500 − 7,600 − 2,380
     assistance = line(r, "assistance")
     assert assistance.base == D("3400.00")
-    assert "base 3400.00 (in-scope 10000.00 + class-B own share 1000.00 − paid before 7600.00)" in assistance.explanation
+    assert (
+        "base 3400.00 (in-scope 10000.00 + class-B own share 1000.00 − paid before 7600.00)" in assistance.explanation
+    )
     assert "基数 3400.00（政策范围内 10000.00 + 乙类先行自付 1000.00 − 前序已付 7600.00）" in assistance.explanation_zh
 
 
 def test_a_base_with_the_class_b_share_pays_at_most_what_is_left_of_both():
-    (r,) = run(make_policy(BASIC_80 + assistance_with_class_b("100%")), [claim("10000.00", preselfpay="1000.00", out="500.00")])
+    (r,) = run(
+        make_policy(BASIC_80 + assistance_with_class_b("100%")), [claim("10000.00", preselfpay="1000.00", out="500.00")]
+    )
     # 100% × 3,400 = 3,400.00: more than the 2,400 of in-scope amount left, within the 3,400 of both left;
     # the person pays the out-of-catalogue 500 alone
     assert paid(r) == {"basic": D("7600.00"), "assistance": D("3400.00")}
     assert r.psn_part_amt == D("500.00")
 
 
-@pytest.mark.parametrize("parts, said", [
-    ("[preselfpay_amt]", "base_parts lists inscp_scp_amt, and preselfpay_amt where the notice adds the class-B own share"),
-    ("[inscp_scp_amt, overlmt_selfpay]", "Input should be 'inscp_scp_amt' or 'preselfpay_amt'"),
-])
+@pytest.mark.parametrize(
+    "parts, said",
+    [
+        (
+            "[preselfpay_amt]",
+            "base_parts lists inscp_scp_amt, and preselfpay_amt where the notice adds the class-B own share",
+        ),
+        ("[inscp_scp_amt, overlmt_selfpay]", "Input should be 'inscp_scp_amt' or 'preselfpay_amt'"),
+    ],
+)
 def test_base_parts_name_what_they_may_be(parts, said):
     with pytest.raises(PolicyFileError) as info:
         make_policy(assistance_with_class_b("70%", parts))
@@ -308,7 +437,10 @@ def test_base_parts_name_what_they_may_be(parts, said):
 # ---------------------------------------------------------------------------------------------
 # 6. outpatient and inpatient assistance share one annual cap; each has its own threshold
 
-SHARED_CAP = payer_yaml("assistance", """
+SHARED_CAP = (
+    payer_yaml(
+        "assistance",
+        """
     name: outpatient
     source: test
     when: {med_types: ["11", "14"]}
@@ -316,7 +448,9 @@ SHARED_CAP = payer_yaml("assistance", """
     account: assistance.outpatient
     limits: {annual_cap: 3000, shared_cap: assistance_cap}
     tiers: [{label: all, segments: [{from: 1000, rate: "80%"}]}]
-    """) + """    - name: inpatient
+    """,
+    )
+    + """    - name: inpatient
       source: test
       when: {med_types: ["21"]}
       scope: annual
@@ -324,12 +458,17 @@ SHARED_CAP = payer_yaml("assistance", """
       limits: {annual_cap: 3000, shared_cap: assistance_cap}
       tiers: [{label: all, segments: [{from: 0, rate: "70%"}]}]
 """
+)
 
 
 def test_outpatient_and_inpatient_share_one_cap_with_thresholds_of_their_own():
     policy = make_policy(SHARED_CAP)
-    stays = [claim("2000.00", claim_id="I1", day="2024-02-01"), claim("1500.00", claim_id="O1", med_type="11", day="2024-03-01"),
-             claim("2000.00", claim_id="I2", day="2024-04-01"), claim("1000.00", claim_id="O2", med_type="11", day="2024-05-01")]
+    stays = [
+        claim("2000.00", claim_id="I1", day="2024-02-01"),
+        claim("1500.00", claim_id="O1", med_type="11", day="2024-03-01"),
+        claim("2000.00", claim_id="I2", day="2024-04-01"),
+        claim("1000.00", claim_id="O2", med_type="11", day="2024-05-01"),
+    ]
     results = run(policy, stays)
     # I1: 70% × 2,000 = 1,400.00
     # O1: the outpatient threshold counts outpatient costs only (0 before): 80% × (1,500 − 1,000) = 400.00
@@ -337,7 +476,10 @@ def test_outpatient_and_inpatient_share_one_cap_with_thresholds_of_their_own():
     # I2: 70% × 2,000 = 1,400.00, but the shared cap has 3,000 − 1,400 − 400 = 1,200.00 left
     # O2: 80% × 1,000 = 800.00, and nothing is left of the cap: 0.00
     assert [amount(r, "assistance") for r in results] == [D("1400.00"), D("400.00"), D("1200.00"), D("0.00")]
-    assert "annual cap 3000.00 shared with assistance.outpatient: 1200.00 left, so 1200.00" in line(results[2], "assistance").explanation
+    assert (
+        "annual cap 3000.00 shared with assistance.outpatient: 1200.00 left, so 1200.00"
+        in line(results[2], "assistance").explanation
+    )
     assert "共用年度限额 3000.00：余 1200.00，按 1200.00" in line(results[2], "assistance").explanation_zh
     totals = results[-1].totals
     assert (totals["assistance.inpatient"].base, totals["assistance.outpatient"].base) == (D("4000.00"), D("2500.00"))
@@ -345,8 +487,12 @@ def test_outpatient_and_inpatient_share_one_cap_with_thresholds_of_their_own():
 
 def test_the_rules_sharing_a_cap_must_give_the_same_cap():
     with pytest.raises(PolicyFileError) as info:
-        make_policy(SHARED_CAP.replace("limits: {annual_cap: 3000, shared_cap", "limits: {annual_cap: 5000, shared_cap", 1))
-    assert "the rules sharing the cap 'assistance_cap' give different annual caps: ['3000.00', '5000.00']" in str(info.value)
+        make_policy(
+            SHARED_CAP.replace("limits: {annual_cap: 3000, shared_cap", "limits: {annual_cap: 5000, shared_cap", 1)
+        )
+    assert "the rules sharing the cap 'assistance_cap' give different annual caps: ['3000.00', '5000.00']" in str(
+        info.value
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -357,7 +503,9 @@ DECLARES_MENTE = """\
 categories:
   - {code: mente, name: chronic special-disease status, name_zh: 门特, authority: medical_insurance, source: test}
 """
-MENTE_BASIC = payer_yaml("basic", """
+MENTE_BASIC = payer_yaml(
+    "basic",
+    """
     name: chronic_outpatient
     source: test
     when: {med_types: ["14"]}
@@ -365,7 +513,9 @@ MENTE_BASIC = payer_yaml("basic", """
     tiers:
       - {label: residents, segments: [{from: 0, rate: "70%"}]}
       - {label: 门特, categories: [mente], segments: [{from: 0, rate: "85%"}]}
-    """, fund='"390100"')
+    """,
+    fund='"390100"',
+)
 MENTE = regional_category("mente")
 
 
@@ -401,13 +551,27 @@ def test_a_region_may_not_declare_a_national_category_again():
 def test_a_declared_category_is_granted_by_its_authority_like_any_other(tmp_path, monkeypatch):
     (tmp_path / "testland.yaml").write_text(policy_text(MENTE_BASIC, HEAD + DECLARES_MENTE), encoding="utf-8")
     monkeypatch.setenv("ONESTOP_REGIONS", str(tmp_path))
-    grant = EligibilityChange(event_id="E1", psn_no="P1", category="mente", action="grant", valid_from="2024-01-01",
-                              authority="medical_insurance", recorded_at="2024-01-01T09:00:00Z")
+    grant = EligibilityChange(
+        event_id="E1",
+        psn_no="P1",
+        category="mente",
+        action="grant",
+        valid_from="2024-01-01",
+        authority="medical_insurance",
+        recorded_at="2024-01-01T09:00:00Z",
+    )
     assert grant.category is MENTE and issuing_authority(grant.category) == Authority.medical_insurance
     assert category_name_zh(grant.category) == "门特"
     with pytest.raises(ValidationError):  # a code no file declares is refused at the door
-        EligibilityChange(event_id="E2", psn_no="P1", category="mente_typo", action="grant", valid_from="2024-01-01",
-                          authority="medical_insurance", recorded_at="2024-01-01T09:00:00Z")
+        EligibilityChange(
+            event_id="E2",
+            psn_no="P1",
+            category="mente_typo",
+            action="grant",
+            valid_from="2024-01-01",
+            authority="medical_insurance",
+            recorded_at="2024-01-01T09:00:00Z",
+        )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -424,20 +588,27 @@ year_end:
       when: {med_types: ["21"]}
       personal_share_ceiling: "10%"
 """
-BASIC_INPATIENT_80 = payer_yaml("basic", """
+BASIC_INPATIENT_80 = payer_yaml(
+    "basic",
+    """
     name: inpatient
     source: test
     when: {med_types: ["21"]}
     scope: per_claim
     tiers: [{label: level 2, segments: [{from: 500, rate: "80%"}]}]
-    """, fund='"390100"')
-ASSISTANCE_50 = payer_yaml("assistance", """
+    """,
+    fund='"390100"',
+)
+ASSISTANCE_50 = payer_yaml(
+    "assistance",
+    """
     name: assistance
     source: test
     when: {med_types: ["21"]}
     scope: per_claim
     tiers: [{label: all, categories: [poverty_registered, "dibao*"], segments: [{from: 0, rate: "50%"}]}]
-    """)
+    """,
+)
 
 
 def close(policy: Policy, claims: list[DischargeClaim], held: frozenset[Category]):
@@ -446,21 +617,28 @@ def close(policy: Policy, claims: list[DischargeClaim], held: frozenset[Category
 
 def test_the_year_end_tops_up_the_personal_share_above_ten_percent_of_the_inpatient_costs():
     policy = parse_policy(policy_text(BASIC_INPATIENT_80 + ASSISTANCE_50) + TOP_UP, "testland.yaml")
-    stays = [claim("10000.00", out="1000.00", claim_id="A", day="2024-02-01"), claim("20000.00", claim_id="B", day="2024-05-01"),
-             claim("1000.00", claim_id="O", med_type="11", day="2024-06-01")]
+    stays = [
+        claim("10000.00", out="1000.00", claim_id="A", day="2024-02-01"),
+        claim("20000.00", claim_id="B", day="2024-05-01"),
+        claim("1000.00", claim_id="O", med_type="11", day="2024-06-01"),
+    ]
     year = close(policy, stays, frozenset({Category.poverty_registered}))
     # A: basic 80% × (10,000 − 500) = 7,600; assistance 50% × 2,400 = 1,200; share of in-scope 1,200
     # B: basic 80% × (20,000 − 500) = 15,600; assistance 50% × 4,400 = 2,200; share of in-scope 2,200
     # O: outpatient, not counted (the top-up is for inpatient costs)
-    assert [paid(s) for s in year.claims[:2]] == [{"basic": D("7600.00"), "assistance": D("1200.00")},
-                                                 {"basic": D("15600.00"), "assistance": D("2200.00")}]
+    assert [paid(s) for s in year.claims[:2]] == [
+        {"basic": D("7600.00"), "assistance": D("1200.00")},
+        {"basic": D("15600.00"), "assistance": D("2200.00")},
+    ]
     # year end: inpatient in-scope 30,000, the person's share 3,400; held to 10% × 30,000 = 3,000: 400.00
     (closed,) = year.year_end
     (top_up,) = closed.lines
     assert (top_up.payer.value, top_up.amount, top_up.base) == ("assistance", D("400.00"), D("3400.00"))
     assert top_up.account == "assistance.top_up.year_end"
-    assert ("the year's 2 counted claims: in-scope 30000.00, the person's share of it 3400.00; held to 10% of it: "
-            "30000.00 × 10% = 3000.00; 3400.00 − 3000.00 = 400.00 → pays 400.00") in top_up.explanation
+    assert (
+        "the year's 2 counted claims: in-scope 30000.00, the person's share of it 3400.00; held to 10% of it: "
+        "30000.00 × 10% = 3000.00; 3400.00 − 3000.00 = 400.00 → pays 400.00"
+    ) in top_up.explanation
     assert top_up.explanation_zh.startswith("测试年终一次性补偿（建档立卡贫困人口）：本年计入的2次就医：")
 
 
@@ -468,7 +646,9 @@ def test_no_top_up_for_a_person_it_is_not_for_and_nothing_while_the_share_is_wit
     policy = parse_policy(policy_text(BASIC_INPATIENT_80 + ASSISTANCE_50) + TOP_UP, "testland.yaml")
     dibao = close(policy, [claim("20000.00", claim_id="B")], frozenset({Category.dibao}))
     assert [c.lines for c in dibao.year_end] == [()]  # the top-up is the registered poor's: no line for a dibao person
-    generous = parse_policy(policy_text(BASIC_INPATIENT_80 + ASSISTANCE_50.replace('"50%"', '"70%"')) + TOP_UP, "testland.yaml")
+    generous = parse_policy(
+        policy_text(BASIC_INPATIENT_80 + ASSISTANCE_50.replace('"50%"', '"70%"')) + TOP_UP, "testland.yaml"
+    )
     (closed,) = close(generous, [claim("10000.00", claim_id="A")], frozenset({Category.poverty_registered})).year_end
     # basic 7,600; assistance 70% × 2,400 = 1,680; the share 720 is within 10% × 10,000 = 1,000: 0.00
     (top_up,) = closed.lines
@@ -479,6 +659,8 @@ def test_no_top_up_for_a_person_it_is_not_for_and_nothing_while_the_share_is_wit
 
 def test_a_top_up_names_only_categories_the_file_knows():
     with pytest.raises(PolicyFileError) as info:
-        parse_policy(policy_text(BASIC_INPATIENT_80 + ASSISTANCE_50) + TOP_UP.replace("[poverty_registered]", "[poor]"),
-                     "testland.yaml")
+        parse_policy(
+            policy_text(BASIC_INPATIENT_80 + ASSISTANCE_50) + TOP_UP.replace("[poverty_registered]", "[poor]"),
+            "testland.yaml",
+        )
     assert "year_end.0.top_up.categories: Value error, unknown category 'poor'" in str(info.value)
