@@ -10,6 +10,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from policies.loader import InForce, NoPolicy, PolicyFileError, in_force, load_policies, policy_named
 from policies.replay import as_expected, settle_case as _settle_case
+from policies.settle import Settled
 from schemas.cases import Case
 from schemas.money import format_rate, format_yuan
 from schemas.policy import Conditions, Policy, Rule, Tier
@@ -40,12 +41,30 @@ def policy() -> None:
 
 @policy.command("settle")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-def settle_command(file: Path) -> None:
+@click.option("--lang", type=click.Choice(["en", "zh"]), default="en", show_default=True,
+              help="zh: the payers by their Chinese names in the policy (as a bureau's worked example prints them), "
+              "the fields in Chinese: 基金支付, 个人负担")
+def settle_command(file: Path, lang: str) -> None:
     """Settle a case file (or a JSON list of them) and print the payments in the shape of `expect`."""
     cases, is_list = _read_cases(file)
-    results = [[as_expected(s) for s in settle_case(case)] for case in cases]
+    shape = as_expected if lang == "en" else as_expected_zh
+    results = [[shape(s) for s in settle_case(case)] for case in cases]
     output = results if is_list else results[0]
     sys.stdout.write(orjson.dumps(output, option=orjson.OPT_INDENT_2).decode() + "\n")
+
+
+def as_expected_zh(settled: Settled) -> dict[str, object]:
+    """A settlement as ``as_expected`` gives it, in Chinese: each payer by its name in the claim's
+    policy (a name two payers share is told apart by the payer's place in the chain)."""
+    names: dict[str, str] = {}
+    for payer in settled.policy.payers:
+        name = payer.name_zh
+        names[payer.payer.value] = name if name not in names.values() else f"{name}（第{len(names) + 1}项）"
+    shown = as_expected(settled)
+    payments = shown["payments"]
+    assert isinstance(payments, dict)
+    return {"claim_id": shown["claim_id"], "基金支付": {names.get(p, p): amount for p, amount in payments.items()},
+            "个人负担": shown["personal"]}
 
 
 @policy.command("explain")
@@ -114,6 +133,7 @@ def describe(policy: Policy, period: InForce | None = None) -> str:
     out = [
         f"{policy.name_zh} {policy.name} — policy {policy.ref}, {when}",
         f"document: {policy.document} (seed {policy.seed}); {place}",
+        *([f"source: {policy.source}"] if policy.source else []),
         "chain: " + " → ".join(p.payer.value for p in policy.payers),
     ]
     for payer in policy.payers:
