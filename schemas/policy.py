@@ -371,6 +371,9 @@ class Policy(Strict):
     name_zh: str
     document: str
     seed: str
+    source: str | None = Field(
+        default=None, description="where the file's values come from when it is not a seed: the published notice or "
+        "answer, its address, and the figures it quotes (the worked example a case in examples/published reproduces)")
     pooled_city: str | None = Field(
         default=None,
         pattern=r"^\d{4}$",
