@@ -31,11 +31,9 @@ source runs exactly the same way when no build is current, and the tests compare
 """
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
-from datetime import date
+from collections.abc import Collection, Sequence
 from decimal import Decimal
 from operator import attrgetter
-from types import MappingProxyType
 
 from schemas.codes import Category
 from schemas.events import DischargeClaim, PaymentLine
@@ -44,8 +42,8 @@ from schemas.events import DischargeClaim, PaymentLine
 from schemas.money import ZERO, format_exact as exact, format_rate, format_yuan as y, round_to_fen
 from schemas.policy import PayerPolicy, Policy
 from schemas.totals import AccountTotals, YearTotals
-from schemas.trusted import built
 
+from .accounts import NOTHING_YET, Paid, account_after, paid_towards
 from .applicable import (
     RuleFor,
     TierFor,
@@ -64,46 +62,6 @@ from .schedule import over
 __all__ = ["Paid", "account_after", "pay", "qualification_key"]
 
 _ZERO_SHOWN = y(ZERO)
-
-
-#: the accounts of an outcome that changes none
-_NO_ACCOUNTS: Mapping[str, AccountTotals] = MappingProxyType({})
-
-
-class Paid:
-    """A payer's outcome: its payment line (None when it has no part in this claim) and new totals.
-
-    ``reaches_back``: this claim lifted the year over a qualifying line, so the year's earlier
-    claims are owed more under that schedule and must be settled again.
-    """
-
-    # (a plain class, not a NamedTuple: compiled, building one is a native call, not the tuple's Python)
-    __slots__ = ("line", "accounts", "reaches_back")
-
-    def __init__(self, line: PaymentLine | None, accounts: Mapping[str, AccountTotals] = _NO_ACCOUNTS,
-                 reaches_back: bool = False) -> None:
-        self.line, self.accounts, self.reaches_back = line, accounts, reaches_back
-
-    def __repr__(self) -> str:
-        return f"Paid(line={self.line!r}, accounts={dict(self.accounts)!r}, reaches_back={self.reaches_back!r})"
-
-
-def account_after(account: AccountTotals, base: Decimal, paid: Decimal, day: date | None = None,
-                  count_visit: bool = False) -> AccountTotals:
-    """The account's totals after a payment of ``paid`` that counted ``base`` (on ``day``, for
-    a rule with a daily limit; counted as an assisted visit of its month, for a rule with a
-    monthly number of them). The day's and month's figures are new dicts when they change:
-    totals are values, never changed in place."""
-    own = account.__dict__  # (the fields, read at once: each attribute of a model costs a look-up of its own)
-    by_day, visits = own["paid_by_day"], own["assisted_visits_by_month"]
-    if day is not None and paid:
-        by_day = {**by_day, day: by_day.get(day, ZERO) + paid}
-    if day is not None and count_visit and paid > 0:
-        month = day.strftime("%Y-%m")
-        visits = {**visits, month: visits.get(month, 0) + 1}
-    # sums of exact amounts the rules computed: nothing to validate again
-    return built(AccountTotals, {"base": own["base"] + base, "paid": own["paid"] + paid, "paid_by_day": by_day,
-                                 "assisted_visits_by_month": visits})
 
 
 class _Steps:
@@ -131,10 +89,6 @@ class _Candidate(_Steps):
         self.cumulative_before: Decimal | None = None
 
 
-#: an account before its first claim of the year (one value: building a model validates it)
-_NOTHING_YET = AccountTotals()
-
-
 _amount_of = attrgetter("amount")
 
 
@@ -142,16 +96,6 @@ def _paid_before(prior: Sequence[PaymentLine]) -> Decimal:
     paid = ZERO
     for line in prior:
         paid += line.amount
-    return paid
-
-
-def _paid_towards(totals: YearTotals, accounts: tuple[str, ...]) -> Decimal:
-    """What the accounts sharing an annual cap paid this year."""
-    paid = ZERO
-    for account in accounts:
-        found = totals.get(account)
-        if found is not None:
-            paid += found.paid
     return paid
 
 
@@ -436,10 +380,10 @@ def pay(
     if found.rule is None:
         return Paid(nothing_paid(own, found, claim))
     rule, tiers = found.rule, found.tiers
-    account = totals.get(rule.account, _NOTHING_YET)
+    account = totals.get(rule.account, NOTHING_YET)
     paid_before = _paid_before(prior)
     in_scope = claim.inscp_scp_amt + claim.preselfpay_amt if rule.with_preselfpay else claim.inscp_scp_amt
-    cap_paid = _paid_towards(totals, rule.cap_accounts) if rule.cap_accounts else account.paid
+    cap_paid = paid_towards(totals, rule.cap_accounts) if rule.cap_accounts else account.paid
     if len(tiers) == 1:  # (nine payments in ten: no comparison to make)
         best = _candidate(
             tiers[0],
