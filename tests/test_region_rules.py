@@ -23,7 +23,9 @@ from policies.loader import PolicyFileError, load_policies, parse_policy, period
 from policies.year import ClaimOfYear, settle_year
 from schemas.codes import Authority, Category, category_name_zh, issuing_authority, regional_category
 from schemas.events import DischargeClaim, EligibilityChange
+from schemas.keys import SigningKey
 from schemas.policy import Policy
+from streams.signing import Untrusted, entitled
 
 from .test_policy_rules import HEAD, amount, line, make_policy, paid, payer_yaml, policy_text, run
 
@@ -562,6 +564,11 @@ def test_a_declared_category_is_granted_by_its_authority_like_any_other(tmp_path
     )
     assert grant.category is MENTE and issuing_authority(grant.category) == Authority.medical_insurance
     assert category_name_zh(grant.category) == "门特"
+    # only a key of the authority the file names may grant it
+    entitled(SigningKey.model_construct(key_id="k1", signer_kind="authority", signer="medical_insurance"), grant)
+    civil = grant.model_copy(update={"authority": Authority.civil_affairs})
+    with pytest.raises(Untrusted, match="mente is issued by medical_insurance, not by civil_affairs"):
+        entitled(SigningKey.model_construct(key_id="k2", signer_kind="authority", signer="civil_affairs"), civil)
     with pytest.raises(ValidationError):  # a code no file declares is refused at the door
         EligibilityChange(
             event_id="E2",
