@@ -230,8 +230,8 @@ def periods_in_force(policies: Iterable[Policy]) -> dict[int, InForce]:
             )
         if newer.in_force_from <= older.in_force_from:
             raise PolicyFileError(
-                f"policy {newer.ref} supersedes {older.ref} from {newer.in_force_from}, which is not "
-                f"after {older.ref} is in force from, {older.in_force_from}"
+                f"policy {newer.ref} supersedes {older.ref} from {newer.in_force_from}: it must begin after "
+                f"the policy it supersedes does ({older.in_force_from})"
             )
         own = periods[id(older)]
         until = newer.in_force_from - timedelta(days=1)

@@ -58,7 +58,7 @@ class Category(StrEnum):
     @classmethod
     def _missing_(cls, value: object) -> "Category | None":
         """A category a region's policy file declares (``categories``) is a Category too, made when
-        first met: an eligibility change, a case or a stored identity may carry it (declared_category)."""
+        first met: an eligibility change, a case or a stored identity may carry it (declared_categories)."""
         if isinstance(value, str) and value in declared_categories():
             return regional_category(value)
         return None
@@ -126,18 +126,18 @@ def regional_category(code: str) -> Category:
 
 def category_name_zh(category: Category) -> str:
     """A category's Chinese name: the national list's, or what the region declaring it says."""
-    national = CATEGORY_ZH.get(category)
-    if national is not None:
-        return national
+    known = CATEGORY_ZH.get(category)
+    if known is not None:
+        return known
     declared = declared_categories().get(category.value)
     return declared.name_zh if declared is not None else category.value
 
 
 def issuing_authority(category: Category) -> Authority:
     """Who issues a category (DOMAIN.md): the national list's, or what the region declaring it says."""
-    national = ISSUING_AUTHORITY.get(category)
-    if national is not None:
-        return national
+    known = ISSUING_AUTHORITY.get(category)
+    if known is not None:
+        return known
     declared = declared_categories().get(category.value)
     if declared is None:
         raise KeyError(f"category {category.value!r} is neither national nor declared by a policy file")

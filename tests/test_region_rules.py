@@ -312,20 +312,18 @@ def test_without_supersedes_the_two_notices_overlap_and_the_error_says_how_to_su
 
 
 @pytest.mark.parametrize(
-    "supersedes, said",
+    "supersedes, start, said",
     [
-        ("testland/2023/v1", "policy testland/2024/v2 supersedes testland/2023/v1, which no policy file is"),
-        ("otherland/2024/v1", "supersedes otherland/2024/v1: a policy supersedes one of its own region, testland"),
+        ("testland/2023/v1", "2024-07-01", "testland/2024/v2 supersedes testland/2023/v1, which no policy file is"),
+        ("otherland/2024/v1", "2024-07-01", "supersedes otherland/2024/v1: a policy supersedes one of its own region"),
+        ("testland/2024/v1", "2024-01-01", "policy testland/2024/v2 supersedes testland/2024/v1 from 2024-01-01: it "
+                                           "must begin after the policy it supersedes does (2024-01-01)"),
     ],
 )
-def test_a_supersession_that_names_no_policy_of_its_region_is_an_error(tmp_path, supersedes, said):
+def test_a_supersession_of_no_policy_of_its_region_or_not_after_it_is_an_error(tmp_path, supersedes, start, said):
     (tmp_path / "a.yaml").write_text(region_file("testland", '["5116"]', SECONDARY_2024), encoding="utf-8")
-    (tmp_path / "b.yaml").write_text(
-        region_file(
-            "testland", '["5116"]', SECONDARY_2024_REVISED, version=2, start="2024-07-01", supersedes=supersedes
-        ),
-        encoding="utf-8",
-    )
+    (tmp_path / "b.yaml").write_text(region_file("testland", '["5116"]', SECONDARY_2024_REVISED, version=2,
+                                                 start=start, supersedes=supersedes), encoding="utf-8")
     with pytest.raises(PolicyFileError) as info:
         load_policies(tmp_path)
     assert said in str(info.value)
