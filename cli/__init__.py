@@ -2,14 +2,29 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
+
+from policies.loader import PolicyFileError
 
 from . import audit, compile_rules, console, finance, inputs, keys, metrics, operations, presettle, slip, system, views
 from .demo import demo
 from .policy import policy
 
 
-@click.group()
+class _Onestop(click.Group):
+    """The command group; a policy file that does not validate is said as ``file:line: field:
+    problem``, never as a traceback (the files are read when a command first needs a rule)."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except PolicyFileError as error:
+            raise click.ClickException(f"a policy file does not validate:\n{error}") from None
+
+
+@click.group(cls=_Onestop)
 def main() -> None:
     """onestop: one-stop settlement of hospital bills for people in hardship."""
 

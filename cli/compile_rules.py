@@ -19,8 +19,8 @@ ROOT = compiled.ROOT
 @click.command("compile-rules")
 @click.option("--clean", is_flag=True, help="remove the compiled rules: the Python source runs")
 def compile_rules(clean: bool) -> None:
-    """Build the modules that settle a claim (policies/ schedule, conditions, identity, payer,
-    settle, year, replay; schemas/ money, trusted) to C extensions with mypyc, next to their
+    """Build the modules that settle a claim (policies/ schedule, conditions, identity, applicable,
+    accounts, payer, settle, year, replay; schemas/ money, trusted) to C extensions with mypyc, next to their
     source. The same code, a third to a half faster; used only while every source is the one
     compiled (schemas/compiled.py), so an edited rule runs as written until this is run again.
     Needs `pip install -e '.[compiled]'` and a C compiler."""

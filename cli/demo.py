@@ -17,7 +17,7 @@ from runtime.endpoints import NotRunning, endpoints, home
 from runtime.parts import Parts, initialise_sync
 from runtime.supervisor import WorkerProcesses
 from schemas.cases import Case
-from schemas.codes import ISSUING_AUTHORITY
+from schemas.codes import issuing_authority
 from schemas.events import DischargeClaim, EligibilityChange, Settlement
 from schemas.keys import KeyFile
 from store import store_at
@@ -69,7 +69,7 @@ async def demo_keys(store, cases: list[Case]) -> dict[str, KeyFile]:
     folder = home() / "keys"
     folder.mkdir(parents=True, exist_ok=True)
     signers = {("hospital", c.fixmedins_code) for case in cases for c in case.claims}
-    signers |= {("authority", ISSUING_AUTHORITY[held.code].value) for case in cases for held in case.person.categories}
+    signers |= {("authority", issuing_authority(held.code).value) for case in cases for held in case.person.categories}
     found: dict[str, KeyFile] = {}
     for kind, who in sorted(signers):
         path = folder / f"demo-{who}.key.json"

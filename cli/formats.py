@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from schemas.codes import CATEGORY_ZH
+from schemas.codes import category_name_zh
 from schemas.events import CategoryHeld, EligibilityChange, Settlement
 from schemas.money import format_yuan
 from schemas.personal import mask
@@ -24,7 +24,7 @@ def table_row(settlement: Settlement) -> str:
 def describe_person(psn_no: str, held: list[CategoryHeld], events: list[EligibilityChange],
                     years: dict[int, YearTotals], as_known_at: datetime | None) -> str:
     out = [f"person {mask(psn_no)}", "categories" + (f" as known at {as_known_at}" if as_known_at else "") + ":"]
-    out += [f"  {h.code.value:<28} {CATEGORY_ZH[h.code]:<12} {h.valid_from} – {h.valid_to or 'open'}   "
+    out += [f"  {h.code.value:<28} {category_name_zh(h.code):<12} {h.valid_from} – {h.valid_to or 'open'}   "
             f"granted by {h.authority.value if h.authority else '?'} ({h.event_id})" for h in held] or ["  none"]
     out.append("changes received (in the order applied):")
     out += [f"  {e.recorded_at:%Y-%m-%d %H:%M} {e.authority.value:<20} {e.action:<6} {e.category.value:<28} "

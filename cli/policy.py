@@ -8,8 +8,9 @@ import click
 import orjson
 from pydantic import TypeAdapter, ValidationError
 
-from policies.loader import NoPolicy, PolicyFileError, load_policies, policy_named
+from policies.loader import InForce, NoPolicy, PolicyFileError, in_force, load_policies, policy_named
 from policies.replay import as_expected, settle_case as _settle_case
+from policies.settle import Settled
 from schemas.cases import Case
 from schemas.money import format_rate, format_yuan
 from schemas.policy import Conditions, Policy, Rule, Tier
@@ -40,12 +41,30 @@ def policy() -> None:
 
 @policy.command("settle")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-def settle_command(file: Path) -> None:
+@click.option("--lang", type=click.Choice(["en", "zh"]), default="en", show_default=True,
+              help="zh: the payers by their Chinese names in the policy (as a bureau's worked example prints them), "
+              "the fields in Chinese: 基金支付, 个人负担")
+def settle_command(file: Path, lang: str) -> None:
     """Settle a case file (or a JSON list of them) and print the payments in the shape of `expect`."""
     cases, is_list = _read_cases(file)
-    results = [[as_expected(s) for s in settle_case(case)] for case in cases]
+    shape = as_expected if lang == "en" else as_expected_zh
+    results = [[shape(s) for s in settle_case(case)] for case in cases]
     output = results if is_list else results[0]
     sys.stdout.write(orjson.dumps(output, option=orjson.OPT_INDENT_2).decode() + "\n")
+
+
+def as_expected_zh(settled: Settled) -> dict[str, object]:
+    """A settlement as ``as_expected`` gives it, in Chinese: each payer by its name in the claim's
+    policy (a name two payers share is told apart by the payer's place in the chain)."""
+    names: dict[str, str] = {}
+    for payer in settled.policy.payers:
+        name = payer.name_zh
+        names[payer.payer.value] = name if name not in names.values() else f"{name}（第{len(names) + 1}项）"
+    shown = as_expected(settled)
+    payments = shown["payments"]
+    assert isinstance(payments, dict)
+    return {"claim_id": shown["claim_id"], "基金支付": {names.get(p, p): amount for p, amount in payments.items()},
+            "个人负担": shown["personal"]}
 
 
 @policy.command("explain")
@@ -67,8 +86,10 @@ def explain_command(file: Path) -> None:
                 click.echo(f"- {line.payer.value} {format_yuan(line.amount)}  [{line.rule}]")
                 click.echo(f"    {line.explanation_zh}")
                 click.echo(f"    {line.explanation}")
-            click.echo(f"= 基金支付 funds {format_yuan(settled.fund_pay_sumamt)}; "
-                       f"个人负担 personal {format_yuan(settled.psn_part_amt)}")
+            click.echo(
+                f"= 基金支付 funds {format_yuan(settled.fund_pay_sumamt)}; "
+                f"个人负担 personal {format_yuan(settled.psn_part_amt)}"
+            )
 
 
 @policy.command("show")
@@ -82,30 +103,71 @@ def show_command(region: str) -> None:
     if not found:
         known = ", ".join(sorted({p.region for p in load_policies()}))
         raise click.ClickException(f"no policy for {region!r}; known regions: {known}")
-    for item in found:
-        click.echo(describe(item))
+    periods = sorted((in_force(item) for item in found), key=lambda p: (p.start, p.policy.ref))
+    if len(periods) > 1:
+        click.echo("in force, by date:")
+        click.echo("\n".join(f"  {_period(p)}  {p.policy.ref}  ({', '.join(p.policy.codes)})" for p in periods) + "\n")
+    for period in periods:
+        click.echo(describe(period.policy, period))
 
 
-def describe(policy: Policy) -> str:
-    """A policy in words, every value with its source."""
+def _period(period: InForce) -> str:
+    return f"{period.start} – {period.end or 'open'}"
+
+
+def describe(policy: Policy, period: InForce | None = None) -> str:
+    """A policy in words, every value with its source; ``period``: when it is in force, with the
+    newer policy that supersedes it."""
+    period = period or InForce(policy, policy.in_force_from, policy.in_force_to)
+    when = f"in force {_period(period)}"
+    if period.superseded_by is not None:
+        when += (
+            f" (superseded from {period.superseded_by.in_force_from} by {period.superseded_by.ref}; "
+            f"its own period {policy.in_force_from} – {policy.in_force_to or 'open'})"
+        )
+    if policy.supersedes:
+        when += f"; supersedes {policy.supersedes} from {policy.in_force_from}"
+    place = f"insured places {', '.join(policy.codes)}"
+    if policy.pooled_area != policy.codes:
+        place += f"; pool {', '.join(policy.pooled_area)}"
     out = [
-        f"{policy.name_zh} {policy.name} — policy {policy.ref}, "
-        f"in force {policy.in_force_from} – {policy.in_force_to or 'open'}",
-        f"document: {policy.document} (seed {policy.seed}); pooled city {policy.pooled_city}",
+        f"{policy.name_zh} {policy.name} — policy {policy.ref}, {when}",
+        f"document: {policy.document} (seed {policy.seed}); {place}",
+        *([f"source: {policy.source}"] if policy.source else []),
         "chain: " + " → ".join(p.payer.value for p in policy.payers),
     ]
     for payer in policy.payers:
-        funds = payer.fund_pay_type if isinstance(payer.fund_pay_type, str) else ", ".join(
-            f"{insutype.value}: {code}" for insutype, code in payer.fund_pay_type.items())
+        funds = (
+            payer.fund_pay_type
+            if isinstance(payer.fund_pay_type, str)
+            else ", ".join(f"{insutype.value}: {code}" for insutype, code in payer.fund_pay_type.items())
+        )
         out.append(f"\n[{payer.payer.value}] {payer.name_zh}, fund {funds}")
         for rule in payer.rules:
             out.extend(_describe_rule(rule, payer.account_of(rule)))
+    if policy.categories:
+        out.append("\ncategories the region declares:")
+        out.extend(
+            f"  {c.code} {c.name_zh} ({c.name}), issued by {c.authority.value}  — source: {c.source}"
+            for c in policy.categories
+        )
     for alert in policy.alerts:
         out.append(
             f"\n[alert {alert.name}] {alert.categories or 'everyone else'}: in-scope personal share after "
             f"{', '.join(p.value for p in alert.measured_after)} above {format_yuan(alert.threshold)}  "
             f"— source: {alert.source}"
         )
+    for closing in policy.year_end:
+        top_up = closing.top_up
+        if top_up is None:
+            what = "pays F(the year's base) − what each annual account paid in the year"
+        else:
+            what = (
+                f"tops up ({top_up.label}) [{', '.join(top_up.categories) if top_up.categories else 'everyone'}]: "
+                f"the person's share of the in-scope costs of the year's claims ({_conditions(top_up.when)}) "
+                f"held to {format_rate(top_up.personal_share_ceiling)} of them"
+            )
+        out.append(f"\n[year end] {closing.payer.value} {what}  — source: {closing.source}")
     if policy.readings:
         out.append("\nreadings taken where the seed is silent or unclear:")
         out.extend(f"  - {reading}" for reading in policy.readings)
@@ -125,8 +187,10 @@ def _conditions(when: Conditions | None) -> str:
 
 def _describe_rule(rule: Rule, account: str) -> list[str]:
     limits = {k: v for k, v in rule.limits.model_dump(exclude_none=True, mode="json").items()}
-    lines = [f"  rule {rule.name} ({rule.scope}, account {account}) — source: {rule.source}",
-             f"    when: {_conditions(rule.when)}"]
+    lines = [
+        f"  rule {rule.name} ({rule.scope}, account {account}) — source: {rule.source}",
+        f"    when: {_conditions(rule.when)}",
+    ]
     if rule.base_of:
         lines.append(f"    base and yearly cumulative: those of {rule.base_of}")
     if limits:

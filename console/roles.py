@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from policies.loader import load_policies, policy_named
+from policies.loader import load_policies, policies_of_place, policy_named
 from schemas.codes import identifier
 
 ROLES = ("caseworker", "hospital", "finance", "auditor", "operator", "admin")
@@ -59,10 +59,11 @@ class Refused(Exception):
 
 
 def region_of_division(insuplc_admdvs: str | None) -> str | None:
-    """The policy region a 6-digit insured place belongs to (by its pooled city, the first 4 digits)."""
+    """The policy region a 6-digit insured place belongs to: that of the policy file listing the
+    longest prefix of it (policies.loader.policy_for)."""
     if not insuplc_admdvs:
         return None
-    found = policy_named(insuplc_admdvs[:4])
+    found = policies_of_place(insuplc_admdvs)
     return found[0].region if found else None
 
 

@@ -15,70 +15,53 @@ A tier with ``qualifies_at`` pays nothing while the account's yearly base is bel
 Once the year reaches the line, the schedule applies to every claim of the year: the claim that
 reaches it pays on its own base and says so (``Paid.reaches_back``), and the year's earlier
 claims are settled again (policies/year.py) — nothing is clipped onto the crossing claim.
+
+Which rule and tiers apply to a claim, and the names a line prints, are policies/applicable.py's;
+this module is the arithmetic only.
+
+This module is compiled to C with mypyc (`onestop compile-rules`, schemas/compiled.py) — every
+claim runs through it once per payer — and its idioms are chosen for the compiled code, where
+the obvious Python is measurably slower (README, "Benchmarks"): outcomes are plain classes with
+``__slots__`` (building a NamedTuple or a dataclass runs Python, a plain class is a native call);
+``if not x > ZERO`` stands for ``max(ZERO, x)`` (a generic call on Decimals); helpers are imported
+under short names rather than assigned to them (an imported function is called directly, an
+assigned one through a Python object); a model's fields are read once through its ``__dict__``;
+amounts are printed only where a step is said (formatting is a good part of the cost). The Python
+source runs exactly the same way when no build is current, and the tests compare the two.
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Hashable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import date
+from collections.abc import Collection, Sequence
 from decimal import Decimal
 from operator import attrgetter
-from types import MappingProxyType
 
-from schemas.codes import CATEGORY_ZH, Category, InsuType, Payer
+from schemas.codes import Category
 from schemas.events import DischargeClaim, PaymentLine
 
 # (imported under their short names, not assigned to them: a compiled rule then calls them directly)
 from schemas.money import ZERO, format_exact as exact, format_rate, format_yuan as y, round_to_fen
-from schemas.policy import Deferral, PayerPolicy, Policy, Rule, Tier
+from schemas.policy import PayerPolicy, Policy
 from schemas.totals import AccountTotals, YearTotals
-from schemas.trusted import built
 
-from .conditions import Reason, fields_read, holding, open_to, when_failures, when_holds
-from .diseases import major_disease_of
-from .schedule import Span, over, spans
+from .accounts import NOTHING_YET, Paid, account_after, paid_towards
+from .applicable import (
+    RuleFor,
+    TierFor,
+    account_name_zh,
+    annual_cap,
+    applicable,
+    nothing_paid,
+    payer_for,
+    payer_names_zh,
+    payment_line,
+    qualification_key,
+)
+from .conditions import Reason
+from .schedule import over
+
+__all__ = ["Paid", "account_after", "pay", "qualification_key"]
 
 _ZERO_SHOWN = y(ZERO)
-
-
-#: the accounts of an outcome that changes none
-_NO_ACCOUNTS: Mapping[str, AccountTotals] = MappingProxyType({})
-
-
-class Paid:
-    """A payer's outcome: its payment line (None when it has no part in this claim) and new totals.
-
-    ``reaches_back``: this claim lifted the year over a qualifying line, so the year's earlier
-    claims are owed more under that schedule and must be settled again.
-    """
-
-    # (a plain class, not a NamedTuple: compiled, building one is a native call, not the tuple's Python)
-    __slots__ = ("line", "accounts", "reaches_back")
-
-    def __init__(self, line: PaymentLine | None, accounts: Mapping[str, AccountTotals] = _NO_ACCOUNTS,
-                 reaches_back: bool = False) -> None:
-        self.line, self.accounts, self.reaches_back = line, accounts, reaches_back
-
-    def __repr__(self) -> str:
-        return f"Paid(line={self.line!r}, accounts={dict(self.accounts)!r}, reaches_back={self.reaches_back!r})"
-
-
-def account_after(account: AccountTotals, base: Decimal, paid: Decimal, day: date | None = None,
-                  count_visit: bool = False) -> AccountTotals:
-    """The account's totals after a payment of ``paid`` that counted ``base`` (on ``day``, for
-    a rule with a daily limit; counted as an assisted visit of its month, for a rule with a
-    monthly number of them). The day's and month's figures are new dicts when they change:
-    totals are values, never changed in place."""
-    own = account.__dict__  # (the fields, read at once: each attribute of a model costs a look-up of its own)
-    by_day, visits = own["paid_by_day"], own["assisted_visits_by_month"]
-    if day is not None and paid:
-        by_day = {**by_day, day: by_day.get(day, ZERO) + paid}
-    if day is not None and count_visit and paid > 0:
-        month = day.strftime("%Y-%m")
-        visits = {**visits, month: visits.get(month, 0) + 1}
-    # sums of exact amounts the rules computed: nothing to validate again
-    return built(AccountTotals, {"base": own["base"] + base, "paid": own["paid"] + paid, "paid_by_day": by_day,
-                                 "assisted_visits_by_month": visits})
 
 
 class _Steps:
@@ -95,158 +78,18 @@ class _Steps:
         self.zh.append(zh)
 
 
-@dataclass(frozen=True)
-class _TierFor:
-    """A tier as it reads for one person: its label names the person's categories it is open to."""
-
-    tier: Tier
-    label: str
-    label_zh: str
-    qualification: str  # how ``qualified`` names it (qualification_key)
-    rule: str  # the ``rule`` of the lines it pays
-    heading: Reason  # how their explanations begin
-    spans: tuple[Span, ...]  # its segments, read once (schedule.py)
-    deductible: str  # the start of its first segment, as printed
-    #: the annual cap with its names (_annual_cap), or None when it depends on the claim's disease
-    cap: tuple[Decimal | None, str, str] | None
-    personal_share_ceiling: Decimal | None
-    qualifies_at: Decimal | None
-
-
-@dataclass(frozen=True)
-class _RuleFor:
-    """A rule as it reads for one person: the tiers open to their categories, in the listed order.
-
-    The rule's figures are copied here once (_rule_for): every claim reads them several times, and
-    an attribute of a policy model costs about twice as much to read as one of these."""
-
-    rule: Rule
-    account: str
-    tiers: tuple[_TierFor, ...]
-    annual: bool  # scope annual: the schedule runs over the account's yearly base
-    counted: bool  # the claim's base adds to the account's yearly base (annual, on a base of its own)
-    base_of: str | None
-    base_after: list[Payer] | None
-    deduct_paid_this_year: bool
-    defer_while: Deferral | None
-    per_claim: Decimal | None
-    per_day: Decimal | None
-    assisted_visits_per_month: int | None
-    dated: bool  # the account keeps what it paid per day (a daily or a monthly limit)
-
-
-@dataclass(frozen=True)
-class _Applicable:
-    """What a payer's rules make of a claim: the first rule whose conditions hold and its tiers
-    whose conditions hold; or, when none covers the claim, why not in words."""
-
-    rule: _RuleFor | None
-    tiers: tuple[_TierFor, ...] = ()
-    why_not: Reason | None = None
-    #: when none covers it, the payer's zero line per insurance type (its fund code), once made
-    nothing: dict[InsuType, PaymentLine] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class _PayerFor:
-    """A payer as it reads for one person: the rules with a tier open to their categories."""
-
-    payer: PayerPolicy
-    code: Payer  # the payer's name (payer.payer)
-    rule_id: str  # <policy ref>#<payer>
-    rules: tuple[_RuleFor, ...]
-    reads: Callable[[DischargeClaim], Hashable]  # the values of the claim's fields the rules' conditions read
-    #: what the rules make of a claim, per those values (all it depends on), as they are met
-    applicable: dict[Hashable, _Applicable] = field(default_factory=dict)
-    #: the payer's fund code per insurance type, as met
-    fund_codes: dict[InsuType, str] = field(default_factory=dict)
-
-    def fund_code(self, insutype: InsuType) -> str:
-        code = self.fund_codes.get(insutype)
-        if code is None:
-            code = self.fund_codes[insutype] = self.payer.fund_code(insutype)
-        return code
-
-
-def _payer_for(policy: Policy, payer: PayerPolicy, held: frozenset[Category]) -> _PayerFor:
-    """What of ``payer`` can apply to a person holding ``held``, worked out once per policy, payer
-    and categories: it does not depend on the claim."""
-    key = (id(policy), id(payer), held)
-    found = _PAYERS_FOR.get(key)
-    if found is None:  # (kept with its policy, so the ids are not reused while cached)
-        found = _PAYERS_FOR[key] = (policy, _read_for(policy, payer, held))
-    return found[1]
-
-
-#: payers as they read for a person, per policy, payer and categories held (a policy is an immutable value)
-_PAYERS_FOR: dict[tuple[int, int, frozenset[Category]], tuple[Policy, _PayerFor]] = {}
-
-
-def _read_for(policy: Policy, payer: PayerPolicy, held: frozenset[Category]) -> _PayerFor:
-    rule_id = f"{policy.ref}#{payer.payer.value}"
-    rules = []
-    for rule in payer.rules:
-        account = payer.account_of(rule)
-        tiers = tuple(
-            _tier_for(payer, rule, account, tier, held, rule_id)
-            for tier in rule.tiers
-            if open_to(tier.categories, held)
-        )
-        if tiers:
-            rules.append(_rule_for(rule, account, tiers))
-    conditions = [when for r in rules for when in (r.rule.when, *(t.tier.when for t in r.tiers))]
-    fields = sorted(set().union(*map(fields_read, conditions)))
-    return _PayerFor(payer, payer.payer, rule_id, tuple(rules), attrgetter(*fields) if fields else _reads_nothing)
-
-
-def _rule_for(rule: Rule, account: str, tiers: tuple[_TierFor, ...]) -> _RuleFor:
-    limits, annual = rule.limits, rule.scope == "annual"
-    return _RuleFor(rule, account, tiers, annual, annual and rule.base_of is None, rule.base_of, rule.base_after,
-                    rule.deduct_paid_this_year, rule.defer_while, limits.per_claim, limits.per_day,
-                    limits.assisted_visits_per_month,
-                    limits.per_day is not None or limits.assisted_visits_per_month is not None)
-
-
-def _tier_for(
-    payer: PayerPolicy, rule: Rule, account: str, tier: Tier, held: frozenset[Category], rule_id: str
-) -> _TierFor:
-    label, label_zh = _tier_label(tier, held), _tier_label_zh(tier, held)
-    return _TierFor(tier, label, label_zh, qualification_key(account, tier), f"{rule_id}.{rule.name}[{tier.label}]",
-                    Reason(f"{payer.payer.value} ({rule.name}, {label}): ", f"{payer.name_zh}（{label_zh}）："),
-                    spans(tier.segments or []), y(tier.deductible), _claim_free_cap(rule, tier),
-                    tier.personal_share_ceiling, tier.qualifies_at)
-
-
-def _reads_nothing(claim: DischargeClaim) -> tuple[()]:
-    return ()
-
-
 class _Candidate(_Steps):
     """What one tier would pay, and its arithmetic step by step (one object: a claim makes several)."""
 
     __slots__ = ("tier", "amount", "base", "cumulative_before", "reaches_back")
 
-    def __init__(self, tier: _TierFor) -> None:
+    def __init__(self, tier: TierFor) -> None:
         self.en, self.zh = [], []
         self.tier, self.amount, self.base, self.reaches_back = tier, ZERO, ZERO, False
         self.cumulative_before: Decimal | None = None
 
 
-#: an account before its first claim of the year (one value: building a model validates it)
-_NOTHING_YET = AccountTotals()
-
-
 _amount_of = attrgetter("amount")
-
-
-def _line(**fields: object) -> PaymentLine:
-    """A payment line of values computed here, each of its field's type, given in the schema's order."""
-    return built(PaymentLine, fields)
-
-
-def qualification_key(account: str, tier: Tier) -> str:
-    """How a qualifying tier is named in ``qualified``: ``<account>[<tier label>]``."""
-    return f"{account}[{tier.label}]"
 
 
 def _paid_before(prior: Sequence[PaymentLine]) -> Decimal:
@@ -260,108 +103,91 @@ def _line_of(prior: Sequence[PaymentLine], account: str) -> PaymentLine | None:
     return next((line for line in prior if line.account == account), None)
 
 
-def _account_name_zh(policy: Policy, account: str) -> str:
-    """The Chinese name of the payer an account belongs to (e.g. critical → 大病保险)."""
-    for payer in policy.payers:
-        if any(payer.account_of(rule) == account for rule in payer.rules):
-            return payer.name_zh
-    return account
-
-
-def _payer_names_zh(policy: Policy, payers: Iterable[Payer]) -> str:
-    names = {p.payer: p.name_zh for p in policy.payers}
-    return "、".join(names.get(p, p.value) for p in payers)
-
-
-def _tier_label(tier: Tier, held: Collection[Category]) -> str:
-    named = holding(tier.categories, held) if tier.categories is not None else []
-    return ", ".join(c.value for c in named) or tier.label
-
-
-def _tier_label_zh(tier: Tier, held: Collection[Category]) -> str:
-    named = holding(tier.categories, held) if tier.categories is not None else []
-    return "、".join(CATEGORY_ZH[c] for c in named) or tier.label_zh or tier.label
-
-
-def _annual_cap(rule: Rule, tier: Tier, claim: DischargeClaim) -> tuple[Decimal | None, str, str]:
-    """The annual cap that applies, with its name in English and Chinese (None: no cap)."""
-    cap = _claim_free_cap(rule, tier)
-    if cap is not None:
-        return cap
-    disease = major_disease_of(claim.dise_codg, claim.age)
-    if disease is not None:
-        return (
-            rule.limits.major_disease_annual_cap,
-            f"annual cap for the major disease {disease.name} ({disease.name_zh})",
-            f"重大疾病（{disease.name_zh}）年度限额",
-        )
-    return rule.limits.annual_cap, "annual cap", "年度限额"
-
-
-def _claim_free_cap(rule: Rule, tier: Tier) -> tuple[Decimal | None, str, str] | None:
-    """The annual cap when it does not depend on the claim (read once per tier), else None."""
-    if tier.uncapped:
-        return None, "no cap (上不封顶)", "上不封顶"
-    if tier.annual_cap is not None:
-        return tier.annual_cap, "annual cap", "年度限额"
-    if rule.limits.major_disease_annual_cap is not None:
-        return None  # a major disease has a cap of its own
-    return rule.limits.annual_cap, "annual cap", "年度限额"
-
-
-def _limit(
-    amount: Decimal, left: Decimal, what: str, what_zh: str, steps: _Steps, figure: Decimal | None = None
-) -> Decimal:
-    """``amount`` held to what is ``left`` of a limit, named ``what`` (followed by ``figure``, if given)."""
+def _limit(amount: Decimal, left: Decimal, what: str, what_zh: str, steps: _Steps, figure: Decimal | None = None,
+           after: str = "") -> Decimal:
+    """``amount`` held to what is ``left`` of a limit, named ``what`` (followed by ``figure``, if given,
+    and by ``after``)."""
     if not left > ZERO:  # (what max(ZERO, left) gives)
         left = ZERO
     if amount > left:
         if figure is not None:  # (named only when it binds: printing amounts is a good part of the cost)
-            what, what_zh = f"{what} {y(figure)}", f"{what_zh} {y(figure)}"
+            what, what_zh = f"{what} {y(figure)}{after}", f"{what_zh} {y(figure)}"
         left_shown = y(left)
         steps.add(f"{what}: {left_shown} left, so {left_shown}", f"{what_zh}：余 {left_shown}，按 {left_shown}")
         return left
     return amount
 
 
-def _base(rule: _RuleFor, in_scope: Decimal, prior: Sequence[PaymentLine], paid_before: Decimal,
-          account: AccountTotals, policy: Policy, steps: _Steps) -> tuple[Decimal, Decimal, str]:
-    """This claim's base for the rule, the account's yearly base before it, and the base as printed."""
+def _covered_shown(rule: RuleFor, claim: DischargeClaim) -> tuple[str, str]:
+    """The parts of the bill the rule's base counts, as printed: the in-scope amount, and the class-B own share."""
+    shown, shown_zh = f"in-scope {y(claim.inscp_scp_amt)}", f"政策范围内 {y(claim.inscp_scp_amt)}"
+    if rule.with_preselfpay:
+        class_b = y(claim.preselfpay_amt)
+        return f"{shown} + class-B own share {class_b}", f"{shown_zh} + 乙类先行自付 {class_b}"
+    return shown, shown_zh
+
+
+def _base(
+    rule: RuleFor,
+    claim: DischargeClaim,
+    in_scope: Decimal,
+    prior: Sequence[PaymentLine],
+    paid_before: Decimal,
+    account: AccountTotals,
+    policy: Policy,
+    steps: _Steps,
+) -> tuple[Decimal, Decimal, str]:
+    """This claim's base for the rule, the account's yearly base before it, and the base as printed.
+    ``in_scope``: the parts of the bill the rule's base counts (the in-scope amount, with the class-B
+    own share where the rule adds it)."""
     if rule.base_of is not None:
         source = _line_of(prior, rule.base_of)
         base = source.base if source else ZERO
         before = source.cumulative_before if source and source.cumulative_before is not None else ZERO
         shown = y(base)
-        steps.add(f"base {shown}, as counted by {rule.base_of}",
-                  f"基数 {shown}（同{_account_name_zh(policy, rule.base_of)}本次计入基数）")
+        steps.add(
+            f"base {shown}, as counted by {rule.base_of}",
+            f"基数 {shown}（同{account_name_zh(policy, rule.base_of)}本次计入基数）",
+        )
         return base, before, shown
-    in_scope_shown = y(in_scope)
+    in_scope_shown, in_scope_zh = _covered_shown(rule, claim)
     if rule.base_after:
         after = sum((line.amount for line in prior if line.payer in rule.base_after), start=ZERO)
         base = max(ZERO, in_scope - after)
         names = ", ".join(p.value for p in rule.base_after)
         shown, after_shown = y(base), y(after)
         steps.add(
-            f"base {shown} (in-scope {in_scope_shown} − paid by {names} {after_shown})",
-            f"基数 {shown}（政策范围内 {in_scope_shown} − "
-            f"{_payer_names_zh(policy, rule.base_after)}已付 {after_shown}）",
+            f"base {shown} ({in_scope_shown} − paid by {names} {after_shown})",
+            f"基数 {shown}（{in_scope_zh} − {payer_names_zh(policy, rule.base_after)}已付 {after_shown}）",
         )
         return base, account.base, shown
     base = in_scope - paid_before
     if not base > ZERO:  # (what max(ZERO, base) gives)
         base = ZERO
     shown, before_shown = y(base), y(paid_before)
-    steps.add(f"base {shown} (in-scope {in_scope_shown} − paid before {before_shown})",
-              f"基数 {shown}（政策范围内 {in_scope_shown} − 前序已付 {before_shown}）")
+    steps.add(
+        f"base {shown} ({in_scope_shown} − paid before {before_shown})",
+        f"基数 {shown}（{in_scope_zh} − 前序已付 {before_shown}）",
+    )
     return base, account.base, shown
 
 
-def _candidate(tier: _TierFor, rule: _RuleFor, claim: DischargeClaim, in_scope: Decimal, prior: Sequence[PaymentLine],
-               paid_before: Decimal, account: AccountTotals, policy: Policy, qualified: bool) -> _Candidate:
+def _candidate(
+    tier: TierFor,
+    rule: RuleFor,
+    claim: DischargeClaim,
+    in_scope: Decimal,
+    prior: Sequence[PaymentLine],
+    paid_before: Decimal,
+    account: AccountTotals,
+    cap_paid: Decimal,
+    policy: Policy,
+    qualified: bool,
+) -> _Candidate:
     if tier.personal_share_ceiling is not None:
         return _ceiling_candidate(tier, claim, paid_before)
     c = _Candidate(tier)
-    base, before, base_shown = _base(rule, in_scope, prior, paid_before, account, policy, c)
+    base, before, base_shown = _base(rule, claim, in_scope, prior, paid_before, account, policy, c)
     c.base = base
     if rule.annual:
         c.cumulative_before = before
@@ -390,7 +216,7 @@ def _candidate(tier: _TierFor, rule: _RuleFor, claim: DischargeClaim, in_scope: 
     if gross < 0:
         c.add("nothing more is owed", "无应付")
         gross = ZERO
-    c.amount = _within_limits(gross, claim, in_scope, paid_before, rule, tier, account, c)
+    c.amount = _within_limits(gross, claim, in_scope, paid_before, rule, tier, account, cap_paid, c)
     return c
 
 
@@ -418,16 +244,30 @@ def _equation(shown: list[str], gross: Decimal, paid_this_year: Decimal | None =
         equation = f"{arithmetic} = {gross_shown}"
         return equation, equation
     paid_shown = y(paid_this_year)
-    return (f"{arithmetic} − {paid_shown} already paid this year = {gross_shown}",
-            f"{arithmetic} − 本年已付 {paid_shown} = {gross_shown}")
+    return (
+        f"{arithmetic} − {paid_shown} already paid this year = {gross_shown}",
+        f"{arithmetic} − 本年已付 {paid_shown} = {gross_shown}",
+    )
 
 
-def _within_limits(gross: Decimal, claim: DischargeClaim, in_scope: Decimal, paid_before: Decimal, rule: _RuleFor,
-                   tier: _TierFor, account: AccountTotals, steps: _Steps) -> Decimal:
+def _within_limits(
+    gross: Decimal,
+    claim: DischargeClaim,
+    in_scope: Decimal,
+    paid_before: Decimal,
+    rule: RuleFor,
+    tier: TierFor,
+    account: AccountTotals,
+    cap_paid: Decimal,
+    steps: _Steps,
+) -> Decimal:
+    """``gross`` within what is left of the annual cap (``cap_paid``: what counts towards it this
+    year), the limits of a claim, a day and a month, and never above the remaining."""
     amount = gross
-    cap, cap_name, cap_name_zh = tier.cap or _annual_cap(rule.rule, tier.tier, claim)
+    cap, cap_name, cap_name_zh = tier.cap or annual_cap(rule.rule, tier.tier, claim)
     if cap is not None:
-        amount = _limit(amount, cap - account.paid, cap_name, cap_name_zh, steps, cap)
+        shared, shared_zh = rule.cap_shared
+        amount = _limit(amount, cap - cap_paid, cap_name, shared_zh + cap_name_zh, steps, cap, shared)
     if rule.per_claim is not None:
         amount = _limit(
             amount, rule.per_claim, f"at most {y(rule.per_claim)} a claim", f"单次最高 {y(rule.per_claim)}", steps
@@ -444,13 +284,26 @@ def _within_limits(gross: Decimal, claim: DischargeClaim, in_scope: Decimal, pai
             amount = _limit(
                 amount, ZERO, f"{visits} assisted visits in {month} already", f"{month} 已救助 {visits} 次", steps
             )
-    amount = _limit(
-        amount, in_scope - paid_before, "never more than the remaining in-scope amount", "不超过政策范围内剩余", steps
-    )
+    if rule.with_preselfpay:
+        amount = _limit(
+            amount,
+            in_scope - paid_before,
+            "never more than the remaining in-scope amount and class-B own share",
+            "不超过政策范围内及乙类先行自付剩余",
+            steps,
+        )
+    else:
+        amount = _limit(
+            amount,
+            in_scope - paid_before,
+            "never more than the remaining in-scope amount",
+            "不超过政策范围内剩余",
+            steps,
+        )
     return round_to_fen(amount)
 
 
-def _ceiling_candidate(tier: _TierFor, claim: DischargeClaim, paid_before: Decimal) -> _Candidate:
+def _ceiling_candidate(tier: TierFor, claim: DischargeClaim, paid_before: Decimal) -> _Candidate:
     """Pay what holds the personal share (out-of-scope parts included) to a share of the bill:
     the payment is rounded as every payment is, so the share never ends above the ceiling."""
     held_to = tier.personal_share_ceiling
@@ -461,64 +314,19 @@ def _ceiling_candidate(tier: _TierFor, claim: DischargeClaim, paid_before: Decim
     amount = round_to_fen(max(ZERO, owed))
     rate = format_rate(held_to)
     c = _Candidate(tier)
-    c.add(f"personal share so far {y(share)} (whole bill {y(claim.medfee_sumamt)} − paid {y(paid_before)}); "
-          f"held to {rate} of the bill: {y(claim.medfee_sumamt)} × {rate} = {exact(ceiling)}; "
-          f"{y(share)} − {exact(ceiling)} = {exact(owed)}",
-          f"个人负担 {y(share)}（医疗费总额 {y(claim.medfee_sumamt)} − 已付 {y(paid_before)}）；"
-          f"控制在总额的 {rate}：{y(claim.medfee_sumamt)} × {rate} = {exact(ceiling)}；"
-          f"{y(share)} − {exact(ceiling)} = {exact(owed)}")
+    c.add(
+        f"personal share so far {y(share)} (whole bill {y(claim.medfee_sumamt)} − paid {y(paid_before)}); "
+        f"held to {rate} of the bill: {y(claim.medfee_sumamt)} × {rate} = {exact(ceiling)}; "
+        f"{y(share)} − {exact(ceiling)} = {exact(owed)}",
+        f"个人负担 {y(share)}（医疗费总额 {y(claim.medfee_sumamt)} − 已付 {y(paid_before)}）；"
+        f"控制在总额的 {rate}：{y(claim.medfee_sumamt)} × {rate} = {exact(ceiling)}；"
+        f"{y(share)} − {exact(ceiling)} = {exact(owed)}",
+    )
     c.amount, c.base = amount, share
     return c
 
 
-def _applicable(payer: _PayerFor, claim: DischargeClaim) -> _Applicable:
-    """What the payer's rules make of the claim, worked out once per values of the claim's fields
-    their conditions read."""
-    key = payer.reads(claim)
-    found = payer.applicable.get(key)
-    if found is None:
-        if len(payer.applicable) >= _MOST_KEPT:  # a worker meets ever more places (and days) over the years
-            payer.applicable.clear()
-        found = payer.applicable[key] = _apply(payer, claim)
-    return found
-
-
-#: how many outcomes of a payer's conditions are kept per person's reading of it, at most
-_MOST_KEPT = 20_000
-
-
-def _apply(payer: _PayerFor, claim: DischargeClaim) -> _Applicable:
-    """The first rule whose conditions hold and some tier of which the person qualifies for."""
-    for rule in payer.rules:
-        if not when_holds(rule.rule.when, claim):
-            continue
-        tiers = tuple(t for t in rule.tiers if when_holds(t.tier.when, claim))
-        if tiers:
-            return _Applicable(rule, tiers)
-    reasons = _why_not(payer, claim)
-    why = "; ".join(r.en for r in reasons) or "no rule covers this claim"
-    why_zh = "；".join(r.zh for r in reasons) or "无适用规则"
-    return _Applicable(
-        None, why_not=Reason(f"{payer.payer.payer.value} pays nothing: {why}", f"{payer.payer.name_zh}不支付：{why_zh}")
-    )
-
-
-def _why_not(payer: _PayerFor, claim: DischargeClaim) -> list[Reason]:
-    """Why no rule of the payer covers the claim, rule by rule, in words."""
-    reasons: list[Reason] = []
-    for rule in (r.rule for r in payer.rules):
-        missing = when_failures(rule.when, claim)
-        if missing:
-            reasons.append(
-                Reason(f"{rule.name}: " + "; ".join(r.en for r in missing), "；".join(r.zh for r in missing))
-            )
-        else:
-            reasons.append(Reason(f"{rule.name}: no schedule of the person's categories applies to this claim",
-                                  "本人所属类别无适用于本次就医的标准"))
-    return reasons
-
-
-def _deferred(rule: _RuleFor, prior: Sequence[PaymentLine], policy: Policy) -> Reason | None:
+def _deferred(rule: RuleFor, prior: Sequence[PaymentLine], policy: Policy) -> Reason | None:
     """Why the payment waits (another account's yearly base below a line), or None."""
     deferral = rule.defer_while
     if deferral is None:
@@ -527,23 +335,28 @@ def _deferred(rule: _RuleFor, prior: Sequence[PaymentLine], policy: Policy) -> R
     cumulative = (line.cumulative_before or ZERO) + line.base if line else ZERO
     if cumulative < deferral.cumulative_base_below:
         below = f"{y(cumulative)} < {y(deferral.cumulative_base_below)}"
-        return Reason(f"{deferral.account} yearly base {below}",
-                      f"{_account_name_zh(policy, deferral.account)}本年累计 {below}")
+        return Reason(
+            f"{deferral.account} yearly base {below}", f"{account_name_zh(policy, deferral.account)}本年累计 {below}"
+        )
     return None
 
 
-def _defer(rule: _RuleFor, why: Reason, owed: Decimal, steps: _Steps) -> None:
+def _defer(rule: RuleFor, why: Reason, owed: Decimal, steps: _Steps) -> None:
     deferral = rule.defer_while
     assert deferral is not None
     line = y(deferral.cumulative_base_below)
     if rule.deduct_paid_this_year:
-        where = (f"paid by a later claim of this year that lifts {deferral.account}'s yearly base to {line}, "
-                 "or at the year-end close")
+        where = (
+            f"paid by a later claim of this year that lifts {deferral.account}'s yearly base to {line}, "
+            "or at the year-end close"
+        )
         where_zh = f"待本年度后续就医累计达到 {line} 时支付，或于年终清算时支付"
     else:
         where, where_zh = "paid at the year-end close", "于年终清算时支付"
-    steps.add(f"{deferral.explanation} ({why.en}): {y(owed)} deferred, {where}",
-              f"{deferral.explanation_zh}（{why.zh}）：{y(owed)} 暂缓支付，{where_zh}")
+    steps.add(
+        f"{deferral.explanation} ({why.en}): {y(owed)} deferred, {where}",
+        f"{deferral.explanation_zh}（{why.zh}）：{y(owed)} 暂缓支付，{where_zh}",
+    )
 
 
 def pay(
@@ -560,24 +373,36 @@ def pay(
     ``qualified``: the qualifying tiers (``qualification_key``) the year as known now has
     reached; they pay on every claim of the year, the earlier ones included.
     """
-    own = _payer_for(policy, payer, held if type(held) is frozenset else frozenset(held))
+    own = payer_for(policy, payer, held if type(held) is frozenset else frozenset(held))
     if not own.rules:
         return Paid(None)  # no schedule of the payer is open to the person's categories
-    found = _applicable(own, claim)
+    found = applicable(own, claim)
     if found.rule is None:
-        return Paid(_nothing_paid(own, found, claim))
+        return Paid(nothing_paid(own, found, claim))
     rule, tiers = found.rule, found.tiers
-    account = totals.get(rule.account, _NOTHING_YET)
+    account = totals.get(rule.account, NOTHING_YET)
     paid_before = _paid_before(prior)
-    in_scope = claim.inscp_scp_amt
+    in_scope = claim.inscp_scp_amt + claim.preselfpay_amt if rule.with_preselfpay else claim.inscp_scp_amt
+    cap_paid = paid_towards(totals, rule.cap_accounts) if rule.cap_accounts else account.paid
     if len(tiers) == 1:  # (nine payments in ten: no comparison to make)
         best = _candidate(
-            tiers[0], rule, claim, in_scope, prior, paid_before, account, policy, tiers[0].qualification in qualified
+            tiers[0],
+            rule,
+            claim,
+            in_scope,
+            prior,
+            paid_before,
+            account,
+            cap_paid,
+            policy,
+            tiers[0].qualification in qualified,
         )
         candidates = None
     else:
         candidates = [
-            _candidate(t, rule, claim, in_scope, prior, paid_before, account, policy, t.qualification in qualified)
+            _candidate(
+                t, rule, claim, in_scope, prior, paid_before, account, cap_paid, policy, t.qualification in qualified
+            )
             for t in tiers
         ]
         best = max(candidates, key=_amount_of)  # max keeps the first of equals: the listed order
@@ -587,10 +412,12 @@ def pay(
         _defer(rule, deferred, amount, steps)
         amount = ZERO
     if candidates is not None:
-        steps.add("most favourable of " + ", ".join(f"{c.tier.label} {y(c.amount)}" for c in candidates),
-                  "就高不重复：" + "，".join(f"{c.tier.label_zh} {y(c.amount)}" for c in candidates))
+        steps.add(
+            "most favourable of " + ", ".join(f"{c.tier.label} {y(c.amount)}" for c in candidates),
+            "就高不重复：" + "，".join(f"{c.tier.label_zh} {y(c.amount)}" for c in candidates),
+        )
     paid_shown = y(amount)
-    line = _line(
+    line = payment_line(
         payer=own.code,
         fund_pay_type=own.fund_code(claim.insutype),
         amount=amount,
@@ -602,27 +429,14 @@ def pay(
         account=rule.account,
         cumulative_before=best.cumulative_before,
     )
-    new = account_after(account, best.base if rule.counted else ZERO, amount, claim.enddate if rule.dated else None,
-                        rule.assisted_visits_per_month is not None)
+    new = account_after(
+        account,
+        best.base if rule.counted else ZERO,
+        amount,
+        claim.enddate if rule.dated else None,
+        rule.assisted_visits_per_month is not None,
+    )
     # a qualifying line crossed by any of the person's tiers reaches back, even when another tier pays
     # this claim more: the year's earlier claims of that tier's categories are owed on it now
     reaches_back = best.reaches_back if candidates is None else any(c.reaches_back for c in candidates)
     return Paid(line, {rule.account: new}, reaches_back)
-
-
-def _nothing_paid(payer: _PayerFor, found: _Applicable, claim: DischargeClaim) -> PaymentLine:
-    """The zero line of a payer whose rules do not cover the claim: the same for every claim with
-    this outcome and insurance type, so it is made once (a line is an immutable value)."""
-    line = found.nothing.get(claim.insutype)
-    if line is None:
-        assert found.why_not is not None
-        line = found.nothing[claim.insutype] = _zero_line(payer, claim, payer.rule_id, *found.why_not)
-    return line
-
-
-def _zero_line(payer: _PayerFor, claim: DischargeClaim, rule_id: str, why: str, why_zh: str) -> PaymentLine:
-    return _line(
-        payer=payer.payer.payer, fund_pay_type=payer.fund_code(claim.insutype), amount=ZERO, base=ZERO,
-        rule=f"{rule_id}.not_applicable", explanation=why, explanation_zh=why_zh, applied=None, account=None,
-        cumulative_before=None,
-    )

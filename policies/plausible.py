@@ -30,7 +30,7 @@ from schemas.events import ClaimCancellation, DischargeClaim, EligibilityChange,
 from schemas.policy import Policy
 from schemas.settings import settings
 
-from .loader import policy_named
+from .loader import policies_of_place, policy_named
 from .nhsa import CHINA
 
 
@@ -102,7 +102,7 @@ def _discharged_later(claim: DischargeClaim, received_at: datetime, limits: Limi
 
 def _before_first_period(claim: DischargeClaim) -> str | None:
     # (an insured place with no policy at all is refused by intake, with the places known: NoPolicy)
-    first = _first_policy(claim.insuplc_admdvs[:4])
+    first = _first_of_place(claim.insuplc_admdvs)
     if first is not None and claim.enddate < first.in_force_from:
         return (f"enddate {claim.enddate} is before the first policy period of {first.region} (insured place "
                 f"{claim.insuplc_admdvs}), {first.ref} in force from {first.in_force_from}: no rules settle it")
@@ -137,6 +137,13 @@ def _close(close: YearEndClose, received_at: datetime, limits: Limits) -> str | 
 
 
 @cache  # (every claim asks; the policies are loaded once)
+def _first_of_place(insuplc_admdvs: str) -> Policy | None:
+    """The earliest policy period of any file listing a prefix of the insured place; None when there is none."""
+    serving = policies_of_place(insuplc_admdvs)
+    return min(serving, key=lambda p: p.in_force_from) if serving else None
+
+
+@cache
 def _first_policy(region_or_city: str) -> Policy | None:
     """The earliest policy period of a region (by name) or pooled city (4 digits); None when it has none."""
     regional = policy_named(region_or_city)

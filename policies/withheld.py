@@ -52,6 +52,14 @@ def _names() -> tuple[re.Pattern[str], dict[str, str]]:
                             instead[tier.label_zh] = WITHHELD_ZH
     instead.update({c.value: WITHHELD for c in Category})
     instead.update({zh: WITHHELD_ZH for zh in CATEGORY_ZH.values()})
+    for policy in load_policies():  # the categories regions declare, as the national ones
+        for declared in policy.categories:
+            instead.update({declared.code: WITHHELD, declared.name: WITHHELD, declared.name_zh: WITHHELD_ZH})
+        for closing in policy.year_end:  # a top-up's label names the people it is for, as a tier's does
+            if closing.top_up is not None and closing.top_up.categories is not None:
+                instead[closing.top_up.label] = WITHHELD
+                if closing.top_up.label_zh:
+                    instead[closing.top_up.label_zh] = WITHHELD_ZH
     instead.update({a.value: WITHHELD_ID for a in Authority})
     for policy in load_policies():  # kept as they are, whatever they contain
         for payer in policy.payers:

@@ -1,7 +1,7 @@
 """The names things are printed with, in Chinese with the English beside."""
 from __future__ import annotations
 
-from schemas.codes import CATEGORY_ZH, Category
+from schemas.codes import Category, category_name_zh
 
 KIND = {
     "settlement": ("结算", "settlement"),
@@ -44,7 +44,7 @@ def kind(name: str) -> str:
 
 def category(code: str) -> str:
     try:
-        return f"{CATEGORY_ZH[Category(code)]} {code}"
+        return f"{category_name_zh(Category(code))} {code}"
     except (ValueError, KeyError):
         return code
 

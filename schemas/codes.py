@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Annotated
 
@@ -53,6 +55,14 @@ class Category(StrEnum):
     low_income_severe_mental = "low_income_severe_mental"
     low_income_serious_illness = "low_income_serious_illness"
 
+    @classmethod
+    def _missing_(cls, value: object) -> "Category | None":
+        """A category a region's policy file declares (``categories``) is a Category too, made when
+        first met: an eligibility change, a case or a stored identity may carry it (declared_categories)."""
+        if isinstance(value, str) and value in declared_categories():
+            return regional_category(value)
+        return None
+
 
 class Authority(StrEnum):
     civil_affairs = "civil_affairs"
@@ -74,6 +84,68 @@ class Payer(StrEnum):
     secondary = "secondary"
     re_assistance = "re_assistance"
     poverty_relief = "poverty_relief"
+
+
+@dataclass(frozen=True)
+class DeclaredCategory:
+    """A category a region declares in its policy file (``categories``), besides the national ones:
+    e.g. a status the medical-insurance bureau keeps, such as 门特 (chronic special-disease status)."""
+
+    code: str
+    name: str
+    name_zh: str
+    authority: Authority
+
+
+#: where the declared categories come from (policies.loader registers the policy files: declare_categories_from)
+_DECLARED_BY: list[Callable[[], Mapping[str, DeclaredCategory]]] = []
+#: the declared categories met, as members of Category (one per code: an Enum member is a singleton)
+_REGIONAL: dict[str, Category] = {}
+
+
+def declare_categories_from(source: Callable[[], Mapping[str, DeclaredCategory]]) -> None:
+    """Say where the categories the regions declare come from (the policy files, read when first asked)."""
+    _DECLARED_BY[:] = [source]
+
+
+def declared_categories() -> Mapping[str, DeclaredCategory]:
+    """The categories the regions' policy files declare, by code (none before policies are imported)."""
+    return _DECLARED_BY[0]() if _DECLARED_BY else {}
+
+
+def regional_category(code: str) -> Category:
+    """The Category member of a code a region declares (a policy file checks its own declarations; an
+    input's code is checked against declared_categories first, by Category itself)."""
+    found = _REGIONAL.get(code)
+    if found is None:
+        found = str.__new__(Category, code)
+        found._name_, found._value_ = code, code
+        found = _REGIONAL.setdefault(code, found)
+    return found
+
+
+def category_name_zh(category: Category) -> str:
+    """A category's Chinese name: the national list's, or what the region declaring it says."""
+    known = CATEGORY_ZH.get(category)
+    if known is not None:
+        return known
+    declared = declared_categories().get(category.value)
+    return declared.name_zh if declared is not None else category.value
+
+
+def issuing_authority(category: Category) -> Authority:
+    """Who issues a category (DOMAIN.md): the national list's, or what the region declaring it says."""
+    known = ISSUING_AUTHORITY.get(category)
+    if known is not None:
+        return known
+    declared = declared_categories().get(category.value)
+    if declared is None:
+        raise KeyError(f"category {category.value!r} is neither national nor declared by a policy file")
+    return declared.authority
+
+
+#: a code a region may declare: lower-case letters, digits and "_", beginning with a letter
+REGIONAL_CODE = re.compile(r"[a-z][a-z0-9_]{0,47}")
 
 
 #: A six-digit administrative division code (行政区划代码).
@@ -171,15 +243,23 @@ CATEGORY_ZH: dict[Category, str] = {
 }
 
 
+def national(pattern: str) -> bool:
+    """Whether a policy-file pattern is a national category code or a group of them."""
+    return pattern in CATEGORY_GROUPS or pattern in Category._value2member_map_
+
+
 def categories_named(pattern: str) -> tuple[Category, ...]:
-    """The categories a policy-file pattern stands for: a code, or a group of CATEGORY_GROUPS."""
+    """The categories a policy-file pattern stands for: a code (national, or one a region declares:
+    its policy file checks that), or a group of CATEGORY_GROUPS."""
     if pattern in CATEGORY_GROUPS:
         return CATEGORY_GROUPS[pattern]
-    try:
-        return (Category(pattern),)
-    except ValueError:
-        known = ", ".join([c.value for c in Category] + list(CATEGORY_GROUPS))
-        raise ValueError(f"unknown category {pattern!r}; known: {known}") from None
+    found = Category._value2member_map_.get(pattern)
+    if isinstance(found, Category):
+        return (found,)
+    if REGIONAL_CODE.fullmatch(pattern):
+        return (regional_category(pattern),)
+    known = ", ".join([c.value for c in Category] + list(CATEGORY_GROUPS))
+    raise ValueError(f"unknown category {pattern!r}; known: {known}, or a code the file declares under categories")
 
 
 #: Who issues each category (DOMAIN.md, "People and their categories").

@@ -26,7 +26,7 @@ from .settings import settings
 ROOT = Path(__file__).resolve().parent.parent
 #: the modules the build compiles (all of a claim's settlement; mypyc calls between them directly)
 COMPILED_MODULES = ("schemas.money", "schemas.trusted", *(f"policies.{name}" for name in (
-    "schedule", "conditions", "identity", "payer", "settle", "year", "replay")))
+    "schedule", "conditions", "identity", "applicable", "accounts", "payer", "settle", "year", "replay")))
 #: written by the build: the Python it was built for and the hash of each source it compiled
 BUILD_FILE = ROOT / "schemas" / "_rules_build.json"
 

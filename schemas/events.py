@@ -8,7 +8,6 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, AliasChoices, BaseModel, ConfigDict, Field, model_validator
 
 from .codes import (
-    ISSUING_AUTHORITY,
     Authority,
     Category,
     DivisionCode,
@@ -20,6 +19,7 @@ from .codes import (
     NonEmpty,
     Payer,
     Text,
+    issuing_authority,
     printable,
 )
 from .ids import cancellation_key, claim_key
@@ -61,7 +61,13 @@ class DischargeClaim(Event):
     hosp_lv: HospitalLevel
     referral: bool
     emergency_unable_to_pay: bool = False
-    age: int | None = Field(default=None, ge=0, le=150)  # optional; the children's major diseases need it
+    #: the patient's age at admission (入院年龄), optional: the children's major diseases and a rule's age
+    #: conditions read it
+    age: int | None = Field(default=None, ge=0, le=150)
+    #: the contribution tier the person is insured in (参保缴费档次: 1 = 一档, 2 = 二档), optional: a rule's
+    #: ``contribution_tier`` condition reads it. The hospital's system sends it as the platform gives it at
+    #: admission (the person's enrollment, once onestop keeps enrollments, can fill it in where it does not)
+    contribution_tier: int | None = Field(default=None, ge=1, le=9)
     begndate: Day
     enddate: Day
     dise_codg: Icd10
@@ -121,8 +127,13 @@ class EligibilityChange(Event):
         """The grant of a category a person holds, from the authority that issues it; recorded
         (unless said otherwise) at 09:00 UTC on its first day."""
         return cls(
-            event_id=event_id, psn_no=psn_no, category=held.code, action="grant", valid_from=held.valid_from,
-            valid_to=held.valid_to, authority=ISSUING_AUTHORITY[held.code],
+            event_id=event_id,
+            psn_no=psn_no,
+            category=held.code,
+            action="grant",
+            valid_from=held.valid_from,
+            valid_to=held.valid_to,
+            authority=issuing_authority(held.code),
             recorded_at=recorded_at or datetime.combine(held.valid_from, time(9), tzinfo=timezone.utc),
         )
 
@@ -172,8 +183,10 @@ class YearEndClose(Event):
             and "closed_at" in data
             and data["recorded_at"] != data["closed_at"]
         ):
-            raise ValueError(f"recorded_at {data['recorded_at']!r} and closed_at {data['closed_at']!r} differ: "
-                             "send recorded_at only (closed_at is its earlier name)")
+            raise ValueError(
+                f"recorded_at {data['recorded_at']!r} and closed_at {data['closed_at']!r} differ: "
+                "send recorded_at only (closed_at is its earlier name)"
+            )
         return data
 
     @property

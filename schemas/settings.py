@@ -241,6 +241,13 @@ DEFINED: dict[str, Setting] = {
             _flag,
         ),
         Setting(
+            "ONESTOP_REGIONS",
+            None,
+            "the folder of policy files (one YAML file per region and policy period, README \"Adding a region\"), "
+            "instead of the ones shipped in policies/regions; a file's `- use: FILE` is looked for in the folder's "
+            "shared/ first, then in the shipped policies/regions/shared",
+        ),
+        Setting(
             "ONESTOP_CASES",
             None,
             "tests: the folder of shared worked cases (unset: ../shared/cases beside the repository)",
@@ -350,6 +357,7 @@ class _Settings:
     accept_unsigned = property(lambda self: value("ONESTOP_ACCEPT_UNSIGNED"))
     nhsa_topic = property(lambda self: value("ONESTOP_NHSA_TOPIC"))
     pdf_font = property(lambda self: value("ONESTOP_PDF_FONT"))
+    regions = property(lambda self: value("ONESTOP_REGIONS"))
     max_amount = property(lambda self: value("ONESTOP_MAX_AMOUNT"))
     max_stay_days = property(lambda self: value("ONESTOP_MAX_STAY_DAYS"))
     clock_skew_seconds = property(lambda self: value("ONESTOP_CLOCK_SKEW_SECONDS"))

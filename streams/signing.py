@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat, PublicFormat
 from pydantic import BaseModel
 
-from schemas.codes import ISSUING_AUTHORITY, Authority
+from schemas.codes import Authority, issuing_authority
 from schemas.events import ClaimCancellation, DischargeClaim, EligibilityChange, YearEndClose
 from schemas.keys import KeyFile, KeyProof, SigningKey, registration_statement, signature_holds
 from schemas.nhsa import PresettleRequest
@@ -181,7 +181,7 @@ def _authority_entitled(key: SigningKey, event: EligibilityChange) -> None:
         raise Untrusted(f"key {key.key_id} is hospital {key.signer}'s: only an authority signs eligibility changes")
     if event.authority.value != key.signer:
         raise Untrusted(f"key {key.key_id} speaks for {key.signer}, not for {event.authority.value}")
-    issuer = ISSUING_AUTHORITY[event.category]
+    issuer = issuing_authority(event.category)
     if issuer != event.authority:
         raise Untrusted(f"{event.category.value} is issued by {issuer.value}, not by {event.authority.value}")
 

@@ -67,6 +67,8 @@ def test_who_may_see_a_person_and_a_claim():
     hospital = Account("h", "hospital", ("H1",))
     finance = Account("f", "finance", ())
     assert region_of_division("410102") == "zhengzhou" and region_of_division("999999") is None
+    # a region whose policy file lists a county's 6 digits (the longest prefix chooses)
+    assert region_of_division("500112") == "chongqing_yubei" and region_of_division("500113") is None
     require_person(caseworker, {"zhengzhou", "jining"})
     for account, regions in [
         (caseworker, {"jining"}),

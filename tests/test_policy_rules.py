@@ -671,7 +671,9 @@ def test_tier_condition_failing_for_every_open_tier_gives_a_zero_line():
     (r,) = run(policy, [claim("1000.00", referral=False)], [Category.dibao])
     t = line(r, "tilt")
     assert t.amount == D("0.00")
-    assert "no schedule of the person's categories applies to this claim" in t.explanation
+    # (each schedule open to the person, with why it does not apply)
+    assert "tilt: no schedule applies to this claim: referred dibao: the stay was not referred" in t.explanation
+    assert "无适用于本次就医的标准：referred dibao：未办理转诊" in t.explanation_zh
     (r,) = run(policy, [claim("1000.00", referral=True)], [Category.dibao])
     # 5% × 1,000 = 50.00
     assert amount(r, "tilt") == D("50.00")
@@ -1515,9 +1517,10 @@ def test_not_a_mapping():
 
 
 def test_missing_top_level_field():
-    text = policy_text(CRITICAL).replace('pooled_city: "5116"\n', "")
-    error = file_error(text)
-    assert "pooled_city: Field required" in error
+    error = file_error(policy_text(CRITICAL).replace("document: test document\n", ""))
+    assert "testland.yaml:1: document: Field required" in error
+    error = file_error(policy_text(CRITICAL).replace('pooled_city: "5116"\n', ""))
+    assert "testland.yaml:1: (top): Value error, give division_codes (the insured places this file is for" in error
 
 
 def test_bad_pooled_city():

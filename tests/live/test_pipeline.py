@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+from decimal import Decimal
 
 import orjson
 from bench.generator import year_of_claims
@@ -16,7 +17,10 @@ from streams.reader import read_topic
 from streams.publisher import publish
 from store.postgres import PostgresStore
 
+from schemas.cases import Case
+
 from ..shared_cases import case_files, load_case
+from ..test_published import PUBLISHED
 from .generated import assert_settled_as_the_rules_settle, grants_of
 
 TIMEOUT = 180.0
@@ -38,6 +42,19 @@ async def test_every_shared_case_settles_to_the_fen_through_the_topics(live_syst
         assert agreement(case, settled) == [], case.name
     for settlement in settled.values():
         assert settlement.fund_pay_sumamt + settlement.psn_part_amt == settlement.medfee_sumamt
+    assert await store.check_ledger() == []
+
+
+async def test_a_region_from_a_published_example_settles_to_its_fen_through_the_topics(live_system, store):
+    # Chongqing's Yubei district (examples/published): a claim carrying its contribution tier, insured in a
+    # district whose policy file lists its 6 digits, settled by the workers as the bureau published it
+    cases = [Case.model_validate_json(path.read_bytes()) for path in PUBLISHED]
+    grants, claims = events_of(cases)
+    await _publish_people_then_claims(live_system, store, grants, claims)
+    settled = await settled_claims(store, {c.claim_id for case in cases for c in case.claims}, TIMEOUT)
+    for case in cases:
+        assert agreement(case, settled) == [], case.name
+    assert settled["CQYB-1"].fund_pay_sumamt == Decimal("46374.80")  # 34790 + 10647 + 937.8, as published
     assert await store.check_ledger() == []
 
 
