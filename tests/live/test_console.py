@@ -6,7 +6,9 @@ pre-settlement of a worked case gives its expected amounts; the year-end close n
 is recorded; a form posted without its CSRF token is refused; wrong passwords lock an account.
 
 The console runs as `onestop console` does, in its own process, as its own database role. Each
-page is photographed into docs/console/ (the README's pictures)."""
+page is photographed: into a temporary folder, or into docs/console/ (the pictures docs/console.md
+shows) when the run is asked to retake them (`CONSOLE_PICTURES=docs/console pytest tests/live/test_console.py`),
+so that a test run leaves the tree as it found it."""
 
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ import io
 import json
 import os
 import subprocess
+import tempfile
 import sys
 import time
 import uuid
@@ -46,7 +49,8 @@ from streams.topics import DISCHARGED, ELIGIBILITY
 from .test_finance import renamed
 
 ROOT = Path(__file__).resolve().parents[2]
-PICTURES = ROOT / "docs" / "console"
+PICTURES = Path(os.environ["CONSOLE_PICTURES"]) if os.environ.get("CONSOLE_PICTURES") else Path(
+    tempfile.mkdtemp(prefix="onestop-console-pictures-"))
 CHROMIUM = "/usr/bin/chromium"
 TIMEOUT = 180.0
 PASSWORD = "correct horse battery staple"
