@@ -8,7 +8,21 @@ import click
 
 from policies.loader import PolicyFileError
 
-from . import audit, compile_rules, console, finance, inputs, keys, metrics, operations, presettle, slip, system, views
+from . import (
+    audit,
+    compile_rules,
+    console,
+    finance,
+    inputs,
+    keys,
+    metrics,
+    operations,
+    premiums,
+    presettle,
+    slip,
+    system,
+    views,
+)
 from .demo import demo
 from .policy import policy
 
@@ -46,6 +60,7 @@ def chaos(context: click.Context) -> None:
 for command in (
     *system.COMMANDS,
     *inputs.COMMANDS,
+    *premiums.COMMANDS,
     *views.COMMANDS,
     *operations.COMMANDS,
     *audit.COMMANDS,

@@ -1,9 +1,10 @@
 """`onestop audit replay | verify`: an auditor gets the same fen.
 
-replay: every input the ledger was built from — discharge events, cancellations, eligibility
-changes, year-end closes — from the database's archive (always there) or from the topics (a real
-Kafka with retention), run in the recorded order through the pure rules into a fresh ledger, and
-compared record by record, to the fen, with the database's ledger and with settlements.completed.
+replay: every input the ledger was built from — discharge events, cancellations, eligibility and
+enrollment changes, year-end closes, premium rolls — from the database's archive (always there) or
+from the topics (a real Kafka with retention), run in the recorded order through the pure rules into
+a fresh ledger, and compared record by record, to the fen, with the database's ledger and with
+settlements.completed.
 verify: the ledger's own invariants.
 """
 
@@ -28,11 +29,11 @@ from store.columns import digest
 from store.reading import every
 from streams.codecs import describe
 from streams.reader import read_records
-from streams.topics import CANCELLED, DISCHARGED, ELIGIBILITY, SETTLEMENTS, YEAR_END
+from streams.topics import CANCELLED, DISCHARGED, ELIGIBILITY, ENROLLMENT, PREMIUM_ROLLS, SETTLEMENTS, YEAR_END
 
 from .common import endpoints_or_fail
 
-INPUT_TOPICS = (DISCHARGED, CANCELLED, ELIGIBILITY, YEAR_END)
+INPUT_TOPICS = (DISCHARGED, CANCELLED, ELIGIBILITY, YEAR_END, ENROLLMENT, PREMIUM_ROLLS)
 
 
 @click.group()
@@ -146,8 +147,8 @@ async def archive(store) -> list[ArchivedInput]:
 async def _from_topics(
     kafka: str, archived: list[ArchivedInput], notes: list[str]
 ) -> tuple[list[ArchivedInput], list[str]]:
-    """The inputs as the topics hold them, each in its recorded places (a close in the order of each
-    person it settles); a record the system never received, or whose bytes differ from what it
+    """The inputs as the topics hold them, each in its recorded places (a close or a roll in the order
+    of each person it concerns); a record the system never received, or whose bytes differ from what it
     received, is a difference. The topics hold their current life only (an embedded broker starts
     them afresh when restarted): what was received in earlier lives is replayed from the archive."""
     life = max((a.life for a in archived), default=0)

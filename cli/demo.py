@@ -2,7 +2,9 @@
 
 Starts everything (or uses the `onestop up` running here), publishes the cases' people, then
 their claims, waits until every claim is settled, prints the settlements and says whether each
-agrees with the case's expectation to the fen.
+agrees with the case's expectation to the fen. Then the premium subsidies (参保资助): the bureau
+enrols the cases' people for their claims' year, each region's year is rolled, and every premium
+record is printed and compared with what the pure rules give for the same inputs.
 """
 from __future__ import annotations
 
@@ -13,20 +15,23 @@ from pathlib import Path
 import click
 import orjson
 
+from policies.ledger import ChangeReceived, EnrollmentReceived, RollReceived, replay
+from policies.loader import policy_for
 from runtime.endpoints import NotRunning, endpoints, home
 from runtime.parts import Parts, initialise_sync
 from runtime.supervisor import WorkerProcesses
 from schemas.cases import Case
 from schemas.codes import issuing_authority
-from schemas.events import DischargeClaim, EligibilityChange, Settlement
+from schemas.events import DischargeClaim, EligibilityChange, EnrollmentChange, PremiumRoll, Settlement
 from schemas.keys import KeyFile
 from store import store_at
-from store.waiting import identities_recorded, settled_claims
+from store.waiting import enrollments_recorded, identities_recorded, premiums_recorded, settled_claims
+from streams.codecs import encode
 from streams.publisher import publish
 from streams.signing import new_key
-from streams.topics import DISCHARGED, ELIGIBILITY
+from streams.topics import DISCHARGED, ELIGIBILITY, ENROLLMENT, PREMIUM_ROLLS
 
-from .files import events_of
+from .files import events_of, grants_of
 from .formats import TABLE_HEADER, table_row
 from .keys import register_key
 
@@ -70,6 +75,7 @@ async def demo_keys(store, cases: list[Case]) -> dict[str, KeyFile]:
     folder.mkdir(parents=True, exist_ok=True)
     signers = {("hospital", c.fixmedins_code) for case in cases for c in case.claims}
     signers |= {("authority", issuing_authority(held.code).value) for case in cases for held in case.person.categories}
+    signers.add(("authority", "medical_insurance"))  # the bureau: enrollment and the premium rolls
     found: dict[str, KeyFile] = {}
     for kind, who in sorted(signers):
         path = folder / f"demo-{who}.key.json"
@@ -84,10 +90,11 @@ async def demo_keys(store, cases: list[Case]) -> dict[str, KeyFile]:
 
 
 def signer_for(keys: dict[str, KeyFile]):
-    """The key an event is signed with: its hospital's, or its authority's."""
+    """The key an event is signed with: its hospital's, its authority's, or (naming neither: an
+    enrollment change, a roll) the medical-insurance bureau's."""
     def choose(raw: bytes) -> KeyFile | None:
         event = orjson.loads(raw)
-        return keys.get(event.get("fixmedins_code") or event.get("authority") or "")
+        return keys.get(event.get("fixmedins_code") or event.get("authority") or "medical_insurance")
     return choose
 
 
@@ -101,6 +108,7 @@ async def _run(kafka: str, database: str, cases: list[Case], timeout: float) -> 
         await identities_recorded(store, min(before + len(grants), len(grants)), timeout)
         await publish(kafka, DISCHARGED, claims, DischargeClaim, signed_by=sign)
         settled = await settled_claims(store, {c.claim_id for case in cases for c in case.claims}, timeout)
+        premiums = await _premiums(kafka, store, cases, sign, timeout)
     click.echo(TABLE_HEADER)
     all_agree = True
     for case in cases:
@@ -110,7 +118,50 @@ async def _run(kafka: str, database: str, cases: list[Case], timeout: float) -> 
         all_agree &= not problems
         verdict = "agrees to the fen" if not problems else "DIFFERS: " + "; ".join(problems)
         click.echo(f"  ↳ {case.name}: {verdict}")
+    click.echo("premium subsidies (参保资助), one record per subsidised person of each region's rolled year:")
+    for got, expected in premiums:
+        click.echo(table_row(got) + f"  [{got.category.value if got.category else '?'}, due {got.due_date}]")
+        same = got.model_dump(exclude={"settled_at"}) == expected.model_dump(exclude={"settled_at"})
+        all_agree &= same
+        verdict = "agrees with the rules to the fen" if same else f"DIFFERS from {expected}"
+        click.echo(f"  ↳ {got.claim_id}: {verdict}")
     return all_agree
+
+
+def _premium_inputs(case: Case, enrolled: EnrollmentChange, roll: PremiumRoll) -> list:
+    """The person's grants, their enrollment and their region's roll, in the order the demo sends them."""
+    grants = [ChangeReceived(n, grant) for n, grant in enumerate(grants_of(case), start=1)]
+    return [*grants, EnrollmentReceived(len(grants) + 1, enrolled), RollReceived(len(grants) + 2, roll)]
+
+
+async def _premiums(kafka: str, store, cases: list[Case], sign, timeout: float) -> list[tuple[Settlement, Settlement]]:
+    """Enrol each case's person for their claims' year (as the bureau does before it rolls), roll each
+    region's year, and wait for the premium records the pure rules give for the same inputs: (as
+    recorded, as the rules give it), per subsidised person."""
+    enrolled_at = datetime(2000, 1, 2, tzinfo=timezone.utc)
+    enrolled, rolls, expected = {}, {}, {}
+    for case in cases:
+        year, person = case.claims[0].year, case.person
+        enrolled[person.psn_no] = EnrollmentChange(
+            event_id=f"demo.enrol.{year}.{person.psn_no}", psn_no=person.psn_no, insutype=person.insutype,
+            insuplc_admdvs=person.insuplc_admdvs, valid_from=f"{year}-01-01", valid_to=f"{year}-12-31",
+            recorded_at=enrolled_at)
+        region = settled_region(case)
+        roll = rolls.setdefault((region, year), PremiumRoll(event_id=f"premiums.{region}.{year}", region=region,
+                                                            year=year, recorded_at=datetime.now(timezone.utc)))
+        for record in replay(_premium_inputs(case, enrolled[person.psn_no], roll), enrolled_at):
+            expected[record.claim_id] = record
+    await publish(kafka, ENROLLMENT, [encode(e) for e in enrolled.values()], EnrollmentChange, signed_by=sign)
+    await enrollments_recorded(store, set(enrolled), timeout)
+    await publish(kafka, PREMIUM_ROLLS, [encode(r) for r in rolls.values()], PremiumRoll, key_field="region",
+                  signed_by=sign)
+    got = await premiums_recorded(store, set(expected), timeout)
+    return [(got[claim_id], expected[claim_id]) for claim_id in sorted(expected)]
+
+
+def settled_region(case: Case) -> str:
+    """The region the case's claims are settled in."""
+    return policy_for(case.person.insuplc_admdvs, case.claims[0].enddate).region
 
 
 def run_demo(cases_dir: Path, timeout: float = 180.0) -> bool:

@@ -1,5 +1,6 @@
-"""Users' files: discharge events as JSON lines or CSV, authorities' yearly name lists (CSV), and
-the worked cases as the events a live system receives."""
+"""Users' files: discharge events as JSON lines or CSV, authorities' yearly name lists (CSV), the
+bureau's yearly roster of who is insured where (CSV), and the worked cases as the events a live
+system receives."""
 from __future__ import annotations
 
 import csv
@@ -14,7 +15,7 @@ from pydantic import ValidationError
 
 from schemas.cases import Case
 from schemas.codes import Authority
-from schemas.events import EligibilityChange
+from schemas.events import EligibilityChange, EnrollmentChange
 from streams.codecs import describe, encode
 
 # --- discharge events: JSON lines, or CSV with the contract's column names
@@ -137,3 +138,39 @@ def events_of(cases: list[Case]) -> tuple[list[bytes], list[bytes]]:
     grants = [encode(g) for case in cases for g in grants_of(case)]
     claims = [encode(c) for case in cases for c in case.claims]
     return grants, claims
+
+
+# --- the medical-insurance bureau's yearly roster of who is insured where
+
+ROSTER_COLUMNS = ("psn_no", "insutype", "insuplc_admdvs", "valid_from", "valid_to")
+
+
+def roster_event_id(digest: str, row: dict[str, str]) -> str:
+    """A roster row's enrollment change: ``medical_insurance.roster-<digest>.<the row>``, the same each
+    time the same roster is imported (so importing it again changes nothing)."""
+    return f"medical_insurance.roster-{digest}.{_digest(*(row.get(c) or '' for c in ROSTER_COLUMNS))}"
+
+
+def enrollments_of(path: Path, recorded_at: datetime,
+                   year: int | None = None) -> tuple[list[EnrollmentChange], list[str]]:
+    """The enrollment changes of a roster (CSV with the columns of ROSTER_COLUMNS; with ``year``, an
+    empty valid_from or valid_to is that year's first or last day; without, an empty valid_to is
+    open), and per bad row its line number and what is wrong."""
+    raw = path.read_bytes()
+    rows = list(csv.DictReader(raw.decode("utf-8-sig").splitlines()))
+    required = {"psn_no", "insutype", "insuplc_admdvs"} | (set() if year else {"valid_from"})
+    if rows and not required <= set(rows[0]):
+        raise BadList(f"{path}: the header must name {', '.join(ROSTER_COLUMNS)} (valid_to may be empty"
+                      + (", valid_from too with --year)" if year else ")"))
+    digest = hashlib.sha256(raw).hexdigest()[:12]
+    changes, problems = [], []
+    for line, row in enumerate(rows, start=2):
+        row = {k: (v or "").strip() for k, v in row.items() if k}
+        fields = {**row, "valid_from": row.get("valid_from") or (f"{year}-01-01" if year else ""),
+                  "valid_to": row.get("valid_to") or (f"{year}-12-31" if year else None)}
+        try:
+            changes.append(EnrollmentChange(event_id=roster_event_id(digest, row), recorded_at=recorded_at,
+                                            **{c: fields.get(c) for c in ROSTER_COLUMNS}))
+        except ValidationError as error:
+            problems.append(f"line {line}: {describe(error)}")
+    return changes, problems

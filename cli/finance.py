@@ -94,6 +94,11 @@ def statement_text(statement: statements.Statement) -> str:
                 f"  {'region':<10} {'fund':<8} {'name':<16} {'yr-end':>6} {'sum':>13} {'adj.':>5} {'sum':>12}"]
         out += [_text_row(row, ("year_end", "adjustment"), net=False) for row in statement.year_end.funds]
         out.append(f"  year-end total: {statement.year_end.net:,.2f}")
+    if statement.premiums is not None and statement.premiums.record_count:
+        out += ["", "premium subsidies (参保资助: persons' contributions, to the tax office), per fund:",
+                f"  {'region':<10} {'fund':<8} {'name':<16} {'persons':>7} {'sum':>13}"]
+        out += [_text_row(row, ("premium",), net=False) for row in statement.premiums.funds]
+        out.append(f"  premium subsidies total: {statement.premiums.net:,.2f}")
     return "\n".join(out)
 
 
@@ -143,7 +148,7 @@ def finance() -> None:
               help="write every format (csv, json, html, pdf) into this folder as statement-<month>[-<hospital>].*")
 def statement(month: str, hospital: str | None, fmt: str, out: Path | None, out_dir: Path | None) -> None:
     """Per hospital and fund: the month's settlements, adjustments and reversals (count and sum)
-    and the net to pay; year-end payments to persons listed apart."""
+    and the net to pay; year-end payments to persons and premium subsidies per fund listed apart."""
     from reports import statement as statements
 
     try:

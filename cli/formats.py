@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from policies.enrollment import Enrolled
 from schemas.codes import category_name_zh
 from schemas.events import CategoryHeld, EligibilityChange, Settlement
 from schemas.money import format_yuan
@@ -33,4 +34,21 @@ def describe_person(psn_no: str, held: list[CategoryHeld], events: list[Eligibil
         out.append(f"year {year} to date:")
         out += [f"  {account:<28} yearly base {format_yuan(t.base):>12}   paid {format_yuan(t.paid):>12}"
                 for account, t in sorted(accounts.items())]
+    return "\n".join(out)
+
+
+def describe_premiums(enrolled: list[Enrolled], premiums: list[Settlement], as_known_at: datetime | None) -> str:
+    """A person's insurance over time and their premium subsidies (参保资助), one a year at most."""
+    out = ["insured (参保登记)" + (f" as known at {as_known_at}" if as_known_at else "") + ":"]
+    out += [f"  {p.insutype.value} {'resident' if p.insutype.value == '390' else 'employee':<9} at "
+            f"{p.insuplc_admdvs}  {p.start} – {p.end or 'open'}  [{p.event_id}]" for p in enrolled] or ["  not known"]
+    out.append("premium subsidies (参保资助):")
+    for record in premiums:
+        funds = ", ".join(f"{line.payer.value} {format_yuan(line.amount)}" for line in record.payments)
+        category = record.category.value if record.category else "?"
+        out.append(f"  {record.year} {record.policy.region:<10} {category:<22} contribution "
+                   f"{format_yuan(record.medfee_sumamt)}: subsidised {format_yuan(record.fund_pay_sumamt)} ({funds}), "
+                   f"the person pays {format_yuan(record.psn_part_amt)}; due {record.due_date}")
+    if not premiums:
+        out.append("  none")
     return "\n".join(out)

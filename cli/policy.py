@@ -8,12 +8,21 @@ import click
 import orjson
 from pydantic import TypeAdapter, ValidationError
 
-from policies.loader import InForce, NoPolicy, PolicyFileError, in_force, load_policies, policy_named
+from policies.loader import (
+    InForce,
+    NoPolicy,
+    PolicyFileError,
+    in_force,
+    load_contributions,
+    load_policies,
+    policy_named,
+)
 from policies.replay import as_expected, settle_case as _settle_case
 from policies.settle import Settled
 from schemas.cases import Case
+from schemas.codes import Payer
 from schemas.money import format_rate, format_yuan
-from schemas.policy import Conditions, Policy, Rule, Tier
+from schemas.policy import Conditions, Policy, Rule, Share, Tier
 
 _CASES = TypeAdapter(Case | list[Case])
 
@@ -168,6 +177,7 @@ def describe(policy: Policy, period: InForce | None = None) -> str:
                 f"held to {format_rate(top_up.personal_share_ceiling)} of them"
             )
         out.append(f"\n[year end] {closing.payer.value} {what}  — source: {closing.source}")
+    out.extend(describe_premiums(policy))
     if policy.readings:
         out.append("\nreadings taken where the seed is silent or unclear:")
         out.extend(f"  - {reading}" for reading in policy.readings)
@@ -221,3 +231,32 @@ def _describe_tier(tier: Tier, rule: Rule) -> str:
         extras.append("no cap")
     source = f"  — source: {tier.source}" if tier.source else "  (source: the rule's)"
     return f"    · {tier.label} [{who}]: {what}{'; ' + '; '.join(extras) if extras else ''}{source}"
+
+
+def describe_premiums(policy: Policy) -> list[str]:
+    """A policy's premium subsidies (参保资助) in words, row by row as the seed states them, with the
+    year's contribution and its source (policies/data/contributions.yaml)."""
+    premiums = policy.premiums
+    if premiums is None:
+        return []
+    contributions = load_contributions()
+    years = ", ".join(f"{year} {format_yuan(amount)}" for year, amount in sorted(contributions.years.items())
+                      if year >= premiums.first_year)
+    out = [f"\n[premium subsidies 参保资助] from {premiums.first_year} — source: {premiums.source}",
+           f"  the year's individual contribution: {years} — source: {contributions.source}",
+           "  paid by (between equal amounts, the first listed): " + "; ".join(
+               f"{fund.payer.value} {fund.name_zh}, fund {fund.fund_pay_type} — source: {fund.source}"
+               for fund in premiums.funds)]
+    for row in premiums.rows:
+        if isinstance(row.amount, Share):
+            amount = f"{format_rate(row.amount.share)} of the contribution"
+        elif isinstance(row.amount, str):
+            amount = "the whole contribution"
+        else:
+            amount = f"a fixed {format_yuan(row.amount.fixed)}, at most the contribution"
+        payers = row.paid_by.value if isinstance(row.paid_by, Payer) else ", ".join(
+            f"{part.payer.value} {format_rate(part.share)} (rounded half up)" if part.share is not None
+            else f"{part.payer.value} the rest" for part in row.paid_by)
+        out.append(f"    · {row.label} / {row.label_zh} [{', '.join(row.categories)}]: {amount}, paid by {payers}"
+                   f"  — source: {row.source}")
+    return out

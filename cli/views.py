@@ -8,6 +8,7 @@ from datetime import datetime, timezone
 import click
 import orjson
 
+from policies.enrollment import Enrolled
 from policies.nhsa import nhsa_form
 from schemas.events import CategoryHeld, EligibilityChange, Settlement
 from schemas.totals import YearTotals
@@ -18,20 +19,23 @@ from streams.reader import read_topic
 from streams.topics import SETTLEMENTS
 
 from .common import endpoints_or_fail
-from .formats import TABLE_HEADER, describe_person, table_row
+from .formats import TABLE_HEADER, describe_person, describe_premiums, table_row
 
 
 @click.command()
 @click.argument("psn_no")
 @click.option("--as-known-at", type=click.DateTime(), default=None, help="the identity as this system knew it then")
 def person(psn_no: str, as_known_at: datetime | None) -> None:
-    """A person's categories over time and year-to-date totals per payer."""
+    """A person's categories over time, year-to-date totals per payer, insurance and premium subsidies."""
     found = endpoints_or_fail()
 
     async def show() -> None:
+        known_at = as_known_at.replace(tzinfo=as_known_at.tzinfo or timezone.utc) if as_known_at else None
         async with store_at(found.database) as store:
             held, events, years = await person_identity(store, psn_no, as_known_at)
+            enrolled, premiums = await person_premiums(store, psn_no, known_at)
         click.echo(describe_person(psn_no, held, events, years, as_known_at))
+        click.echo(describe_premiums(enrolled, premiums, as_known_at))
 
     asyncio.run(show())
 
@@ -46,6 +50,15 @@ async def person_identity(
         held = await store.identity_as_known(psn_no, as_known_at.replace(tzinfo=as_known_at.tzinfo or timezone.utc))
     years = {year: await store.year_totals(psn_no, year) for year in await store.years_of(psn_no)}
     return held, events, years
+
+
+async def person_premiums(
+    store: Store, psn_no: str, known_at: datetime | None = None
+) -> tuple[list[Enrolled], list[Settlement]]:
+    """Where a person is insured (as known now, or at ``known_at``) and their premium subsidies."""
+    enrolled, _ = await store.enrollment_history(psn_no, known_at)
+    premiums = [r for _, r in await store.settlements(psn_no=psn_no, limit=100_000) if r.kind == "premium"]
+    return enrolled, premiums
 
 
 @click.command()

@@ -8,7 +8,7 @@ import asyncio
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone
 
 import orjson
 
@@ -94,6 +94,15 @@ class ClaimView:
     def is_year_end(self) -> bool:
         return self.first.kind == "year_end"
 
+    @property
+    def is_premium(self) -> bool:
+        """A premium subsidy (参保资助): the person's contribution, not a claim (no slip, no running totals)."""
+        return self.first.kind == "premium"
+
+    @property
+    def is_claim(self) -> bool:
+        return not (self.is_year_end or self.is_premium)
+
 
 @dataclass
 class PersonPage:
@@ -131,11 +140,14 @@ async def person_page(store: Store, psn_no: str, as_known_at: datetime | None, n
     received = [i.claim for i in history if isinstance(i, ClaimReceived)]
     places = {c.insuplc_admdvs for c in received} | {r.insuplc_admdvs for r in records}
     page = PersonPage(psn_no, held, events, years, {r for r in map(region_of_division, places) if r}, claims)
+    known_at = as_known_at.replace(tzinfo=as_known_at.tzinfo or timezone.utc) if as_known_at else None
+    enrolled, _ = await store.enrollment_history(psn_no, known_at)  # the bureau's (参保登记), and the claims'
     page.enrollment = sorted(
         {(c.insuplc_admdvs, region_of_division(c.insuplc_admdvs) or "?", str(c.insutype.value)) for c in received}
+        | {(p.insuplc_admdvs, region_of_division(p.insuplc_admdvs) or "?", p.insutype.value) for p in enrolled}
     )
-    for year in sorted({c.first.year for c in claims if c.first.year and not c.is_year_end}):
-        last = [c for c in claims if c.first.year == year and not c.is_year_end][-1]
+    for year in sorted({c.first.year for c in claims if c.first.year and c.is_claim}):
+        last = [c for c in claims if c.first.year == year and c.is_claim][-1]
         try:
             slip = await slip_of(store, last.key, now)
         except SlipError:

@@ -111,7 +111,10 @@ def fund_name(record, line) -> tuple[str, str]:
     """(中文, English) name of the fund that paid ``line`` of ``record``, as its policy names it."""
     policy = policy_or_none(record)
     payer = next((p for p in policy.payers if p.payer == line.payer), None) if policy else None
-    return (payer.name_zh if payer else line.payer.value), labels.PAYER_EN.get(line.payer.value, line.payer.value)
+    funds = policy.premiums.funds if policy and policy.premiums and record.kind == "premium" else []
+    premium = next((f for f in funds if f.payer == line.payer), None)  # a premium subsidy's payer, by its region
+    name_zh = premium.name_zh if premium else payer.name_zh if payer else line.payer.value
+    return name_zh, labels.PAYER_EN.get(line.payer.value, line.payer.value)
 
 
 #: a hospital's claim as its window reads it

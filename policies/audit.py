@@ -3,8 +3,8 @@ pure rules into a fresh ledger, and compared with the ledger record by record, t
 
 The inputs are the archive's (the database keeps every input as received) or a topic's; each is
 (seq, kind, outcome, raw bytes). Only accepted inputs take effect; the rest are counted. The
-replay's records are policies.ledger's, input after input, per person; a year-end close takes
-effect where the archive put it, in the order of each person it settles.
+replay's records are policies.ledger's, input after input, per person; a year-end close (and a
+premium roll) takes effect where the archive put it, in the order of each person it settles.
 """
 from __future__ import annotations
 
@@ -15,11 +15,28 @@ from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Protocol
 
-from schemas.events import ClaimCancellation, DischargeClaim, EligibilityChange, Settlement, YearEndClose
+from schemas.events import (
+    ClaimCancellation,
+    DischargeClaim,
+    EligibilityChange,
+    EnrollmentChange,
+    PremiumRoll,
+    Settlement,
+    YearEndClose,
+)
 from schemas.money import ZERO, format_yuan
 from schemas.personal import mask
 
-from .ledger import CancellationReceived, ChangeReceived, ClaimReceived, CloseReceived, Input, replay
+from .ledger import (
+    CancellationReceived,
+    ChangeReceived,
+    ClaimReceived,
+    CloseReceived,
+    EnrollmentReceived,
+    Input,
+    RollReceived,
+    replay,
+)
 
 #: fields a replay cannot reproduce: when the record was made
 NOT_COMPARED = {"settled_at"}
@@ -28,7 +45,12 @@ _PARSERS: dict[str, Callable[[int, bytes], Input]] = {
     "cancellation": lambda seq, raw: CancellationReceived(seq, ClaimCancellation.model_validate_json(raw)),
     "eligibility": lambda seq, raw: ChangeReceived(seq, EligibilityChange.model_validate_json(raw)),
     "close": lambda seq, raw: CloseReceived(seq, YearEndClose.model_validate_json(raw)),
+    "enrollment": lambda seq, raw: EnrollmentReceived(seq, EnrollmentChange.model_validate_json(raw)),
+    "roll": lambda seq, raw: RollReceived(seq, PremiumRoll.model_validate_json(raw)),
 }
+#: the inputs that name no one person: each is archived once as received (under the person ""), and
+#: again in the order of each person it concerns, where it takes effect
+_OF_EVERYONE = ("close", "roll")
 
 
 class Archived(Protocol):
@@ -37,7 +59,7 @@ class Archived(Protocol):
     @property
     def seq(self) -> int: ...
     @property
-    def kind(self) -> str: ...  # claim, cancellation, eligibility or close
+    def kind(self) -> str: ...  # claim, cancellation, eligibility, enrollment, close or roll
     @property
     def outcome(self) -> str: ...  # accepted, or why not
     @property
@@ -55,28 +77,33 @@ class Replayed:
 
 
 def by_person(archived: Iterable[Archived]) -> tuple[dict[str, list[Input]], Counter[tuple[str, str]]]:
-    """The accepted inputs of each person, and the count of all inputs. A year-end close is counted
-    once, as received (it names no one person), and takes effect where the archive put it: in the
-    order of each person it settles."""
+    """The accepted inputs of each person, and the count of all inputs. A year-end close or a premium
+    roll is counted once, as received (it names no one person), and takes effect where the archive
+    put it: in the order of each person it concerns."""
     persons: dict[str, list[Input]] = defaultdict(list)
     counted: Counter[tuple[str, str]] = Counter()
     for item in archived:
-        a_persons_close = item.kind == "close" and bool(item.psn_no)
-        if not a_persons_close:
+        a_persons_copy = item.kind in _OF_EVERYONE and bool(item.psn_no)
+        if not a_persons_copy:
             counted[(item.kind, item.outcome)] += 1
-        if item.outcome != "accepted" or item.kind not in _PARSERS or (item.kind == "close" and not a_persons_close):
+        as_received_only = item.kind in _OF_EVERYONE and not a_persons_copy
+        if item.outcome != "accepted" or item.kind not in _PARSERS or as_received_only:
             continue
         parsed = _PARSERS[item.kind](item.seq, item.raw)
-        persons[item.psn_no if isinstance(parsed, CloseReceived) else _person_of(parsed)].append(parsed)
+        persons[item.psn_no if a_persons_copy else _person_of(parsed)].append(parsed)
     return {psn: sorted(inputs, key=lambda i: i.seq) for psn, inputs in persons.items()}, counted
 
 
-def _person_of(item: ClaimReceived | CancellationReceived | ChangeReceived) -> str:
+def _person_of(item: Input) -> str:
     if isinstance(item, ClaimReceived):
         return item.claim.psn_no
     if isinstance(item, CancellationReceived):
         return item.cancellation.psn_no
-    return item.change.psn_no
+    if isinstance(item, EnrollmentReceived):
+        return item.enrollment.psn_no
+    if isinstance(item, ChangeReceived):
+        return item.change.psn_no
+    raise ValueError(f"{type(item).__name__} names no one person")
 
 
 def replay_archive(archived: Iterable[Archived], progress: Callable[[int], object] | None = None) -> Replayed:

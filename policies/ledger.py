@@ -1,14 +1,16 @@
 """The ledger's life as pure functions: what each input a person's ledger is built from records.
 
-A person's inputs — claims and their corrected bills, cancellations, eligibility changes, and the
-year-end closes of their region — are taken in the order they were received (their sequence
-number, ``seq``). After each one the ledger holds, for every claim and every year-end close, what
-the rules give for the years as known then (:func:`truth`); each input records the difference
-from what was recorded before, entry by entry (:func:`records_of`): a ``settlement`` for a claim's
-first record, a ``reversal`` for a cancelled one, a ``year_end`` for a close's first, an
-``adjustment`` for every other change, each naming its cause. So for every claim the sum of its
-records is what the rules give for the year as known now (PARAMETERS.md), and the same inputs in
-the same order always record the same records: the live workers and an auditor's replay agree.
+A person's inputs — claims and their corrected bills, cancellations, eligibility and enrollment
+changes, and the year-end closes and premium rolls of their region — are taken in the order they
+were received (their sequence number, ``seq``). After each one the ledger holds, for every claim,
+year-end close and premium subsidy, what the rules give for the years as known then
+(:func:`truth`); each input records the difference from what was recorded before, entry by entry
+(:func:`records_of`): a ``settlement`` for a claim's first record, a ``reversal`` for a cancelled
+one, a ``year_end`` for a close's first, a ``premium`` for a premium subsidy (made once and never
+changed: policies/premiums.py), an ``adjustment`` for every other change, each naming its cause.
+So for every claim the sum of its records is what the rules give for the year as known now
+(PARAMETERS.md), and the same inputs in the same order always record the same records: the live
+workers and an auditor's replay agree.
 
 A cancellation received before its claim takes effect right after the claim: the claim is
 settled, then reversed.
@@ -18,7 +20,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -28,8 +30,10 @@ from schemas.events import (
     ClaimCancellation,
     DischargeClaim,
     EligibilityChange,
+    EnrollmentChange,
     PaymentLine,
     PolicyRef,
+    PremiumRoll,
     RecordKind,
     Settlement,
     YearEndClose,
@@ -39,9 +43,11 @@ from schemas.money import ZERO, format_yuan
 from schemas.policy import Policy
 from schemas.totals import YearTotals
 
+from .enrollment import enrollment_from
 from .identity import counting
 from .loader import policy_for
 from .periods import periods_from
+from .premiums import contribution_of, entitlement, known_on, premium_policy
 from .settle import ClaimOfYear
 from .year import settle_year
 
@@ -74,16 +80,29 @@ class CloseReceived:
     close: YearEndClose
 
 
-Input = ClaimReceived | CancellationReceived | ChangeReceived | CloseReceived
+@dataclass(frozen=True)
+class EnrollmentReceived:
+    seq: int
+    enrollment: EnrollmentChange
+
+
+@dataclass(frozen=True)
+class RollReceived:
+    seq: int
+    roll: PremiumRoll
+
+
+Input = ClaimReceived | CancellationReceived | ChangeReceived | CloseReceived | EnrollmentReceived | RollReceived
 
 
 @dataclass(frozen=True)
 class Entry:
     """What one claim (or one year-end close) of one year comes to, as known at a point."""
 
-    entry_id: str  # the claim's key (its hospital and id, schemas/ids.py), or year-end/<region>/<year>/<psn_no>
+    #: the claim's key (its hospital and id, schemas/ids.py), year-end/<region>/<year>/<psn_no> or premium/…
+    entry_id: str
     year: int
-    kind: str  # "claim" or "year_end"
+    kind: str  # "claim", "year_end" or "premium"
     psn_no: str
     insuplc_admdvs: str
     policy: Policy
@@ -92,6 +111,8 @@ class Entry:
     medfee_sumamt: Decimal  # the bill (0 when cancelled, and for a close)
     claim: DischargeClaim | None = None
     cancelled_by: str | None = None
+    category: Category | None = None  # a premium subsidy's: the category that earned it
+    due_date: date | None = None  # a premium subsidy's: when it is due
 
 
 #: the parts of a bill (DOMAIN.md): medfee_sumamt = their sum
@@ -184,6 +205,10 @@ def cause_of(item: Input) -> str:
         return item.cancellation.key
     if isinstance(item, ChangeReceived):
         return cause("eligibility", item.change.authority.value, item.change.event_id)
+    if isinstance(item, EnrollmentReceived):
+        return cause("enrollment", item.enrollment.event_id)
+    if isinstance(item, RollReceived):
+        return cause("roll", item.roll.event_id)
     return cause("close", item.close.event_id)
 
 
@@ -204,6 +229,12 @@ def reason_of(item: Input) -> str:
         done = "granted" if change.action == "grant" else "revoked"
         return (f"eligibility change {change.event_id}: {change.category.value} {done} {period} "
                 f"by {change.authority.value}")
+    if isinstance(item, EnrollmentReceived):
+        enrollment = item.enrollment
+        return (f"enrollment change {enrollment.event_id}: insured {enrollment.insutype.value} at "
+                f"{enrollment.insuplc_admdvs} {enrollment.valid_from} – {enrollment.valid_to or 'open'}")
+    if isinstance(item, RollReceived):
+        return f"premium roll {item.roll.event_id} of {item.roll.region} {item.roll.year}"
     close = item.close
     return f"year-end close {close.event_id} of {close.region} {close.year}"
 
@@ -247,7 +278,65 @@ def truth(inputs: Sequence[Input], at: Key) -> Truth:
     for year, claims in by_year.items():
         year_entries, totals[year] = _year(claims, cancelled, identity, {r for r, y in closed if y == year})
         entries.update({(e.entry_id, year): e for e in year_entries})
+    if any(isinstance(item, RollReceived) for item in known):
+        entries.update(premiums(sorted(known, key=lambda item: key_of(item, first))))
     return Truth(entries, totals)
+
+
+def premiums(ordered: Sequence[Input]) -> dict[tuple[str, int], Entry]:
+    """Every premium subsidy of one person, from their inputs in their order (PARAMETERS.md, "Premium
+    subsidies"; policies/premiums.py). A region's year is rolled once its roll is received; at the
+    roll, and at every eligibility or enrollment change after it, the person's categories and
+    enrollment as known then may make them subsidised for a rolled year they are not subsidised for
+    yet, in any region (a person who moves is subsidised once a year, where first subsidised). Once
+    made, an entry never changes: nothing is topped up or recovered for that year."""
+    if not any(isinstance(item, RollReceived) for item in ordered):
+        return {}
+    entries: dict[tuple[str, int], Entry] = {}
+    rolled: set[tuple[str, int]] = set()
+    changes: list[ChangeReceived | EnrollmentReceived] = []
+    for item in ordered:
+        recorded: date | None
+        if isinstance(item, RollReceived):
+            if (item.roll.region, item.roll.year) in rolled:
+                continue  # rolling again changes nothing
+            rolled.add((item.roll.region, item.roll.year))
+            owed, recorded = [(item.roll.region, item.roll.year)], None
+        elif isinstance(item, (ChangeReceived, EnrollmentReceived)):
+            changes.append(item)
+            event = item.change if isinstance(item, ChangeReceived) else item.enrollment
+            owed, recorded = sorted(rolled), known_on(event.recorded_at)
+        else:
+            continue
+        for region, year in owed:
+            entry_id = f"premium/{region}/{year}/{_person(changes)}"
+            if changes and all(subsidised != year for _, subsidised in entries):
+                entry = _premium_entry(entry_id, region, year, changes, recorded)
+                if entry is not None:
+                    entries[(entry_id, year)] = entry
+    return entries
+
+
+def _person(changes: Sequence[ChangeReceived | EnrollmentReceived]) -> str:
+    first = changes[0] if changes else None
+    if first is None:
+        return ""
+    return first.change.psn_no if isinstance(first, ChangeReceived) else first.enrollment.psn_no
+
+
+def _premium_entry(entry_id: str, region: str, year: int, changes: Sequence[ChangeReceived | EnrollmentReceived],
+                   recorded: date | None) -> Entry | None:
+    """The person's subsidy for a rolled year from the ``changes`` received so far (recorded on
+    ``recorded``, or None at the roll); None while they are not subsidised."""
+    policy = premium_policy(region, year)
+    contribution = contribution_of(year)
+    identity = identity_at(changes, (1 << 62, 0))
+    enrolled = enrollment_from(i.enrollment for i in changes if isinstance(i, EnrollmentReceived))
+    due = entitlement(policy, year, contribution, identity, enrolled, recorded)
+    if due is None:
+        return None
+    return Entry(entry_id, year, "premium", _person(changes), due.insuplc_admdvs, policy, due.identity,
+                 due.subsidy.lines, contribution, category=due.subsidy.category, due_date=due.due_date)
 
 
 def _latest_revisions(known: Iterable[Input]) -> dict[str, DischargeClaim]:
@@ -354,6 +443,9 @@ def _record(key: tuple[str, int], entry: Entry | None, elsewhere: Entry | None, 
     if not net.kinds and entry is not None and entry.kind == "claim" and entry_id == own:
         kind, settlement_id, reason = "settlement", f"{entry_id}/settlement", None
         lines = list(entry.lines)
+    elif not net.kinds and entry is not None and entry.kind == "premium":
+        kind, settlement_id = "premium", f"{entry_id}/premium"
+        lines = list(entry.lines)
     elif not any(line.amount for line in lines) and medfee == 0:
         return None
     elif not net.kinds and entry is not None and entry.kind == "year_end":
@@ -370,6 +462,8 @@ def _record(key: tuple[str, int], entry: Entry | None, elsewhere: Entry | None, 
         raise ValueError(f"{entry_id} ({year}) has records but is no longer in the ledger")
     claim = source.claim
     bill = _bill(entry, net) if source.kind == "claim" else {}
+    if source.kind == "premium":
+        bill = {"category": source.category, "due_date": source.due_date}
     return Settlement(
         settlement_id=settlement_id,
         kind=kind,

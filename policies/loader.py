@@ -21,7 +21,7 @@ from pydantic import BaseModel, ValidationError
 
 from schemas.codes import DeclaredCategory, declare_categories_from
 from schemas.events import PolicyRef
-from schemas.policy import PayerPolicy, Policy
+from schemas.policy import Contributions, PayerPolicy, Policy
 from schemas.settings import settings
 
 #: the policy files shipped with onestop (ONESTOP_REGIONS names another folder)
@@ -346,6 +346,16 @@ def policy_by_ref(region: str, period: str, version: int, policies: Iterable[Pol
 def policy_of(ref: PolicyRef) -> Policy:
     """The policy a record names (its ``policy``: region, period and version)."""
     return policy_by_ref(ref.region, ref.period, ref.version)
+
+
+CONTRIBUTIONS_FILE = Path(str(resources.files("policies").joinpath("data/contributions.yaml")))
+
+
+@cache
+def load_contributions(path: Path = CONTRIBUTIONS_FILE) -> Contributions:
+    """The year's individual contribution to resident insurance, per year, with its source (premium
+    subsidies pay all or part of it: policies/premiums.py)."""
+    return _validated(Contributions, path.read_text(encoding="utf-8"), str(path), SHARED_DIR)
 
 
 T = TypeVar("T")

@@ -67,6 +67,10 @@ def funds_of(policy: Policy) -> dict[str, Fund]:
                     "give both payers the same fund_name and setlinfo_field"
                 )
             funds.setdefault(fund.code, (fund, payer.payer.value))
+    for premium in policy.premiums.funds if policy.premiums else ():  # a fund of the chain keeps its own words
+        field = DEFAULT_SETLINFO_FIELD.get(premium.payer.value, {}).get("390", "oth_pay")
+        fund = Fund(premium.fund_pay_type, premium.name_zh, field)
+        funds.setdefault(fund.code, (fund, premium.payer.value))
     return {code: fund for code, (fund, _) in funds.items()}
 
 

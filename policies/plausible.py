@@ -26,7 +26,15 @@ from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from functools import cache
 
-from schemas.events import ClaimCancellation, DischargeClaim, EligibilityChange, Event, YearEndClose
+from schemas.events import (
+    ClaimCancellation,
+    DischargeClaim,
+    EligibilityChange,
+    EnrollmentChange,
+    Event,
+    PremiumRoll,
+    YearEndClose,
+)
 from schemas.policy import Policy
 from schemas.settings import settings
 
@@ -49,8 +57,9 @@ class Limits:
 
 def implausible(event: Event, received_at: datetime, limits: Limits | None = None) -> str | None:
     """Why ``event``, received at ``received_at`` (with its offset), cannot be accepted; None when
-    it can. Claims (and pre-settlement requests), eligibility changes, cancellations and year-end
-    closes are checked; any other event is None. ``limits``: from the settings when not given."""
+    it can. Claims (and pre-settlement requests), eligibility and enrollment changes, cancellations,
+    year-end closes and premium rolls are checked; any other event is None. ``limits``: from the
+    settings when not given."""
     if received_at.utcoffset() is None:
         raise ValueError(f"received_at {received_at} has no offset")
     limits = limits or Limits.from_settings()
@@ -63,6 +72,11 @@ def implausible(event: Event, received_at: datetime, limits: Limits | None = Non
         return _in_the_future("cancelled_at", event.cancelled_at, received_at, limits, "")
     if isinstance(event, YearEndClose):
         return _close(event, received_at, limits)
+    if isinstance(event, EnrollmentChange):
+        return _in_the_future("recorded_at", event.recorded_at, received_at, limits,
+                              "an enrollment change recorded in the future would outrank every later one")
+    if isinstance(event, PremiumRoll):
+        return _in_the_future("recorded_at", event.recorded_at, received_at, limits, "")
     return None
 
 

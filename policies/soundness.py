@@ -10,7 +10,8 @@ refused with an alarm — it moves nothing.
 
 Every record the ledger makes is then checked where it is made (:func:`unsound`): a claim's
 first settlement pays no negative line and no payer off its recorded route, and after every
-record each claim's net per payer is never negative and its funds stay within its bill.
+record each claim's net per payer is never negative and its funds stay within its bill. A premium
+subsidy is held to the same: no line below zero, never more than the contribution it pays.
 """
 from __future__ import annotations
 
@@ -115,7 +116,9 @@ def unsound(records: Iterable[Settlement], nets: Mapping[tuple[str, int], Net],
 
 
 def _first_settlement_problems(record: Settlement, routes: Mapping[str, Sequence[Payer]]) -> list[str]:
-    if record.kind != "settlement":
+    """A claim's first settlement, or a premium subsidy (its only record): no line below zero, the
+    funds within the bill (a subsidy never more than the contribution), only the recorded route's payers."""
+    if record.kind not in ("settlement", "premium"):
         return []
     out = [f"{record.settlement_id}: {line.payer.value} pays {format_yuan(line.amount)}, below zero"
            for line in record.payments if line.amount < 0]

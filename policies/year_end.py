@@ -6,9 +6,11 @@ For every payer the policy names under ``year_end`` (Zhengzhou: assistance, seed
 
     F(B) − what the account paid in the year
 
-where B is the account's cumulative base of the year, by the most favourable tier of the
-categories the person held for the year's claims, within the annual cap and never more than the
-in-scope amount the year's claims left to the person. It is paid to the person, as one
+where B is the account's cumulative base of the year, by the most favourable tier among the
+categories that counted for the year's claims the account covers (a category held only after the
+last such claim does not count: its rates are for costs of its own period — PARAMETERS.md,
+"Year-end close"), within the annual cap and never more than the in-scope amount the year's claims
+left to the person. It is paid to the person, as one
 ``year_end`` line per account, counted on an account of its own (``<account>.year_end``) so that
 a claim of a closed year arriving later is settled as before and the close is adjusted instead.
 """
@@ -49,7 +51,6 @@ def close_year(
     """The close's lines for one person, region and year (``claims`` and ``settled`` of that
     region, in order), and the totals with the close counted."""
     policy = claims[-1].policy
-    held = frozenset().union(*(c.held for c in claims))
     insutype = claims[-1].claim.insutype
     left = sum((max(ZERO, s.claim.inscp_scp_amt - s.fund_pay_sumamt) for s in settled), start=ZERO)
     totals = dict(totals)
@@ -67,6 +68,7 @@ def close_year(
             account = payer.account_of(rule)
             if rule.scope != "annual" or rule.base_of is not None or account not in totals:
                 continue
+            held = counted_for(rule, claims)
             tiers = [t for t in rule.tiers if open_to(t.categories, held) and t.segments]
             if not tiers:
                 continue
@@ -81,6 +83,13 @@ def close_year(
             totals[account + YEAR_END_ACCOUNT] = AccountTotals(paid=line.amount)
             lines.append(line)
     return lines, totals
+
+
+def counted_for(rule: Rule, claims: Sequence[ClaimOfYear]) -> frozenset[Category]:
+    """The categories that counted for the year's claims ``rule`` covers: a category held only on
+    days of claims the rule does not cover (a general outpatient visit, for an inpatient rule) never
+    decides the tier of the costs it covers."""
+    return frozenset().union(*(c.held for c in claims if when_holds(rule.when, c.claim)))
 
 
 def _close_account(

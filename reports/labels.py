@@ -8,6 +8,7 @@ KIND = {
     "adjustment": ("调整", "adjustment"),
     "reversal": ("撤销", "reversal"),
     "year_end": ("年终清算", "year-end"),
+    "premium": ("参保资助", "premium subsidy"),
 }
 MED_TYPE = {"21": ("住院", "inpatient"), "14": ("门诊慢特病", "chronic / special-disease outpatient"),
             "11": ("普通门诊", "general outpatient")}
@@ -25,6 +26,10 @@ PAYER_EN = {
     "secondary": "secondary assistance",
     "re_assistance": "re-assistance",
     "poverty_relief": "poverty-relief fund",
+    "finance": "finance",
+    "finance_city": "city finance",
+    "finance_county": "county finance",
+    "disabled_federation": "disabled persons' federation",
 }
 #: what the bill's parts are called (DOMAIN.md)
 BILL_PARTS = (

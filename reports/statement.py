@@ -1,6 +1,7 @@
 """Finance's monthly clearing statement (清算, like the national platform's 3203): per hospital and
 fund, the count and sum of the month's settlements, adjustments and reversals, and the net to pay
-the hospital; year-end records (paid to persons, not hospitals) apart.
+the hospital; year-end records (paid to persons, not hospitals) and premium subsidies (paid to the
+tax office that collects persons' contributions, per fund) apart.
 
 Pure: the ledger's records in, the statement out. A record belongs to the month of its
 ``settled_at`` in China Standard Time. A fund is a region's fund (the insured place's policy)
@@ -21,7 +22,7 @@ from policies.nhsa import china_time, fund_of, policy_or_none
 from schemas.events import Settlement
 from schemas.money import ZERO
 
-KINDS = ("settlement", "adjustment", "reversal", "year_end")
+KINDS = ("settlement", "adjustment", "reversal", "year_end", "premium")
 MONTH = re.compile(r"^(\d{4})-(\d{2})$")
 
 
@@ -49,6 +50,11 @@ def day_of(moment: datetime) -> date:
 def is_year_end(record: Settlement) -> bool:
     """A year-end record, or a later change of one: paid to persons, not hospitals."""
     return record.kind == "year_end" or record.claim_id.startswith("year-end/")
+
+
+def is_premium(record: Settlement) -> bool:
+    """A premium subsidy (参保资助): paid to the tax office for a person's contribution, not to a hospital."""
+    return record.kind == "premium" or record.claim_id.startswith("premium/")
 
 
 @dataclass
@@ -107,6 +113,7 @@ class Statement:
     generated_at: datetime
     hospitals: list[Section]
     year_end: Section | None  # None when the statement is of one hospital
+    premiums: Section | None = None  # the month's premium subsidies per fund; None when of one hospital
 
     @property
     def funds(self) -> list[FundRow]:
@@ -128,8 +135,13 @@ class Statement:
         return self.year_end.net if self.year_end is not None else ZERO
 
     @property
+    def premiums_net(self) -> Decimal:
+        return self.premiums.net if self.premiums is not None else ZERO
+
+    @property
     def empty(self) -> bool:
-        return not self.hospitals and (self.year_end is None or not self.year_end.record_count)
+        return (not self.hospitals and (self.year_end is None or not self.year_end.record_count)
+                and (self.premiums is None or not self.premiums.record_count))
 
 
 def _merged(rows: Iterable[FundRow], by_region: bool = True) -> list[FundRow]:
@@ -172,8 +184,11 @@ def build_statement(records: Iterable[Settlement], month: str, hospital: str | N
     of_month = [r for r in records if month_of(r.settled_at) == month]
     by_hospital: dict[str | None, list[Settlement]] = {}
     year_end: list[Settlement] = []
+    premiums: list[Settlement] = []
     for record in of_month:
-        if is_year_end(record):
+        if is_premium(record):
+            premiums.append(record)
+        elif is_year_end(record):
             year_end.append(record)
         elif hospital is None or record.fixmedins_code == hospital:
             by_hospital.setdefault(record.fixmedins_code or None, []).append(record)
@@ -181,7 +196,8 @@ def build_statement(records: Iterable[Settlement], month: str, hospital: str | N
         _section(code, rs) for code, rs in sorted(by_hospital.items(), key=lambda kv: (kv[0] is None, kv[0] or ""))
     ]
     return Statement(month, hospital, generated_at or datetime.now().astimezone(), sections,
-                     None if hospital is not None else _section(None, year_end))
+                     None if hospital is not None else _section(None, year_end),
+                     None if hospital is not None else _section(None, premiums))
 
 
 def _section(code: str | None, records: list[Settlement]) -> Section:
@@ -222,16 +238,19 @@ def _region_name(region: str) -> str:
 CSV_COLUMNS = (
     "section", "month", "fixmedins_code", "fixmedins_name", "region", "fund_pay_type", "fund_name", "setlinfo_field",
     "settlement_count", "settlement_sum", "adjustment_count", "adjustment_sum", "reversal_count", "reversal_sum",
-    "year_end_count", "year_end_sum", "net_payable",
+    "year_end_count", "year_end_sum", "premium_count", "premium_sum", "net_payable",
 )
 
 
 def csv_rows(statement: Statement) -> list[dict[str, str]]:
-    """One row per (section, hospital, region, fund); year-end rows have section ``year_end`` and no hospital."""
+    """One row per (section, hospital, region, fund); year-end rows have section ``year_end`` and premium
+    subsidies section ``premium``, neither a hospital."""
     out = []
     sections = [("hospital", s) for s in statement.hospitals]
     if statement.year_end is not None:
         sections.append(("year_end", statement.year_end))
+    if statement.premiums is not None:
+        sections.append(("premium", statement.premiums))
     for name, section in sections:
         for row in section.funds:
             out.append(
@@ -303,4 +322,6 @@ def as_json(statement: Statement) -> dict:
         "net_payable": _money(statement.net),
         "year_end": None if statement.year_end is None else {
             **_section_json(statement.year_end), "paid_to": "persons, not hospitals"},
+        "premiums": None if statement.premiums is None else {
+            **_section_json(statement.premiums), "paid_to": "the tax office collecting persons' contributions (代缴)"},
     }

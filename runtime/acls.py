@@ -1,7 +1,8 @@
 """The broker's access control, derived from the code: each worker's principal may read its topic
 (and its consumer group) and write the topics it declares (``Worker.sinks``; a prefix among them —
 a hospital's own topics — also to create them), nothing else; authorities may only write their
-input topic, finance reads the records and writes year-end closes.
+input topic, finance (the medical-insurance bureau that runs the funds) reads the records and writes
+year-end closes, enrollment changes and premium rolls.
 
 Each hospital is its own principal ``hospital-<fixmedins_code>``: it writes claims, cancellations
 and pre-settlement requests, and reads only its own topics (``claims.presettle.replies.<code>``,
@@ -19,7 +20,9 @@ from streams.topics import (
     CANCELLED,
     DISCHARGED,
     ELIGIBILITY,
+    ENROLLMENT,
     HOSPITAL_CODE,
+    PREMIUM_ROLLS,
     PRESETTLE,
     PRESETTLE_REPLIES_OF,
     SETTLEMENTS,
@@ -50,7 +53,7 @@ def principals() -> list[Principal]:
     return [
         *workers,
         Principal("authority", writes=(ELIGIBILITY,)),
-        Principal("finance", reads=(SETTLEMENTS,), writes=(YEAR_END,), groups=("finance-",)),
+        Principal("finance", reads=(SETTLEMENTS,), writes=(YEAR_END, ENROLLMENT, PREMIUM_ROLLS), groups=("finance-",)),
     ]
 
 

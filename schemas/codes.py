@@ -84,6 +84,20 @@ class Payer(StrEnum):
     secondary = "secondary"
     re_assistance = "re_assistance"
     poverty_relief = "poverty_relief"
+    # who pays a premium subsidy (参保资助, PARAMETERS.md) besides assistance: never on a claim
+    finance = "finance"  # 财政
+    finance_city = "finance_city"  # 市级财政
+    finance_county = "finance_county"  # 县（市、区）级财政
+    disabled_federation = "disabled_federation"  # 残疾人联合会
+
+
+#: the payers that pay claims, in chain order: each has its worker and its topic (claims.pay.<payer>)
+CLAIM_PAYERS: tuple[Payer, ...] = (
+    Payer.basic, Payer.critical, Payer.tilt, Payer.supplementary, Payer.emergency_relief, Payer.assistance,
+    Payer.secondary, Payer.re_assistance, Payer.poverty_relief,
+)
+#: the payers that pay only premium subsidies (no worker, no topic: the ledger records them)
+PREMIUM_ONLY_PAYERS: tuple[Payer, ...] = tuple(p for p in Payer if p not in CLAIM_PAYERS)
 
 
 @dataclass(frozen=True)

@@ -195,6 +195,36 @@ class YearEndClose(Event):
         return self.recorded_at
 
 
+class EnrollmentChange(Event):
+    """`enrollment.changes`: who is insured where, with which insurance, over which period (参保登记),
+    from the medical-insurance bureau. On any day a person is insured as the latest recorded change
+    covering that day says (policies/enrollment.py)."""
+
+    event_id: Identifier
+    psn_no: Identifier
+    insutype: InsuType
+    insuplc_admdvs: DivisionCode
+    valid_from: Day
+    valid_to: Day | None = None
+    recorded_at: Timestamp
+
+    @model_validator(mode="after")
+    def _period(self) -> "EnrollmentChange":
+        if self.valid_to is not None and self.valid_to < self.valid_from:
+            raise ValueError(f"valid_to {self.valid_to} is before valid_from {self.valid_from}")
+        return self
+
+
+class PremiumRoll(Event):
+    """`premiums.rolls`: roll a region's year of premium subsidies (参保资助): once per region and year,
+    every person it subsidises gets one ``premium`` record (PARAMETERS.md, "Premium subsidies")."""
+
+    event_id: Identifier
+    region: Identifier
+    year: int = Field(ge=2000, le=2100)
+    recorded_at: Timestamp
+
+
 class WakeUp(Event):
     """`claims.ledger` (internal): a person whose queue holds inputs ready to take effect (a corrected
     bill, a cancellation, an eligibility change or a close was queued). It carries no authority: the
@@ -243,7 +273,7 @@ class PolicyRef(BaseModel):
 
 
 #: what a settlement record is (README, "The ledger's life")
-RecordKind = Literal["settlement", "adjustment", "reversal", "year_end"]
+RecordKind = Literal["settlement", "adjustment", "reversal", "year_end", "premium"]
 
 
 class Settlement(Event):
@@ -274,6 +304,9 @@ class Settlement(Event):
     med_type: MedType | None = None
     begndate: date | None = None
     enddate: date | None = None
+    # a premium subsidy (kind premium): the category that earned it and when it is due
+    category: Category | None = None
+    due_date: date | None = None
 
     @property
     def key(self) -> str:

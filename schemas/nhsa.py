@@ -95,7 +95,7 @@ class SetlInfo(_Form):
     psn_cash_pay: SignedMoney  # 个人现金支出: the whole personal share
     hosp_part_amt: SignedMoney = ZERO  # 医院负担金额
     # onestop's own (the contract allows added fields): what kind of record, why, which year and policy
-    setl_type: Literal["settlement", "adjustment", "reversal", "year_end"]
+    setl_type: Literal["settlement", "adjustment", "reversal", "year_end", "premium"]
     reason: str | None = None
     year: int | None = None
     policy: str  # region/period/vN

@@ -9,11 +9,18 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints, ValidationInfo, field_validator, model_validator
 
-from .codes import Authority, DeclaredCategory, MedType, Payer, national
+from .codes import (
+    CLAIM_PAYERS,
+    Authority,
+    DeclaredCategory,
+    MedType,
+    Payer,
+    national,
+)
 from .money import Money, Rate
 
 # (the rules' models, imported from here as from their own module)
@@ -143,6 +150,100 @@ class YearEndRule(Strict):
     top_up: TopUp | None = None
 
 
+class PremiumFund(Strict):
+    """Who pays premium subsidies in a region (PARAMETERS.md, "Premium subsidies"): the payer, the
+    fund its lines name, and where that comes from. Listed in the order that breaks ties between
+    equal amounts (the payer listed first in the seed's row)."""
+
+    payer: Payer
+    name_zh: str
+    fund_pay_type: str
+    source: str
+
+
+class Share(Strict):
+    """A share of the year's individual contribution (Guang'an's urban dibao: 50%)."""
+
+    share: Rate
+
+
+class Fixed(Strict):
+    """A fixed sum a year, never more than the contribution (Zhangye's 220 / 160 / 100 yuan)."""
+
+    fixed: Money
+
+
+class SplitPart(Strict):
+    """One payer's part of a subsidy shared between payers: ``share`` of the amount, rounded half up;
+    the last part takes the rest (Zhengzhou: the city half, the county the rest)."""
+
+    payer: Payer
+    share: Rate | None = None
+
+
+class PremiumRow(Strict):
+    """Who is subsidised (``categories``), how much (the whole contribution, a share or a fixed sum)
+    and by whom (one payer, or a split between payers), with the seed's clause."""
+
+    label: str
+    label_zh: str
+    categories: list[str]
+    amount: Literal["full"] | Share | Fixed
+    paid_by: Payer | list[SplitPart]
+    source: str
+
+    @field_validator("categories")
+    @classmethod
+    def _patterns(cls, value: list[str], info: ValidationInfo) -> list[str]:
+        return [category_pattern(p, info) for p in value]
+
+    @model_validator(mode="after")
+    def _split(self) -> "PremiumRow":
+        if isinstance(self.paid_by, list):
+            if len(self.paid_by) < 2:
+                raise ValueError(f"premium row {self.label!r}: a split names two payers or more; else give one payer")
+            if any(part.share is None for part in self.paid_by[:-1]) or self.paid_by[-1].share is not None:
+                raise ValueError(f"premium row {self.label!r}: every part of a split but the last gives its share; "
+                                 "the last takes the rest")
+        return self
+
+    @property
+    def payers(self) -> list[Payer]:
+        return [self.paid_by] if isinstance(self.paid_by, Payer) else [part.payer for part in self.paid_by]
+
+
+class PremiumPolicy(Strict):
+    """A region's premium subsidies (参保资助): the rows, the funds paying them, the first year they
+    subsidise; the year's contribution is shared data (policies/data/contributions.yaml)."""
+
+    source: str
+    first_year: int = Field(ge=2000, le=2100)
+    funds: list[PremiumFund]
+    rows: list[PremiumRow]
+
+    @model_validator(mode="after")
+    def _funds(self) -> "PremiumPolicy":
+        named = [fund.payer for fund in self.funds]
+        if len(set(named)) != len(named):
+            raise ValueError(f"a premium fund is listed twice: {[p.value for p in named]}")
+        for row in self.rows:
+            unknown = [p.value for p in row.payers if p not in named]
+            if unknown:
+                raise ValueError(f"premium row {row.label!r} is paid by {unknown}, not among the funds listed")
+        return self
+
+    def fund(self, payer: Payer) -> PremiumFund:
+        return next(f for f in self.funds if f.payer == payer)
+
+
+class Contributions(Strict):
+    """The year's individual contribution to resident insurance (城乡居民医保个人缴费), per year."""
+
+    source: str
+    assumed: bool
+    years: dict[int, Money]
+
+
 class Policy(Strict):
     region: str = Field(pattern=r"^[a-z_]+$")
     name: str
@@ -183,6 +284,7 @@ class Policy(Strict):
     alerts: list[AlertRule] = []
     retroactive: list[Retroactive] = []
     year_end: list[YearEndRule] = []
+    premiums: PremiumPolicy | None = None
     readings: list[str] = Field(default=[], description="where the seed was unclear: the reading taken")
     categories: list[CategoryDeclaration] = Field(
         default=[],
@@ -223,6 +325,9 @@ class Policy(Strict):
         for retro in self.retroactive:
             if retro.from_payer not in names:
                 raise ValueError(f"retroactive.from_payer {retro.from_payer.value} is not in the chain")
+        premium_only = [n.value for n in names if n not in CLAIM_PAYERS]
+        if premium_only:
+            raise ValueError(f"{premium_only} pay only premium subsidies (premiums.funds), never on a claim's chain")
         for closing in self.year_end:
             if closing.payer not in names:
                 raise ValueError(f"year_end.payer {closing.payer.value} is not in the chain")

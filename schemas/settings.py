@@ -67,11 +67,12 @@ def _flag(value: str) -> bool:
 
 
 #: the kinds of worker, each its own database role onestop_<kind> (store/migrations/0009_worker_roles.sql)
-WORKER_KINDS = ("intake", "cancellation", "eligibility", "year_end", "ledger", "payer", "presettle")
+WORKER_KINDS = ("intake", "cancellation", "eligibility", "year_end", "ledger", "payer", "presettle", "enrollment",
+                "premiums")
 
 #: ONESTOP_PROCESSES's default (README, Benchmarks: as fast as a process per worker, 40 % less memory)
 SMALL_MACHINE = ("intake ledger basic critical assistance tilt+supplementary+emergency_relief+secondary+re_assistance+"
-                 "poverty_relief cancellation+eligibility+year_end+presettle")
+                 "poverty_relief cancellation+eligibility+year_end+presettle+enrollment+premiums")
 
 DEFINED: dict[str, Setting] = {
     s.name: s

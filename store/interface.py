@@ -14,8 +14,12 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from datetime import date, datetime, timedelta
 
+from policies.enrollment import Enrolled
 from policies.ledger import Input
-from schemas.events import CategoryHeld, ClaimCancellation, DischargeClaim, EligibilityChange, Settlement, YearEndClose
+from schemas.events import (
+    CategoryHeld, ClaimCancellation, DischargeClaim, EligibilityChange, EnrollmentChange, PremiumRoll, Settlement,
+    YearEndClose,
+)
 from schemas.keys import CHALLENGE_LIFETIME, KeyChallenge, KeyProof, SigningKey
 from schemas.totals import YearTotals
 
@@ -76,6 +80,21 @@ class Store(ABC):
     @abstractmethod
     async def receive_close(self, arrival: Arrival[YearEndClose]) -> InputReceipt:
         """A year-end close, once per region and year; ``persons`` to wake so their queues apply it."""
+
+    @abstractmethod
+    async def record_enrollments(self, arrivals: list[Arrival[EnrollmentChange]]) -> list[InputReceipt]:
+        """Per enrollment change: recorded (the person's periods of insurance folded again; a person
+        whose order holds a roll, or who has claims, gets it in their queue — after any rolled year it
+        may now subsidise them for, which is put in their order first) or a repeat of a person's
+        event_id received before."""
+
+    @abstractmethod
+    async def receive_roll(self, arrival: Arrival[PremiumRoll]) -> InputReceipt:
+        """A premium roll, once per region and year, put in the order of every person it may subsidise
+        (insured with resident insurance in the region during the year, holding a category the region
+        subsidises then); ``persons`` to wake so their queues apply it. An eligibility grant recorded
+        later (``record_changes``) puts a rolled year it may subsidise its person for in their order
+        first, as an enrollment change does."""
 
     @abstractmethod
     async def begin_life(self, bootstrap: str) -> int:
@@ -184,6 +203,20 @@ class Store(ABC):
         """A person's periods from only the events received by ``known_at``."""
 
     @abstractmethod
+    async def enrollment_history(self, psn_no: str,
+                                 known_at: datetime | None = None) -> tuple[list[Enrolled], list[EnrollmentChange]]:
+        """A person's periods of insurance (from the changes received by ``known_at``, when given) and
+        the changes as received, in the order applied."""
+
+    @abstractmethod
+    async def rolls(self) -> list[PremiumRoll]:
+        """Every premium roll received (one per region and year), in the order rolled."""
+
+    @abstractmethod
+    async def premium_records(self, region: str, year: int) -> list[Settlement]:
+        """The premium records of a region's year, one per subsidised person, by person."""
+
+    @abstractmethod
     async def holders(self, authority: str, categories: list[str], on: date) -> list[tuple[str, str]]:
         """(psn_no, category) of everyone holding one of ``categories`` from ``authority`` on ``on``."""
 
@@ -199,7 +232,7 @@ class Store(ABC):
 
     @abstractmethod
     async def person_history(self, psn_no: str) -> list[Input]:
-        """Every input a person's ledger is built from (its year-end closes among them), in its order —
+        """Every input a person's ledger is built from (its year-end closes and premium rolls among them), in its order —
         for settling what-if (pre-settlement) by the pure rules, recording nothing."""
 
     @abstractmethod

@@ -1,6 +1,7 @@
 """The order inputs take effect in a person's ledger, for every backend — and the one writer of money.
 
-Each accepted input (a claim, a corrected bill, a cancellation, an eligibility change, a close)
+Each accepted input (a claim, a corrected bill, a cancellation, an eligibility or enrollment change,
+a close, a premium roll)
 gets a place in its person's queue, in the order it was received. The ledger applies a person's
 queue strictly in that order: a claim takes effect when it has passed its payers and reached the
 ledger; every other input as soon as everything received before it has. So an input never
@@ -26,7 +27,8 @@ from typing import Protocol
 
 from policies.alerts import alerts_for
 from policies.ledger import (
-    CancellationReceived, ChangeReceived, ClaimReceived, CloseReceived, Input, Net, bill_of, nets_of, records_of, truth,
+    CancellationReceived, ChangeReceived, ClaimReceived, CloseReceived, EnrollmentReceived, Input, Net, RollReceived, bill_of,
+    nets_of, records_of, truth,
 )
 from policies.loader import policy_of
 from policies.settle import Settled, route
@@ -132,7 +134,8 @@ def _input_of(item: QueueItem, history: Sequence[Input]) -> Input:
     raise LookupError(f"queued {item.kind} {item.ref} (seq {item.seq}) is not in its person's history")
 
 
-_KINDS = {"claim": ClaimReceived, "correction": ClaimReceived, "eligibility": ChangeReceived, "close": CloseReceived}
+_KINDS = {"claim": ClaimReceived, "correction": ClaimReceived, "eligibility": ChangeReceived, "close": CloseReceived,
+          "enrollment": EnrollmentReceived, "roll": RollReceived}
 
 
 def _alerts(records: Sequence[Settlement], claims: dict[tuple[str, int], DischargeClaim]) -> list[tuple[str, HighCostAlert]]:

@@ -1,6 +1,9 @@
-"""The words a refused claim (or a drop without a reason) is refused in, whichever backend refuses it
-(the same reason for the same bill, so that a hospital reads one answer whatever keeps the records)."""
+"""The words a refused claim (or a drop without a reason, or a roll sent again) is refused in,
+whichever backend refuses it (the same reason for the same input, so that a sender reads one answer
+whatever keeps the records)."""
 from __future__ import annotations
+
+from datetime import datetime
 
 from schemas.events import DischargeClaim
 
@@ -32,3 +35,8 @@ def required_for_a_drop(what: str, text: str) -> str:
         raise ValueError(f"{what} is required to drop a parked message: the drop is kept, for the audit, "
                          "with who and why")
     return without_nul(text)
+
+
+def rolled_before(region: str, year: int, event_id: str, recorded_at: datetime) -> str:
+    """Why a premium roll of a region's year rolled before changes nothing."""
+    return f"{region} {year} was rolled by {event_id} on {recorded_at:%Y-%m-%d}; rolling again changes nothing"

@@ -53,7 +53,7 @@ class ClaimReceipt:
 
 @dataclass(frozen=True)
 class InputReceipt:
-    """What the store made of one cancellation, eligibility change or year-end close."""
+    """What the store made of one cancellation, eligibility or enrollment change, year-end close or premium roll."""
 
     status: Literal["applied", "waiting", "repeat", "refused"]
     seq: int
@@ -109,14 +109,15 @@ class QueueItem:
     """An input waiting to take effect in its person's ledger, in (seq, sub) order.
 
     kind: claim (ready when it reaches the ledger; ``flagged`` when its payers' lines cannot be
-    trusted and the ledger must settle it by the rules), correction, cancellation, eligibility, close.
+    trusted and the ledger must settle it by the rules), correction, cancellation, eligibility, close,
+    enrollment, roll.
     """
 
     psn_no: str
     seq: int
     sub: int
-    kind: Literal["claim", "correction", "cancellation", "eligibility", "close"]
-    ref: str  # claim_id, cancellation or eligibility event_id, close event_id
+    kind: Literal["claim", "correction", "cancellation", "eligibility", "close", "enrollment", "roll"]
+    ref: str  # claim key, cancellation key, eligibility, enrollment, close or roll event_id
     ready: bool
     flagged: bool = False
 

@@ -21,7 +21,14 @@ from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption,
 from pydantic import BaseModel
 
 from schemas.codes import Authority, issuing_authority
-from schemas.events import ClaimCancellation, DischargeClaim, EligibilityChange, YearEndClose
+from schemas.events import (
+    ClaimCancellation,
+    DischargeClaim,
+    EligibilityChange,
+    EnrollmentChange,
+    PremiumRoll,
+    YearEndClose,
+)
 from schemas.keys import KeyFile, KeyProof, SigningKey, registration_statement, signature_holds
 from schemas.nhsa import PresettleRequest
 
@@ -31,7 +38,9 @@ Headers = Sequence[tuple[str, bytes]]
 E = TypeVar("E", bound=BaseModel)
 
 #: the events only a key of the authority that runs the funds signs (CONTRACTS.md)
-SIGNED_BY_MEDICAL_INSURANCE: dict[type, str] = {YearEndClose: "year-end closes"}
+SIGNED_BY_MEDICAL_INSURANCE: dict[type, str] = {
+    YearEndClose: "year-end closes", EnrollmentChange: "enrollment changes", PremiumRoll: "premium rolls",
+}
 
 
 class Untrusted(ValueError):
@@ -53,6 +62,8 @@ TIME_FIELD: dict[type, str | None] = {
     ClaimCancellation: "cancelled_at",
     EligibilityChange: "recorded_at",
     YearEndClose: "recorded_at",
+    EnrollmentChange: "recorded_at",
+    PremiumRoll: "recorded_at",
 }
 
 
@@ -151,7 +162,8 @@ def valid_at(key: SigningKey, happened: EventTime) -> None:
 def entitled(key: SigningKey, event: BaseModel) -> None:
     """Raise Untrusted unless the key may speak for this event: a hospital for its own claims,
     cancellations and pre-settlement requests, an authority for changes of the categories it issues
-    (DOMAIN.md), the authority medical_insurance for year-end closes (CONTRACTS.md)."""
+    (DOMAIN.md), the authority medical_insurance for year-end closes, enrollment changes and premium
+    rolls (CONTRACTS.md)."""
     if isinstance(event, (DischargeClaim, ClaimCancellation)):
         _hospital_entitled(key, event)
     elif isinstance(event, EligibilityChange):

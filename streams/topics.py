@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from schemas.codes import Payer
+from schemas.codes import CLAIM_PAYERS, Payer
 
 DISCHARGED = "claims.discharged"
 REJECTED = "claims.rejected"
@@ -20,6 +20,8 @@ ELIGIBILITY_REJECTED = "eligibility.rejected"
 ALERTS = "alerts.high_cost"
 CANCELLED = "claims.cancelled"  # hospitals' cancellations of settlements
 YEAR_END = "year_end.closes"  # year-end closes of a region's year (a deployment may schedule them)
+ENROLLMENT = "enrollment.changes"  # who is insured where (参保登记), from the medical-insurance bureau
+PREMIUM_ROLLS = "premiums.rolls"  # a region's year of premium subsidies (参保资助) rolled
 SETTLEMENTS_NHSA = (
     "settlements.nhsa"  # records naming no hospital in the national platform's shape (ONESTOP_NHSA_TOPIC=1)
 )
@@ -41,6 +43,8 @@ RETENTION_MS = {
     DISCHARGED: 3650 * DAY_MS,
     CANCELLED: 3650 * DAY_MS,
     YEAR_END: 3650 * DAY_MS,
+    ENROLLMENT: 3650 * DAY_MS,
+    PREMIUM_ROLLS: 3650 * DAY_MS,
     SETTLEMENTS: 3650 * DAY_MS,
     SETTLEMENTS_NHSA: 3650 * DAY_MS,
     PRESETTLE: 1 * DAY_MS,
@@ -109,12 +113,13 @@ def pay_topic(payer: Payer | str) -> str:
 
 
 #: every payer's topic, in chain order
-PAY_TOPICS = tuple(pay_topic(p) for p in Payer)
+PAY_TOPICS = tuple(pay_topic(p) for p in CLAIM_PAYERS)
 
 
 def all_topics() -> dict[str, dict[str, str]]:
     """Every topic with its config, for creation."""
-    names = [DISCHARGED, CANCELLED, REJECTED, LEDGER, SETTLEMENTS, ELIGIBILITY, ELIGIBILITY_REJECTED, ALERTS, YEAR_END]
+    names = [DISCHARGED, CANCELLED, REJECTED, LEDGER, SETTLEMENTS, ELIGIBILITY, ELIGIBILITY_REJECTED, ALERTS, YEAR_END,
+             ENROLLMENT, PREMIUM_ROLLS]
     names += [SETTLEMENTS_NHSA, PRESETTLE, PRESETTLE_REPLIES]
-    names += [pay_topic(p) for p in Payer]
+    names += [pay_topic(p) for p in CLAIM_PAYERS]
     return {name: config_of(name) for name in names}

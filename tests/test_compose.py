@@ -54,7 +54,8 @@ def test_each_principal_reads_its_topic_and_writes_only_what_it_declares():
         name.startswith("hospital") for name in by_name
     )  # each hospital its own principal: tests/test_acls.py
     assert by_name["authority"].writes == ("eligibility.changes",) and by_name["authority"].reads == ()
-    assert (by_name["finance"].reads, by_name["finance"].writes) == (("settlements.completed",), ("year_end.closes",))
+    assert (by_name["finance"].reads, by_name["finance"].writes) == (
+        ("settlements.completed",), ("year_end.closes", "enrollment.changes", "premiums.rolls"))
     text = script()
     assert "allow onestop-basic Write --topic claims.pay.critical" in text
     assert "allow onestop-basic Write --topic settlements.completed" not in text  # a payer never publishes records

@@ -1,9 +1,10 @@
 """The workers' handlers on the memory store, under random interleavings (hypothesis): claims,
 repeats, corrected bills, cancellations before and after their claim, grants and revocations
-reaching back, year-end closes — published in any order while every worker takes its turn at
-random, and some batches delivered twice. After all of it, the ledger holds exactly the records
-the pure rules make from the archived inputs in their recorded order (policies.audit), each
-claim nets to the year as known now, and nothing is paid twice. The lives' events are unsigned,
+reaching back, year-end closes, enrollment changes and premium rolls — published in any order
+while every worker takes its turn at random, and some batches delivered twice. After all of it,
+the ledger holds exactly the records the pure rules make from the archived inputs in their
+recorded order (policies.audit), each claim nets to the year as known now, nothing is paid twice,
+and a person has at most one premium record a year. The lives' events are unsigned,
 so the workers accept them here (ONESTOP_ACCEPT_UNSIGNED=1; without it every one is refused and
 the comparison holds trivially)."""
 from __future__ import annotations
@@ -20,9 +21,9 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 from policies.audit import by_person, differences, replay_archive
 from policies.ledger import first_seqs, key_of, nets_of, truth
-from schemas.events import ClaimCancellation, YearEndClose
+from schemas.events import ClaimCancellation, EnrollmentChange, PremiumRoll, YearEndClose
 from streams.codecs import encode
-from streams.topics import CANCELLED, DISCHARGED, ELIGIBILITY, YEAR_END
+from streams.topics import CANCELLED, DISCHARGED, ELIGIBILITY, ENROLLMENT, PREMIUM_ROLLS, YEAR_END
 from workers.batches import handle_and_send
 from workers.harness import Context, Incoming
 from workers.registry import WORKERS
@@ -115,6 +116,19 @@ def lives(draw):
         if draw(st.integers(0, 3)) == 0:
             close = YearEndClose(event_id=f"Y-{region}-{years[0]}", region=region, year=years[0], closed_at=NOW)
             events.append((YEAR_END, encode(close)))
+        for index in range(1 + draw(st.integers(0, 1))):  # insured (from a day of the year), mostly as a resident
+            start = date(years[0], draw(st.integers(1, 12)), 1) if index else date(years[0], 1, 1)
+            insutype = draw(st.sampled_from(["390", "390", "310"]))
+            enrolled = EnrollmentChange(event_id=f"E-{psn}-{index}", psn_no=psn, insutype=insutype,
+                                        insuplc_admdvs=insured, valid_from=start, recorded_at=NOW)
+            events.append((ENROLLMENT, encode(enrolled)))
+        if draw(st.booleans()):  # the region's year rolled (by several persons' lives: once, then repeats)
+            roll = PremiumRoll(event_id=f"M-{region}-{years[0]}", region=region, year=years[0], recorded_at=NOW)
+            events.append((PREMIUM_ROLLS, encode(roll)))
+            if draw(st.booleans()):  # and the person granted a category from a month of that year
+                start = date(years[0], draw(st.integers(1, 12)), 1).isoformat()
+                events.append((ELIGIBILITY, encode(grant(0, psn, draw(st.sampled_from(categories)), start,
+                                                         event_id=f"G-{psn}-M").change)))
     order = draw(st.permutations(events))
     names = sorted(WORKERS)
     turns = draw(
@@ -157,6 +171,8 @@ def test_any_interleaving_records_what_the_inputs_make(life):
     replayed = replay_archive(archived)
     assert differences(replayed.records, records, "ledger") == []
     assert breaches == [] and queued == []
+    premiums = [(r.psn_no, r.year) for r in records if r.kind == "premium"]
+    assert len(premiums) == len(set(premiums))  # one premium record per person and year, however it interleaved
     # each claim nets to the year as known now
     persons, _ = by_person(archived)
     nets = nets_of(records)

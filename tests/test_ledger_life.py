@@ -154,6 +154,34 @@ def test_a_close_before_any_deferral_records_nothing():
     assert [r.kind for r in records] == ["settlement"] * 3
 
 
+def test_the_close_takes_the_tier_of_the_categories_that_counted_for_the_covered_stays():
+    """PARAMETERS.md, Year-end close (clarified, issue 29 item 6): registered poor all year, 特困 from
+    May; both stays (which assistance covers) are before May, and a general outpatient visit in June
+    (which assistance does not cover) is the only claim 特困 counted for. The close pays at the
+    registered-poor rates, not at 特困's 100%."""
+    psn, place = "P-YE6", "410102"
+    a = stay("YE6-a", psn, place, "2018-02-01", "7972.50", level="2")
+    b = stay("YE6-b", psn, place, "2018-03-01", "10799.85", level="2")
+    visit = stay("YE6-c", psn, place, "2018-06-01", "100.00", level="1", med_type="11")
+    records = replay([grant(1, psn, "poverty_registered", "2018-01-01"), grant(2, psn, "tekun", "2018-05-01"),
+                      ClaimReceived(10, a), ClaimReceived(11, b), ClaimReceived(12, visit),
+                      close(20, "zhengzhou", 2018)], NOW)
+    got = by_id(records)
+    # YE6-a, level 2: basic 80% × (7,972.50 − 500) = 5,978.00; after basic 1,994.50 < 3,000: assistance waits
+    assert paid(got["YE6-a/settlement"]) == {"basic": D("5978.00")}
+    # YE6-b: basic 80% × (10,799.85 − 500) = 8,239.88, after basic 2,559.97; the year's 4,554.47 is over 3,000:
+    # supplementary 30% × 1,554.47 = 466.34; assistance's year base 1,994.50 + 2,093.63 = 4,088.13,
+    # F = 70% × 3,588.13 = 2,511.69, but never more than the stay's remaining 2,093.63
+    assert paid(got["YE6-b/settlement"]) == {"basic": D("8239.88"), "supplementary": D("466.34"),
+                                             "assistance": D("2093.63")}
+    assert paid(got["YE6-c/settlement"]) == {"basic": D("50.00")}  # general outpatient: basic only
+    # the close at the registered-poor rates: 70% × (4,088.13 − 500) − 2,093.63 = 418.06 (特困's 100% would be
+    # 4,088.13 − 2,093.63 = 1,994.50: 特困 counted for no stay assistance covers)
+    year_end = got[f"year-end/zhengzhou/2018/{psn}/year_end"]
+    assert paid(year_end) == {"assistance": D("418.06")}
+    assert year_end.payments[0].applied == "poverty_registered"
+
+
 # --- a year that changes after the fact ----------------------------------------------------------------
 
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping
 from functools import partial
 
-from schemas.codes import Payer
+from schemas.codes import CLAIM_PAYERS
 
-from . import cancellation, eligibility, intake, ledger, payer, presettle, year_end
+from . import cancellation, eligibility, enrollment, intake, ledger, payer, premiums, presettle, year_end
 from .harness import Worker
 
 
@@ -39,8 +39,10 @@ WORKERS: Mapping[str, Worker] = _Registry({
     "intake": lambda: intake.WORKER,
     "cancellation": lambda: cancellation.WORKER,
     "eligibility": lambda: eligibility.WORKER,
-    **{p.value: partial(payer.worker, p) for p in Payer},
+    **{p.value: partial(payer.worker, p) for p in CLAIM_PAYERS},
     "ledger": lambda: ledger.WORKER,
     "year_end": lambda: year_end.WORKER,
+    "enrollment": lambda: enrollment.WORKER,
+    "premiums": lambda: premiums.WORKER,
     "presettle": lambda: presettle.WORKER,
 })

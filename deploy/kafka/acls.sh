@@ -264,6 +264,28 @@ allow onestop-year_end Create --topic onestop-year_end- --resource-pattern-type 
 allow onestop-year_end Read --topic onestop-year_end- --resource-pattern-type prefixed
 allow onestop-year_end Write --topic onestop-year_end- --resource-pattern-type prefixed
 allow onestop-year_end Describe --topic onestop-year_end- --resource-pattern-type prefixed
+user onestop-enrollment "${KAFKA_PASSWORD_ENROLLMENT:?set KAFKA_PASSWORD_ENROLLMENT}"
+allow onestop-enrollment Read --topic enrollment.changes
+allow onestop-enrollment Write --topic eligibility.rejected
+allow onestop-enrollment Write --topic claims.ledger
+allow onestop-enrollment Describe --topic eligibility.rejected
+allow onestop-enrollment Describe --topic claims.ledger
+allow onestop-enrollment Read --group onestop-enrollment
+allow onestop-enrollment Create --topic onestop-enrollment- --resource-pattern-type prefixed
+allow onestop-enrollment Read --topic onestop-enrollment- --resource-pattern-type prefixed
+allow onestop-enrollment Write --topic onestop-enrollment- --resource-pattern-type prefixed
+allow onestop-enrollment Describe --topic onestop-enrollment- --resource-pattern-type prefixed
+user onestop-premiums "${KAFKA_PASSWORD_PREMIUMS:?set KAFKA_PASSWORD_PREMIUMS}"
+allow onestop-premiums Read --topic premiums.rolls
+allow onestop-premiums Write --topic claims.ledger
+allow onestop-premiums Write --topic claims.rejected
+allow onestop-premiums Describe --topic claims.ledger
+allow onestop-premiums Describe --topic claims.rejected
+allow onestop-premiums Read --group onestop-premiums
+allow onestop-premiums Create --topic onestop-premiums- --resource-pattern-type prefixed
+allow onestop-premiums Read --topic onestop-premiums- --resource-pattern-type prefixed
+allow onestop-premiums Write --topic onestop-premiums- --resource-pattern-type prefixed
+allow onestop-premiums Describe --topic onestop-premiums- --resource-pattern-type prefixed
 user onestop-presettle "${KAFKA_PASSWORD_PRESETTLE:?set KAFKA_PASSWORD_PRESETTLE}"
 allow onestop-presettle Read --topic claims.presettle
 allow onestop-presettle Write --topic claims.presettle.replies
@@ -284,5 +306,9 @@ allow authority Describe --topic eligibility.changes
 user finance "${KAFKA_PASSWORD_FINANCE:?set KAFKA_PASSWORD_FINANCE}"
 allow finance Read --topic settlements.completed
 allow finance Write --topic year_end.closes
+allow finance Write --topic enrollment.changes
+allow finance Write --topic premiums.rolls
 allow finance Describe --topic year_end.closes
+allow finance Describe --topic enrollment.changes
+allow finance Describe --topic premiums.rolls
 allow finance Read --group finance- --resource-pattern-type prefixed

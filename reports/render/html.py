@@ -117,6 +117,9 @@ def statement_html(statement: Statement) -> str:
     if statement.year_end is not None and statement.year_end.record_count:
         parts += ["<h2>年终清算（付个人，不付医院） Year-end payments — to persons, not hospitals</h2>",
                   _summary(statement.year_end), _fund_table(statement.year_end, ("year_end", "adjustment"))]
+    if statement.premiums is not None and statement.premiums.record_count:
+        parts += ["<h2>参保资助（代缴个人缴费，按基金） Premium subsidies — persons' contributions, per fund</h2>",
+                  _summary(statement.premiums), _fund_table(statement.premiums, ("premium",))]
     return _page(f"医保基金月度清算单 {statement.month}", "\n".join(parts), landscape=True)
 
 

@@ -183,6 +183,11 @@ def statement_pdf(statement: Statement) -> bytes:
         story += [_keep(_p("年终清算（付个人，不付医院） Year-end payments — to persons, not hospitals", st.h2)),
                   _keep(_section_summary(statement.year_end, st)), _keep(Spacer(1, 1.5 * mm)),
                   _fund_table(statement.year_end, st, ("year_end", "adjustment"), width)]
+    if statement.premiums is not None and statement.premiums.record_count:
+        title = "参保资助（代缴个人缴费，按基金） Premium subsidies — persons' contributions, per fund"
+        story += [_keep(_p(title, st.h2)),
+                  _keep(_section_summary(statement.premiums, st)), _keep(Spacer(1, 1.5 * mm)),
+                  _fund_table(statement.premiums, st, ("premium",), width)]
     footer = _footer(f"onestop · 医保基金月度清算单 {statement.month} · 金额单位：元", font)
     doc.build(story, onFirstPage=footer, onLaterPages=footer)
     return buffer.getvalue()

@@ -11,6 +11,9 @@ modules, one per concern:
 - a claim once per revision of its person, its owner kept by its key (claims.py); a cancellation
   once (cancellations.py); an eligibility change once, the periods folded again (identity.py); a
   year-end close once per region and year, put in the order of each person it settles (closes.py);
+  an enrollment change once, the periods of insurance folded again (enrollment.py); a premium roll
+  once per region and year, put in the order of each person it may subsidise, and before a later
+  change of one it may then subsidise (rolls.py);
 - the ledger, the one writer of money, applying each person's queue in order (store/life.py)
   as PostgreSQL's batch does, record by record and seq by seq (access.py, ledger.py); the year
   totals (totals.py);
@@ -34,18 +37,22 @@ from .cancellations import Cancellations
 from .checks import Checks
 from .claims import Claims
 from .closes import Closes
+from .enrollment import Enrollment
 from .identity import Identity
 from .inputs import Inputs
 from .keys import Keys
 from .ledger import Ledger
 from .parking import Parking
+from .rolls import Rolls
 from .tables import Memory
 from .totals import Totals
 
 __all__ = ["MemoryStore"]
 
 
-class MemoryStore(Claims, Cancellations, Identity, Closes, Totals, Ledger, Inputs, Parking, Keys, Checks, Store):
+class MemoryStore(
+    Claims, Cancellations, Identity, Enrollment, Closes, Rolls, Totals, Ledger, Inputs, Parking, Keys, Checks, Store
+):
     """The store in memory: ``MemoryStore.named("memory://NAME")`` (one per name in a process), or ``MemoryStore()``."""
 
     _named: ClassVar[dict[str, MemoryStore]] = {}

@@ -12,22 +12,40 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 
-from policies.ledger import CancellationReceived, ChangeReceived, ClaimReceived, CloseReceived, Input
+from policies.ledger import (
+    CancellationReceived,
+    ChangeReceived,
+    ClaimReceived,
+    CloseReceived,
+    EnrollmentReceived,
+    Input,
+    RollReceived,
+)
 from policies.settle import Settled
 from policies.soundness import checked
-from schemas.events import ClaimCancellation, DischargeClaim, EligibilityChange, HighCostAlert, Settlement, YearEndClose
+from schemas.events import (
+    ClaimCancellation,
+    DischargeClaim,
+    EligibilityChange,
+    EnrollmentChange,
+    HighCostAlert,
+    PremiumRoll,
+    Settlement,
+    YearEndClose,
+)
 from schemas.totals import YearTotals, totals_from_json, totals_json
 from schemas.wire import encode
 
 from ..records import ArrivedClaim, QueueItem
 from .claims import first_receipt_of
+from .enrollment import enrolments_of
 from .identity import changes_of
 from .rows import Alert, Record, loads, numeric
 from .tables import Memory
 from .totals import delete_years, load_totals, write_totals
 
 #: settlements.kind's CHECK
-RECORD_KINDS = ("settlement", "adjustment", "reversal", "year_end")
+RECORD_KINDS = ("settlement", "adjustment", "reversal", "year_end", "premium")
 
 
 class PersonAccess:
@@ -164,6 +182,8 @@ def write_records(m: Memory, records: Sequence[Settlement]) -> dict[tuple[str, s
             raise ValueError(f"a record of kind {record.kind!r} violates the check on settlements.kind")
         if record.kind == "settlement" and not 0 <= record.fund_pay_sumamt <= record.medfee_sumamt:
             raise ValueError(f"settlement {record.settlement_id} violates settlements_first_within_bill")
+        if record.kind == "premium" and not 0 <= record.fund_pay_sumamt <= record.medfee_sumamt:
+            raise ValueError(f"premium {record.settlement_id} violates settlements_premium_within_contribution")
         key = (record.psn_no, record.settlement_id)
         if key in m.t.records or key in out:
             continue
@@ -192,7 +212,8 @@ def records_in_order(m: Memory, psn_no: str) -> list[Record]:
 
 
 def history_of(m: Memory, psn_no: str) -> list[Input]:
-    """Every input of a person the ledger is built from (the year-end closes among them), in their order."""
+    """Every input of a person the ledger is built from (the year-end closes and premium rolls among
+    them), in their order."""
     t = m.t
     claims = [row for key in t.person_claims.get(psn_no, {}) for row in t.claims[(psn_no, key)].values()]
     inputs: list[Input] = [ClaimReceived(row.seq, DischargeClaim.model_validate(loads(row.payload))) for row in claims]
@@ -205,4 +226,10 @@ def history_of(m: Memory, psn_no: str) -> list[Input]:
         taken, close = t.person_closes[(psn_no, region, year)], t.closes[(region, year)]
         inputs.append(CloseReceived(taken.seq, YearEndClose(event_id=close.event_id, region=region, year=year,
                                                             closed_at=close.closed_at)))
+    inputs += [EnrollmentReceived(e.input_seq, EnrollmentChange.model_validate(loads(e.event)))
+               for e in enrolments_of(m, psn_no)]
+    for region, year in t.persons_rolls.get(psn_no, {}):
+        taken_roll, roll = t.person_rolls[(psn_no, region, year)], t.rolls[(region, year)]
+        inputs.append(RollReceived(taken_roll.seq, PremiumRoll(event_id=roll.event_id, region=region, year=year,
+                                                               recorded_at=roll.recorded_at)))
     return sorted(inputs, key=lambda i: i.seq)

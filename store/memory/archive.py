@@ -12,7 +12,7 @@ from .rows import Archived
 from .tables import Memory
 
 #: inputs.kind's CHECK
-KINDS = ("claim", "cancellation", "eligibility", "close", "other")
+KINDS = ("claim", "cancellation", "eligibility", "close", "other", "enrollment", "roll")
 
 
 def archive(m: Memory, life: int, arrival: Arrival, kind: str, psn_no: str | None,

@@ -11,6 +11,7 @@ from schemas.events import CategoryHeld, EligibilityChange
 from ..columns import dumps
 from ..records import Arrival, InputReceipt
 from .archive import archive, set_outcome
+from .rolls import enrolled_of, held_of, rolls_owed
 from .rows import Change, Period, loads, utc
 from .tables import Memory
 
@@ -83,6 +84,7 @@ def changes_of(m: Memory, psn_no: str) -> list[Change]:
 
 def _record_change(m: Memory, life: int, arrival: Arrival[EligibilityChange]) -> InputReceipt:
     change = arrival.event
+    has_rolls = _rolls_first(m, life, change)
     seq, new_position = archive(m, life, arrival, "eligibility", change.psn_no)
     key = (change.psn_no, change.authority.value, change.event_id)
     known = m.t.changes.get(key)
@@ -94,9 +96,19 @@ def _record_change(m: Memory, life: int, arrival: Arrival[EligibilityChange]) ->
         change.psn_no, change.authority.value, change.event_id, change.category.value, change.action, change.valid_from,
         change.valid_to, utc(change.recorded_at), dumps(change.model_dump(mode="json", by_alias=True)), m.now, seq))
     m.index(m.t.person_changes, change.psn_no, key)
-    queued = bool(m.t.person_claims.get(change.psn_no)) and m.queue(
+    queued = (has_rolls or bool(m.t.person_claims.get(change.psn_no))) and m.queue(
         change.psn_no, seq, 0, "eligibility", change.event_id, True, if_new=True)
     return InputReceipt("applied", seq, persons=(change.psn_no,) if queued else ())
+
+
+def _rolls_first(m: Memory, life: int, change: EligibilityChange) -> bool:
+    """A new grant that may make its person subsidised for a rolled year they lack gets the roll put
+    before it in their order (rolls.py); True when the person has taken any roll."""
+    known = (change.psn_no, change.authority.value, change.event_id) in m.t.changes
+    if known or change.action != "grant":
+        return bool(m.t.persons_rolls.get(change.psn_no))
+    granted = CategoryHeld(code=change.category, valid_from=change.valid_from, valid_to=change.valid_to)
+    return rolls_owed(m, life, change.psn_no, [*held_of(m, change.psn_no), granted], enrolled_of(m, change.psn_no))
 
 
 def _recompute_periods(m: Memory, touched: list[tuple[str, str]]) -> None:

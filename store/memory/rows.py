@@ -206,3 +206,41 @@ class PersonClose:
     year: int
     seq: int
     event_id: str
+
+
+@dataclass(frozen=True)
+class Enrolment:
+    """``enrollment_events``, by (psn_no, event_id)."""
+
+    psn_no: str
+    event_id: str
+    insutype: str
+    insuplc_admdvs: str
+    valid_from: date
+    valid_to: date | None
+    recorded_at: datetime
+    event: bytes
+    input_seq: int
+    received_at: datetime
+
+
+@dataclass(frozen=True)
+class Roll:
+    """``premium_rolls``, by (region, year)."""
+
+    region: str
+    year: int
+    event_id: str
+    input_seq: int  # its place as received, in the order of the person ""
+    recorded_at: datetime
+
+
+@dataclass(frozen=True)
+class PersonRoll:
+    """``person_rolls``, by (psn_no, region, year): a roll at its place in the order of a person it may subsidise."""
+
+    psn_no: str
+    region: str
+    year: int
+    seq: int
+    event_id: str

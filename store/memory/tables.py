@@ -16,6 +16,7 @@ from contextlib import asynccontextmanager
 from datetime import date, datetime, timezone
 from typing import Any
 
+from policies.enrollment import Enrolled
 from schemas.keys import KeyChallenge, SigningKey
 
 from ..records import QueueItem
@@ -25,10 +26,13 @@ from .rows import (
     Cancellation,
     Change,
     Claim,
+    Enrolment,
     Period,
     PersonClose,
+    PersonRoll,
     Record,
     Rejection,
+    Roll,
     Totals,
     YearClose,
 )
@@ -66,6 +70,12 @@ class Tables:
         self.close_ids: dict[str, tuple[str, int]] = {}
         self.person_closes: dict[tuple[str, str, int], PersonClose] = {}  # (psn_no, region, year)
         self.persons_closes: dict[str, dict[tuple[str, int], None]] = {}
+        self.enrolments: dict[tuple[str, str], Enrolment] = {}  # enrollment_events (psn_no, event_id)
+        self.person_enrolments: dict[str, dict[tuple[str, str], None]] = {}
+        self.enrolled: dict[str, dict[date, Enrolled]] = {}  # enrollment_periods by person, valid_from
+        self.rolls: dict[tuple[str, int], Roll] = {}  # premium_rolls (region, year)
+        self.person_rolls: dict[tuple[str, str, int], PersonRoll] = {}  # (psn_no, region, year)
+        self.persons_rolls: dict[str, dict[tuple[str, int], None]] = {}
         self.queue: dict[str, dict[tuple[int, int], QueueItem]] = {}  # person_queue by person, (seq, sub)
         self.queued_at: dict[tuple[str, int, int], datetime] = {}  # person_queue.queued_at
         self.parked: dict[int, Any] = {}  # parked by parked_id (parking.py's rows)

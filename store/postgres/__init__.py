@@ -11,8 +11,11 @@ together with its bookkeeping in one transaction, under a unique key:
   takes its place in its person's queue — claims.py; a cancellation once (``cancellations``) —
   cancellations.py; an eligibility change once (``identity_events``, key ``(psn_no, authority,
   event_id)``), the periods folded again from all events of that person and category —
-  identity.py; a year-end close once per region and year (``year_closes``), put in the order of
-  each person it settles (``person_closes``) — closes.py;
+  identity.py; an enrollment change once (``enrollment_events``, key ``(psn_no, event_id)``), the
+  periods of insurance folded again — enrollment.py; a year-end close once per region and year
+  (``year_closes``), put in the order of each person it settles (``person_closes``) — closes.py; a
+  premium roll once per region and year (``premium_rolls``), put in the order of each person it may
+  subsidise (``person_rolls``), and before a later change of a person it may then subsidise — rolls.py;
 - the ledger is the one writer of money: each person's queued inputs take effect in the order
   received (store/life.py), each record once (``settlements``, key ``(psn_no, settlement_id)``) in
   the same transaction as the person's year-to-date totals (``year_totals``), in the person's order;
@@ -40,11 +43,13 @@ from .checks import Checks
 from .claims import Claims
 from .closes import Closes
 from .connection import init_connection, keep_session
+from .enrollment import Enrollment
 from .identity import Identity
 from .inputs import Inputs
 from .keys import Keys
 from .ledger import Ledger
 from .migrate import MIGRATE_LOCK, apply_migrations, migrations
+from .rolls import Rolls
 from .totals import Totals
 
 __all__ = ["PostgresStore", "migrations"]
@@ -53,7 +58,7 @@ _CURRENT_LIFE = "SELECT coalesce(max(life), 0) FROM broker_lives"
 _BEGIN_LIFE = "INSERT INTO broker_lives (life, bootstrap) SELECT coalesce(max(life), 0) + 1, $1 FROM broker_lives RETURNING life"
 
 
-class PostgresStore(Claims, Cancellations, Identity, Closes, Totals, Ledger, Inputs, Keys, Checks, Store):
+class PostgresStore(Claims, Cancellations, Identity, Enrollment, Closes, Rolls, Totals, Ledger, Inputs, Keys, Checks, Store):
     """The PostgreSQL store: ``await PostgresStore.open(url)``, or ``async with store_at(url)``."""
 
     def __init__(self, pool: asyncpg.Pool) -> None:

@@ -17,6 +17,9 @@ DISTRIBUTED: dict[str, str] = {
     "identity_events": "psn_no",
     "identity_periods": "psn_no",
     "person_closes": "psn_no",
+    "enrollment_events": "psn_no",
+    "enrollment_periods": "psn_no",
+    "person_rolls": "psn_no",
     "person_queue": "psn_no",
     "settlements": "psn_no",
     "alerts": "psn_no",
@@ -28,7 +31,7 @@ DISTRIBUTED: dict[str, str] = {
 }
 
 #: small tables every node reads: copied to each
-REFERENCE: tuple[str, ...] = ("year_closes", "broker_lives", "signing_keys", "key_challenges")
+REFERENCE: tuple[str, ...] = ("year_closes", "premium_rolls", "broker_lives", "signing_keys", "key_challenges")
 
 #: kept on the coordinator only: the migrations' record, and the console's own tables — its
 #: accounts, sessions, actions, jobs and the log of who viewed which person's data, written by the

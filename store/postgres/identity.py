@@ -12,6 +12,8 @@ from schemas.events import CategoryHeld, EligibilityChange
 from ..records import Arrival, InputReceipt
 from .archive import archive, set_outcome
 from .connection import Persons, persons_locked
+from .enrollment import enrolled_of, periods_of
+from .rolls import rolls_owed
 
 _IDENTITIES = """
 SELECT w.ord, i.category, i.valid_from, i.valid_to, i.authority, i.event_id
@@ -25,9 +27,11 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10)
 ON CONFLICT (psn_no, authority, event_id) DO NOTHING
 RETURNING event_id"""
 
+# a person with claims, or whose order holds a premium roll, gets the change in their queue
 _QUEUE_IF_CLAIMS = """
 INSERT INTO person_queue (psn_no, seq, sub, kind, ref, ready)
-SELECT $1, $2, 0, 'eligibility', $3, true WHERE EXISTS (SELECT 1 FROM claims_received WHERE psn_no = $1)
+SELECT $1, $2, 0, 'eligibility', $3, true
+WHERE $4 OR EXISTS (SELECT 1 FROM claims_received WHERE psn_no = $1)
 ON CONFLICT DO NOTHING
 RETURNING psn_no"""
 
@@ -138,6 +142,7 @@ def _held(row: asyncpg.Record) -> CategoryHeld:
 
 async def _record_change(locked: Persons, life: int, arrival: Arrival[EligibilityChange]) -> InputReceipt:
     change, conn = arrival.event, locked.conn
+    has_rolls = await _rolls_first(locked, life, change)
     seq, new_position = await archive(locked, life, arrival, "eligibility", change.psn_no)
     inserted = await conn.fetchval(
         _INSERT_EVENT, change.event_id, change.psn_no, change.category.value, change.action, change.valid_from,
@@ -149,8 +154,21 @@ async def _record_change(locked: Persons, life: int, arrival: Arrival[Eligibilit
         if new_position and known != seq:
             await set_outcome(locked, change.psn_no, seq, "repeat", f"event {change.event_id} was received before")
         return InputReceipt("repeat", known)
-    queued = await conn.fetchval(_QUEUE_IF_CLAIMS, change.psn_no, seq, change.event_id)
+    queued = await conn.fetchval(_QUEUE_IF_CLAIMS, change.psn_no, seq, change.event_id, has_rolls)
     return InputReceipt("applied", seq, persons=(queued,) if queued else ())
+
+
+async def _rolls_first(locked: Persons, life: int, change: EligibilityChange) -> bool:
+    """A new grant that may make its person subsidised for a rolled year they lack gets the roll put
+    before it in their order (store/postgres/rolls.py); True when the person has taken any roll."""
+    conn = locked.conn
+    known = await conn.fetchval("SELECT 1 FROM identity_events WHERE psn_no = $1 AND authority = $2 AND event_id = $3",
+                                change.psn_no, change.authority.value, change.event_id)
+    if known is not None or change.action != "grant":
+        return bool(await conn.fetchval("SELECT EXISTS (SELECT 1 FROM person_rolls WHERE psn_no = $1)", change.psn_no))
+    granted = CategoryHeld(code=change.category, valid_from=change.valid_from, valid_to=change.valid_to)
+    return await rolls_owed(locked, life, change.psn_no, [*await periods_of(conn, change.psn_no), granted],
+                            await enrolled_of(conn, change.psn_no))
 
 
 async def _recompute_periods(conn: asyncpg.Connection, touched: list[tuple[str, str]]) -> None:

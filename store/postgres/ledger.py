@@ -10,10 +10,14 @@ from datetime import datetime
 
 import asyncpg
 
-from policies.ledger import CancellationReceived, ChangeReceived, ClaimReceived, CloseReceived, Input
+from policies.ledger import (
+    CancellationReceived, ChangeReceived, ClaimReceived, CloseReceived, EnrollmentReceived, Input, RollReceived,
+)
 from policies.settle import Settled
 from policies.soundness import checked
-from schemas.events import ClaimCancellation, DischargeClaim, EligibilityChange, HighCostAlert, Settlement, YearEndClose
+from schemas.events import (
+    ClaimCancellation, DischargeClaim, EligibilityChange, EnrollmentChange, HighCostAlert, PremiumRoll, Settlement, YearEndClose,
+)
 from schemas.personal import mask
 from schemas.totals import YearTotals, totals_from_json, totals_json
 from schemas.wire import encode
@@ -261,7 +265,8 @@ async def write_records(locked: Persons, records: list[Settlement]) -> dict[str,
 
 
 async def history_of(conn: asyncpg.Connection, psn_no: str) -> list[Input]:
-    """Every input of a person the ledger is built from (the year-end closes among them), in their order."""
+    """Every input of a person the ledger is built from (the year-end closes and premium rolls among
+    them), in their order."""
     claims = await conn.fetch("SELECT seq, payload FROM claims_received WHERE psn_no = $1", psn_no)
     cancellations = await conn.fetch("SELECT input_seq, event FROM cancellations WHERE psn_no = $1", psn_no)
     changes = await conn.fetch("SELECT input_seq, event FROM identity_events WHERE psn_no = $1", psn_no)
@@ -272,6 +277,12 @@ async def history_of(conn: asyncpg.Connection, psn_no: str) -> list[Input]:
     inputs += [ChangeReceived(r["input_seq"], EligibilityChange.model_validate(r["event"])) for r in changes]
     inputs += [CloseReceived(r["input_seq"], YearEndClose(event_id=r["event_id"], region=r["region"], year=r["year"],
                                                           closed_at=r["closed_at"])) for r in closes]
+    enrollments = await conn.fetch("SELECT input_seq, event FROM enrollment_events WHERE psn_no = $1", psn_no)
+    rolls = await conn.fetch("SELECT p.seq AS input_seq, r.event_id, r.region, r.year, r.recorded_at FROM person_rolls AS p "
+                             "JOIN premium_rolls AS r ON r.region = p.region AND r.year = p.year WHERE p.psn_no = $1", psn_no)
+    inputs += [EnrollmentReceived(r["input_seq"], EnrollmentChange.model_validate(r["event"])) for r in enrollments]
+    inputs += [RollReceived(r["input_seq"], PremiumRoll(event_id=r["event_id"], region=r["region"], year=r["year"],
+                                                        recorded_at=r["recorded_at"])) for r in rolls]
     return sorted(inputs, key=lambda i: i.seq)
 
 

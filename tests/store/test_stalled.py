@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from schemas.codes import Payer
+from schemas.codes import CLAIM_PAYERS, Payer
 from store import Store
 from streams.flight import Flight
 from store.records import LEDGER_WORKER
@@ -66,13 +66,13 @@ async def test_a_claim_is_held_back_only_by_what_is_parked_where_it_passes(store
     claim, elsewhere = worked.claims[0], other.claims[0]
     await workers.receive(claim, elsewhere)
     route = Flight.read(workers.flights[claim.key]).data["route"]
-    assert route[0] == "basic" and set(route) < {p.value for p in Payer}  # (payers off its route to park at)
+    assert route[0] == "basic" and set(route) < {p.value for p in CLAIM_PAYERS}  # (payers off its route to park at)
     psn = claim.psn_no.encode()
 
     async def stalled() -> set[str]:
         return {s.claim.claim_id for s in await store.stalled_claims(soon())}
 
-    off_route = ["intake", "eligibility", "cancellation", "year_end", "presettle", *(p.value for p in Payer if p.value not in route)]
+    off_route = ["intake", "eligibility", "cancellation", "year_end", "presettle", *(p.value for p in CLAIM_PAYERS if p.value not in route)]
     for offset, worker in enumerate(off_route):
         await store.park(worker, "somewhere", 0, offset, psn, b"{}", "KeyError: 'x'", False)
     assert await stalled() == {claim.claim_id, elsewhere.claim_id}
@@ -87,7 +87,7 @@ def test_the_workers_a_claim_passes_through_are_named_as_the_store_names_them():
     """The store knows a claim passes through the workers named by its route's payers, then
     ``ledger`` (store/records.py LEDGER_WORKER): the registry's names and topics."""
     assert WORKERS[LEDGER_WORKER].name == LEDGER_WORKER and WORKERS[LEDGER_WORKER].source == LEDGER
-    for payer in Payer:
+    for payer in CLAIM_PAYERS:
         assert (WORKERS[payer.value].name, WORKERS[payer.value].source) == (payer.value, pay_topic(payer))
 
 
