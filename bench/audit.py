@@ -5,6 +5,7 @@ same run. Reported per 10,000 claims and as a ratio.
 
     .venv/bin/python -m bench.audit [--claims 100000]
 """
+
 from __future__ import annotations
 
 import time
@@ -25,13 +26,18 @@ _AT = datetime(2026, 11, 22, tzinfo=timezone.utc)
 def archive_of(claims: int, seed: int = 7) -> list[ArchivedInput]:
     """The grants, then the claims, in the order received, as accepted inputs."""
     population, made = year_of_claims(claims, seed=seed)
-    grants = [EligibilityChange.grant_of(p.psn_no, held, f"grant/{p.psn_no}/{held.code.value}", _AT)
-              for p in population for held in p.categories]
+    grants = [
+        EligibilityChange.grant_of(p.psn_no, held, f"grant/{p.psn_no}/{held.code.value}", _AT)
+        for p in population
+        for held in p.categories
+    ]
     inputs = [(ELIGIBILITY, "eligibility", encode(g)) for g in grants] + [
         (DISCHARGED, "claim", encode(c)) for c in made
     ]
-    return [ArchivedInput(seq, topic, 0, seq, raw, kind, "accepted", None, _AT)
-            for seq, (topic, kind, raw) in enumerate(inputs, start=1)]
+    return [
+        ArchivedInput(seq, topic, 0, seq, raw, kind, "accepted", None, _AT)
+        for seq, (topic, kind, raw) in enumerate(inputs, start=1)
+    ]
 
 
 @click.command()
@@ -48,8 +54,10 @@ def main(claims: int, seed: int) -> None:
     per = 10_000 / claims
     click.echo(f"{claims:,} claims, {len(archived) - claims:,} grants → {len(replayed.records):,} records")
     click.echo(f"reading the archive only: {reading:.1f}s ({reading * per:.2f}s per 10,000 claims)")
-    click.echo(f"replay by the rules:      {replay:.1f}s ({replay * per:.2f}s per 10,000 claims) "
-               f"= {replay / reading:.1f} × reading only")
+    click.echo(
+        f"replay by the rules:      {replay:.1f}s ({replay * per:.2f}s per 10,000 claims) "
+        f"= {replay / reading:.1f} × reading only"
+    )
 
 
 if __name__ == "__main__":

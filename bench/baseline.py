@@ -11,6 +11,7 @@ acknowledged before the offsets of its batch are committed, commits every second
 
 Also here: how many hops a typical claim takes in the pipeline, and how big its messages are.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -110,8 +111,11 @@ def mean_flight_size(population: list[Person], claims: list[DischargeClaim], sam
             for k in range(
                 len(settled.lines) + 1
             ):  # intake's (no lines), then each payer's; the last, to the ledger, without accounts
-                changed = {line.account: settled.totals[line.account] for line in settled.lines[:k]
-                           if line.account in settled.totals and k < len(settled.lines)}
+                changed = {
+                    line.account: settled.totals[line.account]
+                    for line in settled.lines[:k]
+                    if line.account in settled.totals and k < len(settled.lines)
+                }
                 flight = ClaimInFlight(
                     claim=claim,
                     identity=identity,
@@ -146,9 +150,15 @@ async def hop(bootstrap: str, source: str, sink: str, group: str) -> None:
 
     stopping = _stopped_by_signals()
     consumer = AIOKafkaConsumer(
-        source, bootstrap_servers=bootstrap, group_id=group, client_id=group,
-        fetch_max_wait_ms=settings.fetch_max_wait_ms, session_timeout_ms=SESSION_TIMEOUT_MS,
-        heartbeat_interval_ms=HEARTBEAT_MS, auto_offset_reset="earliest", enable_auto_commit=False,
+        source,
+        bootstrap_servers=bootstrap,
+        group_id=group,
+        client_id=group,
+        fetch_max_wait_ms=settings.fetch_max_wait_ms,
+        session_timeout_ms=SESSION_TIMEOUT_MS,
+        heartbeat_interval_ms=HEARTBEAT_MS,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
         max_poll_records=BATCH_MAX,
     )
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=settings.linger_ms)
@@ -229,11 +239,23 @@ class Chain:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         for i in range(1, self.hops + 1):
             log = open(self.log_dir / f"baseline-hop{i}.log", "ab")
-            self.processes.append(subprocess.Popen(
-                [sys.executable, "-m", "bench.baseline", "hop", self.bootstrap, TOPIC.format(i - 1), TOPIC.format(i),
-                 f"bench-baseline-hop{i}"],
-                stdout=log, stderr=subprocess.STDOUT, env=dict(os.environ),
-            ))
+            self.processes.append(
+                subprocess.Popen(
+                    [
+                        sys.executable,
+                        "-m",
+                        "bench.baseline",
+                        "hop",
+                        self.bootstrap,
+                        TOPIC.format(i - 1),
+                        TOPIC.format(i),
+                        f"bench-baseline-hop{i}",
+                    ],
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    env=dict(os.environ),
+                )
+            )
             log.close()
 
     @property

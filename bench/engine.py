@@ -8,6 +8,7 @@ claims from their JSON bytes (what any worker must do): the engine's figure is a
 varies from second to second; and the instructions of one pass are the difference of two runs
 under callgrind, one pass against two: README, "Benchmarks").
 """
+
 from __future__ import annotations
 
 import argparse
@@ -52,8 +53,16 @@ def main() -> None:
                 f"({settled} claims of {len(people)} people, five regions)"
             )
     if args.json:
-        print(orjson.dumps({"claims": len(raw), "validate_per_s": round(validate_per_s, 1), "settle_per_s": passes,
-                            "compiled": running_compiled()}).decode())
+        print(
+            orjson.dumps(
+                {
+                    "claims": len(raw),
+                    "validate_per_s": round(validate_per_s, 1),
+                    "settle_per_s": passes,
+                    "compiled": running_compiled(),
+                }
+            ).decode()
+        )
 
 
 def _validating(raw: list[bytes]) -> float:

@@ -4,6 +4,7 @@ Deterministic for a seed. Mixes inpatient stays (levels 1–3, mostly in the poo
 referred elsewhere), chronic-disease outpatient and general outpatient visits, with realistic
 shares of out-of-scope parts. Used by the engine and pipeline benchmarks and the chaos run.
 """
+
 from __future__ import annotations
 
 import random
@@ -23,9 +24,19 @@ REGIONS = {
     "jining": ("370811", "370812", "370102", 2021),
 }
 CATEGORY_MIX = [
-    [], [], [Category.dibao], [Category.tekun], [Category.dibao_rural_1], [Category.dibao_rural_3],
-    [Category.dibao_edge], [Category.poverty_registered], [Category.orphan], [Category.low_income_serious_illness],
-    [Category.severe_disability, Category.dibao], [Category.illness_impoverished], [Category.returned_to_poverty],
+    [],
+    [],
+    [Category.dibao],
+    [Category.tekun],
+    [Category.dibao_rural_1],
+    [Category.dibao_rural_3],
+    [Category.dibao_edge],
+    [Category.poverty_registered],
+    [Category.orphan],
+    [Category.low_income_serious_illness],
+    [Category.severe_disability, Category.dibao],
+    [Category.illness_impoverished],
+    [Category.returned_to_poverty],
 ]
 DIAGNOSES = ["K35.8", "I63.9", "C34.9", "J44.1", "N18.5", "E11.9", "S72.0", "I21.0"]
 
@@ -66,17 +77,29 @@ def claim_for(person: Person, number: int, rng: random.Random) -> DischargeClaim
     pre_self = (in_scope * Decimal(rng.randint(0, 8)) / 100).quantize(Decimal("0.01"))
     place = rng.choices([home, city, province, "110105"], weights=[6, 2, 1, 1])[0]
     return DischargeClaim(
-        claim_id=f"{person.psn_no}-{number:04d}", psn_no=person.psn_no, insutype=person.insutype,
-        insuplc_admdvs=person.insuplc_admdvs, mdtrtarea_admvs=place, med_type=kind,
-        hosp_lv=rng.choice("123"), referral=rng.random() < 0.3, emergency_unable_to_pay=rng.random() < 0.02,
-        begndate=start, enddate=start + timedelta(days=stay), dise_codg=rng.choice(DIAGNOSES),
-        medfee_sumamt=in_scope + out_of_scope + pre_self, fulamt_ownpay_amt=out_of_scope, overlmt_selfpay="0.00",
-        preselfpay_amt=pre_self, inscp_scp_amt=in_scope,
+        claim_id=f"{person.psn_no}-{number:04d}",
+        psn_no=person.psn_no,
+        insutype=person.insutype,
+        insuplc_admdvs=person.insuplc_admdvs,
+        mdtrtarea_admvs=place,
+        med_type=kind,
+        hosp_lv=rng.choice("123"),
+        referral=rng.random() < 0.3,
+        emergency_unable_to_pay=rng.random() < 0.02,
+        begndate=start,
+        enddate=start + timedelta(days=stay),
+        dise_codg=rng.choice(DIAGNOSES),
+        medfee_sumamt=in_scope + out_of_scope + pre_self,
+        fulamt_ownpay_amt=out_of_scope,
+        overlmt_selfpay="0.00",
+        preselfpay_amt=pre_self,
+        inscp_scp_amt=in_scope,
     )
 
 
-def year_of_claims(claims: int, persons: int | None = None, seed: int = 7,
-                   prefix: str = "B") -> tuple[list[Person], list[DischargeClaim]]:
+def year_of_claims(
+    claims: int, persons: int | None = None, seed: int = 7, prefix: str = "B"
+) -> tuple[list[Person], list[DischargeClaim]]:
     """``claims`` claims of ``persons`` people (default claims // 4; person numbers ``<prefix>NNNNNNN``),
     in discharge order per person."""
     rng = random.Random(seed)

@@ -14,6 +14,7 @@ and COMMIT among them: each is a wait for the other process to be scheduled, whi
 is most of a stage's time in the database; README, Benchmarks). The pipeline's own figures
 (bench.pipeline) add the broker, the drivers' consume and produce, and the polling of idle consumers.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -177,8 +178,10 @@ def _report(chain: Chain, claims: int, wall: float, batch: int) -> None:
     trips = chain.round_trips.counts
     for name in sorted(chain.events, key=lambda n: -chain.cpu[n]):
         events = chain.events[name]
-        print(f"{name:18} {events:7} {1000 * chain.cpu[name] / events:9.3f} {1000 * chain.cpu[name] / claims:9.3f} "
-              f"{1000 * chain.pg[name] / claims:20.3f} {trips[name] / chain.batches[name]:18.2f}")
+        print(
+            f"{name:18} {events:7} {1000 * chain.cpu[name] / events:9.3f} {1000 * chain.cpu[name] / claims:9.3f} "
+            f"{1000 * chain.pg[name] / claims:20.3f} {trips[name] / chain.batches[name]:18.2f}"
+        )
     workers, pg = sum(chain.cpu.values()), sum(chain.pg.values())
     print(f"{'all workers':18} {'':7} {'':9} {1000 * workers / claims:9.3f} {1000 * pg / claims:20.3f}")
     print(f"round trips to PostgreSQL: {sum(trips.values()) / claims:.2f} per claim")
@@ -186,8 +189,9 @@ def _report(chain: Chain, claims: int, wall: float, batch: int) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m bench.handlers", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.handlers", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--claims", type=int, default=6000)
     parser.add_argument("--batch", type=int, default=200, help="events per handler call (as one poll returns)")
     parser.add_argument("--seed", type=int, default=7)

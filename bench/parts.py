@@ -1,6 +1,7 @@
 """Fresh embedded parts for a bench run: its own broker and PostgreSQL in a directory of its own,
 whatever ONESTOP_KAFKA / ONESTOP_DATABASE_URL name (the chaos run stops and starts this PostgreSQL;
 the pipeline benchmark measures on nothing else)."""
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -9,6 +9,7 @@ shared buffers — counted once, not once per process); then at rest again. Prin
 before, the peak, at rest after, and the growth per 10,000 claims fitted over the second half of
 the run (after the caches have filled). Results in bench/results/soak-<date>.json.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -45,8 +46,11 @@ async def run(args: argparse.Namespace) -> dict:
     try:
         parts, found = start_embedded(temporary / "parts")
         await initialise(found)
-        workers = WorkerProcesses(found, temporary / "logs", extra_env={
-            "ONESTOP_HOME": str(temporary / "home"), "ONESTOP_ACCEPT_UNSIGNED": "1"})
+        workers = WorkerProcesses(
+            found,
+            temporary / "logs",
+            extra_env={"ONESTOP_HOME": str(temporary / "home"), "ONESTOP_ACCEPT_UNSIGNED": "1"},
+        )
         workers.start()
         store = await PostgresStore.open(found.database, migrate=False)
         try:
@@ -54,8 +58,10 @@ async def run(args: argparse.Namespace) -> dict:
         finally:
             await store.close()
         await warm_up(found.kafka, DISCHARGED, SETTLEMENTS, claims_as_messages(work.warm), 120)
-        cpu = ProcessCpu({"broker": [parts.broker.pid], **{n: [p.pid] for n, p in workers.processes.items()}},
-                         parts.postgres.data_dir)
+        cpu = ProcessCpu(
+            {"broker": [parts.broker.pid], **{n: [p.pid] for n, p in workers.processes.items()}},
+            parts.postgres.data_dir,
+        )
         await asyncio.sleep(args.rest)
         samples = [(0, cpu.resident_mb(proportional=True))]
         print(f"at rest: {_total(samples[0][1]):,.0f} MB", flush=True)
@@ -64,10 +70,16 @@ async def run(args: argparse.Namespace) -> dict:
         after = cpu.resident_mb(proportional=True)
         if workers.crashed():
             raise RuntimeError(f"workers died during the run: {workers.crashed()}")
-        return {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "machine": machine(),
-                "versions": versions(), "source": source_state(ROOT),
-                "settings": {"claims": args.claims, "rate": args.rate, "every": args.every},
-                "settled": settled, "samples": samples, "after": after}
+        return {
+            "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "machine": machine(),
+            "versions": versions(),
+            "source": source_state(ROOT),
+            "settings": {"claims": args.claims, "rate": args.rate, "every": args.every},
+            "settled": settled,
+            "samples": samples,
+            "after": after,
+        }
     finally:
         if workers is not None:
             workers.stop()
@@ -112,8 +124,10 @@ def report(result: dict) -> str:
         series = [(n, _total(s) if name == "whole system" else s.get(name, 0.0)) for n, s in samples]
         end = _total(after) if name == "whole system" else after.get(name, 0.0)
         slope = _slope([(n, v) for n, v in series if n >= result["settled"] / 2]) if len(half) >= 3 else None
-        lines.append(f"{name:<70} {series[0][1]:8,.0f} {max(v for _, v in series):8,.0f} {end:8,.0f} "
-                     f"{'—' if slope is None else f'{10_000 * slope:+,.1f}':>25}")
+        lines.append(
+            f"{name:<70} {series[0][1]:8,.0f} {max(v for _, v in series):8,.0f} {end:8,.0f} "
+            f"{'—' if slope is None else f'{10_000 * slope:+,.1f}':>25}"
+        )
     return "\n".join(lines)
 
 
@@ -126,8 +140,9 @@ def _slope(points: list[tuple[int, float]]) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m bench.soak", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.soak", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--claims", type=int, default=100_000)
     parser.add_argument("--rate", type=float, default=300.0, help="claims offered per second (below saturation)")
     parser.add_argument("--every", type=float, default=10.0, help="seconds between memory samples")

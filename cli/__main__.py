@@ -1,4 +1,5 @@
 """`python -m cli …` runs `onestop …` (the supervisor starts workers this way)."""
+
 from . import main
 
 main()

@@ -168,7 +168,8 @@ async def _from_topics(
             seen.update(a.place for a in known)
             out += known
     gone = [
-        a for a in archived
+        a
+        for a in archived
         if a.life == life and a.place not in seen and a.topic in INPUT_TOPICS and a.partition is not None
     ]
     if gone:

@@ -1,4 +1,5 @@
 """What the commands share: finding the running system, or saying clearly how to start one."""
+
 from __future__ import annotations
 
 import click

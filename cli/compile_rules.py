@@ -1,4 +1,5 @@
 """`onestop compile-rules`: build the modules a claim's settlement runs through to C with mypyc."""
+
 from __future__ import annotations
 
 import json
@@ -41,8 +42,9 @@ def compile_rules(clean: bool) -> None:
         built = _build(mypycify, setup, modules, Path(scratch))
         for extension in built:  # (a rename: a process running the rules keeps the file it has loaded)
             os.replace(extension, ROOT / extension.relative_to(Path(scratch) / "lib"))
-    build_file.write_text(json.dumps({"python": sys.implementation.cache_tag, "sources": hashes}, indent=1) + "\n",
-                          encoding="utf-8")
+    build_file.write_text(
+        json.dumps({"python": sys.implementation.cache_tag, "sources": hashes}, indent=1) + "\n", encoding="utf-8"
+    )
     click.echo(
         f"compiled {', '.join(modules)} in {time.perf_counter() - began:.0f} s: {len(built)} extensions in {ROOT}"
     )

@@ -6,6 +6,7 @@ agrees with the case's expectation to the fen. Then the premium subsidies (å‚ä¿
 enrols the cases' people for their claims' year, each region's year is rolled, and every premium
 record is printed and compared with what the pure rules give for the same inputs.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -46,14 +47,17 @@ def agreement(case: Case, settled: dict[str, Settlement]) -> list[str]:
         got = settled[expected.claim_id]
         payments = {p.payer.value: p.amount for p in got.payments if p.amount}
         if payments != expected.payments or got.psn_part_amt != expected.personal:
-            problems.append(f"{expected.claim_id}: got {payments} personal {got.psn_part_amt}, "
-                            f"expected {dict(expected.payments)} personal {expected.personal}")
+            problems.append(
+                f"{expected.claim_id}: got {payments} personal {got.psn_part_amt}, "
+                f"expected {dict(expected.payments)} personal {expected.personal}"
+            )
     return problems
 
 
 def with_hospitals(cases: list[Case]) -> list[Case]:
     """The cases' claims, each naming a demonstration hospital (the worked cases name none): one per
     place of treatment and level. Payments do not depend on it; signing does."""
+
     def named(claim: DischargeClaim) -> DischargeClaim:
         if claim.fixmedins_code:
             return claim
@@ -92,9 +96,11 @@ async def demo_keys(store, cases: list[Case]) -> dict[str, KeyFile]:
 def signer_for(keys: dict[str, KeyFile]):
     """The key an event is signed with: its hospital's, its authority's, or (naming neither: an
     enrollment change, a roll) the medical-insurance bureau's."""
+
     def choose(raw: bytes) -> KeyFile | None:
         event = orjson.loads(raw)
         return keys.get(event.get("fixmedins_code") or event.get("authority") or "medical_insurance")
+
     return choose
 
 
@@ -143,18 +149,28 @@ async def _premiums(kafka: str, store, cases: list[Case], sign, timeout: float) 
     for case in cases:
         year, person = case.claims[0].year, case.person
         enrolled[person.psn_no] = EnrollmentChange(
-            event_id=f"demo.enrol.{year}.{person.psn_no}", psn_no=person.psn_no, insutype=person.insutype,
-            insuplc_admdvs=person.insuplc_admdvs, valid_from=f"{year}-01-01", valid_to=f"{year}-12-31",
-            recorded_at=enrolled_at)
+            event_id=f"demo.enrol.{year}.{person.psn_no}",
+            psn_no=person.psn_no,
+            insutype=person.insutype,
+            insuplc_admdvs=person.insuplc_admdvs,
+            valid_from=f"{year}-01-01",
+            valid_to=f"{year}-12-31",
+            recorded_at=enrolled_at,
+        )
         region = settled_region(case)
-        roll = rolls.setdefault((region, year), PremiumRoll(event_id=f"premiums.{region}.{year}", region=region,
-                                                            year=year, recorded_at=datetime.now(timezone.utc)))
+        roll = rolls.setdefault(
+            (region, year),
+            PremiumRoll(
+                event_id=f"premiums.{region}.{year}", region=region, year=year, recorded_at=datetime.now(timezone.utc)
+            ),
+        )
         for record in replay(_premium_inputs(case, enrolled[person.psn_no], roll), enrolled_at):
             expected[record.claim_id] = record
     await publish(kafka, ENROLLMENT, [encode(e) for e in enrolled.values()], EnrollmentChange, signed_by=sign)
     await enrollments_recorded(store, set(enrolled), timeout)
-    await publish(kafka, PREMIUM_ROLLS, [encode(r) for r in rolls.values()], PremiumRoll, key_field="region",
-                  signed_by=sign)
+    await publish(
+        kafka, PREMIUM_ROLLS, [encode(r) for r in rolls.values()], PremiumRoll, key_field="region", signed_by=sign
+    )
     got = await premiums_recorded(store, set(expected), timeout)
     return [(got[claim_id], expected[claim_id]) for claim_id in sorted(expected)]
 

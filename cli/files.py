@@ -1,6 +1,7 @@
 """Users' files: discharge events as JSON lines or CSV, authorities' yearly name lists (CSV), the
 bureau's yearly roster of who is insured where (CSV), and the worked cases as the events a live
 system receives."""
+
 from __future__ import annotations
 
 import csv
@@ -105,22 +106,37 @@ def changes_of(
     changes, problems = [], []
     for line, entry in enumerate(entries, start=2):
         try:
-            changes.append(EligibilityChange(
-                event_id=list_event_id(authority, digest, entry.psn_no, entry.category, "grant"), psn_no=entry.psn_no,
-                category=entry.category, action="grant", valid_from=entry.valid_from, valid_to=entry.valid_to,
-                authority=authority, recorded_at=recorded_at,
-            ))
+            changes.append(
+                EligibilityChange(
+                    event_id=list_event_id(authority, digest, entry.psn_no, entry.category, "grant"),
+                    psn_no=entry.psn_no,
+                    category=entry.category,
+                    action="grant",
+                    valid_from=entry.valid_from,
+                    valid_to=entry.valid_to,
+                    authority=authority,
+                    recorded_at=recorded_at,
+                )
+            )
         except ValidationError as error:
             problems.append(f"line {line}: {describe(error)}")
     for psn_no, category in missing:
-        changes.append(EligibilityChange(
-            event_id=list_event_id(authority, digest, psn_no, category, "revoke"), psn_no=psn_no, category=category,
-            action="revoke", valid_from=effective, authority=authority, recorded_at=recorded_at,
-        ))
+        changes.append(
+            EligibilityChange(
+                event_id=list_event_id(authority, digest, psn_no, category, "revoke"),
+                psn_no=psn_no,
+                category=category,
+                action="revoke",
+                valid_from=effective,
+                authority=authority,
+                recorded_at=recorded_at,
+            )
+        )
     return changes, problems
 
 
 # --- worked cases as events
+
 
 def grants_of(case: Case) -> list[EligibilityChange]:
     person = case.person
@@ -151,8 +167,9 @@ def roster_event_id(digest: str, row: dict[str, str]) -> str:
     return f"medical_insurance.roster-{digest}.{_digest(*(row.get(c) or '' for c in ROSTER_COLUMNS))}"
 
 
-def enrollments_of(path: Path, recorded_at: datetime,
-                   year: int | None = None) -> tuple[list[EnrollmentChange], list[str]]:
+def enrollments_of(
+    path: Path, recorded_at: datetime, year: int | None = None
+) -> tuple[list[EnrollmentChange], list[str]]:
     """The enrollment changes of a roster (CSV with the columns of ROSTER_COLUMNS; with ``year``, an
     empty valid_from or valid_to is that year's first or last day; without, an empty valid_to is
     open), and per bad row its line number and what is wrong."""
@@ -160,17 +177,27 @@ def enrollments_of(path: Path, recorded_at: datetime,
     rows = list(csv.DictReader(raw.decode("utf-8-sig").splitlines()))
     required = {"psn_no", "insutype", "insuplc_admdvs"} | (set() if year else {"valid_from"})
     if rows and not required <= set(rows[0]):
-        raise BadList(f"{path}: the header must name {', '.join(ROSTER_COLUMNS)} (valid_to may be empty"
-                      + (", valid_from too with --year)" if year else ")"))
+        raise BadList(
+            f"{path}: the header must name {', '.join(ROSTER_COLUMNS)} (valid_to may be empty"
+            + (", valid_from too with --year)" if year else ")")
+        )
     digest = hashlib.sha256(raw).hexdigest()[:12]
     changes, problems = [], []
     for line, row in enumerate(rows, start=2):
         row = {k: (v or "").strip() for k, v in row.items() if k}
-        fields = {**row, "valid_from": row.get("valid_from") or (f"{year}-01-01" if year else ""),
-                  "valid_to": row.get("valid_to") or (f"{year}-12-31" if year else None)}
+        fields = {
+            **row,
+            "valid_from": row.get("valid_from") or (f"{year}-01-01" if year else ""),
+            "valid_to": row.get("valid_to") or (f"{year}-12-31" if year else None),
+        }
         try:
-            changes.append(EnrollmentChange(event_id=roster_event_id(digest, row), recorded_at=recorded_at,
-                                            **{c: fields.get(c) for c in ROSTER_COLUMNS}))
+            changes.append(
+                EnrollmentChange(
+                    event_id=roster_event_id(digest, row),
+                    recorded_at=recorded_at,
+                    **{c: fields.get(c) for c in ROSTER_COLUMNS},
+                )
+            )
         except ValidationError as error:
             problems.append(f"line {line}: {describe(error)}")
     return changes, problems

@@ -8,6 +8,7 @@ left (.onestop/pgdata) for the length of the command.
 
 The reports package is imported when a command runs, so the workers' image runs without it.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -48,8 +49,10 @@ def ledger_database() -> Iterator[str]:
         pass
     data = home() / "pgdata"
     if not data.is_dir():
-        raise click.ClickException(f"no ledger to read: nothing runs here and there is no {data}; run `onestop demo` "
-                                   "or `onestop up` in this directory first, or set ONESTOP_DATABASE_URL")
+        raise click.ClickException(
+            f"no ledger to read: nothing runs here and there is no {data}; run `onestop demo` "
+            "or `onestop up` in this directory first, or set ONESTOP_DATABASE_URL"
+        )
     postgres = EmbeddedPostgres(data).start()
     try:
         yield postgres.dsn
@@ -64,10 +67,12 @@ async def all_records(store: Store) -> list[Settlement]:
 
 def read_ledger(work):
     """Run ``work(store)`` against the ledger (see ledger_database)."""
+
     async def run():
         with ledger_database() as url:
             async with store_at(url) as store:
                 return await work(store)
+
     return asyncio.run(run())
 
 
@@ -78,25 +83,36 @@ def _write(path: Path, data: str | bytes) -> Path:
 
 
 def statement_text(statement: statements.Statement) -> str:
-    out = [f"clearing statement {statement.month}" + (f", hospital {statement.hospital}" if statement.hospital else "")
-           + " (records by settled_at, China Standard Time; amounts in yuan)"]
+    out = [
+        f"clearing statement {statement.month}"
+        + (f", hospital {statement.hospital}" if statement.hospital else "")
+        + " (records by settled_at, China Standard Time; amounts in yuan)"
+    ]
     if statement.empty:
         out.append("no records this month: nothing to pay")
-    header = (f"  {'region':<10} {'fund':<8} {'name':<16} {'settl.':>6} {'sum':>13} {'adj.':>5} {'sum':>12} "
-              f"{'rev.':>5} {'sum':>13} {'net payable':>14}")
+    header = (
+        f"  {'region':<10} {'fund':<8} {'name':<16} {'settl.':>6} {'sum':>13} {'adj.':>5} {'sum':>12} "
+        f"{'rev.':>5} {'sum':>13} {'net payable':>14}"
+    )
     for section in statement.hospitals:
         out += ["", f"{section.code or 'unknown hospital (未知医院)'} {section.name or ''}".rstrip(), header]
         out += [_text_row(row, ("settlement", "adjustment", "reversal")) for row in section.funds]
         out.append(f"  {'net to pay this hospital':<90} {section.net:>14,.2f}")
     out += ["", f"net to pay all hospitals: {statement.net:,.2f}"]
     if statement.year_end is not None and statement.year_end.record_count:
-        out += ["", "year-end payments (to persons, not hospitals):",
-                f"  {'region':<10} {'fund':<8} {'name':<16} {'yr-end':>6} {'sum':>13} {'adj.':>5} {'sum':>12}"]
+        out += [
+            "",
+            "year-end payments (to persons, not hospitals):",
+            f"  {'region':<10} {'fund':<8} {'name':<16} {'yr-end':>6} {'sum':>13} {'adj.':>5} {'sum':>12}",
+        ]
         out += [_text_row(row, ("year_end", "adjustment"), net=False) for row in statement.year_end.funds]
         out.append(f"  year-end total: {statement.year_end.net:,.2f}")
     if statement.premiums is not None and statement.premiums.record_count:
-        out += ["", "premium subsidies (参保资助: persons' contributions, to the tax office), per fund:",
-                f"  {'region':<10} {'fund':<8} {'name':<16} {'persons':>7} {'sum':>13}"]
+        out += [
+            "",
+            "premium subsidies (参保资助: persons' contributions, to the tax office), per fund:",
+            f"  {'region':<10} {'fund':<8} {'name':<16} {'persons':>7} {'sum':>13}",
+        ]
         out += [_text_row(row, ("premium",), net=False) for row in statement.premiums.funds]
         out.append(f"  premium subsidies total: {statement.premiums.net:,.2f}")
     return "\n".join(out)
@@ -104,8 +120,10 @@ def statement_text(statement: statements.Statement) -> str:
 
 def _text_row(row: statements.FundRow, kinds: tuple[str, ...], net: bool = True) -> str:
     name = row.fund_name if len(row.fund_name) <= 8 else row.fund_name[:7] + "…"
-    cells = " ".join(f"{row.kinds[k].count:>{6 if i == 0 else 5}} {row.kinds[k].amount:>{13 if i != 1 else 12},.2f}"
-                     for i, k in enumerate(kinds))
+    cells = " ".join(
+        f"{row.kinds[k].count:>{6 if i == 0 else 5}} {row.kinds[k].amount:>{13 if i != 1 else 12},.2f}"
+        for i, k in enumerate(kinds)
+    )
     return (
         f"  {row.region:<10} {row.fund_pay_type:<8} {name:<{16 - sum(1 for c in name if ord(c) > 0x2E80)}} {cells}"
         + (f" {row.net:>14,.2f}" if net else "")
@@ -142,10 +160,18 @@ def finance() -> None:
 @click.option("--month", required=True, help="YYYY-MM: the records of this month (China Standard Time)")
 @click.option("--hospital", default=None, metavar="CODE", help="one hospital (fixmedins_code); default: every hospital")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True)
-@click.option("--out", type=click.Path(path_type=Path), default=None,
-              help="write to this file (needed for pdf) instead of printing")
-@click.option("--out-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="write every format (csv, json, html, pdf) into this folder as statement-<month>[-<hospital>].*")
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="write to this file (needed for pdf) instead of printing",
+)
+@click.option(
+    "--out-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="write every format (csv, json, html, pdf) into this folder as statement-<month>[-<hospital>].*",
+)
 def statement(month: str, hospital: str | None, fmt: str, out: Path | None, out_dir: Path | None) -> None:
     """Per hospital and fund: the month's settlements, adjustments and reversals (count and sum)
     and the net to pay; year-end payments to persons and premium subsidies per fund listed apart."""

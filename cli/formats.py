@@ -1,4 +1,5 @@
 """How the commands print: settlements one line per record, a person's categories and totals."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -22,33 +23,51 @@ def table_row(settlement: Settlement) -> str:
     )
 
 
-def describe_person(psn_no: str, held: list[CategoryHeld], events: list[EligibilityChange],
-                    years: dict[int, YearTotals], as_known_at: datetime | None) -> str:
+def describe_person(
+    psn_no: str,
+    held: list[CategoryHeld],
+    events: list[EligibilityChange],
+    years: dict[int, YearTotals],
+    as_known_at: datetime | None,
+) -> str:
     out = [f"person {mask(psn_no)}", "categories" + (f" as known at {as_known_at}" if as_known_at else "") + ":"]
-    out += [f"  {h.code.value:<28} {category_name_zh(h.code):<12} {h.valid_from} – {h.valid_to or 'open'}   "
-            f"granted by {h.authority.value if h.authority else '?'} ({h.event_id})" for h in held] or ["  none"]
+    out += [
+        f"  {h.code.value:<28} {category_name_zh(h.code):<12} {h.valid_from} – {h.valid_to or 'open'}   "
+        f"granted by {h.authority.value if h.authority else '?'} ({h.event_id})"
+        for h in held
+    ] or ["  none"]
     out.append("changes received (in the order applied):")
-    out += [f"  {e.recorded_at:%Y-%m-%d %H:%M} {e.authority.value:<20} {e.action:<6} {e.category.value:<28} "
-            f"{e.valid_from} – {e.valid_to or 'open'}  [{e.event_id}]" for e in events] or ["  none"]
+    out += [
+        f"  {e.recorded_at:%Y-%m-%d %H:%M} {e.authority.value:<20} {e.action:<6} {e.category.value:<28} "
+        f"{e.valid_from} – {e.valid_to or 'open'}  [{e.event_id}]"
+        for e in events
+    ] or ["  none"]
     for year, accounts in sorted(years.items()):
         out.append(f"year {year} to date:")
-        out += [f"  {account:<28} yearly base {format_yuan(t.base):>12}   paid {format_yuan(t.paid):>12}"
-                for account, t in sorted(accounts.items())]
+        out += [
+            f"  {account:<28} yearly base {format_yuan(t.base):>12}   paid {format_yuan(t.paid):>12}"
+            for account, t in sorted(accounts.items())
+        ]
     return "\n".join(out)
 
 
 def describe_premiums(enrolled: list[Enrolled], premiums: list[Settlement], as_known_at: datetime | None) -> str:
     """A person's insurance over time and their premium subsidies (参保资助), one a year at most."""
     out = ["insured (参保登记)" + (f" as known at {as_known_at}" if as_known_at else "") + ":"]
-    out += [f"  {p.insutype.value} {'resident' if p.insutype.value == '390' else 'employee':<9} at "
-            f"{p.insuplc_admdvs}  {p.start} – {p.end or 'open'}  [{p.event_id}]" for p in enrolled] or ["  not known"]
+    out += [
+        f"  {p.insutype.value} {'resident' if p.insutype.value == '390' else 'employee':<9} at "
+        f"{p.insuplc_admdvs}  {p.start} – {p.end or 'open'}  [{p.event_id}]"
+        for p in enrolled
+    ] or ["  not known"]
     out.append("premium subsidies (参保资助):")
     for record in premiums:
         funds = ", ".join(f"{line.payer.value} {format_yuan(line.amount)}" for line in record.payments)
         category = record.category.value if record.category else "?"
-        out.append(f"  {record.year} {record.policy.region:<10} {category:<22} contribution "
-                   f"{format_yuan(record.medfee_sumamt)}: subsidised {format_yuan(record.fund_pay_sumamt)} ({funds}), "
-                   f"the person pays {format_yuan(record.psn_part_amt)}; due {record.due_date}")
+        out.append(
+            f"  {record.year} {record.policy.region:<10} {category:<22} contribution "
+            f"{format_yuan(record.medfee_sumamt)}: subsidised {format_yuan(record.fund_pay_sumamt)} ({funds}), "
+            f"the person pays {format_yuan(record.psn_part_amt)}; due {record.due_date}"
+        )
     if not premiums:
         out.append("  none")
     return "\n".join(out)

@@ -12,6 +12,7 @@ whose private half they do not hold, or a key for another signer or id:
 The administrator's commands connect as the role onestop_admin (ONESTOP_ADMIN_DATABASE_URL, or
 the embedded PostgreSQL's), which may do nothing but this.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -135,8 +136,13 @@ def create(signer: str, key_id: str | None, out: Path | None, challenge: str | N
 
 
 @keys.command("prove")
-@click.option("--key", "key_file", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="the private key file (<id>.key.json)")
+@click.option(
+    "--key",
+    "key_file",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="the private key file (<id>.key.json)",
+)
 @click.option("--challenge", required=True, help="the challenge the administrator gave you (`onestop keys challenge`)")
 @click.option("--out", type=click.Path(path_type=Path), default=None, help="default: <id>.proof.json beside the key")
 def prove_command(key_file: Path, challenge: str, out: Path | None) -> None:
@@ -146,8 +152,10 @@ def prove_command(key_file: Path, challenge: str, out: Path | None) -> None:
     key = read_key_file(key_file)
     out = out or _beside(key_file, ".proof.json")
     _write_proof(key, challenge.strip(), out)
-    click.echo(f"proof {out} for key {key.key_id} ({key.signer_kind} {key.signer}): send it to the administrator, "
-               f"who runs `onestop keys add {out.name}`")
+    click.echo(
+        f"proof {out} for key {key.key_id} ({key.signer_kind} {key.signer}): send it to the administrator, "
+        f"who runs `onestop keys add {out.name}`"
+    )
 
 
 @keys.command("challenge")
@@ -172,9 +180,13 @@ def challenge_command(hours: float) -> None:
 
 @keys.command("add")
 @click.argument("proof_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--valid-from", type=click.DateTime(), default=None,
-              help="default: now. Events are judged at their own time too (a claim at its discharge date): "
-                   "to sign claims of earlier discharges, set it back far enough")
+@click.option(
+    "--valid-from",
+    type=click.DateTime(),
+    default=None,
+    help="default: now. Events are judged at their own time too (a claim at its discharge date): "
+    "to sign claims of earlier discharges, set it back far enough",
+)
 @click.option("--valid-to", type=click.DateTime(), default=None, help="default: no end")
 def add(proof_file: Path, valid_from: datetime | None, valid_to: datetime | None) -> None:
     """(administrator) Register a key from its holder's proof (<id>.proof.json, written by

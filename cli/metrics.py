@@ -1,4 +1,5 @@
 """`onestop metrics`: each running worker process's /metrics address, its health, and what it did."""
+
 from __future__ import annotations
 
 import click
@@ -15,8 +16,10 @@ def metrics_command(urls: bool) -> None:
     rejections, parked messages and consumer lag since it started. Exit 1 if one is not healthy."""
     found = worker_metrics.addresses()
     if not found:
-        raise click.ClickException("no worker process has written its metrics address "
-                                   f"({worker_metrics.addresses_dir()}): is `onestop up` running here?")
+        raise click.ClickException(
+            "no worker process has written its metrics address "
+            f"({worker_metrics.addresses_dir()}): is `onestop up` running here?"
+        )
     if urls:
         for address in found.values():
             click.echo(address["url"])
@@ -46,9 +49,11 @@ def _figures(url: str) -> None:
     lag = by_label(samples, "onestop_consumer_lag", "worker")
     for worker, stage in stages(samples).items():
         handling = f"{stage.handling_ms_per_event} ms/event" if stage.handling_ms_per_event is not None else "-"
-        click.echo(f"    {worker:<16} {stage.events:>8} in  {stage.batches:>6} batches (mean {stage.mean_batch})  "
-                   f"{handling}  wait p99 {stage.wait_p99_ms} ms  rejected {stage.rejected}  parked {stage.parked}  "
-                   f"lag {int(lag.get(worker, 0))}")
+        click.echo(
+            f"    {worker:<16} {stage.events:>8} in  {stage.batches:>6} batches (mean {stage.mean_batch})  "
+            f"{handling}  wait p99 {stage.wait_p99_ms} ms  rejected {stage.rejected}  parked {stage.parked}  "
+            f"lag {int(lag.get(worker, 0))}"
+        )
 
 
 COMMANDS = [metrics_command]

@@ -1,4 +1,5 @@
 """`onestop policy …`: the pure rules as a calculator, with no broker and no database."""
+
 from __future__ import annotations
 
 import sys
@@ -50,9 +51,14 @@ def policy() -> None:
 
 @policy.command("settle")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--lang", type=click.Choice(["en", "zh"]), default="en", show_default=True,
-              help="zh: the payers by their Chinese names in the policy (as a bureau's worked example prints them), "
-              "the fields in Chinese: 基金支付, 个人负担")
+@click.option(
+    "--lang",
+    type=click.Choice(["en", "zh"]),
+    default="en",
+    show_default=True,
+    help="zh: the payers by their Chinese names in the policy (as a bureau's worked example prints them), "
+    "the fields in Chinese: 基金支付, 个人负担",
+)
 def settle_command(file: Path, lang: str) -> None:
     """Settle a case file (or a JSON list of them) and print the payments in the shape of `expect`."""
     cases, is_list = _read_cases(file)
@@ -72,8 +78,11 @@ def as_expected_zh(settled: Settled) -> dict[str, object]:
     shown = as_expected(settled)
     payments = shown["payments"]
     assert isinstance(payments, dict)
-    return {"claim_id": shown["claim_id"], "基金支付": {names.get(p, p): amount for p, amount in payments.items()},
-            "个人负担": shown["personal"]}
+    return {
+        "claim_id": shown["claim_id"],
+        "基金支付": {names.get(p, p): amount for p, amount in payments.items()},
+        "个人负担": shown["personal"],
+    }
 
 
 @policy.command("explain")
@@ -240,13 +249,20 @@ def describe_premiums(policy: Policy) -> list[str]:
     if premiums is None:
         return []
     contributions = load_contributions()
-    years = ", ".join(f"{year} {format_yuan(amount)}" for year, amount in sorted(contributions.years.items())
-                      if year >= premiums.first_year)
-    out = [f"\n[premium subsidies 参保资助] from {premiums.first_year} — source: {premiums.source}",
-           f"  the year's individual contribution: {years} — source: {contributions.source}",
-           "  paid by (between equal amounts, the first listed): " + "; ".join(
-               f"{fund.payer.value} {fund.name_zh}, fund {fund.fund_pay_type} — source: {fund.source}"
-               for fund in premiums.funds)]
+    years = ", ".join(
+        f"{year} {format_yuan(amount)}"
+        for year, amount in sorted(contributions.years.items())
+        if year >= premiums.first_year
+    )
+    out = [
+        f"\n[premium subsidies 参保资助] from {premiums.first_year} — source: {premiums.source}",
+        f"  the year's individual contribution: {years} — source: {contributions.source}",
+        "  paid by (between equal amounts, the first listed): "
+        + "; ".join(
+            f"{fund.payer.value} {fund.name_zh}, fund {fund.fund_pay_type} — source: {fund.source}"
+            for fund in premiums.funds
+        ),
+    ]
     for row in premiums.rows:
         if isinstance(row.amount, Share):
             amount = f"{format_rate(row.amount.share)} of the contribution"
@@ -254,9 +270,18 @@ def describe_premiums(policy: Policy) -> list[str]:
             amount = "the whole contribution"
         else:
             amount = f"a fixed {format_yuan(row.amount.fixed)}, at most the contribution"
-        payers = row.paid_by.value if isinstance(row.paid_by, Payer) else ", ".join(
-            f"{part.payer.value} {format_rate(part.share)} (rounded half up)" if part.share is not None
-            else f"{part.payer.value} the rest" for part in row.paid_by)
-        out.append(f"    · {row.label} / {row.label_zh} [{', '.join(row.categories)}]: {amount}, paid by {payers}"
-                   f"  — source: {row.source}")
+        payers = (
+            row.paid_by.value
+            if isinstance(row.paid_by, Payer)
+            else ", ".join(
+                f"{part.payer.value} {format_rate(part.share)} (rounded half up)"
+                if part.share is not None
+                else f"{part.payer.value} the rest"
+                for part in row.paid_by
+            )
+        )
+        out.append(
+            f"    · {row.label} / {row.label_zh} [{', '.join(row.categories)}]: {amount}, paid by {payers}"
+            f"  — source: {row.source}"
+        )
     return out

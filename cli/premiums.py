@@ -1,6 +1,7 @@
 """`onestop enrollment publish | import` and `onestop premiums roll | list`: premium subsidies (参保资助,
 PARAMETERS.md "Premium subsidies") — who is insured where, the year's roll of a region, and the list
 for the tax office that collects contributions (代缴名单)."""
+
 from __future__ import annotations
 
 import asyncio
@@ -40,13 +41,17 @@ BUREAU_KEY = click.option(
 def _bureau_key(key_file: Path | None, what: str):
     """The bureau's key, or None (with a warning: the workers then refuse unless ONESTOP_ACCEPT_UNSIGNED)."""
     if key_file is None:
-        click.echo(f"warning: publishing unsigned {what}: the workers refuse them unless ONESTOP_ACCEPT_UNSIGNED is on",
-                   err=True)
+        click.echo(
+            f"warning: publishing unsigned {what}: the workers refuse them unless ONESTOP_ACCEPT_UNSIGNED is on",
+            err=True,
+        )
         return None
     key = read_key_file(key_file)
     if (key.signer_kind, key.signer) != ("authority", Authority.medical_insurance.value):
-        raise click.ClickException(f"{key_file} is {key.signer_kind} {key.signer}'s key: only a key of the authority "
-                                   f"medical_insurance signs {what}")
+        raise click.ClickException(
+            f"{key_file} is {key.signer_kind} {key.signer}'s key: only a key of the authority "
+            f"medical_insurance signs {what}"
+        )
     return key
 
 
@@ -66,8 +71,9 @@ def enrollment_publish(file: Path, key_file: Path | None) -> None:
 
 @enrollment.command("import")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--year", type=int, default=None,
-              help="the roster's year: an empty valid_from or valid_to is its first or last day")
+@click.option(
+    "--year", type=int, default=None, help="the roster's year: an empty valid_from or valid_to is its first or last day"
+)
 @BUREAU_KEY
 def enrollment_import(file: Path, year: int | None, key_file: Path | None) -> None:
     """Turn the bureau's roster (CSV: psn_no, insutype, insuplc_admdvs, valid_from, valid_to) into
@@ -106,16 +112,22 @@ def premiums_roll(region: str, year: int, event_id: str | None, key_file: Path |
     found = endpoints_or_fail()
     key = _bureau_key(key_file, "premium rolls")
     try:
-        roll = PremiumRoll(event_id=event_id or f"premiums.{region}.{year}", region=region, year=year,
-                           recorded_at=datetime.now(timezone.utc))
+        roll = PremiumRoll(
+            event_id=event_id or f"premiums.{region}.{year}",
+            region=region,
+            year=year,
+            recorded_at=datetime.now(timezone.utc),
+        )
     except ValidationError as error:
         raise click.ClickException(describe(error)) from None
     problem = implausible(roll, roll.recorded_at)
     if problem:
         raise click.ClickException(problem)
     asyncio.run(publish(found.kafka, PREMIUM_ROLLS, [encode(roll)], PremiumRoll, key_field="region", signed_by=key))
-    click.echo(f"published the roll {roll.event_id} of {region} {year}; the premiums worker puts it in the order of "
-               "each person it may subsidise, and the ledger makes their records")
+    click.echo(
+        f"published the roll {roll.event_id} of {region} {year}; the premiums worker puts it in the order of "
+        "each person it may subsidise, and the ledger makes their records"
+    )
 
 
 @premiums.command("list")

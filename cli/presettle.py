@@ -4,6 +4,7 @@ from the ledger's history (the database only), or with --via-topic asked of the 
 presettle worker on `claims.presettle`, signed with the hospital's key (--key), and answered on the
 hospital's own `claims.presettle.replies.<fixmedins_code>`. Either way the answer holds what the
 hospital may see (policies/withheld.py)."""
+
 from __future__ import annotations
 
 import asyncio
@@ -57,14 +58,18 @@ def table(reply: PresettleReply) -> str:
     ]
     names = {d.fund_pay_type: d.fund_pay_type_name for d in reply.setldetail}
     for line in record.payments:
-        out.append(f"  {line.payer.value:<17} {line.fund_pay_type:<7} {names.get(line.fund_pay_type, ''):<14}"
-                   f"{format_yuan(line.amount):>12}   {line.explanation_zh or line.explanation}")
+        out.append(
+            f"  {line.payer.value:<17} {line.fund_pay_type:<7} {names.get(line.fund_pay_type, ''):<14}"
+            f"{format_yuan(line.amount):>12}   {line.explanation_zh or line.explanation}"
+        )
     out.append(f"  {'total bill':<40}{format_yuan(record.medfee_sumamt):>12}")
     out.append(f"  {'funds pay':<40}{format_yuan(record.fund_pay_sumamt):>12}")
     out.append(f"  {'the patient pays':<40}{format_yuan(record.psn_part_amt):>12}")
     for effect in reply.effects:
-        out.append(f"  and {effect.kind} {effect.settlement_id}: "
-                   f"funds {effect.fund_pay_sumamt:+.2f}, personal {effect.psn_part_amt:+.2f}")
+        out.append(
+            f"  and {effect.kind} {effect.settlement_id}: "
+            f"funds {effect.fund_pay_sumamt:+.2f}, personal {effect.psn_part_amt:+.2f}"
+        )
     out += [f"  note: {note}" for note in reply.notes]
     return "\n".join(out)
 
@@ -73,9 +78,16 @@ def show(reply: PresettleReply, fmt: str) -> None:
     if fmt == "json":
         click.echo(encode(reply).decode())
     elif fmt == "nhsa":
-        click.echo(orjson.dumps({"request_id": reply.request_id, "error": reply.error,
-                                 "setlinfo": reply.setlinfo.model_dump(mode="json") if reply.setlinfo else None,
-                                 "setldetail": [d.model_dump(mode="json") for d in reply.setldetail]}).decode())
+        click.echo(
+            orjson.dumps(
+                {
+                    "request_id": reply.request_id,
+                    "error": reply.error,
+                    "setlinfo": reply.setlinfo.model_dump(mode="json") if reply.setlinfo else None,
+                    "setldetail": [d.model_dump(mode="json") for d in reply.setldetail],
+                }
+            ).decode()
+        )
     else:
         click.echo(table(reply) + "\n")
 
@@ -101,8 +113,10 @@ def _as_sent(raws: list[bytes], key: KeyFile | None) -> list[_Sent]:
         if key is not None:
             named = data.get("fixmedins_code") or key.signer
             if named != key.signer:
-                raise click.ClickException(f"request {number} names hospital {named}, but the key is hospital "
-                                           f"{key.signer}'s: a hospital asks only for itself")
+                raise click.ClickException(
+                    f"request {number} names hospital {named}, but the key is hospital "
+                    f"{key.signer}'s: a hospital asks only for itself"
+                )
             data["fixmedins_code"] = named
         raw = orjson.dumps(data)
         try:
@@ -142,13 +156,21 @@ async def _via_topic(kafka: str, raws: list[bytes], timeout: float, key: KeyFile
             f"on {REJECTED} and answered nowhere"
         )
     now = datetime.now(timezone.utc)
-    return [answers[s.request_id] if s.request_id else
-            error_reply(s.raw, f"{s.problem} (refused on {REJECTED})", now, f"request {n}")
-            for n, s in enumerate(sent, start=1)]
+    return [
+        answers[s.request_id]
+        if s.request_id
+        else error_reply(s.raw, f"{s.problem} (refused on {REJECTED})", now, f"request {n}")
+        for n, s in enumerate(sent, start=1)
+    ]
 
 
-async def presettle_here(store: Store, requests: list[tuple[str, bytes]], now: datetime, source: str = "",
-                         only_for: Callable[[PresettleRequest], str | None] | None = None) -> list[PresettleReply]:
+async def presettle_here(
+    store: Store,
+    requests: list[tuple[str, bytes]],
+    now: datetime,
+    source: str = "",
+    only_for: Callable[[PresettleRequest], str | None] | None = None,
+) -> list[PresettleReply]:
     """Each request (where in ``source`` it came from, its JSON bytes) answered by the pure rules on its person's
     history as the ledger knows it now; recorded nowhere. ``only_for`` may refuse a request with a
     reason (the console: a hospital asks only for itself). `onestop presettle` and the console."""
@@ -179,9 +201,14 @@ async def presettle_here(store: Store, requests: list[tuple[str, bytes]], now: d
 )
 @click.option("--via-topic", is_flag=True, help="ask the running system's presettle worker (claims.presettle) instead")
 @click.option("--timeout", default=30.0, show_default=True, help="seconds to wait for answers with --via-topic")
-@click.option("--key", "key_file", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
-              help="with --via-topic: the hospital's key file (onestop keys create): every request is signed with it "
-                   "and names its hospital, and the answers are read on that hospital's own topic")
+@click.option(
+    "--key",
+    "key_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="with --via-topic: the hospital's key file (onestop keys create): every request is signed with it "
+    "and names its hospital, and the answers are read on that hospital's own topic",
+)
 def presettle(file: Path, fmt: str, via_topic: bool, timeout: float, key_file: Path | None) -> None:
     """What each fund would pay for each claim of FILE (discharge events: a JSON object or list,
     JSON lines, or CSV with the contract's columns) if it were settled now; nothing is recorded.

@@ -1,4 +1,5 @@
 """`onestop up | worker | init | check`: starting the live system, or one worker of it."""
+
 from __future__ import annotations
 
 import asyncio
@@ -48,11 +49,17 @@ def up(data_dir: Path | None) -> None:
         write_runtime(found, os.getpid())
         workers.start()
         console.start()
-        click.echo(f"onestop is up: kafka {found.kafka}; {len(WORKERS)} workers in {len(workers.processes)} processes; "
-                   f"logs in {home() / 'logs'}. Ctrl-C stops.")
+        click.echo(
+            f"onestop is up: kafka {found.kafka}; {len(WORKERS)} workers in {len(workers.processes)} processes; "
+            f"logs in {home() / 'logs'}. Ctrl-C stops."
+        )
         address = console.address()
-        click.echo(f"console: {address} (accounts: onestop console user add NAME --role ROLE)" if address else
-                   f"console: did not start; see {home() / 'logs' / 'console.log'}", err=address is None)
+        click.echo(
+            f"console: {address} (accounts: onestop console user add NAME --role ROLE)"
+            if address
+            else f"console: did not start; see {home() / 'logs' / 'console.log'}",
+            err=address is None,
+        )
         while not stopping:
             for name in workers.crashed():
                 click.echo(f"worker {name} stopped unexpectedly; restarting it", err=True)
@@ -147,9 +154,14 @@ def settings_command() -> None:
 
 
 @click.command("kafka-acls")
-@click.option("--hospital", "code", default=None, metavar="CODE",
-              help="print instead the commands that add hospital CODE (fixmedins_code): its principal hospital-CODE, "
-                   "password $KAFKA_PASSWORD_HOSPITAL, and its ACLs")
+@click.option(
+    "--hospital",
+    "code",
+    default=None,
+    metavar="CODE",
+    help="print instead the commands that add hospital CODE (fixmedins_code): its principal hospital-CODE, "
+    "password $KAFKA_PASSWORD_HOSPITAL, and its ACLs",
+)
 def kafka_acls(code: str | None) -> None:
     """Print the script that creates every Kafka principal and its ACLs (deploy/kafka/acls.sh), or
     the commands that add one hospital."""

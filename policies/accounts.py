@@ -32,16 +32,18 @@ class Paid:
     # (a plain class, not a NamedTuple: compiled, building one is a native call, not the tuple's Python)
     __slots__ = ("line", "accounts", "reaches_back")
 
-    def __init__(self, line: PaymentLine | None, accounts: Mapping[str, AccountTotals] = _NO_ACCOUNTS,
-                 reaches_back: bool = False) -> None:
+    def __init__(
+        self, line: PaymentLine | None, accounts: Mapping[str, AccountTotals] = _NO_ACCOUNTS, reaches_back: bool = False
+    ) -> None:
         self.line, self.accounts, self.reaches_back = line, accounts, reaches_back
 
     def __repr__(self) -> str:
         return f"Paid(line={self.line!r}, accounts={dict(self.accounts)!r}, reaches_back={self.reaches_back!r})"
 
 
-def account_after(account: AccountTotals, base: Decimal, paid: Decimal, day: date | None = None,
-                  count_visit: bool = False) -> AccountTotals:
+def account_after(
+    account: AccountTotals, base: Decimal, paid: Decimal, day: date | None = None, count_visit: bool = False
+) -> AccountTotals:
     """The account's totals after a payment of ``paid`` that counted ``base`` (on ``day``, for
     a rule with a daily limit; counted as an assisted visit of its month, for a rule with a
     monthly number of them). The day's and month's figures are new dicts when they change:
@@ -54,8 +56,15 @@ def account_after(account: AccountTotals, base: Decimal, paid: Decimal, day: dat
         month = day.strftime("%Y-%m")
         visits = {**visits, month: visits.get(month, 0) + 1}
     # sums of exact amounts the rules computed: nothing to validate again
-    return built(AccountTotals, {"base": own["base"] + base, "paid": own["paid"] + paid, "paid_by_day": by_day,
-                                 "assisted_visits_by_month": visits})
+    return built(
+        AccountTotals,
+        {
+            "base": own["base"] + base,
+            "paid": own["paid"] + paid,
+            "paid_by_day": by_day,
+            "assisted_visits_by_month": visits,
+        },
+    )
 
 
 #: an account before its first claim of the year (one value: building a model validates it)

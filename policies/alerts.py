@@ -1,4 +1,5 @@
 """Early warning (预警): a stay whose personal in-scope share, after the listed funds, crosses a line."""
+
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
@@ -24,9 +25,15 @@ def alerts_for(
         share = max(ZERO, claim.inscp_scp_amt - paid)
         if share <= rule.threshold:
             return []
-        return [HighCostAlert(
-            claim_id=claim.claim_id, psn_no=claim.psn_no, psn_part_amt=share, threshold=rule.threshold,
-            measured_after=list(rule.measured_after), rule=f"{policy.ref}#alert.{rule.name}",
-            categories=holding(rule.categories, held) if rule.categories else sorted(held),
-        )]
+        return [
+            HighCostAlert(
+                claim_id=claim.claim_id,
+                psn_no=claim.psn_no,
+                psn_part_amt=share,
+                threshold=rule.threshold,
+                measured_after=list(rule.measured_after),
+                rule=f"{policy.ref}#alert.{rule.name}",
+                categories=holding(rule.categories, held) if rule.categories else sorted(held),
+            )
+        ]
     return []

@@ -12,6 +12,7 @@ model costs about twice as much as one of these, and every claim reads them seve
 the rules make of a claim is kept per the values of the claim's fields the rules read, because
 most claims share them.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Hashable

@@ -6,6 +6,7 @@ The inputs are the archive's (the database keeps every input as received) or a t
 replay's records are policies.ledger's, input after input, per person; a year-end close (and a
 premium roll) takes effect where the archive put it, in the order of each person it settles.
 """
+
 from __future__ import annotations
 
 from collections import Counter, defaultdict
@@ -160,8 +161,10 @@ def _payment_differences(want: Settlement, got: Settlement) -> list[str]:
         if x is None or y is None:
             out.append(f"{payer.value} line {'missing' if y is None else 'extra'}")
         elif x.amount != y.amount:
-            out.append(f"{payer.value} should pay {format_yuan(x.amount)}, pays {format_yuan(y.amount)} "
-                       f"({format_yuan(y.amount - x.amount)})")
+            out.append(
+                f"{payer.value} should pay {format_yuan(x.amount)}, pays {format_yuan(y.amount)} "
+                f"({format_yuan(y.amount - x.amount)})"
+            )
         elif x.model_dump(mode="json") != y.model_dump(mode="json"):
             fields = [k for k in x.model_dump() if x.model_dump()[k] != y.model_dump()[k]]
             out.append(f"{payer.value} line differs in {', '.join(fields)}")

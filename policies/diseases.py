@@ -1,4 +1,5 @@
 """The 30 major diseases, matched on the ICD-10 code of the claim's main diagnosis."""
+
 from __future__ import annotations
 
 from functools import cache, lru_cache

@@ -1,5 +1,6 @@
 """Which of a person's categories count for a claim: those held during the stay, and the
 on-application categories whose policy reaches back before their application date."""
+
 from __future__ import annotations
 
 import calendar

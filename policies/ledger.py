@@ -15,6 +15,7 @@ workers and an auditor's replay agree.
 A cancellation received before its claim takes effect right after the claim: the claim is
 settled, then reversed.
 """
+
 from __future__ import annotations
 
 from collections import defaultdict
@@ -221,18 +222,22 @@ def reason_of(item: Input) -> str:
         return f"claim {claim.claim_id} ({claim.begndate} – {claim.enddate}) settled in the same year"
     if isinstance(item, CancellationReceived):
         cancellation = item.cancellation
-        return (f"cancellation {cancellation.event_id} of claim {cancellation.claim_id}"
-                + (f": {cancellation.reason}" if cancellation.reason else ""))
+        return f"cancellation {cancellation.event_id} of claim {cancellation.claim_id}" + (
+            f": {cancellation.reason}" if cancellation.reason else ""
+        )
     if isinstance(item, ChangeReceived):
         change = item.change
         period = f"{change.valid_from} – {change.valid_to or 'open'}"
         done = "granted" if change.action == "grant" else "revoked"
-        return (f"eligibility change {change.event_id}: {change.category.value} {done} {period} "
-                f"by {change.authority.value}")
+        return (
+            f"eligibility change {change.event_id}: {change.category.value} {done} {period} by {change.authority.value}"
+        )
     if isinstance(item, EnrollmentReceived):
         enrollment = item.enrollment
-        return (f"enrollment change {enrollment.event_id}: insured {enrollment.insutype.value} at "
-                f"{enrollment.insuplc_admdvs} {enrollment.valid_from} – {enrollment.valid_to or 'open'}")
+        return (
+            f"enrollment change {enrollment.event_id}: insured {enrollment.insutype.value} at "
+            f"{enrollment.insuplc_admdvs} {enrollment.valid_from} – {enrollment.valid_to or 'open'}"
+        )
     if isinstance(item, RollReceived):
         return f"premium roll {item.roll.event_id} of {item.roll.region} {item.roll.year}"
     close = item.close
@@ -248,9 +253,13 @@ def identity_at(inputs: Iterable[Input], at: Key) -> list[CategoryHeld]:
     for item in inputs:
         if isinstance(item, ChangeReceived) and (item.seq, 0) <= at:
             by_category[item.change.category].append(item.change.model_dump())
-    held = [CategoryHeld(code=category, valid_from=p.start, valid_to=p.end, authority=Authority(p.authority),
-                         event_id=p.event_id)
-            for category, events in by_category.items() for p in periods_from(events)]
+    held = [
+        CategoryHeld(
+            code=category, valid_from=p.start, valid_to=p.end, authority=Authority(p.authority), event_id=p.event_id
+        )
+        for category, events in by_category.items()
+        for p in periods_from(events)
+    ]
     return sorted(held, key=lambda h: (h.code.value, h.valid_from))
 
 
@@ -324,8 +333,9 @@ def _person(changes: Sequence[ChangeReceived | EnrollmentReceived]) -> str:
     return first.change.psn_no if isinstance(first, ChangeReceived) else first.enrollment.psn_no
 
 
-def _premium_entry(entry_id: str, region: str, year: int, changes: Sequence[ChangeReceived | EnrollmentReceived],
-                   recorded: date | None) -> Entry | None:
+def _premium_entry(
+    entry_id: str, region: str, year: int, changes: Sequence[ChangeReceived | EnrollmentReceived], recorded: date | None
+) -> Entry | None:
     """The person's subsidy for a rolled year from the ``changes`` received so far (recorded on
     ``recorded``, or None at the roll); None while they are not subsidised."""
     policy = premium_policy(region, year)
@@ -335,8 +345,19 @@ def _premium_entry(entry_id: str, region: str, year: int, changes: Sequence[Chan
     due = entitlement(policy, year, contribution, identity, enrolled, recorded)
     if due is None:
         return None
-    return Entry(entry_id, year, "premium", _person(changes), due.insuplc_admdvs, policy, due.identity,
-                 due.subsidy.lines, contribution, category=due.subsidy.category, due_date=due.due_date)
+    return Entry(
+        entry_id,
+        year,
+        "premium",
+        _person(changes),
+        due.insuplc_admdvs,
+        policy,
+        due.identity,
+        due.subsidy.lines,
+        contribution,
+        category=due.subsidy.category,
+        due_date=due.due_date,
+    )
 
 
 def _latest_revisions(known: Iterable[Input]) -> dict[str, DischargeClaim]:
@@ -368,8 +389,9 @@ def _cancellations(known: Iterable[Input]) -> dict[str, str]:
     return out
 
 
-def _year(claims: list[DischargeClaim], cancelled: Mapping[str, str], identity: list[CategoryHeld],
-          closed_regions: set[str]) -> tuple[list[Entry], YearTotals]:
+def _year(
+    claims: list[DischargeClaim], cancelled: Mapping[str, str], identity: list[CategoryHeld], closed_regions: set[str]
+) -> tuple[list[Entry], YearTotals]:
     live, out = [], []
     for claim in claims:
         policy = policy_for(claim.insuplc_admdvs, claim.enddate)
@@ -392,10 +414,26 @@ def _year(claims: list[DischargeClaim], cancelled: Mapping[str, str], identity: 
     return out, year.totals
 
 
-def _entry(claim: DischargeClaim, policy: Policy, held: list[CategoryHeld], lines: Iterable[PaymentLine],
-           cancelled_by: str | None = None) -> Entry:
-    return Entry(claim.key, claim.year, "claim", claim.psn_no, claim.insuplc_admdvs, policy, tuple(held),
-                 tuple(lines), ZERO if cancelled_by else claim.medfee_sumamt, claim, cancelled_by)
+def _entry(
+    claim: DischargeClaim,
+    policy: Policy,
+    held: list[CategoryHeld],
+    lines: Iterable[PaymentLine],
+    cancelled_by: str | None = None,
+) -> Entry:
+    return Entry(
+        claim.key,
+        claim.year,
+        "claim",
+        claim.psn_no,
+        claim.insuplc_admdvs,
+        policy,
+        tuple(held),
+        tuple(lines),
+        ZERO if cancelled_by else claim.medfee_sumamt,
+        claim,
+        cancelled_by,
+    )
 
 
 # --- the records an input makes ------------------------------------------------------------------
@@ -433,8 +471,16 @@ def replay(inputs: Sequence[Input], settled_at: datetime) -> list[Settlement]:
     return records
 
 
-def _record(key: tuple[str, int], entry: Entry | None, elsewhere: Entry | None, net: Net | None, cause: str,
-            reason: str | None, own: str | None, settled_at: datetime) -> Settlement | None:
+def _record(
+    key: tuple[str, int],
+    entry: Entry | None,
+    elsewhere: Entry | None,
+    net: Net | None,
+    cause: str,
+    reason: str | None,
+    own: str | None,
+    settled_at: datetime,
+) -> Settlement | None:
     entry_id, year = key
     net = net or Net()
     kind: RecordKind
@@ -491,14 +537,22 @@ def _bill(entry: Entry | None, net: Net) -> dict[str, Any]:
     now = entry.claim if entry is not None and entry.cancelled_by is None else None
     parts = {part: (getattr(now, part) if now else ZERO) - net.parts[part] for part in BILL_PARTS}
     stay = entry.claim if entry is not None else None
-    return {**parts, "med_type": stay.med_type if stay else None, "begndate": stay.begndate if stay else None,
-            "enddate": stay.enddate if stay else None}
+    return {
+        **parts,
+        "med_type": stay.med_type if stay else None,
+        "begndate": stay.begndate if stay else None,
+        "enddate": stay.enddate if stay else None,
+    }
 
 
 def bill_of(claim: DischargeClaim) -> dict[str, Any]:
     """The bill's fields a claim's first record carries."""
-    return {**{part: getattr(claim, part) for part in BILL_PARTS}, "med_type": claim.med_type,
-            "begndate": claim.begndate, "enddate": claim.enddate}
+    return {
+        **{part: getattr(claim, part) for part in BILL_PARTS},
+        "med_type": claim.med_type,
+        "begndate": claim.begndate,
+        "enddate": claim.enddate,
+    }
 
 
 def _difference(entry: Entry | None, net: Net, cause: str) -> list[PaymentLine]:

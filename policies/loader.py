@@ -4,6 +4,7 @@ Nothing is read at import: the files are read when a rule first asks for them, s
 that needs no policy runs whatever the files hold, and one that does says which file, line and
 field is wrong, with the values the field allows (``PolicyFileError``).
 """
+
 from __future__ import annotations
 
 import types

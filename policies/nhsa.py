@@ -8,6 +8,7 @@ assistance from the assistance fund) make one `setldetail` line together. So for
 the `setlinfo` fund fields, the `setldetail` lines and ``fund_pay_sumamt`` add up to the same
 amount (schemas.nhsa.NhsaSettlement checks it).
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable
@@ -132,8 +133,14 @@ def nhsa_form(record: Settlement, policy: Policy | None = None) -> NhsaSettlemen
         fields[fund.field] += line.amount
         paid_before += line.amount
     setldetail = [
-        SetlDetail(fund_pay_type=code, fund_pay_type_name=d.fund.name, inscp_scp_amt=record.inscp_scp_amt,
-                   crt_payb_lmt_amt=d.left, fund_payamt=d.amount, setl_proc_info=_proc_info(d.info))
+        SetlDetail(
+            fund_pay_type=code,
+            fund_pay_type_name=d.fund.name,
+            inscp_scp_amt=record.inscp_scp_amt,
+            crt_payb_lmt_amt=d.left,
+            fund_payamt=d.amount,
+            setl_proc_info=_proc_info(d.info),
+        )
         for code, d in details.items()
     ]
     setlinfo = SetlInfo(

@@ -29,6 +29,7 @@ assigned one through a Python object); a model's fields are read once through it
 amounts are printed only where a step is said (formatting is a good part of the cost). The Python
 source runs exactly the same way when no build is current, and the tests compare the two.
 """
+
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
@@ -103,8 +104,15 @@ def _line_of(prior: Sequence[PaymentLine], account: str) -> PaymentLine | None:
     return next((line for line in prior if line.account == account), None)
 
 
-def _limit(amount: Decimal, left: Decimal, what: str, what_zh: str, steps: _Steps, figure: Decimal | None = None,
-           after: str = "") -> Decimal:
+def _limit(
+    amount: Decimal,
+    left: Decimal,
+    what: str,
+    what_zh: str,
+    steps: _Steps,
+    figure: Decimal | None = None,
+    after: str = "",
+) -> Decimal:
     """``amount`` held to what is ``left`` of a limit, named ``what`` (followed by ``figure``, if given,
     and by ``after``)."""
     if not left > ZERO:  # (what max(ZERO, left) gives)

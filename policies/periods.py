@@ -5,6 +5,7 @@ adds [valid_from, valid_to] (overlapping or adjacent periods merge, the merged p
 grant that opened it); a revocation removes [valid_from, valid_to or open end]. So the same
 events always give the same periods, and a repeated event changes nothing.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping

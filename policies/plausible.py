@@ -19,6 +19,7 @@ already recorded unreadable (the ledger and the audit replay read them again).
 
 Pure: no Kafka, no database; the settings are read once per Limits.from_settings().
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -66,15 +67,25 @@ def implausible(event: Event, received_at: datetime, limits: Limits | None = Non
     if isinstance(event, DischargeClaim):
         return _claim(event, received_at, limits)
     if isinstance(event, EligibilityChange):
-        return _in_the_future("recorded_at", event.recorded_at, received_at, limits,
-                              "a change recorded in the future would outrank every later one, even its revocation")
+        return _in_the_future(
+            "recorded_at",
+            event.recorded_at,
+            received_at,
+            limits,
+            "a change recorded in the future would outrank every later one, even its revocation",
+        )
     if isinstance(event, ClaimCancellation):
         return _in_the_future("cancelled_at", event.cancelled_at, received_at, limits, "")
     if isinstance(event, YearEndClose):
         return _close(event, received_at, limits)
     if isinstance(event, EnrollmentChange):
-        return _in_the_future("recorded_at", event.recorded_at, received_at, limits,
-                              "an enrollment change recorded in the future would outrank every later one")
+        return _in_the_future(
+            "recorded_at",
+            event.recorded_at,
+            received_at,
+            limits,
+            "an enrollment change recorded in the future would outrank every later one",
+        )
     if isinstance(event, PremiumRoll):
         return _in_the_future("recorded_at", event.recorded_at, received_at, limits, "")
     return None
@@ -84,24 +95,32 @@ def implausible(event: Event, received_at: datetime, limits: Limits | None = Non
 
 
 def _claim(claim: DischargeClaim, received_at: datetime, limits: Limits) -> str | None:
-    return (_too_much(claim, limits) or _too_long(claim, limits) or _discharged_later(claim, received_at, limits)
-            or _before_first_period(claim))
+    return (
+        _too_much(claim, limits)
+        or _too_long(claim, limits)
+        or _discharged_later(claim, received_at, limits)
+        or _before_first_period(claim)
+    )
 
 
 def _too_much(claim: DischargeClaim, limits: Limits) -> str | None:
     # (the parts add up to medfee_sumamt and none is negative: none is above it)
     if claim.medfee_sumamt > limits.max_amount:
-        return (f"medfee_sumamt {claim.medfee_sumamt} is above the ceiling of {limits.max_amount} for one bill "
-                "(ONESTOP_MAX_AMOUNT): check the amount, or have the ceiling raised if the bill is real")
+        return (
+            f"medfee_sumamt {claim.medfee_sumamt} is above the ceiling of {limits.max_amount} for one bill "
+            "(ONESTOP_MAX_AMOUNT): check the amount, or have the ceiling raised if the bill is real"
+        )
     return None
 
 
 def _too_long(claim: DischargeClaim, limits: Limits) -> str | None:
     days = (claim.enddate - claim.begndate).days
     if days > limits.max_stay_days:
-        return (f"a stay from begndate {claim.begndate} to enddate {claim.enddate} is {days} days; at most "
-                f"{limits.max_stay_days} are accepted (ONESTOP_MAX_STAY_DAYS): check begndate (categories held "
-                "on its date would count for the claim)")
+        return (
+            f"a stay from begndate {claim.begndate} to enddate {claim.enddate} is {days} days; at most "
+            f"{limits.max_stay_days} are accepted (ONESTOP_MAX_STAY_DAYS): check begndate (categories held "
+            "on its date would count for the claim)"
+        )
     return None
 
 
@@ -109,8 +128,10 @@ def _discharged_later(claim: DischargeClaim, received_at: datetime, limits: Limi
     # a discharge day begins at midnight China Standard Time, the hospitals' time
     begins = datetime.combine(claim.enddate, time(0), tzinfo=CHINA)
     if begins > received_at + limits.clock_skew:
-        return (f"enddate {claim.enddate} is in the future: the claim was received at "
-                f"{received_at.astimezone(CHINA):%Y-%m-%d %H:%M:%S} China Standard Time; a claim is sent at discharge")
+        return (
+            f"enddate {claim.enddate} is in the future: the claim was received at "
+            f"{received_at.astimezone(CHINA):%Y-%m-%d %H:%M:%S} China Standard Time; a claim is sent at discharge"
+        )
     return None
 
 
@@ -118,8 +139,10 @@ def _before_first_period(claim: DischargeClaim) -> str | None:
     # (an insured place with no policy at all is refused by intake, with the places known: NoPolicy)
     first = _first_of_place(claim.insuplc_admdvs)
     if first is not None and claim.enddate < first.in_force_from:
-        return (f"enddate {claim.enddate} is before the first policy period of {first.region} (insured place "
-                f"{claim.insuplc_admdvs}), {first.ref} in force from {first.in_force_from}: no rules settle it")
+        return (
+            f"enddate {claim.enddate} is before the first policy period of {first.region} (insured place "
+            f"{claim.insuplc_admdvs}), {first.ref} in force from {first.in_force_from}: no rules settle it"
+        )
     return None
 
 
@@ -129,24 +152,31 @@ def _before_first_period(claim: DischargeClaim) -> str | None:
 def _in_the_future(field: str, at: datetime, received_at: datetime, limits: Limits, why: str) -> str | None:
     if at > received_at + limits.clock_skew:
         seconds = int(limits.clock_skew.total_seconds())
-        return (f"{field} {at.isoformat()} is in the future: it was received at {received_at.isoformat()} "
-                f"(clocks may disagree by {seconds} s, ONESTOP_CLOCK_SKEW_SECONDS)" + (f"; {why}" if why else ""))
+        return (
+            f"{field} {at.isoformat()} is in the future: it was received at {received_at.isoformat()} "
+            f"(clocks may disagree by {seconds} s, ONESTOP_CLOCK_SKEW_SECONDS)" + (f"; {why}" if why else "")
+        )
     return None
 
 
 def _close(close: YearEndClose, received_at: datetime, limits: Limits) -> str | None:
-    future = _in_the_future("recorded_at", close.recorded_at, received_at, limits,
-                            "a close is sent when finance closes the year")
+    future = _in_the_future(
+        "recorded_at", close.recorded_at, received_at, limits, "a close is sent when finance closes the year"
+    )
     if future:
         return future
     year_over = date(close.year + 1, 1, 1)
     if close.recorded_at.date() < year_over:  # (in the close's own offset, as finance wrote it)
-        return (f"the close of {close.year} is recorded at {close.recorded_at.isoformat()}, before the year ended: "
-                f"a year is closed from {year_over} on")
+        return (
+            f"the close of {close.year} is recorded at {close.recorded_at.isoformat()}, before the year ended: "
+            f"a year is closed from {year_over} on"
+        )
     first = _first_policy(close.region)
     if first is not None and close.year < first.in_force_from.year:
-        return (f"{close.region} has no policy in {close.year}: its first policy period, {first.ref}, is in force "
-                f"from {first.in_force_from}; there is no such year to close")
+        return (
+            f"{close.region} has no policy in {close.year}: its first policy period, {first.ref}, is in force "
+            f"from {first.in_force_from}; there is no such year to close"
+        )
     return None
 
 

@@ -16,6 +16,7 @@ those names read "category withheld" in rules, explanations, reasons and notes. 
 the claim would make for the person's other claims, those of the asking hospital's claims and the
 person's year-end entries are shown; those of other hospitals' claims only counted in a note.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -87,8 +88,10 @@ def presettle(history: Sequence[Input], claim: DischargeClaim, at: datetime) -> 
     if not own:
         notes.append("the corrected bill changes no payment")
     if not any(isinstance(i, ChangeReceived) for i in history):
-        notes.append("no eligibility change was ever received for this person: no category counts, "
-                     "only the funds open to every insured person pay")
+        notes.append(
+            "no eligibility change was ever received for this person: no category counts, "
+            "only the funds open to every insured person pay"
+        )
     return Presettled(claim, own, [r for r in made if r.key != claim.key], after.totals.get(claim.year, {}), notes)
 
 
@@ -99,28 +102,39 @@ def _admissible(history: Sequence[Input], claim: DischargeClaim) -> list[str]:
     )
     if not same:
         if claim.revision:
-            raise CannotPresettle(f"claim {claim.claim_id} was never received from its hospital: a corrected bill "
-                                  f"(revision {claim.revision}) corrects only its own hospital's claim")
+            raise CannotPresettle(
+                f"claim {claim.claim_id} was never received from its hospital: a corrected bill "
+                f"(revision {claim.revision}) corrects only its own hospital's claim"
+            )
         return []
     if same[0].claim.psn_no != claim.psn_no:
         raise CannotPresettle(f"claim {claim.claim_id} was received for another person")
     for item in same:
         if item.claim.revision == claim.revision:
             if _content(item.claim) == _content(claim):
-                raise CannotPresettle(f"claim {claim.claim_id} revision {claim.revision} was received already and is "
-                                      f"settled: settling it again changes nothing (onestop slip {claim.claim_id})")
-            raise CannotPresettle(f"claim {claim.claim_id} revision {claim.revision} was received with other content: "
-                                  "a corrected bill needs a higher revision")
+                raise CannotPresettle(
+                    f"claim {claim.claim_id} revision {claim.revision} was received already and is "
+                    f"settled: settling it again changes nothing (onestop slip {claim.claim_id})"
+                )
+            raise CannotPresettle(
+                f"claim {claim.claim_id} revision {claim.revision} was received with other content: "
+                "a corrected bill needs a higher revision"
+            )
     latest = max(item.claim.revision for item in same)
     if claim.revision < latest:
-        raise CannotPresettle(f"claim {claim.claim_id} has revision {latest} already: revision {claim.revision} "
-                              "would be refused")
+        raise CannotPresettle(
+            f"claim {claim.claim_id} has revision {latest} already: revision {claim.revision} would be refused"
+        )
     cancelled = [i for i in history if isinstance(i, CancellationReceived) and cancels(i.cancellation, same[0].claim)]
     if cancelled:
-        raise CannotPresettle(f"claim {claim.claim_id} was cancelled ({cancelled[0].cancellation.event_id}): "
-                              "a cancelled claim is not corrected")
-    return [f"a corrected bill of claim {claim.claim_id} (revision {latest} → {claim.revision}): "
-            "its record is the change from what was settled"]
+        raise CannotPresettle(
+            f"claim {claim.claim_id} was cancelled ({cancelled[0].cancellation.event_id}): "
+            "a cancelled claim is not corrected"
+        )
+    return [
+        f"a corrected bill of claim {claim.claim_id} (revision {latest} → {claim.revision}): "
+        "its record is the change from what was settled"
+    ]
 
 
 def _content(claim: DischargeClaim) -> dict[str, Any]:
@@ -154,8 +168,9 @@ def reply_for(history: Sequence[Input], request: PresettleRequest, at: datetime)
     presettle --format json`) as the asking hospital may see it (the module's doc): the would-be record
     in the platform's shape and ours, its effects, the notes; or the reason it cannot be."""
     claim = claim_of(request)
-    answer = partial(PresettleReply, request_id=request.answer_to, claim_id=claim.claim_id, psn_no=claim.psn_no,
-                     answered_at=at)
+    answer = partial(
+        PresettleReply, request_id=request.answer_to, claim_id=claim.claim_id, psn_no=claim.psn_no, answered_at=at
+    )
     grants = tuple(item.change.event_id for item in history if isinstance(item, ChangeReceived))
     try:
         result = presettle(history, claim, at)
@@ -167,12 +182,18 @@ def reply_for(history: Sequence[Input], request: PresettleRequest, at: datetime)
     notes = [withhold(note, grants) for note in result.notes]
     elsewhere = len(others) - len(shown)
     if elsewhere:
-        notes.append(f"settling it would also change {elsewhere} record(s) of the person's claims at other hospitals "
-                     "(not shown: they are those hospitals')")
+        notes.append(
+            f"settling it would also change {elsewhere} record(s) of the person's claims at other hospitals "
+            "(not shown: they are those hospitals')"
+        )
     form = nhsa_form(record) if record is not None else None
     return answer(
-        setlinfo=form.setlinfo if form else None, setldetail=form.setldetail if form else [],
-        payments=list(record.payments) if record is not None else [], settlement=record, effects=shown, notes=notes,
+        setlinfo=form.setlinfo if form else None,
+        setldetail=form.setldetail if form else [],
+        payments=list(record.payments) if record is not None else [],
+        settlement=record,
+        effects=shown,
+        notes=notes,
     )
 
 

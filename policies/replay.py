@@ -1,4 +1,5 @@
 """A person's claims settled one after another, each year as it is known once all its claims are in."""
+
 from __future__ import annotations
 
 from collections.abc import Sequence

@@ -1,4 +1,5 @@
 """Segment schedules (分段报销): F(B) = Σ rateᵢ × length of [fromᵢ, fromᵢ₊₁) ∩ [0, B)."""
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -47,8 +48,9 @@ def pieces(segments: Sequence[Segment] | tuple[Span, ...], low: Decimal, high: D
     return over(_read(segments), low, high)[1]
 
 
-def over(spans: Sequence[Span], low: Decimal, high: Decimal,
-         low_shown: str | None = None, high_shown: str | None = None) -> tuple[Decimal, list[str]]:
+def over(
+    spans: Sequence[Span], low: Decimal, high: Decimal, low_shown: str | None = None, high_shown: str | None = None
+) -> tuple[Decimal, list[str]]:
     """F(high) − F(low), unrounded, and its arithmetic: each segment's rate × the part of
     [low, high) it covers, one "rate × (to − from)" per segment touched. The amount is the sum of
     the terms shown (exactly what ``covered`` gives for the two bases, in one pass).

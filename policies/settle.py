@@ -1,4 +1,5 @@
 """A whole claim through a region's chain of payers, in order; the patient pays what is left."""
+
 from __future__ import annotations
 
 from collections.abc import Collection
@@ -22,8 +23,14 @@ class Settled:
 
     __slots__ = ("claim", "policy", "lines", "totals", "reaches_back")
 
-    def __init__(self, claim: DischargeClaim, policy: Policy, lines: tuple[PaymentLine, ...], totals: YearTotals,
-                 reaches_back: bool = False) -> None:
+    def __init__(
+        self,
+        claim: DischargeClaim,
+        policy: Policy,
+        lines: tuple[PaymentLine, ...],
+        totals: YearTotals,
+        reaches_back: bool = False,
+    ) -> None:
         self.claim, self.policy, self.lines, self.totals = claim, policy, lines, totals
         self.reaches_back = reaches_back  # lifted the year over a qualifying line: settle its earlier claims again
 

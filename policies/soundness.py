@@ -13,6 +13,7 @@ first settlement pays no negative line and no payer off its recorded route, and 
 record each claim's net per payer is never negative and its funds stay within its bill. A premium
 subsidy is held to the same: no line below zero, never more than the contribution it pays.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
@@ -55,8 +56,9 @@ def disagreement(
     return checked(claim, snapshot, lines, basis)[0]
 
 
-def checked(claim: DischargeClaim, snapshot: Mapping[str, Any], lines: Sequence[object],
-            basis: YearTotals) -> tuple[str | None, Settled]:
+def checked(
+    claim: DischargeClaim, snapshot: Mapping[str, Any], lines: Sequence[object], basis: YearTotals
+) -> tuple[str | None, Settled]:
     """:func:`disagreement`, and the claim as the rules settle it on ``basis`` (the ledger settles on
     its own totals: when they are the basis, this is the settlement)."""
     settled = settled_on(claim, snapshot, basis)
@@ -70,8 +72,11 @@ def _disagreement(settled: Settled, snapshot: Mapping[str, Any], lines: Sequence
     want = {line["payer"]: line for line in expected}
     got = {line.get("payer"): line for line in lines if isinstance(line, Mapping)}
     problems = [f"{payer} line missing" for payer in want if payer not in got]
-    problems += [f"a line of {payer}, which is not on the claim's recorded route {list(snapshot['route'])}"
-                 for payer in got if payer not in want]
+    problems += [
+        f"a line of {payer}, which is not on the claim's recorded route {list(snapshot['route'])}"
+        for payer in got
+        if payer not in want
+    ]
     for payer in (p for p in want if p in got):
         if got[payer].get("amount") != want[payer]["amount"]:
             problems.append(f"{payer} pays {got[payer].get('amount')}, the rules give {want[payer]['amount']}")
@@ -98,8 +103,9 @@ class Unsound(AssertionError):
     """A record the ledger was about to make breaks an invariant of money: nothing is recorded."""
 
 
-def unsound(records: Iterable[Settlement], nets: Mapping[tuple[str, int], Net],
-            routes: Mapping[str, Sequence[Payer]]) -> list[str]:
+def unsound(
+    records: Iterable[Settlement], nets: Mapping[tuple[str, int], Net], routes: Mapping[str, Sequence[Payer]]
+) -> list[str]:
     """What is wrong with ``records`` made after ``nets`` (what each entry's records added up to
     before), in words; empty when every invariant holds. ``routes``: each claim's recorded route."""
     problems: list[str] = []
@@ -120,21 +126,32 @@ def _first_settlement_problems(record: Settlement, routes: Mapping[str, Sequence
     funds within the bill (a subsidy never more than the contribution), only the recorded route's payers."""
     if record.kind not in ("settlement", "premium"):
         return []
-    out = [f"{record.settlement_id}: {line.payer.value} pays {format_yuan(line.amount)}, below zero"
-           for line in record.payments if line.amount < 0]
+    out = [
+        f"{record.settlement_id}: {line.payer.value} pays {format_yuan(line.amount)}, below zero"
+        for line in record.payments
+        if line.amount < 0
+    ]
     if not ZERO <= record.fund_pay_sumamt <= record.medfee_sumamt:
-        out.append(f"{record.settlement_id}: the funds pay {format_yuan(record.fund_pay_sumamt)} "
-                   f"of a bill of {format_yuan(record.medfee_sumamt)}")
+        out.append(
+            f"{record.settlement_id}: the funds pay {format_yuan(record.fund_pay_sumamt)} "
+            f"of a bill of {format_yuan(record.medfee_sumamt)}"
+        )
     allowed = routes.get(record.key)
     if allowed is not None:
-        out += [f"{record.settlement_id}: a line of {line.payer.value}, not on the claim's recorded route"
-                for line in record.payments if line.payer not in allowed]
+        out += [
+            f"{record.settlement_id}: a line of {line.payer.value}, not on the claim's recorded route"
+            for line in record.payments
+            if line.payer not in allowed
+        ]
     return out
 
 
 def _net_problems(entry: str, year: int, net: Net) -> list[str]:
-    out = [f"{entry} ({year}): {payer.value} has paid {format_yuan(amount)} in all, below zero"
-           for payer, amount in net.by_payer.items() if amount < 0]
+    out = [
+        f"{entry} ({year}): {payer.value} has paid {format_yuan(amount)} in all, below zero"
+        for payer, amount in net.by_payer.items()
+        if amount < 0
+    ]
     funds = sum(net.by_payer.values(), start=ZERO)
     if "year_end" not in net.kinds and not ZERO <= funds <= net.medfee_sumamt:
         out.append(

@@ -18,6 +18,7 @@ yearly total, the policy and the rule's place in it. That a fund open only to so
 as much as its amount does, and the hospital bills that fund for it: the amount is the hospital's
 to know, the reason behind it is not.
 """
+
 from __future__ import annotations
 
 import re
@@ -115,5 +116,10 @@ def seen_by_hospital(record: Settlement, ids: Iterable[str] = ()) -> Settlement:
     """``record`` as a hospital may see it (the module's doc); ``ids``: grants' ids to withhold
     wherever they appear, besides those of the record's own identity."""
     every = tuple(dict.fromkeys([*ids, *(held.event_id for held in record.identity if held.event_id)]))
-    return record.model_copy(update={"identity": [], "reason": _reason(record.reason, every),
-                                     "payments": [_line(line, every) for line in record.payments]})
+    return record.model_copy(
+        update={
+            "identity": [],
+            "reason": _reason(record.reason, every),
+            "payments": [_line(line, every) for line in record.payments],
+        }
+    )

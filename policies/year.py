@@ -12,6 +12,7 @@ end of the year's claims:
 
 What the live ledger records for each claim must add up to what this gives.
 """
+
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
@@ -89,5 +90,10 @@ def _qualifying_lines_reached(claims: Sequence[ClaimOfYear], totals: YearTotals)
 @once_per_policy
 def _qualifying_lines(policy: Policy) -> list[tuple[str, Decimal, str]]:
     """Each qualifying tier of the policy: its account, its line and its name (qualification_key)."""
-    return [(payer.account_of(rule), tier.qualifies_at, qualification_key(payer.account_of(rule), tier))
-            for payer in policy.payers for rule in payer.rules for tier in rule.tiers if tier.qualifies_at is not None]
+    return [
+        (payer.account_of(rule), tier.qualifies_at, qualification_key(payer.account_of(rule), tier))
+        for payer in policy.payers
+        for rule in payer.rules
+        for tier in rule.tiers
+        if tier.qualifies_at is not None
+    ]

@@ -14,6 +14,7 @@ left to the person. It is paid to the person, as one
 ``year_end`` line per account, counted on an account of its own (``<account>.year_end``) so that
 a claim of a closed year arriving later is settled as before and the close is adjusted instead.
 """
+
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence

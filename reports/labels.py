@@ -1,4 +1,5 @@
 """The names things are printed with, in Chinese with the English beside."""
+
 from __future__ import annotations
 
 from schemas.codes import Category, category_name_zh
@@ -10,8 +11,11 @@ KIND = {
     "year_end": ("年终清算", "year-end"),
     "premium": ("参保资助", "premium subsidy"),
 }
-MED_TYPE = {"21": ("住院", "inpatient"), "14": ("门诊慢特病", "chronic / special-disease outpatient"),
-            "11": ("普通门诊", "general outpatient")}
+MED_TYPE = {
+    "21": ("住院", "inpatient"),
+    "14": ("门诊慢特病", "chronic / special-disease outpatient"),
+    "11": ("普通门诊", "general outpatient"),
+}
 INSUTYPE = {
     "390": ("城乡居民基本医疗保险", "resident basic insurance"),
     "310": ("职工基本医疗保险", "employee basic insurance"),

@@ -5,6 +5,7 @@ fund), what the person still pays, the category that earned it and when it is du
 Pure: the ledger's premium records in, the list out. A premium record is made once and never
 adjusted (PARAMETERS.md, "Premium subsidies"), so the list is the records themselves.
 """
+
 from __future__ import annotations
 
 import csv
@@ -18,8 +19,19 @@ from schemas.codes import CATEGORY_ZH
 from schemas.events import Settlement
 from schemas.money import ZERO
 
-COLUMNS = ("psn_no", "region", "year", "insuplc_admdvs", "category", "category_zh", "contribution", "subsidised",
-           "person_pays", "funds", "due_date")
+COLUMNS = (
+    "psn_no",
+    "region",
+    "year",
+    "insuplc_admdvs",
+    "category",
+    "category_zh",
+    "contribution",
+    "subsidised",
+    "person_pays",
+    "funds",
+    "due_date",
+)
 
 
 @dataclass(frozen=True)
@@ -37,9 +49,15 @@ class Row:
 
     def as_dict(self) -> dict[str, str]:
         return {
-            "psn_no": self.psn_no, "region": self.region, "year": str(self.year), "insuplc_admdvs": self.insuplc_admdvs,
-            "category": self.category, "category_zh": _zh(self.category), "contribution": f"{self.contribution:.2f}",
-            "subsidised": f"{self.subsidised:.2f}", "person_pays": f"{self.person_pays:.2f}",
+            "psn_no": self.psn_no,
+            "region": self.region,
+            "year": str(self.year),
+            "insuplc_admdvs": self.insuplc_admdvs,
+            "category": self.category,
+            "category_zh": _zh(self.category),
+            "contribution": f"{self.contribution:.2f}",
+            "subsidised": f"{self.subsidised:.2f}",
+            "person_pays": f"{self.person_pays:.2f}",
             "funds": "; ".join(f"{payer} {code} {amount:.2f}" for payer, code, amount in self.funds),
             "due_date": self.due_date.isoformat() if self.due_date else "",
         }
@@ -55,11 +73,20 @@ def tax_office_list(records: Iterable[Settlement]) -> list[Row]:
     for record in records:
         if record.kind != "premium":
             continue
-        rows.append(Row(
-            record.psn_no, record.policy.region, record.year or 0, record.insuplc_admdvs,
-            record.category.value if record.category else "", record.medfee_sumamt, record.fund_pay_sumamt,
-            record.psn_part_amt, tuple((line.payer.value, line.fund_pay_type, line.amount) for line in record.payments),
-            record.due_date))
+        rows.append(
+            Row(
+                record.psn_no,
+                record.policy.region,
+                record.year or 0,
+                record.insuplc_admdvs,
+                record.category.value if record.category else "",
+                record.medfee_sumamt,
+                record.fund_pay_sumamt,
+                record.psn_part_amt,
+                tuple((line.payer.value, line.fund_pay_type, line.amount) for line in record.payments),
+                record.due_date,
+            )
+        )
     return sorted(rows, key=lambda r: r.psn_no)
 
 
@@ -84,21 +111,35 @@ def as_csv(rows: list[Row]) -> str:
 
 
 def as_json(rows: list[Row], region: str, year: int) -> dict:
-    return {"region": region, "year": year, "persons": len(rows), "rows": [row.as_dict() for row in rows],
-            "totals": {name: f"{amount:.2f}" for name, amount in totals(rows).items()}}
+    return {
+        "region": region,
+        "year": year,
+        "persons": len(rows),
+        "rows": [row.as_dict() for row in rows],
+        "totals": {name: f"{amount:.2f}" for name, amount in totals(rows).items()},
+    }
 
 
 def as_text(rows: list[Row], region: str, year: int) -> str:
-    out = [f"premium subsidies (参保资助) of {region} {year}: the list for the tax office (代缴名单); amounts in yuan",
-           f"{'person':<20} {'category':<22} {'contribution':>12} {'subsidised':>11} {'person pays':>11}  "
-           f"{'due':<10}  funds"]
+    out = [
+        f"premium subsidies (参保资助) of {region} {year}: the list for the tax office (代缴名单); amounts in yuan",
+        f"{'person':<20} {'category':<22} {'contribution':>12} {'subsidised':>11} {'person pays':>11}  "
+        f"{'due':<10}  funds",
+    ]
     for row in rows:
         funds = ", ".join(f"{payer} {amount:.2f}" for payer, _, amount in row.funds)
-        out.append(f"{row.psn_no:<20} {row.category:<22} {row.contribution:>12.2f} {row.subsidised:>11.2f} "
-                   f"{row.person_pays:>11.2f}  {str(row.due_date or ''):<10}  {funds}")
+        out.append(
+            f"{row.psn_no:<20} {row.category:<22} {row.contribution:>12.2f} {row.subsidised:>11.2f} "
+            f"{row.person_pays:>11.2f}  {str(row.due_date or ''):<10}  {funds}"
+        )
     summed = totals(rows)
-    out.append(f"{len(rows)} persons: contributions {summed['contribution']:,.2f}, "
-               f"subsidised {summed['subsidised']:,.2f}, persons pay {summed['person_pays']:,.2f}")
-    out += [f"  {name}: {amount:,.2f}" for name, amount in summed.items()
-            if name not in ("contribution", "subsidised", "person_pays")]
+    out.append(
+        f"{len(rows)} persons: contributions {summed['contribution']:,.2f}, "
+        f"subsidised {summed['subsidised']:,.2f}, persons pay {summed['person_pays']:,.2f}"
+    )
+    out += [
+        f"  {name}: {amount:,.2f}"
+        for name, amount in summed.items()
+        if name not in ("contribution", "subsidised", "person_pays")
+    ]
     return "\n".join(out)

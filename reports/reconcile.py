@@ -9,6 +9,7 @@ The hospital's file is CSV with a header naming ``setl_id`` or ``claim_id`` and 
 claim's records of the period add up to. The period is of record days in China Standard Time,
 both ends included. Year-end records are paid to persons and are never a hospital's.
 """
+
 from __future__ import annotations
 
 import csv
@@ -73,8 +74,9 @@ def read_hospital_file(text: str, name: str = "the hospital's file") -> Hospital
     reader = csv.DictReader(io.StringIO(text))
     header = [h.strip() for h in (reader.fieldnames or [])]
     if not header:
-        raise BadFile(name, ["line 1: empty file: expected a CSV header naming setl_id or claim_id, "
-                             + ", ".join(AMOUNTS)])
+        raise BadFile(
+            name, ["line 1: empty file: expected a CSV header naming setl_id or claim_id, " + ", ".join(AMOUNTS)]
+        )
     reader.fieldnames = header
     key = next((k for k in KEYS if k in header), None)
     missing = [a for a in AMOUNTS if a not in header]
@@ -110,8 +112,10 @@ def read_hospital_file(text: str, name: str = "the hospital's file") -> Hospital
             continue
         amounts = Amounts(**found)
         if amounts.fund_pay_sumamt + amounts.psn_part_amt != amounts.medfee_sumamt:
-            problems.append(f"line {number}: field medfee_sumamt: {amounts.medfee_sumamt:.2f} is not fund_pay_sumamt + "
-                            f"psn_part_amt ({amounts.fund_pay_sumamt:.2f} + {amounts.psn_part_amt:.2f})")
+            problems.append(
+                f"line {number}: field medfee_sumamt: {amounts.medfee_sumamt:.2f} is not fund_pay_sumamt + "
+                f"psn_part_amt ({amounts.fund_pay_sumamt:.2f} + {amounts.psn_part_amt:.2f})"
+            )
             continue
         was = items.get(value)
         if was is not None and key == "setl_id":
@@ -190,8 +194,10 @@ def reconcile(
     names = [r.fixmedins_name for r in records if r.fixmedins_code == hospital and r.fixmedins_name]
     if not any(r.fixmedins_code == hospital for r in records):
         known = sorted({r.fixmedins_code for r in records if r.fixmedins_code})
-        raise UnknownHospital(f"--hospital {hospital}: unknown hospital — no record of the ledger names it "
-                              f"(hospitals known: {', '.join(known[:20]) or 'none'})")
+        raise UnknownHospital(
+            f"--hospital {hospital}: unknown hospital — no record of the ledger names it "
+            f"(hospitals known: {', '.join(known[:20]) or 'none'})"
+        )
     ours = ledger_items(records, hospital, begin, end, hospital_file.key)
     theirs = hospital_file.items
     differences = []
@@ -202,15 +208,28 @@ def reconcile(
                 Difference(key, "only_in_ledger", (), None, mine, {a: -getattr(mine, a) for a in AMOUNTS})
             )
         elif mine is None:
-            differences.append(Difference(key, "only_in_hospital", their.lines, their.amounts, None,
-                                          {a: getattr(their.amounts, a) for a in AMOUNTS}))
+            differences.append(
+                Difference(
+                    key,
+                    "only_in_hospital",
+                    their.lines,
+                    their.amounts,
+                    None,
+                    {a: getattr(their.amounts, a) for a in AMOUNTS},
+                )
+            )
         elif their.amounts != mine:
             differences.append(Difference(key, "differs", their.lines, their.amounts, mine, their.amounts.minus(mine)))
     differences.sort(key=lambda d: (d.lines[0] if d.lines else 1 << 30, d.key))
     total = lambda values: sum(values, start=Amounts())  # noqa: E731
     return Reconciliation(
-        hospital, names[-1] if names else None, begin, end, hospital_file.key,
-        Totals(len(theirs), total(i.amounts for i in theirs.values())), Totals(len(ours), total(ours.values())),
+        hospital,
+        names[-1] if names else None,
+        begin,
+        end,
+        hospital_file.key,
+        Totals(len(theirs), total(i.amounts for i in theirs.values())),
+        Totals(len(ours), total(ours.values())),
         differences,
     )
 
@@ -252,8 +271,12 @@ def as_text(result: Reconciliation) -> str:
                 out.append(
                     f"      {amount:<18} hospital {a:>12}  ledger {b:>12}  difference {d.differences[amount]:+.2f}"
                 )
-    out += ["", "AGREE: the hospital's list and the ledger agree to the fen" if result.agrees
-            else "DIFFER: see above (differences are the hospital's amount less the ledger's)"]
+    out += [
+        "",
+        "AGREE: the hospital's list and the ledger agree to the fen"
+        if result.agrees
+        else "DIFFER: see above (differences are the hospital's amount less the ledger's)",
+    ]
     return "\n".join(out)
 
 
@@ -263,14 +286,26 @@ def _amounts_json(amounts: Amounts | None) -> dict | None:
 
 def as_json(result: Reconciliation) -> dict:
     return {
-        "hospital": result.hospital, "hospital_name": result.hospital_name, "from": result.begin.isoformat(),
-        "to": result.end.isoformat(), "key": result.key, "agrees": result.agrees, "totals_agree": result.totals_agree,
+        "hospital": result.hospital,
+        "hospital_name": result.hospital_name,
+        "from": result.begin.isoformat(),
+        "to": result.end.isoformat(),
+        "key": result.key,
+        "agrees": result.agrees,
+        "totals_agree": result.totals_agree,
         "totals": {
             "hospital": {"count": result.hospital_totals.count, **_amounts_json(result.hospital_totals.amounts)},
             "ledger": {"count": result.ledger_totals.count, **_amounts_json(result.ledger_totals.amounts)},
         },
-        "differences": [{
-            result.key: d.key, "status": d.status, "lines": list(d.lines), "hospital": _amounts_json(d.hospital),
-            "ledger": _amounts_json(d.ledger), "difference": {a: f"{v:.2f}" for a, v in d.differences.items()},
-        } for d in result.differences],
+        "differences": [
+            {
+                result.key: d.key,
+                "status": d.status,
+                "lines": list(d.lines),
+                "hospital": _amounts_json(d.hospital),
+                "ledger": _amounts_json(d.ledger),
+                "difference": {a: f"{v:.2f}" for a, v in d.differences.items()},
+            }
+            for d in result.differences
+        ],
     }

@@ -4,6 +4,7 @@ paid and by which rule, what the patient pays, where the year stands, and what c
 Pure: the claim's records (in the order recorded), the year's totals as known now and the
 policy in; the slip's content out (render/ prints it as HTML and PDF).
 """
+
 from __future__ import annotations
 
 import re
@@ -129,8 +130,13 @@ def _rule_words(rule_ref: str) -> str:
     return f"{match['rule'].replace('_', ' ')}" + (f" · {match['tier']}" if match["tier"] else "")
 
 
-def build_slip(records: Sequence[Settlement], totals: YearTotals | None, generated_at: datetime,
-               policy: Policy | None = None, claim: DischargeClaim | None = None) -> Slip:
+def build_slip(
+    records: Sequence[Settlement],
+    totals: YearTotals | None,
+    generated_at: datetime,
+    policy: Policy | None = None,
+    claim: DischargeClaim | None = None,
+) -> Slip:
     """The slip of one claim from its records in the order recorded (the first settled it; the
     later ones are listed under it), its year's totals as known now and (for the annual cap of a
     major disease) the claim itself."""
@@ -158,9 +164,19 @@ def build_slip(records: Sequence[Settlement], totals: YearTotals | None, generat
             )
         )
     running = _running(first, totals or {}, policy, claim)
-    later = [LaterRecord(r.settlement_id, r.kind, r.settled_at, r.reason or "", r.medfee_sumamt, r.fund_pay_sumamt,
-                         r.psn_part_amt, {line.payer.value: line.amount for line in r.payments if line.amount})
-             for r in records[1:]]
+    later = [
+        LaterRecord(
+            r.settlement_id,
+            r.kind,
+            r.settled_at,
+            r.reason or "",
+            r.medfee_sumamt,
+            r.fund_pay_sumamt,
+            r.psn_part_amt,
+            {line.payer.value: line.amount for line in r.payments if line.amount},
+        )
+        for r in records[1:]
+    ]
     return Slip(
         claim_id=first.claim_id,
         setl_id=first.settlement_id,
@@ -239,10 +255,14 @@ def slip_facts(slip: Slip) -> list[tuple[str, str, str]]:
     """The slip's facts as (Chinese label, English label, value), in the order both renderings show them."""
     hospital = f"{slip.hospital_name or ''} ({slip.hospital_code})" if slip.hospital_code else "—"
     return [
-        ("定点医药机构", "hospital", hospital), ("就诊ID", "claim (mdtrt_id)", slip.claim_id),
-        ("人员编号", "person", slip.psn_no), ("结算ID", "settlement (setl_id)", slip.setl_id),
-        ("医疗类别", "type of care", labels.med_type(slip.med_type)), ("参保地", "insured place", slip.insuplc_admdvs),
+        ("定点医药机构", "hospital", hospital),
+        ("就诊ID", "claim (mdtrt_id)", slip.claim_id),
+        ("人员编号", "person", slip.psn_no),
+        ("结算ID", "settlement (setl_id)", slip.setl_id),
+        ("医疗类别", "type of care", labels.med_type(slip.med_type)),
+        ("参保地", "insured place", slip.insuplc_admdvs),
         ("入院 / 出院", "admitted / discharged", f"{slip.begndate or '—'} / {slip.enddate or '—'}"),
         ("结算时间", "settled", f"{slip.settled_at:%Y-%m-%d %H:%M}"),
-        ("人员类别", "categories", "、".join(slip.categories) or "—"), ("年度", "policy year", str(slip.year or "—")),
+        ("人员类别", "categories", "、".join(slip.categories) or "—"),
+        ("年度", "policy year", str(slip.year or "—")),
     ]

@@ -9,6 +9,7 @@ and its code: one hospital treating people insured in two regions is paid by bot
 statement's sums are the records' sums to the fen: every record of the month is in exactly one
 row of one section.
 """
+
 from __future__ import annotations
 
 import re
@@ -140,8 +141,11 @@ class Statement:
 
     @property
     def empty(self) -> bool:
-        return (not self.hospitals and (self.year_end is None or not self.year_end.record_count)
-                and (self.premiums is None or not self.premiums.record_count))
+        return (
+            not self.hospitals
+            and (self.year_end is None or not self.year_end.record_count)
+            and (self.premiums is None or not self.premiums.record_count)
+        )
 
 
 def _merged(rows: Iterable[FundRow], by_region: bool = True) -> list[FundRow]:
@@ -150,8 +154,9 @@ def _merged(rows: Iterable[FundRow], by_region: bool = True) -> list[FundRow]:
         key = (row.region if by_region else "", row.fund_pay_type)
         into = out.get(key)
         if into is None:
-            into = out[key] = FundRow(key[0], row.region_name if by_region else "", row.fund_pay_type, row.fund_name,
-                                      row.setlinfo_field)
+            into = out[key] = FundRow(
+                key[0], row.region_name if by_region else "", row.fund_pay_type, row.fund_name, row.setlinfo_field
+            )
         for kind, total in row.kinds.items():
             into.kinds[kind].count += total.count
             into.kinds[kind].amount += total.amount
@@ -167,8 +172,13 @@ def hospitals_of(records: Iterable[Settlement]) -> dict[str, str | None]:
     return found
 
 
-def build_statement(records: Iterable[Settlement], month: str, hospital: str | None = None,
-                    generated_at: datetime | None = None, known_hospitals: Iterable[str] | None = None) -> Statement:
+def build_statement(
+    records: Iterable[Settlement],
+    month: str,
+    hospital: str | None = None,
+    generated_at: datetime | None = None,
+    known_hospitals: Iterable[str] | None = None,
+) -> Statement:
     """The statement of ``month`` (YYYY-MM) from the ledger's records (all of them, or at least
     the month's); of one hospital when ``hospital`` names one. A hospital no record ever named
     (``known_hospitals``: default, those of ``records``) is an error; a month without records
@@ -179,8 +189,10 @@ def build_statement(records: Iterable[Settlement], month: str, hospital: str | N
         known = set(known_hospitals) if known_hospitals is not None else set(hospitals_of(records))
         if hospital not in known:
             listed = ", ".join(sorted(known)[:20]) or "none"
-            raise StatementError(f"--hospital {hospital}: unknown hospital — no record of the ledger names it "
-                                 f"(hospitals known: {listed})")
+            raise StatementError(
+                f"--hospital {hospital}: unknown hospital — no record of the ledger names it "
+                f"(hospitals known: {listed})"
+            )
     of_month = [r for r in records if month_of(r.settled_at) == month]
     by_hospital: dict[str | None, list[Settlement]] = {}
     year_end: list[Settlement] = []
@@ -195,9 +207,14 @@ def build_statement(records: Iterable[Settlement], month: str, hospital: str | N
     sections = [
         _section(code, rs) for code, rs in sorted(by_hospital.items(), key=lambda kv: (kv[0] is None, kv[0] or ""))
     ]
-    return Statement(month, hospital, generated_at or datetime.now().astimezone(), sections,
-                     None if hospital is not None else _section(None, year_end),
-                     None if hospital is not None else _section(None, premiums))
+    return Statement(
+        month,
+        hospital,
+        generated_at or datetime.now().astimezone(),
+        sections,
+        None if hospital is not None else _section(None, year_end),
+        None if hospital is not None else _section(None, premiums),
+    )
 
 
 def _section(code: str | None, records: list[Settlement]) -> Section:
@@ -224,8 +241,9 @@ def _section(code: str | None, records: list[Settlement]) -> Section:
             amount,
         ) in per_fund.items():  # a record counts once per fund, however many of its payers pay from it
             rows[(region, fund_code)].add(record.kind, amount)
-    funds_rows = sorted((r for r in rows.values() if any(t.count for t in r.kinds.values())),
-                        key=lambda r: (r.region, r.fund_pay_type))
+    funds_rows = sorted(
+        (r for r in rows.values() if any(t.count for t in r.kinds.values())), key=lambda r: (r.region, r.fund_pay_type)
+    )
     return Section(code, names[-1] if names else None, funds_rows, counts, medfee, funds, personal)
 
 
@@ -236,9 +254,25 @@ def _region_name(region: str) -> str:
 # --- formats ---------------------------------------------------------------------------------------
 
 CSV_COLUMNS = (
-    "section", "month", "fixmedins_code", "fixmedins_name", "region", "fund_pay_type", "fund_name", "setlinfo_field",
-    "settlement_count", "settlement_sum", "adjustment_count", "adjustment_sum", "reversal_count", "reversal_sum",
-    "year_end_count", "year_end_sum", "premium_count", "premium_sum", "net_payable",
+    "section",
+    "month",
+    "fixmedins_code",
+    "fixmedins_name",
+    "region",
+    "fund_pay_type",
+    "fund_name",
+    "setlinfo_field",
+    "settlement_count",
+    "settlement_sum",
+    "adjustment_count",
+    "adjustment_sum",
+    "reversal_count",
+    "reversal_sum",
+    "year_end_count",
+    "year_end_sum",
+    "premium_count",
+    "premium_sum",
+    "net_payable",
 )
 
 
@@ -305,9 +339,13 @@ def _row_json(row: FundRow) -> dict:
 
 def _section_json(section: Section) -> dict:
     return {
-        "fixmedins_code": section.code, "fixmedins_name": section.name, "records": section.records,
-        "medfee_sumamt": _money(section.medfee_sumamt), "fund_pay_sumamt": _money(section.fund_pay_sumamt),
-        "psn_part_amt": _money(section.psn_part_amt), "funds": [_row_json(r) for r in section.funds],
+        "fixmedins_code": section.code,
+        "fixmedins_name": section.name,
+        "records": section.records,
+        "medfee_sumamt": _money(section.medfee_sumamt),
+        "fund_pay_sumamt": _money(section.fund_pay_sumamt),
+        "psn_part_amt": _money(section.psn_part_amt),
+        "funds": [_row_json(r) for r in section.funds],
         "net_payable": _money(section.net),
     }
 
@@ -315,13 +353,20 @@ def _section_json(section: Section) -> dict:
 def as_json(statement: Statement) -> dict:
     """The statement as a JSON document (amounts as strings with two decimals)."""
     return {
-        "month": statement.month, "hospital": statement.hospital, "generated_at": statement.generated_at.isoformat(),
+        "month": statement.month,
+        "hospital": statement.hospital,
+        "generated_at": statement.generated_at.isoformat(),
         "timezone": "China Standard Time (UTC+08:00): a record belongs to the month of its settled_at there",
         "hospitals": [_section_json(s) for s in statement.hospitals],
         "funds": [_row_json(r) for r in statement.funds],
         "net_payable": _money(statement.net),
-        "year_end": None if statement.year_end is None else {
-            **_section_json(statement.year_end), "paid_to": "persons, not hospitals"},
-        "premiums": None if statement.premiums is None else {
-            **_section_json(statement.premiums), "paid_to": "the tax office collecting persons' contributions (代缴)"},
+        "year_end": None
+        if statement.year_end is None
+        else {**_section_json(statement.year_end), "paid_to": "persons, not hospitals"},
+        "premiums": None
+        if statement.premiums is None
+        else {
+            **_section_json(statement.premiums),
+            "paid_to": "the tax office collecting persons' contributions (代缴)",
+        },
     }

@@ -4,6 +4,7 @@
 
 It ships no password: every secret is required (``${VAR:?…}``: compose refuses to start without
 it), and `onestop compose --env` prints a .env of fresh random ones to keep next to it."""
+
 from __future__ import annotations
 
 import secrets
@@ -217,8 +218,13 @@ def secret_names() -> list[str]:
     """Every secret docker-compose.yml requires."""
     from .acls import principals
 
-    return ["POSTGRES_PASSWORD", *(_db_password(role) for role in ROLES), "KAFKA_PASSWORD_ADMIN",
-            *(_variable(p.name) for p in principals()), "GRAFANA_ADMIN_PASSWORD"]
+    return [
+        "POSTGRES_PASSWORD",
+        *(_db_password(role) for role in ROLES),
+        "KAFKA_PASSWORD_ADMIN",
+        *(_variable(p.name) for p in principals()),
+        "GRAFANA_ADMIN_PASSWORD",
+    ]
 
 
 #: the database roles of a deployment: one per kind of worker (store/roles.py), and the administrator's
@@ -232,18 +238,22 @@ def _db_password(role: str) -> str:
 def _role_url(role: str) -> str:
     """The URL of a database role, its password required (written in the compose file's own syntax)."""
     variable = _db_password(role)
-    return (f"postgresql://onestop_{role}:${{{variable}:?{variable} is required}}@postgres:5432/"
-            "${POSTGRES_DB:-onestop}")
+    return (
+        f"postgresql://onestop_{role}:${{{variable}:?{variable} is required}}@postgres:5432/${{POSTGRES_DB:-onestop}}"
+    )
 
 
 def compose() -> str:
     """The docker-compose.yml of a deployment of every worker."""
     from .acls import principals
 
-    required = "".join(f"  {_variable(p.name)}: ${{{_variable(p.name)}:?{_variable(p.name)} is required}}\n"
-                       for p in principals())
-    workers = "".join(WORKER.format(name=name, variable=_variable(name), database_url=_role_url(worker.kind or name))
-                      for name, worker in WORKERS.items())
+    required = "".join(
+        f"  {_variable(p.name)}: ${{{_variable(p.name)}:?{_variable(p.name)} is required}}\n" for p in principals()
+    )
+    workers = "".join(
+        WORKER.format(name=name, variable=_variable(name), database_url=_role_url(worker.kind or name))
+        for name, worker in WORKERS.items()
+    )
     role_urls = "".join(f"      ONESTOP_{role.upper()}_DATABASE_URL: {_role_url(role)}\n" for role in ROLES)
     return HEAD.replace("{secrets}", required).replace("{role_urls}", role_urls) + workers + TAIL
 
@@ -251,6 +261,8 @@ def compose() -> str:
 def env_file() -> str:
     """A .env of fresh random secrets for docker-compose.yml (URL-safe: they go into database URLs)."""
     made = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    lines = [f"# onestop's secrets, made by `onestop compose --env` at {made}. Keep this file (mode 0600) next to",
-             "# docker-compose.yml and never commit it: PostgreSQL keeps its password from the first start."]
+    lines = [
+        f"# onestop's secrets, made by `onestop compose --env` at {made}. Keep this file (mode 0600) next to",
+        "# docker-compose.yml and never commit it: PostgreSQL keeps its password from the first start.",
+    ]
     return "\n".join([*lines, *(f"{name}={secrets.token_urlsafe(24)}" for name in secret_names())]) + "\n"

@@ -2,6 +2,7 @@
 scrape target per worker service (deploy/prometheus/prometheus.yml) and one dashboard of the
 metrics workers/metrics.py defines (deploy/grafana/dashboards/onestop.json). `onestop compose
 --prometheus` / `--dashboard` print them; tests/test_compose.py keeps the committed files equal."""
+
 from __future__ import annotations
 
 import json
@@ -33,36 +34,83 @@ def prometheus_config() -> str:
 #: (title, unit, [(PromQL, legend)]) — read top to bottom as an operator would: is money flowing,
 #: how fast does a claim settle, where does it wait, what was refused, is anything stuck
 PANELS: list[tuple[str, str, list[tuple[str, str]]]] = [
-    ("Settlements recorded per second", "ops",
-     [('sum(rate(onestop_records_out_total{worker="ledger",topic="settlements.completed"}[1m]))', "settlements/s")]),
-    ("Publish → settlement (hospital's event to the ledger's record)", "s",
-     [("histogram_quantile(0.5, sum by (le) (rate(onestop_settlement_seconds_bucket[1m])))", "p50"),
-      ("histogram_quantile(0.99, sum by (le) (rate(onestop_settlement_seconds_bucket[1m])))", "p99")]),
-    ("Events in per second, by worker", "ops",
-     [("sum by (worker) (rate(onestop_events_in_total[1m]))", "{{worker}}")]),
-    ("Wait before each worker (hop and queue), p99", "s",
-     [("histogram_quantile(0.99, sum by (worker, le) (rate(onestop_wait_seconds_bucket[1m])))", "{{worker}}")]),
-    ("Handling time per event (database and sending included), by worker", "s",
-     [("sum by (worker) (rate(onestop_batch_seconds_sum[1m])) / sum by (worker) (rate(onestop_events_in_total[1m]))",
-       "{{worker}}")]),
-    ("Batch size, mean by worker", "short",
-     [("sum by (worker) (rate(onestop_batch_size_sum[1m])) / sum by (worker) (rate(onestop_batch_size_count[1m]))",
-       "{{worker}}")]),
-    ("Consumer lag by worker and partition", "short",
-     [("sum by (worker, partition) (onestop_consumer_lag)", "{{worker}} p{{partition}}")]),
-    ("Rejected events per minute, by worker and kind", "short",
-     [("sum by (worker, kind) (increase(onestop_rejections_total[1m]))", "{{worker}} {{kind}}")]),
-    ("Parked messages (`onestop parked`), and claims intake sent again, by worker", "short",
-     [("sum by (worker, why) (onestop_parked_total)", "{{worker}} {{why}}"),
-      ("sum by (worker) (onestop_resent_total)", "{{worker}} sent again (not at the ledger in time)")]),
-    ("Batches retried because the database was away, per minute", "short",
-     [("sum by (worker) (increase(onestop_database_retries_total[1m]))", "{{worker}}")]),
-    ("Seconds since each worker last polled the broker (healthy below 30)", "s",
-     [("time() - onestop_last_poll_timestamp_seconds", "{{worker}}")]),
-    ("CPU per worker process", "percentunit",
-     [("rate(process_cpu_seconds_total{job=\"onestop-workers\"}[1m])", "{{instance}}")]),
-    ("Resident memory per worker process", "bytes",
-     [("process_resident_memory_bytes{job=\"onestop-workers\"}", "{{instance}}")]),
+    (
+        "Settlements recorded per second",
+        "ops",
+        [('sum(rate(onestop_records_out_total{worker="ledger",topic="settlements.completed"}[1m]))', "settlements/s")],
+    ),
+    (
+        "Publish → settlement (hospital's event to the ledger's record)",
+        "s",
+        [
+            ("histogram_quantile(0.5, sum by (le) (rate(onestop_settlement_seconds_bucket[1m])))", "p50"),
+            ("histogram_quantile(0.99, sum by (le) (rate(onestop_settlement_seconds_bucket[1m])))", "p99"),
+        ],
+    ),
+    ("Events in per second, by worker", "ops", [("sum by (worker) (rate(onestop_events_in_total[1m]))", "{{worker}}")]),
+    (
+        "Wait before each worker (hop and queue), p99",
+        "s",
+        [("histogram_quantile(0.99, sum by (worker, le) (rate(onestop_wait_seconds_bucket[1m])))", "{{worker}}")],
+    ),
+    (
+        "Handling time per event (database and sending included), by worker",
+        "s",
+        [
+            (
+                "sum by (worker) (rate(onestop_batch_seconds_sum[1m])) / sum by (worker) (rate(onestop_events_in_total[1m]))",
+                "{{worker}}",
+            )
+        ],
+    ),
+    (
+        "Batch size, mean by worker",
+        "short",
+        [
+            (
+                "sum by (worker) (rate(onestop_batch_size_sum[1m])) / sum by (worker) (rate(onestop_batch_size_count[1m]))",
+                "{{worker}}",
+            )
+        ],
+    ),
+    (
+        "Consumer lag by worker and partition",
+        "short",
+        [("sum by (worker, partition) (onestop_consumer_lag)", "{{worker}} p{{partition}}")],
+    ),
+    (
+        "Rejected events per minute, by worker and kind",
+        "short",
+        [("sum by (worker, kind) (increase(onestop_rejections_total[1m]))", "{{worker}} {{kind}}")],
+    ),
+    (
+        "Parked messages (`onestop parked`), and claims intake sent again, by worker",
+        "short",
+        [
+            ("sum by (worker, why) (onestop_parked_total)", "{{worker}} {{why}}"),
+            ("sum by (worker) (onestop_resent_total)", "{{worker}} sent again (not at the ledger in time)"),
+        ],
+    ),
+    (
+        "Batches retried because the database was away, per minute",
+        "short",
+        [("sum by (worker) (increase(onestop_database_retries_total[1m]))", "{{worker}}")],
+    ),
+    (
+        "Seconds since each worker last polled the broker (healthy below 30)",
+        "s",
+        [("time() - onestop_last_poll_timestamp_seconds", "{{worker}}")],
+    ),
+    (
+        "CPU per worker process",
+        "percentunit",
+        [('rate(process_cpu_seconds_total{job="onestop-workers"}[1m])', "{{instance}}")],
+    ),
+    (
+        "Resident memory per worker process",
+        "bytes",
+        [('process_resident_memory_bytes{job="onestop-workers"}', "{{instance}}")],
+    ),
 ]
 
 DATASOURCE = {"type": "prometheus", "uid": "prometheus"}
@@ -72,17 +120,32 @@ def dashboard() -> dict:
     """The Grafana dashboard: the panels above, two to a row."""
     panels = []
     for index, (title, unit, queries) in enumerate(PANELS):
-        panels.append({
-            "id": index + 1, "type": "timeseries", "title": title, "datasource": DATASOURCE,
-            "gridPos": {"x": 12 * (index % 2), "y": 8 * (index // 2), "w": 12, "h": 8},
-            "fieldConfig": {"defaults": {"unit": unit}, "overrides": []},
-            "options": {"legend": {"displayMode": "list", "placement": "bottom"}, "tooltip": {"mode": "multi"}},
-            "targets": [{"refId": chr(ord("A") + n), "datasource": DATASOURCE, "expr": expr, "legendFormat": legend}
-                        for n, (expr, legend) in enumerate(queries)],
-        })
-    return {"uid": "onestop", "title": "onestop: settlement workers", "tags": ["onestop"], "timezone": "browser",
-            "schemaVersion": 39, "version": 1, "refresh": "10s", "time": {"from": "now-1h", "to": "now"},
-            "panels": panels}
+        panels.append(
+            {
+                "id": index + 1,
+                "type": "timeseries",
+                "title": title,
+                "datasource": DATASOURCE,
+                "gridPos": {"x": 12 * (index % 2), "y": 8 * (index // 2), "w": 12, "h": 8},
+                "fieldConfig": {"defaults": {"unit": unit}, "overrides": []},
+                "options": {"legend": {"displayMode": "list", "placement": "bottom"}, "tooltip": {"mode": "multi"}},
+                "targets": [
+                    {"refId": chr(ord("A") + n), "datasource": DATASOURCE, "expr": expr, "legendFormat": legend}
+                    for n, (expr, legend) in enumerate(queries)
+                ],
+            }
+        )
+    return {
+        "uid": "onestop",
+        "title": "onestop: settlement workers",
+        "tags": ["onestop"],
+        "timezone": "browser",
+        "schemaVersion": 39,
+        "version": 1,
+        "refresh": "10s",
+        "time": {"from": "now-1h", "to": "now"},
+        "panels": panels,
+    }
 
 
 def dashboard_json() -> str:

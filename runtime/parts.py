@@ -1,5 +1,6 @@
 """The real parts a system needs, and getting them ready: the embedded broker and PostgreSQL
 unless ONESTOP_KAFKA / ONESTOP_DATABASE_URL name real ones; every topic created, the schema migrated."""
+
 from __future__ import annotations
 
 import asyncio

@@ -5,6 +5,7 @@ benchmark phase's figures are the difference of the scrapes around it. Quantiles
 histograms' buckets as Prometheus's histogram_quantile computes them (linear within a bucket),
 so they are as fine as the buckets (workers/metrics.py LATENCY_BUCKETS), no finer.
 """
+
 from __future__ import annotations
 
 import json
@@ -24,8 +25,11 @@ def scrape(url: str, timeout: float = 5.0) -> Samples:
     """Every sample a process's /metrics shows."""
     with urllib.request.urlopen(f"{url}/metrics", timeout=timeout) as answer:
         text = answer.read().decode()
-    return {(s.name, tuple(sorted(s.labels.items()))): s.value
-            for family in text_string_to_metric_families(text) for s in family.samples}
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
 
 
 def scrape_all(urls: list[str]) -> Samples:
@@ -122,7 +126,8 @@ def stages(samples: Samples) -> dict[str, Stage]:
         sending = total(samples, "onestop_send_seconds_sum", worker=worker)
         p50, p99 = (quantile(samples, "onestop_wait_seconds", q, worker=worker) for q in (0.5, 0.99))
         out[worker] = Stage(
-            events=int(count), batches=int(batches),
+            events=int(count),
+            batches=int(batches),
             handling_ms_per_event=round(1000 * seconds / count, 3) if count else None,
             sending_ms_per_event=round(1000 * sending / count, 3) if count else None,
             wait_p50_ms=round(1000 * p50, 1) if p50 is not None else None,

@@ -2,6 +2,7 @@
 on a small machine several workers per process (ONESTOP_PROCESSES, the aiokafka driver: each
 still its own consumer group); started, watched, restarted and stopped together (`onestop up`,
 `onestop demo`, the tests, the benchmarks)."""
+
 from __future__ import annotations
 
 import os
@@ -59,8 +60,10 @@ def layout(extra_env: dict[str, str] | None = None) -> int | str:
     if (extra_env.get("ONESTOP_DRIVER") or settings.driver) == "aiokafka" or not shares_processes(chosen):
         return chosen
     if given:
-        raise ValueError(f"ONESTOP_PROCESSES={given} runs several workers per process, which only the aiokafka driver "
-                         "can: set ONESTOP_DRIVER=aiokafka, or ONESTOP_PROCESSES=0")
+        raise ValueError(
+            f"ONESTOP_PROCESSES={given} runs several workers per process, which only the aiokafka driver "
+            "can: set ONESTOP_DRIVER=aiokafka, or ONESTOP_PROCESSES=0"
+        )
     return 0
 
 
@@ -110,7 +113,9 @@ class WorkerProcesses:
         log = open(self.log_dir / f"{name}.log", "ab")
         self.processes[name] = subprocess.Popen(
             [sys.executable, "-m", "cli", "worker", *group.split("+"), *(["--instance", instance] if instance else [])],
-            env=env, stdout=log, stderr=subprocess.STDOUT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
         log.close()
 

@@ -2,4 +2,5 @@
 
 Nothing here imports any other onestop package.
 """
+
 from . import compiled  # noqa: F401 - first: it decides whether the rules load compiled or from their source

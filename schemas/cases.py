@@ -1,4 +1,5 @@
 """Worked-case files (../shared/cases/README.md): one person's year, claims in arrival order, expectations."""
+
 from __future__ import annotations
 
 from datetime import date

@@ -1,4 +1,5 @@
 """Code lists of the contracts (CONTRACTS.md) and the domain (DOMAIN.md)."""
+
 from __future__ import annotations
 
 import re
@@ -93,8 +94,15 @@ class Payer(StrEnum):
 
 #: the payers that pay claims, in chain order: each has its worker and its topic (claims.pay.<payer>)
 CLAIM_PAYERS: tuple[Payer, ...] = (
-    Payer.basic, Payer.critical, Payer.tilt, Payer.supplementary, Payer.emergency_relief, Payer.assistance,
-    Payer.secondary, Payer.re_assistance, Payer.poverty_relief,
+    Payer.basic,
+    Payer.critical,
+    Payer.tilt,
+    Payer.supplementary,
+    Payer.emergency_relief,
+    Payer.assistance,
+    Payer.secondary,
+    Payer.re_assistance,
+    Payer.poverty_relief,
 )
 #: the payers that pay only premium subsidies (no worker, no topic: the ledger records them)
 PREMIUM_ONLY_PAYERS: tuple[Payer, ...] = tuple(p for p in Payer if p not in CLAIM_PAYERS)
@@ -175,8 +183,10 @@ def printable(value: str) -> str:
     reads or break a report."""
     for char in value:
         if unicodedata.category(char)[0] == "C":
-            raise ValueError(f"holds the character U+{ord(char):04X} ({unicodedata.category(char)}); "
-                             "only printable characters are accepted")
+            raise ValueError(
+                f"holds the character U+{ord(char):04X} ({unicodedata.category(char)}); "
+                "only printable characters are accepted"
+            )
     return value
 
 
@@ -200,13 +210,16 @@ def identifier(value: str) -> str:
         raise ValueError(f"is {len(value)} characters long; {rule}")
     position, char = next((i, c) for i, c in enumerate(value) if not _IDENTIFIER.fullmatch(c))
     shown = "a space" if char.isspace() else repr(char)
-    raise ValueError(f"holds {shown} at position {position + 1}; {rule} (no spaces, no \"/\")")
+    raise ValueError(f'holds {shown} at position {position + 1}; {rule} (no spaces, no "/")')
 
 
 #: An id on an input event (claim_id, event_id, psn_no, fixmedins_code, request_id, a close's region,
 #: a key id): 1 to 64 characters of A–Z a–z 0–9 . _ : - (CONTRACTS.md).
-Identifier = Annotated[str, AfterValidator(identifier), WithJsonSchema(
-    {"type": "string", "pattern": r"^[A-Za-z0-9._:\-]{1,%d}$" % IDENTIFIER_MAX})]
+Identifier = Annotated[
+    str,
+    AfterValidator(identifier),
+    WithJsonSchema({"type": "string", "pattern": r"^[A-Za-z0-9._:\-]{1,%d}$" % IDENTIFIER_MAX}),
+]
 #: Free text on an input event (a hospital's name, a reason): printable, at most 200 characters.
 Text = Annotated[str, StringConstraints(max_length=200), AfterValidator(printable)]
 

@@ -8,6 +8,7 @@ edited since — or ONESTOP_PURE_RULES=1, the Python source is imported instead,
 runs as it is written. (Without a build, the source is what runs, as before.) This module is
 imported first by both packages, before any module it decides for.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -25,8 +26,24 @@ from .settings import settings
 
 ROOT = Path(__file__).resolve().parent.parent
 #: the modules the build compiles (all of a claim's settlement; mypyc calls between them directly)
-COMPILED_MODULES = ("schemas.money", "schemas.trusted", *(f"policies.{name}" for name in (
-    "schedule", "conditions", "identity", "applicable", "accounts", "payer", "settle", "year", "replay")))
+COMPILED_MODULES = (
+    "schemas.money",
+    "schemas.trusted",
+    *(
+        f"policies.{name}"
+        for name in (
+            "schedule",
+            "conditions",
+            "identity",
+            "applicable",
+            "accounts",
+            "payer",
+            "settle",
+            "year",
+            "replay",
+        )
+    ),
+)
 #: written by the build: the Python it was built for and the hash of each source it compiled
 BUILD_FILE = ROOT / "schemas" / "_rules_build.json"
 
@@ -51,8 +68,9 @@ def build_is_current(build_file: Path = BUILD_FILE, root: Path = ROOT) -> bool:
 class _PythonSource(importlib.abc.MetaPathFinder):
     """Imports the compiled modules from their .py files, passing over the extensions."""
 
-    def find_spec(self, fullname: str, path: Sequence[str] | None = None,
-                  target: ModuleType | None = None) -> ModuleSpec | None:
+    def find_spec(
+        self, fullname: str, path: Sequence[str] | None = None, target: ModuleType | None = None
+    ) -> ModuleSpec | None:
         if fullname not in COMPILED_MODULES:
             return None
         return importlib.util.spec_from_file_location(fullname, source_of(fullname))
@@ -65,7 +83,8 @@ def _choose() -> bool:
         if BUILD_FILE.exists() and not refused:
             logging.getLogger(__name__).warning(
                 "the compiled rules are older than their source: running the Python source "
-                "(`onestop compile-rules` builds them again)")
+                "(`onestop compile-rules` builds them again)"
+            )
         sys.meta_path.insert(0, _PythonSource())
         return False
     return True

@@ -1,4 +1,5 @@
 """The events on the wire (CONTRACTS.md). Field names are fixed there; add, never rename."""
+
 from __future__ import annotations
 
 import re
@@ -35,7 +36,7 @@ def _schema_name(value: str) -> str:
     if _SCHEMA_NAME.fullmatch(value):
         return value
     printable(value)
-    raise ValueError(f"{value[:60]!r} is not a schema name; write <name>/<version>, e.g. \"claims.discharged/2\"")
+    raise ValueError(f'{value[:60]!r} is not a schema name; write <name>/<version>, e.g. "claims.discharged/2"')
 
 
 #: ``schema`` on an event: a name and a version, printable, at most 53 characters.

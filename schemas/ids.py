@@ -12,6 +12,7 @@ so no id that came in can equal one of them, and two keys of different kinds or 
 - what caused a record (``cause``) names its kind, so that a cancellation and a grant with the
   same event_id cause two different adjustments.
 """
+
 from __future__ import annotations
 
 

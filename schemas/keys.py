@@ -1,5 +1,6 @@
 """Who may speak for whom: the public keys of hospitals and authorities, what each may sign, and
 the proof a key's holder gives that it has the private half before the key is registered."""
+
 from __future__ import annotations
 
 import base64
@@ -123,8 +124,10 @@ def proof_refusal(key: SigningKey, proof: KeyProof, issued: KeyChallenge | None,
     registry issued it (None: it never did). One rule for every store."""
     signed = registration_statement(proof.challenge, key.key_id, key.signer_kind, key.signer, key.public_key)
     if not signature_holds(key.public_key, proof.signature, signed):
-        return (f"the proof does not hold for key {key.key_id} of {key.signer_kind} {key.signer} with this public key: "
-                f"it was signed by another key, or made for another key id, signer or challenge")
+        return (
+            f"the proof does not hold for key {key.key_id} of {key.signer_kind} {key.signer} with this public key: "
+            f"it was signed by another key, or made for another key id, signer or challenge"
+        )
     if issued is None:
         return (
             f"challenge {proof.challenge!r} was not issued by this registry: ask for one with `onestop keys challenge`"

@@ -3,6 +3,7 @@
 The one rounding rule of the project lives here: a computed payment is rounded to the fen,
 half up (四舍五入), once, when it becomes a payment.
 """
+
 from __future__ import annotations
 
 import re
@@ -57,7 +58,7 @@ def _parse_amount(value: Any, *, allow_negative: bool) -> Decimal:
         return _checked(value, allow_negative)
     if isinstance(value, bool) or isinstance(value, float):
         raise ValueError(
-            "amounts must be JSON strings with at most two decimals, e.g. \"1234.50\" "
+            'amounts must be JSON strings with at most two decimals, e.g. "1234.50" '
             f"(got the number {value!r}; a binary float cannot hold fen exactly)"
         )
     if isinstance(value, int):
@@ -66,9 +67,9 @@ def _parse_amount(value: Any, *, allow_negative: bool) -> Decimal:
         try:
             value = Decimal(value.strip())
         except InvalidOperation:
-            raise ValueError(f"{value!r} is not an amount; write it like \"1234.50\"") from None
+            raise ValueError(f'{value!r} is not an amount; write it like "1234.50"') from None
     if not isinstance(value, Decimal):
-        raise ValueError(f"an amount must be a string like \"1234.50\", not {type(value).__name__}")
+        raise ValueError(f'an amount must be a string like "1234.50", not {type(value).__name__}')
     return _checked(value, allow_negative)
 
 
@@ -115,9 +116,11 @@ def _not_a_wire_amount(value: Any) -> str:
     write = 'write a plain decimal string like "1234.50"'
     if not isinstance(value, str):
         if isinstance(value, (bool, int, float)):
-            return (f"amounts must be JSON strings with at most two decimals, {write} "
-                    f"(got the number {value!r}: a JSON number may already have lost a fen)")
-        return f"an amount must be a string like \"1234.50\", not {type(value).__name__}"
+            return (
+                f"amounts must be JSON strings with at most two decimals, {write} "
+                f"(got the number {value!r}: a JSON number may already have lost a fen)"
+            )
+        return f'an amount must be a string like "1234.50", not {type(value).__name__}'
     if value != value.strip() or any(c.isspace() for c in value):
         return f"{value!r} holds spaces; {write}"
     if value.startswith("-"):
@@ -147,20 +150,24 @@ Money = Annotated[Decimal, BeforeValidator(_amount), _AS_STRING, _SCHEMA]
 #: A non-negative amount that comes in (a bill's amounts): a plain decimal string on the wire, never
 #: a JSON number, sign or exponent; a Decimal of our own is accepted as it is (to the fen). Policy
 #: files and computed values use Money, which is lenient about how a number is written.
-WireMoney = Annotated[Decimal, BeforeValidator(_wire_amount), _AS_STRING,
-                      WithJsonSchema({"type": "string", "pattern": r"^[0-9]{1,12}(\.[0-9]{1,2})?$"})]
+WireMoney = Annotated[
+    Decimal,
+    BeforeValidator(_wire_amount),
+    _AS_STRING,
+    WithJsonSchema({"type": "string", "pattern": r"^[0-9]{1,12}(\.[0-9]{1,2})?$"}),
+]
 #: An amount that may be negative: the differences of adjustments and reversals.
 SignedMoney = Annotated[Decimal, BeforeValidator(_signed_amount), _AS_STRING, _SCHEMA]
 
 
 def _rate(value: Any) -> Decimal:
     if isinstance(value, float) or isinstance(value, bool):
-        raise ValueError(f"write rates as strings or percentages like \"75%\", not the number {value!r}")
+        raise ValueError(f'write rates as strings or percentages like "75%", not the number {value!r}')
     text = str(value).strip()
     try:
         rate = Decimal(text[:-1]) / 100 if text.endswith("%") else Decimal(text)
     except InvalidOperation:
-        raise ValueError(f"{value!r} is not a rate; write \"75%\" or \"0.75\"") from None
+        raise ValueError(f'{value!r} is not a rate; write "75%" or "0.75"') from None
     if not Decimal(0) <= rate <= Decimal(1):
         raise ValueError(f"{value!r} is not a rate between 0% and 100%")
     return rate

@@ -7,6 +7,7 @@ with two decimals). Which fund code is which fund differs between provinces: the
 the `setlinfo` field each fund's payment is counted in are data in the region's policy file
 (``fund_pay_type``, ``fund_name``, ``setlinfo_field`` of each payer).
 """
+
 from __future__ import annotations
 
 from datetime import date, datetime

@@ -1,5 +1,6 @@
 """Personal data as it may be shown: identity numbers are never written to logs, messages or
 metrics in clear (ARCHITECTURE.md, rule 6). The one masking rule of the project lives here."""
+
 from __future__ import annotations
 
 

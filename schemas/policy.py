@@ -43,9 +43,29 @@ from .rules import (
 )
 
 __all__ = [
-    "AREA_ORDER", "DEFAULT_SETLINFO_FIELD", "AlertRule", "Area", "BasePart", "CategoryDeclaration", "Conditions",
-    "Deferral", "DivisionPrefix", "Limits", "MajorDisease", "MajorDiseaseList", "PayerPolicy", "Policy",
-    "PolicyRefText", "Retroactive", "Rule", "Segment", "Strict", "Tier", "TopUp", "When", "YearEndRule",
+    "AREA_ORDER",
+    "DEFAULT_SETLINFO_FIELD",
+    "AlertRule",
+    "Area",
+    "BasePart",
+    "CategoryDeclaration",
+    "Conditions",
+    "Deferral",
+    "DivisionPrefix",
+    "Limits",
+    "MajorDisease",
+    "MajorDiseaseList",
+    "PayerPolicy",
+    "Policy",
+    "PolicyRefText",
+    "Retroactive",
+    "Rule",
+    "Segment",
+    "Strict",
+    "Tier",
+    "TopUp",
+    "When",
+    "YearEndRule",
 ]
 
 
@@ -53,7 +73,6 @@ __all__ = [
 DivisionPrefix = Annotated[str, StringConstraints(pattern=r"^\d{2,6}$")]
 #: A policy's name in records: <region>/<period>/v<version>.
 PolicyRefText = Annotated[str, StringConstraints(pattern=r"^[a-z_]+/[^/\s]+/v\d+$")]
-
 
 
 class CategoryDeclaration(Strict):
@@ -203,8 +222,10 @@ class PremiumRow(Strict):
             if len(self.paid_by) < 2:
                 raise ValueError(f"premium row {self.label!r}: a split names two payers or more; else give one payer")
             if any(part.share is None for part in self.paid_by[:-1]) or self.paid_by[-1].share is not None:
-                raise ValueError(f"premium row {self.label!r}: every part of a split but the last gives its share; "
-                                 "the last takes the rest")
+                raise ValueError(
+                    f"premium row {self.label!r}: every part of a split but the last gives its share; "
+                    "the last takes the rest"
+                )
         return self
 
     @property
@@ -251,8 +272,10 @@ class Policy(Strict):
     document: str
     seed: str
     source: str | None = Field(
-        default=None, description="where the file's values come from when it is not a seed: the published notice or "
-        "answer, its address, and the figures it quotes (the worked example a case in examples/published reproduces)")
+        default=None,
+        description="where the file's values come from when it is not a seed: the published notice or "
+        "answer, its address, and the figures it quotes (the worked example a case in examples/published reproduces)",
+    )
     pooled_city: str | None = Field(
         default=None,
         pattern=r"^\d{4}$",

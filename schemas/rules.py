@@ -39,9 +39,11 @@ def category_pattern(pattern: str, info: ValidationInfo) -> str:
 
 
 def unknown_category(pattern: str, declared: Collection[str]) -> str:
-    return (f"unknown category {pattern!r}: not a national category or group "
-            f"({', '.join([c.value for c in Category] + list(CATEGORY_GROUPS))}), "
-            f"and not declared under categories ({', '.join(declared) or 'none declared'})")
+    return (
+        f"unknown category {pattern!r}: not a national category or group "
+        f"({', '.join([c.value for c in Category] + list(CATEGORY_GROUPS))}), "
+        f"and not declared under categories ({', '.join(declared) or 'none declared'})"
+    )
 
 
 class Conditions(Strict):

@@ -3,6 +3,7 @@
 Values are read when asked for, not at import, so a process (or a test) that sets a variable
 before starting a worker gets it. `onestop settings` prints them; the README lists them.
 """
+
 from __future__ import annotations
 
 import os
@@ -26,6 +27,7 @@ def _choice(*allowed: str) -> Callable[[str], str]:
         if value not in allowed:
             raise ValueError(f"choose one of {', '.join(allowed)}")
         return value
+
     return parse
 
 
@@ -57,6 +59,7 @@ def _at_least(lowest: int) -> Callable[[str], int]:
         if number < lowest:
             raise ValueError(f"at least {lowest}")
         return number
+
     return parse
 
 
@@ -67,12 +70,23 @@ def _flag(value: str) -> bool:
 
 
 #: the kinds of worker, each its own database role onestop_<kind> (store/migrations/0009_worker_roles.sql)
-WORKER_KINDS = ("intake", "cancellation", "eligibility", "year_end", "ledger", "payer", "presettle", "enrollment",
-                "premiums")
+WORKER_KINDS = (
+    "intake",
+    "cancellation",
+    "eligibility",
+    "year_end",
+    "ledger",
+    "payer",
+    "presettle",
+    "enrollment",
+    "premiums",
+)
 
 #: ONESTOP_PROCESSES's default (README, Benchmarks: as fast as a process per worker, 40 % less memory)
-SMALL_MACHINE = ("intake ledger basic critical assistance tilt+supplementary+emergency_relief+secondary+re_assistance+"
-                 "poverty_relief cancellation+eligibility+year_end+presettle+enrollment+premiums")
+SMALL_MACHINE = (
+    "intake ledger basic critical assistance tilt+supplementary+emergency_relief+secondary+re_assistance+"
+    "poverty_relief cancellation+eligibility+year_end+presettle+enrollment+premiums"
+)
 
 DEFINED: dict[str, Setting] = {
     s.name: s
@@ -244,7 +258,7 @@ DEFINED: dict[str, Setting] = {
         Setting(
             "ONESTOP_REGIONS",
             None,
-            "the folder of policy files (one YAML file per region and policy period, README \"Adding a region\"), "
+            'the folder of policy files (one YAML file per region and policy period, README "Adding a region"), '
             "instead of the ones shipped in policies/regions; a file's `- use: FILE` is looked for in the folder's "
             "shared/ first, then in the shipped policies/regions/shared",
         ),
@@ -341,6 +355,7 @@ class _Settings:
         """ONESTOP_<KIND>_DATABASE_URL: the URL of one kind of worker's own role, when set."""
         url: str | None = value(f"ONESTOP_{kind.upper()}_DATABASE_URL")
         return url
+
     partitions = property(lambda self: value("ONESTOP_PARTITIONS"))
     driver = property(lambda self: value("ONESTOP_DRIVER"))
     processes = property(lambda self: value("ONESTOP_PROCESSES"))

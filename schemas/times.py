@@ -6,6 +6,7 @@ that has one it raises TypeError deep in the rules; a date from year 1021 or 999
 or authority's, and would let a stay or a grant reach across centuries. Both are refused here,
 with the reason, before anything is recorded.
 """
+
 from __future__ import annotations
 
 import re
@@ -31,7 +32,7 @@ def _day_as_written(value: Any) -> Any:
     """A date as the wire writes it (YYYY-MM-DD), or a date of our own; never a number."""
     if type(value) is date or (isinstance(value, str) and _ISO_DAY.fullmatch(value)):
         return value  # (pydantic then refuses an impossible one, e.g. 2024-02-30)
-    raise ValueError(f"write a date as YYYY-MM-DD, e.g. \"2024-03-01\" (got {value!r})")
+    raise ValueError(f'write a date as YYYY-MM-DD, e.g. "2024-03-01" (got {value!r})')
 
 
 def _day_in_range(value: date) -> date:
@@ -48,8 +49,10 @@ def _timestamp_as_written(value: Any) -> Any:
 
 def _aware_in_range(value: datetime) -> datetime:
     if value.tzinfo is None or value.utcoffset() is None:
-        raise ValueError(f"{value.isoformat()} has no offset, so it names no moment; write it with one, "
-                         f"e.g. \"{value.isoformat()}+08:00\" (Beijing) or \"{value.isoformat()}Z\" (UTC)")
+        raise ValueError(
+            f"{value.isoformat()} has no offset, so it names no moment; write it with one, "
+            f'e.g. "{value.isoformat()}+08:00" (Beijing) or "{value.isoformat()}Z" (UTC)'
+        )
     _within_years(value.date(), value.isoformat())  # (the date as written, in its own offset)
     return value
 
@@ -58,5 +61,9 @@ def _aware_in_range(value: datetime) -> datetime:
 Day = Annotated[date, BeforeValidator(_day_as_written), AfterValidator(_day_in_range)]
 #: A timestamp that comes in (recorded_at, cancelled_at): ISO with its offset (pydantic's AwareDatetime,
 #: with a reason a person can act on), its date 1900-01-01 to 2100-12-31.
-Timestamp = Annotated[datetime, BeforeValidator(_timestamp_as_written), AfterValidator(_aware_in_range),
-                      WithJsonSchema({"type": "string", "format": "date-time"})]
+Timestamp = Annotated[
+    datetime,
+    BeforeValidator(_timestamp_as_written),
+    AfterValidator(_aware_in_range),
+    WithJsonSchema({"type": "string", "format": "date-time"}),
+]

@@ -1,4 +1,5 @@
 """A person's year-to-date totals, per account (a payer, or a separately capped part of one)."""
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -43,8 +44,12 @@ class AccountTotals(BaseModel):
         visits = dict(self.assisted_visits_by_month)
         for month, count in change.assisted_visits_by_month.items():
             visits[month] = visits.get(month, 0) + count
-        return AccountTotals(base=self.base + change.base, paid=self.paid + change.paid, paid_by_day=by_day,
-                             assisted_visits_by_month=visits)
+        return AccountTotals(
+            base=self.base + change.base,
+            paid=self.paid + change.paid,
+            paid_by_day=by_day,
+            assisted_visits_by_month=visits,
+        )
 
 
 #: account name -> totals, for one person and one year
@@ -54,8 +59,10 @@ YearTotals = dict[str, AccountTotals]
 def totals_json(totals: YearTotals) -> dict[str, dict[str, Any]]:
     """A year's totals as they travel on a claim in flight (account → totals as JSON, what is at its
     default left out: most accounts keep no days or months)."""
-    return {account: account_totals.model_dump(mode="json", exclude_defaults=True)
-            for account, account_totals in sorted(totals.items())}
+    return {
+        account: account_totals.model_dump(mode="json", exclude_defaults=True)
+        for account, account_totals in sorted(totals.items())
+    }
 
 
 def totals_from_json(data: object) -> YearTotals:

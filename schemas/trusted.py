@@ -1,4 +1,5 @@
 """Models built from values the rules computed themselves, each already of its field's type."""
+
 from __future__ import annotations
 
 from typing import Any, Final, TypeVar

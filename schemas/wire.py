@@ -1,5 +1,6 @@
 """A model's bytes as they travel (CONTRACTS.md): orjson of its JSON form, by alias. One function,
 so that a record stored by the ledger and the one published are the same bytes, made once."""
+
 from __future__ import annotations
 
 import orjson

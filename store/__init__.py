@@ -1,21 +1,50 @@
 """Where the money state lives: the idempotent ledger behind one interface, chosen by URL
 (as faust chooses its stores): ``postgresql://…`` the PostgreSQL store, ``memory://`` one in
 this process's memory (tests)."""
+
 from __future__ import annotations
 
-from contextlib import asynccontextmanager
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from .errors import DATABASE_AWAY
 from .interface import Attach, Store
 from .records import (
-    LEDGER_WORKER, START, ArchivedInput, ArrivedClaim, Arrival, ClaimReceipt, DroppedParked, InputReceipt, Outbox, Parked,
-    Place, QueueItem, StalledClaim,
+    LEDGER_WORKER,
+    START,
+    ArchivedInput,
+    Arrival,
+    ArrivedClaim,
+    ClaimReceipt,
+    DroppedParked,
+    InputReceipt,
+    Outbox,
+    Parked,
+    Place,
+    QueueItem,
+    StalledClaim,
 )
 
-__all__ = ["DATABASE_AWAY", "LEDGER_WORKER", "START", "ArchivedInput", "ArrivedClaim", "Arrival", "Attach", "ClaimReceipt",
-           "DroppedParked", "InputReceipt", "Outbox", "Parked", "Place", "QueueItem", "StalledClaim", "Store", "open_store",
-           "store_at"]
+__all__ = [
+    "DATABASE_AWAY",
+    "LEDGER_WORKER",
+    "START",
+    "ArchivedInput",
+    "ArrivedClaim",
+    "Arrival",
+    "Attach",
+    "ClaimReceipt",
+    "DroppedParked",
+    "InputReceipt",
+    "Outbox",
+    "Parked",
+    "Place",
+    "QueueItem",
+    "StalledClaim",
+    "Store",
+    "open_store",
+    "store_at",
+]
 
 
 async def open_store(url: str, *, migrate: bool = True, **options) -> Store:

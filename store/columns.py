@@ -2,6 +2,7 @@
 store/memory/): JSON as the jsonb columns take it, the digests that tell one input or bill from
 another, and a person's year totals as rows. Both backends make their rows with these, so that
 they hold the same thing and decide alike."""
+
 from __future__ import annotations
 
 import hashlib
@@ -45,8 +46,9 @@ def content_digest(claim: DischargeClaim) -> str:
 
 def account_of(base, paid, paid_by_day, visits) -> AccountTotals:
     """One ``year_totals`` row's account, from its columns."""
-    return AccountTotals.model_validate({"base": base, "paid": paid, "paid_by_day": paid_by_day,
-                                         "assisted_visits_by_month": visits})
+    return AccountTotals.model_validate(
+        {"base": base, "paid": paid, "paid_by_day": paid_by_day, "assisted_visits_by_month": visits}
+    )
 
 
 def totals_row(psn_no: str, year: int, account: str, totals: AccountTotals) -> tuple:

@@ -1,4 +1,5 @@
 """When the database is away or restarting: the work is retried on a new connection, never skipped."""
+
 from __future__ import annotations
 
 import asyncio

@@ -8,6 +8,7 @@ recorder test case per backend.
 Every input is archived as received, in one transaction with its effect; every effect is
 recorded once under its key; each person's inputs take effect in the order received (store/life.py).
 """
+
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
@@ -17,14 +18,30 @@ from datetime import date, datetime, timedelta
 from policies.enrollment import Enrolled
 from policies.ledger import Input
 from schemas.events import (
-    CategoryHeld, ClaimCancellation, DischargeClaim, EligibilityChange, EnrollmentChange, PremiumRoll, Settlement,
+    CategoryHeld,
+    ClaimCancellation,
+    DischargeClaim,
+    EligibilityChange,
+    EnrollmentChange,
+    PremiumRoll,
+    Settlement,
     YearEndClose,
 )
 from schemas.keys import CHALLENGE_LIFETIME, KeyChallenge, KeyProof, SigningKey
 from schemas.totals import YearTotals
 
 from .records import (
-    START, ArchivedInput, ArrivedClaim, Arrival, ClaimReceipt, DroppedParked, InputReceipt, Outbox, Parked, Place, QueueItem,
+    START,
+    ArchivedInput,
+    Arrival,
+    ArrivedClaim,
+    ClaimReceipt,
+    DroppedParked,
+    InputReceipt,
+    Outbox,
+    Parked,
+    Place,
+    QueueItem,
     StalledClaim,
 )
 
@@ -112,8 +129,9 @@ class Store(ABC):
     # --- the ledger: the one writer of money
 
     @abstractmethod
-    async def arrive(self, claims: list[ArrivedClaim], now: datetime,
-                     woken: Sequence[str] = ()) -> tuple[Outbox, list[str | None]]:
+    async def arrive(
+        self, claims: list[ArrivedClaim], now: datetime, woken: Sequence[str] = ()
+    ) -> tuple[Outbox, list[str | None]]:
         """Claims in flight that passed their payers take effect in their persons' order, and the
         ``woken`` persons' queues are applied. A claim is taken only when intake recorded it for
         that person at that place and its lines are what the rules give for it on the basis it
@@ -135,8 +153,18 @@ class Store(ABC):
     # --- parking
 
     @abstractmethod
-    async def park(self, worker: str, topic: str, partition: int | None, offset: int | None, key: bytes | None,
-                   value: bytes | None, error: str, behind: bool, headers: Sequence[tuple[str, bytes]] = ()) -> int:
+    async def park(
+        self,
+        worker: str,
+        topic: str,
+        partition: int | None,
+        offset: int | None,
+        key: bytes | None,
+        value: bytes | None,
+        error: str,
+        behind: bool,
+        headers: Sequence[tuple[str, bytes]] = (),
+    ) -> int:
         """Keep a message a worker could not handle, or one waiting behind such a message of its
         person, with its headers (a signed input is verified again when it runs again). The same
         place parked again keeps its id and takes the new error. A NUL in the error is kept as
@@ -203,8 +231,9 @@ class Store(ABC):
         """A person's periods from only the events received by ``known_at``."""
 
     @abstractmethod
-    async def enrollment_history(self, psn_no: str,
-                                 known_at: datetime | None = None) -> tuple[list[Enrolled], list[EnrollmentChange]]:
+    async def enrollment_history(
+        self, psn_no: str, known_at: datetime | None = None
+    ) -> tuple[list[Enrolled], list[EnrollmentChange]]:
         """A person's periods of insurance (from the changes received by ``known_at``, when given) and
         the changes as received, in the order applied."""
 
@@ -221,8 +250,9 @@ class Store(ABC):
         """(psn_no, category) of everyone holding one of ``categories`` from ``authority`` on ``on``."""
 
     @abstractmethod
-    async def settlements(self, *, after: Place = START, limit: int = 1000,
-                          psn_no: str | None = None) -> list[tuple[Place, Settlement]]:
+    async def settlements(
+        self, *, after: Place = START, limit: int = 1000, psn_no: str | None = None
+    ) -> list[tuple[Place, Settlement]]:
         """Up to ``limit`` records after the place ``after``, each person's in the order recorded
         (persons in order of their numbers)."""
 

@@ -18,6 +18,7 @@ qualifying line, its year is closed, or something other than a claim went before
 rules give. Every record is checked against the invariants of money before it is written
 (policies.soundness): an unsound one raises, and nothing of its transaction is recorded.
 """
+
 from __future__ import annotations
 
 from collections import defaultdict
@@ -27,8 +28,18 @@ from typing import Protocol
 
 from policies.alerts import alerts_for
 from policies.ledger import (
-    CancellationReceived, ChangeReceived, ClaimReceived, CloseReceived, EnrollmentReceived, Input, Net, RollReceived, bill_of,
-    nets_of, records_of, truth,
+    CancellationReceived,
+    ChangeReceived,
+    ClaimReceived,
+    CloseReceived,
+    EnrollmentReceived,
+    Input,
+    Net,
+    RollReceived,
+    bill_of,
+    nets_of,
+    records_of,
+    truth,
 )
 from policies.loader import policy_of
 from policies.settle import Settled, route
@@ -100,11 +111,22 @@ async def _as_paid(access: PersonAccess, item: QueueItem, now: datetime):
         return None
     await access.set_totals(claim.psn_no, claim.year, settled.totals)
     record = Settlement(
-        settlement_id=f"{claim.key}/settlement", kind="settlement", claim_id=claim.claim_id, psn_no=claim.psn_no,
-        insuplc_admdvs=claim.insuplc_admdvs, policy=PolicyRef.model_validate(snapshot["policy"]), year=claim.year,
-        identity=[CategoryHeld.model_validate(h) for h in snapshot["identity"]], medfee_sumamt=claim.medfee_sumamt,
-        payments=list(settled.lines), fund_pay_sumamt=settled.fund_pay_sumamt, psn_part_amt=settled.psn_part_amt,
-        settled_at=now, fixmedins_code=claim.fixmedins_code, fixmedins_name=claim.fixmedins_name, revision=claim.revision,
+        settlement_id=f"{claim.key}/settlement",
+        kind="settlement",
+        claim_id=claim.claim_id,
+        psn_no=claim.psn_no,
+        insuplc_admdvs=claim.insuplc_admdvs,
+        policy=PolicyRef.model_validate(snapshot["policy"]),
+        year=claim.year,
+        identity=[CategoryHeld.model_validate(h) for h in snapshot["identity"]],
+        medfee_sumamt=claim.medfee_sumamt,
+        payments=list(settled.lines),
+        fund_pay_sumamt=settled.fund_pay_sumamt,
+        psn_part_amt=settled.psn_part_amt,
+        settled_at=now,
+        fixmedins_code=claim.fixmedins_code,
+        fixmedins_name=claim.fixmedins_name,
+        revision=claim.revision,
         **bill_of(claim),
     )
     return [record], {(claim.key, claim.revision): claim}, {claim.key: recorded_route(snapshot)}
@@ -112,12 +134,16 @@ async def _as_paid(access: PersonAccess, item: QueueItem, now: datetime):
 
 def _routes(records: Sequence[Settlement]) -> dict[str, tuple[Payer, ...]]:
     """Each claim's route as its records' identity and policy give it (the rules' path)."""
-    return {record.key: tuple(p.payer for p in route(policy_of(record.policy), {h.code for h in record.identity}))
-            for record in records if record.kind == "settlement"}
+    return {
+        record.key: tuple(p.payer for p in route(policy_of(record.policy), {h.code for h in record.identity}))
+        for record in records
+        if record.kind == "settlement"
+    }
 
 
-def _assert_sound(records: Sequence[Settlement], nets: dict[tuple[str, int], Net] | None,
-                  routes: dict[str, tuple[Payer, ...]]) -> None:
+def _assert_sound(
+    records: Sequence[Settlement], nets: dict[tuple[str, int], Net] | None, routes: dict[str, tuple[Payer, ...]]
+) -> None:
     """Raise Unsound, recording nothing, when a record breaks an invariant of money."""
     problems = unsound(records, nets or {}, routes)
     if problems:
@@ -134,11 +160,19 @@ def _input_of(item: QueueItem, history: Sequence[Input]) -> Input:
     raise LookupError(f"queued {item.kind} {item.ref} (seq {item.seq}) is not in its person's history")
 
 
-_KINDS = {"claim": ClaimReceived, "correction": ClaimReceived, "eligibility": ChangeReceived, "close": CloseReceived,
-          "enrollment": EnrollmentReceived, "roll": RollReceived}
+_KINDS = {
+    "claim": ClaimReceived,
+    "correction": ClaimReceived,
+    "eligibility": ChangeReceived,
+    "close": CloseReceived,
+    "enrollment": EnrollmentReceived,
+    "roll": RollReceived,
+}
 
 
-def _alerts(records: Sequence[Settlement], claims: dict[tuple[str, int], DischargeClaim]) -> list[tuple[str, HighCostAlert]]:
+def _alerts(
+    records: Sequence[Settlement], claims: dict[tuple[str, int], DischargeClaim]
+) -> list[tuple[str, HighCostAlert]]:
     """Early warnings for the claims first settled here (measured on their first settlement)."""
     out = []
     for record in records:

@@ -1,5 +1,6 @@
 """Reading the whole archive or ledger a page at a time, by place (store/records.py ``Place``):
 no writer waits for a reader, and a reader never sees a row twice."""
+
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable

@@ -1,4 +1,5 @@
 """The records the store speaks, whatever its backend (PostgreSQL or memory)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field

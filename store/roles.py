@@ -7,6 +7,7 @@ workers' shared URL (ONESTOP_WORKER_DATABASE_URL, or the embedded PostgreSQL's, 
 onestop_worker) taken as the role of its kind. A URL that names any other role (the owner's in a
 test, or a worker service's own in docker-compose.yml) is used as it is.
 """
+
 from __future__ import annotations
 
 from urllib.parse import urlsplit, urlunsplit

@@ -1,6 +1,7 @@
 """Waiting until the store holds what was sent: the settlements of given claims, a number of
 eligibility events, persons' enrollment, premium records. Used by the demo, the tests and the
 benchmarks."""
+
 from __future__ import annotations
 
 import asyncio
@@ -45,8 +46,9 @@ async def enrollments_recorded(store: Store, persons: set[str], timeout: float) 
     while waiting:
         waiting = {psn_no for psn_no in waiting if not (await store.enrollment_history(psn_no))[1]}
         if waiting and time.monotonic() > deadline:
-            raise TimeoutError(f"{len(waiting)} persons' enrollment not recorded in time; "
-                               "see .onestop/logs/enrollment.log")
+            raise TimeoutError(
+                f"{len(waiting)} persons' enrollment not recorded in time; see .onestop/logs/enrollment.log"
+            )
         await asyncio.sleep(0.1 if waiting else 0)
 
 

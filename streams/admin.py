@@ -2,6 +2,7 @@
 
 Config is set at creation only: the embedded broker refuses AlterConfigs (BROKER-NOTES.md).
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
@@ -38,8 +39,7 @@ async def create_topics(
     await admin.start()
     try:
         response = await admin.create_topics(
-            [NewTopic(name, partitions, replication_factor, topic_configs=topic_configs)
-             for name in wanted],
+            [NewTopic(name, partitions, replication_factor, topic_configs=topic_configs) for name in wanted],
             timeout_ms=timeout_ms,
         )
     finally:

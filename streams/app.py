@@ -3,6 +3,7 @@
 Faust hard-codes a 1,500 ms fetch wait for its consumers; this broker then sleeps half of it
 after each fetch, adding up to 750 ms a hop (BROKER-NOTES.md). The transport here overrides it.
 """
+
 from __future__ import annotations
 
 import faust

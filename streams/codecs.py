@@ -1,4 +1,5 @@
 """orjson on the wire, validated by the schemas/ models; bad bytes become a reason a person can act on."""
+
 from __future__ import annotations
 
 from typing import TypeVar

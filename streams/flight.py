@@ -13,6 +13,7 @@ is not a claim in flight (a bug, a stray producer) is refused with a reason.
 `claims.ledger` also carries wake-ups (``schemas.events.WakeUp``): a person whose queue holds an
 input to apply.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -123,8 +124,9 @@ class Flight:
         index = route.index(payer.value)
         return Payer(route[index + 1]) if index + 1 < len(route) else None
 
-    def with_line(self, payer: Payer, line: PaymentLine | None, changed: Mapping[str, AccountTotals],
-                  last: bool = False) -> bytes:
+    def with_line(
+        self, payer: Payer, line: PaymentLine | None, changed: Mapping[str, AccountTotals], last: bool = False
+    ) -> bytes:
         """The record passed on: the lines before ``payer``, then its own (if it pays a line), and
         the totals it ``changed`` added to those the payers before it changed — but by the ``last``
         payer, to the ledger, which settles on its own totals and reads none of them."""

@@ -4,6 +4,7 @@ Every line is published as it is, good or bad: the workers are the one place tha
 rejection lands on its rejection topic with the reason. The local check only counts what will be
 accepted and prints why the others will not.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable

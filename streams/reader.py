@@ -4,6 +4,7 @@ the one topic reader of the project (`onestop settlements`, audits, tests, bench
 The embedded broker reports wrong end offsets after multi-record batches (BROKER-NOTES.md), so
 "caught up" is judged on the high-water mark that fetch responses carry.
 """
+
 from __future__ import annotations
 
 from collections.abc import AsyncIterator

@@ -2,6 +2,7 @@
 ONESTOP_KAFKA_USER / ONESTOP_KAFKA_PASSWORD over ONESTOP_KAFKA_SECURITY (PLAINTEXT for the
 embedded broker; SASL_SSL in production). Each worker connects as its own principal, which the
 broker's ACLs allow to read its topic and write the next ones (runtime/acls.py)."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -37,5 +38,6 @@ def faust_credentials():
     import faust
 
     ssl_context = client_options().get("ssl_context")
-    return faust.SASLCredentials(username=settings.kafka_user, password=settings.kafka_password, mechanism=MECHANISM,
-                                 ssl_context=ssl_context)
+    return faust.SASLCredentials(
+        username=settings.kafka_user, password=settings.kafka_password, mechanism=MECHANISM, ssl_context=ssl_context
+    )

@@ -8,6 +8,7 @@ registry of public keys and that the key was in force when they arrived, then re
 that the key was valid at the event's own time (:func:`event_time`) and that it may speak for
 what the event says (:func:`entitled`). One byte changed and the signature fails.
 """
+
 from __future__ import annotations
 
 import base64
@@ -39,7 +40,9 @@ E = TypeVar("E", bound=BaseModel)
 
 #: the events only a key of the authority that runs the funds signs (CONTRACTS.md)
 SIGNED_BY_MEDICAL_INSURANCE: dict[type, str] = {
-    YearEndClose: "year-end closes", EnrollmentChange: "enrollment changes", PremiumRoll: "premium rolls",
+    YearEndClose: "year-end closes",
+    EnrollmentChange: "enrollment changes",
+    PremiumRoll: "premium rolls",
 }
 
 
@@ -83,8 +86,13 @@ def new_key(key_id: str, signer_kind: str, signer: str) -> KeyFile:
     private = Ed25519PrivateKey.generate()
     raw = private.private_bytes(Encoding.Raw, PrivateFormat.Raw, NoEncryption())
     public = private.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
-    return KeyFile(key_id=key_id, signer_kind=signer_kind, signer=signer,
-                   private_key=base64.b64encode(raw).decode(), public_key=base64.b64encode(public).decode())
+    return KeyFile(
+        key_id=key_id,
+        signer_kind=signer_kind,
+        signer=signer,
+        private_key=base64.b64encode(raw).decode(),
+        public_key=base64.b64encode(public).decode(),
+    )
 
 
 def _signature(data: bytes, key: KeyFile) -> bytes:
@@ -99,12 +107,19 @@ def sign(value: bytes, key: KeyFile) -> list[tuple[str, bytes]]:
 def prove(key: KeyFile, challenge: str) -> KeyProof:
     """The holder's proof of having ``key``'s private half, for registering it against ``challenge``."""
     statement = registration_statement(challenge, key.key_id, key.signer_kind, key.signer, key.public_key)
-    return KeyProof(key_id=key.key_id, signer_kind=key.signer_kind, signer=key.signer, public_key=key.public_key,
-                    challenge=challenge, signature=_signature(statement, key).decode())
+    return KeyProof(
+        key_id=key.key_id,
+        signer_kind=key.signer_kind,
+        signer=key.signer,
+        public_key=key.public_key,
+        challenge=challenge,
+        signature=_signature(statement, key).decode(),
+    )
 
 
-def verified(value: bytes, headers: Headers, keys: Mapping[str, SigningKey], received_at: datetime,
-             read: Callable[[bytes], E]) -> tuple[SigningKey, E]:
+def verified(
+    value: bytes, headers: Headers, keys: Mapping[str, SigningKey], received_at: datetime, read: Callable[[bytes], E]
+) -> tuple[SigningKey, E]:
     """The event these bytes carry (``read`` makes it) and the registered key entitled to it that
     signed them. The signature is checked on the bytes as received before they are read (an
     altered event is refused as altered, whatever else is wrong with it); then the key's validity
@@ -152,11 +167,15 @@ def valid_at(key: SigningKey, happened: EventTime) -> None:
         last = first + timedelta(days=1) - timedelta(microseconds=1)
         shown = f"{at:%Y-%m-%d}"
     if last < key.valid_from:
-        raise Untrusted(f"key {key.key_id} was not yet valid at the event's own time: its {happened.field} is {shown}, "
-                        f"the key is valid from {key.valid_from:%Y-%m-%d %H:%M:%S}")
+        raise Untrusted(
+            f"key {key.key_id} was not yet valid at the event's own time: its {happened.field} is {shown}, "
+            f"the key is valid from {key.valid_from:%Y-%m-%d %H:%M:%S}"
+        )
     if key.valid_to is not None and first >= key.valid_to:
-        raise Untrusted(f"key {key.key_id} had expired at the event's own time: its {happened.field} is {shown}, "
-                        f"the key expired at {key.valid_to:%Y-%m-%d %H:%M:%S}")
+        raise Untrusted(
+            f"key {key.key_id} had expired at the event's own time: its {happened.field} is {shown}, "
+            f"the key expired at {key.valid_to:%Y-%m-%d %H:%M:%S}"
+        )
 
 
 def entitled(key: SigningKey, event: BaseModel) -> None:
@@ -178,8 +197,13 @@ def entitled(key: SigningKey, event: BaseModel) -> None:
 
 
 def _hospital_entitled(key: SigningKey, event: DischargeClaim | ClaimCancellation) -> None:
-    what = ("pre-settlement requests" if isinstance(event, PresettleRequest)  # (a PresettleRequest is a DischargeClaim)
-            else "claims" if isinstance(event, DischargeClaim) else "cancellations")
+    what = (
+        "pre-settlement requests"
+        if isinstance(event, PresettleRequest)  # (a PresettleRequest is a DischargeClaim)
+        else "claims"
+        if isinstance(event, DischargeClaim)
+        else "cancellations"
+    )
     if key.signer_kind != "hospital":
         raise Untrusted(f"key {key.key_id} is {key.signer}'s, an authority's: only a hospital signs {what}")
     if not event.fixmedins_code:

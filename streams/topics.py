@@ -4,6 +4,7 @@ A hospital reads only its own topics: ``<prefix><fixmedins_code>`` for the prefi
 pre-settlement answers, its records in the platform's shape). They are made the first time a
 worker writes one (workers/harness.py); a worker declares the prefix among its ``sinks``.
 """
+
 from __future__ import annotations
 
 import re
@@ -61,8 +62,10 @@ def hospital_code_problem(code: str) -> str | None:
     """Why ``code`` cannot name a hospital's own topics, or None."""
     if HOSPITAL_CODE.fullmatch(code):
         return None
-    return (f"hospital {code!r} cannot have topics of its own: a fixmedins_code that names them is 1-64 letters, "
-            "digits, '_' or '-'")
+    return (
+        f"hospital {code!r} cannot have topics of its own: a fixmedins_code that names them is 1-64 letters, "
+        "digits, '_' or '-'"
+    )
 
 
 def hospital_topic(prefix: str, code: str) -> str:
@@ -94,7 +97,7 @@ def sink_covering(topic: str, sinks: Iterable[str]) -> str | None:
         if not sink.endswith("."):
             if sink == topic:
                 return sink
-        elif topic.startswith(sink) and HOSPITAL_CODE.fullmatch(topic[len(sink):]):
+        elif topic.startswith(sink) and HOSPITAL_CODE.fullmatch(topic[len(sink) :]):
             return sink
     return None
 
@@ -118,8 +121,19 @@ PAY_TOPICS = tuple(pay_topic(p) for p in CLAIM_PAYERS)
 
 def all_topics() -> dict[str, dict[str, str]]:
     """Every topic with its config, for creation."""
-    names = [DISCHARGED, CANCELLED, REJECTED, LEDGER, SETTLEMENTS, ELIGIBILITY, ELIGIBILITY_REJECTED, ALERTS, YEAR_END,
-             ENROLLMENT, PREMIUM_ROLLS]
+    names = [
+        DISCHARGED,
+        CANCELLED,
+        REJECTED,
+        LEDGER,
+        SETTLEMENTS,
+        ELIGIBILITY,
+        ELIGIBILITY_REJECTED,
+        ALERTS,
+        YEAR_END,
+        ENROLLMENT,
+        PREMIUM_ROLLS,
+    ]
     names += [SETTLEMENTS_NHSA, PRESETTLE, PRESETTLE_REPLIES]
     names += [pay_topic(p) for p in CLAIM_PAYERS]
     return {name: config_of(name) for name in names}

@@ -10,6 +10,7 @@ tests on the PostgreSQL backend (tests/store: the same tests on the memory backe
 that needs them runs, and stopped at its end. A part that cannot start fails the tests that need
 it, with the reason: these tests are never skipped.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterator

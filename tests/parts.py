@@ -1,6 +1,7 @@
 """The real parts the live and store tests share: starting one or failing with the reason, and
 databases of a test's own on the test PostgreSQL server (tests/conftest.py starts the server once
 per session)."""
+
 from __future__ import annotations
 
 import uuid

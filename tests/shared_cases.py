@@ -1,4 +1,5 @@
 """Where the worked cases are: ../shared/cases beside the repository, or ONESTOP_CASES."""
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -6,6 +6,7 @@ The ACLs are read back from the generated commands and judged as Kafka's Standar
 them (a literal name matches itself, a prefixed one every name it begins; Read and Write imply
 Describe); the shell script runs against a stand-in for Kafka's two command-line tools that records
 how it was called."""
+
 from __future__ import annotations
 
 import os
@@ -49,8 +50,13 @@ def acls_of(text: str) -> list[Acl]:
 
 def allowed(acls: list[Acl], who: str, operation: str, resource: str, name: str) -> bool:
     implied = {"Describe": {"Describe", "Read", "Write"}}.get(operation, {operation})
-    return any(a.who == who and a.operation in implied and a.resource == resource
-               and (name.startswith(a.name) if a.prefixed else name == a.name) for a in acls)
+    return any(
+        a.who == who
+        and a.operation in implied
+        and a.resource == resource
+        and (name.startswith(a.name) if a.prefixed else name == a.name)
+        for a in acls
+    )
 
 
 @pytest.fixture(scope="module")
@@ -59,10 +65,23 @@ def deployment() -> list[Acl]:
     return acls_of(script()) + [a for code in CODES for a in acls_of(hospital_script(code))]
 
 
-TOPICS = ["claims.presettle.replies", "settlements.nhsa", "settlements.completed", "claims.rejected", "claims.ledger",
-          "claims.pay.assistance", "eligibility.changes", "alerts.high_cost", "year_end.closes", "claims.resettle",
-          "claims.discharged", "claims.cancelled", "claims.presettle", "onestop-intake-changelog",
-          *(f"{prefix}{code}" for prefix in ("claims.presettle.replies.", "settlements.nhsa.") for code in CODES)]
+TOPICS = [
+    "claims.presettle.replies",
+    "settlements.nhsa",
+    "settlements.completed",
+    "claims.rejected",
+    "claims.ledger",
+    "claims.pay.assistance",
+    "eligibility.changes",
+    "alerts.high_cost",
+    "year_end.closes",
+    "claims.resettle",
+    "claims.discharged",
+    "claims.cancelled",
+    "claims.presettle",
+    "onestop-intake-changelog",
+    *(f"{prefix}{code}" for prefix in ("claims.presettle.replies.", "settlements.nhsa.") for code in CODES),
+]
 
 
 @pytest.mark.parametrize("code", CODES)
@@ -70,8 +89,11 @@ def test_a_hospital_reads_its_own_topics_and_nothing_else(deployment, code):
     me = f"hospital-{code}"
     readable = [t for t in TOPICS if allowed(deployment, me, "Read", "topic", t)]
     assert readable == [f"claims.presettle.replies.{code}", f"settlements.nhsa.{code}"]
-    assert [t for t in TOPICS if allowed(deployment, me, "Write", "topic", t)] == \
-        ["claims.discharged", "claims.cancelled", "claims.presettle"]
+    assert [t for t in TOPICS if allowed(deployment, me, "Write", "topic", t)] == [
+        "claims.discharged",
+        "claims.cancelled",
+        "claims.presettle",
+    ]
     assert not any(allowed(deployment, me, op, "topic", t) for op in ("Create", "Delete", "Alter") for t in TOPICS)
     assert allowed(deployment, me, "Read", "group", f"hospital-{code}.window-3")
     for other in CODES:
@@ -126,8 +148,13 @@ def _run(tmp_path: Path, args: list[str], env: dict[str, str], source: str | Non
     if source is not None:
         path = tmp_path / "given.sh"
         path.write_text(source)
-    done = subprocess.run(["bash", str(path), *args], capture_output=True, text=True, timeout=60,
-                          env={"PATH": os.environ["PATH"], "KAFKA_BIN": str(tools), **env})
+    done = subprocess.run(
+        ["bash", str(path), *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"PATH": os.environ["PATH"], "KAFKA_BIN": str(tools), **env},
+    )
     return done.returncode, calls.read_text().splitlines(), done.stderr
 
 

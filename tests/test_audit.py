@@ -1,5 +1,6 @@
 """An auditor's replay (policies/audit.py), pure: the archive's inputs make the records, and every
 kind of tampering with a ledger is found and named."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -32,8 +33,18 @@ def archive_of_zhengzhou() -> list[Archived]:
     out += [Archived(10 + i, "claim", "accepted", encode(c)) for i, c in enumerate(case.claims)]
     out.append(Archived(20, "claim", "rejected", b'{"not": "a claim"}'))  # refused inputs take no effect
     b = case.claims[1]
-    out.append(Archived(30, "cancellation", "accepted", encode(ClaimCancellation(
-        event_id="X", claim_id=b.claim_id, psn_no=b.psn_no, reason="duplicate", cancelled_at=NOW))))
+    out.append(
+        Archived(
+            30,
+            "cancellation",
+            "accepted",
+            encode(
+                ClaimCancellation(
+                    event_id="X", claim_id=b.claim_id, psn_no=b.psn_no, reason="duplicate", cancelled_at=NOW
+                )
+            ),
+        )
+    )
     return out
 
 

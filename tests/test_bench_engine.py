@@ -1,4 +1,5 @@
 """The engine benchmark settles every claim it is given, after a warm-up year of other claims."""
+
 from bench.engine import WARM_UP_CLAIMS, WARM_UP_SEED, by_person, settling
 from bench.generator import year_of_claims
 

@@ -1,4 +1,5 @@
 """bench.pipeline.median: the README's table of the last runs, each target's median and verdict."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -7,8 +8,14 @@ from bench.pipeline.median import newest_default_runs, table
 
 
 def _phase(rate, p99, per_s, cpu=None, claims=1000, settled=1000):
-    return {"offered_per_s": rate, "p99_ms": p99, "throughput_per_s": per_s, "claims": claims, "settled": settled,
-            "cpu_seconds": cpu or {}}
+    return {
+        "offered_per_s": rate,
+        "p99_ms": p99,
+        "throughput_per_s": per_s,
+        "claims": claims,
+        "settled": settled,
+        "cpu_seconds": cpu or {},
+    }
 
 
 def _run(date, saturation, chain, p99_500, engine, cpu_ours):
@@ -36,9 +43,11 @@ def _row(text: str, starts: str) -> list[str]:
 
 
 def test_each_target_is_the_median_of_the_runs_with_its_verdict():
-    runs = [_run("2026-12-03T08:46:50", 400, 1600, 4000, 8000, 1.0),
-            _run("2026-12-03T08:52:00", 900, 1500, 500, 21000, 0.5),
-            _run("2026-12-03T08:58:00", 1000, 1800, 510, 22000, 0.4)]
+    runs = [
+        _run("2026-12-03T08:46:50", 400, 1600, 4000, 8000, 1.0),
+        _run("2026-12-03T08:52:00", 900, 1500, 500, 21000, 0.5),
+        _run("2026-12-03T08:58:00", 1000, 1800, 510, 22000, 0.4),
+    ]
     text = table(runs)
     saturation = _row(text, "saturation")
     assert saturation[1] == "400/s vs 1,600/s = 0.25 ×"

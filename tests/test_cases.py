@@ -1,4 +1,5 @@
 """Every worked case of ../shared/cases, through the pure rules, agrees with its expectations to the fen."""
+
 from __future__ import annotations
 
 import pytest

@@ -1,5 +1,6 @@
 """The compiled rules (`onestop compile-rules`) settle exactly as their Python source does, and are
 used only while every source is the one they were compiled from."""
+
 from __future__ import annotations
 
 import json
@@ -102,14 +103,21 @@ def test_the_rules_compile_where_they_are_installed_beside_other_modules(tmp_pat
         (Path(mypy_extensions.__file__)).read_text(encoding="utf-8"), encoding="utf-8"
     )
     env = {**os.environ, "ONESTOP_PURE_RULES": "0"}
-    done = subprocess.run([sys.executable, "-c", _COMPILE_WHERE_INSTALLED, str(site)], cwd=tmp_path, env=env,
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        [sys.executable, "-c", _COMPILE_WHERE_INSTALLED, str(site)],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     if shutil.which("cc") is None:  # (no compiler: the command says the build failed, and the source runs)
         assert done.returncode != 0 and "the build failed" in done.stderr
         return
     assert done.returncode == 0, done.stderr[-2000:]
-    runs = subprocess.run([sys.executable, "-c", _WHAT_RUNS, str(site)], cwd=tmp_path, env=env, capture_output=True,
-                          text=True, check=True)
+    runs = subprocess.run(
+        [sys.executable, "-c", _WHAT_RUNS, str(site)], cwd=tmp_path, env=env, capture_output=True, text=True, check=True
+    )
     assert runs.stdout.split()[-2:] == ["True", str(site)]
     assert sorted(p.name.split(".")[0] for p in (site / "policies").glob("*.so")) == sorted(
-        name.split(".")[1] for name in compiled.COMPILED_MODULES if name.startswith("policies."))
+        name.split(".")[1] for name in compiled.COMPILED_MODULES if name.startswith("policies.")
+    )

@@ -1,5 +1,6 @@
 """The deployment stays in step with the code: docker-compose.yml and the broker's ACL script are
 what runtime/compose.py and runtime/acls.py make of the workers' declarations."""
+
 from __future__ import annotations
 
 import re
@@ -55,7 +56,9 @@ def test_each_principal_reads_its_topic_and_writes_only_what_it_declares():
     )  # each hospital its own principal: tests/test_acls.py
     assert by_name["authority"].writes == ("eligibility.changes",) and by_name["authority"].reads == ()
     assert (by_name["finance"].reads, by_name["finance"].writes) == (
-        ("settlements.completed",), ("year_end.closes", "enrollment.changes", "premiums.rolls"))
+        ("settlements.completed",),
+        ("year_end.closes", "enrollment.changes", "premiums.rolls"),
+    )
     text = script()
     assert "allow onestop-basic Write --topic claims.pay.critical" in text
     assert "allow onestop-basic Write --topic settlements.completed" not in text  # a payer never publishes records
@@ -74,12 +77,14 @@ def test_compose_ships_no_default_password():
     for name, rest in secrets_used:
         assert rest.startswith(":?"), f"${{{name}{rest}}}: a secret is required, never given a default"
     assert "dev-" not in text and ":-onestop}@" not in text
+
     def literal_secrets(node, path=()):
         if isinstance(node, dict):
             for key, value in node.items():
                 yield from literal_secrets(value, (*path, str(key)))
         elif isinstance(node, str) and re.search(r"PASSWORD|SECRET", path[-1] if path else "") and "${" not in node:
             yield "/".join(path)
+
     assert list(literal_secrets(yaml.safe_load(text))) == []
     assert not re.search(r"password=[^$\]\"]", (ROOT / "deploy" / "kafka" / "acls.sh").read_text())
 
@@ -102,10 +107,12 @@ def test_the_generated_env_file_gives_every_required_secret_a_fresh_random_value
 
 
 def test_the_committed_prometheus_configuration_and_dashboard_are_the_generated_ones():
-    assert (ROOT / "deploy" / "prometheus" / "prometheus.yml").read_text() == prometheus_config(), \
+    assert (ROOT / "deploy" / "prometheus" / "prometheus.yml").read_text() == prometheus_config(), (
         "run `onestop compose --prometheus > deploy/prometheus/prometheus.yml`"
-    assert (ROOT / "deploy" / "grafana" / "dashboards" / "onestop.json").read_text() == dashboard_json(), \
+    )
+    assert (ROOT / "deploy" / "grafana" / "dashboards" / "onestop.json").read_text() == dashboard_json(), (
         "run `onestop compose --dashboard > deploy/grafana/dashboards/onestop.json`"
+    )
 
 
 def test_prometheus_scrapes_every_worker_service_and_both_listen_on_loopback_only():
@@ -126,8 +133,12 @@ def test_prometheus_scrapes_every_worker_service_and_both_listen_on_loopback_onl
 
 def test_every_series_the_dashboard_draws_is_one_a_worker_serves():
     served = {m._name for m in vars(metrics).values() if hasattr(m, "_name") and hasattr(m, "_type")}
-    drawn = {name for panel in dashboard()["panels"] for target in panel["targets"]
-             for name in re.findall(r"\b(onestop_[a-z_]+|process_[a-z_]+)", target["expr"])}
+    drawn = {
+        name
+        for panel in dashboard()["panels"]
+        for target in panel["targets"]
+        for name in re.findall(r"\b(onestop_[a-z_]+|process_[a-z_]+)", target["expr"])
+    }
     assert drawn, "the dashboard draws nothing"
     for name in drawn:
         base = re.sub(r"_(total|bucket|sum|count)$", "", name)

@@ -2,6 +2,7 @@
 rules take (the year's totals it carries among them) and passes the record on with its line and what
 it changed; a record that is not one is refused with a reason; a payer's line replaces its own on a
 redelivered hop; the ledger tells a claim in flight from a wake-up."""
+
 from __future__ import annotations
 
 from datetime import date, datetime, timezone
@@ -18,18 +19,33 @@ from streams.flight import Flight, read_for_ledger
 
 NOW = datetime(2022, 9, 11, tzinfo=timezone.utc)
 CLAIM = DischargeClaim(
-    claim_id="F-1", psn_no="PF1", insutype="390", insuplc_admdvs="620702", mdtrtarea_admvs="620702", med_type="21",
-    hosp_lv="2", referral=False, begndate=date(2022, 9, 1), enddate=date(2022, 9, 10), dise_codg="K35.8",
-    medfee_sumamt="9000.00", fulamt_ownpay_amt="750.00", overlmt_selfpay="0.00", preselfpay_amt="250.00",
-    inscp_scp_amt="8000.00")
+    claim_id="F-1",
+    psn_no="PF1",
+    insutype="390",
+    insuplc_admdvs="620702",
+    mdtrtarea_admvs="620702",
+    med_type="21",
+    hosp_lv="2",
+    referral=False,
+    begndate=date(2022, 9, 1),
+    enddate=date(2022, 9, 10),
+    dise_codg="K35.8",
+    medfee_sumamt="9000.00",
+    fulamt_ownpay_amt="750.00",
+    overlmt_selfpay="0.00",
+    preselfpay_amt="250.00",
+    inscp_scp_amt="8000.00",
+)
 
 
 def _line(payer: Payer, amount: str) -> PaymentLine:
     return PaymentLine(payer=payer, fund_pay_type="310100", amount=amount, base=amount, rule="r", explanation="e")
 
 
-BASIS = {"basic": AccountTotals(base=Decimal("3000.00"), paid=Decimal("2400.00")),
-         "critical": AccountTotals(base=Decimal("100.00"), paid=Decimal("60.00"))}
+BASIS = {
+    "basic": AccountTotals(base=Decimal("3000.00"), paid=Decimal("2400.00")),
+    "critical": AccountTotals(base=Decimal("100.00"), paid=Decimal("60.00")),
+}
 
 
 def _flight(lines=(), accounts=None) -> bytes:
@@ -93,12 +109,15 @@ def test_a_redelivered_hop_carries_its_payers_line_once():
     assert [line["payer"] for line in onward["lines"]] == ["basic", "critical"]
 
 
-@pytest.mark.parametrize("raw, reason", [
-    (b"", "empty message"),
-    (b"{broken", "not JSON"),
-    (b"[1, 2]", "expected a JSON object"),
-    (b'{"claim": {}}', "identity, policy, route, received_at missing"),
-])
+@pytest.mark.parametrize(
+    "raw, reason",
+    [
+        (b"", "empty message"),
+        (b"{broken", "not JSON"),
+        (b"[1, 2]", "expected a JSON object"),
+        (b'{"claim": {}}', "identity, policy, route, received_at missing"),
+    ],
+)
 def test_what_is_not_a_claim_in_flight_is_refused_with_the_reason(raw, reason):
     with pytest.raises(BadInput, match=reason):
         Flight.read(raw)

@@ -2,6 +2,7 @@
 harness lets it write exactly one hospital's topic under it and makes each the first time
 (workers/harness.py), the records in the platform's shape go to the hospital's own topic and hold
 nothing of the person's categories (workers/outbox.py)."""
+
 from __future__ import annotations
 
 import asyncio
@@ -124,8 +125,11 @@ def test_each_record_goes_to_its_hospitals_own_topic_without_the_persons_categor
     nhsa = [o for o in out if o.topic != SETTLEMENTS and o.topic.startswith("settlements.nhsa")]
     forms = {NhsaSettlement.model_validate_json(o.value).setlinfo.setl_id: (o.topic, o.value.decode()) for o in nhsa}
     assert {r.settlement_id: r.fixmedins_code for r in records} == {
-        "HOSPITAL-A/TZ-A/settlement": "HOSPITAL-A", "HOSPITAL-B/TZ-B/settlement": "HOSPITAL-B",
-        "HOSPITAL-A/TZ-A/adjustment/claim/HOSPITAL-B/TZ-B": "HOSPITAL-A", "TZ-C/settlement": None}
+        "HOSPITAL-A/TZ-A/settlement": "HOSPITAL-A",
+        "HOSPITAL-B/TZ-B/settlement": "HOSPITAL-B",
+        "HOSPITAL-A/TZ-A/adjustment/claim/HOSPITAL-B/TZ-B": "HOSPITAL-A",
+        "TZ-C/settlement": None,
+    }
     assert {setl_id: topic for setl_id, (topic, _) in forms.items()} == {
         "HOSPITAL-A/TZ-A/settlement": "settlements.nhsa.HOSPITAL-A",
         "HOSPITAL-B/TZ-B/settlement": "settlements.nhsa.HOSPITAL-B",
@@ -144,8 +148,17 @@ def test_each_record_goes_to_its_hospitals_own_topic_without_the_persons_categor
             )
         )
     tz_b = NhsaSettlement.model_validate_json(forms["HOSPITAL-B/TZ-B/settlement"][1])
-    assert tz_b.setlinfo.maf_pay == next(line.amount for r in records if r.settlement_id == "HOSPITAL-B/TZ-B/settlement"
-                                         for line in r.payments if line.payer.value == "assistance") > 0
+    assert (
+        tz_b.setlinfo.maf_pay
+        == next(
+            line.amount
+            for r in records
+            if r.settlement_id == "HOSPITAL-B/TZ-B/settlement"
+            for line in r.payments
+            if line.payer.value == "assistance"
+        )
+        > 0
+    )
     worker = Worker(
         "ledger",
         "claims.ledger",

@@ -1,4 +1,5 @@
 """Reading users' files: discharge events from JSON lines or CSV, authorities' lists from CSV."""
+
 from __future__ import annotations
 
 from datetime import date, datetime, timezone
@@ -10,10 +11,22 @@ from schemas.codes import Authority
 from schemas.events import DischargeClaim
 
 CLAIM = {
-    "claim_id": "C1", "psn_no": "P1", "insutype": "390", "insuplc_admdvs": "620702", "mdtrtarea_admvs": "620702",
-    "med_type": "21", "hosp_lv": "2", "referral": "true", "begndate": "2022-09-01", "enddate": "2022-09-10",
-    "dise_codg": "K35.8", "medfee_sumamt": "68000.00", "fulamt_ownpay_amt": "6000.00", "overlmt_selfpay": "0.00",
-    "preselfpay_amt": "2000.00", "inscp_scp_amt": "60000.00",
+    "claim_id": "C1",
+    "psn_no": "P1",
+    "insutype": "390",
+    "insuplc_admdvs": "620702",
+    "mdtrtarea_admvs": "620702",
+    "med_type": "21",
+    "hosp_lv": "2",
+    "referral": "true",
+    "begndate": "2022-09-01",
+    "enddate": "2022-09-10",
+    "dise_codg": "K35.8",
+    "medfee_sumamt": "68000.00",
+    "fulamt_ownpay_amt": "6000.00",
+    "overlmt_selfpay": "0.00",
+    "preselfpay_amt": "2000.00",
+    "inscp_scp_amt": "60000.00",
 }
 
 
@@ -76,5 +89,7 @@ def test_a_list_entry_whose_person_number_is_not_an_id_is_a_problem_of_its_line(
         Authority.civil_affairs,
         datetime(2023, 1, 2, tzinfo=timezone.utc),
     )
-    assert changes == [] and problems == ["line 2: psn_no: holds a space at position 2; an id is 1 to 64 characters of "
-                                          "A–Z a–z 0–9 . _ : - (no spaces, no \"/\")"]
+    assert changes == [] and problems == [
+        "line 2: psn_no: holds a space at position 2; an id is 1 to 64 characters of "
+        'A–Z a–z 0–9 . _ : - (no spaces, no "/")'
+    ]

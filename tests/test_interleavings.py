@@ -7,6 +7,7 @@ recorded order (policies.audit), each claim nets to the year as known now, nothi
 and a person has at most one premium record a year. The lives' events are unsigned,
 so the workers accept them here (ONESTOP_ACCEPT_UNSIGNED=1; without it every one is refused and
 the comparison holds trivially)."""
+
 from __future__ import annotations
 
 import asyncio
@@ -48,7 +49,7 @@ class Broker:
         return done
 
     def waiting(self, worker: str, topic: str) -> list[Incoming]:
-        return self.topics.get(topic, [])[self.read.get((worker, topic), 0):]
+        return self.topics.get(topic, [])[self.read.get((worker, topic), 0) :]
 
 
 async def step(broker: Broker, context: Context, name: str, size: int, again: bool) -> bool:
@@ -110,8 +111,11 @@ def lives(draw):
         for index in range(draw(st.integers(0, 3))):
             start = date(draw(st.sampled_from(years)), draw(st.integers(1, 12)), 1).isoformat()
             code = draw(st.sampled_from(categories))
-            change = grant(0, psn, code, start, event_id=f"G-{psn}-{index}") if draw(st.booleans()) else \
-                revoke(0, psn, code, start, f"R-{psn}-{index}")
+            change = (
+                grant(0, psn, code, start, event_id=f"G-{psn}-{index}")
+                if draw(st.booleans())
+                else revoke(0, psn, code, start, f"R-{psn}-{index}")
+            )
             events.append((ELIGIBILITY, encode(change.change)))
         if draw(st.integers(0, 3)) == 0:
             close = YearEndClose(event_id=f"Y-{region}-{years[0]}", region=region, year=years[0], closed_at=NOW)
@@ -119,16 +123,26 @@ def lives(draw):
         for index in range(1 + draw(st.integers(0, 1))):  # insured (from a day of the year), mostly as a resident
             start = date(years[0], draw(st.integers(1, 12)), 1) if index else date(years[0], 1, 1)
             insutype = draw(st.sampled_from(["390", "390", "310"]))
-            enrolled = EnrollmentChange(event_id=f"E-{psn}-{index}", psn_no=psn, insutype=insutype,
-                                        insuplc_admdvs=insured, valid_from=start, recorded_at=NOW)
+            enrolled = EnrollmentChange(
+                event_id=f"E-{psn}-{index}",
+                psn_no=psn,
+                insutype=insutype,
+                insuplc_admdvs=insured,
+                valid_from=start,
+                recorded_at=NOW,
+            )
             events.append((ENROLLMENT, encode(enrolled)))
         if draw(st.booleans()):  # the region's year rolled (by several persons' lives: once, then repeats)
             roll = PremiumRoll(event_id=f"M-{region}-{years[0]}", region=region, year=years[0], recorded_at=NOW)
             events.append((PREMIUM_ROLLS, encode(roll)))
             if draw(st.booleans()):  # and the person granted a category from a month of that year
                 start = date(years[0], draw(st.integers(1, 12)), 1).isoformat()
-                events.append((ELIGIBILITY, encode(grant(0, psn, draw(st.sampled_from(categories)), start,
-                                                         event_id=f"G-{psn}-M").change)))
+                events.append(
+                    (
+                        ELIGIBILITY,
+                        encode(grant(0, psn, draw(st.sampled_from(categories)), start, event_id=f"G-{psn}-M").change),
+                    )
+                )
     order = draw(st.permutations(events))
     names = sorted(WORKERS)
     turns = draw(

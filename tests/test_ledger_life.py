@@ -1,6 +1,7 @@
 """The ledger's whole life, pure (policies/ledger.py): each kind of input worked by hand on the real
 policies, then properties over random orders of claims, repeats, corrections, cancellations
 (before and after their claim), grants and revocations reaching back, and year-end closes."""
+
 from __future__ import annotations
 
 from collections import defaultdict
@@ -43,13 +44,27 @@ def grant(
 
 
 def revoke(seq: int, psn_no: str, code: str, start: str, event_id: str) -> ChangeReceived:
-    return ChangeReceived(seq, EligibilityChange(event_id=event_id, psn_no=psn_no, category=code, action="revoke",
-                                                 valid_from=start, authority="civil_affairs", recorded_at=NOW))
+    return ChangeReceived(
+        seq,
+        EligibilityChange(
+            event_id=event_id,
+            psn_no=psn_no,
+            category=code,
+            action="revoke",
+            valid_from=start,
+            authority="civil_affairs",
+            recorded_at=NOW,
+        ),
+    )
 
 
 def cancel(seq: int, claim: DischargeClaim, event_id: str, reason: str = "billed in error") -> CancellationReceived:
-    return CancellationReceived(seq, ClaimCancellation(event_id=event_id, claim_id=claim.claim_id, psn_no=claim.psn_no,
-                                                       reason=reason, cancelled_at=NOW))
+    return CancellationReceived(
+        seq,
+        ClaimCancellation(
+            event_id=event_id, claim_id=claim.claim_id, psn_no=claim.psn_no, reason=reason, cancelled_at=NOW
+        ),
+    )
 
 
 def close(seq: int, region: str, year: int, event_id: str = "close") -> CloseReceived:
@@ -163,17 +178,28 @@ def test_the_close_takes_the_tier_of_the_categories_that_counted_for_the_covered
     a = stay("YE6-a", psn, place, "2018-02-01", "7972.50", level="2")
     b = stay("YE6-b", psn, place, "2018-03-01", "10799.85", level="2")
     visit = stay("YE6-c", psn, place, "2018-06-01", "100.00", level="1", med_type="11")
-    records = replay([grant(1, psn, "poverty_registered", "2018-01-01"), grant(2, psn, "tekun", "2018-05-01"),
-                      ClaimReceived(10, a), ClaimReceived(11, b), ClaimReceived(12, visit),
-                      close(20, "zhengzhou", 2018)], NOW)
+    records = replay(
+        [
+            grant(1, psn, "poverty_registered", "2018-01-01"),
+            grant(2, psn, "tekun", "2018-05-01"),
+            ClaimReceived(10, a),
+            ClaimReceived(11, b),
+            ClaimReceived(12, visit),
+            close(20, "zhengzhou", 2018),
+        ],
+        NOW,
+    )
     got = by_id(records)
     # YE6-a, level 2: basic 80% × (7,972.50 − 500) = 5,978.00; after basic 1,994.50 < 3,000: assistance waits
     assert paid(got["YE6-a/settlement"]) == {"basic": D("5978.00")}
     # YE6-b: basic 80% × (10,799.85 − 500) = 8,239.88, after basic 2,559.97; the year's 4,554.47 is over 3,000:
     # supplementary 30% × 1,554.47 = 466.34; assistance's year base 1,994.50 + 2,093.63 = 4,088.13,
     # F = 70% × 3,588.13 = 2,511.69, but never more than the stay's remaining 2,093.63
-    assert paid(got["YE6-b/settlement"]) == {"basic": D("8239.88"), "supplementary": D("466.34"),
-                                             "assistance": D("2093.63")}
+    assert paid(got["YE6-b/settlement"]) == {
+        "basic": D("8239.88"),
+        "supplementary": D("466.34"),
+        "assistance": D("2093.63"),
+    }
     assert paid(got["YE6-c/settlement"]) == {"basic": D("50.00")}  # general outpatient: basic only
     # the close at the registered-poor rates: 70% × (4,088.13 − 500) − 2,093.63 = 418.06 (特困's 100% would be
     # 4,088.13 − 2,093.63 = 1,994.50: 特困 counted for no stay assistance covers)
@@ -323,13 +349,32 @@ def histories(draw):
         year = draw(st.sampled_from(years))
         day = date(year, draw(st.integers(1, 12)), draw(st.integers(1, 28)))
         inscp = draw(st.sampled_from(["800.00", "2600.00", "4200.00", "9000.00", "30000.00", "80000.00", "150000.00"]))
-        claims.append(stay(f"C{n}", psn, insured, day.isoformat(), inscp, level=draw(st.sampled_from("123")),
-                           referral=draw(st.booleans())))
+        claims.append(
+            stay(
+                f"C{n}",
+                psn,
+                insured,
+                day.isoformat(),
+                inscp,
+                level=draw(st.sampled_from("123")),
+                referral=draw(st.booleans()),
+            )
+        )
     events = [("claim", c) for c in claims]
     for c in claims:
         if draw(st.integers(0, 4)) == 0:
-            events.append(("correct", c.model_copy(update={"revision": 1, "inscp_scp_amt": c.inscp_scp_amt + 1000,
-                                                           "medfee_sumamt": c.medfee_sumamt + 1000})))
+            events.append(
+                (
+                    "correct",
+                    c.model_copy(
+                        update={
+                            "revision": 1,
+                            "inscp_scp_amt": c.inscp_scp_amt + 1000,
+                            "medfee_sumamt": c.medfee_sumamt + 1000,
+                        }
+                    ),
+                )
+            )
         if draw(st.integers(0, 4)) == 0:
             events.append(("cancel", c))
     for _ in range(draw(st.integers(0, 3))):

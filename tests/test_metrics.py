@@ -1,5 +1,6 @@
 """The metrics a worker process serves and how they are read back (no broker needed: the
 endpoint is real HTTP on a free port; the batches are handled on the in-memory store)."""
+
 from __future__ import annotations
 
 import asyncio
@@ -27,8 +28,11 @@ def _samples(histogram_values: list[float], buckets=metrics.LATENCY_BUCKETS) -> 
     for value in histogram_values:
         histogram.observe(value)
     text = generate_latest(registry).decode()
-    return {(s.name, tuple(sorted(s.labels.items()))): s.value
-            for f in text_string_to_metric_families(text) for s in f.samples}
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for f in text_string_to_metric_families(text)
+        for s in f.samples
+    }
 
 
 def test_quantiles_interpolate_within_a_bucket_as_prometheus_does():
@@ -158,8 +162,11 @@ def test_a_claim_in_flight_carries_the_time_it_was_published():
 
 def _scrape_here() -> dict:
     text = generate_latest().decode()
-    return {(s.name, tuple(sorted(s.labels.items()))): s.value
-            for f in text_string_to_metric_families(text) for s in f.samples}
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for f in text_string_to_metric_families(text)
+        for s in f.samples
+    }
 
 
 def test_the_address_file_is_json_a_prometheus_file_sd_could_use(tmp_path, monkeypatch):

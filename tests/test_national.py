@@ -1,6 +1,7 @@
 """The national-load simulation (bench/national/): it answers what it is asked in ways that could
 be wrong — latency, keeping up, the bottleneck, a hot person, the sizing search, its determinism,
 and its agreement with the benchmark measured on this machine."""
+
 from __future__ import annotations
 
 import math
@@ -18,16 +19,33 @@ NO_DATABASE = dict(tx_cpu=0.0, rtt_ms=0.0, commit_ms=0.0, ledger_lock=False, db_
 
 def toy(**changes) -> Config:
     """A small pipeline: a few hundred claims a second, every claim basic → critical, no heavy users."""
-    base = Config(outpatient_per_s=100.0, inpatient_per_s=0.0, seconds=5.0, profile="flat", category_share=0.0,
-                  heavy_share=0.0, partitions=8, instances=tuple((n, 2) for n in N.STAGES), db_nodes=1, db_cores=8,
-                  broker="kafka", costs=FLAT_COST, batch_max=20, drain_s=20.0, seed=3, **NO_DATABASE)
+    base = Config(
+        outpatient_per_s=100.0,
+        inpatient_per_s=0.0,
+        seconds=5.0,
+        profile="flat",
+        category_share=0.0,
+        heavy_share=0.0,
+        partitions=8,
+        instances=tuple((n, 2) for n in N.STAGES),
+        db_nodes=1,
+        db_cores=8,
+        broker="kafka",
+        costs=FLAT_COST,
+        batch_max=20,
+        drain_s=20.0,
+        seed=3,
+        **NO_DATABASE,
+    )
     return replace(base, **changes)
 
 
 def slow(stage: str, ms: float) -> tuple:
     """FLAT_COST with one stage taking ``ms`` a claim: its capacity is 1000/ms claims/s per instance."""
-    return tuple((n, StageCost(claim_cpu=ms if n == stage else 0.1, batch_cpu=0.0, db_claim=0.0, round_trips=0))
-                 for n in N.STAGES)
+    return tuple(
+        (n, StageCost(claim_cpu=ms if n == stage else 0.1, batch_cpu=0.0, db_claim=0.0, round_trips=0))
+        for n in N.STAGES
+    )
 
 
 def test_with_room_to_spare_latency_is_the_stages_and_the_hops():
@@ -56,8 +74,9 @@ def test_more_work_than_capacity_does_not_keep_up_and_the_lag_grows():
 def test_doubling_the_bottleneck_stage_raises_throughput():
     one = N.simulate(toy(outpatient_per_s=150.0, costs=slow("ledger", 10.0)).with_instances(ledger=1))
     two = N.simulate(toy(outpatient_per_s=150.0, costs=slow("ledger", 10.0)).with_instances(ledger=2))
-    more_elsewhere = N.simulate(toy(outpatient_per_s=150.0, costs=slow("ledger", 10.0))
-                                .with_instances(ledger=1, intake=4, basic=4, critical=4))
+    more_elsewhere = N.simulate(
+        toy(outpatient_per_s=150.0, costs=slow("ledger", 10.0)).with_instances(ledger=1, intake=4, basic=4, critical=4)
+    )
     assert two.throughput_per_s > 1.35 * one.throughput_per_s
     assert two.keeps_up and not one.keeps_up
     assert more_elsewhere.throughput_per_s == pytest.approx(one.throughput_per_s, rel=0.05)
@@ -66,8 +85,10 @@ def test_doubling_the_bottleneck_stage_raises_throughput():
 def test_a_hot_person_is_bounded_by_one_instance_whatever_the_instances():
     """One person's 150 claims/s all land on partition 0: one intake instance at a time reads it, at
     most 100/s, and more instances do not change that — while everyone else is settled at once."""
-    runs = [N.simulate(toy(outpatient_per_s=40.0, hot_rate=150.0, costs=slow("intake", 10.0))
-                       .with_instances(intake=n)) for n in (4, 8)]
+    runs = [
+        N.simulate(toy(outpatient_per_s=40.0, hot_rate=150.0, costs=slow("intake", 10.0)).with_instances(intake=n))
+        for n in (4, 8)
+    ]
     for r in runs:
         assert not r.keeps_up
         assert r.hot_throughput_per_s <= 100.0 * 1.03
@@ -79,10 +100,18 @@ def test_a_hot_person_is_bounded_by_one_instance_whatever_the_instances():
 
 
 def test_the_plan_is_confirmed_by_the_simulation_and_one_fewer_of_the_bottleneck_fails():
-    base = toy(outpatient_per_s=300.0, costs=tuple((n, StageCost(claim_cpu=c, batch_cpu=1.0, db_claim=0.05,
-                                                                 round_trips=2)) for n, c in
-                                                   zip(N.STAGES, (4.0, 2.0, 2.0, 1, 1, 1, 1, 1, 1, 1, 6.0))),
-               tx_cpu=0.5, rtt_ms=0.3, commit_ms=1.0, db_cores=2, seconds=4.0)
+    base = toy(
+        outpatient_per_s=300.0,
+        costs=tuple(
+            (n, StageCost(claim_cpu=c, batch_cpu=1.0, db_claim=0.05, round_trips=2))
+            for n, c in zip(N.STAGES, (4.0, 2.0, 2.0, 1, 1, 1, 1, 1, 1, 1, 6.0))
+        ),
+        tx_cpu=0.5,
+        rtt_ms=0.3,
+        commit_ms=1.0,
+        db_cores=2,
+        seconds=4.0,
+    )
     found = N.plan(base, target_ms=300.0, max_util=0.9, min_instances=1, min_partitions=8)
     assert found.reached
     again = N.simulate(found.config)
@@ -101,15 +130,28 @@ def test_same_seed_same_figures_other_seed_other_figures():
     cfg = replace(Config(seconds=3.0), outpatient_per_s=1000.0, inpatient_per_s=50.0)
     a, b = N.simulate(cfg), N.simulate(cfg)
     c = N.simulate(replace(cfg, seed=cfg.seed + 1))
-    figures = lambda r: (r.offered, r.settled, r.p50_ms, r.p99_ms, r.max_ms, r.backlog_peak,  # noqa: E731
-                         [(s.load_max, s.mean_batch, s.peak_lag) for s in r.stages], r.db_util_max)
+    figures = lambda r: (
+        r.offered,
+        r.settled,
+        r.p50_ms,
+        r.p99_ms,
+        r.max_ms,
+        r.backlog_peak,  # noqa: E731
+        [(s.load_max, s.mean_batch, s.peak_lag) for s in r.stages],
+        r.db_util_max,
+    )
     assert figures(a) == figures(b)
     assert figures(a) != figures(c)
 
 
 def test_one_cell_of_several_stands_for_the_whole():
-    cfg = replace(Config(seconds=6.0, profile="flat", heavy_share=0.0), outpatient_per_s=1200.0, inpatient_per_s=0.0,
-                  partitions=32, db_nodes=4).with_instances(**{n: 4 for n in N.STAGES})
+    cfg = replace(
+        Config(seconds=6.0, profile="flat", heavy_share=0.0),
+        outpatient_per_s=1200.0,
+        inpatient_per_s=0.0,
+        partitions=32,
+        db_nodes=4,
+    ).with_instances(**{n: 4 for n in N.STAGES})
     whole = N.simulate(cfg)
     cell = N.simulate(replace(cfg, cells=2))
     assert whole.keeps_up and cell.keeps_up
@@ -151,7 +193,21 @@ def test_cost_follows_its_assumptions():
 
 
 def test_the_command_prints_a_run(capsys):
-    N.main(["--seconds", "4", "--profile", "flat", "--outpatient", "300", "--inpatient", "10",
-            "--instances", "intake=2,ledger=2", "--db-nodes", "1"])
+    N.main(
+        [
+            "--seconds",
+            "4",
+            "--profile",
+            "flat",
+            "--outpatient",
+            "300",
+            "--inpatient",
+            "10",
+            "--instances",
+            "intake=2,ledger=2",
+            "--db-nodes",
+            "1",
+        ]
+    )
     out = capsys.readouterr().out
     assert "keeps up: yes" in out and "p99" in out and "ledger" in out

@@ -5,6 +5,7 @@ Built offline, as `pip wheel` builds it without fetching anything: no build isol
 fetch setuptools and wheel from an index), the environment's setuptools and the `wheel` of the test
 extra; from a copy of the checkout with two stray folders added, so that a package list matching
 by prefix or taking every folder would show."""
+
 from __future__ import annotations
 
 import shutil
@@ -16,8 +17,19 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 PRODUCT = {"cli", "console", "policies", "reports", "runtime", "schemas", "store", "streams", "workers"}
 #: what a checkout holds beside the product, and build leftovers that must not reach the copy
-NOT_COPIED = shutil.ignore_patterns(".git", ".venv", ".onestop", "build", "*.egg-info", "__pycache__", "*.so",
-                                    ".hypothesis", ".pytest_cache", ".mypy_cache", ".ruff_cache")
+NOT_COPIED = shutil.ignore_patterns(
+    ".git",
+    ".venv",
+    ".onestop",
+    "build",
+    "*.egg-info",
+    "__pycache__",
+    "*.so",
+    ".hypothesis",
+    ".pytest_cache",
+    ".mypy_cache",
+    ".ruff_cache",
+)
 
 
 def built_wheel(tmp_path: Path) -> zipfile.ZipFile:
@@ -28,9 +40,23 @@ def built_wheel(tmp_path: Path) -> zipfile.ZipFile:
         (source / stray / "__init__.py").write_text("")
     out = tmp_path / "dist"
     built = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--no-index", "--quiet",
-         "--wheel-dir", str(out), str(source)],
-        capture_output=True, text=True, timeout=300)
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "--no-index",
+            "--quiet",
+            "--wheel-dir",
+            str(out),
+            str(source),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert built.returncode == 0, f"no wheel built (`pip install -e '.[test]'` installs `wheel`):\n{built.stderr}"
     [wheel] = out.glob("onestop-*.whl")
     return zipfile.ZipFile(wheel)

@@ -1,5 +1,6 @@
 """A worker keeps the persons it parked for between batches only while nothing is parked, and reads
 them again when it parks or when partitions change hands (workers/parking.py)."""
+
 from __future__ import annotations
 
 import uuid
@@ -17,6 +18,7 @@ def _worker(handled: list[bytes]) -> Worker:
                 raise ValueError("cannot handle this one")
             handled.append(incoming.value)
         return []
+
     return Worker("parking-test", TOPIC, handle)
 
 

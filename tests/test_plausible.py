@@ -5,6 +5,7 @@ Issue 27, finding 6: a back-dated begndate made a category that ended years ago 
 at 1900 paid. (What is malformed whenever it is read — dates in year 1021 or 9999, a timestamp
 without an offset, an amount written "1e5" — is refused by the schemas: tests/test_schemas.py.)
 """
+
 from __future__ import annotations
 
 import re
@@ -25,10 +26,22 @@ RECEIVED = datetime(2026, 12, 6, 12, 0, tzinfo=timezone.utc)
 LIMITS = Limits(max_amount=D("10000000.00"), max_stay_days=366, clock_skew=timedelta(seconds=300))
 
 CLAIM = {  # Guang'an (pooled city 5116, its first policy period from 2018-01-01)
-    "claim_id": "C-1", "psn_no": "P-1", "insutype": "390", "insuplc_admdvs": "511602", "mdtrtarea_admvs": "511602",
-    "med_type": "21", "hosp_lv": "2", "referral": False, "begndate": "2024-03-01", "enddate": "2024-03-10",
-    "dise_codg": "C34.9", "medfee_sumamt": "1000.00", "fulamt_ownpay_amt": "100.00", "overlmt_selfpay": "0.00",
-    "preselfpay_amt": "50.00", "inscp_scp_amt": "850.00",
+    "claim_id": "C-1",
+    "psn_no": "P-1",
+    "insutype": "390",
+    "insuplc_admdvs": "511602",
+    "mdtrtarea_admvs": "511602",
+    "med_type": "21",
+    "hosp_lv": "2",
+    "referral": False,
+    "begndate": "2024-03-01",
+    "enddate": "2024-03-10",
+    "dise_codg": "C34.9",
+    "medfee_sumamt": "1000.00",
+    "fulamt_ownpay_amt": "100.00",
+    "overlmt_selfpay": "0.00",
+    "preselfpay_amt": "50.00",
+    "inscp_scp_amt": "850.00",
 }
 
 
@@ -38,8 +51,13 @@ def claim(**changes) -> DischargeClaim:
 
 def bill(total: str) -> dict:
     """A bill of ``total``, all of it in scope."""
-    return {"medfee_sumamt": total, "fulamt_ownpay_amt": "0", "overlmt_selfpay": "0", "preselfpay_amt": "0",
-            "inscp_scp_amt": total}
+    return {
+        "medfee_sumamt": total,
+        "fulamt_ownpay_amt": "0",
+        "overlmt_selfpay": "0",
+        "preselfpay_amt": "0",
+        "inscp_scp_amt": total,
+    }
 
 
 def why(event, received_at: datetime = RECEIVED, limits: Limits = LIMITS) -> str | None:
@@ -126,8 +144,10 @@ def test_a_discharge_within_the_clock_skew_is_accepted():
 
 def test_a_discharge_before_the_regions_first_policy_period_says_so():
     reason = why(claim(begndate="2017-12-20", enddate="2017-12-31"))
-    assert reason == ("enddate 2017-12-31 is before the first policy period of guangan (insured place 511602), "
-                      "guangan/2018/v1 in force from 2018-01-01: no rules settle it")
+    assert reason == (
+        "enddate 2017-12-31 is before the first policy period of guangan (insured place 511602), "
+        "guangan/2018/v1 in force from 2018-01-01: no rules settle it"
+    )
     assert why(claim(begndate="2017-12-20", enddate="2018-01-01")) is None  # (a stay across it: the discharge counts)
 
 
@@ -179,8 +199,9 @@ def test_a_grant_recorded_in_the_future_is_refused_it_could_never_be_revoked():
     )
 
 
-@pytest.mark.parametrize("make, field", [(grant, "recorded_at"), (cancellation, "cancelled_at"),
-                                         (lambda at: close(2025, at), "recorded_at")])
+@pytest.mark.parametrize(
+    "make, field", [(grant, "recorded_at"), (cancellation, "cancelled_at"), (lambda at: close(2025, at), "recorded_at")]
+)
 def test_an_own_time_beyond_the_clock_skew_is_refused_and_within_it_accepted(make, field):
     assert why(make("2026-12-06T12:05:00+00:00")) is None  # 300 s ahead
     assert why(make("2026-12-06T20:05:00+08:00")) is None  # the same moment, in Beijing's offset
@@ -190,8 +211,10 @@ def test_an_own_time_beyond_the_clock_skew_is_refused_and_within_it_accepted(mak
 
 def test_a_close_of_a_year_not_yet_over_is_refused():
     reason = why(close(2026, "2026-12-06T10:00:00+00:00"))
-    assert reason == ("the close of 2026 is recorded at 2026-12-06T10:00:00+00:00, before the year ended: "
-                      "a year is closed from 2027-01-01 on")
+    assert reason == (
+        "the close of 2026 is recorded at 2026-12-06T10:00:00+00:00, before the year ended: "
+        "a year is closed from 2027-01-01 on"
+    )
 
 
 def test_the_finding_a_close_of_2018_at_1900_is_refused():
@@ -205,8 +228,10 @@ def test_a_close_after_its_year_is_accepted_at_its_own_time():
 
 def test_a_close_of_a_year_before_the_regions_first_policy_period_is_refused():
     reason = why(close(2017, "2018-01-05T09:00:00+08:00"))
-    assert reason == ("zhengzhou has no policy in 2017: its first policy period, zhengzhou/2018/v1, is in force from "
-                      "2018-01-01; there is no such year to close")
+    assert reason == (
+        "zhengzhou has no policy in 2017: its first policy period, zhengzhou/2018/v1, is in force from "
+        "2018-01-01; there is no such year to close"
+    )
     assert why(close(2018, "2019-01-05T09:00:00+08:00")) is None
     assert why(close(2017, "2018-01-05T09:00:00+08:00", region="nowhere")) is None  # (the year_end worker names it)
 
@@ -239,8 +264,12 @@ PLACES = sorted(FIRST)
 
 
 @settings(max_examples=300, deadline=None)
-@given(city=st.sampled_from(PLACES), stay=st.integers(0, 800), end=st.dates(date(2000, 1, 1), date(2028, 12, 31)),
-       received=st.datetimes(datetime(2015, 1, 1), datetime(2030, 1, 1), timezones=st.just(timezone.utc)))
+@given(
+    city=st.sampled_from(PLACES),
+    stay=st.integers(0, 800),
+    end=st.dates(date(2000, 1, 1), date(2028, 12, 31)),
+    received=st.datetimes(datetime(2015, 1, 1), datetime(2030, 1, 1), timezones=st.just(timezone.utc)),
+)
 def test_a_claim_is_refused_exactly_when_one_rule_says_so_and_a_plausible_one_has_a_policy(city, stay, end, received):
     begin = end - timedelta(days=stay)
     if begin < date(1900, 1, 1):

@@ -1,4 +1,5 @@
 """`onestop policy …` on bad input: a clear error naming the case and the claim, never a traceback."""
+
 from __future__ import annotations
 
 import json

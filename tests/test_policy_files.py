@@ -1,6 +1,7 @@
 """A policy file as its writer meets it (issue 30, item 9): read only when a rule is needed, and
 when it is wrong, one line per problem — ``file:line: field: problem`` with the values or fields
 the place allows — from every `onestop` command, never a traceback."""
+
 from __future__ import annotations
 
 import os

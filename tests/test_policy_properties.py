@@ -21,6 +21,7 @@ with policies.replay.settle_in_order:
 The last test pins a bug these properties found (a qualifying schedule paying base again that
 another schedule had already paid); it is fixed in policies/payer.py.
 """
+
 from __future__ import annotations
 
 import re
@@ -94,8 +95,14 @@ def place(insured: str, area: str) -> str:
 
 def named_in(policy: Policy) -> list[Category]:
     """The categories some tier of the policy is open to (drawn more often than the others)."""
-    named = {c for p in policy.payers for r in p.rules for t in r.tiers for pattern in (t.categories or [])
-             for c in categories_named(pattern)}
+    named = {
+        c
+        for p in policy.payers
+        for r in p.rules
+        for t in r.tiers
+        for pattern in (t.categories or [])
+        for c in categories_named(pattern)
+    }
     return sorted(named)
 
 
@@ -211,8 +218,14 @@ def taizhou_outpatient(draw) -> tuple[list[DischargeClaim], list[CategoryHeld]]:
                 )
             )
     outpatient_groups = [
-        Category.dibao, Category.dibao_urban_full, Category.tekun, Category.retired_1960s, Category.entitled_group,
-        Category.orphan, Category.low_income_severe_mental, Category.worker_in_difficulty,
+        Category.dibao,
+        Category.dibao_urban_full,
+        Category.tekun,
+        Category.retired_1960s,
+        Category.entitled_group,
+        Category.orphan,
+        Category.low_income_severe_mental,
+        Category.worker_in_difficulty,
     ]
     code = draw(st.sampled_from(outpatient_groups))
     held = [CategoryHeld(code=code, valid_from=policy.in_force_from)] + draw(
@@ -229,7 +242,7 @@ def _rule_and_tier(policy: Policy, payer: Payer, rule_id: str) -> tuple[Rule, Ti
     # "<region>/<period>/v<version>#<payer>.<rule>[<tier label>]"
     prefix = f"{policy.ref}#{payer.value}."
     assert rule_id.startswith(prefix), rule_id
-    rule_name, _, label = rule_id[len(prefix):].partition("[")
+    rule_name, _, label = rule_id[len(prefix) :].partition("[")
     label = label[:-1]
     payer_policy = next(p for p in policy.payers if p.payer == payer)
     rule = next(r for r in payer_policy.rules if r.name == rule_name)
@@ -296,8 +309,10 @@ _ARITHMETIC = re.compile(r"^[\d.%×()+−\- ]+$")
 
 def _value(expression: str) -> Decimal:
     """The exact value of an explanation's arithmetic: numbers, percentages, ×, +, −, parentheses."""
-    python = _NUMBER.sub(lambda m: f"(Decimal('{m[0][:-1]}') / 100)" if m[0].endswith("%") else f"Decimal('{m[0]}')",
-                         expression.replace("−", "-"))
+    python = _NUMBER.sub(
+        lambda m: f"(Decimal('{m[0][:-1]}') / 100)" if m[0].endswith("%") else f"Decimal('{m[0]}')",
+        expression.replace("−", "-"),
+    )
     return eval(python.replace("×", "*"), {"__builtins__": {}, "Decimal": Decimal})  # noqa: S307 - our own digits only
 
 
@@ -374,7 +389,8 @@ def check_history(claims: list[DischargeClaim], held: list[CategoryHeld]) -> lis
             paid_before += amount
         # paid_before is the lines' sum, added up here: the claim's sums must be it and the bill's rest
         assert paid_before <= claim.medfee_sumamt, (
-            f"the funds pay {paid_before} > the bill {claim.medfee_sumamt} on {claim.claim_id}")
+            f"the funds pay {paid_before} > the bill {claim.medfee_sumamt} on {claim.claim_id}"
+        )
         assert result.fund_pay_sumamt == paid_before
         assert result.psn_part_amt == claim.medfee_sumamt - paid_before
     check_not_above_best_schedule(settled, held, with_qualifying=False)
@@ -459,9 +475,22 @@ def taizhou_serious_illness(draw) -> tuple[list[DischargeClaim], list[CategoryHe
 
 def _stay(claim_id: str, day: date, inscp: str) -> DischargeClaim:
     return DischargeClaim(
-        claim_id=claim_id, psn_no="P3", insutype="390", insuplc_admdvs="321202", mdtrtarea_admvs="321202",
-        med_type="21", hosp_lv="1", referral=False, begndate=day, enddate=day, dise_codg="K35.8",
-        medfee_sumamt=inscp, fulamt_ownpay_amt="0", overlmt_selfpay="0", preselfpay_amt="0", inscp_scp_amt=inscp,
+        claim_id=claim_id,
+        psn_no="P3",
+        insutype="390",
+        insuplc_admdvs="321202",
+        mdtrtarea_admvs="321202",
+        med_type="21",
+        hosp_lv="1",
+        referral=False,
+        begndate=day,
+        enddate=day,
+        dise_codg="K35.8",
+        medfee_sumamt=inscp,
+        fulamt_ownpay_amt="0",
+        overlmt_selfpay="0",
+        preselfpay_amt="0",
+        inscp_scp_amt=inscp,
     )
 
 

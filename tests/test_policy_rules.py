@@ -5,6 +5,7 @@ Every expected amount is worked out by hand in the comments next to it (PARAMETE
 payer computes"); none is copied from the engine's output. Then: policy-file validation (errors
 name file:line and the problem), overlapping periods, and policy_for.
 """
+
 from __future__ import annotations
 
 import textwrap
@@ -245,8 +246,11 @@ def test_annual_segments_across_claims():
     policy = make_policy(CRITICAL)
     r1, r2, r3 = run(
         policy,
-        [claim("3000.00", claim_id="A", day="2024-02-01"), claim("4000.00", claim_id="B", day="2024-05-01"),
-         claim("5000.00", claim_id="C", day="2024-09-01")],
+        [
+            claim("3000.00", claim_id="A", day="2024-02-01"),
+            claim("4000.00", claim_id="B", day="2024-05-01"),
+            claim("5000.00", claim_id="C", day="2024-09-01"),
+        ],
     )
     # F(B) = 50% × [1,000, 5,000) + 60% × [5,000, 10,000) + 70% × [10,000, ∞), cut at B
     # A: F(3,000) − F(0) = 50% × 2,000 = 1,000.00
@@ -284,8 +288,10 @@ def test_year_is_the_year_of_discharge():
     policy = make_policy(CRITICAL)
     r1, r2 = run(
         policy,
-        [claim("3000.00", claim_id="A", day="2024-06-01"),
-         claim("3000.00", claim_id="B", begin="2024-12-20", day="2025-01-05")],
+        [
+            claim("3000.00", claim_id="A", day="2024-06-01"),
+            claim("3000.00", claim_id="B", begin="2024-12-20", day="2025-01-05"),
+        ],
     )
     # B was admitted in 2024 but discharged in 2025: 2025's yearly base, from 0 → 1,000.00 again
     assert amount(r2, "critical") == D("1000.00")
@@ -956,12 +962,17 @@ CUMULATIVE = DEFERRED.replace("  defer_while:", "  deduct_paid_this_year: true\n
 
 
 def test_deduct_paid_this_year_pays_the_deferred_share_when_the_line_is_crossed():
-    r1, r2, r3 = run(make_policy(CUMULATIVE), [claim("2000.00", claim_id="A"), claim("1500.00", claim_id="B"),
-                                              claim("500.00", claim_id="C")], [Category.tekun])
+    r1, r2, r3 = run(
+        make_policy(CUMULATIVE),
+        [claim("2000.00", claim_id="A"), claim("1500.00", claim_id="B"), claim("500.00", claim_id="C")],
+        [Category.tekun],
+    )
     # A: deferred (2,000 < 3,000): 0.00, 1,400.00 owed waits, and says it waits for a later claim or the close
     assert amount(r1, "assistance") == D("0.00")
-    assert "paid by a later claim of this year that lifts critical's yearly base to 3000.00, or at the year-end close" \
+    assert (
+        "paid by a later claim of this year that lifts critical's yearly base to 3000.00, or at the year-end close"
         in line(r1, "assistance").explanation
+    )
     # B: 3,500 ≥ 3,000: F(3,500) − paid this year 0 = 70% × 3,500 = 2,450.00, of which 1,400 is A's share
     #    — but never more than B's remaining 1,500.00
     assert amount(r2, "assistance") == D("1500.00")
@@ -971,7 +982,10 @@ def test_deduct_paid_this_year_pays_the_deferred_share_when_the_line_is_crossed(
 
 
 def test_deduct_paid_this_year_never_recovers_within_a_claim():
-    policy = make_policy(payer_yaml("assistance", """
+    policy = make_policy(
+        payer_yaml(
+            "assistance",
+            """
         name: assistance
         source: test
         scope: annual
@@ -979,7 +993,9 @@ def test_deduct_paid_this_year_never_recovers_within_a_claim():
         tiers:
           - {label: tekun, categories: [tekun], segments: [{from: 0, rate: "100%"}]}
           - {label: dibao, categories: [dibao], segments: [{from: 1000, rate: "50%"}]}
-        """))
+        """,
+        )
+    )
     r1, r2 = run(
         policy, [claim("1000.00", claim_id="A"), claim("1000.00", claim_id="B")], [[Category.tekun], [Category.dibao]]
     )
@@ -991,20 +1007,32 @@ def test_deduct_paid_this_year_never_recovers_within_a_claim():
 
 
 def test_base_after_counts_the_oop_after_the_named_payers_on_its_own_yearly_base():
-    policy = make_policy(BASIC + payer_yaml("critical", """
+    policy = make_policy(
+        BASIC
+        + payer_yaml(
+            "critical",
+            """
         name: critical
         source: test
         scope: annual
         tiers:
           - {label: everyone, segments: [{from: 500, rate: "50%"}]}
-        """, fund='"390200"') + payer_yaml("supplementary", """
+        """,
+            fund='"390200"',
+        )
+        + payer_yaml(
+            "supplementary",
+            """
         name: supplementary
         source: test
         scope: annual
         base_after: [basic]
         tiers:
           - {label: dibao, categories: [dibao], segments: [{from: 300, rate: "40%"}]}
-        """, fund='"390300"'))
+        """,
+            fund='"390300"',
+        )
+    )
     r1, r2 = run(
         policy,
         [claim("1000.00", claim_id="A", hosp_lv="1"), claim("2000.00", claim_id="B", hosp_lv="1")],
@@ -1022,20 +1050,31 @@ def test_base_after_counts_the_oop_after_the_named_payers_on_its_own_yearly_base
 
 
 def test_base_after_never_pays_more_than_the_remaining():
-    policy = make_policy(payer_yaml("critical", """
+    policy = make_policy(
+        payer_yaml(
+            "critical",
+            """
         name: critical
         source: test
         scope: per_claim
         tiers:
           - {label: everyone, segments: [{from: 0, rate: "90%"}]}
-        """, fund='"390200"') + payer_yaml("supplementary", """
+        """,
+            fund='"390200"',
+        )
+        + payer_yaml(
+            "supplementary",
+            """
         name: supplementary
         source: test
         scope: annual
         base_after: [basic]
         tiers:
           - {label: dibao, categories: [dibao], segments: [{from: 0, rate: "50%"}]}
-        """, fund='"390300"'))
+        """,
+            fund='"390300"',
+        )
+    )
     (r,) = run(policy, [claim("1000.00")], [Category.dibao])
     # critical 900; supplementary base 1,000 (no basic line): 50% × 1,000 = 500, but 100 remain: 100.00
     assert paid(r) == {"critical": D("900.00"), "supplementary": D("100.00")}
@@ -1352,7 +1391,7 @@ def test_unknown_category():
 @pytest.mark.parametrize("starts", ["[1000, 1000]", "[5000, 1000]", "[0, 5000, 3000]"])
 def test_segment_starts_not_increasing(starts):
     values = starts.strip("[]").split(", ")
-    segments = "\n".join(f"    - {{from: {v}, rate: \"50%\"}}" for v in values)
+    segments = "\n".join(f'    - {{from: {v}, rate: "50%"}}' for v in values)
     text = policy_text(simple_payer(f"- label: bad schedule\n  segments:\n{segments}"))
     error = file_error(text)
     assert error.startswith(f"testland.yaml:{line_no(text, 'bad schedule')}: ")
@@ -1498,7 +1537,7 @@ def test_use_of_a_shared_file(tmp_path):
 def test_error_inside_a_shared_file_points_into_that_file(tmp_path):
     shared = (
         'payer: basic\nname_zh: 基本\nfund_pay_type: "390100"\n'
-        'rules:\n  - name: r\n    source: s\n    scope: per_claim\n'
+        "rules:\n  - name: r\n    source: s\n    scope: per_claim\n"
         '    tiers: [{label: all, segments: [{from: 0, rate: "120%"}]}]\n'
     )
     (tmp_path / "broken.yaml").write_text(shared, encoding="utf-8")

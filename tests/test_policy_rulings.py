@@ -1,4 +1,5 @@
 """The rulings PARAMETERS.md took from the seeds, on the real policy files, worked by hand."""
+
 from __future__ import annotations
 
 from datetime import date
@@ -30,11 +31,14 @@ def test_guangan_emergency_relief_pays_a_resident_in_county_inpatient_stay():
     assert paid(r)["emergency_relief"] == D("480.00")
 
 
-@pytest.mark.parametrize("fields, why", [
-    ({"insutype": "310"}, "insurance type 310 is not one of ['390']"),
-    ({"treated": "511621"}, "not within county of 511602"),
-    ({"med_type": "14"}, "medical type 14 is not one of ['21']"),
-])
+@pytest.mark.parametrize(
+    "fields, why",
+    [
+        ({"insutype": "310"}, "insurance type 310 is not one of ['390']"),
+        ({"treated": "511621"}, "not within county of 511602"),
+        ({"med_type": "14"}, "medical type 14 is not one of ['21']"),
+    ],
+)
 def test_guangan_emergency_relief_only_for_resident_in_county_inpatient_stays(fields, why):
     (r,) = settle_in_order([guangan("3000.00", hosp_lv="1", emergency=True, **fields)], poor_since_2017())
     relief = line(r, "emergency_relief")

@@ -137,5 +137,7 @@ def test_the_tax_offices_list():
         rows, "zhangye", 2022
     )
     shown = listing.as_text(rows, "zhangye", 2022).splitlines()
-    assert ("ZY-2                 at_risk                      350.00      100.00      250.00  2022-09-01  "
-            "assistance 100.00") in shown
+    assert (
+        "ZY-2                 at_risk                      350.00      100.00      250.00  2022-09-01  "
+        "assistance 100.00"
+    ) in shown

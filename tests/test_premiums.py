@@ -248,8 +248,14 @@ def lives(draw, insutypes=MOSTLY_RESIDENT, categories=None, region=None, moving=
         )
     for n in range(draw(st.integers(1, 3))):
         for rolled in regions:
-            events.append(RollReceived(0, PremiumRoll(event_id=f"roll{n}-{rolled}", region=rolled, year=year,
-                                                      recorded_at=_at(date(year, 1, 2)))))
+            events.append(
+                RollReceived(
+                    0,
+                    PremiumRoll(
+                        event_id=f"roll{n}-{rolled}", region=rolled, year=year, recorded_at=_at(date(year, 1, 2))
+                    ),
+                )
+            )
     events = draw(st.permutations(events))
     return region, year, [type(e)(seq, *list(vars(e).values())[1:]) for seq, e in enumerate(events, start=1)]
 
@@ -318,18 +324,49 @@ def test_a_person_who_moves_is_subsidised_once_a_year():
     moves to Guang'an in July; the year is subsidised once, where it was first (never topped up)."""
     at = "2017-12-01T09:00:00+08:00"
     inputs = [
-        ChangeReceived(1, EligibilityChange(event_id="g", psn_no="M", category="tekun", action="grant",
-                                            valid_from="2017-01-01", authority="civil_affairs", recorded_at=at)),
-        EnrollmentReceived(2, EnrollmentChange(event_id="e1", psn_no="M", insutype="390", insuplc_admdvs="410102",
-                                               valid_from="2018-01-01", recorded_at=at)),
+        ChangeReceived(
+            1,
+            EligibilityChange(
+                event_id="g",
+                psn_no="M",
+                category="tekun",
+                action="grant",
+                valid_from="2017-01-01",
+                authority="civil_affairs",
+                recorded_at=at,
+            ),
+        ),
+        EnrollmentReceived(
+            2,
+            EnrollmentChange(
+                event_id="e1",
+                psn_no="M",
+                insutype="390",
+                insuplc_admdvs="410102",
+                valid_from="2018-01-01",
+                recorded_at=at,
+            ),
+        ),
         RollReceived(3, PremiumRoll(event_id="r-zz", region="zhengzhou", year=2018, recorded_at=at)),
         RollReceived(4, PremiumRoll(event_id="r-ga", region="guangan", year=2018, recorded_at=at)),
-        EnrollmentReceived(5, EnrollmentChange(event_id="e2", psn_no="M", insutype="390", insuplc_admdvs="511602",
-                                               valid_from="2018-07-01", recorded_at="2018-06-20T09:00:00+08:00")),
+        EnrollmentReceived(
+            5,
+            EnrollmentChange(
+                event_id="e2",
+                psn_no="M",
+                insutype="390",
+                insuplc_admdvs="511602",
+                valid_from="2018-07-01",
+                recorded_at="2018-06-20T09:00:00+08:00",
+            ),
+        ),
     ]
     assert [r.claim_id for r in replay(inputs, NOW)] == ["premium/zhengzhou/2018/M"]
     # had the move been known before Guang'an's roll only, with Zhengzhou not yet rolled, Guang'an subsidises
     moved_first = [inputs[0], inputs[1], inputs[4], inputs[3]]
     [record] = replay([type(i)(n, *list(vars(i).values())[1:]) for n, i in enumerate(moved_first, 1)], NOW)
     assert (record.claim_id, record.due_date.isoformat(), str(record.fund_pay_sumamt)) == (
-        "premium/guangan/2018/M", "2018-08-01", "220.00")  # the month after its insurance there begins
+        "premium/guangan/2018/M",
+        "2018-08-01",
+        "220.00",
+    )  # the month after its insurance there begins

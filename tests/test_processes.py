@@ -1,4 +1,5 @@
 """How the workers are spread over processes (ONESTOP_PROCESSES): one each, dealt over N, or a layout."""
+
 from __future__ import annotations
 
 import pytest

@@ -7,6 +7,7 @@ from the engine's output.
 3. age at admission                                 7. a year-end top-up to a ceiling of the personal share
 4. categories a region declares itself              8. a newer notice superseding an older one from a date
 """
+
 from __future__ import annotations
 
 from datetime import date
@@ -316,14 +317,20 @@ def test_without_supersedes_the_two_notices_overlap_and_the_error_says_how_to_su
     [
         ("testland/2023/v1", "2024-07-01", "testland/2024/v2 supersedes testland/2023/v1, which no policy file is"),
         ("otherland/2024/v1", "2024-07-01", "supersedes otherland/2024/v1: a policy supersedes one of its own region"),
-        ("testland/2024/v1", "2024-01-01", "policy testland/2024/v2 supersedes testland/2024/v1 from 2024-01-01: it "
-                                           "must begin after the policy it supersedes does (2024-01-01)"),
+        (
+            "testland/2024/v1",
+            "2024-01-01",
+            "policy testland/2024/v2 supersedes testland/2024/v1 from 2024-01-01: it "
+            "must begin after the policy it supersedes does (2024-01-01)",
+        ),
     ],
 )
 def test_a_supersession_of_no_policy_of_its_region_or_not_after_it_is_an_error(tmp_path, supersedes, start, said):
     (tmp_path / "a.yaml").write_text(region_file("testland", '["5116"]', SECONDARY_2024), encoding="utf-8")
-    (tmp_path / "b.yaml").write_text(region_file("testland", '["5116"]', SECONDARY_2024_REVISED, version=2,
-                                                 start=start, supersedes=supersedes), encoding="utf-8")
+    (tmp_path / "b.yaml").write_text(
+        region_file("testland", '["5116"]', SECONDARY_2024_REVISED, version=2, start=start, supersedes=supersedes),
+        encoding="utf-8",
+    )
     with pytest.raises(PolicyFileError) as info:
         load_policies(tmp_path)
     assert said in str(info.value)

@@ -2,6 +2,7 @@
 
 Also the money helpers: round_to_fen (half up, once) and format_yuan.
 """
+
 from __future__ import annotations
 
 import json
@@ -115,8 +116,9 @@ def test_good_change_is_accepted():
 
 
 def test_claim_accepts_amounts_with_two_one_or_no_decimals():
-    claim = DischargeClaim.model_validate(_with(GOOD_CLAIM, inscp_scp_amt="850", preselfpay_amt="49.5",
-                                                fulamt_ownpay_amt="100.50"))
+    claim = DischargeClaim.model_validate(
+        _with(GOOD_CLAIM, inscp_scp_amt="850", preselfpay_amt="49.5", fulamt_ownpay_amt="100.50")
+    )
     assert (claim.inscp_scp_amt, claim.preselfpay_amt, claim.fulamt_ownpay_amt) == (
         D("850.00"),
         D("49.50"),
@@ -276,9 +278,22 @@ def test_claim_age_out_of_range():
 @pytest.mark.parametrize(
     "field",
     [
-        "claim_id", "psn_no", "insutype", "insuplc_admdvs", "mdtrtarea_admvs", "med_type", "hosp_lv",
-        "referral", "begndate", "enddate", "dise_codg", "medfee_sumamt", "fulamt_ownpay_amt",
-        "overlmt_selfpay", "preselfpay_amt", "inscp_scp_amt",
+        "claim_id",
+        "psn_no",
+        "insutype",
+        "insuplc_admdvs",
+        "mdtrtarea_admvs",
+        "med_type",
+        "hosp_lv",
+        "referral",
+        "begndate",
+        "enddate",
+        "dise_codg",
+        "medfee_sumamt",
+        "fulamt_ownpay_amt",
+        "overlmt_selfpay",
+        "preselfpay_amt",
+        "inscp_scp_amt",
     ],
 )
 def test_claim_missing_field(field):
@@ -461,7 +476,7 @@ def test_format_exact_prints_two_places_or_every_place_it_has(value):
     assert format_exact(amount) == expected
 
 
-@given(st.decimals(min_value=-10**9, max_value=10**9, places=6, allow_nan=False, allow_infinity=False))
+@given(st.decimals(min_value=-(10**9), max_value=10**9, places=6, allow_nan=False, allow_infinity=False))
 def test_format_exact_is_its_definition_for_any_computed_amount(amount):
     expected = format_yuan(amount) if amount == amount.quantize(FEN) else f"{amount.normalize():f}"
     assert format_exact(amount) == expected
@@ -509,8 +524,12 @@ def test_format_rate():
 
 
 def test_a_model_built_from_the_rules_values_is_what_model_construct_builds():
-    every = {"base": Decimal("10.00"), "paid": Decimal("2.50"), "paid_by_day": {date(2024, 3, 1): Decimal("2.50")},
-             "assisted_visits_by_month": {"2024-03": 1}}
+    every = {
+        "base": Decimal("10.00"),
+        "paid": Decimal("2.50"),
+        "paid_by_day": {date(2024, 3, 1): Decimal("2.50")},
+        "assisted_visits_by_month": {"2024-03": 1},
+    }
     for values in (every, {"paid": Decimal("1.00")}, dict(reversed(every.items()))):  # all, some, out of order
         fast, slow = built(AccountTotals, dict(values)), AccountTotals.model_construct(**values)
         assert (fast.__dict__, list(fast.__dict__), fast.model_fields_set) == (
@@ -541,8 +560,11 @@ def test_claim_version_2_needs_the_hospital():
     assert_model_error(
         claim_errors(schema="claims.discharged/2"), "fixmedins_code", "required from claims.discharged/2"
     )
-    claim = DischargeClaim.model_validate(_with(GOOD_CLAIM, schema="claims.discharged/2", fixmedins_code="H41010200001",
-                                                fixmedins_name="郑州市第一人民医院"))
+    claim = DischargeClaim.model_validate(
+        _with(
+            GOOD_CLAIM, schema="claims.discharged/2", fixmedins_code="H41010200001", fixmedins_name="郑州市第一人民医院"
+        )
+    )
     assert claim.fixmedins_code == "H41010200001"
 
 
@@ -565,10 +587,23 @@ def test_claim_revision_is_a_whole_number_from_zero():
 from schemas.events import ClaimCancellation, YearEndClose  # noqa: E402
 from streams.codecs import MAX_DEPTH, MAX_EVENT_BYTES, BadInput, decode, encode  # noqa: E402
 
-GOOD_CANCELLATION = {"event_id": "X-1", "claim_id": "C-1", "psn_no": "P-1", "reason": "billed in error",
-                     "cancelled_at": "2024-03-11T08:00:00+00:00", "fixmedins_code": "H1"}
-GOOD_GRANT = {"event_id": "E-1", "psn_no": "P-1", "category": "dibao", "action": "grant", "valid_from": "2024-01-01",
-              "authority": "civil_affairs", "recorded_at": "2024-01-01T09:00:00+00:00"}
+GOOD_CANCELLATION = {
+    "event_id": "X-1",
+    "claim_id": "C-1",
+    "psn_no": "P-1",
+    "reason": "billed in error",
+    "cancelled_at": "2024-03-11T08:00:00+00:00",
+    "fixmedins_code": "H1",
+}
+GOOD_GRANT = {
+    "event_id": "E-1",
+    "psn_no": "P-1",
+    "category": "dibao",
+    "action": "grant",
+    "valid_from": "2024-01-01",
+    "authority": "civil_affairs",
+    "recorded_at": "2024-01-01T09:00:00+00:00",
+}
 #: every free string field of every input event, with a good event holding it
 STRING_FIELDS = [
     *(
@@ -644,8 +679,13 @@ from schemas.money import WireMoney  # noqa: E402
 from schemas.nhsa import PresettleRequest  # noqa: E402
 
 GOOD_CLOSE = {"event_id": "Y-1", "region": "zhengzhou", "year": 2018, "recorded_at": "2019-01-05T09:00:00+08:00"}
-GOOD_KEY = {"key_id": "h1.2026", "signer_kind": "hospital", "signer": "H1", "public_key": "AAAA",
-            "valid_from": "2026-01-01T00:00:00+00:00"}
+GOOD_KEY = {
+    "key_id": "h1.2026",
+    "signer_kind": "hospital",
+    "signer": "H1",
+    "public_key": "AAAA",
+    "valid_from": "2026-01-01T00:00:00+00:00",
+}
 #: every id that comes in, with a good event holding it
 ID_FIELDS = [
     *((DischargeClaim, {**GOOD_CLAIM, "fixmedins_code": "H1"}, f) for f in ("claim_id", "psn_no", "fixmedins_code")),
@@ -695,24 +735,27 @@ def test_no_id_with_a_slash_is_ever_accepted(before, after):
 _WIRE = TypeAdapter(WireMoney)
 
 
-@pytest.mark.parametrize("text, words", [
-    ("1e5", "'1e5' is written with an exponent"),
-    ("1E+2", "'1E+2' is written with an exponent"),
-    ("+5.00", "'+5.00' has a sign"),
-    ("-0.01", "-0.01 is negative"),
-    (" 12.00", "' 12.00' holds spaces"),
-    ("12.00 ", "'12.00 ' holds spaces"),
-    ("1 000.00", "'1 000.00' holds spaces"),
-    ("850.000", "850.000 has more than two decimals"),
-    ("1,000.00", "'1,000.00' is not an amount"),
-    ("1_000", "'1_000' is not an amount"),
-    ("١٢٣", "'١٢٣' is not an amount"),  # Arabic-Indic digits: Decimal would read 123
-    (".5", "'.5' is not an amount"),
-    ("0x10", "'0x10' is not an amount"),
-    ("NaN", "'NaN' is not a finite amount"),
-    ("Infinity", "'Infinity' is not a finite amount"),
-    ("9" * 13, "an amount of 13 digits before the point is too large"),
-])
+@pytest.mark.parametrize(
+    "text, words",
+    [
+        ("1e5", "'1e5' is written with an exponent"),
+        ("1E+2", "'1E+2' is written with an exponent"),
+        ("+5.00", "'+5.00' has a sign"),
+        ("-0.01", "-0.01 is negative"),
+        (" 12.00", "' 12.00' holds spaces"),
+        ("12.00 ", "'12.00 ' holds spaces"),
+        ("1 000.00", "'1 000.00' holds spaces"),
+        ("850.000", "850.000 has more than two decimals"),
+        ("1,000.00", "'1,000.00' is not an amount"),
+        ("1_000", "'1_000' is not an amount"),
+        ("١٢٣", "'١٢٣' is not an amount"),  # Arabic-Indic digits: Decimal would read 123
+        (".5", "'.5' is not an amount"),
+        ("0x10", "'0x10' is not an amount"),
+        ("NaN", "'NaN' is not a finite amount"),
+        ("Infinity", "'Infinity' is not a finite amount"),
+        ("9" * 13, "an amount of 13 digits before the point is too large"),
+    ],
+)
 def test_an_amount_not_written_as_a_plain_decimal_string_is_refused_with_its_reason(text, words):
     errors = claim_errors(fulamt_ownpay_amt=text)
     assert_field_error(errors, "fulamt_ownpay_amt", words)
@@ -741,11 +784,14 @@ def test_policy_files_may_still_write_amounts_as_numbers():
     assert TypeAdapter(Money).validate_python(30000) == D("30000.00")
 
 
-@pytest.mark.parametrize("model, good, field", [
-    (EligibilityChange, GOOD_GRANT, "recorded_at"),
-    (ClaimCancellation, GOOD_CANCELLATION, "cancelled_at"),
-    (YearEndClose, GOOD_CLOSE, "recorded_at"),
-])
+@pytest.mark.parametrize(
+    "model, good, field",
+    [
+        (EligibilityChange, GOOD_GRANT, "recorded_at"),
+        (ClaimCancellation, GOOD_CANCELLATION, "cancelled_at"),
+        (YearEndClose, GOOD_CLOSE, "recorded_at"),
+    ],
+)
 def test_a_timestamp_without_its_offset_is_refused_with_what_to_write(model, good, field):
     with pytest.raises(ValidationError) as info:
         model.model_validate({**good, field: "2021-03-01T10:00:00"})
@@ -799,8 +845,9 @@ def test_a_date_is_written_yyyy_mm_dd(bad):
 
 def test_a_close_reads_recorded_at_and_its_earlier_name_closed_at():
     close = YearEndClose.model_validate(GOOD_CLOSE)
-    older = YearEndClose.model_validate({**{k: v for k, v in GOOD_CLOSE.items() if k != "recorded_at"},
-                                         "closed_at": GOOD_CLOSE["recorded_at"]})
+    older = YearEndClose.model_validate(
+        {**{k: v for k, v in GOOD_CLOSE.items() if k != "recorded_at"}, "closed_at": GOOD_CLOSE["recorded_at"]}
+    )
     assert close == older and close.closed_at == close.recorded_at  # (the store reads close.closed_at)
     sent = json.loads(encode(close))  # as the contract names it
     assert "recorded_at" in sent and "closed_at" not in sent and decode(YearEndClose, encode(close)) == close
@@ -811,15 +858,25 @@ def test_a_close_reads_recorded_at_and_its_earlier_name_closed_at():
         YearEndClose.model_validate({k: v for k, v in GOOD_CLOSE.items() if k != "recorded_at"})
 
 
-@pytest.mark.parametrize("model, good", [(DischargeClaim, GOOD_CLAIM), (EligibilityChange, GOOD_GRANT),
-                                         (ClaimCancellation, GOOD_CANCELLATION), (YearEndClose, GOOD_CLOSE)])
-@pytest.mark.parametrize("schema, words", [
-    ("claims\x00/1", "holds the character U+0000"),
-    ("claims.discharged/1\n", "holds the character U+000A"),
-    ("claims discharged/1", "is not a schema name"),
-    ("claims.discharged", "is not a schema name"),
-    ("x" * 60 + "/1", "is not a schema name"),
-])
+@pytest.mark.parametrize(
+    "model, good",
+    [
+        (DischargeClaim, GOOD_CLAIM),
+        (EligibilityChange, GOOD_GRANT),
+        (ClaimCancellation, GOOD_CANCELLATION),
+        (YearEndClose, GOOD_CLOSE),
+    ],
+)
+@pytest.mark.parametrize(
+    "schema, words",
+    [
+        ("claims\x00/1", "holds the character U+0000"),
+        ("claims.discharged/1\n", "holds the character U+000A"),
+        ("claims discharged/1", "is not a schema name"),
+        ("claims.discharged", "is not a schema name"),
+        ("x" * 60 + "/1", "is not a schema name"),
+    ],
+)
 def test_the_schema_field_is_a_short_name_and_version(model, good, schema, words):
     assert_field_error(_errors_of(model, {**good, "schema": schema}), "schema", words)
 
@@ -831,9 +888,13 @@ def _errors_of(model, data: dict) -> list[dict]:
 
 
 #: a good event of each kind that comes in
-GOOD_INPUTS = [(DischargeClaim, {**GOOD_CLAIM, "fixmedins_code": "H1", "fixmedins_name": "人民医院"}),
-               (PresettleRequest, {**GOOD_CLAIM, "request_id": "window-7"}), (EligibilityChange, GOOD_GRANT),
-               (ClaimCancellation, GOOD_CANCELLATION), (YearEndClose, GOOD_CLOSE)]
+GOOD_INPUTS = [
+    (DischargeClaim, {**GOOD_CLAIM, "fixmedins_code": "H1", "fixmedins_name": "人民医院"}),
+    (PresettleRequest, {**GOOD_CLAIM, "request_id": "window-7"}),
+    (EligibilityChange, GOOD_GRANT),
+    (ClaimCancellation, GOOD_CANCELLATION),
+    (YearEndClose, GOOD_CLOSE),
+]
 
 
 @pytest.mark.parametrize(

@@ -1,6 +1,7 @@
 """Signatures judged as the workers judge them (streams/signing.py), without a broker: a key's
 validity at the event's own time as well as at arrival, who may sign a year-end close, and the
 proof a key's holder gives before the key is registered (schemas/keys.py)."""
+
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta, timezone
@@ -54,8 +55,15 @@ def test_each_kind_of_event_is_dated_by_its_own_field():
     cancelled = ClaimCancellation(
         event_id="X-1", claim_id="C-1", psn_no="P1", cancelled_at=datetime(2022, 1, 2, 3, tzinfo=UTC)
     )
-    change = EligibilityChange(event_id="G-1", psn_no="P1", category="tekun", action="grant", valid_from="2022-01-01",
-                               authority="civil_affairs", recorded_at=datetime(2022, 1, 5, 9, tzinfo=UTC))
+    change = EligibilityChange(
+        event_id="G-1",
+        psn_no="P1",
+        category="tekun",
+        action="grant",
+        valid_from="2022-01-01",
+        authority="civil_affairs",
+        recorded_at=datetime(2022, 1, 5, 9, tzinfo=UTC),
+    )
     close = YearEndClose(
         event_id="year-end.zhengzhou.2018", region="zhengzhou", year=2018, closed_at=datetime(2019, 1, 5, tzinfo=UTC)
     )
@@ -79,8 +87,13 @@ def test_an_event_altered_after_signing_is_refused_as_altered_before_it_is_read(
     altered = raw.replace(b'"medfee_sumamt":"', b'"medfee_sumamt":"9', 1)
     assert altered != raw
     with pytest.raises(Untrusted, match="does not match the event's bytes"):
-        verified(altered, sign(raw, key), registered(key, datetime(2018, 1, 1, tzinfo=UTC)), ARRIVAL,
-                 lambda data: decode(DischargeClaim, data))
+        verified(
+            altered,
+            sign(raw, key),
+            registered(key, datetime(2018, 1, 1, tzinfo=UTC)),
+            ARRIVAL,
+            lambda data: decode(DischargeClaim, data),
+        )
 
 
 def test_a_key_registered_today_does_not_sign_a_claim_discharged_years_ago():
@@ -88,8 +101,10 @@ def test_a_key_registered_today_does_not_sign_a_claim_discharged_years_ago():
     keys = registered(key, valid_from=datetime(2026, 1, 1, tzinfo=UTC))
     with pytest.raises(Untrusted) as refused:
         judged(claim(date(2021, 6, 30)), key, keys)
-    assert str(refused.value) == ("key h-2026 was not yet valid at the event's own time: its enddate is 2021-06-30, "
-                                  "the key is valid from 2026-01-01 00:00:00")
+    assert str(refused.value) == (
+        "key h-2026 was not yet valid at the event's own time: its enddate is 2021-06-30, "
+        "the key is valid from 2026-01-01 00:00:00"
+    )
     assert judged(claim(date(2026, 3, 1)), key, keys).key_id == "h-2026"
 
 
@@ -108,8 +123,13 @@ def test_a_key_expired_at_the_events_own_time_does_not_sign_it():
     """Valid when the event arrives, but the event says it happened after the key's end."""
     key = new_key("h-old", "hospital", HOSPITAL)
     keys = registered(key, valid_from=datetime(2020, 1, 1, tzinfo=UTC), valid_to=datetime(2027, 1, 1, tzinfo=UTC))
-    late = ClaimCancellation(event_id="X-1", claim_id="C-1", psn_no="P1", fixmedins_code=HOSPITAL,
-                             cancelled_at=datetime(2027, 3, 1, 8, tzinfo=UTC))
+    late = ClaimCancellation(
+        event_id="X-1",
+        claim_id="C-1",
+        psn_no="P1",
+        fixmedins_code=HOSPITAL,
+        cancelled_at=datetime(2027, 3, 1, 8, tzinfo=UTC),
+    )
     with pytest.raises(Untrusted) as refused:
         judged(late, key, keys)
     assert str(refused.value) == (
@@ -181,11 +201,13 @@ def test_a_proof_holds_only_for_its_own_key_id_signer_and_challenge():
     key = proof.key(valid_from=NOW)
     assert proof_refusal(key, proof, issued, NOW) is None
     someone_else = new_key("h1", "hospital", "H1")  # claims h1's id without h1's private half
-    for candidate, forged in [(key, prove(someone_else, issued.challenge)),
-                              (key.model_copy(update={"signer": "H2"}), proof),
-                              (key.model_copy(update={"key_id": "h9"}), proof),
-                              (key.model_copy(update={"signer_kind": "authority", "signer": "civil_affairs"}), proof),
-                              (key, proof.model_copy(update={"challenge": KeyChallenge.issue(NOW).challenge}))]:
+    for candidate, forged in [
+        (key, prove(someone_else, issued.challenge)),
+        (key.model_copy(update={"signer": "H2"}), proof),
+        (key.model_copy(update={"key_id": "h9"}), proof),
+        (key.model_copy(update={"signer_kind": "authority", "signer": "civil_affairs"}), proof),
+        (key, proof.model_copy(update={"challenge": KeyChallenge.issue(NOW).challenge})),
+    ]:
         assert "the proof does not hold for key" in proof_refusal(candidate, forged, issued, NOW)
 
 

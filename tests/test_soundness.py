@@ -1,6 +1,7 @@
 """What the ledger checks before it records money (policies/soundness.py), pure: a claim in flight's
 lines against the rules for the recorded claim on the basis it carried, and every record against
 the invariants of money where it is made."""
+
 from __future__ import annotations
 
 from datetime import datetime, timezone
@@ -59,8 +60,11 @@ def test_lines_computed_on_another_basis_are_the_rules_for_that_basis():
     """A claim whose payers saw the year with 30,000 of the basic account's base already counted:
     its lines are not those of an empty year, and are those of that basis."""
     claim, snapshot = _recorded()
-    basis = {line.account: AccountTotals(base=D("30000.00"), paid=D("20000.00"))
-             for line in settled_on(claim, snapshot, {}).lines if line.account}
+    basis = {
+        line.account: AccountTotals(base=D("30000.00"), paid=D("20000.00"))
+        for line in settled_on(claim, snapshot, {}).lines
+        if line.account
+    }
     on_basis = _lines(claim, snapshot, basis)
     assert on_basis != _lines(claim, snapshot)
     why, settled = checked(claim, snapshot, on_basis, basis)
@@ -81,11 +85,20 @@ def _settlement(claim, snapshot, **changes):
 
     settled = settled_on(claim, snapshot, {})
     record = Settlement(
-        settlement_id=f"{claim.key}/settlement", claim_id=claim.claim_id, psn_no=claim.psn_no,
-        insuplc_admdvs=claim.insuplc_admdvs, policy=PolicyRef.model_validate(snapshot["policy"]), year=claim.year,
-        identity=[CategoryHeld.model_validate(h) for h in snapshot["identity"]], medfee_sumamt=claim.medfee_sumamt,
-        payments=list(settled.lines), fund_pay_sumamt=settled.fund_pay_sumamt, psn_part_amt=settled.psn_part_amt,
-        settled_at=NOW, **bill_of(claim))
+        settlement_id=f"{claim.key}/settlement",
+        claim_id=claim.claim_id,
+        psn_no=claim.psn_no,
+        insuplc_admdvs=claim.insuplc_admdvs,
+        policy=PolicyRef.model_validate(snapshot["policy"]),
+        year=claim.year,
+        identity=[CategoryHeld.model_validate(h) for h in snapshot["identity"]],
+        medfee_sumamt=claim.medfee_sumamt,
+        payments=list(settled.lines),
+        fund_pay_sumamt=settled.fund_pay_sumamt,
+        psn_part_amt=settled.psn_part_amt,
+        settled_at=NOW,
+        **bill_of(claim),
+    )
     if "payments" in changes:
         funds = sum((line.amount for line in changes["payments"]), start=D("0.00"))
         changes = {"fund_pay_sumamt": funds, "psn_part_amt": record.medfee_sumamt - funds, **changes}
@@ -106,8 +119,9 @@ def test_every_record_is_checked_against_the_invariants_of_money():
         claim, snapshot, payments=[lines[0].model_copy(update={"amount": claim.medfee_sumamt}), *lines[1:]]
     )
     assert any("the funds pay" in p and f"of a bill of {claim.medfee_sumamt}" in p for p in unsound([over], {}, route))
-    off_route = PaymentLine(payer=Payer.poverty_relief, fund_pay_type="x", amount=D("1.00"), base=D("1.00"), rule="r",
-                            explanation="e")
+    off_route = PaymentLine(
+        payer=Payer.poverty_relief, fund_pay_type="x", amount=D("1.00"), base=D("1.00"), rule="r", explanation="e"
+    )
     stray = _settlement(claim, snapshot, payments=[*lines, off_route])
     assert f"{claim.key}/settlement: a line of poverty_relief, not on the claim's recorded route" in unsound(
         [stray], {}, route
@@ -138,9 +152,22 @@ def test_no_claims_net_per_payer_falls_below_zero_after_later_records():
     )
     problems = unsound([adjustment], {(claim.key, claim.year): net}, {})
     assert f"{claim.key} ({claim.year}): basic has paid -0.01 in all, below zero" in problems
-    assert unsound([adjustment.model_copy(update={"payments": [basic.model_copy(update={"amount": -basic.amount})],
-                                                  "fund_pay_sumamt": -basic.amount, "psn_part_amt": basic.amount})],
-                   {(claim.key, claim.year): net}, {}) == []
+    assert (
+        unsound(
+            [
+                adjustment.model_copy(
+                    update={
+                        "payments": [basic.model_copy(update={"amount": -basic.amount})],
+                        "fund_pay_sumamt": -basic.amount,
+                        "psn_part_amt": basic.amount,
+                    }
+                )
+            ],
+            {(claim.key, claim.year): net},
+            {},
+        )
+        == []
+    )
 
 
 def test_the_snapshot_of_a_claim_counts_its_categories_as_intake_records_them():

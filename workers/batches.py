@@ -1,6 +1,7 @@
 """One batch of a worker, as a driver hands it over: handled — what cannot be handled parked —
 and its output sent, returning only once the broker acknowledged every record, so the driver
 may then mark the batch's offsets done."""
+
 from __future__ import annotations
 
 from . import metrics

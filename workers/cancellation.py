@@ -1,6 +1,7 @@
 """Cancellations (结算撤销): a hospital cancels a settlement of its own claim; the cancellation is
 queued in the person's order and the ledger, woken, reverses the claim and settles the later
 claims of its year again. One for a claim not yet received waits for it."""
+
 from __future__ import annotations
 
 from schemas.events import ClaimCancellation

@@ -1,6 +1,7 @@
 """Eligibility: record authorities' grants and revocations; a person with claims gets the change in
 their queue, and the ledger, woken, settles their years again in order — what was paid on revoked
 grounds recovered (追回)."""
+
 from __future__ import annotations
 
 from schemas.events import EligibilityChange

@@ -5,6 +5,7 @@ premium subsidy it makes due the month after (PARAMETERS.md, "Premium subsidies"
 money, so it is signed by a key of the authority medical_insurance (workers/trust.py); any other,
 or one that does not validate (an unknown insurance type, a division code that is not six digits,
 a period ending before it starts, a bad person number), goes to eligibility.rejected with the reason."""
+
 from __future__ import annotations
 
 from schemas.events import EnrollmentChange
@@ -16,8 +17,9 @@ from .wakeups import wake
 
 
 async def handle(context: Context, batch: list[Incoming]) -> list[Outgoing]:
-    decoded, out = await decode_trusted(context, EnrollmentChange, batch, ELIGIBILITY_REJECTED, "enrollment",
-                                        "not an enrollment change: ")
+    decoded, out = await decode_trusted(
+        context, EnrollmentChange, batch, ELIGIBILITY_REJECTED, "enrollment", "not an enrollment change: "
+    )
     if decoded:
         receipts = await (await context.store()).record_enrollments([i.arrival(c) for i, c in decoded])
         out += wake((psn_no for receipt in receipts for psn_no in receipt.persons), "enrollment change")

@@ -5,6 +5,7 @@ pass on. The harness sends what it returns and waits for the broker's acknowledg
 the driver (drivers/: aiokafka by default, Faust when ONESTOP_DRIVER=faust) may commit the
 batch's offsets: at-least-once, and the ledger makes effects exactly-once.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -78,25 +79,39 @@ class Context:
                 self._store = await open_store(self._dsn, migrate=False)
         return self._store
 
-    async def reject(self, topic: str, incoming: Incoming, reason: str, kind: str = "other",
-                     psn_no: str | None = None) -> Outgoing:
+    async def reject(
+        self, topic: str, incoming: Incoming, reason: str, kind: str = "other", psn_no: str | None = None
+    ) -> Outgoing:
         """Archive and keep the rejection (once per place it came from) and return it for the
         rejection topic: never dropped, never fatal."""
         await (await self.store()).reject(incoming.arrival(None), kind, reason, psn_no)
         metrics.REJECTIONS.labels(self.worker, kind).inc()
-        rejection = Rejection(original=as_text(incoming.value), topic=incoming.topic, partition=incoming.partition,
-                              offset=incoming.offset, reason=reason, rejected_at=datetime.now(timezone.utc))
+        rejection = Rejection(
+            original=as_text(incoming.value),
+            topic=incoming.topic,
+            partition=incoming.partition,
+            offset=incoming.offset,
+            reason=reason,
+            rejected_at=datetime.now(timezone.utc),
+        )
         log.warning("rejected %s[%s]@%s: %s", incoming.topic, incoming.partition, incoming.offset, reason.split(":")[0])
         return Outgoing(topic, incoming.key, encode(rejection))
 
-    async def decode_all(self, model: type[M], batch: list[Incoming], reject_to: str, what: str = "",
-                         kind: str = "other") -> tuple[list[tuple[Incoming, M]], list[Outgoing]]:
+    async def decode_all(
+        self, model: type[M], batch: list[Incoming], reject_to: str, what: str = "", kind: str = "other"
+    ) -> tuple[list[tuple[Incoming, M]], list[Outgoing]]:
         """The batch's events that validate as ``model`` (with their message), and the rejections
         of those that do not."""
         return await self.read_all(lambda raw: decode(model, raw), batch, reject_to, what, kind)
 
-    async def read_all(self, read: Callable[[bytes | None], T], batch: list[Incoming], reject_to: str, what: str = "",
-                       kind: str = "other") -> tuple[list[tuple[Incoming, T]], list[Outgoing]]:
+    async def read_all(
+        self,
+        read: Callable[[bytes | None], T],
+        batch: list[Incoming],
+        reject_to: str,
+        what: str = "",
+        kind: str = "other",
+    ) -> tuple[list[tuple[Incoming, T]], list[Outgoing]]:
         """The batch's messages as ``read`` makes them (with their message), and the rejections of
         those it refuses (BadInput)."""
         good: list[tuple[Incoming, T]] = []

@@ -10,6 +10,7 @@ A claim that has not reached the ledger ONESTOP_RESEND_AFTER seconds after it wa
 again, as it was first sent (payers return the line they recorded, the ledger takes an arrival
 once): a message lost between two workers does not hold up its person's ledger for ever.
 """
+
 from __future__ import annotations
 
 import logging
@@ -56,7 +57,9 @@ async def handle(context: Context, batch: list[Incoming]) -> list[Outgoing]:
         accepted.append((incoming, claim))
     if not accepted:
         return out
-    receipts = await (await context.store()).receive_claims([incoming.arrival(claim) for incoming, claim in accepted], attach)
+    receipts = await (await context.store()).receive_claims(
+        [incoming.arrival(claim) for incoming, claim in accepted], attach
+    )
     corrected = set()
     for (incoming, claim), receipt in zip(accepted, receipts):
         if receipt.status == "new" or (receipt.status == "same" and not claim.revision):
@@ -68,7 +71,9 @@ async def handle(context: Context, batch: list[Incoming]) -> list[Outgoing]:
     return out + wake(corrected, "corrected bill")
 
 
-def onward(claim: DischargeClaim, seq: int, snapshot: dict, basis: dict | None, published_at: datetime | None) -> Outgoing:
+def onward(
+    claim: DischargeClaim, seq: int, snapshot: dict, basis: dict | None, published_at: datetime | None
+) -> Outgoing:
     """The claim on its way, with its year's totals: to the first payer of its route, or straight
     to the ledger when no payer is open to it."""
     flight = ClaimInFlight(claim=claim, seq=seq, published_at=published_at, basis=basis or {}, **snapshot)
@@ -96,8 +101,12 @@ class Resender:
             self.sent[s.claim.key] = now
         if due:
             metrics.RESENT.labels(context.worker).inc(len(due))
-            log.warning("sent again %d claim(s) not at the ledger %.0f s after they were received: %s", len(due), after,
-                        ", ".join(s.claim.claim_id for s in due[:10]))
+            log.warning(
+                "sent again %d claim(s) not at the ledger %.0f s after they were received: %s",
+                len(due),
+                after,
+                ", ".join(s.claim.claim_id for s in due[:10]),
+            )
         return [onward(s.claim, s.seq, s.snapshot, s.basis, None) for s in due]
 
 
@@ -109,5 +118,11 @@ def _published(incoming: Incoming) -> datetime | None:
 #: how often intake looks for claims to send again (one query; what is due is set by ONESTOP_RESEND_AFTER)
 RESEND_LOOK_EVERY = 5.0
 
-WORKER = Worker("intake", DISCHARGED, handle, sinks=(*PAY_TOPICS, LEDGER, REJECTED),
-                sweep=Resender().sweep, sweep_every=RESEND_LOOK_EVERY)
+WORKER = Worker(
+    "intake",
+    DISCHARGED,
+    handle,
+    sinks=(*PAY_TOPICS, LEDGER, REJECTED),
+    sweep=Resender().sweep,
+    sweep_every=RESEND_LOOK_EVERY,
+)

@@ -7,6 +7,7 @@ Internal messages carry no authority: a claim in flight whose lines are not what
 for what intake recorded (or that intake never recorded) is refused with an alarm — it moves
 nothing, and it holds up nobody (the real claim, or intake's resend of it, still settles).
 """
+
 from __future__ import annotations
 
 import logging

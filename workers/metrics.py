@@ -9,6 +9,7 @@ Each process serves both on ONESTOP_METRICS_ADDRESS:ONESTOP_METRICS_PORT (0: a f
 writes where, with its pid, to <home>/metrics/<process>.json, which `onestop metrics` and the
 benchmarks read. Prometheus's own process collector adds CPU seconds and resident memory.
 """
+
 from __future__ import annotations
 
 import json
@@ -24,8 +25,33 @@ from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, ge
 from schemas.settings import settings
 
 #: seconds: from a millisecond (one hop on an idle machine) to half a minute (a backlog)
-LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.75, 1.0, 1.5,
-                   2.0, 2.5, 3.0, 4.0, 5.0, 7.5, 10.0, 15.0, 30.0)
+LATENCY_BUCKETS = (
+    0.001,
+    0.0025,
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.075,
+    0.1,
+    0.15,
+    0.2,
+    0.3,
+    0.4,
+    0.5,
+    0.75,
+    1.0,
+    1.5,
+    2.0,
+    2.5,
+    3.0,
+    4.0,
+    5.0,
+    7.5,
+    10.0,
+    15.0,
+    30.0,
+)
 BATCH_SIZE_BUCKETS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000)
 
 EVENTS_IN = Counter("onestop_events_in", "events a worker received", ["worker", "topic"])
@@ -35,15 +61,23 @@ PARKED = Counter("onestop_parked", "messages a worker could not handle, parked (
 RESENT = Counter(
     "onestop_resent", "claims intake sent again because they had not reached the ledger in time", ["worker"]
 )
-ALARMS = Counter("onestop_alarms", "messages refused because they claimed what no one entitled sent: a claim in flight "
-                 "the ledger found not to be what intake recorded or the rules give (forged or broken on its way)",
-                 ["worker", "kind"])
-WOKEN = Counter("onestop_woken", "persons the ledger applied because their queue had waited too long for a wake-up",
-                ["worker"])
+ALARMS = Counter(
+    "onestop_alarms",
+    "messages refused because they claimed what no one entitled sent: a claim in flight "
+    "the ledger found not to be what intake recorded or the rules give (forged or broken on its way)",
+    ["worker", "kind"],
+)
+WOKEN = Counter(
+    "onestop_woken", "persons the ledger applied because their queue had waited too long for a wake-up", ["worker"]
+)
 DATABASE_RETRIES = Counter("onestop_database_retries", "batches retried because the database was away", ["worker"])
 BATCH_SIZE = Histogram("onestop_batch_size", "events per batch", ["worker"], buckets=BATCH_SIZE_BUCKETS)
-BATCH_SECONDS = Histogram("onestop_batch_seconds", "seconds from a batch's arrival to the broker acknowledging its "
-                          "output (handling, database, sending)", ["worker"], buckets=LATENCY_BUCKETS)
+BATCH_SECONDS = Histogram(
+    "onestop_batch_seconds",
+    "seconds from a batch's arrival to the broker acknowledging its output (handling, database, sending)",
+    ["worker"],
+    buckets=LATENCY_BUCKETS,
+)
 SEND_SECONDS = Histogram(
     "onestop_send_seconds",
     "seconds of a batch spent sending its output until the broker "
@@ -51,15 +85,24 @@ SEND_SECONDS = Histogram(
     ["worker"],
     buckets=LATENCY_BUCKETS,
 )
-WAIT_SECONDS = Histogram("onestop_wait_seconds", "seconds from the producer timestamp of a record a worker reads to "
-                         "its batch being handed to the worker (the hop and the queue before it)", ["worker"],
-                         buckets=LATENCY_BUCKETS)
-SETTLEMENT_SECONDS = Histogram("onestop_settlement_seconds", "seconds from a hospital publishing a discharge event to "
-                               "the ledger recording its claim", buckets=LATENCY_BUCKETS)
-CONSUMER_LAG = Gauge("onestop_consumer_lag", "records on a partition the worker has not handled yet",
-                     ["worker", "topic", "partition"])
-LAST_POLL = Gauge("onestop_last_poll_timestamp_seconds", "when the worker's loop last asked the broker for records",
-                  ["worker"])
+WAIT_SECONDS = Histogram(
+    "onestop_wait_seconds",
+    "seconds from the producer timestamp of a record a worker reads to "
+    "its batch being handed to the worker (the hop and the queue before it)",
+    ["worker"],
+    buckets=LATENCY_BUCKETS,
+)
+SETTLEMENT_SECONDS = Histogram(
+    "onestop_settlement_seconds",
+    "seconds from a hospital publishing a discharge event to the ledger recording its claim",
+    buckets=LATENCY_BUCKETS,
+)
+CONSUMER_LAG = Gauge(
+    "onestop_consumer_lag", "records on a partition the worker has not handled yet", ["worker", "topic", "partition"]
+)
+LAST_POLL = Gauge(
+    "onestop_last_poll_timestamp_seconds", "when the worker's loop last asked the broker for records", ["worker"]
+)
 
 Position = tuple[str, int]  # (topic, partition)
 
@@ -80,8 +123,9 @@ def batch_arrived(worker: str, topic_of: Iterable[str], timestamps_ms: Iterable[
     return time.perf_counter()
 
 
-def batch_done(worker: str, started: float, sent_topics: Iterable[str],
-               label: Callable[[str], str | None] = lambda topic: topic) -> None:
+def batch_done(
+    worker: str, started: float, sent_topics: Iterable[str], label: Callable[[str], str | None] = lambda topic: topic
+) -> None:
     """The batch's output is acknowledged: its records out and its time. ``label`` names a topic in
     the metrics: a hospital's own topic by its prefix (one series per prefix, not per hospital)."""
     BATCH_SECONDS.labels(worker).observe(time.perf_counter() - started)

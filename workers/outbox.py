@@ -4,6 +4,7 @@ settlements.nhsa.<fixmedins_code>, or settlements.nhsa for a record naming no ho
 warnings to civil affairs (alerts.high_cost); each marked published only once the broker has it,
 so a crash in between publishes it again, with the same id and amounts, never other ones. What a
 hospital reads holds no category of the person, authority or grant id (policies/withheld.py)."""
+
 from __future__ import annotations
 
 from policies.nhsa import nhsa_form

@@ -10,6 +10,7 @@ again what of its person waited behind it.
 Errors of the database being away are not parked: the batch is retried (harness.until_done).
 Logs name the worker, topic, partition and offset and the kind of error, never the person.
 """
+
 from __future__ import annotations
 
 import logging
@@ -21,6 +22,7 @@ from . import metrics
 from .harness import Context, Incoming, Outgoing, SendOne, Worker, send_all
 
 log = logging.getLogger("onestop.parking")
+
 
 async def _parked_keys(worker: Worker, context: Context) -> set[bytes]:
     """The persons with something parked for this worker. Read once per batch — unless the driver
@@ -85,14 +87,31 @@ async def park_unplaced(worker: Worker, context: Context, topic: str, key: bytes
 
 async def _park(context: Context, worker: Worker, incoming: Incoming, error: str, *, behind: bool) -> None:
     context.parked_keys = None  # read again with the next batch
-    await (await context.store()).park(worker.name, incoming.topic, incoming.partition, incoming.offset, incoming.key,
-                                       incoming.value, error, behind, incoming.headers)
+    await (await context.store()).park(
+        worker.name,
+        incoming.topic,
+        incoming.partition,
+        incoming.offset,
+        incoming.key,
+        incoming.value,
+        error,
+        behind,
+        incoming.headers,
+    )
     metrics.PARKED.labels(worker.name, "behind an earlier one" if behind else "error").inc()
-    log.error("%s: parked %s[%s]@%s (%s)", worker.name, incoming.topic, incoming.partition, incoming.offset,
-              "behind an earlier one" if behind else error.split(":")[0])
+    log.error(
+        "%s: parked %s[%s]@%s (%s)",
+        worker.name,
+        incoming.topic,
+        incoming.partition,
+        incoming.offset,
+        "behind an earlier one" if behind else error.split(":")[0],
+    )
 
 
-async def retry_parked(worker: Worker, context: Context, send: SendOne, *, person: bytes | None = None) -> tuple[int, int]:
+async def retry_parked(
+    worker: Worker, context: Context, send: SendOne, *, person: bytes | None = None
+) -> tuple[int, int]:
     """Run a worker's parked messages again (only ``person``'s, when given), person by person in the
     order parked, each as it was received, headers included: each that is handled is sent and
     forgotten; a person whose message fails again stays parked from there. Returns (handled, still
@@ -108,10 +127,25 @@ async def retry_parked(worker: Worker, context: Context, send: SendOne, *, perso
             raise
         except Exception as error:  # noqa: BLE001 - stays parked, with the new error
             if parked.partition is not None and parked.offset is not None:  # (one parked at no place keeps its first)
-                await store.park(worker.name, parked.topic, parked.partition, parked.offset, parked.key, parked.value,
-                                 f"{type(error).__name__}: {error}", False, parked.headers)
-            log.error("%s: parked %s[%s]@%s failed again (%s)", worker.name, parked.topic, parked.partition, parked.offset,
-                      type(error).__name__)
+                await store.park(
+                    worker.name,
+                    parked.topic,
+                    parked.partition,
+                    parked.offset,
+                    parked.key,
+                    parked.value,
+                    f"{type(error).__name__}: {error}",
+                    False,
+                    parked.headers,
+                )
+            log.error(
+                "%s: parked %s[%s]@%s failed again (%s)",
+                worker.name,
+                parked.topic,
+                parked.partition,
+                parked.offset,
+                type(error).__name__,
+            )
             blocked.add(parked.key)
             continue
         await send_all(worker, context, outgoing, send)
@@ -120,8 +154,9 @@ async def retry_parked(worker: Worker, context: Context, send: SendOne, *, perso
     return handled, len(await store.parked(worker.name))
 
 
-async def drop_parked(workers: Mapping[str, Worker], context: Context, send: SendOne, parked_id: int, reason: str,
-                      by: str) -> tuple[DroppedParked, int, int]:
+async def drop_parked(
+    workers: Mapping[str, Worker], context: Context, send: SendOne, parked_id: int, reason: str, by: str
+) -> tuple[DroppedParked, int, int]:
     """An operator resolves a parked message without handling it: it is kept among the dropped ones
     with ``reason`` and ``by`` (the store refuses a blank one), and the messages of its person that
     waited behind it for the same worker run again, in order, as `retry` runs them. Returns (what was
@@ -129,8 +164,13 @@ async def drop_parked(workers: Mapping[str, Worker], context: Context, send: Sen
     store = await context.store()
     dropped = await store.drop_parked(parked_id, reason, by)
     worker = workers[dropped.parked.worker]
-    log.warning("%s: dropped parked %s[%s]@%s by an operator", worker.name, dropped.parked.topic, dropped.parked.partition,
-                dropped.parked.offset)
+    log.warning(
+        "%s: dropped parked %s[%s]@%s by an operator",
+        worker.name,
+        dropped.parked.topic,
+        dropped.parked.partition,
+        dropped.parked.offset,
+    )
     if dropped.parked.key is None:  # (nothing waits behind a message of no person)
         return dropped, 0, len(await store.parked(worker.name))
     handled, left = await retry_parked(worker, context, send, person=dropped.parked.key)

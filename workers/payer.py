@@ -5,6 +5,7 @@ totals the claim carries (as the ledger had them at intake, plus what the payers
 and appends it, with what it added, to the record. The ledger — the one writer of money — settles
 the claim itself and refuses a record whose lines are not the rules' (policies/soundness.py).
 """
+
 from __future__ import annotations
 
 from functools import partial
@@ -40,8 +41,13 @@ async def handle(payer: Payer, context: Context, batch: list[Incoming]) -> list[
     for _, (flight, rules) in decoded:
         paid = pay(flight.claim, flight.held, flight.prior, flight.totals, policy_of(flight.policy), rules)
         after = flight.next_after(payer)  # a redelivered hop carries no second line: with_line replaces it
-        out.append(Outgoing(pay_topic(after) if after is not None else LEDGER, flight.psn_no.encode(),
-                            flight.with_line(payer, paid.line, paid.accounts, last=after is None)))
+        out.append(
+            Outgoing(
+                pay_topic(after) if after is not None else LEDGER,
+                flight.psn_no.encode(),
+                flight.with_line(payer, paid.line, paid.accounts, last=after is None),
+            )
+        )
     return out
 
 
@@ -57,6 +63,11 @@ def worker(payer: Payer) -> Worker:
 
 def _after(payer: Payer) -> list[Payer]:
     """The payers that follow ``payer`` in some region's chain (its claims may go on to any of them)."""
-    later = {p.payer for policy in load_policies() for chain in [[q.payer for q in policy.payers]]
-             if payer in chain for p in policy.payers[chain.index(payer) + 1:]}
+    later = {
+        p.payer
+        for policy in load_policies()
+        for chain in [[q.payer for q in policy.payers]]
+        if payer in chain
+        for p in policy.payers[chain.index(payer) + 1 :]
+    }
     return [p for p in Payer if p in later]

@@ -2,6 +2,7 @@
 it may subsidise, each woken: the ledger makes one premium record per subsidised person (PARAMETERS.md,
 "Premium subsidies"). A roll moves money, so it is signed by a key of the authority medical_insurance
 (workers/trust.py); one for a region or year no policy subsidises is refused with the reason."""
+
 from __future__ import annotations
 
 from policies.premiums import roll_refusal

@@ -11,6 +11,7 @@ request names is not trusted to be the asker. The answer goes to the hospital's 
 person and carrying the request's ``request_id``, and holds only what that hospital may see
 (policies.presettle.reply_for: never the person's categories, who granted them, or the grants' ids).
 An unsigned development request naming no hospital is answered on ``claims.presettle.replies``."""
+
 from __future__ import annotations
 
 from datetime import datetime, timezone

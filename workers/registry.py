@@ -4,6 +4,7 @@ The names are known at import; a worker itself is made when first asked for: a p
 declares the payers after it in some region's chain, which reads the policy files, and a command
 that never runs a worker (`onestop policy …`, `onestop --help`) must not fail on a policy file.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
@@ -35,14 +36,16 @@ class _Registry(Mapping[str, Worker]):
         return len(self._makers)
 
 
-WORKERS: Mapping[str, Worker] = _Registry({
-    "intake": lambda: intake.WORKER,
-    "cancellation": lambda: cancellation.WORKER,
-    "eligibility": lambda: eligibility.WORKER,
-    **{p.value: partial(payer.worker, p) for p in CLAIM_PAYERS},
-    "ledger": lambda: ledger.WORKER,
-    "year_end": lambda: year_end.WORKER,
-    "enrollment": lambda: enrollment.WORKER,
-    "premiums": lambda: premiums.WORKER,
-    "presettle": lambda: presettle.WORKER,
-})
+WORKERS: Mapping[str, Worker] = _Registry(
+    {
+        "intake": lambda: intake.WORKER,
+        "cancellation": lambda: cancellation.WORKER,
+        "eligibility": lambda: eligibility.WORKER,
+        **{p.value: partial(payer.worker, p) for p in CLAIM_PAYERS},
+        "ledger": lambda: ledger.WORKER,
+        "year_end": lambda: year_end.WORKER,
+        "enrollment": lambda: enrollment.WORKER,
+        "premiums": lambda: premiums.WORKER,
+        "presettle": lambda: presettle.WORKER,
+    }
+)

@@ -4,6 +4,7 @@ unknown, revoked or expired key, by a key not valid at the event's own time, or 
 entitled to it, goes to the rejection topic with the reason; so does one that cannot be true
 when it arrives (policies/plausible.py: a stay too long, a bill too large, a discharge or a record
 in the future, …). ONESTOP_ACCEPT_UNSIGNED (development only) lets unsigned events through."""
+
 from __future__ import annotations
 
 from typing import TypeVar
@@ -20,8 +21,9 @@ from .harness import Context, Incoming, Outgoing
 M = TypeVar("M", bound=BaseModel)
 
 
-async def decode_trusted(context: Context, model: type[M], batch: list[Incoming], reject_to: str, kind: str,
-                         what: str = "") -> tuple[list[tuple[Incoming, M]], list[Outgoing]]:
+async def decode_trusted(
+    context: Context, model: type[M], batch: list[Incoming], reject_to: str, kind: str, what: str = ""
+) -> tuple[list[tuple[Incoming, M]], list[Outgoing]]:
     """The batch's events that are signed by a key entitled to them, validate as ``model`` and are
     plausible when received; the rejections of the others, each with its reason."""
     if not batch:

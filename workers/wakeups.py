@@ -2,6 +2,7 @@
 cancellation, an eligibility change, a year-end close) tell the ledger — the one writer of money —
 that the person's queue holds something to apply. A wake-up carries no authority: the ledger only
 applies what the person's queue holds (and finds, on its own, a queue whose wake-up was lost)."""
+
 from __future__ import annotations
 
 from collections.abc import Iterable

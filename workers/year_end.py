@@ -2,6 +2,7 @@
 that year is woken: the ledger settles it in their order. A close moves money, so it is signed by a
 key of the authority medical_insurance like every input that does (workers/trust.py); any other is
 refused before it can take the region's year."""
+
 from __future__ import annotations
 
 from policies.loader import policy_named

@@ -29,6 +29,7 @@ The modules, in the order of a run: ``inputs`` (with ``malformed``: the bad even
 run on fresh parts; ``faults`` injects the faults, ``watch`` looks at the run from outside),
 ``checks``, ``command`` (``run_chaos`` and the click command).
 """
+
 from __future__ import annotations
 
 from .checks import Check, all_checks, find_secrets
@@ -38,5 +39,19 @@ from .inputs import ChaosInput, make_input, synthetic_id
 from .malformed import Malformed
 from .run import Ledger, RunResult, run_pipeline
 
-__all__ = ["ChaosInput", "Check", "FaultLog", "Faults", "Ledger", "Malformed", "RunResult", "all_checks", "chaos",
-           "find_secrets", "make_input", "run_chaos", "run_pipeline", "synthetic_id"]
+__all__ = [
+    "ChaosInput",
+    "Check",
+    "FaultLog",
+    "Faults",
+    "Ledger",
+    "Malformed",
+    "RunResult",
+    "all_checks",
+    "chaos",
+    "find_secrets",
+    "make_input",
+    "run_chaos",
+    "run_pipeline",
+    "synthetic_id",
+]

@@ -1,6 +1,7 @@
 """One attack as the attacked run publishes it, the keys of that run, and how a summary names an
 attack's kind (bench/chaos/attacks.py makes the attacks; attempts.py sends them and tries the
 database roles)."""
+
 from __future__ import annotations
 
 from collections.abc import Callable

@@ -27,6 +27,7 @@ that hospital's own claim (made one the funds pay nothing of). What the database
 workers may not do is tried at the end of the run (run.py). Replays are the run's exact repeats of
 good signed events: they must change nothing (the exactly-once check).
 """
+
 from __future__ import annotations
 
 import random
@@ -68,7 +69,7 @@ class _Targets:
 
     def __init__(self, made: ChaosInput, rng: random.Random) -> None:
         self.claims = [claim_dict(c, made.names[c.psn_no]) for c in made.good.values()]  # in publish order
-        self.early = {key_of(c) for c in self.claims[:max(1, len(self.claims) // 5)]}
+        self.early = {key_of(c) for c in self.claims[: max(1, len(self.claims) // 5)]}
         self.taken: set[str] = set()
         self.rng = rng
 
@@ -93,8 +94,16 @@ class _Made:
         """A copy of a random good claim under a new claim_id (one no hospital sent)."""
         return {**self.rng.choice(claims), "claim_id": f"ATK{next(self._numbers):06d}", **changes}
 
-    def add(self, kind: str, topic: str, event: dict | bytes, signer: KeyFile | None, expect: str | None,
-            headers: list[tuple[str, bytes]] | None = None, **more) -> None:
+    def add(
+        self,
+        kind: str,
+        topic: str,
+        event: dict | bytes,
+        signer: KeyFile | None,
+        expect: str | None,
+        headers: list[tuple[str, bytes]] | None = None,
+        **more,
+    ) -> None:
         raw = event if isinstance(event, bytes) else orjson.dumps(event)
         psn = event.get("psn_no", "attack") if isinstance(event, dict) else "attack"
         if isinstance(event, dict) and topic == DISCHARGED and isinstance(event.get("claim_id"), str):
@@ -186,6 +195,7 @@ def _signatures(claims: list[dict], out: _Made, keys: Keys) -> None:
 
 def _hostile_claims(claims: list[dict], out: _Made, keys: Keys) -> None:
     """Signed by the rightful hospital, hostile inside."""
+
     def signed(event: dict) -> KeyFile:
         return keys.of(event["fixmedins_code"])
 
@@ -217,8 +227,15 @@ def _attacks_on_eligibility(grants: list[dict], out: _Made, keys: Keys, rng: ran
     for n, category in enumerate(Category):
         issuer = ISSUING_AUTHORITY[category]
         wrong = next(a for a in Authority if a != issuer)
-        event = {"event_id": f"ATKELG{n:04d}", "psn_no": person, "category": category.value, "action": "grant",
-                 "valid_from": "2000-01-01", "authority": wrong.value, "recorded_at": WHEN}
+        event = {
+            "event_id": f"ATKELG{n:04d}",
+            "psn_no": person,
+            "category": category.value,
+            "action": "grant",
+            "valid_from": "2000-01-01",
+            "authority": wrong.value,
+            "recorded_at": WHEN,
+        }
         out.add(f"{wrong.value} grants {category.value}", ELIGIBILITY, event, keys.of(wrong.value), "is issued by")
     tekun = {
         "event_id": "ATKELG9000",
@@ -231,8 +248,13 @@ def _attacks_on_eligibility(grants: list[dict], out: _Made, keys: Keys, rng: ran
     }
     out.add("a hospital grants a category", ELIGIBILITY, tekun, keys.of(keys.hospitals()[0]), "only an authority")
     out.add("unsigned grant", ELIGIBILITY, {**tekun, "event_id": "ATKELG9001"}, None, "unsigned")
-    out.add("hostile character in event_id", ELIGIBILITY, {**tekun, "event_id": "ATKELG9002\u202e"},
-            keys.of(tekun["authority"]), "holds the character")
+    out.add(
+        "hostile character in event_id",
+        ELIGIBILITY,
+        {**tekun, "event_id": "ATKELG9002\u202e"},
+        keys.of(tekun["authority"]),
+        "holds the character",
+    )
 
 
 def _whose_claim(made: ChaosInput, targets: _Targets, out: _Made, keys: Keys) -> None:
@@ -243,37 +265,69 @@ def _whose_claim(made: ChaosInput, targets: _Targets, out: _Made, keys: Keys) ->
     nothing) and leaves the good claim to settle exactly as without it."""
     life = made.life
     unsigned = targets.take()
-    out.add("unsigned cancellation", CANCELLED, _cancellation("ATKCXL0000", unsigned, unsigned["fixmedins_code"]), None,
-            "unsigned")
+    out.add(
+        "unsigned cancellation",
+        CANCELLED,
+        _cancellation("ATKCXL0000", unsigned, unsigned["fixmedins_code"]),
+        None,
+        "unsigned",
+    )
     target = targets.take(but=life.cancelled)
     other = keys.other_than(target["fixmedins_code"])
-    out.add("a hospital cancels another hospital's claim", CANCELLED, _cancellation("ATKCXL0001", target, other),
-            keys.of(other), None)
+    out.add(
+        "a hospital cancels another hospital's claim",
+        CANCELLED,
+        _cancellation("ATKCXL0001", target, other),
+        keys.of(other),
+        None,
+    )
     target = targets.take(among=life.cancelled)
     other = keys.other_than(target["fixmedins_code"])
-    out.add("a hospital cancels another hospital's claim before it does", CANCELLED,
-            _cancellation("ATKCXL0002", target, other), keys.of(other), None, before=True)
+    out.add(
+        "a hospital cancels another hospital's claim before it does",
+        CANCELLED,
+        _cancellation("ATKCXL0002", target, other),
+        keys.of(other),
+        None,
+        before=True,
+    )
     target = targets.take(among=life.corrected & targets.early)
     other = keys.other_than(target["fixmedins_code"])
     larger = Decimal("200000.00")
-    correction = {**target, "fixmedins_code": other, "revision": 1,
-                  "inscp_scp_amt": f"{Decimal(target['inscp_scp_amt']) + larger:.2f}",
-                  "medfee_sumamt": f"{Decimal(target['medfee_sumamt']) + larger:.2f}"}
+    correction = {
+        **target,
+        "fixmedins_code": other,
+        "revision": 1,
+        "inscp_scp_amt": f"{Decimal(target['inscp_scp_amt']) + larger:.2f}",
+        "medfee_sumamt": f"{Decimal(target['medfee_sumamt']) + larger:.2f}",
+    }
     out.add(
         "another hospital corrects a hospital's claim", DISCHARGED, correction, keys.of(other), "was never received"
     )
     target = targets.take(but=life.cancelled | life.corrected)
     other = keys.other_than(target["fixmedins_code"])
-    own = {**target, "fixmedins_code": other, "fulamt_ownpay_amt": target["medfee_sumamt"], "overlmt_selfpay": "0.00",
-           "preselfpay_amt": "0.00", "inscp_scp_amt": "0.00"}
+    own = {
+        **target,
+        "fixmedins_code": other,
+        "fulamt_ownpay_amt": target["medfee_sumamt"],
+        "overlmt_selfpay": "0.00",
+        "preselfpay_amt": "0.00",
+        "inscp_scp_amt": "0.00",
+    }
     out.add(
         "a hospital's claim with another hospital's claim_id, first", DISCHARGED, own, keys.of(other), None, before=True
     )
 
 
 def _cancellation(event_id: str, claim: dict, hospital: str) -> dict:
-    return {"event_id": event_id, "claim_id": claim["claim_id"], "psn_no": claim["psn_no"], "reason": "attack",
-            "cancelled_at": WHEN, "fixmedins_code": hospital}
+    return {
+        "event_id": event_id,
+        "claim_id": claim["claim_id"],
+        "psn_no": claim["psn_no"],
+        "reason": "attack",
+        "cancelled_at": WHEN,
+        "fixmedins_code": hospital,
+    }
 
 
 def _internal_topics(targets: _Targets, out: _Made) -> None:
@@ -284,13 +338,22 @@ def _internal_topics(targets: _Targets, out: _Made) -> None:
     source = targets.take()
     claim = DischargeClaim.model_validate({**source, "claim_id": "ATKFLT0000"})
     policy = policy_for(claim.insuplc_admdvs, claim.enddate)
-    flight = ClaimInFlight(claim=claim, identity=[CategoryHeld(code=Category.tekun, valid_from=date(2000, 1, 1),
-                                                               authority=Authority.civil_affairs)],
-                           policy=PolicyRef(region=policy.region, period=policy.period, version=policy.version),
-                           route=[Payer.assistance], received_at=DECIDED_AT)
-    out.add("a claim in flight no intake recorded, on claims.pay.assistance", pay_topic(Payer.assistance),
-            {**orjson.loads(encode(flight)), MARKER: "ATKFLT0000"}, None, "intake recorded no claim",
-            marker="ATKFLT0000", claim=claim.key)
+    flight = ClaimInFlight(
+        claim=claim,
+        identity=[CategoryHeld(code=Category.tekun, valid_from=date(2000, 1, 1), authority=Authority.civil_affairs)],
+        policy=PolicyRef(region=policy.region, period=policy.period, version=policy.version),
+        route=[Payer.assistance],
+        received_at=DECIDED_AT,
+    )
+    out.add(
+        "a claim in flight no intake recorded, on claims.pay.assistance",
+        pay_topic(Payer.assistance),
+        {**orjson.loads(encode(flight)), MARKER: "ATKFLT0000"},
+        None,
+        "intake recorded no claim",
+        marker="ATKFLT0000",
+        claim=claim.key,
+    )
     for n, (what, forge) in enumerate(
         [("without its lines", _no_lines), ("with a line paying the whole bill", _whole_bill)], start=1
     ):
@@ -351,13 +414,19 @@ def _closes_and_presettlements(claims: list[dict], out: _Made, keys: Keys) -> No
     unsigned = out.claim(claims, request_id="ATKPRE0000")
     out.add("unsigned pre-settlement request", PRESETTLE, unsigned, None, "unsigned")
     others = out.claim(claims, request_id="ATKPRE0001")
-    out.add("a pre-settlement request signed by another hospital", PRESETTLE, others,
-            keys.of(keys.other_than(others["fixmedins_code"])), "speaks for hospital")
+    out.add(
+        "a pre-settlement request signed by another hospital",
+        PRESETTLE,
+        others,
+        keys.of(keys.other_than(others["fixmedins_code"])),
+        "speaks for hospital",
+    )
 
 
 def _implausible(claims: list[dict], grants: list[dict], out: _Made, keys: Keys) -> None:
     """Well formed and signed by the rightful hospital or authority, but not possibly true at receipt.
     Each is checked here first: the reason the workers will give must hold the word expected."""
+
     def claim(**changes) -> dict:
         made = out.claim(claims, **changes)
         parts = sum(Decimal(made[k]) for k in ("overlmt_selfpay", "preselfpay_amt", "inscp_scp_amt"))
@@ -370,12 +439,14 @@ def _implausible(claims: list[dict], grants: list[dict], out: _Made, keys: Keys)
         made["begndate"] = (date.fromisoformat(made["enddate"]) - timedelta(days=400)).isoformat()
         return made
 
-    events = [("a stay from year 1021", claim(begndate="1021-03-01"), "before 1900-01-01"),
-              ("a begndate back-dated 400 days", back_dated(), "ONESTOP_MAX_STAY_DAYS"),
-              ("a discharge in the future", claim(begndate="2099-12-01", enddate="2099-12-10"), "is in the future"),
-              ("a bill of 999,999,999,999.99", claim(medfee_sumamt="999999999999.99"), "ONESTOP_MAX_AMOUNT"),
-              ("an amount written 1e5", claim(inscp_scp_amt="1e5"), "exponent"),
-              ("an amount as a JSON number", claim(medfee_sumamt=100000), "JSON strings")]
+    events = [
+        ("a stay from year 1021", claim(begndate="1021-03-01"), "before 1900-01-01"),
+        ("a begndate back-dated 400 days", back_dated(), "ONESTOP_MAX_STAY_DAYS"),
+        ("a discharge in the future", claim(begndate="2099-12-01", enddate="2099-12-10"), "is in the future"),
+        ("a bill of 999,999,999,999.99", claim(medfee_sumamt="999999999999.99"), "ONESTOP_MAX_AMOUNT"),
+        ("an amount written 1e5", claim(inscp_scp_amt="1e5"), "exponent"),
+        ("an amount as a JSON number", claim(medfee_sumamt=100000), "JSON strings"),
+    ]
     for kind, event, expect in events:
         _holds(DischargeClaim, event, expect)
         out.add(kind, DISCHARGED, event, keys.of(event["fixmedins_code"]), expect)

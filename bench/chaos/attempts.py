@@ -1,6 +1,7 @@
 """What the attacked run does against the running system: the real claims in flight copied off the
 payers' topics and forged (attacks.py says how), the attacks published, the pre-settlement
 answers counted, and what each kind of worker's database role tries and must be refused."""
+
 from __future__ import annotations
 
 import asyncio
@@ -129,8 +130,10 @@ async def publish_attacks(kafka: str, attacks: list[Attack]) -> None:
     producer = AIOKafkaProducer(bootstrap_servers=kafka, acks="all", max_request_size=1_048_576, **client_options())
     await producer.start()
     try:
-        sent = [await producer.send(a.topic, value=a.raw, key=a.psn_no.encode("utf-8", "replace"), headers=a.headers)
-                for a in attacks]
+        sent = [
+            await producer.send(a.topic, value=a.raw, key=a.psn_no.encode("utf-8", "replace"), headers=a.headers)
+            for a in attacks
+        ]
         for future in sent:
             await future
     finally:

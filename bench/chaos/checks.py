@@ -7,6 +7,7 @@ database roles refused the keys and the books.
 
 Claims are counted by their key (a claim is its hospital's and its id, schemas/ids.py): another
 hospital's claim with a good claim's claim_id is another claim."""
+
 from __future__ import annotations
 
 from collections import Counter, defaultdict
@@ -61,13 +62,16 @@ def check_exactly_once(made: ChaosInput, run: RunResult, attack_claims: set[str]
     stray = [c for c in run.settlements_per_claim if c not in good | attack_claims]
     topic_detail, topic_wrong, topic_stray = _exactly_once_on_topic(good, run.topic_settlements, attack_claims)
     ok = store_once == len(good) and not (missing or twice or stray or topic_wrong or topic_stray)
-    detail = (f"{store_once}/{len(good)} good claims with exactly 1 settlement in the store "
-              f"(missing {len(missing)}, more than 1: {len(twice)}, not a good claim: {len(stray)}); " + topic_detail)
+    detail = (
+        f"{store_once}/{len(good)} good claims with exactly 1 settlement in the store "
+        f"(missing {len(missing)}, more than 1: {len(twice)}, not a good claim: {len(stray)}); " + topic_detail
+    )
     return _check("every good claim settled exactly once", ok, detail, missing + twice + stray + topic_wrong)
 
 
-def _exactly_once_on_topic(good: set[str], records: list[Settlement],
-                           attack_claims: set[str]) -> tuple[str, list[str], list[str]]:
+def _exactly_once_on_topic(
+    good: set[str], records: list[Settlement], attack_claims: set[str]
+) -> tuple[str, list[str], list[str]]:
     """What settlements.completed says of exactly once: the detail, the good claims missing, under
     two first settlements or a record repeated with other amounts, and the claims that are not good ones."""
     first: dict[str, set[str]] = defaultdict(set)
@@ -81,38 +85,47 @@ def _exactly_once_on_topic(good: set[str], records: list[Settlement],
     stray = sorted({s.key for s in records if s.key not in good | attack_claims and s.kind != "year_end"})
     repeats = sum(len(ss) - 1 for ss in by_id.values())
     differing = [i for i, ss in by_id.items() if len({_amounts(s) for s in ss}) > 1]
-    detail = (f"settlements.completed: {len(first.keys() & good)}/{len(good)} claims, "
-              f"{len(records)} records, {repeats} repeated by settlement_id "
-              f"({len(differing)} with other amounts), {len(ids_per_claim)} claims under two settlement_ids, "
-              f"{len(stray)} not a good claim")
+    detail = (
+        f"settlements.completed: {len(first.keys() & good)}/{len(good)} claims, "
+        f"{len(records)} records, {repeats} repeated by settlement_id "
+        f"({len(differing)} with other amounts), {len(ids_per_claim)} claims under two settlement_ids, "
+        f"{len(stray)} not a good claim"
+    )
     return detail, missing + ids_per_claim + differing, stray
 
 
 def check_no_duplicate_lines(run: RunResult) -> Check:
     ids = Counter(s.settlement_id for s in run.store_settlements)
     twice = [i for i, n in ids.items() if n > 1]
-    doubled = [s.settlement_id for s in [*run.store_settlements, *run.topic_settlements]
-               if len({line.payer for line in s.payments}) != len(s.payments)]
-    detail = (f"{len(ids)} records in the ledger, {len(twice)} under an id twice; "
-              f"{len(doubled)} records (store and topic) with a payer twice")
+    doubled = [
+        s.settlement_id
+        for s in [*run.store_settlements, *run.topic_settlements]
+        if len({line.payer for line in s.payments}) != len(s.payments)
+    ]
+    detail = (
+        f"{len(ids)} records in the ledger, {len(twice)} under an id twice; "
+        f"{len(doubled)} records (store and topic) with a payer twice"
+    )
     return _check("no record and no payment line duplicated", not twice and not doubled, detail, twice + doubled)
 
 
 def check_year_totals(run: RunResult) -> Check:
-    detail = (f"store.check_ledger(): {len(run.ledger_problems)} problems over {len(run.ledger.totals)} "
-              f"year_totals rows")
-    return _check("every year-to-date total equals the sum of its lines", not run.ledger_problems, detail,
-                  run.ledger_problems, 3)
+    detail = f"store.check_ledger(): {len(run.ledger_problems)} problems over {len(run.ledger.totals)} year_totals rows"
+    return _check(
+        "every year-to-date total equals the sum of its lines", not run.ledger_problems, detail, run.ledger_problems, 3
+    )
 
 
 def _unbalanced(s: Settlement) -> bool:
     """A record that does not add up; a settlement (or year-end payment) with a negative part.
     Adjustments and reversals are differences: their parts may be negative."""
     first = s.kind in ("settlement", "year_end")
-    return (s.fund_pay_sumamt + s.psn_part_amt != s.medfee_sumamt
-            or sum((line.amount for line in s.payments), Decimal("0.00")) != s.fund_pay_sumamt
-            or (first and (any(line.amount < 0 for line in s.payments) or s.psn_part_amt < 0))
-            or any(v.as_tuple().exponent < -2 for v in (s.medfee_sumamt, s.fund_pay_sumamt, s.psn_part_amt)))
+    return (
+        s.fund_pay_sumamt + s.psn_part_amt != s.medfee_sumamt
+        or sum((line.amount for line in s.payments), Decimal("0.00")) != s.fund_pay_sumamt
+        or (first and (any(line.amount < 0 for line in s.payments) or s.psn_part_amt < 0))
+        or any(v.as_tuple().exponent < -2 for v in (s.medfee_sumamt, s.fund_pay_sumamt, s.psn_part_amt))
+    )
 
 
 def _net_negative(run: RunResult) -> list[str]:
@@ -142,14 +155,18 @@ def check_personal_share(runs: list[RunResult]) -> Check:
             if s.kind != "year_end":
                 nets[(run.name, s.key)] += s.psn_part_amt
     negative = sorted(f"{name} {key}: {net}" for (name, key), net in nets.items() if net < 0)
-    detail = (f"{len(nets)} claims' net psn_part_amt over {len(runs)} runs (year-end records excepted): "
-              f"{len(negative)} below zero")
+    detail = (
+        f"{len(nets)} claims' net psn_part_amt over {len(runs)} runs (year-end records excepted): "
+        f"{len(negative)} below zero"
+    )
     return _check("no negative personal share anywhere", not negative, detail, negative)
 
 
 def check_audit(run: RunResult) -> Check:
-    detail = (f"{len(run.store_settlements)} records against a replay of the run's archived inputs by the rules: "
-              f"{len(run.audit)} differences")
+    detail = (
+        f"{len(run.store_settlements)} records against a replay of the run's archived inputs by the rules: "
+        f"{len(run.audit)} differences"
+    )
     return _check(
         f"{run.name} run's ledger is what its inputs make (audit replay)", not run.audit, detail, run.audit, 3
     )
@@ -163,19 +180,29 @@ def check_life(made: ChaosInput, run: RunResult) -> Check:
     corrected = {c: corrected_total(made, c) for c in life.corrected}
     not_corrected = [c for c, total in corrected.items() if nets.get(c, zero)[0] != total]
     kinds = Counter(s.kind for s in run.store_settlements)
-    detail = (f"{len(life.cancelled) - len(not_cancelled)}/{len(life.cancelled)} cancelled claims net to zero, "
-              f"{len(corrected) - len(not_corrected)}/{len(corrected)} corrected claims owed on their corrected bill, "
-              f"{len(life.revoked)} people's categories revoked from their first day; "
-              f"{kinds.get('adjustment', 0)} adjustments and {kinds.get('reversal', 0)} reversals recorded")
-    return _check("cancellations, corrections and revocations took effect", not (not_cancelled or not_corrected),
-                  detail, not_cancelled + not_corrected)
+    detail = (
+        f"{len(life.cancelled) - len(not_cancelled)}/{len(life.cancelled)} cancelled claims net to zero, "
+        f"{len(corrected) - len(not_corrected)}/{len(corrected)} corrected claims owed on their corrected bill, "
+        f"{len(life.revoked)} people's categories revoked from their first day; "
+        f"{kinds.get('adjustment', 0)} adjustments and {kinds.get('reversal', 0)} reversals recorded"
+    )
+    return _check(
+        "cancellations, corrections and revocations took effect",
+        not (not_cancelled or not_corrected),
+        detail,
+        not_cancelled + not_corrected,
+    )
 
 
 def corrected_total(made: ChaosInput, key: str) -> Decimal:
     from .life import corrected_bill
+
     original = made.good[key]
-    return Decimal(corrected_bill({"inscp_scp_amt": f"{original.inscp_scp_amt:.2f}",
-                                   "medfee_sumamt": f"{original.medfee_sumamt:.2f}"})["medfee_sumamt"])
+    return Decimal(
+        corrected_bill(
+            {"inscp_scp_amt": f"{original.inscp_scp_amt:.2f}", "medfee_sumamt": f"{original.medfee_sumamt:.2f}"}
+        )["medfee_sumamt"]
+    )
 
 
 def _check_rejected(title: str, expected: list[Malformed], rejections: list[Rejection], good: set[bytes]) -> Check:
@@ -194,8 +221,10 @@ def _check_rejected(title: str, expected: list[Malformed], rejections: list[Reje
     repeats = sum(len(v) - 1 for v in reasons.values())
     good_rejected = sum(1 for r in rejections if r.original.encode() in good)
     kinds = ", ".join(f"{kind} {n}/{total}" for kind, (n, total) in per_kind.items())
-    detail = (f"{sum(n for n, _ in per_kind.values())}/{len(expected)} with the reason expected "
-              f"({len(rejections)} records, {repeats} repeated, {good_rejected} good events rejected): {kinds}")
+    detail = (
+        f"{sum(n for n, _ in per_kind.values())}/{len(expected)} with the reason expected "
+        f"({len(rejections)} records, {repeats} repeated, {good_rejected} good events rejected): {kinds}"
+    )
     if wrong:
         detail += f"; wrong or missing e.g. {wrong[:3]}"
     return Check(title, not wrong and not good_rejected, detail)
@@ -204,10 +233,13 @@ def _check_rejected(title: str, expected: list[Malformed], rejections: list[Reje
 def check_rejections(made: ChaosInput, run: RunResult) -> list[Check]:
     good = (set(made.events) - {b.raw for b in made.malformed}) | {raw for _, raw in made.life.cancellations}
     return [
-        _check_rejected("every malformed event on claims.rejected with a reason", made.malformed,
-                        run.rejected, good),
-        _check_rejected("every malformed eligibility event on eligibility.rejected with a reason", made.bad_grants,
-                        run.eligibility_rejected, set(made.grants) | set(made.life.revocations)),
+        _check_rejected("every malformed event on claims.rejected with a reason", made.malformed, run.rejected, good),
+        _check_rejected(
+            "every malformed eligibility event on eligibility.rejected with a reason",
+            made.bad_grants,
+            run.eligibility_rejected,
+            set(made.grants) | set(made.life.revocations),
+        ),
     ]
 
 
@@ -264,10 +296,20 @@ def check_nothing_moved(attacks: list[Attack], run: RunResult) -> Check:
     claims = {a.claim for a in attacks if a.claim}
     causes = {a.event_id for a in attacks if a.event_id}
     recorded = {s.key for s in run.store_settlements if s.key in claims}
-    paid = sorted({s.settlement_id for s in run.store_settlements
-                   if s.key in claims and (s.fund_pay_sumamt or any(line.amount for line in s.payments))})
-    caused = sorted({s.settlement_id for s in run.store_settlements
-                     if any(e in s.settlement_id or e in (s.reason or "") for e in causes)})
+    paid = sorted(
+        {
+            s.settlement_id
+            for s in run.store_settlements
+            if s.key in claims and (s.fund_pay_sumamt or any(line.amount for line in s.payments))
+        }
+    )
+    caused = sorted(
+        {
+            s.settlement_id
+            for s in run.store_settlements
+            if any(e in s.settlement_id or e in (s.reason or "") for e in causes)
+        }
+    )
     detail = (
         f"{len(claims)} claims made by attacks: {len(recorded)} recorded (those accepted), {len(paid)} records "
         f"with a fund paid; {len(causes)} attacks' cancellations, closes and grants: {len(caused)} records caused"
@@ -280,11 +322,18 @@ def check_roles(run: RunResult) -> Check:
     write of the key registry, change to a record or an archived input, and change of the schema."""
     allowed = [(a.kind, a.statement, a.said) for a in run.roles if not a.refused]
     kinds = sorted({a.kind for a in run.roles})
-    detail = (f"{len(run.roles) - len(allowed)}/{len(run.roles)} statements refused for want of privilege, tried as "
-              f"each of {len(kinds)}/{len(WORKER_KINDS)} workers' roles: signing_keys written, settlements and inputs "
-              f"updated or deleted, year_totals and settlements written by any but the ledger, the schema changed")
-    return _check("the workers' database roles cannot touch the keys or the books", bool(run.roles) and not allowed
-                  and len(kinds) == len(WORKER_KINDS), detail, allowed, 3)
+    detail = (
+        f"{len(run.roles) - len(allowed)}/{len(run.roles)} statements refused for want of privilege, tried as "
+        f"each of {len(kinds)}/{len(WORKER_KINDS)} workers' roles: signing_keys written, settlements and inputs "
+        f"updated or deleted, year_totals and settlements written by any but the ledger, the schema changed"
+    )
+    return _check(
+        "the workers' database roles cannot touch the keys or the books",
+        bool(run.roles) and not allowed and len(kinds) == len(WORKER_KINDS),
+        detail,
+        allowed,
+        3,
+    )
 
 
 def _differences(name: str, reference: dict, fault: dict, show: Callable[[object], str]) -> tuple[int, list[str]]:
@@ -307,10 +356,12 @@ def check_same_ledger(reference: RunResult, fault: RunResult, attack_claims: set
     left_out = (
         f" ({len(b.settlements) - len(rightful)} attack claims left out)" if len(rightful) < len(b.settlements) else ""
     )
-    detail = (f"{len(b.payments)} payments (claim, payer) vs {len(a.payments)}: {n_pay} differ; "
-              f"{len(rightful)} claims' nets vs {len(a.settlements)}: {n_set} differ{left_out}; "
-              f"{len(b.totals)} year_totals (person, year, account) vs {len(a.totals)}: {n_tot} differ; "
-              f"funds paid {sum(b.payments.values(), Decimal('0.00'))} vs {total_paid}")
+    detail = (
+        f"{len(b.payments)} payments (claim, payer) vs {len(a.payments)}: {n_pay} differ; "
+        f"{len(rightful)} claims' nets vs {len(a.settlements)}: {n_set} differ{left_out}; "
+        f"{len(b.totals)} year_totals (person, year, account) vs {len(a.totals)}: {n_tot} differ; "
+        f"funds paid {sum(b.payments.values(), Decimal('0.00'))} vs {total_paid}"
+    )
     return _check("fault run's ledger identical to the reference run's", bool(ok), detail, e_pay + e_set + e_tot)
 
 
@@ -323,7 +374,7 @@ def find_secrets(logs: Path | Iterable[Path], secrets: Iterable[str]) -> list[tu
     hits = []
     for path in paths:
         for number, line in enumerate(path.read_text(errors="replace").splitlines(), start=1):
-            found = {line[i:i + n] for n in lengths for i in range(len(line) - n + 1)} & wanted
+            found = {line[i : i + n] for n in lengths for i in range(len(line) - n + 1)} & wanted
             for secret in sorted(found):
                 hits.append(
                     (path.name, number, mask(secret) if len(secret) > 6 else secret[0] + "*" * (len(secret) - 1))
@@ -338,8 +389,10 @@ def _line_count(paths: Iterable[Path]) -> int:
 def check_logs(made: ChaosInput, runs: list[RunResult]) -> Check:
     lines = sum(_line_count(run.log_dir.rglob("*.log")) for run in runs)
     hits = [(run.name, *hit) for run in runs for hit in find_secrets(run.log_dir, made.secrets)]
-    detail = (f"{lines} worker log lines of {len(runs)} runs searched for {len(made.names)} identity numbers "
-              f"and {len(set(made.names.values()))} names: {len(hits)} in clear")
+    detail = (
+        f"{lines} worker log lines of {len(runs)} runs searched for {len(made.names)} identity numbers "
+        f"and {len(set(made.names.values()))} names: {len(hits)} in clear"
+    )
     return _check("no identity number or name in clear in any worker log", not hits, detail, hits)
 
 
@@ -356,8 +409,15 @@ def check_reasons(made: ChaosInput, run: RunResult) -> Check:
 
 def check_part_logs(made: ChaosInput, runs: list[RunResult]) -> Check:
     """The same search in the broker's and PostgreSQL's own logs (``<run>/parts``)."""
-    paths = [path for run in runs for path in (run.log_dir.parent / "parts" / "broker" / "tansu.log",
-                                               run.log_dir.parent / "parts" / "pgdata" / "log") if path.is_file()]
+    paths = [
+        path
+        for run in runs
+        for path in (
+            run.log_dir.parent / "parts" / "broker" / "tansu.log",
+            run.log_dir.parent / "parts" / "pgdata" / "log",
+        )
+        if path.is_file()
+    ]
     hits = find_secrets(paths, made.secrets)
     detail = f"{_line_count(paths)} lines of {len(paths)} broker and PostgreSQL logs: {len(hits)} in clear"
     return _check("no identity number or name in clear in the broker's and PostgreSQL's logs", not hits, detail, hits)
@@ -385,12 +445,16 @@ def check_faults(run: RunResult, faults: Faults) -> Check:
 def check_finished(runs: list[RunResult]) -> Check:
     notes = [f"{run.name}: {note}" for run in runs for note in run.unfinished]
     detail = "; ".join(f"{run.name} run {run.seconds:.0f}s, {settled_in(run)}" for run in runs)
-    return Check("both runs finished: every good claim settled, every worker caught up", not notes,
-                 detail + ("; " + " | ".join(notes) if notes else ""))
+    return Check(
+        "both runs finished: every good claim settled, every worker caught up",
+        not notes,
+        detail + ("; " + " | ".join(notes) if notes else ""),
+    )
 
 
-def all_checks(made: ChaosInput, reference: RunResult, fault: RunResult, faults: Faults,
-               attacks: list[Attack] | None = None) -> list[Check]:
+def all_checks(
+    made: ChaosInput, reference: RunResult, fault: RunResult, faults: Faults, attacks: list[Attack] | None = None
+) -> list[Check]:
     attack_claims = {a.claim for a in attacks or [] if a.claim}
     return [
         check_finished([reference, fault]),

@@ -1,4 +1,5 @@
 """`onestop chaos`: make the input, run it without and with faults, print the checks."""
+
 from __future__ import annotations
 
 import random
@@ -21,9 +22,17 @@ from .malformed import ALL_KINDS
 from .run import RunResult, run_pipeline, settled_in
 
 
-def run_chaos(claims: int, seed: int, faults: Faults, work: Path, say: Callable[[str], None] = print,
-              timeout: float = 600.0, env: dict[str, str] | None = None,
-              stall: float = 90.0, attacks: bool = False) -> tuple[list[Check], RunResult, RunResult]:
+def run_chaos(
+    claims: int,
+    seed: int,
+    faults: Faults,
+    work: Path,
+    say: Callable[[str], None] = print,
+    timeout: float = 600.0,
+    env: dict[str, str] | None = None,
+    stall: float = 90.0,
+    attacks: bool = False,
+) -> tuple[list[Check], RunResult, RunResult]:
     """The reference run and the fault run of one input, and the checks. With ``attacks`` both runs
     verify signatures (every good event signed by its rightful key) and the fault run is also
     attacked; its good claims' ledger must still be the reference's."""
@@ -33,17 +42,32 @@ def run_chaos(claims: int, seed: int, faults: Faults, work: Path, say: Callable[
     keys = make_keys({c.fixmedins_code for c in made.good.values() if c.fixmedins_code}) if attacks else None
     hostile = make_attacks(made, keys, random.Random(seed)) if keys else []
     if hostile:
-        say(f"attacks: {len(hostile)} events of {len({kind_group(a.kind) for a in hostile})} kinds, "
+        say(
+            f"attacks: {len(hostile)} events of {len({kind_group(a.kind) for a in hostile})} kinds, "
             f"published during the fault run ({sum(a.harmless for a in hostile)} a hospital may send, which must be "
-            f"harmless), and the workers' database roles tried at its end; every good event signed")
+            f"harmless), and the workers' database roles tried at its end; every good event signed"
+        )
     say("reference run (no faults" + (", no attacks):" if attacks else "):"))
-    reference = run_pipeline(made, work / "reference", None, seed=seed, timeout=timeout, say=say, env=env, stall=stall,
-                             keys=keys)
+    reference = run_pipeline(
+        made, work / "reference", None, seed=seed, timeout=timeout, say=say, env=env, stall=stall, keys=keys
+    )
     say(f"  done in {reference.seconds:.1f}s")
-    say(f"fault run ({faults.slices} slices, up to {faults.kills} SIGKILLs, 1 PostgreSQL restart"
-        + (f", {len(hostile)} attacks):" if hostile else "):"))
-    fault = run_pipeline(made, work / "fault", faults, seed=seed, timeout=timeout, say=say, env=env, stall=stall,
-                         keys=keys, attacks=hostile)
+    say(
+        f"fault run ({faults.slices} slices, up to {faults.kills} SIGKILLs, 1 PostgreSQL restart"
+        + (f", {len(hostile)} attacks):" if hostile else "):")
+    )
+    fault = run_pipeline(
+        made,
+        work / "fault",
+        faults,
+        seed=seed,
+        timeout=timeout,
+        say=say,
+        env=env,
+        stall=stall,
+        keys=keys,
+        attacks=hostile,
+    )
     say(f"  done in {fault.seconds:.1f}s")
     return all_checks(made, reference, fault, faults, hostile), reference, fault
 
@@ -68,13 +92,24 @@ def _describe(made: ChaosInput) -> str:
 @click.option(
     "--kills", default=None, type=int, help="SIGKILLs in the fault run (default: one per 1,250 claims, at least 2)"
 )
-@click.option("--work-dir", type=click.Path(path_type=Path), default=None,
-              help="where the runs keep their parts and logs (default: a new temporary directory)")
-@click.option("--keep/--no-keep", default=False,
-              help="keep the temporary work directory when every check passes (a --work-dir is always kept)")
+@click.option(
+    "--work-dir",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="where the runs keep their parts and logs (default: a new temporary directory)",
+)
+@click.option(
+    "--keep/--no-keep",
+    default=False,
+    help="keep the temporary work directory when every check passes (a --work-dir is always kept)",
+)
 @click.option("--timeout", default=600.0, show_default=True, help="seconds each run may take")
-@click.option("--driver", type=click.Choice(list(DRIVERS)), default=None,
-              help="the workers' driver (ONESTOP_DRIVER; default: the environment's, else aiokafka)")
+@click.option(
+    "--driver",
+    type=click.Choice(list(DRIVERS)),
+    default=None,
+    help="the workers' driver (ONESTOP_DRIVER; default: the environment's, else aiokafka)",
+)
 @click.option(
     "--attacks",
     is_flag=True,
@@ -84,8 +119,16 @@ def _describe(made: ChaosInput) -> str:
     "forged claims in flight, unsigned closes and pre-settlements, the workers' roles writing the keys "
     "and the books: all refused or harmless, not one fen moved",
 )
-def chaos(claims: int, seed: int, kills: int | None, work_dir: Path | None, keep: bool, timeout: float,
-          driver: str | None, attacks: bool) -> None:
+def chaos(
+    claims: int,
+    seed: int,
+    kills: int | None,
+    work_dir: Path | None,
+    keep: bool,
+    timeout: float,
+    driver: str | None,
+    attacks: bool,
+) -> None:
     """Settle a generated year twice, without and with faults (SIGKILLed workers, a PostgreSQL restart),
     with cancellations, corrected bills and revocations during both, and check exactly-once settlement,
     balances, the audit replay, rejections, identical ledgers and clean logs."""
@@ -109,7 +152,9 @@ def _report(checks: list[Check], reference: RunResult, fault: RunResult, seconds
     for check in checks:
         click.echo(check.line())
     failed = [c for c in checks if not c.ok]
-    click.echo(f"{len(checks) - len(failed)}/{len(checks)} checks passed in {seconds:.1f}s "
-               f"(reference run {reference.seconds:.1f}s, {settled_in(reference)}; "
-               f"fault run {fault.seconds:.1f}s, {settled_in(fault)})")
+    click.echo(
+        f"{len(checks) - len(failed)}/{len(checks)} checks passed in {seconds:.1f}s "
+        f"(reference run {reference.seconds:.1f}s, {settled_in(reference)}; "
+        f"fault run {fault.seconds:.1f}s, {settled_in(fault)})"
+    )
     return failed

@@ -1,6 +1,7 @@
 """The faults of the chaos run: workers SIGKILLed at random moments and started again after a short
 pause, PostgreSQL stopped and started once on the same data directory, and any worker that dies
 otherwise restarted (as `onestop up` would) and noted."""
+
 from __future__ import annotations
 
 import asyncio
@@ -35,8 +36,15 @@ class FaultLog:
     unexpected_exits: list[tuple[float, str, int]] = field(default_factory=list)  # (at, worker, return code)
 
 
-async def kill_workers(workers: WorkerProcesses, faults: Faults, rng: random.Random, log: FaultLog, held: set[str],
-                       stop: asyncio.Event, started: float) -> None:
+async def kill_workers(
+    workers: WorkerProcesses,
+    faults: Faults,
+    rng: random.Random,
+    log: FaultLog,
+    held: set[str],
+    stop: asyncio.Event,
+    started: float,
+) -> None:
     """SIGKILL random workers, ``faults.kills`` times (until ``stop``); each one's process is ``held`` while down."""
     names = list(WORKERS)
     while len(log.kills) < faults.kills and not stop.is_set():
@@ -75,8 +83,15 @@ def _restart_crashed(workers: WorkerProcesses, log: FaultLog, held: set[str], st
             workers.start_one(name)
 
 
-async def restart_postgres(parts: Parts, faults: Faults, rng: random.Random, log: FaultLog, stop: asyncio.Event,
-                           started: float, progress: Callable[[], float]) -> None:
+async def restart_postgres(
+    parts: Parts,
+    faults: Faults,
+    rng: random.Random,
+    log: FaultLog,
+    stop: asyncio.Event,
+    started: float,
+    progress: Callable[[], float],
+) -> None:
     """Stop PostgreSQL once ``progress()`` reaches ``faults.pg_restart_at`` (or at ``stop``), start it again."""
     while progress() < faults.pg_restart_at and not stop.is_set():
         await asyncio.sleep(0.2)

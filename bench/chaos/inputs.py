@@ -1,6 +1,7 @@
 """The chaos run's input: a generated year of claims with its people's grants, repeated and
 malformed events, synthetic identity numbers and names (so that a leak into a log can be searched
 for); deterministic for a seed, and checked against the schemas before anything is published."""
+
 from __future__ import annotations
 
 import random
@@ -78,8 +79,9 @@ def _reason_of(raw: bytes) -> str | None:
     return None
 
 
-def make_input(claims: int = 10_000, seed: int = 7, *, repeated: float = 0.10, malformed: float = 0.05,
-               life: float = 0.03) -> ChaosInput:
+def make_input(
+    claims: int = 10_000, seed: int = 7, *, repeated: float = 0.10, malformed: float = 0.05, life: float = 0.03
+) -> ChaosInput:
     """The chaos run's input, deterministic for a seed; every event is checked against the schemas here.
     ``life``: the share of claims corrected, of claims cancelled, and of people losing a category."""
     rng = random.Random(seed * 7919 + 1)
@@ -96,8 +98,18 @@ def make_input(claims: int = 10_000, seed: int = 7, *, repeated: float = 0.10, m
     placed += [(position, 4, raw) for position, raw in changes.corrections]
     placed.sort(key=lambda p: (p[0], p[1]))
     bad_grants = _malformed_grants(people, names, rng)
-    made_input = ChaosInput(people, names, grants, bad_grants, [raw for _, _, raw in placed], good, bad,
-                            repeated_adjacent=adjacent, repeated_later=later, life=changes)
+    made_input = ChaosInput(
+        people,
+        names,
+        grants,
+        bad_grants,
+        [raw for _, _, raw in placed],
+        good,
+        bad,
+        repeated_adjacent=adjacent,
+        repeated_later=later,
+        life=changes,
+    )
     _self_check(made_input)
     return made_input
 
@@ -110,8 +122,9 @@ def _identities(population: list[Person], rng: random.Random) -> tuple[dict[str,
     used_names: set[str] = set()
     for person in population:
         while True:
-            number = synthetic_id(person.insuplc_admdvs, date(1940, 1, 1) + timedelta(days=rng.randint(0, 27_000)),
-                                  rng.randint(0, 999))
+            number = synthetic_id(
+                person.insuplc_admdvs, date(1940, 1, 1) + timedelta(days=rng.randint(0, 27_000)), rng.randint(0, 999)
+            )
             if number not in names:
                 break
         while True:
@@ -128,21 +141,31 @@ def _grants(people: list[Person], names: dict[str, str]) -> list[bytes]:
     grants = []
     for person in people:
         for held in person.categories:
-            change = EligibilityChange.grant_of(person.psn_no, held, f"ELG{len(grants):06d}",
-                                                datetime(held.valid_from.year, 1, 1, 9, tzinfo=timezone.utc))
+            change = EligibilityChange.grant_of(
+                person.psn_no,
+                held,
+                f"ELG{len(grants):06d}",
+                datetime(held.valid_from.year, 1, 1, 9, tzinfo=timezone.utc),
+            )
             grants.append(orjson.dumps({**orjson.loads(encode(change)), "psn_name": names[person.psn_no]}))
     return grants
 
 
-def _good_claims(made: list[DischargeClaim], numbers: dict[str, str],
-                 names: dict[str, str]) -> tuple[dict[str, DischargeClaim], list[dict]]:
+def _good_claims(
+    made: list[DischargeClaim], numbers: dict[str, str], names: dict[str, str]
+) -> tuple[dict[str, DischargeClaim], list[dict]]:
     """The generated claims under the synthetic numbers and opaque claim_ids: by their key (a claim
     is its hospital's and its id), and as dicts with the person's name in the order generated."""
     good: dict[str, DischargeClaim] = {}
     dicts: list[dict] = []
     for number, claim in enumerate(made):
-        renamed = claim.model_copy(update={"psn_no": numbers[claim.psn_no], "claim_id": f"HIS{number:07d}",
-                                           "fixmedins_code": hospital_of(claim.mdtrtarea_admvs, number)})
+        renamed = claim.model_copy(
+            update={
+                "psn_no": numbers[claim.psn_no],
+                "claim_id": f"HIS{number:07d}",
+                "fixmedins_code": hospital_of(claim.mdtrtarea_admvs, number),
+            }
+        )
         good[renamed.key] = renamed
         dicts.append(claim_dict(renamed, names[renamed.psn_no]))
     return good, dicts
@@ -165,8 +188,9 @@ def _repeats(raws: list[bytes], claims: int, share: float, rng: random.Random) -
     return placed, half, len(chosen) - half
 
 
-def _malformed_claims(dicts: list[dict], claims: int, share: float,
-                      rng: random.Random) -> tuple[list[Malformed], list[Placed]]:
+def _malformed_claims(
+    dicts: list[dict], claims: int, share: float, rng: random.Random
+) -> tuple[list[Malformed], list[Placed]]:
     """``share`` of malformed discharge events (at least one of every kind), each made from a random
     good claim and placed at a random moment (a conflicting one after its original)."""
     bad: list[Malformed] = []

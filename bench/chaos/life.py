@@ -13,6 +13,7 @@ The final truth of every person is the same whatever the interleaving, so the fa
 claim must equal the reference run's, and each run's records must be what the audit replay of its
 own archived inputs makes.
 """
+
 from __future__ import annotations
 
 import random
@@ -44,25 +45,43 @@ def corrected_bill(claim: dict) -> dict:
     """The same claim as revision 1: 10% less in scope, the total less by as much."""
     inscp = Decimal(claim["inscp_scp_amt"])
     less = (inscp / 10).quantize(Decimal("0.01"))
-    return {**claim, "revision": 1, "inscp_scp_amt": f"{inscp - less:.2f}",
-            "medfee_sumamt": f"{Decimal(claim['medfee_sumamt']) - less:.2f}"}
+    return {
+        **claim,
+        "revision": 1,
+        "inscp_scp_amt": f"{inscp - less:.2f}",
+        "medfee_sumamt": f"{Decimal(claim['medfee_sumamt']) - less:.2f}",
+    }
 
 
 def cancellation_of(claim: dict, number: int) -> dict:
-    return {"event_id": f"CXL{number:06d}", "claim_id": claim["claim_id"], "psn_no": claim["psn_no"],
-            "psn_name": claim["psn_name"], "reason": "结算有误，撤销重结 (billed in error)",
-            "cancelled_at": DECIDED_AT.isoformat(), "fixmedins_code": claim.get("fixmedins_code")}
+    return {
+        "event_id": f"CXL{number:06d}",
+        "claim_id": claim["claim_id"],
+        "psn_no": claim["psn_no"],
+        "psn_name": claim["psn_name"],
+        "reason": "结算有误，撤销重结 (billed in error)",
+        "cancelled_at": DECIDED_AT.isoformat(),
+        "fixmedins_code": claim.get("fixmedins_code"),
+    }
 
 
 def revocation_of(person: Person, number: int, name: str) -> dict:
     held = person.categories[0]
-    return {"event_id": f"RVK{number:06d}", "psn_no": person.psn_no, "psn_name": name, "category": held.code.value,
-            "action": "revoke", "valid_from": held.valid_from.isoformat(),
-            "authority": ISSUING_AUTHORITY[held.code].value, "recorded_at": DECIDED_AT.isoformat()}
+    return {
+        "event_id": f"RVK{number:06d}",
+        "psn_no": person.psn_no,
+        "psn_name": name,
+        "category": held.code.value,
+        "action": "revoke",
+        "valid_from": held.valid_from.isoformat(),
+        "authority": ISSUING_AUTHORITY[held.code].value,
+        "recorded_at": DECIDED_AT.isoformat(),
+    }
 
 
-def make_life(dicts: list[dict], people: list[Person], names: dict[str, str], share: float,
-              rng: random.Random) -> LifeEvents:
+def make_life(
+    dicts: list[dict], people: list[Person], names: dict[str, str], share: float, rng: random.Random
+) -> LifeEvents:
     """``share`` of the claims corrected, as many cancelled (other claims), and ``share`` of the people
     with a category lose their first one from its first day."""
     life = LifeEvents()

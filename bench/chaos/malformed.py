@@ -1,5 +1,6 @@
 """The malformed events of the chaos run: every kind the schemas and intake refuse, each made from a
 good event and named with a word its rejection's reason must contain."""
+
 from __future__ import annotations
 
 import random
@@ -24,9 +25,24 @@ def money(text: str, delta: str) -> str:
     return f"{Decimal(text) + Decimal(delta):.2f}"
 
 
-_REQUIRED = ["claim_id", "psn_no", "insutype", "insuplc_admdvs", "mdtrtarea_admvs", "med_type", "hosp_lv", "referral",
-             "begndate", "enddate", "dise_codg", "medfee_sumamt", "fulamt_ownpay_amt", "overlmt_selfpay",
-             "preselfpay_amt", "inscp_scp_amt"]
+_REQUIRED = [
+    "claim_id",
+    "psn_no",
+    "insutype",
+    "insuplc_admdvs",
+    "mdtrtarea_admvs",
+    "med_type",
+    "hosp_lv",
+    "referral",
+    "begndate",
+    "enddate",
+    "dise_codg",
+    "medfee_sumamt",
+    "fulamt_ownpay_amt",
+    "overlmt_selfpay",
+    "preselfpay_amt",
+    "inscp_scp_amt",
+]
 
 
 def _negative(c: dict, n: int) -> tuple[dict, str]:
@@ -60,6 +76,7 @@ def _field(name: str, value) -> Callable[[dict, int], tuple[dict, str]]:
     def change(c: dict, n: int) -> tuple[dict, str]:
         c[name] = value(n) if callable(value) else value
         return c, name
+
     return change
 
 
@@ -93,8 +110,12 @@ def _id_with_a_slash(c: dict, n: int) -> tuple[dict, str]:
 def _amount_as_written(c: dict, n: int) -> tuple[dict, str]:
     """An amount not written as a plain decimal string: a JSON integer, an exponent, a sign, a space."""
     amount = Decimal(c["overlmt_selfpay"])
-    written, word = [(int(amount), "JSON strings"), (f"{amount:.2E}", "exponent"), (f"+{amount:.2f}", "sign"),
-                     (f" {amount:.2f}", "spaces")][n % 4]
+    written, word = [
+        (int(amount), "JSON strings"),
+        (f"{amount:.2E}", "exponent"),
+        (f"+{amount:.2f}", "sign"),
+        (f" {amount:.2f}", "spaces"),
+    ][n % 4]
     c["overlmt_selfpay"] = written
     return c, word
 
@@ -204,9 +225,16 @@ GRANT_KINDS: dict[str, tuple[Callable[[dict], None], str]] = {
 def malformed_grant(n: int, kind: str, psn_no: str, name: str) -> Malformed:
     """A bad eligibility event of ``kind`` (of GRANT_KINDS) for a person."""
     change, word = GRANT_KINDS[kind]
-    event = {"event_id": f"BADELG{n:04d}", "psn_no": psn_no, "psn_name": name,
-             "category": "tekun", "action": "grant", "valid_from": "2017-01-01",
-             "authority": "civil_affairs", "recorded_at": "2017-01-01T09:00:00+00:00"}
+    event = {
+        "event_id": f"BADELG{n:04d}",
+        "psn_no": psn_no,
+        "psn_name": name,
+        "category": "tekun",
+        "action": "grant",
+        "valid_from": "2017-01-01",
+        "authority": "civil_affairs",
+        "recorded_at": "2017-01-01T09:00:00+00:00",
+    }
     change(event)
     return Malformed(kind, orjson.dumps(event), word)
 

@@ -1,6 +1,7 @@
 """One run of the chaos input on fresh embedded parts and workers, with or without faults: grants
 first, then every discharge event (in slices under faults), until every good claim is settled and
 every worker has caught up, or the run stalls; then what the ledger and the topics hold."""
+
 from __future__ import annotations
 
 import asyncio
@@ -73,14 +74,25 @@ class RunResult:
 def settled_in(run: RunResult) -> str:
     if run.unfinished:
         return "not every good claim settled"
-    return (f"{len(run.settlements_per_claim)} claims settled, every good one {run.settle_seconds:.1f}s "
-            "after the first was published")
+    return (
+        f"{len(run.settlements_per_claim)} claims settled, every good one {run.settle_seconds:.1f}s "
+        "after the first was published"
+    )
 
 
-def run_pipeline(made: ChaosInput, work: Path, faults: Faults | None = None, *, seed: int = 7,
-                 timeout: float = 600.0, say: Callable[[str], None] = lambda _: None,
-                 env: dict[str, str] | None = None, stall: float = 90.0, keys: Keys | None = None,
-                 attacks: list[Attack] | None = None) -> RunResult:
+def run_pipeline(
+    made: ChaosInput,
+    work: Path,
+    faults: Faults | None = None,
+    *,
+    seed: int = 7,
+    timeout: float = 600.0,
+    say: Callable[[str], None] = lambda _: None,
+    env: dict[str, str] | None = None,
+    stall: float = 90.0,
+    keys: Keys | None = None,
+    attacks: list[Attack] | None = None,
+) -> RunResult:
     """One run on fresh embedded parts and workers in ``work``: publish people, then every event
     (in slices, under ``faults`` if given), wait until every good claim is settled and the workers
     have consumed everything, then dump the ledger and the topics, and stop everything.
@@ -188,8 +200,13 @@ async def _record_grants(live: _Live) -> None:
     made = live.made
     store = await PostgresStore.open(live.database, migrate=False)
     try:
-        await publish(live.kafka, ELIGIBILITY, made.grants + [b.raw for b in made.bad_grants], EligibilityChange,
-                      signed_by=live.signer())
+        await publish(
+            live.kafka,
+            ELIGIBILITY,
+            made.grants + [b.raw for b in made.bad_grants],
+            EligibilityChange,
+            signed_by=live.signer(),
+        )
         while (await store.counts())["identity_events"] < len(made.grants):
             if time.monotonic() > live.deadline:
                 raise TimeoutError("the eligibility worker did not record the grants in time")
@@ -247,7 +264,7 @@ async def _publish_slices(live: _Live) -> None:
     forging = asyncio.create_task(_forge_flights(live, [a for a in live.attacks if a.copies]))
     try:
         for n in range(slices):
-            await publish(live.kafka, DISCHARGED, events[n * size:(n + 1) * size], DischargeClaim, signed_by=signer)
+            await publish(live.kafka, DISCHARGED, events[n * size : (n + 1) * size], DischargeClaim, signed_by=signer)
             cancellations = [raw for at, raw in made.life.cancellations if n <= at * slices / claims < n + 1]
             await publish(live.kafka, CANCELLED, cancellations, ClaimCancellation, signed_by=signer)
             if n == 0:
@@ -305,8 +322,10 @@ def _stalled(live: _Live, progressed: float, publisher: asyncio.Task) -> str | N
 
 async def _note_stall(live: _Live, probe: Probe, why: str) -> None:
     claim_keys = live.claim_keys
-    live.unfinished.append(f"{len(claim_keys) - live.settled} of {len(claim_keys)} good claims not settled "
-                           f"({why}): " + await diagnosis(probe, live.workers, claim_keys, live.log, live.kafka))
+    live.unfinished.append(
+        f"{len(claim_keys) - live.settled} of {len(claim_keys)} good claims not settled "
+        f"({why}): " + await diagnosis(probe, live.workers, claim_keys, live.log, live.kafka)
+    )
     live.say(f"  STALLED: {live.unfinished[-1]}")
 
 
@@ -344,11 +363,26 @@ async def _result(live: _Live, probe: Probe, lag: dict[str, int]) -> RunResult:
     eligibility_rejected = await _rejections(live.kafka, ELIGIBILITY_REJECTED)
     per_claim = Counter(s.key for s in records if s.kind == "settlement")
     attacked = bool(live.attacks)
-    return RunResult("fault" if live.faults else "reference", ledger, records, per_claim, topic, rejected,
-                     eligibility_rejected, problems, audit, counts, live.workers.log_dir, time.monotonic() - live.began,
-                     live.settle_seconds, live.log, lag, live.unfinished,
-                     roles=await role_attempts(live.workers.found.for_workers) if attacked else [],
-                     answers=await presettle_answers(live.kafka) if attacked else 0)
+    return RunResult(
+        "fault" if live.faults else "reference",
+        ledger,
+        records,
+        per_claim,
+        topic,
+        rejected,
+        eligibility_rejected,
+        problems,
+        audit,
+        counts,
+        live.workers.log_dir,
+        time.monotonic() - live.began,
+        live.settle_seconds,
+        live.log,
+        lag,
+        live.unfinished,
+        roles=await role_attempts(live.workers.found.for_workers) if attacked else [],
+        answers=await presettle_answers(live.kafka) if attacked else 0,
+    )
 
 
 async def _rejections(kafka: str, topic: str) -> list[Rejection]:

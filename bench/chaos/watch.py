@@ -1,6 +1,7 @@
 """Watching a chaos run from outside: the database through a connection that outlasts a PostgreSQL
 restart, how many good claims are settled, how far each worker's consumer group lags behind its
 source topic, and where unsettled claims wait."""
+
 from __future__ import annotations
 
 import asyncio
@@ -47,8 +48,9 @@ class Probe:
 
 async def settled_count(probe: Probe, claim_keys: list[str]) -> int:
     """How many of the claims (by key: a claim is its hospital's and its id) have a record."""
-    rows = await probe.fetch("SELECT count(DISTINCT claim_key) AS n FROM settlements WHERE claim_key = ANY($1::text[])",
-                             claim_keys)
+    rows = await probe.fetch(
+        "SELECT count(DISTINCT claim_key) AS n FROM settlements WHERE claim_key = ANY($1::text[])", claim_keys
+    )
     return rows[0]["n"]
 
 
@@ -88,8 +90,10 @@ async def _group_lag(admin: AIOKafkaAdminClient, group: str, ends: dict[TopicPar
     if not ends:
         return 0
     committed = await admin.list_consumer_group_offsets(group, partitions=list(ends))
-    return sum(max(0, end - (committed[tp].offset if tp in committed and committed[tp].offset >= 0 else 0))
-               for tp, end in ends.items())
+    return sum(
+        max(0, end - (committed[tp].offset if tp in committed and committed[tp].offset >= 0 else 0))
+        for tp, end in ends.items()
+    )
 
 
 async def wait_drained(kafka: str, until: float) -> dict[str, int]:
@@ -103,8 +107,9 @@ async def wait_drained(kafka: str, until: float) -> dict[str, int]:
     return lag
 
 
-async def diagnosis(probe: Probe, workers: WorkerProcesses, claim_keys: list[str], log: FaultLog | None,
-                    kafka: str) -> str:
+async def diagnosis(
+    probe: Probe, workers: WorkerProcesses, claim_keys: list[str], log: FaultLog | None, kafka: str
+) -> str:
     """Where the unsettled claims stopped (not received, queued in their person's order, or on their
     way through the payers), which workers run, the faults."""
     waiting = await _waiting_for(probe, claim_keys)
@@ -115,8 +120,10 @@ async def diagnosis(probe: Probe, workers: WorkerProcesses, claim_keys: list[str
         name: ("running" if p.poll() is None else f"exited {p.returncode}") for name, p in workers.processes.items()
     }
     lag = await consumer_lag(kafka)
-    return (f"not yet received by intake: {len(claim_keys) - received[0]['n']}; unsettled claims received: "
-            f"{dict(waiting)}; records not yet committed per consumer group: {lag}; workers: {alive}; faults: {log}")
+    return (
+        f"not yet received by intake: {len(claim_keys) - received[0]['n']}; unsettled claims received: "
+        f"{dict(waiting)}; records not yet committed per consumer group: {lag}; workers: {alive}; faults: {log}"
+    )
 
 
 async def _waiting_for(probe: Probe, claim_keys: list[str]) -> Counter:
@@ -129,5 +136,6 @@ async def _waiting_for(probe: Probe, claim_keys: list[str]) -> Counter:
         "AND NOT EXISTS (SELECT 1 FROM settlements AS s WHERE s.claim_key = c.claim_key)",
         claim_keys,
     )
-    return Counter("in no queue" if row["ready"] is None else "the ledger" if row["ready"] else "their payers"
-                   for row in rows)
+    return Counter(
+        "in no queue" if row["ready"] is None else "the ledger" if row["ready"] else "their payers" for row in rows
+    )

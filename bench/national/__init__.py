@@ -66,6 +66,7 @@ a window), simulation.py (the events, one method each), results.py (a run's figu
 (what a run prints, and --calibrate), plan.py (the sizing search), cost.py (prices, and every
 province its own cell), command.py (the command line).
 """
+
 from __future__ import annotations
 
 from .command import main
@@ -77,7 +78,31 @@ from .results import Result, StageResult
 from .simulation import Simulation, simulate
 
 __all__ = [
-    "BROKERS", "INDEX", "STAGES", "STAGE_COSTS", "Config", "Cost", "Plan", "Prices", "Result", "Simulation",
-    "StageCost", "StageResult", "calibrate", "calibration_config", "cost", "cost_lines", "count_of", "describe",
-    "first_guess", "main", "next_count", "plan", "regional", "report", "simulate", "visit_shares", "with_count",
+    "BROKERS",
+    "INDEX",
+    "STAGES",
+    "STAGE_COSTS",
+    "Config",
+    "Cost",
+    "Plan",
+    "Prices",
+    "Result",
+    "Simulation",
+    "StageCost",
+    "StageResult",
+    "calibrate",
+    "calibration_config",
+    "cost",
+    "cost_lines",
+    "count_of",
+    "describe",
+    "first_guess",
+    "main",
+    "next_count",
+    "plan",
+    "regional",
+    "report",
+    "simulate",
+    "visit_shares",
+    "with_count",
 ]

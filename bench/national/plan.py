@@ -1,4 +1,5 @@
 """The sizing search: the smallest configuration whose simulated peak meets the target."""
+
 from __future__ import annotations
 
 import math
@@ -77,9 +78,16 @@ def utilisation(r: Result, resource: str) -> float:
     return r.stage(resource).load_max
 
 
-def plan(base: Config, target_ms: float = 800.0, max_util: float = 0.75, min_instances: int = 2,
-         min_partitions: int = 32, growth: int = 4, min_db_nodes: int = 1,
-         log: Callable[[str], None] | None = None) -> Plan:
+def plan(
+    base: Config,
+    target_ms: float = 800.0,
+    max_util: float = 0.75,
+    min_instances: int = 2,
+    min_partitions: int = 32,
+    growth: int = 4,
+    min_db_nodes: int = 1,
+    log: Callable[[str], None] | None = None,
+) -> Plan:
     """The smallest configuration — instances per stage, Citus nodes (at least `min_db_nodes`, for
     the data), cores per node, and partitions enough for `growth` × the largest stage and 4 shards a
     node — whose simulated peak keeps up with p99 ≤ target and no stage, node or lock more than
@@ -137,8 +145,10 @@ def plan(base: Config, target_ms: float = 800.0, max_util: float = 0.75, min_ins
 def why_not(found: Plan) -> str:
     r = found.result
     if r.lock_load > found.max_util:
-        return (f"the ledger's LOCK TABLE settlements, one for every ledger instance, is held {r.lock_load:.0%} of the "
-                f"time for its records alone: no instance or node relieves it (remove it: --ledger-lock off)")
+        return (
+            f"the ledger's LOCK TABLE settlements, one for every ledger instance, is held {r.lock_load:.0%} of the "
+            f"time for its records alone: no instance or node relieves it (remove it: --ledger-lock off)"
+        )
     return "the search gave up (80 steps)"
 
 
@@ -152,5 +162,7 @@ def partitions_for(cfg: Config, least: int, growth: int) -> int:
 def summary(r: Result, target_ms: float, max_util: float) -> str:
     ok = "meets" if r.meets(target_ms, max_util) else "fails"
     busiest = max(r.stages, key=lambda s: s.load_max)
-    return (f"{ok}: p99 {milliseconds(r.p99_ms)}, keeps up {'yes' if r.keeps_up else 'no'}, most loaded {busiest.name} "
-            f"{busiest.load_max:.0%}, database {r.db_util_max:.0%}, ledger lock {r.lock_load:.0%}")
+    return (
+        f"{ok}: p99 {milliseconds(r.p99_ms)}, keeps up {'yes' if r.keeps_up else 'no'}, most loaded {busiest.name} "
+        f"{busiest.load_max:.0%}, database {r.db_util_max:.0%}, ledger lock {r.lock_load:.0%}"
+    )

@@ -1,5 +1,6 @@
 """What a run of the national-load simulation found: per stage and for the whole, computed from a
 finished simulation.Simulation."""
+
 from __future__ import annotations
 
 import math
@@ -14,14 +15,14 @@ class StageResult:
     name: str
     instances: int
     partitions_per_instance: str
-    claims_per_s: float   # handled within the window
-    load: float           # per-claim work (CPU + database, a batch's nodes side by side) / window, mean: 1 = saturated
-    load_max: float       #   the busiest instance's (batches grow with the load, so `busy` is not saturation)
-    busy: float           # mean fraction of the window the stage's instances were in a batch (any size)
+    claims_per_s: float  # handled within the window
+    load: float  # per-claim work (CPU + database, a batch's nodes side by side) / window, mean: 1 = saturated
+    load_max: float  #   the busiest instance's (batches grow with the load, so `busy` is not saturation)
+    busy: float  # mean fraction of the window the stage's instances were in a batch (any size)
     busy_max: float
-    cpu: float            # mean fraction of a core
+    cpu: float  # mean fraction of a core
     mean_batch: float
-    peak_lag: int         # messages on the stage's topic not yet handled, peak
+    peak_lag: int  # messages on the stage's topic not yet handled, peak
     peak_partition_lag: int
 
 
@@ -46,8 +47,8 @@ class Result:
     db_util_max: float
     db_tx_per_s: float
     db_claims_per_tx: float
-    lock_util: float          # the ledger's table lock: fraction of the window it was held
-    lock_load: float          #   its per-record part (the rest amortises over bigger batches)
+    lock_util: float  # the ledger's table lock: fraction of the window it was held
+    lock_load: float  #   its per-record part (the rest amortises over bigger batches)
     broker_messages_per_s: float
     hot_claims: int = 0
     hot_settled_in_window: int = 0
@@ -58,8 +59,13 @@ class Result:
     wall_s: float = 0.0
 
     def meets(self, target_ms: float, max_util: float = 1.0) -> bool:
-        return (self.keeps_up and self.p99_ms <= target_ms and self.db_util_max <= max_util
-                and self.lock_load <= max_util and all(s.load_max <= max_util for s in self.stages))
+        return (
+            self.keeps_up
+            and self.p99_ms <= target_ms
+            and self.db_util_max <= max_util
+            and self.lock_load <= max_util
+            and all(s.load_max <= max_util for s in self.stages)
+        )
 
     def stage(self, name: str) -> StageResult:
         return next(s for s in self.stages if s.name == name)
@@ -94,11 +100,22 @@ def stage_results(sim: Any, elapsed: float) -> list[StageResult]:
         batches = sum(inst.batches for inst in insts)
         held = [sum(1 for o in sim.owners[s] if o == i) for i in range(len(insts))]
         spread = f"{min(held)}" if min(held) == max(held) else f"{min(held)}–{max(held)}"
-        out.append(StageResult(
-            name, len(insts) * cfg.cells, spread, done_in_window / cfg.seconds * cfg.cells,
-            sum(load) / len(load), max(load), sum(busy) / len(busy), max(busy), sum(cpu) / len(cpu),
-            handled / batches if batches else 0.0,
-            sim.peak_pending[s] * cfg.cells, sim.peak_part[s]))
+        out.append(
+            StageResult(
+                name,
+                len(insts) * cfg.cells,
+                spread,
+                done_in_window / cfg.seconds * cfg.cells,
+                sum(load) / len(load),
+                max(load),
+                sum(busy) / len(busy),
+                max(busy),
+                sum(cpu) / len(cpu),
+                handled / batches if batches else 0.0,
+                sim.peak_pending[s] * cfg.cells,
+                sim.peak_part[s],
+            )
+        )
     return out
 
 
@@ -121,18 +138,32 @@ def result_of(sim: Any) -> Result:
     cpu_seconds["postgres"] = sim.db_cpu / 1000.0
     cpu_seconds["broker"] = (sim.broker_messages + total) * BROKER_MS_PER_MESSAGE / 1000.0
     return Result(
-        config=cfg, offered=total * cfg.cells, settled=sim.settled_count * cfg.cells, unsettled=unsettled * cfg.cells,
-        window_s=cfg.seconds, throughput_per_s=settled_in_window / cfg.seconds * cfg.cells,
-        p50_ms=percentile(settle_ms, 0.50), p99_ms=p99,
+        config=cfg,
+        offered=total * cfg.cells,
+        settled=sim.settled_count * cfg.cells,
+        unsettled=unsettled * cfg.cells,
+        window_s=cfg.seconds,
+        throughput_per_s=settled_in_window / cfg.seconds * cfg.cells,
+        p50_ms=percentile(settle_ms, 0.50),
+        p99_ms=p99,
         max_ms=settle_ms[-1] if settle_ms and not unsettled else math.inf,
         inpatient_p99_ms=percentile(inpatient_ms, 0.99) if not unsettled else math.inf,
-        keeps_up=keeps_up, backlog_peak=max((b for _, b in sim.samples), default=0) * cfg.cells,
-        backlog_slope_per_s=trend * cfg.cells, drained_after_s=max(0.0, (last_settle - window) / 1000.0),
-        stages=stage_results(sim, elapsed), db_util_mean=sum(db_util) / len(db_util), db_util_max=max(db_util),
+        keeps_up=keeps_up,
+        backlog_peak=max((b for _, b in sim.samples), default=0) * cfg.cells,
+        backlog_slope_per_s=trend * cfg.cells,
+        drained_after_s=max(0.0, (last_settle - window) / 1000.0),
+        stages=stage_results(sim, elapsed),
+        db_util_mean=sum(db_util) / len(db_util),
+        db_util_max=max(db_util),
         db_tx_per_s=sim.db_tx / (elapsed / 1000.0) * cfg.cells,
         db_claims_per_tx=sim.db_claims / sim.db_tx if sim.db_tx else 0.0,
-        lock_util=sim.lock.busy / window, lock_load=sim.lock_per_record / window,
+        lock_util=sim.lock.busy / window,
+        lock_load=sim.lock_per_record / window,
         broker_messages_per_s=(sim.broker_messages + total) / (elapsed / 1000.0) * cfg.cells,
-        hot_claims=sum(1 for c in claims if c.hot), hot_settled_in_window=sim.hot_settled,
-        hot_throughput_per_s=sim.hot_settled / cfg.seconds, hot_partition_peak_lag=sim.hot_part_peak,
-        cpu_seconds=cpu_seconds, last_settled_s=last_settle / 1000.0)
+        hot_claims=sum(1 for c in claims if c.hot),
+        hot_settled_in_window=sim.hot_settled,
+        hot_throughput_per_s=sim.hot_settled / cfg.seconds,
+        hot_partition_peak_lag=sim.hot_part_peak,
+        cpu_seconds=cpu_seconds,
+        last_settled_s=last_settle / 1000.0,
+    )

@@ -5,6 +5,7 @@ figures of a finished run are results.py's.
 
 Exact as long as every event is handled in time order (a heap of events, ties in the order
 pushed). The random draws happen in a fixed order, so a seed gives the same run every time."""
+
 from __future__ import annotations
 
 import heapq
@@ -22,6 +23,7 @@ from .workload import Claim, workload
 
 class Pool:
     """c identical servers, first come first served: exact as long as jobs are offered in time order."""
+
     __slots__ = ("free", "busy")
 
     def __init__(self, servers: int) -> None:
@@ -38,8 +40,25 @@ class Pool:
 
 class Instance:
     """One process of a stage: the messages it has fetched, the batch it is in, and what it did."""
-    __slots__ = ("stage", "index", "queue", "busy", "alive", "batch", "started", "busy_ms", "cpu_ms", "batches",
-                 "messages", "done_recent", "core", "waking", "work_ms", "in_window")
+
+    __slots__ = (
+        "stage",
+        "index",
+        "queue",
+        "busy",
+        "alive",
+        "batch",
+        "started",
+        "busy_ms",
+        "cpu_ms",
+        "batches",
+        "messages",
+        "done_recent",
+        "core",
+        "waking",
+        "work_ms",
+        "in_window",
+    )
 
     def __init__(self, stage: int, index: int) -> None:
         self.stage, self.index = stage, index
@@ -73,8 +92,11 @@ def check(cfg: Config) -> None:
     """Refuse a configuration the simulation cannot run, saying why."""
     if cfg.cells < 1:
         raise ValueError("cells must be at least 1")
-    if cfg.cells > 1 and (cfg.partitions % cfg.cells or cfg.db_nodes % cfg.cells
-                          or any(cfg.instances_of(n) % cfg.cells for n in STAGES if cfg.instances_of(n))):
+    if cfg.cells > 1 and (
+        cfg.partitions % cfg.cells
+        or cfg.db_nodes % cfg.cells
+        or any(cfg.instances_of(n) % cfg.cells for n in STAGES if cfg.instances_of(n))
+    ):
         raise ValueError("with --cells K, partitions, database nodes and every stage's instances must divide by K")
     if cfg.partitions // cfg.cells < 1:
         raise ValueError("fewer partitions than cells")
@@ -200,8 +222,15 @@ class Simulation:
             inst.core = end
         self.push(end, self.on_cpu_done, inst)
 
-    def transactions(self, now: float, batch: list[Claim], per_claim: float, statements: int, commit: bool,
-                     inst: Instance | None = None) -> float:
+    def transactions(
+        self,
+        now: float,
+        batch: list[Claim],
+        per_claim: float,
+        statements: int,
+        commit: bool,
+        inst: Instance | None = None,
+    ) -> float:
         """One transaction per node the batch's persons live on, side by side; when the last commits."""
         cfg = self.cfg
         by_node: dict[int, int] = {}

@@ -1,4 +1,5 @@
 """The claims of a simulated window: who sends them, when, by which route, on which partitions."""
+
 from __future__ import annotations
 
 import bisect
@@ -9,6 +10,7 @@ from .model import INDEX, INTAKE, ROUTES_WITH_CATEGORY, Config, rate_factor
 
 class Claim:
     """One claim on its way: its route (stage indexes), where it is, its partitions and database node."""
+
     __slots__ = ("t0", "route", "hop", "part_in", "part_down", "node", "inpatient", "hot", "dup", "settled")
 
     def __init__(self, t0, route, part_in, part_down, node, inpatient, hot, dup=False):
@@ -34,12 +36,12 @@ def workload(cfg: Config, rng: random.Random, partitions: int, nodes: int) -> li
     weights = [w / total for w, _ in ROUTES_WITH_CATEGORY]
     category_routes = [tuple(INDEX[n] for n in ("intake", *r, "ledger")) for _, r in ROUTES_WITH_CATEGORY]
     plain_route = category_routes[0]
-    route_cumulative = [sum(weights[:i + 1]) for i in range(len(weights))]
+    route_cumulative = [sum(weights[: i + 1]) for i in range(len(weights))]
     aligned_in, aligned_down = cfg.align == "all", cfg.align in ("downstream", "all")
     heavy_cumulative = []
     acc = 0.0
     for k in range(1, cfg.heavy_persons + 1):
-        acc += 1.0 / k ** cfg.zipf
+        acc += 1.0 / k**cfg.zipf
         heavy_cumulative.append(acc)
     # each heavy user's (partition by the key's hash, Citus shard)
     heavy_place = [(rng.randrange(partitions), rng.randrange(partitions)) for _ in range(cfg.heavy_persons)]

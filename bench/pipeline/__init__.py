@@ -26,6 +26,7 @@ The modules: ``workload`` (the claims of each phase), ``measuring`` (offering, a
 ``cpu``, ``hops`` (latency per stage), ``profiling`` (py-spy), ``provenance`` (machine, versions,
 source), ``run`` (the run, step by step), ``report``, ``command`` (the arguments; ``main``).
 """
+
 from __future__ import annotations
 
 from .command import main

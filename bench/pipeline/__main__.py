@@ -1,4 +1,5 @@
 """`python -m bench.pipeline`."""
+
 from . import main
 
 main()

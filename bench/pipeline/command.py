@@ -1,4 +1,5 @@
 """`python -m bench.pipeline`: the arguments, the run, the report printed and written."""
+
 from __future__ import annotations
 
 import argparse
@@ -15,8 +16,11 @@ from .run import RESULTS, run
 
 
 def _arguments() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m bench.pipeline", description=sys.modules[__package__].__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.pipeline",
+        description=sys.modules[__package__].__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--claims", type=int, default=8000, help="claims published at once for the saturation run")
     parser.add_argument("--rates", default="100,500,1000", help="fixed offered loads, claims per second")
     parser.add_argument("--seconds", type=float, default=10.0, help="seconds of each fixed load")
@@ -64,10 +68,15 @@ def main() -> None:
     text = report(result)
     print()
     print(text)
-    grouped = f"-{args.processes}p" if args.processes and args.processes.isdigit() and args.processes != "0" else (
-        "-grouped" if args.processes and not args.processes.isdigit() else "")
+    grouped = (
+        f"-{args.processes}p"
+        if args.processes and args.processes.isdigit() and args.processes != "0"
+        else ("-grouped" if args.processes and not args.processes.isdigit() else "")
+    )
     label = f"-{args.label.lstrip('-')}" if args.label else ""
     out = RESULTS / f"pipeline-{args.driver}{grouped}{label}-{datetime.now().strftime('%Y-%m-%dT%H%M')}.json"
     out.write_bytes(orjson.dumps({**result, "report": text.splitlines()}, option=orjson.OPT_INDENT_2))
-    print(f"\nwritten {out.relative_to(Path.cwd()) if out.is_relative_to(Path.cwd()) else out} "
-          f"(whole run {result['run_seconds']:.0f}s)")
+    print(
+        f"\nwritten {out.relative_to(Path.cwd()) if out.is_relative_to(Path.cwd()) else out} "
+        f"(whole run {result['run_seconds']:.0f}s)"
+    )

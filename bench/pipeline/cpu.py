@@ -1,5 +1,6 @@
 """CPU: what the processes of a run spend (per named group, between two snapshots), and the load of
 processes outside the run, which disturbs it."""
+
 from __future__ import annotations
 
 import os
@@ -27,8 +28,14 @@ class ProcessCpu:
     def snapshot(self) -> dict[str, dict[int, float]]:
         system = psutil.cpu_times()
         out: dict[str, dict[int, float]] = {
-            MACHINE: {0: system.user + system.system + getattr(system, "nice", 0.0)
-                      + getattr(system, "irq", 0.0) + getattr(system, "softirq", 0.0)}}
+            MACHINE: {
+                0: system.user
+                + system.system
+                + getattr(system, "nice", 0.0)
+                + getattr(system, "irq", 0.0)
+                + getattr(system, "softirq", 0.0)
+            }
+        }
         for name, pids in self._pids().items():
             out[name] = {}
             for pid in pids:
@@ -119,8 +126,11 @@ def foreign_load(ours: set[int], seconds: float = 1.0, postgres_dir: Path | None
     before = _cpu_times()
     time.sleep(seconds)
     after = _cpu_times()
-    shares = sorted(((t - before[pid][1]) / seconds, name, pid) for pid, (name, t) in after.items()
-                    if pid not in mine and pid in before)
+    shares = sorted(
+        ((t - before[pid][1]) / seconds, name, pid)
+        for pid, (name, t) in after.items()
+        if pid not in mine and pid in before
+    )
     shares = [x for x in reversed(shares) if x[0] > 0.005]
     total = sum(share for share, _, _ in shares)
     return [f"total {100 * total:.0f}%", *(f"{name}[{pid}] {100 * share:.0f}%" for share, name, pid in shares[:12])]
@@ -137,5 +147,8 @@ def wait_until_quiet(limit: float, max_wait: float, postgres_dir: Path | None = 
         busy = foreign_load({os.getpid()}, 2.0, postgres_dir)
         if _foreign_cores(busy) < limit or time.monotonic() >= deadline:
             return busy
-        print(f"  the machine is busy with other processes ({_foreign_cores(busy):.2f} cores: "
-              f"{', '.join(busy[1:7])}); waiting …", flush=True)
+        print(
+            f"  the machine is busy with other processes ({_foreign_cores(busy):.2f} cores: "
+            f"{', '.join(busy[1:7])}); waiting …",
+            flush=True,
+        )

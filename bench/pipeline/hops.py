@@ -1,6 +1,7 @@
 """Where the latency goes, hop by hop: from the producer timestamps of each claim's records on the
 topics it passes, per phase and stage, p50 / p99 of the time from the record a stage reads to the
 record it writes."""
+
 from __future__ import annotations
 
 from collections import defaultdict
@@ -20,8 +21,9 @@ async def _timestamps(bootstrap: str, topic: str, wanted: set[str], idle_seconds
     return found
 
 
-async def hop_breakdown(bootstrap: str, paths: dict[str, list[str]], stage_of: dict[str, str],
-                        phases: list[tuple[str, list[str]]]) -> dict[str, dict[str, dict]]:
+async def hop_breakdown(
+    bootstrap: str, paths: dict[str, list[str]], stage_of: dict[str, str], phases: list[tuple[str, list[str]]]
+) -> dict[str, dict[str, dict]]:
     """Per phase, per stage: p50 / p99 (ms) from the record a stage reads to the record it writes.
 
     ``paths``: each claim's topics in order (the first written by the bench, the last read by it);
@@ -34,8 +36,9 @@ async def hop_breakdown(bootstrap: str, paths: dict[str, list[str]], stage_of: d
     return {name: _percentiles(_stage_times(ids, paths, stage_of, stamps), stages) for name, ids in phases}
 
 
-def _stage_times(ids: list[str], paths: dict[str, list[str]], stage_of: dict[str, str],
-                 stamps: dict[str, dict[str, int]]) -> dict[str, list[float]]:
+def _stage_times(
+    ids: list[str], paths: dict[str, list[str]], stage_of: dict[str, str], stamps: dict[str, dict[str, int]]
+) -> dict[str, list[float]]:
     """Per stage, the ms each claim spent from the topic the stage reads to the next one."""
     per_stage: dict[str, list[float]] = defaultdict(list)
     for claim_id in ids:

@@ -1,5 +1,6 @@
 """Measuring a chain: offering claims at a rate, the moment each comes out of its last topic, and
 per phase the latency percentiles, the throughput and the CPU each process spent."""
+
 from __future__ import annotations
 
 import asyncio
@@ -95,8 +96,9 @@ class Arrivals:
             await asyncio.gather(self._task, return_exceptions=True)
 
 
-async def offer(producer: AIOKafkaProducer, topic: str, messages: list[Message], rate: float | None,
-                sent: dict[str, float]) -> float:
+async def offer(
+    producer: AIOKafkaProducer, topic: str, messages: list[Message], rate: float | None, sent: dict[str, float]
+) -> float:
     """Send the messages at ``rate`` per second (None: as fast as possible); the seconds it took.
 
     Each claim's send time is taken just before its send call.
@@ -152,14 +154,24 @@ class Phase:
     waiting: list[dict] = field(default_factory=list)  # when claims were not settled: where work waits (stuck.py)
 
 
-def _phase(name: str, rate: float | None, messages: list[Message], sent: dict[str, float],
-           arrivals: dict[str, float], publish_seconds: float) -> Phase:
+def _phase(
+    name: str,
+    rate: float | None,
+    messages: list[Message],
+    sent: dict[str, float],
+    arrivals: dict[str, float],
+    publish_seconds: float,
+) -> Phase:
     latencies = sorted((arrivals[c] - sent[c]) * 1000 for c, _, _ in messages if c in arrivals)
     settled = len(latencies)
     first = min(sent[c] for c, _, _ in messages)
     last = max((arrivals[c] for c, _, _ in messages if c in arrivals), default=None)
     return Phase(
-        name=name, offered_per_s=rate, claims=len(messages), settled=settled, publish_seconds=round(publish_seconds, 3),
+        name=name,
+        offered_per_s=rate,
+        claims=len(messages),
+        settled=settled,
+        publish_seconds=round(publish_seconds, 3),
         p50_ms=round(percentile(latencies, 0.50), 1) if latencies else None,
         p99_ms=round(percentile(latencies, 0.99), 1) if latencies else None,
         max_ms=round(latencies[-1], 1) if latencies else None,
@@ -167,21 +179,43 @@ def _phase(name: str, rate: float | None, messages: list[Message], sent: dict[st
     )
 
 
-async def measure(label: str, bootstrap: str, source: str, sink: str, plan: Plan, drain_timeout: float,
-                  cpu: ProcessCpu, scrape: Scrape | None = None, diagnose: Diagnose | None = None) -> list[Phase]:
+async def measure(
+    label: str,
+    bootstrap: str,
+    source: str,
+    sink: str,
+    plan: Plan,
+    drain_timeout: float,
+    cpu: ProcessCpu,
+    scrape: Scrape | None = None,
+    diagnose: Diagnose | None = None,
+) -> list[Phase]:
     """Run the phases of ``plan`` one after the other on a running chain; one Phase each (with its
     stages' figures from the workers' metrics when ``scrape`` reads them, and where the work of
     claims not settled waits when ``diagnose`` finds it)."""
     sent: dict[str, float] = {}
     async with Offering(bootstrap, sink, max_request_size=4 << 20) as offering:
-        return [await _measure_phase(label, offering, source, name, rate, messages, sent, drain_timeout, cpu, scrape,
-                                     diagnose)
-                for name, rate, messages in plan]
+        return [
+            await _measure_phase(
+                label, offering, source, name, rate, messages, sent, drain_timeout, cpu, scrape, diagnose
+            )
+            for name, rate, messages in plan
+        ]
 
 
-async def _measure_phase(label: str, offering: Offering, source: str, name: str, rate: float | None,
-                         messages: list[Message], sent: dict[str, float], drain_timeout: float,
-                         cpu: ProcessCpu, scrape: Scrape | None, diagnose: Diagnose | None = None) -> Phase:
+async def _measure_phase(
+    label: str,
+    offering: Offering,
+    source: str,
+    name: str,
+    rate: float | None,
+    messages: list[Message],
+    sent: dict[str, float],
+    drain_timeout: float,
+    cpu: ProcessCpu,
+    scrape: Scrape | None,
+    diagnose: Diagnose | None = None,
+) -> Phase:
     """Offer one phase's messages, wait for them to come out, print and return the Phase."""
     metrics_before = await scrape() if scrape else None
     before = cpu.snapshot()
@@ -201,14 +235,25 @@ async def _measure_phase(label: str, offering: Offering, source: str, name: str,
     alarms = sum(w.get("alarms", 0) for w in phase.stages.get("workers", {}).values())
     if alarms:  # a claim in flight the ledger refused: never in an honest run
         note += f", {alarms} REFUSED BY THE LEDGER (alarms)"
-    print(f"  {label:9} {name:>14}: {phase.settled}/{phase.claims} in "
-          f"{time.perf_counter() - began:5.1f}s  p50 {phase.p50_ms} p99 {phase.p99_ms} max {phase.max_ms} ms"
-          f"  {phase.throughput_per_s}/s{note}", flush=True)
+    print(
+        f"  {label:9} {name:>14}: {phase.settled}/{phase.claims} in "
+        f"{time.perf_counter() - began:5.1f}s  p50 {phase.p50_ms} p99 {phase.p99_ms} max {phase.max_ms} ms"
+        f"  {phase.throughput_per_s}/s{note}",
+        flush=True,
+    )
     if missing and diagnose:
         phase.waiting = await diagnose()
-        print("\n".join(["    where work waits (committed offset of each worker's group against the end of its "
-                          "source):", *described(phase.waiting)] if phase.waiting else
-                         ["    every group has committed all of its source: the work waits in no topic"]), flush=True)
+        print(
+            "\n".join(
+                [
+                    "    where work waits (committed offset of each worker's group against the end of its source):",
+                    *described(phase.waiting),
+                ]
+                if phase.waiting
+                else ["    every group has committed all of its source: the work waits in no topic"]
+            ),
+            flush=True,
+        )
     return phase
 
 
@@ -216,6 +261,7 @@ def stage_figures(grew: Samples) -> dict:
     """A phase's figures from the workers' own metrics: per worker, events, batches, mean batch,
     handling ms per event and the wait before it (p50 / p99, as fine as the buckets); the ledger's
     publish→settlement p50 / p99 — the same latency the bench measures from outside."""
+
     def ms(q: float) -> float | None:
         value = quantile(grew, "onestop_settlement_seconds", q)
         return round(1000 * value, 1) if value is not None else None

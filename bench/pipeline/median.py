@@ -7,6 +7,7 @@ table the README's Benchmarks section shows.
 Without files: the three newest default runs, ``bench/results/pipeline-aiokafka-<date>.json``
 (runs with a label or another layout in their name are left out: they answer other questions).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -58,6 +59,7 @@ def _p99_at(rate: int) -> Callable[[dict], tuple[float, str] | None]:
         elif p["throughput_per_s"] < FALLS_BEHIND * rate:  # the load is above what it can carry: a queue grows
             shown += f" (falls behind: {p['throughput_per_s']:,.0f}/s settled)"
         return ratio, shown
+
     return figure
 
 

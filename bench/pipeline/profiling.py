@@ -1,5 +1,6 @@
 """Profiling the busiest workers with py-spy while the pipeline runs at saturation, and splitting
 their time into faust, aiokafka, pydantic, asyncpg, orjson, the rules and the rest."""
+
 from __future__ import annotations
 
 import asyncio
@@ -27,8 +28,13 @@ _LIBRARIES = [
     ("asyncio loop", ("/asyncio/", "/selectors.py", "uvloop")),
     ("logging", ("/logging/",)),
 ]
-_OURS = {"policies": "rules (policies/)", "schemas": "our validators/models (schemas/)",
-         "workers": "workers/ glue", "streams": "streams/ glue", "bench": "bench"}
+_OURS = {
+    "policies": "rules (policies/)",
+    "schemas": "our validators/models (schemas/)",
+    "workers": "workers/ glue",
+    "streams": "streams/ glue",
+    "bench": "bench",
+}
 
 
 def _frame(text: str) -> tuple[str, str, int]:
@@ -159,11 +165,28 @@ def start_profilers(
     running = {}
     for name, pid in pids.items():
         path = out_dir / f"profile-{stamp}-{name}.txt"
-        running[name] = (subprocess.Popen(
-            [spy, "record", "--pid", str(pid), "--duration", str(int(seconds)), "--rate", "100", "--gil",
-             "--format", "raw", "--output", str(path)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-        ), path)
+        running[name] = (
+            subprocess.Popen(
+                [
+                    spy,
+                    "record",
+                    "--pid",
+                    str(pid),
+                    "--duration",
+                    str(int(seconds)),
+                    "--rate",
+                    "100",
+                    "--gil",
+                    "--format",
+                    "raw",
+                    "--output",
+                    str(path),
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+            ),
+            path,
+        )
     return running
 
 
@@ -178,8 +201,17 @@ def stop_profilers(running: dict[str, tuple[subprocess.Popen, Path]]) -> None:
                 process.wait()
 
 
-async def profile_at_saturation(kafka: str, workers: WorkerProcesses, messages: list[Message], rate: float,
-                                seconds: float, drain_timeout: float, out_dir: Path, stamp: str, root: Path) -> dict:
+async def profile_at_saturation(
+    kafka: str,
+    workers: WorkerProcesses,
+    messages: list[Message],
+    rate: float,
+    seconds: float,
+    drain_timeout: float,
+    out_dir: Path,
+    stamp: str,
+    root: Path,
+) -> dict:
     """Offer ``messages`` at ``rate`` and profile the PROFILED workers for ``seconds`` meanwhile;
     per worker its summary (or the error), and how many claims were not settled after."""
     profilers: dict[str, tuple[subprocess.Popen, Path]] = {}
@@ -187,8 +219,10 @@ async def profile_at_saturation(kafka: str, workers: WorkerProcesses, messages: 
         async with Offering(kafka, SETTLEMENTS) as offering:
             sending = asyncio.ensure_future(offer(offering.producer, DISCHARGED, messages, rate, {}))
             await asyncio.sleep(2.0)
-            print(f"profiling {', '.join(PROFILED)} for {seconds:g}s while offering "
-                  f"{rate:.0f}/s (1.25 × saturation) …", flush=True)
+            print(
+                f"profiling {', '.join(PROFILED)} for {seconds:g}s while offering {rate:.0f}/s (1.25 × saturation) …",
+                flush=True,
+            )
             profilers = start_profilers({n: workers.processes[n].pid for n in PROFILED}, seconds, out_dir, stamp)
             await _until_finished(profilers, time.monotonic() + seconds + 15)
             await sending

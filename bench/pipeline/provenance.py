@@ -1,4 +1,5 @@
 """What a result was measured on: the machine, the versions of what runs, the source."""
+
 from __future__ import annotations
 
 import os
@@ -17,8 +18,11 @@ def machine() -> dict:
                 break
     except OSError:
         pass
-    return {"nproc": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
-            "cpu_model": model or platform.processor(), "platform": platform.platform()}
+    return {
+        "nproc": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
+        "cpu_model": model or platform.processor(),
+        "platform": platform.platform(),
+    }
 
 
 def versions() -> dict:
@@ -54,6 +58,7 @@ def _tansu_version() -> str | None:
 def source_state(root: Path) -> dict:
     """The commit measured and the files changed in the working tree (others edit concurrently);
     the results the benchmarks themselves write are not counted as changes of what is measured."""
+
     def git(*args: str) -> str:
         try:
             return subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, timeout=10).stdout.rstrip()

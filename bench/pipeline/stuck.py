@@ -6,6 +6,7 @@ parts still run, so that a stall explains itself.
 A partition with records after its group's committed offset holds work not yet done (or done and
 not yet committed: the drivers commit every second); a group with no member will never do it.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -37,8 +38,9 @@ async def waiting_work(bootstrap: str, sources: Mapping[str, str] | None = None)
         await admin.close()
 
 
-async def _behind(admin: AIOKafkaAdminClient, ends_reader: AIOKafkaConsumer, bootstrap: str,
-                  name: str, topic: str) -> list[dict]:
+async def _behind(
+    admin: AIOKafkaAdminClient, ends_reader: AIOKafkaConsumer, bootstrap: str, name: str, topic: str
+) -> list[dict]:
     group = f"onestop-{name}"
     partitions = [TopicPartition(topic, p) for p in await partitions_of(bootstrap, topic)]
     ends = await ends_reader.end_offsets(partitions)
@@ -48,8 +50,17 @@ async def _behind(admin: AIOKafkaAdminClient, ends_reader: AIOKafkaConsumer, boo
     for tp in partitions:
         done = committed[tp].offset if tp in committed and committed[tp].offset >= 0 else 0
         if ends[tp] > done:
-            out.append({"worker": name, "topic": topic, "partition": tp.partition, "committed": done,
-                        "end": ends[tp], "members": members, "held_by": holders.get((topic, tp.partition))})
+            out.append(
+                {
+                    "worker": name,
+                    "topic": topic,
+                    "partition": tp.partition,
+                    "committed": done,
+                    "end": ends[tp],
+                    "members": members,
+                    "held_by": holders.get((topic, tp.partition)),
+                }
+            )
     return out
 
 
@@ -73,8 +84,11 @@ async def _members(admin: AIOKafkaAdminClient, group: str) -> tuple[int | None, 
 
 def described(waiting: list[dict]) -> list[str]:
     """Lines for the report: one per partition with work waiting."""
-    return [f"    {w['worker']}: {w['topic']}[{w['partition']}] committed {w['committed']} of {w['end']} "
-            f"({w['end'] - w['committed']} waiting); {_holder(w)}" for w in waiting]
+    return [
+        f"    {w['worker']}: {w['topic']}[{w['partition']}] committed {w['committed']} of {w['end']} "
+        f"({w['end'] - w['committed']} waiting); {_holder(w)}"
+        for w in waiting
+    ]
 
 
 def _holder(waiting: dict) -> str:
@@ -83,4 +97,5 @@ def _holder(waiting: dict) -> str:
     if waiting["members"] is None:
         return "the group could not be described"
     return f"{waiting['members']} member(s) in the group" + (
-        "" if waiting["members"] == 0 else ", the broker does not say which holds it")
+        "" if waiting["members"] == 0 else ", the broker does not say which holds it"
+    )

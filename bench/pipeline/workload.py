@@ -1,5 +1,6 @@
 """What the benchmark offers: the generated people and their grants, the claims of each phase
 (mixing all five regions), and the claims as messages for the pipeline or for the baseline."""
+
 from __future__ import annotations
 
 from collections import defaultdict
@@ -17,9 +18,13 @@ from .measuring import Message, Plan
 
 def grants_for(population: list[Person]) -> list[bytes]:
     return [
-        encode(EligibilityChange.grant_of(p.psn_no, held, baseline.grant_id(p.psn_no, held.code.value),
-                                          datetime(2016, 1, 1, tzinfo=timezone.utc)))
-        for p in population for held in p.categories
+        encode(
+            EligibilityChange.grant_of(
+                p.psn_no, held, baseline.grant_id(p.psn_no, held.code.value), datetime(2016, 1, 1, tzinfo=timezone.utc)
+            )
+        )
+        for p in population
+        for held in p.categories
     ]
 
 
@@ -36,8 +41,9 @@ class Workload:
     routes: dict[str, tuple[str, ...]]
 
 
-def workload(rates: list[int], seconds: float, saturation: int, profile_pool: int, seed: int,
-             hops_override: int | None = None) -> Workload:
+def workload(
+    rates: list[int], seconds: float, saturation: int, profile_pool: int, seed: int, hops_override: int | None = None
+) -> Workload:
     wanted = sum(int(r * seconds) for r in rates) + saturation + profile_pool
     population, claims = year_of_claims(wanted + 400, seed=seed)
     # The regions' policy years differ (2018 … 2022): order by day of the year, so that every
@@ -48,17 +54,27 @@ def workload(rates: list[int], seconds: float, saturation: int, profile_pool: in
     loads, at = [], 0
     for rate in rates:
         n = int(rate * seconds)
-        loads.append((rate, rest[at:at + n]))
+        loads.append((rate, rest[at : at + n]))
         at += n
-    sat, at = rest[at:at + saturation], at + saturation
+    sat, at = rest[at : at + saturation], at + saturation
     measured = [c for _, part in loads for c in part] + sat
     hops_mean, hops = baseline.hops_of(population, measured)
-    return Workload(population, warm, loads, sat, rest[at:at + profile_pool], hops_mean, hops_override or hops,
-                    baseline.mean_flight_size(population, measured), {c.claim_id: r for c, r in zip(claims, routes)})
+    return Workload(
+        population,
+        warm,
+        loads,
+        sat,
+        rest[at : at + profile_pool],
+        hops_mean,
+        hops_override or hops,
+        baseline.mean_flight_size(population, measured),
+        {c.claim_id: r for c, r in zip(claims, routes)},
+    )
 
 
-def _warm_and_rest(claims: list[DischargeClaim],
-                   routes: list[tuple[str, ...]]) -> tuple[list[DischargeClaim], list[DischargeClaim]]:
+def _warm_and_rest(
+    claims: list[DischargeClaim], routes: list[tuple[str, ...]]
+) -> tuple[list[DischargeClaim], list[DischargeClaim]]:
     """Three claims of every route to warm up with (so every worker is warm), and the others."""
     by_route: dict[tuple[str, ...], list[int]] = defaultdict(list)
     for i, path in enumerate(routes):

@@ -93,7 +93,11 @@ async def archive(request: web.Request) -> web.Response:
                     break
     more = len(shown) == ARCHIVE_PAGE
     return render(
-        request, "archive.html", items=shown, outcome=outcome, after=place_text(after),
+        request,
+        "archive.html",
+        items=shown,
+        outcome=outcome,
+        after=place_text(after),
         next_place=place_text(place) if more else None,
     )
 

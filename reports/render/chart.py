@@ -3,6 +3,7 @@ as one ReportLab Drawing, drawn into the PDF and as SVG into the HTML.
 
 Amounts become floats here only to place bars; every printed amount is the exact Decimal.
 """
+
 from __future__ import annotations
 
 import re
@@ -33,8 +34,17 @@ def statement_chart(statement: Statement, font: str, width: float = 500, height:
     title = f"{statement.month} 各基金本月金额（各统筹区合计） the month per fund, all regions (元 yuan)"
     drawing.add(String(0, height - 12, title, fontName=font, fontSize=10))
     if not rows:
-        drawing.add(String(width / 2, height / 2, "本月无记录 no records this month", fontName=font, fontSize=10,
-                           textAnchor="middle", fillColor=colors.grey))
+        drawing.add(
+            String(
+                width / 2,
+                height / 2,
+                "本月无记录 no records this month",
+                fontName=font,
+                fontSize=10,
+                textAnchor="middle",
+                fillColor=colors.grey,
+            )
+        )
         return drawing
     data = []
     for kind, _, _ in SERIES:
@@ -95,7 +105,7 @@ def as_svg(drawing: Drawing, font: str) -> str:
     from reportlab.graphics import renderSVG
 
     svg = renderSVG.drawToString(drawing)
-    svg = svg[svg.find("<svg"):]  # no XML declaration or doctype inside HTML
+    svg = svg[svg.find("<svg") :]  # no XML declaration or doctype inside HTML
     return re.sub(
         rf"font-family:\s*{re.escape(font)}",
         "font-family: 'Noto Sans CJK SC','Microsoft YaHei','PingFang SC','WenQuanYi Micro Hei',sans-serif",

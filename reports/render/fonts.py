@@ -5,6 +5,7 @@ Hei / Zen Hei (Debian: fonts-wqy-microhei, fonts-wqy-zenhei) and a few others is
 is found, ReportLab's built-in STSong-Light, which needs no file but is not embedded: a PDF reader
 must substitute a Chinese font of its own (Acrobat does; pdfium without one draws no Chinese).
 """
+
 from __future__ import annotations
 
 import logging
@@ -62,7 +63,10 @@ def pdf_font() -> PdfFont:
             for italic in (0, 1):
                 addMapping(NAME, bold, italic, NAME)
         return PdfFont(NAME, path, True)
-    log.warning("no TrueType font with Chinese glyphs found (install fonts-wqy-microhei or set ONESTOP_PDF_FONT): "
-                "PDFs use %s, which is not embedded", FALLBACK)
+    log.warning(
+        "no TrueType font with Chinese glyphs found (install fonts-wqy-microhei or set ONESTOP_PDF_FONT): "
+        "PDFs use %s, which is not embedded",
+        FALLBACK,
+    )
     pdfmetrics.registerFont(UnicodeCIDFont(FALLBACK))
     return PdfFont(FALLBACK, None, False)

@@ -1,5 +1,6 @@
 """HTML: the statement and the slip as self-contained printable pages (inline CSS, A4 print
 rules, the chart as inline SVG), in Chinese with the English beside."""
+
 from __future__ import annotations
 
 from decimal import Decimal
@@ -44,8 +45,10 @@ svg { width: 100%%; height: auto; }
 
 def _page(title: str, body: str, landscape: bool) -> str:
     css = CSS % {"orientation": "landscape" if landscape else "portrait", "width": "1100px" if landscape else "800px"}
-    return (f'<!DOCTYPE html>\n<html lang="zh-CN">\n<head>\n<meta charset="utf-8">\n<title>{escape(title)}</title>\n'
-            f"<style>{css}</style>\n</head>\n<body>\n{body}\n</body>\n</html>\n")
+    return (
+        f'<!DOCTYPE html>\n<html lang="zh-CN">\n<head>\n<meta charset="utf-8">\n<title>{escape(title)}</title>\n'
+        f"<style>{css}</style>\n</head>\n<body>\n{body}\n</body>\n</html>\n"
+    )
 
 
 def _two(zh: str, en: str) -> str:
@@ -53,6 +56,7 @@ def _two(zh: str, en: str) -> str:
 
 
 # --- the statement ----------------------------------------------------------------------------------
+
 
 def _fund_table(section: Section, kinds: tuple[str, ...]) -> str:
     head = "<tr><th>" + _two("基金", "fund") + "</th><th>" + _two("统筹区", "region") + "</th>"
@@ -71,9 +75,13 @@ def _fund_table(section: Section, kinds: tuple[str, ...]) -> str:
         )
     totals = "".join(
         f'<td class="n">{section.records.get(k, 0)}</td>'
-        f'<td class="n">{yuan(sum((r.kinds[k].amount for r in section.funds), start=Decimal(0)))}</td>' for k in kinds)
-    rows.append(f'<tr class="total"><td>{_two("合计", "total (counts: records)")}</td><td></td>{totals}'
-                f'<td class="n">{yuan(section.net)}</td></tr>')
+        f'<td class="n">{yuan(sum((r.kinds[k].amount for r in section.funds), start=Decimal(0)))}</td>'
+        for k in kinds
+    )
+    rows.append(
+        f'<tr class="total"><td>{_two("合计", "total (counts: records)")}</td><td></td>{totals}'
+        f'<td class="n">{yuan(section.net)}</td></tr>'
+    )
     return f"<table>\n{head}\n" + "\n".join(rows) + "\n</table>"
 
 
@@ -94,10 +102,10 @@ def statement_html(statement: Statement) -> str:
         f'<p class="sub">{escape(who)} · 按结算时间（北京时间）计入月份 records by their time, China Standard Time · '
         f"生成于 generated {statement.generated_at:%Y-%m-%d %H:%M} · 金额单位：元 amounts in yuan</p>",
         '<div class="figures">'
-        f'<div>{_two("应付医院净额", "net payable to hospitals")}<b>{yuan(statement.net)}</b></div>'
-        f'<div>{_two("医院数", "hospitals")}<b>{len(statement.hospitals)}</b></div>'
-        f'<div>{_two("年终清算付个人", "year-end, paid to persons")}'
-        f'<b>{yuan(statement.year_end_net) if statement.year_end is not None else "—"}</b></div></div>',
+        f"<div>{_two('应付医院净额', 'net payable to hospitals')}<b>{yuan(statement.net)}</b></div>"
+        f"<div>{_two('医院数', 'hospitals')}<b>{len(statement.hospitals)}</b></div>"
+        f"<div>{_two('年终清算付个人', 'year-end, paid to persons')}"
+        f"<b>{yuan(statement.year_end_net) if statement.year_end is not None else '—'}</b></div></div>",
         as_svg(statement_chart(statement, font, width=760, height=220), font),
     ]
     if statement.empty:
@@ -115,22 +123,32 @@ def statement_html(statement: Statement) -> str:
             _fund_table(section, ("settlement", "adjustment", "reversal")),
         ]
     if statement.year_end is not None and statement.year_end.record_count:
-        parts += ["<h2>年终清算（付个人，不付医院） Year-end payments — to persons, not hospitals</h2>",
-                  _summary(statement.year_end), _fund_table(statement.year_end, ("year_end", "adjustment"))]
+        parts += [
+            "<h2>年终清算（付个人，不付医院） Year-end payments — to persons, not hospitals</h2>",
+            _summary(statement.year_end),
+            _fund_table(statement.year_end, ("year_end", "adjustment")),
+        ]
     if statement.premiums is not None and statement.premiums.record_count:
-        parts += ["<h2>参保资助（代缴个人缴费，按基金） Premium subsidies — persons' contributions, per fund</h2>",
-                  _summary(statement.premiums), _fund_table(statement.premiums, ("premium",))]
+        parts += [
+            "<h2>参保资助（代缴个人缴费，按基金） Premium subsidies — persons' contributions, per fund</h2>",
+            _summary(statement.premiums),
+            _fund_table(statement.premiums, ("premium",)),
+        ]
     return _page(f"医保基金月度清算单 {statement.month}", "\n".join(parts), landscape=True)
 
 
 # --- the slip -------------------------------------------------------------------------------------
 
+
 def slip_html(slip: Slip) -> str:
     info = slip_facts(slip)
     rows = []
     for i in range(0, len(info), 2):
-        rows.append("<tr>" + "".join(f'<td class="k">{_two(zh, en)}</td><td>{escape(value)}</td>'
-                                     for zh, en, value in info[i:i + 2]) + "</tr>")
+        rows.append(
+            "<tr>"
+            + "".join(f'<td class="k">{_two(zh, en)}</td><td>{escape(value)}</td>' for zh, en, value in info[i : i + 2])
+            + "</tr>"
+        )
     parts = [
         "<h1>一站式结算单 One-stop settlement slip</h1>",
         f'<p class="sub">{escape(slip.region_name)} {escape(slip.region_name_en)} · {escape(slip.document)}</p>',
@@ -155,24 +173,43 @@ def slip_html(slip: Slip) -> str:
         f"<b>{yuan(slip.psn_part_amt)} 元</b></div>",
     ]
     if slip.totals:
-        head = "".join(f'<th class="n">{_two(zh, en)}</th>' for zh, en in (
-            ("本年累计基数", "yearly base"), ("起付线", "deductible"), ("尚差起付线", "to reach it"),
-            ("本年已支付", "paid this year"), ("年度限额", "annual cap"), ("剩余限额", "cap left")))
+        head = "".join(
+            f'<th class="n">{_two(zh, en)}</th>'
+            for zh, en in (
+                ("本年累计基数", "yearly base"),
+                ("起付线", "deductible"),
+                ("尚差起付线", "to reach it"),
+                ("本年已支付", "paid this year"),
+                ("年度限额", "annual cap"),
+                ("剩余限额", "cap left"),
+            )
+        )
         body = []
         for t in slip.totals:
             deductible = "—" if t.deductible is None else yuan(t.deductible) + (" 每次" if t.per_stay else "")
-            left = ("每次 per stay" if t.per_stay else "—") if t.deductible_left is None else (
-                "已达 met" if t.deductible_left == 0 else yuan(t.deductible_left))
+            left = (
+                ("每次 per stay" if t.per_stay else "—")
+                if t.deductible_left is None
+                else ("已达 met" if t.deductible_left == 0 else yuan(t.deductible_left))
+            )
             cap = "不封顶 none" if t.uncapped else yuan(t.cap)
-            cells = ["—" if t.per_stay else yuan(t.yearly_base), deductible, left, yuan(t.paid), cap,
-                     "—" if t.cap_left is None else yuan(t.cap_left)]
+            cells = [
+                "—" if t.per_stay else yuan(t.yearly_base),
+                deductible,
+                left,
+                yuan(t.paid),
+                cap,
+                "—" if t.cap_left is None else yuan(t.cap_left),
+            ]
             body.append(
                 f"<tr><td>{_two(t.name_zh, t.name_en)}</td>"
                 + "".join(f'<td class="n">{escape(c)}</td>' for c in cells)
                 + "</tr>"
             )
-        parts += [f"<h2>{slip.year} 年度累计（截至 {slip.generated_at:%Y-%m-%d}） The year so far, as known now</h2>",
-                  f'<table><tr><th>{_two("账户", "account")}</th>{head}</tr>' + "".join(body) + "</table>"]
+        parts += [
+            f"<h2>{slip.year} 年度累计（截至 {slip.generated_at:%Y-%m-%d}） The year so far, as known now</h2>",
+            f"<table><tr><th>{_two('账户', 'account')}</th>{head}</tr>" + "".join(body) + "</table>",
+        ]
     parts.append("<h2>其后的调整与撤销 Later adjustments and reversals of this claim</h2>")
     if slip.later:
         body = []

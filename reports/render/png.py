@@ -1,5 +1,6 @@
 """PDF pages as PNG pictures (pypdfium2: PDFium in a wheel), to look at what is printed and to
 show it in the README (docs/images)."""
+
 from __future__ import annotations
 
 from pathlib import Path

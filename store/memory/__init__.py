@@ -28,6 +28,7 @@ refusal) is store/columns.py's and store/reasons.py's, so that both decide alike
 ``memory://NAME`` names one store per process (``MemoryStore.named``), so a test's workers, each
 opening the URL, share it; ``close()`` keeps it (the next opener finds it), ``forget(url)`` drops it.
 """
+
 from __future__ import annotations
 
 from typing import ClassVar

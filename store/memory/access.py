@@ -7,6 +7,7 @@ receipts and year totals those claims need are read up front and the totals kept
 the ledger computes them (the rules' path reads them as the batch left them); and records and
 alerts are written when PostgreSQL's batch writes them — before the rules read more of a person's
 ledger, and at the end —, records first, so that each takes the same place in its person's order."""
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -85,8 +86,10 @@ class PersonAccess:
             return f"intake recorded no claim {arrived.key} of this person: a claim reaches the ledger only from intake"
         seq, claim, snapshot = receipt
         if seq != arrived.seq:
-            return (f"claim {arrived.key} arrived at place {arrived.seq} of its person, but intake recorded it "
-                    "at another place")
+            return (
+                f"claim {arrived.key} arrived at place {arrived.seq} of its person, but intake recorded it "
+                "at another place"
+            )
         try:
             basis = self._basis(psn_no, claim.year, arrived.basis)
             why, settled = checked(claim, snapshot, arrived.lines, basis)
@@ -188,9 +191,23 @@ def write_records(m: Memory, records: Sequence[Settlement]) -> dict[tuple[str, s
         if key in m.t.records or key in out:
             continue
         wire = encode(record)
-        m.set(m.t.records, key, Record(
-            record.psn_no, record.settlement_id, seq, record.key, record.claim_id, record.kind, wire,
-            numeric(record.medfee_sumamt), numeric(record.fund_pay_sumamt), numeric(record.psn_part_amt), record.year))
+        m.set(
+            m.t.records,
+            key,
+            Record(
+                record.psn_no,
+                record.settlement_id,
+                seq,
+                record.key,
+                record.claim_id,
+                record.kind,
+                wire,
+                numeric(record.medfee_sumamt),
+                numeric(record.fund_pay_sumamt),
+                numeric(record.psn_part_amt),
+                record.year,
+            ),
+        )
         m.index(m.t.person_records, record.psn_no, record.settlement_id)
         m.index(m.t.claim_records, record.key, key)
         out[key] = (record, wire)
@@ -218,18 +235,29 @@ def history_of(m: Memory, psn_no: str) -> list[Input]:
     claims = [row for key in t.person_claims.get(psn_no, {}) for row in t.claims[(psn_no, key)].values()]
     inputs: list[Input] = [ClaimReceived(row.seq, DischargeClaim.model_validate(loads(row.payload))) for row in claims]
     cancellations = [t.cancellations[key] for key in t.person_cancellations.get(psn_no, {})]
-    inputs += [CancellationReceived(c.input_seq, ClaimCancellation.model_validate(loads(c.event)))
-               for c in cancellations]
-    inputs += [ChangeReceived(c.input_seq, EligibilityChange.model_validate(loads(c.event)))
-               for c in changes_of(m, psn_no)]
+    inputs += [
+        CancellationReceived(c.input_seq, ClaimCancellation.model_validate(loads(c.event))) for c in cancellations
+    ]
+    inputs += [
+        ChangeReceived(c.input_seq, EligibilityChange.model_validate(loads(c.event))) for c in changes_of(m, psn_no)
+    ]
     for region, year in t.persons_closes.get(psn_no, {}):
         taken, close = t.person_closes[(psn_no, region, year)], t.closes[(region, year)]
-        inputs.append(CloseReceived(taken.seq, YearEndClose(event_id=close.event_id, region=region, year=year,
-                                                            closed_at=close.closed_at)))
-    inputs += [EnrollmentReceived(e.input_seq, EnrollmentChange.model_validate(loads(e.event)))
-               for e in enrolments_of(m, psn_no)]
+        inputs.append(
+            CloseReceived(
+                taken.seq, YearEndClose(event_id=close.event_id, region=region, year=year, closed_at=close.closed_at)
+            )
+        )
+    inputs += [
+        EnrollmentReceived(e.input_seq, EnrollmentChange.model_validate(loads(e.event)))
+        for e in enrolments_of(m, psn_no)
+    ]
     for region, year in t.persons_rolls.get(psn_no, {}):
         taken_roll, roll = t.person_rolls[(psn_no, region, year)], t.rolls[(region, year)]
-        inputs.append(RollReceived(taken_roll.seq, PremiumRoll(event_id=roll.event_id, region=region, year=year,
-                                                               recorded_at=roll.recorded_at)))
+        inputs.append(
+            RollReceived(
+                taken_roll.seq,
+                PremiumRoll(event_id=roll.event_id, region=region, year=year, recorded_at=roll.recorded_at),
+            )
+        )
     return sorted(inputs, key=lambda i: i.seq)

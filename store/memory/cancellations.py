@@ -1,5 +1,6 @@
 """Cancellations (结算撤销) in memory (store/postgres/cancellations.py): archived, applied to their
 claim in its person's order, or kept waiting for a claim not yet received — never dropped."""
+
 from __future__ import annotations
 
 from schemas.events import ClaimCancellation
@@ -29,8 +30,10 @@ class Cancellations:
     async def waiting_cancellations(self) -> list[ClaimCancellation]:
         """Cancellations still waiting for their claim, oldest first."""
         async with self._m.transaction() as m:
-            waiting = sorted((c for c in m.t.cancellations.values() if c.status == "waiting"),
-                             key=lambda c: (c.received_at, c.event_id))
+            waiting = sorted(
+                (c for c in m.t.cancellations.values() if c.status == "waiting"),
+                key=lambda c: (c.received_at, c.event_id),
+            )
             return [ClaimCancellation.model_validate(loads(c.event)) for c in waiting]
 
 
@@ -58,16 +61,40 @@ def _decide(m: Memory, cancellation: ClaimCancellation, seq: int) -> InputReceip
     of_claim = m.t.claim_cancellations.get((cancellation.psn_no, cancellation.claim_key), {})
     earlier = next((m.t.cancellations[k] for k in of_claim if m.t.cancellations[k].status == status), None)
     if earlier is not None and status == "applied":
-        return InputReceipt("refused", seq, (
-            f"claim {claim} was already cancelled by {earlier.event_id} "
-            f"({earlier.cancelled_at:%Y-%m-%d %H:%M}); this cancellation changes nothing"))
+        return InputReceipt(
+            "refused",
+            seq,
+            (
+                f"claim {claim} was already cancelled by {earlier.event_id} "
+                f"({earlier.cancelled_at:%Y-%m-%d %H:%M}); this cancellation changes nothing"
+            ),
+        )
     if earlier is not None:
-        return InputReceipt("refused", seq, (f"cancellation {earlier.event_id} of claim {claim} is already waiting "
-                                             "for the claim; this one changes nothing"))
-    m.set(m.t.cancellations, key, Cancellation(
-        cancellation.psn_no, cancellation.fixmedins_code or "", cancellation.event_id, cancellation.key,
-        cancellation.claim_key, seq, cancellation.reason, utc(cancellation.cancelled_at),
-        dumps(cancellation.model_dump(mode="json", by_alias=True)), status, m.now))
+        return InputReceipt(
+            "refused",
+            seq,
+            (
+                f"cancellation {earlier.event_id} of claim {claim} is already waiting "
+                "for the claim; this one changes nothing"
+            ),
+        )
+    m.set(
+        m.t.cancellations,
+        key,
+        Cancellation(
+            cancellation.psn_no,
+            cancellation.fixmedins_code or "",
+            cancellation.event_id,
+            cancellation.key,
+            cancellation.claim_key,
+            seq,
+            cancellation.reason,
+            utc(cancellation.cancelled_at),
+            dumps(cancellation.model_dump(mode="json", by_alias=True)),
+            status,
+            m.now,
+        ),
+    )
     m.index(m.t.claim_cancellations, (cancellation.psn_no, cancellation.claim_key), key)
     m.index(m.t.person_cancellations, cancellation.psn_no, key)
     if status == "applied":

@@ -7,6 +7,7 @@ for a second person is refused (``claim_owners``), a corrected bill corrects onl
 hospital's own claim of that person. A claim of a year its region has closed, of a person the
 close did not reach yet, has the close put before it in the person's order. Nothing here records
 money: a corrected bill is queued, and the ledger settles it once woken."""
+
 from __future__ import annotations
 
 from dataclasses import replace
@@ -64,8 +65,10 @@ class Claims:
             stalled = sorted(stalled, key=lambda s: s[:3])[:limit]
             claims = [DischargeClaim.model_validate(loads(first.payload)) for *_, first in stalled]
             totals = load_totals(m, {(c.psn_no, c.year) for c in claims})
-        return [StalledClaim(claim, seq, loads(first.snapshot), totals_json(totals[(claim.psn_no, claim.year)]))
-                for claim, (_, _, seq, first) in zip(claims, stalled)]
+        return [
+            StalledClaim(claim, seq, loads(first.snapshot), totals_json(totals[(claim.psn_no, claim.year)]))
+            for claim, (_, _, seq, first) in zip(claims, stalled)
+        ]
 
 
 def closes_owed(m: Memory, claims: list[DischargeClaim]) -> list[tuple[str, Close]]:
@@ -127,26 +130,42 @@ def _decide(m: Memory, claim: DischargeClaim, digest: str, seq: int, arrival: Ar
         if same.digest == digest:
             snapshot = loads(first.snapshot) if first.snapshot is not None else None
             return ClaimReceipt("same", first.seq, snapshot, basis=basis_of(m, claim))
-        return ClaimReceipt("conflict", seq, reason=(
-            f"{claim_named(claim)} revision {claim.revision} was already received with different "
-            f"content; send a corrected bill with a revision above {latest.revision}"))
+        return ClaimReceipt(
+            "conflict",
+            seq,
+            reason=(
+                f"{claim_named(claim)} revision {claim.revision} was already received with different "
+                f"content; send a corrected bill with a revision above {latest.revision}"
+            ),
+        )
     if claim.revision < latest.revision:
-        return ClaimReceipt("stale", seq, reason=(
-            f"{claim_named(claim)} revision {claim.revision} arrived after revision "
-            f"{latest.revision}; it changes nothing"))
+        return ClaimReceipt(
+            "stale",
+            seq,
+            reason=(
+                f"{claim_named(claim)} revision {claim.revision} arrived after revision "
+                f"{latest.revision}; it changes nothing"
+            ),
+        )
     cancelled = next((c.event_id for c in _cancellations_of(m, claim) if c.status == "applied"), None)
     if cancelled is not None:
-        return ClaimReceipt("refused", seq, reason=(
-            f"{claim_named(claim)} was cancelled by {cancelled}; a cancelled claim is not corrected "
-            "— send the bill as a new claim_id"))
+        return ClaimReceipt(
+            "refused",
+            seq,
+            reason=(
+                f"{claim_named(claim)} was cancelled by {cancelled}; a cancelled claim is not corrected "
+                "— send the bill as a new claim_id"
+            ),
+        )
     region = loads(first.snapshot)["policy"]["region"] if first.snapshot is not None else None
     _insert(m, claim, digest, None, region, arrival, seq)
     m.queue(claim.psn_no, seq, 0, "correction", claim.key, True, False)
     return ClaimReceipt("correction", seq)
 
 
-def _first_receipt(m: Memory, claim: DischargeClaim, digest: str, seq: int, arrival: Arrival,
-                   attach: Attach) -> ClaimReceipt:
+def _first_receipt(
+    m: Memory, claim: DischargeClaim, digest: str, seq: int, arrival: Arrival, attach: Attach
+) -> ClaimReceipt:
     snapshot = attach(claim, _periods_of(m, claim.psn_no))
     region = snapshot["policy"]["region"]
     flagged = m.blocked(claim.psn_no) or (claim.psn_no, region, claim.year) in m.t.person_closes
@@ -154,8 +173,11 @@ def _first_receipt(m: Memory, claim: DischargeClaim, digest: str, seq: int, arri
     m.queue(claim.psn_no, seq, 0, "claim", claim.key, False, flagged)
     waiting = [c for c in _cancellations_of(m, claim) if c.status == "waiting"]
     for cancellation in waiting:  # one at most: a second cancellation waiting for the claim is refused
-        m.set(m.t.cancellations, (cancellation.psn_no, cancellation.hospital, cancellation.event_id),
-              replace(cancellation, status="applied"))
+        m.set(
+            m.t.cancellations,
+            (cancellation.psn_no, cancellation.hospital, cancellation.event_id),
+            replace(cancellation, status="applied"),
+        )
     for cancellation in waiting[:1]:
         m.queue(claim.psn_no, seq, 1, "cancellation", cancellation.key, True, False)
     return ClaimReceipt("new", seq, snapshot, basis=basis_of(m, claim))
@@ -171,17 +193,33 @@ def _cancellations_of(m: Memory, claim: DischargeClaim) -> list[Cancellation]:
     return [m.t.cancellations[key] for key in m.t.claim_cancellations.get((claim.psn_no, claim.key), {})]
 
 
-def _insert(m: Memory, claim: DischargeClaim, digest: str, snapshot: dict | None, region: str | None, arrival: Arrival,
-            seq: int) -> None:
+def _insert(
+    m: Memory, claim: DischargeClaim, digest: str, snapshot: dict | None, region: str | None, arrival: Arrival, seq: int
+) -> None:
     """A claims_received row (and, for a first receipt, its owner in claim_owners)."""
     revisions = m.bucket(m.t.claims, (claim.psn_no, claim.key))
     if claim.revision in revisions:
         raise ValueError(f"claims_received already holds claim {claim.key} revision {claim.revision} of this person")
-    m.set(revisions, claim.revision, Claim(
-        claim.psn_no, claim.key, claim.revision, claim.claim_id, digest,
-        dumps(claim.model_dump(mode="json", by_alias=True)),
-        dumps(snapshot) if snapshot is not None else None, arrival.topic, arrival.partition, arrival.offset, seq,
-        claim.year, region, m.now))
+    m.set(
+        revisions,
+        claim.revision,
+        Claim(
+            claim.psn_no,
+            claim.key,
+            claim.revision,
+            claim.claim_id,
+            digest,
+            dumps(claim.model_dump(mode="json", by_alias=True)),
+            dumps(snapshot) if snapshot is not None else None,
+            arrival.topic,
+            arrival.partition,
+            arrival.offset,
+            seq,
+            claim.year,
+            region,
+            m.now,
+        ),
+    )
     m.index(m.t.person_claims, claim.psn_no, claim.key)
     if claim.revision == 0:
         if claim.key in m.t.claim_owners:

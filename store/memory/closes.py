@@ -2,6 +2,7 @@
 place in the order of each person it settles — each person with claims of that region's year when
 it is received, and any person whose first claim of that year comes after it (intake puts the close
 before that claim): archived in the person's order, remembered (``person_closes``) and queued."""
+
 from __future__ import annotations
 
 from collections.abc import Iterable
@@ -45,8 +46,11 @@ def take_close(m: Memory, life: int, close: Close, persons: Iterable[str]) -> li
     for psn_no, (seq, _) in zip(persons, places):
         if (psn_no, close.region, close.year) in m.t.person_closes:
             continue  # taken before (ON CONFLICT DO NOTHING): not queued again
-        m.set(m.t.person_closes, (psn_no, close.region, close.year),
-              PersonClose(psn_no, close.region, close.year, seq, close.event_id))
+        m.set(
+            m.t.person_closes,
+            (psn_no, close.region, close.year),
+            PersonClose(psn_no, close.region, close.year, seq, close.event_id),
+        )
         m.index(m.t.persons_closes, psn_no, (close.region, close.year))
         m.queue(psn_no, seq, 0, "close", close.event_id, True)
     return persons
@@ -54,15 +58,22 @@ def take_close(m: Memory, life: int, close: Close, persons: Iterable[str]) -> li
 
 def _close_for_everyone(m: Memory, life: int, close: Close) -> list[str]:
     """Put the close in the order of every person with claims of its region's year who has not taken it."""
-    waiting = {psn_no for (psn_no, _), revisions in m.t.claims.items() for row in revisions.values()
-               if row.region == close.region and row.year == close.year
-               and (psn_no, close.region, close.year) not in m.t.person_closes}
+    waiting = {
+        psn_no
+        for (psn_no, _), revisions in m.t.claims.items()
+        for row in revisions.values()
+        if row.region == close.region
+        and row.year == close.year
+        and (psn_no, close.region, close.year) not in m.t.person_closes
+    }
     return take_close(m, life, close, waiting)
 
 
 def _repeat(earlier: YearClose) -> str:
-    return (f"{earlier.region} {earlier.year} was closed by {earlier.event_id} on "
-            f"{earlier.closed_at:%Y-%m-%d}; closing again changes nothing")
+    return (
+        f"{earlier.region} {earlier.year} was closed by {earlier.event_id} on "
+        f"{earlier.closed_at:%Y-%m-%d}; closing again changes nothing"
+    )
 
 
 class Closes:
@@ -80,16 +91,25 @@ class Closes:
             if earlier is None:
                 if close.event_id in m.t.close_ids:
                     raise ValueError(f"year_closes already holds event_id {close.event_id} (of another region or year)")
-                m.set(m.t.closes, (close.region, close.year),
-                      YearClose(close.region, close.year, close.event_id, seq, utc(close.closed_at)))
+                m.set(
+                    m.t.closes,
+                    (close.region, close.year),
+                    YearClose(close.region, close.year, close.event_id, seq, utc(close.closed_at)),
+                )
                 m.set(m.t.close_ids, close.event_id, (close.region, close.year))
             elif new_position and earlier.input_seq != seq:
                 set_outcome(m, "", seq, "repeat", _repeat(earlier))
             taken = close_of(m, close.region, close.year)
             assert taken is not None
             _close_for_everyone(m, self.life, taken)
-            waiting = sorted({psn_no for psn_no, queue in m.t.queue.items() for item in queue.values()
-                              if item.kind == "close" and item.ref == taken.event_id})
+            waiting = sorted(
+                {
+                    psn_no
+                    for psn_no, queue in m.t.queue.items()
+                    for item in queue.values()
+                    if item.kind == "close" and item.ref == taken.event_id
+                }
+            )
         if earlier is None:
             return InputReceipt("applied", seq, persons=tuple(waiting))
         return InputReceipt("repeat", earlier.input_seq, _repeat(earlier), tuple(waiting))

@@ -3,6 +3,7 @@ recorded once per person and event_id, a person's periods of insurance folded ag
 changes by policies/enrollment.py. A change of a person whose order holds a roll (or who has claims)
 takes its place in their queue; one that may make them subsidised for a rolled year they lack gets
 that roll first (rolls.py)."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -48,13 +49,17 @@ class Enrollment:
                 _fold(m, psn_no)
         return receipts
 
-    async def enrollment_history(self, psn_no: str,
-                                 known_at: datetime | None = None) -> tuple[list[Enrolled], list[EnrollmentChange]]:
+    async def enrollment_history(
+        self, psn_no: str, known_at: datetime | None = None
+    ) -> tuple[list[Enrolled], list[EnrollmentChange]]:
         """A person's periods of insurance (from the changes received by ``known_at``, when given) and
         the changes as received, in the order applied."""
         async with self._m.transaction() as m:
-            changes = [EnrollmentChange.model_validate(loads(row.event)) for row in enrolments_of(m, psn_no)
-                       if known_at is None or row.received_at <= utc(known_at)]
+            changes = [
+                EnrollmentChange.model_validate(loads(row.event))
+                for row in enrolments_of(m, psn_no)
+                if known_at is None or row.received_at <= utc(known_at)
+            ]
         return enrollment_from(changes), sorted(changes, key=lambda c: (c.recorded_at, c.event_id))
 
 
@@ -69,9 +74,22 @@ def _record(m: Memory, life: int, arrival: Arrival[EnrollmentChange]) -> InputRe
     enrolled = enrollment_from([*changes_of(m, change.psn_no), change])
     has_rolls = rolls_owed(m, life, change.psn_no, held_of(m, change.psn_no), enrolled)
     seq, _ = archive(m, life, arrival, "enrollment", change.psn_no)
-    m.set(m.t.enrolments, (change.psn_no, change.event_id), Enrolment(
-        change.psn_no, change.event_id, change.insutype.value, change.insuplc_admdvs, change.valid_from,
-        change.valid_to, utc(change.recorded_at), dumps(change.model_dump(mode="json", by_alias=True)), seq, m.now))
+    m.set(
+        m.t.enrolments,
+        (change.psn_no, change.event_id),
+        Enrolment(
+            change.psn_no,
+            change.event_id,
+            change.insutype.value,
+            change.insuplc_admdvs,
+            change.valid_from,
+            change.valid_to,
+            utc(change.recorded_at),
+            dumps(change.model_dump(mode="json", by_alias=True)),
+            seq,
+            m.now,
+        ),
+    )
     m.index(m.t.person_enrolments, change.psn_no, (change.psn_no, change.event_id))
     if has_rolls or m.t.person_claims.get(change.psn_no):
         m.queue(change.psn_no, seq, 0, "enrollment", change.event_id, True, if_new=True)

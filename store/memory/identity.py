@@ -1,6 +1,7 @@
 """Eligibility in memory (store/postgres/identity.py): every change recorded once per person,
 authority and event_id, the periods recomputed from all events of a (person, category) by the pure
 fold of policies/periods.py; and the look-ups of identities."""
+
 from __future__ import annotations
 
 from datetime import date, datetime
@@ -26,9 +27,14 @@ class Identity:
         if not wanted:
             return []
         async with self._m.transaction() as m:
-            return [[p.held() for _, p in sorted(m.t.periods.get(psn_no, {}).items())
-                     if p.valid_from <= last and (p.valid_to is None or p.valid_to >= first)]
-                    for psn_no, first, last in wanted]
+            return [
+                [
+                    p.held()
+                    for _, p in sorted(m.t.periods.get(psn_no, {}).items())
+                    if p.valid_from <= last and (p.valid_to is None or p.valid_to >= first)
+                ]
+                for psn_no, first, last in wanted
+            ]
 
     async def record_changes(self, arrivals: list[Arrival[EligibilityChange]]) -> list[InputReceipt]:
         """Archive and record eligibility changes (a person's authority's repeated ``event_id`` changes
@@ -61,9 +67,11 @@ class Identity:
             for change in changes_of(m, psn_no):
                 if change.received_at <= utc(known_at):
                     by_category.setdefault(change.category, []).append(change.folded())
-        held = [CategoryHeld(code=category, valid_from=p.start, valid_to=p.end, authority=p.authority,
-                             event_id=p.event_id)
-                for category, events in by_category.items() for p in periods_from(events)]
+        held = [
+            CategoryHeld(code=category, valid_from=p.start, valid_to=p.end, authority=p.authority, event_id=p.event_id)
+            for category, events in by_category.items()
+            for p in periods_from(events)
+        ]
         return sorted(held, key=lambda h: (h.code.value, h.valid_from))
 
     async def holders(self, authority: str, categories: list[str], on: date) -> list[tuple[str, str]]:
@@ -71,9 +79,15 @@ class Identity:
         wanted = {getattr(c, "value", c) for c in categories}
         authority = getattr(authority, "value", authority)
         async with self._m.transaction() as m:
-            found = {(psn_no, p.category) for psn_no, periods in m.t.periods.items() for p in periods.values()
-                     if p.authority == authority and p.category in wanted and p.valid_from <= on
-                     and (p.valid_to is None or p.valid_to >= on)}
+            found = {
+                (psn_no, p.category)
+                for psn_no, periods in m.t.periods.items()
+                for p in periods.values()
+                if p.authority == authority
+                and p.category in wanted
+                and p.valid_from <= on
+                and (p.valid_to is None or p.valid_to >= on)
+            }
         return sorted(found)
 
 
@@ -92,12 +106,27 @@ def _record_change(m: Memory, life: int, arrival: Arrival[EligibilityChange]) ->
         if new_position and known.input_seq != seq:
             set_outcome(m, change.psn_no, seq, "repeat", f"event {change.event_id} was received before")
         return InputReceipt("repeat", known.input_seq)
-    m.set(m.t.changes, key, Change(
-        change.psn_no, change.authority.value, change.event_id, change.category.value, change.action, change.valid_from,
-        change.valid_to, utc(change.recorded_at), dumps(change.model_dump(mode="json", by_alias=True)), m.now, seq))
+    m.set(
+        m.t.changes,
+        key,
+        Change(
+            change.psn_no,
+            change.authority.value,
+            change.event_id,
+            change.category.value,
+            change.action,
+            change.valid_from,
+            change.valid_to,
+            utc(change.recorded_at),
+            dumps(change.model_dump(mode="json", by_alias=True)),
+            m.now,
+            seq,
+        ),
+    )
     m.index(m.t.person_changes, change.psn_no, key)
     queued = (has_rolls or bool(m.t.person_claims.get(change.psn_no))) and m.queue(
-        change.psn_no, seq, 0, "eligibility", change.event_id, True, if_new=True)
+        change.psn_no, seq, 0, "eligibility", change.event_id, True, if_new=True
+    )
     return InputReceipt("applied", seq, persons=(change.psn_no,) if queued else ())
 
 

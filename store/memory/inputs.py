@@ -1,5 +1,6 @@
 """Bad input kept once per place it came from, and the archive read back for audits, in memory
 (store/postgres/inputs.py); parked messages are parking.py's."""
+
 from __future__ import annotations
 
 from ..columns import without_nul
@@ -26,9 +27,21 @@ class Inputs:
                 if place in m.t.rejection_places:
                     return False
                 m.set(m.t.rejection_places, place, rejection_id)
-            m.set(m.t.rejections, (psn_no or "", rejection_id), Rejection(
-                psn_no or "", rejection_id, self.life, arrival.topic, reason, original, arrival.partition,
-                arrival.offset, m.now))
+            m.set(
+                m.t.rejections,
+                (psn_no or "", rejection_id),
+                Rejection(
+                    psn_no or "",
+                    rejection_id,
+                    self.life,
+                    arrival.topic,
+                    reason,
+                    original,
+                    arrival.partition,
+                    arrival.offset,
+                    m.now,
+                ),
+            )
             return True
 
     async def inputs(self, *, after: Place = START, limit: int = 10_000) -> list[ArchivedInput]:
@@ -36,5 +49,19 @@ class Inputs:
         (persons in order of their numbers; "", what names no one person, first)."""
         async with self._m.transaction() as m:
             rows = [row for place, row in sorted(m.t.inputs.items()) if place > after][:limit]
-        return [ArchivedInput(r.seq, r.topic, r.partition, r.offset, r.raw, r.kind, r.outcome, r.reason, r.received_at,
-                              r.psn_no, r.life) for r in rows]
+        return [
+            ArchivedInput(
+                r.seq,
+                r.topic,
+                r.partition,
+                r.offset,
+                r.raw,
+                r.kind,
+                r.outcome,
+                r.reason,
+                r.received_at,
+                r.psn_no,
+                r.life,
+            )
+            for r in rows
+        ]

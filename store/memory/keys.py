@@ -1,5 +1,6 @@
 """The registry of public keys in memory (store/postgres/keys.py): added once on its holder's proof
 of having the private half (a challenge of this registry, signed), revoked from a moment on."""
+
 from __future__ import annotations
 
 from datetime import datetime, timedelta
@@ -27,17 +28,29 @@ class Keys:
             refusal = proof_refusal(key, proof, m.t.challenges.get(proof.challenge), utc(now))
             if refusal:
                 raise ProofRefused(refusal)
-            m.set(m.t.challenges, proof.challenge,
-                  m.t.challenges[proof.challenge].model_copy(update={"used_at": utc(now), "key_id": key.key_id}))
+            m.set(
+                m.t.challenges,
+                proof.challenge,
+                m.t.challenges[proof.challenge].model_copy(update={"used_at": utc(now), "key_id": key.key_id}),
+            )
             known = m.t.keys.get(key.key_id)
             if known is not None:
                 if (known.signer_kind, known.signer, known.public_key) != (key.signer_kind, key.signer, key.public_key):
                     raise ValueError(f"key id {key.key_id} is registered for another key or signer; choose another id")
                 return False
-            m.set(m.t.keys, key.key_id, SigningKey(
-                key_id=key.key_id, signer_kind=key.signer_kind, signer=key.signer, public_key=key.public_key,
-                valid_from=utc(key.valid_from), valid_to=utc(key.valid_to) if key.valid_to else None,
-                revoked_at=utc(key.revoked_at) if key.revoked_at else None))
+            m.set(
+                m.t.keys,
+                key.key_id,
+                SigningKey(
+                    key_id=key.key_id,
+                    signer_kind=key.signer_kind,
+                    signer=key.signer,
+                    public_key=key.public_key,
+                    valid_from=utc(key.valid_from),
+                    valid_to=utc(key.valid_to) if key.valid_to else None,
+                    revoked_at=utc(key.revoked_at) if key.revoked_at else None,
+                ),
+            )
             return True
 
     async def revoke_key(self, key_id: str, at: datetime) -> SigningKey:

@@ -2,6 +2,7 @@
 or one waiting behind such a message of its person, kept with its headers once per worker and place
 (person, life of the topics, topic, partition, offset) until it is handled — or dropped by an
 operator, and then kept for good among the dropped ones with who, when and why."""
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -33,16 +34,37 @@ class ParkedRow:
     headers: tuple[tuple[str, bytes], ...]
 
     def parked(self) -> Parked:
-        return Parked(self.parked_id, self.worker, self.topic, self.partition, self.offset, self.key, self.value,
-                      self.error, self.parked_at, self.behind, self.headers)
+        return Parked(
+            self.parked_id,
+            self.worker,
+            self.topic,
+            self.partition,
+            self.offset,
+            self.key,
+            self.value,
+            self.error,
+            self.parked_at,
+            self.behind,
+            self.headers,
+        )
 
 
 class Parking:
     _m: Memory
     life: int
 
-    async def park(self, worker: str, topic: str, partition: int | None, offset: int | None, key: bytes | None,
-                   value: bytes | None, error: str, behind: bool, headers: Sequence[tuple[str, bytes]] = ()) -> int:
+    async def park(
+        self,
+        worker: str,
+        topic: str,
+        partition: int | None,
+        offset: int | None,
+        key: bytes | None,
+        value: bytes | None,
+        error: str,
+        behind: bool,
+        headers: Sequence[tuple[str, bytes]] = (),
+    ) -> int:
         """Keep a message a worker could not handle (or one waiting behind such a message of its person),
         with its headers; the same place parked again keeps its id and takes the new error."""
         psn_no = without_nul(key.decode("utf-8", errors="backslashreplace") if key is not None else "")
@@ -56,10 +78,25 @@ class Parking:
                     m.set(m.t.parked, known, replace(m.t.parked[known], error=error))
                     return known
                 m.set(m.t.parked_places, place, parked_id)
-            m.set(m.t.parked, parked_id, ParkedRow(
-                psn_no, self.life, parked_id, worker, topic, partition, offset, bytes(key) if key is not None else None,
-                bytes(value) if value is not None else None, error, m.now, behind,
-                tuple((str(name), bytes(data)) for name, data in headers)))
+            m.set(
+                m.t.parked,
+                parked_id,
+                ParkedRow(
+                    psn_no,
+                    self.life,
+                    parked_id,
+                    worker,
+                    topic,
+                    partition,
+                    offset,
+                    bytes(key) if key is not None else None,
+                    bytes(value) if value is not None else None,
+                    error,
+                    m.now,
+                    behind,
+                    tuple((str(name), bytes(data)) for name, data in headers),
+                ),
+            )
             return parked_id
 
     async def parked_keys(self, worker: str) -> set[bytes]:

@@ -3,6 +3,7 @@ in the order of each person it may subsidise — insured with resident insurance
 the year, holding a category it subsidises then — archived in the person's order, remembered
 (``person_rolls``) and queued; and before a later grant or enrollment change of a person it may then
 subsidise (:func:`rolls_owed`)."""
+
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
@@ -49,15 +50,19 @@ def take_roll(m: Memory, life: int, roll: Rolled, persons: Iterable[str]) -> lis
     for psn_no, (seq, _) in zip(persons, places):
         if (psn_no, roll.region, roll.year) in m.t.person_rolls:
             continue  # taken before (ON CONFLICT DO NOTHING): not queued again
-        m.set(m.t.person_rolls, (psn_no, roll.region, roll.year),
-              PersonRoll(psn_no, roll.region, roll.year, seq, roll.event_id))
+        m.set(
+            m.t.person_rolls,
+            (psn_no, roll.region, roll.year),
+            PersonRoll(psn_no, roll.region, roll.year, seq, roll.event_id),
+        )
         m.index(m.t.persons_rolls, psn_no, (roll.region, roll.year))
         m.queue(psn_no, seq, 0, "roll", roll.event_id, True)
     return persons
 
 
-def rolls_owed(m: Memory, life: int, psn_no: str, identity: Sequence[CategoryHeld],
-               enrolled: Sequence[Enrolled]) -> bool:
+def rolls_owed(
+    m: Memory, life: int, psn_no: str, identity: Sequence[CategoryHeld], enrolled: Sequence[Enrolled]
+) -> bool:
     """Put before a person's change every rolled year they lack and may be subsidised for with it;
     True when they have taken any roll (their changes then take their place in their queue)."""
     taken = set(m.t.persons_rolls.get(psn_no, {}))
@@ -82,8 +87,12 @@ def enrolled_of(m: Memory, psn_no: str) -> list[Enrolled]:
 
 def _roll_for_everyone(m: Memory, life: int, roll: Rolled) -> list[str]:
     """Put the roll in the order of every person it may subsidise who has not taken it."""
-    waiting = {psn_no for psn_no in m.t.enrolled if (psn_no, roll.region, roll.year) not in m.t.person_rolls
-               and may_subsidise(roll.region, roll.year, held_of(m, psn_no), enrolled_of(m, psn_no))}
+    waiting = {
+        psn_no
+        for psn_no in m.t.enrolled
+        if (psn_no, roll.region, roll.year) not in m.t.person_rolls
+        and may_subsidise(roll.region, roll.year, held_of(m, psn_no), enrolled_of(m, psn_no))
+    }
     return take_roll(m, life, roll, waiting)
 
 
@@ -100,15 +109,24 @@ class Rolls:
             seq, new_position = archive(m, self.life, arrival, "roll", None)
             earlier = m.t.rolls.get((roll.region, roll.year))
             if earlier is None:
-                m.set(m.t.rolls, (roll.region, roll.year),
-                      Roll(roll.region, roll.year, roll.event_id, seq, utc(roll.recorded_at)))
+                m.set(
+                    m.t.rolls,
+                    (roll.region, roll.year),
+                    Roll(roll.region, roll.year, roll.event_id, seq, utc(roll.recorded_at)),
+                )
             elif new_position and earlier.input_seq != seq:
                 set_outcome(m, "", seq, "repeat", _repeat(earlier))
             taken = roll_of(m, roll.region, roll.year)
             assert taken is not None
             _roll_for_everyone(m, self.life, taken)
-            waiting = sorted({psn_no for psn_no, queue in m.t.queue.items() for item in queue.values()
-                              if item.kind == "roll" and item.ref == taken.event_id})
+            waiting = sorted(
+                {
+                    psn_no
+                    for psn_no, queue in m.t.queue.items()
+                    for item in queue.values()
+                    if item.kind == "roll" and item.ref == taken.event_id
+                }
+            )
         if earlier is None:
             return InputReceipt("applied", seq, persons=tuple(waiting))
         return InputReceipt("repeat", earlier.input_seq, _repeat(earlier), tuple(waiting))
@@ -123,8 +141,10 @@ class Rolls:
         """The premium records of a region's year (one per subsidised person), by person."""
         prefix = f"premium/{region}/{year}/"
         async with self._m.transaction() as m:
-            rows = sorted((r for r in m.t.records.values() if r.kind == "premium" and r.claim_id.startswith(prefix)),
-                          key=lambda r: (r.psn_no, r.seq))
+            rows = sorted(
+                (r for r in m.t.records.values() if r.kind == "premium" and r.claim_id.startswith(prefix)),
+                key=lambda r: (r.psn_no, r.seq),
+            )
             return [r.settlement() for r in rows]
 
 

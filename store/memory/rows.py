@@ -3,6 +3,7 @@
 Events, snapshots and records are kept as the JSON their jsonb columns hold and validated again
 when read; money columns are ``numeric(14,2)`` (two places, rounded half away from zero);
 timestamps are UTC. Each table's key is PostgreSQL's (store/migrations/), its person first."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -107,8 +108,14 @@ class Change:
 
     def folded(self) -> dict:
         """The columns policies.periods.periods_from reads."""
-        return {"event_id": self.event_id, "action": self.action, "valid_from": self.valid_from,
-                "valid_to": self.valid_to, "authority": self.authority, "recorded_at": self.recorded_at}
+        return {
+            "event_id": self.event_id,
+            "action": self.action,
+            "valid_from": self.valid_from,
+            "valid_to": self.valid_to,
+            "authority": self.authority,
+            "recorded_at": self.recorded_at,
+        }
 
 
 @dataclass(frozen=True)
@@ -122,8 +129,13 @@ class Period:
     event_id: str
 
     def held(self) -> CategoryHeld:
-        return CategoryHeld(code=self.category, valid_from=self.valid_from, valid_to=self.valid_to,
-                            authority=self.authority, event_id=self.event_id)
+        return CategoryHeld(
+            code=self.category,
+            valid_from=self.valid_from,
+            valid_to=self.valid_to,
+            authority=self.authority,
+            event_id=self.event_id,
+        )
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ puts every change back if it raises, as a rollback would. A person's order is ``
 last seq, as ``persons.last_seq``): taken in the transaction and put back with it. The serials of
 the tables that keep one (``rejections.id``, ``parked.parked_id``) are consumed even when their row
 is not inserted, and never put back, as PostgreSQL's sequences are."""
+
 from __future__ import annotations
 
 import asyncio
@@ -178,8 +179,18 @@ class Memory:
 
     # --- the person queue (``person_queue``), which every kind of input puts its place in
 
-    def queue(self, psn_no: str, seq: int, sub: int, kind: str, ref: str, ready: bool, flagged: bool = False,
-              *, if_new: bool = False) -> bool:
+    def queue(
+        self,
+        psn_no: str,
+        seq: int,
+        sub: int,
+        kind: str,
+        ref: str,
+        ready: bool,
+        flagged: bool = False,
+        *,
+        if_new: bool = False,
+    ) -> bool:
         """Put an input in its person's queue; its place (seq, sub) taken is an error (the primary key),
         or with ``if_new`` (ON CONFLICT DO NOTHING) nothing. True if it was put."""
         queue = self.t.queue.get(psn_no)

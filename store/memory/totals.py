@@ -1,5 +1,6 @@
 """The persons' year totals in memory (store/postgres/totals.py): written by the ledger alone, in
 the transaction of the records they count; read by intake, whose claims carry them as a basis."""
+
 from __future__ import annotations
 
 from decimal import Decimal
@@ -27,8 +28,9 @@ def write_totals(m: Memory, psn_no: str, year: int, totals: YearTotals) -> None:
         upsert(m, *totals_row(psn_no, year, account, account_totals))
 
 
-def upsert(m: Memory, psn_no: str, year: int, account: str, base: Decimal, paid: Decimal, paid_by_day: bytes,
-           visits: bytes) -> None:
+def upsert(
+    m: Memory, psn_no: str, year: int, account: str, base: Decimal, paid: Decimal, paid_by_day: bytes, visits: bytes
+) -> None:
     """One row as totals_row makes it (its JSON columns as JSON bytes)."""
     m.set(m.t.totals, (psn_no, year, account), TotalsRow(numeric(base), numeric(paid), paid_by_day, visits))
     m.index(m.t.person_totals, psn_no, (year, account))

@@ -30,6 +30,7 @@ Money columns are ``numeric(14,2)`` and come back as ``Decimal``; never float. J
 through orjson (codecs set on every pool connection). Nothing personal is logged: the messages
 of :meth:`check_ledger` mask person numbers (checks.py).
 """
+
 from __future__ import annotations
 
 import asyncpg
@@ -55,10 +56,14 @@ from .totals import Totals
 __all__ = ["PostgresStore", "migrations"]
 
 _CURRENT_LIFE = "SELECT coalesce(max(life), 0) FROM broker_lives"
-_BEGIN_LIFE = "INSERT INTO broker_lives (life, bootstrap) SELECT coalesce(max(life), 0) + 1, $1 FROM broker_lives RETURNING life"
+_BEGIN_LIFE = (
+    "INSERT INTO broker_lives (life, bootstrap) SELECT coalesce(max(life), 0) + 1, $1 FROM broker_lives RETURNING life"
+)
 
 
-class PostgresStore(Claims, Cancellations, Identity, Enrollment, Closes, Rolls, Totals, Ledger, Inputs, Keys, Checks, Store):
+class PostgresStore(
+    Claims, Cancellations, Identity, Enrollment, Closes, Rolls, Totals, Ledger, Inputs, Keys, Checks, Store
+):
     """The PostgreSQL store: ``await PostgresStore.open(url)``, or ``async with store_at(url)``."""
 
     def __init__(self, pool: asyncpg.Pool) -> None:
@@ -69,8 +74,9 @@ class PostgresStore(Claims, Cancellations, Identity, Enrollment, Closes, Rolls, 
     @classmethod
     async def open(cls, dsn: str, *, min_size: int = 1, max_size: int = 4, migrate: bool = True) -> "PostgresStore":
         """A store on a new connection pool to ``dsn``, migrated unless ``migrate`` is False."""
-        pool = await asyncpg.create_pool(dsn, min_size=min_size, max_size=max_size, init=init_connection,
-                                         reset=keep_session)
+        pool = await asyncpg.create_pool(
+            dsn, min_size=min_size, max_size=max_size, init=init_connection, reset=keep_session
+        )
         store = cls(pool)
         try:
             if migrate:
@@ -118,7 +124,9 @@ class PostgresStore(Claims, Cancellations, Identity, Enrollment, Closes, Rolls, 
         if role not in roles:
             raise ValueError(f"no role {role!r} of onestop's: one of {', '.join(sorted(roles))}")
         async with self._pool.acquire() as conn:
-            statement = await conn.fetchval("SELECT format('ALTER ROLE %I PASSWORD %L', $1::text, $2::text)", role, password)
+            statement = await conn.fetchval(
+                "SELECT format('ALTER ROLE %I PASSWORD %L', $1::text, $2::text)", role, password
+            )
             await conn.execute(statement)
 
     async def migrate(self) -> list[int]:

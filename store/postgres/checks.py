@@ -1,4 +1,5 @@
 """The ledger's invariants, checked in SQL; person numbers masked in every message."""
+
 from __future__ import annotations
 
 import asyncpg
@@ -54,7 +55,6 @@ SELECT claim_key AS claim_id, count(*) AS n FROM settlements WHERE kind = 'settl
 GROUP BY claim_key HAVING count(*) > 1 ORDER BY claim_key"""
 
 
-
 class Checks:
     _pool: asyncpg.Pool
 
@@ -81,11 +81,17 @@ class Checks:
             lines_twice = await conn.fetch(_LINE_TWICE)
             orphans = await conn.fetch(_WITHOUT_A_FIRST)
         return [
-            *(f"year_totals of {mask(r['psn_no'])} {r['year']} account {r['account']}: paid {r['paid']} "
-              f"but its lines sum to {r['amount']}" for r in totals),
+            *(
+                f"year_totals of {mask(r['psn_no'])} {r['year']} account {r['account']}: paid {r['paid']} "
+                f"but its lines sum to {r['amount']}"
+                for r in totals
+            ),
             *(f"payment of claim {r['claim_id']} by {r['payer']}: {r['amount']} counted in no account" for r in loose),
-            *(f"settlement {r['settlement_id']}: fund_pay_sumamt {r['fund_pay_sumamt']} + psn_part_amt "
-              f"{r['psn_part_amt']} != medfee_sumamt {r['medfee_sumamt']}" for r in unbalanced),
+            *(
+                f"settlement {r['settlement_id']}: fund_pay_sumamt {r['fund_pay_sumamt']} + psn_part_amt "
+                f"{r['psn_part_amt']} != medfee_sumamt {r['medfee_sumamt']}"
+                for r in unbalanced
+            ),
             *(f"claim {r['claim_id']} has {r['n']} settlements of kind settlement" for r in twice),
             *(f"record {r['settlement_id']} has {r['n']} lines of {r['payer']}" for r in lines_twice),
             *(f"record {r['settlement_id']} corrects a claim that has no first record" for r in orphans),

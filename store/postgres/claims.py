@@ -6,6 +6,7 @@ corrects only the sending hospital's own claim of that person, and no hospital's
 another's way. A claim of a year its region has closed, of a person the close did not reach yet,
 has the close put before it in the person's order. Nothing here records money: a corrected bill is
 queued, and the ledger settles it once woken."""
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -13,10 +14,9 @@ from datetime import datetime
 
 import asyncpg
 
+from policies.loader import NoPolicy, policy_for
 from schemas.events import CategoryHeld, DischargeClaim
 from schemas.totals import YearTotals, totals_json
-
-from policies.loader import NoPolicy, policy_for
 
 from ..columns import content_digest, dumps, totals_of_rows
 from ..reasons import another_persons, claim_named, not_received_to_correct
@@ -102,7 +102,10 @@ class Claims:
                 await take_close(locked, self.life, close, [person])
             places = await archive_all(locked, self.life, arrivals, "claim", [a.event.psn_no for a in arrivals])
             writes = _Writes()
-            receipts = [await _receive(locked, arrival, place, attach, known, writes) for arrival, place in zip(arrivals, places)]
+            receipts = [
+                await _receive(locked, arrival, place, attach, known, writes)
+                for arrival, place in zip(arrivals, places)
+            ]
             await writes.flush(locked.conn)
         return receipts
 
@@ -113,8 +116,10 @@ class Claims:
             rows = await conn.fetch(_STALLED, received_before, limit, LEDGER_WORKER)
             claims = [DischargeClaim.model_validate(row["payload"]) for row in rows]
             totals = await load_totals(conn, {(c.psn_no, c.year) for c in claims})
-        return [StalledClaim(claim, row["seq"], row["snapshot"], totals_json(totals[(claim.psn_no, claim.year)]))
-                for claim, row in zip(claims, rows)]
+        return [
+            StalledClaim(claim, row["seq"], row["snapshot"], totals_json(totals[(claim.psn_no, claim.year)]))
+            for claim, row in zip(claims, rows)
+        ]
 
 
 # Not a claim whose person has a message parked for a worker the claim passes through (its route's
@@ -148,8 +153,13 @@ class _Writes:
         self.claims, self.queue, self.outcomes = [], [], []
         owners = [(row[13], row[2]) for row in claims if row[9] == 0]
         if claims or queue or outcomes:
-            await conn.execute(_WRITE_ALL, *columns([row[:13] for row in claims], 13), *columns(queue, 7),
-                               *columns(outcomes, 4), *columns(owners, 2))
+            await conn.execute(
+                _WRITE_ALL,
+                *columns([row[:13] for row in claims], 13),
+                *columns(queue, 7),
+                *columns(outcomes, 4),
+                *columns(owners, 2),
+            )
 
 
 class _Known:
@@ -159,30 +169,59 @@ class _Known:
     unflagged claim in their queue, the closes and which of them each person has taken, the claims
     a cancellation waits for, and the year totals the claims travel with."""
 
-    def __init__(self, revisions: dict, owners: dict[str, str], periods: dict, blocked: set[str],
-                 closes: dict[tuple[str, int], Close], taken: set[tuple[str, str, int]], waited: set[tuple[str, str]],
-                 totals: dict[tuple[str, int], YearTotals]) -> None:
+    def __init__(
+        self,
+        revisions: dict,
+        owners: dict[str, str],
+        periods: dict,
+        blocked: set[str],
+        closes: dict[tuple[str, int], Close],
+        taken: set[tuple[str, str, int]],
+        waited: set[tuple[str, str]],
+        totals: dict[tuple[str, int], YearTotals],
+    ) -> None:
         self.revisions, self.owners, self.periods, self.blocked = revisions, owners, periods, blocked
         self.closes, self.taken, self.waited, self.totals = closes, taken, waited, totals
 
     @classmethod
-    async def read(cls, conn: asyncpg.Connection, claims: list[DischargeClaim], closes: dict[tuple[str, int], Close]) -> "_Known":
+    async def read(
+        cls, conn: asyncpg.Connection, claims: list[DischargeClaim], closes: dict[tuple[str, int], Close]
+    ) -> "_Known":
         years = sorted({(c.psn_no, c.year) for c in claims})
         keys = sorted({(c.psn_no, c.key) for c in claims})
-        known = await conn.fetchrow(_KNOWN, [p for p, _ in keys], sorted({c.psn_no for c in claims}),
-                                    [p for p, _ in years], [y for _, y in years], [k for _, k in keys])
+        known = await conn.fetchrow(
+            _KNOWN,
+            [p for p, _ in keys],
+            sorted({c.psn_no for c in claims}),
+            [p for p, _ in years],
+            [y for _, y in years],
+            [k for _, k in keys],
+        )
         revisions: dict[tuple[str, str], list] = {}
         for key, revision, digest, snapshot, seq, psn_no in known["revisions"]:
-            revisions.setdefault((psn_no, key), []).append({"revision": revision, "digest": digest, "snapshot": snapshot, "seq": seq})
+            revisions.setdefault((psn_no, key), []).append(
+                {"revision": revision, "digest": digest, "snapshot": snapshot, "seq": seq}
+            )
         periods: dict[str, list[CategoryHeld]] = {}
         for psn_no, category, valid_from, valid_to, authority, event_id in known["periods"]:
-            periods.setdefault(psn_no, []).append(CategoryHeld(
-                code=category, valid_from=valid_from, valid_to=valid_to, authority=authority, event_id=event_id))
+            periods.setdefault(psn_no, []).append(
+                CategoryHeld(
+                    code=category, valid_from=valid_from, valid_to=valid_to, authority=authority, event_id=event_id
+                )
+            )
         taken = {(psn_no, region, year) for psn_no, region, year in known["taken"]}
         waited = {(psn_no, key) for psn_no, key in known["waited"]}
         owners = {key: psn_no for key, psn_no in known["owners"]}
-        return cls(revisions, owners, periods, set(known["blocked"]), closes, taken, waited,
-                   totals_of_rows(years, known["totals"]))
+        return cls(
+            revisions,
+            owners,
+            periods,
+            set(known["blocked"]),
+            closes,
+            taken,
+            waited,
+            totals_of_rows(years, known["totals"]),
+        )
 
     def closes_owed(self, claims: list[DischargeClaim]) -> list[tuple[str, Close]]:
         """(person, close) for each close a claim's year has had that its person has not taken: the
@@ -218,8 +257,14 @@ class _Known:
         revisions.sort(key=lambda r: r["revision"])
 
 
-async def _receive(locked: Persons, arrival: Arrival[DischargeClaim], place: tuple[int, bool], attach: Attach,
-                   known: _Known, writes: _Writes) -> ClaimReceipt:
+async def _receive(
+    locked: Persons,
+    arrival: Arrival[DischargeClaim],
+    place: tuple[int, bool],
+    attach: Attach,
+    known: _Known,
+    writes: _Writes,
+) -> ClaimReceipt:
     claim = arrival.event
     seq, new_position = place
     if not new_position:  # delivered again: it was decided when first received, and stays so
@@ -230,12 +275,23 @@ async def _receive(locked: Persons, arrival: Arrival[DischargeClaim], place: tup
     digest = content_digest(claim)
     receipt = await _decide(locked.conn, claim, digest, seq, known.revisions_of(claim), arrival, attach, known, writes)
     if new_position and receipt.status not in ("new", "correction"):
-        writes.outcomes.append((claim.psn_no, seq, "repeat" if receipt.status == "same" else "rejected", receipt.reason))
+        writes.outcomes.append(
+            (claim.psn_no, seq, "repeat" if receipt.status == "same" else "rejected", receipt.reason)
+        )
     return receipt
 
 
-async def _decide(conn, claim: DischargeClaim, digest: str, seq: int, revisions, arrival, attach: Attach,
-                  known: _Known, writes: _Writes) -> ClaimReceipt:
+async def _decide(
+    conn,
+    claim: DischargeClaim,
+    digest: str,
+    seq: int,
+    revisions,
+    arrival,
+    attach: Attach,
+    known: _Known,
+    writes: _Writes,
+) -> ClaimReceipt:
     if not revisions:
         if known.owners.get(claim.key, claim.psn_no) != claim.psn_no:
             return ClaimReceipt("refused", seq, reason=another_persons(claim))
@@ -247,20 +303,38 @@ async def _decide(conn, claim: DischargeClaim, digest: str, seq: int, revisions,
     if same is not None:
         if same["digest"] == digest:
             return ClaimReceipt("same", first["seq"], first["snapshot"], basis=known.basis_of(claim))
-        return ClaimReceipt("conflict", seq, reason=(
-            f"{claim_named(claim)} revision {claim.revision} was already received with different "
-            f"content; send a corrected bill with a revision above {latest['revision']}"))
+        return ClaimReceipt(
+            "conflict",
+            seq,
+            reason=(
+                f"{claim_named(claim)} revision {claim.revision} was already received with different "
+                f"content; send a corrected bill with a revision above {latest['revision']}"
+            ),
+        )
     if claim.revision < latest["revision"]:
-        return ClaimReceipt("stale", seq, reason=(
-            f"{claim_named(claim)} revision {claim.revision} arrived after revision "
-            f"{latest['revision']}; it changes nothing"))
+        return ClaimReceipt(
+            "stale",
+            seq,
+            reason=(
+                f"{claim_named(claim)} revision {claim.revision} arrived after revision "
+                f"{latest['revision']}; it changes nothing"
+            ),
+        )
     await writes.flush(conn)  # a correction reads what this batch may have written of its claim
-    cancelled = await conn.fetchval("SELECT event_id FROM cancellations WHERE psn_no = $1 AND claim_key = $2 AND status = 'applied'",
-                                    claim.psn_no, claim.key)
+    cancelled = await conn.fetchval(
+        "SELECT event_id FROM cancellations WHERE psn_no = $1 AND claim_key = $2 AND status = 'applied'",
+        claim.psn_no,
+        claim.key,
+    )
     if cancelled is not None:
-        return ClaimReceipt("refused", seq, reason=(
-            f"{claim_named(claim)} was cancelled by {cancelled}; a cancelled claim is not corrected "
-            "— send the bill as a new claim_id"))
+        return ClaimReceipt(
+            "refused",
+            seq,
+            reason=(
+                f"{claim_named(claim)} was cancelled by {cancelled}; a cancelled claim is not corrected "
+                "— send the bill as a new claim_id"
+            ),
+        )
     region = first["snapshot"]["policy"]["region"] if first["snapshot"] else None
     writes.claims.append(_claim_row(claim, digest, None, region, arrival, seq))
     writes.queue.append((claim.psn_no, seq, 0, "correction", claim.key, True, False))
@@ -269,8 +343,9 @@ async def _decide(conn, claim: DischargeClaim, digest: str, seq: int, revisions,
     return ClaimReceipt("correction", seq)
 
 
-async def _first_receipt(conn, claim: DischargeClaim, digest: str, seq: int, arrival, attach: Attach,
-                         known: _Known, writes: _Writes) -> ClaimReceipt:
+async def _first_receipt(
+    conn, claim: DischargeClaim, digest: str, seq: int, arrival, attach: Attach, known: _Known, writes: _Writes
+) -> ClaimReceipt:
     snapshot = attach(claim, known.periods_of(claim.psn_no))
     region = snapshot["policy"]["region"]
     flagged = claim.psn_no in known.blocked or (claim.psn_no, region, claim.year) in known.taken
@@ -287,8 +362,22 @@ async def _first_receipt(conn, claim: DischargeClaim, digest: str, seq: int, arr
     return ClaimReceipt("new", seq, snapshot, basis=known.basis_of(claim))
 
 
-def _claim_row(claim: DischargeClaim, digest: str, snapshot: dict | None, region: str | None, arrival: Arrival,
-               seq: int) -> tuple:
-    return (claim.claim_id, claim.fixmedins_code or "", claim.psn_no, digest, dumps(claim.model_dump(mode="json", by_alias=True)),
-            None if snapshot is None else dumps(snapshot), arrival.topic, arrival.partition, arrival.offset,
-            claim.revision, seq, claim.year, region, claim.key)
+def _claim_row(
+    claim: DischargeClaim, digest: str, snapshot: dict | None, region: str | None, arrival: Arrival, seq: int
+) -> tuple:
+    return (
+        claim.claim_id,
+        claim.fixmedins_code or "",
+        claim.psn_no,
+        digest,
+        dumps(claim.model_dump(mode="json", by_alias=True)),
+        None if snapshot is None else dumps(snapshot),
+        arrival.topic,
+        arrival.partition,
+        arrival.offset,
+        claim.revision,
+        seq,
+        claim.year,
+        region,
+        claim.key,
+    )

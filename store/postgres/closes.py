@@ -2,6 +2,7 @@
 it settles — each person with claims of that region's year when it is received, and any person
 whose first claim of that year comes after it (intake puts the close before that claim): archived
 in the person's order (the archive is by person), remembered (``person_closes``) and queued."""
+
 from __future__ import annotations
 
 from collections.abc import Iterable
@@ -50,9 +51,15 @@ SELECT psn_no, seq, 0, 'close', $1, true FROM taken"""
 async def closes_of(pool_or_conn) -> dict[tuple[str, int], Close]:
     """Every close received, by (region, year), with its archive row."""
     rows = await pool_or_conn.fetch(_CLOSE)
-    return {(r["region"], r["year"]): Close(r["event_id"], r["region"], r["year"],
-                                            Arrival(r["topic"], r["partition"], r["offset"], bytes(r["raw"]), None))
-            for r in rows}
+    return {
+        (r["region"], r["year"]): Close(
+            r["event_id"],
+            r["region"],
+            r["year"],
+            Arrival(r["topic"], r["partition"], r["offset"], bytes(r["raw"]), None),
+        )
+        for r in rows
+    }
 
 
 async def take_close(locked: Persons, life: int, close: Close, persons: Iterable[str]) -> list[str]:
@@ -78,24 +85,41 @@ class Closes:
         async with persons_locked(self._pool, [""]) as locked:
             seq, new_position = await archive(locked, self.life, arrival, "close", None)
             earlier = await locked.conn.fetchrow(
-                "SELECT event_id, input_seq, closed_at FROM year_closes WHERE region = $1 AND year = $2", close.region, close.year)
+                "SELECT event_id, input_seq, closed_at FROM year_closes WHERE region = $1 AND year = $2",
+                close.region,
+                close.year,
+            )
             if earlier is None:
                 await locked.conn.execute(
                     "INSERT INTO year_closes (region, year, event_id, input_seq, closed_at) VALUES ($1, $2, $3, $4, $5)",
-                    close.region, close.year, close.event_id, seq, close.closed_at)
+                    close.region,
+                    close.year,
+                    close.event_id,
+                    seq,
+                    close.closed_at,
+                )
             elif new_position and earlier["input_seq"] != seq:
-                reason = (f"{close.region} {close.year} was closed by {earlier['event_id']} on "
-                          f"{earlier['closed_at']:%Y-%m-%d}; closing again changes nothing")
+                reason = (
+                    f"{close.region} {close.year} was closed by {earlier['event_id']} on "
+                    f"{earlier['closed_at']:%Y-%m-%d}; closing again changes nothing"
+                )
                 await set_outcome(locked, "", seq, "repeat", reason)
         taken = (await closes_of(self._pool))[(close.region, close.year)]
         await self._close_for_everyone(taken)
         async with self._pool.acquire() as conn:
-            waiting = [r["psn_no"] for r in await conn.fetch(
-                "SELECT DISTINCT psn_no FROM person_queue WHERE kind = 'close' AND ref = $1 ORDER BY psn_no", taken.event_id)]
+            waiting = [
+                r["psn_no"]
+                for r in await conn.fetch(
+                    "SELECT DISTINCT psn_no FROM person_queue WHERE kind = 'close' AND ref = $1 ORDER BY psn_no",
+                    taken.event_id,
+                )
+            ]
         if earlier is None:
             return InputReceipt("applied", seq, persons=tuple(waiting))
-        reason = (f"{close.region} {close.year} was closed by {earlier['event_id']} on "
-                  f"{earlier['closed_at']:%Y-%m-%d}; closing again changes nothing")
+        reason = (
+            f"{close.region} {close.year} was closed by {earlier['event_id']} on "
+            f"{earlier['closed_at']:%Y-%m-%d}; closing again changes nothing"
+        )
         return InputReceipt("repeat", earlier["input_seq"], reason, tuple(waiting))
 
     async def _close_for_everyone(self, close: Close) -> list[str]:
@@ -113,5 +137,7 @@ class Closes:
 
     async def closes(self) -> list[YearEndClose]:
         async with self._pool.acquire() as conn:
-            rows = await conn.fetch("SELECT event_id, region, year, closed_at FROM year_closes ORDER BY closed_at, event_id")
+            rows = await conn.fetch(
+                "SELECT event_id, region, year, closed_at FROM year_closes ORDER BY closed_at, event_id"
+            )
         return [YearEndClose(**dict(row)) for row in rows]

@@ -1,4 +1,5 @@
 """What every part of the PostgreSQL store shares: JSON through orjson, per-person locks, batch helpers."""
+
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterable, Sequence
@@ -106,4 +107,3 @@ async def _roll_back(conn: asyncpg.Connection) -> None:
 def columns(rows: Sequence[tuple], width: int = 0) -> list[list]:
     """Rows as the columns an unnest(...) statement takes (``width`` empty ones when there are none)."""
     return [list(column) for column in zip(*rows)] if rows else [[] for _ in range(width)]
-

@@ -6,6 +6,7 @@ such a table includes ``psn_no`` (a test reads the live schema to hold this). A 
 kept by the claim's key, so the same claim id sent for a second person is refused wherever that
 person lives. The rest is small and read everywhere: reference tables, copied to every node. A
 person's order is a row lock on their ``persons`` row, never a table or advisory lock."""
+
 from __future__ import annotations
 
 #: table -> the column it is distributed by (the persons' tables are co-located with ``persons``)
@@ -37,7 +38,12 @@ REFERENCE: tuple[str, ...] = ("year_closes", "premium_rolls", "broker_lives", "s
 #: accounts, sessions, actions, jobs and the log of who viewed which person's data, written by the
 #: console through the coordinator and read by the auditor there (few rows, never joined to a shard's)
 COORDINATOR: tuple[str, ...] = (
-    "schema_migrations", "console_accounts", "console_sessions", "console_person_views", "console_actions", "console_jobs",
+    "schema_migrations",
+    "console_accounts",
+    "console_sessions",
+    "console_person_views",
+    "console_actions",
+    "console_jobs",
 )
 
 
@@ -45,8 +51,14 @@ def citus_calls() -> list[str]:
     """The statements that lay the schema out on a Citus cluster, in order (after the migrations)."""
     calls = [f"SELECT create_reference_table('{table}');" for table in REFERENCE]
     calls.append("SELECT create_distributed_table('persons', 'psn_no');")
-    calls += [f"SELECT create_distributed_table('{table}', '{column}', colocate_with => 'persons');"
-              for table, column in DISTRIBUTED.items() if column == "psn_no" and table != "persons"]
-    calls += [f"SELECT create_distributed_table('{table}', '{column}');"
-              for table, column in DISTRIBUTED.items() if column != "psn_no"]
+    calls += [
+        f"SELECT create_distributed_table('{table}', '{column}', colocate_with => 'persons');"
+        for table, column in DISTRIBUTED.items()
+        if column == "psn_no" and table != "persons"
+    ]
+    calls += [
+        f"SELECT create_distributed_table('{table}', '{column}');"
+        for table, column in DISTRIBUTED.items()
+        if column != "psn_no"
+    ]
     return calls

@@ -3,6 +3,7 @@ periods of insurance folded again from all their changes by policies/enrollment.
 moment. A change of a person whose order holds a roll (or who has claims) takes its place in their
 queue; one that may make them subsidised for a rolled year they lack gets that roll first
 (store/postgres/rolls.py)."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -34,28 +35,46 @@ INSERT INTO enrollment_periods (psn_no, valid_from, valid_to, insutype, insuplc_
 SELECT * FROM unnest($1::text[], $2::date[], $3::date[], $4::text[], $5::text[], $6::text[])"""
 
 
-async def changes_of(conn: asyncpg.Connection, psn_no: str,
-                     received_by: datetime | None = None) -> list[EnrollmentChange]:
+async def changes_of(
+    conn: asyncpg.Connection, psn_no: str, received_by: datetime | None = None
+) -> list[EnrollmentChange]:
     """A person's enrollment changes as received (by ``received_by``, when given)."""
-    rows = await conn.fetch("SELECT event FROM enrollment_events WHERE psn_no = $1 AND ($2::timestamptz IS NULL "
-                            "OR received_at <= $2)", psn_no, received_by)
+    rows = await conn.fetch(
+        "SELECT event FROM enrollment_events WHERE psn_no = $1 AND ($2::timestamptz IS NULL OR received_at <= $2)",
+        psn_no,
+        received_by,
+    )
     return [EnrollmentChange.model_validate(row["event"]) for row in rows]
 
 
 async def periods_of(conn: asyncpg.Connection, psn_no: str) -> list[CategoryHeld]:
     """A person's periods of their categories, as folded."""
-    rows = await conn.fetch("SELECT category, valid_from, valid_to, authority, event_id FROM identity_periods "
-                            "WHERE psn_no = $1", psn_no)
-    return [CategoryHeld(code=r["category"], valid_from=r["valid_from"], valid_to=r["valid_to"],
-                         authority=r["authority"], event_id=r["event_id"]) for r in rows]
+    rows = await conn.fetch(
+        "SELECT category, valid_from, valid_to, authority, event_id FROM identity_periods WHERE psn_no = $1", psn_no
+    )
+    return [
+        CategoryHeld(
+            code=r["category"],
+            valid_from=r["valid_from"],
+            valid_to=r["valid_to"],
+            authority=r["authority"],
+            event_id=r["event_id"],
+        )
+        for r in rows
+    ]
 
 
 async def enrolled_of(conn: asyncpg.Connection, psn_no: str) -> list[Enrolled]:
     """A person's periods of insurance, as folded (enrollment_periods)."""
-    rows = await conn.fetch("SELECT valid_from, valid_to, insutype, insuplc_admdvs, event_id FROM enrollment_periods "
-                            "WHERE psn_no = $1 ORDER BY valid_from", psn_no)
-    return [Enrolled(r["valid_from"], r["valid_to"], InsuType(r["insutype"]), r["insuplc_admdvs"], r["event_id"])
-            for r in rows]
+    rows = await conn.fetch(
+        "SELECT valid_from, valid_to, insutype, insuplc_admdvs, event_id FROM enrollment_periods "
+        "WHERE psn_no = $1 ORDER BY valid_from",
+        psn_no,
+    )
+    return [
+        Enrolled(r["valid_from"], r["valid_to"], InsuType(r["insutype"]), r["insuplc_admdvs"], r["event_id"])
+        for r in rows
+    ]
 
 
 class Enrollment:
@@ -80,8 +99,9 @@ class Enrollment:
                 await _fold(locked.conn, psn_no)
         return receipts
 
-    async def enrollment_history(self, psn_no: str,
-                                 known_at: datetime | None = None) -> tuple[list[Enrolled], list[EnrollmentChange]]:
+    async def enrollment_history(
+        self, psn_no: str, known_at: datetime | None = None
+    ) -> tuple[list[Enrolled], list[EnrollmentChange]]:
         """A person's periods of insurance (from the changes received by ``known_at``, when given) and
         the changes as received, in the order applied."""
         async with self._pool.acquire() as conn:
@@ -91,8 +111,9 @@ class Enrollment:
 
 async def _record(locked: Persons, life: int, arrival: Arrival[EnrollmentChange]) -> InputReceipt:
     change, conn = arrival.event, locked.conn
-    known = await conn.fetchval("SELECT input_seq FROM enrollment_events WHERE psn_no = $1 AND event_id = $2",
-                                change.psn_no, change.event_id)
+    known = await conn.fetchval(
+        "SELECT input_seq FROM enrollment_events WHERE psn_no = $1 AND event_id = $2", change.psn_no, change.event_id
+    )
     if known is not None:
         seq, new_position = await archive(locked, life, arrival, "enrollment", change.psn_no)
         if new_position:
@@ -101,9 +122,18 @@ async def _record(locked: Persons, life: int, arrival: Arrival[EnrollmentChange]
     enrolled = enrollment_from([*await changes_of(conn, change.psn_no), change])
     has_rolls = await rolls_owed(locked, life, change.psn_no, await periods_of(conn, change.psn_no), enrolled)
     seq, _ = await archive(locked, life, arrival, "enrollment", change.psn_no)
-    await conn.execute(_INSERT_EVENT, change.psn_no, change.event_id, change.insutype.value, change.insuplc_admdvs,
-                       change.valid_from, change.valid_to, change.recorded_at,
-                       change.model_dump(mode="json", by_alias=True), seq)
+    await conn.execute(
+        _INSERT_EVENT,
+        change.psn_no,
+        change.event_id,
+        change.insutype.value,
+        change.insuplc_admdvs,
+        change.valid_from,
+        change.valid_to,
+        change.recorded_at,
+        change.model_dump(mode="json", by_alias=True),
+        seq,
+    )
     if has_rolls or await conn.fetchval(_HAS_CLAIMS, change.psn_no):
         await conn.execute(_QUEUE, change.psn_no, seq, change.event_id)
         return InputReceipt("applied", seq, persons=(change.psn_no,))
@@ -115,6 +145,12 @@ async def _fold(conn: asyncpg.Connection, psn_no: str) -> None:
     periods = enrollment_from(await changes_of(conn, psn_no))
     await conn.execute("DELETE FROM enrollment_periods WHERE psn_no = $1", psn_no)
     if periods:
-        await conn.execute(_PERIODS, [psn_no] * len(periods), [p.start for p in periods], [p.end for p in periods],
-                           [p.insutype.value for p in periods], [p.insuplc_admdvs for p in periods],
-                           [p.event_id for p in periods])
+        await conn.execute(
+            _PERIODS,
+            [psn_no] * len(periods),
+            [p.start for p in periods],
+            [p.end for p in periods],
+            [p.insutype.value for p in periods],
+            [p.insuplc_admdvs for p in periods],
+            [p.event_id for p in periods],
+        )

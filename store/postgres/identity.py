@@ -1,5 +1,6 @@
 """Eligibility: every change recorded once, the periods recomputed from all events of a
 (person, category) by the pure fold of policies/periods.py; and the look-ups of identities."""
+
 from __future__ import annotations
 
 from datetime import date, datetime
@@ -47,7 +48,6 @@ WHERE i.psn_no = t.psn_no AND i.category = t.category"""
 _INSERT_PERIOD = """
 INSERT INTO identity_periods (psn_no, category, valid_from, valid_to, authority, event_id)
 VALUES ($1, $2, $3, $4, $5, $6)"""
-
 
 
 class Identity:
@@ -110,14 +110,17 @@ class Identity:
         async with self._pool.acquire() as conn:
             rows = await conn.fetch(
                 "SELECT category, event_id, action, valid_from, valid_to, authority, recorded_at FROM identity_events "
-                "WHERE psn_no = $1 AND received_at <= $2", psn_no, known_at,
+                "WHERE psn_no = $1 AND received_at <= $2",
+                psn_no,
+                known_at,
             )
         by_category: dict[str, list[asyncpg.Record]] = {}
         for row in rows:
             by_category.setdefault(row["category"], []).append(row)
         held = [
             CategoryHeld(code=category, valid_from=p.start, valid_to=p.end, authority=p.authority, event_id=p.event_id)
-            for category, events in by_category.items() for p in periods_from(events)
+            for category, events in by_category.items()
+            for p in periods_from(events)
         ]
         return sorted(held, key=lambda h: (h.code.value, h.valid_from))
 
@@ -127,16 +130,20 @@ class Identity:
             rows = await conn.fetch(
                 "SELECT DISTINCT psn_no, category FROM identity_periods WHERE authority = $1 AND category = ANY($2::text[]) "
                 "AND valid_from <= $3 AND (valid_to IS NULL OR valid_to >= $3) ORDER BY psn_no, category",
-                authority, categories, on,
+                authority,
+                categories,
+                on,
             )
         return [(row["psn_no"], row["category"]) for row in rows]
 
 
-
 def _held(row: asyncpg.Record) -> CategoryHeld:
     return CategoryHeld(
-        code=row["category"], valid_from=row["valid_from"], valid_to=row["valid_to"],
-        authority=row["authority"], event_id=row["event_id"],
+        code=row["category"],
+        valid_from=row["valid_from"],
+        valid_to=row["valid_to"],
+        authority=row["authority"],
+        event_id=row["event_id"],
     )
 
 
@@ -145,12 +152,25 @@ async def _record_change(locked: Persons, life: int, arrival: Arrival[Eligibilit
     has_rolls = await _rolls_first(locked, life, change)
     seq, new_position = await archive(locked, life, arrival, "eligibility", change.psn_no)
     inserted = await conn.fetchval(
-        _INSERT_EVENT, change.event_id, change.psn_no, change.category.value, change.action, change.valid_from,
-        change.valid_to, change.authority.value, change.recorded_at, change.model_dump(mode="json", by_alias=True), seq)
+        _INSERT_EVENT,
+        change.event_id,
+        change.psn_no,
+        change.category.value,
+        change.action,
+        change.valid_from,
+        change.valid_to,
+        change.authority.value,
+        change.recorded_at,
+        change.model_dump(mode="json", by_alias=True),
+        seq,
+    )
     if inserted is None:
         known = await conn.fetchval(
             "SELECT input_seq FROM identity_events WHERE psn_no = $1 AND authority = $2 AND event_id = $3",
-            change.psn_no, change.authority.value, change.event_id)
+            change.psn_no,
+            change.authority.value,
+            change.event_id,
+        )
         if new_position and known != seq:
             await set_outcome(locked, change.psn_no, seq, "repeat", f"event {change.event_id} was received before")
         return InputReceipt("repeat", known)
@@ -162,13 +182,22 @@ async def _rolls_first(locked: Persons, life: int, change: EligibilityChange) ->
     """A new grant that may make its person subsidised for a rolled year they lack gets the roll put
     before it in their order (store/postgres/rolls.py); True when the person has taken any roll."""
     conn = locked.conn
-    known = await conn.fetchval("SELECT 1 FROM identity_events WHERE psn_no = $1 AND authority = $2 AND event_id = $3",
-                                change.psn_no, change.authority.value, change.event_id)
+    known = await conn.fetchval(
+        "SELECT 1 FROM identity_events WHERE psn_no = $1 AND authority = $2 AND event_id = $3",
+        change.psn_no,
+        change.authority.value,
+        change.event_id,
+    )
     if known is not None or change.action != "grant":
         return bool(await conn.fetchval("SELECT EXISTS (SELECT 1 FROM person_rolls WHERE psn_no = $1)", change.psn_no))
     granted = CategoryHeld(code=change.category, valid_from=change.valid_from, valid_to=change.valid_to)
-    return await rolls_owed(locked, life, change.psn_no, [*await periods_of(conn, change.psn_no), granted],
-                            await enrolled_of(conn, change.psn_no))
+    return await rolls_owed(
+        locked,
+        life,
+        change.psn_no,
+        [*await periods_of(conn, change.psn_no), granted],
+        await enrolled_of(conn, change.psn_no),
+    )
 
 
 async def _recompute_periods(conn: asyncpg.Connection, touched: list[tuple[str, str]]) -> None:
@@ -179,7 +208,8 @@ async def _recompute_periods(conn: asyncpg.Connection, touched: list[tuple[str, 
         events[(row["psn_no"], row["category"])].append(row)
     rows = [
         (psn_no, category, p.start, p.end, p.authority, p.event_id)
-        for (psn_no, category), evs in events.items() for p in periods_from(evs)
+        for (psn_no, category), evs in events.items()
+        for p in periods_from(evs)
     ]
     await conn.execute(_DELETE_PERIODS, persons, categories)
     if rows:

@@ -1,4 +1,5 @@
 """Bad input kept once per place it came from, the archive read back for audits, and parked messages."""
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -24,8 +25,10 @@ ON CONFLICT (psn_no, worker, life, topic, "partition", "offset") WHERE "partitio
 DO UPDATE SET error = EXCLUDED.error
 RETURNING parked_id"""
 
-_PARKED_COLUMNS = ('parked_id, worker, topic, "partition", "offset", msg_key, msg_value, error, parked_at, behind, header_names, '
-                   'header_values, psn_no, life')
+_PARKED_COLUMNS = (
+    'parked_id, worker, topic, "partition", "offset", msg_key, msg_value, error, parked_at, behind, header_names, '
+    "header_values, psn_no, life"
+)
 
 _DROP = f"""
 WITH gone AS (DELETE FROM parked WHERE psn_no = $4 AND parked_id = $1 RETURNING {_PARKED_COLUMNS})
@@ -50,39 +53,90 @@ class Inputs:
         reason = without_nul(reason)
         async with persons_locked(self._pool, [psn_no or ""]) as locked:
             await archive(locked, self.life, arrival, kind, psn_no, "rejected", reason)
-            return await locked.conn.fetchval(_INSERT_REJECTION, arrival.topic, reason, original, arrival.partition,
-                                              arrival.offset, psn_no or "", self.life) is not None
+            return (
+                await locked.conn.fetchval(
+                    _INSERT_REJECTION,
+                    arrival.topic,
+                    reason,
+                    original,
+                    arrival.partition,
+                    arrival.offset,
+                    psn_no or "",
+                    self.life,
+                )
+                is not None
+            )
 
     async def inputs(self, *, after: Place = START, limit: int = 10_000) -> list[ArchivedInput]:
         """The archive after the place ``after``: each person's inputs in the order they take effect
         (persons in order of their numbers; "", what names no one person, first)."""
         async with self._pool.acquire() as conn:
             rows = await conn.fetch(_INPUTS_AFTER, after.psn_no, after.seq, limit)
-        return [ArchivedInput(r["seq"], r["topic"], r["partition"], r["offset"], bytes(r["raw"]), r["kind"], r["outcome"],
-                              r["reason"], r["received_at"], r["psn_no"], r["life"]) for r in rows]
+        return [
+            ArchivedInput(
+                r["seq"],
+                r["topic"],
+                r["partition"],
+                r["offset"],
+                bytes(r["raw"]),
+                r["kind"],
+                r["outcome"],
+                r["reason"],
+                r["received_at"],
+                r["psn_no"],
+                r["life"],
+            )
+            for r in rows
+        ]
 
     # --- parking
 
-    async def park(self, worker: str, topic: str, partition: int | None, offset: int | None, key: bytes | None,
-                   value: bytes | None, error: str, behind: bool, headers: Sequence[tuple[str, bytes]] = ()) -> int:
+    async def park(
+        self,
+        worker: str,
+        topic: str,
+        partition: int | None,
+        offset: int | None,
+        key: bytes | None,
+        value: bytes | None,
+        error: str,
+        behind: bool,
+        headers: Sequence[tuple[str, bytes]] = (),
+    ) -> int:
         """Keep a message a worker could not handle (or one waiting behind such a message of its person), with its headers."""
         names = [name.encode("utf-8", errors="surrogatepass") for name, _ in headers]
         psn_no = key.decode("utf-8", errors="backslashreplace") if key is not None else ""
         async with self._pool.acquire() as conn:
-            return await conn.fetchval(_PARK, worker, topic, partition, offset, key, value, without_nul(error), behind,
-                                       names, [bytes(value) for _, value in headers], without_nul(psn_no), self.life)
+            return await conn.fetchval(
+                _PARK,
+                worker,
+                topic,
+                partition,
+                offset,
+                key,
+                value,
+                without_nul(error),
+                behind,
+                names,
+                [bytes(value) for _, value in headers],
+                without_nul(psn_no),
+                self.life,
+            )
 
     async def parked_keys(self, worker: str) -> set[bytes]:
         """The message keys (persons) that have something parked for this worker."""
         async with self._pool.acquire() as conn:
-            rows = await conn.fetch("SELECT DISTINCT msg_key FROM parked WHERE worker = $1 AND msg_key IS NOT NULL", worker)
+            rows = await conn.fetch(
+                "SELECT DISTINCT msg_key FROM parked WHERE worker = $1 AND msg_key IS NOT NULL", worker
+            )
         return {bytes(row["msg_key"]) for row in rows}
 
     async def parked(self, worker: str | None = None) -> list[Parked]:
         """What is parked (for one worker, or all), in the order parked."""
         async with self._pool.acquire() as conn:
-            rows = await conn.fetch(f"SELECT {_PARKED_COLUMNS} FROM parked WHERE $1::text IS NULL OR worker = $1 "
-                                    "ORDER BY parked_id", worker)
+            rows = await conn.fetch(
+                f"SELECT {_PARKED_COLUMNS} FROM parked WHERE $1::text IS NULL OR worker = $1 ORDER BY parked_id", worker
+            )
         return [_parked(r) for r in rows]
 
     async def unpark(self, parked_id: int) -> None:
@@ -103,8 +157,11 @@ class Inputs:
     async def dropped(self, worker: str | None = None) -> list[DroppedParked]:
         """The parked messages operators dropped, in the order dropped."""
         async with self._pool.acquire() as conn:
-            rows = await conn.fetch(f"SELECT dropped_id, reason, dropped_by, dropped_at, {_PARKED_COLUMNS} FROM parked_dropped "
-                                    "WHERE $1::text IS NULL OR worker = $1 ORDER BY dropped_id", worker)
+            rows = await conn.fetch(
+                f"SELECT dropped_id, reason, dropped_by, dropped_at, {_PARKED_COLUMNS} FROM parked_dropped "
+                "WHERE $1::text IS NULL OR worker = $1 ORDER BY dropped_id",
+                worker,
+            )
         return [_dropped(r) for r in rows]
 
 
@@ -113,10 +170,23 @@ def _optional_bytes(value) -> bytes | None:
 
 
 def _parked(r) -> Parked:
-    headers = tuple((bytes(name).decode("utf-8", errors="surrogatepass"), bytes(value))
-                    for name, value in zip(r["header_names"], r["header_values"]))
-    return Parked(r["parked_id"], r["worker"], r["topic"], r["partition"], r["offset"], _optional_bytes(r["msg_key"]),
-                  _optional_bytes(r["msg_value"]), r["error"], r["parked_at"], r["behind"], headers)
+    headers = tuple(
+        (bytes(name).decode("utf-8", errors="surrogatepass"), bytes(value))
+        for name, value in zip(r["header_names"], r["header_values"])
+    )
+    return Parked(
+        r["parked_id"],
+        r["worker"],
+        r["topic"],
+        r["partition"],
+        r["offset"],
+        _optional_bytes(r["msg_key"]),
+        _optional_bytes(r["msg_value"]),
+        r["error"],
+        r["parked_at"],
+        r["behind"],
+        headers,
+    )
 
 
 def _dropped(r) -> DroppedParked:

@@ -1,5 +1,6 @@
 """The registry of public keys (streams/signing.py): added once on its holder's proof of having the
 private half (a challenge of this registry, signed), revoked from a moment on."""
+
 from __future__ import annotations
 
 from datetime import datetime, timedelta
@@ -16,8 +17,12 @@ class Keys:
         """A new random challenge for registering one key, good once until ``now + lifetime``."""
         issued = KeyChallenge.issue(now, lifetime)
         async with self._pool.acquire() as conn:
-            await conn.execute("INSERT INTO key_challenges (challenge, issued_at, expires_at) VALUES ($1, $2, $3)",
-                               issued.challenge, issued.issued_at, issued.expires_at)
+            await conn.execute(
+                "INSERT INTO key_challenges (challenge, issued_at, expires_at) VALUES ($1, $2, $3)",
+                issued.challenge,
+                issued.issued_at,
+                issued.expires_at,
+            )
         return issued
 
     async def add_key(self, key: SigningKey, proof: KeyProof, now: datetime) -> bool:
@@ -29,25 +34,49 @@ class Keys:
             refusal = proof_refusal(key, proof, _challenge(row) if row else None, now)
             if refusal:
                 raise ProofRefused(refusal)
-            await conn.execute("UPDATE key_challenges SET used_at = $2, key_id = $3, signature = $4 WHERE challenge = $1",
-                               proof.challenge, now, key.key_id, proof.signature)
-            known = await conn.fetchrow("SELECT signer_kind, signer, public_key FROM signing_keys WHERE key_id = $1", key.key_id)
+            await conn.execute(
+                "UPDATE key_challenges SET used_at = $2, key_id = $3, signature = $4 WHERE challenge = $1",
+                proof.challenge,
+                now,
+                key.key_id,
+                proof.signature,
+            )
+            known = await conn.fetchrow(
+                "SELECT signer_kind, signer, public_key FROM signing_keys WHERE key_id = $1", key.key_id
+            )
             if known is not None:
-                if (known["signer_kind"], known["signer"], known["public_key"]) != (key.signer_kind, key.signer, key.public_key):
+                if (known["signer_kind"], known["signer"], known["public_key"]) != (
+                    key.signer_kind,
+                    key.signer,
+                    key.public_key,
+                ):
                     raise ValueError(f"key id {key.key_id} is registered for another key or signer; choose another id")
                 return False
             inserted = await conn.execute(
                 "INSERT INTO signing_keys (key_id, signer_kind, signer, public_key, valid_from, valid_to) VALUES ($1, $2, $3, $4, $5, $6) "
-                "ON CONFLICT (key_id) DO NOTHING", key.key_id, key.signer_kind, key.signer, key.public_key, key.valid_from, key.valid_to)
+                "ON CONFLICT (key_id) DO NOTHING",
+                key.key_id,
+                key.signer_kind,
+                key.signer,
+                key.public_key,
+                key.valid_from,
+                key.valid_to,
+            )
             if inserted == "INSERT 0 0":  # registered at this moment by another: the same key, or refused as above
-                raise ValueError(f"key id {key.key_id} was registered at this moment by another registration; list the keys and try again")
+                raise ValueError(
+                    f"key id {key.key_id} was registered at this moment by another registration; list the keys and try again"
+                )
             return True
 
     async def revoke_key(self, key_id: str, at: datetime) -> SigningKey:
         """Refuse the key's events received from ``at`` on (earlier ones stay valid)."""
         async with self._pool.acquire() as conn:
-            row = await conn.fetchrow("UPDATE signing_keys SET revoked_at = least(coalesce(revoked_at, $2), $2) WHERE key_id = $1 "
-                                      "RETURNING *", key_id, at)
+            row = await conn.fetchrow(
+                "UPDATE signing_keys SET revoked_at = least(coalesce(revoked_at, $2), $2) WHERE key_id = $1 "
+                "RETURNING *",
+                key_id,
+                at,
+            )
         if row is None:
             raise LookupError(f"no key {key_id!r} in the registry")
         return _key(row)
@@ -59,10 +88,22 @@ class Keys:
 
 
 def _key(row) -> SigningKey:
-    return SigningKey(key_id=row["key_id"], signer_kind=row["signer_kind"], signer=row["signer"], public_key=row["public_key"],
-                      valid_from=row["valid_from"], valid_to=row["valid_to"], revoked_at=row["revoked_at"])
+    return SigningKey(
+        key_id=row["key_id"],
+        signer_kind=row["signer_kind"],
+        signer=row["signer"],
+        public_key=row["public_key"],
+        valid_from=row["valid_from"],
+        valid_to=row["valid_to"],
+        revoked_at=row["revoked_at"],
+    )
 
 
 def _challenge(row) -> KeyChallenge:
-    return KeyChallenge(challenge=row["challenge"], issued_at=row["issued_at"], expires_at=row["expires_at"], used_at=row["used_at"],
-                        key_id=row["key_id"])
+    return KeyChallenge(
+        challenge=row["challenge"],
+        issued_at=row["issued_at"],
+        expires_at=row["expires_at"],
+        used_at=row["used_at"],
+        key_id=row["key_id"],
+    )

@@ -2,6 +2,7 @@
 (store/life.py), records once each, published in commit order, the year totals with them; the
 claims that arrive checked against what intake recorded before they take their place; and the
 outbox of records and alerts still to publish."""
+
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
@@ -11,14 +12,26 @@ from datetime import datetime
 import asyncpg
 
 from policies.ledger import (
-    CancellationReceived, ChangeReceived, ClaimReceived, CloseReceived, EnrollmentReceived, Input, RollReceived,
+    CancellationReceived,
+    ChangeReceived,
+    ClaimReceived,
+    CloseReceived,
+    EnrollmentReceived,
+    Input,
+    RollReceived,
 )
 from policies.settle import Settled
 from policies.soundness import checked
 from schemas.events import (
-    ClaimCancellation, DischargeClaim, EligibilityChange, EnrollmentChange, HighCostAlert, PremiumRoll, Settlement, YearEndClose,
+    ClaimCancellation,
+    DischargeClaim,
+    EligibilityChange,
+    EnrollmentChange,
+    HighCostAlert,
+    PremiumRoll,
+    Settlement,
+    YearEndClose,
 )
-from schemas.personal import mask
 from schemas.totals import YearTotals, totals_from_json, totals_json
 from schemas.wire import encode
 
@@ -57,7 +70,9 @@ _MARK_ALERTS = """
 UPDATE alerts AS a SET published = true FROM unnest($1::text[], $2::text[]) AS x(p, i)
 WHERE a.psn_no = x.p AND a.alert_id = x.i AND NOT a.published"""
 
-_RECORDS_AFTER = "SELECT psn_no, seq, record FROM settlements WHERE (psn_no, seq) > ($1, $2) ORDER BY psn_no, seq LIMIT $3"
+_RECORDS_AFTER = (
+    "SELECT psn_no, seq, record FROM settlements WHERE (psn_no, seq) > ($1, $2) ORDER BY psn_no, seq LIMIT $3"
+)
 _RECORDS_OF_AFTER = "SELECT psn_no, seq, record FROM settlements WHERE psn_no = $1 AND seq > $2 ORDER BY seq LIMIT $3"
 # a claim's records by its key: the person from claim_owners (a year-end entry's key is owned by no
 # claim: its records are found by the key alone)
@@ -116,14 +131,18 @@ class BatchedPersonAccess:
         self.locked, self.conn = locked, locked.conn
         self.written: dict[str, tuple[Settlement, bytes]] = {}  # the records this transaction wrote, as written
         self._queues: dict[str, list[QueueItem]] = {}
-        self._receipts: dict[tuple[str, str], tuple[int, DischargeClaim, dict]] = {}  # (psn_no, claim key) -> seq, claim, snapshot
+        self._receipts: dict[
+            tuple[str, str], tuple[int, DischargeClaim, dict]
+        ] = {}  # (psn_no, claim key) -> seq, claim, snapshot
         self._totals: dict[tuple[str, int], YearTotals] = {}
         self._changed: set[tuple[str, int]] = set()
         self._records: list[Settlement] = []
         self._alerts: list[tuple[str, HighCostAlert]] = []
         self._done: list[QueueItem] = []
         self._arrived: list[QueueItem] = []
-        self._settled: dict[tuple[str, str], tuple[YearTotals, Settled]] = {}  # (psn_no, key) -> its basis, the claim settled on it
+        self._settled: dict[
+            tuple[str, str], tuple[YearTotals, Settled]
+        ] = {}  # (psn_no, key) -> its basis, the claim settled on it
 
     async def preload(self, persons: list[str], arrived: Sequence[ArrivedClaim] = ()) -> list[str | None]:
         """Read everything up front, then take the claims that ``arrived``: each is checked against
@@ -173,8 +192,12 @@ class BatchedPersonAccess:
         if (psn_no, claim_key) in self._receipts:
             _, claim, snapshot = self._receipts[(psn_no, claim_key)]
             return claim, snapshot
-        row = await self.conn.fetchrow("SELECT payload, snapshot FROM claims_received "
-                                       "WHERE psn_no = $1 AND claim_key = $2 AND snapshot IS NOT NULL", psn_no, claim_key)
+        row = await self.conn.fetchrow(
+            "SELECT payload, snapshot FROM claims_received "
+            "WHERE psn_no = $1 AND claim_key = $2 AND snapshot IS NOT NULL",
+            psn_no,
+            claim_key,
+        )
         return DischargeClaim.model_validate(row["payload"]), row["snapshot"]
 
     def _basis(self, psn_no: str, year: int, basis: object) -> YearTotals:
@@ -192,8 +215,12 @@ class BatchedPersonAccess:
     async def totals(self, psn_no: str, year: int) -> YearTotals:
         if (psn_no, year) not in self._totals:
             await self.flush()
-            rows = await self.conn.fetch("SELECT psn_no, year, account, base, paid, paid_by_day, assisted_visits_by_month "
-                                         "FROM year_totals WHERE psn_no = $1 AND year = $2", psn_no, year)
+            rows = await self.conn.fetch(
+                "SELECT psn_no, year, account, base, paid, paid_by_day, assisted_visits_by_month "
+                "FROM year_totals WHERE psn_no = $1 AND year = $2",
+                psn_no,
+                year,
+            )
             self._totals.update(totals_of_rows([(psn_no, year)], [tuple(r) for r in rows]))
         return dict(self._totals[(psn_no, year)])
 
@@ -219,7 +246,9 @@ class BatchedPersonAccess:
 
     async def replace_totals(self, psn_no: str, totals: dict[int, YearTotals]) -> None:
         await self.flush()
-        await self.conn.execute("DELETE FROM year_totals WHERE psn_no = $1 AND year = ANY($2::integer[])", psn_no, list(totals))
+        await self.conn.execute(
+            "DELETE FROM year_totals WHERE psn_no = $1 AND year = ANY($2::integer[])", psn_no, list(totals)
+        )
         for year, accounts in totals.items():
             await self.set_totals(psn_no, year, accounts)
 
@@ -235,17 +264,32 @@ class BatchedPersonAccess:
         if records:
             self.written.update(await write_records(self.locked, records))
         if alerts:
-            await self.conn.execute(_INSERT_ALERTS, [a for a, _ in alerts], [alert.psn_no for _, alert in alerts],
-                                    [alert.model_dump_json().encode() for _, alert in alerts],
-                                    [self.locked.next_seq(alert.psn_no) for _, alert in alerts])
+            await self.conn.execute(
+                _INSERT_ALERTS,
+                [a for a, _ in alerts],
+                [alert.psn_no for _, alert in alerts],
+                [alert.model_dump_json().encode() for _, alert in alerts],
+                [self.locked.next_seq(alert.psn_no) for _, alert in alerts],
+            )
         finished = {(i.psn_no, i.seq, i.sub) for i in done}
         waiting = [i for i in arrived if (i.psn_no, i.seq, i.sub) not in finished]
-        totals = [totals_row(p, y, account, t) for p, y in changed for account, t in sorted(self._totals[(p, y)].items())]
+        totals = [
+            totals_row(p, y, account, t) for p, y in changed for account, t in sorted(self._totals[(p, y)].items())
+        ]
         persons, seqs = self.locked.taken()
         if done or waiting or totals or persons:
-            await self.conn.execute(_FINISH, [i.psn_no for i in done], [i.seq for i in done], [i.sub for i in done],
-                                    [i.psn_no for i in waiting], [i.seq for i in waiting], [i.sub for i in waiting],
-                                    *columns(totals, 7), persons, seqs)
+            await self.conn.execute(
+                _FINISH,
+                [i.psn_no for i in done],
+                [i.seq for i in done],
+                [i.sub for i in done],
+                [i.psn_no for i in waiting],
+                [i.seq for i in waiting],
+                [i.sub for i in waiting],
+                *columns(totals, 7),
+                persons,
+                seqs,
+            )
 
 
 async def write_records(locked: Persons, records: list[Settlement]) -> dict[str, tuple[Settlement, bytes]]:
@@ -257,9 +301,18 @@ async def write_records(locked: Persons, records: list[Settlement]) -> dict[str,
         return {}
     wire = [encode(r) for r in records]
     inserted = await locked.conn.fetch(
-        _INSERT_RECORDS, [r.settlement_id for r in records], [r.claim_id for r in records], [r.kind for r in records],
-        [r.psn_no for r in records], wire, [r.medfee_sumamt for r in records], [r.fund_pay_sumamt for r in records],
-        [r.psn_part_amt for r in records], [r.year for r in records], [locked.next_seq(r.psn_no) for r in records])
+        _INSERT_RECORDS,
+        [r.settlement_id for r in records],
+        [r.claim_id for r in records],
+        [r.kind for r in records],
+        [r.psn_no for r in records],
+        wire,
+        [r.medfee_sumamt for r in records],
+        [r.fund_pay_sumamt for r in records],
+        [r.psn_part_amt for r in records],
+        [r.year for r in records],
+        [locked.next_seq(r.psn_no) for r in records],
+    )
     new = {row["settlement_id"] for row in inserted}
     return {r.settlement_id: (r, w) for r, w in zip(records, wire) if r.settlement_id in new}
 
@@ -270,24 +323,43 @@ async def history_of(conn: asyncpg.Connection, psn_no: str) -> list[Input]:
     claims = await conn.fetch("SELECT seq, payload FROM claims_received WHERE psn_no = $1", psn_no)
     cancellations = await conn.fetch("SELECT input_seq, event FROM cancellations WHERE psn_no = $1", psn_no)
     changes = await conn.fetch("SELECT input_seq, event FROM identity_events WHERE psn_no = $1", psn_no)
-    closes = await conn.fetch("SELECT p.seq AS input_seq, y.event_id, y.region, y.year, y.closed_at FROM person_closes AS p "
-                              "JOIN year_closes AS y ON y.region = p.region AND y.year = p.year WHERE p.psn_no = $1", psn_no)
+    closes = await conn.fetch(
+        "SELECT p.seq AS input_seq, y.event_id, y.region, y.year, y.closed_at FROM person_closes AS p "
+        "JOIN year_closes AS y ON y.region = p.region AND y.year = p.year WHERE p.psn_no = $1",
+        psn_no,
+    )
     inputs: list[Input] = [ClaimReceived(r["seq"], DischargeClaim.model_validate(r["payload"])) for r in claims]
-    inputs += [CancellationReceived(r["input_seq"], ClaimCancellation.model_validate(r["event"])) for r in cancellations]
+    inputs += [
+        CancellationReceived(r["input_seq"], ClaimCancellation.model_validate(r["event"])) for r in cancellations
+    ]
     inputs += [ChangeReceived(r["input_seq"], EligibilityChange.model_validate(r["event"])) for r in changes]
-    inputs += [CloseReceived(r["input_seq"], YearEndClose(event_id=r["event_id"], region=r["region"], year=r["year"],
-                                                          closed_at=r["closed_at"])) for r in closes]
+    inputs += [
+        CloseReceived(
+            r["input_seq"],
+            YearEndClose(event_id=r["event_id"], region=r["region"], year=r["year"], closed_at=r["closed_at"]),
+        )
+        for r in closes
+    ]
     enrollments = await conn.fetch("SELECT input_seq, event FROM enrollment_events WHERE psn_no = $1", psn_no)
-    rolls = await conn.fetch("SELECT p.seq AS input_seq, r.event_id, r.region, r.year, r.recorded_at FROM person_rolls AS p "
-                             "JOIN premium_rolls AS r ON r.region = p.region AND r.year = p.year WHERE p.psn_no = $1", psn_no)
+    rolls = await conn.fetch(
+        "SELECT p.seq AS input_seq, r.event_id, r.region, r.year, r.recorded_at FROM person_rolls AS p "
+        "JOIN premium_rolls AS r ON r.region = p.region AND r.year = p.year WHERE p.psn_no = $1",
+        psn_no,
+    )
     inputs += [EnrollmentReceived(r["input_seq"], EnrollmentChange.model_validate(r["event"])) for r in enrollments]
-    inputs += [RollReceived(r["input_seq"], PremiumRoll(event_id=r["event_id"], region=r["region"], year=r["year"],
-                                                        recorded_at=r["recorded_at"])) for r in rolls]
+    inputs += [
+        RollReceived(
+            r["input_seq"],
+            PremiumRoll(event_id=r["event_id"], region=r["region"], year=r["year"], recorded_at=r["recorded_at"]),
+        )
+        for r in rolls
+    ]
     return sorted(inputs, key=lambda i: i.seq)
 
 
-async def settle_in_order(locked: Persons, persons: Iterable[str], now: datetime,
-                          arrived: Sequence[ArrivedClaim] = ()) -> tuple[Outbox, list[str | None]]:
+async def settle_in_order(
+    locked: Persons, persons: Iterable[str], now: datetime, arrived: Sequence[ArrivedClaim] = ()
+) -> tuple[Outbox, list[str | None]]:
     """Apply every person's ready inputs in order, the claims that ``arrived`` from their last payer
     (and hold against what intake recorded) now ready among them; the outbox of what they (and
     earlier runs that did not get to publish) left unpublished, and per arrival None or why it was
@@ -303,16 +375,19 @@ async def settle_in_order(locked: Persons, persons: Iterable[str], now: datetime
     return await unpublished(locked.conn, persons, access.written), refused
 
 
-async def unpublished(conn: asyncpg.Connection, persons: list[str],
-                      written: dict[str, tuple[Settlement, bytes]] | None = None) -> Outbox:
+async def unpublished(
+    conn: asyncpg.Connection, persons: list[str], written: dict[str, tuple[Settlement, bytes]] | None = None
+) -> Outbox:
     """What the persons' records and alerts left unpublished, in order; those this transaction
     ``written`` are taken as written, not read back and validated again."""
     if not persons:
         return Outbox()
     written = written or {}
     left = await conn.fetchrow(_UNPUBLISHED, persons, list(written))
-    records = [written[settlement_id][0] if record is None else Settlement.model_validate(record)
-               for settlement_id, record in left["records"]]
+    records = [
+        written[settlement_id][0] if record is None else Settlement.model_validate(record)
+        for settlement_id, record in left["records"]
+    ]
     alerts = [(alert_id, HighCostAlert.model_validate(alert)) for alert_id, alert in left["alerts"]]
     return Outbox(records, alerts, {sid: wire for sid, (_, wire) in written.items()})
 
@@ -320,8 +395,9 @@ async def unpublished(conn: asyncpg.Connection, persons: list[str],
 class Ledger:
     _pool: asyncpg.Pool
 
-    async def arrive(self, claims: list[ArrivedClaim], now: datetime,
-                     woken: Sequence[str] = ()) -> tuple[Outbox, list[str | None]]:
+    async def arrive(
+        self, claims: list[ArrivedClaim], now: datetime, woken: Sequence[str] = ()
+    ) -> tuple[Outbox, list[str | None]]:
         """Claims that passed their payers, each checked against what intake recorded and then taking
         effect in its person's order with whatever it held up; the ``woken`` persons' queues applied
         too. Returns what is left to publish for those persons, and per claim None or why it was refused."""
@@ -351,11 +427,15 @@ class Ledger:
             if alerts:
                 await conn.execute(_MARK_ALERTS, [p for p, _ in alerts], [i for _, i in alerts])
 
-    async def settlements(self, *, after: Place = START, limit: int = 1000,
-                          psn_no: str | None = None) -> list[tuple[Place, Settlement]]:
+    async def settlements(
+        self, *, after: Place = START, limit: int = 1000, psn_no: str | None = None
+    ) -> list[tuple[Place, Settlement]]:
         """Up to ``limit`` records after the place ``after``, each person's in the order recorded
         (persons in order of their numbers): a reader pages on, and no writer waits for it."""
-        return [(place, Settlement.model_validate(record)) for place, record in await self._records_after(after, limit, psn_no)]
+        return [
+            (place, Settlement.model_validate(record))
+            for place, record in await self._records_after(after, limit, psn_no)
+        ]
 
     async def record_documents(self, *, after: Place = START, limit: int = 1000) -> list[tuple[Place, dict]]:
         """The records as stored, unvalidated (an auditor reads even a damaged ledger)."""
@@ -385,8 +465,9 @@ class Ledger:
         """Inputs waiting to take effect (of one person, or everyone's), in order."""
         async with self._pool.acquire() as conn:
             if psn_no is None:
-                rows = await conn.fetch("SELECT psn_no, seq, sub, kind, ref, ready, flagged FROM person_queue ORDER BY psn_no, seq, sub")
+                rows = await conn.fetch(
+                    "SELECT psn_no, seq, sub, kind, ref, ready, flagged FROM person_queue ORDER BY psn_no, seq, sub"
+                )
             else:
                 rows = await conn.fetch(_QUEUE, psn_no)
         return [QueueItem(**dict(row)) for row in rows]
-

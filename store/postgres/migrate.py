@@ -1,4 +1,5 @@
 """Versioned migrations: store/migrations/NNNN_*.sql, applied in order, each in its own transaction."""
+
 from __future__ import annotations
 
 import logging

@@ -5,6 +5,7 @@ a category the region subsidises then — archived in the person's order, rememb
 A later grant or enrollment change of a person whose order lacks a rolled year they may now be
 subsidised for gets the roll put before it (:func:`rolls_owed`): a change received after the roll
 takes effect after it, so what it subsidises is due the month after (PARAMETERS.md)."""
+
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
@@ -69,9 +70,15 @@ SELECT record FROM settlements WHERE kind = 'premium' AND left(claim_id, length(
 async def rolls_of(pool_or_conn) -> dict[tuple[str, int], Roll]:
     """Every roll received, by (region, year), with its archive row."""
     rows = await pool_or_conn.fetch(_ROLLS)
-    return {(r["region"], r["year"]): Roll(r["event_id"], r["region"], r["year"],
-                                           Arrival(r["topic"], r["partition"], r["offset"], bytes(r["raw"]), None))
-            for r in rows}
+    return {
+        (r["region"], r["year"]): Roll(
+            r["event_id"],
+            r["region"],
+            r["year"],
+            Arrival(r["topic"], r["partition"], r["offset"], bytes(r["raw"]), None),
+        )
+        for r in rows
+    }
 
 
 async def take_roll(locked: Persons, life: int, roll: Roll, persons: Iterable[str]) -> list[str]:
@@ -85,14 +92,17 @@ async def take_roll(locked: Persons, life: int, roll: Roll, persons: Iterable[st
     return persons
 
 
-async def rolls_owed(locked: Persons, life: int, psn_no: str, identity: Sequence[CategoryHeld],
-                     enrolled: Sequence[Enrolled]) -> bool:
+async def rolls_owed(
+    locked: Persons, life: int, psn_no: str, identity: Sequence[CategoryHeld], enrolled: Sequence[Enrolled]
+) -> bool:
     """Put before a person's change every rolled year they lack and may be subsidised for with it
     (``identity`` and ``enrolled``: their periods with the change); True when they have taken any
     roll (their changes then take their place in their queue)."""
     conn = locked.conn
-    taken = {(r["region"], r["year"]) for r in
-             await conn.fetch("SELECT region, year FROM person_rolls WHERE psn_no = $1", psn_no)}
+    taken = {
+        (r["region"], r["year"])
+        for r in await conn.fetch("SELECT region, year FROM person_rolls WHERE psn_no = $1", psn_no)
+    }
     rolls = await rolls_of(conn)
     for (region, year), roll in sorted(rolls.items()):
         if (region, year) not in taken and may_subsidise(region, year, identity, enrolled):
@@ -114,7 +124,9 @@ class Rolls:
             seq, new_position = await archive(locked, self.life, arrival, "roll", None)
             earlier = await locked.conn.fetchrow(
                 "SELECT event_id, input_seq, recorded_at FROM premium_rolls WHERE region = $1 AND year = $2",
-                roll.region, roll.year)
+                roll.region,
+                roll.year,
+            )
             if earlier is None:
                 await locked.conn.execute(_INSERT_ROLL, roll.region, roll.year, roll.event_id, seq, roll.recorded_at)
             elif new_position and earlier["input_seq"] != seq:
@@ -134,14 +146,23 @@ class Rolls:
         done: list[str] = []
         while True:
             async with self._pool.acquire() as conn:
-                waiting = [r["psn_no"] for r in await conn.fetch(_WITHOUT_IT, places, first, last, roll.region, roll.year,
-                                                                 categories)]
+                waiting = [
+                    r["psn_no"]
+                    for r in await conn.fetch(_WITHOUT_IT, places, first, last, roll.region, roll.year, categories)
+                ]
             if not waiting:
                 return done
             async with persons_locked(self._pool, waiting) as locked:
-                still = {r["psn_no"] for r in await locked.conn.fetch(
-                    "SELECT p AS psn_no FROM unnest($1::text[]) AS p WHERE NOT EXISTS (SELECT 1 FROM person_rolls AS r "
-                    "WHERE r.psn_no = p AND r.region = $2 AND r.year = $3)", waiting, roll.region, roll.year)}
+                still = {
+                    r["psn_no"]
+                    for r in await locked.conn.fetch(
+                        "SELECT p AS psn_no FROM unnest($1::text[]) AS p WHERE NOT EXISTS (SELECT 1 FROM person_rolls AS r "
+                        "WHERE r.psn_no = p AND r.region = $2 AND r.year = $3)",
+                        waiting,
+                        roll.region,
+                        roll.year,
+                    )
+                }
                 done += await take_roll(locked, self.life, roll, [p for p in waiting if p in still])
 
     async def rolls(self) -> list[PremiumRoll]:

@@ -1,5 +1,6 @@
 """The persons' year totals (``year_totals``): written by the ledger alone, in the transaction of
 the records they count; read by intake, whose claims carry them to their payers as a basis."""
+
 from __future__ import annotations
 
 import asyncpg
@@ -13,6 +14,7 @@ _LOAD_TOTALS = """
 SELECT y.psn_no, y.year, y.account, y.base, y.paid, y.paid_by_day, y.assisted_visits_by_month
 FROM year_totals AS y
 JOIN unnest($1::text[], $2::integer[]) AS k(psn_no, year) ON y.psn_no = k.psn_no AND y.year = k.year"""
+
 
 #: the upsert of year totals rows, its seven parameters numbered from ``first`` (it ends a longer statement too)
 def upsert_totals(first: int = 1) -> str:
@@ -39,8 +41,11 @@ async def load_totals(conn: asyncpg.Connection, keys: set[tuple[str, int]]) -> d
 
 async def write_totals(conn: asyncpg.Connection, totals: dict[tuple[str, int], YearTotals]) -> None:
     """Upsert every account of the (person, year) pairs given."""
-    rows = [totals_row(psn_no, year, account, account_totals)
-            for (psn_no, year), accounts in sorted(totals.items()) for account, account_totals in sorted(accounts.items())]
+    rows = [
+        totals_row(psn_no, year, account, account_totals)
+        for (psn_no, year), accounts in sorted(totals.items())
+        for account, account_totals in sorted(accounts.items())
+    ]
     if rows:
         await conn.execute(UPSERT_TOTALS, *columns(rows))
 

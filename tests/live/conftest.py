@@ -11,10 +11,10 @@ from dataclasses import dataclass
 
 import pytest
 
+from runtime.embedded import EmbeddedBroker
+from runtime.endpoints import Endpoints, worker_url
 from runtime.parts import initialise, initialise_sync
 from runtime.supervisor import WorkerProcesses
-from runtime.endpoints import Endpoints, worker_url
-from runtime.embedded import EmbeddedBroker
 from schemas.settings import settings
 from store.postgres import PostgresStore
 
@@ -34,14 +34,19 @@ def live_system(broker: str, database: str, tmp_path_factory: pytest.TempPathFac
     found = Endpoints(broker, database, worker_url(database))
     initialise_sync(found)
     # development mode: these tests publish unsigned events (tests/live/test_trust.py runs a system that verifies)
-    workers = WorkerProcesses(found, tmp_path_factory.mktemp("worker-logs"),
-                              extra_env={"ONESTOP_HOME": str(tmp_path_factory.mktemp("home")), "ONESTOP_ACCEPT_UNSIGNED": "1"})
+    workers = WorkerProcesses(
+        found,
+        tmp_path_factory.mktemp("worker-logs"),
+        extra_env={"ONESTOP_HOME": str(tmp_path_factory.mktemp("home")), "ONESTOP_ACCEPT_UNSIGNED": "1"},
+    )
     workers.start()
     try:
         yield LiveSystem(broker, database, workers)
     finally:
         workers.stop()
-        crashed_logs = {p.name: p.read_text()[-2000:] for p in workers.log_dir.glob("*.log") if "Traceback" in p.read_text()}
+        crashed_logs = {
+            p.name: p.read_text()[-2000:] for p in workers.log_dir.glob("*.log") if "Traceback" in p.read_text()
+        }
         assert not crashed_logs, f"workers logged tracebacks: {crashed_logs}"
 
 
@@ -50,8 +55,9 @@ OTHER_DRIVER = {"aiokafka": "faust", "faust": "aiokafka"}
 
 
 @asynccontextmanager
-async def system_of_its_own(database: str, tmp_path_factory: pytest.TempPathFactory, name: str,
-                            env: dict[str, str]) -> AsyncIterator[tuple[LiveSystem, PostgresStore]]:
+async def system_of_its_own(
+    database: str, tmp_path_factory: pytest.TempPathFactory, name: str, env: dict[str, str]
+) -> AsyncIterator[tuple[LiveSystem, PostgresStore]]:
     """Every worker on a broker and a database of their own (so their consumer groups never share
     partitions with the shared system's), with ``env`` added to the workers' settings; unsigned
     events accepted, as the shared system does."""
@@ -61,8 +67,11 @@ async def system_of_its_own(database: str, tmp_path_factory: pytest.TempPathFact
     url = await created_database(database)
     found = Endpoints(own_broker.bootstrap if own_broker else settings.kafka, url, worker_url(url))
     await initialise(found)
-    workers = WorkerProcesses(found, tmp_path_factory.mktemp(f"{name}-logs"), extra_env={
-        "ONESTOP_ACCEPT_UNSIGNED": "1", "ONESTOP_HOME": str(tmp_path_factory.mktemp(f"{name}-home")), **env})
+    workers = WorkerProcesses(
+        found,
+        tmp_path_factory.mktemp(f"{name}-logs"),
+        extra_env={"ONESTOP_ACCEPT_UNSIGNED": "1", "ONESTOP_HOME": str(tmp_path_factory.mktemp(f"{name}-home")), **env},
+    )
     workers.start()
     opened = await PostgresStore.open(url, migrate=False)
     try:
@@ -76,12 +85,18 @@ async def system_of_its_own(database: str, tmp_path_factory: pytest.TempPathFact
 
 
 @pytest.fixture(scope="session")
-async def other_system(broker: str, database: str, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[tuple[LiveSystem, PostgresStore]]:
+async def other_system(
+    broker: str, database: str, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[tuple[LiveSystem, PostgresStore]]:
     """The same system on the other driver, on a broker and a database of its own; on the aiokafka
     driver its workers run three to a process."""
     driver = OTHER_DRIVER[settings.driver]
-    async with system_of_its_own(database, tmp_path_factory, "other", {
-            "ONESTOP_DRIVER": driver, "ONESTOP_PROCESSES": "3" if driver == "aiokafka" else "0"}) as system:
+    async with system_of_its_own(
+        database,
+        tmp_path_factory,
+        "other",
+        {"ONESTOP_DRIVER": driver, "ONESTOP_PROCESSES": "3" if driver == "aiokafka" else "0"},
+    ) as system:
         yield system
 
 

@@ -1,5 +1,6 @@
 """A generated year (bench.generator) on the live system: its people's grants as published events,
 and the check that what the ledger owes on each claim is what the pure rules settle."""
+
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
@@ -16,18 +17,23 @@ GRANTED_AT = datetime(2017, 1, 1, tzinfo=timezone.utc)
 
 def grants_of(population: Sequence[Person], prefix: str) -> list[bytes]:
     """Every category of every person as a grant, its event id ``<prefix>.<psn_no>.<category>``."""
-    return [encode(EligibilityChange.grant_of(p.psn_no, held, f"{prefix}.{p.psn_no}.{held.code.value}", GRANTED_AT))
-            for p in population for held in p.categories]
+    return [
+        encode(EligibilityChange.grant_of(p.psn_no, held, f"{prefix}.{p.psn_no}.{held.code.value}", GRANTED_AT))
+        for p in population
+        for held in p.categories
+    ]
 
 
-def assert_settled_as_the_rules_settle(claims: Sequence[DischargeClaim], population: Sequence[Person],
-                                       settled: Mapping[str, Settlement]) -> None:
+def assert_settled_as_the_rules_settle(
+    claims: Sequence[DischargeClaim], population: Sequence[Person], settled: Mapping[str, Settlement]
+) -> None:
     """Each claim's records summed (what is owed on it now) pay what the pure rules pay, person by
     person in order."""
     for person in population:
         own = [c for c in claims if c.psn_no == person.psn_no]
         for expected in settle_in_order(own, person.categories):
             got = settled[expected.claim.claim_id]
-            assert {l.payer: l.amount for l in got.payments if l.amount} == \
-                {l.payer: l.amount for l in expected.lines if l.amount}
+            assert {l.payer: l.amount for l in got.payments if l.amount} == {
+                l.payer: l.amount for l in expected.lines if l.amount
+            }
             assert got.psn_part_amt == expected.psn_part_amt

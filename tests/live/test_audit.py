@@ -1,5 +1,6 @@
 """`onestop audit replay` and `onestop audit verify` against the live ledger: no difference after a
 live run; a ledger changed by one fen, and each kind of breach, found and named (then put back)."""
+
 from __future__ import annotations
 
 import asyncio
@@ -34,7 +35,8 @@ async def _a_settlement_id(database: str) -> str:
     try:
         return await conn.fetchval(
             "SELECT settlement_id FROM settlements WHERE kind = 'settlement' AND (record -> 'payments' -> 0 ->> 'amount')::numeric > 0 "
-            "ORDER BY seq LIMIT 1")
+            "ORDER BY seq LIMIT 1"
+        )
     finally:
         await conn.close()
 
@@ -50,9 +52,12 @@ async def test_replay_and_verify_pass_after_a_live_run_and_find_what_was_changed
     assert (await asyncio.to_thread(_run, "audit", "verify")).exit_code == 0
 
     target = await _a_settlement_id(live_system.database)
+
     def one_fen(sign: str) -> str:
-        return ("UPDATE settlements SET record = jsonb_set(record, '{payments,0,amount}', "
-                f"to_jsonb(((record -> 'payments' -> 0 ->> 'amount')::numeric {sign} 0.01)::text)) WHERE settlement_id = '{target}'")
+        return (
+            "UPDATE settlements SET record = jsonb_set(record, '{payments,0,amount}', "
+            f"to_jsonb(((record -> 'payments' -> 0 ->> 'amount')::numeric {sign} 0.01)::text)) WHERE settlement_id = '{target}'"
+        )
 
     async with tampered(live_system.database, one_fen("+"), one_fen("-")):
         replay = await asyncio.to_thread(_run, "audit", "replay")
@@ -61,11 +66,13 @@ async def test_replay_and_verify_pass_after_a_live_run_and_find_what_was_changed
         assert "fund_pay_sumamt" in replay.output and "1 differences" in replay.output
 
     def one_fen_everywhere(sign: str) -> str:  # the line, its sum and the person's share changed together
-        return ("UPDATE settlements SET record = record || jsonb_build_object("
-                f"'payments', jsonb_set(record -> 'payments', '{{0,amount}}', to_jsonb(((record -> 'payments' -> 0 ->> 'amount')::numeric {sign} 0.01)::text)), "
-                f"'fund_pay_sumamt', ((record ->> 'fund_pay_sumamt')::numeric {sign} 0.01)::text, "
-                f"'psn_part_amt', ((record ->> 'psn_part_amt')::numeric {'-' if sign == '+' else '+'} 0.01)::text) "
-                f"WHERE settlement_id = '{target}'")
+        return (
+            "UPDATE settlements SET record = record || jsonb_build_object("
+            f"'payments', jsonb_set(record -> 'payments', '{{0,amount}}', to_jsonb(((record -> 'payments' -> 0 ->> 'amount')::numeric {sign} 0.01)::text)), "
+            f"'fund_pay_sumamt', ((record ->> 'fund_pay_sumamt')::numeric {sign} 0.01)::text, "
+            f"'psn_part_amt', ((record ->> 'psn_part_amt')::numeric {'-' if sign == '+' else '+'} 0.01)::text) "
+            f"WHERE settlement_id = '{target}'"
+        )
 
     async with tampered(live_system.database, one_fen_everywhere("+"), one_fen_everywhere("-")):
         replay = await asyncio.to_thread(_run, "audit", "replay")
@@ -73,27 +80,40 @@ async def test_replay_and_verify_pass_after_a_live_run_and_find_what_was_changed
         assert f"ledger: record {target} (settlement," in replay.output and "(0.01)" in replay.output
 
     breaches = {
-        "year totals": ("UPDATE year_totals SET paid = paid + 0.01 WHERE (psn_no, year, account) = "
-                        "(SELECT psn_no, year, account FROM year_totals WHERE paid > 0 ORDER BY psn_no LIMIT 1)",
-                        "UPDATE year_totals SET paid = paid - 0.01 WHERE (psn_no, year, account) = "
-                        "(SELECT psn_no, year, account FROM year_totals WHERE paid > 0 ORDER BY psn_no LIMIT 1)",
-                        "but its lines sum to"),
-        "unbalanced": (f"UPDATE settlements SET psn_part_amt = psn_part_amt + 0.01 WHERE settlement_id = '{target}'",
-                       f"UPDATE settlements SET psn_part_amt = psn_part_amt - 0.01 WHERE settlement_id = '{target}'",
-                       "!= medfee_sumamt"),
-        "settled twice": (f"INSERT INTO settlements (settlement_id, claim_id, kind, psn_no, record, medfee_sumamt, fund_pay_sumamt, "
-                          f"psn_part_amt, year, published, seq) SELECT settlement_id || '/copy', claim_id, kind, psn_no, "
-                          f"jsonb_set(record, '{{payments}}', '[]'::jsonb), 0, 0, 0, year, true, seq + 1000000 "
-                          f"FROM settlements WHERE settlement_id = '{target}'",
-                          f"DELETE FROM settlements WHERE settlement_id = '{target}/copy'", "settlements of kind settlement"),
-        "a line twice": (f"UPDATE settlements SET record = jsonb_set(record, '{{payments}}', (record -> 'payments') || "
-                         f"jsonb_build_array(jsonb_set(record -> 'payments' -> 0, '{{amount}}', '\"0.00\"'))) WHERE settlement_id = '{target}'",
-                         f"UPDATE settlements SET record = jsonb_set(record, '{{payments}}', (record -> 'payments') - -1) "
-                         f"WHERE settlement_id = '{target}'", "lines of"),
-        "no first record": ("INSERT INTO settlements (settlement_id, claim_id, kind, psn_no, record, medfee_sumamt, fund_pay_sumamt, "
-                            "psn_part_amt, year, published, seq) SELECT 'ghost/adjustment/x', 'ghost', 'adjustment', psn_no, "
-                            "jsonb_set(record, '{payments}', '[]'::jsonb), 0, 0, 0, year, true, seq + 1000000 FROM settlements LIMIT 1",
-                            "DELETE FROM settlements WHERE settlement_id = 'ghost/adjustment/x'", "has no first record"),
+        "year totals": (
+            "UPDATE year_totals SET paid = paid + 0.01 WHERE (psn_no, year, account) = "
+            "(SELECT psn_no, year, account FROM year_totals WHERE paid > 0 ORDER BY psn_no LIMIT 1)",
+            "UPDATE year_totals SET paid = paid - 0.01 WHERE (psn_no, year, account) = "
+            "(SELECT psn_no, year, account FROM year_totals WHERE paid > 0 ORDER BY psn_no LIMIT 1)",
+            "but its lines sum to",
+        ),
+        "unbalanced": (
+            f"UPDATE settlements SET psn_part_amt = psn_part_amt + 0.01 WHERE settlement_id = '{target}'",
+            f"UPDATE settlements SET psn_part_amt = psn_part_amt - 0.01 WHERE settlement_id = '{target}'",
+            "!= medfee_sumamt",
+        ),
+        "settled twice": (
+            f"INSERT INTO settlements (settlement_id, claim_id, kind, psn_no, record, medfee_sumamt, fund_pay_sumamt, "
+            f"psn_part_amt, year, published, seq) SELECT settlement_id || '/copy', claim_id, kind, psn_no, "
+            f"jsonb_set(record, '{{payments}}', '[]'::jsonb), 0, 0, 0, year, true, seq + 1000000 "
+            f"FROM settlements WHERE settlement_id = '{target}'",
+            f"DELETE FROM settlements WHERE settlement_id = '{target}/copy'",
+            "settlements of kind settlement",
+        ),
+        "a line twice": (
+            f"UPDATE settlements SET record = jsonb_set(record, '{{payments}}', (record -> 'payments') || "
+            f"jsonb_build_array(jsonb_set(record -> 'payments' -> 0, '{{amount}}', '\"0.00\"'))) WHERE settlement_id = '{target}'",
+            f"UPDATE settlements SET record = jsonb_set(record, '{{payments}}', (record -> 'payments') - -1) "
+            f"WHERE settlement_id = '{target}'",
+            "lines of",
+        ),
+        "no first record": (
+            "INSERT INTO settlements (settlement_id, claim_id, kind, psn_no, record, medfee_sumamt, fund_pay_sumamt, "
+            "psn_part_amt, year, published, seq) SELECT 'ghost/adjustment/x', 'ghost', 'adjustment', psn_no, "
+            "jsonb_set(record, '{payments}', '[]'::jsonb), 0, 0, 0, year, true, seq + 1000000 FROM settlements LIMIT 1",
+            "DELETE FROM settlements WHERE settlement_id = 'ghost/adjustment/x'",
+            "has no first record",
+        ),
     }
     for name, (change, undo, words) in breaches.items():
         async with tampered(live_system.database, change, undo):

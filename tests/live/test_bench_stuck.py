@@ -1,5 +1,6 @@
 """bench.pipeline.stuck on the real broker: when a phase leaves claims unsettled, the bench names
 each partition whose records a worker's group has not committed, and the group's members."""
+
 from __future__ import annotations
 
 import uuid
@@ -20,8 +21,15 @@ async def test_the_partitions_a_group_has_not_committed_are_named_with_what_wait
             await producer.send_and_wait(topic, b"{}", key=f"P{i}".encode())
     finally:
         await producer.stop()
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=broker, group_id=f"onestop-{worker}", enable_auto_commit=False,
-                                auto_offset_reset="earliest", session_timeout_ms=10_000, fetch_max_wait_ms=100)
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=broker,
+        group_id=f"onestop-{worker}",
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        session_timeout_ms=10_000,
+        fetch_max_wait_ms=100,
+    )
     await consumer.start()
     try:
         read: dict = {}
@@ -33,12 +41,15 @@ async def test_the_partitions_a_group_has_not_committed_are_named_with_what_wait
         waiting = await waiting_work(broker, {worker: topic})
     finally:
         await consumer.stop()
-    assert [(w["topic"], w["partition"], w["committed"], w["end"]) for w in waiting] == \
-        [(topic, left.partition, 0, len(read[left]))]
+    assert [(w["topic"], w["partition"], w["committed"], w["end"]) for w in waiting] == [
+        (topic, left.partition, 0, len(read[left]))
+    ]
     assert waiting[0]["members"] == 1
-    assert described(waiting) == [f"    {worker}: {topic}[{left.partition}] committed 0 of {len(read[left])} "
-                                  f"({len(read[left])} waiting); 1 member(s) in the group, the broker does not say "
-                                  "which holds it"]
+    assert described(waiting) == [
+        f"    {worker}: {topic}[{left.partition}] committed 0 of {len(read[left])} "
+        f"({len(read[left])} waiting); 1 member(s) in the group, the broker does not say "
+        "which holds it"
+    ]
 
 
 async def test_a_group_that_has_committed_everything_has_nothing_waiting(broker):

@@ -17,8 +17,8 @@ import io
 import json
 import os
 import subprocess
-import tempfile
 import sys
+import tempfile
 import time
 import uuid
 from dataclasses import dataclass
@@ -49,8 +49,11 @@ from streams.topics import DISCHARGED, ELIGIBILITY
 from .test_finance import renamed
 
 ROOT = Path(__file__).resolve().parents[2]
-PICTURES = Path(os.environ["CONSOLE_PICTURES"]) if os.environ.get("CONSOLE_PICTURES") else Path(
-    tempfile.mkdtemp(prefix="onestop-console-pictures-"))
+PICTURES = (
+    Path(os.environ["CONSOLE_PICTURES"])
+    if os.environ.get("CONSOLE_PICTURES")
+    else Path(tempfile.mkdtemp(prefix="onestop-console-pictures-"))
+)
 CHROMIUM = "/usr/bin/chromium"
 TIMEOUT = 180.0
 PASSWORD = "correct horse battery staple"

@@ -1,4 +1,5 @@
 """Eligibility through the live system: grants, revocations, duplicates, order, re-settlement, alerts."""
+
 from __future__ import annotations
 
 import asyncio
@@ -8,30 +9,57 @@ from decimal import Decimal
 import orjson
 
 from schemas.events import DischargeClaim, EligibilityChange, HighCostAlert
-from streams.codecs import encode
-from streams.topics import ALERTS, DISCHARGED, ELIGIBILITY, SETTLEMENTS
 from store.waiting import identities_recorded, settled_claims
-from streams.reader import read_topic
+from streams.codecs import encode
 from streams.publisher import publish
+from streams.reader import read_topic
+from streams.topics import ALERTS, DISCHARGED, ELIGIBILITY, SETTLEMENTS
 
 TIMEOUT = 180.0
 
 
-def change(event_id: str, psn_no: str, category: str, action: str, valid_from: str, valid_to: str | None = None,
-           recorded: str = "2022-01-01T09:00:00") -> bytes:
-    return encode(EligibilityChange(
-        event_id=event_id, psn_no=psn_no, category=category, action=action, valid_from=valid_from,
-        valid_to=valid_to, authority="civil_affairs", recorded_at=datetime.fromisoformat(recorded).replace(tzinfo=timezone.utc),
-    ))
+def change(
+    event_id: str,
+    psn_no: str,
+    category: str,
+    action: str,
+    valid_from: str,
+    valid_to: str | None = None,
+    recorded: str = "2022-01-01T09:00:00",
+) -> bytes:
+    return encode(
+        EligibilityChange(
+            event_id=event_id,
+            psn_no=psn_no,
+            category=category,
+            action=action,
+            valid_from=valid_from,
+            valid_to=valid_to,
+            authority="civil_affairs",
+            recorded_at=datetime.fromisoformat(recorded).replace(tzinfo=timezone.utc),
+        )
+    )
 
 
 def zhangye_claim(claim_id: str, psn_no: str, in_scope: str, level: str, day: str, **changes) -> bytes:
     out_of_scope = Decimal("1000.00")
     claim = {
-        "claim_id": claim_id, "psn_no": psn_no, "insutype": "390", "insuplc_admdvs": "620702",
-        "mdtrtarea_admvs": "620702", "med_type": "21", "hosp_lv": level, "referral": False, "begndate": day,
-        "enddate": day, "dise_codg": "K35.8", "medfee_sumamt": str(Decimal(in_scope) + out_of_scope),
-        "fulamt_ownpay_amt": str(out_of_scope), "overlmt_selfpay": "0.00", "preselfpay_amt": "0.00", "inscp_scp_amt": in_scope,
+        "claim_id": claim_id,
+        "psn_no": psn_no,
+        "insutype": "390",
+        "insuplc_admdvs": "620702",
+        "mdtrtarea_admvs": "620702",
+        "med_type": "21",
+        "hosp_lv": level,
+        "referral": False,
+        "begndate": day,
+        "enddate": day,
+        "dise_codg": "K35.8",
+        "medfee_sumamt": str(Decimal(in_scope) + out_of_scope),
+        "fulamt_ownpay_amt": str(out_of_scope),
+        "overlmt_selfpay": "0.00",
+        "preselfpay_amt": "0.00",
+        "inscp_scp_amt": in_scope,
     }
     claim.update(changes)
     return orjson.dumps(claim)
@@ -52,15 +80,21 @@ async def test_grants_revocations_duplicates_and_order_end_in_the_same_state(liv
         change("E3", "PELIG1", "dibao", "revoke", "2022-09-01", recorded="2022-08-25T09:00:00"),
         change("E4", "PELIG1", "tekun", "grant", "2022-03-01", recorded="2022-02-25T09:00:00"),
     ]
-    shuffled = [e.replace(b"PELIG1", b"PELIG2").replace(b'"E', b'"F') for e in (events[2], events[3], events[0], events[1])]
+    shuffled = [
+        e.replace(b"PELIG1", b"PELIG2").replace(b'"E', b'"F') for e in (events[2], events[3], events[0], events[1])
+    ]
     await _apply(live_system, store, events + [events[0], events[2]] + shuffled)
     first, _ = await store.identity_history("PELIG1")
     second, history = await store.identity_history("PELIG2")
     periods = lambda held: sorted((h.code.value, h.valid_from, h.valid_to) for h in held)  # noqa: E731
-    assert periods(first) == periods(second) == [
-        ("dibao", date(2022, 1, 1), date(2022, 8, 31)),  # merged grants, ended by the revocation
-        ("tekun", date(2022, 3, 1), None),
-    ]
+    assert (
+        periods(first)
+        == periods(second)
+        == [
+            ("dibao", date(2022, 1, 1), date(2022, 8, 31)),  # merged grants, ended by the revocation
+            ("tekun", date(2022, 3, 1), None),
+        ]
+    )
     assert len(history) == 4  # the duplicates changed nothing
     dibao = next(h for h in first if h.code.value == "dibao")
     assert (dibao.authority.value, dibao.event_id) == ("civil_affairs", "E1")
@@ -94,8 +128,16 @@ async def test_a_retroactive_grant_pays_exactly_the_missing_assistance_once(live
     assert [e.event_id for e in (await store.identity_history("PRETRO"))[1]] == ["RETRO-G", "RETRO-N"]
     assert await _ledger_of(store, "PRETRO") == ledger_after_first
     assert await store.check_ledger() == []
-    on_topic = [r for r in [orjson.loads(raw) async for raw in read_topic(live_system.kafka, SETTLEMENTS)] if r["psn_no"] == "PRETRO"]
-    assert sorted(r["settlement_id"] for r in on_topic) == ["RETRO-a/settlement", "RETRO-b/adjustment/eligibility/civil_affairs/RETRO-G", "RETRO-b/settlement"]
+    on_topic = [
+        r
+        for r in [orjson.loads(raw) async for raw in read_topic(live_system.kafka, SETTLEMENTS)]
+        if r["psn_no"] == "PRETRO"
+    ]
+    assert sorted(r["settlement_id"] for r in on_topic) == [
+        "RETRO-a/settlement",
+        "RETRO-b/adjustment/eligibility/civil_affairs/RETRO-G",
+        "RETRO-b/settlement",
+    ]
 
 
 async def _applied(store, psn_no: str, event_id: str) -> None:
@@ -118,7 +160,9 @@ async def _adjustment(store, settlement_id: str):
 
 
 async def _ledger_of(store, psn_no: str):
-    settlements = sorted((s.settlement_id, s.fund_pay_sumamt) for _, s in await store.settlements(limit=1_000_000) if s.psn_no == psn_no)
+    settlements = sorted(
+        (s.settlement_id, s.fund_pay_sumamt) for _, s in await store.settlements(limit=1_000_000) if s.psn_no == psn_no
+    )
     return settlements, await store.year_totals(psn_no, 2022)
 
 
@@ -133,8 +177,11 @@ async def test_high_cost_stays_are_pushed_to_civil_affairs(live_system, store):
     await settled_claims(store, {"ALERT-1", "ALERT-2", "ALERT-3"}, TIMEOUT)
     alerts = {}
     for _ in range(30):
-        alerts = {a.claim_id: a for a in [HighCostAlert.model_validate_json(raw) async for raw in read_topic(live_system.kafka, ALERTS)]
-                  if a.claim_id.startswith("ALERT-")}
+        alerts = {
+            a.claim_id: a
+            for a in [HighCostAlert.model_validate_json(raw) async for raw in read_topic(live_system.kafka, ALERTS)]
+            if a.claim_id.startswith("ALERT-")
+        }
         if len(alerts) >= 2:
             break
         await asyncio.sleep(1)

@@ -96,8 +96,7 @@ async def test_postgres_creates_inserts_and_selects(database: str) -> None:
             f"insert into {table} (claim_id, payer, paid_fen) values ($1, $2, $3)",
             [("c1", "basic", 123_456), ("c1", "critical", 7_890), ("c2", "basic", 1)],
         )
-        rows = await conn.fetch(
-            f"select payer, paid_fen from {table} where claim_id = $1 order by payer", "c1")
+        rows = await conn.fetch(f"select payer, paid_fen from {table} where claim_id = $1 order by payer", "c1")
         assert [(r["payer"], r["paid_fen"]) for r in rows] == [("basic", 123_456), ("critical", 7_890)]
         assert await conn.fetchval(f"select sum(paid_fen) from {table}") == 131_347
         # The (claim, payer) key refuses a second payment.

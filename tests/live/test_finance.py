@@ -2,6 +2,7 @@
 statement equals the ledger's sums to the fen, the reconciliation with a hospital finds what
 differs, the slip prints, and pre-settlement through the topics answers what settling then
 records — recording nothing. The commands run as a user runs them, against the live database."""
+
 from __future__ import annotations
 
 import asyncio
@@ -37,14 +38,25 @@ def renamed(name: str, suffix: str, hospital: str | None):
     """A shared case with its person, claims and hospital renamed for this test."""
     case = load_case(CASES_DIR / f"{name}.json")
     person = case.person.model_copy(update={"psn_no": case.person.psn_no + suffix})
-    claims = [c.model_copy(update={"claim_id": c.claim_id + suffix, "psn_no": person.psn_no, "fixmedins_code": hospital,
-                                   "fixmedins_name": f"测试医院 {hospital}" if hospital else None}) for c in case.claims]
+    claims = [
+        c.model_copy(
+            update={
+                "claim_id": c.claim_id + suffix,
+                "psn_no": person.psn_no,
+                "fixmedins_code": hospital,
+                "fixmedins_name": f"测试医院 {hospital}" if hospital else None,
+            }
+        )
+        for c in case.claims
+    ]
     return case.model_copy(update={"person": person, "claims": claims, "name": case.name + suffix})
 
 
 async def wait_for(store, settlement_ids: set[str]) -> dict:
     for _ in range(int(TIMEOUT * 4)):
-        found = {s.settlement_id: s for _, s in await store.settlements(limit=1_000_000) if s.settlement_id in settlement_ids}
+        found = {
+            s.settlement_id: s for _, s in await store.settlements(limit=1_000_000) if s.settlement_id in settlement_ids
+        }
         if len(found) == len(settlement_ids):
             return found
         await asyncio.sleep(0.25)
@@ -98,12 +110,31 @@ async def test_statement_reconciliation_slip_and_presettle_over_a_live_run(live_
 
     # a reversal (and the later claim adjusted), a corrected bill, the year-end close
     first, second = jn.claims
-    await publish(live_system.kafka, CANCELLED, [encode(ClaimCancellation(
-        event_id=f"F{tag}-cancel", claim_id=first.claim_id, psn_no=first.psn_no, reason="wrong patient", cancelled_at=NOW,
-        fixmedins_code=first.fixmedins_code))], ClaimCancellation)
+    await publish(
+        live_system.kafka,
+        CANCELLED,
+        [
+            encode(
+                ClaimCancellation(
+                    event_id=f"F{tag}-cancel",
+                    claim_id=first.claim_id,
+                    psn_no=first.psn_no,
+                    reason="wrong patient",
+                    cancelled_at=NOW,
+                    fixmedins_code=first.fixmedins_code,
+                )
+            )
+        ],
+        ClaimCancellation,
+    )
     await wait_for(store, {f"{first.key}/reversal/cancellation/{first.fixmedins_code}/F{tag}-cancel"})
-    corrected = second.model_copy(update={"revision": 1, "medfee_sumamt": second.medfee_sumamt + 1000,
-                                          "inscp_scp_amt": second.inscp_scp_amt + 1000})
+    corrected = second.model_copy(
+        update={
+            "revision": 1,
+            "medfee_sumamt": second.medfee_sumamt + 1000,
+            "inscp_scp_amt": second.inscp_scp_amt + 1000,
+        }
+    )
     await publish(live_system.kafka, DISCHARGED, [encode(corrected)], DischargeClaim)
     await wait_for(store, {f"{second.key}/adjustment/claim/{second.key}@1"})
     close = YearEndClose(event_id=f"F{tag}-close", region="zhengzhou", year=2018, closed_at=NOW)
@@ -125,16 +156,21 @@ async def test_statement_reconciliation_slip_and_presettle_over_a_live_run(live_
             assert section.net == total(r.fund_pay_sumamt for r in theirs)
             for kind in ("settlement", "adjustment", "reversal"):
                 assert total(row.kinds[kind].amount for row in section.funds) == total(
-                    r.fund_pay_sumamt for r in theirs if r.kind == kind)
+                    r.fund_pay_sumamt for r in theirs if r.kind == kind
+                )
         assert None in [s.code for s in statement.hospitals]  # the claims naming no hospital
     month = month_of(mine[0].settled_at)
     for hospital in (f"HFZ{tag}", f"HFJ{tag}"):
-        shown = await command(live_system, "finance", "statement", "--month", month, "--hospital", hospital, "--format", "json")
+        shown = await command(
+            live_system, "finance", "statement", "--month", month, "--hospital", hospital, "--format", "json"
+        )
         assert shown.exit_code == 0, shown.output
         document = json.loads(shown.output)
         theirs = [r for r in mine if r.fixmedins_code == hospital and month_of(r.settled_at) == month]
         assert Decimal(document["net_payable"]) == total(r.fund_pay_sumamt for r in theirs)
-    written = await command(live_system, "finance", "statement", "--month", month, "--out-dir", str(tmp_path / "statement"))
+    written = await command(
+        live_system, "finance", "statement", "--month", month, "--out-dir", str(tmp_path / "statement")
+    )
     assert written.exit_code == 0 and len(list((tmp_path / "statement").iterdir())) == 4
     assert (await command(live_system, "finance", "statement", "--month", "2001-01", "--format", "csv")).exit_code == 0
     unknown = await command(live_system, "finance", "statement", "--month", month, "--hospital", f"NONE{tag}")
@@ -149,9 +185,12 @@ async def test_statement_reconciliation_slip_and_presettle_over_a_live_run(live_
     agree = await command(live_system, *args, str(exact))
     assert agree.exit_code == 0, agree.output
     one, two = hospital[0], hospital[1]
-    changed = [f"{one.settlement_id},{one.medfee_sumamt},{one.fund_pay_sumamt + Decimal('0.01')},{one.psn_part_amt - Decimal('0.01')}",
-               f"{two.settlement_id},{two.medfee_sumamt},{two.fund_pay_sumamt - Decimal('0.01')},{two.psn_part_amt + Decimal('0.01')}",
-               *rows[3:], f"EXTRA-{tag}/settlement,100.00,70.00,30.00"]  # the third record is missing
+    changed = [
+        f"{one.settlement_id},{one.medfee_sumamt},{one.fund_pay_sumamt + Decimal('0.01')},{one.psn_part_amt - Decimal('0.01')}",
+        f"{two.settlement_id},{two.medfee_sumamt},{two.fund_pay_sumamt - Decimal('0.01')},{two.psn_part_amt + Decimal('0.01')}",
+        *rows[3:],
+        f"EXTRA-{tag}/settlement,100.00,70.00,30.00",
+    ]  # the third record is missing
     differ_file = tmp_path / "differ.csv"
     differ_file.write_text("setl_id,medfee_sumamt,fund_pay_sumamt,psn_part_amt\n" + "\n".join(changed) + "\n")
     differ = await command(live_system, *args, "--format", "json", str(differ_file))
@@ -163,14 +202,20 @@ async def test_statement_reconciliation_slip_and_presettle_over_a_live_run(live_
     assert found[f"EXTRA-{tag}/settlement"]["status"] == "only_in_hospital"
 
     # --- the slip of the corrected claim: one page, the amounts in its text
-    slip = await command(live_system, "slip", second.claim_id, "--hospital", second.fixmedins_code, "--out-dir",
-                         str(tmp_path / "slips"))
+    slip = await command(
+        live_system, "slip", second.claim_id, "--hospital", second.fixmedins_code, "--out-dir", str(tmp_path / "slips")
+    )
     assert slip.exit_code == 0, slip.output
     reader = PdfReader(io.BytesIO((tmp_path / "slips" / f"slip-{second.claim_id}.pdf").read_bytes()))
     assert len(reader.pages) == 1
     text = reader.pages[0].extract_text()
     settled = next(r for r in mine if r.settlement_id == f"{second.key}/settlement")
-    for amount in (settled.medfee_sumamt, settled.fund_pay_sumamt, settled.psn_part_amt, *(l.amount for l in settled.payments)):
+    for amount in (
+        settled.medfee_sumamt,
+        settled.fund_pay_sumamt,
+        settled.psn_part_amt,
+        *(l.amount for l in settled.payments),
+    ):
         assert yuan(amount) in text
     assert "corrected bill" in text and "cancellation" in text
 
@@ -182,10 +227,14 @@ async def test_statement_reconciliation_slip_and_presettle_over_a_live_run(live_
     request.write_bytes(orjson.dumps({**orjson.loads(encode(third)), "request_id": f"window-{tag}"}))
     asked = await command(live_system, "presettle", str(request), "--via-topic", "--format", "json", "--timeout", "120")
     assert asked.exit_code == 0, asked.output
-    assert "unsigned requests" in asked.stderr  # the shared system accepts them (development); a hospital signs with --key
+    assert (
+        "unsigned requests" in asked.stderr
+    )  # the shared system accepts them (development); a hospital signs with --key
     reply = orjson.loads(asked.stdout)
     assert reply["request_id"] == f"window-{tag}" and reply["error"] is None
-    assert Decimal(reply["setlinfo"]["fund_pay_sumamt"]) == total(Decimal(d["fund_payamt"]) for d in reply["setldetail"])
+    assert Decimal(reply["setlinfo"]["fund_pay_sumamt"]) == total(
+        Decimal(d["fund_payamt"]) for d in reply["setldetail"]
+    )
     # the worker has answered: it recorded nothing while it did (what it might have sent on, the claim
     # published below finds: it would have been received before it)
     assert await store.person_history(zz.person.psn_no) == history
@@ -195,19 +244,31 @@ async def test_statement_reconciliation_slip_and_presettle_over_a_live_run(live_
     await publish(live_system.kafka, DISCHARGED, [encode(third)], DischargeClaim)
     made = await wait_for(store, {f"{third.key}/settlement", *(e["settlement_id"] for e in reply["effects"])})
     settled = made[f"{third.key}/settlement"]
-    assert [(l["payer"], l["amount"]) for l in reply["settlement"]["payments"]] == \
-        [(l.payer.value, f"{l.amount:.2f}") for l in settled.payments]
+    assert [(l["payer"], l["amount"]) for l in reply["settlement"]["payments"]] == [
+        (l.payer.value, f"{l.amount:.2f}") for l in settled.payments
+    ]
     for effect in reply["effects"]:
         assert Decimal(effect["fund_pay_sumamt"]) == made[effect["settlement_id"]].fund_pay_sumamt
     archived = await archived_of(store, zz.person.psn_no, archived_before)
-    assert [(event["claim_id"], outcome) for event, outcome in archived] == [(third.claim_id, "accepted")]  # the claim once
+    assert [(event["claim_id"], outcome) for event, outcome in archived] == [
+        (third.claim_id, "accepted")
+    ]  # the claim once
     # and nothing more: the person's next claim (another year: it changes nothing of 2018), recorded after
     # everything the claim made
-    later = DischargeClaim.model_validate({**orjson.loads(encode(third)), "claim_id": third.claim_id + "-2019",
-                                           "begndate": "2019-06-01", "enddate": "2019-06-01"})
+    later = DischargeClaim.model_validate(
+        {
+            **orjson.loads(encode(third)),
+            "claim_id": third.claim_id + "-2019",
+            "begndate": "2019-06-01",
+            "enddate": "2019-06-01",
+        }
+    )
     await publish(live_system.kafka, DISCHARGED, [encode(later)], DischargeClaim)
     await wait_for(store, {f"{later.key}/settlement"})
     after = {r.settlement_id for _, r in await store.settlements(limit=1_000_000, psn_no=zz.person.psn_no)}
-    assert after - {r.settlement_id for _, r in ledger_before} == {f"{third.key}/settlement", f"{later.key}/settlement",
-                                                                   *(e["settlement_id"] for e in reply["effects"])}
+    assert after - {r.settlement_id for _, r in ledger_before} == {
+        f"{third.key}/settlement",
+        f"{later.key}/settlement",
+        *(e["settlement_id"] for e in reply["effects"]),
+    }
     assert await store.check_ledger() == []

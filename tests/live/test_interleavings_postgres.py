@@ -2,6 +2,7 @@
 turns at random on a real database (a fresh one per example), and the ledger must hold exactly
 what the pure rules make from the archived inputs — the batched reads and writes of the ledger
 (store/postgres/ledger.py) included."""
+
 from __future__ import annotations
 
 import asyncio
@@ -12,13 +13,16 @@ from policies.audit import differences, replay_archive
 from runtime.endpoints import Endpoints, worker_url
 from runtime.parts import initialise_sync
 
-from ..test_interleavings import lives, run
 from ..parts import created_database, drop_database
+from ..test_interleavings import lives, run
 
 
 def test_any_interleaving_records_what_the_inputs_make_on_postgres(broker, database):
-    @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
-                                                                     HealthCheck.function_scoped_fixture])
+    @settings(
+        max_examples=25,
+        deadline=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.function_scoped_fixture],
+    )
     @given(lives())
     def check(life):
         order, turns = life

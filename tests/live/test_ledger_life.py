@@ -2,6 +2,7 @@
 their claim), corrected bills, revocations and grants reaching back, the year-end close, a
 parked message — and after all of it, a replay of the archive through the pure rules gives the
 very same records."""
+
 from __future__ import annotations
 
 import asyncio
@@ -19,7 +20,12 @@ from cli.files import events_of
 from policies.audit import differences, replay_archive
 from schemas.codes import Payer
 from schemas.events import (
-    ClaimCancellation, ClaimInFlight, DischargeClaim, EligibilityChange, PolicyRef, YearEndClose,
+    ClaimCancellation,
+    ClaimInFlight,
+    DischargeClaim,
+    EligibilityChange,
+    PolicyRef,
+    YearEndClose,
 )
 from store.waiting import identities_recorded, settled_claims
 from streams.codecs import encode
@@ -39,7 +45,9 @@ NOW = datetime(2026, 11, 22, tzinfo=timezone.utc)
 async def records_of(store, settlement_ids: set[str], timeout: float = TIMEOUT) -> dict:
     """Wait until every record named is in the ledger."""
     for _ in range(int(timeout * 4)):
-        found = {s.settlement_id: s for _, s in await store.settlements(limit=1_000_000) if s.settlement_id in settlement_ids}
+        found = {
+            s.settlement_id: s for _, s in await store.settlements(limit=1_000_000) if s.settlement_id in settlement_ids
+        }
         if len(found) == len(settlement_ids):
             return found
         await asyncio.sleep(0.25)
@@ -67,7 +75,11 @@ async def settle_case(live_system, store, case) -> None:
 
 
 def cancellation(claim: DischargeClaim, event_id: str, reason: str = "billed in error") -> bytes:
-    return encode(ClaimCancellation(event_id=event_id, claim_id=claim.claim_id, psn_no=claim.psn_no, reason=reason, cancelled_at=NOW))
+    return encode(
+        ClaimCancellation(
+            event_id=event_id, claim_id=claim.claim_id, psn_no=claim.psn_no, reason=reason, cancelled_at=NOW
+        )
+    )
 
 
 async def test_a_cancellation_reverses_its_claim_and_settles_the_later_ones_again(live_system, store):
@@ -76,18 +88,31 @@ async def test_a_cancellation_reverses_its_claim_and_settles_the_later_ones_agai
     a, b, c = case.claims
     # the person's claim of another year, whose cancellation after the two of ZZ-1b is recorded after
     # whatever they did (it changes nothing of 2018)
-    later = DischargeClaim.model_validate({**orjson.loads(encode(c)), "claim_id": c.claim_id + "-2019",
-                                           "begndate": "2019-06-01", "enddate": "2019-06-01"})
+    later = DischargeClaim.model_validate(
+        {**orjson.loads(encode(c)), "claim_id": c.claim_id + "-2019", "begndate": "2019-06-01", "enddate": "2019-06-01"}
+    )
     await publish(live_system.kafka, DISCHARGED, [encode(later)], DischargeClaim)
     await settled_claims(store, {later.claim_id}, TIMEOUT)
-    await publish(live_system.kafka, CANCELLED, [cancellation(b, "L1-cancel"), cancellation(b, "L1-cancel-again"),
-                                                 cancellation(later, "L1-next")], ClaimCancellation)
-    got = await records_of(store, {f"{b.claim_id}/reversal/cancellation/L1-cancel",
-                                   f"{c.claim_id}/adjustment/cancellation/L1-cancel",
-                                   f"{later.claim_id}/reversal/cancellation/L1-next"})
+    await publish(
+        live_system.kafka,
+        CANCELLED,
+        [cancellation(b, "L1-cancel"), cancellation(b, "L1-cancel-again"), cancellation(later, "L1-next")],
+        ClaimCancellation,
+    )
+    got = await records_of(
+        store,
+        {
+            f"{b.claim_id}/reversal/cancellation/L1-cancel",
+            f"{c.claim_id}/adjustment/cancellation/L1-cancel",
+            f"{later.claim_id}/reversal/cancellation/L1-next",
+        },
+    )
     # as worked in tests/test_ledger_life.py: ZZ-1b's basic 2,960 reversed; ZZ-1c critical and supplementary −620.00 each
     assert paid(got[f"{b.claim_id}/reversal/cancellation/L1-cancel"]) == {"basic": D("-2960.00")}
-    assert paid(got[f"{c.claim_id}/adjustment/cancellation/L1-cancel"]) == {"critical": D("-620.00"), "supplementary": D("-620.00")}
+    assert paid(got[f"{c.claim_id}/adjustment/cancellation/L1-cancel"]) == {
+        "critical": D("-620.00"),
+        "supplementary": D("-620.00"),
+    }
     assert not [s for _, s in await store.settlements(limit=1_000_000, psn_no=b.psn_no) if "again" in s.settlement_id]
     assert await store.check_ledger() == []
 
@@ -102,9 +127,14 @@ async def test_a_cancellation_that_arrives_first_waits_for_its_claim(live_system
         await asyncio.sleep(0.25)
     assert any(c.event_id == "L2-early" for c in await store.waiting_cancellations())  # listed, not dropped
     await settle_case(live_system, store, case)
-    got = await records_of(store, {f"{second.claim_id}/settlement", f"{second.claim_id}/reversal/cancellation/L2-early"})
+    got = await records_of(
+        store, {f"{second.claim_id}/settlement", f"{second.claim_id}/reversal/cancellation/L2-early"}
+    )
     assert paid(got[f"{second.claim_id}/settlement"]) == {"basic": D("16020.00"), "assistance": D("1386.00")}
-    assert paid(got[f"{second.claim_id}/reversal/cancellation/L2-early"]) == {"basic": D("-16020.00"), "assistance": D("-1386.00")}
+    assert paid(got[f"{second.claim_id}/reversal/cancellation/L2-early"]) == {
+        "basic": D("-16020.00"),
+        "assistance": D("-1386.00"),
+    }
     assert not any(c.event_id == "L2-early" for c in await store.waiting_cancellations())
 
 
@@ -120,14 +150,25 @@ async def test_a_corrected_bill_a_revocation_and_the_year_end_close(live_system,
     got = await records_of(store, {f"{year_end}/year_end"})
     assert paid(got[f"{year_end}/year_end"]) == {"assistance": D("826.00")}
     # a corrected bill of ZZ-1a (in scope 2,600 → 3,100): basic +450.00, and the close rises by 70% × 50 = 35.00
-    corrected = orjson.dumps({**a.model_dump(mode="json"), "revision": 1, "medfee_sumamt": "3500.00", "inscp_scp_amt": "3100.00"})
+    corrected = orjson.dumps(
+        {**a.model_dump(mode="json"), "revision": 1, "medfee_sumamt": "3500.00", "inscp_scp_amt": "3100.00"}
+    )
     await publish(live_system.kafka, DISCHARGED, [corrected], DischargeClaim)
-    got = await records_of(store, {f"{a.claim_id}/adjustment/claim/{a.claim_id}@1", f"{year_end}/adjustment/claim/{a.claim_id}@1"})
+    got = await records_of(
+        store, {f"{a.claim_id}/adjustment/claim/{a.claim_id}@1", f"{year_end}/adjustment/claim/{a.claim_id}@1"}
+    )
     assert paid(got[f"{a.claim_id}/adjustment/claim/{a.claim_id}@1"]) == {"basic": D("450.00")}
     assert paid(got[f"{year_end}/adjustment/claim/{a.claim_id}@1"]) == {"assistance": D("35.00")}
     # dibao revoked from 2018-01-01: the close recovers what it paid on its grounds (−861.00)
-    revoked = EligibilityChange(event_id="L3-revoke", psn_no=case.person.psn_no, category="dibao", action="revoke",
-                                valid_from="2018-01-01", authority="civil_affairs", recorded_at=NOW)
+    revoked = EligibilityChange(
+        event_id="L3-revoke",
+        psn_no=case.person.psn_no,
+        category="dibao",
+        action="revoke",
+        valid_from="2018-01-01",
+        authority="civil_affairs",
+        recorded_at=NOW,
+    )
     await publish(live_system.kafka, ELIGIBILITY, [encode(revoked)], EligibilityChange)
     got = await records_of(store, {f"{year_end}/adjustment/eligibility/civil_affairs/L3-revoke"})
     assert paid(got[f"{year_end}/adjustment/eligibility/civil_affairs/L3-revoke"]) == {"assistance": D("-861.00")}
@@ -135,13 +176,28 @@ async def test_a_corrected_bill_a_revocation_and_the_year_end_close(live_system,
 
 
 async def test_a_message_the_rules_cannot_handle_is_parked_and_its_person_waits_behind_it(live_system, store):
-    claims = [DischargeClaim.model_validate({**load_case(CASES_DIR / "zhangye-tekun-unreferred-elsewhere.json").claims[0]
-                                             .model_dump(mode="json"), "claim_id": f"L4-{n}", "psn_no": psn})
-              for n, psn in enumerate(["PL4A", "PL4A", "PL4B"])]
+    claims = [
+        DischargeClaim.model_validate(
+            {
+                **load_case(CASES_DIR / "zhangye-tekun-unreferred-elsewhere.json").claims[0].model_dump(mode="json"),
+                "claim_id": f"L4-{n}",
+                "psn_no": psn,
+            }
+        )
+        for n, psn in enumerate(["PL4A", "PL4A", "PL4B"])
+    ]
 
     def flight(claim, version):
-        return encode(ClaimInFlight(claim=claim, identity=[], policy=PolicyRef(region="zhangye", period="2022-07", version=version),
-                                    route=[Payer.basic, Payer.critical], received_at=NOW, seq=0))
+        return encode(
+            ClaimInFlight(
+                claim=claim,
+                identity=[],
+                policy=PolicyRef(region="zhangye", period="2022-07", version=version),
+                route=[Payer.basic, Payer.critical],
+                received_at=NOW,
+                seq=0,
+            )
+        )
 
     # a policy version this worker does not have: the first is parked, the same person's next waits behind it
     producer = AIOKafkaProducer(bootstrap_servers=live_system.kafka, acks="all")
@@ -162,7 +218,9 @@ async def test_a_message_the_rules_cannot_handle_is_parked_and_its_person_waits_
     # internal message, refuses it (intake never recorded L4-2) with an alarm, and it pays nothing
     refused = []
     for _ in range(int(TIMEOUT * 4)):
-        refused = [i for i in await store.inputs(limit=1_000_000) if i.reason and "intake recorded no claim L4-2" in i.reason]
+        refused = [
+            i for i in await store.inputs(limit=1_000_000) if i.reason and "intake recorded no claim L4-2" in i.reason
+        ]
         if refused:
             break
         await asyncio.sleep(0.25)
@@ -179,6 +237,7 @@ async def test_a_message_the_rules_cannot_handle_is_parked_and_its_person_waits_
         return future
 
     from workers.harness import Context
+
     context = Context(live_system.database)
     try:
         assert await retry_parked(WORKERS["basic"], context, send) == (0, 2)
@@ -191,16 +250,33 @@ async def test_a_message_the_rules_cannot_handle_is_parked_and_its_person_waits_
     head = parked[0]
     refused = await asyncio.to_thread(CliRunner().invoke, main, ["parked", "drop", str(head.parked_id)], env=env)
     assert refused.exit_code == 2 and "--reason" in refused.output
-    dropped = await asyncio.to_thread(CliRunner().invoke, main, [
-        "parked", "drop", str(head.parked_id), "--reason", "policy v99 does not exist: a forged flight", "--by", "L4-operator"],
-        env=env)
+    dropped = await asyncio.to_thread(
+        CliRunner().invoke,
+        main,
+        [
+            "parked",
+            "drop",
+            str(head.parked_id),
+            "--reason",
+            "policy v99 does not exist: a forged flight",
+            "--by",
+            "L4-operator",
+        ],
+        env=env,
+    )
     assert dropped.exit_code == 0, dropped.output
     assert "basic: 1 of the same person's handled, 0 still parked" in dropped.output
     assert await store.parked("basic") == []
     [kept] = await store.dropped("basic")
-    assert (kept.parked.offset, kept.reason, kept.dropped_by) == (head.offset, "policy v99 does not exist: a forged flight", "L4-operator")
+    assert (kept.parked.offset, kept.reason, kept.dropped_by) == (
+        head.offset,
+        "policy v99 does not exist: a forged flight",
+        "L4-operator",
+    )
     listed = await asyncio.to_thread(CliRunner().invoke, main, ["parked", "dropped"], env=env)
-    assert "by L4-operator: policy v99 does not exist: a forged flight" in listed.output and "1 dropped" in listed.output
+    assert (
+        "by L4-operator: policy v99 does not exist: a forged flight" in listed.output and "1 dropped" in listed.output
+    )
     for _ in range(int(TIMEOUT * 4)):
         if any(i.reason and "intake recorded no claim L4-1" in i.reason for i in await store.inputs(limit=1_000_000)):
             break
@@ -230,15 +306,36 @@ async def a_busy_life(live_system, store, prefix: str) -> None:
     live_system.workers.kill("ledger")
     # while the ledger is down: cancellations, corrected bills and revocations of claims still travelling
     chosen = rng.sample(claims[:120], 24)
-    await publish(live_system.kafka, CANCELLED, [cancellation(c, f"busy-x-{c.claim_id}") for c in chosen[:8]], ClaimCancellation)
-    corrections = [orjson.dumps({**c.model_dump(mode="json"), "revision": 1,
-                                 "inscp_scp_amt": str(c.inscp_scp_amt + 100), "medfee_sumamt": str(c.medfee_sumamt + 100)})
-                   for c in chosen[8:16]]
+    await publish(
+        live_system.kafka, CANCELLED, [cancellation(c, f"busy-x-{c.claim_id}") for c in chosen[:8]], ClaimCancellation
+    )
+    corrections = [
+        orjson.dumps(
+            {
+                **c.model_dump(mode="json"),
+                "revision": 1,
+                "inscp_scp_amt": str(c.inscp_scp_amt + 100),
+                "medfee_sumamt": str(c.medfee_sumamt + 100),
+            }
+        )
+        for c in chosen[8:16]
+    ]
     await publish(live_system.kafka, DISCHARGED, corrections + raw[120:], DischargeClaim)
-    revocations = [encode(EligibilityChange(event_id=f"busy-r-{p.psn_no}", psn_no=p.psn_no, category=p.categories[0].code,
-                                            action="revoke", valid_from=f"{claims[0].enddate.year}-07-01",
-                                            authority=p.categories[0].authority or "civil_affairs", recorded_at=NOW))
-                   for p in population[:6] if p.categories]
+    revocations = [
+        encode(
+            EligibilityChange(
+                event_id=f"busy-r-{p.psn_no}",
+                psn_no=p.psn_no,
+                category=p.categories[0].code,
+                action="revoke",
+                valid_from=f"{claims[0].enddate.year}-07-01",
+                authority=p.categories[0].authority or "civil_affairs",
+                recorded_at=NOW,
+            )
+        )
+        for p in population[:6]
+        if p.categories
+    ]
     await publish(live_system.kafka, ELIGIBILITY, revocations, EligibilityChange)
     live_system.workers.start_one("ledger")
     try:
@@ -256,7 +353,12 @@ async def a_busy_life(live_system, store, prefix: str) -> None:
     replayed = replay_archive(await store.inputs(limit=10_000_000))
     ledger = [s for _, s in await store.settlements(limit=1_000_000)]
     mine = {c.psn_no for c in claims}
-    assert differences([r for r in replayed.records if r.psn_no in mine], [r for r in ledger if r.psn_no in mine], "ledger") == []
+    assert (
+        differences(
+            [r for r in replayed.records if r.psn_no in mine], [r for r in ledger if r.psn_no in mine], "ledger"
+        )
+        == []
+    )
     assert await store.check_ledger() == []
 
 

@@ -5,6 +5,7 @@ good claims, repeated ones, every kind of malformed claim (including one whose c
 for other content), good and malformed eligibility events; every event carries the person's
 identity number and name (``psn_name``, a field the schemas ignore).
 """
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -1,6 +1,7 @@
 """Every worker process's /metrics and /healthz on the live system, on both drivers: what flowed
 through is counted, the ledger observes publish→settlement, lag and liveness are reported, and
 no person's data is in a label."""
+
 from __future__ import annotations
 
 import asyncio
@@ -26,7 +27,9 @@ async def _urls(system, timeout: float = 60.0) -> dict[str, str]:
         if set(urls) == set(system.workers.processes):
             return urls
         await asyncio.sleep(0.1)
-    raise AssertionError(f"processes without a metrics address: {set(system.workers.processes) - set(system.workers.metrics_urls())}")
+    raise AssertionError(
+        f"processes without a metrics address: {set(system.workers.processes) - set(system.workers.metrics_urls())}"
+    )
 
 
 def _everything(urls: dict[str, str]) -> dict:
@@ -80,8 +83,15 @@ async def test_no_person_and_no_reason_is_in_a_label(each_driver):
     system, store = each_driver
     urls = await _urls(system)
     # a claim refused with a reason, then the person's next claim, settled only after intake handled the first
-    await publish(system.kafka, DISCHARGED, [orjson.dumps(_claim("MET-PII-1", "PSECRET77", medfee_sumamt="2.00")),
-                                             orjson.dumps(_claim("MET-PII-2", "PSECRET77"))], DischargeClaim)
+    await publish(
+        system.kafka,
+        DISCHARGED,
+        [
+            orjson.dumps(_claim("MET-PII-1", "PSECRET77", medfee_sumamt="2.00")),
+            orjson.dumps(_claim("MET-PII-2", "PSECRET77")),
+        ],
+        DischargeClaim,
+    )
     await settled_claims(store, {"MET-PII-2"}, TIMEOUT)
     for url in urls.values():
         with urllib.request.urlopen(url + "/metrics") as answer:

@@ -2,6 +2,7 @@
 aiokafka, runs the others; aiokafka, three workers to a process, when ONESTOP_DRIVER=faust):
 every shared case to the fen. The redelivery, bad-input and kill tests run on both drivers too
 (tests/live/test_pipeline.py, ``each_driver``)."""
+
 from __future__ import annotations
 
 from cli.demo import agreement

@@ -1,23 +1,22 @@
 """The live system, end to end, on a real broker and a real PostgreSQL: every worker its own process."""
+
 from __future__ import annotations
 
 import asyncio
 from decimal import Decimal
 
 import orjson
-from bench.generator import year_of_claims
-from schemas.codes import ISSUING_AUTHORITY
-from schemas.events import DischargeClaim, EligibilityChange, Rejection
-from streams.codecs import encode
-from streams.topics import DISCHARGED, ELIGIBILITY, REJECTED
-from cli.files import events_of
-from cli.demo import agreement
-from store.waiting import identities_recorded, settled_claims
-from streams.reader import read_topic
-from streams.publisher import publish
-from store.postgres import PostgresStore
 
+from bench.generator import year_of_claims
+from cli.demo import agreement
+from cli.files import events_of
 from schemas.cases import Case
+from schemas.events import DischargeClaim, EligibilityChange, Rejection
+from store.waiting import identities_recorded, settled_claims
+from streams.codecs import encode
+from streams.publisher import publish
+from streams.reader import read_topic
+from streams.topics import DISCHARGED, ELIGIBILITY, REJECTED
 
 from ..shared_cases import case_files, load_case
 from ..test_published import PUBLISHED
@@ -60,10 +59,22 @@ async def test_a_region_from_a_published_example_settles_to_its_fen_through_the_
 
 def _claim(claim_id: str, psn_no: str, **changes) -> dict:
     claim = {
-        "claim_id": claim_id, "psn_no": psn_no, "insutype": "390", "insuplc_admdvs": "620702",
-        "mdtrtarea_admvs": "620702", "med_type": "21", "hosp_lv": "2", "referral": False,
-        "begndate": "2022-09-01", "enddate": "2022-09-10", "dise_codg": "K35.8", "medfee_sumamt": "9000.00",
-        "fulamt_ownpay_amt": "750.00", "overlmt_selfpay": "0.00", "preselfpay_amt": "250.00", "inscp_scp_amt": "8000.00",
+        "claim_id": claim_id,
+        "psn_no": psn_no,
+        "insutype": "390",
+        "insuplc_admdvs": "620702",
+        "mdtrtarea_admvs": "620702",
+        "med_type": "21",
+        "hosp_lv": "2",
+        "referral": False,
+        "begndate": "2022-09-01",
+        "enddate": "2022-09-10",
+        "dise_codg": "K35.8",
+        "medfee_sumamt": "9000.00",
+        "fulamt_ownpay_amt": "750.00",
+        "overlmt_selfpay": "0.00",
+        "preselfpay_amt": "250.00",
+        "inscp_scp_amt": "8000.00",
     }
     claim.update(changes)
     return claim
@@ -98,9 +109,15 @@ BAD_CLAIMS = {
     "no policy in force yet": _claim("BAD-10", "PBAD", begndate="2021-01-01", enddate="2021-01-02"),
 }
 EXPECTED_WORDS = {
-    "negative amount": "negative", "three decimals": "two decimals", "parts do not add up": "do not add up",
-    "enddate before begndate": "before begndate", "unknown med_type": "med_type", "unknown insutype": "insutype",
-    "malformed division code": "mdtrtarea_admvs", "missing field": "hosp_lv", "no policy for the place": "no policy",
+    "negative amount": "negative",
+    "three decimals": "two decimals",
+    "parts do not add up": "do not add up",
+    "enddate before begndate": "before begndate",
+    "unknown med_type": "med_type",
+    "unknown insutype": "insutype",
+    "malformed division code": "mdtrtarea_admvs",
+    "missing field": "hosp_lv",
+    "no policy for the place": "no policy",
     "no policy in force yet": "in force",
 }
 

@@ -5,6 +5,7 @@ down and then restarted, a mid-year grant (due the month after), a later categor
 topped up) and a revocation (nothing recovered); the tax office's list, `onestop person`, and an
 auditor's replay of the archive gives the very same records. The worked cases are Zhangye's and
 Jining's of tests/cases_premiums, their people renamed."""
+
 from __future__ import annotations
 
 import asyncio
@@ -36,7 +37,7 @@ def mine(event):
 def before_and_after_the_roll(case):
     """The case's events received before its roll (grants, enrollment) and after it (grants, revocations)."""
     at = next(n for n, (kind, _) in enumerate(case.events) if kind == "roll")
-    return case.events[:at], case.events[at + 1:]
+    return case.events[:at], case.events[at + 1 :]
 
 
 def expected(case) -> dict[str, dict]:
@@ -72,18 +73,24 @@ async def test_premium_subsidies_through_the_live_system(live_system, store, tmp
         writer.writerow(["psn_no", "insutype", "insuplc_admdvs", "valid_from", "valid_to"])
         writer.writerows([e.psn_no, e.insutype.value, e.insuplc_admdvs, e.valid_from, e.valid_to] for e in enrolled)
     assert f"{len(enrolled)} enrollment changes published; 0 rows not imported" in await run(
-        env, "enrollment", "import", str(roster))
+        env, "enrollment", "import", str(roster)
+    )
     await until(lambda: _all_enrolled(store, {e.psn_no for e in enrolled}), "the roster recorded")
     # each year rolled while the premiums worker and the ledger are down: they take it when restarted
     live_system.workers.kill("premiums")
     live_system.workers.kill("ledger")
     for region, year in (("zhangye", 2022), ("jining", 2021)):
         assert f"published the roll premiums.{region}.{year} of {region} {year}" in await run(
-            env, "premiums", "roll", region, str(year))
+            env, "premiums", "roll", region, str(year)
+        )
     live_system.workers.start_one("premiums")
     live_system.workers.start_one("ledger")
-    at_the_roll = {claim_id: want for case in CASES.values() for claim_id, want in expected(case).items()
-                   if want["reason"].startswith("premium roll")}
+    at_the_roll = {
+        claim_id: want
+        for case in CASES.values()
+        for claim_id, want in expected(case).items()
+        if want["reason"].startswith("premium roll")
+    }
     got = await premiums_recorded(store, set(at_the_roll), TIMEOUT)
     for claim_id, want in at_the_roll.items():
         assert _as_expected(got[claim_id]) == _without_reason(want), claim_id
@@ -95,7 +102,8 @@ async def test_premium_subsidies_through_the_live_system(live_system, store, tmp
     everyone = {claim_id: want for case in CASES.values() for claim_id, want in expected(case).items()}
     got = await premiums_recorded(store, set(everyone), TIMEOUT)
     assert {claim_id: _as_expected(record) for claim_id, record in got.items()} == {
-        claim_id: _without_reason(want) for claim_id, want in everyone.items()}
+        claim_id: _without_reason(want) for claim_id, want in everyone.items()
+    }
     persons = {e.psn_no for e in grants} | {e.psn_no for e in enrolled}
     await until(lambda: _all_known(store, later), "the later changes recorded")
     await until(lambda: _nothing_queued(store, persons), "the queues applied")
@@ -103,15 +111,24 @@ async def test_premium_subsidies_through_the_live_system(live_system, store, tmp
     assert sorted(r.claim_id for r in records) == sorted(everyone), "one record per subsidised person, none after"
     assert all(r.kind == "premium" for r in records)  # nothing topped up, nothing recovered
     # what people read
-    listed = list(csv.DictReader(io.StringIO(await run(env, "premiums", "list", "--region", "zhangye", "--year", "2022",
-                                                       "--format", "csv"))))
+    listed = list(
+        csv.DictReader(
+            io.StringIO(await run(env, "premiums", "list", "--region", "zhangye", "--year", "2022", "--format", "csv"))
+        )
+    )
     mine_listed = {row["psn_no"]: row for row in listed if row["psn_no"].endswith(SUFFIX)}
     assert {p: (row["subsidised"], row["person_pays"], row["funds"]) for p, row in mine_listed.items()} == {
-        "ZY-1-LP": ("220.00", "130.00", "assistance 610100 220.00"), "ZY-2-LP": ("100.00", "250.00", "assistance 610100 100.00"),
-        "ZY-3-LP": ("350.00", "0.00", "assistance 610100 350.00"), "ZY-4-LP": ("160.00", "190.00", "assistance 610100 160.00")}
+        "ZY-1-LP": ("220.00", "130.00", "assistance 610100 220.00"),
+        "ZY-2-LP": ("100.00", "250.00", "assistance 610100 100.00"),
+        "ZY-3-LP": ("350.00", "0.00", "assistance 610100 350.00"),
+        "ZY-4-LP": ("160.00", "190.00", "assistance 610100 160.00"),
+    }
     shown = await run(env, "person", "ZY-2-LP")
     assert "390 resident  at 620702  2022-01-01 – 2022-12-31" in shown
-    assert "2022 zhangye    at_risk" in shown and "subsidised 100.00 (assistance 100.00), the person pays 250.00; due 2022-09-01" in shown
+    assert (
+        "2022 zhangye    at_risk" in shown
+        and "subsidised 100.00 (assistance 100.00), the person pays 250.00; due 2022-09-01" in shown
+    )
     # an auditor's replay of the archive makes the very same records
     replayed = replay_archive(await store.inputs(limit=10_000_000))
     assert differences([r for r in replayed.records if r.psn_no in persons], records, "ledger") == []
@@ -119,9 +136,13 @@ async def test_premium_subsidies_through_the_live_system(live_system, store, tmp
 
 
 def _as_expected(record) -> dict:
-    return {"claim_id": record.claim_id, "category": record.category.value, "due_date": str(record.due_date),
-            "payments": {line.payer.value: str(line.amount) for line in record.payments},
-            "personal": str(record.psn_part_amt)}
+    return {
+        "claim_id": record.claim_id,
+        "category": record.category.value,
+        "due_date": str(record.due_date),
+        "payments": {line.payer.value: str(line.amount) for line in record.payments},
+        "personal": str(record.psn_part_amt),
+    }
 
 
 def _without_reason(want: dict) -> dict:

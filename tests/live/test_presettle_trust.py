@@ -7,6 +7,7 @@ that first answer — and the answer holds no category, authority or grant id al
 pays; an unsigned request and one signed by another hospital's key for H are refused on
 claims.rejected and answered nowhere. The claim, settled, reaches H's own settlements.nhsa.H. On
 both drivers: each sends to the topics the harness makes."""
+
 from __future__ import annotations
 
 import asyncio
@@ -68,21 +69,43 @@ def request(request_id: str, hospital: str | None = HOSPITAL) -> bytes:
 
 
 @pytest.mark.parametrize("driver", ["aiokafka", "faust"])
-async def test_a_hospital_gets_its_answer_on_its_own_topic_and_nothing_of_the_persons_categories(database, tmp_path_factory, driver):
-    keys = {"hospital": new_key("ps-hospital", "hospital", HOSPITAL), "other": new_key("ps-other", "hospital", OTHER),
-            "civil": new_key("ps-civil", "authority", "civil_affairs")}
-    async with system_of_its_own(database, tmp_path_factory, f"presettle-trust-{driver}",
-                                 {"ONESTOP_ACCEPT_UNSIGNED": "0", "ONESTOP_NHSA_TOPIC": "1", "ONESTOP_DRIVER": driver}) as (system, store):
+async def test_a_hospital_gets_its_answer_on_its_own_topic_and_nothing_of_the_persons_categories(
+    database, tmp_path_factory, driver
+):
+    keys = {
+        "hospital": new_key("ps-hospital", "hospital", HOSPITAL),
+        "other": new_key("ps-other", "hospital", OTHER),
+        "civil": new_key("ps-civil", "authority", "civil_affairs"),
+    }
+    async with system_of_its_own(
+        database,
+        tmp_path_factory,
+        f"presettle-trust-{driver}",
+        {"ONESTOP_ACCEPT_UNSIGNED": "0", "ONESTOP_NHSA_TOPIC": "1", "ONESTOP_DRIVER": driver},
+    ) as (system, store):
         for key in keys.values():
             await register_key(store, key, KEYS_FROM)
-        grant = encode(EligibilityChange(event_id=GRANT_ID, psn_no=PERSON, category="tekun", action="grant",
-                                         valid_from="2022-01-01", authority="civil_affairs", recorded_at=NOW))
+        grant = encode(
+            EligibilityChange(
+                event_id=GRANT_ID,
+                psn_no=PERSON,
+                category="tekun",
+                action="grant",
+                valid_from="2022-01-01",
+                authority="civil_affairs",
+                recorded_at=NOW,
+            )
+        )
         await send(system.kafka, ELIGIBILITY, [(grant, sign(grant, keys["civil"]))], key=PERSON.encode())
         await identities_recorded(store, 1, 120)
 
         good, unsigned, foreign = request("ps-good"), request("ps-unsigned"), request("ps-other-key")
-        await send(system.kafka, PRESETTLE, [(unsigned, None), (foreign, sign(foreign, keys["other"])),
-                                             (good, sign(good, keys["hospital"]))], key=PERSON.encode())
+        await send(
+            system.kafka,
+            PRESETTLE,
+            [(unsigned, None), (foreign, sign(foreign, keys["other"])), (good, sign(good, keys["hospital"]))],
+            key=PERSON.encode(),
+        )
 
         # (a) the signed request of H: answered on H's own topic, once, with nothing of the category
         mine = f"{PRESETTLE_REPLIES}.{HOSPITAL}"
@@ -101,25 +124,39 @@ async def test_a_hospital_gets_its_answer_on_its_own_topic_and_nothing_of_the_pe
         reasons = sorted(r.reason for r in refused)
         assert len(refused) == 2, reasons
         assert any("unsigned" in reason for reason in reasons), reasons
-        assert any(f"key ps-other speaks for hospital {OTHER}, not for hospital {HOSPITAL}" in reason for reason in reasons), reasons
+        assert any(
+            f"key ps-other speaks for hospital {OTHER}, not for hospital {HOSPITAL}" in reason for reason in reasons
+        ), reasons
         await asyncio.sleep(3)  # the worker has long handled all three (the answer came after both refusals)
-        assert [PresettleReply.model_validate_json(v).request_id for v in await read_all(system.kafka, mine, idle_seconds=0.5)] == ["ps-good"]
+        assert [
+            PresettleReply.model_validate_json(v).request_id
+            for v in await read_all(system.kafka, mine, idle_seconds=0.5)
+        ] == ["ps-good"]
         replies = {t for t in await _topics(system.kafka) if t.startswith(PRESETTLE_REPLIES)}
         assert replies == {PRESETTLE_REPLIES, mine}  # no topic of the other hospital's was made
         assert await read_all(system.kafka, PRESETTLE_REPLIES, idle_seconds=0.5) == []
-        assert all(isinstance(Rejection.model_validate_json(v), Rejection) for v in await read_all(system.kafka, REJECTED))
+        assert all(
+            isinstance(Rejection.model_validate_json(v), Rejection) for v in await read_all(system.kafka, REJECTED)
+        )
 
         # `onestop presettle --via-topic --key`: the hospital's window signs, names itself and reads its own topic
         key_file = tmp_path_factory.mktemp("window") / "hospital.key.json"
         key_file.write_text(keys["hospital"].model_dump_json())
         requests = key_file.with_name("requests.jsonl")
-        requests.write_bytes(orjson.dumps({k: v for k, v in orjson.loads(request("ps-window")).items() if k != "fixmedins_code"}))
-        asked = await onestop(system, "presettle", str(requests), "--via-topic", "--key", str(key_file), "--format", "json")
+        requests.write_bytes(
+            orjson.dumps({k: v for k, v in orjson.loads(request("ps-window")).items() if k != "fixmedins_code"})
+        )
+        asked = await onestop(
+            system, "presettle", str(requests), "--via-topic", "--key", str(key_file), "--format", "json"
+        )
         assert asked.exit_code == 0, asked.output
         assert PresettleReply.model_validate_json(asked.stdout).request_id == "ps-window"
         requests.write_bytes(request("ps-window-2", OTHER))
         refused_here = await onestop(system, "presettle", str(requests), "--via-topic", "--key", str(key_file))
-        assert refused_here.exit_code == 1 and f"names hospital {OTHER}, but the key is hospital {HOSPITAL}'s" in refused_here.output
+        assert (
+            refused_here.exit_code == 1
+            and f"names hospital {OTHER}, but the key is hospital {HOSPITAL}'s" in refused_here.output
+        )
 
         # the claim itself, signed and settled: its record in the platform's shape on H's own topic only
         claim = encode(a_claim("PS-1", PERSON))
@@ -128,6 +165,8 @@ async def test_a_hospital_gets_its_answer_on_its_own_topic_and_nothing_of_the_pe
         [form] = await _values_once_there(system.kafka, f"{SETTLEMENTS_NHSA}.{HOSPITAL}", 1)
         nhsa = NhsaSettlement.model_validate_json(form)
         assert nhsa.setlinfo.mdtrt_id == "PS-1" and nhsa.setlinfo.fund_pay_sumamt == settled["PS-1"].fund_pay_sumamt
-        assert not any(secret in form.decode() for secret in (Category.tekun.value, CATEGORY_ZH[Category.tekun], GRANT_ID))
+        assert not any(
+            secret in form.decode() for secret in (Category.tekun.value, CATEGORY_ZH[Category.tekun], GRANT_ID)
+        )
         assert [(l.payer, l.amount) for l in reply.payments] == [(l.payer, l.amount) for l in settled["PS-1"].payments]
         assert await read_all(system.kafka, SETTLEMENTS_NHSA, idle_seconds=0.5) == []

@@ -4,6 +4,7 @@ again once ONESTOP_RESEND_AFTER has passed, and it is settled once, exactly as t
 The embedded broker has lost a notice on claims.ledger in some bench runs (README, Faults); here
 the loss is made on purpose: the claim is recorded as intake records it, and its message to the
 first payer is never sent."""
+
 from __future__ import annotations
 
 import asyncio
@@ -18,7 +19,9 @@ CASE = "zhangye-major-disease-cap"
 RESEND_AFTER = 2
 
 
-async def test_a_claim_whose_message_was_lost_is_sent_again_by_intake_and_settled_once(database, tmp_path_factory) -> None:
+async def test_a_claim_whose_message_was_lost_is_sent_again_by_intake_and_settled_once(
+    database, tmp_path_factory
+) -> None:
     worked = case(CASE)
     claim = worked.claims[0]
     reference_url = f"memory://{uuid.uuid4()}"
@@ -30,8 +33,10 @@ async def test_a_claim_whose_message_was_lost_is_sent_again_by_intake_and_settle
         [expected] = await records(reference)
     finally:
         MemoryStore.forget(reference_url)
-    async with system_of_its_own(database, tmp_path_factory, "resend",
-                                 {"ONESTOP_RESEND_AFTER": str(RESEND_AFTER)}) as (system, store):
+    async with system_of_its_own(database, tmp_path_factory, "resend", {"ONESTOP_RESEND_AFTER": str(RESEND_AFTER)}) as (
+        system,
+        store,
+    ):
         lost = Workers(store)
         await lost.changes(*grants(worked))
         [receipt], _ = await lost.receive(claim)  # as intake records it; its message to the first payer is lost
@@ -49,4 +54,7 @@ async def test_a_claim_whose_message_was_lost_is_sent_again_by_intake_and_settle
         assert record.psn_part_amt == expected.psn_part_amt
         assert await store.queued(claim.psn_no) == []
         intake_log = next(p for p in system.workers.log_dir.glob("*.log") if p.name.startswith("intake")).read_text()
-        assert f"sent again 1 claim(s) not at the ledger {RESEND_AFTER} s after they were received: {claim.claim_id}" in intake_log
+        assert (
+            f"sent again 1 claim(s) not at the ledger {RESEND_AFTER} s after they were received: {claim.claim_id}"
+            in intake_log
+        )

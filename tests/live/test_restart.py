@@ -1,6 +1,7 @@
 """A restart loses nothing a user can see (as a new user would try it): `onestop up`, the demo,
 stop, `onestop up` again — the ledger is all there, `onestop settlements` shows every record,
 the audit replay and verify pass, and the same claims published again settle nothing twice."""
+
 from __future__ import annotations
 
 import json
@@ -18,13 +19,24 @@ CLAIMS = sum(len(json.loads(p.read_text())["claims"]) for p in EXAMPLES.glob("*.
 
 
 def _onestop(env: dict, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "cli", *args], env=env, cwd=env["ONESTOP_HOME"], capture_output=True,
-                          text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "cli", *args],
+        env=env,
+        cwd=env["ONESTOP_HOME"],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def _up(env: dict, log: Path) -> subprocess.Popen:
-    process = subprocess.Popen([sys.executable, "-m", "cli", "up"], env=env, cwd=env["ONESTOP_HOME"],
-                               stdout=log.open("a"), stderr=subprocess.STDOUT)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "cli", "up"],
+        env=env,
+        cwd=env["ONESTOP_HOME"],
+        stdout=log.open("a"),
+        stderr=subprocess.STDOUT,
+    )
     runtime = Path(env["ONESTOP_HOME"]) / ".onestop" / "runtime.json"
     deadline = time.monotonic() + 180
     while not runtime.exists() or "onestop is up" not in log.read_text():

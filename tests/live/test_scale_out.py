@@ -2,6 +2,7 @@
 and a database of their own: every claim is settled exactly once, as the pure rules settle it,
 while an instance of each is killed and started again mid-stream (the partitions move to the
 other and back, with batches in flight)."""
+
 from __future__ import annotations
 
 import asyncio
@@ -28,9 +29,15 @@ TWO_OF_THE_BUSIEST = SMALL_MACHINE.replace("ledger", "ledger*2", 1).replace("bas
 
 
 @pytest.fixture(scope="module")
-async def scaled_out(database: str, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[tuple[LiveSystem, PostgresStore]]:
-    async with system_of_its_own(database, tmp_path_factory, "scaled-out", {
-            "ONESTOP_DRIVER": "aiokafka", "ONESTOP_PROCESSES": TWO_OF_THE_BUSIEST}) as system:
+async def scaled_out(
+    database: str, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[tuple[LiveSystem, PostgresStore]]:
+    async with system_of_its_own(
+        database,
+        tmp_path_factory,
+        "scaled-out",
+        {"ONESTOP_DRIVER": "aiokafka", "ONESTOP_PROCESSES": TWO_OF_THE_BUSIEST},
+    ) as system:
         yield system
 
 

@@ -2,6 +2,7 @@
 people with their hospitals, and a year with every record kind — a settlement of every claim, a
 cancellation (a reversal and an adjustment of the later claim), a corrected bill (an adjustment),
 a year-end close paying the deferred assistance (year_end)."""
+
 from __future__ import annotations
 
 from datetime import datetime, timezone
@@ -35,8 +36,11 @@ def inputs_of(case: Case, every_kind: bool = True) -> list[Input]:
         return inputs
     if case.name == "zhengzhou-dibao-deferred-then-paid":
         seq += 1
-        inputs.append(CloseReceived(seq, YearEndClose(event_id="year-end.zhengzhou.2018", region="zhengzhou", year=2018,
-                                                      closed_at=NOW)))
+        inputs.append(
+            CloseReceived(
+                seq, YearEndClose(event_id="year-end.zhengzhou.2018", region="zhengzhou", year=2018, closed_at=NOW)
+            )
+        )
     if case.name == "jining-tekun-caps":
         first = claims[0]
         seq += 1
@@ -56,8 +60,18 @@ def inputs_of(case: Case, every_kind: bool = True) -> list[Input]:
     if case.name == "zhangye-dibao-rural-1-one-stay":
         first = claims[0]
         seq += 1
-        inputs.append(ClaimReceived(seq, first.model_copy(update={
-            "revision": 1, "medfee_sumamt": first.medfee_sumamt + 1000, "inscp_scp_amt": first.inscp_scp_amt + 1000})))
+        inputs.append(
+            ClaimReceived(
+                seq,
+                first.model_copy(
+                    update={
+                        "revision": 1,
+                        "medfee_sumamt": first.medfee_sumamt + 1000,
+                        "inscp_scp_amt": first.inscp_scp_amt + 1000,
+                    }
+                ),
+            )
+        )
     return inputs
 
 

@@ -1,5 +1,6 @@
 """The commands are thin: `onestop finance statement | reconcile`, `onestop slip`, `onestop presettle`
 on a ledger given to them (the live ones run in tests/live/test_finance.py)."""
+
 from __future__ import annotations
 
 import asyncio
@@ -80,8 +81,10 @@ def test_reconcile_exit_codes(ledger, tmp_path: Path):
     code = next(r.fixmedins_code for r in ledger.records if r.kind == "reversal")
     mine = [r for r in ledger.records if r.fixmedins_code == code]
     good = tmp_path / "good.csv"
-    good.write_text("setl_id,medfee_sumamt,fund_pay_sumamt,psn_part_amt\n" + "".join(
-        f"{r.settlement_id},{r.medfee_sumamt},{r.fund_pay_sumamt},{r.psn_part_amt}\n" for r in mine))
+    good.write_text(
+        "setl_id,medfee_sumamt,fund_pay_sumamt,psn_part_amt\n"
+        + "".join(f"{r.settlement_id},{r.medfee_sumamt},{r.fund_pay_sumamt},{r.psn_part_amt}\n" for r in mine)
+    )
     args = ("finance", "reconcile", "--hospital", code, "--from", "2026-11-01", "--to", "2026-11-30")
     agree = run(*args, str(good))
     assert agree.exit_code == 0 and "AGREE" in agree.output

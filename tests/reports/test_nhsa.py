@@ -1,5 +1,6 @@
 """The national platform's form of a record (policies/nhsa.py): for every shared case's settlement
 and every record kind, the setlinfo fund fields, the setldetail lines and fund_pay_sumamt add up."""
+
 from __future__ import annotations
 
 from datetime import datetime, timezone
@@ -84,8 +85,10 @@ def test_payers_of_one_fund_make_one_detail_line():
     paid = sum((line.amount for line in record.payments if line.payer.value in ("critical", "tilt")), start=ZERO)
     assert critical[0].fund_payamt == paid == form.setlinfo.hifmi_pay
     assert "倾斜" in critical[0].setl_proc_info and "大病保险" in critical[0].setl_proc_info
-    assert form.setlinfo.oth_pay == sum((line.amount for line in record.payments
-                                         if line.payer.value in ("poverty_relief", "emergency_relief")), start=ZERO)
+    assert form.setlinfo.oth_pay == sum(
+        (line.amount for line in record.payments if line.payer.value in ("poverty_relief", "emergency_relief")),
+        start=ZERO,
+    )
     # the most this fund could pay: what of the bill was left when it began
     basic = next(line.amount for line in record.payments if line.payer.value == "basic")
     assert critical[0].crt_payb_lmt_amt == record.medfee_sumamt - basic
@@ -99,7 +102,11 @@ def test_the_time_is_china_standard_time():
 
 def test_every_policy_names_its_funds_consistently():
     fields = {
-        "390100": "hifp_pay", "310100": "hifp_pay", "390200": "hifmi_pay", "330100": "hifob_pay", "610100": "maf_pay",
+        "390100": "hifp_pay",
+        "310100": "hifp_pay",
+        "390200": "hifmi_pay",
+        "330100": "hifob_pay",
+        "610100": "maf_pay",
     }
     for policy in load_policies():
         funds = funds_of(policy)

@@ -1,6 +1,7 @@
 """Pre-settlement (policies/presettle.py, workers/presettle.py): what each fund would pay for a
 claim now is exactly what settling it then records — its own record and the records it makes for
 the person's other claims — and asking records nothing."""
+
 from __future__ import annotations
 
 import asyncio
@@ -41,7 +42,7 @@ def _made_by_last(inputs):
     before = replay(inputs[:-1], NOW)
     after = replay(inputs, NOW)
     assert _dump(after[: len(before)]) == _dump(before)
-    return after[len(before):]
+    return after[len(before) :]
 
 
 @pytest.mark.parametrize("case", cases(), ids=lambda c: c.name)
@@ -77,8 +78,9 @@ def test_a_corrected_bill_presettles_as_the_adjustment_it_would_make():
     case = next(c for c in cases() if c.name == "zhangye-dibao-edge-two-stays")
     history = inputs_of(case, every_kind=False)
     first = case.claims[0]
-    corrected = first.model_copy(update={"revision": 2, "medfee_sumamt": first.medfee_sumamt + 500,
-                                         "inscp_scp_amt": first.inscp_scp_amt + 500})
+    corrected = first.model_copy(
+        update={"revision": 2, "medfee_sumamt": first.medfee_sumamt + 500, "inscp_scp_amt": first.inscp_scp_amt + 500}
+    )
     result = presettle(history, corrected, NOW)
     made = _made_by_last([*history, ClaimReceived(1000, corrected)])
     assert _dump(result.records + result.effects) == _dump(made)
@@ -94,13 +96,28 @@ def test_what_intake_would_refuse_cannot_be_presettled():
         presettle(history, first, NOW)
     with pytest.raises(CannotPresettle, match="other content"):
         presettle(history, first.model_copy(update={"dise_codg": "C34.9"}), NOW)
-    higher = first.model_copy(update={"revision": 3, "medfee_sumamt": first.medfee_sumamt + 1,
-                                      "fulamt_ownpay_amt": first.fulamt_ownpay_amt + 1})
+    higher = first.model_copy(
+        update={
+            "revision": 3,
+            "medfee_sumamt": first.medfee_sumamt + 1,
+            "fulamt_ownpay_amt": first.fulamt_ownpay_amt + 1,
+        }
+    )
     with pytest.raises(CannotPresettle, match="revision 3 already"):
         presettle([*history, ClaimReceived(500, higher)], first.model_copy(update={"revision": 2}), NOW)
-    cancelled = [*history, CancellationReceived(500, ClaimCancellation(event_id="c", claim_id=first.claim_id,
-                                                                        psn_no=first.psn_no, cancelled_at=NOW,
-                                                                        fixmedins_code=first.fixmedins_code))]
+    cancelled = [
+        *history,
+        CancellationReceived(
+            500,
+            ClaimCancellation(
+                event_id="c",
+                claim_id=first.claim_id,
+                psn_no=first.psn_no,
+                cancelled_at=NOW,
+                fixmedins_code=first.fixmedins_code,
+            ),
+        ),
+    ]
     with pytest.raises(CannotPresettle, match="cancelled"):
         presettle(cancelled, higher, NOW)
     with pytest.raises(CannotPresettle, match="no policy"):
@@ -144,8 +161,12 @@ def _secrets_of(history) -> set[str]:
     """Everything about the person's categories a reply must not hold: their codes and Chinese names,
     the authorities that granted them, the grants' ids."""
     changes = [i.change for i in history if isinstance(i, ChangeReceived)]
-    return ({c.category.value for c in changes} | {CATEGORY_ZH[c.category] for c in changes}
-            | {c.authority.value for c in changes} | {c.event_id for c in changes})
+    return (
+        {c.category.value for c in changes}
+        | {CATEGORY_ZH[c.category] for c in changes}
+        | {c.authority.value for c in changes}
+        | {c.event_id for c in changes}
+    )
 
 
 @pytest.mark.parametrize("case", cases(), ids=lambda c: c.name)
@@ -166,8 +187,9 @@ def test_a_reply_holds_no_category_authority_or_grant_id_and_every_amount(case):
             full = presettle(last, claim_of(request), NOW)
             assert reply.settlement.identity == [] and all(e.identity == [] for e in reply.effects)
             # the money is all there: every line's payer, fund, amount and base, the bill and the shares
-            assert [(line.payer, line.fund_pay_type, line.amount, line.base) for line in reply.payments] == \
-                [(line.payer, line.fund_pay_type, line.amount, line.base) for line in full.record.payments]
+            assert [(line.payer, line.fund_pay_type, line.amount, line.base) for line in reply.payments] == [
+                (line.payer, line.fund_pay_type, line.amount, line.base) for line in full.record.payments
+            ]
             assert (
                 reply.settlement.medfee_sumamt,
                 reply.settlement.fund_pay_sumamt,
@@ -209,8 +231,14 @@ def test_a_record_an_eligibility_change_caused_says_only_that():
     from tests.test_ledger_life import grant, revoke, stay
 
     claim = stay("TZ-E", "PTZE", "321202", "2018-06-01", "30000.00", fixmedins_code="H3212021")
-    records = replay([grant(1, "PTZE", "tekun", "2018-01-01", event_id="civil.2018.0042"), ClaimReceived(10, claim),
-                      revoke(11, "PTZE", "tekun", "2018-01-01", "civil.2018.0043")], NOW)
+    records = replay(
+        [
+            grant(1, "PTZE", "tekun", "2018-01-01", event_id="civil.2018.0042"),
+            ClaimReceived(10, claim),
+            revoke(11, "PTZE", "tekun", "2018-01-01", "civil.2018.0043"),
+        ],
+        NOW,
+    )
     later = records[-1]
     assert later.kind == "adjustment" and "civil.2018.0043" in later.reason and "tekun" in later.reason
     seen = seen_by_hospital(later)
@@ -234,8 +262,11 @@ def test_records_of_other_hospitals_claims_are_only_counted():
         "1 record(s) of the person's claims at other hospitals" in n for n in from_b.notes
     )
     assert "TZ-A" not in encode(from_b).decode() and "HOSPITAL-A" not in encode(from_b).decode()
-    from_a = reply_for([*person, a], PresettleRequest.model_validate(orjson.loads(encode(b.model_copy(update={
-        "fixmedins_code": "HOSPITAL-A"})))), NOW)
+    from_a = reply_for(
+        [*person, a],
+        PresettleRequest.model_validate(orjson.loads(encode(b.model_copy(update={"fixmedins_code": "HOSPITAL-A"})))),
+        NOW,
+    )
     assert [e.claim_id for e in from_a.effects] == ["TZ-A"]  # its own claim's record: shown
     assert "low-income serious illness" not in encode(from_a).decode()
 
@@ -289,7 +320,7 @@ def test_the_worker_answers_what_settling_then_records_and_records_nothing():
         assert [r for _, r in await store.settlements(limit=10_000)] == records_before
         await broker.send(DISCHARGED, third.psn_no.encode(), encode(third))
         await drain()
-        after = [r for _, r in await store.settlements(limit=10_000)][len(records_before):]
+        after = [r for _, r in await store.settlements(limit=10_000)][len(records_before) :]
         await context.close()
         return replies, refused, after
 
@@ -302,8 +333,9 @@ def test_the_worker_answers_what_settling_then_records_and_records_nothing():
         (line.payer, line.amount) for line in mine[0].payments
     ]
     assert answer.settlement.settlement_id == mine[0].settlement_id
-    assert [(e.settlement_id, e.fund_pay_sumamt) for e in answer.effects] == \
-        [(r.settlement_id, r.fund_pay_sumamt) for r in after if r.claim_id != "ZZ-1c"]
+    assert [(e.settlement_id, e.fund_pay_sumamt) for e in answer.effects] == [
+        (r.settlement_id, r.fund_pay_sumamt) for r in after if r.claim_id != "ZZ-1c"
+    ]
     assert answer.effects  # the close's payment is adjusted
     [bad] = refused
     assert bad.reason.startswith("not a pre-settlement request") and bad.topic == PRESETTLE
@@ -355,8 +387,11 @@ def test_the_worker_answers_only_requests_signed_by_the_hospital_they_name_on_it
 
     with mock.patch.dict(os.environ, {"ONESTOP_ACCEPT_UNSIGNED": "0"}):
         topics = asyncio.run(run())
-    answered = {name: [PresettleReply.model_validate_json(m.value).request_id for m in messages]
-                for name, messages in topics.items() if name.startswith(PRESETTLE_REPLIES)}
+    answered = {
+        name: [PresettleReply.model_validate_json(m.value).request_id for m in messages]
+        for name, messages in topics.items()
+        if name.startswith(PRESETTLE_REPLIES)
+    }
     assert answered == {PRESETTLE_REPLIES_OF + "H4101023": ["good"]}
     reasons = [Rejection.model_validate_json(m.value).reason for m in topics[REJECTED]]
     assert len(reasons) == len(sent) - 1

@@ -1,5 +1,6 @@
 """Reconciliation with a hospital (reports/reconcile.py): totals (3201) and details (3202) — a
 missing claim, an extra claim, a one-fen difference on each side — and bad files named by line and field."""
+
 from __future__ import annotations
 
 from datetime import date
@@ -48,9 +49,11 @@ def test_a_missing_an_extra_and_a_fen_on_each_side():
         [r for r in mine if r.kind == "adjustment"][0],
     )
     reversal = next(r for r in mine if r.kind == "reversal")
-    rows = [_row(settlement, fund_delta="0.01"),  # the hospital says one fen more from the funds
-            _row(adjustment, fund_delta="-0.01"),  # and one fen less here
-            "EXTRA-1/settlement,100.00,60.00,40.00"]  # a settlement the ledger never made; the reversal is missing
+    rows = [
+        _row(settlement, fund_delta="0.01"),  # the hospital says one fen more from the funds
+        _row(adjustment, fund_delta="-0.01"),  # and one fen less here
+        "EXTRA-1/settlement,100.00,60.00,40.00",
+    ]  # a settlement the ledger never made; the reversal is missing
     rows += [_row(r) for r in mine if r not in (settlement, adjustment, reversal)]
     result = reconcile(read_hospital_file(_file(rows)), records, code, DAY, DAY)
     assert not result.agrees and not result.totals_agree
@@ -63,9 +66,13 @@ def test_a_missing_an_extra_and_a_fen_on_each_side():
     }
     assert by_key[settlement.settlement_id].status == "differs"
     assert {k: str(v) for k, v in by_key[settlement.settlement_id].differences.items()} == {
-        "fund_pay_sumamt": "0.01", "psn_part_amt": "-0.01"}
+        "fund_pay_sumamt": "0.01",
+        "psn_part_amt": "-0.01",
+    }
     assert {k: str(v) for k, v in by_key[adjustment.settlement_id].differences.items()} == {
-        "fund_pay_sumamt": "-0.01", "psn_part_amt": "0.01"}
+        "fund_pay_sumamt": "-0.01",
+        "psn_part_amt": "0.01",
+    }
     assert by_key[settlement.settlement_id].lines == (2,) and by_key[adjustment.settlement_id].lines == (3,)
     assert by_key["EXTRA-1/settlement"].status == "only_in_hospital" and by_key["EXTRA-1/settlement"].lines == (4,)
     assert by_key[reversal.settlement_id].status == "only_in_ledger"

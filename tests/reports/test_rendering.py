@@ -1,5 +1,6 @@
 """The printable reports: the slip is one A4 page whose text holds the amounts; the statement's
 PDF and HTML hold its sums and its chart. Text is read back from the PDF with pypdf."""
+
 from __future__ import annotations
 
 import io
@@ -43,8 +44,13 @@ def test_the_slip_is_one_a4_page_holding_the_amounts(claim_id):
     assert (round(width), round(height)) == (595, 842)  # A4 portrait, in points
     assert "一站式结算单" in text and "One-stop settlement slip" in text
     first = records[0]
-    for amount in (first.medfee_sumamt, first.fund_pay_sumamt, first.psn_part_amt, first.inscp_scp_amt,
-                   *(line.amount for line in first.payments)):
+    for amount in (
+        first.medfee_sumamt,
+        first.fund_pay_sumamt,
+        first.psn_part_amt,
+        first.inscp_scp_amt,
+        *(line.amount for line in first.payments),
+    ):
         assert yuan(amount) in text, amount
     assert (first.fixmedins_code or "") in text and first.claim_id in text
     for later in records[1:]:

@@ -1,5 +1,6 @@
 """The monthly clearing statement (reports/statement.py): its sums are the ledger's to the fen,
 per hospital and fund, year-end payments apart; and its formats."""
+
 from __future__ import annotations
 
 import csv
@@ -35,10 +36,16 @@ def test_the_statement_adds_up_to_the_ledger_to_the_fen():
         assert sum(section.records.values()) == len(mine)
         for kind in ("settlement", "adjustment", "reversal"):
             assert _sum(row.kinds[kind].amount for row in section.funds) == _sum(
-                r.fund_pay_sumamt for r in mine if r.kind == kind)
+                r.fund_pay_sumamt for r in mine if r.kind == kind
+            )
         for row in section.funds:  # each fund: the lines paying from it
-            assert row.net == _sum(line.amount for r in mine if r.policy.region == row.region
-                                   for line in r.payments if line.fund_pay_type == row.fund_pay_type)
+            assert row.net == _sum(
+                line.amount
+                for r in mine
+                if r.policy.region == row.region
+                for line in r.payments
+                if line.fund_pay_type == row.fund_pay_type
+            )
     kinds = {kind for s in statement.hospitals for row in s.funds for kind, t in row.kinds.items() if t.count}
     assert kinds == {"settlement", "adjustment", "reversal"}
     assert statement.year_end.funds[0].kinds["year_end"].count == 1
@@ -50,8 +57,13 @@ def test_a_record_counts_once_per_fund_however_many_payers_pay_from_it():
     statement = build_statement(records, "2026-11")
     for section in statement.hospitals:
         for row in section.funds:
-            paying = [r for r in records if r.fixmedins_code == section.code and r.kind == "settlement"
-                      and _sum(line.amount for line in r.payments if line.fund_pay_type == row.fund_pay_type)]
+            paying = [
+                r
+                for r in records
+                if r.fixmedins_code == section.code
+                and r.kind == "settlement"
+                and _sum(line.amount for line in r.payments if line.fund_pay_type == row.fund_pay_type)
+            ]
             assert row.kinds["settlement"].count == len(paying), row.fund_pay_type
     assert any(
         len([line for line in r.payments if line.fund_pay_type == "610100" and line.amount]) == 2 for r in records
@@ -89,8 +101,12 @@ def test_records_naming_no_hospital_are_under_unknown_hospital():
     inputs = [i for i in inputs_of(case, every_kind=False)]
     from policies.ledger import ClaimReceived
 
-    inputs = [ClaimReceived(i.seq, claims[[c.claim_id for c in claims].index(i.claim.claim_id)])
-              if isinstance(i, ClaimReceived) else i for i in inputs]
+    inputs = [
+        ClaimReceived(i.seq, claims[[c.claim_id for c in claims].index(i.claim.claim_id)])
+        if isinstance(i, ClaimReceived)
+        else i
+        for i in inputs
+    ]
     records = replay(inputs, NOW)
     statement = build_statement(records, "2026-11")
     assert [s.code for s in statement.hospitals] == [None]

@@ -11,6 +11,7 @@ never skipped. The memory backend is a new ``memory://<uuid>`` store per test.
 ``backend.damage`` changes a store behind its back (the way an operator with SQL could), so the
 checks have something to find.
 """
+
 from __future__ import annotations
 
 import uuid
@@ -22,7 +23,7 @@ import asyncpg
 import pytest
 import pytest_asyncio
 
-from schemas.events import PaymentLine, Settlement
+from schemas.events import Settlement
 from store import Store
 from store.memory import MemoryStore
 from store.memory.access import write_records
@@ -40,8 +41,11 @@ async def contract_database(database: str) -> AsyncIterator[str]:
         url = await created_database(database)
         migrated = await PostgresStore.open(url, migrate=True)
     except Exception as exc:  # noqa: BLE001 - any reason is reported, loudly
-        pytest.fail(f"PostgreSQL (ONESTOP_DATABASE_URL, or the embedded one) could not give the store tests a database: "
-                    f"{type(exc).__name__}: {exc}", pytrace=False)
+        pytest.fail(
+            f"PostgreSQL (ONESTOP_DATABASE_URL, or the embedded one) could not give the store tests a database: "
+            f"{type(exc).__name__}: {exc}",
+            pytrace=False,
+        )
     await migrated.close()
     yield url
     await drop_database(database, url)
@@ -51,8 +55,12 @@ async def emptied(url: str) -> None:
     """Every table of the store's database emptied and its sequences restarted (the schema kept)."""
     conn = await asyncpg.connect(url)
     try:
-        tables = [r["tablename"] for r in await conn.fetch(
-            "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'schema_migrations'")]
+        tables = [
+            r["tablename"]
+            for r in await conn.fetch(
+                "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'schema_migrations'"
+            )
+        ]
         names = ", ".join('"' + table + '"' for table in tables)
         await conn.execute(f"TRUNCATE {names} RESTART IDENTITY")
     finally:
@@ -132,8 +140,13 @@ class PostgresDamage:
             await conn.close()
 
     async def add_to_paid(self, psn_no: str, year: int, account: str, amount: Decimal) -> None:
-        await self._execute("UPDATE year_totals SET paid = paid + $4 WHERE psn_no = $1 AND year = $2 AND account = $3",
-                            psn_no, year, account, amount)
+        await self._execute(
+            "UPDATE year_totals SET paid = paid + $4 WHERE psn_no = $1 AND year = $2 AND account = $3",
+            psn_no,
+            year,
+            account,
+            amount,
+        )
 
     async def set_psn_part_amt(self, settlement_id: str, amount: Decimal) -> None:
         await self._execute("UPDATE settlements SET psn_part_amt = $2 WHERE settlement_id = $1", settlement_id, amount)
@@ -143,8 +156,16 @@ class PostgresDamage:
             "INSERT INTO settlements (settlement_id, claim_id, kind, psn_no, record, medfee_sumamt, fund_pay_sumamt, psn_part_amt, year, "
             "seq) VALUES ($1, $2, $3, $4, convert_from($5, 'UTF8')::jsonb, $6, $7, $8, $9, "
             "(SELECT coalesce(max(seq), 0) + 1000 FROM settlements WHERE psn_no = $4))",
-            record.settlement_id, record.claim_id, record.kind, record.psn_no, record.model_dump_json(by_alias=True).encode(),
-            record.medfee_sumamt, record.fund_pay_sumamt, record.psn_part_amt, record.year)
+            record.settlement_id,
+            record.claim_id,
+            record.kind,
+            record.psn_no,
+            record.model_dump_json(by_alias=True).encode(),
+            record.medfee_sumamt,
+            record.fund_pay_sumamt,
+            record.psn_part_amt,
+            record.year,
+        )
 
 
 class MemoryDamage:

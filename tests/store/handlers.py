@@ -2,6 +2,7 @@
 hospitals and authorities sign it — runs through every worker (workers/batches.py: what a handler
 cannot handle is parked) until nothing is left to read. The store is the backend's under test, so
 on PostgreSQL every string that reaches a column reaches a real one."""
+
 from __future__ import annotations
 
 import asyncio
@@ -60,7 +61,7 @@ class Pipeline:
         return self.topics[topic][-1]
 
     async def step(self, worker: Worker, size: int = 50) -> bool:
-        batch = self.topics.get(worker.source, [])[self.read.get(worker.name, 0):][:size]
+        batch = self.topics.get(worker.source, [])[self.read.get(worker.name, 0) :][:size]
         if not batch:
             return False
         await handle_and_send(worker, self.context, batch, self.send)

@@ -2,6 +2,7 @@
 and the workers' part played by hand on one store — intake, each payer of a claim's route, the
 ledger, and the wake-ups that make the ledger apply what the others queued — as workers/intake.py,
 workers/payer.py, workers/ledger.py and the others do it."""
+
 from __future__ import annotations
 
 import itertools
@@ -11,13 +12,19 @@ from decimal import Decimal
 
 from pydantic import BaseModel
 
+from policies import pay
 from policies.audit import differences, replay_archive
 from policies.ledger import replay
-from policies import pay
 from policies.loader import policy_of
 from schemas.codes import Payer
 from schemas.events import (
-    CategoryHeld, ClaimCancellation, ClaimInFlight, DischargeClaim, EligibilityChange, Settlement, YearEndClose,
+    CategoryHeld,
+    ClaimCancellation,
+    ClaimInFlight,
+    DischargeClaim,
+    EligibilityChange,
+    Settlement,
+    YearEndClose,
 )
 from store import Arrival, ArrivedClaim, Attach, ClaimReceipt, InputReceipt, Outbox, Store
 from streams.codecs import encode
@@ -29,18 +36,26 @@ from ..shared_cases import CASES_DIR, load_case
 
 D = Decimal
 NOW = datetime(2026, 11, 22, tzinfo=timezone.utc)
-TOPICS = {DischargeClaim: DISCHARGED, ClaimCancellation: CANCELLED, EligibilityChange: ELIGIBILITY, YearEndClose: YEAR_END}
+TOPICS = {
+    DischargeClaim: DISCHARGED,
+    ClaimCancellation: CANCELLED,
+    EligibilityChange: ELIGIBILITY,
+    YearEndClose: YEAR_END,
+}
 _offsets = itertools.count(1)
-
 
 
 def uid(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:10]}"
 
 
-def arrival(event: BaseModel, *, offset: int | None = None, partition: int | None = 0, topic: str | None = None) -> Arrival:
+def arrival(
+    event: BaseModel, *, offset: int | None = None, partition: int | None = 0, topic: str | None = None
+) -> Arrival:
     """The event as the store archives it: its bytes as a producer sends them, at a new place unless told."""
-    return Arrival(topic or TOPICS[type(event)], partition, next(_offsets) if offset is None else offset, encode(event), event)
+    return Arrival(
+        topic or TOPICS[type(event)], partition, next(_offsets) if offset is None else offset, encode(event), event
+    )
 
 
 def case(name: str):
@@ -50,19 +65,41 @@ def case(name: str):
 def grants(of) -> list[EligibilityChange]:
     """A worked case's person's categories as grants (recorded at 09:00 UTC on their first day)."""
     person = of.person
-    return [EligibilityChange.grant_of(person.psn_no, CategoryHeld(code=c.code, valid_from=c.valid_from, valid_to=c.valid_to),
-                                       f"{c.code.value}.{c.valid_from:%Y%m%d}.{person.psn_no}") for c in person.categories]
+    return [
+        EligibilityChange.grant_of(
+            person.psn_no,
+            CategoryHeld(code=c.code, valid_from=c.valid_from, valid_to=c.valid_to),
+            f"{c.code.value}.{c.valid_from:%Y%m%d}.{person.psn_no}",
+        )
+        for c in person.categories
+    ]
 
 
-def grant(psn_no: str, code: str, start: str, end: str | None = None, *, event_id: str | None = None,
-          recorded_at: datetime = NOW) -> EligibilityChange:
-    held = CategoryHeld(code=code, valid_from=date.fromisoformat(start), valid_to=date.fromisoformat(end) if end else None)
+def grant(
+    psn_no: str,
+    code: str,
+    start: str,
+    end: str | None = None,
+    *,
+    event_id: str | None = None,
+    recorded_at: datetime = NOW,
+) -> EligibilityChange:
+    held = CategoryHeld(
+        code=code, valid_from=date.fromisoformat(start), valid_to=date.fromisoformat(end) if end else None
+    )
     return EligibilityChange.grant_of(psn_no, held, event_id or uid("grant"), recorded_at)
 
 
 def revoke(psn_no: str, code: str, start: str, *, event_id: str, recorded_at: datetime = NOW) -> EligibilityChange:
-    return EligibilityChange(event_id=event_id, psn_no=psn_no, category=code, action="revoke", valid_from=start,
-                             authority="civil_affairs", recorded_at=recorded_at)
+    return EligibilityChange(
+        event_id=event_id,
+        psn_no=psn_no,
+        category=code,
+        action="revoke",
+        valid_from=start,
+        authority="civil_affairs",
+        recorded_at=recorded_at,
+    )
 
 
 def cancellation(claim: DischargeClaim, event_id: str, reason: str = "billed in error", **fields) -> ClaimCancellation:
@@ -77,9 +114,22 @@ def close(region: str, year: int, event_id: str | None = None) -> YearEndClose:
 def stay(claim_id: str, psn_no: str, insured: str, day: str, inscp: str, level: str = "1", **fields) -> DischargeClaim:
     """An inpatient stay of one day, its whole bill in scope."""
     values = dict(
-        claim_id=claim_id, psn_no=psn_no, insutype="390", insuplc_admdvs=insured, mdtrtarea_admvs=insured, med_type="21",
-        hosp_lv=level, referral=False, begndate=day, enddate=day, dise_codg="K35.8", medfee_sumamt=inscp,
-        fulamt_ownpay_amt="0", overlmt_selfpay="0", preselfpay_amt="0", inscp_scp_amt=inscp,
+        claim_id=claim_id,
+        psn_no=psn_no,
+        insutype="390",
+        insuplc_admdvs=insured,
+        mdtrtarea_admvs=insured,
+        med_type="21",
+        hosp_lv=level,
+        referral=False,
+        begndate=day,
+        enddate=day,
+        dise_codg="K35.8",
+        medfee_sumamt=inscp,
+        fulamt_ownpay_amt="0",
+        overlmt_selfpay="0",
+        preselfpay_amt="0",
+        inscp_scp_amt=inscp,
     )
     return DischargeClaim(**{**values, **fields})
 
@@ -101,16 +151,22 @@ def ids(records) -> list[str]:
     return [r.settlement_id for r in records]
 
 
-async def receive_claims(store: Store, arrivals: list[Arrival], attach: Attach = attach) -> tuple[list[ClaimReceipt], Outbox]:
+async def receive_claims(
+    store: Store, arrivals: list[Arrival], attach: Attach = attach
+) -> tuple[list[ClaimReceipt], Outbox]:
     """Intake's part: the claims received, and what the ledger makes of the corrected bills once woken."""
     receipts = await store.receive_claims(arrivals, attach)
-    return receipts, await store.apply([a.event.psn_no for a, r in zip(arrivals, receipts) if r.status == "correction"], NOW)
+    return receipts, await store.apply(
+        [a.event.psn_no for a, r in zip(arrivals, receipts) if r.status == "correction"], NOW
+    )
 
 
 async def receive_cancellations(store: Store, arrivals: list[Arrival]) -> tuple[list[InputReceipt], Outbox]:
     """The cancellation worker's part, and what the ledger makes of them once woken."""
     receipts = await store.receive_cancellations(arrivals)
-    return receipts, await store.apply([a.event.psn_no for a, r in zip(arrivals, receipts) if r.status == "applied"], NOW)
+    return receipts, await store.apply(
+        [a.event.psn_no for a, r in zip(arrivals, receipts) if r.status == "applied"], NOW
+    )
 
 
 async def record_changes(store: Store, arrivals: list[Arrival]) -> tuple[list[InputReceipt], Outbox]:
@@ -143,8 +199,9 @@ class Workers:
         receipts, outbox = await receive_claims(self.store, [arrival(c) for c in claims])
         for claim, receipt in zip(claims, receipts):
             if receipt.status == "new" or (receipt.status == "same" and not claim.revision):  # as intake sends it
-                self.flights[claim.key] = encode(ClaimInFlight(claim=claim, seq=receipt.seq, basis=receipt.basis or {},
-                                                               **receipt.snapshot))
+                self.flights[claim.key] = encode(
+                    ClaimInFlight(claim=claim, seq=receipt.seq, basis=receipt.basis or {}, **receipt.snapshot)
+                )
         return receipts, outbox
 
     async def pay(self, claim_id: str, payers: list[Payer] | None = None, mark: str = "") -> None:
@@ -190,8 +247,9 @@ class Workers:
 
     async def publish(self, outbox: Outbox) -> None:
         """What a worker does once the broker has the outbox: mark it published."""
-        await self.store.mark_published([(r.psn_no, r.settlement_id) for r in outbox.records],
-                                        [(alert.psn_no, a) for a, alert in outbox.alerts])
+        await self.store.mark_published(
+            [(r.psn_no, r.settlement_id) for r in outbox.records], [(alert.psn_no, a) for a, alert in outbox.alerts]
+        )
 
 
 async def records(store: Store, psn_no: str | None = None) -> list[Settlement]:
@@ -204,11 +262,14 @@ async def as_replayed(store: Store, psn_no: str) -> list[str]:
     settled_at aside, in words; also when the order differs. Empty when all three are the same."""
     found = await records(store, psn_no)
     problems = []
-    for where, expected in (("history", replay(await store.person_history(psn_no), NOW)),
-                            ("archive", [r for r in replay_archive(await store.inputs(limit=1_000_000)).records
-                                         if r.psn_no == psn_no])):
+    for where, expected in (
+        ("history", replay(await store.person_history(psn_no), NOW)),
+        ("archive", [r for r in replay_archive(await store.inputs(limit=1_000_000)).records if r.psn_no == psn_no]),
+    ):
         differ = differences(expected, found, f"store against the replay of its {where}")
         if not differ and ids(found) != ids(expected):
-            differ = [f"records in another order than the replay of the {where}: {ids(found)} instead of {ids(expected)}"]
+            differ = [
+                f"records in another order than the replay of the {where}: {ids(found)} instead of {ids(expected)}"
+            ]
         problems += differ
     return problems

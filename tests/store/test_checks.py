@@ -1,5 +1,6 @@
 """check_ledger on every backend: the same invariants, found in the same order and said in the
 same words, person numbers masked — after the store was changed behind its back."""
+
 from __future__ import annotations
 
 from decimal import Decimal
@@ -16,8 +17,15 @@ MASKED = "41***34"
 
 
 def zero_line(account: str | None = None) -> PaymentLine:
-    return PaymentLine(payer=Payer.basic, fund_pay_type="310100", amount=D("0.00"), base=D("0.00"), rule="test#zero",
-                       explanation="nothing", account=account)
+    return PaymentLine(
+        payer=Payer.basic,
+        fund_pay_type="310100",
+        amount=D("0.00"),
+        base=D("0.00"),
+        rule="test#zero",
+        explanation="nothing",
+        account=account,
+    )
 
 
 async def test_check_ledger_names_what_does_not_add_up(store: Store, backend: Backend) -> None:
@@ -37,22 +45,74 @@ async def test_check_ledger_names_what_does_not_add_up(store: Store, backend: Ba
     damage = backend.damage
     await damage.add_to_paid(PSN, 2018, account, Decimal("0.01"))
     await damage.set_psn_part_amt("CHK-1/settlement", D("0.00"))
-    await damage.insert_record(settled.model_copy(update={
-        "settlement_id": "CHK-1/settlement-again", "payments": [], "fund_pay_sumamt": D("0.00"), "psn_part_amt": D("3000.00")}))
-    nothing = {"medfee_sumamt": D("0.00"), "fund_pay_sumamt": D("0.00"), "psn_part_amt": D("0.00"), "reason": "damage",
-               "fulamt_ownpay_amt": None, "overlmt_selfpay": None, "preselfpay_amt": None, "inscp_scp_amt": None}
-    await damage.insert_record(settled.model_copy(update={
-        **nothing, "settlement_id": "CHK-1/adjustment/twice", "kind": "adjustment", "payments": [zero_line(), zero_line()]}))
-    await damage.insert_record(settled.model_copy(update={
-        **nothing, "settlement_id": "GHOST/adjustment/x", "kind": "adjustment", "claim_id": "GHOST", "payments": []}))
+    await damage.insert_record(
+        settled.model_copy(
+            update={
+                "settlement_id": "CHK-1/settlement-again",
+                "payments": [],
+                "fund_pay_sumamt": D("0.00"),
+                "psn_part_amt": D("3000.00"),
+            }
+        )
+    )
+    nothing = {
+        "medfee_sumamt": D("0.00"),
+        "fund_pay_sumamt": D("0.00"),
+        "psn_part_amt": D("0.00"),
+        "reason": "damage",
+        "fulamt_ownpay_amt": None,
+        "overlmt_selfpay": None,
+        "preselfpay_amt": None,
+        "inscp_scp_amt": None,
+    }
+    await damage.insert_record(
+        settled.model_copy(
+            update={
+                **nothing,
+                "settlement_id": "CHK-1/adjustment/twice",
+                "kind": "adjustment",
+                "payments": [zero_line(), zero_line()],
+            }
+        )
+    )
+    await damage.insert_record(
+        settled.model_copy(
+            update={
+                **nothing,
+                "settlement_id": "GHOST/adjustment/x",
+                "kind": "adjustment",
+                "claim_id": "GHOST",
+                "payments": [],
+            }
+        )
+    )
     five = zero_line().model_copy(update={"payer": Payer.tilt, "amount": D("5.00")})
-    await damage.insert_record(settled.model_copy(update={
-        **nothing, "settlement_id": "LOOSE/settlement", "claim_id": "LOOSE", "medfee_sumamt": D("5.00"),
-        "fund_pay_sumamt": D("5.00"), "payments": [five]}))
+    await damage.insert_record(
+        settled.model_copy(
+            update={
+                **nothing,
+                "settlement_id": "LOOSE/settlement",
+                "claim_id": "LOOSE",
+                "medfee_sumamt": D("5.00"),
+                "fund_pay_sumamt": D("5.00"),
+                "payments": [five],
+            }
+        )
+    )
     seven = zero_line("half").model_copy(update={"amount": D("7.00")})
-    await damage.insert_record(settled.model_copy(update={
-        **nothing, "settlement_id": "CHK-1/adjustment/2019", "kind": "adjustment", "year": 2019, "payments": [seven],
-        "fund_pay_sumamt": D("7.00"), "psn_part_amt": D("-7.00")}))
+    await damage.insert_record(
+        settled.model_copy(
+            update={
+                **nothing,
+                "settlement_id": "CHK-1/adjustment/2019",
+                "kind": "adjustment",
+                "year": 2019,
+                "payments": [seven],
+                "fund_pay_sumamt": D("7.00"),
+                "psn_part_amt": D("-7.00"),
+            }
+        )
+    )
 
     assert await store.check_ledger() == [
         f"year_totals of {MASKED} 2018 account {account}: paid 2520.01 but its lines sum to 2520.00",

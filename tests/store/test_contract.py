@@ -6,6 +6,7 @@ parking, the key registry.
 Amounts are the worked cases' of ../shared/cases (their ``expect``) or worked by hand in
 tests/test_ledger_life.py on the same policies; each is named where it is used.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -24,8 +25,28 @@ from workers.intake import attach
 
 from .conftest import Backend
 from .support import (
-    D, NOW, Workers, arrival, arrived, as_replayed, by_id, cancellation, case, close, corrected, grant, grants, ids, paid,
-    receive_cancellations, receive_claims, record_changes, records, revoke, stay, uid,
+    NOW,
+    D,
+    Workers,
+    arrival,
+    arrived,
+    as_replayed,
+    by_id,
+    cancellation,
+    case,
+    close,
+    corrected,
+    grant,
+    grants,
+    ids,
+    paid,
+    receive_cancellations,
+    receive_claims,
+    record_changes,
+    records,
+    revoke,
+    stay,
+    uid,
 )
 
 ZZ = "zhengzhou-dibao-deferred-then-paid"  # P009, dibao: ZZ-1a basic 2,160; ZZ-1b basic 2,960; ZZ-1c four payers
@@ -45,7 +66,12 @@ async def test_an_empty_store_is_empty_and_up_to_date(store: Store) -> None:
     assert await store.migrate() == []
     assert set((await store.counts()).values()) == {0}
     assert await store.check_ledger() == []
-    assert (await store.queued(), await store.waiting_cancellations(), await store.parked(), await store.settlements()) == ([], [], [], [])
+    assert (
+        await store.queued(),
+        await store.waiting_cancellations(),
+        await store.parked(),
+        await store.settlements(),
+    ) == ([], [], [], [])
     assert (await store.inputs(), await store.signing_keys(), await store.person_history("P1")) == ([], {}, [])
     assert (await store.records_of("C1"), await store.years_of("P1"), await store.ready_persons(NOW)) == ([], [], [])
 
@@ -53,13 +79,18 @@ async def test_an_empty_store_is_empty_and_up_to_date(store: Store) -> None:
 # --- intake: receive_claims ---------------------------------------------------------------------
 
 
-async def test_a_new_claim_travels_with_the_snapshot_attach_makes_of_every_period_its_person_holds(store: Store) -> None:
+async def test_a_new_claim_travels_with_the_snapshot_attach_makes_of_every_period_its_person_holds(
+    store: Store,
+) -> None:
     """A first receipt is ``new``, at its archive seq, with what ``attach`` returned; attach was given
     every period the person holds (also those that do not count for the stay), and the snapshot
     keeps only those that count."""
     psn = uid("P")
-    held = [grant(psn, "dibao", "2017-01-01", event_id="dibao"), grant(psn, "tekun", "2015-01-01", "2016-12-31", event_id="tekun"),
-            grant(psn, "poverty_registered", "2019-01-01", event_id="later")]
+    held = [
+        grant(psn, "dibao", "2017-01-01", event_id="dibao"),
+        grant(psn, "tekun", "2015-01-01", "2016-12-31", event_id="tekun"),
+        grant(psn, "poverty_registered", "2019-01-01", event_id="later"),
+    ]
     await Workers(store).changes(*held)
     seen: list[list[CategoryHeld]] = []
 
@@ -73,14 +104,25 @@ async def test_a_new_claim_travels_with_the_snapshot_attach_makes_of_every_perio
     [receipt] = receipts
     assert (receipt.status, receipt.reason, outbox.records) == ("new", None, [])
     [archived] = [i for i in await store.inputs() if i.kind == "claim"]
-    assert (receipt.seq, archived.outcome, archived.raw, archived.offset) == (archived.seq, "accepted", came.raw, came.offset)
+    assert (receipt.seq, archived.outcome, archived.raw, archived.offset) == (
+        archived.seq,
+        "accepted",
+        came.raw,
+        came.offset,
+    )
     everything, _ = await store.identity_history(psn)
     assert len(seen) == 1 and sorted(seen[0], key=lambda h: (h.code.value, h.valid_from)) == everything
     assert [h.event_id for h in everything] == ["dibao", "later", "tekun"]
     assert [h["event_id"] for h in receipt.snapshot["identity"]] == ["dibao"]  # only dibao is held on 2018-02-01
     assert receipt.snapshot["policy"]["region"] == "zhengzhou"
     [item] = await store.queued(psn)
-    assert (item.kind, item.ref, item.seq, item.ready, item.flagged) == ("claim", claim.claim_id, receipt.seq, False, False)
+    assert (item.kind, item.ref, item.seq, item.ready, item.flagged) == (
+        "claim",
+        claim.claim_id,
+        receipt.seq,
+        False,
+        False,
+    )
 
 
 async def test_a_snapshot_lists_its_categories_by_code_then_start(store: Store, backend: Backend) -> None:
@@ -127,14 +169,18 @@ async def test_other_content_under_a_known_revision_is_a_conflict(store: Store) 
     await receive_claims(store, [arrival(claim)], attach)
     other = claim.model_copy(update={"medfee_sumamt": D("3100.00"), "inscp_scp_amt": D("3100.00")})
     [receipt], _ = await receive_claims(store, [arrival(other)], attach)
-    reason = (f"claim {claim.claim_id} revision 0 was already received with different content; "
-              "send a corrected bill with a revision above 0")
+    reason = (
+        f"claim {claim.claim_id} revision 0 was already received with different content; "
+        "send a corrected bill with a revision above 0"
+    )
     assert (receipt.status, receipt.reason, receipt.snapshot) == ("conflict", reason, None)
     assert [(i.seq, i.outcome, i.reason) for i in await store.inputs()][-1] == (receipt.seq, "rejected", reason)
     # another person's bill under this hospital's claim_id is refused: a claim id names one stay of one person
     [theirs], _ = await receive_claims(store, [arrival(claim.model_copy(update={"psn_no": uid("Q")}))], attach)
     assert (theirs.status, theirs.reason) == (
-        "refused", f"claim {claim.claim_id} belongs to another person; a claim id names one stay of one person")
+        "refused",
+        f"claim {claim.claim_id} belongs to another person; a claim id names one stay of one person",
+    )
 
 
 async def test_an_input_delivered_again_keeps_the_decision_it_first_had(store: Store) -> None:
@@ -168,8 +214,10 @@ async def test_a_higher_revision_is_a_correction_and_a_lower_one_stale(store: St
     assert receipts[1].reason == f"claim {claim.claim_id} revision 1 arrived after revision 2; it changes nothing"
     assert (receipts[2].seq, receipts[2].snapshot) == (first.seq, first.snapshot)
     assert outbox.records == []  # the claim has not reached the ledger: the correction waits behind it
-    assert [(i.kind, i.seq, i.ready) for i in await store.queued(psn)] == [("claim", first.seq, False),
-                                                                          ("correction", receipts[0].seq, True)]
+    assert [(i.kind, i.seq, i.ready) for i in await store.queued(psn)] == [
+        ("claim", first.seq, False),
+        ("correction", receipts[0].seq, True),
+    ]
     assert [i.outcome for i in await store.inputs()] == ["accepted", "accepted", "rejected", "repeat"]
     assert (await store.counts())["claims_received"] == 2
 
@@ -180,12 +228,18 @@ async def test_a_cancelled_claim_or_another_persons_is_not_corrected(store: Stor
     workers, (a, b, _) = await zhengzhou(store)
     await workers.settle(a, b)
     await receive_cancellations(store, [arrival(cancellation(a, "cancel-a"))])
-    receipts, outbox = await receive_claims(store, [
-        arrival(corrected(a, 1)),
-        arrival(corrected(b, 1, psn_no=uid("Q"))),
-    ])
+    receipts, outbox = await receive_claims(
+        store,
+        [
+            arrival(corrected(a, 1)),
+            arrival(corrected(b, 1, psn_no=uid("Q"))),
+        ],
+    )
     assert [(r.status, r.reason) for r in receipts] == [
-        ("refused", "claim ZZ-1a was cancelled by cancel-a; a cancelled claim is not corrected — send the bill as a new claim_id"),
+        (
+            "refused",
+            "claim ZZ-1a was cancelled by cancel-a; a cancelled claim is not corrected — send the bill as a new claim_id",
+        ),
         ("refused", "claim ZZ-1b belongs to another person; a corrected bill keeps its psn_no"),
     ]
     assert outbox.records == []
@@ -203,7 +257,12 @@ async def test_a_corrected_bill_adjusts_its_claim_and_the_later_ones(store: Stor
     assert ids(outbox.records) == ["ZZ-1a/adjustment/claim/ZZ-1a@1", "ZZ-1c/adjustment/claim/ZZ-1a@1"]
     fix, later = outbox.records
     # basic 90% × (3,100 − 200) = 2,610: +450.00 on a bill 500.00 higher; the person +50.00
-    assert (fix.medfee_sumamt, paid(fix), fix.psn_part_amt, fix.revision) == (D("500.00"), {"basic": D("450.00")}, D("50.00"), 1)
+    assert (fix.medfee_sumamt, paid(fix), fix.psn_part_amt, fix.revision) == (
+        D("500.00"),
+        {"basic": D("450.00")},
+        D("50.00"),
+        1,
+    )
     assert fix.reason == "corrected bill: claim ZZ-1a revision 1"
     # ZZ-1c's yearly base before it rises by 50: critical and supplementary +25.00 each
     assert paid(later) == {"critical": D("25.00"), "supplementary": D("25.00")}
@@ -222,15 +281,22 @@ async def test_a_claim_is_its_hospitals_and_its_id(store: Store) -> None:
     await workers.settle(mine)
     theirs = corrected(mine, 1, fixmedins_code="H2", medfee_sumamt=D("230000.00"), inscp_scp_amt=D("230000.00"))
     [refused], outbox = await receive_claims(store, [arrival(theirs)])
-    assert (refused.status, refused.reason, outbox.records) == ("refused", (
-        "claim C-1 of hospital H2 was never received: revision 1 is a corrected bill, and a corrected bill corrects only "
-        "its own hospital's claim; send the bill as revision 0"), [])
+    assert (refused.status, refused.reason, outbox.records) == (
+        "refused",
+        (
+            "claim C-1 of hospital H2 was never received: revision 1 is a corrected bill, and a corrected bill corrects only "
+            "its own hospital's claim; send the bill as revision 0"
+        ),
+        [],
+    )
     assert ids(await store.records_of("H1/C-1")) == ["H1/C-1/settlement"] and await store.records_of("H2/C-1") == []
     squatted = stay("C-2", psn, "410102", "2018-03-01", "1000.00", fixmedins_code="H2")
     rightful = stay("C-2", psn, "410102", "2018-03-02", "2000.00", fixmedins_code="H1")
     await workers.settle(squatted, rightful)
     assert [(r.settlement_id, r.fixmedins_code, r.medfee_sumamt) for r in await records(store, psn)][1:] == [
-        ("H2/C-2/settlement", "H2", D("1000.00")), ("H1/C-2/settlement", "H1", D("2000.00"))]
+        ("H2/C-2/settlement", "H2", D("1000.00")),
+        ("H1/C-2/settlement", "H1", D("2000.00")),
+    ]
     assert await as_replayed(store, psn) == [] and await store.check_ledger() == []
 
 
@@ -241,14 +307,19 @@ async def test_inputs_of_other_kinds_with_the_same_id_cause_records_of_their_own
     workers = Workers(store)
     await workers.settle(*worked.claims)
     _, b = worked.claims
-    [grant_receipt], granted = await record_changes(store, [arrival(grant("P002", "dibao_edge", "2022-11-01", event_id="E-1"))])
+    [grant_receipt], granted = await record_changes(
+        store, [arrival(grant("P002", "dibao_edge", "2022-11-01", event_id="E-1"))]
+    )
     await workers.publish(granted)
     [cancel_receipt], cancelled = await receive_cancellations(store, [arrival(cancellation(b, "E-1"))])
     assert (grant_receipt.status, cancel_receipt.status) == ("applied", "applied")
     assert ids(granted.records) == ["ZY-2b/adjustment/eligibility/civil_affairs/E-1"]
     assert ids(cancelled.records) == ["ZY-2b/reversal/cancellation/E-1"]
     assert paid(by_id(await records(store, "P002"))["ZY-2b/reversal/cancellation/E-1"]) == {
-        "basic": D("-16250.00"), "critical": D("-4050.00"), "assistance": D("-3420.00")}
+        "basic": D("-16250.00"),
+        "critical": D("-4050.00"),
+        "assistance": D("-3420.00"),
+    }
     assert await as_replayed(store, "P002") == [] and await store.check_ledger() == []
 
 
@@ -320,16 +391,29 @@ async def test_the_archive_keeps_every_input_once_in_its_persons_order_with_its_
     archived = await store.inputs()
     assert [i.place for i in archived] == sorted({i.place for i in archived})  # each once, in order
     assert [(i.psn_no, i.kind, i.outcome) for i in archived] == [
-        ("", "close", "accepted"), ("", "claim", "rejected"),
-        ("P009", "eligibility", "accepted"), ("P009", "claim", "accepted"), ("P009", "claim", "repeat"),
-        ("P009", "claim", "rejected"), ("P009", "cancellation", "accepted"), ("P009", "close", "accepted")]
+        ("", "close", "accepted"),
+        ("", "claim", "rejected"),
+        ("P009", "eligibility", "accepted"),
+        ("P009", "claim", "accepted"),
+        ("P009", "claim", "repeat"),
+        ("P009", "claim", "rejected"),
+        ("P009", "cancellation", "accepted"),
+        ("P009", "close", "accepted"),
+    ]
     mine = archived[2:]
     assert mine[0].seq == 1 and all(x.seq < y.seq for x, y in zip(mine, mine[1:]))  # the person's own order, from 1
     assert mine[1].seq == first.seq and mine[3].seq == conflict.seq
     assert mine[4].seq == cancelled.seq and archived[0].seq == closed.seq
     assert [(i.topic, i.partition, i.offset, i.raw) for i in mine[1:3]] == [
-        (came.topic, 0, came.offset, came.raw), (came.topic, 0, came.offset + 1000, came.raw)]
-    assert (archived[1].topic, archived[1].partition, archived[1].offset, archived[1].raw) == ("claims.discharged", 1, 77, bad.raw)
+        (came.topic, 0, came.offset, came.raw),
+        (came.topic, 0, came.offset + 1000, came.raw),
+    ]
+    assert (archived[1].topic, archived[1].partition, archived[1].offset, archived[1].raw) == (
+        "claims.discharged",
+        1,
+        77,
+        bad.raw,
+    )
     assert archived[1].reason == "not JSON" and mine[3].reason.startswith("claim ZZ-1a revision 0 was already received")
     assert archived[0].raw == mine[5].raw == closing.raw and mine[4].raw == waiting.raw
     assert all(i.received_at.tzinfo is not None for i in archived)
@@ -352,22 +436,33 @@ async def test_a_cancellation_reverses_its_claim_and_settles_the_later_ones_agai
     assert ids(outbox.records) == ["ZZ-1b/reversal/cancellation/cancel-1b", "ZZ-1c/adjustment/cancellation/cancel-1b"]
     reversal, adjustment = outbox.records
     # every line of ZZ-1b negated: basic −2,960.00 of a bill of 5,000.00
-    assert (reversal.kind, paid(reversal), reversal.medfee_sumamt) == ("reversal", {"basic": D("-2960.00")}, D("-5000.00"))
+    assert (reversal.kind, paid(reversal), reversal.medfee_sumamt) == (
+        "reversal",
+        {"basic": D("-2960.00")},
+        D("-5000.00"),
+    )
     assert reversal.reason == "cancellation cancel-1b of claim ZZ-1b: duplicate bill"
     # ZZ-1c's yearly base before it falls by 1,240: critical and supplementary −620.00 each
     assert paid(adjustment) == {"critical": D("-620.00"), "supplementary": D("-620.00")}
     await workers.publish(outbox)
-    receipts, outbox = await receive_cancellations(store, [
-        arrival(cancellation(b, "cancel-1b-again")), first, arrival(cancellation(b, "cancel-1b", "duplicate bill"))])
+    receipts, outbox = await receive_cancellations(
+        store,
+        [arrival(cancellation(b, "cancel-1b-again")), first, arrival(cancellation(b, "cancel-1b", "duplicate bill"))],
+    )
     assert [(r.status, r.seq, r.reason) for r in receipts] == [
-        ("refused", receipts[0].seq,
-         "claim ZZ-1b was already cancelled by cancel-1b (2026-11-22 00:00); this cancellation changes nothing"),
+        (
+            "refused",
+            receipts[0].seq,
+            "claim ZZ-1b was already cancelled by cancel-1b (2026-11-22 00:00); this cancellation changes nothing",
+        ),
         ("repeat", applied.seq, "cancellation cancel-1b was received before"),
         ("repeat", applied.seq, "cancellation cancel-1b was received before"),
     ]
     assert outbox.records == []
     assert [(i.outcome, i.reason) for i in await store.inputs()][-2:] == [
-        ("rejected", receipts[0].reason), ("repeat", "cancellation cancel-1b was received before")]
+        ("rejected", receipts[0].reason),
+        ("repeat", "cancellation cancel-1b was received before"),
+    ]
     assert (await store.counts())["cancellations"] == 1
     assert await as_replayed(store, "P009") == []
 
@@ -383,12 +478,16 @@ async def test_a_cancellation_before_its_claim_waits_and_reverses_it_when_it_arr
     assert await store.waiting_cancellations() == [early]
     [second], _ = await receive_cancellations(store, [arrival(cancellation(b, "also-early"))])
     assert (second.status, second.reason) == (
-        "refused", "cancellation early of claim ZZ-1b is already waiting for the claim; this one changes nothing")
+        "refused",
+        "cancellation early of claim ZZ-1b is already waiting for the claim; this one changes nothing",
+    )
     await workers.settle(a)
     [received], _ = await workers.receive(b)
     assert await store.waiting_cancellations() == []
     assert [(i.kind, i.seq, i.sub, i.ready) for i in await store.queued("P009")] == [
-        ("claim", received.seq, 0, False), ("cancellation", received.seq, 1, True)]
+        ("claim", received.seq, 0, False),
+        ("cancellation", received.seq, 1, True),
+    ]
     await workers.pay(b.claim_id)
     outbox = await workers.arrive(b.claim_id)
     assert ids(outbox.records) == ["ZZ-1b/settlement", "ZZ-1b/reversal/cancellation/early"]
@@ -417,7 +516,8 @@ async def test_a_cancellation_of_a_claim_still_travelling_is_applied_right_after
 
 
 async def test_a_cancellation_of_another_persons_claim_is_refused_and_another_hospitals_waits_for_its_own(
-        store: Store) -> None:
+    store: Store,
+) -> None:
     """A cancellation of the claim under another person's number is refused, nothing cancelled.
     Another hospital's cancellation of the same claim_id names a claim of its own (a claim is its
     hospital's and its id): it waits for that claim, which never comes, and cancels nothing of H1's;
@@ -426,10 +526,13 @@ async def test_a_cancellation_of_another_persons_claim_is_refused_and_another_ho
     claim = stay(uid("C"), psn, "410102", "2018-02-01", "3000.00", fixmedins_code="H1")
     workers = Workers(store)
     await workers.settle(claim)
-    receipts, outbox = await receive_cancellations(store, [
-        arrival(cancellation(claim, "theirs", psn_no=uid("Q"), fixmedins_code="H1")),
-        arrival(cancellation(claim, "own", fixmedins_code="H2")),
-    ])
+    receipts, outbox = await receive_cancellations(
+        store,
+        [
+            arrival(cancellation(claim, "theirs", psn_no=uid("Q"), fixmedins_code="H1")),
+            arrival(cancellation(claim, "own", fixmedins_code="H2")),
+        ],
+    )
     assert [(r.status, r.reason) for r in receipts] == [
         ("refused", f"claim {claim.claim_id} of hospital H1 belongs to another person; nothing was cancelled"),
         ("waiting", None),
@@ -450,7 +553,10 @@ async def test_a_grant_reaching_back_twelve_months_settles_the_year_again(store:
     workers = Workers(store)
     await workers.settle(*worked.claims)
     # without a category: the shared case's insurance figures
-    assert [paid(r) for r in await records(store)] == [{"basic": D("6000.00")}, {"basic": D("16250.00"), "critical": D("4050.00")}]
+    assert [paid(r) for r in await records(store)] == [
+        {"basic": D("6000.00")},
+        {"basic": D("16250.00"), "critical": D("4050.00")},
+    ]
     late = grant("P002", "dibao_edge", "2022-11-01", event_id="edge-2022-11")
     [receipt], outbox = await record_changes(store, [arrival(late)])
     assert receipt.status == "applied"
@@ -472,11 +578,17 @@ async def test_a_revocation_reaching_back_recovers_what_was_paid_on_its_grounds(
     await workers.changes(*grants(worked))
     await workers.settle(*worked.claims)
     assert paid(by_id(await records(store))["GA-2b/settlement"]) == {"basic": D("16020.00"), "assistance": D("1386.00")}
-    [receipt], outbox = await record_changes(store, [arrival(revoke("P010", "dibao", "2018-05-01", event_id="dibao-revoked"))])
+    [receipt], outbox = await record_changes(
+        store, [arrival(revoke("P010", "dibao", "2018-05-01", event_id="dibao-revoked"))]
+    )
     assert receipt.status == "applied"
     [recovered] = outbox.records
     assert recovered.settlement_id == "GA-2b/adjustment/eligibility/civil_affairs/dibao-revoked"
-    assert (paid(recovered), recovered.psn_part_amt, recovered.medfee_sumamt) == ({"assistance": D("-1386.00")}, D("1386.00"), D("0.00"))
+    assert (paid(recovered), recovered.psn_part_amt, recovered.medfee_sumamt) == (
+        {"assistance": D("-1386.00")},
+        D("1386.00"),
+        D("0.00"),
+    )
     assert await as_replayed(store, "P010") == []
     assert await store.check_ledger() == []
 
@@ -502,22 +614,32 @@ async def test_a_close_is_taken_once_per_region_and_year_and_applied_in_each_per
     outbox = await store.apply(["P009"], NOW)
     [year_end] = outbox.records
     assert year_end.settlement_id == "year-end/zhengzhou/2018/P009/year_end"
-    assert (year_end.kind, paid(year_end), year_end.psn_part_amt) == ("year_end", {"assistance": D("826.00")}, D("-826.00"))
+    assert (year_end.kind, paid(year_end), year_end.psn_part_amt) == (
+        "year_end",
+        {"assistance": D("826.00")},
+        D("-826.00"),
+    )
     assert year_end.reason == "year-end close close-2018 of zhengzhou 2018"
     await workers.publish(outbox)
     redelivered = await store.receive_close(closing)
     assert (redelivered.status, redelivered.seq, redelivered.persons) == ("repeat", receipt.seq, ())
     assert [(i.psn_no, i.kind, i.outcome, i.reason) for i in await store.inputs() if i.kind == "close"] == [
-        ("", "close", "accepted", None), ("", "close", "repeat", said),  # as received: it names no one person
-        ("P009", "close", "accepted", None)]  # and in the order of the person it settles
+        ("", "close", "accepted", None),
+        ("", "close", "repeat", said),  # as received: it names no one person
+        ("P009", "close", "accepted", None),
+    ]  # and in the order of the person it settles
     assert (await store.receive_close(arrival(close("zhengzhou", 2019)))).persons == ()  # nobody has claims of 2019
     [received], _ = await workers.receive(c)
     assert [(i.kind, i.flagged) for i in await store.queued("P009")] == [("claim", True)]  # its year is closed
     await workers.pay(c.claim_id)
     outbox = await workers.arrive(c.claim_id)
     assert ids(outbox.records) == ["ZZ-1c/settlement", "year-end/zhengzhou/2018/P009/adjustment/claim/ZZ-1c"]
-    assert paid(outbox.records[0]) == {"basic": D("51350.00"), "critical": D("7665.00"), "supplementary": D("12765.00"),
-                                       "assistance": D("6580.00")}
+    assert paid(outbox.records[0]) == {
+        "basic": D("51350.00"),
+        "critical": D("7665.00"),
+        "supplementary": D("12765.00"),
+        "assistance": D("6580.00"),
+    }
     assert paid(outbox.records[1]) == {"assistance": D("-826.00")}
     assert await as_replayed(store, "P009") == []
     assert await store.check_ledger() == []
@@ -533,11 +655,20 @@ async def test_a_persons_first_claim_of_a_closed_year_has_the_close_put_before_i
     assert (closed.status, closed.persons) == ("applied", ())
     [received], _ = await workers.receive(a)
     assert [(i.psn_no, i.kind) for i in await store.inputs()] == [
-        ("", "close"), ("P009", "eligibility"), ("P009", "close"), ("P009", "claim")]
+        ("", "close"),
+        ("P009", "eligibility"),
+        ("P009", "close"),
+        ("P009", "claim"),
+    ]
     assert [(i.kind, i.ref, i.ready, i.flagged) for i in await store.queued("P009")] == [
-        ("close", "close-2018", True, False), ("claim", a.claim_id, False, True)]
+        ("close", "close-2018", True, False),
+        ("claim", a.claim_id, False, True),
+    ]
     assert [type(i).__name__ for i in await store.person_history("P009")] == [
-        "ChangeReceived", "CloseReceived", "ClaimReceived"]
+        "ChangeReceived",
+        "CloseReceived",
+        "ClaimReceived",
+    ]
     await workers.pay(a.claim_id)
     outbox = await workers.arrive(a.claim_id)
     assert "ZZ-1a/settlement" in ids(outbox.records) and workers.refused == {}
@@ -565,11 +696,14 @@ async def test_a_claim_nothing_disturbed_is_settled_by_the_ledger_as_its_payers_
     assert [(i.ready, i.flagged) for i in await store.queued("P003")] == [(False, False)]
     outbox = await workers.arrive(claim.claim_id)
     [record] = outbox.records
-    assert [line.model_dump(mode="json") for line in record.payments] == Flight.read(workers.flights[claim.key]).data["lines"]
+    assert [line.model_dump(mode="json") for line in record.payments] == Flight.read(workers.flights[claim.key]).data[
+        "lines"
+    ]
     assert paid(record) == {"basic": D("22750.00"), "critical": D("6987.50")}  # the shared case
     assert (record.fund_pay_sumamt, record.psn_part_amt) == (D("29737.50"), D("10262.50"))
     assert [(alert_id, alert.psn_part_amt, alert.threshold) for alert_id, alert in outbox.alerts] == [
-        ("ZY-3", D("6262.50"), D("6000.00"))]
+        ("ZY-3", D("6262.50"), D("6000.00"))
+    ]
     assert [h.code.value for h in record.identity] == ["tekun"]
     assert await store.check_ledger() == [] and workers.refused == {}
 
@@ -600,10 +734,15 @@ async def test_a_claim_whose_payers_lie_is_refused_and_moves_nothing(store: Stor
     elsewhere = arrived(orjson.dumps({**forged, "seq": forged["seq"] + 1}))
     _, refused = await store.arrive([unknown, elsewhere], NOW)
     assert refused[0] == "intake recorded no claim NEVER of this person: a claim reaches the ledger only from intake"
-    assert refused[1] == (f"claim {claim.key} arrived at place {forged['seq'] + 1} of its person, but intake recorded it "
-                          "at another place")
-    _, [another] = await store.arrive([arrived(orjson.dumps({**forged, "claim": {**forged["claim"], "psn_no": "P009"}}))], NOW)
-    assert another == f"intake recorded no claim {claim.key} of this person: a claim reaches the ledger only from intake"
+    assert refused[1] == (
+        f"claim {claim.key} arrived at place {forged['seq'] + 1} of its person, but intake recorded it at another place"
+    )
+    _, [another] = await store.arrive(
+        [arrived(orjson.dumps({**forged, "claim": {**forged["claim"], "psn_no": "P009"}}))], NOW
+    )
+    assert (
+        another == f"intake recorded no claim {claim.key} of this person: a claim reaches the ledger only from intake"
+    )
     workers.flights[claim.key] = honest
     await workers.pay(claim.claim_id)
     [record] = (await workers.arrive(claim.claim_id)).records
@@ -664,14 +803,20 @@ async def test_claims_the_payers_saw_in_any_order_are_settled_in_the_order_recei
         await workers.receive(claim)
     for claim in (c, b, a):
         await workers.pay(claim.claim_id)
-    assert [(i.ref, i.flagged) for i in await store.queued("P009")] == [("ZZ-1a", False), ("ZZ-1b", False), ("ZZ-1c", False)]
+    assert [(i.ref, i.flagged) for i in await store.queued("P009")] == [
+        ("ZZ-1a", False),
+        ("ZZ-1b", False),
+        ("ZZ-1c", False),
+    ]
     assert (await workers.arrive(c.claim_id)).records == []
     assert (await workers.arrive(b.claim_id)).records == []
     outbox = await workers.arrive(a.claim_id)
     assert ids(outbox.records) == ["ZZ-1a/settlement", "ZZ-1b/settlement", "ZZ-1c/settlement"]
     assert [paid(r) for r in outbox.records] == [
-        {"basic": D("2160.00")}, {"basic": D("2960.00")},
-        {"basic": D("51350.00"), "critical": D("7665.00"), "supplementary": D("12765.00"), "assistance": D("6580.00")}]
+        {"basic": D("2160.00")},
+        {"basic": D("2960.00")},
+        {"basic": D("51350.00"), "critical": D("7665.00"), "supplementary": D("12765.00"), "assistance": D("6580.00")},
+    ]
     assert workers.refused == {}
     assert await as_replayed(store, "P009") == []
     assert await store.check_ledger() == []
@@ -741,8 +886,13 @@ async def test_a_persons_history_is_every_input_of_their_ledger_in_seq_order(sto
     await store.receive_close(arrival(close("guangan", 2018)))  # settles nobody of P009's
     await store.receive_close(arrival(close("zhengzhou", 2018)))
     history = await store.person_history("P009")
-    assert [type(i).__name__ for i in history] == ["ChangeReceived", "ClaimReceived", "ClaimReceived", "CancellationReceived",
-                                                   "CloseReceived"]
+    assert [type(i).__name__ for i in history] == [
+        "ChangeReceived",
+        "ClaimReceived",
+        "ClaimReceived",
+        "CancellationReceived",
+        "CloseReceived",
+    ]
     assert [i.seq for i in history] == sorted(i.seq for i in history)
     assert [i.claim.revision for i in history[1:3]] == [0, 1]
     assert await store.person_history("nobody") == []  # a close is in the order of the persons it settles only
@@ -750,8 +900,16 @@ async def test_a_persons_history_is_every_input_of_their_ledger_in_seq_order(sto
     # bill, so settling it again changes nothing), with one line per payer of its route
     [record] = await store.records_of("ZZ-1a")
     assert [line.payer.value for line in record.payments] == Flight.read(workers.flights["ZZ-1a"]).data["route"]
-    assert await store.counts() == {"inputs": 7, "claims_received": 2, "settlements": 1, "rejections": 0,
-                                    "identity_events": 1, "cancellations": 1, "queued": 1, "parked": 0}  # the close, queued
+    assert await store.counts() == {
+        "inputs": 7,
+        "claims_received": 2,
+        "settlements": 1,
+        "rejections": 0,
+        "identity_events": 1,
+        "cancellations": 1,
+        "queued": 1,
+        "parked": 0,
+    }  # the close, queued
 
 
 # --- rejections ------------------------------------------------------------------------------------
@@ -763,15 +921,23 @@ async def test_a_rejection_is_kept_once_per_place(store: Store) -> None:
     bad = Arrival("claims.discharged", 3, 42, b'{"x": "\x00"}', None)
     assert await store.reject(bad, "claim", "medfee_sumamt is not an amount", "P1") is True
     assert await store.reject(bad, "claim", "medfee_sumamt is not an amount", "P1") is False
-    assert await store.reject(Arrival("claims.discharged", 3, 42, b"other bytes", None), "claim", "not JSON", "P1") is False
+    assert (
+        await store.reject(Arrival("claims.discharged", 3, 42, b"other bytes", None), "claim", "not JSON", "P1")
+        is False
+    )
     nowhere = Arrival("eligibility.changes", None, None, "\ufffd\ufffd".encode(), None)
     assert await store.reject(nowhere, "eligibility", "not JSON") is True
     assert await store.reject(nowhere, "eligibility", "not JSON") is True
     counted = await store.counts()
     assert (counted["rejections"], counted["inputs"]) == (3, 4)  # the same bytes at the same place archived once
-    assert [(i.psn_no, i.kind, i.outcome, i.reason) for i in await store.inputs()] == [  # by person ("" first), in order
-        ("", "eligibility", "rejected", "not JSON"), ("", "eligibility", "rejected", "not JSON"),
-        ("P1", "claim", "rejected", "medfee_sumamt is not an amount"), ("P1", "claim", "rejected", "not JSON")]
+    assert [
+        (i.psn_no, i.kind, i.outcome, i.reason) for i in await store.inputs()
+    ] == [  # by person ("" first), in order
+        ("", "eligibility", "rejected", "not JSON"),
+        ("", "eligibility", "rejected", "not JSON"),
+        ("P1", "claim", "rejected", "medfee_sumamt is not an amount"),
+        ("P1", "claim", "rejected", "not JSON"),
+    ]
     with pytest.raises(Exception):  # inputs.kind is one of claim, cancellation, eligibility, close, other
         await store.reject(bad, "gossip", "not a kind of input")
     assert (await store.counts())["inputs"] == 4
@@ -793,8 +959,16 @@ async def test_parked_messages_are_kept_in_order_and_forgotten_when_handled(stor
     everything = await store.parked()
     assert [p.parked_id for p in everything] == [one, two, three, four] == sorted([one, two, three, four])
     first = everything[0]
-    assert (first.worker, first.topic, first.partition, first.offset, first.key, first.value, first.error, first.behind) == (
-        "basic", "claims.pay.basic", 0, 5, b"P1", b"first", "boom again", False)
+    assert (
+        first.worker,
+        first.topic,
+        first.partition,
+        first.offset,
+        first.key,
+        first.value,
+        first.error,
+        first.behind,
+    ) == ("basic", "claims.pay.basic", 0, 5, b"P1", b"first", "boom again", False)
     assert first.parked_at.tzinfo is not None
     assert [p.parked_id for p in await store.parked("basic")] == [one, two, four]
     await store.unpark(one)
@@ -818,7 +992,9 @@ async def test_a_new_life_of_the_topics_is_a_new_place_for_every_input(store: St
     assert second != first
     assert [(p.value, p.error) for p in await store.parked("basic")] == [(b"first", "boom"), (b"second", "boom")]
     assert [(i.life, i.raw, i.outcome) for i in await store.inputs()] == [
-        (0, b"bad one", "rejected"), (1, b"bad two", "rejected")]
+        (0, b"bad one", "rejected"),
+        (1, b"bad two", "rejected"),
+    ]
     assert (await store.counts())["rejections"] == 2
     assert await store.begin_life("broker:9092") == 2
 
@@ -841,16 +1017,23 @@ async def test_signing_keys_are_added_once_on_proof_and_revoked_from_a_moment_on
     assert await store.add_key(key, await _proved(store, h1, NOW), NOW) is False
     squatter = new_key("h1.2026", "hospital", "H1")  # the same id, another key pair
     with pytest.raises(ValueError, match="registered for another key or signer"):
-        await store.add_key(key.model_copy(update={"public_key": squatter.public_key}), await _proved(store, squatter, NOW), NOW)
+        await store.add_key(
+            key.model_copy(update={"public_key": squatter.public_key}), await _proved(store, squatter, NOW), NOW
+        )
     at = datetime(2026, 6, 1, tzinfo=timezone.utc)
     assert (await store.revoke_key("h1.2026", at)).revoked_at == at
     assert (await store.revoke_key("h1.2026", at + timedelta(days=1))).revoked_at == at
     assert (await store.revoke_key("h1.2026", at - timedelta(days=1))).revoked_at == at - timedelta(days=1)
     with pytest.raises(LookupError):
         await store.revoke_key("nobody", at)
-    other = SigningKey(key_id="a1", signer_kind="authority", signer="civil_affairs", public_key=a1.public_key, valid_from=since)
+    other = SigningKey(
+        key_id="a1", signer_kind="authority", signer="civil_affairs", public_key=a1.public_key, valid_from=since
+    )
     await store.add_key(other, await _proved(store, a1, NOW), NOW)
-    assert await store.signing_keys() == {"a1": other, "h1.2026": key.model_copy(update={"revoked_at": at - timedelta(days=1)})}
+    assert await store.signing_keys() == {
+        "a1": other,
+        "h1.2026": key.model_copy(update={"revoked_at": at - timedelta(days=1)}),
+    }
 
 
 async def test_a_key_is_added_only_on_a_fresh_proof_by_its_own_private_half(store: Store) -> None:
@@ -863,7 +1046,10 @@ async def test_a_key_is_added_only_on_a_fresh_proof_by_its_own_private_half(stor
     key = prove(h1, challenge).key(NOW)
     refusals = {
         "wrong key": (key, prove(thief, challenge)),  # someone without h1's private half
-        "other signer": (key.model_copy(update={"signer": "H2"}), prove(h1, challenge)),  # H1's proof, registered for H2
+        "other signer": (
+            key.model_copy(update={"signer": "H2"}),
+            prove(h1, challenge),
+        ),  # H1's proof, registered for H2
         "other id": (key.model_copy(update={"key_id": "h2"}), prove(h1, challenge)),
         "unknown challenge": (key, prove(h1, "made-up-by-the-holder")),
     }

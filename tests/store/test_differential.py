@@ -8,6 +8,7 @@ cancellations, counts and checks. Only the moments (settled_at, received_at) dif
 
 The lives' events are unsigned, so the workers run with ONESTOP_ACCEPT_UNSIGNED=1 here (as the
 live tests' workers do): otherwise they refuse every event, and there would be nothing to compare."""
+
 from __future__ import annotations
 
 import os
@@ -53,8 +54,10 @@ async def held(store: Store) -> dict:
     persons = sorted({r.psn_no for _, r in records} | {item.psn_no for item in await store.queued()})
     claims = sorted({r.key for _, r in records})
     return {
-        "archive": [(i.psn_no, i.seq, i.life, i.topic, i.partition, i.offset, i.raw, i.kind, i.outcome, i.reason)
-                    for i in await store.inputs(limit=1_000_000)],
+        "archive": [
+            (i.psn_no, i.seq, i.life, i.topic, i.partition, i.offset, i.raw, i.kind, i.outcome, i.reason)
+            for i in await store.inputs(limit=1_000_000)
+        ],
         "records": [(seq, _comparable(r.model_dump(mode="json", exclude={"settled_at"}))) for seq, r in records],
         "totals": {(p, y): await store.year_totals(p, y) for p in persons for y in await store.years_of(p)},
         "by_claim": {c: [r.settlement_id for r in await store.records_of(c)] for c in claims},
@@ -63,7 +66,9 @@ async def held(store: Store) -> dict:
         "history": {p: await store.person_history(p) for p in persons},
         "counts": await store.counts(),
         "checks": await store.check_ledger(),
-        "parked": [(p.worker, p.topic, p.partition, p.offset, p.key, p.value, p.error, p.behind) for p in await store.parked()],
+        "parked": [
+            (p.worker, p.topic, p.partition, p.offset, p.key, p.value, p.error, p.behind) for p in await store.parked()
+        ],
     }
 
 

@@ -2,6 +2,7 @@
 them: the person's grants, then each claim received, paid by each payer of its route and taken by
 the ledger. What each claim's records add up to is the case's expectation to the fen, and the
 records are exactly those of policies.ledger.replay of the inputs the store holds."""
+
 from __future__ import annotations
 
 import pytest
@@ -24,14 +25,25 @@ def as_expected(store_records) -> list[dict]:
     out = []
     for claim_id, mine in by_claim.items():
         total = summed(mine)
-        out.append({"claim_id": claim_id, "payments": {l.payer.value: format_yuan(l.amount) for l in total.payments if l.amount != ZERO},
-                    "personal": format_yuan(total.psn_part_amt)})
+        out.append(
+            {
+                "claim_id": claim_id,
+                "payments": {l.payer.value: format_yuan(l.amount) for l in total.payments if l.amount != ZERO},
+                "personal": format_yuan(total.psn_part_amt),
+            }
+        )
     return out
 
 
 def expected(case) -> list[dict]:
-    return [{"claim_id": e.claim_id, "payments": {k: format_yuan(v) for k, v in e.payments.items()}, "personal": format_yuan(e.personal)}
-            for e in case.expect]
+    return [
+        {
+            "claim_id": e.claim_id,
+            "payments": {k: format_yuan(v) for k, v in e.payments.items()},
+            "personal": format_yuan(e.personal),
+        }
+        for e in case.expect
+    ]
 
 
 @pytest.mark.parametrize("path", CASES)
@@ -84,8 +96,12 @@ async def test_a_claim_paid_by_one_tier_that_lifts_another_over_its_qualifying_l
     psn = "TZ-REACH"
     held = [("low_income_serious_illness", date(2018, 1, 1)), ("dibao", date(2019, 2, 1))]
     workers = Workers(store)
-    await workers.changes(*[EligibilityChange.grant_of(psn, CategoryHeld(code=code, valid_from=start), f"{code}.{psn}")
-                            for code, start in held])
+    await workers.changes(
+        *[
+            EligibilityChange.grant_of(psn, CategoryHeld(code=code, valid_from=start), f"{code}.{psn}")
+            for code, start in held
+        ]
+    )
     first = stay("TZ-1", psn, "321202", "2019-01-01", "800.00")
     second = stay("TZ-2", psn, "321202", "2019-02-01", "30000.00", level="3")
     await workers.settle(first, second)
@@ -93,5 +109,6 @@ async def test_a_claim_paid_by_one_tier_that_lifts_another_over_its_qualifying_l
     assert ids_ == ["TZ-1/settlement", "TZ-1/adjustment/claim/TZ-2", "TZ-2/settlement"]
     [adjustment] = [r for r in await records(store, psn) if r.kind == "adjustment"]
     assert [(line.payer.value, line.amount) for line in adjustment.payments if line.amount] == [
-        ("assistance", D("182.00"))]
+        ("assistance", D("182.00"))
+    ]
     assert await as_replayed(store, psn) == []

@@ -1,6 +1,7 @@
 """Eligibility in the store, on every backend: each change recorded once, the periods of a
 (person, category) folded from all its events in (recorded_at, event_id) order whatever order
 they arrived in, and the look-ups of identities (by dates, as known at a moment, by authority)."""
+
 from __future__ import annotations
 
 import asyncio
@@ -12,16 +13,31 @@ from schemas.events import EligibilityChange
 from store import Store
 
 from .conftest import Backend
-from .support import NOW, arrival, record_changes, uid
+from .support import arrival, record_changes, uid
 
 T0 = datetime(2024, 1, 1, 9, 0, tzinfo=timezone.utc)
 
 
-def change(psn: str, event_id: str, action: str, begin: date, end: date | None, *, minutes: int,
-           category: Category = Category.dibao, authority: Authority = Authority.civil_affairs) -> EligibilityChange:
+def change(
+    psn: str,
+    event_id: str,
+    action: str,
+    begin: date,
+    end: date | None,
+    *,
+    minutes: int,
+    category: Category = Category.dibao,
+    authority: Authority = Authority.civil_affairs,
+) -> EligibilityChange:
     return EligibilityChange(
-        event_id=f"{psn}:{event_id}", psn_no=psn, category=category, action=action, valid_from=begin,
-        valid_to=end, authority=authority, recorded_at=T0 + timedelta(minutes=minutes),
+        event_id=f"{psn}:{event_id}",
+        psn_no=psn,
+        category=category,
+        action=action,
+        valid_from=begin,
+        valid_to=end,
+        authority=authority,
+        recorded_at=T0 + timedelta(minutes=minutes),
     )
 
 
@@ -39,7 +55,9 @@ def periods(held: list) -> list[tuple]:
 async def test_a_grant_is_in_force_in_its_period(store: Store) -> None:
     """A grant is applied, its period held with its authority and event, and the event kept as received."""
     psn = uid("psn")
-    assert await record(store, change(psn, "g1", "grant", date(2024, 1, 1), date(2024, 6, 30), minutes=0)) == ["applied"]
+    assert await record(store, change(psn, "g1", "grant", date(2024, 1, 1), date(2024, 6, 30), minutes=0)) == [
+        "applied"
+    ]
     held, events = await store.identity_history(psn)
     assert periods(held) == [(Category.dibao, date(2024, 1, 1), date(2024, 6, 30), Authority.civil_affairs, "g1")]
     assert [e.event_id for e in events] == [f"{psn}:g1"]
@@ -53,7 +71,9 @@ async def test_overlapping_and_adjacent_grants_merge(store: Store) -> None:
     await record(
         store,
         change(psn, "g1", "grant", date(2024, 1, 1), date(2024, 6, 30), minutes=0),
-        change(psn, "g2", "grant", date(2024, 6, 1), date(2024, 9, 30), minutes=1, authority=Authority.rural_revitalisation),
+        change(
+            psn, "g2", "grant", date(2024, 6, 1), date(2024, 9, 30), minutes=1, authority=Authority.rural_revitalisation
+        ),
         change(psn, "g3", "grant", date(2024, 10, 1), date(2024, 12, 31), minutes=2),  # adjacent
         change(psn, "g4", "grant", date(2025, 3, 1), None, minutes=3, authority=Authority.rural_revitalisation),
     )
@@ -93,9 +113,14 @@ async def test_the_same_event_twice_changes_nothing(store: Store) -> None:
     assert await store.identity_history(psn) == before
     assert (await store.counts())["identity_events"] == counted == 2
     outcomes = [(i.outcome, i.reason) for i in await store.inputs()]
-    assert outcomes == [("accepted", None), ("accepted", None), ("repeat", f"event {psn}:g1 was received before"),
-                        ("repeat", f"event {psn}:g1 was received before"), ("repeat", f"event {psn}:r1 was received before"),
-                        ("repeat", f"event {psn}:r1 was received before")]
+    assert outcomes == [
+        ("accepted", None),
+        ("accepted", None),
+        ("repeat", f"event {psn}:g1 was received before"),
+        ("repeat", f"event {psn}:g1 was received before"),
+        ("repeat", f"event {psn}:r1 was received before"),
+        ("repeat", f"event {psn}:r1 was received before"),
+    ]
 
 
 def story(psn: str) -> list[EligibilityChange]:
@@ -103,11 +128,25 @@ def story(psn: str) -> list[EligibilityChange]:
     return [
         change(psn, "a-grant-year", "grant", date(2024, 1, 1), date(2024, 12, 31), minutes=0),
         change(psn, "b-revoke-april", "revoke", date(2024, 4, 1), date(2024, 4, 30), minutes=1),
-        change(psn, "c-grant-spring", "grant", date(2024, 3, 15), date(2024, 6, 30), minutes=2,
-               authority=Authority.rural_revitalisation),
+        change(
+            psn,
+            "c-grant-spring",
+            "grant",
+            date(2024, 3, 15),
+            date(2024, 6, 30),
+            minutes=2,
+            authority=Authority.rural_revitalisation,
+        ),
         change(psn, "d-revoke-from-october", "revoke", date(2024, 10, 1), None, minutes=3),
-        change(psn, "e-grant-november", "grant", date(2024, 11, 1), date(2024, 11, 30), minutes=3,
-               authority=Authority.rural_revitalisation),
+        change(
+            psn,
+            "e-grant-november",
+            "grant",
+            date(2024, 11, 1),
+            date(2024, 11, 30),
+            minutes=3,
+            authority=Authority.rural_revitalisation,
+        ),
     ]
 
 
@@ -141,23 +180,30 @@ async def test_two_writers_of_one_person_at_once_give_the_same_periods(store: St
     for _ in range(10):
         psn = uid("psn")
         events = story(psn)
-        await asyncio.gather(record_changes(store, [arrival(e) for e in events[::2]]),
-                             record_changes(other, [arrival(e) for e in events[1::2]]))
+        await asyncio.gather(
+            record_changes(store, [arrival(e) for e in events[::2]]),
+            record_changes(other, [arrival(e) for e in events[1::2]]),
+        )
         assert periods((await store.identity_history(psn))[0]) == STORY_PERIODS
 
 
 async def test_identities_as_of_dates(store: Store) -> None:
     """Per (person, first day, last day): the periods in force on at least one day of it, by code and start."""
     psn, other = uid("psn"), uid("psn")
-    await record(store, *story(psn),
-                 change(psn, "t1", "grant", date(2024, 2, 1), date(2024, 2, 29), minutes=0, category=Category.tekun))
-    got = await store.identities([
-        (psn, date(2024, 2, 10), date(2024, 2, 12)),  # both categories
-        (psn, date(2024, 10, 1), date(2024, 10, 31)),  # in the gap
-        (psn, date(2024, 10, 25), date(2024, 11, 1)),  # last day of the stay touches November
-        (psn, date(2024, 9, 30), date(2024, 9, 30)),  # last day of the first period
-        (other, date(2024, 1, 1), date(2024, 12, 31)),  # nobody
-    ])
+    await record(
+        store,
+        *story(psn),
+        change(psn, "t1", "grant", date(2024, 2, 1), date(2024, 2, 29), minutes=0, category=Category.tekun),
+    )
+    got = await store.identities(
+        [
+            (psn, date(2024, 2, 10), date(2024, 2, 12)),  # both categories
+            (psn, date(2024, 10, 1), date(2024, 10, 31)),  # in the gap
+            (psn, date(2024, 10, 25), date(2024, 11, 1)),  # last day of the stay touches November
+            (psn, date(2024, 9, 30), date(2024, 9, 30)),  # last day of the first period
+            (other, date(2024, 1, 1), date(2024, 12, 31)),  # nobody
+        ]
+    )
     assert [periods(held) for held in got] == [
         [STORY_PERIODS[0], (Category.tekun, date(2024, 2, 1), date(2024, 2, 29), Authority.civil_affairs, "t1")],
         [],
@@ -177,9 +223,11 @@ async def test_the_identity_as_known_at_a_moment_uses_only_the_events_received_b
     await asyncio.sleep(0.01)
     await record(store, change(psn, "r1", "revoke", date(2024, 7, 1), None, minutes=1))
     assert periods(await store.identity_as_known(psn, between)) == [
-        (Category.dibao, date(2024, 1, 1), None, Authority.civil_affairs, "g1")]
+        (Category.dibao, date(2024, 1, 1), None, Authority.civil_affairs, "g1")
+    ]
     assert periods(await store.identity_as_known(psn, datetime.now(timezone.utc))) == [
-        (Category.dibao, date(2024, 1, 1), date(2024, 6, 30), Authority.civil_affairs, "g1")]
+        (Category.dibao, date(2024, 1, 1), date(2024, 6, 30), Authority.civil_affairs, "g1")
+    ]
     assert await store.identity_as_known(psn, between - timedelta(days=1)) == []
 
 
@@ -194,6 +242,11 @@ async def test_holders_are_the_persons_an_authority_granted_a_category_on_a_day(
         change(b, "g2", "grant", date(2024, 5, 1), None, minutes=0, authority=Authority.rural_revitalisation),
     )
     assert await store.holders("civil_affairs", ["dibao", "tekun"], date(2024, 2, 1)) == [
-        (a, "dibao"), (a, "tekun"), (b, "dibao")]
-    assert await store.holders("civil_affairs", ["dibao"], date(2024, 6, 1)) == [(a, "dibao")]  # b's is rural_revitalisation's
+        (a, "dibao"),
+        (a, "tekun"),
+        (b, "dibao"),
+    ]
+    assert await store.holders("civil_affairs", ["dibao"], date(2024, 6, 1)) == [
+        (a, "dibao")
+    ]  # b's is rural_revitalisation's
     assert await store.holders("rural_revitalisation", ["dibao"], date(2024, 6, 1)) == [(b, "dibao")]

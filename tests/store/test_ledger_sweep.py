@@ -3,6 +3,7 @@ lost — and a queue it cannot apply must stop neither the ledger nor anyone els
 raised: the ledger's process ended, and its restart's first sweep raised again, for everyone. Now
 that person's wake-up is parked with the error (listed, run again by `retry`, dropped by an
 operator), and the sweep leaves a person with a message parked at the ledger to that message."""
+
 from __future__ import annotations
 
 import asyncio
@@ -37,8 +38,12 @@ async def queue_what_is_not_there(backend: Backend) -> None:
     if backend.name == "postgres":
         conn = await asyncpg.connect(backend.url)
         try:
-            await conn.execute("INSERT INTO person_queue (psn_no, seq, sub, kind, ref, ready, flagged, queued_at) "
-                               "VALUES ($1, 1000000, 0, 'eligibility', 'nowhere', true, false, $2)", BROKEN, an_hour_ago)
+            await conn.execute(
+                "INSERT INTO person_queue (psn_no, seq, sub, kind, ref, ready, flagged, queued_at) "
+                "VALUES ($1, 1000000, 0, 'eligibility', 'nowhere', true, false, $2)",
+                BROKEN,
+                an_hour_ago,
+            )
         finally:
             await conn.close()
     else:
@@ -48,13 +53,16 @@ async def queue_what_is_not_there(backend: Backend) -> None:
 
 
 async def test_a_queue_the_ledger_cannot_apply_parks_a_wake_up_and_stops_no_one(
-        store: Store, backend: Backend, monkeypatch: pytest.MonkeyPatch) -> None:
+    store: Store, backend: Backend, monkeypatch: pytest.MonkeyPatch
+) -> None:
     worked = case(ZZ)
     workers = Workers(store)
     await workers.changes(*grants(worked))
     claim = worked.claims[0]
     await workers.settle(claim)
-    await store.record_changes([arrival(revoke(claim.psn_no, "dibao", "2018-01-01", event_id="R-lost-wake-up"))])  # its wake-up lost
+    await store.record_changes(
+        [arrival(revoke(claim.psn_no, "dibao", "2018-01-01", event_id="R-lost-wake-up"))]
+    )  # its wake-up lost
     await queue_what_is_not_there(backend)
     monkeypatch.setenv("ONESTOP_RESEND_AFTER", "0.2")
     await asyncio.sleep(0.3)
@@ -66,7 +74,13 @@ async def test_a_queue_the_ledger_cannot_apply_parks_a_wake_up_and_stops_no_one(
         assert await store.queued(claim.psn_no) == []
         # ... and the queue that cannot be applied parks a wake-up for its person, with the error
         [parked] = await store.parked("ledger")
-        assert (parked.key, parked.topic, parked.partition, parked.offset, parked.behind) == (BROKEN.encode(), LEDGER, None, None, False)
+        assert (parked.key, parked.topic, parked.partition, parked.offset, parked.behind) == (
+            BROKEN.encode(),
+            LEDGER,
+            None,
+            None,
+            False,
+        )
         assert parked.error.startswith("LookupError: queued eligibility nowhere")
         assert decode(WakeUp, parked.value).psn_no == BROKEN
         # the next sweep leaves that person to the parked wake-up
@@ -81,7 +95,9 @@ async def test_a_queue_the_ledger_cannot_apply_parks_a_wake_up_and_stops_no_one(
         assert await store.parked("ledger") == [parked]
         # dropped, it is kept with its reason; the queue is not mended by it (README: fix, then retry),
         # so the sweep parks the person's wake-up again rather than stop
-        await drop_parked(WORKERS, context, send, parked.parked_id, "operator test: the queue is mended by hand", "alice")
+        await drop_parked(
+            WORKERS, context, send, parked.parked_id, "operator test: the queue is mended by hand", "alice"
+        )
         assert await ledger.sweep(context) == []
         [again] = await store.parked("ledger")
         assert again.parked_id != parked.parked_id and again.key == BROKEN.encode()

@@ -3,6 +3,7 @@ too, so that a signed input run again is verified again rather than refused as u
 operator resolves one that must not run by dropping it with a reason, kept for the audit, after
 which its person's messages that waited behind it go on. A NUL a hostile message puts in an error
 or a refusal reason is kept escaped: PostgreSQL's text refuses it, and the park itself must not fail."""
+
 from __future__ import annotations
 
 import asyncio
@@ -53,7 +54,9 @@ async def test_a_nul_in_an_error_or_a_reason_is_kept_escaped(store: Store) -> No
     await store.park("basic", pay_topic(Payer.basic), 0, 1, b"P1", b"{}", "NoPolicy: policy a\x00b/2022-07/v1", False)
     [parked] = await store.parked("basic")
     assert parked.error == "NoPolicy: policy a\\u0000b/2022-07/v1"
-    assert await store.reject(Arrival("claims.ledger", 0, 2, b'{"x":"\\u0000"}', None), "other", "refused: lines a\x00b")
+    assert await store.reject(
+        Arrival("claims.ledger", 0, 2, b'{"x":"\\u0000"}', None), "other", "refused: lines a\x00b"
+    )
     [archived] = [i for i in await store.inputs() if i.offset == 2]
     assert archived.reason == "refused: lines a\\u0000b"
 
@@ -72,7 +75,11 @@ async def test_a_dropped_message_is_kept_whole_with_who_when_and_why(store: Stor
     assert [p.parked_id for p in await store.parked()] == [one, two, three] and await store.dropped() == []
     before = datetime.now(timezone.utc)
     dropped = await store.drop_parked(one, "a forged flight: there is no policy v99", "alice")
-    assert (dropped.parked, dropped.reason, dropped.dropped_by) == (as_parked, "a forged flight: there is no policy v99", "alice")
+    assert (dropped.parked, dropped.reason, dropped.dropped_by) == (
+        as_parked,
+        "a forged flight: there is no policy v99",
+        "alice",
+    )
     assert dropped.dropped_at.tzinfo is not None and dropped.dropped_at >= before.replace(microsecond=0)
     assert [p.parked_id for p in await store.parked()] == [two, three]
     assert await store.parked_keys("basic") == {b"P1"}  # what waited behind it is still parked: the caller runs it
@@ -87,7 +94,9 @@ async def test_a_dropped_message_is_kept_whole_with_who_when_and_why(store: Stor
     assert (await store.counts())["parked"] == 1
 
 
-async def test_what_was_dropped_is_kept_for_good_and_the_workers_roles_cannot_reach_it(store: Store, backend: Backend) -> None:
+async def test_what_was_dropped_is_kept_for_good_and_the_workers_roles_cannot_reach_it(
+    store: Store, backend: Backend
+) -> None:
     """PostgreSQL: a dropped row is never changed or deleted (not even by the owner's role, without
     first dropping the trigger), and the workers' roles have no privilege on parked_dropped; they park
     with headers."""
@@ -101,16 +110,26 @@ async def test_what_was_dropped_is_kept_for_good_and_the_workers_roles_cannot_re
         for statement in ("UPDATE parked_dropped SET reason = 'nothing happened'", "DELETE FROM parked_dropped"):
             with pytest.raises(asyncpg.InsufficientPrivilegeError, match="kept for good"):
                 await conn.execute(statement)
-        roles = [r["rolname"] for r in await conn.fetch("SELECT rolname FROM pg_roles WHERE rolname LIKE 'onestop\\_%'")]
+        roles = [
+            r["rolname"] for r in await conn.fetch("SELECT rolname FROM pg_roles WHERE rolname LIKE 'onestop\\_%'")
+        ]
         workers = [role for role in roles if role not in ("onestop_admin", "onestop_console")]
         assert not await conn.fetchval("SELECT has_table_privilege('onestop_console', 'parked_dropped', 'INSERT')")
         assert "onestop_worker" in workers and "onestop_intake" in workers
         for role in workers:
             for privilege in ("SELECT", "INSERT", "UPDATE", "DELETE"):
-                assert not await conn.fetchval("SELECT has_table_privilege($1, 'parked_dropped', $2)", role, privilege), (role, privilege)
+                assert not await conn.fetchval(
+                    "SELECT has_table_privilege($1, 'parked_dropped', $2)", role, privilege
+                ), (role, privilege)
             for column in ("header_names", "header_values"):
-                assert await conn.fetchval("SELECT has_column_privilege($1, 'parked', $2, 'INSERT')", role, column), (role, column)
-                assert await conn.fetchval("SELECT has_column_privilege($1, 'parked', $2, 'SELECT')", role, column), (role, column)
+                assert await conn.fetchval("SELECT has_column_privilege($1, 'parked', $2, 'INSERT')", role, column), (
+                    role,
+                    column,
+                )
+                assert await conn.fetchval("SELECT has_column_privilege($1, 'parked', $2, 'SELECT')", role, column), (
+                    role,
+                    column,
+                )
     finally:
         await conn.close()
 
@@ -143,7 +162,9 @@ async def test_a_parked_signed_claim_comes_back_on_retry_verified_again(store: S
 
     await pipeline.drain({**WORKERS, "intake": replace(WORKERS["intake"], handle=a_bug)})
     parked = await store.parked("intake")
-    assert [(p.offset, p.behind, p.headers) for p in parked] == [(m.offset, behind, m.headers) for m, behind in zip(sent, (False, True))]
+    assert [(p.offset, p.behind, p.headers) for p in parked] == [
+        (m.offset, behind, m.headers) for m, behind in zip(sent, (False, True))
+    ]
     assert dict(parked[0].headers)[KEY_HEADER] == b"hospital-1"
     # the bug fixed: run again, as received
     assert await retry_parked(WORKERS["intake"], pipeline.context, pipeline.send) == (2, 0)
@@ -153,8 +174,17 @@ async def test_a_parked_signed_claim_comes_back_on_retry_verified_again(store: S
         assert [r.kind for r in await store.records_of(claim.key)] == ["settlement"], claim.claim_id
     # a parked message altered since it was signed is refused when run again: nothing is taken on its word
     forged = await pipeline.publish(DISCHARGED, third, third.psn_no, KEYS["hospital"])
-    await store.park("intake", DISCHARGED, 0, forged.offset, forged.key, forged.value.replace(b'"medfee_sumamt":"', b'"medfee_sumamt":"1', 1),
-                     "KeyError: 'a bug in this intake'", False, forged.headers)
+    await store.park(
+        "intake",
+        DISCHARGED,
+        0,
+        forged.offset,
+        forged.key,
+        forged.value.replace(b'"medfee_sumamt":"', b'"medfee_sumamt":"1', 1),
+        "KeyError: 'a bug in this intake'",
+        False,
+        forged.headers,
+    )
     pipeline.read["intake"] = forged.offset + 1  # (it reached the intake that parked it)
     assert await retry_parked(WORKERS["intake"], pipeline.context, pipeline.send) == (1, 0)
     await pipeline.drain()
@@ -173,8 +203,13 @@ async def test_a_dropped_message_lets_the_person_behind_it_go_on(store: Store, b
     pipeline = Pipeline(url_of(backend))
     await _granted(pipeline, worked)
     policy = policy_for(first.insuplc_admdvs, first.enddate)
-    forged = ClaimInFlight(claim=second, identity=[], policy=PolicyRef(region=policy.region, period=policy.period, version=99),
-                           route=[Payer.basic], received_at=datetime.now(timezone.utc))
+    forged = ClaimInFlight(
+        claim=second,
+        identity=[],
+        policy=PolicyRef(region=policy.region, period=policy.period, version=99),
+        route=[Payer.basic],
+        received_at=datetime.now(timezone.utc),
+    )
     await pipeline.publish(pay_topic(Payer.basic), forged, first.psn_no, None)
     await pipeline.publish(DISCHARGED, first, first.psn_no, KEYS["hospital"])
     await pipeline.drain()
@@ -184,10 +219,20 @@ async def test_a_dropped_message_lets_the_person_behind_it_go_on(store: Store, b
     with pytest.raises(ValueError, match="a reason is required"):
         await drop_parked(WORKERS, pipeline.context, pipeline.send, head.parked_id, " ", "alice")
     assert await store.parked("basic") == [head, behind]
-    dropped, handled, left = await drop_parked(WORKERS, pipeline.context, pipeline.send, head.parked_id,
-                                               "forged: no policy v99 exists; the hospital never sent it", "alice")
+    dropped, handled, left = await drop_parked(
+        WORKERS,
+        pipeline.context,
+        pipeline.send,
+        head.parked_id,
+        "forged: no policy v99 exists; the hospital never sent it",
+        "alice",
+    )
     assert (handled, left) == (1, 0)
-    assert (dropped.parked, dropped.reason, dropped.dropped_by) == (head, "forged: no policy v99 exists; the hospital never sent it", "alice")
+    assert (dropped.parked, dropped.reason, dropped.dropped_by) == (
+        head,
+        "forged: no policy v99 exists; the hospital never sent it",
+        "alice",
+    )
     await pipeline.drain()
     assert [r.kind for r in await store.records_of(first.key)] == ["settlement"]
     assert await store.records_of(second.key) == []
@@ -200,10 +245,17 @@ async def test_a_dropped_message_lets_the_person_behind_it_go_on(store: Store, b
 async def test_the_commands_list_what_is_parked_and_what_was_dropped(store: Store, backend: Backend) -> None:
     """`onestop parked` and `onestop parked dropped` (a message parked at no place too: the ledger's
     own wake-up); `onestop parked drop` refuses to drop without a reason before it connects to anything."""
-    env = {"ONESTOP_DATABASE_URL": url_of(backend), "ONESTOP_KAFKA": "127.0.0.1:9"}  # (listing never reaches the broker)
-    one = await store.park("basic", pay_topic(Payer.basic), 0, 5, b"P0000001", b"first", "NoPolicy: policy x/2022-07/v99", False)
+    env = {
+        "ONESTOP_DATABASE_URL": url_of(backend),
+        "ONESTOP_KAFKA": "127.0.0.1:9",
+    }  # (listing never reaches the broker)
+    one = await store.park(
+        "basic", pay_topic(Payer.basic), 0, 5, b"P0000001", b"first", "NoPolicy: policy x/2022-07/v99", False
+    )
     await store.park("basic", pay_topic(Payer.basic), 0, 6, b"P0000001", b"second", "behind", True)
-    await store.park("ledger", "claims.ledger", None, None, b"P0000002", b"{}", "Unsound: the ledger refused to record: x", False)
+    await store.park(
+        "ledger", "claims.ledger", None, None, b"P0000002", b"{}", "Unsound: the ledger refused to record: x", False
+    )
     await store.drop_parked(one, "forged: no policy v99", "alice")
 
     def run(*args: str):
@@ -219,7 +271,10 @@ async def test_the_commands_list_what_is_parked_and_what_was_dropped(store: Stor
     assert dropped.exit_code == 0, dropped.output
     assert "claims.pay.basic[0]@5" in dropped.output and "by alice: forged: no policy v99" in dropped.output
     assert "(it had: NoPolicy: policy x/2022-07/v99)" in dropped.output and dropped.output.endswith("1 dropped\n")
-    for args, words in ((("parked", "drop", "2"), "Missing option '--reason'"), (("parked", "drop", "2", "--reason", "  "), "--reason must say why")):
+    for args, words in (
+        (("parked", "drop", "2"), "Missing option '--reason'"),
+        (("parked", "drop", "2", "--reason", "  "), "--reason must say why"),
+    ):
         refused = await asyncio.to_thread(run, *args)
         assert refused.exit_code == 2 and words in refused.output, refused.output
     assert len(await store.parked()) == 2

@@ -1,4 +1,5 @@
 """What only the PostgreSQL store has: its schema, brought up to date by versioned migrations."""
+
 from __future__ import annotations
 
 import asyncio
@@ -42,8 +43,16 @@ async def test_two_stores_migrating_at_once_apply_each_version_once(fresh_databa
         assert max(first, second) == every  # in order
         assert await one.migrate() == [] and await two.migrate() == []
         counts = await one.counts()
-        assert set(counts) == {"inputs", "claims_received", "settlements", "rejections", "identity_events",
-                               "cancellations", "queued", "parked"}
+        assert set(counts) == {
+            "inputs",
+            "claims_received",
+            "settlements",
+            "rejections",
+            "identity_events",
+            "cancellations",
+            "queued",
+            "parked",
+        }
         assert set(counts.values()) == {0}
     finally:
         await one.close()

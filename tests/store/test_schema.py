@@ -1,6 +1,7 @@
 """The schema can be distributed by person (issue 28, finding 5): read from the live schema, every
 table is laid out (store/postgres/distribution.py), every unique key of a distributed table holds its
 distribution column, and nothing in store/ takes a table lock or an advisory lock but the migrations'."""
+
 from __future__ import annotations
 
 import re
@@ -38,7 +39,9 @@ async def _read(url: str, query: str) -> list[asyncpg.Record]:
         await conn.close()
 
 
-async def test_every_table_is_laid_out_and_every_persons_table_is_distributed_by_the_person(contract_database: str) -> None:
+async def test_every_table_is_laid_out_and_every_persons_table_is_distributed_by_the_person(
+    contract_database: str,
+) -> None:
     tables = {row["tbl"]: row["personal"] for row in await _read(contract_database, _TABLES)}
     laid_out = [*DISTRIBUTED, *REFERENCE, *COORDINATOR]
     assert sorted(tables) == sorted(laid_out), "every table of the migrated schema is in store/postgres/distribution.py"
@@ -50,8 +53,11 @@ async def test_every_table_is_laid_out_and_every_persons_table_is_distributed_by
 
 async def test_every_unique_key_holds_its_tables_distribution_column(contract_database: str) -> None:
     keys = await _read(contract_database, _UNIQUE_KEYS)
-    without = [f"{row['tbl']}.{row['idx']} ({', '.join(row['cols'])})" for row in keys
-               if row["tbl"] in DISTRIBUTED and DISTRIBUTED[row["tbl"]] not in row["cols"]]
+    without = [
+        f"{row['tbl']}.{row['idx']} ({', '.join(row['cols'])})"
+        for row in keys
+        if row["tbl"] in DISTRIBUTED and DISTRIBUTED[row["tbl"]] not in row["cols"]
+    ]
     assert without == []
     assert {row["tbl"] for row in keys if row["tbl"] in DISTRIBUTED} == set(DISTRIBUTED)
 
@@ -116,7 +122,13 @@ async def test_a_database_of_one_global_order_is_carried_into_each_persons_order
         assert closes == [("P1", "zhengzhou", 2018, 4)]  # P2's claim is of 2019
         assert owners == {"H1/A": "P1", "H1/B": "P2"} and dropped == "P2"
         archived = [(i.psn_no, i.seq, i.kind) for i in await store.inputs()]
-        assert archived == [("", 4, "close"), ("", 5, "claim"), ("P1", 1, "eligibility"), ("P1", 2, "claim"),
-                            ("P1", 4, "close"), ("P2", 3, "claim")]
+        assert archived == [
+            ("", 4, "close"),
+            ("", 5, "claim"),
+            ("P1", 1, "eligibility"),
+            ("P1", 2, "claim"),
+            ("P1", 4, "close"),
+            ("P2", 3, "claim"),
+        ]
     finally:
         await store.close()

@@ -1,6 +1,7 @@
 """A claim received but not at the ledger, on every backend: what intake sends again when a message
 between two workers was lost (workers/intake.py, Resender) — and intake's sweep itself, on the
 same stores: what it sends, to which topic, and how often."""
+
 from __future__ import annotations
 
 import asyncio
@@ -10,8 +11,8 @@ import pytest
 
 from schemas.codes import CLAIM_PAYERS, Payer
 from store import Store
-from streams.flight import Flight
 from store.records import LEDGER_WORKER
+from streams.flight import Flight
 from streams.topics import ELIGIBILITY, LEDGER, pay_topic
 from workers.harness import Context
 from workers.intake import Resender
@@ -49,8 +50,7 @@ async def test_the_claims_of_a_person_with_a_message_parked_wait_for_it_instead(
     await workers.changes(*grants(worked))
     [claim] = worked.claims[:1]
     await workers.receive(claim)
-    await store.park("basic", pay_topic(Payer.basic), 0, 7,
-                     claim.psn_no.encode(), b"{}", "KeyError: 'x'", behind=False)
+    await store.park("basic", pay_topic(Payer.basic), 0, 7, claim.psn_no.encode(), b"{}", "KeyError: 'x'", behind=False)
     assert await store.stalled_claims(soon()) == []
 
 
@@ -72,7 +72,14 @@ async def test_a_claim_is_held_back_only_by_what_is_parked_where_it_passes(store
     async def stalled() -> set[str]:
         return {s.claim.claim_id for s in await store.stalled_claims(soon())}
 
-    off_route = ["intake", "eligibility", "cancellation", "year_end", "presettle", *(p.value for p in CLAIM_PAYERS if p.value not in route)]
+    off_route = [
+        "intake",
+        "eligibility",
+        "cancellation",
+        "year_end",
+        "presettle",
+        *(p.value for p in CLAIM_PAYERS if p.value not in route),
+    ]
     for offset, worker in enumerate(off_route):
         await store.park(worker, "somewhere", 0, offset, psn, b"{}", "KeyError: 'x'", False)
     assert await stalled() == {claim.claim_id, elsewhere.claim_id}
@@ -92,7 +99,8 @@ def test_the_workers_a_claim_passes_through_are_named_as_the_store_names_them():
 
 
 async def test_intake_sends_again_the_claim_of_a_person_whose_change_is_parked(
-        store: Store, backend, monkeypatch: pytest.MonkeyPatch) -> None:
+    store: Store, backend, monkeypatch: pytest.MonkeyPatch
+) -> None:
     worked = case(ZZ)
     workers = Workers(store)
     await workers.changes(*grants(worked))
@@ -108,7 +116,8 @@ async def test_intake_sends_again_the_claim_of_a_person_whose_change_is_parked(
 
 
 async def test_intake_sends_a_stalled_claim_again_to_its_first_payer_at_most_once_per_period(
-        store: Store, backend, monkeypatch: pytest.MonkeyPatch) -> None:
+    store: Store, backend, monkeypatch: pytest.MonkeyPatch
+) -> None:
     worked = case(ZZ)
     workers = Workers(store)
     await workers.changes(*grants(worked))
@@ -122,8 +131,12 @@ async def test_intake_sends_a_stalled_claim_again_to_its_first_payer_at_most_onc
     [again] = await resender.sweep(context)
     sent = Flight.read(again.value)
     first_payer = Payer(Flight.read(workers.flights[claim.claim_id]).data["route"][0])
-    assert (again.topic, again.key, sent.claim_id, sent.seq) == (pay_topic(first_payer), claim.psn_no.encode(),
-                                                                claim.claim_id, receipt.seq)
+    assert (again.topic, again.key, sent.claim_id, sent.seq) == (
+        pay_topic(first_payer),
+        claim.psn_no.encode(),
+        claim.claim_id,
+        receipt.seq,
+    )
     assert sent.data["route"] == Flight.read(workers.flights[claim.claim_id]).data["route"]
     assert await resender.sweep(context) == []  # sent again just now: not again within the period
     await asyncio.sleep(0.35)

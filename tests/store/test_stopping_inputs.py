@@ -8,17 +8,26 @@ ledger), two 12-digit bills (the year's base overflowed), a NUL in the free ``sc
 refuses it). The last stands for every string: a NUL put in any string of any input — or of a claim
 in flight on an internal topic, which anyone who can write that topic could send — is refused,
 never parked, and never reaches a column (PostgreSQL's text and jsonb hold none)."""
+
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime, timezone
 
 import orjson
 import pytest
 
 from schemas.events import DischargeClaim
 from store import Store
-from streams.topics import CANCELLED, DISCHARGED, ELIGIBILITY, ELIGIBILITY_REJECTED, LEDGER, PRESETTLE, REJECTED, YEAR_END
+from streams.topics import (
+    CANCELLED,
+    DISCHARGED,
+    ELIGIBILITY,
+    ELIGIBILITY_REJECTED,
+    LEDGER,
+    PRESETTLE,
+    REJECTED,
+    YEAR_END,
+)
 from workers.harness import Incoming
 from workers.registry import WORKERS
 
@@ -61,8 +70,15 @@ async def goes_on(store: Store, pipeline: Pipeline, claim: DischargeClaim) -> No
 async def test_a_grant_valid_from_year_1_is_refused_and_the_person_goes_on(store: Store, person) -> None:
     pipeline, claims = person
     psn = claims[0].psn_no
-    grant = {"event_id": "G-year-1", "psn_no": psn, "category": "tekun", "action": "grant", "valid_from": "0001-01-01",
-             "authority": "civil_affairs", "recorded_at": RECORDED}
+    grant = {
+        "event_id": "G-year-1",
+        "psn_no": psn,
+        "category": "tekun",
+        "action": "grant",
+        "valid_from": "0001-01-01",
+        "authority": "civil_affairs",
+        "recorded_at": RECORDED,
+    }
     refused = await pipeline.publish(ELIGIBILITY, grant, psn, KEYS["civil_affairs"])
     await pipeline.drain()
     reason = pipeline.refusal_of(refused, ELIGIBILITY_REJECTED)
@@ -79,14 +95,28 @@ async def test_timestamps_without_an_offset_are_refused_and_the_person_goes_on(s
     first, second, _ = claims
     psn = first.psn_no
     await pipeline.publish(DISCHARGED, first, psn, KEYS["hospital"])
-    revoke = {"event_id": "R-naive", "psn_no": psn, "category": "dibao", "action": "revoke", "valid_from": "2018-06-01",
-              "authority": "civil_affairs", "recorded_at": "2019-01-05T09:00:00"}
-    cancel = {"event_id": "X-naive", "claim_id": first.claim_id, "psn_no": psn, "fixmedins_code": HOSPITAL,
-              "cancelled_at": "2019-01-05T09:00:00"}
+    revoke = {
+        "event_id": "R-naive",
+        "psn_no": psn,
+        "category": "dibao",
+        "action": "revoke",
+        "valid_from": "2018-06-01",
+        "authority": "civil_affairs",
+        "recorded_at": "2019-01-05T09:00:00",
+    }
+    cancel = {
+        "event_id": "X-naive",
+        "claim_id": first.claim_id,
+        "psn_no": psn,
+        "fixmedins_code": HOSPITAL,
+        "cancelled_at": "2019-01-05T09:00:00",
+    }
     close = {"event_id": "Y-naive", "region": "zhengzhou", "year": 2018, "recorded_at": "2019-01-05T09:00:00"}
-    refused = [await pipeline.publish(ELIGIBILITY, revoke, psn, KEYS["civil_affairs"]),
-               await pipeline.publish(CANCELLED, cancel, psn, KEYS["hospital"]),
-               await pipeline.publish(YEAR_END, close, "zhengzhou", KEYS["medical_insurance"])]
+    refused = [
+        await pipeline.publish(ELIGIBILITY, revoke, psn, KEYS["civil_affairs"]),
+        await pipeline.publish(CANCELLED, cancel, psn, KEYS["hospital"]),
+        await pipeline.publish(YEAR_END, close, "zhengzhou", KEYS["medical_insurance"]),
+    ]
     await pipeline.drain()
     for message, topic in zip(refused, (ELIGIBILITY_REJECTED, REJECTED, REJECTED)):
         reason = pipeline.refusal_of(message, topic)
@@ -98,8 +128,18 @@ async def test_timestamps_without_an_offset_are_refused_and_the_person_goes_on(s
 async def test_two_twelve_digit_bills_are_refused_and_the_person_goes_on(store: Store, person) -> None:
     pipeline, claims = person
     huge = "999999999999.99"
-    bills = [as_sent(claims[0], claim_id=f"HUGE-{n}", medfee_sumamt=huge, fulamt_ownpay_amt="0", overlmt_selfpay="0",
-                     preselfpay_amt="0", inscp_scp_amt=huge) for n in (1, 2)]
+    bills = [
+        as_sent(
+            claims[0],
+            claim_id=f"HUGE-{n}",
+            medfee_sumamt=huge,
+            fulamt_ownpay_amt="0",
+            overlmt_selfpay="0",
+            preselfpay_amt="0",
+            inscp_scp_amt=huge,
+        )
+        for n in (1, 2)
+    ]
     refused = [await pipeline.publish(DISCHARGED, bill, bill["psn_no"], KEYS["hospital"]) for bill in bills]
     await pipeline.drain()
     for message in refused:
@@ -114,15 +154,61 @@ async def test_a_nul_in_the_schema_field_is_refused_for_every_kind_of_input(stor
     first = claims[0]
     psn = first.psn_no
     sent = [
-        (await pipeline.publish(DISCHARGED, as_sent(first, schema="claims.discharged/2\u0000"), psn, KEYS["hospital"]), REJECTED),
-        (await pipeline.publish(ELIGIBILITY, {"event_id": "G-nul", "psn_no": psn, "category": "tekun", "action": "grant",
-                                              "valid_from": "2018-01-01", "authority": "civil_affairs", "recorded_at": RECORDED,
-                                              "schema": "eligibility.changes/1\u0000"}, psn, KEYS["civil_affairs"]),
-         ELIGIBILITY_REJECTED),
-        (await pipeline.publish(CANCELLED, {"event_id": "X-nul", "claim_id": first.claim_id, "psn_no": psn, "fixmedins_code": HOSPITAL,
-                                            "cancelled_at": RECORDED, "schema": "\u0000"}, psn, KEYS["hospital"]), REJECTED),
-        (await pipeline.publish(YEAR_END, {"event_id": "Y-nul", "region": "zhengzhou", "year": 2018, "recorded_at": RECORDED,
-                                           "schema": "year_end.closes/1\u0000"}, "zhengzhou", KEYS["medical_insurance"]), REJECTED),
+        (
+            await pipeline.publish(
+                DISCHARGED, as_sent(first, schema="claims.discharged/2\u0000"), psn, KEYS["hospital"]
+            ),
+            REJECTED,
+        ),
+        (
+            await pipeline.publish(
+                ELIGIBILITY,
+                {
+                    "event_id": "G-nul",
+                    "psn_no": psn,
+                    "category": "tekun",
+                    "action": "grant",
+                    "valid_from": "2018-01-01",
+                    "authority": "civil_affairs",
+                    "recorded_at": RECORDED,
+                    "schema": "eligibility.changes/1\u0000",
+                },
+                psn,
+                KEYS["civil_affairs"],
+            ),
+            ELIGIBILITY_REJECTED,
+        ),
+        (
+            await pipeline.publish(
+                CANCELLED,
+                {
+                    "event_id": "X-nul",
+                    "claim_id": first.claim_id,
+                    "psn_no": psn,
+                    "fixmedins_code": HOSPITAL,
+                    "cancelled_at": RECORDED,
+                    "schema": "\u0000",
+                },
+                psn,
+                KEYS["hospital"],
+            ),
+            REJECTED,
+        ),
+        (
+            await pipeline.publish(
+                YEAR_END,
+                {
+                    "event_id": "Y-nul",
+                    "region": "zhengzhou",
+                    "year": 2018,
+                    "recorded_at": RECORDED,
+                    "schema": "year_end.closes/1\u0000",
+                },
+                "zhengzhou",
+                KEYS["medical_insurance"],
+            ),
+            REJECTED,
+        ),
     ]
     await pipeline.drain()
     for message, topic in sent:
@@ -167,13 +253,33 @@ async def test_a_nul_in_any_string_of_any_input_is_refused_at_the_door(store: St
     inputs = {
         (DISCHARGED, "hospital"): as_sent(first, fixmedins_name="Zhengzhou Central", schema="claims.discharged/2"),
         (PRESETTLE, "hospital"): as_sent(first, fixmedins_name="Zhengzhou Central", request_id="Q-1"),
-        (ELIGIBILITY, "civil_affairs"): {"event_id": "G-1", "psn_no": psn, "category": "tekun", "action": "grant",
-                                         "valid_from": "2018-01-01", "valid_to": "2018-12-31", "authority": "civil_affairs",
-                                         "recorded_at": RECORDED, "schema": "eligibility.changes/1"},
-        (CANCELLED, "hospital"): {"event_id": "X-1", "claim_id": first.claim_id, "psn_no": psn, "fixmedins_code": HOSPITAL,
-                                  "reason": "billed in error", "cancelled_at": RECORDED, "schema": "claims.cancelled/1"},
-        (YEAR_END, "medical_insurance"): {"event_id": "Y-1", "region": "zhengzhou", "year": 2018, "recorded_at": RECORDED,
-                                          "schema": "year_end.closes/1"},
+        (ELIGIBILITY, "civil_affairs"): {
+            "event_id": "G-1",
+            "psn_no": psn,
+            "category": "tekun",
+            "action": "grant",
+            "valid_from": "2018-01-01",
+            "valid_to": "2018-12-31",
+            "authority": "civil_affairs",
+            "recorded_at": RECORDED,
+            "schema": "eligibility.changes/1",
+        },
+        (CANCELLED, "hospital"): {
+            "event_id": "X-1",
+            "claim_id": first.claim_id,
+            "psn_no": psn,
+            "fixmedins_code": HOSPITAL,
+            "reason": "billed in error",
+            "cancelled_at": RECORDED,
+            "schema": "claims.cancelled/1",
+        },
+        (YEAR_END, "medical_insurance"): {
+            "event_id": "Y-1",
+            "region": "zhengzhou",
+            "year": 2018,
+            "recorded_at": RECORDED,
+            "schema": "year_end.closes/1",
+        },
     }
     sent = []
     for (topic, signer), event in inputs.items():
@@ -188,11 +294,15 @@ async def test_a_nul_in_any_string_of_any_input_is_refused_at_the_door(store: St
         assert "\u0000" not in reason
     assert await store.parked() == []
     assert [r.kind for r in await store.records_of(second.key)] == ["settlement"]
-    assert extra.offset is not None and b"note" not in orjson.dumps([r.model_dump(mode="json") for r in await store.records_of(second.key)])
+    assert extra.offset is not None and b"note" not in orjson.dumps(
+        [r.model_dump(mode="json") for r in await store.records_of(second.key)]
+    )
     await goes_on(store, pipeline, third)
 
 
-async def test_a_nul_in_any_string_of_a_claim_in_flight_is_refused_or_ignored_never_parked(store: Store, person) -> None:
+async def test_a_nul_in_any_string_of_a_claim_in_flight_is_refused_or_ignored_never_parked(
+    store: Store, person
+) -> None:
     """Internal topics carry no authority, and whoever can write them must not stop anyone. A NUL in
     any string of a claim in flight — to its first payer, or to the ledger — or of a wake-up: where
     it names the claim, the person or the policy it is refused with its reason (it used to park the

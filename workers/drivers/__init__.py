@@ -7,6 +7,7 @@ driver settles more per second, answers sooner and holds less memory (README, Be
 is the default. A worker's handler does not know which one runs it. A new driver is a module with
 ``run(worker, kafka, database, loglevel)`` and one line here.
 """
+
 from __future__ import annotations
 
 from importlib import import_module
@@ -42,6 +43,7 @@ def run_together(workers: list[Worker], kafka: str, database: str, loglevel: str
         return run(workers[0], kafka, database, loglevel)
     module = import_module(DRIVERS[driver_name()])
     if not hasattr(module, "run_together"):
-        raise OneWorkerOnly(f"the {driver_name()} driver runs one worker per process; "
-                            "ONESTOP_DRIVER=aiokafka runs several in one")
+        raise OneWorkerOnly(
+            f"the {driver_name()} driver runs one worker per process; ONESTOP_DRIVER=aiokafka runs several in one"
+        )
     module.run_together(workers, kafka, database, loglevel)

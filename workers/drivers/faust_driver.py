@@ -1,6 +1,7 @@
 """The Faust driver: one Faust app (consumer group onestop-<worker>) reading the worker's topic in
 batches per partition; output is acknowledged by the broker before the batch is acked, so Faust
 never commits offsets of work whose effects were not sent."""
+
 from __future__ import annotations
 
 import asyncio
@@ -62,6 +63,7 @@ def build_app(worker: Worker, kafka: str, database: str) -> faust.App:
         metrics.polled(worker.name)
 
     if worker.sweep is not None:
+
         @app.timer(interval=worker.sweep_every)
         async def _sweep():
             try:
@@ -93,8 +95,9 @@ def _stop_dead(worker: Worker, error: BaseException) -> None:
     its loop leaves it (by error or cancellation) and would then commit those offsets, losing the
     batch. So the process ends at once, committing nothing more; its supervisor (`onestop up`,
     the container's restart policy) starts it again and the batch is delivered again."""
-    log.critical("%s: stopping at once so that the unfinished batch is delivered again: %s",
-                 worker.name, type(error).__name__)
+    log.critical(
+        "%s: stopping at once so that the unfinished batch is delivered again: %s", worker.name, type(error).__name__
+    )
     logging.shutdown()
     os._exit(70)
 

@@ -1,6 +1,7 @@
 """The plain aiokafka driver: the same consumer group onestop-<worker>, batches of what one poll
 returns, output acknowledged before offsets are marked done, offsets committed every second,
 on revocation and on stop. Redelivery after a crash is what the idempotent ledger is for."""
+
 from __future__ import annotations
 
 import asyncio
@@ -45,11 +46,16 @@ async def serve(worker: Worker, kafka: str, database: str, stopping: asyncio.Eve
     context.keeps_parked_keys = True  # on_partitions_assigned forgets them
     done: dict[TopicPartition, int] = {}
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=kafka, group_id=f"onestop-{worker.name}", client_id=f"onestop-{worker.name}",
-        enable_auto_commit=False, auto_offset_reset="earliest",
+        bootstrap_servers=kafka,
+        group_id=f"onestop-{worker.name}",
+        client_id=f"onestop-{worker.name}",
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
         fetch_max_wait_ms=worker.fetch_max_wait_ms,
         session_timeout_ms=int(1000 * settings.session_timeout),
-        heartbeat_interval_ms=1000, max_poll_records=worker.batch_max, **client_options(),
+        heartbeat_interval_ms=1000,
+        max_poll_records=worker.batch_max,
+        **client_options(),
     )
     producer = AIOKafkaProducer(bootstrap_servers=kafka, acks="all", linger_ms=settings.linger_ms, **client_options())
 
@@ -66,16 +72,22 @@ async def serve(worker: Worker, kafka: str, database: str, stopping: asyncio.Eve
         while not stopping.is_set():
             records = await consumer.getmany(timeout_ms=200, max_records=worker.batch_max)
             metrics.polled(worker.name)
-            batch = [Incoming(r.key, r.value, r.topic, r.partition, r.offset, tuple(r.headers or ()), r.timestamp)
-                     for rs in records.values() for r in rs]
+            batch = [
+                Incoming(r.key, r.value, r.topic, r.partition, r.offset, tuple(r.headers or ()), r.timestamp)
+                for rs in records.values()
+                for r in rs
+            ]
             if batch:
                 await handle_and_send(worker, context, batch, send)
                 # a rebalance may have taken a partition while the batch was handled: its offset is
                 # the new owner's to commit (committing it here would raise IllegalStateError)
                 owned = consumer.assignment()
                 done.update({tp: rs[-1].offset + 1 for tp, rs in records.items() if tp in owned})
-                metrics.lag(worker.name, {(tp.topic, tp.partition): n for tp, n in done.items()},
-                            lambda position: consumer.highwater(TopicPartition(*position)))
+                metrics.lag(
+                    worker.name,
+                    {(tp.topic, tp.partition): n for tp, n in done.items()},
+                    lambda position: consumer.highwater(TopicPartition(*position)),
+                )
             if worker.sweep is not None and loop.time() - last_sweep >= worker.sweep_every:
                 await sweep_and_send(worker, context, send)
                 last_sweep = loop.time()
