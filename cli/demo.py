@@ -16,8 +16,9 @@ from pathlib import Path
 import click
 import orjson
 
-from policies.ledger import ChangeReceived, EnrollmentReceived, RollReceived, replay
+from policies.ledger import replay
 from policies.loader import policy_for
+from policies.received import ChangeReceived, EnrollmentReceived, RollReceived
 from runtime.endpoints import NotRunning, endpoints, home
 from runtime.parts import Parts, initialise_sync
 from runtime.supervisor import WorkerProcesses

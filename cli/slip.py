@@ -8,8 +8,9 @@ from typing import TYPE_CHECKING
 
 import click
 
-from policies.ledger import ClaimReceived, truth
+from policies.ledger import truth
 from policies.presettle import next_seq
+from policies.received import ClaimReceived
 from schemas.ids import claim_key
 from store import Store
 

@@ -15,7 +15,8 @@ import orjson
 from cli.finance import all_records
 from cli.slip import slip_of
 from cli.views import person_identity
-from policies.ledger import ClaimReceived, summed
+from policies.ledger import summed
+from policies.received import ClaimReceived
 from reports.slip import RunningTotal, SlipError
 from runtime.scrape import by_label, healthz, scrape, stages
 from schemas.events import CategoryHeld, EligibilityChange, Settlement

@@ -28,7 +28,8 @@ from schemas.events import (
 from schemas.money import ZERO, format_yuan
 from schemas.personal import mask
 
-from .ledger import (
+from .ledger import replay
+from .received import (
     CancellationReceived,
     ChangeReceived,
     ClaimReceived,
@@ -36,7 +37,6 @@ from .ledger import (
     EnrollmentReceived,
     Input,
     RollReceived,
-    replay,
 )
 
 #: fields a replay cannot reproduce: when the record was made

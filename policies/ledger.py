@@ -21,100 +21,43 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from schemas.codes import Authority, Category, Payer
+from schemas.codes import Payer
 from schemas.events import (
     CategoryHeld,
     ClaimCancellation,
     DischargeClaim,
-    EligibilityChange,
-    EnrollmentChange,
     PaymentLine,
     PolicyRef,
-    PremiumRoll,
     RecordKind,
     Settlement,
-    YearEndClose,
 )
-from schemas.ids import cause
 from schemas.money import ZERO, format_yuan
 from schemas.policy import Policy
 from schemas.totals import YearTotals
 
-from .enrollment import enrollment_from
 from .identity import counting
 from .loader import policy_for
-from .periods import periods_from
-from .premiums import contribution_of, entitlement, known_on, premium_policy
+from .premium_entries import premiums
+from .received import (
+    CancellationReceived,
+    ClaimReceived,
+    CloseReceived,
+    Entry,
+    Input,
+    Key,
+    RollReceived,
+    cause_of,
+    first_seqs,
+    identity_at,
+    key_of,
+    reason_of,
+)
 from .settle import ClaimOfYear
 from .year import settle_year
-
-#: where an input stands in a person's order: (seq, 0), or (seq of the claim, 1) for a
-#: cancellation that waited for its claim
-Key = tuple[int, int]
-
-
-@dataclass(frozen=True)
-class ClaimReceived:
-    seq: int
-    claim: DischargeClaim  # one revision of the bill
-
-
-@dataclass(frozen=True)
-class CancellationReceived:
-    seq: int
-    cancellation: ClaimCancellation
-
-
-@dataclass(frozen=True)
-class ChangeReceived:
-    seq: int
-    change: EligibilityChange
-
-
-@dataclass(frozen=True)
-class CloseReceived:
-    seq: int
-    close: YearEndClose
-
-
-@dataclass(frozen=True)
-class EnrollmentReceived:
-    seq: int
-    enrollment: EnrollmentChange
-
-
-@dataclass(frozen=True)
-class RollReceived:
-    seq: int
-    roll: PremiumRoll
-
-
-Input = ClaimReceived | CancellationReceived | ChangeReceived | CloseReceived | EnrollmentReceived | RollReceived
-
-
-@dataclass(frozen=True)
-class Entry:
-    """What one claim (or one year-end close) of one year comes to, as known at a point."""
-
-    #: the claim's key (its hospital and id, schemas/ids.py), year-end/<region>/<year>/<psn_no> or premium/…
-    entry_id: str
-    year: int
-    kind: str  # "claim", "year_end" or "premium"
-    psn_no: str
-    insuplc_admdvs: str
-    policy: Policy
-    identity: tuple[CategoryHeld, ...]
-    lines: tuple[PaymentLine, ...]  # every payer's line, zero lines included; none when cancelled
-    medfee_sumamt: Decimal  # the bill (0 when cancelled, and for a close)
-    claim: DischargeClaim | None = None
-    cancelled_by: str | None = None
-    category: Category | None = None  # a premium subsidy's: the category that earned it
-    due_date: date | None = None  # a premium subsidy's: when it is due
-
 
 #: the parts of a bill (DOMAIN.md): medfee_sumamt = their sum
 BILL_PARTS = ("fulamt_ownpay_amt", "overlmt_selfpay", "preselfpay_amt", "inscp_scp_amt")
@@ -175,92 +118,7 @@ def summed(records: Sequence[Settlement]) -> Settlement:
     )
 
 
-# --- the order of a person's inputs -----------------------------------------------------------
-
-
-def first_seqs(inputs: Iterable[Input]) -> dict[str, int]:
-    """claim key → the seq it was first received at (its place in the settlement order)."""
-    first: dict[str, int] = {}
-    for item in inputs:
-        if isinstance(item, ClaimReceived):
-            first[item.claim.key] = min(first.get(item.claim.key, item.seq), item.seq)
-    return first
-
-
-def key_of(item: Input, first: Mapping[str, int]) -> Key:
-    """Where an input takes effect: at its seq, or right after its claim for an early cancellation."""
-    if isinstance(item, CancellationReceived):
-        claim_seq = first.get(item.cancellation.claim_key)
-        if claim_seq is not None and claim_seq > item.seq:
-            return (claim_seq, 1)
-    return (item.seq, 0)
-
-
-def cause_of(item: Input) -> str:
-    """What an input's records name as their cause: its kind and its key (schemas/ids.py), so that
-    two inputs of different kinds or signers with the same id cause different records."""
-    if isinstance(item, ClaimReceived):
-        claim = item.claim
-        return cause("claim", claim.key) + (f"@{claim.revision}" if claim.revision else "")
-    if isinstance(item, CancellationReceived):
-        return item.cancellation.key
-    if isinstance(item, ChangeReceived):
-        return cause("eligibility", item.change.authority.value, item.change.event_id)
-    if isinstance(item, EnrollmentReceived):
-        return cause("enrollment", item.enrollment.event_id)
-    if isinstance(item, RollReceived):
-        return cause("roll", item.roll.event_id)
-    return cause("close", item.close.event_id)
-
-
-def reason_of(item: Input) -> str:
-    """What an input is, in words, for the records it causes."""
-    if isinstance(item, ClaimReceived):
-        claim = item.claim
-        if claim.revision:
-            return f"corrected bill: claim {claim.claim_id} revision {claim.revision}"
-        return f"claim {claim.claim_id} ({claim.begndate} – {claim.enddate}) settled in the same year"
-    if isinstance(item, CancellationReceived):
-        cancellation = item.cancellation
-        return f"cancellation {cancellation.event_id} of claim {cancellation.claim_id}" + (
-            f": {cancellation.reason}" if cancellation.reason else ""
-        )
-    if isinstance(item, ChangeReceived):
-        change = item.change
-        period = f"{change.valid_from} – {change.valid_to or 'open'}"
-        done = "granted" if change.action == "grant" else "revoked"
-        return (
-            f"eligibility change {change.event_id}: {change.category.value} {done} {period} by {change.authority.value}"
-        )
-    if isinstance(item, EnrollmentReceived):
-        enrollment = item.enrollment
-        return (
-            f"enrollment change {enrollment.event_id}: insured {enrollment.insutype.value} at "
-            f"{enrollment.insuplc_admdvs} {enrollment.valid_from} – {enrollment.valid_to or 'open'}"
-        )
-    if isinstance(item, RollReceived):
-        return f"premium roll {item.roll.event_id} of {item.roll.region} {item.roll.year}"
-    close = item.close
-    return f"year-end close {close.event_id} of {close.region} {close.year}"
-
-
 # --- the ledger as known at a point -------------------------------------------------------------
-
-
-def identity_at(inputs: Iterable[Input], at: Key) -> list[CategoryHeld]:
-    """Every period the person held a category, from the changes received up to ``at``."""
-    by_category: dict[Category, list[dict[str, Any]]] = defaultdict(list)
-    for item in inputs:
-        if isinstance(item, ChangeReceived) and (item.seq, 0) <= at:
-            by_category[item.change.category].append(item.change.model_dump())
-    held = [
-        CategoryHeld(
-            code=category, valid_from=p.start, valid_to=p.end, authority=Authority(p.authority), event_id=p.event_id
-        )
-        for category, events in by_category.items()
-        for p in periods_from(events)
-    ]
-    return sorted(held, key=lambda h: (h.code.value, h.valid_from))
 
 
 @dataclass(frozen=True)
@@ -290,74 +148,6 @@ def truth(inputs: Sequence[Input], at: Key) -> Truth:
     if any(isinstance(item, RollReceived) for item in known):
         entries.update(premiums(sorted(known, key=lambda item: key_of(item, first))))
     return Truth(entries, totals)
-
-
-def premiums(ordered: Sequence[Input]) -> dict[tuple[str, int], Entry]:
-    """Every premium subsidy of one person, from their inputs in their order (PARAMETERS.md, "Premium
-    subsidies"; policies/premiums.py). A region's year is rolled once its roll is received; at the
-    roll, and at every eligibility or enrollment change after it, the person's categories and
-    enrollment as known then may make them subsidised for a rolled year they are not subsidised for
-    yet, in any region (a person who moves is subsidised once a year, where first subsidised). Once
-    made, an entry never changes: nothing is topped up or recovered for that year."""
-    if not any(isinstance(item, RollReceived) for item in ordered):
-        return {}
-    entries: dict[tuple[str, int], Entry] = {}
-    rolled: set[tuple[str, int]] = set()
-    changes: list[ChangeReceived | EnrollmentReceived] = []
-    for item in ordered:
-        recorded: date | None
-        if isinstance(item, RollReceived):
-            if (item.roll.region, item.roll.year) in rolled:
-                continue  # rolling again changes nothing
-            rolled.add((item.roll.region, item.roll.year))
-            owed, recorded = [(item.roll.region, item.roll.year)], None
-        elif isinstance(item, (ChangeReceived, EnrollmentReceived)):
-            changes.append(item)
-            event = item.change if isinstance(item, ChangeReceived) else item.enrollment
-            owed, recorded = sorted(rolled), known_on(event.recorded_at)
-        else:
-            continue
-        for region, year in owed:
-            entry_id = f"premium/{region}/{year}/{_person(changes)}"
-            if changes and all(subsidised != year for _, subsidised in entries):
-                entry = _premium_entry(entry_id, region, year, changes, recorded)
-                if entry is not None:
-                    entries[(entry_id, year)] = entry
-    return entries
-
-
-def _person(changes: Sequence[ChangeReceived | EnrollmentReceived]) -> str:
-    first = changes[0] if changes else None
-    if first is None:
-        return ""
-    return first.change.psn_no if isinstance(first, ChangeReceived) else first.enrollment.psn_no
-
-
-def _premium_entry(
-    entry_id: str, region: str, year: int, changes: Sequence[ChangeReceived | EnrollmentReceived], recorded: date | None
-) -> Entry | None:
-    """The person's subsidy for a rolled year from the ``changes`` received so far (recorded on
-    ``recorded``, or None at the roll); None while they are not subsidised."""
-    policy = premium_policy(region, year)
-    contribution = contribution_of(year)
-    identity = identity_at(changes, (1 << 62, 0))
-    enrolled = enrollment_from(i.enrollment for i in changes if isinstance(i, EnrollmentReceived))
-    due = entitlement(policy, year, contribution, identity, enrolled, recorded)
-    if due is None:
-        return None
-    return Entry(
-        entry_id,
-        year,
-        "premium",
-        _person(changes),
-        due.insuplc_admdvs,
-        policy,
-        due.identity,
-        due.subsidy.lines,
-        contribution,
-        category=due.subsidy.category,
-        due_date=due.due_date,
-    )
 
 
 def _latest_revisions(known: Iterable[Input]) -> dict[str, DischargeClaim]:

@@ -30,20 +30,10 @@ from schemas.money import ZERO
 from schemas.nhsa import PresettleReply, PresettleRequest
 from schemas.totals import YearTotals
 
-from .ledger import (
-    BILL_PARTS,
-    CancellationReceived,
-    ChangeReceived,
-    ClaimReceived,
-    Entry,
-    Input,
-    Net,
-    cancels,
-    records_of,
-    truth,
-)
+from .ledger import BILL_PARTS, Net, cancels, records_of, truth
 from .loader import NoPolicy, policy_for
 from .nhsa import nhsa_form
+from .received import CancellationReceived, ChangeReceived, ClaimReceived, Entry, Input
 from .withheld import seen_by_hospital, withhold
 
 

@@ -58,7 +58,8 @@ PANELS: list[tuple[str, str, list[tuple[str, str]]]] = [
         "s",
         [
             (
-                "sum by (worker) (rate(onestop_batch_seconds_sum[1m])) / sum by (worker) (rate(onestop_events_in_total[1m]))",
+                "sum by (worker) (rate(onestop_batch_seconds_sum[1m]))"
+                " / sum by (worker) (rate(onestop_events_in_total[1m]))",
                 "{{worker}}",
             )
         ],
@@ -68,7 +69,8 @@ PANELS: list[tuple[str, str, list[tuple[str, str]]]] = [
         "short",
         [
             (
-                "sum by (worker) (rate(onestop_batch_size_sum[1m])) / sum by (worker) (rate(onestop_batch_size_count[1m]))",
+                "sum by (worker) (rate(onestop_batch_size_sum[1m]))"
+                " / sum by (worker) (rate(onestop_batch_size_count[1m]))",
                 "{{worker}}",
             )
         ],

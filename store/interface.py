@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from datetime import date, datetime, timedelta
 
 from policies.enrollment import Enrolled
-from policies.ledger import Input
+from policies.received import Input
 from schemas.events import (
     CategoryHeld,
     ClaimCancellation,
@@ -65,7 +65,7 @@ class Store(ABC):
     async def close(self) -> None:
         """Let go of the store's resources."""
 
-    def terminate(self) -> None:
+    def terminate(self) -> None:  # noqa: B027 - a backend with nothing to drop at once keeps this
         """Let go at once, without waiting (after the backend went away)."""
 
     @abstractmethod
@@ -262,8 +262,8 @@ class Store(ABC):
 
     @abstractmethod
     async def person_history(self, psn_no: str) -> list[Input]:
-        """Every input a person's ledger is built from (its year-end closes and premium rolls among them), in its order —
-        for settling what-if (pre-settlement) by the pure rules, recording nothing."""
+        """Every input a person's ledger is built from (its year-end closes and premium rolls among them), in
+        its order — for settling what-if (pre-settlement) by the pure rules, recording nothing."""
 
     @abstractmethod
     async def records_of(self, claim_key: str) -> list[Settlement]:

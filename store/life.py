@@ -27,21 +27,17 @@ from datetime import datetime
 from typing import Protocol
 
 from policies.alerts import alerts_for
-from policies.ledger import (
+from policies.ledger import Net, bill_of, nets_of, records_of, truth
+from policies.loader import policy_of
+from policies.received import (
     CancellationReceived,
     ChangeReceived,
     ClaimReceived,
     CloseReceived,
     EnrollmentReceived,
     Input,
-    Net,
     RollReceived,
-    bill_of,
-    nets_of,
-    records_of,
-    truth,
 )
-from policies.loader import policy_of
 from policies.settle import Settled, route
 from policies.soundness import Unsound, recorded_route, settled_on, unsound
 from schemas.codes import Payer

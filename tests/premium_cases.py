@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from policies.ledger import ChangeReceived, EnrollmentReceived, Input, RollReceived
+from policies.received import ChangeReceived, EnrollmentReceived, Input, RollReceived
 from schemas.events import EligibilityChange, EnrollmentChange, PremiumRoll
 
 PREMIUM_CASES_DIR = Path(__file__).parent / "cases_premiums"

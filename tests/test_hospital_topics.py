@@ -113,7 +113,7 @@ def _records():
     a = stay("TZ-A", "PTZ", "321202", "2018-03-01", "3000.00", fixmedins_code="HOSPITAL-A")
     b = stay("TZ-B", "PTZ", "321202", "2018-06-01", "100000.00", level="3", fixmedins_code="HOSPITAL-B")
     c = stay("TZ-C", "PTZ", "321202", "2018-07-01", "500.00")  # naming no hospital
-    from policies.ledger import ClaimReceived
+    from policies.received import ClaimReceived
 
     return replay([*person, ClaimReceived(10, a), ClaimReceived(11, b), ClaimReceived(12, c)], NOW)
 

@@ -21,7 +21,8 @@ import orjson
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from policies.audit import by_person, differences, replay_archive
-from policies.ledger import first_seqs, key_of, nets_of, truth
+from policies.ledger import nets_of, truth
+from policies.received import first_seqs, key_of
 from schemas.events import ClaimCancellation, EnrollmentChange, PremiumRoll, YearEndClose
 from streams.codecs import encode
 from streams.topics import CANCELLED, DISCHARGED, ELIGIBILITY, ENROLLMENT, PREMIUM_ROLLS, YEAR_END

@@ -10,17 +10,8 @@ from decimal import Decimal
 
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from policies.ledger import (
-    CancellationReceived,
-    ChangeReceived,
-    ClaimReceived,
-    CloseReceived,
-    first_seqs,
-    key_of,
-    nets_of,
-    replay,
-    truth,
-)
+from policies.ledger import nets_of, replay, truth
+from policies.received import CancellationReceived, ChangeReceived, ClaimReceived, CloseReceived, first_seqs, key_of
 from schemas.events import CategoryHeld, ClaimCancellation, DischargeClaim, EligibilityChange, YearEndClose
 
 from .shared_cases import CASES_DIR, load_case

@@ -130,16 +130,19 @@ def test_same_seed_same_figures_other_seed_other_figures():
     cfg = replace(Config(seconds=3.0), outpatient_per_s=1000.0, inpatient_per_s=50.0)
     a, b = N.simulate(cfg), N.simulate(cfg)
     c = N.simulate(replace(cfg, seed=cfg.seed + 1))
-    figures = lambda r: (
-        r.offered,
-        r.settled,
-        r.p50_ms,
-        r.p99_ms,
-        r.max_ms,
-        r.backlog_peak,  # noqa: E731
-        [(s.load_max, s.mean_batch, s.peak_lag) for s in r.stages],
-        r.db_util_max,
-    )
+
+    def figures(r):
+        return (
+            r.offered,
+            r.settled,
+            r.p50_ms,
+            r.p99_ms,
+            r.max_ms,
+            r.backlog_peak,
+            [(s.load_max, s.mean_batch, s.peak_lag) for s in r.stages],
+            r.db_util_max,
+        )
+
     assert figures(a) == figures(b)
     assert figures(a) != figures(c)
 

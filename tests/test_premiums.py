@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from policies.enrollment import enrollment_from
-from policies.ledger import ChangeReceived, EnrollmentReceived, RollReceived, replay
+from policies.ledger import replay
 from policies.loader import load_contributions, load_policies
 from policies.premiums import (
     NoPremiums,
@@ -23,6 +23,7 @@ from policies.premiums import (
     subsidised_categories,
     subsidy_of,
 )
+from policies.received import ChangeReceived, EnrollmentReceived, RollReceived
 from schemas.codes import Category, InsuType
 from schemas.events import EligibilityChange, EnrollmentChange, PremiumRoll
 
@@ -93,7 +94,8 @@ def test_the_policy_of_a_regions_year():
         (
             "shanghai",
             2018,
-            "no policy of a region named 'shanghai'; known regions: chongqing_yubei, guangan, jining, taizhou, zhangye, zhengzhou",
+            "no policy of a region named 'shanghai';"
+            " known regions: chongqing_yubei, guangan, jining, taizhou, zhangye, zhengzhou",
         ),
         ("taizhou", 2017, "taizhou subsidises no premiums of 2017 (premium subsidies: taizhou/2017-07/v1 from 2018)"),
         ("jining", 2020, "jining subsidises no premiums of 2020 (premium subsidies: jining/2021/v1 from 2021)"),

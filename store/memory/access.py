@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 
-from policies.ledger import (
+from policies.received import (
     CancellationReceived,
     ChangeReceived,
     ClaimReceived,

@@ -9,7 +9,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from datetime import datetime
 
-from policies.ledger import Input
+from policies.received import Input
 from schemas.events import HighCostAlert, Settlement
 
 from ..life import apply_ready

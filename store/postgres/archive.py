@@ -13,7 +13,8 @@ from .connection import Persons
 _ARCHIVE_ALL = """
 INSERT INTO inputs (psn_no, seq, life, topic, "partition", "offset", digest, raw, kind, outcome, reason)
 SELECT n, q, $1, t, p, o, d, r, $9, x.outcome, x.reason
-FROM unnest($2::text[], $3::bigint[], $4::text[], $5::integer[], $6::bigint[], $7::text[], $8::bytea[], $10::text[], $11::text[])
+FROM unnest($2::text[], $3::bigint[], $4::text[], $5::integer[], $6::bigint[], $7::text[], $8::bytea[],
+            $10::text[], $11::text[])
     WITH ORDINALITY AS x(n, q, t, p, o, d, r, outcome, reason, ord)
 ORDER BY ord
 ON CONFLICT (psn_no, life, topic, "partition", "offset", digest) WHERE "partition" IS NOT NULL AND "offset" IS NOT NULL

@@ -107,7 +107,8 @@ async def _decide(conn: asyncpg.Connection, cancellation: ClaimCancellation, seq
     )
     if status == "applied":
         await conn.execute(
-            "INSERT INTO person_queue (psn_no, seq, sub, kind, ref, ready) VALUES ($1, $2, 0, 'cancellation', $3, true)",
+            "INSERT INTO person_queue (psn_no, seq, sub, kind, ref, ready)"
+            " VALUES ($1, $2, 0, 'cancellation', $3, true)",
             cancellation.psn_no,
             seq,
             cancellation.key,

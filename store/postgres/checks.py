@@ -42,7 +42,8 @@ WHERE fund_pay_sumamt + psn_part_amt <> medfee_sumamt ORDER BY psn_no, seq"""
 _WITHOUT_A_FIRST = """
 SELECT s.settlement_id FROM settlements AS s
 WHERE s.kind IN ('adjustment', 'reversal') AND NOT EXISTS (
-    SELECT 1 FROM settlements AS f WHERE f.psn_no = s.psn_no AND f.claim_key = s.claim_key AND f.kind IN ('settlement', 'year_end'))
+    SELECT 1 FROM settlements AS f
+    WHERE f.psn_no = s.psn_no AND f.claim_key = s.claim_key AND f.kind IN ('settlement', 'year_end'))
 ORDER BY s.psn_no, s.seq"""
 
 _LINE_TWICE = """
@@ -59,7 +60,8 @@ class Checks:
     _pool: asyncpg.Pool
 
     async def counts(self) -> dict[str, int]:
-        """Rows in inputs, claims_received, settlements, rejections, identity_events, cancellations, the queue, parked."""
+        """Rows in inputs, claims_received, settlements, rejections, identity_events, cancellations, the queue
+        and parked."""
         async with self._pool.acquire() as conn:
             return dict(await conn.fetchrow(_COUNTS))
 

@@ -32,16 +32,18 @@ Attach = Callable[[DischargeClaim, list[CategoryHeld]], dict]
 # A batch's new claims, queue places and outcomes, in one round trip
 _WRITE_ALL = """
 WITH claims AS (
-    INSERT INTO claims_received (claim_id, fixmedins_code, psn_no, digest, payload, snapshot, topic, "partition", "offset",
-                                 revision, seq, year, region)
+    INSERT INTO claims_received (claim_id, fixmedins_code, psn_no, digest, payload, snapshot, topic, "partition",
+                                 "offset", revision, seq, year, region)
     SELECT c, h, p, d, convert_from(j, 'UTF8')::jsonb, convert_from(s, 'UTF8')::jsonb, t, pa, o, r, q, y, g
     FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bytea[], $6::bytea[], $7::text[], $8::integer[],
-                $9::bigint[], $10::integer[], $11::bigint[], $12::integer[], $13::text[]) AS x(c, h, p, d, j, s, t, pa, o, r, q, y, g)
+                $9::bigint[], $10::integer[], $11::bigint[], $12::integer[], $13::text[])
+         AS x(c, h, p, d, j, s, t, pa, o, r, q, y, g)
 ), owners AS (
     INSERT INTO claim_owners (claim_key, psn_no) SELECT * FROM unnest($25::text[], $26::text[])
 ), queued AS (
     INSERT INTO person_queue (psn_no, seq, sub, kind, ref, ready, flagged)
-    SELECT * FROM unnest($14::text[], $15::bigint[], $16::integer[], $17::text[], $18::text[], $19::boolean[], $20::boolean[])
+    SELECT * FROM unnest($14::text[], $15::bigint[], $16::integer[], $17::text[], $18::text[], $19::boolean[],
+                         $20::boolean[])
 )
 UPDATE inputs AS i SET outcome = x.outcome, reason = x.reason
 FROM unnest($21::text[], $22::bigint[], $23::text[], $24::text[]) AS x(psn_no, seq, outcome, reason)
@@ -52,7 +54,8 @@ WHERE i.psn_no = x.psn_no AND i.seq = x.seq"""
 _KNOWN = """
 SELECT
     ARRAY(SELECT ROW(c.claim_key, c.revision, c.digest, c.snapshot, c.seq, c.psn_no) FROM claims_received AS c
-          JOIN unnest($1::text[], $5::text[]) AS k(psn_no, claim_key) ON c.psn_no = k.psn_no AND c.claim_key = k.claim_key
+          JOIN unnest($1::text[], $5::text[]) AS k(psn_no, claim_key)
+            ON c.psn_no = k.psn_no AND c.claim_key = k.claim_key
           ORDER BY c.claim_key, c.revision) AS revisions,
     ARRAY(SELECT ROW(claim_key, psn_no) FROM claim_owners WHERE claim_key = ANY($5::text[])) AS owners,
     ARRAY(SELECT ROW(psn_no, category, valid_from, valid_to, authority, event_id) FROM identity_periods
@@ -62,7 +65,8 @@ SELECT
           AND NOT (kind = 'claim' AND NOT flagged)) AS blocked,
     ARRAY(SELECT ROW(psn_no, region, year) FROM person_closes WHERE psn_no = ANY($2::text[])) AS taken,
     ARRAY(SELECT DISTINCT ROW(c.psn_no, c.claim_key) FROM cancellations AS c
-          JOIN unnest($1::text[], $5::text[]) AS k(psn_no, claim_key) ON c.psn_no = k.psn_no AND c.claim_key = k.claim_key
+          JOIN unnest($1::text[], $5::text[]) AS k(psn_no, claim_key)
+            ON c.psn_no = k.psn_no AND c.claim_key = k.claim_key
           WHERE c.status = 'waiting') AS waited,
     ARRAY(SELECT ROW(y.psn_no, y.year, y.account, y.base, y.paid, y.paid_by_day, y.assisted_visits_by_month)
           FROM year_totals AS y JOIN unnest($3::text[], $4::integer[]) AS k(psn_no, year)
@@ -131,7 +135,8 @@ _REFUSED_BEFORE = "SELECT reason FROM inputs WHERE psn_no = $1 AND seq = $2 AND 
 
 _STALLED = """
 SELECT c.payload, c.snapshot, q.seq
-FROM person_queue AS q JOIN claims_received AS c ON c.psn_no = q.psn_no AND c.claim_key = q.ref AND c.snapshot IS NOT NULL
+FROM person_queue AS q
+    JOIN claims_received AS c ON c.psn_no = q.psn_no AND c.claim_key = q.ref AND c.snapshot IS NOT NULL
 WHERE q.kind = 'claim' AND NOT q.ready AND c.received_at < $1
   AND NOT EXISTS (SELECT 1 FROM parked AS p WHERE p.psn_no = q.psn_no
                   AND (p.worker = $3 OR p.worker IN (SELECT jsonb_array_elements_text(c.snapshot -> 'route'))))
@@ -243,7 +248,8 @@ class _Known:
         return self.revisions.get((claim.psn_no, claim.key), [])
 
     def periods_of(self, psn_no: str) -> list[CategoryHeld]:
-        """In the rules' order (by code, then start), not the database's collation: the snapshot is the rules' identity."""
+        """In the rules' order (by code, then start), not the database's collation: the snapshot is the rules'
+        identity."""
         return sorted(self.periods.get(psn_no, []), key=lambda h: (h.code.value, h.valid_from))
 
     def basis_of(self, claim: DischargeClaim) -> dict:

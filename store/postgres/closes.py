@@ -91,7 +91,8 @@ class Closes:
             )
             if earlier is None:
                 await locked.conn.execute(
-                    "INSERT INTO year_closes (region, year, event_id, input_seq, closed_at) VALUES ($1, $2, $3, $4, $5)",
+                    "INSERT INTO year_closes (region, year, event_id, input_seq, closed_at)"
+                    " VALUES ($1, $2, $3, $4, $5)",
                     close.region,
                     close.year,
                     close.event_id,

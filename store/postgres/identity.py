@@ -23,7 +23,8 @@ JOIN identity_periods AS i
   ON i.psn_no = w.psn_no AND i.valid_from <= w.last_day AND (i.valid_to IS NULL OR i.valid_to >= w.first_day)"""
 
 _INSERT_EVENT = """
-INSERT INTO identity_events (event_id, psn_no, category, action, valid_from, valid_to, authority, recorded_at, event, input_seq)
+INSERT INTO identity_events (event_id, psn_no, category, action, valid_from, valid_to, authority, recorded_at, event,
+                             input_seq)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10)
 ON CONFLICT (psn_no, authority, event_id) DO NOTHING
 RETURNING event_id"""
@@ -128,7 +129,8 @@ class Identity:
         """(psn_no, category) of everyone holding one of ``categories`` from ``authority`` on ``on``."""
         async with self._pool.acquire() as conn:
             rows = await conn.fetch(
-                "SELECT DISTINCT psn_no, category FROM identity_periods WHERE authority = $1 AND category = ANY($2::text[]) "
+                "SELECT DISTINCT psn_no, category FROM identity_periods"
+                " WHERE authority = $1 AND category = ANY($2::text[]) "
                 "AND valid_from <= $3 AND (valid_to IS NULL OR valid_to >= $3) ORDER BY psn_no, category",
                 authority,
                 categories,

@@ -13,13 +13,15 @@ from .archive import archive
 from .connection import persons_locked
 
 _INSERT_REJECTION = """
-INSERT INTO rejections (topic, reason, original, "partition", "offset", psn_no, life) VALUES ($1, $2, $3, $4, $5, $6, $7)
-ON CONFLICT (psn_no, life, topic, "partition", "offset") WHERE "partition" IS NOT NULL AND "offset" IS NOT NULL DO NOTHING
+INSERT INTO rejections (topic, reason, original, "partition", "offset", psn_no, life)
+    VALUES ($1, $2, $3, $4, $5, $6, $7)
+ON CONFLICT (psn_no, life, topic, "partition", "offset") WHERE "partition" IS NOT NULL AND "offset" IS NOT NULL
+    DO NOTHING
 RETURNING id"""
 
 _PARK = """
-INSERT INTO parked (worker, topic, "partition", "offset", msg_key, msg_value, error, behind, header_names, header_values,
-                    psn_no, life)
+INSERT INTO parked (worker, topic, "partition", "offset", msg_key, msg_value, error, behind, header_names,
+                    header_values, psn_no, life)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
 ON CONFLICT (psn_no, worker, life, topic, "partition", "offset") WHERE "partition" IS NOT NULL AND "offset" IS NOT NULL
 DO UPDATE SET error = EXCLUDED.error
@@ -103,7 +105,8 @@ class Inputs:
         behind: bool,
         headers: Sequence[tuple[str, bytes]] = (),
     ) -> int:
-        """Keep a message a worker could not handle (or one waiting behind such a message of its person), with its headers."""
+        """Keep a message a worker could not handle (or one waiting behind such a message of its person), with
+        its headers."""
         names = [name.encode("utf-8", errors="surrogatepass") for name, _ in headers]
         psn_no = key.decode("utf-8", errors="backslashreplace") if key is not None else ""
         async with self._pool.acquire() as conn:

@@ -53,7 +53,8 @@ class Keys:
                     raise ValueError(f"key id {key.key_id} is registered for another key or signer; choose another id")
                 return False
             inserted = await conn.execute(
-                "INSERT INTO signing_keys (key_id, signer_kind, signer, public_key, valid_from, valid_to) VALUES ($1, $2, $3, $4, $5, $6) "
+                "INSERT INTO signing_keys (key_id, signer_kind, signer, public_key, valid_from, valid_to)"
+                " VALUES ($1, $2, $3, $4, $5, $6) "
                 "ON CONFLICT (key_id) DO NOTHING",
                 key.key_id,
                 key.signer_kind,
@@ -64,7 +65,8 @@ class Keys:
             )
             if inserted == "INSERT 0 0":  # registered at this moment by another: the same key, or refused as above
                 raise ValueError(
-                    f"key id {key.key_id} was registered at this moment by another registration; list the keys and try again"
+                    f"key id {key.key_id} was registered at this moment by another registration;"
+                    " list the keys and try again"
                 )
             return True
 

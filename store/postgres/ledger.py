@@ -11,7 +11,7 @@ from datetime import datetime
 
 import asyncpg
 
-from policies.ledger import (
+from policies.received import (
     CancellationReceived,
     ChangeReceived,
     ClaimReceived,
@@ -42,7 +42,8 @@ from .connection import Persons, columns, persons_locked
 from .totals import upsert_totals
 
 _INSERT_RECORDS = """
-INSERT INTO settlements (settlement_id, claim_id, kind, psn_no, record, medfee_sumamt, fund_pay_sumamt, psn_part_amt, year, seq)
+INSERT INTO settlements (settlement_id, claim_id, kind, psn_no, record, medfee_sumamt, fund_pay_sumamt, psn_part_amt,
+                         year, seq)
 SELECT s, c, k, p, convert_from(r, 'UTF8')::jsonb, m, f, pp, y, q
 FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bytea[], $6::numeric[], $7::numeric[], $8::numeric[],
             $9::integer[], $10::bigint[]) WITH ORDINALITY AS x(s, c, k, p, r, m, f, pp, y, q, ord)
@@ -78,7 +79,8 @@ _RECORDS_OF_AFTER = "SELECT psn_no, seq, record FROM settlements WHERE psn_no = 
 # claim: its records are found by the key alone)
 _RECORDS_OF_CLAIM = """
 SELECT record FROM settlements WHERE claim_key = $1
-  AND (psn_no = (SELECT psn_no FROM claim_owners WHERE claim_key = $1) OR NOT EXISTS (SELECT 1 FROM claim_owners WHERE claim_key = $1))
+  AND (psn_no = (SELECT psn_no FROM claim_owners WHERE claim_key = $1)
+       OR NOT EXISTS (SELECT 1 FROM claim_owners WHERE claim_key = $1))
 ORDER BY seq"""
 
 _QUEUE = "SELECT psn_no, seq, sub, kind, ref, ready, flagged FROM person_queue WHERE psn_no = $1 ORDER BY seq, sub"
@@ -96,7 +98,8 @@ ORDER BY q.queued_at, q.psn_no LIMIT $2"""
 _PRELOAD = """
 WITH wanted AS (
     SELECT c.claim_key, c.psn_no, c.seq, c.year, c.payload, c.snapshot FROM claims_received AS c
-    WHERE c.psn_no = ANY($1::text[]) AND c.snapshot IS NOT NULL AND (c.claim_key = ANY($2::text[]) OR (c.psn_no, c.claim_key) IN (
+    WHERE c.psn_no = ANY($1::text[]) AND c.snapshot IS NOT NULL
+      AND (c.claim_key = ANY($2::text[]) OR (c.psn_no, c.claim_key) IN (
         SELECT q.psn_no, q.ref FROM person_queue AS q WHERE q.psn_no = ANY($1::text[]) AND q.kind = 'claim'))
 )
 SELECT
@@ -166,7 +169,10 @@ class BatchedPersonAccess:
             return f"intake recorded no claim {arrived.key} of this person: a claim reaches the ledger only from intake"
         seq, claim, snapshot = receipt
         if seq != arrived.seq:
-            return f"claim {arrived.key} arrived at place {arrived.seq} of its person, but intake recorded it at another place"
+            return (
+                f"claim {arrived.key} arrived at place {arrived.seq} of its person,"
+                " but intake recorded it at another place"
+            )
         try:
             basis = self._basis(psn_no, claim.year, arrived.basis)
             why, settled = checked(claim, snapshot, arrived.lines, basis)

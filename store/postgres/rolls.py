@@ -156,7 +156,8 @@ class Rolls:
                 still = {
                     r["psn_no"]
                     for r in await locked.conn.fetch(
-                        "SELECT p AS psn_no FROM unnest($1::text[]) AS p WHERE NOT EXISTS (SELECT 1 FROM person_rolls AS r "
+                        "SELECT p AS psn_no FROM unnest($1::text[]) AS p"
+                        " WHERE NOT EXISTS (SELECT 1 FROM person_rolls AS r "
                         "WHERE r.psn_no = p AND r.region = $2 AND r.year = $3)",
                         waiting,
                         roll.region,

@@ -33,7 +33,7 @@ def assert_settled_as_the_rules_settle(
         own = [c for c in claims if c.psn_no == person.psn_no]
         for expected in settle_in_order(own, person.categories):
             got = settled[expected.claim.claim_id]
-            assert {l.payer: l.amount for l in got.payments if l.amount} == {
-                l.payer: l.amount for l in expected.lines if l.amount
+            assert {line.payer: line.amount for line in got.payments if line.amount} == {
+                line.payer: line.amount for line in expected.lines if line.amount
             }
             assert got.psn_part_amt == expected.psn_part_amt

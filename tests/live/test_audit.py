@@ -34,7 +34,8 @@ async def _a_settlement_id(database: str) -> str:
     conn = await asyncpg.connect(database)
     try:
         return await conn.fetchval(
-            "SELECT settlement_id FROM settlements WHERE kind = 'settlement' AND (record -> 'payments' -> 0 ->> 'amount')::numeric > 0 "
+            "SELECT settlement_id FROM settlements"
+            " WHERE kind = 'settlement' AND (record -> 'payments' -> 0 ->> 'amount')::numeric > 0 "
             "ORDER BY seq LIMIT 1"
         )
     finally:
@@ -56,7 +57,8 @@ async def test_replay_and_verify_pass_after_a_live_run_and_find_what_was_changed
     def one_fen(sign: str) -> str:
         return (
             "UPDATE settlements SET record = jsonb_set(record, '{payments,0,amount}', "
-            f"to_jsonb(((record -> 'payments' -> 0 ->> 'amount')::numeric {sign} 0.01)::text)) WHERE settlement_id = '{target}'"
+            f"to_jsonb(((record -> 'payments' -> 0 ->> 'amount')::numeric {sign} 0.01)::text))"
+            f" WHERE settlement_id = '{target}'"
         )
 
     async with tampered(live_system.database, one_fen("+"), one_fen("-")):
@@ -68,7 +70,8 @@ async def test_replay_and_verify_pass_after_a_live_run_and_find_what_was_changed
     def one_fen_everywhere(sign: str) -> str:  # the line, its sum and the person's share changed together
         return (
             "UPDATE settlements SET record = record || jsonb_build_object("
-            f"'payments', jsonb_set(record -> 'payments', '{{0,amount}}', to_jsonb(((record -> 'payments' -> 0 ->> 'amount')::numeric {sign} 0.01)::text)), "
+            "'payments', jsonb_set(record -> 'payments', '{0,amount}', "
+            f"to_jsonb(((record -> 'payments' -> 0 ->> 'amount')::numeric {sign} 0.01)::text)), "
             f"'fund_pay_sumamt', ((record ->> 'fund_pay_sumamt')::numeric {sign} 0.01)::text, "
             f"'psn_part_amt', ((record ->> 'psn_part_amt')::numeric {'-' if sign == '+' else '+'} 0.01)::text) "
             f"WHERE settlement_id = '{target}'"
@@ -102,7 +105,8 @@ async def test_replay_and_verify_pass_after_a_live_run_and_find_what_was_changed
         ),
         "a line twice": (
             f"UPDATE settlements SET record = jsonb_set(record, '{{payments}}', (record -> 'payments') || "
-            f"jsonb_build_array(jsonb_set(record -> 'payments' -> 0, '{{amount}}', '\"0.00\"'))) WHERE settlement_id = '{target}'",
+            f"jsonb_build_array(jsonb_set(record -> 'payments' -> 0, '{{amount}}', '\"0.00\"')))"
+            f" WHERE settlement_id = '{target}'",
             f"UPDATE settlements SET record = jsonb_set(record, '{{payments}}', (record -> 'payments') - -1) "
             f"WHERE settlement_id = '{target}'",
             "lines of",

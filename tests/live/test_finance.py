@@ -185,9 +185,10 @@ async def test_statement_reconciliation_slip_and_presettle_over_a_live_run(live_
     agree = await command(live_system, *args, str(exact))
     assert agree.exit_code == 0, agree.output
     one, two = hospital[0], hospital[1]
+    cent = Decimal("0.01")
     changed = [
-        f"{one.settlement_id},{one.medfee_sumamt},{one.fund_pay_sumamt + Decimal('0.01')},{one.psn_part_amt - Decimal('0.01')}",
-        f"{two.settlement_id},{two.medfee_sumamt},{two.fund_pay_sumamt - Decimal('0.01')},{two.psn_part_amt + Decimal('0.01')}",
+        f"{one.settlement_id},{one.medfee_sumamt},{one.fund_pay_sumamt + cent},{one.psn_part_amt - cent}",
+        f"{two.settlement_id},{two.medfee_sumamt},{two.fund_pay_sumamt - cent},{two.psn_part_amt + cent}",
         *rows[3:],
         f"EXTRA-{tag}/settlement,100.00,70.00,30.00",
     ]  # the third record is missing
@@ -214,7 +215,7 @@ async def test_statement_reconciliation_slip_and_presettle_over_a_live_run(live_
         settled.medfee_sumamt,
         settled.fund_pay_sumamt,
         settled.psn_part_amt,
-        *(l.amount for l in settled.payments),
+        *(line.amount for line in settled.payments),
     ):
         assert yuan(amount) in text
     assert "corrected bill" in text and "cancellation" in text
@@ -244,8 +245,8 @@ async def test_statement_reconciliation_slip_and_presettle_over_a_live_run(live_
     await publish(live_system.kafka, DISCHARGED, [encode(third)], DischargeClaim)
     made = await wait_for(store, {f"{third.key}/settlement", *(e["settlement_id"] for e in reply["effects"])})
     settled = made[f"{third.key}/settlement"]
-    assert [(l["payer"], l["amount"]) for l in reply["settlement"]["payments"]] == [
-        (l.payer.value, f"{l.amount:.2f}") for l in settled.payments
+    assert [(line["payer"], line["amount"]) for line in reply["settlement"]["payments"]] == [
+        (line.payer.value, f"{line.amount:.2f}") for line in settled.payments
     ]
     for effect in reply["effects"]:
         assert Decimal(effect["fund_pay_sumamt"]) == made[effect["settlement_id"]].fund_pay_sumamt

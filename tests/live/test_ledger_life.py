@@ -107,7 +107,8 @@ async def test_a_cancellation_reverses_its_claim_and_settles_the_later_ones_agai
             f"{later.claim_id}/reversal/cancellation/L1-next",
         },
     )
-    # as worked in tests/test_ledger_life.py: ZZ-1b's basic 2,960 reversed; ZZ-1c critical and supplementary −620.00 each
+    # as worked in tests/test_ledger_life.py: ZZ-1b's basic 2,960 reversed; ZZ-1c critical and supplementary
+    # −620.00 each
     assert paid(got[f"{b.claim_id}/reversal/cancellation/L1-cancel"]) == {"basic": D("-2960.00")}
     assert paid(got[f"{c.claim_id}/adjustment/cancellation/L1-cancel"]) == {
         "critical": D("-620.00"),

@@ -168,5 +168,7 @@ async def test_a_hospital_gets_its_answer_on_its_own_topic_and_nothing_of_the_pe
         assert not any(
             secret in form.decode() for secret in (Category.tekun.value, CATEGORY_ZH[Category.tekun], GRANT_ID)
         )
-        assert [(l.payer, l.amount) for l in reply.payments] == [(l.payer, l.amount) for l in settled["PS-1"].payments]
+        assert [(line.payer, line.amount) for line in reply.payments] == [
+            (line.payer, line.amount) for line in settled["PS-1"].payments
+        ]
         assert await read_all(system.kafka, SETTLEMENTS_NHSA, idle_seconds=0.5) == []

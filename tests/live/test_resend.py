@@ -50,7 +50,9 @@ async def test_a_claim_whose_message_was_lost_is_sent_again_by_intake_and_settle
         assert settled, f"claim {claim.claim_id} was not settled within 120 s of being received"
         await asyncio.sleep(2 * RESEND_AFTER + 6)  # long enough for another sweep to send it again, were it still due
         [record] = await store.records_of(claim.claim_id)
-        assert [(l.payer, l.amount) for l in record.payments] == [(l.payer, l.amount) for l in expected.payments]
+        assert [(line.payer, line.amount) for line in record.payments] == [
+            (line.payer, line.amount) for line in expected.payments
+        ]
         assert record.psn_part_amt == expected.psn_part_amt
         assert await store.queued(claim.psn_no) == []
         intake_log = next(p for p in system.workers.log_dir.glob("*.log") if p.name.startswith("intake")).read_text()

@@ -230,7 +230,8 @@ async def test_a_revoked_key_keeps_what_it_signed_before_and_signs_nothing_after
 
 #: what no worker's role may do: the key registry, the books and the archive, the schema
 FORBIDDEN_TO_EVERY_WORKER = (
-    "INSERT INTO signing_keys (key_id, signer_kind, signer, public_key, valid_from) VALUES ('mine', 'hospital', 'H1', 'AAAA', now())",
+    "INSERT INTO signing_keys (key_id, signer_kind, signer, public_key, valid_from)"
+    " VALUES ('mine', 'hospital', 'H1', 'AAAA', now())",
     "UPDATE signing_keys SET revoked_at = NULL",
     "DELETE FROM signing_keys",
     "UPDATE settlements SET psn_part_amt = 0",

@@ -9,7 +9,8 @@ from datetime import datetime, timezone
 
 from cli.demo import with_hospitals
 from cli.files import grants_of
-from policies.ledger import CancellationReceived, ChangeReceived, ClaimReceived, CloseReceived, Input, replay
+from policies.ledger import replay
+from policies.received import CancellationReceived, ChangeReceived, ClaimReceived, CloseReceived, Input
 from schemas.cases import Case
 from schemas.events import ClaimCancellation, Settlement, YearEndClose
 

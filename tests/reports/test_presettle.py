@@ -14,8 +14,9 @@ from unittest import mock
 import orjson
 import pytest
 
-from policies.ledger import CancellationReceived, ChangeReceived, ClaimReceived, replay
+from policies.ledger import replay
 from policies.presettle import CannotPresettle, claim_of, error_reply, presettle, reply_for
+from policies.received import CancellationReceived, ChangeReceived, ClaimReceived
 from policies.withheld import WITHHELD, WITHHELD_ZH
 from schemas.codes import CATEGORY_ZH
 from schemas.events import ClaimCancellation, Rejection, YearEndClose

@@ -9,8 +9,9 @@ from datetime import datetime, timezone
 import pytest
 from pypdf import PdfReader
 
-from policies.ledger import ClaimReceived, truth
+from policies.ledger import truth
 from policies.presettle import next_seq
+from policies.received import ClaimReceived
 from reports.render.html import slip_html, statement_html
 from reports.render.pdf import slip_pdf, statement_pdf, yuan
 from reports.slip import SlipError, build_slip

@@ -99,7 +99,7 @@ def test_records_naming_no_hospital_are_under_unknown_hospital():
     case = next(c for c in cases() if c.name == "taizhou-outpatient-limits")
     claims = [c.model_copy(update={"fixmedins_code": None, "fixmedins_name": None}) for c in case.claims]
     inputs = [i for i in inputs_of(case, every_kind=False)]
-    from policies.ledger import ClaimReceived
+    from policies.received import ClaimReceived
 
     inputs = [
         ClaimReceived(i.seq, claims[[c.claim_id for c in claims].index(i.claim.claim_id)])

@@ -153,7 +153,8 @@ class PostgresDamage:
 
     async def insert_record(self, record: Settlement) -> None:
         await self._execute(
-            "INSERT INTO settlements (settlement_id, claim_id, kind, psn_no, record, medfee_sumamt, fund_pay_sumamt, psn_part_amt, year, "
+            "INSERT INTO settlements (settlement_id, claim_id, kind, psn_no, record, medfee_sumamt, fund_pay_sumamt,"
+            " psn_part_amt, year, "
             "seq) VALUES ($1, $2, $3, $4, convert_from($5, 'UTF8')::jsonb, $6, $7, $8, $9, "
             "(SELECT coalesce(max(seq), 0) + 1000 FROM settlements WHERE psn_no = $4))",
             record.settlement_id,
@@ -191,6 +192,14 @@ class MemoryDamage:
 
 
 # --- the fixtures every contract test uses ------------------------------------------------------
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def fresh_database(database: str) -> AsyncIterator[str]:
+    """A new, empty database, dropped afterwards."""
+    url = await created_database(database)
+    yield url
+    await drop_database(database, url)
 
 
 @pytest.fixture(params=BACKENDS)

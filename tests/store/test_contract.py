@@ -238,7 +238,8 @@ async def test_a_cancelled_claim_or_another_persons_is_not_corrected(store: Stor
     assert [(r.status, r.reason) for r in receipts] == [
         (
             "refused",
-            "claim ZZ-1a was cancelled by cancel-a; a cancelled claim is not corrected — send the bill as a new claim_id",
+            "claim ZZ-1a was cancelled by cancel-a; a cancelled claim is not corrected"
+            " — send the bill as a new claim_id",
         ),
         ("refused", "claim ZZ-1b belongs to another person; a corrected bill keeps its psn_no"),
     ]
@@ -284,7 +285,8 @@ async def test_a_claim_is_its_hospitals_and_its_id(store: Store) -> None:
     assert (refused.status, refused.reason, outbox.records) == (
         "refused",
         (
-            "claim C-1 of hospital H2 was never received: revision 1 is a corrected bill, and a corrected bill corrects only "
+            "claim C-1 of hospital H2 was never received: revision 1 is a corrected bill,"
+            " and a corrected bill corrects only "
             "its own hospital's claim; send the bill as revision 0"
         ),
         [],
@@ -938,7 +940,7 @@ async def test_a_rejection_is_kept_once_per_place(store: Store) -> None:
         ("P1", "claim", "rejected", "medfee_sumamt is not an amount"),
         ("P1", "claim", "rejected", "not JSON"),
     ]
-    with pytest.raises(Exception):  # inputs.kind is one of claim, cancellation, eligibility, close, other
+    with pytest.raises(Exception):  # noqa: B017 - each backend refuses in its own way; inputs.kind is one of claim, cancellation, eligibility, close, other
         await store.reject(bad, "gossip", "not a kind of input")
     assert (await store.counts())["inputs"] == 4
 
@@ -1053,10 +1055,10 @@ async def test_a_key_is_added_only_on_a_fresh_proof_by_its_own_private_half(stor
         "other id": (key.model_copy(update={"key_id": "h2"}), prove(h1, challenge)),
         "unknown challenge": (key, prove(h1, "made-up-by-the-holder")),
     }
-    for case, (candidate, proof) in refusals.items():
+    for refusal, (candidate, proof) in refusals.items():
         with pytest.raises(ProofRefused, match="does not hold|not issued by this registry") as refused:
             await store.add_key(candidate, proof, NOW)
-        assert ("not issued" in str(refused.value)) == (case == "unknown challenge"), (case, refused.value)
+        assert ("not issued" in str(refused.value)) == (refusal == "unknown challenge"), (refusal, refused.value)
     assert await store.signing_keys() == {}
     proof = prove(h1, challenge)
     assert await store.add_key(key, proof, NOW) is True  # the challenge was still unused

@@ -28,7 +28,9 @@ def as_expected(store_records) -> list[dict]:
         out.append(
             {
                 "claim_id": claim_id,
-                "payments": {l.payer.value: format_yuan(l.amount) for l in total.payments if l.amount != ZERO},
+                "payments": {
+                    line.payer.value: format_yuan(line.amount) for line in total.payments if line.amount != ZERO
+                },
                 "personal": format_yuan(total.psn_part_amt),
             }
         )

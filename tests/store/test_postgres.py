@@ -3,21 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-
-import pytest_asyncio
 
 from store.postgres import PostgresStore, migrations
-
-from ..parts import created_database, drop_database
-
-
-@pytest_asyncio.fixture(loop_scope="session")
-async def fresh_database(database: str) -> AsyncIterator[str]:
-    """A new, empty database, dropped afterwards."""
-    url = await created_database(database)
-    yield url
-    await drop_database(database, url)
 
 
 async def test_migrating_a_migrated_database_applies_nothing(contract_database: str) -> None:

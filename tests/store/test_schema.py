@@ -13,8 +13,6 @@ from store.postgres import PostgresStore, migrations
 from store.postgres.distribution import COORDINATOR, DISTRIBUTED, REFERENCE, citus_calls
 from store.postgres.migrate import _CREATE_SCHEMA_MIGRATIONS
 
-from .test_postgres import fresh_database  # noqa: F401 - the fixture
-
 ROOT = Path(__file__).resolve().parents[2]
 
 _UNIQUE_KEYS = """
@@ -86,14 +84,18 @@ INSERT INTO inputs (seq, topic, digest, raw, kind, outcome, psn_no) VALUES
     (3, 'claims.discharged', 'd3', 'b', 'claim', 'accepted', 'P2'),
     (4, 'year_end.closes', 'd4', 'close', 'close', 'accepted', NULL),
     (5, 'claims.discharged', 'd5', 'x', 'claim', 'rejected', NULL);
-INSERT INTO claims_received (claim_id, fixmedins_code, psn_no, digest, payload, topic, revision, seq, year, region) VALUES
+INSERT INTO claims_received (claim_id, fixmedins_code, psn_no, digest, payload, topic, revision, seq, year, region)
+VALUES
     ('A', 'H1', 'P1', 'd2', '{}', 'claims.discharged', 0, 2, 2018, 'zhengzhou'),
     ('B', 'H1', 'P2', 'd3', '{}', 'claims.discharged', 0, 3, 2019, 'zhengzhou');
-INSERT INTO year_closes (region, year, event_id, input_seq, closed_at) VALUES ('zhengzhou', 2018, 'close-2018', 4, now());
-INSERT INTO settlements (settlement_id, claim_id, kind, psn_no, record, medfee_sumamt, fund_pay_sumamt, psn_part_amt, seq, year)
+INSERT INTO year_closes (region, year, event_id, input_seq, closed_at)
+    VALUES ('zhengzhou', 2018, 'close-2018', 4, now());
+INSERT INTO settlements (settlement_id, claim_id, kind, psn_no, record, medfee_sumamt, fund_pay_sumamt, psn_part_amt,
+                         seq, year)
     VALUES ('H1/A/settlement', 'A', 'settlement', 'P1', '{}', 1, 1, 0, 40, 2018);
-INSERT INTO parked_dropped (parked_id, worker, topic, msg_key, header_names, header_values, error, behind, parked_at, reason,
-                            dropped_by) VALUES (9, 'ledger', 'claims.ledger', 'P2', '{}', '{}', 'boom', false, now(), 'why', 'ops');
+INSERT INTO parked_dropped (parked_id, worker, topic, msg_key, header_names, header_values, error, behind, parked_at,
+                            reason, dropped_by)
+    VALUES (9, 'ledger', 'claims.ledger', 'P2', '{}', '{}', 'boom', false, now(), 'why', 'ops');
 """
 
 
