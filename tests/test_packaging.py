@@ -72,3 +72,18 @@ def test_the_wheel_holds_only_the_products_packages_and_their_data(tmp_path):
     assert any(n.startswith("policies/regions/") and n.endswith(".yaml") for n in names)  # the rules' data
     assert any(n.startswith("store/migrations/") and n.endswith(".sql") for n in names)  # the schema
     assert any(n.startswith("console/templates/") and n.endswith(".html") for n in names)  # the console's pages
+
+
+#: a module longer than this is doing more than one thing (issue 31): split it by concern
+MOST_LINES = 450
+
+
+def test_no_product_module_is_longer_than_it_should_be():
+    """Every module of the product's packages within MOST_LINES lines."""
+    too_long = {
+        str(path.relative_to(ROOT)): lines
+        for package in PRODUCT
+        for path in (ROOT / package).rglob("*.py")
+        if (lines := len(path.read_text(encoding="utf-8").splitlines())) > MOST_LINES
+    }
+    assert too_long == {}
