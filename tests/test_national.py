@@ -11,6 +11,8 @@ import pytest
 
 from bench import national as N
 from bench.national import Config, StageCost
+from bench.national.command import arguments, config_of
+from bench.national.plan import summary
 
 #: every stage 1 ms of CPU a claim and nothing else: latency is the stages plus the hops
 FLAT_COST = tuple((name, StageCost(claim_cpu=1.0, batch_cpu=0.0, db_claim=0.0, round_trips=0)) for name in N.STAGES)
@@ -173,6 +175,25 @@ def test_an_instance_killed_delays_its_partitions_then_the_pipeline_catches_up()
     assert r.p99_ms >= 3000.0 - 100.0 > calm.p99_ms
     assert r.stage("ledger").peak_lag > calm.stage("ledger").peak_lag
     assert r.drained_after_s < 2.0
+
+
+def test_the_ledger_lock_is_off_as_in_the_code_and_on_only_adds_waiting():
+    """The ledger takes no table lock since each person's inputs are ordered under their own row lock:
+    the model and the command leave it out unless asked; asked, it is one lock for every ledger
+    instance, which only delays, and its time is reported."""
+    assert not Config().ledger_lock
+    assert not config_of(arguments().parse_args([])).ledger_lock
+    assert N.calibration_config(100.0, 10.0).ledger_lock  # the measured code still took it
+    cfg = toy(outpatient_per_s=300.0, rtt_ms=0.3, commit_ms=2.0).with_instances(ledger=4)
+    off = N.simulate(cfg)
+    on = N.simulate(replace(cfg, ledger_lock=True))
+    assert off.settled == on.settled == off.offered
+    assert off.lock_util == 0.0
+    assert "table lock held" not in "\n".join(N.report(off))
+    assert "ledger lock" not in summary(off, 800.0, 0.75)
+    assert on.lock_util > 0.3  # 2 round trips and a commit a batch, one batch at a time cluster-wide
+    assert f"ledger's table lock held {on.lock_util:.0%}" in "\n".join(N.report(on))
+    assert on.p99_ms >= off.p99_ms  # the same seed: the lock can only add waiting
 
 
 def test_the_model_agrees_with_the_benchmark_measured_here():

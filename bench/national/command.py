@@ -36,13 +36,19 @@ def arguments() -> argparse.ArgumentParser:
     p.add_argument("--partitions", type=int, default=d.partitions)
     p.add_argument(
         "--instances",
-        default="intake=5,basic=3,critical=3,ledger=7",
+        default="intake=6,basic=3,critical=3,ledger=6",
         help="NAME=N,… per stage (others: 2); the default is the plan's with one more in each busy stage",
     )
     p.add_argument("--db-nodes", type=int, default=10)
     p.add_argument("--db-cores", type=int, default=d.db_cores)
     p.add_argument("--align", choices=["none", "downstream", "all"], default=d.align)
-    p.add_argument("--ledger-lock", choices=["on", "off"], default="on")
+    p.add_argument(
+        "--ledger-lock",
+        choices=["on", "off"],
+        default="on" if d.ledger_lock else "off",
+        help="on: the ledger's former LOCK TABLE settlements per batch (the code takes none since the "
+        "per-person order), to reproduce the earlier figures",
+    )
     p.add_argument("--broker", choices=sorted(BROKERS), default=d.broker)
     p.add_argument("--cells", type=int, default=1)
     p.add_argument("--cpu-scale", type=float, default=d.cpu_scale)
@@ -140,7 +146,8 @@ def main(argv: list[str] | None = None) -> None:
         return
     floor = prices.storage_nodes(args.share) if args.storage_floor == "on" else 1
     print(
-        f"sizing search: p99 ≤ {args.target_ms:,.0f} ms at the peak, no stage, node or lock over "
+        f"sizing search: p99 ≤ {args.target_ms:,.0f} ms at the peak, "
+        f"no stage, node{' or lock' if cfg.ledger_lock else ''} over "
         f"{args.max_util:.0%} loaded, ≥ {args.min_instances} instances per stage, ≥ {floor} Citus nodes "
         f"(to hold {prices.hot_years} years "
         f"of {prices.db_tb_year(args.share):,.1f} TB at ≤ {prices.tb_per_db_node:g} TB a node)"

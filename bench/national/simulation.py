@@ -342,7 +342,7 @@ class Simulation:
             self.start(inst, now)
 
     def on_cpu_done(self, inst: Instance, now: float) -> None:
-        """The batch's CPU is done: its transactions, then (the ledger, as the code stands) the table lock."""
+        """The batch's CPU is done: its transactions, then (the ledger, with --ledger-lock on) the table lock."""
         cost = self.costs[inst.stage]
         hold_lock = inst.stage == LEDGER and self.cfg.ledger_lock
         end = self.transactions(now, inst.batch, cost.db_claim, cost.round_trips, not hold_lock, inst)
@@ -352,7 +352,8 @@ class Simulation:
             self.push(end + self.ack_ms, self.on_sent, inst)
 
     def on_locked(self, inst: Instance, now: float) -> None:
-        """LOCK TABLE settlements … insert the records … commit: one holder at a time, cluster-wide."""
+        """LOCK TABLE settlements … insert the records … commit: one holder at a time, cluster-wide (the
+        ledger before the per-person order; only with --ledger-lock on)."""
         cfg = self.cfg
         per_record = len(inst.batch) * cfg.lock_claim_ms * cfg.db_penalty
         hold = 2 * cfg.rtt_ms + cfg.commit_ms + per_record
