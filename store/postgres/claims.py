@@ -99,7 +99,8 @@ class Claims:
                 # another intake took the claim id for another person meanwhile: read again, and refuse it
 
     async def _receive_claims(self, arrivals: list[Arrival[DischargeClaim]], attach: Attach) -> list[ClaimReceipt]:
-        async with persons_locked(self._pool, (a.event.psn_no for a in arrivals)) as locked:
+        persons = (a.event.psn_no for a in arrivals)
+        async with persons_locked(self._pool, persons, behind_region_wide=True) as locked:
             closes = await closes_of(locked.conn)
             known = await _Known.read(locked.conn, [a.event for a in arrivals], closes)
             for person, close in known.closes_owed([a.event for a in arrivals]):

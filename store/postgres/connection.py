@@ -75,15 +75,31 @@ class Persons:
             await self.conn.execute(SAVE_PERSONS, names, seqs)
 
 
+#: the row of the person "", whose order holds the inputs that name no one person (a year-end close, a
+#: premium roll). Shared by a transaction that must see every close and roll received before it, or be
+#: seen by them: one is received under this row's exclusive lock.
+_SHARE_REGION_WIDE = "SELECT 1 FROM persons WHERE psn_no = '' FOR SHARE"
+
+
 @asynccontextmanager
-async def persons_locked(pool: asyncpg.Pool, persons: Iterable[str]) -> AsyncIterator[Persons]:
+async def persons_locked(
+    pool: asyncpg.Pool, persons: Iterable[str], *, behind_region_wide: bool = False
+) -> AsyncIterator[Persons]:
     """A transaction holding the persons' rows, locked in one order so that holders never deadlock
     (a person named for the first time gets a row); committed when the block ends — what the block
-    took of each person's order saved with it —, rolled back if it raises."""
+    took of each person's order saved with it —, rolled back if it raises.
+
+    ``behind_region_wide``: first share the row of "" (before the persons', so the order holds), so
+    that no year-end close or premium roll is received while this runs. A claim, grant or enrollment
+    change reads the closes and rolls to put those its person lacks before it, and a close or roll
+    looks for the persons it reaches once it is recorded: without the share, one that read before a
+    close or roll was recorded and committed after it had looked would be missed by both."""
     names = sorted(set(persons))
     async with pool.acquire() as conn:
         try:
             await conn.execute("BEGIN")
+            if behind_region_wide:
+                await conn.execute(_SHARE_REGION_WIDE)
             rows = await conn.fetch(_LOCK_PERSONS, names) if names else []
             locked = Persons(conn, {row["psn_no"]: row["last_seq"] for row in rows})
             yield locked

@@ -88,7 +88,8 @@ class Enrollment:
         ledger, woken, applies it in order (a premium record it makes due)."""
         if not arrivals:
             return []
-        async with persons_locked(self._pool, (a.event.psn_no for a in arrivals)) as locked:
+        persons = (a.event.psn_no for a in arrivals)
+        async with persons_locked(self._pool, persons, behind_region_wide=True) as locked:
             receipts, touched = [], set()
             for arrival in arrivals:
                 receipt = await _record(locked, self.life, arrival)

@@ -80,7 +80,8 @@ class Identity:
         """
         if not arrivals:
             return []
-        async with persons_locked(self._pool, (a.event.psn_no for a in arrivals)) as locked:
+        persons = (a.event.psn_no for a in arrivals)
+        async with persons_locked(self._pool, persons, behind_region_wide=True) as locked:
             receipts, touched = [], set()
             for arrival in arrivals:
                 receipt = await _record_change(locked, self.life, arrival)
