@@ -79,8 +79,9 @@ async def serve(worker: Worker, kafka: str, database: str, stopping: asyncio.Eve
                 for rs in records.values()
                 for r in rs
             ]
+            if batch and not await _unless_stopping(handle_and_send(worker, context, batch, send), stopping):
+                break  # told to stop and the batch could not finish (the broker away): it is replayed, as after a crash
             if batch:
-                await handle_and_send(worker, context, batch, send)
                 # a rebalance may have taken a partition while the batch was handled: its offset is
                 # the new owner's to commit (committing it here would raise IllegalStateError)
                 owned = consumer.assignment()
@@ -92,7 +93,7 @@ async def serve(worker: Worker, kafka: str, database: str, stopping: asyncio.Eve
                     lambda position: consumer.highwater(TopicPartition(*position)),
                 )
             if worker.sweep is not None and loop.time() - last_sweep >= worker.sweep_every:
-                await sweep_and_send(worker, context, send)
+                await _unless_stopping(sweep_and_send(worker, context, send), stopping)
                 last_sweep = loop.time()
             _forget_unowned(done, consumer.assignment())
             if done and loop.time() - last_commit >= commit_every:
@@ -117,18 +118,24 @@ def _forget_unowned(done: dict[TopicPartition, int], owned: set[TopicPartition])
         del done[tp]
 
 
-async def _unless_stopping(work: Awaitable[object], stopping: asyncio.Event) -> None:
-    """``work`` (a commit: with the broker gone aiokafka retries it for ever), given up when the worker
-    is told to stop; the loop then ends, and the last commit is tried once more within its patience."""
+async def _unless_stopping(work: Awaitable[object], stopping: asyncio.Event) -> bool:
+    """``work`` (a batch, a commit), given up STOPPING_PATIENCE seconds after the worker is told to stop:
+    with the broker gone, aiokafka retries a commit for ever and a send until its request timeout
+    (40 s). True if it finished; what fails in it fails the loop, as before."""
     doing, told = asyncio.ensure_future(work), asyncio.ensure_future(stopping.wait())
     try:
         await asyncio.wait({doing, told}, return_when=asyncio.FIRST_COMPLETED)
+        if not doing.done():
+            await asyncio.wait({doing}, timeout=STOPPING_PATIENCE)
     finally:
         told.cancel()
         if not doing.done():
             doing.cancel()
-    if doing.done() and not doing.cancelled():
-        doing.result()  # a commit that failed fails the loop, as before
+            await asyncio.gather(doing, return_exceptions=True)
+    if doing.cancelled():
+        return False
+    doing.result()
+    return True
 
 
 #: how long a stopping worker waits for each goodbye to the broker. With the broker gone, aiokafka
@@ -147,6 +154,12 @@ async def _on_stopping(name: str, what: str, goodbye: Awaitable[object]) -> None
         )
     except KafkaError as error:
         log.warning("%s: %s failed on stopping: %s; stopping anyway", name, what, type(error).__name__)
+    except asyncio.CancelledError:
+        if (this := asyncio.current_task()) is not None and this.cancelling():
+            raise  # the loop itself is being cancelled: not ours to swallow
+        # aiokafka's consumer.stop() awaits its fetcher's task after cancelling it, and lets the
+        # CancelledError out: the process ended with a traceback and exit code 1 on a plain stop
+        log.warning("%s: %s was cancelled; stopping anyway", name, what)
 
 
 def run(worker: Worker, kafka: str, database: str, loglevel: str) -> None:
