@@ -4,11 +4,13 @@ stopped and started again (the broker's topics lost, the database kept), and any
 otherwise restarted (as `onestop up` would) and noted.
 
 Every fault holds ``system`` (an asyncio.Lock) while it acts, so that no kill or supervisor's
-restart meets a system that is being stopped, and the publisher does not send into a dead broker."""
+restart meets a system that is being stopped; the whole system's restart also holds the senders'
+lock, so that nothing is sent into a broker being stopped."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import time
 from collections.abc import Awaitable, Callable
@@ -137,7 +139,7 @@ async def restart_system(
     stop: asyncio.Event,
     started: float,
     progress: Callable[[], float],
-    system: asyncio.Lock,
+    locks: tuple[asyncio.Lock, ...],
     resend: Callable[[], Awaitable[None]],
 ) -> None:
     """Once ``progress()`` reaches ``faults.restart_at``: stop every worker (SIGTERM), the broker (its
@@ -148,7 +150,9 @@ async def restart_system(
         return
     while progress() < faults.restart_at and not stop.is_set():
         await asyncio.sleep(0.2)
-    async with system:
+    async with contextlib.AsyncExitStack() as holding:
+        for lock in locks:  # no kill, no PostgreSQL restart, no send meanwhile
+            await holding.enter_async_context(lock)
         at = time.monotonic() - started
         await asyncio.to_thread(workers.stop)
         await asyncio.to_thread(parts.stop)

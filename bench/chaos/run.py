@@ -147,8 +147,10 @@ class _Live:
     log: FaultLog | None = None
     unfinished: list[str] = field(default_factory=list)
     #: held by whatever stops a part of the system (a kill, PostgreSQL's or the whole system's restart)
-    #: and by the publisher while it sends, so that nothing is sent into a broker being stopped
     system: asyncio.Lock = field(default_factory=asyncio.Lock)
+    #: held by the publisher while it sends and by the whole system's restart: nothing is sent into a
+    #: broker being stopped (but the senders go on sending while a worker is down)
+    sending: asyncio.Lock = field(default_factory=asyncio.Lock)
     #: what the senders have sent so far, (topic, events, schema): sent again after a restart lost the topics
     sent: list[tuple[str, list[bytes], type]] = field(default_factory=list)
 
@@ -256,7 +258,15 @@ def _start_tasks(
         ),
         asyncio.create_task(
             restart_system(
-                live.parts, live.workers, faults, log, stop, live.started, live.settled_share, system, _resender(live)
+                live.parts,
+                live.workers,
+                faults,
+                log,
+                stop,
+                live.started,
+                live.settled_share,
+                (system, live.sending),
+                _resender(live),
             )
         ),
     ]
@@ -268,14 +278,14 @@ async def _send(live: _Live, topic: str, events: list[bytes], model: type) -> No
     a part of the system is being stopped; remembered, to be sent again after a restart."""
     if not events:
         return
-    async with live.system:
+    async with live.sending:
         await publish(live.kafka, topic, events, model, signed_by=live.signer())
         live.sent.append((topic, events, model))
 
 
 def _resender(live: _Live) -> Callable[[], Awaitable[None]]:
     """What the senders do when the broker lost their topics: send again everything they sent (the
-    system takes a repeat once). Called while the restart holds ``live.system``."""
+    system takes a repeat once). Called while the restart holds ``live.sending``."""
 
     async def resend() -> None:
         for topic, events, model in live.sent:
