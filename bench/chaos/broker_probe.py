@@ -4,7 +4,9 @@ multi-record batches) send keyed records to the same four partitions while a con
 them live in small fetches and commits, as the workers do; then reads the topic again from the
 start. It prints how many acknowledged records the live reader and the second reading missed,
 whether two acknowledged records were given the same place, and the broker's end offsets against
-the last acknowledged offset + 1 (issue 28 item 4: the message lost between two workers)."""
+the last acknowledged offset + 1 (issue 28 item 4: the message lost between two workers). With
+``--members 2`` a second reader joins the group, leaves after a few seconds and joins again, so that
+partitions move between the two while the records come, as between two ledger instances."""
 
 from __future__ import annotations
 
@@ -21,6 +23,8 @@ from runtime.embedded import EmbeddedBroker
 from streams.admin import create_topics
 
 TOPIC, PARTITIONS = "probe", 4
+#: a reader stops after this long without a record once the sends are over: longer than a rebalance
+QUIET = 20.0
 Acked = tuple[int, int, str]  # (partition, offset, value)
 
 
@@ -39,7 +43,10 @@ async def _produce(kafka: str, producer_number: int, records: int) -> list[Acked
         await producer.stop()
 
 
-async def _read_live(kafka: str, got: dict[str, tuple[int, int]], stop: asyncio.Event) -> None:
+async def _read_live(kafka: str, got: dict[str, tuple[int, int]], stop: asyncio.Event, leave_after: float = 0) -> None:
+    """A member of the group "probe", as a worker reads: small fetches, each fetch's offsets committed
+    once it is taken; with ``leave_after``, it stops that long after starting (the group rebalances)."""
+    began = time.monotonic()
     consumer = AIOKafkaConsumer(
         TOPIC,
         bootstrap_servers=kafka,
@@ -52,7 +59,9 @@ async def _read_live(kafka: str, got: dict[str, tuple[int, int]], stop: asyncio.
     await consumer.start()
     try:
         quiet = time.monotonic()
-        while not stop.is_set() or time.monotonic() - quiet < 3:
+        while not stop.is_set() or time.monotonic() - quiet < QUIET:
+            if leave_after and time.monotonic() - began > leave_after:
+                return
             fetched = await consumer.getmany(timeout_ms=200)
             for tp, records in fetched.items():
                 for record in records:
@@ -84,11 +93,22 @@ async def _read_again(kafka: str) -> tuple[dict[str, tuple[int, int]], dict[int,
         await consumer.stop()
 
 
-async def probe(kafka: str, producers: int, records: int) -> str:
+async def _members(kafka: str, got: dict[str, tuple[int, int]], stop: asyncio.Event, members: int) -> None:
+    """``members`` readers in one group; with two or more, every one but the first leaves and joins
+    again every few seconds while the records come, so that partitions move between them mid-stream."""
+    if members == 1:
+        return await _read_live(kafka, got, stop)
+    steady = asyncio.create_task(_read_live(kafka, got, stop))
+    while not stop.is_set():
+        await asyncio.gather(*(_read_live(kafka, got, stop, leave_after=8 + n) for n in range(members - 1)))
+    await steady
+
+
+async def probe(kafka: str, producers: int, records: int, members: int = 1) -> str:
     await create_topics(kafka, [TOPIC], PARTITIONS, config={})
     live: dict[str, tuple[int, int]] = {}
     stop = asyncio.Event()
-    reader = asyncio.create_task(_read_live(kafka, live, stop))
+    reader = asyncio.create_task(_members(kafka, live, stop, members))
     await asyncio.sleep(6)  # the group's first join takes half the session timeout
     acked = [
         a for batch in await asyncio.gather(*(_produce(kafka, n, records) for n in range(producers))) for a in batch
@@ -99,7 +119,7 @@ async def probe(kafka: str, producers: int, records: int) -> str:
     places = Counter((p, o) for p, o, _ in acked)
     last = {p: max((o for (q, o) in places if q == p), default=-1) + 1 for p in range(PARTITIONS)}
     return (
-        f"{len(acked)} records acknowledged ({producers} producers): the live group missed "
+        f"{len(acked)} records acknowledged ({producers} producers, {members} group members): the live group missed "
         f"{sum(v not in live for _, _, v in acked)}, reading again missed {sum(v not in again for _, _, v in acked)}, "
         f"{sum(again.get(v, (p, o)) != (p, o) for p, o, v in acked)} read at another place than acknowledged, "
         f"{sum(n > 1 for n in places.values())} places acknowledged twice; end offsets "
@@ -112,11 +132,12 @@ async def probe(kafka: str, producers: int, records: int) -> str:
 @click.option("--producers", default=6, show_default=True)
 @click.option("--records", default=5000, show_default=True, help="per producer")
 @click.option("--runs", default=1, show_default=True)
-def main(producers: int, records: int, runs: int) -> None:
+@click.option("--members", default=1, show_default=True, help="readers in the group; all but one leave and rejoin")
+def main(producers: int, records: int, runs: int, members: int) -> None:
     for _ in range(runs):
         broker = EmbeddedBroker(Path(tempfile.mkdtemp(prefix="onestop-probe-"))).start()
         try:
-            click.echo(asyncio.run(probe(broker.bootstrap, producers, records)))
+            click.echo(asyncio.run(probe(broker.bootstrap, producers, records, members)))
         finally:
             broker.stop()
 
