@@ -28,7 +28,7 @@ QUIET = 20.0
 Acked = tuple[int, int, str]  # (partition, offset, value)
 
 
-async def _produce(kafka: str, producer_number: int, records: int) -> list[Acked]:
+async def _produce(kafka: str, producer_number: int, records: int, pause: float) -> list[Acked]:
     producer = AIOKafkaProducer(bootstrap_servers=kafka, acks="all", linger_ms=5)
     await producer.start()
     try:
@@ -37,7 +37,7 @@ async def _produce(kafka: str, producer_number: int, records: int) -> list[Acked
             value = f"{producer_number}-{i}"
             sent.append((value, await producer.send(TOPIC, value=value.encode(), key=f"k{i % 97}".encode())))
             if i % 500 == 0:
-                await asyncio.sleep(0.01)  # bursts, as a payer's batches
+                await asyncio.sleep(pause)  # bursts, as a payer's batches
         return [(meta.partition, meta.offset, value) for value, meta in [(v, await f) for v, f in sent]]
     finally:
         await producer.stop()
@@ -104,14 +104,16 @@ async def _members(kafka: str, got: dict[str, tuple[int, int]], stop: asyncio.Ev
     await steady
 
 
-async def probe(kafka: str, producers: int, records: int, members: int = 1) -> str:
+async def probe(kafka: str, producers: int, records: int, members: int = 1, pause: float = 0.01) -> str:
     await create_topics(kafka, [TOPIC], PARTITIONS, config={})
     live: dict[str, tuple[int, int]] = {}
     stop = asyncio.Event()
     reader = asyncio.create_task(_members(kafka, live, stop, members))
     await asyncio.sleep(6)  # the group's first join takes half the session timeout
     acked = [
-        a for batch in await asyncio.gather(*(_produce(kafka, n, records) for n in range(producers))) for a in batch
+        a
+        for batch in await asyncio.gather(*(_produce(kafka, n, records, pause) for n in range(producers)))
+        for a in batch
     ]
     stop.set()
     await reader
@@ -133,11 +135,12 @@ async def probe(kafka: str, producers: int, records: int, members: int = 1) -> s
 @click.option("--records", default=5000, show_default=True, help="per producer")
 @click.option("--runs", default=1, show_default=True)
 @click.option("--members", default=1, show_default=True, help="readers in the group; all but one leave and rejoin")
-def main(producers: int, records: int, runs: int, members: int) -> None:
+@click.option("--pause", default=0.01, show_default=True, help="seconds between bursts of 500 records")
+def main(producers: int, records: int, runs: int, members: int, pause: float) -> None:
     for _ in range(runs):
         broker = EmbeddedBroker(Path(tempfile.mkdtemp(prefix="onestop-probe-"))).start()
         try:
-            click.echo(asyncio.run(probe(broker.bootstrap, producers, records, members)))
+            click.echo(asyncio.run(probe(broker.bootstrap, producers, records, members, pause)))
         finally:
             broker.stop()
 
