@@ -11,7 +11,9 @@ from pathlib import Path
 
 import click
 
+from schemas.settings import SMALL_MACHINE
 from workers.drivers import DRIVERS, driver_name
+from workers.registry import WORKERS
 
 from .attack import kind_group, make_keys
 from .attacks import make_attacks
@@ -54,6 +56,8 @@ def run_chaos(
     say(f"  done in {reference.seconds:.1f}s")
     say(
         f"fault run ({faults.slices} slices, up to {faults.kills} SIGKILLs, 1 PostgreSQL restart"
+        + (f", {faults.instances} instances of every stage" if faults.instances > 1 else "")
+        + (f", the whole system restarted at {faults.restart_at:.0%} settled" if faults.restart_at is not None else "")
         + (f", {len(hostile)} attacks):" if hostile else "):")
     )
     fault = run_pipeline(
@@ -63,13 +67,30 @@ def run_chaos(
         seed=seed,
         timeout=timeout,
         say=say,
-        env=env,
+        env={**(env or {}), **fault_env(faults, (env or {}).get("ONESTOP_DRIVER") or driver_name())},
         stall=stall,
         keys=keys,
         attacks=hostile,
     )
     say(f"  done in {fault.seconds:.1f}s")
     return all_checks(made, reference, fault, faults, hostile), reference, fault
+
+
+#: how soon intake sends again a claim lost with the topics of a restart (production's default is 60 s):
+#: the run's stall limit must outlast it with room to spare
+RESEND_AFTER_RESTART = "20"
+
+
+def fault_env(faults: Faults, driver: str) -> dict[str, str]:
+    """The fault run's workers: every group of the default layout in ``faults.instances`` processes
+    (under Faust, which cannot share a process, every worker alone in as many)."""
+    env: dict[str, str] = {}
+    if faults.instances > 1:
+        groups = SMALL_MACHINE.split() if driver == "aiokafka" else list(WORKERS)
+        env["ONESTOP_PROCESSES"] = " ".join(f"{group}*{faults.instances}" for group in groups)
+    if faults.restart_at is not None:
+        env["ONESTOP_RESEND_AFTER"] = RESEND_AFTER_RESTART
+    return env
 
 
 def _describe(made: ChaosInput) -> str:
@@ -103,6 +124,20 @@ def _describe(made: ChaosInput) -> str:
     default=False,
     help="keep the temporary work directory when every check passes (a --work-dir is always kept)",
 )
+@click.option(
+    "--instances",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 4),
+    help="in the fault run, every group of workers of the default layout in this many processes (the same "
+    "consumer groups); kills then hit one instance of intake, the ledger or a payer",
+)
+@click.option(
+    "--restart/--no-restart",
+    default=False,
+    help="in the fault run, stop the whole system half-way (workers, the broker: its topics lost; PostgreSQL: "
+    "its data kept), start it again, and send again what the senders had sent",
+)
 @click.option("--timeout", default=600.0, show_default=True, help="seconds each run may take")
 @click.option(
     "--driver",
@@ -128,12 +163,20 @@ def chaos(
     timeout: float,
     driver: str | None,
     attacks: bool,
+    instances: int,
+    restart: bool,
 ) -> None:
     """Settle a generated year twice, without and with faults (SIGKILLed workers, a PostgreSQL restart),
     with cancellations, corrected bills and revocations during both, and check exactly-once settlement,
     balances, the audit replay, rejections, identical ledgers and clean logs."""
     work = work_dir or Path(tempfile.mkdtemp(prefix="onestop-chaos-"))
-    faults = Faults(kills=kills if kills is not None else max(2, claims // 1250))
+    if attacks and restart:
+        raise click.UsageError("--attacks reads its refusals off the topics, which --restart loses: use one of them")
+    faults = Faults(
+        kills=kills if kills is not None else max(2, claims // 1250),
+        instances=instances,
+        restart_at=0.5 if restart else None,
+    )
     began = time.monotonic()
     env = {"ONESTOP_DRIVER": driver} if driver else {}
     click.echo(f"work directory {work}; driver {driver or driver_name()}")

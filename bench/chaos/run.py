@@ -9,7 +9,7 @@ import math
 import random
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
@@ -31,9 +31,9 @@ from streams.topics import CANCELLED, DISCHARGED, ELIGIBILITY, ELIGIBILITY_REJEC
 
 from .attack import Attack, Keys, signer_of_event
 from .attempts import RoleAttempt, copied_flights, forged_flight, presettle_answers, publish_attacks, role_attempts
-from .faults import FaultLog, Faults, kill_workers, restart_postgres, supervise
+from .faults import FaultLog, Faults, kill_workers, restart_postgres, restart_system, supervise
 from .inputs import ChaosInput
-from .watch import Probe, diagnosis, queued_and_parked, settled_count, wait_drained
+from .watch import Archived, Probe, archived, diagnosis, queued_and_parked, settled_count, wait_drained
 
 
 @dataclass
@@ -69,6 +69,13 @@ class RunResult:
     unfinished: list[str] = field(default_factory=list)  # what did not finish in the time allowed, and why
     roles: list[RoleAttempt] = field(default_factory=list)  # an attacked run: what each worker's role tried
     answers: int = 0  # records on the pre-settlement reply topics (an attacked run sends no rightful request)
+    archived: Archived | None = None  # the archive, the queues and what is parked, at the end
+    sent: set[bytes] = field(default_factory=set)  # every event the senders sent (attacks aside)
+
+    @property
+    def topics_lost(self) -> bool:
+        """Whether the whole system was restarted, and the topics' records before it lost with the broker."""
+        return self.faults is not None and bool(self.faults.restarts)
 
 
 def settled_in(run: RunResult) -> str:
@@ -139,6 +146,13 @@ class _Live:
     settle_seconds: float = math.nan
     log: FaultLog | None = None
     unfinished: list[str] = field(default_factory=list)
+    #: held by whatever stops a part of the system (a kill, PostgreSQL's or the whole system's restart)
+    system: asyncio.Lock = field(default_factory=asyncio.Lock)
+    #: held by the publisher while it sends and by the whole system's restart: nothing is sent into a
+    #: broker being stopped (but the senders go on sending while a worker is down)
+    sending: asyncio.Lock = field(default_factory=asyncio.Lock)
+    #: what the senders have sent so far, (topic, events, schema): sent again after a restart lost the topics
+    sent: list[tuple[str, list[bytes], type]] = field(default_factory=list)
 
     @property
     def kafka(self) -> str:
@@ -200,13 +214,7 @@ async def _record_grants(live: _Live) -> None:
     made = live.made
     store = await PostgresStore.open(live.database, migrate=False)
     try:
-        await publish(
-            live.kafka,
-            ELIGIBILITY,
-            made.grants + [b.raw for b in made.bad_grants],
-            EligibilityChange,
-            signed_by=live.signer(),
-        )
+        await _send(live, ELIGIBILITY, made.grants + [b.raw for b in made.bad_grants], EligibilityChange)
         while (await store.counts())["identity_events"] < len(made.grants):
             if time.monotonic() > live.deadline:
                 raise TimeoutError("the eligibility worker did not record the grants in time")
@@ -239,16 +247,52 @@ def _start_tasks(
     """The publisher first, then under faults the killer and PostgreSQL's restart (the run waits
     for these) and the supervisor of workers that die unexpectedly (stopped by ``done``)."""
     tasks = [asyncio.create_task(_publish_slices(live))]
-    if live.faults is None:
+    faults, log, system = live.faults, live.log, live.system
+    if faults is None or log is None:
         return tasks, []
     held: set[str] = set()
     tasks += [
-        asyncio.create_task(kill_workers(live.workers, live.faults, live.rng, live.log, held, stop, live.started)),
+        asyncio.create_task(kill_workers(live.workers, faults, live.rng, log, held, stop, live.started, system)),
         asyncio.create_task(
-            restart_postgres(live.parts, live.faults, live.rng, live.log, stop, live.started, live.settled_share)
+            restart_postgres(live.parts, faults, live.rng, log, stop, live.started, live.settled_share, system)
+        ),
+        asyncio.create_task(
+            restart_system(
+                live.parts,
+                live.workers,
+                faults,
+                log,
+                stop,
+                live.started,
+                live.settled_share,
+                (system, live.sending),
+                _resender(live),
+            )
         ),
     ]
-    return tasks, [asyncio.create_task(supervise(live.workers, live.log, held, done, live.started))]
+    return tasks, [asyncio.create_task(supervise(live.workers, log, held, done, live.started, system))]
+
+
+async def _send(live: _Live, topic: str, events: list[bytes], model: type) -> None:
+    """Publish ``events`` as their senders do (signed when the run verifies signatures), not while
+    a part of the system is being stopped; remembered, to be sent again after a restart."""
+    if not events:
+        return
+    async with live.sending:
+        await publish(live.kafka, topic, events, model, signed_by=live.signer())
+        live.sent.append((topic, events, model))
+
+
+def _resender(live: _Live) -> Callable[[], Awaitable[None]]:
+    """What the senders do when the broker lost their topics: send again everything they sent (the
+    system takes a repeat once). Called while the restart holds ``live.sending``."""
+
+    async def resend() -> None:
+        for topic, events, model in live.sent:
+            await publish(live.kafka, topic, events, model, signed_by=live.signer())
+        live.say(f"  restarted; {sum(len(e) for _, e, _ in live.sent)} events sent again")
+
+    return resend
 
 
 async def _publish_slices(live: _Live) -> None:
@@ -256,7 +300,7 @@ async def _publish_slices(live: _Live) -> None:
     faults); after each slice the cancellations of its claims; after the first, the revocations and
     the attacks (those that must come before a rightful hospital's event go before the first slice,
     the forged claims in flight once their real ones are on the payers' topics)."""
-    made, faults, signer = live.made, live.faults, live.signer()
+    made, faults = live.made, live.faults
     events, claims = made.events, max(1, len(made.good))
     slices = faults.slices if faults else 1
     size = -(-len(events) // slices)
@@ -264,11 +308,11 @@ async def _publish_slices(live: _Live) -> None:
     forging = asyncio.create_task(_forge_flights(live, [a for a in live.attacks if a.copies]))
     try:
         for n in range(slices):
-            await publish(live.kafka, DISCHARGED, events[n * size : (n + 1) * size], DischargeClaim, signed_by=signer)
+            await _send(live, DISCHARGED, events[n * size : (n + 1) * size], DischargeClaim)
             cancellations = [raw for at, raw in made.life.cancellations if n <= at * slices / claims < n + 1]
-            await publish(live.kafka, CANCELLED, cancellations, ClaimCancellation, signed_by=signer)
+            await _send(live, CANCELLED, cancellations, ClaimCancellation)
             if n == 0:
-                await publish(live.kafka, ELIGIBILITY, made.life.revocations, EligibilityChange, signed_by=signer)
+                await _send(live, ELIGIBILITY, made.life.revocations, EligibilityChange)
                 await publish_attacks(live.kafka, [a for a in live.attacks if not (a.before or a.copies)])
             if faults and n + 1 < slices:
                 await asyncio.sleep(live.rng.uniform(*faults.slice_pause))
@@ -382,6 +426,8 @@ async def _result(live: _Live, probe: Probe, lag: dict[str, int]) -> RunResult:
         live.unfinished,
         roles=await role_attempts(live.workers.found.for_workers) if attacked else [],
         answers=await presettle_answers(live.kafka) if attacked else 0,
+        archived=await archived(probe),
+        sent={raw for _, events, _ in live.sent for raw in events},
     )
 
 

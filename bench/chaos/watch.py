@@ -1,18 +1,22 @@
 """Watching a chaos run from outside: the database through a connection that outlasts a PostgreSQL
 restart, how many good claims are settled, how far each worker's consumer group lags behind its
-source topic, and where unsettled claims wait."""
+source topic, where unsettled claims wait, and what the archive, the queues and the parked
+messages hold at the end."""
 
 from __future__ import annotations
 
 import asyncio
 import time
 from collections import Counter
+from dataclasses import dataclass
 
 import asyncpg
+import orjson
 from aiokafka import TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 from runtime.supervisor import WorkerProcesses
+from schemas.ids import claim_key
 from store import DATABASE_AWAY
 from streams.reader import read_records
 from workers.registry import WORKERS
@@ -139,3 +143,37 @@ async def _waiting_for(probe: Probe, claim_keys: list[str]) -> Counter:
     return Counter(
         "in no queue" if row["ready"] is None else "the ledger" if row["ready"] else "their payers" for row in rows
     )
+
+
+@dataclass
+class Archived:
+    """What the store holds of the run's inputs at its end: the archive, the queues, what is parked."""
+
+    raws: set[bytes]  # every archived input's bytes
+    outcomes: Counter  # outcome (accepted, rejected, repeat) -> inputs
+    refused_without_reason: int
+    claims_accepted: set[str]  # the keys of the claims (and corrected bills) accepted
+    queued: list[tuple[str, int, str]]  # (psn_no, seq, kind) of inputs still waiting in their person's queue
+    parked: list[tuple[str, str]]  # (worker, error) of every message parked
+    unpublished: int  # records the ledger has not yet published on settlements.completed
+
+
+async def archived(probe: Probe) -> Archived:
+    inputs = await probe.fetch("SELECT kind, outcome, reason, raw FROM inputs")
+    queued = await probe.fetch("SELECT psn_no, seq, kind FROM person_queue ORDER BY psn_no, seq")
+    parked = await probe.fetch("SELECT worker, error FROM parked")
+    unpublished = await probe.fetch("SELECT count(*) AS n FROM settlements WHERE NOT published")
+    return Archived(
+        {bytes(row["raw"]) for row in inputs},
+        Counter(row["outcome"] for row in inputs),
+        sum(1 for row in inputs if row["outcome"] == "rejected" and not row["reason"]),
+        {_claim_key_of(bytes(row["raw"])) for row in inputs if row["kind"] == "claim" and row["outcome"] == "accepted"},
+        [(row["psn_no"], row["seq"], row["kind"]) for row in queued],
+        [(row["worker"], row["error"]) for row in parked],
+        unpublished[0]["n"],
+    )
+
+
+def _claim_key_of(raw: bytes) -> str:
+    claim = orjson.loads(raw)
+    return claim_key(claim.get("fixmedins_code"), claim["claim_id"])

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import threading
 
 import faust
 from faust.types import TP
@@ -102,8 +103,37 @@ def _stop_dead(worker: Worker, error: BaseException) -> None:
     os._exit(70)
 
 
+#: how long a worker told to stop may take: with the broker gone, Faust's stop waits in aiokafka's
+#: commit, which retries for ever (GroupCoordinator.commit_offsets loops on retriable errors), and the
+#: process never ended. What it had not committed is delivered again to the partition's next owner.
+STOPPING_DEADLINE = 20.0
+
+
+class _StoppingWorker(faust.Worker):
+    """Faust's worker, ended by a timer if its stop, once asked for, does not end in STOPPING_DEADLINE."""
+
+    def _on_sigterm(self) -> None:
+        _end_after(STOPPING_DEADLINE)
+        super()._on_sigterm()
+
+    def _on_sigint(self) -> None:
+        _end_after(STOPPING_DEADLINE)
+        super()._on_sigint()
+
+
+def _end_after(seconds: float) -> None:
+    def end() -> None:
+        log.warning("told to stop %.0f s ago and still stopping (is the broker away?): ending now", seconds)
+        logging.shutdown()
+        os._exit(0)
+
+    timer = threading.Timer(seconds, end)
+    timer.daemon = True
+    timer.start()
+
+
 def run(worker: Worker, kafka: str, database: str, loglevel: str) -> None:
     metrics.serve(worker.name, [worker.name])
-    worker = faust.Worker(build_app(worker, kafka, database), loglevel=loglevel, quiet=True, redirect_stdouts=False)
+    worker = _StoppingWorker(build_app(worker, kafka, database), loglevel=loglevel, quiet=True, redirect_stdouts=False)
     worker.spinner = None  # its spinner turns the root logger to DEBUG: every debug call then builds a record
     worker.execute_from_commandline()

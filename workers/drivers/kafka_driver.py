@@ -7,8 +7,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+from collections.abc import Awaitable
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.errors import KafkaError
 
 from schemas.settings import settings
 from streams.security import client_options
@@ -77,31 +79,87 @@ async def serve(worker: Worker, kafka: str, database: str, stopping: asyncio.Eve
                 for rs in records.values()
                 for r in rs
             ]
+            if batch and not await _unless_stopping(handle_and_send(worker, context, batch, send), stopping):
+                break  # told to stop and the batch could not finish (the broker away): it is replayed, as after a crash
             if batch:
-                await handle_and_send(worker, context, batch, send)
                 # a rebalance may have taken a partition while the batch was handled: its offset is
                 # the new owner's to commit (committing it here would raise IllegalStateError)
                 owned = consumer.assignment()
                 done.update({tp: rs[-1].offset + 1 for tp, rs in records.items() if tp in owned})
+                _forget_unowned(done, owned)
                 metrics.lag(
                     worker.name,
                     {(tp.topic, tp.partition): n for tp, n in done.items()},
                     lambda position: consumer.highwater(TopicPartition(*position)),
                 )
             if worker.sweep is not None and loop.time() - last_sweep >= worker.sweep_every:
-                await sweep_and_send(worker, context, send)
+                await _unless_stopping(sweep_and_send(worker, context, send), stopping)
                 last_sweep = loop.time()
+            _forget_unowned(done, consumer.assignment())
             if done and loop.time() - last_commit >= commit_every:
-                await consumer.commit(dict(done))
+                await _unless_stopping(consumer.commit(dict(done)), stopping)
                 last_commit = loop.time()
     finally:
         try:
             if done:
-                await consumer.commit(dict(done))
+                await _on_stopping(worker.name, "the last commit", consumer.commit(dict(done)))
         finally:
-            await consumer.stop()
-            await producer.stop()
+            await _on_stopping(worker.name, "the consumer's stop", consumer.stop())
+            await _on_stopping(worker.name, "the producer's stop", producer.stop())
             await context.close()
+
+
+def _forget_unowned(done: dict[TopicPartition, int], owned: set[TopicPartition]) -> None:
+    """Drop what is done on partitions this consumer no longer owns: their new owner replays it. The
+    revocation's callback drops them too, but a batch finishing while the callback awaits its commit
+    (the old assignment still in place) put one back, and the partition's next highwater() or commit
+    then raised (AssertionError, IllegalStateError) and ended the process."""
+    for tp in done.keys() - owned:
+        del done[tp]
+
+
+async def _unless_stopping(work: Awaitable[object], stopping: asyncio.Event) -> bool:
+    """``work`` (a batch, a commit), given up STOPPING_PATIENCE seconds after the worker is told to stop:
+    with the broker gone, aiokafka retries a commit for ever and a send until its request timeout
+    (40 s). True if it finished; what fails in it fails the loop, as before."""
+    doing, told = asyncio.ensure_future(work), asyncio.ensure_future(stopping.wait())
+    try:
+        await asyncio.wait({doing, told}, return_when=asyncio.FIRST_COMPLETED)
+        if not doing.done():
+            await asyncio.wait({doing}, timeout=STOPPING_PATIENCE)
+    finally:
+        told.cancel()
+        if not doing.done():
+            doing.cancel()
+            await asyncio.gather(doing, return_exceptions=True)
+    if doing.cancelled():
+        return False
+    doing.result()
+    return True
+
+
+#: how long a stopping worker waits for each goodbye to the broker. With the broker gone, aiokafka
+#: retries a commit for ever (GroupCoordinator.commit_offsets loops while the error is retriable),
+#: so a worker told to stop after the broker died never stopped; what it could not commit, the next
+#: owner of the partition replays, which the ledger makes harmless.
+STOPPING_PATIENCE = 5.0
+
+
+async def _on_stopping(name: str, what: str, goodbye: Awaitable[object]) -> None:
+    try:
+        await asyncio.wait_for(goodbye, STOPPING_PATIENCE)
+    except asyncio.TimeoutError:
+        log.warning(
+            "%s: %s did not finish in %.0f s (is the broker away?); stopping anyway", name, what, STOPPING_PATIENCE
+        )
+    except KafkaError as error:
+        log.warning("%s: %s failed on stopping: %s; stopping anyway", name, what, type(error).__name__)
+    except asyncio.CancelledError:
+        if (this := asyncio.current_task()) is not None and this.cancelling():
+            raise  # the loop itself is being cancelled: not ours to swallow
+        # aiokafka's consumer.stop() awaits its fetcher's task after cancelling it, and lets the
+        # CancelledError out: the process ended with a traceback and exit code 1 on a plain stop
+        log.warning("%s: %s was cancelled; stopping anyway", name, what)
 
 
 def run(worker: Worker, kafka: str, database: str, loglevel: str) -> None:
