@@ -2,8 +2,11 @@
 
 A test is marked `live` here, never by hand, when it needs a real broker or PostgreSQL: every test
 under tests/live, every test that uses the `broker` or `database` fixture, and the store contract
-tests on the PostgreSQL backend (tests/store: the same tests on the memory backend are not live).
-`pytest -m "not live"` runs the rest in under a minute; `pytest` runs everything (.ci/run).
+tests on the PostgreSQL backend (tests/store: the same tests on the memory backend are not live);
+and the one test that builds the rules as the production image does, with mypyc and the C compiler
+(half a minute: tests/test_compiled_rules.py; the fast loop still compares the compiled rules
+with their source).
+`pytest -m "not live"` runs the rest (about 70 s on 2 cores); `pytest` runs everything (.ci/run).
 
 `ONESTOP_KAFKA` / `ONESTOP_DATABASE_URL` point the tests at real ones; otherwise the embedded ones
 (runtime/embedded.py) are started once per session in a temporary directory, when the first test
@@ -26,11 +29,15 @@ from .parts import start_or_fail
 LIVE_FOLDER = Path(__file__).parent / "live"
 #: fixtures that start a real part
 REAL_PARTS = {"broker", "database"}
+#: tests that run a real build (mypyc, the C compiler) rather than a broker or a database
+REAL_BUILDS = {"test_the_rules_compile_where_they_are_installed_beside_other_modules"}
 
 
 def is_live(item: pytest.Item) -> bool:
-    """Whether the test needs a real broker or PostgreSQL."""
+    """Whether the test needs a real broker or PostgreSQL (or runs a real build)."""
     if LIVE_FOLDER in item.path.parents or REAL_PARTS & set(getattr(item, "fixturenames", ())):
+        return True
+    if item.name in REAL_BUILDS:
         return True
     callspec = getattr(item, "callspec", None)  # the store tests take their backend as a parameter
     return callspec is not None and callspec.params.get("backend") == "postgres"

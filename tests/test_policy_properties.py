@@ -45,7 +45,7 @@ from schemas.policy import Policy, Rule, Tier
 
 POLICIES: tuple[Policy, ...] = load_policies()
 BY_REGION = {p.region: p for p in POLICIES}
-SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 # Diagnoses: listed major diseases (lung cancer, children's leukaemia with an age limit, acute
 # myocardial infarction, end-stage renal disease) and ordinary ones (appendicitis, pneumonia).
