@@ -86,11 +86,15 @@ PANELS: list[tuple[str, str, list[tuple[str, str]]]] = [
         [("sum by (worker, kind) (increase(onestop_rejections_total[1m]))", "{{worker}} {{kind}}")],
     ),
     (
-        "Parked messages (`onestop parked`), and claims intake sent again, by worker",
+        "Parked messages (`onestop parked`), claims intake sent again and partitions read again at a gap, by worker",
         "short",
         [
             ("sum by (worker, why) (onestop_parked_total)", "{{worker}} {{why}}"),
             ("sum by (worker) (onestop_resent_total)", "{{worker}} sent again (not at the ledger in time)"),
+            (
+                "sum by (worker) (onestop_read_again_total)",
+                "{{worker}} read a partition again (handed a later record first)",
+            ),
         ],
     ),
     (

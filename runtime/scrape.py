@@ -110,6 +110,7 @@ class Stage:
     parked: int
     resent: int = 0  # claims intake sent again because they had not reached the ledger in time
     alarms: int = 0  # claims in flight the ledger refused as not what intake recorded or the rules give
+    read_again: int = 0  # times the broker handed a later record first and the worker read the partition again
 
     @property
     def mean_batch(self) -> float | None:
@@ -136,5 +137,6 @@ def stages(samples: Samples) -> dict[str, Stage]:
             parked=int(total(samples, "onestop_parked_total", worker=worker)),
             resent=int(total(samples, "onestop_resent_total", worker=worker)),
             alarms=int(total(samples, "onestop_alarms_total", worker=worker)),
+            read_again=int(total(samples, "onestop_read_again_total", worker=worker)),
         )
     return out

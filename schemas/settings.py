@@ -213,9 +213,16 @@ DEFINED: dict[str, Setting] = {
             "ONESTOP_RESEND_AFTER",
             "60",
             "seconds after which intake sends again a claim that has not reached the ledger "
-            "(its message to a payer or to the ledger lost on the way: the embedded broker has lost one in some runs, "
-            "README Faults); payers and the ledger take a claim sent twice once. 0 = never",
+            "(its message to a payer or to the ledger lost on the way, as the embedded broker could lose one "
+            "before readers read again at a gap: docs/operations.md, Faults); payers and the ledger take a claim "
+            "sent twice once. 0 = never",
             float,
+        ),
+        Setting(
+            "ONESTOP_TRACE_DIR",
+            "",
+            "a directory where every worker writes each offset it reads, sends and commits (a diagnosis of a lost "
+            "message: python -m bench.trace DIR); unset: no trace",
         ),
         Setting(
             "ONESTOP_LINGER_MS",
@@ -364,6 +371,7 @@ class _Settings:
     session_timeout = property(lambda self: value("ONESTOP_SESSION_TIMEOUT"))
     commit_interval = property(lambda self: value("ONESTOP_COMMIT_INTERVAL"))
     linger_ms = property(lambda self: value("ONESTOP_LINGER_MS"))
+    trace_dir = property(lambda self: value("ONESTOP_TRACE_DIR"))
     resend_after = property(lambda self: value("ONESTOP_RESEND_AFTER"))
     pure_rules = property(lambda self: value("ONESTOP_PURE_RULES"))
     batch_max = property(lambda self: value("ONESTOP_BATCH_MAX"))

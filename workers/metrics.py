@@ -70,6 +70,15 @@ ALARMS = Counter(
 WOKEN = Counter(
     "onestop_woken", "persons the ledger applied because their queue had waited too long for a wake-up", ["worker"]
 )
+READ_AGAIN = Counter(
+    "onestop_read_again",
+    "times the broker handed a later record of a partition before an earlier one and the worker read the "
+    "partition again from the first it was not handed (streams/continuity.py)",
+    ["worker"],
+)
+GAPS_PASSED = Counter(
+    "onestop_gaps_passed", "gaps in a partition's offsets still there after their patience, passed", ["worker"]
+)
 DATABASE_RETRIES = Counter("onestop_database_retries", "batches retried because the database was away", ["worker"])
 BATCH_SIZE = Histogram("onestop_batch_size", "events per batch", ["worker"], buckets=BATCH_SIZE_BUCKETS)
 BATCH_SECONDS = Histogram(

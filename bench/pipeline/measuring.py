@@ -230,8 +230,11 @@ async def _measure_phase(
         phase.stages = stage_figures(difference(await scrape(), metrics_before))
     note = f", {missing} NOT SETTLED within {drain_timeout:.0f}s" if missing else ""
     resent = sum(w["resent"] for w in phase.stages.get("workers", {}).values())
-    if resent:  # a message lost on the way (the embedded broker has lost one in some runs: README, Faults)
+    if resent:  # a message lost on the way (docs/operations.md, Faults)
         note += f", {resent} sent again by intake after ONESTOP_RESEND_AFTER"
+    read_again = sum(w.get("read_again", 0) for w in phase.stages.get("workers", {}).values())
+    if read_again:  # the broker handed a later batch before an earlier one was stored: read again, nothing lost
+        note += f", {read_again} partitions read again at a gap"
     alarms = sum(w.get("alarms", 0) for w in phase.stages.get("workers", {}).values())
     if alarms:  # a claim in flight the ledger refused: never in an honest run
         note += f", {alarms} REFUSED BY THE LEDGER (alarms)"

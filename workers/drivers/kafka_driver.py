@@ -13,33 +13,46 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListen
 from aiokafka.errors import KafkaError
 
 from schemas.settings import settings
+from streams.continuity import Continuity
 from streams.security import client_options
 
 from .. import metrics
 from ..batches import handle_and_send, sweep_and_send
 from ..harness import Context, Incoming, Worker
+from .trace import OffsetTrace
 
 log = logging.getLogger("onestop.driver")
 
 
 class _CommitOnRevoke(ConsumerRebalanceListener):
     def __init__(
-        self, name: str, consumer: AIOKafkaConsumer, done: dict[TopicPartition, int], context: Context
+        self,
+        name: str,
+        consumer: AIOKafkaConsumer,
+        done: dict[TopicPartition, int],
+        context: Context,
+        trace: OffsetTrace,
+        continuity: Continuity,
     ) -> None:
         self.name, self.consumer, self.done, self.context = name, consumer, done, context
+        self.trace, self.continuity = trace, continuity
 
     async def on_partitions_revoked(self, revoked):
+        self.trace.moved("V", revoked)
         mine = {tp: offset for tp, offset in self.done.items() if tp in revoked}
         if mine:
             try:
                 await self.consumer.commit(mine)
+                self.trace.committed(mine)
             except Exception as error:  # noqa: BLE001 - the next owner replays; the ledger deduplicates
                 log.warning("%s: commit on revocation failed: %s", self.name, type(error).__name__)
         for tp in revoked:
             self.done.pop(tp, None)
+        self.continuity.forget(revoked)
         metrics.forget_partitions(self.name, ((tp.topic, tp.partition) for tp in revoked))
 
     async def on_partitions_assigned(self, assigned):
+        self.trace.moved("A", assigned)
         self.context.parked_keys = None  # a partition may come with what another instance parked on it
 
 
@@ -47,6 +60,7 @@ async def serve(worker: Worker, kafka: str, database: str, stopping: asyncio.Eve
     context = Context(worker.database_url(database), worker.name, kafka)
     context.keeps_parked_keys = True  # on_partitions_assigned forgets them
     done: dict[TopicPartition, int] = {}
+    continuity = Continuity()
     consumer = AIOKafkaConsumer(
         bootstrap_servers=kafka,
         group_id=f"onestop-{worker.name}",
@@ -61,11 +75,18 @@ async def serve(worker: Worker, kafka: str, database: str, stopping: asyncio.Eve
     )
     producer = AIOKafkaProducer(bootstrap_servers=kafka, acks="all", linger_ms=settings.linger_ms, **client_options())
 
+    trace = OffsetTrace.for_worker(worker.name)
+
     async def send(topic: str, key: bytes | None, value: bytes):
-        return await producer.send(topic, value=value, key=key)
+        acknowledged = await producer.send(topic, value=value, key=key)
+        if trace.out is not None:
+            acknowledged.add_done_callback(lambda ack: trace.acknowledged(ack, key))
+        return acknowledged
 
     await producer.start()
-    consumer.subscribe([worker.source], listener=_CommitOnRevoke(worker.name, consumer, done, context))
+    consumer.subscribe(
+        [worker.source], listener=_CommitOnRevoke(worker.name, consumer, done, context, trace, continuity)
+    )
     await consumer.start()
     commit_every = settings.commit_interval
     loop = asyncio.get_running_loop()
@@ -74,6 +95,8 @@ async def serve(worker: Worker, kafka: str, database: str, stopping: asyncio.Eve
         while not stopping.is_set():
             records = await consumer.getmany(timeout_ms=200, max_records=worker.batch_max)
             metrics.polled(worker.name)
+            trace.received(records)
+            records = await _in_order(worker.name, consumer, continuity, records)
             batch = [
                 Incoming(r.key, r.value, r.topic, r.partition, r.offset, tuple(r.headers or ()), r.timestamp)
                 for rs in records.values()
@@ -97,7 +120,8 @@ async def serve(worker: Worker, kafka: str, database: str, stopping: asyncio.Eve
                 last_sweep = loop.time()
             _forget_unowned(done, consumer.assignment())
             if done and loop.time() - last_commit >= commit_every:
-                await _unless_stopping(consumer.commit(dict(done)), stopping)
+                if await _unless_stopping(consumer.commit(dict(done)), stopping):
+                    trace.committed(done)
                 last_commit = loop.time()
     finally:
         try:
@@ -107,6 +131,40 @@ async def serve(worker: Worker, kafka: str, database: str, stopping: asyncio.Eve
             await _on_stopping(worker.name, "the consumer's stop", consumer.stop())
             await _on_stopping(worker.name, "the producer's stop", producer.stop())
             await context.close()
+            trace.close()
+
+
+async def _in_order(
+    name: str, consumer: AIOKafkaConsumer, continuity: Continuity, fetched: dict[TopicPartition, list]
+) -> dict[TopicPartition, list]:
+    """Each partition's records up to its first gap; at a gap the partition is read again from the
+    first offset not handed (streams/continuity.py: the embedded broker can hand a later batch before
+    an earlier one is stored, and a reader that moved on never saw the earlier one)."""
+    kept = {}
+    for tp, records in fetched.items():
+        if not continuity.knows(tp):  # first records since the assignment: they follow the group's commit
+            continuity.expect(tp, await _committed(name, consumer, tp, records[0].offset))
+        taken = continuity.take(tp, records)
+        if taken.passed is not None:
+            metrics.GAPS_PASSED.labels(name).inc()
+        if taken.read_again_from is not None and tp in consumer.assignment():
+            consumer.seek(tp, taken.read_again_from)
+            metrics.READ_AGAIN.labels(name).inc()
+        if taken.records:
+            kept[tp] = list(taken.records)
+    return kept
+
+
+async def _committed(name: str, consumer: AIOKafkaConsumer, tp: TopicPartition, first_handed: int) -> int:
+    """Where the group's reading of ``tp`` starts: its commit, or 0 (a partition no one committed is
+    read from its first record). With the broker gone (aiokafka asks again for ever) the first record
+    handed is taken as the start, unchecked."""
+    try:
+        committed = await asyncio.wait_for(consumer.committed(tp), STOPPING_PATIENCE)
+    except (asyncio.TimeoutError, KafkaError) as error:
+        log.warning("%s: no committed offset of %s (%s): its first records are not checked", name, tp, error)
+        return first_handed
+    return 0 if committed is None else committed
 
 
 def _forget_unowned(done: dict[TopicPartition, int], owned: set[TopicPartition]) -> None:

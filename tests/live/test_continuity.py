@@ -1,0 +1,113 @@
+"""The message lost between two workers (issue 28): the embedded broker can hand a reader at the end
+of a partition a later batch before an earlier one is stored (bench/chaos/broker_race.py), and a
+reader that moved on never saw the earlier one. With several producers racing into one partition,
+the workers' driver and the project's topic reader must still take every stored record, once."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+
+from store.postgres import PostgresStore
+from streams.admin import create_topics
+from streams.reader import read_records
+from workers.drivers.kafka_driver import serve
+from workers.harness import Worker
+
+from ..parts import created_database, drop_database
+
+PRODUCERS, SECONDS = 8, 8.0
+
+
+async def _race_into(kafka: str, topic: str) -> None:
+    """PRODUCERS producers, each sending one-record batches as fast as they are acknowledged."""
+
+    async def produce(until: float) -> None:
+        producer = AIOKafkaProducer(bootstrap_servers=kafka, acks="all", linger_ms=0)
+        await producer.start()
+        try:
+            while time.monotonic() < until:
+                await (await producer.send(topic, value=b"x" * 200, key=b"same-person", partition=0))
+        finally:
+            await producer.stop()
+
+    until = time.monotonic() + SECONDS
+    await asyncio.gather(*(produce(until) for _ in range(PRODUCERS)))
+
+
+async def _stored(kafka: str, topic: str) -> list[int]:
+    consumer = AIOKafkaConsumer(bootstrap_servers=kafka, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        place = TopicPartition(topic, 0)
+        consumer.assign([place])
+        consumer.seek(place, 0)
+        offsets: list[int] = []
+        quiet = time.monotonic()
+        while time.monotonic() - quiet < 2:
+            for record in (await consumer.getmany(timeout_ms=300)).get(place, []):
+                offsets.append(record.offset)
+                quiet = time.monotonic()
+        return offsets
+    finally:
+        await consumer.stop()
+
+
+@pytest.mark.asyncio
+async def test_the_driver_hands_its_worker_every_record_once_while_producers_race_into_a_partition(broker, database):
+    topic = f"race-driver-{uuid.uuid4().hex[:8]}"
+    await create_topics(broker, [topic], 1, config={})
+    url = await created_database(database)
+    await (await PostgresStore.open(url)).close()  # the schema: the driver's parking reads it
+    handled: list[int] = []
+
+    async def handle(context, batch):
+        handled.extend(incoming.offset for incoming in batch)
+        return []
+
+    worker = Worker(name=f"race-{uuid.uuid4().hex[:6]}", source=topic, handle=handle, kind="intake")
+    stopping = asyncio.Event()
+    serving = asyncio.create_task(serve(worker, broker, url, stopping))
+    try:
+        await asyncio.sleep(4)  # the group's first join
+        await _race_into(broker, topic)
+        stored = await _stored(broker, topic)
+        deadline = time.monotonic() + 30
+        while len(set(handled)) < len(stored) and time.monotonic() < deadline and not serving.done():
+            await asyncio.sleep(0.2)
+    finally:
+        stopping.set()
+        await asyncio.wait_for(serving, 30)
+        await drop_database(database, url)
+    assert stored == list(range(len(stored)))
+    assert sorted(set(stored) - set(handled)) == [], "records the worker was never handed"
+    assert len(handled) == len(set(handled)), "records handed to the worker twice"
+
+
+@pytest.mark.asyncio
+async def test_the_topic_reader_following_a_partition_reads_every_record_once_while_producers_race(broker):
+    topic = f"race-reader-{uuid.uuid4().hex[:8]}"
+    await create_topics(broker, [topic], 1, config={})
+    read: list[int] = []
+
+    async def follow() -> None:
+        async for record in read_records(broker, topic, follow=True):
+            read.append(record.offset)
+
+    following = asyncio.create_task(follow())
+    try:
+        await asyncio.sleep(1)
+        await _race_into(broker, topic)
+        stored = await _stored(broker, topic)
+        deadline = time.monotonic() + 20
+        while len(set(read)) < len(stored) and time.monotonic() < deadline:
+            await asyncio.sleep(0.2)
+    finally:
+        following.cancel()
+        await asyncio.gather(following, return_exceptions=True)
+    assert sorted(set(stored) - set(read)) == [], "records the reader was never handed"
+    assert len(read) == len(set(read)), "records read twice"
