@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import re
+from functools import cache
 from pathlib import Path
 
 from schemas.settings import DEFINED
@@ -47,11 +48,17 @@ def _modules() -> dict[str, Path]:
     return {_module_name(p): p for package in PACKAGES for p in (ROOT / package).rglob("*.py")}
 
 
+@cache
+def _tree(path: Path) -> ast.Module:
+    """A module's syntax tree, parsed once for the tests below (which only read it)."""
+    return ast.parse(path.read_text(encoding="utf-8"))
+
+
 def _imports(name: str, path: Path, known: set[str]) -> set[str]:
     """The project modules ``name`` imports at module level or in functions (relative ones resolved)."""
     found = set()
     package = name if path.name == "__init__.py" else name.rpartition(".")[0]
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+    for node in ast.walk(_tree(path)):
         targets = []
         if isinstance(node, ast.Import):
             targets = [alias.name for alias in node.names]
@@ -69,9 +76,10 @@ def _imports(name: str, path: Path, known: set[str]) -> set[str]:
     return found
 
 
-def _graph() -> dict[str, set[str]]:
+@cache
+def _graph() -> dict[str, frozenset[str]]:
     modules = _modules()
-    return {name: _imports(name, path, set(modules)) for name, path in modules.items()}
+    return {name: frozenset(_imports(name, path, set(modules))) for name, path in modules.items()}
 
 
 def test_packages_import_only_what_their_layer_may():
@@ -89,8 +97,7 @@ def test_no_module_outside_bench_imports_bench_at_module_level():
     for name, path in _modules().items():
         if name.startswith("bench"):
             continue
-        tree = ast.parse(path.read_text(encoding="utf-8"))
-        for node in tree.body:  # module level only: `onestop chaos` imports it when called
+        for node in _tree(path).body:  # module level only: `onestop chaos` imports it when called
             if isinstance(node, (ast.Import, ast.ImportFrom)):
                 names = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""]
                 offenders += [f"{name}: {n}" for n in names if n.split(".")[0] == "bench"]
