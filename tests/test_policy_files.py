@@ -4,14 +4,18 @@ the place allows — from every `onestop` command, never a traceback."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 import textwrap
+import traceback
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner, Result
 
+from cli import main
 from policies.loader import PolicyFileError, parse_policy
 
 from .shared_cases import CASES_DIR
@@ -82,11 +86,17 @@ def test_a_value_it_does_not_allow_names_the_values_allowed(wrong, allowed):
     assert allowed in said
 
 
-def _onestop(*args: str, regions: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "ONESTOP_REGIONS": str(regions)}
-    return subprocess.run(
-        [sys.executable, "-m", "cli", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+def _onestop(*args: str, regions: Path) -> Result:
+    """`onestop ARGS` with ONESTOP_REGIONS set, run in this process: what these tests check is what
+    the command says (a failing one exits 1 with its message, never with an exception of its own).
+    That the files are not read before a command needs a rule is checked in a process of its own:
+    test_a_command_that_needs_no_rule_runs_in_a_process_that_never_saw_a_good_file."""
+    done = CliRunner().invoke(main, list(args), env={"ONESTOP_REGIONS": str(regions)})
+    assert done.exception is None or isinstance(done.exception, SystemExit), "".join(
+        traceback.format_exception(*done.exc_info) if done.exc_info else ()
     )
+    assert "Traceback" not in done.output
+    return done
 
 
 def test_every_command_says_what_is_wrong_with_a_file_and_none_shows_a_traceback(tmp_path):
@@ -95,21 +105,49 @@ def test_every_command_says_what_is_wrong_with_a_file_and_none_shows_a_traceback
     case = str(CASES_DIR / "jining-tekun-caps.json")
     for args in (["policy", "settle", case], ["policy", "explain", case], ["policy", "show", "testland"]):
         done = _onestop(*args, regions=tmp_path)
-        assert done.returncode == 1, (args, done.stdout, done.stderr)
+        assert done.exit_code == 1, (args, done.stdout, done.stderr)
         assert wrong in done.stderr, (args, done.stderr)
-        assert "Traceback" not in done.stdout + done.stderr
-    # a command that needs no rule runs: the files are read only when a rule is needed
-    for args in (["--help"], ["settings"], ["worker", "--help"], ["parked", "--help"]):
-        done = _onestop(*args, regions=tmp_path)
-        assert done.returncode == 0, (args, done.stderr)
-        assert "Traceback" not in done.stdout + done.stderr
+
+
+# Run in a fresh interpreter with ONESTOP_REGIONS set from the start, so that a module reading the
+# policy files when it is imported fails here (in the test process the modules are imported already).
+# One process runs the commands in turn: one of them reading the files would fail, whichever it is.
+_NEEDS_NO_RULE = """
+import json, sys, traceback
+from click.testing import CliRunner
+from cli import main
+for args in json.loads(sys.argv[1]):
+    done = CliRunner().invoke(main, args)
+    trace = "".join(traceback.format_exception(*done.exc_info)) if done.exception is not None else ""
+    print(json.dumps([args, done.exit_code, done.output, trace]))
+"""
+
+
+def test_a_command_that_needs_no_rule_runs_in_a_process_that_never_saw_a_good_file(tmp_path):
+    # the files are read only when a rule is needed
+    (tmp_path / "testland.yaml").write_text(GOOD.replace("scope: per_claim", "scope: yearly"), encoding="utf-8")
+    commands = [["--help"], ["settings"], ["worker", "--help"], ["parked", "--help"]]
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "ONESTOP_REGIONS": str(tmp_path)}
+    done = subprocess.run(
+        [sys.executable, "-c", _NEEDS_NO_RULE, json.dumps(commands)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    ran = [json.loads(line) for line in done.stdout.splitlines()]
+    assert [args for args, *_ in ran] == commands
+    for args, exit_code, output, trace in ran:
+        assert exit_code == 0, (args, output, trace)
+        assert "Traceback" not in output + done.stderr
 
 
 def test_a_folder_of_files_that_does_not_exist_is_said(tmp_path):
     done = _onestop("policy", "show", "jining", regions=tmp_path / "nowhere")
-    assert done.returncode == 1
+    assert done.exit_code == 1
     assert f"{tmp_path / 'nowhere'}: no such folder of policy files (ONESTOP_REGIONS)" in done.stderr
-    assert "Traceback" not in done.stderr
 
 
 def test_a_file_of_another_folder_uses_the_shipped_shared_payers(tmp_path):
@@ -117,5 +155,5 @@ def test_a_file_of_another_folder_uses_the_shipped_shared_payers(tmp_path):
     text = textwrap.dedent(text).replace("  - payer: basic\n", "  - payer: critical\n")
     (tmp_path / "testland.yaml").write_text(text, encoding="utf-8")
     done = _onestop("policy", "show", "testland", regions=tmp_path)
-    assert done.returncode == 0, done.stderr
+    assert done.exit_code == 0, done.stderr
     assert "chain: basic → critical" in done.stdout

@@ -26,8 +26,10 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
+from collections.abc import Sequence
 from datetime import date, timedelta
 from decimal import Decimal
+from functools import cache
 
 import pytest
 from hypothesis import HealthCheck, example, given, settings, strategies as st
@@ -49,7 +51,7 @@ SETTINGS = settings(max_examples=100, deadline=None, suppress_health_check=[Heal
 
 # Diagnoses: listed major diseases (lung cancer, children's leukaemia with an age limit, acute
 # myocardial infarction, end-stage renal disease) and ordinary ones (appendicitis, pneumonia).
-DIAGNOSES = ["C34.9", "C92.0", "I21.9", "N18.5", "K35.8", "J18.9", "E11.9"]
+DIAGNOSES = ("C34.9", "C92.0", "I21.9", "N18.5", "K35.8", "J18.9", "E11.9")
 FEN = Decimal("0.01")
 
 
@@ -68,12 +70,34 @@ def _yuan(fen: int) -> Decimal:
     return (Decimal(fen) / 100).quantize(FEN)
 
 
+@cache
 def amounts_fen(large: int) -> st.SearchStrategy[int]:
     """Amounts in fen, spread over every order of magnitude up to ``large`` (hypothesis would
-    otherwise favour tiny ones), plus round values that sit on deductibles and segment starts."""
+    otherwise favour tiny ones), plus round values that sit on deductibles and segment starts.
+
+    Built once per ``large``, as are the other strategies drawn from for every claim: Hypothesis
+    checks a strategy it has not seen before, which took most of these tests' time."""
     digits = len(str(large))
     spread = st.integers(1, digits).flatmap(lambda d: st.integers(10 ** (d - 1), min(large, 10**d)))
     return st.one_of(spread, st.sampled_from([0, 1, 5, 99_99, 100_00, 1000_00, 3000_00, 10_000_00, 50_000_00]))
+
+
+@cache
+def sampled(elements: Sequence) -> st.SearchStrategy:
+    """``st.sampled_from(elements)``, built once per tuple of elements (see amounts_fen)."""
+    return st.sampled_from(elements)
+
+
+INPATIENT_LIKELY = sampled((MedType.inpatient, MedType.inpatient, *MedType))
+EVERYWHERE = ("county", "county", "county", "pooled_city", "province", "anywhere")
+HOSPITAL_LEVELS = sampled(tuple(HospitalLevel))
+AGES = st.none() | st.integers(0, 90)
+ALL_CATEGORIES = sampled(tuple(Category))
+
+
+@cache
+def likely_or_any(likely: tuple[Category, ...]) -> st.SearchStrategy[Category]:
+    return sampled(likely) | ALL_CATEGORIES
 
 
 def insured_in(code: str, county: str) -> str:
@@ -111,12 +135,10 @@ def categories(
     draw, start: date, end: date, likely: list[Category] | None = None, surely: bool = False
 ) -> list[CategoryHeld]:
     """Up to three categories, each held for a period: often all along, sometimes from or to mid-way."""
-    codes = st.sampled_from(list(Category))
-    if likely:
-        codes = st.sampled_from(likely) | codes
+    codes = likely_or_any(tuple(likely)) if likely else ALL_CATEGORIES
     held = []
     if likely and (surely or draw(st.booleans())):  # one the policy names, held all along
-        held.append(CategoryHeld(code=draw(st.sampled_from(likely)), valid_from=start - timedelta(days=365)))
+        held.append(CategoryHeld(code=draw(sampled(tuple(likely))), valid_from=start - timedelta(days=365)))
     for code in draw(st.lists(codes, max_size=2)):
         valid_from = draw(st.just(start - timedelta(days=365)) | st.dates(start - timedelta(days=400), end))
         valid_to = draw(st.none() | st.dates(valid_from, end + timedelta(days=400)))
@@ -133,13 +155,13 @@ def one_claim(
     end: date,
     med_types: list[MedType] | None = None,
     large: int = 600_000_00,
-    areas: tuple[str, ...] = ("county", "county", "county", "pooled_city", "province", "anywhere"),
+    areas: tuple[str, ...] = EVERYWHERE,
 ) -> DischargeClaim:
     begin = draw(st.dates(start, end))
     stay = draw(st.integers(0, 40))
     finish = min(end, begin + timedelta(days=stay))
-    med_type = draw(st.sampled_from(med_types or [MedType.inpatient, MedType.inpatient, *MedType]))
-    area = draw(st.sampled_from(areas))
+    med_type = draw(sampled(tuple(med_types)) if med_types else INPATIENT_LIKELY)
+    area = draw(sampled(areas))
     inscp, fulamt, overlmt, presel = (draw(amounts_fen(large)) for _ in range(4))
     parts = [_yuan(v) for v in (inscp, fulamt // 4, overlmt // 8, presel // 8)]
     return DischargeClaim(
@@ -149,13 +171,13 @@ def one_claim(
         insuplc_admdvs=person["insured"],
         mdtrtarea_admvs=place(person["insured"], area),
         med_type=med_type,
-        hosp_lv=draw(st.sampled_from(list(HospitalLevel))),
+        hosp_lv=draw(HOSPITAL_LEVELS),
         referral=draw(st.booleans()),
         emergency_unable_to_pay=draw(st.booleans()),
-        age=draw(st.none() | st.integers(0, 90)),
+        age=draw(AGES),
         begndate=begin,
         enddate=finish,
-        dise_codg=draw(st.sampled_from(DIAGNOSES)),
+        dise_codg=draw(sampled(DIAGNOSES)),
         medfee_sumamt=sum(parts, start=ZERO),
         fulamt_ownpay_amt=parts[1],
         overlmt_selfpay=parts[2],
@@ -170,8 +192,8 @@ def histories(draw, policy: Policy) -> tuple[list[DischargeClaim], list[Category
     start, end = _period(policy)
     person = {
         "psn_no": "P1",
-        "insutype": draw(st.sampled_from([InsuType.resident, *InsuType])),
-        "insured": insured_in(policy.codes[0], draw(st.sampled_from(["02", "21", "99"]))),
+        "insutype": draw(sampled((InsuType.resident, *InsuType))),
+        "insured": insured_in(policy.codes[0], draw(sampled(("02", "21", "99")))),
     }
     # most histories stay within one or two years, so that yearly totals build up
     year = draw(st.integers(start.year, end.year))
@@ -197,7 +219,7 @@ def histories(draw, policy: Policy) -> tuple[list[DischargeClaim], list[Category
 def taizhou_outpatient(draw) -> tuple[list[DischargeClaim], list[CategoryHeld]]:
     """Many outpatient visits in one year, bunched into a few days of each month."""
     policy = BY_REGION["taizhou"]
-    person = {"psn_no": "P2", "insutype": draw(st.sampled_from(list(InsuType))), "insured": "321202"}
+    person = {"psn_no": "P2", "insutype": draw(sampled(tuple(InsuType))), "insured": "321202"}
     year = draw(st.integers(2018, 2020))
     claims: list[DischargeClaim] = []
     months = draw(st.lists(st.integers(1, 12), min_size=1, max_size=12, unique=True))
@@ -217,7 +239,7 @@ def taizhou_outpatient(draw) -> tuple[list[DischargeClaim], list[CategoryHeld]]:
                     )
                 )
             )
-    outpatient_groups = [
+    outpatient_groups = (
         Category.dibao,
         Category.dibao_urban_full,
         Category.tekun,
@@ -226,8 +248,8 @@ def taizhou_outpatient(draw) -> tuple[list[DischargeClaim], list[CategoryHeld]]:
         Category.orphan,
         Category.low_income_severe_mental,
         Category.worker_in_difficulty,
-    ]
-    code = draw(st.sampled_from(outpatient_groups))
+    )
+    code = draw(sampled(outpatient_groups))
     held = [CategoryHeld(code=code, valid_from=policy.in_force_from)] + draw(
         categories(date(year, 1, 1), date(year, 12, 31))
     )
@@ -460,7 +482,7 @@ def taizhou_serious_illness(draw) -> tuple[list[DischargeClaim], list[CategoryHe
     """low_income_serious_illness together with another assistance category, inpatient stays of one year."""
     person = {"psn_no": "P3", "insutype": InsuType.resident, "insured": "321202"}
     year = draw(st.integers(2018, 2020))
-    other = draw(st.sampled_from([Category.poverty_registered, Category.dibao, Category.tekun, Category.orphan]))
+    other = draw(sampled((Category.poverty_registered, Category.dibao, Category.tekun, Category.orphan)))
     held = [
         CategoryHeld(code=Category.low_income_serious_illness, valid_from=date(2018, 1, 1)),
         CategoryHeld(code=other, valid_from=date(2018, 1, 1)),

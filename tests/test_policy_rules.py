@@ -14,9 +14,19 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+import yaml
 
 from policies.conditions import area_of
-from policies.loader import NoPolicy, PolicyFileError, load_policies, parse_policy, policy_for
+from policies.loader import (
+    REGIONS_DIR,
+    YAML_LOADER,
+    NoPolicy,
+    PolicyFileError,
+    _line_map,
+    load_policies,
+    parse_policy,
+    policy_for,
+)
 from policies.payer import pay
 from policies.replay import settle_in_order
 from policies.settle import Settled, route, settle
@@ -1549,6 +1559,18 @@ def test_error_inside_a_shared_file_points_into_that_file(tmp_path):
 def test_not_yaml():
     error = file_error("region: [unclosed\n")
     assert error.startswith("testland.yaml: not valid YAML")
+    assert "    region: [unclosed\n            ^" in error  # the line quoted, a caret under the place
+
+
+def test_libyaml_reads_the_shipped_files_as_the_pure_python_parser_does():
+    # (policies/loader.py reads with libyaml's parser when PyYAML has it, for speed)
+    for path in sorted(REGIONS_DIR.rglob("*.yaml")):
+        text = path.read_text(encoding="utf-8")
+        read = [
+            (_line_map(yaml.compose(text, Loader=loader)), yaml.load(text, Loader=loader))  # noqa: S506 - safe ones
+            for loader in (YAML_LOADER, yaml.SafeLoader)
+        ]
+        assert read[0] == read[1], path
 
 
 def test_not_a_mapping():
