@@ -6,7 +6,7 @@ tests on the PostgreSQL backend (tests/store: the same tests on the memory backe
 and the one test that builds the rules as the production image does, with mypyc and the C compiler
 (half a minute: tests/test_compiled_rules.py; the fast loop still compares the compiled rules
 with their source).
-`pytest -m "not live"` runs the rest (about 35 s on 2 cores, as the README says); `pytest` runs
+`pytest -m "not live"` runs the rest (about 40 s on 2 cores, as the README says); `pytest` runs
 everything (.ci/run).
 
 `ONESTOP_KAFKA` / `ONESTOP_DATABASE_URL` point the tests at real ones; otherwise the embedded ones
