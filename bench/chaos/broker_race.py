@@ -37,17 +37,24 @@ TOPIC = "race"
 PLACE = TopicPartition(TOPIC, 0)
 
 
-async def _produce(kafka: str, until: float) -> int:
-    producer = AIOKafkaProducer(bootstrap_servers=kafka, acks="all", linger_ms=0)
-    await producer.start()
-    sent = 0
-    try:
-        while time.monotonic() < until:
-            await (await producer.send(TOPIC, value=b"x" * 200, partition=0))
-            sent += 1
-        return sent
-    finally:
-        await producer.stop()
+async def race_into(kafka: str, topic: str, producers: int, seconds: float) -> int:
+    """``producers`` producers, each its own connection, send one-record batches to partition 0 of
+    ``topic`` for ``seconds``, each as soon as the one before was acknowledged: how many were sent."""
+    until = time.monotonic() + seconds
+
+    async def produce() -> int:
+        producer = AIOKafkaProducer(bootstrap_servers=kafka, acks="all", linger_ms=0)
+        await producer.start()
+        sent = 0
+        try:
+            while time.monotonic() < until:
+                await (await producer.send(topic, value=b"x" * 200, key=b"same-person", partition=0))
+                sent += 1
+            return sent
+        finally:
+            await producer.stop()
+
+    return sum(await asyncio.gather(*(produce() for _ in range(producers))))
 
 
 async def _read_live(kafka: str, until: float, guarded: bool) -> tuple[list[tuple[int, int]], int, int]:
@@ -81,17 +88,19 @@ async def _read_live(kafka: str, until: float, guarded: bool) -> tuple[list[tupl
         await consumer.stop()
 
 
-async def _offsets_stored(kafka: str) -> set[int]:
+async def offsets_stored(kafka: str, topic: str) -> list[int]:
+    """Every offset of partition 0 of ``topic``, read from the start once the sends are over."""
     consumer = AIOKafkaConsumer(bootstrap_servers=kafka, enable_auto_commit=False)
     await consumer.start()
     try:
-        consumer.assign([PLACE])
-        consumer.seek(PLACE, 0)
-        offsets: set[int] = set()
+        place = TopicPartition(topic, 0)
+        consumer.assign([place])
+        consumer.seek(place, 0)
+        offsets: list[int] = []
         quiet = time.monotonic()
         while time.monotonic() - quiet < 2:
-            for record in (await consumer.getmany(timeout_ms=300)).get(PLACE, []):
-                offsets.add(record.offset)
+            for record in (await consumer.getmany(timeout_ms=300)).get(place, []):
+                offsets.append(record.offset)
                 quiet = time.monotonic()
         return offsets
     finally:
@@ -102,9 +111,9 @@ async def race(kafka: str, producers: int, seconds: float) -> str:
     await create_topics(kafka, [TOPIC], 1, config={})
     until = time.monotonic() + seconds
     readers = [asyncio.create_task(_read_live(kafka, until, guarded)) for guarded in (False, True)]
-    sent = sum(await asyncio.gather(*(_produce(kafka, until) for _ in range(producers))))
+    sent = await race_into(kafka, TOPIC, producers, seconds)
     (skips, read, _), (guarded_skips, guarded_read, again) = await asyncio.gather(*readers)
-    stored = await _offsets_stored(kafka)
+    stored = set(await offsets_stored(kafka, TOPIC))
     return (
         f"{sent} records acknowledged by {producers} producers in {seconds:.0f} s, {len(stored)} stored; "
         f"a plain reader read {read} and {_passed(skips, stored)}; a reader through streams/continuity.py "

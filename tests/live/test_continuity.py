@@ -10,8 +10,8 @@ import time
 import uuid
 
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
+from bench.chaos.broker_race import offsets_stored, race_into
 from store.postgres import PostgresStore
 from streams.admin import create_topics
 from streams.reader import read_records
@@ -21,40 +21,6 @@ from workers.harness import Worker
 from ..parts import created_database, drop_database
 
 PRODUCERS, SECONDS = 8, 8.0
-
-
-async def _race_into(kafka: str, topic: str) -> None:
-    """PRODUCERS producers, each sending one-record batches as fast as they are acknowledged."""
-
-    async def produce(until: float) -> None:
-        producer = AIOKafkaProducer(bootstrap_servers=kafka, acks="all", linger_ms=0)
-        await producer.start()
-        try:
-            while time.monotonic() < until:
-                await (await producer.send(topic, value=b"x" * 200, key=b"same-person", partition=0))
-        finally:
-            await producer.stop()
-
-    until = time.monotonic() + SECONDS
-    await asyncio.gather(*(produce(until) for _ in range(PRODUCERS)))
-
-
-async def _stored(kafka: str, topic: str) -> list[int]:
-    consumer = AIOKafkaConsumer(bootstrap_servers=kafka, enable_auto_commit=False)
-    await consumer.start()
-    try:
-        place = TopicPartition(topic, 0)
-        consumer.assign([place])
-        consumer.seek(place, 0)
-        offsets: list[int] = []
-        quiet = time.monotonic()
-        while time.monotonic() - quiet < 2:
-            for record in (await consumer.getmany(timeout_ms=300)).get(place, []):
-                offsets.append(record.offset)
-                quiet = time.monotonic()
-        return offsets
-    finally:
-        await consumer.stop()
 
 
 @pytest.mark.asyncio
@@ -74,8 +40,8 @@ async def test_the_driver_hands_its_worker_every_record_once_while_producers_rac
     serving = asyncio.create_task(serve(worker, broker, url, stopping))
     try:
         await asyncio.sleep(4)  # the group's first join
-        await _race_into(broker, topic)
-        stored = await _stored(broker, topic)
+        await race_into(broker, topic, PRODUCERS, SECONDS)
+        stored = await offsets_stored(broker, topic)
         deadline = time.monotonic() + 30
         while len(set(handled)) < len(stored) and time.monotonic() < deadline and not serving.done():
             await asyncio.sleep(0.2)
@@ -101,8 +67,8 @@ async def test_the_topic_reader_following_a_partition_reads_every_record_once_wh
     following = asyncio.create_task(follow())
     try:
         await asyncio.sleep(1)
-        await _race_into(broker, topic)
-        stored = await _stored(broker, topic)
+        await race_into(broker, topic, PRODUCERS, SECONDS)
+        stored = await offsets_stored(broker, topic)
         deadline = time.monotonic() + 20
         while len(set(read)) < len(stored) and time.monotonic() < deadline:
             await asyncio.sleep(0.2)
