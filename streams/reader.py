@@ -2,8 +2,7 @@
 the one topic reader of the project (`onestop settlements`, audits, tests, benchmarks).
 
 The embedded broker reports wrong end offsets after multi-record batches (BROKER-NOTES.md), so
-"caught up" is judged on the high-water mark that fetch responses carry; and it can hand a later
-record before an earlier one is stored, so a gap is read again (continuity.py).
+"caught up" is judged on the high-water mark that fetch responses carry.
 """
 
 from __future__ import annotations
@@ -14,7 +13,6 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.structs import ConsumerRecord
 
 from .admin import partitions_of
-from .continuity import Continuity
 from .security import client_options
 
 
@@ -31,13 +29,10 @@ async def read_records(
     try:
         consumer.assign(assigned)
         await consumer.seek_to_beginning(*assigned)
-        continuity = Continuity()
-        for tp in assigned:
-            continuity.expect(tp, await consumer.position(tp))
         idle = 0.0
         while True:
             batches = await consumer.getmany(timeout_ms=200, max_records=1000)
-            records = [r for tp in assigned for r in _in_order(consumer, continuity, tp, batches.get(tp, []))]
+            records = [r for tp in assigned for r in batches.get(tp, [])]
             for record in sorted(records, key=lambda r: (r.timestamp, r.partition, r.offset)):
                 yield record
             if records or follow:
@@ -50,16 +45,6 @@ async def read_records(
                 return
     finally:
         await consumer.stop()
-
-
-def _in_order(
-    consumer: AIOKafkaConsumer, continuity: Continuity, tp: TopicPartition, records: list[ConsumerRecord]
-) -> list[ConsumerRecord]:
-    """The records up to the partition's first gap; at one, read again from it (continuity.py)."""
-    taken = continuity.take(tp, records)
-    if taken.read_again_from is not None:
-        consumer.seek(tp, taken.read_again_from)
-    return list(taken.records)
 
 
 async def read_topic(
