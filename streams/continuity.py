@@ -65,6 +65,8 @@ class Continuity:
             self.gaps.pop(partition, None)
 
     def take(self, partition: Hashable, records: Sequence[Record]) -> Taken:
+        if not records:  # nothing handed says nothing of an open gap: its patience runs on
+            return Taken(records)
         expected = self.next_offset.get(partition)
         passed = None
         for i, record in enumerate(records):

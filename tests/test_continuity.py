@@ -95,3 +95,12 @@ def test_a_partition_forgotten_on_revocation_is_asked_for_again_by_its_next_owne
     continuity.take("p0", records(12))
     continuity.forget(["p0"])
     assert not continuity.knows("p0") and continuity.gaps == {}
+
+
+def test_a_fetch_that_hands_nothing_does_not_restart_an_open_gaps_patience():
+    continuity, clock = reader(patience=2.0)
+    assert continuity.take("p0", records(13)).read_again_from == 10
+    clock.now += 1.5
+    assert list(continuity.take("p0", []).records) == []
+    clock.now += 1.0  # 2.5 s since the gap was found
+    assert continuity.take("p0", records(13)).passed == (10, 12)
